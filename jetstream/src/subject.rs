@@ -1,0 +1,133 @@
+//! The NATS subject grammar: validation and wildcard matching.
+//!
+//! Subjects are `.`-separated tokens. `*` matches exactly one token and `>`
+//! one or more trailing tokens; each is a wildcard only when it is a whole
+//! token (`a.b*` is a literal). Pure functions over bytes, no allocation.
+
+/// Token separator.
+pub const SEP: u8 = b'.';
+/// Single-token wildcard.
+pub const PWC: u8 = b'*';
+/// Trailing multi-token wildcard.
+pub const FWC: u8 = b'>';
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'\x0c')
+}
+
+/// A subject a subscription may use: non-empty tokens, no whitespace, `>`
+/// only as the last token.
+pub fn is_valid_subject(subject: &[u8]) -> bool {
+    validate(subject, true)
+}
+
+/// A subject a message may be published to: valid and without wildcards.
+pub fn is_valid_literal_subject(subject: &[u8]) -> bool {
+    validate(subject, false)
+}
+
+fn validate(subject: &[u8], wildcards: bool) -> bool {
+    if subject.is_empty() {
+        return false;
+    }
+    let mut tokens = subject.split(|&b| b == SEP).peekable();
+    while let Some(token) = tokens.next() {
+        if token.is_empty() || token.iter().any(|&b| is_space(b)) {
+            return false;
+        }
+        if token.len() == 1 && (token[0] == PWC || token[0] == FWC) {
+            if !wildcards || (token[0] == FWC && tokens.peek().is_some()) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// True when the subject holds a `*` or `>` wildcard token.
+pub fn has_wildcard(subject: &[u8]) -> bool {
+    subject
+        .split(|&b| b == SEP)
+        .any(|t| t.len() == 1 && (t[0] == PWC || t[0] == FWC))
+}
+
+/// Whether a literal `subject` matches the `filter` (which may hold
+/// wildcards). A subject holding wildcards is compared token by token, as
+/// the router treats a wildcard publish subject like a literal.
+pub fn matches(filter: &[u8], subject: &[u8]) -> bool {
+    let mut f = filter.split(|&b| b == SEP);
+    let mut s = subject.split(|&b| b == SEP);
+    loop {
+        match (f.next(), s.next()) {
+            (None, None) => return true,
+            (Some(ft), Some(st)) => {
+                if ft == [FWC] {
+                    return true;
+                }
+                if ft != [PWC] && ft != st {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// A queue group name: one non-empty token without whitespace.
+pub fn is_valid_queue(queue: &[u8]) -> bool {
+    !queue.is_empty() && !queue.iter().any(|&b| is_space(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validity_table() {
+        let cases: &[(&str, bool, bool)] = &[
+            // subject, valid for SUB, valid for PUB
+            ("foo", true, true),
+            ("foo.bar", true, true),
+            ("foo.*", true, false),
+            ("foo.>", true, false),
+            (">", true, false),
+            ("*", true, false),
+            ("a.b*", true, true),
+            ("a.>.b", false, false),
+            ("a..b", false, false),
+            (".a", false, false),
+            ("a.", false, false),
+            ("", false, false),
+            ("a b", false, false),
+            ("a\tb", false, false),
+            ("$JS.API.INFO", true, true),
+            ("*.*.>", true, false),
+        ];
+        for &(s, sub, publish) in cases {
+            assert_eq!(is_valid_subject(s.as_bytes()), sub, "sub {s:?}");
+            assert_eq!(is_valid_literal_subject(s.as_bytes()), publish, "pub {s:?}");
+        }
+    }
+
+    #[test]
+    fn match_table() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("foo", "foo", true),
+            ("foo", "bar", false),
+            ("foo.*", "foo.bar", true),
+            ("foo.*", "foo", false),
+            ("foo.*", "foo.bar.baz", false),
+            ("foo.>", "foo.bar.baz", true),
+            ("foo.>", "foo", false),
+            (">", "a", true),
+            ("*.b.>", "a.b.c", true),
+            ("*.b.>", "a.c.c", false),
+            ("a.b*", "a.bx", false),
+            ("a.*", "a.*", true),
+            ("a.>", "a.*", true),
+        ];
+        for &(f, s, want) in cases {
+            assert_eq!(matches(f.as_bytes(), s.as_bytes()), want, "{f} ~ {s}");
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The CONNECT options a client sends, with the reference's defaults for
+//! absent fields (verbose, pedantic and echo default to true).
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ConnectOptions {
+    pub verbose: bool,
+    pub pedantic: bool,
+    pub tls_required: bool,
+    pub echo: bool,
+    pub headers: bool,
+    pub no_responders: bool,
+    pub protocol: i64,
+    #[serde(deserialize_with = "null_as_default")]
+    pub name: String,
+    #[serde(deserialize_with = "null_as_default")]
+    pub lang: String,
+    #[serde(deserialize_with = "null_as_default")]
+    pub version: String,
+    // Kept for the authorization work.
+    #[serde(deserialize_with = "null_as_default")]
+    pub user: String,
+    #[serde(deserialize_with = "null_as_default")]
+    pub pass: String,
+    #[serde(deserialize_with = "null_as_default")]
+    pub auth_token: String,
+    #[serde(deserialize_with = "null_as_default")]
+    pub jwt: String,
+    #[serde(deserialize_with = "null_as_default")]
+    pub nkey: String,
+    #[serde(deserialize_with = "null_as_default")]
+    pub sig: String,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            verbose: true,
+            pedantic: true,
+            tls_required: false,
+            echo: true,
+            headers: false,
+            no_responders: false,
+            protocol: 0,
+            name: String::new(),
+            lang: String::new(),
+            version: String::new(),
+            user: String::new(),
+            pass: String::new(),
+            auth_token: String::new(),
+            jwt: String::new(),
+            nkey: String::new(),
+            sig: String::new(),
+        }
+    }
+}
+
+/// Go's decoder leaves a field unchanged on `null`; clients such as
+/// async-nats send `null` for unset strings.
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Why a CONNECT is refused, with the reference's client-visible outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectError {
+    /// Unparseable JSON or wrong types: closed without an error.
+    BadJson,
+    /// `-ERR 'invalid client protocol'`, then close.
+    InvalidProtocol,
+    /// `-ERR 'no responders requires headers support'`, then close.
+    NoRespondersWithoutHeaders,
+}
+
+impl ConnectOptions {
+    pub fn parse(json: &[u8]) -> Result<Self, ConnectError> {
+        let opts: ConnectOptions =
+            serde_json::from_slice(json).map_err(|_| ConnectError::BadJson)?;
+        if !(0..=1).contains(&opts.protocol) {
+            return Err(ConnectError::InvalidProtocol);
+        }
+        if opts.no_responders && !opts.headers {
+            return Err(ConnectError::NoRespondersWithoutHeaders);
+        }
+        Ok(opts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_when_absent() {
+        let o = ConnectOptions::parse(b"{}").unwrap();
+        assert!(o.verbose && o.pedantic && o.echo && !o.headers);
+    }
+
+    #[test]
+    fn async_nats_style_nulls() {
+        let o = ConnectOptions::parse(
+            br#"{"verbose":false,"pedantic":false,"jwt":null,"nkey":null,"sig":null,"name":null,"echo":true,"lang":"rust","version":"0.51.0","protocol":1,"tls_required":false,"user":null,"pass":null,"auth_token":null,"headers":true,"no_responders":true}"#,
+        )
+        .unwrap();
+        assert!(!o.verbose && o.headers && o.no_responders && o.protocol == 1);
+        assert_eq!(o.lang, "rust");
+    }
+
+    #[test]
+    fn refusals() {
+        let cases: &[(&[u8], ConnectError)] = &[
+            (b"{", ConnectError::BadJson),
+            (br#"{"verbose":"yes"}"#, ConnectError::BadJson),
+            (br#"{"protocol":2}"#, ConnectError::InvalidProtocol),
+            (
+                br#"{"no_responders":true}"#,
+                ConnectError::NoRespondersWithoutHeaders,
+            ),
+        ];
+        for (json, want) in cases {
+            assert_eq!(ConnectOptions::parse(json).unwrap_err(), *want);
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! Clients of the router: socket connections and internal clients.
+//!
+//! A `Handle` is what the router delivers to. A socket client's handle holds
+//! its outbound buffer; an internal client's holds a callback run on the
+//! publisher's task. Each socket connection runs a reader task (read, parse,
+//! route, then wake the noted writers once) and a writer task.
+
+mod connect;
+mod outbound;
+mod reader;
+mod route;
+mod writer;
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+pub use connect::ConnectOptions;
+pub use outbound::{Appended, CloseReason, FlushSet, Outbound};
+pub use reader::run_connection;
+pub use route::{deliver_all, deliver_one};
+
+use crate::proto::write::Frame;
+
+/// One message as an internal client sees it.
+pub struct InternalMsg<'a> {
+    pub subject: &'a [u8],
+    pub sid: &'a [u8],
+    pub reply: Option<&'a [u8]>,
+    pub headers: Option<&'a [u8]>,
+    pub payload: &'a [u8],
+}
+
+/// Runs on the publisher's task: it must be quick and must not block; copy
+/// what is needed and hand it to a channel.
+pub type InternalCallback = Box<dyn Fn(&InternalMsg<'_>) + Send + Sync>;
+
+/// Where a client's deliveries go.
+pub enum Sink {
+    Socket(Outbound),
+    Internal(InternalCallback),
+}
+
+/// What the router holds for a client.
+pub struct Handle {
+    pub id: u64,
+    pub sink: Sink,
+    /// Tells the reader task that someone else closed the connection.
+    closing: Notify,
+}
+
+impl Handle {
+    pub fn socket(id: u64, max_pending: usize) -> Self {
+        Handle {
+            id,
+            sink: Sink::Socket(Outbound::new(max_pending)),
+            closing: Notify::new(),
+        }
+    }
+
+    pub fn internal(id: u64, callback: InternalCallback) -> Self {
+        Handle {
+            id,
+            sink: Sink::Internal(callback),
+            closing: Notify::new(),
+        }
+    }
+
+    pub fn outbound(&self) -> Option<&Outbound> {
+        match &self.sink {
+            Sink::Socket(out) => Some(out),
+            Sink::Internal(_) => None,
+        }
+    }
+
+    /// Delivers one message for subscription `sid`; socket deliveries are
+    /// noted in `flush` so the writer is woken once per read batch.
+    pub fn deliver(
+        self: &Arc<Self>,
+        frame: &Frame<'_>,
+        sid: &[u8],
+        flush: &mut FlushSet,
+    ) -> Appended {
+        match &self.sink {
+            Sink::Socket(out) => {
+                let appended = out.append_frame(frame, sid);
+                if appended == Appended::Marked {
+                    flush.note(self.clone());
+                }
+                appended
+            }
+            Sink::Internal(callback) => {
+                let (headers, payload) = frame.headers_and_payload();
+                callback(&InternalMsg {
+                    subject: frame.subject,
+                    sid,
+                    reply: frame.reply,
+                    headers,
+                    payload,
+                });
+                Appended::Noted
+            }
+        }
+    }
+
+    /// Closes the connection for `reason`: the writer flushes what it may
+    /// and stops, the reader is told to stop.
+    pub fn close(&self, reason: CloseReason) {
+        if let Some(out) = self.outbound() {
+            out.close(reason);
+        }
+        self.closing.notify_one();
+    }
+
+    pub(crate) async fn closed(&self) {
+        self.closing.notified().await;
+    }
+}

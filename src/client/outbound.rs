@@ -1,0 +1,194 @@
+//! A socket client's outbound buffer: frames appended by any publisher,
+//! written by the connection's writer task in large batches.
+
+use bytes::{BufMut, BytesMut};
+use parking_lot::Mutex;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+use super::Handle;
+use crate::proto::write::Frame;
+
+/// Why a connection closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    ClientClosed,
+    ProtocolError,
+    SlowConsumerPendingBytes,
+    SlowConsumerWriteDeadline,
+    WriteError,
+    StaleConnection,
+    MaxConnectionsExceeded,
+    ServerShutdown,
+    LameDuck,
+}
+
+impl CloseReason {
+    /// Pending data is dropped rather than written.
+    fn drops_pending(self) -> bool {
+        matches!(
+            self,
+            CloseReason::SlowConsumerPendingBytes
+                | CloseReason::SlowConsumerWriteDeadline
+                | CloseReason::WriteError
+        )
+    }
+}
+
+/// What happened to an appended frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// Buffered, and the caller must wake the writer after its batch.
+    Marked,
+    /// Buffered; someone already owes the writer a wake-up.
+    Noted,
+    /// The connection is closed; the frame was dropped.
+    Closed,
+    /// The frame pushed pending bytes over the limit: the connection is
+    /// now closed as a slow consumer.
+    SlowConsumer,
+}
+
+pub(super) struct OutState {
+    pub(super) buf: BytesMut,
+    /// Noted in some reader's flush set since the writer last took the buffer.
+    marked: bool,
+    pub(super) closed: Option<CloseReason>,
+    pub(super) out_msgs: u64,
+    pub(super) out_bytes: u64,
+}
+
+pub struct Outbound {
+    pub(super) state: Mutex<OutState>,
+    pub(super) wake: Notify,
+    max_pending: usize,
+}
+
+impl Outbound {
+    pub fn new(max_pending: usize) -> Self {
+        Outbound {
+            state: Mutex::new(OutState {
+                buf: BytesMut::new(),
+                marked: false,
+                closed: None,
+                out_msgs: 0,
+                out_bytes: 0,
+            }),
+            wake: Notify::new(),
+            max_pending,
+        }
+    }
+
+    pub fn append_frame(&self, frame: &Frame<'_>, sid: &[u8]) -> Appended {
+        let mut st = self.state.lock();
+        if st.closed.is_some() {
+            return Appended::Closed;
+        }
+        frame.append(&mut st.buf, sid);
+        st.out_msgs += 1;
+        st.out_bytes += frame.message.len() as u64;
+        self.after_append_locked(&mut st)
+    }
+
+    /// Appends protocol bytes (PONG, +OK, -ERR, INFO).
+    pub fn append_raw(&self, bytes: &[u8]) -> Appended {
+        let mut st = self.state.lock();
+        if st.closed.is_some() {
+            return Appended::Closed;
+        }
+        st.buf.put_slice(bytes);
+        self.after_append_locked(&mut st)
+    }
+
+    /// Appends with a closure writing into the buffer.
+    pub fn append_with(&self, write: impl FnOnce(&mut BytesMut)) -> Appended {
+        let mut st = self.state.lock();
+        if st.closed.is_some() {
+            return Appended::Closed;
+        }
+        write(&mut st.buf);
+        self.after_append_locked(&mut st)
+    }
+
+    /// Appends outside any read batch and wakes the writer at once.
+    pub fn send_now(&self, write: impl FnOnce(&mut BytesMut)) {
+        if self.append_with(write) != Appended::Closed {
+            self.wake.notify_one();
+        }
+    }
+
+    fn after_append_locked(&self, st: &mut OutState) -> Appended {
+        if st.buf.len() > self.max_pending {
+            st.closed = Some(CloseReason::SlowConsumerPendingBytes);
+            st.buf = BytesMut::new();
+            self.wake.notify_one();
+            return Appended::SlowConsumer;
+        }
+        if st.marked {
+            Appended::Noted
+        } else {
+            st.marked = true;
+            Appended::Marked
+        }
+    }
+
+    pub fn close(&self, reason: CloseReason) {
+        let mut st = self.state.lock();
+        if st.closed.is_none() {
+            st.closed = Some(reason);
+            if reason.drops_pending() {
+                st.buf = BytesMut::new();
+            }
+        }
+        drop(st);
+        self.wake.notify_one();
+    }
+
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.state.lock().closed
+    }
+
+    /// Messages and bytes delivered to this client so far.
+    pub fn out_counts(&self) -> (u64, u64) {
+        let st = self.state.lock();
+        (st.out_msgs, st.out_bytes)
+    }
+
+    pub fn pending_bytes(&self) -> usize {
+        self.state.lock().buf.len()
+    }
+
+    pub(super) fn wake_writer(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Swaps the pending bytes into `spare` (which must be empty) for the
+    /// writer, returning the close reason if the connection is closing.
+    pub(super) fn take_pending(&self, spare: &mut BytesMut) -> Option<CloseReason> {
+        let mut st = self.state.lock();
+        std::mem::swap(&mut st.buf, spare);
+        st.marked = false;
+        st.closed
+    }
+}
+
+/// The clients a reader appended to during one read batch; each is woken
+/// once when the batch is done.
+#[derive(Default)]
+pub struct FlushSet {
+    noted: Vec<Arc<Handle>>,
+}
+
+impl FlushSet {
+    pub fn note(&mut self, handle: Arc<Handle>) {
+        self.noted.push(handle);
+    }
+
+    pub fn flush(&mut self) {
+        for handle in self.noted.drain(..) {
+            if let Some(out) = handle.outbound() {
+                out.wake_writer();
+            }
+        }
+    }
+}

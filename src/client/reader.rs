@@ -1,0 +1,387 @@
+//! The reader task of a socket connection: read into one buffer, parse every
+//! op in it, route publishes, then wake each noted writer once. Server PINGs
+//! and the stale-connection check run here too.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::time::{Instant, MissedTickBehavior};
+use tracing::{debug, trace};
+
+use super::connect::{ConnectError, ConnectOptions};
+use super::route::{deliver_all, deliver_one};
+use super::writer::run_writer;
+use super::{Appended, CloseReason, FlushSet, Handle};
+use crate::proto::parse::{Limits, Op, ParseError, Parser};
+use crate::proto::write::{self, Frame};
+use crate::router::{AfterDelivery, LocalCache, Subscription};
+use crate::server::Server;
+use tern_jetstream::subject;
+
+/// Read buffer bounds: start small so idle connections cost little, grow
+/// while reads fill it.
+const READ_BUFFER_MIN: usize = 512;
+const READ_BUFFER_MAX: usize = 64 * 1024;
+/// The reference sends its first PING about 2 s after connect.
+const FIRST_PING_DELAY: Duration = Duration::from_secs(2);
+
+/// Runs a socket connection until it closes: spawns the writer, reads here.
+pub async fn run_connection<S>(
+    server: Arc<Server>,
+    handle: Arc<Handle>,
+    stream: S,
+    peer: SocketAddr,
+    client_ip: String,
+) where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (rd, wr) = tokio::io::split(stream);
+    let write_deadline = server.opts().write_deadline;
+    let writer = tokio::spawn(run_writer(
+        handle.clone(),
+        wr,
+        server.clone(),
+        write_deadline,
+    ));
+    let mut conn = Conn::new(server.clone(), handle.clone());
+    conn.send_info(&client_ip);
+    conn.flush.flush();
+    let reason = conn.read_loop(rd).await;
+    conn.unsubscribe_all();
+    handle.close(reason);
+    let _ = writer.await;
+    server.client_closed(&handle, peer, reason);
+}
+
+/// Per-connection state owned by the reader task.
+struct Conn {
+    server: Arc<Server>,
+    handle: Arc<Handle>,
+    opts: ConnectOptions,
+    connected: bool,
+    /// Sent the INFO that follows the first PONG.
+    sent_connect_info: bool,
+    subs: HashMap<Bytes, Arc<Subscription>>,
+    parser: Parser,
+    cache: LocalCache,
+    flush: FlushSet,
+    pings_out: u32,
+    in_msgs: u64,
+    in_bytes: u64,
+}
+
+/// The connection must close, for this reason.
+struct Close(CloseReason);
+
+impl Conn {
+    fn new(server: Arc<Server>, handle: Arc<Handle>) -> Self {
+        let o = server.opts();
+        let limits = Limits {
+            max_control_line: o.max_control_line,
+            max_payload: o.max_payload,
+        };
+        Conn {
+            parser: Parser::new(limits),
+            opts: ConnectOptions::default(),
+            connected: false,
+            sent_connect_info: false,
+            subs: HashMap::new(),
+            cache: LocalCache::default(),
+            flush: FlushSet::default(),
+            pings_out: 0,
+            in_msgs: 0,
+            in_bytes: 0,
+            server,
+            handle,
+        }
+    }
+
+    async fn read_loop<R: AsyncRead + Unpin>(&mut self, mut rd: R) -> CloseReason {
+        let mut buf = BytesMut::with_capacity(READ_BUFFER_MIN);
+        let o = self.server.opts();
+        let (ping_interval, ping_max) = (o.ping_interval, o.ping_max);
+        let first = FIRST_PING_DELAY.min(ping_interval);
+        let mut pings = tokio::time::interval_at(Instant::now() + first, ping_interval);
+        pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            reserve_read_room(&mut buf, self.parser.frame_len());
+            tokio::select! {
+                () = self.handle.closed() => {
+                    return self.handle.outbound().and_then(|o| o.close_reason())
+                        .unwrap_or(CloseReason::ServerShutdown);
+                }
+                read = rd.read_buf(&mut buf) => {
+                    match read {
+                        Ok(0) | Err(_) => return CloseReason::ClientClosed,
+                        Ok(_) => {}
+                    }
+                    let result = self.process(&mut buf);
+                    self.flush.flush();
+                    self.server.count_inbound(std::mem::take(&mut self.in_msgs), std::mem::take(&mut self.in_bytes));
+                    if let Err(Close(reason)) = result {
+                        return reason;
+                    }
+                }
+                _ = pings.tick() => {
+                    if self.pings_out + 1 > ping_max {
+                        debug!(cid = self.handle.id, "Stale Client Connection - Closing");
+                        self.send_err("Stale Connection");
+                        return CloseReason::StaleConnection;
+                    }
+                    self.pings_out += 1;
+                    self.send(write::PING);
+                    self.flush.flush();
+                }
+            }
+        }
+    }
+
+    /// Handles every complete op in `buf` and drops their bytes.
+    fn process(&mut self, buf: &mut BytesMut) -> Result<(), Close> {
+        let mut pos = 0;
+        let result = loop {
+            match self.parser.next(&buf[pos..]) {
+                Ok(Some((op, used))) => {
+                    pos += used;
+                    if let Err(close) = self.handle_op(op) {
+                        break Err(close);
+                    }
+                }
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(self.parse_error(e)),
+            }
+        };
+        buf.advance(pos);
+        result
+    }
+
+    fn parse_error(&mut self, e: ParseError) -> Close {
+        match e {
+            ParseError::UnknownOp => self.send_err("Unknown Protocol Operation"),
+            ParseError::ControlLineTooLong => self.send_err("maximum control line exceeded"),
+            ParseError::MaxPayload => self.send_err("Maximum Payload Violation"),
+            ParseError::BadArgs => {}
+        }
+        Close(CloseReason::ProtocolError)
+    }
+
+    fn handle_op(&mut self, op: Op<'_>) -> Result<(), Close> {
+        match op {
+            Op::Connect(json) => self.connect(json)?,
+            Op::Pub {
+                subject,
+                reply,
+                payload,
+            } => self.publish(subject, reply, None, payload),
+            Op::Hpub {
+                subject,
+                reply,
+                message,
+                header_len,
+            } => {
+                if !self.opts.headers {
+                    return Err(Close(CloseReason::ProtocolError));
+                }
+                self.publish(subject, reply, Some(header_len), message);
+            }
+            Op::Sub {
+                subject,
+                queue,
+                sid,
+            } => self.subscribe(subject, queue, sid),
+            Op::Unsub { sid, max } => self.unsubscribe(sid, max),
+            Op::Ping => self.ping(),
+            Op::Pong => self.pings_out = 0,
+            Op::Ok | Op::Info => {}
+            Op::Err => return Err(Close(CloseReason::ClientClosed)),
+        }
+        Ok(())
+    }
+
+    fn connect(&mut self, json: &[u8]) -> Result<(), Close> {
+        match ConnectOptions::parse(json) {
+            Ok(opts) => {
+                self.opts = opts;
+                self.connected = true;
+                trace!(cid = self.handle.id, connect = %String::from_utf8_lossy(json), "<<- [CONNECT]");
+                self.ok();
+                Ok(())
+            }
+            Err(ConnectError::BadJson) => Err(Close(CloseReason::ProtocolError)),
+            Err(ConnectError::InvalidProtocol) => {
+                self.send_err("invalid client protocol");
+                Err(Close(CloseReason::ProtocolError))
+            }
+            Err(ConnectError::NoRespondersWithoutHeaders) => {
+                self.send_err("no responders requires headers support");
+                Err(Close(CloseReason::ProtocolError))
+            }
+        }
+    }
+
+    fn ping(&mut self) {
+        self.send(write::PONG);
+        if self.connected && !self.sent_connect_info && self.opts.protocol >= 1 {
+            self.sent_connect_info = true;
+            let info = self.server.info_json(self.handle.id, None, true);
+            self.send_with(|b| write::append_info(b, &info));
+        }
+    }
+
+    /// Routes one message: every plain match, one member per queue group.
+    fn publish(
+        &mut self,
+        subj: &[u8],
+        reply: Option<&[u8]>,
+        header_len: Option<usize>,
+        message: &[u8],
+    ) {
+        self.in_msgs += 1;
+        self.in_bytes += message.len() as u64;
+        if self.opts.pedantic && !subject::is_valid_literal_subject(subj) {
+            self.send_err("Invalid Publish Subject");
+            return;
+        }
+        let server = self.server.clone();
+        let result = self.cache.lookup(server.router(), subj);
+        let frame = Frame::new(subj, reply, header_len, message);
+        let skip = (!self.opts.echo).then_some(self.handle.id);
+        let delivered = deliver_all(&server, &result, &frame, skip, &mut self.flush);
+        if !delivered {
+            if let Some(reply) = reply {
+                self.no_responders(subj, reply);
+            }
+        }
+        self.ok();
+    }
+
+    /// The 503 status to the publisher's own subscription on the reply
+    /// subject, when it asked for it.
+    fn no_responders(&mut self, subj: &[u8], reply: &[u8]) {
+        if !(self.opts.no_responders && self.opts.headers) {
+            return;
+        }
+        let Some(sub) = self
+            .subs
+            .values()
+            .find(|s| !s.is_closed() && subject::matches(&s.subject, reply))
+            .cloned()
+        else {
+            return;
+        };
+        let headers = write::no_responders_headers(subj);
+        let frame = Frame::new(reply, None, Some(headers.len()), &headers);
+        deliver_one(&self.server, &sub, &frame, None, &mut self.flush);
+    }
+
+    fn subscribe(&mut self, subj: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
+        if !subject::is_valid_subject(subj) || !queue.is_none_or(subject::is_valid_queue) {
+            self.send_err("Invalid Subject");
+            return;
+        }
+        if let Some(existing) = self.subs.get(sid) {
+            if !existing.is_closed() {
+                // The reference keeps the first subscription of a sid.
+                self.ok();
+                return;
+            }
+        }
+        let max_subs = self.server.opts().max_subscriptions;
+        if max_subs > 0 && self.live_subs() >= max_subs {
+            self.send_err("maximum subscriptions exceeded");
+            return;
+        }
+        let sid = Bytes::copy_from_slice(sid);
+        let sub = Arc::new(Subscription::new(
+            self.handle.clone(),
+            sid.clone(),
+            Bytes::copy_from_slice(subj),
+            queue.map(Bytes::copy_from_slice),
+        ));
+        self.server.router().insert(sub.clone());
+        self.subs.insert(sid, sub);
+        self.ok();
+    }
+
+    fn live_subs(&mut self) -> usize {
+        self.subs.retain(|_, s| !s.is_closed());
+        self.subs.len()
+    }
+
+    fn unsubscribe(&mut self, sid: &[u8], max: Option<u64>) {
+        if let Some(sub) = self.subs.get(sid).cloned() {
+            let remove_now = match max {
+                Some(max) if max > 0 => sub.set_max(max) == AfterDelivery::Remove,
+                _ => true,
+            };
+            if remove_now {
+                self.subs.remove(sid);
+                if sub.close() {
+                    self.server.router().remove(&sub);
+                }
+            }
+        }
+        self.ok();
+    }
+
+    fn unsubscribe_all(&mut self) {
+        let subs: Vec<_> = self
+            .subs
+            .drain()
+            .map(|(_, s)| s)
+            .filter(|s| s.close())
+            .collect();
+        self.server.router().remove_all(&subs);
+    }
+
+    fn send_info(&mut self, client_ip: &str) {
+        let info = self
+            .server
+            .info_json(self.handle.id, Some(client_ip), false);
+        self.send_with(|b| write::append_info(b, &info));
+    }
+
+    fn ok(&mut self) {
+        if self.opts.verbose {
+            self.send(write::OK);
+        }
+    }
+
+    fn send_err(&mut self, text: &str) {
+        debug!(cid = self.handle.id, "Client error: {text}");
+        self.send_with(|b| write::append_err(b, text));
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.send_with(|b| b.extend_from_slice(bytes));
+    }
+
+    fn send_with(&mut self, write: impl FnOnce(&mut BytesMut)) {
+        if let Some(out) = self.handle.outbound() {
+            if out.append_with(write) == Appended::Marked {
+                self.flush.note(self.handle.clone());
+            }
+        }
+    }
+}
+
+/// Makes room for the next read: a whole pending frame at once, otherwise
+/// double while reads fill the buffer, and shrink back once it drains.
+fn reserve_read_room(buf: &mut BytesMut, frame_len: usize) {
+    if frame_len > buf.len() {
+        buf.reserve(frame_len - buf.len());
+        return;
+    }
+    if buf.is_empty() && buf.capacity() > READ_BUFFER_MAX {
+        *buf = BytesMut::with_capacity(READ_BUFFER_MIN);
+        return;
+    }
+    if buf.capacity() - buf.len() < READ_BUFFER_MIN {
+        let grow = buf.capacity().clamp(READ_BUFFER_MIN, READ_BUFFER_MAX);
+        buf.reserve(grow);
+    }
+}

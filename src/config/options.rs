@@ -1,0 +1,105 @@
+//! The one `Options` value the server runs with: the reference's defaults,
+//! then the config file, then command-line flags.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Client-visible version: tern matches nats-server 2.14's behaviour, and
+/// clients gate features on this string.
+pub const NATS_VERSION: &str = "2.14.0";
+/// tern's own version, reported beside it.
+pub const TERN_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// JetStream API level of the matched reference.
+pub const API_LEVEL: u32 = 4;
+
+pub const DEFAULT_PORT: u16 = 4222;
+pub const DEFAULT_HOST: &str = "0.0.0.0";
+pub const MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
+pub const MAX_CONTROL_LINE_BYTES: usize = 4096;
+pub const MAX_PENDING_BYTES: usize = 64 * 1024 * 1024;
+pub const MAX_CONNECTIONS: usize = 64 * 1024;
+pub const PING_INTERVAL: Duration = Duration::from_secs(120);
+pub const PING_MAX: u32 = 2;
+pub const WRITE_DEADLINE: Duration = Duration::from_secs(10);
+pub const AUTH_TIMEOUT: Duration = Duration::from_secs(2);
+pub const LAME_DUCK_DURATION: Duration = Duration::from_secs(120);
+pub const LAME_DUCK_GRACE_PERIOD: Duration = Duration::from_secs(10);
+/// The reference refuses a lame duck duration below this.
+pub const LAME_DUCK_DURATION_MIN: Duration = Duration::from_secs(30);
+
+/// Port request: a number, or `-1` for a random free port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Port {
+    Fixed(u16),
+    Random,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub host: String,
+    pub port: Port,
+    pub server_name: Option<String>,
+    pub max_payload: usize,
+    pub max_control_line: usize,
+    pub max_pending: usize,
+    pub max_connections: usize,
+    /// 0 = unlimited.
+    pub max_subscriptions: usize,
+    pub ping_interval: Duration,
+    pub ping_max: u32,
+    pub write_deadline: Duration,
+    pub auth_timeout: Duration,
+    pub lame_duck_duration: Duration,
+    pub lame_duck_grace_period: Duration,
+    pub no_header_support: bool,
+    pub log_file: Option<PathBuf>,
+    pub logtime: bool,
+    pub debug: bool,
+    pub trace: bool,
+    pub pid_file: Option<PathBuf>,
+    pub ports_file_dir: Option<PathBuf>,
+    /// Accepted for drop-in starts; JetStream itself is not enabled by it.
+    pub store_dir: Option<PathBuf>,
+    pub config_file: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            host: DEFAULT_HOST.to_string(),
+            port: Port::Fixed(DEFAULT_PORT),
+            server_name: None,
+            max_payload: MAX_PAYLOAD_BYTES,
+            max_control_line: MAX_CONTROL_LINE_BYTES,
+            max_pending: MAX_PENDING_BYTES,
+            max_connections: MAX_CONNECTIONS,
+            max_subscriptions: 0,
+            ping_interval: PING_INTERVAL,
+            ping_max: PING_MAX,
+            write_deadline: WRITE_DEADLINE,
+            auth_timeout: AUTH_TIMEOUT,
+            lame_duck_duration: LAME_DUCK_DURATION,
+            lame_duck_grace_period: LAME_DUCK_GRACE_PERIOD,
+            no_header_support: false,
+            log_file: None,
+            logtime: true,
+            debug: false,
+            trace: false,
+            pid_file: None,
+            ports_file_dir: None,
+            store_dir: None,
+            config_file: None,
+        }
+    }
+}
+
+impl Options {
+    /// Options for tests and embedding: loopback, an ephemeral port.
+    pub fn loopback() -> Self {
+        Options {
+            host: "127.0.0.1".to_string(),
+            port: Port::Fixed(0),
+            ..Options::default()
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! The INFO a client receives, and the server's identity.
+
+use serde::Serialize;
+
+use crate::config::options::{API_LEVEL, NATS_VERSION, TERN_VERSION};
+
+/// INFO fields in the reference's order; `None` fields are left out as the
+/// reference's `omitempty` does.
+#[derive(Serialize)]
+pub struct Info<'a> {
+    pub server_id: &'a str,
+    pub server_name: &'a str,
+    pub version: &'static str,
+    pub proto: u8,
+    pub go: &'static str,
+    pub host: &'a str,
+    pub port: u16,
+    pub headers: bool,
+    pub max_payload: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jetstream: Option<bool>,
+    pub client_id: u64,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub client_ip: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ldm: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect_info: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_account: Option<&'a str>,
+    pub api_lvl: u32,
+    /// tern's own version; clients ignore fields they do not know.
+    pub tern_version: &'static str,
+}
+
+impl<'a> Info<'a> {
+    pub fn new(server_id: &'a str, server_name: &'a str, host: &'a str, port: u16) -> Self {
+        Info {
+            server_id,
+            server_name,
+            version: NATS_VERSION,
+            proto: 1,
+            go: "tern",
+            host,
+            port,
+            headers: true,
+            max_payload: 0,
+            jetstream: None,
+            client_id: 0,
+            client_ip: "",
+            ldm: None,
+            connect_info: None,
+            remote_account: None,
+            api_lvl: API_LEVEL,
+            tern_version: TERN_VERSION,
+        }
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// A server id in the form of an NKey server public key (`N` + 55 base32
+/// characters), as clients and tools expect: prefix byte, 32 random bytes,
+/// CRC-16 of those, base32 without padding.
+pub fn new_server_id() -> String {
+    const SERVER_PREFIX: u8 = 13 << 3;
+    let mut raw = Vec::with_capacity(35);
+    raw.push(SERVER_PREFIX);
+    raw.extend_from_slice(&random_bytes::<32>());
+    let crc = crc16(&raw);
+    raw.extend_from_slice(&crc.to_le_bytes());
+    base32(&raw)
+}
+
+/// Random bytes from the kernel; a time-and-address mix if that fails (an
+/// id only needs to be unique, not secret).
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    use std::io::Read;
+    let mut out = [0u8; N];
+    let ok = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut out))
+        .is_ok();
+    if !ok {
+        use std::hash::{BuildHasher, Hasher};
+        for chunk in out.chunks_mut(8) {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u128(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos()),
+            );
+            let v = h.finish().to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+    }
+    out
+}
+
+fn crc16(data: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for &b in data {
+        crc ^= u16::from(b) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
+fn base32(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = String::with_capacity(data.len() * 8 / 5 + 1);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &b in data {
+        acc = (acc << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(ALPHABET[((acc >> bits) & 31) as usize] as char);
+        }
+    }
+    if bits > 0 {
+        out.push(ALPHABET[((acc << (5 - bits)) & 31) as usize] as char);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_id_shape() {
+        let id = new_server_id();
+        assert_eq!(id.len(), 56);
+        assert!(id.starts_with('N'));
+        assert_ne!(id, new_server_id());
+    }
+
+    #[test]
+    fn crc16_xmodem_check_value() {
+        assert_eq!(crc16(b"123456789"), 0x31C3);
+    }
+}

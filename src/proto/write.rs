@@ -1,0 +1,186 @@
+//! Frames the server sends, appended to an outbound buffer.
+
+use bytes::{BufMut, BytesMut};
+
+pub const PING: &[u8] = b"PING\r\n";
+pub const PONG: &[u8] = b"PONG\r\n";
+pub const OK: &[u8] = b"+OK\r\n";
+
+/// `-ERR '<text>'` as the reference words it.
+pub fn append_err(buf: &mut BytesMut, text: &str) {
+    buf.put_slice(b"-ERR '");
+    buf.put_slice(text.as_bytes());
+    buf.put_slice(b"'\r\n");
+}
+
+/// `INFO <json> ` with the reference's space before the CRLF.
+pub fn append_info(buf: &mut BytesMut, json: &[u8]) {
+    buf.put_slice(b"INFO ");
+    buf.put_slice(json);
+    buf.put_slice(b" \r\n");
+}
+
+/// A decimal number rendered once per publish and reused for every receiver.
+#[derive(Clone, Copy)]
+pub struct Decimal {
+    digits: [u8; 20],
+    start: u8,
+}
+
+impl Decimal {
+    pub fn new(mut n: usize) -> Self {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        Decimal {
+            digits,
+            start: i as u8,
+        }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.digits[usize::from(self.start)..]
+    }
+}
+
+/// What one delivered message looks like on the wire, with its sizes
+/// rendered once so every receiver only copies.
+pub struct Frame<'a> {
+    pub subject: &'a [u8],
+    pub reply: Option<&'a [u8]>,
+    /// Header block length, when the message carries headers (HMSG).
+    pub header_len: Option<usize>,
+    header_digits: Option<Decimal>,
+    total_digits: Decimal,
+    /// Headers and payload together.
+    pub message: &'a [u8],
+}
+
+impl<'a> Frame<'a> {
+    pub fn new(
+        subject: &'a [u8],
+        reply: Option<&'a [u8]>,
+        header_len: Option<usize>,
+        message: &'a [u8],
+    ) -> Self {
+        Frame {
+            subject,
+            reply,
+            header_len,
+            header_digits: header_len.map(Decimal::new),
+            total_digits: Decimal::new(message.len()),
+            message,
+        }
+    }
+
+    /// Bytes this frame takes for a given sid.
+    pub fn wire_len(&self, sid: &[u8]) -> usize {
+        let hdr = self
+            .header_digits
+            .as_ref()
+            .map_or(0, |h| h.as_bytes().len() + 2);
+        let reply = self.reply.map_or(0, |r| r.len() + 1);
+        4 + self.subject.len()
+            + 1
+            + sid.len()
+            + reply
+            + 1
+            + hdr
+            + self.total_digits.as_bytes().len()
+            + 2
+            + self.message.len()
+            + 2
+    }
+
+    /// The header block and the payload, split.
+    pub fn headers_and_payload(&self) -> (Option<&'a [u8]>, &'a [u8]) {
+        match self.header_len {
+            Some(h) => (Some(&self.message[..h]), &self.message[h..]),
+            None => (None, self.message),
+        }
+    }
+
+    /// Appends `MSG`/`HMSG <subject> <sid> [reply] [<hdr>] <total>\r\n<msg>\r\n`.
+    pub fn append(&self, buf: &mut BytesMut, sid: &[u8]) {
+        buf.reserve(self.wire_len(sid));
+        buf.put_slice(if self.header_digits.is_some() {
+            b"HMSG "
+        } else {
+            b"MSG "
+        });
+        buf.put_slice(self.subject);
+        buf.put_u8(b' ');
+        buf.put_slice(sid);
+        buf.put_u8(b' ');
+        if let Some(reply) = self.reply {
+            buf.put_slice(reply);
+            buf.put_u8(b' ');
+        }
+        if let Some(h) = &self.header_digits {
+            buf.put_slice(h.as_bytes());
+            buf.put_u8(b' ');
+        }
+        buf.put_slice(self.total_digits.as_bytes());
+        buf.put_slice(b"\r\n");
+        buf.put_slice(self.message);
+        buf.put_slice(b"\r\n");
+    }
+}
+
+/// The header block of the no-responders status message.
+pub fn no_responders_headers(subject: &[u8]) -> Vec<u8> {
+    let mut h = Vec::with_capacity(32 + subject.len());
+    h.extend_from_slice(b"NATS/1.0 503\r\nNats-Subject: ");
+    h.extend_from_slice(subject);
+    h.extend_from_slice(b"\r\n\r\n");
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_renders() {
+        for n in [0usize, 7, 10, 99, 1048576, usize::MAX] {
+            assert_eq!(Decimal::new(n).as_bytes(), n.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn frames_and_lengths() {
+        let cases: &[(Frame, &[u8])] = &[
+            (
+                Frame::new(b"foo", None, None, b"hi"),
+                b"MSG foo 9 2\r\nhi\r\n",
+            ),
+            (
+                Frame::new(b"foo", Some(b"r.1"), None, b""),
+                b"MSG foo 9 r.1 0\r\n\r\n",
+            ),
+            (
+                Frame::new(b"foo", None, Some(12), b"NATS/1.0\r\n\r\nhi"),
+                b"HMSG foo 9 12 14\r\nNATS/1.0\r\n\r\nhi\r\n",
+            ),
+        ];
+        for (frame, want) in cases {
+            let mut buf = BytesMut::new();
+            frame.append(&mut buf, b"9");
+            assert_eq!(&buf[..], *want);
+            assert_eq!(frame.wire_len(b"9"), want.len());
+        }
+    }
+
+    #[test]
+    fn no_responders_length_matches_reference() {
+        // The reference sends `HMSG _INBOX.a 7 38 38` for subject `nobody`.
+        assert_eq!(no_responders_headers(b"nobody").len(), 38);
+    }
+}

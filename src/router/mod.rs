@@ -1,0 +1,219 @@
+//! The subject router of one account: subscriptions by subject, with a
+//! shared match cache for literal subjects invalidated by a generation
+//! counter. Connections keep their own small cache in front of it
+//! (`LocalCache`). The router delivers to client handles, never to sockets,
+//! so internal clients (JetStream, embedded programs) route the same way.
+
+mod cache;
+mod trie;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+
+use crate::client::Handle;
+pub use cache::LocalCache;
+use cache::SharedCache;
+use trie::Trie;
+
+/// One subscription: a client's interest in a subject, maybe in a queue group.
+pub struct Subscription {
+    pub client: Arc<Handle>,
+    pub sid: Bytes,
+    pub subject: Bytes,
+    pub queue: Option<Bytes>,
+    /// Auto-unsubscribe after this many deliveries; 0 = never.
+    max: AtomicU64,
+    delivered: AtomicU64,
+    closed: AtomicBool,
+}
+
+/// Whether a subscription should stay after a delivery.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AfterDelivery {
+    Keep,
+    /// The auto-unsubscribe limit was reached with this delivery.
+    Remove,
+}
+
+impl Subscription {
+    pub fn new(client: Arc<Handle>, sid: Bytes, subject: Bytes, queue: Option<Bytes>) -> Self {
+        Subscription {
+            client,
+            sid,
+            subject,
+            queue,
+            max: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Marks it closed; true for the caller that closed it first.
+    pub fn close(&self) -> bool {
+        !self.closed.swap(true, Ordering::AcqRel)
+    }
+
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Acquire)
+    }
+
+    /// Sets the auto-unsubscribe limit; `Remove` if it is already reached.
+    pub fn set_max(&self, max: u64) -> AfterDelivery {
+        self.max.store(max, Ordering::Release);
+        if max > 0 && self.delivered() >= max {
+            AfterDelivery::Remove
+        } else {
+            AfterDelivery::Keep
+        }
+    }
+
+    /// Claims one delivery, or `None` if the subscription is closed or its
+    /// auto-unsubscribe limit is used up. The limit is claimed atomically, so
+    /// publishers on other connections never deliver past it.
+    pub fn reserve_delivery(&self) -> Option<AfterDelivery> {
+        if self.is_closed() {
+            return None;
+        }
+        let max = self.max.load(Ordering::Acquire);
+        if max == 0 {
+            return Some(AfterDelivery::Keep);
+        }
+        let before = self.delivered.fetch_add(1, Ordering::AcqRel);
+        if before >= max {
+            None
+        } else if before + 1 == max {
+            Some(AfterDelivery::Remove)
+        } else {
+            Some(AfterDelivery::Keep)
+        }
+    }
+}
+
+/// The members of one queue group that matched a subject.
+pub struct QueueMatch {
+    pub name: Bytes,
+    pub members: Vec<Arc<Subscription>>,
+    next: AtomicUsize,
+}
+
+impl QueueMatch {
+    /// The members in the order to try for the next message: a rotating start
+    /// spreads messages evenly.
+    pub fn rotation(&self) -> impl Iterator<Item = &Arc<Subscription>> {
+        let n = self.members.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % n.max(1);
+        (0..n).map(move |i| &self.members[(start + i) % n])
+    }
+}
+
+/// Every subscription a subject matched.
+#[derive(Default)]
+pub struct MatchResult {
+    pub plain: Vec<Arc<Subscription>>,
+    pub queues: Vec<QueueMatch>,
+}
+
+impl MatchResult {
+    pub fn is_empty(&self) -> bool {
+        self.plain.is_empty() && self.queues.is_empty()
+    }
+
+    fn add_queue_member(&mut self, name: &Bytes, sub: &Arc<Subscription>) {
+        match self.queues.iter_mut().find(|q| q.name == *name) {
+            Some(q) => q.members.push(sub.clone()),
+            None => self.queues.push(QueueMatch {
+                name: name.clone(),
+                members: vec![sub.clone()],
+                next: AtomicUsize::new(0),
+            }),
+        }
+    }
+}
+
+/// The router of one account.
+#[derive(Default)]
+pub struct Router {
+    trie: RwLock<Trie>,
+    /// Bumped on every change, before the shared cache is cleared, so a
+    /// lookup that raced a change never caches a stale result.
+    generation: AtomicU64,
+    cache: Mutex<SharedCache>,
+}
+
+impl Router {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub fn insert(&self, sub: Arc<Subscription>) {
+        let mut trie = self.trie.write();
+        trie.insert(sub);
+        self.changed_locked();
+    }
+
+    /// Removes the subscription; false if it was not there.
+    pub fn remove(&self, sub: &Arc<Subscription>) -> bool {
+        let mut trie = self.trie.write();
+        let removed = trie.remove(sub);
+        if removed {
+            self.changed_locked();
+        }
+        removed
+    }
+
+    /// Removes many subscriptions under one lock (a closing connection).
+    pub fn remove_all<'a>(&self, subs: impl IntoIterator<Item = &'a Arc<Subscription>>) {
+        let mut trie = self.trie.write();
+        let mut any = false;
+        for sub in subs {
+            any |= trie.remove(sub);
+        }
+        if any {
+            self.changed_locked();
+        }
+    }
+
+    /// Caller holds the trie's write lock.
+    fn changed_locked(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.cache.lock().clear();
+    }
+
+    /// Number of subscriptions.
+    pub fn count(&self) -> usize {
+        self.trie.read().count()
+    }
+
+    /// Every subscription matching `subject`, through the shared cache.
+    pub fn lookup(&self, subject: &[u8]) -> Arc<MatchResult> {
+        if let Some(hit) = self.cache.lock().get(subject) {
+            return hit;
+        }
+        let generation = self.generation();
+        let result = Arc::new(self.trie.read().matches(subject));
+        let mut cache = self.cache.lock();
+        if self.generation() == generation {
+            cache.insert(subject, result.clone());
+        }
+        result
+    }
+
+    /// Matches without any cache (for tests and one-off lookups).
+    pub fn lookup_uncached(&self, subject: &[u8]) -> MatchResult {
+        self.trie.read().matches(subject)
+    }
+}
+
+#[cfg(test)]
+mod tests;

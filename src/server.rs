@@ -1,0 +1,371 @@
+//! The server: accept loop, connection registry and limits, lame duck mode
+//! and shutdown. One `$G` account router for now; internal clients (no
+//! socket) publish and subscribe through the same router.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tracing::{debug, error, info, warn};
+
+use crate::client::{self, CloseReason, FlushSet, Handle, InternalCallback};
+use crate::config::options::{Options, Port};
+use crate::info::{new_server_id, Info};
+use crate::proto::write::{self, Frame};
+use crate::router::{Router, Subscription};
+
+/// The default account's name.
+pub const GLOBAL_ACCOUNT: &str = "$G";
+
+/// Counters the server keeps (monitoring reads them).
+#[derive(Default)]
+pub struct Stats {
+    pub in_msgs: AtomicU64,
+    pub in_bytes: AtomicU64,
+    pub slow_consumers: AtomicU64,
+    pub total_connections: AtomicU64,
+}
+
+pub struct Server {
+    opts: Options,
+    id: String,
+    name: String,
+    addr: OnceLock<SocketAddr>,
+    router: Router,
+    clients: Mutex<HashMap<u64, Arc<Handle>>>,
+    /// Signalled when the last client leaves the registry.
+    clients_gone: Notify,
+    next_client_id: AtomicU64,
+    stats: Stats,
+    lame_duck: AtomicBool,
+    stop_accepting: Notify,
+}
+
+impl Server {
+    fn new(opts: Options) -> Self {
+        let id = new_server_id();
+        let name = opts.server_name.clone().unwrap_or_else(|| id.clone());
+        Server {
+            opts,
+            id,
+            name,
+            addr: OnceLock::new(),
+            router: Router::new(),
+            clients: Mutex::new(HashMap::new()),
+            clients_gone: Notify::new(),
+            next_client_id: AtomicU64::new(1),
+            stats: Stats::default(),
+            lame_duck: AtomicBool::new(false),
+            stop_accepting: Notify::new(),
+        }
+    }
+
+    pub fn opts(&self) -> &Options {
+        &self.opts
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The address clients connect to.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.addr.get().copied()
+    }
+
+    pub fn num_clients(&self) -> usize {
+        self.clients.lock().len()
+    }
+
+    /// The INFO JSON for client `client_id`; `connect_info` marks the one
+    /// sent after the first PONG.
+    pub fn info_json(
+        &self,
+        client_id: u64,
+        client_ip: Option<&str>,
+        connect_info: bool,
+    ) -> Vec<u8> {
+        let port = self.addr().map_or(0, |a| a.port());
+        let mut info = Info::new(&self.id, &self.name, &self.opts.host, port);
+        info.max_payload = self.opts.max_payload;
+        info.headers = !self.opts.no_header_support;
+        info.client_id = client_id;
+        info.client_ip = client_ip.unwrap_or("");
+        if connect_info {
+            info.connect_info = Some(true);
+            info.remote_account = Some(GLOBAL_ACCOUNT);
+        }
+        if self.lame_duck.load(Ordering::Acquire) {
+            info.ldm = Some(true);
+        }
+        info.to_json()
+    }
+
+    pub(crate) fn count_inbound(&self, msgs: u64, bytes: u64) {
+        if msgs > 0 {
+            self.stats.in_msgs.fetch_add(msgs, Ordering::Relaxed);
+            self.stats.in_bytes.fetch_add(bytes, Ordering::Relaxed);
+        }
+    }
+
+    /// Cuts off a client that cannot keep up.
+    pub(crate) fn slow_consumer(&self, handle: &Handle, reason: CloseReason) {
+        self.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+        match reason {
+            CloseReason::SlowConsumerWriteDeadline => warn!(
+                "cid:{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded",
+                handle.id, self.opts.write_deadline
+            ),
+            _ => warn!(
+                "cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
+                handle.id, self.opts.max_pending
+            ),
+        }
+        handle.close(reason);
+    }
+
+    pub(crate) fn client_closed(&self, handle: &Handle, peer: SocketAddr, reason: CloseReason) {
+        debug!(
+            "{peer} - cid:{} - Client connection closed: {reason:?}",
+            handle.id
+        );
+        let mut clients = self.clients.lock();
+        clients.remove(&handle.id);
+        if clients.is_empty() {
+            self.clients_gone.notify_waiters();
+        }
+    }
+
+    fn next_id(&self) -> u64 {
+        self.next_client_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    async fn accept_loop(self: Arc<Self>, listener: TcpListener) {
+        loop {
+            tokio::select! {
+                () = self.stop_accepting.notified() => return,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => self.clone().admit(stream, peer),
+                    Err(e) => {
+                        // Out of descriptors and the like: back off, keep serving.
+                        error!("Error accepting client connection: {e}");
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                },
+            }
+        }
+    }
+
+    fn admit(self: Arc<Self>, stream: TcpStream, peer: SocketAddr) {
+        let _ = stream.set_nodelay(true);
+        let id = self.next_id();
+        let handle = Arc::new(Handle::socket(id, self.opts.max_pending));
+        let over_limit = {
+            let mut clients = self.clients.lock();
+            let over = clients.len() >= self.opts.max_connections;
+            if !over {
+                clients.insert(id, handle.clone());
+            }
+            over
+        };
+        self.stats.total_connections.fetch_add(1, Ordering::Relaxed);
+        if over_limit {
+            tokio::spawn(refuse_connection(self, handle, stream, peer));
+            return;
+        }
+        debug!("{peer} - cid:{id} - Client connection created");
+        let ip = peer.ip().to_string();
+        tokio::spawn(client::run_connection(self, handle, stream, peer, ip));
+    }
+
+    /// Creates an internal client: no socket, deliveries run `callback`.
+    pub fn internal_client(&self, callback: InternalCallback) -> Arc<Handle> {
+        Arc::new(Handle::internal(self.next_id(), callback))
+    }
+
+    /// Subscribes an internal client.
+    pub fn subscribe_internal(
+        &self,
+        client: &Arc<Handle>,
+        subject: &str,
+        queue: Option<&str>,
+        sid: &str,
+    ) -> Arc<Subscription> {
+        let sub = Arc::new(Subscription::new(
+            client.clone(),
+            Bytes::copy_from_slice(sid.as_bytes()),
+            Bytes::copy_from_slice(subject.as_bytes()),
+            queue.map(|q| Bytes::copy_from_slice(q.as_bytes())),
+        ));
+        self.router.insert(sub.clone());
+        sub
+    }
+
+    pub fn unsubscribe_internal(&self, sub: &Arc<Subscription>) {
+        if sub.close() {
+            self.router.remove(sub);
+        }
+    }
+
+    /// Publishes from inside the server; true if anyone received it.
+    pub fn publish_internal(
+        &self,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) -> bool {
+        let message;
+        let frame = match headers {
+            Some(h) => {
+                message = [h, payload].concat();
+                Frame::new(subject, reply, Some(h.len()), &message)
+            }
+            None => Frame::new(subject, reply, None, payload),
+        };
+        let result = self.router.lookup(subject);
+        let mut flush = FlushSet::default();
+        let delivered = client::deliver_all(self, &result, &frame, None, &mut flush);
+        flush.flush();
+        delivered
+    }
+
+    fn all_clients(&self) -> Vec<Arc<Handle>> {
+        self.clients.lock().values().cloned().collect()
+    }
+
+    /// Closes every client and waits (bounded) for their tasks to finish.
+    async fn close_all_clients(&self, reason: CloseReason) {
+        for handle in self.all_clients() {
+            handle.close(reason);
+        }
+        let wait = async {
+            loop {
+                let gone = self.clients_gone.notified();
+                if self.num_clients() == 0 {
+                    return;
+                }
+                gone.await;
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(5), wait).await;
+    }
+}
+
+/// The reference tells a client over the limit after its INFO, then closes.
+async fn refuse_connection(
+    server: Arc<Server>,
+    handle: Arc<Handle>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+) {
+    use tokio::io::AsyncWriteExt;
+    warn!("{peer} - cid:{} - Maximum connections exceeded", handle.id);
+    let mut buf = bytes::BytesMut::new();
+    write::append_info(
+        &mut buf,
+        &server.info_json(handle.id, Some(&peer.ip().to_string()), false),
+    );
+    write::append_err(&mut buf, "maximum connections exceeded");
+    let _ = tokio::time::timeout(server.opts.write_deadline, stream.write_all(&buf)).await;
+    let _ = stream.shutdown().await;
+}
+
+/// A started server: its address, and the controls to stop it.
+pub struct Running {
+    server: Arc<Server>,
+    accept_task: JoinHandle<()>,
+}
+
+impl Running {
+    pub fn server(&self) -> &Arc<Server> {
+        &self.server
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr().expect("bound before Running exists")
+    }
+
+    /// Stops accepting, closes every client, returns when they are gone.
+    pub async fn shutdown(self) {
+        info!("Initiating Shutdown...");
+        self.server.stop_accepting.notify_one();
+        let _ = self.accept_task.await;
+        self.server
+            .close_all_clients(CloseReason::ServerShutdown)
+            .await;
+        info!("Server Exiting..");
+    }
+
+    /// Lame duck mode: stop accepting, tell every client (INFO with `ldm`),
+    /// wait the grace period, close clients spread over the rest of the
+    /// lame duck duration, then shut down.
+    pub async fn lame_duck(self) {
+        let server = self.server.clone();
+        info!("Entering lame duck mode, stop accepting new clients");
+        server.lame_duck.store(true, Ordering::Release);
+        server.stop_accepting.notify_one();
+        let clients = server.all_clients();
+        for handle in &clients {
+            if let Some(out) = handle.outbound() {
+                let info = server.info_json(handle.id, None, false);
+                out.send_now(|b| write::append_info(b, &info));
+            }
+        }
+        let opts = &server.opts;
+        let grace = opts.lame_duck_grace_period.min(opts.lame_duck_duration);
+        info!("Waiting {:?} grace period before closing clients", grace);
+        tokio::time::sleep(grace).await;
+        let spread = opts.lame_duck_duration.saturating_sub(grace);
+        let clients = server.all_clients();
+        if !clients.is_empty() {
+            info!("Closing existing clients");
+            let pause = spread / u32::try_from(clients.len()).unwrap_or(u32::MAX);
+            for handle in clients {
+                handle.close(CloseReason::LameDuck);
+                if !pause.is_zero() {
+                    tokio::time::sleep(pause.min(Duration::from_secs(1))).await;
+                }
+            }
+        }
+        self.shutdown().await;
+    }
+}
+
+/// Binds the client port and starts accepting.
+pub async fn start(opts: Options) -> io::Result<Running> {
+    let port = match opts.port {
+        Port::Fixed(p) => p,
+        Port::Random => 0,
+    };
+    let listener = TcpListener::bind((opts.host.as_str(), port)).await?;
+    let server = Arc::new(Server::new(opts));
+    let addr = listener.local_addr()?;
+    let _ = server.addr.set(addr);
+    info!("Listening for client connections on {}", addr);
+    let accept_task = tokio::spawn(server.clone().accept_loop(listener));
+    Ok(Running {
+        server,
+        accept_task,
+    })
+}
