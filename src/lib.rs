@@ -13,6 +13,7 @@ pub mod client;
 pub mod config;
 pub mod info;
 pub mod log;
+pub mod process;
 pub mod proto;
 pub mod router;
 pub mod server;

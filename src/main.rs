@@ -1,1 +1,154 @@
-fn main() {}
+//! `tern`: flags and config file -> `Options` -> run the server until a
+//! signal stops it.
+
+use std::process::ExitCode;
+
+use tern::config::{self, cli, options::NATS_VERSION, options::TERN_VERSION};
+use tern::process;
+use tern::Options;
+use tracing::{error, info};
+
+fn main() -> ExitCode {
+    let flags = match cli::parse(std::env::args().skip(1)) {
+        Ok(f) => f,
+        Err(e) => {
+            // Go's flag package prints the complaint and the usage, exit 0.
+            eprintln!("{}", e.kind());
+            eprintln!("{}", e.to_string().lines().next().unwrap_or_default());
+            print!("{}", cli::USAGE);
+            return ExitCode::SUCCESS;
+        }
+    };
+    if flags.help == Some(true) || flags.help_tls {
+        print!("{}", cli::USAGE);
+        return ExitCode::SUCCESS;
+    }
+    if flags.version == Some(true) {
+        println!("tern: v{TERN_VERSION} (nats-server: v{NATS_VERSION})");
+        return ExitCode::SUCCESS;
+    }
+    if let Some(sig) = &flags.signal {
+        return match process::parse_signal(sig).and_then(|c| process::send_signal(&c)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e),
+        };
+    }
+    let opts = match config::build_options(&flags) {
+        Ok(o) => o,
+        Err(e) => return fail(&e.to_string()),
+    };
+    if flags.test_config {
+        let file = opts
+            .config_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        println!("tern: configuration file {file} is valid");
+        return ExitCode::SUCCESS;
+    }
+    let settings = tern::log::LogSettings {
+        file: opts.log_file.as_deref(),
+        logtime: opts.logtime,
+        debug: opts.debug,
+        trace: opts.trace,
+    };
+    if let Err(e) = tern::log::init(&settings) {
+        return fail(&format!("could not open log file: {e}"));
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("could not start the runtime: {e}")),
+    };
+    runtime.block_on(run(opts))
+}
+
+fn fail(msg: &str) -> ExitCode {
+    eprintln!("tern: {msg}");
+    ExitCode::FAILURE
+}
+
+async fn run(opts: Options) -> ExitCode {
+    info!("Starting tern, a nats-server drop-in");
+    info!("  Version:  {NATS_VERSION}");
+    info!("  Tern:     {TERN_VERSION}");
+    let pid_file = opts.pid_file.clone();
+    let ports_dir = opts.ports_file_dir.clone();
+    if let Some(cfg) = &opts.config_file {
+        info!("Using configuration file: {}", cfg.display());
+    }
+    let (host, port) = (opts.host.clone(), opts.port);
+    let running = match tern::start(opts).await {
+        Ok(r) => r,
+        Err(e) => {
+            let port = match port {
+                tern::config::options::Port::Fixed(p) => p.to_string(),
+                tern::config::options::Port::Random => "0".to_string(),
+            };
+            error!("Error listening on port: {host}:{port}, \"{e}\"");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(path) = &pid_file {
+        if let Err(e) = process::write_pid_file(path) {
+            error!("Could not write pidfile: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let ports_file = match &ports_dir {
+        Some(dir) => match process::write_ports_file(dir, running.addr()) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                error!("Error writing ports file ({}): {e}", dir.display());
+                None
+            }
+        },
+        None => None,
+    };
+    info!("Server is ready");
+    let stop = wait_for_signal().await;
+    match stop {
+        Stop::Shutdown(name) => {
+            info!("Trapped \"{name}\" signal");
+            running.shutdown().await;
+        }
+        Stop::LameDuck => {
+            info!("Trapped \"user defined signal 2\" signal");
+            running.lame_duck().await;
+        }
+    }
+    if let Some(p) = ports_file {
+        let _ = std::fs::remove_file(p);
+    }
+    ExitCode::SUCCESS
+}
+
+enum Stop {
+    Shutdown(&'static str),
+    LameDuck,
+}
+
+async fn wait_for_signal() -> Stop {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term), Ok(mut usr2), Ok(mut hup), Ok(mut usr1)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::user_defined2()),
+        signal(SignalKind::hangup()),
+        signal(SignalKind::user_defined1()),
+    ) else {
+        error!("could not install signal handlers");
+        return Stop::Shutdown("error");
+    };
+    loop {
+        tokio::select! {
+            _ = int.recv() => return Stop::Shutdown("interrupt"),
+            _ = term.recv() => return Stop::Shutdown("terminated"),
+            _ = usr2.recv() => return Stop::LameDuck,
+            _ = hup.recv() => info!("Trapped \"hangup\" signal: configuration reload is not supported by tern yet"),
+            _ = usr1.recv() => info!("Trapped \"user defined signal 1\" signal: log file reopen is not supported by tern yet"),
+        }
+    }
+}

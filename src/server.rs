@@ -14,12 +14,12 @@ use parking_lot::Mutex;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
-use tracing::{debug, error, info, warn};
+use tracing::{debug, error, info};
 
 use crate::client::{self, CloseReason, FlushSet, Handle, InternalCallback};
 use crate::config::options::{Options, Port};
 use crate::info::{new_server_id, Info};
-use crate::proto::write::{self, Frame};
+use crate::proto::write::{self, Frame, Sizes};
 use crate::router::{Router, Subscription};
 
 /// The default account's name.
@@ -132,11 +132,11 @@ impl Server {
     pub(crate) fn slow_consumer(&self, handle: &Handle, reason: CloseReason) {
         self.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
         match reason {
-            CloseReason::SlowConsumerWriteDeadline => warn!(
+            CloseReason::SlowConsumerWriteDeadline => info!(
                 "cid:{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded",
                 handle.id, self.opts.write_deadline
             ),
-            _ => warn!(
+            _ => info!(
                 "cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
                 handle.id, self.opts.max_pending
             ),
@@ -235,14 +235,16 @@ impl Server {
         headers: Option<&[u8]>,
         payload: &[u8],
     ) -> bool {
-        let message;
-        let frame = match headers {
+        let joined;
+        let (header_len, message) = match headers {
             Some(h) => {
-                message = [h, payload].concat();
-                Frame::new(subject, reply, Some(h.len()), &message)
+                joined = [h, payload].concat();
+                (Some(h.len()), &joined[..])
             }
-            None => Frame::new(subject, reply, None, payload),
+            None => (None, payload),
         };
+        let sizes = Sizes::of(header_len, message.len());
+        let frame = Frame::new(subject, reply, header_len, message, &sizes);
         let result = self.router.lookup(subject);
         let mut flush = FlushSet::default();
         let delivered = client::deliver_all(self, &result, &frame, None, &mut flush);
@@ -280,7 +282,7 @@ async fn refuse_connection(
     peer: SocketAddr,
 ) {
     use tokio::io::AsyncWriteExt;
-    warn!("{peer} - cid:{} - Maximum connections exceeded", handle.id);
+    error!("{peer} - cid:{} - maximum connections exceeded", handle.id);
     let mut buf = bytes::BytesMut::new();
     write::append_info(
         &mut buf,
@@ -326,7 +328,7 @@ impl Running {
         server.lame_duck.store(true, Ordering::Release);
         server.stop_accepting.notify_one();
         let clients = server.all_clients();
-        for handle in &clients {
+        for handle in clients.iter().filter(|h| h.wants_async_info()) {
             if let Some(out) = handle.outbound() {
                 let info = server.info_json(handle.id, None, false);
                 out.send_now(|b| write::append_info(b, &info));
@@ -358,8 +360,10 @@ pub async fn start(opts: Options) -> io::Result<Running> {
         Port::Fixed(p) => p,
         Port::Random => 0,
     };
-    let listener = TcpListener::bind((opts.host.as_str(), port)).await?;
     let server = Arc::new(Server::new(opts));
+    info!("  Name:     {}", server.name());
+    info!("  ID:       {}", server.id());
+    let listener = TcpListener::bind((server.opts.host.as_str(), port)).await?;
     let addr = listener.local_addr()?;
     let _ = server.addr.set(addr);
     info!("Listening for client connections on {}", addr);

@@ -11,6 +11,7 @@ mod reader;
 mod route;
 mod writer;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::Notify;
@@ -47,6 +48,9 @@ pub struct Handle {
     pub sink: Sink,
     /// Tells the reader task that someone else closed the connection.
     closing: Notify,
+    /// The client sent CONNECT with protocol 1: it takes INFO updates
+    /// (such as lame duck mode) at any time.
+    async_info: AtomicBool,
 }
 
 impl Handle {
@@ -55,6 +59,7 @@ impl Handle {
             id,
             sink: Sink::Socket(Outbound::new(max_pending)),
             closing: Notify::new(),
+            async_info: AtomicBool::new(false),
         }
     }
 
@@ -63,7 +68,16 @@ impl Handle {
             id,
             sink: Sink::Internal(callback),
             closing: Notify::new(),
+            async_info: AtomicBool::new(false),
         }
+    }
+
+    pub fn wants_async_info(&self) -> bool {
+        self.async_info.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_async_info(&self, on: bool) {
+        self.async_info.store(on, Ordering::Release);
     }
 
     pub fn outbound(&self) -> Option<&Outbound> {

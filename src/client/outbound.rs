@@ -23,6 +23,23 @@ pub enum CloseReason {
     LameDuck,
 }
 
+impl std::fmt::Display for CloseReason {
+    /// The reference's words, as its debug log and /connz show them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CloseReason::ClientClosed => "Client Closed",
+            CloseReason::ProtocolError => "Protocol Violation",
+            CloseReason::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
+            CloseReason::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
+            CloseReason::WriteError => "Write Error",
+            CloseReason::StaleConnection => "Stale Connection",
+            CloseReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
+            CloseReason::ServerShutdown => "Server Shutdown",
+            CloseReason::LameDuck => "Server Shutdown",
+        })
+    }
+}
+
 impl CloseReason {
     /// Pending data is dropped rather than written.
     fn drops_pending(self) -> bool {

@@ -9,15 +9,15 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
-use tokio::time::{Instant, MissedTickBehavior};
-use tracing::{debug, trace};
+use tokio::time::Instant;
+use tracing::{debug, error, trace};
 
 use super::connect::{ConnectError, ConnectOptions};
 use super::route::{deliver_all, deliver_one};
 use super::writer::run_writer;
 use super::{Appended, CloseReason, FlushSet, Handle};
 use crate::proto::parse::{Limits, Op, ParseError, Parser};
-use crate::proto::write::{self, Frame};
+use crate::proto::write::{self, Frame, Sizes};
 use crate::router::{AfterDelivery, LocalCache, Subscription};
 use crate::server::Server;
 use tern_jetstream::subject;
@@ -47,8 +47,8 @@ pub async fn run_connection<S>(
         server.clone(),
         write_deadline,
     ));
-    let mut conn = Conn::new(server.clone(), handle.clone());
-    conn.send_info(&client_ip);
+    let mut conn = Conn::new(server.clone(), handle.clone(), peer, client_ip);
+    conn.send_info();
     conn.flush.flush();
     let reason = conn.read_loop(rd).await;
     conn.unsubscribe_all();
@@ -61,6 +61,8 @@ pub async fn run_connection<S>(
 struct Conn {
     server: Arc<Server>,
     handle: Arc<Handle>,
+    peer: SocketAddr,
+    client_ip: String,
     opts: ConnectOptions,
     connected: bool,
     /// Sent the INFO that follows the first PONG.
@@ -70,6 +72,12 @@ struct Conn {
     cache: LocalCache,
     flush: FlushSet,
     pings_out: u32,
+    /// When the next server PING is due.
+    ping_due: Instant,
+    /// Answered a client PING: from then on, recent reads make a server
+    /// PING unnecessary (as in the reference).
+    sent_pong: bool,
+    last_read: Instant,
     in_msgs: u64,
     in_bytes: u64,
 }
@@ -78,8 +86,9 @@ struct Conn {
 struct Close(CloseReason);
 
 impl Conn {
-    fn new(server: Arc<Server>, handle: Arc<Handle>) -> Self {
+    fn new(server: Arc<Server>, handle: Arc<Handle>, peer: SocketAddr, client_ip: String) -> Self {
         let o = server.opts();
+        let now = Instant::now();
         let limits = Limits {
             max_control_line: o.max_control_line,
             max_payload: o.max_payload,
@@ -93,22 +102,23 @@ impl Conn {
             cache: LocalCache::default(),
             flush: FlushSet::default(),
             pings_out: 0,
+            ping_due: now + o.ping_interval,
+            sent_pong: false,
+            last_read: now,
             in_msgs: 0,
             in_bytes: 0,
             server,
             handle,
+            peer,
+            client_ip,
         }
     }
 
     async fn read_loop<R: AsyncRead + Unpin>(&mut self, mut rd: R) -> CloseReason {
         let mut buf = BytesMut::with_capacity(READ_BUFFER_MIN);
-        let o = self.server.opts();
-        let (ping_interval, ping_max) = (o.ping_interval, o.ping_max);
-        let first = FIRST_PING_DELAY.min(ping_interval);
-        let mut pings = tokio::time::interval_at(Instant::now() + first, ping_interval);
-        pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             reserve_read_room(&mut buf, self.parser.frame_len());
+            let ping_timer = tokio::time::sleep_until(self.ping_due);
             tokio::select! {
                 () = self.handle.closed() => {
                     return self.handle.outbound().and_then(|o| o.close_reason())
@@ -119,6 +129,7 @@ impl Conn {
                         Ok(0) | Err(_) => return CloseReason::ClientClosed,
                         Ok(_) => {}
                     }
+                    self.last_read = Instant::now();
                     let result = self.process(&mut buf);
                     self.flush.flush();
                     self.server.count_inbound(std::mem::take(&mut self.in_msgs), std::mem::take(&mut self.in_bytes));
@@ -126,18 +137,37 @@ impl Conn {
                         return reason;
                     }
                 }
-                _ = pings.tick() => {
-                    if self.pings_out + 1 > ping_max {
-                        debug!(cid = self.handle.id, "Stale Client Connection - Closing");
-                        self.send_err("Stale Connection");
-                        return CloseReason::StaleConnection;
+                () = ping_timer => {
+                    if let Err(Close(reason)) = self.ping_timer_fired() {
+                        return reason;
                     }
-                    self.pings_out += 1;
-                    self.send(write::PING);
-                    self.flush.flush();
                 }
             }
         }
+    }
+
+    fn ping_timer_fired(&mut self) -> Result<(), Close> {
+        let o = self.server.opts();
+        let (interval, ping_max) = (o.ping_interval, o.ping_max);
+        let now = Instant::now();
+        self.ping_due = now + interval;
+        if self.sent_pong && now.duration_since(self.last_read) < interval {
+            return Ok(());
+        }
+        debug!("{} - cid:{} - Client Ping Timer", self.peer, self.handle.id);
+        if self.pings_out + 1 > ping_max {
+            debug!(
+                "{} - cid:{} - Stale Client Connection - Closing",
+                self.peer, self.handle.id
+            );
+            self.send_err("Stale Connection");
+            self.flush.flush();
+            return Err(Close(CloseReason::StaleConnection));
+        }
+        self.pings_out += 1;
+        self.send(write::PING);
+        self.flush.flush();
+        Ok(())
     }
 
     /// Handles every complete op in `buf` and drops their bytes.
@@ -160,6 +190,7 @@ impl Conn {
     }
 
     fn parse_error(&mut self, e: ParseError) -> Close {
+        self.log_error(&format!("Client parser ERROR: {e:?}"));
         match e {
             ParseError::UnknownOp => self.send_err("Unknown Protocol Operation"),
             ParseError::ControlLineTooLong => self.send_err("maximum control line exceeded"),
@@ -175,18 +206,25 @@ impl Conn {
             Op::Pub {
                 subject,
                 reply,
+                size,
                 payload,
-            } => self.publish(subject, reply, None, payload),
+            } => self.publish(&Frame::from_client(subject, reply, None, size, payload)),
             Op::Hpub {
                 subject,
                 reply,
                 message,
                 header_len,
+                header_size,
+                total_size,
             } => {
                 if !self.opts.headers {
+                    self.log_error("message headers not supported");
                     return Err(Close(CloseReason::ProtocolError));
                 }
-                self.publish(subject, reply, Some(header_len), message);
+                let header = Some((header_len, header_size));
+                self.publish(&Frame::from_client(
+                    subject, reply, header, total_size, message,
+                ));
             }
             Op::Sub {
                 subject,
@@ -197,7 +235,10 @@ impl Conn {
             Op::Ping => self.ping(),
             Op::Pong => self.pings_out = 0,
             Op::Ok | Op::Info => {}
-            Op::Err => return Err(Close(CloseReason::ClientClosed)),
+            Op::Err => {
+                self.log_error("Client Error");
+                return Err(Close(CloseReason::ProtocolError));
+            }
         }
         Ok(())
     }
@@ -205,13 +246,22 @@ impl Conn {
     fn connect(&mut self, json: &[u8]) -> Result<(), Close> {
         match ConnectOptions::parse(json) {
             Ok(opts) => {
+                let first = !self.connected;
                 self.opts = opts;
                 self.connected = true;
+                self.handle.set_async_info(self.opts.protocol >= 1);
+                if first {
+                    self.ping_due =
+                        Instant::now() + first_ping_delay(self.server.opts().ping_interval);
+                }
                 trace!(cid = self.handle.id, connect = %String::from_utf8_lossy(json), "<<- [CONNECT]");
                 self.ok();
                 Ok(())
             }
-            Err(ConnectError::BadJson) => Err(Close(CloseReason::ProtocolError)),
+            Err(ConnectError::BadJson) => {
+                self.log_error("invalid CONNECT JSON");
+                Err(Close(CloseReason::ProtocolError))
+            }
             Err(ConnectError::InvalidProtocol) => {
                 self.send_err("invalid client protocol");
                 Err(Close(CloseReason::ProtocolError))
@@ -225,35 +275,32 @@ impl Conn {
 
     fn ping(&mut self) {
         self.send(write::PONG);
+        self.sent_pong = true;
         if self.connected && !self.sent_connect_info && self.opts.protocol >= 1 {
             self.sent_connect_info = true;
-            let info = self.server.info_json(self.handle.id, None, true);
+            let info = self
+                .server
+                .info_json(self.handle.id, Some(&self.client_ip), true);
             self.send_with(|b| write::append_info(b, &info));
         }
     }
 
     /// Routes one message: every plain match, one member per queue group.
-    fn publish(
-        &mut self,
-        subj: &[u8],
-        reply: Option<&[u8]>,
-        header_len: Option<usize>,
-        message: &[u8],
-    ) {
+    fn publish(&mut self, frame: &Frame<'_>) {
         self.in_msgs += 1;
-        self.in_bytes += message.len() as u64;
-        if self.opts.pedantic && !subject::is_valid_literal_subject(subj) {
+        self.in_bytes += frame.message.len() as u64;
+        // The reference reports a bad subject to a pedantic client and still
+        // routes what matches (a wildcard subject matches wildcard subs).
+        if self.opts.pedantic && !subject::is_valid_literal_subject(frame.subject) {
             self.send_err("Invalid Publish Subject");
-            return;
         }
         let server = self.server.clone();
-        let result = self.cache.lookup(server.router(), subj);
-        let frame = Frame::new(subj, reply, header_len, message);
+        let result = self.cache.lookup(server.router(), frame.subject);
         let skip = (!self.opts.echo).then_some(self.handle.id);
-        let delivered = deliver_all(&server, &result, &frame, skip, &mut self.flush);
+        let delivered = deliver_all(&server, &result, frame, skip, &mut self.flush);
         if !delivered {
-            if let Some(reply) = reply {
-                self.no_responders(subj, reply);
+            if let Some(reply) = frame.reply {
+                self.no_responders(frame.subject, reply);
             }
         }
         self.ok();
@@ -274,7 +321,8 @@ impl Conn {
             return;
         };
         let headers = write::no_responders_headers(subj);
-        let frame = Frame::new(reply, None, Some(headers.len()), &headers);
+        let sizes = Sizes::of(Some(headers.len()), headers.len());
+        let frame = Frame::new(reply, None, Some(headers.len()), &headers, &sizes);
         deliver_one(&self.server, &sub, &frame, None, &mut self.flush);
     }
 
@@ -338,10 +386,10 @@ impl Conn {
         self.server.router().remove_all(&subs);
     }
 
-    fn send_info(&mut self, client_ip: &str) {
+    fn send_info(&mut self) {
         let info = self
             .server
-            .info_json(self.handle.id, Some(client_ip), false);
+            .info_json(self.handle.id, Some(&self.client_ip), false);
         self.send_with(|b| write::append_info(b, &info));
     }
 
@@ -351,8 +399,11 @@ impl Conn {
         }
     }
 
+    fn log_error(&self, text: &str) {
+        error!("{} - cid:{} - {text}", self.peer, self.handle.id);
+    }
+
     fn send_err(&mut self, text: &str) {
-        debug!(cid = self.handle.id, "Client error: {text}");
         self.send_with(|b| write::append_err(b, text));
     }
 
@@ -367,6 +418,14 @@ impl Conn {
             }
         }
     }
+}
+
+/// The first server PING follows CONNECT by about 2 s plus up to 20 %
+/// jitter, as with the reference, unless the interval is shorter.
+fn first_ping_delay(interval: Duration) -> Duration {
+    let base = FIRST_PING_DELAY.min(interval);
+    let jitter = u64::from(crate::info::random_bytes::<1>()[0]) * 20 / 255;
+    base + base * u32::try_from(jitter).unwrap_or(0) / 100
 }
 
 /// Makes room for the next read: a whole pending frame at once, otherwise

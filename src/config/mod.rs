@@ -1,4 +1,350 @@
 //! Configuration: nats-server's command-line flags (`cli`), the NATS conf
-//! file format (`conf`), and the one `Options` value built from both.
+//! file format (`conf`), and the one `Options` value built from both. Flags
+//! override the file; a key tern does not know, or does not support yet, is
+//! a start-up error naming it.
 
+pub mod cli;
+pub mod conf;
 pub mod options;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use conf::{ConfError, Key, Map, Spanned, Value};
+use options::{Options, Port, LAME_DUCK_DURATION_MIN};
+
+/// A configuration that cannot be used, with the reason in the reference's
+/// words where it has them.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl From<ConfError> for ConfigError {
+    fn from(e: ConfError) -> Self {
+        ConfigError(e.to_string())
+    }
+}
+
+/// Top-level keys that belong to features still to come: recognised, so the
+/// error says "not supported yet" rather than "unknown".
+const LATER_KEYS: &[&str] = &[
+    "jetstream",
+    "authorization",
+    "accounts",
+    "no_auth_user",
+    "system_account",
+    "tls",
+    "allow_non_tls",
+    "http",
+    "http_port",
+    "https",
+    "https_port",
+    "http_base_path",
+    "monitor_port",
+    "cluster",
+    "gateway",
+    "leafnodes",
+    "leaf",
+    "websocket",
+    "mqtt",
+    "operator",
+    "operators",
+    "resolver",
+    "resolver_preload",
+    "trusted",
+    "trusted_keys",
+    "syslog",
+    "remote_syslog",
+    "client_advertise",
+    "server_tags",
+    "mappings",
+    "default_js_domain",
+];
+
+/// Builds the options from an optional config file, then the flags.
+pub fn build_options(flags: &cli::Flags) -> Result<Options, ConfigError> {
+    let mut opts = Options::default();
+    if let Some(path) = &flags.config {
+        apply_file(&mut opts, path)?;
+        opts.config_file = Some(path.clone());
+    }
+    apply_flags(&mut opts, flags)?;
+    validate(&opts)?;
+    Ok(opts)
+}
+
+fn apply_flags(opts: &mut Options, f: &cli::Flags) -> Result<(), ConfigError> {
+    if let Some(name) = f.later.first_unsupported() {
+        return Err(ConfigError(format!(
+            "flag {name} is not supported by tern yet"
+        )));
+    }
+    if let Some(addr) = &f.addr {
+        opts.host.clone_from(addr);
+    }
+    if let Some(port) = f.port {
+        opts.port = port_from(i64::from(port))?;
+    }
+    if let Some(name) = &f.name {
+        opts.server_name = Some(name.clone());
+    }
+    if let Some(pid) = &f.pid {
+        opts.pid_file = Some(pid.clone());
+    }
+    if let Some(dir) = &f.ports_file_dir {
+        opts.ports_file_dir = Some(dir.clone());
+    }
+    if let Some(log) = &f.log {
+        opts.log_file = Some(log.clone());
+    }
+    if let Some(t) = f.logtime {
+        opts.logtime = t;
+    }
+    if let Some(d) = f.debug {
+        opts.debug = d;
+    }
+    if let Some(t) = f.trace {
+        opts.trace = t;
+    }
+    if f.verbose_trace {
+        opts.trace = true;
+    }
+    if f.debug_trace || f.debug_verbose_trace {
+        opts.debug = true;
+        opts.trace = true;
+    }
+    if let Some(dir) = &f.store_dir {
+        opts.store_dir = Some(dir.clone());
+    }
+    Ok(())
+}
+
+fn port_from(n: i64) -> Result<Port, ConfigError> {
+    match n {
+        -1 => Ok(Port::Random),
+        0..=65535 => Ok(Port::Fixed(n as u16)),
+        _ => Err(ConfigError(format!("invalid port: {n}"))),
+    }
+}
+
+fn validate(opts: &Options) -> Result<(), ConfigError> {
+    if opts.max_payload > opts.max_pending {
+        return Err(ConfigError(format!(
+            "max_payload ({}) cannot be higher than max_pending ({})",
+            opts.max_payload, opts.max_pending
+        )));
+    }
+    if opts.lame_duck_duration < LAME_DUCK_DURATION_MIN {
+        return Err(ConfigError(format!(
+            "invalid lame_duck_duration of {:?}, minimum is {:?}",
+            opts.lame_duck_duration, LAME_DUCK_DURATION_MIN
+        )));
+    }
+    Ok(())
+}
+
+/// Reads a conf file into `opts`; every problem found is reported, each
+/// with its file, line and column.
+pub fn apply_file(opts: &mut Options, path: &Path) -> Result<(), ConfigError> {
+    let map = conf::parse_file(path)?;
+    apply_map(opts, &map)
+}
+
+/// Applies conf text (tests and embedding).
+pub fn apply_str(opts: &mut Options, text: &str, name: &str) -> Result<(), ConfigError> {
+    let map = conf::parse_str(text, name)?;
+    apply_map(opts, &map)
+}
+
+fn apply_map(opts: &mut Options, map: &Map) -> Result<(), ConfigError> {
+    let mut errors = Vec::new();
+    for (key, value) in map.iter() {
+        if key.used_as_variable {
+            continue;
+        }
+        if let Err(msg) = apply_key(opts, key, value) {
+            errors.push(format!("{}: {msg}", key.pos));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigError(errors.join("\n")))
+    }
+}
+
+fn apply_key(opts: &mut Options, key: &Key, v: &Spanned) -> Result<(), String> {
+    let name = key.name.to_ascii_lowercase();
+    match name.as_str() {
+        "port" => opts.port = port_from(int(v)?).map_err(|e| e.0)?,
+        "host" | "net" => opts.host = string(v)?,
+        "listen" => apply_listen(opts, v)?,
+        "server_name" => opts.server_name = Some(string(v)?),
+        "max_payload" => opts.max_payload = size(v)?,
+        "max_control_line" => opts.max_control_line = size(v)?,
+        "max_pending" => opts.max_pending = size(v)?,
+        "max_connections" | "max_conn" => opts.max_connections = size(v)?,
+        "max_subscriptions" | "max_subs" => opts.max_subscriptions = size(v)?,
+        "ping_interval" => opts.ping_interval = duration(v)?,
+        "ping_max" => {
+            opts.ping_max = u32::try_from(int(v)?).map_err(|_| "ping_max out of range")?
+        }
+        "write_deadline" => opts.write_deadline = duration(v)?,
+        "lame_duck_duration" => opts.lame_duck_duration = duration(v)?,
+        "lame_duck_grace_period" => opts.lame_duck_grace_period = duration(v)?,
+        "no_header_support" => opts.no_header_support = boolean(v)?,
+        "logfile" | "log_file" => opts.log_file = Some(PathBuf::from(string(v)?)),
+        "logtime" => opts.logtime = boolean(v)?,
+        "debug" => opts.debug = boolean(v)?,
+        "trace" => opts.trace = boolean(v)?,
+        "pidfile" | "pid_file" => opts.pid_file = Some(PathBuf::from(string(v)?)),
+        "ports_file_dir" => opts.ports_file_dir = Some(PathBuf::from(string(v)?)),
+        _ if LATER_KEYS.contains(&name.as_str()) => {
+            return Err(format!("\"{}\" is not supported by tern yet", key.name));
+        }
+        _ => return Err(format!("unknown field \"{}\"", key.name)),
+    }
+    Ok(())
+}
+
+/// `listen: host:port`, `listen: :port` or `listen: port`.
+fn apply_listen(opts: &mut Options, v: &Spanned) -> Result<(), String> {
+    if let Value::Int(p) = v.value {
+        opts.port = port_from(p).map_err(|e| e.0)?;
+        return Ok(());
+    }
+    let s = string(v)?;
+    let (host, port) = s
+        .rsplit_once(':')
+        .ok_or_else(|| format!("could not parse address string {s:?}"))?;
+    let port: i64 = port
+        .parse()
+        .map_err(|_| format!("could not parse port {port:?}"))?;
+    opts.port = port_from(port).map_err(|e| e.0)?;
+    if !host.is_empty() {
+        opts.host = host.trim_matches(|c| c == '[' || c == ']').to_string();
+    }
+    Ok(())
+}
+
+fn type_error(v: &Spanned, want: &str) -> String {
+    format!("expected {want}, got {} ({})", v.value.kind(), v.pos)
+}
+
+fn int(v: &Spanned) -> Result<i64, String> {
+    v.value.as_int().ok_or_else(|| type_error(v, "an integer"))
+}
+
+fn size(v: &Spanned) -> Result<usize, String> {
+    let n = int(v)?;
+    usize::try_from(n).map_err(|_| format!("{n} is out of range"))
+}
+
+fn string(v: &Spanned) -> Result<String, String> {
+    v.value
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| type_error(v, "a string"))
+}
+
+fn boolean(v: &Spanned) -> Result<bool, String> {
+    v.value.as_bool().ok_or_else(|| type_error(v, "a boolean"))
+}
+
+/// A duration string (`"2m"`, `1m30s`) or a whole number of seconds, as the
+/// reference accepts both.
+fn duration(v: &Spanned) -> Result<Duration, String> {
+    match &v.value {
+        Value::Int(n) if *n >= 0 => Ok(Duration::from_secs(*n as u64)),
+        Value::Str(s) => conf::parse_duration(s).ok_or_else(|| format!("invalid duration {s:?}")),
+        _ => Err(type_error(v, "a duration")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Options, ConfigError> {
+        let mut o = Options::default();
+        apply_str(&mut o, text, "t.conf")?;
+        validate(&o)?;
+        Ok(o)
+    }
+
+    #[test]
+    fn keys_apply() {
+        let o = load(
+            "port: 4333\nhost = 127.0.0.1\nmax_payload: 128KB\nping_interval: \"1s\"\nping_max 3\nwrite_deadline: 5\nserver_name: srv\nmax_connections: 10\nlame_duck_duration: 30s\n",
+        )
+        .unwrap();
+        assert_eq!(o.port, Port::Fixed(4333));
+        assert_eq!(o.host, "127.0.0.1");
+        assert_eq!(o.max_payload, 128_000);
+        assert_eq!(o.ping_interval, Duration::from_secs(1));
+        assert_eq!(o.ping_max, 3);
+        assert_eq!(o.write_deadline, Duration::from_secs(5));
+        assert_eq!(o.server_name.as_deref(), Some("srv"));
+        assert_eq!(o.max_connections, 10);
+    }
+
+    #[test]
+    fn listen_forms() {
+        assert_eq!(load("listen: localhost:4222").unwrap().host, "localhost");
+        assert_eq!(load("listen: :4999").unwrap().port, Port::Fixed(4999));
+        assert_eq!(load("listen: 5000").unwrap().port, Port::Fixed(5000));
+    }
+
+    #[test]
+    fn unknown_and_later_keys_name_the_key_and_place() {
+        let e = load("port: 1\nfoo_bar: 1\n").unwrap_err().0;
+        assert!(
+            e.contains("t.conf:2:1") && e.contains("unknown field \"foo_bar\""),
+            "{e}"
+        );
+        let e = load("jetstream {\n max_mem: 1G\n}\n").unwrap_err().0;
+        assert!(
+            e.contains("\"jetstream\" is not supported by tern yet"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn variables_are_not_keys() {
+        let o = load("PORT = 4555\nport: $PORT\n").unwrap();
+        assert_eq!(o.port, Port::Fixed(4555));
+    }
+
+    #[test]
+    fn validation_errors() {
+        let e = load("max_pending: 1024").unwrap_err().0;
+        assert_eq!(
+            e,
+            "max_payload (1048576) cannot be higher than max_pending (1024)"
+        );
+        assert!(load("lame_duck_duration: \"5s\"").is_err());
+        assert!(load("port = \"abc\"").is_err());
+    }
+
+    #[test]
+    fn flags_override_file() {
+        let dir = std::env::temp_dir().join(format!("tern-conf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.conf");
+        std::fs::write(&path, "port: 4333\nlisten: 127.0.0.2:4334\n").unwrap();
+        let flags =
+            cli::parse(["-c", path.to_str().unwrap(), "-p", "4555"].map(String::from)).unwrap();
+        let o = build_options(&flags).unwrap();
+        assert_eq!(o.port, Port::Fixed(4555));
+        assert_eq!(o.host, "127.0.0.2");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -14,6 +14,8 @@ pub enum Op<'a> {
     Pub {
         subject: &'a [u8],
         reply: Option<&'a [u8]>,
+        /// The size token as sent: the reference echoes it verbatim.
+        size: &'a [u8],
         payload: &'a [u8],
     },
     Hpub {
@@ -22,6 +24,9 @@ pub enum Op<'a> {
         /// Header block and payload together, as they are relayed.
         message: &'a [u8],
         header_len: usize,
+        /// The size tokens as sent.
+        header_size: &'a [u8],
+        total_size: &'a [u8],
     },
     Sub {
         subject: &'a [u8],
@@ -104,14 +109,14 @@ impl Parser {
             Some(i) => self.scanned + i,
             None => {
                 self.scanned = buf.len();
-                if buf.len() > self.limits.max_control_line {
+                if arg_len(buf) > self.limits.max_control_line {
                     return Err(ParseError::ControlLineTooLong);
                 }
                 return Ok(None);
             }
         };
         let line = strip_cr(&buf[..nl]);
-        if line.len() > self.limits.max_control_line {
+        if arg_len(line) > self.limits.max_control_line {
             return Err(ParseError::ControlLineTooLong);
         }
         let after_line = nl + 1;
@@ -157,6 +162,10 @@ impl Parser {
         if word.eq_ignore_ascii_case(b"INFO") {
             return done(Op::Info);
         }
+        let has_args = !rest.is_empty();
+        if !has_args && is_arg_op(word) {
+            return Err(ParseError::UnknownOp);
+        }
         if word.eq_ignore_ascii_case(b"PUB") {
             return self.parse_pub(rest, buf, after_line);
         }
@@ -179,12 +188,12 @@ impl Parser {
         start: usize,
     ) -> Result<Option<(Op<'a>, usize)>, ParseError> {
         let mut args = [&[][..]; MAX_ARGS];
-        let (subject, reply, size) = match split_args(rest, &mut args)? {
+        let (subject, reply, size_token) = match split_args(rest, &mut args)? {
             2 => (args[0], None, args[1]),
             3 => (args[0], Some(args[1]), args[2]),
             _ => return Err(ParseError::BadArgs),
         };
-        let size = parse_size(size)?;
+        let size = parse_size(size_token)?;
         if size > self.limits.max_payload {
             return Err(ParseError::MaxPayload);
         }
@@ -194,6 +203,7 @@ impl Parser {
         let op = Op::Pub {
             subject,
             reply,
+            size: size_token,
             payload,
         };
         Ok(Some((op, start + size + 2)))
@@ -206,13 +216,13 @@ impl Parser {
         start: usize,
     ) -> Result<Option<(Op<'a>, usize)>, ParseError> {
         let mut args = [&[][..]; MAX_ARGS];
-        let (subject, reply, hdr, total) = match split_args(rest, &mut args)? {
+        let (subject, reply, header_size, total_size) = match split_args(rest, &mut args)? {
             3 => (args[0], None, args[1], args[2]),
             4 => (args[0], Some(args[1]), args[2], args[3]),
             _ => return Err(ParseError::BadArgs),
         };
-        let header_len = parse_size(hdr)?;
-        let total = parse_size(total)?;
+        let header_len = parse_size(header_size)?;
+        let total = parse_size(total_size)?;
         if header_len > total {
             return Err(ParseError::BadArgs);
         }
@@ -227,6 +237,8 @@ impl Parser {
             reply,
             message,
             header_len,
+            header_size,
+            total_size,
         };
         Ok(Some((op, start + total + 2)))
     }
@@ -248,6 +260,25 @@ impl Parser {
         }
         Ok(Some(&buf[start..end]))
     }
+}
+
+/// Ops that take arguments: without any they are unknown to the reference.
+fn is_arg_op(word: &[u8]) -> bool {
+    [&b"PUB"[..], b"HPUB", b"SUB", b"UNSUB"]
+        .iter()
+        .any(|op| word.eq_ignore_ascii_case(op))
+}
+
+/// Bytes of a control line's arguments: what follows the op name and the
+/// blanks after it. The reference limits this, not the whole line.
+fn arg_len(line: &[u8]) -> usize {
+    let is_blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let op_end = line.iter().position(is_blank).unwrap_or(line.len());
+    let args_start = line[op_end..]
+        .iter()
+        .position(|b| !is_blank(b))
+        .map_or(line.len(), |i| op_end + i);
+    line.len() - args_start
 }
 
 fn parse_sub(rest: &[u8]) -> Result<Op<'_>, ParseError> {
@@ -274,9 +305,10 @@ fn parse_unsub(rest: &[u8]) -> Result<Op<'_>, ParseError> {
             sid: args[0],
             max: None,
         }),
+        // A max that is not a number unsubscribes at once, as in the reference.
         2 => Ok(Op::Unsub {
             sid: args[0],
-            max: Some(parse_size(args[1])? as u64),
+            max: Some(parse_size(args[1]).map_or(0, |n| n as u64)),
         }),
         _ => Err(ParseError::BadArgs),
     }
@@ -409,8 +441,11 @@ mod tests {
             (b"HPUB foo 10 2000\r\n", ParseError::MaxPayload),
             (b"SUB foo\r\n", ParseError::BadArgs),
             (b"SUB a b c d\r\n", ParseError::BadArgs),
-            (b"UNSUB\r\n", ParseError::BadArgs),
-            (b"UNSUB 1 x\r\n", ParseError::BadArgs),
+            (b"UNSUB 1 2 3\r\n", ParseError::BadArgs),
+            (b"PUB\r\n", ParseError::UnknownOp),
+            (b"SUB\r\n", ParseError::UnknownOp),
+            (b"UNSUB\r\n", ParseError::UnknownOp),
+            (b"PI\r\n", ParseError::UnknownOp),
         ];
         for (input, want) in cases {
             assert_eq!(
@@ -423,11 +458,24 @@ mod tests {
     }
 
     #[test]
-    fn control_line_limit_without_newline() {
+    fn control_line_limit_counts_argument_bytes() {
         let mut p = Parser::new(LIMITS);
-        let long = vec![b'x'; 4097];
-        assert_eq!(p.next(&long[..4096]), Ok(None));
-        assert_eq!(p.next(&long), Err(ParseError::ControlLineTooLong));
+        let mut line = b"PUB  ".to_vec();
+        line.extend(std::iter::repeat_n(b'x', 4096));
+        assert_eq!(p.next(&line), Ok(None));
+        line.push(b'x');
+        assert_eq!(p.next(&line), Err(ParseError::ControlLineTooLong));
+        let mut p = Parser::new(LIMITS);
+        let mut sub = b"SUB ".to_vec();
+        sub.extend(std::iter::repeat_n(b'y', 4097));
+        sub.extend_from_slice(b"\r\n");
+        assert_eq!(p.next(&sub), Err(ParseError::ControlLineTooLong));
+    }
+
+    #[test]
+    fn bad_unsub_max_means_now() {
+        let ops = parse_all(b"UNSUB 1 x\r\nUNSUB 1 -5\r\n").unwrap();
+        assert_eq!(ops, vec!["Unsub { sid: [49], max: Some(0) }"; 2]);
     }
 
     #[test]

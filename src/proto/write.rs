@@ -50,42 +50,76 @@ impl Decimal {
     }
 }
 
-/// What one delivered message looks like on the wire, with its sizes
-/// rendered once so every receiver only copies.
+/// Rendered size tokens for a message the server itself composes.
+pub struct Sizes {
+    header: Option<Decimal>,
+    total: Decimal,
+}
+
+impl Sizes {
+    pub fn of(header_len: Option<usize>, total_len: usize) -> Self {
+        Sizes {
+            header: header_len.map(Decimal::new),
+            total: Decimal::new(total_len),
+        }
+    }
+}
+
+/// What one delivered message looks like on the wire. The size tokens are
+/// kept as bytes: a client's are echoed verbatim (as the reference does), so
+/// every receiver only copies.
 pub struct Frame<'a> {
     pub subject: &'a [u8],
     pub reply: Option<&'a [u8]>,
     /// Header block length, when the message carries headers (HMSG).
     pub header_len: Option<usize>,
-    header_digits: Option<Decimal>,
-    total_digits: Decimal,
+    header_digits: Option<&'a [u8]>,
+    total_digits: &'a [u8],
     /// Headers and payload together.
     pub message: &'a [u8],
 }
 
 impl<'a> Frame<'a> {
-    pub fn new(
+    /// A frame whose size tokens come from the publisher's control line.
+    pub fn from_client(
         subject: &'a [u8],
         reply: Option<&'a [u8]>,
-        header_len: Option<usize>,
+        header: Option<(usize, &'a [u8])>,
+        total_digits: &'a [u8],
         message: &'a [u8],
     ) -> Self {
         Frame {
             subject,
             reply,
+            header_len: header.map(|(n, _)| n),
+            header_digits: header.map(|(_, d)| d),
+            total_digits,
+            message,
+        }
+    }
+
+    /// A frame the server composes, with sizes rendered into `sizes`.
+    pub fn new(
+        subject: &'a [u8],
+        reply: Option<&'a [u8]>,
+        header_len: Option<usize>,
+        message: &'a [u8],
+        sizes: &'a Sizes,
+    ) -> Self {
+        Frame {
+            subject,
+            reply,
             header_len,
-            header_digits: header_len.map(Decimal::new),
-            total_digits: Decimal::new(message.len()),
+            header_digits: sizes.header.as_ref().map(Decimal::as_bytes),
+            total_digits: sizes.total.as_bytes(),
             message,
         }
     }
 
     /// Bytes this frame takes for a given sid.
     pub fn wire_len(&self, sid: &[u8]) -> usize {
-        let hdr = self
-            .header_digits
-            .as_ref()
-            .map_or(0, |h| h.as_bytes().len() + 2);
+        // "H" and a space for HMSG's extra token.
+        let hdr = self.header_digits.map_or(0, |h| h.len() + 2);
         let reply = self.reply.map_or(0, |r| r.len() + 1);
         4 + self.subject.len()
             + 1
@@ -93,7 +127,7 @@ impl<'a> Frame<'a> {
             + reply
             + 1
             + hdr
-            + self.total_digits.as_bytes().len()
+            + self.total_digits.len()
             + 2
             + self.message.len()
             + 2
@@ -123,11 +157,11 @@ impl<'a> Frame<'a> {
             buf.put_slice(reply);
             buf.put_u8(b' ');
         }
-        if let Some(h) = &self.header_digits {
-            buf.put_slice(h.as_bytes());
+        if let Some(h) = self.header_digits {
+            buf.put_slice(h);
             buf.put_u8(b' ');
         }
-        buf.put_slice(self.total_digits.as_bytes());
+        buf.put_slice(self.total_digits);
         buf.put_slice(b"\r\n");
         buf.put_slice(self.message);
         buf.put_slice(b"\r\n");

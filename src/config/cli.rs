@@ -1,0 +1,268 @@
+//! nats-server's command line. Go's flag package accepts `-name` and
+//! `--name`, `-name=value` and `-name value`, and multi-letter single-dash
+//! names (`-js`, `-sd`, `-DV`); every argument is rewritten to clap's
+//! `--long` form first, so both spellings parse the same.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// Single-dash names and the long flag each one means.
+const ALIASES: &[(&str, &str)] = &[
+    ("a", "addr"),
+    ("net", "addr"),
+    ("p", "port"),
+    ("n", "name"),
+    ("server_name", "name"),
+    ("P", "pid"),
+    ("m", "http_port"),
+    ("ms", "https_port"),
+    ("c", "config"),
+    ("t", "test_config"),
+    ("sl", "signal"),
+    ("l", "log"),
+    ("T", "logtime"),
+    ("s", "syslog"),
+    ("r", "remote_syslog"),
+    ("D", "debug"),
+    ("V", "trace"),
+    ("js", "jetstream"),
+    ("sd", "store_dir"),
+    ("h", "help"),
+    ("v", "version"),
+];
+
+#[derive(Debug, Default, Parser)]
+#[command(
+    name = "tern",
+    disable_help_flag = true,
+    disable_version_flag = true,
+    no_binary_name = true,
+    rename_all = "snake_case"
+)]
+pub struct Flags {
+    #[arg(long)]
+    pub addr: Option<String>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub port: Option<i32>,
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub pid: Option<PathBuf>,
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[arg(long = "test_config")]
+    pub test_config: bool,
+    #[arg(long)]
+    pub signal: Option<String>,
+    #[arg(long)]
+    pub client_advertise: Option<String>,
+    #[arg(long)]
+    pub ports_file_dir: Option<PathBuf>,
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub logtime: Option<bool>,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub debug: Option<bool>,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub trace: Option<bool>,
+    #[arg(long = "VV")]
+    pub verbose_trace: bool,
+    #[arg(long = "DV")]
+    pub debug_trace: bool,
+    #[arg(long = "DVV")]
+    pub debug_verbose_trace: bool,
+    #[arg(long)]
+    pub log_size_limit: Option<String>,
+    #[arg(long)]
+    pub max_traced_msg_len: Option<usize>,
+    #[arg(long)]
+    pub store_dir: Option<PathBuf>,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub help: Option<bool>,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub version: Option<bool>,
+    #[arg(long)]
+    pub help_tls: bool,
+
+    /// Flags whose features come with later work: accepted by the parser so
+    /// the start-up error can name them.
+    #[command(flatten)]
+    pub later: LaterFlags,
+}
+
+#[derive(Debug, Default, clap::Args)]
+#[command(rename_all = "snake_case")]
+pub struct LaterFlags {
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub jetstream: Option<bool>,
+    #[arg(long)]
+    pub http_port: Option<String>,
+    #[arg(long)]
+    pub https_port: Option<String>,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub syslog: Option<bool>,
+    #[arg(long)]
+    pub remote_syslog: Option<String>,
+    #[arg(long)]
+    pub user: Option<String>,
+    #[arg(long)]
+    pub pass: Option<String>,
+    #[arg(long)]
+    pub auth: Option<String>,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tls: Option<bool>,
+    #[arg(long)]
+    pub tlscert: Option<String>,
+    #[arg(long)]
+    pub tlskey: Option<String>,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tlsverify: Option<bool>,
+    #[arg(long)]
+    pub tlscacert: Option<String>,
+    #[arg(long)]
+    pub routes: Option<String>,
+    #[arg(long)]
+    pub cluster: Option<String>,
+    #[arg(long)]
+    pub cluster_name: Option<String>,
+    #[arg(long)]
+    pub no_advertise: Option<String>,
+    #[arg(long)]
+    pub cluster_advertise: Option<String>,
+    #[arg(long)]
+    pub connect_retries: Option<String>,
+    #[arg(long)]
+    pub cluster_listen: Option<String>,
+    #[arg(long)]
+    pub profile: Option<String>,
+}
+
+impl LaterFlags {
+    /// The first flag given whose feature tern does not have yet.
+    pub fn first_unsupported(&self) -> Option<&'static str> {
+        let given: &[(bool, &'static str)] = &[
+            (self.jetstream == Some(true), "-js/--jetstream"),
+            (self.http_port.is_some(), "-m/--http_port"),
+            (self.https_port.is_some(), "-ms/--https_port"),
+            (self.syslog == Some(true), "-s/--syslog"),
+            (self.remote_syslog.is_some(), "-r/--remote_syslog"),
+            (self.user.is_some(), "--user"),
+            (self.pass.is_some(), "--pass"),
+            (self.auth.is_some(), "--auth"),
+            (self.tls == Some(true), "--tls"),
+            (self.tlscert.is_some(), "--tlscert"),
+            (self.tlskey.is_some(), "--tlskey"),
+            (self.tlsverify == Some(true), "--tlsverify"),
+            (self.tlscacert.is_some(), "--tlscacert"),
+            (self.routes.is_some(), "--routes"),
+            (self.cluster.is_some(), "--cluster"),
+            (self.cluster_name.is_some(), "--cluster_name"),
+            (self.no_advertise.is_some(), "--no_advertise"),
+            (self.cluster_advertise.is_some(), "--cluster_advertise"),
+            (self.connect_retries.is_some(), "--connect_retries"),
+            (self.cluster_listen.is_some(), "--cluster_listen"),
+            (self.profile.is_some(), "--profile"),
+        ];
+        given.iter().find(|(set, _)| *set).map(|(_, name)| *name)
+    }
+}
+
+/// Rewrites Go-style arguments to `--long` form.
+pub fn normalize<I: IntoIterator<Item = String>>(args: I) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest_are_values = false;
+    for arg in args {
+        if rest_are_values || !arg.starts_with('-') || arg == "-" || is_negative_number(&arg) {
+            out.push(arg);
+            continue;
+        }
+        if arg == "--" {
+            rest_are_values = true;
+            out.push(arg);
+            continue;
+        }
+        let body = arg.trim_start_matches('-');
+        let (name, value) = match body.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (body, None),
+        };
+        let long = ALIASES
+            .iter()
+            .find(|(alias, _)| *alias == name)
+            .map_or(name, |(_, long)| long);
+        out.push(match value {
+            Some(v) => format!("--{long}={v}"),
+            None => format!("--{long}"),
+        });
+    }
+    out
+}
+
+fn is_negative_number(arg: &str) -> bool {
+    arg.len() > 1 && arg[1..].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Parses the arguments after the program name.
+pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Flags, clap::Error> {
+    Flags::try_parse_from(normalize(args))
+}
+
+/// The usage text, in the reference's layout, for tern.
+pub const USAGE: &str = include_str!("usage.txt");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Flags {
+        parse(args.iter().map(|s| s.to_string())).unwrap()
+    }
+
+    #[test]
+    fn go_style_spellings() {
+        let f = p(&[
+            "-p",
+            "-1",
+            "-a",
+            "127.0.0.1",
+            "-n",
+            "x",
+            "-DV",
+            "-T=false",
+            "-sd",
+            "/tmp/s",
+        ]);
+        assert_eq!(f.port, Some(-1));
+        assert_eq!(f.addr.as_deref(), Some("127.0.0.1"));
+        assert_eq!(f.name.as_deref(), Some("x"));
+        assert!(f.debug_trace);
+        assert_eq!(f.logtime, Some(false));
+        assert_eq!(f.store_dir, Some(PathBuf::from("/tmp/s")));
+        let f = p(&[
+            "--port=4333",
+            "-net",
+            "localhost",
+            "--server_name",
+            "y",
+            "-js",
+            "--ports_file_dir",
+            "/tmp",
+        ]);
+        assert_eq!(f.port, Some(4333));
+        assert_eq!(f.addr.as_deref(), Some("localhost"));
+        assert_eq!(f.name.as_deref(), Some("y"));
+        assert_eq!(f.later.first_unsupported(), Some("-js/--jetstream"));
+        let f = p(&[
+            "-sl", "ldm=123", "-D", "-V", "-c", "a.conf", "-P", "p.pid", "-l", "x.log",
+        ]);
+        assert_eq!(f.signal.as_deref(), Some("ldm=123"));
+        assert_eq!((f.debug, f.trace), (Some(true), Some(true)));
+    }
+
+    #[test]
+    fn unknown_flag_is_an_error() {
+        assert!(parse(["--no_such_flag".to_string()]).is_err());
+    }
+}

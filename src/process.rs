@@ -1,0 +1,139 @@
+//! What a supervisor sees of the server process: the pid file, the ports
+//! file, `--signal`, and the signals the running server handles.
+
+use std::fs;
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Writes the bare decimal pid with no newline, as harnesses parse it.
+pub fn write_pid_file(path: &Path) -> io::Result<()> {
+    fs::write(path, std::process::id().to_string())
+}
+
+/// `<dir>/<executable>_<pid>.ports` with the client URL, as the reference
+/// writes it; removed again on a clean shutdown.
+pub fn write_ports_file(dir: &Path, client: SocketAddr) -> io::Result<PathBuf> {
+    let exe = std::env::args()
+        .next()
+        .and_then(|a| {
+            Path::new(&a)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "tern".to_string());
+    let path = dir.join(format!("{exe}_{}.ports", std::process::id()));
+    let body = serde_json::json!({ "nats": [format!("nats://{client}")] });
+    fs::write(&path, body.to_string())?;
+    Ok(path)
+}
+
+/// A `--signal` command: what to send, and to which process.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SignalCommand {
+    pub signal: libc::c_int,
+    pub name: String,
+    pub target: Option<String>,
+}
+
+/// Parses `ldm`, `stop`, `quit`, `term`, `reopen` or `reload`, with an
+/// optional `=<pid or pid file>`.
+pub fn parse_signal(arg: &str) -> Result<SignalCommand, String> {
+    let (name, target) = match arg.split_once('=') {
+        Some((n, t)) => (n, Some(t.to_string())),
+        None => (arg, None),
+    };
+    let signal = match name {
+        "stop" => libc::SIGKILL,
+        "quit" => libc::SIGINT,
+        "term" => libc::SIGTERM,
+        "reopen" => libc::SIGUSR1,
+        "reload" => libc::SIGHUP,
+        "ldm" => libc::SIGUSR2,
+        _ => return Err(format!("unknown signal {name:?}")),
+    };
+    Ok(SignalCommand {
+        signal,
+        name: name.to_string(),
+        target,
+    })
+}
+
+/// Sends the signal to the pid given (directly or through a pid file), or
+/// to every other process running this executable.
+pub fn send_signal(cmd: &SignalCommand) -> Result<(), String> {
+    let pids = match &cmd.target {
+        Some(t) => vec![resolve_pid(t)?],
+        None => same_executable_pids()?,
+    };
+    for pid in pids {
+        // SAFETY: kill(2) with a pid and a signal number; no memory is shared.
+        let rc = unsafe { libc::kill(pid, cmd.signal) };
+        if rc != 0 {
+            let err = io::Error::last_os_error();
+            let text = match err.raw_os_error() {
+                Some(libc::ESRCH) => "no such process".to_string(),
+                _ => err.to_string(),
+            };
+            return Err(format!("\nsignal \"{}\" {pid}: {text}", cmd.name));
+        }
+    }
+    Ok(())
+}
+
+fn resolve_pid(target: &str) -> Result<libc::pid_t, String> {
+    if let Ok(pid) = target.parse() {
+        return Ok(pid);
+    }
+    let text =
+        fs::read_to_string(target).map_err(|e| format!("could not read pid file {target}: {e}"))?;
+    text.trim()
+        .parse()
+        .map_err(|_| format!("invalid pid in {target}: {:?}", text.trim()))
+}
+
+fn same_executable_pids() -> Result<Vec<libc::pid_t>, String> {
+    let me = std::process::id();
+    let my_name = fs::read_to_string("/proc/self/comm").map_err(|e| e.to_string())?;
+    let mut pids = Vec::new();
+    for entry in fs::read_dir("/proc").map_err(|e| e.to_string())?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        if fs::read_to_string(entry.path().join("comm")).is_ok_and(|c| c == my_name) {
+            pids.push(pid as libc::pid_t);
+        }
+    }
+    match pids.len() {
+        0 => Err(format!("no {} processes running", my_name.trim())),
+        _ => Ok(pids),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signal_names() {
+        assert_eq!(parse_signal("ldm=12").unwrap().signal, libc::SIGUSR2);
+        assert_eq!(
+            parse_signal("ldm=12").unwrap().target.as_deref(),
+            Some("12")
+        );
+        assert_eq!(parse_signal("stop").unwrap().signal, libc::SIGKILL);
+        assert!(parse_signal("bogus").is_err());
+    }
+
+    #[test]
+    fn pid_from_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.pid");
+        fs::write(&path, "4570").unwrap();
+        assert_eq!(resolve_pid(path.to_str().unwrap()), Ok(4570));
+        assert_eq!(resolve_pid("77"), Ok(77));
+    }
+}
