@@ -1,1 +1,312 @@
-fn main() {}
+//! tern against the reference nats-server, side by side in one run.
+//!
+//! `cargo bench --bench vs_reference` starts both servers on loopback and
+//! runs each workload on each, alternating, for several rounds, printing
+//! medians and the tern/reference ratio. Load comes from raw-protocol
+//! clients in this process so the client costs the same for both servers.
+//! Without the reference installed it measures tern alone.
+//!
+//! `BENCH_ROUNDS` (default 5) sets the rounds; `BENCH_ONLY=name` runs one
+//! workload.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::proto::{Conn, Frame};
+use support::server::{reference_binary, ServerProcess};
+
+const SUBJECT: &str = "bench.subject";
+
+/// One measured number, where bigger (or smaller) is better.
+#[derive(Clone, Copy, PartialEq)]
+enum Better {
+    Higher,
+    Lower,
+}
+
+struct Workload {
+    name: &'static str,
+    unit: &'static str,
+    better: Better,
+    run: fn(u16) -> f64,
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let only = std::env::var("BENCH_ONLY").ok();
+    let tern_bin = env!("CARGO_BIN_EXE_tern").to_string();
+    let reference = reference_binary();
+    if reference.is_none() {
+        println!("reference nats-server not found: measuring tern alone");
+    }
+    let workloads = [
+        Workload {
+            name: "pub-only 16 B",
+            unit: "msgs/s",
+            better: Better::Higher,
+            run: |p| pub_only(p, 16, 2_000_000),
+        },
+        Workload {
+            name: "pub-only 128 B",
+            unit: "msgs/s",
+            better: Better::Higher,
+            run: |p| pub_only(p, 128, 1_500_000),
+        },
+        Workload {
+            name: "pub-only 1 KiB",
+            unit: "msgs/s",
+            better: Better::Higher,
+            run: |p| pub_only(p, 1024, 400_000),
+        },
+        Workload {
+            name: "fan-out 1->1 128 B",
+            unit: "msgs/s",
+            better: Better::Higher,
+            run: |p| fan_out(p, 128, 1, None, 600_000),
+        },
+        Workload {
+            name: "fan-out 1->5 128 B",
+            unit: "msgs/s",
+            better: Better::Higher,
+            run: |p| fan_out(p, 128, 5, None, 200_000),
+        },
+        Workload {
+            name: "queue group of 4, 128 B",
+            unit: "msgs/s",
+            better: Better::Higher,
+            run: |p| fan_out(p, 128, 4, Some("workers"), 600_000),
+        },
+        Workload {
+            name: "request/reply p50",
+            unit: "us",
+            better: Better::Lower,
+            run: |p| request_latency(p, 4_000).0,
+        },
+        Workload {
+            name: "request/reply p99",
+            unit: "us",
+            better: Better::Lower,
+            run: |p| request_latency(p, 4_000).1,
+        },
+        Workload {
+            name: "request/reply 8 in flight",
+            unit: "req/s",
+            better: Better::Higher,
+            run: |p| request_throughput(p, 8, 40_000),
+        },
+    ];
+    let tern = ServerProcess::start("tern", &tern_bin).expect("start tern");
+    let nats = reference
+        .as_ref()
+        .map(|b| ServerProcess::start("nats-server", b).expect("start reference"));
+    println!(
+        "{:<28} {:>14} {:>14} {:>8}  unit",
+        "workload", "tern", "reference", "ratio"
+    );
+    for w in workloads
+        .iter()
+        .filter(|w| only.as_deref().is_none_or(|o| w.name.contains(o)))
+    {
+        let mut t = Vec::new();
+        let mut r = Vec::new();
+        for _ in 0..rounds {
+            t.push((w.run)(tern.port));
+            if let Some(n) = &nats {
+                r.push((w.run)(n.port));
+            }
+        }
+        report(w, median(&mut t), (!r.is_empty()).then(|| median(&mut r)));
+    }
+    drop(tern);
+    drop(nats);
+    if only
+        .as_deref()
+        .is_none_or(|o| "idle".contains(o) || o.contains("rss"))
+    {
+        let t = idle_rss_per_conn(&tern_bin, 5_000);
+        let r = reference.as_ref().map(|b| idle_rss_per_conn(b, 5_000));
+        let w = Workload {
+            name: "RSS per idle conn (5000)",
+            unit: "bytes",
+            better: Better::Lower,
+            run: |_| 0.0,
+        };
+        report(&w, t, r);
+    }
+}
+
+fn report(w: &Workload, tern: f64, reference: Option<f64>) {
+    let (r, ratio) = match reference {
+        Some(r) => (format!("{r:>14.0}"), format!("{:>7.2}x", tern / r)),
+        None => (format!("{:>14}", "-"), format!("{:>8}", "-")),
+    };
+    let note = match w.better {
+        Better::Higher => "higher is better",
+        Better::Lower => "lower is better",
+    };
+    println!(
+        "{:<28} {tern:>14.0} {r} {ratio}  {} ({note})",
+        w.name, w.unit
+    );
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// One publisher sending `count` messages as fast as it can, no subscribers;
+/// done when the server answers the PING sent after the last one.
+fn pub_only(port: u16, size: usize, count: usize) -> f64 {
+    let mut publisher = Conn::connect(port);
+    let start = Instant::now();
+    publisher.publish_many(SUBJECT, size, count);
+    publisher.ping_pong();
+    count as f64 / start.elapsed().as_secs_f64()
+}
+
+/// One publisher, `subs` subscribers (a queue group when `queue` is set);
+/// msgs/s delivered in total, timed until the last one arrived.
+fn fan_out(port: u16, size: usize, subs: usize, queue: Option<&str>, count: usize) -> f64 {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let total_expected = if queue.is_some() { count } else { count * subs };
+    let received = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for _ in 0..subs {
+        let mut c = Conn::connect(port);
+        c.subscribe(SUBJECT, queue, "1");
+        c.ping_pong();
+        let (received, stop) = (received.clone(), stop.clone());
+        readers.push(std::thread::spawn(move || {
+            let mut unreported = 0;
+            while !stop.load(Ordering::Relaxed) {
+                match c.next_frame(Duration::from_millis(100)) {
+                    Some(Frame::Msg) => unreported += 1,
+                    Some(Frame::Ping) => c.pong(),
+                    Some(_) => {}
+                    None => {}
+                }
+                if unreported == 256 || (unreported > 0 && c.buffered() == 0) {
+                    received.fetch_add(unreported, Ordering::Relaxed);
+                    unreported = 0;
+                }
+            }
+        }));
+    }
+    let mut publisher = Conn::connect(port);
+    publisher.ping_pong();
+    let start = Instant::now();
+    publisher.publish_many(SUBJECT, size, count);
+    publisher.ping_pong();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while received.load(Ordering::Relaxed) < total_expected && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    for r in readers {
+        let _ = r.join();
+    }
+    let got = received.load(Ordering::Relaxed);
+    assert!(got >= total_expected, "received {got} of {total_expected}");
+    total_expected as f64 / elapsed
+}
+
+/// Spawns a responder answering every request on `req` with the same bytes.
+fn responder(
+    port: u16,
+) -> (
+    std::thread::JoinHandle<()>,
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut c = Conn::connect(port);
+    c.subscribe("req", None, "1");
+    c.ping_pong();
+    let flag = stop.clone();
+    let h = std::thread::spawn(move || {
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            match c.next_msg_reply(Duration::from_millis(100)) {
+                Some(Some(reply)) => c.publish_now(&reply, b"pong"),
+                Some(None) => {}
+                None => {}
+            }
+        }
+    });
+    (h, stop)
+}
+
+/// Sequential request/reply round trips: (p50, p99) in microseconds.
+fn request_latency(port: u16, count: usize) -> (f64, f64) {
+    let (h, stop) = responder(port);
+    let mut c = Conn::connect(port);
+    c.subscribe("_INBOX.bench.*", None, "9");
+    c.ping_pong();
+    let mut lat = Vec::with_capacity(count);
+    for i in 0..count {
+        let reply = format!("_INBOX.bench.{i}");
+        let t = Instant::now();
+        c.request_now("req", &reply, b"ping");
+        c.wait_msg(Duration::from_secs(5)).expect("reply");
+        lat.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = h.join();
+    lat.sort_by(|a, b| a.total_cmp(b));
+    (lat[lat.len() / 2], lat[lat.len() * 99 / 100])
+}
+
+/// Request/reply with `inflight` outstanding: requests per second.
+fn request_throughput(port: u16, inflight: usize, count: usize) -> f64 {
+    let (h, stop) = responder(port);
+    let mut c = Conn::connect(port);
+    c.subscribe("_INBOX.bench.*", None, "9");
+    c.ping_pong();
+    let start = Instant::now();
+    let mut sent = 0;
+    for _ in 0..inflight {
+        c.request_now("req", "_INBOX.bench.x", b"ping");
+        sent += 1;
+    }
+    let mut got = 0;
+    while got < count {
+        c.wait_msg(Duration::from_secs(5)).expect("reply");
+        got += 1;
+        if sent < count {
+            c.request_now("req", "_INBOX.bench.x", b"ping");
+            sent += 1;
+        }
+    }
+    let rate = count as f64 / start.elapsed().as_secs_f64();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = h.join();
+    rate
+}
+
+/// Server RSS growth per connection with `n` idle connections (each
+/// connected, CONNECT sent and answered).
+fn idle_rss_per_conn(bin: &str, n: usize) -> f64 {
+    let server = ServerProcess::start("rss", bin).expect("start server");
+    let before = server.rss_bytes();
+    let mut conns = Vec::with_capacity(n);
+    for _ in 0..n {
+        conns.push(Conn::connect(server.port));
+    }
+    for c in &mut conns {
+        c.ping_pong();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let after = server.rss_bytes();
+    drop(conns);
+    (after.saturating_sub(before)) as f64 / n as f64
+}

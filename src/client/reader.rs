@@ -77,7 +77,8 @@ struct Conn {
     /// Answered a client PING: from then on, recent reads make a server
     /// PING unnecessary (as in the reference).
     sent_pong: bool,
-    last_read: Instant,
+    /// Bytes arrived since the last ping timer tick.
+    read_since_tick: bool,
     in_msgs: u64,
     in_bytes: u64,
 }
@@ -104,7 +105,7 @@ impl Conn {
             pings_out: 0,
             ping_due: now + o.ping_interval,
             sent_pong: false,
-            last_read: now,
+            read_since_tick: false,
             in_msgs: 0,
             in_bytes: 0,
             server,
@@ -115,29 +116,36 @@ impl Conn {
     }
 
     async fn read_loop<R: AsyncRead + Unpin>(&mut self, mut rd: R) -> CloseReason {
-        let mut buf = BytesMut::with_capacity(READ_BUFFER_MIN);
+        let mut buf = ReadBuffer::new();
+        // One timer for the connection's life, moved only when the due time
+        // changes: registering a timer per read would cost more than a read.
+        let ping_timer = tokio::time::sleep_until(self.ping_due);
+        tokio::pin!(ping_timer);
         loop {
-            reserve_read_room(&mut buf, self.parser.frame_len());
-            let ping_timer = tokio::time::sleep_until(self.ping_due);
+            buf.make_room(self.parser.frame_len());
+            if ping_timer.deadline() != self.ping_due {
+                ping_timer.as_mut().reset(self.ping_due);
+            }
             tokio::select! {
                 () = self.handle.closed() => {
                     return self.handle.outbound().and_then(|o| o.close_reason())
                         .unwrap_or(CloseReason::ServerShutdown);
                 }
-                read = rd.read_buf(&mut buf) => {
+                read = rd.read_buf(&mut buf.bytes) => {
                     match read {
                         Ok(0) | Err(_) => return CloseReason::ClientClosed,
-                        Ok(_) => {}
+                        Ok(n) => buf.after_read(n),
                     }
-                    self.last_read = Instant::now();
-                    let result = self.process(&mut buf);
+                    self.read_since_tick = true;
+                    let result = self.process(&mut buf.bytes);
                     self.flush.flush();
                     self.server.count_inbound(std::mem::take(&mut self.in_msgs), std::mem::take(&mut self.in_bytes));
                     if let Err(Close(reason)) = result {
                         return reason;
                     }
+                    buf.shrink_if_idle();
                 }
-                () = ping_timer => {
+                () = &mut ping_timer => {
                     if let Err(Close(reason)) = self.ping_timer_fired() {
                         return reason;
                     }
@@ -151,7 +159,8 @@ impl Conn {
         let (interval, ping_max) = (o.ping_interval, o.ping_max);
         let now = Instant::now();
         self.ping_due = now + interval;
-        if self.sent_pong && now.duration_since(self.last_read) < interval {
+        let active = std::mem::take(&mut self.read_since_tick);
+        if self.sent_pong && active {
             return Ok(());
         }
         debug!("{} - cid:{} - Client Ping Timer", self.peer, self.handle.id);
@@ -428,19 +437,56 @@ fn first_ping_delay(interval: Duration) -> Duration {
     base + base * u32::try_from(jitter).unwrap_or(0) / 100
 }
 
-/// Makes room for the next read: a whole pending frame at once, otherwise
-/// double while reads fill the buffer, and shrink back once it drains.
-fn reserve_read_room(buf: &mut BytesMut, frame_len: usize) {
-    if frame_len > buf.len() {
-        buf.reserve(frame_len - buf.len());
-        return;
+/// The read buffer: it starts small so idle connections cost little,
+/// doubles while reads fill it, and drops back once traffic stops.
+struct ReadBuffer {
+    bytes: BytesMut,
+    /// How much room the next read gets.
+    read_size: usize,
+    /// Consecutive reads that used less than half of their room.
+    short_reads: u8,
+}
+
+impl ReadBuffer {
+    fn new() -> Self {
+        ReadBuffer {
+            bytes: BytesMut::with_capacity(READ_BUFFER_MIN),
+            read_size: READ_BUFFER_MIN,
+            short_reads: 0,
+        }
     }
-    if buf.is_empty() && buf.capacity() > READ_BUFFER_MAX {
-        *buf = BytesMut::with_capacity(READ_BUFFER_MIN);
-        return;
+
+    /// Room for a whole pending frame, and at least `read_size` more.
+    fn make_room(&mut self, frame_len: usize) {
+        let want = frame_len
+            .saturating_sub(self.bytes.len())
+            .max(self.read_size);
+        if self.bytes.capacity() - self.bytes.len() < want {
+            self.bytes.reserve(want);
+        }
     }
-    if buf.capacity() - buf.len() < READ_BUFFER_MIN {
-        let grow = buf.capacity().clamp(READ_BUFFER_MIN, READ_BUFFER_MAX);
-        buf.reserve(grow);
+
+    fn after_read(&mut self, n: usize) {
+        if n >= self.read_size {
+            self.read_size = (self.read_size * 2).min(READ_BUFFER_MAX);
+            self.short_reads = 0;
+        } else if n < self.read_size / 2 {
+            self.short_reads = self.short_reads.saturating_add(1);
+            if self.short_reads > 2 {
+                self.read_size = (self.read_size / 2).max(READ_BUFFER_MIN);
+                self.short_reads = 0;
+            }
+        }
+    }
+
+    /// Gives a large allocation back once the buffer is drained and reads
+    /// have become small.
+    fn shrink_if_idle(&mut self) {
+        if self.bytes.is_empty()
+            && self.read_size == READ_BUFFER_MIN
+            && self.bytes.capacity() > 4 * READ_BUFFER_MIN
+        {
+            self.bytes = BytesMut::with_capacity(READ_BUFFER_MIN);
+        }
     }
 }

@@ -72,6 +72,7 @@ pub enum Value {
 
 impl Value {
     /// A short type name for error messages.
+    #[must_use]
     pub fn kind(&self) -> &'static str {
         match self {
             Value::Bool(_) => "bool",
@@ -83,6 +84,7 @@ impl Value {
         }
     }
 
+    #[must_use]
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) => Some(s),
@@ -90,6 +92,7 @@ impl Value {
         }
     }
 
+    #[must_use]
     pub fn as_int(&self) -> Option<i64> {
         match self {
             Value::Int(n) => Some(*n),
@@ -97,6 +100,7 @@ impl Value {
         }
     }
 
+    #[must_use]
     pub fn as_bool(&self) -> Option<bool> {
         match self {
             Value::Bool(b) => Some(*b),
@@ -104,6 +108,7 @@ impl Value {
         }
     }
 
+    #[must_use]
     pub fn as_map(&self) -> Option<&Map> {
         match self {
             Value::Map(m) => Some(m),
@@ -111,6 +116,7 @@ impl Value {
         }
     }
 
+    #[must_use]
     pub fn as_array(&self) -> Option<&[Spanned]> {
         match self {
             Value::Array(a) => Some(a),
@@ -145,11 +151,13 @@ pub struct Map {
 impl Map {
     /// Case-insensitive, like nats-server's option lookup. Keys differing
     /// only in case are distinct entries; the later one is returned.
+    #[must_use]
     pub fn get(&self, key: &str) -> Option<&Spanned> {
         self.get_entry(key).map(|(_, value)| value)
     }
 
     /// Like [`Map::get`], also returning the key (for its position).
+    #[must_use]
     pub fn get_entry(&self, key: &str) -> Option<(&Key, &Spanned)> {
         self.entries
             .iter()
@@ -162,10 +170,12 @@ impl Map {
         self.entries.iter().map(|(k, v)| (k, v))
     }
 
+    #[must_use]
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -217,11 +227,18 @@ impl std::error::Error for ConfError {}
 
 /// Parses conf text; `file_name` only labels positions. Includes resolve
 /// against the current directory, as nats-server's `conf.Parse` does.
+///
+/// # Errors
+/// The first syntax error, undefined variable or unreadable include, with
+/// its position.
 pub fn parse_str(text: &str, file_name: &str) -> Result<Map, ConfError> {
     Parser::root(text, Arc::from(file_name), PathBuf::from("."), &process_env).run()
 }
 
 /// Reads and parses a conf file; includes resolve against its directory.
+///
+/// # Errors
+/// As [`parse_str`], plus a position-less error when `path` cannot be read.
 pub fn parse_file(path: &Path) -> Result<Map, ConfError> {
     let text = read_text(path).map_err(|e| ConfError {
         pos: None,
@@ -429,6 +446,8 @@ impl<'a, 'e> Parser<'a, 'e> {
                 Some('}') if braces > 0 => braces -= 1,
                 Some(',' | ';') if braces > 0 => {}
                 Some('}') => return self.trailing_brace(),
+                // nats-server ends quietly on a key quote at the very end.
+                Some('"' | '\'') if self.cur.peek2().is_none() => {}
                 _ => {
                     self.entry(false)?;
                     self.top_value_end(&mut braces)?;
@@ -455,9 +474,12 @@ impl<'a, 'e> Parser<'a, 'e> {
             self.skip_blank();
             if self.at_comment() {
                 self.skip_comment();
-                return Ok(());
+                continue;
             }
             match self.cur.peek() {
+                // nats-server tolerates an unclosed top-level '{' only when
+                // the last value is followed by a line break or terminator.
+                None if *braces > 0 => return Err(self.fail("'{' is not closed")),
                 None => return Ok(()),
                 // A lone '/' is skipped by nats-server's lexer here.
                 Some('/') => {}
@@ -691,6 +713,10 @@ impl<'a, 'e> Parser<'a, 'e> {
                 Some('}') => {
                     self.cur.bump();
                     return Ok(());
+                }
+                // nats-server's lexer drops a lone '/' before a map key.
+                Some('/') => {
+                    self.cur.bump();
                 }
                 _ => {
                     self.entry(true)?;
@@ -1236,6 +1262,7 @@ fn int_value(text: &str, pos: &Pos) -> Result<Value, ConfError> {
 /// sign), `ms`, `s`, `m` or `h`, e.g. `1h30m`, `1.5s`, `300ms`; `0` alone
 /// needs no unit. Negative durations, which `Duration` cannot hold, give
 /// `None` (except zero).
+#[must_use]
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let (negative, mut rest) = match s.as_bytes().first() {
         Some(b'-') => (true, s.get(1..)?),
@@ -1307,8 +1334,13 @@ fn duration_unit(unit: &str) -> Option<u64> {
     })
 }
 
-/// Digits beyond what fits are ignored, as Go does; the float step matches
-/// Go's rounding for the common short fractions.
+/// Digits beyond what fits are ignored, and the scaling is done in f64,
+/// both as Go does, so long fractions round the same way.
+#[allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]
 fn fraction_nanos(frac: &str, unit: u64) -> u64 {
     let mut value: u64 = 0;
     let mut scale: f64 = 1.0;
@@ -1633,6 +1665,8 @@ mod tests {
             "{{ port: 4222 }}",
             "{ \"port\": 4222, \"host\": \"h\" }",
             "{\n port: 4222\n",
+            "{ port: 4222;",
+            "{ port: 4222 }'",
             "port: 4222\n}\n",
             "{ {a: 1}, port: 4222 }",
         ];
@@ -1650,6 +1684,8 @@ mod tests {
         assert_eq!(map.get("jetstream{").unwrap().value, s(""));
         assert_eq!(map.get("include").unwrap().value, s("x"));
         assert_eq!(map.get("a.b-c_d").unwrap().value, Value::Int(3));
+        let slashed = parse("m {\n  /k: 1\n}");
+        assert_eq!(path(&slashed, &["m", "k"]).value, Value::Int(1));
     }
 
     #[test]
@@ -1728,6 +1764,9 @@ mod tests {
             ("include 'x", 1, 9, "Unexpected EOF in quoted include"),
             ("\"key: 1", 1, 1, "Unexpected EOF in quoted key"),
             ("} a: 1", 1, 1, "without a matching '{'"),
+            ("{ a: 1", 1, 7, "'{' is not closed"),
+            ("{ a: 1 # c", 1, 11, "'{' is not closed"),
+            ("/a: 1", 1, 1, "Expected a key but found '/'"),
             (": 1", 1, 1, "Unexpected key separator"),
             ("a: 1\n  , b: 2", 2, 3, "Expected a key but found ','"),
         ];
@@ -2046,7 +2085,7 @@ mod tests {
         assert!(error_of(&deep_maps).msg.contains("nested too deeply"));
         let ok = format!("a: {}{}", "[".repeat(100), "]".repeat(100));
         assert!(parse_str(&ok, "t").is_ok());
-        let braces = format!("{}port: 1", "{".repeat(100_000));
+        let braces = format!("{}port: 1\n", "{".repeat(100_000));
         assert_eq!(value_of(&braces, "port"), Value::Int(1));
     }
 

@@ -288,7 +288,7 @@ mod tests {
         .unwrap();
         assert_eq!(o.port, Port::Fixed(4333));
         assert_eq!(o.host, "127.0.0.1");
-        assert_eq!(o.max_payload, 128_000);
+        assert_eq!(o.max_payload, 128 * 1024);
         assert_eq!(o.ping_interval, Duration::from_secs(1));
         assert_eq!(o.ping_max, 3);
         assert_eq!(o.write_deadline, Duration::from_secs(5));

@@ -1,0 +1,5 @@
+//! Load-generation support for the benchmark: raw-protocol client
+//! connections and server processes.
+
+pub mod proto;
+pub mod server;
