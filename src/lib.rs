@@ -9,6 +9,7 @@
 //! once and writes everything it has in one call. A receiver over its
 //! pending limit is cut off as a slow consumer.
 
+pub mod account;
 pub mod client;
 pub mod config;
 pub mod info;

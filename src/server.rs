@@ -16,14 +16,12 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info};
 
+use crate::account::{Account, GLOBAL_ACCOUNT};
 use crate::client::{self, CloseReason, FlushSet, Handle, InternalCallback};
 use crate::config::options::{Options, Port};
 use crate::info::{new_server_id, Info};
 use crate::proto::write::{self, Frame, Sizes};
 use crate::router::{Router, Subscription};
-
-/// The default account's name.
-pub const GLOBAL_ACCOUNT: &str = "$G";
 
 /// Counters the server keeps (monitoring reads them).
 #[derive(Default)]
@@ -39,7 +37,8 @@ pub struct Server {
     id: String,
     name: String,
     addr: OnceLock<SocketAddr>,
-    router: Router,
+    /// The default account; named accounts come with the security work.
+    global: Arc<Account>,
     clients: Mutex<HashMap<u64, Arc<Handle>>>,
     /// Signalled when the last client leaves the registry.
     clients_gone: Notify,
@@ -58,7 +57,7 @@ impl Server {
             id,
             name,
             addr: OnceLock::new(),
-            router: Router::new(),
+            global: Arc::new(Account::new(GLOBAL_ACCOUNT)),
             clients: Mutex::new(HashMap::new()),
             clients_gone: Notify::new(),
             next_client_id: AtomicU64::new(1),
@@ -80,8 +79,13 @@ impl Server {
         &self.name
     }
 
+    /// The default account's router.
     pub fn router(&self) -> &Router {
-        &self.router
+        &self.global.router
+    }
+
+    pub fn global_account(&self) -> &Arc<Account> {
+        &self.global
     }
 
     pub fn stats(&self) -> &Stats {
@@ -179,7 +183,11 @@ impl Server {
     fn admit(self: Arc<Self>, stream: TcpStream, peer: SocketAddr) {
         let _ = stream.set_nodelay(true);
         let id = self.next_id();
-        let handle = Arc::new(Handle::socket(id, self.opts.max_pending));
+        let handle = Arc::new(Handle::socket(
+            id,
+            self.global.clone(),
+            self.opts.max_pending,
+        ));
         let over_limit = {
             let mut clients = self.clients.lock();
             let over = clients.len() >= self.opts.max_connections;
@@ -200,7 +208,11 @@ impl Server {
 
     /// Creates an internal client: no socket, deliveries run `callback`.
     pub fn internal_client(&self, callback: InternalCallback) -> Arc<Handle> {
-        Arc::new(Handle::internal(self.next_id(), callback))
+        Arc::new(Handle::internal(
+            self.next_id(),
+            self.global.clone(),
+            callback,
+        ))
     }
 
     /// Subscribes an internal client.
@@ -217,13 +229,13 @@ impl Server {
             Bytes::copy_from_slice(subject.as_bytes()),
             queue.map(|q| Bytes::copy_from_slice(q.as_bytes())),
         ));
-        self.router.insert(sub.clone());
+        client.account.router.insert(sub.clone());
         sub
     }
 
     pub fn unsubscribe_internal(&self, sub: &Arc<Subscription>) {
         if sub.close() {
-            self.router.remove(sub);
+            sub.client.account.router.remove(sub);
         }
     }
 
@@ -245,7 +257,7 @@ impl Server {
         };
         let sizes = Sizes::of(header_len, message.len());
         let frame = Frame::new(subject, reply, header_len, message, &sizes);
-        let result = self.router.lookup(subject);
+        let result = self.global.router.lookup(subject);
         let mut flush = FlushSet::default();
         let delivered = client::deliver_all(self, &result, &frame, None, &mut flush);
         flush.flush();

@@ -21,6 +21,7 @@ pub use outbound::{Appended, CloseReason, FlushSet, Outbound};
 pub use reader::run_connection;
 pub use route::{deliver_all, deliver_one};
 
+use crate::account::Account;
 use crate::proto::write::Frame;
 
 /// One message as an internal client sees it.
@@ -45,6 +46,7 @@ pub enum Sink {
 /// What the router holds for a client.
 pub struct Handle {
     pub id: u64,
+    pub account: Arc<Account>,
     pub sink: Sink,
     /// Tells the reader task that someone else closed the connection.
     closing: Notify,
@@ -54,18 +56,20 @@ pub struct Handle {
 }
 
 impl Handle {
-    pub fn socket(id: u64, max_pending: usize) -> Self {
+    pub fn socket(id: u64, account: Arc<Account>, max_pending: usize) -> Self {
         Handle {
             id,
+            account,
             sink: Sink::Socket(Outbound::new(max_pending)),
             closing: Notify::new(),
             async_info: AtomicBool::new(false),
         }
     }
 
-    pub fn internal(id: u64, callback: InternalCallback) -> Self {
+    pub fn internal(id: u64, account: Arc<Account>, callback: InternalCallback) -> Self {
         Handle {
             id,
+            account,
             sink: Sink::Internal(callback),
             closing: Notify::new(),
             async_info: AtomicBool::new(false),

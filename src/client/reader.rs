@@ -77,6 +77,8 @@ struct Conn {
     /// Answered a client PING: from then on, recent reads make a server
     /// PING unnecessary (as in the reference).
     sent_pong: bool,
+    /// `-V`: trace every op.
+    trace: bool,
     /// Bytes arrived since the last ping timer tick.
     read_since_tick: bool,
     in_msgs: u64,
@@ -106,6 +108,7 @@ impl Conn {
             ping_due: now + o.ping_interval,
             sent_pong: false,
             read_since_tick: false,
+            trace: o.trace,
             in_msgs: 0,
             in_bytes: 0,
             server,
@@ -210,6 +213,9 @@ impl Conn {
     }
 
     fn handle_op(&mut self, op: Op<'_>) -> Result<(), Close> {
+        if self.trace {
+            self.trace_op(&op);
+        }
         match op {
             Op::Connect(json) => self.connect(json)?,
             Op::Pub {
@@ -252,18 +258,82 @@ impl Conn {
         Ok(())
     }
 
+    /// `-V` protocol tracing in the reference's form.
+    fn trace_op(&self, op: &Op<'_>) {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let opt = |b: Option<&[u8]>| b.map(|r| format!(" {}", text(r))).unwrap_or_default();
+        let (line, payload) = match op {
+            Op::Connect(json) => (format!("CONNECT {}", text(json)), None),
+            Op::Pub {
+                subject,
+                reply,
+                size,
+                payload,
+            } => (
+                format!("PUB {}{} {}", text(subject), opt(*reply), text(size)),
+                Some(*payload),
+            ),
+            Op::Hpub {
+                subject,
+                reply,
+                header_size,
+                total_size,
+                message,
+                ..
+            } => (
+                format!(
+                    "HPUB {}{} {} {}",
+                    text(subject),
+                    opt(*reply),
+                    text(header_size),
+                    text(total_size)
+                ),
+                Some(*message),
+            ),
+            Op::Sub {
+                subject,
+                queue,
+                sid,
+            } => (
+                format!("SUB {}{} {}", text(subject), opt(*queue), text(sid)),
+                None,
+            ),
+            Op::Unsub { sid, max } => (
+                format!(
+                    "UNSUB {}{}",
+                    text(sid),
+                    max.map(|m| format!(" {m}")).unwrap_or_default()
+                ),
+                None,
+            ),
+            Op::Ping => ("PING".to_string(), None),
+            Op::Pong => ("PONG".to_string(), None),
+            Op::Ok | Op::Info | Op::Err => return,
+        };
+        trace!("{} - cid:{} - <<- [{line}]", self.peer, self.handle.id);
+        if let Some(p) = payload {
+            trace!(
+                "{} - cid:{} - <<- MSG_PAYLOAD: [{:?}]",
+                self.peer,
+                self.handle.id,
+                text(p)
+            );
+        }
+    }
+
     fn connect(&mut self, json: &[u8]) -> Result<(), Close> {
         match ConnectOptions::parse(json) {
             Ok(opts) => {
                 let first = !self.connected;
                 self.opts = opts;
+                // A server without header support never negotiates them.
+                self.opts.headers &= !self.server.opts().no_header_support;
                 self.connected = true;
                 self.handle.set_async_info(self.opts.protocol >= 1);
                 if first {
                     self.ping_due =
                         Instant::now() + first_ping_delay(self.server.opts().ping_interval);
                 }
-                trace!(cid = self.handle.id, connect = %String::from_utf8_lossy(json), "<<- [CONNECT]");
                 self.ok();
                 Ok(())
             }
@@ -304,7 +374,9 @@ impl Conn {
             self.send_err("Invalid Publish Subject");
         }
         let server = self.server.clone();
-        let result = self.cache.lookup(server.router(), frame.subject);
+        let result = self
+            .cache
+            .lookup(&self.handle.account.router, frame.subject);
         let skip = (!self.opts.echo).then_some(self.handle.id);
         let delivered = deliver_all(&server, &result, frame, skip, &mut self.flush);
         if !delivered {
@@ -359,7 +431,7 @@ impl Conn {
             Bytes::copy_from_slice(subj),
             queue.map(Bytes::copy_from_slice),
         ));
-        self.server.router().insert(sub.clone());
+        self.handle.account.router.insert(sub.clone());
         self.subs.insert(sid, sub);
         self.ok();
     }
@@ -378,7 +450,7 @@ impl Conn {
             if remove_now {
                 self.subs.remove(sid);
                 if sub.close() {
-                    self.server.router().remove(&sub);
+                    self.handle.account.router.remove(&sub);
                 }
             }
         }
@@ -392,7 +464,7 @@ impl Conn {
             .map(|(_, s)| s)
             .filter(|s| s.close())
             .collect();
-        self.server.router().remove_all(&subs);
+        self.handle.account.router.remove_all(&subs);
     }
 
     fn send_info(&mut self) {

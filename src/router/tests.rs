@@ -10,7 +10,11 @@ use super::{MatchResult, Router, Subscription};
 use crate::client::Handle;
 
 fn handle(id: u64) -> Arc<Handle> {
-    Arc::new(Handle::internal(id, Box::new(|_| {})))
+    Arc::new(Handle::internal(
+        id,
+        Arc::new(crate::account::Account::new("$G")),
+        Box::new(|_| {}),
+    ))
 }
 
 fn sub(client: &Arc<Handle>, subject: &str, queue: Option<&str>, sid: usize) -> Arc<Subscription> {

@@ -115,6 +115,11 @@ impl Trie {
     pub fn matches(&self, subject: &[u8]) -> MatchResult {
         let mut out = MatchResult::default();
         let tokens = Tokens::new(subject);
+        // A subject with an empty token (`a..b`) reaches nobody, not even
+        // `>`, as in the reference.
+        if tokens.as_slice().iter().any(|t| t.is_empty()) {
+            return out;
+        }
         collect(&self.root, tokens.as_slice(), &mut out);
         out
     }
