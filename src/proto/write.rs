@@ -190,18 +190,24 @@ mod tests {
 
     #[test]
     fn frames_and_lengths() {
+        let (s2, s0) = (Sizes::of(None, 2), Sizes::of(None, 0));
+        let s12 = Sizes::of(Some(12), 14);
         let cases: &[(Frame, &[u8])] = &[
             (
-                Frame::new(b"foo", None, None, b"hi"),
+                Frame::new(b"foo", None, None, b"hi", &s2),
                 b"MSG foo 9 2\r\nhi\r\n",
             ),
             (
-                Frame::new(b"foo", Some(b"r.1"), None, b""),
+                Frame::new(b"foo", Some(b"r.1"), None, b"", &s0),
                 b"MSG foo 9 r.1 0\r\n\r\n",
             ),
             (
-                Frame::new(b"foo", None, Some(12), b"NATS/1.0\r\n\r\nhi"),
+                Frame::new(b"foo", None, Some(12), b"NATS/1.0\r\n\r\nhi", &s12),
                 b"HMSG foo 9 12 14\r\nNATS/1.0\r\n\r\nhi\r\n",
+            ),
+            (
+                Frame::from_client(b"foo", None, None, b"007", b"abcdefg"),
+                b"MSG foo 9 007\r\nabcdefg\r\n",
             ),
         ];
         for (frame, want) in cases {
