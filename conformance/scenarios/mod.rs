@@ -1,0 +1,9 @@
+//! The scenarios, grouped by topic; each `#[test]` is one scenario.
+//! Expected bytes come from the reference's observed behaviour.
+
+mod connect;
+mod delivery;
+mod errors;
+mod limits;
+mod no_responders;
+mod parsing;
