@@ -203,7 +203,13 @@ impl Server {
         }
         debug!("{peer} - cid:{id} - Client connection created");
         let ip = peer.ip().to_string();
-        tokio::spawn(client::run_connection(self, handle, stream, peer, ip));
+        tokio::spawn(client::run_connection(
+            self,
+            handle,
+            stream.into_split(),
+            peer,
+            ip,
+        ));
     }
 
     /// Creates an internal client: no socket, deliveries run `callback`.

@@ -35,10 +35,9 @@ fn validate(subject: &[u8], wildcards: bool) -> bool {
         if token.is_empty() || token.iter().any(|&b| is_space(b)) {
             return false;
         }
-        if token.len() == 1 && (token[0] == PWC || token[0] == FWC) {
-            if !wildcards || (token[0] == FWC && tokens.peek().is_some()) {
-                return false;
-            }
+        let wildcard = token.len() == 1 && (token[0] == PWC || token[0] == FWC);
+        if wildcard && (!wildcards || (token[0] == FWC && tokens.peek().is_some())) {
+            return false;
         }
     }
     true

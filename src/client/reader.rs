@@ -29,17 +29,19 @@ const READ_BUFFER_MAX: usize = 64 * 1024;
 /// The reference sends its first PING about 2 s after connect.
 const FIRST_PING_DELAY: Duration = Duration::from_secs(2);
 
-/// Runs a socket connection until it closes: spawns the writer, reads here.
-pub async fn run_connection<S>(
+/// Runs a socket connection until it closes: spawns the writer on the
+/// write half, reads here. Halves are passed apart so a plain TCP stream
+/// splits without a lock (TLS streams split with one).
+pub async fn run_connection<R, W>(
     server: Arc<Server>,
     handle: Arc<Handle>,
-    stream: S,
+    (rd, wr): (R, W),
     peer: SocketAddr,
     client_ip: String,
 ) where
-    S: AsyncRead + AsyncWrite + Send + 'static,
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (rd, wr) = tokio::io::split(stream);
     let write_deadline = server.opts().write_deadline;
     let writer = tokio::spawn(run_writer(
         handle.clone(),
