@@ -12,6 +12,10 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
+/// Errors logged with this target print as `[FTL]`: the reference's level
+/// for errors that stop the server.
+pub const FATAL_TARGET: &str = "fatal";
+
 /// Formats events as the reference's logger does.
 pub struct NatsFormat {
     pid: u32,
@@ -34,7 +38,9 @@ where
             w.write_str(&local_timestamp())?;
             w.write_char(' ')?;
         }
-        let level = match *event.metadata().level() {
+        let meta = event.metadata();
+        let level = match *meta.level() {
+            Level::ERROR if meta.target() == FATAL_TARGET => "[FTL]",
             Level::ERROR => "[ERR]",
             Level::WARN => "[WRN]",
             Level::INFO => "[INF]",

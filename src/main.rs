@@ -87,7 +87,7 @@ async fn run(opts: Options) -> ExitCode {
                 tern::config::options::Port::Fixed(p) => p.to_string(),
                 tern::config::options::Port::Random => "0".to_string(),
             };
-            error!("Error listening on port: {host}:{port}, \"{e}\"");
+            error!(target: tern::log::FATAL_TARGET, "Error listening on port: {host}:{port}, \"{e}\"");
             return ExitCode::FAILURE;
         }
     };
