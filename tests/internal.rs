@@ -1,7 +1,7 @@
 //! Internal clients: subscribers and publishers inside the server (what
 //! JetStream builds on) exchanging messages with async-nats clients.
 
-mod common;
+mod harness;
 
 use std::sync::Arc;
 
@@ -9,7 +9,7 @@ use tern::client::InternalMsg;
 use tern::Server;
 use tokio::sync::mpsc;
 
-use common::{connect, next_msg, payload_str, round_trip, start_server, within};
+use harness::{connect, next_msg, payload_str, round_trip, start_server, within};
 
 /// An internal delivery, copied out of the callback.
 #[derive(Debug)]

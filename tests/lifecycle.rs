@@ -1,7 +1,7 @@
 //! Connection lifecycles: a slow consumer cut off, a client reconnecting
 //! after a restart, lame duck mode.
 
-mod common;
+mod harness;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -14,7 +14,7 @@ use tern::Options;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpSocket, TcpStream};
 
-use common::{
+use harness::{
     connect, connect_with, free_port, next_msg, payload_str, round_trip, show, start_with,
     wait_event, wait_until, with_events, within, within_for, Wire,
 };

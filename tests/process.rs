@@ -1,7 +1,7 @@
 //! The tern binary as a supervisor sees it: flags, the ports and pid
 //! files, SIGTERM, --version, and configuration errors.
 
-mod common;
+mod harness;
 
 use std::path::Path;
 use std::process::{Output, Stdio};
@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStderr, Command};
 
-use common::{within, within_for, Wire};
+use harness::{within, within_for, Wire};
 
 const TERN: &str = env!("CARGO_BIN_EXE_tern");
 
@@ -46,7 +46,7 @@ impl Spawned {
 
     /// Reads stderr until a line contains `text`.
     async fn wait_for_log(&mut self, text: &str) {
-        let found = tokio::time::timeout(common::WAIT, async {
+        let found = tokio::time::timeout(harness::WAIT, async {
             while let Ok(Some(line)) = self.stderr.next_line().await {
                 let hit = line.contains(text);
                 self.log.push(line);

@@ -1,7 +1,7 @@
 //! Publish/subscribe through async-nats: wildcards, fan-out, queue groups,
 //! request/reply, headers, no responders, auto-unsubscribe, drain and echo.
 
-mod common;
+mod harness;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -11,7 +11,7 @@ use async_nats::{ConnectOptions, Event, Message, RequestErrorKind};
 use bytes::Bytes;
 use futures::StreamExt;
 
-use common::{
+use harness::{
     buffered, connect, connect_with, next_msg, next_msgs, payload_str, round_trip,
     round_trip_no_echo, start_server, until_end, wait_event, wait_until, with_events, within,
 };

@@ -1,9 +1,9 @@
 //! The protocol byte for byte over raw TCP: INFO, +OK, PING/PONG, -ERR and
 //! whether it closes, auto-unsubscribe, and ops split across reads.
 
-mod common;
+mod harness;
 
-use common::{show, start_server, wait_until, Wire};
+use harness::{show, start_server, wait_until, Wire};
 
 const QUIET_CONNECT: &[u8] = b"CONNECT {\"verbose\":false,\"pedantic\":true}\r\n";
 

@@ -80,6 +80,11 @@ pub enum ConnectError {
 
 impl ConnectOptions {
     pub fn parse(json: &[u8]) -> Result<Self, ConnectError> {
+        // serde would also build the struct from an array; Go only from an
+        // object.
+        if json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ConnectError::BadJson);
+        }
         let opts: ConnectOptions =
             serde_json::from_slice(json).map_err(|_| ConnectError::BadJson)?;
         if !(0..=1).contains(&opts.protocol) {
@@ -116,6 +121,9 @@ mod tests {
     fn refusals() {
         let cases: &[(&[u8], ConnectError)] = &[
             (b"{", ConnectError::BadJson),
+            (b"[]", ConnectError::BadJson),
+            (b"", ConnectError::BadJson),
+            (br#"{"verbose":false} trailing"#, ConnectError::BadJson),
             (br#"{"verbose":"yes"}"#, ConnectError::BadJson),
             (br#"{"protocol":2}"#, ConnectError::InvalidProtocol),
             (

@@ -53,6 +53,9 @@ pub struct Handle {
     /// The client sent CONNECT with protocol 1: it takes INFO updates
     /// (such as lame duck mode) at any time.
     async_info: AtomicBool,
+    /// The client negotiated headers; without them it gets messages with
+    /// the header block stripped, as MSG.
+    headers: AtomicBool,
 }
 
 impl Handle {
@@ -63,6 +66,7 @@ impl Handle {
             sink: Sink::Socket(Outbound::new(max_pending)),
             closing: Notify::new(),
             async_info: AtomicBool::new(false),
+            headers: AtomicBool::new(false),
         }
     }
 
@@ -73,11 +77,16 @@ impl Handle {
             sink: Sink::Internal(callback),
             closing: Notify::new(),
             async_info: AtomicBool::new(false),
+            headers: AtomicBool::new(true),
         }
     }
 
     pub fn wants_async_info(&self) -> bool {
         self.async_info.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_headers(&self, on: bool) {
+        self.headers.store(on, Ordering::Release);
     }
 
     pub(crate) fn set_async_info(&self, on: bool) {
@@ -101,7 +110,12 @@ impl Handle {
     ) -> Appended {
         match &self.sink {
             Sink::Socket(out) => {
-                let appended = out.append_frame(frame, sid);
+                let appended =
+                    if frame.header_len.is_some() && !self.headers.load(Ordering::Relaxed) {
+                        out.append_with(|b| frame.append_without_headers(b, sid))
+                    } else {
+                        out.append_frame(frame, sid)
+                    };
                 if appended == Appended::Marked {
                     flush.note(self.clone());
                 }

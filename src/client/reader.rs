@@ -204,12 +204,15 @@ impl Conn {
     }
 
     fn parse_error(&mut self, e: ParseError) -> Close {
-        self.log_error(&format!("Client parser ERROR: {e:?}"));
+        if e != ParseError::HeadersNotSupported {
+            self.log_error(&format!("Client parser ERROR: {e:?}"));
+        }
         match e {
             ParseError::UnknownOp => self.send_err("Unknown Protocol Operation"),
             ParseError::ControlLineTooLong => self.send_err("maximum control line exceeded"),
             ParseError::MaxPayload => self.send_err("Maximum Payload Violation"),
             ParseError::BadArgs => {}
+            ParseError::HeadersNotSupported => self.log_error("message headers not supported"),
         }
         Close(CloseReason::ProtocolError)
     }
@@ -234,10 +237,6 @@ impl Conn {
                 header_size,
                 total_size,
             } => {
-                if !self.opts.headers {
-                    self.log_error("message headers not supported");
-                    return Err(Close(CloseReason::ProtocolError));
-                }
                 let header = Some((header_len, header_size));
                 self.publish(&Frame::from_client(
                     subject, reply, header, total_size, message,
@@ -330,6 +329,8 @@ impl Conn {
                 self.opts = opts;
                 // A server without header support never negotiates them.
                 self.opts.headers &= !self.server.opts().no_header_support;
+                self.parser.set_headers(self.opts.headers);
+                self.handle.set_headers(self.opts.headers);
                 self.connected = true;
                 self.handle.set_async_info(self.opts.protocol >= 1);
                 if first {
@@ -375,6 +376,9 @@ impl Conn {
         if self.opts.pedantic && !subject::is_valid_literal_subject(frame.subject) {
             self.send_err("Invalid Publish Subject");
         }
+        // The reference acknowledges before it delivers, so a verbose
+        // client subscribed to its own subject sees +OK first.
+        self.ok();
         let server = self.server.clone();
         let result = self
             .cache
@@ -386,7 +390,6 @@ impl Conn {
                 self.no_responders(frame.subject, reply);
             }
         }
-        self.ok();
     }
 
     /// The 503 status to the publisher's own subscription on the reply

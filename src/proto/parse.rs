@@ -59,6 +59,9 @@ pub enum ParseError {
     MaxPayload,
     /// Wrong argument count or a bad size: closed without an error.
     BadArgs,
+    /// HPUB from a client that did not negotiate headers: closed without
+    /// an error.
+    HeadersNotSupported,
 }
 
 /// Limits the parser enforces.
@@ -76,6 +79,8 @@ pub struct Parser {
     scanned: usize,
     /// Total bytes the pending PUB/HPUB frame needs, once its line is known.
     frame_len: usize,
+    /// The client negotiated headers (CONNECT `headers: true`).
+    headers: bool,
 }
 
 const MAX_ARGS: usize = 6;
@@ -86,7 +91,12 @@ impl Parser {
             limits,
             scanned: 0,
             frame_len: 0,
+            headers: false,
         }
+    }
+
+    pub fn set_headers(&mut self, headers: bool) {
+        self.headers = headers;
     }
 
     pub fn set_limits(&mut self, limits: Limits) {
@@ -103,12 +113,22 @@ impl Parser {
     /// are needed; nothing was consumed.
     pub fn next<'a>(&mut self, buf: &'a [u8]) -> Result<Option<(Op<'a>, usize)>, ParseError> {
         if self.frame_len > buf.len() {
+            // The byte after the payload must be CR; the reference fails
+            // the frame as soon as it sees anything else.
+            let cr_at = self.frame_len - 2;
+            if buf.len() > cr_at && buf[cr_at] != b'\r' {
+                self.frame_len = 0;
+                return Err(ParseError::UnknownOp);
+            }
             return Ok(None);
         }
         let nl = match memchr(b'\n', &buf[self.scanned.min(buf.len())..]) {
             Some(i) => self.scanned + i,
             None => {
                 self.scanned = buf.len();
+                if !could_be_op(buf) {
+                    return Err(ParseError::UnknownOp);
+                }
                 if arg_len(buf) > self.limits.max_control_line {
                     return Err(ParseError::ControlLineTooLong);
                 }
@@ -170,6 +190,9 @@ impl Parser {
             return self.parse_pub(rest, buf, after_line);
         }
         if word.eq_ignore_ascii_case(b"HPUB") {
+            if !self.headers {
+                return Err(ParseError::HeadersNotSupported);
+            }
             return self.parse_hpub(rest, buf, after_line);
         }
         if word.eq_ignore_ascii_case(b"SUB") {
@@ -252,6 +275,9 @@ impl Parser {
     ) -> Result<Option<&'a [u8]>, ParseError> {
         let end = start + size;
         if buf.len() < end + 2 {
+            if buf.len() > end && buf[end] != b'\r' {
+                return Err(ParseError::UnknownOp);
+            }
             self.frame_len = end + 2;
             return Ok(None);
         }
@@ -260,6 +286,28 @@ impl Parser {
         }
         Ok(Some(&buf[start..end]))
     }
+}
+
+/// Ops that may be followed directly by anything up to the line end.
+const OPEN_ENDED_OPS: [&[u8]; 5] = [b"CONNECT", b"PING", b"PONG", b"+OK", b"-ERR"];
+/// Ops that are a word of their own.
+const WORD_OPS: [&[u8]; 5] = [b"PUB", b"HPUB", b"SUB", b"UNSUB", b"INFO"];
+
+/// Whether an unfinished line can still become a known op: the reference
+/// rejects an unknown op at its first wrong byte, not at the line end.
+fn could_be_op(partial: &[u8]) -> bool {
+    let word_end = partial
+        .iter()
+        .position(|&b| b == b' ' || b == b'\t' || b == b'\r')
+        .unwrap_or(partial.len());
+    let word = &partial[..word_end];
+    let complete = word_end < partial.len();
+    OPEN_ENDED_OPS
+        .iter()
+        .any(|op| starts_with_ci(word, op) || (!complete && starts_with_ci(op, word)))
+        || WORD_OPS
+            .iter()
+            .any(|op| word.eq_ignore_ascii_case(op) || (!complete && starts_with_ci(op, word)))
 }
 
 /// Ops that take arguments: without any they are unknown to the reference.
@@ -381,6 +429,7 @@ mod tests {
     /// Parses every op in `input`, returning them rendered for comparison.
     fn parse_all(input: &[u8]) -> Result<Vec<String>, ParseError> {
         let mut p = Parser::new(LIMITS);
+        p.set_headers(!input.starts_with(b"HPUB foo 12 12\n"));
         let mut pos = 0;
         let mut out = Vec::new();
         while let Some((op, used)) = p.next(&input[pos..])? {
@@ -393,6 +442,7 @@ mod tests {
     /// Feeds `input` cut in two at `cut`, as two reads into one buffer.
     fn parse_split(input: &[u8], cut: usize) -> Result<Vec<String>, ParseError> {
         let mut p = Parser::new(LIMITS);
+        p.set_headers(true);
         let mut buf = input[..cut].to_vec();
         let mut out = Vec::new();
         for round in 0..2 {
@@ -446,6 +496,10 @@ mod tests {
             (b"SUB\r\n", ParseError::UnknownOp),
             (b"UNSUB\r\n", ParseError::UnknownOp),
             (b"PI\r\n", ParseError::UnknownOp),
+            (b"FOOaaaa", ParseError::UnknownOp),
+            (b"MSG", ParseError::UnknownOp),
+            (b"PUB foo 1\nx\n", ParseError::UnknownOp),
+            (b"HPUB foo 12 12\n", ParseError::HeadersNotSupported),
         ];
         for (input, want) in cases {
             assert_eq!(
@@ -470,6 +524,28 @@ mod tests {
         sub.extend(std::iter::repeat_n(b'y', 4097));
         sub.extend_from_slice(b"\r\n");
         assert_eq!(p.next(&sub), Err(ParseError::ControlLineTooLong));
+    }
+
+    #[test]
+    fn partial_known_ops_wait() {
+        for partial in [
+            &b"P"[..],
+            b"pu",
+            b"PUB foo",
+            b"CONNECT {",
+            b"PINGX",
+            b"-E",
+            b"UNSUB 1",
+            b"in",
+        ] {
+            let mut p = Parser::new(LIMITS);
+            assert_eq!(
+                p.next(partial),
+                Ok(None),
+                "{:?}",
+                String::from_utf8_lossy(partial)
+            );
+        }
     }
 
     #[test]

@@ -133,6 +133,14 @@ impl<'a> Frame<'a> {
             + 2
     }
 
+    /// Appends as a plain MSG with the header block dropped, for a client
+    /// that did not negotiate headers.
+    pub fn append_without_headers(&self, buf: &mut BytesMut, sid: &[u8]) {
+        let (_, payload) = self.headers_and_payload();
+        let sizes = Sizes::of(None, payload.len());
+        Frame::new(self.subject, self.reply, None, payload, &sizes).append(buf, sid);
+    }
+
     /// The header block and the payload, split.
     pub fn headers_and_payload(&self) -> (Option<&'a [u8]>, &'a [u8]) {
         match self.header_len {

@@ -81,11 +81,12 @@ impl Subscription {
         if self.is_closed() {
             return None;
         }
+        // Every delivery counts: a limit set later includes earlier ones.
+        let before = self.delivered.fetch_add(1, Ordering::AcqRel);
         let max = self.max.load(Ordering::Acquire);
         if max == 0 {
             return Some(AfterDelivery::Keep);
         }
-        let before = self.delivered.fetch_add(1, Ordering::AcqRel);
         if before >= max {
             None
         } else if before + 1 == max {
