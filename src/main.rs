@@ -12,9 +12,20 @@ fn main() -> ExitCode {
     let flags = match cli::parse(std::env::args().skip(1)) {
         Ok(f) => f,
         Err(e) => {
-            // Go's flag package prints the complaint and the usage, exit 0.
-            eprintln!("{}", e.kind());
-            eprintln!("{}", e.to_string().lines().next().unwrap_or_default());
+            // Go's flag package prints the complaint and the usage, and the
+            // reference then exits 0.
+            match e.get(clap::error::ContextKind::InvalidArg) {
+                Some(arg) if e.kind() == clap::error::ErrorKind::UnknownArgument => {
+                    let name = arg.to_string();
+                    let name = name
+                        .split('=')
+                        .next()
+                        .unwrap_or_default()
+                        .trim_start_matches('-');
+                    eprintln!("flag provided but not defined: -{name}");
+                }
+                _ => eprintln!("{}", e.to_string().lines().next().unwrap_or_default()),
+            }
             print!("{}", cli::USAGE);
             return ExitCode::SUCCESS;
         }
