@@ -80,6 +80,8 @@ pub struct Flags {
     #[arg(long)]
     pub store_dir: Option<PathBuf>,
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub jetstream: Option<bool>,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub help: Option<bool>,
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub version: Option<bool>,
@@ -95,8 +97,6 @@ pub struct Flags {
 #[derive(Debug, Default, clap::Args)]
 #[command(rename_all = "snake_case")]
 pub struct LaterFlags {
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub jetstream: Option<bool>,
     #[arg(long)]
     pub http_port: Option<String>,
     #[arg(long)]
@@ -143,7 +143,6 @@ impl LaterFlags {
     /// The first flag given whose feature tern does not have yet.
     pub fn first_unsupported(&self) -> Option<&'static str> {
         let given: &[(bool, &'static str)] = &[
-            (self.jetstream == Some(true), "-js/--jetstream"),
             (self.http_port.is_some(), "-m/--http_port"),
             (self.https_port.is_some(), "-ms/--https_port"),
             (self.syslog == Some(true), "-s/--syslog"),
@@ -253,7 +252,8 @@ mod tests {
         assert_eq!(f.port, Some(4333));
         assert_eq!(f.addr.as_deref(), Some("localhost"));
         assert_eq!(f.name.as_deref(), Some("y"));
-        assert_eq!(f.later.first_unsupported(), Some("-js/--jetstream"));
+        assert_eq!(f.jetstream, Some(true));
+        assert_eq!(f.later.first_unsupported(), None);
         let f = p(&[
             "-sl", "ldm=123", "-D", "-V", "-c", "a.conf", "-P", "p.pid", "-l", "x.log",
         ]);

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use conf::{ConfError, Key, Map, Spanned, Value};
-use options::{Options, Port, LAME_DUCK_DURATION_MIN};
+use options::{Options, Port, SyncInterval, LAME_DUCK_DURATION_MIN};
 
 /// A configuration that cannot be used, with the reason in the reference's
 /// words where it has them.
@@ -36,7 +36,6 @@ impl From<ConfError> for ConfigError {
 /// Top-level keys that belong to features still to come: recognised, so the
 /// error says "not supported yet" rather than "unknown".
 const LATER_KEYS: &[&str] = &[
-    "jetstream",
     "authorization",
     "accounts",
     "no_auth_user",
@@ -124,6 +123,9 @@ fn apply_flags(opts: &mut Options, f: &cli::Flags) -> Result<(), ConfigError> {
     if let Some(dir) = &f.store_dir {
         opts.store_dir = Some(dir.clone());
     }
+    if let Some(js) = f.jetstream {
+        opts.jetstream = js;
+    }
     Ok(())
 }
 
@@ -136,6 +138,12 @@ fn port_from(n: i64) -> Result<Port, ConfigError> {
 }
 
 fn validate(opts: &Options) -> Result<(), ConfigError> {
+    // TODO(tern#3): removed when the JetStream glue lands in the server.
+    if opts.jetstream {
+        return Err(ConfigError(
+            "JetStream (-js/--jetstream) is not supported by tern yet".into(),
+        ));
+    }
     if opts.max_payload > opts.max_pending {
         return Err(ConfigError(format!(
             "max_payload ({}) cannot be higher than max_pending ({})",
@@ -207,8 +215,81 @@ fn apply_key(opts: &mut Options, key: &Key, v: &Spanned) -> Result<(), String> {
         "trace" => opts.trace = boolean(v)?,
         "pidfile" | "pid_file" => opts.pid_file = Some(PathBuf::from(string(v)?)),
         "ports_file_dir" => opts.ports_file_dir = Some(PathBuf::from(string(v)?)),
+        "jetstream" => apply_jetstream(opts, v)?,
         _ if LATER_KEYS.contains(&name.as_str()) => {
             return Err(format!("\"{}\" is not supported by tern yet", key.name));
+        }
+        _ => return Err(format!("unknown field \"{}\"", key.name)),
+    }
+    Ok(())
+}
+
+/// `jetstream: enabled|disabled|true|false` or a `jetstream { }` block.
+fn apply_jetstream(opts: &mut Options, v: &Spanned) -> Result<(), String> {
+    let block = match &v.value {
+        Value::Bool(b) => {
+            opts.jetstream = *b;
+            return Ok(());
+        }
+        Value::Str(s) => {
+            opts.jetstream = match s.to_ascii_lowercase().as_str() {
+                "enabled" | "enable" => true,
+                "disabled" | "disable" => false,
+                _ => return Err(format!("invalid jetstream value {s:?}")),
+            };
+            return Ok(());
+        }
+        Value::Map(m) => m,
+        _ => return Err(type_error(v, "a jetstream block or enabled/disabled")),
+    };
+    opts.jetstream = true;
+    let mut errors = Vec::new();
+    for (key, value) in block.iter() {
+        if key.used_as_variable {
+            continue;
+        }
+        if let Err(msg) = apply_jetstream_key(opts, key, value) {
+            errors.push(format!("{}: {msg}", key.pos));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("\n"))
+    }
+}
+
+fn apply_jetstream_key(opts: &mut Options, key: &Key, v: &Spanned) -> Result<(), String> {
+    match key.name.to_ascii_lowercase().as_str() {
+        "store_dir" | "store" => opts.store_dir = Some(PathBuf::from(string(v)?)),
+        "max_memory_store" | "max_mem_store" | "max_mem" => opts.max_memory_store = Some(int(v)?),
+        "max_file_store" | "max_file" => opts.max_file_store = Some(int(v)?),
+        "enabled" | "enable" => opts.jetstream = boolean(v)?,
+        // tern always runs strict (unknown API fields rejected), as the
+        // reference does by default.
+        "strict" => {
+            boolean(v)?;
+        }
+        "sync_interval" | "sync" => {
+            opts.sync_interval = match &v.value {
+                Value::Str(s) if s.eq_ignore_ascii_case("always") => SyncInterval::Always,
+                _ => SyncInterval::Every(duration(v)?),
+            }
+        }
+        "domain"
+        | "unique_tag"
+        | "max_outstanding_catchup"
+        | "limits"
+        | "encryption"
+        | "key"
+        | "cipher"
+        | "max_buffered_size"
+        | "max_buffered_msgs"
+        | "request_queue_limit" => {
+            return Err(format!(
+                "\"jetstream.{}\" is not supported by tern yet",
+                key.name
+            ));
         }
         _ => return Err(format!("unknown field \"{}\"", key.name)),
     }
@@ -310,11 +391,33 @@ mod tests {
             e.contains("t.conf:2:1") && e.contains("unknown field \"foo_bar\""),
             "{e}"
         );
-        let e = load("jetstream {\n max_mem: 1G\n}\n").unwrap_err().0;
-        assert!(
-            e.contains("\"jetstream\" is not supported by tern yet"),
-            "{e}"
+        let e = load("tls {\n cert_file: x\n}\n").unwrap_err().0;
+        assert!(e.contains("\"tls\" is not supported by tern yet"), "{e}");
+    }
+
+    #[test]
+    fn jetstream_forms() {
+        let mut o = Options::default();
+        apply_str(&mut o, "jetstream {\n store_dir: /tmp/js\n max_mem_store: 64MiB\n max_file_store: 10GiB\n strict: true\n sync_interval: always\n}\n", "t.conf").unwrap();
+        assert!(o.jetstream);
+        assert_eq!(o.store_dir, Some(PathBuf::from("/tmp/js")));
+        assert_eq!(o.max_memory_store, Some(64 << 20));
+        assert_eq!(o.max_file_store, Some(10 << 30));
+        assert_eq!(o.sync_interval, SyncInterval::Always);
+        let parse = |text: &str| {
+            let mut o = Options::default();
+            apply_str(&mut o, text, "t.conf").map(|()| o)
+        };
+        assert!(parse("jetstream: enabled").unwrap().jetstream);
+        assert!(!parse("jetstream: disabled").unwrap().jetstream);
+        assert!(parse("jetstream: true").unwrap().jetstream);
+        let o = parse("jetstream { sync_interval: \"2m\" }").unwrap();
+        assert_eq!(
+            o.sync_interval,
+            SyncInterval::Every(Duration::from_secs(120))
         );
+        let e = parse("jetstream {\n bogus: 1\n}\n").unwrap_err().0;
+        assert!(e.contains("unknown field \"bogus\""), "{e}");
     }
 
     #[test]

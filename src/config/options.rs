@@ -34,6 +34,21 @@ pub enum Port {
     Random,
 }
 
+/// The reference's `sync_interval`: tern commits durably before every ack
+/// by default (`Always`); a period lets commits skip the sync and flushes
+/// durably on that period instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncInterval {
+    Always,
+    Every(Duration),
+}
+
+/// Where JetStream's data goes when no store dir is given, as the reference
+/// does: a folder in the system's temp dir.
+pub fn default_store_dir() -> PathBuf {
+    std::env::temp_dir().join("tern")
+}
+
 #[derive(Debug, Clone)]
 pub struct Options {
     pub host: String,
@@ -58,8 +73,16 @@ pub struct Options {
     pub trace: bool,
     pub pid_file: Option<PathBuf>,
     pub ports_file_dir: Option<PathBuf>,
-    /// Accepted for drop-in starts; JetStream itself is not enabled by it.
+    /// JetStream on (`-js`, `jetstream {}` / `jetstream: enabled`).
+    pub jetstream: bool,
+    /// Where JetStream keeps its data; a store dir alone does not enable
+    /// JetStream (harnesses pass it either way).
     pub store_dir: Option<PathBuf>,
+    /// Account-wide JetStream limits in bytes; `None` = what the machine has.
+    pub max_memory_store: Option<i64>,
+    pub max_file_store: Option<i64>,
+    /// When stored messages are made durable.
+    pub sync_interval: SyncInterval,
     pub config_file: Option<PathBuf>,
 }
 
@@ -87,7 +110,11 @@ impl Default for Options {
             trace: false,
             pid_file: None,
             ports_file_dir: None,
+            jetstream: false,
             store_dir: None,
+            max_memory_store: None,
+            max_file_store: None,
+            sync_interval: SyncInterval::Always,
             config_file: None,
         }
     }
