@@ -4,4 +4,6 @@
 //! acks and deliveries. For now it holds the subject grammar, which the
 //! server's router shares with the stores' filter subjects.
 
+pub mod duration;
+pub mod headers;
 pub mod subject;
