@@ -72,6 +72,25 @@ pub fn matches(filter: &[u8], subject: &[u8]) -> bool {
     }
 }
 
+/// Whether some literal subject matches both filters (either may hold
+/// wildcards): streams may not capture overlapping subjects.
+pub fn subjects_overlap(a: &str, b: &str) -> bool {
+    let mut x = a.split('.');
+    let mut y = b.split('.');
+    loop {
+        match (x.next(), y.next()) {
+            (None, None) => return true,
+            (Some(">"), Some(_)) | (Some(_), Some(">")) => return true,
+            (Some(s), Some(t)) => {
+                if s != "*" && t != "*" && s != t {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
 /// A queue group name: one non-empty token without whitespace.
 pub fn is_valid_queue(queue: &[u8]) -> bool {
     !queue.is_empty() && !queue.iter().any(|&b| is_space(b))
@@ -105,6 +124,25 @@ mod tests {
         for &(s, sub, publish) in cases {
             assert_eq!(is_valid_subject(s.as_bytes()), sub, "sub {s:?}");
             assert_eq!(is_valid_literal_subject(s.as_bytes()), publish, "pub {s:?}");
+        }
+    }
+
+    #[test]
+    fn overlap_table() {
+        let cases = [
+            ("a", "a", true),
+            ("a", "b", false),
+            ("a.*", "a.b", true),
+            ("a.>", "a", false),
+            ("a.>", "a.b.c", true),
+            ("*.b", "a.*", true),
+            ("*.b", "a.c", false),
+            (">", "x.y", true),
+            ("a.b", "a.b.c", false),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(subjects_overlap(a, b), want, "{a} ~ {b}");
+            assert_eq!(subjects_overlap(b, a), want, "{b} ~ {a}");
         }
     }
 
