@@ -6,4 +6,5 @@
 
 pub mod duration;
 pub mod headers;
+pub mod store;
 pub mod subject;

@@ -1,0 +1,173 @@
+//! Message storage for one stream, behind one trait with two
+//! implementations: `MemStore` (RAM; also the oracle every store test is
+//! run against) and `RedbStore` (one redb file per stream).
+//!
+//! A store keeps its index (totals, per-subject counts, first/last
+//! sequences) in memory, so state queries are cheap. Writes change the
+//! index at once and are made durable together by `commit`: the stream's
+//! writer applies a whole batch of publishes, then commits once (group
+//! commit), then acks them.
+
+mod mem;
+mod record;
+mod redb_store;
+mod schema;
+
+pub use mem::MemStore;
+pub use redb_store::RedbStore;
+
+use bytes::Bytes;
+
+/// One stored message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredMsg {
+    pub seq: u64,
+    pub subject: String,
+    /// The raw header block (`NATS/1.0\r\n...\r\n\r\n`), if any.
+    pub headers: Option<Bytes>,
+    pub payload: Bytes,
+    /// Unix time in nanoseconds when it was stored.
+    pub time_ns: i64,
+}
+
+impl StoredMsg {
+    /// Bytes this message counts for in `max_bytes` and the stream's
+    /// `bytes` total, as the reference's file store counts them.
+    pub fn stored_size(&self) -> u64 {
+        stored_size(&self.subject, self.headers.as_deref(), &self.payload)
+    }
+}
+
+/// The reference's file-store message size: record overhead plus subject,
+/// headers and payload.
+pub fn stored_size(subject: &str, headers: Option<&[u8]>, payload: &[u8]) -> u64 {
+    const RECORD_OVERHEAD: u64 = 30;
+    RECORD_OVERHEAD
+        + subject.len() as u64
+        + headers.map_or(0, <[u8]>::len) as u64
+        + payload.len() as u64
+}
+
+/// Totals of a stream's stored messages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreState {
+    pub msgs: u64,
+    pub bytes: u64,
+    /// First sequence still stored; `last_seq + 1` when emptied, and 0
+    /// (with `last_seq` 0) while nothing was ever stored, as the reference
+    /// reports a new stream.
+    pub first_seq: u64,
+    /// Time of the first stored message; 0 when empty.
+    pub first_ts: i64,
+    /// The newest sequence ever assigned (it stays when that message is
+    /// removed).
+    pub last_seq: u64,
+    /// Time of the message stored at `last_seq`, kept after its removal.
+    pub last_ts: i64,
+    /// Sequences between first and last that were removed (interior gaps;
+    /// a removed `last_seq` counts).
+    pub num_deleted: u64,
+    pub num_subjects: u64,
+}
+
+/// Per-subject totals.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SubjectState {
+    pub msgs: u64,
+    pub first_seq: u64,
+    pub last_seq: u64,
+}
+
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The backing store failed (I/O, corruption); the text says what.
+    Backend(String),
+    /// A stored record could not be decoded.
+    Corrupt(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Backend(e) => write!(f, "store error: {e}"),
+            StoreError::Corrupt(e) => write!(f, "corrupt store record: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// Storage of one stream's messages. Reads see every write made so far,
+/// committed or not; `commit` makes the writes since the last commit
+/// durable, all or nothing.
+pub trait Store: Send {
+    fn state(&self) -> StoreState;
+
+    /// Stores a message at `last_seq + 1` and returns that sequence.
+    fn append(
+        &mut self,
+        subject: &str,
+        headers: Option<Bytes>,
+        payload: Bytes,
+        time_ns: i64,
+    ) -> Result<u64, StoreError>;
+
+    /// Removes one message; false if it was not stored.
+    fn remove(&mut self, seq: u64) -> Result<bool, StoreError>;
+
+    /// Removes messages: those matching `filter` (all when `None` or
+    /// `">"`), below sequence `below_seq` when given, leaving the newest
+    /// `keep` (of the matching ones) when given. Returns how many were
+    /// removed. Purging everything leaves `first_seq = last_seq + 1`.
+    ///
+    /// `below_seq` is literal: `Some(1)` removes nothing (mapping the JS
+    /// API's `seq` 0/1 to "no bound" is the caller's job); `keep: Some(0)`
+    /// keeps nothing. A purge of every subject without `keep` whose
+    /// `below_seq` is past `last_seq + 1` also moves the sequence, as the
+    /// reference's compact does: `first_seq = below_seq`,
+    /// `last_seq = below_seq - 1`, so the next message gets `below_seq`.
+    fn purge(
+        &mut self,
+        filter: Option<&str>,
+        below_seq: Option<u64>,
+        keep: Option<u64>,
+    ) -> Result<u64, StoreError>;
+
+    /// Makes every write since the last commit durable (for RAM, a no-op).
+    /// When a write or the commit fails, a durable store returns to its
+    /// last committed state, as after a crash: the uncommitted writes are
+    /// lost and must not be acked.
+    fn commit(&mut self) -> Result<(), StoreError>;
+
+    fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError>;
+
+    /// The first message with sequence >= `from_seq` whose subject matches
+    /// `filter` (wildcards allowed; `">"` matches every subject).
+    fn next_matching(&self, filter: &str, from_seq: u64) -> Result<Option<StoredMsg>, StoreError>;
+
+    /// The newest message whose subject matches `filter` (wildcards allowed).
+    fn last_matching(&self, filter: &str) -> Result<Option<StoredMsg>, StoreError>;
+
+    fn subject_state(&self, subject: &str) -> Option<SubjectState>;
+
+    /// Per-subject totals of the stored subjects matching `filter`, sorted
+    /// by subject.
+    fn subjects_matching(&self, filter: &str) -> Vec<(String, SubjectState)>;
+
+    /// Sequences removed between first and last (interior gaps), ascending.
+    fn deleted(&self) -> Vec<u64>;
+
+    /// Keeps the stream's config document with the messages, for recovery.
+    fn save_config(&mut self, config_json: &[u8]) -> Result<(), StoreError>;
+
+    fn load_config(&self) -> Result<Option<Vec<u8>>, StoreError>;
+}
+
+/// True when a purge filter selects every subject.
+pub(crate) fn filter_is_all(filter: Option<&str>) -> bool {
+    filter.is_none_or(|f| f == ">")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,629 @@
+//! `RedbStore`: one stream's messages in one redb file.
+//!
+//! The index (totals, per-subject summary, interior gaps) lives in memory
+//! and answers state queries; the tables hold the messages and what
+//! recovery needs to rebuild that index without reading every message.
+//! Writes go into one write transaction that stays open until `commit`,
+//! and reads made meanwhile go through it, so they see those writes.
+//! Tables, encodings and the recovery contract: `jetstream/DESIGN.md`.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use bytes::Bytes;
+use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
+
+use super::mem::NEXT_SCAN_MSGS;
+use super::record;
+use super::schema::{
+    init, load_index, subject_row, Index, DELETED, MESSAGES, META, META_CONFIG, META_STATE,
+    SUBJECTS, SUBJECT_SEQS,
+};
+use super::{filter_is_all, Store, StoreError, StoreState, StoredMsg, SubjectState};
+use crate::subject::{has_wildcard, matches};
+
+/// redb's page cache per stream file (its default is 1 GiB per database).
+const CACHE_BYTES: usize = 64 << 20;
+/// Messages a purge removes per round, bounding the sequences held in RAM.
+const PURGE_CHUNK: usize = 4096;
+
+/// Runs `$body` with `$table` open on the pending write transaction (so
+/// uncommitted writes are seen) or else on a read transaction that ends
+/// with the call: an open read transaction would stop page reuse.
+macro_rules! with_table {
+    ($store:expr, $def:expr, |$table:ident| $body:expr) => {
+        match &$store.txn {
+            Some(txn) => {
+                let $table = txn.open_table($def)?;
+                let out = $body;
+                out
+            }
+            None => {
+                let read = $store.db.begin_read()?;
+                let $table = read.open_table($def)?;
+                let out = $body;
+                out
+            }
+        }
+    };
+}
+
+pub struct RedbStore {
+    /// The writes since the last commit; declared before `db` so it is
+    /// dropped (aborted) first.
+    txn: Option<WriteTransaction>,
+    db: Database,
+    index: Index,
+    /// Subjects whose `SUBJECTS` row is stale; written at commit.
+    dirty: HashSet<String>,
+    /// A purge of everything deleted tables that commit must recreate.
+    dropped_tables: bool,
+    /// Set when going back to the last commit failed: writes are refused.
+    failed: Option<String>,
+    scratch: Vec<u8>,
+}
+
+/// The pending write transaction, begun if there is none. A free function
+/// so that it borrows only these two fields.
+fn begin<'a>(
+    db: &Database,
+    slot: &'a mut Option<WriteTransaction>,
+) -> Result<&'a WriteTransaction, StoreError> {
+    if slot.is_none() {
+        let mut txn = db.begin_write()?;
+        // Crash recovery then takes under a millisecond instead of a walk
+        // over the whole file, for about one extra sync per commit.
+        txn.set_quick_repair(true);
+        *slot = Some(txn);
+    }
+    slot.as_ref()
+        .ok_or_else(|| StoreError::Backend("write transaction missing".into()))
+}
+
+impl RedbStore {
+    /// Creates the file or opens it, and rebuilds the index from it.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)?;
+        init(&db)?;
+        let index = load_index(&db)?;
+        Ok(Self {
+            txn: None,
+            db,
+            index,
+            dirty: HashSet::new(),
+            dropped_tables: false,
+            failed: None,
+            scratch: Vec::new(),
+        })
+    }
+
+    /// Runs a mutation; if it fails, goes back to the last commit, since
+    /// the transaction and the index may disagree after a partial write.
+    fn write<R>(
+        &mut self,
+        op: impl FnOnce(&mut Self) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        if self.failed.is_some() {
+            self.rollback();
+            if let Some(why) = &self.failed {
+                return Err(StoreError::Backend(format!("store unusable: {why}")));
+            }
+        }
+        let result = op(self);
+        if result.is_err() {
+            self.rollback();
+        }
+        result
+    }
+
+    fn rollback(&mut self) {
+        self.txn = None;
+        self.dirty.clear();
+        self.dropped_tables = false;
+        match load_index(&self.db) {
+            Ok(index) => {
+                self.index = index;
+                self.failed = None;
+            }
+            Err(e) => self.failed = Some(e.to_string()),
+        }
+    }
+
+    fn mark_dirty(dirty: &mut HashSet<String>, subject: &str) {
+        if !dirty.contains(subject) {
+            dirty.insert(subject.to_owned());
+        }
+    }
+
+    fn append_in_txn(
+        &mut self,
+        subject: &str,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+        time_ns: i64,
+    ) -> Result<u64, StoreError> {
+        let seq = self.index.last_seq + 1;
+        let txn = begin(&self.db, &mut self.txn)?;
+        self.scratch.clear();
+        record::encode_into(&mut self.scratch, subject, headers, payload, time_ns)?;
+        txn.open_table(MESSAGES)?
+            .insert(seq, self.scratch.as_slice())?;
+        txn.open_table(SUBJECT_SEQS)?.insert((subject, seq), ())?;
+
+        let ix = &mut self.index;
+        if ix.msgs == 0 {
+            ix.first_seq = seq;
+            ix.first_ts = time_ns;
+        }
+        ix.msgs += 1;
+        ix.bytes += super::stored_size(subject, headers, payload);
+        ix.last_seq = seq;
+        ix.last_ts = time_ns;
+        match ix.subjects.get_mut(subject) {
+            Some(ss) => {
+                ss.msgs += 1;
+                ss.last_seq = seq;
+            }
+            None => {
+                let ss = SubjectState {
+                    msgs: 1,
+                    first_seq: seq,
+                    last_seq: seq,
+                };
+                ix.subjects.insert(subject.to_owned(), ss);
+            }
+        }
+        Self::mark_dirty(&mut self.dirty, subject);
+        Ok(seq)
+    }
+
+    /// Removes the given sequences (absent ones are skipped), then settles
+    /// per-subject first/last, `first_seq` and the gaps once for the batch.
+    fn remove_seqs(&mut self, seqs: &[u64]) -> Result<u64, StoreError> {
+        let txn = begin(&self.db, &mut self.txn)?;
+        let mut messages = txn.open_table(MESSAGES)?;
+        let mut subject_seqs = txn.open_table(SUBJECT_SEQS)?;
+        let ix = &mut self.index;
+        let old_first = ix.first_seq;
+        let mut removed = Vec::with_capacity(seqs.len());
+        let mut stale = HashSet::new();
+        for &seq in seqs {
+            let Some(guard) = messages.remove(seq)? else {
+                continue;
+            };
+            let msg = record::summary(guard.value(), seq)?;
+            subject_seqs.remove((msg.subject, seq))?;
+            match ix.subjects.get_mut(msg.subject) {
+                Some(ss) if ss.msgs > 1 => {
+                    ss.msgs -= 1;
+                    if seq == ss.first_seq || seq == ss.last_seq {
+                        Self::mark_dirty(&mut stale, msg.subject);
+                    }
+                }
+                Some(_) => {
+                    ix.subjects.remove(msg.subject);
+                }
+                None => {
+                    return Err(StoreError::Corrupt(format!(
+                        "message {seq}: subject {} is not in the index",
+                        msg.subject
+                    )))
+                }
+            }
+            Self::mark_dirty(&mut self.dirty, msg.subject);
+            ix.msgs = ix.msgs.saturating_sub(1);
+            ix.bytes = ix.bytes.saturating_sub(msg.size);
+            removed.push(seq);
+        }
+        for subject in &stale {
+            let Some(ss) = ix.subjects.get_mut(subject.as_str()) else {
+                continue;
+            };
+            let mut seqs =
+                subject_seqs.range((subject.as_str(), 0)..=(subject.as_str(), u64::MAX))?;
+            let first = match seqs.next() {
+                Some(entry) => entry?.0.value().1,
+                None => {
+                    return Err(StoreError::Corrupt(format!(
+                        "subject {subject} has no sequences"
+                    )))
+                }
+            };
+            let last = match seqs.next_back() {
+                Some(entry) => entry?.0.value().1,
+                None => first,
+            };
+            ss.first_seq = first;
+            ss.last_seq = last;
+        }
+        if removed.is_empty() {
+            return Ok(0);
+        }
+        if ix.msgs == 0 {
+            ix.first_seq = ix.last_seq + 1;
+            ix.first_ts = 0;
+        } else if removed.contains(&old_first) {
+            let (seq, time_ns) = match messages.first()? {
+                Some((k, v)) => (k.value(), record::summary(v.value(), k.value())?.time_ns),
+                None => {
+                    return Err(StoreError::Corrupt(
+                        "messages counted but none stored".into(),
+                    ))
+                }
+            };
+            ix.first_seq = seq;
+            ix.first_ts = time_ns;
+        }
+        let mut deleted = txn.open_table(DELETED)?;
+        if ix.first_seq != old_first {
+            let kept = ix.deleted.split_off(&ix.first_seq);
+            for &seq in &ix.deleted {
+                deleted.remove(seq)?;
+            }
+            ix.deleted = kept;
+        }
+        for &seq in removed.iter().filter(|&&s| s > ix.first_seq) {
+            ix.deleted.insert(seq);
+            deleted.insert(seq, ())?;
+        }
+        Ok(removed.len() as u64)
+    }
+
+    fn purge_all(&mut self) -> Result<u64, StoreError> {
+        let txn = begin(&self.db, &mut self.txn)?;
+        let purged = self.index.msgs;
+        if purged > 0 || !self.index.deleted.is_empty() {
+            txn.delete_table(MESSAGES)?;
+            txn.delete_table(SUBJECT_SEQS)?;
+            txn.delete_table(SUBJECTS)?;
+            txn.delete_table(DELETED)?;
+            self.dropped_tables = true;
+        }
+        let ix = &mut self.index;
+        ix.subjects.clear();
+        ix.deleted.clear();
+        ix.msgs = 0;
+        ix.bytes = 0;
+        ix.first_seq = ix.last_seq + 1;
+        ix.first_ts = 0;
+        self.dirty.clear();
+        Ok(purged)
+    }
+
+    /// Removes every message below `cutoff`, a chunk at a time.
+    fn purge_below(&mut self, cutoff: u64) -> Result<u64, StoreError> {
+        let mut purged = 0;
+        loop {
+            let chunk = {
+                let txn = begin(&self.db, &mut self.txn)?;
+                let messages = txn.open_table(MESSAGES)?;
+                let mut chunk = Vec::with_capacity(PURGE_CHUNK);
+                for entry in messages.range(..cutoff)?.take(PURGE_CHUNK) {
+                    chunk.push(entry?.0.value());
+                }
+                chunk
+            };
+            if chunk.is_empty() {
+                return Ok(purged);
+            }
+            purged += self.remove_seqs(&chunk)?;
+        }
+    }
+
+    fn purge_in_txn(
+        &mut self,
+        filter: Option<&str>,
+        below_seq: Option<u64>,
+        keep: Option<u64>,
+    ) -> Result<u64, StoreError> {
+        let keep = keep.filter(|&k| k > 0);
+        let all = filter_is_all(filter);
+        if all && keep.is_none() {
+            match below_seq {
+                None => return self.purge_all(),
+                Some(below) if below > self.index.last_seq => {
+                    let purged = self.purge_all()?;
+                    if below > self.index.last_seq + 1 {
+                        self.index.first_seq = below;
+                        self.index.last_seq = below - 1;
+                    }
+                    return Ok(purged);
+                }
+                Some(_) => {}
+            }
+        }
+        if self.index.msgs == 0 {
+            return Ok(0);
+        }
+        let below = below_seq.unwrap_or(u64::MAX);
+        if all {
+            let mut cutoff = below;
+            if let Some(keep) = keep {
+                match self.oldest_of_newest(keep)? {
+                    Some(oldest_kept) => cutoff = cutoff.min(oldest_kept),
+                    None => return Ok(0),
+                }
+            }
+            return self.purge_below(cutoff);
+        }
+        let Some(filter) = filter else {
+            return Ok(0);
+        };
+        let subjects: Vec<(String, SubjectState)> = self
+            .index
+            .matching(filter)
+            .into_iter()
+            .map(|(s, ss)| (s.to_owned(), ss))
+            .collect();
+        let matched: u64 = subjects.iter().map(|(_, ss)| ss.msgs).sum();
+        if keep.is_some_and(|k| k >= matched) {
+            return Ok(0);
+        }
+        // With `keep` the newest are counted over all matching messages,
+        // so every sequence is gathered before `below` applies.
+        let limit = if keep.is_some() { u64::MAX } else { below };
+        let mut seqs = Vec::new();
+        {
+            let txn = begin(&self.db, &mut self.txn)?;
+            let subject_seqs = txn.open_table(SUBJECT_SEQS)?;
+            for (subject, ss) in subjects.iter().filter(|(_, ss)| ss.first_seq < limit) {
+                let start = (subject.as_str(), ss.first_seq);
+                for entry in subject_seqs.range(start..(subject.as_str(), limit))? {
+                    seqs.push(entry?.0.value().1);
+                }
+            }
+        }
+        seqs.sort_unstable();
+        if let Some(keep) = keep {
+            seqs.truncate(
+                seqs.len()
+                    .saturating_sub(usize::try_from(keep).unwrap_or(usize::MAX)),
+            );
+        }
+        seqs.truncate(seqs.partition_point(|&s| s < below));
+        let mut purged = 0;
+        for chunk in seqs.chunks(PURGE_CHUNK) {
+            purged += self.remove_seqs(chunk)?;
+        }
+        Ok(purged)
+    }
+
+    /// The oldest sequence among the newest `keep` messages; `None` when
+    /// `keep` covers them all.
+    fn oldest_of_newest(&self, keep: u64) -> Result<Option<u64>, StoreError> {
+        if keep >= self.index.msgs {
+            return Ok(None);
+        }
+        let skip = self.index.msgs - keep;
+        with_table!(self, MESSAGES, |messages| {
+            let mut range = messages.range::<u64>(..)?;
+            let entry = if keep <= skip {
+                range.nth_back(usize::try_from(keep - 1).unwrap_or(usize::MAX))
+            } else {
+                range.nth(usize::try_from(skip).unwrap_or(usize::MAX))
+            };
+            match entry {
+                Some(entry) => Ok(Some(entry?.0.value())),
+                None => Err(StoreError::Corrupt(
+                    "fewer messages stored than counted".into(),
+                )),
+            }
+        })
+    }
+
+    fn commit_txn(&mut self, txn: WriteTransaction) -> Result<(), StoreError> {
+        {
+            let mut subjects = txn.open_table(SUBJECTS)?;
+            for subject in self.dirty.drain() {
+                match self.index.subjects.get(&subject) {
+                    Some(ss) => {
+                        subjects.insert(subject.as_str(), subject_row(ss))?;
+                    }
+                    None => {
+                        subjects.remove(subject.as_str())?;
+                    }
+                }
+            }
+            txn.open_table(META)?
+                .insert(META_STATE, self.index.encode_state().as_slice())?;
+            if self.dropped_tables {
+                txn.open_table(MESSAGES)?;
+                txn.open_table(SUBJECT_SEQS)?;
+                txn.open_table(DELETED)?;
+            }
+        }
+        self.dropped_tables = false;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The first stored sequence >= `from` among `subjects`, through their
+    /// index rows (a subject whose first is past `from` needs no lookup).
+    fn first_of_subjects(
+        &self,
+        subjects: &[(&str, SubjectState)],
+        from: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        with_table!(self, SUBJECT_SEQS, |subject_seqs| {
+            let mut best: Option<u64> = None;
+            for &(subject, ss) in subjects {
+                if ss.last_seq < from || best.is_some_and(|b| b <= ss.first_seq.max(from)) {
+                    continue;
+                }
+                let seq = if ss.first_seq >= from {
+                    Some(ss.first_seq)
+                } else {
+                    match subject_seqs
+                        .range((subject, from)..=(subject, u64::MAX))?
+                        .next()
+                    {
+                        Some(entry) => Some(entry?.0.value().1),
+                        None => None,
+                    }
+                };
+                best = match (best, seq) {
+                    (Some(b), Some(s)) => Some(b.min(s)),
+                    (b, s) => b.or(s),
+                };
+            }
+            Ok::<_, StoreError>(best)
+        })
+    }
+
+    fn get_opt(&self, seq: Option<u64>) -> Result<Option<StoredMsg>, StoreError> {
+        match seq {
+            Some(seq) => self.get(seq),
+            None => Ok(None),
+        }
+    }
+}
+
+impl Store for RedbStore {
+    fn state(&self) -> StoreState {
+        let ix = &self.index;
+        StoreState {
+            msgs: ix.msgs,
+            bytes: ix.bytes,
+            first_seq: ix.first_seq,
+            first_ts: ix.first_ts,
+            last_seq: ix.last_seq,
+            last_ts: ix.last_ts,
+            num_deleted: ix.deleted.len() as u64,
+            num_subjects: ix.subjects.len() as u64,
+        }
+    }
+
+    fn append(
+        &mut self,
+        subject: &str,
+        headers: Option<Bytes>,
+        payload: Bytes,
+        time_ns: i64,
+    ) -> Result<u64, StoreError> {
+        self.write(|s| s.append_in_txn(subject, headers.as_deref(), &payload, time_ns))
+    }
+
+    fn remove(&mut self, seq: u64) -> Result<bool, StoreError> {
+        if !self.index.is_stored(seq) {
+            return Ok(false);
+        }
+        self.write(|s| s.remove_seqs(&[seq]).map(|n| n == 1))
+    }
+
+    fn purge(
+        &mut self,
+        filter: Option<&str>,
+        below_seq: Option<u64>,
+        keep: Option<u64>,
+    ) -> Result<u64, StoreError> {
+        self.write(|s| s.purge_in_txn(filter, below_seq, keep))
+    }
+
+    fn commit(&mut self) -> Result<(), StoreError> {
+        let Some(txn) = self.txn.take() else {
+            return Ok(());
+        };
+        let result = self.commit_txn(txn);
+        if result.is_err() {
+            self.rollback();
+        }
+        result
+    }
+
+    fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError> {
+        if !self.index.is_stored(seq) {
+            return Ok(None);
+        }
+        with_table!(self, MESSAGES, |messages| match messages.get(seq)? {
+            Some(record) => Ok(Some(record::decode(record.value(), seq)?)),
+            None => Err(StoreError::Corrupt(format!(
+                "message {seq} is indexed but not stored"
+            ))),
+        })
+    }
+
+    fn next_matching(&self, filter: &str, from_seq: u64) -> Result<Option<StoredMsg>, StoreError> {
+        let from = from_seq.max(self.index.first_seq);
+        if self.index.msgs == 0 || from > self.index.last_seq {
+            return Ok(None);
+        }
+        if !has_wildcard(filter.as_bytes()) {
+            let subjects = self.index.matching(filter);
+            return self.get_opt(self.first_of_subjects(&subjects, from)?);
+        }
+        // Read in sequence order first: matches are usually dense.
+        let resume = with_table!(self, MESSAGES, |messages| {
+            let mut resume = None;
+            for (scanned, entry) in messages.range(from..)?.enumerate() {
+                let (seq, record) = entry?;
+                let (seq, record) = (seq.value(), record.value());
+                if filter == ">"
+                    || matches(
+                        filter.as_bytes(),
+                        record::summary(record, seq)?.subject.as_bytes(),
+                    )
+                {
+                    return Ok(Some(record::decode(record, seq)?));
+                }
+                if scanned + 1 == NEXT_SCAN_MSGS {
+                    resume = Some(seq + 1);
+                    break;
+                }
+            }
+            resume
+        });
+        let Some(resume) = resume else {
+            return Ok(None);
+        };
+        let subjects = self.index.matching(filter);
+        self.get_opt(self.first_of_subjects(&subjects, resume)?)
+    }
+
+    fn last_matching(&self, filter: &str) -> Result<Option<StoredMsg>, StoreError> {
+        if self.index.msgs == 0 {
+            return Ok(None);
+        }
+        let last = self
+            .index
+            .matching(filter)
+            .into_iter()
+            .map(|(_, ss)| ss.last_seq)
+            .max();
+        self.get_opt(last)
+    }
+
+    fn subject_state(&self, subject: &str) -> Option<SubjectState> {
+        self.index.subjects.get(subject).copied()
+    }
+
+    fn subjects_matching(&self, filter: &str) -> Vec<(String, SubjectState)> {
+        let mut out: Vec<(String, SubjectState)> = self
+            .index
+            .matching(filter)
+            .into_iter()
+            .map(|(s, ss)| (s.to_owned(), ss))
+            .collect();
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    fn deleted(&self) -> Vec<u64> {
+        self.index.deleted.iter().copied().collect()
+    }
+
+    fn save_config(&mut self, config_json: &[u8]) -> Result<(), StoreError> {
+        self.write(|s| {
+            let txn = begin(&s.db, &mut s.txn)?;
+            txn.open_table(META)?.insert(META_CONFIG, config_json)?;
+            Ok(())
+        })
+    }
+
+    fn load_config(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        with_table!(self, META, |meta| Ok(meta
+            .get(META_CONFIG)?
+            .map(|v| v.value().to_vec())))
+    }
+}

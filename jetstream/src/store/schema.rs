@@ -1,0 +1,218 @@
+//! The redb file of one stream: its tables, key and record encodings,
+//! format version, and the rebuilding of the in-memory index from them
+//! (`jetstream/DESIGN.md` describes the layout).
+
+use std::collections::{BTreeSet, HashMap};
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
+
+use super::record;
+use super::{StoreError, SubjectState};
+use crate::subject::{has_wildcard, matches};
+
+/// seq -> the message record (`record.rs`).
+pub(super) const MESSAGES: TableDefinition<u64, &[u8]> = TableDefinition::new("messages");
+/// (subject, seq) -> (): a subject's sequences in order, for per-subject
+/// first/next lookups after removals.
+pub(super) const SUBJECT_SEQS: TableDefinition<(&str, u64), ()> =
+    TableDefinition::new("subject_seqs");
+/// subject -> (msgs, first_seq, last_seq), written once per commit.
+pub(super) const SUBJECTS: TableDefinition<&str, (u64, u64, u64)> =
+    TableDefinition::new("subjects");
+/// Interior gaps: removed sequences in (first_seq, last_seq].
+pub(super) const DELETED: TableDefinition<u64, ()> = TableDefinition::new("deleted");
+/// Named records: `format`, `state`, `config`.
+pub(super) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+/// u32 LE: the on-disk format version.
+pub(super) const META_FORMAT: &str = "format";
+/// first_seq, last_seq, last_ts, msgs, bytes: five 8-byte LE integers.
+pub(super) const META_STATE: &str = "state";
+/// The stream config document as saved.
+pub(super) const META_CONFIG: &str = "config";
+const FORMAT_VERSION: u32 = 1;
+const STATE_BYTES: usize = 40;
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Backend(e.to_string())
+            }
+        }
+    )*};
+}
+from_redb!(
+    redb::Error,
+    redb::StorageError,
+    redb::TableError,
+    redb::TransactionError,
+    redb::CommitError,
+    redb::DatabaseError
+);
+
+/// What the tables say, kept in memory.
+#[derive(Debug, Default)]
+pub(super) struct Index {
+    pub(super) msgs: u64,
+    pub(super) bytes: u64,
+    pub(super) first_seq: u64,
+    pub(super) first_ts: i64,
+    pub(super) last_seq: u64,
+    pub(super) last_ts: i64,
+    pub(super) subjects: HashMap<String, SubjectState>,
+    pub(super) deleted: BTreeSet<u64>,
+}
+
+impl Index {
+    pub(super) fn is_stored(&self, seq: u64) -> bool {
+        self.msgs > 0
+            && (self.first_seq..=self.last_seq).contains(&seq)
+            && !self.deleted.contains(&seq)
+    }
+
+    pub(super) fn encode_state(&self) -> [u8; STATE_BYTES] {
+        let mut out = [0; STATE_BYTES];
+        let fields = [
+            self.first_seq,
+            self.last_seq,
+            u64::from_le_bytes(self.last_ts.to_le_bytes()),
+            self.msgs,
+            self.bytes,
+        ];
+        for (chunk, field) in out.chunks_exact_mut(8).zip(fields) {
+            chunk.copy_from_slice(&field.to_le_bytes());
+        }
+        out
+    }
+
+    pub(super) fn decode_state(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+        if bytes.len() != STATE_BYTES {
+            return Err(StoreError::Corrupt(format!(
+                "state record of {} bytes, expected {STATE_BYTES}",
+                bytes.len()
+            )));
+        }
+        let mut fields = bytes.chunks_exact(8).map(|c| {
+            let mut b = [0; 8];
+            b.copy_from_slice(c);
+            u64::from_le_bytes(b)
+        });
+        let mut next = || fields.next().unwrap_or_default();
+        self.first_seq = next();
+        self.last_seq = next();
+        self.last_ts = i64::from_le_bytes(next().to_le_bytes());
+        self.msgs = next();
+        self.bytes = next();
+        Ok(())
+    }
+
+    pub(super) fn matching<'a>(&'a self, filter: &'a str) -> Vec<(&'a str, SubjectState)> {
+        if has_wildcard(filter.as_bytes()) {
+            self.subjects
+                .iter()
+                .filter(|(s, _)| matches(filter.as_bytes(), s.as_bytes()))
+                .map(|(s, ss)| (s.as_str(), *ss))
+                .collect()
+        } else {
+            self.subjects
+                .get_key_value(filter)
+                .map(|(s, ss)| (s.as_str(), *ss))
+                .into_iter()
+                .collect()
+        }
+    }
+}
+
+pub(super) fn subject_row(ss: &SubjectState) -> (u64, u64, u64) {
+    (ss.msgs, ss.first_seq, ss.last_seq)
+}
+
+/// Creates the tables and the format record of a new file; checks the
+/// format of an existing one.
+pub(super) fn init(db: &Database) -> Result<(), StoreError> {
+    {
+        let read = db.begin_read()?;
+        match read.open_table(META) {
+            Ok(meta) => {
+                let format = meta
+                    .get(META_FORMAT)?
+                    .ok_or_else(|| StoreError::Corrupt("no format record".into()))?;
+                let version = <[u8; 4]>::try_from(format.value())
+                    .map(u32::from_le_bytes)
+                    .map_err(|_| StoreError::Corrupt("bad format record".into()))?;
+                if version != FORMAT_VERSION {
+                    return Err(StoreError::Corrupt(format!(
+                        "store format {version}; this build reads format {FORMAT_VERSION}"
+                    )));
+                }
+                return Ok(());
+            }
+            Err(TableError::TableDoesNotExist(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut txn = db.begin_write()?;
+    txn.set_quick_repair(true);
+    {
+        txn.open_table(MESSAGES)?;
+        txn.open_table(SUBJECT_SEQS)?;
+        txn.open_table(SUBJECTS)?;
+        txn.open_table(DELETED)?;
+        let mut meta = txn.open_table(META)?;
+        meta.insert(META_FORMAT, FORMAT_VERSION.to_le_bytes().as_slice())?;
+        meta.insert(META_STATE, Index::default().encode_state().as_slice())?;
+    }
+    txn.commit()?;
+    Ok(())
+}
+
+/// Rebuilds the index from the last commit: the state record, the subject
+/// summary and the gaps, plus one read for the first message's time.
+pub(super) fn load_index(db: &Database) -> Result<Index, StoreError> {
+    let read = db.begin_read()?;
+    let mut ix = Index::default();
+    {
+        let meta = read.open_table(META)?;
+        let state = meta
+            .get(META_STATE)?
+            .ok_or_else(|| StoreError::Corrupt("no state record".into()))?;
+        ix.decode_state(state.value())?;
+    }
+    for entry in read.open_table(SUBJECTS)?.iter()? {
+        let (subject, row) = entry?;
+        let (msgs, first_seq, last_seq) = row.value();
+        let ss = SubjectState {
+            msgs,
+            first_seq,
+            last_seq,
+        };
+        ix.subjects.insert(subject.value().to_owned(), ss);
+    }
+    for entry in read.open_table(DELETED)?.iter()? {
+        ix.deleted.insert(entry?.0.value());
+    }
+    if ix.msgs > 0 {
+        let messages = read.open_table(MESSAGES)?;
+        let first = messages.get(ix.first_seq)?.ok_or_else(|| {
+            StoreError::Corrupt(format!("first message {} is not stored", ix.first_seq))
+        })?;
+        ix.first_ts = record::summary(first.value(), ix.first_seq)?.time_ns;
+    }
+    let counted: u64 = ix.subjects.values().map(|ss| ss.msgs).sum();
+    let span = if ix.msgs == 0 {
+        0
+    } else {
+        ix.last_seq + 1 - ix.first_seq
+    };
+    if counted != ix.msgs || span != ix.msgs + ix.deleted.len() as u64 {
+        return Err(StoreError::Corrupt(format!(
+            "index disagrees: {} messages, {counted} by subject, {} gaps in {}..={}",
+            ix.msgs,
+            ix.deleted.len(),
+            ix.first_seq,
+            ix.last_seq
+        )));
+    }
+    Ok(ix)
+}

@@ -1,0 +1,153 @@
+//! redb only: a restart restores the last commit exactly, uncommitted
+//! writes are lost, and bad bytes on disk are errors, never panics.
+
+use std::path::Path;
+
+use bytes::Bytes;
+
+use super::super::schema::{MESSAGES, META, META_FORMAT};
+use super::*;
+
+#[test]
+fn reopen_restores_everything() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = open(&db_path(&dir));
+    s.save_config(br#"{"name":"S"}"#).expect("save");
+    for i in 0..40 {
+        put(
+            &mut s,
+            ["a.1", "a.2", "b.1"][i % 3],
+            &format!("payload {i}"),
+            i as i64,
+        );
+    }
+    s.append(
+        "h",
+        Some(Bytes::from_static(b"NATS/1.0\r\n\r\n")),
+        Bytes::new(),
+        99,
+    )
+    .expect("append");
+    for seq in [1, 2, 10, 11, 41] {
+        assert!(s.remove(seq).expect("remove"));
+    }
+    s.purge(Some("a.2"), Some(20), None).expect("purge");
+    s.commit().expect("commit");
+    let before = snapshot(&s);
+    assert!(!s.deleted().is_empty());
+    drop(s);
+    let mut s = open(&db_path(&dir));
+    assert_eq!(snapshot(&s), before);
+    s.purge(None, None, None).expect("purge");
+    s.commit().expect("commit");
+    drop(s);
+    let mut s = open(&db_path(&dir));
+    let st = s.state();
+    assert_eq!(
+        (st.msgs, st.first_seq, st.last_seq, st.last_ts),
+        (0, 42, 41, 99)
+    );
+    assert_eq!(
+        s.load_config().expect("load").as_deref(),
+        Some(&br#"{"name":"S"}"#[..])
+    );
+    assert_eq!(put(&mut s, "c", "m", 1), 42);
+    s.purge(None, Some(1000), None).expect("purge");
+    s.commit().expect("commit");
+    drop(s);
+    let mut s = open(&db_path(&dir));
+    assert_eq!((s.state().first_seq, s.state().last_seq), (1000, 999));
+    assert_eq!(put(&mut s, "c", "m", 1), 1000);
+}
+
+#[test]
+fn uncommitted_writes_are_lost() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = open(&db_path(&dir));
+    let mut oracle = MemStore::new();
+    for i in 0..10 {
+        let subject = ["x", "y"][i % 2];
+        put(&mut s, subject, "m", i as i64);
+        put(&mut oracle, subject, "m", i as i64);
+    }
+    s.remove(4).expect("remove");
+    oracle.remove(4).expect("remove");
+    s.save_config(b"{1}").expect("save");
+    oracle.save_config(b"{1}").expect("save");
+    s.commit().expect("commit");
+    put(&mut s, "z", "lost", 0);
+    s.remove(5).expect("remove");
+    s.remove(1).expect("remove");
+    s.purge(Some("y"), None, Some(1)).expect("purge");
+    s.save_config(b"{2}").expect("save");
+    assert_ne!(snapshot(&s), snapshot(&oracle));
+    drop(s);
+    let mut s = open(&db_path(&dir));
+    assert_eq!(snapshot(&s), snapshot(&oracle));
+    s.purge(None, None, None).expect("purge");
+    drop(s);
+    assert_eq!(snapshot(&open(&db_path(&dir))), snapshot(&oracle));
+}
+
+/// Overwrites one stored record with `bytes`, behind the store's back.
+fn clobber(path: &Path, seq: u64, bytes: &[u8]) {
+    let db = redb::Database::create(path).expect("db");
+    let txn = db.begin_write().expect("txn");
+    txn.open_table(MESSAGES)
+        .expect("table")
+        .insert(seq, bytes)
+        .expect("insert");
+    txn.commit().expect("commit");
+}
+
+#[test]
+fn bad_bytes_are_errors_not_panics() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = db_path(&dir);
+    let mut s = open(&path);
+    for _ in 0..3 {
+        put(&mut s, "a", "m", 0);
+    }
+    s.commit().expect("commit");
+    drop(s);
+    clobber(&path, 2, b"\x01\x00");
+    let s = open(&path);
+    assert!(matches!(s.get(2), Err(StoreError::Corrupt(_))));
+    assert!(matches!(
+        s.next_matching(">", 2),
+        Err(StoreError::Corrupt(_))
+    ));
+    assert!(matches!(
+        s.next_matching("*", 2),
+        Err(StoreError::Corrupt(_))
+    ));
+    assert_eq!(
+        seqs_of(s.next_matching("a", 3)),
+        Some(3),
+        "other records still read"
+    );
+    drop(s);
+    clobber(&path, 1, b"");
+    assert!(matches!(
+        RedbStore::open(&path),
+        Err(StoreError::Corrupt(_))
+    ));
+}
+
+#[test]
+fn other_format_versions_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = db_path(&dir);
+    drop(open(&path));
+    {
+        let db = redb::Database::create(&path).expect("db");
+        let txn = db.begin_write().expect("txn");
+        txn.open_table(META)
+            .expect("table")
+            .insert(META_FORMAT, 2u32.to_le_bytes().as_slice())
+            .expect("insert");
+        txn.commit().expect("commit");
+    }
+    let err = RedbStore::open(&path).err().expect("refused");
+    assert!(err.to_string().contains("format 2"), "{err}");
+}
