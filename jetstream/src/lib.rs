@@ -4,7 +4,9 @@
 //! acks and deliveries. For now it holds the subject grammar, which the
 //! server's router shares with the stores' filter subjects.
 
+pub mod api;
 pub mod duration;
+pub mod error;
 pub mod headers;
 pub mod store;
 pub mod subject;
