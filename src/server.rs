@@ -114,6 +114,7 @@ impl Server {
         info.max_payload = self.opts.max_payload;
         info.headers = !self.opts.no_header_support;
         info.client_id = client_id;
+        info.jetstream = self.opts.jetstream.then_some(true);
         info.client_ip = client_ip.unwrap_or("");
         if connect_info {
             info.connect_info = Some(true);
@@ -315,6 +316,7 @@ async fn refuse_connection(
 pub struct Running {
     server: Arc<Server>,
     accept_task: JoinHandle<()>,
+    jetstream: Option<crate::jetstream::Attached>,
 }
 
 impl Running {
@@ -334,6 +336,12 @@ impl Running {
         self.server
             .close_all_clients(CloseReason::ServerShutdown)
             .await;
+        if let Some(js) = self.jetstream {
+            info!("Initiating JetStream Shutdown...");
+            // Writer threads finish their batch and commit; off the runtime.
+            let _ = tokio::task::spawn_blocking(move || js.shutdown()).await;
+            info!("JetStream Shutdown");
+        }
         info!("Server Exiting..");
     }
 
@@ -381,6 +389,12 @@ pub async fn start(opts: Options) -> io::Result<Running> {
     let server = Arc::new(Server::new(opts));
     info!("  Name:     {}", server.name());
     info!("  ID:       {}", server.id());
+    let jetstream = if server.opts.jetstream {
+        let js = crate::jetstream::start(&server).map_err(io::Error::other)?;
+        Some(js)
+    } else {
+        None
+    };
     let listener = TcpListener::bind((server.opts.host.as_str(), port)).await?;
     let addr = listener.local_addr()?;
     let _ = server.addr.set(addr);
@@ -389,5 +403,6 @@ pub async fn start(opts: Options) -> io::Result<Running> {
     Ok(Running {
         server,
         accept_task,
+        jetstream,
     })
 }

@@ -184,9 +184,29 @@ async fn unknown_config_key_names_the_key_and_its_place() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn jetstream_flag_is_refused_as_not_supported() {
-    let out = run(&["-js", "-a", "127.0.0.1", "-p", "-1"]).await;
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("not supported"), "{stderr}");
+async fn jetstream_flag_starts_jetstream_in_the_store_dir() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store");
+    let mut tern = Spawned::start(&[
+        "-js",
+        "-sd",
+        path_str(&store),
+        "-a",
+        "127.0.0.1",
+        "-p",
+        "-1",
+    ]);
+    let want = format!("Store Directory: \"{}\"", store.join("jetstream").display());
+    tern.wait_for_log(&want).await;
+    tern.wait_for_log("Server is ready").await;
+    let _ = Command::new("kill")
+        .arg(tern.pid().to_string())
+        .status()
+        .await;
+    assert!(tern.wait_exit().await.success(), "{}", tern.log.join("\n"));
+    assert!(
+        tern.log.iter().any(|l| l.contains("JetStream Shutdown")),
+        "{}",
+        tern.log.join("\n")
+    );
 }

@@ -1,12 +1,20 @@
 //! tern-jetstream: JetStream storage and state machines for tern.
 //!
 //! It knows nothing about sockets: the server hands it messages and gets back
-//! acks and deliveries. For now it holds the subject grammar, which the
-//! server's router shares with the stores' filter subjects.
+//! acks and deliveries through an `engine::Outbox`. `engine` runs the API
+//! and the registry of streams; each stream has a writer thread
+//! (`writer`) owning its state machine (`stream`) and its store (`store`),
+//! committing publishes in groups. `subject` is the subject grammar the
+//! server's router shares.
 
 pub mod api;
 pub mod duration;
+pub mod engine;
 pub mod error;
 pub mod headers;
+pub mod msg_api;
+mod registry;
 pub mod store;
+pub mod stream;
 pub mod subject;
+pub mod writer;

@@ -138,12 +138,6 @@ fn port_from(n: i64) -> Result<Port, ConfigError> {
 }
 
 fn validate(opts: &Options) -> Result<(), ConfigError> {
-    // TODO(tern#3): removed when the JetStream glue lands in the server.
-    if opts.jetstream {
-        return Err(ConfigError(
-            "JetStream (-js/--jetstream) is not supported by tern yet".into(),
-        ));
-    }
     if opts.max_payload > opts.max_pending {
         return Err(ConfigError(format!(
             "max_payload ({}) cannot be higher than max_pending ({})",

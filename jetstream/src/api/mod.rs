@@ -27,6 +27,10 @@ use crate::error::ApiError;
 /// The JetStream API level this server speaks (2.14).
 pub const API_LEVEL: u32 = 4;
 
+/// The nats-server version whose behaviour tern matches, as stream
+/// metadata reports it.
+pub const SERVER_VERSION: &str = "2.14.0";
+
 /// Page sizes the reference uses: STREAM.NAMES, STREAM.LIST, and the
 /// per-subject counts of STREAM.INFO with a `subjects_filter`.
 pub const NAMES_LIMIT: i64 = 1024;

@@ -1,0 +1,273 @@
+//! The message-level stream API, run on a stream's writer thread: purge,
+//! message get and delete, and direct get (raw message replies).
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+use crate::api::stream::{MsgDeleteRequest, MsgGetRequest, PurgeRequest, StreamConfig};
+use crate::api::{decode, decode_optional, format_time};
+use crate::engine::Outbox;
+use crate::error::ApiError;
+use crate::headers::HeaderBlock;
+use crate::store::StoredMsg;
+use crate::stream::Stream;
+
+fn store_err(e: impl std::fmt::Display) -> ApiError {
+    ApiError::store_failed(e.to_string())
+}
+
+pub fn purge(s: &mut Stream, config: &StreamConfig, payload: &[u8]) -> Result<Value, ApiError> {
+    if config.deny_purge {
+        return Err(ApiError::purge_not_permitted());
+    }
+    let req: PurgeRequest = decode_optional(payload)?;
+    req.check()?;
+    let filter = Some(req.filter.as_str()).filter(|f| !f.is_empty() && *f != ">");
+    // The API's seq and keep are "none" at 0; the store's bounds are literal.
+    let below = (req.seq > 0).then_some(req.seq);
+    let keep = (req.keep > 0).then_some(req.keep);
+    let purged = s
+        .store_mut()
+        .purge(filter, below, keep)
+        .map_err(store_err)?;
+    s.store_mut().commit().map_err(store_err)?;
+    Ok(json!({ "success": true, "purged": purged }))
+}
+
+pub fn msg_delete(
+    s: &mut Stream,
+    config: &StreamConfig,
+    payload: &[u8],
+) -> Result<Value, ApiError> {
+    if config.deny_delete {
+        return Err(ApiError::msg_delete_not_permitted());
+    }
+    let req: MsgDeleteRequest = decode(payload)?;
+    if req.seq > s.store().state().last_seq {
+        return Err(ApiError::msg_delete_failed(crate::error::MSG_DELETE_EOF));
+    }
+    // Erasing overwrites the bytes in the reference's files; a redb record
+    // is gone once removed, so both forms end the same.
+    if !s.store_mut().remove(req.seq).map_err(store_err)? {
+        return Err(ApiError::msg_delete_not_found());
+    }
+    s.store_mut().commit().map_err(store_err)?;
+    Ok(json!({ "success": true }))
+}
+
+/// Why a get found nothing usable.
+enum GetMiss {
+    NotFound,
+    BadRequest,
+}
+
+/// The one message a single-message get asks for.
+fn find(s: &Stream, req: &MsgGetRequest) -> Result<StoredMsg, GetMiss> {
+    let store = s.store();
+    let last = Some(req.last_by_subj.as_str()).filter(|x| !x.is_empty());
+    let next = Some(req.next_by_subj.as_str()).filter(|x| !x.is_empty());
+    let found = match (last, next) {
+        (Some(_), Some(_)) => return Err(GetMiss::BadRequest),
+        (Some(_), None) if req.seq > 0 => return Err(GetMiss::BadRequest),
+        (Some(subj), None) => store.last_matching(subj),
+        (None, Some(subj)) => match req.start_time {
+            Some(ns) => first_at_or_after(s, subj, ns),
+            None => store.next_matching(subj, req.seq.max(1)),
+        },
+        (None, None) => match req.start_time {
+            Some(ns) => first_at_or_after(s, ">", ns),
+            None if req.seq == 0 => return Err(GetMiss::BadRequest),
+            None => store.get(req.seq),
+        },
+    };
+    found.ok().flatten().ok_or(GetMiss::NotFound)
+}
+
+fn first_at_or_after(
+    s: &Stream,
+    filter: &str,
+    ns: i64,
+) -> Result<Option<StoredMsg>, crate::store::StoreError> {
+    let mut seq = s.store().state().first_seq;
+    while let Some(m) = s.store().next_matching(filter, seq)? {
+        if m.time_ns >= ns {
+            return Ok(Some(m));
+        }
+        seq = m.seq + 1;
+    }
+    Ok(None)
+}
+
+pub fn msg_get(s: &mut Stream, _config: &StreamConfig, payload: &[u8]) -> Result<Value, ApiError> {
+    let req: MsgGetRequest = decode(payload)?;
+    req.check_single()?;
+    let m = find(s, &req).map_err(|miss| match miss {
+        GetMiss::NotFound => ApiError::no_message_found(),
+        GetMiss::BadRequest => ApiError::bad_request(),
+    })?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut message = json!({
+        "subject": m.subject,
+        "seq": m.seq,
+        "time": format_time(m.time_ns),
+    });
+    if !m.payload.is_empty() {
+        message["data"] = json!(b64.encode(&m.payload));
+    }
+    if let Some(h) = &m.headers {
+        if !req.no_hdr {
+            message["hdrs"] = json!(b64.encode(h));
+        }
+    }
+    Ok(json!({ "message": message }))
+}
+
+/// Answers a DIRECT.GET with the raw message (headers first as stored,
+/// then the stream's), or with a status line.
+pub fn direct_get(
+    s: &mut Stream,
+    stream: &str,
+    outbox: &dyn Outbox,
+    reply: &str,
+    payload: &[u8],
+    last_by_subject: Option<&str>,
+) {
+    let status = |code, text: &str| {
+        outbox.publish(reply, Some(&HeaderBlock::status(code, text).finish()), b"")
+    };
+    let req = match last_by_subject {
+        Some(subj) => {
+            if !payload.is_empty() {
+                return status(408, "Bad Request");
+            }
+            MsgGetRequest {
+                last_by_subj: subj.to_string(),
+                ..MsgGetRequest::default()
+            }
+        }
+        None => match serde_json::from_slice::<MsgGetRequest>(payload) {
+            Ok(r) => r,
+            Err(_) => return status(408, "Malformed Request"),
+        },
+    };
+    if req.batch > 0 || !req.multi_last.is_empty() {
+        return direct_batch(s, stream, outbox, reply, &req);
+    }
+    match find(s, &req) {
+        Ok(m) => send_direct(outbox, reply, stream, &m, None),
+        Err(GetMiss::NotFound) => status(404, "Message Not Found"),
+        Err(GetMiss::BadRequest) => status(408, "Bad Request"),
+    }
+}
+
+/// One raw message; batch replies add the pending count and the previous
+/// sequence.
+fn send_direct(
+    outbox: &dyn Outbox,
+    reply: &str,
+    stream: &str,
+    m: &StoredMsg,
+    batch: Option<(u64, u64)>,
+) {
+    let mut h = HeaderBlock::from_existing(m.headers.as_deref());
+    h.add("Nats-Stream", stream)
+        .add("Nats-Subject", &m.subject)
+        .add("Nats-Sequence", m.seq)
+        .add("Nats-Time-Stamp", format_time(m.time_ns));
+    if let Some((pending, last)) = batch {
+        h.add("Nats-Num-Pending", pending)
+            .add("Nats-Last-Sequence", last);
+    }
+    outbox.publish(reply, Some(&h.finish()), &m.payload);
+}
+
+/// A batched direct get: up to `batch` messages from `seq` (or the last
+/// message of each `multi_last` subject), then `204 EOB`.
+fn direct_batch(s: &Stream, stream: &str, outbox: &dyn Outbox, reply: &str, req: &MsgGetRequest) {
+    let mut msgs = Vec::new();
+    let max_bytes = usize::try_from(req.max_bytes)
+        .ok()
+        .filter(|b| *b > 0)
+        .unwrap_or(usize::MAX);
+    let mut bytes = 0usize;
+    let up_to = if req.up_to_seq > 0 {
+        req.up_to_seq
+    } else {
+        u64::MAX
+    };
+    let multi = !req.multi_last.is_empty();
+    if multi {
+        for subj in &req.multi_last {
+            if let Ok(Some(m)) = s.store().last_matching(subj) {
+                if m.seq <= up_to {
+                    msgs.push(m);
+                }
+            }
+        }
+        msgs.sort_by_key(|m| m.seq);
+        msgs.dedup_by_key(|m| m.seq);
+    } else {
+        let filter = Some(req.next_by_subj.as_str())
+            .filter(|f| !f.is_empty())
+            .unwrap_or(">");
+        let mut seq = req.seq.max(1);
+        let batch = usize::try_from(req.batch).unwrap_or(1).max(1);
+        while msgs.len() < batch {
+            let Ok(Some(m)) = s.store().next_matching(filter, seq) else {
+                break;
+            };
+            if m.seq > up_to {
+                break;
+            }
+            bytes += m.payload.len() + m.headers.as_ref().map_or(0, |h| h.len());
+            if bytes > max_bytes && !msgs.is_empty() {
+                break;
+            }
+            seq = m.seq + 1;
+            msgs.push(m);
+        }
+    }
+    if msgs.is_empty() {
+        let h = HeaderBlock::status(404, "Message Not Found").finish();
+        outbox.publish(reply, Some(&h), b"");
+        return;
+    }
+    let last_seq = s.store().state().last_seq;
+    let mut previous = 0;
+    let total = msgs.len() as u64;
+    for (i, m) in msgs.iter().enumerate() {
+        let pending = if multi {
+            total - 1 - i as u64
+        } else {
+            let filter = Some(req.next_by_subj.as_str()).filter(|f| !f.is_empty());
+            matching_after(s, filter.unwrap_or(">"), m.seq)
+        };
+        send_direct(outbox, reply, stream, m, Some((pending, previous)));
+        previous = m.seq;
+    }
+    let mut eob = HeaderBlock::status(204, "EOB");
+    eob.add("Nats-Num-Pending", 0)
+        .add("Nats-Last-Sequence", previous);
+    if multi {
+        eob.add(
+            "Nats-UpTo-Sequence",
+            if req.up_to_seq > 0 {
+                req.up_to_seq
+            } else {
+                last_seq
+            },
+        );
+    }
+    outbox.publish(reply, Some(&eob.finish()), b"");
+}
+
+/// How many messages matching `filter` are stored after `seq`.
+fn matching_after(s: &Stream, filter: &str, seq: u64) -> u64 {
+    let mut count = 0;
+    let mut next = seq + 1;
+    while let Ok(Some(m)) = s.store().next_matching(filter, next) {
+        count += 1;
+        next = m.seq + 1;
+    }
+    count
+}

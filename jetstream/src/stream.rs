@@ -1,0 +1,452 @@
+//! One stream's state machine: a publish in, a stored message (or an
+//! error) out, with the headers' expectations, deduplication and the
+//! stream's limits applied. It owns the stream's store and is driven by the
+//! stream's writer thread; it does no I/O of its own beyond the store.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+
+use bytes::Bytes;
+
+use crate::error::ApiError;
+use crate::headers;
+use crate::store::{stored_size, Store, StoreError, StoredMsg};
+
+pub const NANOS_PER_SEC: i64 = 1_000_000_000;
+
+/// The parts of a stream's configuration that govern its writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    pub name: String,
+    /// Values <= 0 mean unlimited, as in the reference.
+    pub max_msgs: i64,
+    pub max_bytes: i64,
+    pub max_msgs_per_subject: i64,
+    pub max_msg_size: i64,
+    /// Nanoseconds; 0 = keep forever.
+    pub max_age_ns: i64,
+    pub discard_new: bool,
+    pub discard_new_per_subject: bool,
+    pub duplicate_window_ns: i64,
+    pub allow_rollup: bool,
+    pub sealed: bool,
+    pub allow_msg_ttl: bool,
+}
+
+impl Policy {
+    pub fn from_config(c: &crate::api::stream::StreamConfig) -> Self {
+        use crate::api::stream::DiscardPolicy;
+        Policy {
+            name: c.name.clone(),
+            max_msgs: c.max_msgs,
+            max_bytes: c.max_bytes,
+            max_msgs_per_subject: c.max_msgs_per_subject,
+            max_msg_size: i64::from(c.max_msg_size),
+            max_age_ns: c.max_age,
+            discard_new: c.discard == DiscardPolicy::New,
+            discard_new_per_subject: c.discard_new_per_subject,
+            duplicate_window_ns: c.duplicate_window,
+            allow_rollup: c.allow_rollup_hdrs,
+            sealed: c.sealed,
+            allow_msg_ttl: c.allow_msg_ttl,
+        }
+    }
+}
+
+/// A message offered to the stream.
+pub struct Inbound {
+    pub subject: String,
+    pub reply: Option<String>,
+    pub headers: Option<Bytes>,
+    pub payload: Bytes,
+}
+
+/// A stored publish.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Stored {
+    pub seq: u64,
+    /// The Nats-Msg-Id was seen within the duplicate window: nothing new
+    /// was stored and `seq` is the original's.
+    pub duplicate: bool,
+}
+
+/// Why a publish was refused.
+#[derive(Debug)]
+pub enum PublishError {
+    Api(ApiError),
+    Store(StoreError),
+}
+
+impl From<ApiError> for PublishError {
+    fn from(e: ApiError) -> Self {
+        PublishError::Api(e)
+    }
+}
+
+impl From<StoreError> for PublishError {
+    fn from(e: StoreError) -> Self {
+        PublishError::Store(e)
+    }
+}
+
+/// Message ids seen within the duplicate window, oldest first.
+#[derive(Default)]
+struct Dedupe {
+    ids: HashMap<String, (u64, i64)>,
+    order: VecDeque<(i64, String)>,
+}
+
+impl Dedupe {
+    fn get(&self, id: &str) -> Option<u64> {
+        self.ids.get(id).map(|(seq, _)| *seq)
+    }
+
+    fn insert(&mut self, id: String, seq: u64, time_ns: i64) {
+        self.order.push_back((time_ns, id.clone()));
+        self.ids.insert(id, (seq, time_ns));
+    }
+
+    fn expire(&mut self, cutoff_ns: i64) {
+        while let Some((t, _)) = self.order.front() {
+            if *t >= cutoff_ns {
+                break;
+            }
+            if let Some((_, id)) = self.order.pop_front() {
+                if self.ids.get(&id).is_some_and(|(_, seen)| *seen < cutoff_ns) {
+                    self.ids.remove(&id);
+                }
+            }
+        }
+    }
+}
+
+pub struct Stream {
+    policy: Policy,
+    store: Box<dyn Store>,
+    dedupe: Dedupe,
+    last_msg_id: Option<String>,
+    /// Per-message TTL deadlines: (expires at ns, seq).
+    ttls: BinaryHeap<Reverse<(i64, u64)>>,
+}
+
+/// How a rollup header asks to trim the stream.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rollup {
+    Subject,
+    All,
+}
+
+impl Stream {
+    /// Wraps a store (new or recovered); rebuilds the dedupe window and
+    /// TTL deadlines from the stored messages.
+    pub fn new(policy: Policy, store: Box<dyn Store>, now_ns: i64) -> Result<Self, StoreError> {
+        let mut s = Stream {
+            policy,
+            store,
+            dedupe: Dedupe::default(),
+            last_msg_id: None,
+            ttls: BinaryHeap::new(),
+        };
+        s.recover(now_ns)?;
+        Ok(s)
+    }
+
+    fn recover(&mut self, now_ns: i64) -> Result<(), StoreError> {
+        let state = self.store.state();
+        let cutoff = now_ns - self.policy.duplicate_window_ns;
+        let mut seq = state.last_seq;
+        let mut recent = Vec::new();
+        while seq >= state.first_seq && seq > 0 {
+            if let Some(m) = self.store.get(seq)? {
+                if m.time_ns < cutoff {
+                    break;
+                }
+                if let Some(id) = m
+                    .headers
+                    .as_deref()
+                    .and_then(|h| headers::get(h, "Nats-Msg-Id"))
+                {
+                    recent.push((id.to_string(), m.seq, m.time_ns));
+                }
+            }
+            seq -= 1;
+        }
+        for (id, seq, t) in recent.into_iter().rev() {
+            self.last_msg_id = Some(id.clone());
+            self.dedupe.insert(id, seq, t);
+        }
+        if self.policy.allow_msg_ttl {
+            let mut seq = state.first_seq;
+            while let Some(m) = self.store.next_matching(">", seq)? {
+                if let Some(ttl) = m
+                    .headers
+                    .as_deref()
+                    .and_then(|h| headers::get(h, "Nats-TTL"))
+                {
+                    if let Ok(Some(ns)) = parse_ttl(ttl) {
+                        self.ttls.push(Reverse((m.time_ns + ns, m.seq)));
+                    }
+                }
+                seq = m.seq + 1;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn set_policy(&mut self, policy: Policy) {
+        self.policy = policy;
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    pub fn store_mut(&mut self) -> &mut dyn Store {
+        self.store.as_mut()
+    }
+
+    /// Stores one published message, or says why not.
+    pub fn publish(&mut self, msg: &Inbound, now_ns: i64) -> Result<Stored, PublishError> {
+        let p = &self.policy;
+        if p.sealed {
+            return Err(ApiError::stream_sealed().into());
+        }
+        let hdrs = msg.headers.as_deref();
+        let header = |key| hdrs.and_then(|h| headers::get(h, key));
+        if let Some(expected) = header("Nats-Expected-Stream") {
+            if expected != p.name {
+                return Err(ApiError::stream_not_match().into());
+            }
+        }
+        self.dedupe.expire(now_ns - p.duplicate_window_ns);
+        let msg_id = header("Nats-Msg-Id").filter(|id| !id.is_empty());
+        if let Some(seq) = msg_id.and_then(|id| self.dedupe.get(id)) {
+            return Ok(Stored {
+                seq,
+                duplicate: true,
+            });
+        }
+        self.check_expectations(&header, &msg.subject)?;
+        let rollup = self.check_rollup(header("Nats-Rollup"))?;
+        let ttl_ns = self.check_ttl(header("Nats-TTL"))?;
+        let size = stored_size(&msg.subject, hdrs, &msg.payload);
+        let p = &self.policy;
+        let body_len = hdrs.map_or(0, <[u8]>::len) + msg.payload.len();
+        if p.max_msg_size > 0 && body_len as i64 > p.max_msg_size {
+            return Err(ApiError::message_too_large().into());
+        }
+        if p.discard_new {
+            self.check_discard_new(&msg.subject, size)?;
+        }
+        let seq = self.store.append(
+            &msg.subject,
+            msg.headers.clone(),
+            msg.payload.clone(),
+            now_ns,
+        )?;
+        match rollup {
+            Some(Rollup::Subject) => {
+                self.store.purge(Some(&msg.subject), Some(seq), None)?;
+            }
+            Some(Rollup::All) => {
+                self.store.purge(None, Some(seq), None)?;
+            }
+            None => {}
+        }
+        self.enforce_limits(&msg.subject)?;
+        if let Some(id) = msg_id {
+            self.dedupe.insert(id.to_string(), seq, now_ns);
+            self.last_msg_id = Some(id.to_string());
+        }
+        if let Some(ttl) = ttl_ns {
+            self.ttls.push(Reverse((now_ns + ttl, seq)));
+        }
+        Ok(Stored {
+            seq,
+            duplicate: false,
+        })
+    }
+
+    fn check_expectations<'h>(
+        &self,
+        header: &impl Fn(&'static str) -> Option<&'h str>,
+        subject: &str,
+    ) -> Result<(), ApiError> {
+        let state = self.store.state();
+        if let Some(v) = header("Nats-Expected-Last-Sequence") {
+            if v.parse::<u64>().ok() != Some(state.last_seq) {
+                return Err(ApiError::wrong_last_sequence(state.last_seq));
+            }
+        }
+        if let Some(v) = header("Nats-Expected-Last-Subject-Sequence") {
+            let filter = header("Nats-Expected-Last-Subject-Sequence-Subject").unwrap_or(subject);
+            let last = self.last_seq_for(filter);
+            if v.parse::<u64>().ok() != Some(last) {
+                return Err(ApiError::wrong_last_sequence(last));
+            }
+        }
+        if let Some(v) = header("Nats-Expected-Last-Msg-Id") {
+            let last = self.last_msg_id.as_deref().unwrap_or("");
+            if v != last {
+                return Err(ApiError::wrong_last_msg_id(last));
+            }
+        }
+        Ok(())
+    }
+
+    /// The last sequence stored for a subject (wildcards allowed), 0 if none.
+    fn last_seq_for(&self, filter: &str) -> u64 {
+        self.store
+            .subjects_matching(filter)
+            .iter()
+            .map(|(_, s)| s.last_seq)
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn check_rollup(&self, value: Option<&str>) -> Result<Option<Rollup>, ApiError> {
+        let Some(v) = value else {
+            return Ok(None);
+        };
+        if !self.policy.allow_rollup {
+            return Err(ApiError::rollup_not_permitted());
+        }
+        match v {
+            "sub" => Ok(Some(Rollup::Subject)),
+            "all" => Ok(Some(Rollup::All)),
+            _ => Err(ApiError::rollup_invalid(v)),
+        }
+    }
+
+    fn check_ttl(&self, value: Option<&str>) -> Result<Option<i64>, ApiError> {
+        let Some(v) = value else {
+            return Ok(None);
+        };
+        if !self.policy.allow_msg_ttl {
+            return Err(ApiError::ttl_disabled());
+        }
+        parse_ttl(v).map_err(|InvalidTtl| ApiError::ttl_invalid())
+    }
+
+    fn check_discard_new(&self, subject: &str, size: u64) -> Result<(), ApiError> {
+        let p = &self.policy;
+        let state = self.store.state();
+        if p.max_msgs > 0 && state.msgs >= p.max_msgs as u64 {
+            return Err(ApiError::store_failed(crate::error::MAX_MSGS_EXCEEDED));
+        }
+        if p.max_bytes > 0 && state.bytes + size > p.max_bytes as u64 {
+            return Err(ApiError::store_failed(crate::error::MAX_BYTES_EXCEEDED));
+        }
+        if p.discard_new_per_subject && p.max_msgs_per_subject > 0 {
+            let count = self.store.subject_state(subject).map_or(0, |s| s.msgs);
+            if count >= p.max_msgs_per_subject as u64 {
+                return Err(ApiError::store_failed(
+                    crate::error::MAX_MSGS_PER_SUBJECT_EXCEEDED,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Discard-old limits after a write: oldest first.
+    fn enforce_limits(&mut self, subject: &str) -> Result<(), StoreError> {
+        let p = self.policy.clone();
+        if p.max_msgs_per_subject > 0 {
+            while let Some(s) = self.store.subject_state(subject) {
+                if s.msgs <= p.max_msgs_per_subject as u64 {
+                    break;
+                }
+                self.store.remove(s.first_seq)?;
+            }
+        }
+        loop {
+            let state = self.store.state();
+            let over_msgs = p.max_msgs > 0 && state.msgs > p.max_msgs as u64;
+            let over_bytes = p.max_bytes > 0 && state.bytes > p.max_bytes as u64;
+            if !(over_msgs || over_bytes) || state.msgs == 0 {
+                return Ok(());
+            }
+            self.remove_first()?;
+        }
+    }
+
+    fn remove_first(&mut self) -> Result<(), StoreError> {
+        let first = self.store.state().first_seq;
+        if let Some(m) = self.store.next_matching(">", first)? {
+            self.store.remove(m.seq)?;
+        }
+        Ok(())
+    }
+
+    /// Removes what max_age and per-message TTLs say has expired; returns
+    /// how many were removed.
+    pub fn expire(&mut self, now_ns: i64) -> Result<u64, StoreError> {
+        let mut removed = 0;
+        if self.policy.max_age_ns > 0 {
+            let cutoff = now_ns - self.policy.max_age_ns;
+            loop {
+                let state = self.store.state();
+                if state.msgs == 0 {
+                    break;
+                }
+                let Some(m) = self.store.next_matching(">", state.first_seq)? else {
+                    break;
+                };
+                if m.time_ns > cutoff {
+                    break;
+                }
+                self.store.remove(m.seq)?;
+                removed += 1;
+            }
+        }
+        while let Some(Reverse((at, seq))) = self.ttls.peek().copied() {
+            if at > now_ns {
+                break;
+            }
+            self.ttls.pop();
+            if self.store.remove(seq)? {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// When `expire` next has work, if ever.
+    pub fn next_expiry_ns(&self) -> Option<i64> {
+        let age = (self.policy.max_age_ns > 0 && self.store.state().msgs > 0)
+            .then(|| self.store.state().first_ts + self.policy.max_age_ns);
+        let ttl = self.ttls.peek().map(|Reverse((at, _))| *at);
+        match (age, ttl) {
+            (Some(a), Some(t)) => Some(a.min(t)),
+            (a, t) => a.or(t),
+        }
+    }
+
+    pub fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError> {
+        self.store.get(seq)
+    }
+}
+
+/// A `Nats-TTL` value: `never`, a Go duration or whole seconds; under one
+/// second (or zero) is invalid. `Ok(None)` = never expires.
+pub fn parse_ttl(v: &str) -> Result<Option<i64>, InvalidTtl> {
+    if v.eq_ignore_ascii_case("never") {
+        return Ok(None);
+    }
+    let ns = match v.parse::<i64>() {
+        Ok(secs) => secs.checked_mul(NANOS_PER_SEC).ok_or(InvalidTtl)?,
+        Err(_) => crate::duration::parse_go_duration(v).ok_or(InvalidTtl)?,
+    };
+    if ns < NANOS_PER_SEC {
+        return Err(InvalidTtl);
+    }
+    Ok(Some(ns))
+}
+
+/// A `Nats-TTL` header that is not a valid TTL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidTtl;

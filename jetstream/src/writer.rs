@@ -1,0 +1,172 @@
+//! The writer thread of one stream: it owns the stream's state machine and
+//! store, takes every queued publish, stores them in one batch, commits
+//! once (group commit), and only then sends their acks. Other work on the
+//! stream (info, gets, purges) runs here too, between batches, so the
+//! store has a single user and needs no lock.
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::api::PubAck;
+use crate::engine::{now_ns, Outbox};
+use crate::error::ApiError;
+use crate::stream::{Inbound, PublishError, Stream};
+
+/// Publishes stored per commit at most; a bound keeps ack latency fair
+/// under a flood.
+const MAX_BATCH: usize = 4096;
+/// Queued operations a stream takes before publishes are refused.
+pub const INBOX_CAPACITY: usize = 65_536;
+
+/// Work for a stream's writer thread.
+pub enum StreamOp {
+    Publish(Inbound),
+    /// Runs with the stream after everything before it is committed; its
+    /// writes are committed right after it.
+    Run(Box<dyn FnOnce(&mut Stream) + Send>),
+    Stop,
+}
+
+/// Where publishes captured for a stream are handed over.
+#[derive(Clone)]
+pub struct StreamInbox {
+    tx: SyncSender<StreamOp>,
+}
+
+impl StreamInbox {
+    /// Queues a publish without blocking; false when the stream is full or
+    /// gone (the publisher then gets no ack and retries).
+    pub fn offer(&self, msg: Inbound) -> bool {
+        match self.tx.try_send(StreamOp::Publish(msg)) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+        }
+    }
+
+    /// Queues work on the stream's thread, waiting for room.
+    pub fn run(&self, f: impl FnOnce(&mut Stream) + Send + 'static) -> bool {
+        self.tx.send(StreamOp::Run(Box::new(f))).is_ok()
+    }
+
+    pub(crate) fn stop(&self) {
+        let _ = self.tx.send(StreamOp::Stop);
+    }
+}
+
+/// Starts a stream's writer thread.
+pub fn spawn(
+    stream: Stream,
+    outbox: Arc<dyn Outbox>,
+) -> std::io::Result<(StreamInbox, JoinHandle<()>)> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(INBOX_CAPACITY);
+    let name = format!("stream-{}", stream.policy().name);
+    let handle = std::thread::Builder::new().name(name).spawn(move || {
+        Writer {
+            stream,
+            outbox,
+            acks: Vec::new(),
+        }
+        .run(&rx)
+    })?;
+    Ok((StreamInbox { tx }, handle))
+}
+
+struct Writer {
+    stream: Stream,
+    outbox: Arc<dyn Outbox>,
+    /// Acks owed for the batch being written: (reply subject, ack JSON).
+    acks: Vec<(String, Vec<u8>)>,
+}
+
+impl Writer {
+    fn run(mut self, rx: &Receiver<StreamOp>) {
+        loop {
+            let first = match self.wait(rx) {
+                Some(op) => op,
+                None => {
+                    self.expire();
+                    continue;
+                }
+            };
+            let mut op = Some(first);
+            let mut taken = 0;
+            while let Some(next) = op.take() {
+                match next {
+                    StreamOp::Publish(msg) => self.publish(&msg),
+                    StreamOp::Run(f) => {
+                        self.commit();
+                        f(&mut self.stream);
+                    }
+                    StreamOp::Stop => {
+                        self.commit();
+                        return;
+                    }
+                }
+                taken += 1;
+                if taken < MAX_BATCH {
+                    op = rx.try_recv().ok();
+                }
+            }
+            self.commit();
+            self.expire();
+        }
+    }
+
+    /// The next operation, or `None` when an expiry is due first.
+    fn wait(&self, rx: &Receiver<StreamOp>) -> Option<StreamOp> {
+        match self.stream.next_expiry_ns() {
+            Some(at) => {
+                let wait_ns = u64::try_from(at - now_ns()).unwrap_or(0);
+                match rx.recv_timeout(Duration::from_nanos(wait_ns)) {
+                    Ok(op) => Some(op),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => Some(StreamOp::Stop),
+                }
+            }
+            None => Some(rx.recv().unwrap_or(StreamOp::Stop)),
+        }
+    }
+
+    fn publish(&mut self, msg: &Inbound) {
+        let result = self.stream.publish(msg, now_ns());
+        let Some(reply) = &msg.reply else {
+            return;
+        };
+        let name = &self.stream.policy().name;
+        let ack = match result {
+            Ok(stored) => PubAck::ok(name, stored.seq, stored.duplicate),
+            Err(PublishError::Api(e)) => PubAck::error(name, &e),
+            Err(PublishError::Store(e)) => {
+                tracing::error!("stream {name}: store failed: {e}");
+                PubAck::error(name, &ApiError::store_failed(e.to_string()))
+            }
+        };
+        self.acks.push((reply.clone(), ack));
+    }
+
+    /// Makes the batch durable, then acks it. A failed commit turns every
+    /// owed ack into an error: nothing of the batch may be reported stored.
+    fn commit(&mut self) {
+        if let Err(e) = self.stream.store_mut().commit() {
+            let name = self.stream.policy().name.clone();
+            tracing::error!("stream {name}: commit failed: {e}");
+            let err = ApiError::store_failed(e.to_string());
+            for (_, ack) in &mut self.acks {
+                *ack = PubAck::error(&name, &err);
+            }
+        }
+        for (reply, ack) in self.acks.drain(..) {
+            self.outbox.publish(&reply, None, &ack);
+        }
+    }
+
+    fn expire(&mut self) {
+        match self.stream.expire(now_ns()) {
+            Ok(0) => {}
+            Ok(_) => self.commit(),
+            Err(e) => tracing::error!("stream {}: expiry failed: {e}", self.stream.policy().name),
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! Glue between the server and tern-jetstream: JetStream's API requests and
+//! the publishes its streams capture arrive through internal subscriptions;
+//! its replies, acks and deliveries go out as internal publishes. Nothing
+//! here runs storage work on a connection's task: callbacks only copy the
+//! message into a bounded queue.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tern_jetstream::engine::{ApiInbox, ApiRequest, JetStream, JetStreamConfig, Outbox};
+use tern_jetstream::stream::Inbound;
+use tern_jetstream::writer::StreamInbox;
+use tracing::{info, warn};
+
+use crate::client::{Handle, InternalMsg};
+use crate::config::options::{default_store_dir, Options, SyncInterval, API_LEVEL};
+use crate::router::Subscription;
+use crate::server::Server;
+
+/// The account's JetStream API subjects.
+const API_SUBJECT: &str = "$JS.API.>";
+
+/// The internal client and subscriptions capturing one stream's subjects.
+type Capture = (Arc<Handle>, Vec<Arc<Subscription>>);
+
+/// The server side of JetStream's `Outbox`.
+struct ServerOutbox {
+    server: Arc<Server>,
+    /// Per stream: the internal client and subscriptions capturing its
+    /// subjects.
+    captures: Mutex<HashMap<String, Capture>>,
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+impl Outbox for ServerOutbox {
+    fn publish(&self, subject: &str, headers: Option<&[u8]>, payload: &[u8]) {
+        self.server
+            .publish_internal(subject.as_bytes(), None, headers, payload);
+    }
+
+    fn publish_with_reply(
+        &self,
+        subject: &str,
+        reply: &str,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) {
+        self.server
+            .publish_internal(subject.as_bytes(), Some(reply.as_bytes()), headers, payload);
+    }
+
+    fn capture(&self, stream: &str, subjects: &[String], inbox: StreamInbox) {
+        self.release(stream);
+        let name = stream.to_string();
+        let client = self
+            .server
+            .internal_client(Box::new(move |m: &InternalMsg<'_>| {
+                let msg = Inbound {
+                    subject: text(m.subject),
+                    reply: m.reply.map(text),
+                    headers: m.headers.map(Bytes::copy_from_slice),
+                    payload: Bytes::copy_from_slice(m.payload),
+                };
+                if !inbox.offer(msg) {
+                    warn!("JetStream stream {name}: queue full, publish dropped");
+                }
+            }));
+        let subs = subjects
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                self.server
+                    .subscribe_internal(&client, s, None, &i.to_string())
+            })
+            .collect();
+        self.captures
+            .lock()
+            .insert(stream.to_string(), (client, subs));
+    }
+
+    fn release(&self, stream: &str) {
+        if let Some((_, subs)) = self.captures.lock().remove(stream) {
+            for sub in &subs {
+                self.server.unsubscribe_internal(sub);
+            }
+        }
+    }
+}
+
+/// A running JetStream, attached to its server.
+pub struct Attached {
+    engine: JetStream,
+    api_sub: Arc<Subscription>,
+    server: Arc<Server>,
+}
+
+impl Attached {
+    pub fn shutdown(self) {
+        self.server.unsubscribe_internal(&self.api_sub);
+        self.engine.shutdown();
+    }
+}
+
+/// The directory JetStream's files go in: `<store_dir>/jetstream`, as the
+/// reference lays it out.
+pub fn store_root(opts: &Options) -> PathBuf {
+    opts.store_dir
+        .clone()
+        .unwrap_or_else(default_store_dir)
+        .join("jetstream")
+}
+
+/// Starts JetStream for the server's default account.
+pub fn start(server: &Arc<Server>) -> Result<Attached, String> {
+    let opts = server.opts();
+    let started = Instant::now();
+    info!("Starting JetStream");
+    let root = store_root(opts);
+    let config = JetStreamConfig {
+        store_dir: root.clone(),
+        max_memory: opts.max_memory_store.unwrap_or_else(default_max_memory),
+        max_storage: opts
+            .max_file_store
+            .unwrap_or_else(|| default_max_storage(&root)),
+        sync_always: opts.sync_interval == SyncInterval::Always,
+        server_name: server.name().to_string(),
+    };
+    log_banner(&config);
+    let outbox = Arc::new(ServerOutbox {
+        server: server.clone(),
+        captures: Mutex::new(HashMap::new()),
+    });
+    let engine = JetStream::start(config, outbox).map_err(|e| e.to_string())?;
+    let inbox: ApiInbox = engine.api_inbox();
+    let client = server.internal_client(Box::new(move |m: &InternalMsg<'_>| {
+        let Some(reply) = m.reply else {
+            // A request without a reply gets nothing, as with the reference.
+            return;
+        };
+        let req = ApiRequest {
+            subject: text(m.subject),
+            reply: text(reply),
+            headers: m.headers.map(Bytes::copy_from_slice),
+            payload: Bytes::copy_from_slice(m.payload),
+        };
+        if !inbox.offer(req) {
+            warn!("JetStream API queue full, request dropped");
+        }
+    }));
+    let api_sub = server.subscribe_internal(&client, API_SUBJECT, None, "api");
+    info!("Took {:?} to start JetStream", started.elapsed());
+    Ok(Attached {
+        engine,
+        api_sub,
+        server: server.clone(),
+    })
+}
+
+fn log_banner(c: &JetStreamConfig) {
+    for line in [
+        "    _ ___ _____ ___ _____ ___ ___   _   __  __",
+        " _ | | __|_   _/ __|_   _| _ \\ __| /_\\ |  \\/  |",
+        "| || | _|  | | \\__ \\ | | |   / _| / _ \\| |\\/| |",
+        " \\__/|___| |_| |___/ |_| |_|_\\___/_/ \\_\\_|  |_|",
+        "",
+        "         https://docs.nats.io/jetstream",
+        "",
+        "---------------- JETSTREAM ----------------",
+    ] {
+        info!("{line}");
+    }
+    info!("  Strict:          true");
+    info!("  Max Memory:      {}", friendly_bytes(c.max_memory));
+    info!("  Max Storage:     {}", friendly_bytes(c.max_storage));
+    info!("  Store Directory: \"{}\"", c.store_dir.display());
+    info!("  API Level:       {API_LEVEL}");
+    info!("-------------------------------------------");
+}
+
+/// Sizes as the reference prints them (`17.65 GB`, 1024-based).
+fn friendly_bytes(n: i64) -> String {
+    const UNITS: [&str; 6] = ["B", "KB", "MB", "GB", "TB", "PB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.2} {}", UNITS[unit])
+    }
+}
+
+/// Three quarters of the machine's memory, as the reference defaults.
+fn default_max_memory() -> i64 {
+    // SAFETY: sysinfo only fills the struct we own; zeroed is a valid value.
+    let mut info: libc::sysinfo = unsafe { std::mem::zeroed() };
+    if unsafe { libc::sysinfo(&mut info) } != 0 {
+        return 1 << 30;
+    }
+    let total = i64::try_from(info.totalram * u64::from(info.mem_unit)).unwrap_or(i64::MAX);
+    total / 4 * 3
+}
+
+/// Three quarters of the free space where the store lives.
+fn default_max_storage(dir: &std::path::Path) -> i64 {
+    use std::os::unix::ffi::OsStrExt;
+    let mut probe = dir.to_path_buf();
+    while !probe.exists() {
+        if !probe.pop() {
+            break;
+        }
+    }
+    let Ok(path) = std::ffi::CString::new(probe.as_os_str().as_bytes()) else {
+        return 1 << 40;
+    };
+    // SAFETY: statvfs fills the struct we own from a valid C string path.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
+        return 1 << 40;
+    }
+    let free = st.f_bavail * st.f_frsize;
+    i64::try_from(free).unwrap_or(i64::MAX) / 4 * 3
+}
