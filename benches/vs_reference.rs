@@ -127,6 +127,9 @@ fn main() {
     }
     drop(tern);
     drop(nats);
+    if only.as_deref().is_none_or(|o| o.contains("js")) {
+        jetstream_workloads(&tern_bin, reference.as_deref(), rounds);
+    }
     if only
         .as_deref()
         .is_none_or(|o| "idle".contains(o) || o.contains("rss"))
@@ -141,6 +144,104 @@ fn main() {
         };
         report(&w, t, r);
     }
+}
+
+/// JetStream publish (sync and 256 in flight) into a file stream, and the
+/// restart with many stored messages. tern's acks follow a durable commit;
+/// the reference's default acks before its fsync, so it is also measured
+/// with `sync_interval: always`.
+fn jetstream_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize) {
+    let dirs: Vec<tempfile::TempDir> = (0..3)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let conf = dirs[2].path().join("always.conf");
+    let conf_text = format!(
+        "jetstream {{\n  store_dir: \"{}\"\n  sync_interval: always\n}}\n",
+        dirs[2].path().display()
+    );
+    std::fs::write(&conf, conf_text).expect("write config");
+    let sd = |d: &tempfile::TempDir| d.path().to_string_lossy().into_owned();
+    let (d0, d1) = (sd(&dirs[0]), sd(&dirs[1]));
+    let tern = ServerProcess::start_with("tern-js", tern_bin, &["-js", "-sd", &d0]).expect("tern");
+    let nats = reference
+        .map(|b| ServerProcess::start_with("nats-js", b, &["-js", "-sd", &d1]).expect("nats"));
+    let conf_path = conf.to_string_lossy().into_owned();
+    let nats_always = reference.map(|b| {
+        ServerProcess::start_with("nats-js-always", b, &["-c", &conf_path]).expect("nats")
+    });
+    let runs: [(&str, fn(u16) -> f64); 2] = [
+        ("js publish sync 128 B", |p| {
+            support::js::publish(p, 128, 2_000, 1)
+        }),
+        ("js publish 256 in flight", |p| {
+            support::js::publish(p, 128, 100_000, 256)
+        }),
+    ];
+    for (name, run) in runs {
+        let (mut t, mut r, mut a) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            t.push(run(tern.port));
+            if let Some(n) = &nats {
+                r.push(run(n.port));
+            }
+            if let Some(n) = &nats_always {
+                a.push(run(n.port));
+            }
+        }
+        let w = Workload {
+            name,
+            unit: "msgs/s",
+            better: Better::Higher,
+            run: |_| 0.0,
+        };
+        report(&w, median(&mut t), (!r.is_empty()).then(|| median(&mut r)));
+        if !a.is_empty() {
+            let label = format!("{name} (ref sync always)");
+            let w = Workload {
+                name: Box::leak(label.into_boxed_str()),
+                unit: "msgs/s",
+                better: Better::Higher,
+                run: |_| 0.0,
+            };
+            report(&w, median(&mut t), Some(median(&mut a)));
+        }
+    }
+    drop((tern, nats, nats_always));
+    let count: usize = std::env::var("BENCH_RESTART_MSGS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let restart_dirs: Vec<tempfile::TempDir> = (0..2)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let (r0, r1) = (sd(&restart_dirs[0]), sd(&restart_dirs[1]));
+    let (t_secs, t_rss) = support::js::restart_with_stored(tern_bin, &["-js", "-sd", &r0], count);
+    let reference_restart =
+        reference.map(|b| support::js::restart_with_stored(b, &["-js", "-sd", &r1], count));
+    let name = Box::leak(format!("restart after kill, {count} msgs, ms").into_boxed_str());
+    let w = Workload {
+        name,
+        unit: "ms",
+        better: Better::Lower,
+        run: |_| 0.0,
+    };
+    report(
+        &w,
+        t_secs * 1000.0,
+        reference_restart.map(|(s, _)| s * 1000.0),
+    );
+    let name = Box::leak(format!("RSS after restart, {count} msgs").into_boxed_str());
+    let w = Workload {
+        name,
+        unit: "bytes",
+        better: Better::Lower,
+        run: |_| 0.0,
+    };
+    report(
+        &w,
+        t_rss as f64,
+        reference_restart.map(|(_, rss)| rss as f64),
+    );
 }
 
 fn report(w: &Workload, tern: f64, reference: Option<f64>) {

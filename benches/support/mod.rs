@@ -1,5 +1,6 @@
 //! Load-generation support for the benchmark: raw-protocol client
 //! connections and server processes.
 
+pub mod js;
 pub mod proto;
 pub mod server;

@@ -30,8 +30,25 @@ pub fn reference_binary() -> Option<String> {
 impl ServerProcess {
     /// Starts `bin -a 127.0.0.1 -p -1` and waits for its port.
     pub fn start(label: &str, bin: &str) -> Result<ServerProcess, String> {
+        Self::start_with(label, bin, &[])
+    }
+
+    /// Starts with extra arguments (e.g. `-js -sd DIR`, `-c FILE`).
+    pub fn start_with(label: &str, bin: &str, extra: &[&str]) -> Result<ServerProcess, String> {
+        Self::start_on(label, bin, extra, -1)
+    }
+
+    /// Starts on a given port (`-1` = random).
+    pub fn start_on(
+        label: &str,
+        bin: &str,
+        extra: &[&str],
+        port: i32,
+    ) -> Result<ServerProcess, String> {
+        let port_arg = port.to_string();
         let mut child = Command::new(bin)
-            .args(["-a", "127.0.0.1", "-p", "-1"])
+            .args(["-a", "127.0.0.1", "-p", &port_arg])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -52,7 +69,7 @@ impl ServerProcess {
                 }
             }
         });
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(120);
         match rx.recv_timeout(deadline - Instant::now()) {
             Ok(Some(port)) => Ok(ServerProcess { child, port }),
             _ => {
@@ -72,6 +89,14 @@ impl ServerProcess {
             .and_then(|l| l.split_whitespace().nth(1))
             .and_then(|kb| kb.parse::<u64>().ok())
             .map_or(0, |kb| kb * 1024)
+    }
+}
+
+impl ServerProcess {
+    /// Ends the process at once, as a crash would.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
