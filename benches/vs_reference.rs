@@ -146,14 +146,26 @@ fn main() {
     }
 }
 
+/// One measurement against the server on a port.
+type Measure = fn(u16) -> f64;
+
 /// JetStream publish (sync and 256 in flight) into a file stream, and the
 /// restart with many stored messages. tern's acks follow a durable commit;
 /// the reference's default acks before its fsync, so it is also measured
 /// with `sync_interval: always`.
 fn jetstream_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize) {
-    let dirs: Vec<tempfile::TempDir> = (0..3)
+    let dirs: Vec<tempfile::TempDir> = (0..4)
         .map(|_| tempfile::tempdir().expect("tempdir"))
         .collect();
+    let relaxed_conf = dirs[3].path().join("relaxed.conf");
+    let relaxed_text = format!(
+        "jetstream {{\n  store_dir: \"{}\"\n  sync_interval: \"2m\"\n}}\n",
+        dirs[3].path().display()
+    );
+    std::fs::write(&relaxed_conf, relaxed_text).expect("write config");
+    let relaxed_path = relaxed_conf.to_string_lossy().into_owned();
+    let tern_relaxed =
+        ServerProcess::start_with("tern-js-2m", tern_bin, &["-c", &relaxed_path]).expect("tern");
     let conf = dirs[2].path().join("always.conf");
     let conf_text = format!(
         "jetstream {{\n  store_dir: \"{}\"\n  sync_interval: always\n}}\n",
@@ -169,7 +181,7 @@ fn jetstream_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize) {
     let nats_always = reference.map(|b| {
         ServerProcess::start_with("nats-js-always", b, &["-c", &conf_path]).expect("nats")
     });
-    let runs: [(&str, fn(u16) -> f64); 2] = [
+    let runs: [(&str, Measure); 2] = [
         ("js publish sync 128 B", |p| {
             support::js::publish(p, 128, 2_000, 1)
         }),
@@ -178,9 +190,10 @@ fn jetstream_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize) {
         }),
     ];
     for (name, run) in runs {
-        let (mut t, mut r, mut a) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut t, mut r, mut a, mut tr) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
             t.push(run(tern.port));
+            tr.push(run(tern_relaxed.port));
             if let Some(n) = &nats {
                 r.push(run(n.port));
             }
@@ -205,8 +218,16 @@ fn jetstream_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize) {
             };
             report(&w, median(&mut t), Some(median(&mut a)));
         }
+        let label = format!("{name} (both sync_interval 2m)");
+        let w = Workload {
+            name: Box::leak(label.into_boxed_str()),
+            unit: "msgs/s",
+            better: Better::Higher,
+            run: |_| 0.0,
+        };
+        report(&w, median(&mut tr), (!r.is_empty()).then(|| median(&mut r)));
     }
-    drop((tern, nats, nats_always));
+    drop((tern, tern_relaxed, nats, nats_always));
     let count: usize = std::env::var("BENCH_RESTART_MSGS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -129,7 +129,10 @@ pub fn start(server: &Arc<Server>) -> Result<Attached, String> {
         max_storage: opts
             .max_file_store
             .unwrap_or_else(|| default_max_storage(&root)),
-        sync_always: opts.sync_interval == SyncInterval::Always,
+        sync_interval: match opts.sync_interval {
+            SyncInterval::Always => None,
+            SyncInterval::Every(d) => Some(d),
+        },
         server_name: server.name().to_string(),
     };
     log_banner(&config);

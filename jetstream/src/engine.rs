@@ -41,9 +41,9 @@ pub struct JetStreamConfig {
     pub store_dir: PathBuf,
     pub max_memory: i64,
     pub max_storage: i64,
-    /// Commit durably before every ack (the default); otherwise the
-    /// reference's relaxed `sync_interval`.
-    pub sync_always: bool,
+    /// `None`: commit durably before every ack (the default). A period: the
+    /// reference's relaxed `sync_interval`, syncing once per period.
+    pub sync_interval: Option<std::time::Duration>,
     /// Reported as the cluster leader in stream info.
     pub server_name: String,
 }
@@ -156,12 +156,14 @@ pub fn now_ns() -> i64 {
 pub(crate) fn open_store(
     config: &StreamConfig,
     dir: &Path,
+    sync_interval: Option<std::time::Duration>,
 ) -> Result<(Box<dyn Store>, Option<PathBuf>), ApiError> {
     if config.storage == crate::api::stream::StorageType::Memory {
         return Ok((Box::new(MemStore::new()), None));
     }
     let path = dir.join(format!("{}.redb", config.name));
-    let store = RedbStore::open(&path).map_err(|e| ApiError::store_failed(e.to_string()))?;
+    let mut store = RedbStore::open(&path).map_err(|e| ApiError::store_failed(e.to_string()))?;
+    store.set_sync_interval(sync_interval);
     Ok((Box::new(store), Some(path)))
 }
 

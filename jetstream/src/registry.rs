@@ -64,8 +64,9 @@ impl Registry {
             if path.extension().is_none_or(|x| x != "redb") {
                 continue;
             }
-            let store = crate::store::RedbStore::open(&path)
+            let mut store = crate::store::RedbStore::open(&path)
                 .map_err(|e| EngineError(format!("opening {}: {e}", path.display())))?;
+            store.set_sync_interval(self.config.sync_interval);
             let Some(doc) = store
                 .load_config()
                 .map_err(|e| EngineError(e.to_string()))?
@@ -216,7 +217,7 @@ impl Registry {
 
     fn open_stream(&mut self, config: StreamConfig) -> Result<(), ApiError> {
         let dir = streams_dir(&self.config.store_dir);
-        let (mut store, path) = open_store(&config, &dir)?;
+        let (mut store, path) = open_store(&config, &dir, self.config.sync_interval)?;
         let created_ns = now_ns();
         let doc = serde_json::to_vec(&StoredConfig {
             config: config.clone(),

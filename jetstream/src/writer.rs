@@ -101,6 +101,7 @@ impl Writer {
                     }
                     StreamOp::Stop => {
                         self.commit();
+                        self.sync(true);
                         return;
                     }
                 }
@@ -114,17 +115,28 @@ impl Writer {
         }
     }
 
-    /// The next operation, or `None` when an expiry is due first.
+    /// The next operation, or `None` when an expiry or a relaxed sync is
+    /// due first.
     fn wait(&self, rx: &Receiver<StreamOp>) -> Option<StreamOp> {
-        match self.stream.next_expiry_ns() {
-            Some(at) => {
-                let wait_ns = u64::try_from(at - now_ns()).unwrap_or(0);
-                match rx.recv_timeout(Duration::from_nanos(wait_ns)) {
-                    Ok(op) => Some(op),
-                    Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => Some(StreamOp::Stop),
-                }
-            }
+        let expiry = self
+            .stream
+            .next_expiry_ns()
+            .map(|at| Duration::from_nanos(u64::try_from(at - now_ns()).unwrap_or(0)));
+        let sync = self
+            .stream
+            .store()
+            .sync_deadline()
+            .map(|at| at.saturating_duration_since(std::time::Instant::now()));
+        let timeout = match (expiry, sync) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match timeout {
+            Some(wait) => match rx.recv_timeout(wait) {
+                Ok(op) => Some(op),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => Some(StreamOp::Stop),
+            },
             None => Some(rx.recv().unwrap_or(StreamOp::Stop)),
         }
     }
@@ -162,7 +174,21 @@ impl Writer {
         }
     }
 
+    /// Syncs relaxed commits whose interval is up (all of them when
+    /// `force`, as on shutdown).
+    fn sync(&mut self, force: bool) {
+        let Some(at) = self.stream.store().sync_deadline() else {
+            return;
+        };
+        if force || at <= std::time::Instant::now() {
+            if let Err(e) = self.stream.store_mut().sync() {
+                tracing::error!("stream {}: sync failed: {e}", self.stream.policy().name);
+            }
+        }
+    }
+
     fn expire(&mut self) {
+        self.sync(false);
         match self.stream.expire(now_ns()) {
             Ok(0) => {}
             Ok(_) => self.commit(),

@@ -140,6 +140,17 @@ pub trait Store: Send {
     /// lost and must not be acked.
     fn commit(&mut self) -> Result<(), StoreError>;
 
+    /// With a relaxed sync interval: when the commits made since the last
+    /// durable one must be synced (`None`: nothing waits).
+    fn sync_deadline(&self) -> Option<std::time::Instant> {
+        None
+    }
+
+    /// Makes every commit so far durable.
+    fn sync(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError>;
 
     /// The first message with sequence >= `from_seq` whose subject matches

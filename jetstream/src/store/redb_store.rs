@@ -61,6 +61,13 @@ pub struct RedbStore {
     /// Set when going back to the last commit failed: writes are refused.
     failed: Option<String>,
     scratch: Vec<u8>,
+    /// `sync_interval` relaxed: commits skip the disk sync until this much
+    /// time has passed since the last durable one (`None` = every commit
+    /// is durable).
+    sync_every: Option<std::time::Duration>,
+    last_durable: std::time::Instant,
+    /// A commit since the last durable one was not synced.
+    unsynced: bool,
 }
 
 /// The pending write transaction, begun if there is none. A free function
@@ -96,6 +103,9 @@ impl RedbStore {
             dropped_tables: false,
             failed: None,
             scratch: Vec::new(),
+            sync_every: None,
+            last_durable: std::time::Instant::now(),
+            unsynced: false,
         })
     }
 
@@ -413,7 +423,14 @@ impl RedbStore {
         })
     }
 
-    fn commit_txn(&mut self, txn: WriteTransaction) -> Result<(), StoreError> {
+    fn commit_txn(&mut self, mut txn: WriteTransaction) -> Result<(), StoreError> {
+        let relaxed = self
+            .sync_every
+            .is_some_and(|every| self.last_durable.elapsed() < every);
+        if relaxed {
+            txn.set_durability(redb::Durability::None)
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+        }
         {
             let mut subjects = txn.open_table(SUBJECTS)?;
             for subject in self.dirty.drain() {
@@ -436,7 +453,19 @@ impl RedbStore {
         }
         self.dropped_tables = false;
         txn.commit()?;
+        if relaxed {
+            self.unsynced = true;
+        } else {
+            self.unsynced = false;
+            self.last_durable = std::time::Instant::now();
+        }
         Ok(())
+    }
+
+    /// Relaxes commits as the reference's `sync_interval`: only one commit
+    /// per `every` syncs to disk (`None`: every commit does).
+    pub fn set_sync_interval(&mut self, every: Option<std::time::Duration>) {
+        self.sync_every = every;
     }
 
     /// The first stored sequence >= `from` among `subjects`, through their
@@ -519,6 +548,27 @@ impl Store for RedbStore {
         keep: Option<u64>,
     ) -> Result<u64, StoreError> {
         self.write(|s| s.purge_in_txn(filter, below_seq, keep))
+    }
+
+    fn sync_deadline(&self) -> Option<std::time::Instant> {
+        let every = self.sync_every?;
+        self.unsynced.then(|| self.last_durable + every)
+    }
+
+    fn sync(&mut self) -> Result<(), StoreError> {
+        if !self.unsynced {
+            return Ok(());
+        }
+        self.commit()?;
+        if self.unsynced {
+            // An empty durable commit makes the relaxed ones before it durable.
+            let every = self.sync_every.take();
+            let txn = self.db.begin_write()?;
+            let result = self.commit_txn(txn);
+            self.sync_every = every;
+            result?;
+        }
+        Ok(())
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {
