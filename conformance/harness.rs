@@ -1,7 +1,8 @@
 //! Server processes under test: finding the binaries, starting one per
 //! scenario on 127.0.0.1 with a random port, and killing it on drop.
 //!
-//! Both servers are started the same way (`-a 127.0.0.1 -p -1 [-c FILE]`)
+//! Both servers are started the same way (`-a 127.0.0.1 -p -1 [-c FILE]
+//! [-js -sd DIR]`)
 //! and the port is read from the log line "Listening for client connections
 //! on 127.0.0.1:PORT". The log (stdout and stderr) is kept in memory and
 //! printed only when the test fails.
@@ -100,6 +101,9 @@ fn locate_reference() -> Option<PathBuf> {
 pub struct ServerSpec {
     /// Written to `server.conf` in a temporary directory and passed with `-c`.
     pub conf: Option<&'static str>,
+    /// JetStream on: `-js -sd <dir>`, a fresh store directory inside the
+    /// server's temporary directory.
+    pub jetstream: bool,
 }
 
 /// A running server. Dropping it kills the process (through its own `Child`
@@ -128,6 +132,9 @@ impl ServerProcess {
             let path = dir.path().join("server.conf");
             std::fs::write(&path, conf).expect("write config");
             cmd.arg("-c").arg(&path);
+        }
+        if spec.jetstream {
+            cmd.arg("-js").arg("-sd").arg(dir.path().join("store"));
         }
         cmd.current_dir(dir.path())
             .stdin(Stdio::null())

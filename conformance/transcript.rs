@@ -79,6 +79,21 @@ pub fn split_frames(bytes: &[u8]) -> Vec<&[u8]> {
     frames
 }
 
+/// How many complete MSG/HMSG frames (control line, payload and its CRLF)
+/// `bytes` holds.
+pub fn complete_msgs(bytes: &[u8]) -> usize {
+    split_frames(bytes)
+        .into_iter()
+        .filter(|frame| {
+            let line_len = frame
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(frame.len(), |i| i + 1);
+            payload_len(&frame[..line_len]).is_some_and(|n| frame.len() == line_len + n + 2)
+        })
+        .count()
+}
+
 /// For a complete MSG or HMSG control line, the payload size it announces.
 fn payload_len(line: &[u8]) -> Option<usize> {
     if !(line.starts_with(b"MSG ") || line.starts_with(b"HMSG ")) || !line.ends_with(b"\n") {

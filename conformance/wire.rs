@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::harness::Target;
-use crate::transcript::{escape, parse_info, render_frame, split_frames, Transcript};
+use crate::transcript::{
+    complete_msgs, escape, parse_info, render_frame, split_frames, Transcript,
+};
 
 /// What a real client sends: protocol 1, headers and no-responders on,
 /// verbose and pedantic off.
@@ -177,6 +179,25 @@ impl Conn {
             .push(format!("{} < [received, not recorded]", self.name));
         self.finish_step(buf.clone(), end, "PONG", false);
         buf
+    }
+
+    /// Reads until `count` complete MSG/HMSG frames have arrived (or the
+    /// server closes, or `ANSWER_TIMEOUT` passes) and returns what came,
+    /// without recording it: for replies the scenario renders itself (with
+    /// `record`), e.g. JSON with times masked. A timeout is recorded.
+    pub fn read_msgs_unrecorded(&mut self, count: usize) -> Vec<u8> {
+        let (buf, end) = self.read_raw(ANSWER_TIMEOUT, |buf| complete_msgs(buf) >= count);
+        let what = format!("{count} message(s)");
+        self.finish_step(buf.clone(), end, &what, false);
+        buf
+    }
+
+    /// Records a line as received by this connection (`name < text`), for
+    /// replies rendered by the scenario.
+    pub fn record(&mut self, text: impl AsRef<str>) {
+        self.log
+            .borrow_mut()
+            .push(format!("{} < {}", self.name, text.as_ref()));
     }
 
     /// Reads until the server closes the connection.

@@ -10,6 +10,7 @@ use crate::runner::run_with;
 fn max_connections() {
     let spec = ServerSpec {
         conf: Some("max_connections: 1\n"),
+        ..ServerSpec::default()
     };
     run_with("max_connections", spec, |s| {
         let mut first = s.client("first");
@@ -35,6 +36,7 @@ fn max_connections() {
 fn stale_connection() {
     let spec = ServerSpec {
         conf: Some("ping_interval: \"1s\"\nping_max: 2\n"),
+        ..ServerSpec::default()
     };
     run_with("stale_connection", spec, |s| {
         // Never answering: PING at ~1 s, PING at ~2 s, then at ~3 s the

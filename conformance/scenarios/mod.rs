@@ -4,6 +4,7 @@
 mod connect;
 mod delivery;
 mod errors;
+mod jetstream;
 mod limits;
 mod no_responders;
 mod parsing;
