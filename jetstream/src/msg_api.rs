@@ -17,6 +17,9 @@ fn store_err(e: impl std::fmt::Display) -> ApiError {
 }
 
 pub fn purge(s: &mut Stream, config: &StreamConfig, payload: &[u8]) -> Result<Value, ApiError> {
+    if config.sealed {
+        return Err(ApiError::stream_sealed());
+    }
     if config.deny_purge {
         return Err(ApiError::purge_not_permitted());
     }
@@ -39,6 +42,9 @@ pub fn msg_delete(
     config: &StreamConfig,
     payload: &[u8],
 ) -> Result<Value, ApiError> {
+    if config.sealed {
+        return Err(ApiError::stream_sealed());
+    }
     if config.deny_delete {
         return Err(ApiError::msg_delete_not_permitted());
     }
@@ -49,7 +55,7 @@ pub fn msg_delete(
     // Erasing overwrites the bytes in the reference's files; a redb record
     // is gone once removed, so both forms end the same.
     if !s.store_mut().remove(req.seq).map_err(store_err)? {
-        return Err(ApiError::msg_delete_not_found());
+        return Err(ApiError::sequence_not_found(req.seq));
     }
     s.store_mut().commit().map_err(store_err)?;
     Ok(json!({ "success": true }))

@@ -290,7 +290,10 @@ impl Registry {
         let (tx, rx) = std::sync::mpsc::channel();
         let queued = entry.inbox.run(move |s: &mut Stream| {
             s.set_policy(policy);
-            let saved = s.store_mut().save_config(&doc);
+            let saved = s
+                .store_mut()
+                .save_config(&doc)
+                .and_then(|()| s.trim_to_limits());
             let _ = tx.send(saved.map_err(|e| e.to_string()));
         });
         match rx.recv() {
@@ -444,12 +447,14 @@ impl Registry {
     }
 
     fn direct_get(&mut self, name: &str, req: &ApiRequest, last_by_subject: Option<String>) {
-        let Some(entry) = self.streams.get(name) else {
+        // The reference subscribes direct gets only for streams that allow
+        // them, so anything else finds no responder.
+        let Some(entry) = self.streams.get(name).filter(|e| e.config.allow_direct) else {
+            let mut h = crate::headers::HeaderBlock::status(503, "");
+            h.add("Nats-Subject", &req.subject);
+            self.outbox.publish(&req.reply, Some(&h.finish()), b"");
             return;
         };
-        if !entry.config.allow_direct {
-            return;
-        }
         let outbox = self.outbox.clone();
         let (reply, payload) = (req.reply.clone(), req.payload.clone());
         let stream_name = name.to_string();

@@ -172,7 +172,9 @@ impl Stream {
             seq -= 1;
         }
         for (id, seq, t) in recent.into_iter().rev() {
-            self.last_msg_id = Some(id.clone());
+            if seq == state.last_seq {
+                self.last_msg_id = Some(id.clone());
+            }
             self.dedupe.insert(id, seq, t);
         }
         if self.policy.allow_msg_ttl {
@@ -260,8 +262,10 @@ impl Stream {
         self.enforce_limits(&msg.subject)?;
         if let Some(id) = msg_id {
             self.dedupe.insert(id.to_string(), seq, now_ns);
-            self.last_msg_id = Some(id.to_string());
         }
+        // Expected-Last-Msg-Id compares with the newest stored message's
+        // id, which is none when that message carried none.
+        self.last_msg_id = msg_id.map(str::to_string);
         if let Some(ttl) = ttl_ns {
             self.ttls.push(Reverse((now_ns + ttl, seq)));
         }
@@ -352,10 +356,17 @@ impl Stream {
         Ok(())
     }
 
+    /// Applies lowered limits at once (after a config update), oldest
+    /// first, as the reference trims on update.
+    pub fn trim_to_limits(&mut self) -> Result<(), StoreError> {
+        self.enforce_limits("")?;
+        self.store.commit()
+    }
+
     /// Discard-old limits after a write: oldest first.
     fn enforce_limits(&mut self, subject: &str) -> Result<(), StoreError> {
         let p = self.policy.clone();
-        if p.max_msgs_per_subject > 0 {
+        if p.max_msgs_per_subject > 0 && !subject.is_empty() {
             while let Some(s) = self.store.subject_state(subject) {
                 if s.msgs <= p.max_msgs_per_subject as u64 {
                     break;
