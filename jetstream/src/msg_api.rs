@@ -1,11 +1,8 @@
 //! The message-level stream API, run on a stream's writer thread: purge,
 //! message get and delete, and direct get (raw message replies).
 
-use base64::Engine as _;
-use serde_json::{json, Value};
-
-use crate::api::stream::{MsgDeleteRequest, MsgGetRequest, PurgeRequest, StreamConfig};
-use crate::api::{decode, decode_optional, format_time};
+use crate::api::format_time;
+use crate::api::stream::{MsgGetRequest, PurgeRequest, StoredMsg as ApiMsg};
 use crate::engine::Outbox;
 use crate::error::ApiError;
 use crate::headers::HeaderBlock;
@@ -16,15 +13,8 @@ fn store_err(e: impl std::fmt::Display) -> ApiError {
     ApiError::store_failed(e.to_string())
 }
 
-pub fn purge(s: &mut Stream, config: &StreamConfig, payload: &[u8]) -> Result<Value, ApiError> {
-    if config.sealed {
-        return Err(ApiError::stream_sealed());
-    }
-    if config.deny_purge {
-        return Err(ApiError::purge_not_permitted());
-    }
-    let req: PurgeRequest = decode_optional(payload)?;
-    req.check()?;
+/// Purges as asked (the request already checked); how many were removed.
+pub fn purge(s: &mut Stream, req: &PurgeRequest) -> Result<u64, ApiError> {
     let filter = Some(req.filter.as_str()).filter(|f| !f.is_empty() && *f != ">");
     // The API's seq and keep are "none" at 0; the store's bounds are literal.
     let below = (req.seq > 0).then_some(req.seq);
@@ -34,31 +24,30 @@ pub fn purge(s: &mut Stream, config: &StreamConfig, payload: &[u8]) -> Result<Va
         .purge(filter, below, keep)
         .map_err(store_err)?;
     s.store_mut().commit().map_err(store_err)?;
-    Ok(json!({ "success": true, "purged": purged }))
+    Ok(purged)
 }
 
-pub fn msg_delete(
-    s: &mut Stream,
-    config: &StreamConfig,
-    payload: &[u8],
-) -> Result<Value, ApiError> {
-    if config.sealed {
-        return Err(ApiError::stream_sealed());
-    }
-    if config.deny_delete {
-        return Err(ApiError::msg_delete_not_permitted());
-    }
-    let req: MsgDeleteRequest = decode(payload)?;
-    if req.seq > s.store().state().last_seq {
-        return Err(ApiError::msg_delete_failed(crate::error::MSG_DELETE_EOF));
+/// Removes one message. A miss is told as the reference's stores tell it:
+/// the memory store only knows "sequence N not found"; the file store says
+/// "stream store EOF" past its last message and "no message found" below
+/// its first (or for 0), and "sequence N not found" for a gap in between.
+pub fn msg_delete(s: &mut Stream, memory: bool, seq: u64) -> Result<(), ApiError> {
+    let state = s.store().state();
+    if !memory {
+        if seq > state.last_seq {
+            return Err(ApiError::msg_delete_failed(crate::error::MSG_DELETE_EOF));
+        }
+        if seq == 0 || seq < state.first_seq {
+            return Err(ApiError::msg_delete_not_found());
+        }
     }
     // Erasing overwrites the bytes in the reference's files; a redb record
     // is gone once removed, so both forms end the same.
-    if !s.store_mut().remove(req.seq).map_err(store_err)? {
-        return Err(ApiError::sequence_not_found(req.seq));
+    if !s.store_mut().remove(seq).map_err(store_err)? {
+        return Err(ApiError::sequence_not_found(seq));
     }
     s.store_mut().commit().map_err(store_err)?;
-    Ok(json!({ "success": true }))
+    Ok(())
 }
 
 /// Why a get found nothing usable.
@@ -104,28 +93,23 @@ fn first_at_or_after(
     Ok(None)
 }
 
-pub fn msg_get(s: &mut Stream, _config: &StreamConfig, payload: &[u8]) -> Result<Value, ApiError> {
-    let req: MsgGetRequest = decode(payload)?;
-    req.check_single()?;
-    let m = find(s, &req).map_err(|miss| match miss {
+/// The message a STREAM.MSG.GET asks for (the request already checked).
+pub fn msg_get(s: &mut Stream, req: &MsgGetRequest) -> Result<ApiMsg, ApiError> {
+    let m = find(s, req).map_err(|miss| match miss {
         GetMiss::NotFound => ApiError::no_message_found(),
         GetMiss::BadRequest => ApiError::bad_request(),
     })?;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let mut message = json!({
-        "subject": m.subject,
-        "seq": m.seq,
-        "time": format_time(m.time_ns),
-    });
-    if !m.payload.is_empty() {
-        message["data"] = json!(b64.encode(&m.payload));
-    }
-    if let Some(h) = &m.headers {
-        if !req.no_hdr {
-            message["hdrs"] = json!(b64.encode(h));
-        }
-    }
-    Ok(json!({ "message": message }))
+    let hdrs = match &m.headers {
+        Some(h) if !req.no_hdr => h.to_vec(),
+        _ => Vec::new(),
+    };
+    Ok(ApiMsg {
+        subject: m.subject,
+        seq: m.seq,
+        hdrs,
+        data: m.payload.to_vec(),
+        time: m.time_ns,
+    })
 }
 
 /// Answers a DIRECT.GET with the raw message (headers first as stored,
@@ -241,14 +225,24 @@ fn direct_batch(s: &Stream, stream: &str, outbox: &dyn Outbox, reply: &str, req:
     let last_seq = s.store().state().last_seq;
     let mut previous = 0;
     let total = msgs.len() as u64;
-    for (i, m) in msgs.iter().enumerate() {
-        let pending = if multi {
+    let filter = Some(req.next_by_subj.as_str())
+        .filter(|f| !f.is_empty())
+        .unwrap_or(">");
+    let pending_after = |i: usize, seq: u64| {
+        if multi {
             total - 1 - i as u64
         } else {
-            let filter = Some(req.next_by_subj.as_str()).filter(|f| !f.is_empty());
-            matching_after(s, filter.unwrap_or(">"), m.seq)
-        };
-        send_direct(outbox, reply, stream, m, Some((pending, previous)));
+            matching_after(s, filter, seq)
+        }
+    };
+    for (i, m) in msgs.iter().enumerate() {
+        send_direct(
+            outbox,
+            reply,
+            stream,
+            m,
+            Some((pending_after(i, m.seq), previous)),
+        );
         previous = m.seq;
     }
     let mut eob = HeaderBlock::status(204, "EOB");

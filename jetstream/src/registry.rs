@@ -1,17 +1,32 @@
 //! The registry of an account's streams and the `$JS.API` handlers. It
 //! lives on the API thread; a handler that needs a stream's data sends the
 //! work to that stream's writer thread, which replies itself.
+//!
+//! Replies are the typed responses of [`crate::api`], so each endpoint's
+//! success and error forms are the reference's (e.g. stream_info errors
+//! keep `total/offset/limit`, purge errors `"purged":0`). Requests are
+//! decoded and checked before the stream is looked up, as the reference
+//! does.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use serde_json::{json, Value};
-
-use crate::api::stream::subjects_collide;
-use crate::api::stream::{StorageType, StreamConfig};
-use crate::api::{decode, format_time};
+use crate::api::account::{AccountInfo, AccountInfoResponse, ApiStats};
+use crate::api::json::is_empty_request;
+use crate::api::stream::{
+    subjects_collide, ClusterInfo, ListBody, MsgDeleteBody, MsgDeleteRequest, MsgDeleteResponse,
+    MsgGetBody, MsgGetRequest, MsgGetResponse, NamesBody, PurgeBody, PurgeRequest, StorageType,
+    StreamConfig, StreamCreateResponse, StreamDeleteResponse, StreamInfo, StreamInfoRequest,
+    StreamInfoResponse, StreamListRequest, StreamListResponse, StreamNamesRequest,
+    StreamNamesResponse, StreamPurgeResponse, StreamState, StreamUpdateResponse,
+};
+use crate::api::{
+    decode, decode_optional, Paged, Response, ResponseBody, LIST_LIMIT, NAMES_LIMIT,
+    SERVER_VERSION, SUBJECTS_LIMIT,
+};
 use crate::engine::{
     now_ns, open_store, start_stream, streams_dir, ApiRequest, EngineError, JetStreamConfig, Outbox,
 };
@@ -23,10 +38,6 @@ use crate::stream::Stream;
 use crate::writer::StreamInbox;
 
 const API_PREFIX: &str = "$JS.API.";
-const TYPE_PREFIX: &str = "io.nats.jetstream.api.v1.";
-/// Page size of STREAM.NAMES and STREAM.LIST, as the reference's.
-const NAMES_PAGE: usize = 1024;
-const LIST_PAGE: usize = 256;
 
 struct Entry {
     config: StreamConfig,
@@ -36,12 +47,43 @@ struct Entry {
     path: Option<PathBuf>,
 }
 
+/// The account's API counters (`api.total`, `api.errors` in `$JS.API.INFO`),
+/// kept as the reference keeps them: a reply counts when it is sent, so
+/// INFO does not count itself; an error reply also counts as an error.
+/// Replies sent from a stream's thread count there.
+#[derive(Default)]
+struct ApiCounters {
+    total: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// How a reply counts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Counted {
+    /// Not at all: a successful STREAM.MSG.GET (the reference sends it
+    /// without its API accounting).
+    No,
+    Total,
+    /// In the total and the errors.
+    Error,
+}
+
+impl ApiCounters {
+    fn count(&self, counted: Counted) {
+        if counted != Counted::No {
+            self.total.fetch_add(1, Ordering::SeqCst);
+        }
+        if counted == Counted::Error {
+            self.errors.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
 pub struct Registry {
     config: JetStreamConfig,
     outbox: Arc<dyn Outbox>,
     streams: BTreeMap<String, Entry>,
-    api_total: u64,
-    api_errors: u64,
+    counters: Arc<ApiCounters>,
 }
 
 impl Registry {
@@ -50,8 +92,7 @@ impl Registry {
             config,
             outbox,
             streams: BTreeMap::new(),
-            api_total: 0,
-            api_errors: 0,
+            counters: Arc::default(),
         }
     }
 
@@ -110,7 +151,6 @@ impl Registry {
             return;
         };
         let tokens: Vec<&str> = rest.split('.').collect();
-        self.api_total += 1;
         match tokens.as_slice() {
             ["INFO"] => self.account_info(req),
             ["STREAM", "CREATE", name] => self.stream_create(name, req),
@@ -119,29 +159,26 @@ impl Registry {
             ["STREAM", "INFO", name] => self.stream_info(name, req),
             ["STREAM", "NAMES"] => self.stream_names(req),
             ["STREAM", "LIST"] => self.stream_list(req),
-            ["STREAM", "PURGE", name] => self.on_stream(name, req, "stream_purge", msg_api::purge),
-            ["STREAM", "MSG", "GET", name] => {
-                self.on_stream(name, req, "stream_msg_get", msg_api::msg_get)
-            }
-            ["STREAM", "MSG", "DELETE", name] => {
-                self.on_stream(name, req, "stream_msg_delete", msg_api::msg_delete)
-            }
+            ["STREAM", "PURGE", name] => self.stream_purge(name, req),
+            ["STREAM", "MSG", "GET", name] => self.msg_get(name, req),
+            ["STREAM", "MSG", "DELETE", name] => self.msg_delete(name, req),
             ["DIRECT", "GET", name] => self.direct_get(name, req, None),
             ["DIRECT", "GET", name, subject @ ..] if !subject.is_empty() => {
                 self.direct_get(name, req, Some(subject.join(".")));
             }
             // Unknown API subjects get no reply, as with the reference.
-            _ => self.api_total -= 1,
+            _ => {}
         }
     }
 
-    fn reply(&self, req: &ApiRequest, kind: &str, body: Value) {
-        send_json(&*self.outbox, &req.reply, kind, body);
-    }
-
-    fn reply_error(&mut self, req: &ApiRequest, kind: &str, err: &ApiError) {
-        self.api_errors += 1;
-        send_error(&*self.outbox, &req.reply, kind, err);
+    /// Sends a reply, counting it as a success or an error.
+    fn respond<B: ResponseBody>(&self, req: &ApiRequest, resp: &Response<B>) {
+        let counted = if resp.error.is_some() {
+            Counted::Error
+        } else {
+            Counted::Total
+        };
+        send(&*self.outbox, &self.counters, &req.reply, resp, counted);
     }
 
     fn account_info(&mut self, req: &ApiRequest) {
@@ -160,26 +197,20 @@ impl Registry {
                 }
             }
         }
-        let body = json!({
-            "memory": memory,
-            "storage": storage,
-            "reserved_memory": 0,
-            "reserved_storage": 0,
-            "streams": self.streams.len(),
-            "consumers": 0,
-            "limits": {
-                "max_memory": self.config.max_memory,
-                "max_storage": self.config.max_storage,
-                "max_streams": -1,
-                "max_consumers": -1,
-                "max_ack_pending": -1,
-                "memory_max_stream_bytes": -1,
-                "storage_max_stream_bytes": -1,
-                "max_bytes_required": false,
+        // The account has no JetStream limits of its own (all -1), whatever
+        // the server's.
+        let info = AccountInfo {
+            memory,
+            storage,
+            streams: self.streams.len() as u64,
+            api: ApiStats {
+                total: self.counters.total.load(Ordering::SeqCst),
+                errors: self.counters.errors.load(Ordering::SeqCst),
+                ..ApiStats::default()
             },
-            "api": { "level": crate::api::API_LEVEL, "total": self.api_total, "errors": self.api_errors },
-        });
-        self.reply(req, "account_info", body);
+            ..AccountInfo::default()
+        };
+        self.respond(req, &AccountInfoResponse::info(info));
     }
 
     /// Parses and checks a stream config body for create; the name in the
@@ -195,23 +226,24 @@ impl Registry {
     }
 
     fn stream_create(&mut self, name: &str, req: &ApiRequest) {
-        let kind = "stream_create";
+        let error = |e| StreamCreateResponse::error(e);
         let config = match Self::parse_config(name, &req.payload) {
             Ok(c) => c,
-            Err(e) => return self.reply_error(req, kind, &e),
+            Err(e) => return self.respond(req, &error(e)),
         };
         if let Some(existing) = self.streams.get(name) {
+            // Idempotent: the existing stream, still `did_create`.
             if existing.config == config {
-                return self.send_info(name, req, kind, InfoOptions::created());
+                return self.send_info(name, req, View::Created);
             }
-            return self.reply_error(req, kind, &ApiError::stream_name_in_use());
+            return self.respond(req, &error(ApiError::stream_name_in_use()));
         }
         if let Err(e) = self.check_overlap(name, &config.subjects) {
-            return self.reply_error(req, kind, &e);
+            return self.respond(req, &error(e));
         }
         match self.open_stream(config) {
-            Ok(()) => self.send_info(name, req, kind, InfoOptions::created()),
-            Err(e) => self.reply_error(req, kind, &e),
+            Ok(()) => self.send_info(name, req, View::Created),
+            Err(e) => self.respond(req, &error(e)),
         }
     }
 
@@ -224,6 +256,13 @@ impl Registry {
             created_ns,
         })
         .map_err(|e| ApiError::store_failed(e.to_string()))?;
+        // A first_seq moves an empty store's sequence, as the reference's
+        // compact does: first_seq N, last_seq N - 1.
+        if config.first_seq > 1 {
+            store
+                .purge(None, Some(config.first_seq), None)
+                .map_err(|e| ApiError::store_failed(e.to_string()))?;
+        }
         let saved = store.save_config(&doc).and_then(|()| store.commit());
         saved.map_err(|e| ApiError::store_failed(e.to_string()))?;
         let (inbox, thread) = start_stream(&config, store, &self.outbox)?;
@@ -258,27 +297,27 @@ impl Registry {
     }
 
     fn stream_update(&mut self, name: &str, req: &ApiRequest) {
-        let kind = "stream_update";
+        let error = |e| StreamUpdateResponse::error(e);
         // The reference validates an update before it compares names.
         let mut config: StreamConfig = match decode(&req.payload) {
             Ok(c) => c,
-            Err(e) => return self.reply_error(req, kind, &e),
+            Err(e) => return self.respond(req, &error(e)),
         };
         if let Err(e) = config.validate() {
-            return self.reply_error(req, kind, &e);
+            return self.respond(req, &error(e));
         }
         if config.name != name {
-            return self.reply_error(req, kind, &ApiError::stream_name_mismatch());
+            return self.respond(req, &error(ApiError::stream_name_mismatch()));
         }
         let Some(entry) = self.streams.get(name) else {
-            return self.reply_error(req, kind, &ApiError::stream_not_found());
+            return self.respond(req, &error(ApiError::stream_not_found()));
         };
         if let Err(e) = StreamConfig::check_update(&entry.config, &mut config) {
-            return self.reply_error(req, kind, &e);
+            return self.respond(req, &error(e));
         }
         config.set_static_metadata();
         if let Err(e) = self.check_overlap(name, &config.subjects) {
-            return self.reply_error(req, kind, &e);
+            return self.respond(req, &error(e));
         }
         let created_ns = entry.created_ns;
         let doc = serde_json::to_vec(&StoredConfig {
@@ -298,21 +337,21 @@ impl Registry {
         });
         match rx.recv() {
             Ok(Ok(())) if queued => {}
-            Ok(Err(e)) => return self.reply_error(req, kind, &ApiError::store_failed(e)),
-            _ => return self.reply_error(req, kind, &ApiError::stream_not_found()),
+            Ok(Err(e)) => return self.respond(req, &error(ApiError::store_failed(e))),
+            _ => return self.respond(req, &error(ApiError::stream_not_found())),
         }
         self.outbox
             .capture(name, &config.subjects, entry.inbox.clone());
         if let Some(entry) = self.streams.get_mut(name) {
             entry.config = config;
         }
-        self.send_info(name, req, kind, InfoOptions::default());
+        self.send_info(name, req, View::Updated);
     }
 
     fn stream_delete(&mut self, name: &str, req: &ApiRequest) {
-        let kind = "stream_delete";
         let Some(mut entry) = self.streams.remove(name) else {
-            return self.reply_error(req, kind, &ApiError::stream_not_found());
+            let resp = StreamDeleteResponse::error(ApiError::stream_not_found());
+            return self.respond(req, &resp);
         };
         self.outbox.release(name);
         entry.inbox.stop();
@@ -324,128 +363,236 @@ impl Registry {
                 tracing::error!("removing {}: {e}", path.display());
             }
         }
-        self.reply(req, kind, json!({ "success": true }));
+        self.respond(req, &StreamDeleteResponse::deleted());
     }
 
     fn stream_info(&mut self, name: &str, req: &ApiRequest) {
-        let opts = match InfoOptions::parse(&req.payload) {
-            Ok(o) => o,
-            Err(e) => return self.reply_error(req, "stream_info", &e),
-        };
-        self.send_info(name, req, "stream_info", opts);
+        match decode_optional::<StreamInfoRequest>(&req.payload) {
+            Ok(r) => self.send_info(name, req, View::Info(r)),
+            Err(e) => self.respond(req, &StreamInfoResponse::error(e)),
+        }
     }
 
     /// Has the stream's thread build its info and reply.
-    fn send_info(&mut self, name: &str, req: &ApiRequest, kind: &'static str, opts: InfoOptions) {
+    fn send_info(&mut self, name: &str, req: &ApiRequest, view: View) {
         let Some(entry) = self.streams.get(name) else {
-            return self.reply_error(req, kind, &ApiError::stream_not_found());
+            let e = ApiError::stream_not_found();
+            return match view {
+                View::Created => self.respond(req, &StreamCreateResponse::error(e)),
+                View::Updated => self.respond(req, &StreamUpdateResponse::error(e)),
+                View::Info(_) => self.respond(req, &StreamInfoResponse::error(e)),
+            };
         };
         let (config, created_ns) = (entry.config.clone(), entry.created_ns);
-        let outbox = self.outbox.clone();
+        let (outbox, counters) = (self.outbox.clone(), self.counters.clone());
         let reply = req.reply.clone();
         let leader = self.config.server_name.clone();
         entry.inbox.run(move |s: &mut Stream| {
-            let mut body = stream_info_json(s, &config, created_ns, &leader, &opts);
-            if opts.did_create {
-                body["did_create"] = json!(true);
+            let (out, c) = (&*outbox, &counters);
+            match view {
+                View::Created => {
+                    let (info, _) = stream_info(s, &config, created_ns, None, true, None);
+                    let resp = StreamCreateResponse::created(info, true);
+                    send(out, c, &reply, &resp, Counted::Total);
+                }
+                View::Updated => {
+                    let (info, _) = stream_info(s, &config, created_ns, None, true, None);
+                    let resp = StreamUpdateResponse::updated(info);
+                    send(out, c, &reply, &resp, Counted::Total);
+                }
+                View::Info(r) => {
+                    let (info, paged) =
+                        stream_info(s, &config, created_ns, Some(&leader), true, Some(&r));
+                    let resp = StreamInfoResponse::info(info, paged);
+                    send(out, c, &reply, &resp, Counted::Total);
+                }
             }
-            send_json(&*outbox, &reply, kind, body);
         });
     }
 
-    fn matching_names(&self, payload: &[u8]) -> Result<(Vec<String>, usize), ApiError> {
-        let req: NamesRequest = if payload.is_empty() {
-            NamesRequest::default()
-        } else {
-            crate::api::parse_json(payload)?
-        };
-        let names = self
-            .streams
+    /// The streams whose subjects collide with `subject` (all when empty),
+    /// sorted by name.
+    fn matching_names(&self, subject: &str) -> Vec<String> {
+        self.streams
             .values()
             .filter(|e| {
-                req.subject
-                    .as_deref()
-                    .is_none_or(|f| e.config.subjects.iter().any(|s| subjects_collide(f, s)))
+                subject.is_empty()
+                    || e.config
+                        .subjects
+                        .iter()
+                        .any(|s| subjects_collide(subject, s))
             })
             .map(|e| e.config.name.clone())
-            .collect();
-        Ok((names, req.offset))
+            .collect()
     }
 
     fn stream_names(&mut self, req: &ApiRequest) {
-        let kind = "stream_names";
-        let (names, offset) = match self.matching_names(&req.payload) {
+        let r: StreamNamesRequest = match decode_optional(&req.payload) {
             Ok(r) => r,
-            Err(e) => return self.reply_error(req, kind, &e),
+            Err(e) => return self.respond(req, &StreamNamesResponse::error(e)),
         };
-        let total = names.len();
-        let page: Vec<String> = names.into_iter().skip(offset).take(NAMES_PAGE).collect();
+        let names = self.matching_names(&r.subject);
+        let offset = r.offset.max(0);
+        let total = names.len() as i64;
+        let page: Vec<String> = names
+            .into_iter()
+            .skip(offset as usize)
+            .take(NAMES_LIMIT as usize)
+            .collect();
         // The reference sends `null`, not `[]`, when there are none.
-        let streams = if page.is_empty() {
-            Value::Null
-        } else {
-            json!(page)
+        let body = NamesBody {
+            paged: Paged {
+                total,
+                offset,
+                limit: NAMES_LIMIT,
+            },
+            streams: (!page.is_empty()).then_some(page),
         };
-        self.reply(
-            req,
-            kind,
-            json!({ "total": total, "offset": offset, "limit": NAMES_PAGE, "streams": streams }),
-        );
+        self.respond(req, &StreamNamesResponse::ok(body));
     }
 
     fn stream_list(&mut self, req: &ApiRequest) {
-        let kind = "stream_list";
-        let (names, offset) = match self.matching_names(&req.payload) {
+        let r: StreamListRequest = match decode_optional(&req.payload) {
             Ok(r) => r,
-            Err(e) => return self.reply_error(req, kind, &e),
+            Err(e) => return self.respond(req, &StreamListResponse::error(e)),
         };
-        let total = names.len();
+        let names = self.matching_names(&r.subject);
+        let offset = r.offset.max(0);
+        let total = names.len() as i64;
         let mut infos = Vec::new();
-        for name in names.iter().skip(offset).take(LIST_PAGE) {
+        for name in names.iter().skip(offset as usize).take(LIST_LIMIT as usize) {
             let Some(entry) = self.streams.get(name) else {
                 continue;
             };
             let (config, created_ns) = (entry.config.clone(), entry.created_ns);
-            let leader = self.config.server_name.clone();
             let (tx, rx) = std::sync::mpsc::channel();
-            let opts = InfoOptions::default();
+            // Each entry shows the stored config (no server version or
+            // level in its metadata) and no cluster.
             if entry.inbox.run(move |s: &mut Stream| {
-                let _ = tx.send(stream_info_json(s, &config, created_ns, &leader, &opts));
+                let (info, _) = stream_info(s, &config, created_ns, None, false, None);
+                let _ = tx.send(info);
             }) {
                 if let Ok(info) = rx.recv() {
                     infos.push(info);
                 }
             }
         }
-        self.reply(
-            req,
-            kind,
-            json!({ "total": total, "offset": offset, "limit": LIST_PAGE, "streams": infos }),
-        );
-    }
-
-    /// Runs a message API handler on the stream's thread.
-    fn on_stream(
-        &mut self,
-        name: &str,
-        req: &ApiRequest,
-        kind: &'static str,
-        handler: fn(&mut Stream, &StreamConfig, &[u8]) -> Result<Value, ApiError>,
-    ) {
-        let Some(entry) = self.streams.get(name) else {
-            return self.reply_error(req, kind, &ApiError::stream_not_found());
+        let body = ListBody {
+            paged: Paged {
+                total,
+                offset,
+                limit: LIST_LIMIT,
+            },
+            streams: infos,
+            ..ListBody::default()
         };
-        let config = entry.config.clone();
-        let outbox = self.outbox.clone();
-        let (reply, payload) = (req.reply.clone(), req.payload.clone());
-        entry
-            .inbox
-            .run(move |s: &mut Stream| match handler(s, &config, &payload) {
-                Ok(body) => send_json(&*outbox, &reply, kind, body),
-                Err(e) => send_error(&*outbox, &reply, kind, &e),
-            });
+        self.respond(req, &StreamListResponse::ok(body));
     }
 
+    fn stream_purge(&mut self, name: &str, req: &ApiRequest) {
+        let error = |e| StreamPurgeResponse::error(e);
+        let r: PurgeRequest = match decode_optional(&req.payload).and_then(|r: PurgeRequest| {
+            r.check()?;
+            Ok(r)
+        }) {
+            Ok(r) => r,
+            Err(e) => return self.respond(req, &error(e)),
+        };
+        let Some(entry) = self.streams.get(name) else {
+            return self.respond(req, &error(ApiError::stream_not_found()));
+        };
+        if entry.config.sealed {
+            return self.respond(req, &error(ApiError::stream_sealed()));
+        }
+        if entry.config.deny_purge {
+            return self.respond(req, &error(ApiError::purge_not_permitted()));
+        }
+        self.on_stream(entry, req, move |s| {
+            let resp = match msg_api::purge(s, &r) {
+                Ok(purged) => StreamPurgeResponse::ok(PurgeBody {
+                    success: true,
+                    purged,
+                }),
+                Err(e) => error(e),
+            };
+            let counted = if resp.error.is_some() {
+                Counted::Error
+            } else {
+                Counted::Total
+            };
+            (resp, counted)
+        });
+    }
+
+    fn msg_get(&mut self, name: &str, req: &ApiRequest) {
+        let error = |e| MsgGetResponse::error(e);
+        let r: MsgGetRequest = match decode(&req.payload).and_then(|r: MsgGetRequest| {
+            r.check_single()?;
+            Ok(r)
+        }) {
+            Ok(r) => r,
+            Err(e) => return self.respond(req, &error(e)),
+        };
+        let Some(entry) = self.streams.get(name) else {
+            return self.respond(req, &error(ApiError::stream_not_found()));
+        };
+        self.on_stream(entry, req, move |s| match msg_api::msg_get(s, &r) {
+            Ok(message) => (
+                MsgGetResponse::ok(MsgGetBody {
+                    message: Some(message),
+                }),
+                Counted::No,
+            ),
+            Err(e) => (error(e), Counted::Error),
+        });
+    }
+
+    fn msg_delete(&mut self, name: &str, req: &ApiRequest) {
+        let error = |e| MsgDeleteResponse::error(e);
+        if is_empty_request(&req.payload) {
+            return self.respond(req, &error(ApiError::bad_request()));
+        }
+        let r: MsgDeleteRequest = match decode(&req.payload) {
+            Ok(r) => r,
+            Err(e) => return self.respond(req, &error(e)),
+        };
+        let Some(entry) = self.streams.get(name) else {
+            return self.respond(req, &error(ApiError::stream_not_found()));
+        };
+        if entry.config.sealed {
+            return self.respond(req, &error(ApiError::stream_sealed()));
+        }
+        if entry.config.deny_delete {
+            return self.respond(req, &error(ApiError::msg_delete_not_permitted()));
+        }
+        let memory = entry.config.storage == StorageType::Memory;
+        // The store's refusals are sent as plain replies that carry an
+        // error: the reference counts them in the total, not as errors.
+        self.on_stream(entry, req, move |s| {
+            let resp = match msg_api::msg_delete(s, memory, r.seq) {
+                Ok(()) => MsgDeleteResponse::ok(MsgDeleteBody { success: true }),
+                Err(e) => error(e),
+            };
+            (resp, Counted::Total)
+        });
+    }
+
+    /// Runs `handler` on the stream's thread and sends its reply from there.
+    fn on_stream<B: ResponseBody + 'static>(
+        &self,
+        entry: &Entry,
+        req: &ApiRequest,
+        handler: impl FnOnce(&mut Stream) -> (Response<B>, Counted) + Send + 'static,
+    ) {
+        let (outbox, counters) = (self.outbox.clone(), self.counters.clone());
+        let reply = req.reply.clone();
+        entry.inbox.run(move |s: &mut Stream| {
+            let (resp, counted) = handler(s);
+            send(&*outbox, &counters, &reply, &resp, counted);
+        });
+    }
+
+    /// Direct gets are not API calls in the account's counts.
     fn direct_get(&mut self, name: &str, req: &ApiRequest, last_by_subject: Option<String>) {
         // The reference subscribes direct gets only for streams that allow
         // them, so anything else finds no responder.
@@ -478,114 +625,93 @@ struct StoredConfig {
     created_ns: i64,
 }
 
-#[derive(Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NamesRequest {
-    #[serde(default)]
-    offset: usize,
-    #[serde(default)]
-    subject: Option<String>,
+/// Which stream-info reply to build.
+enum View {
+    /// stream_create: no cluster, no paging.
+    Created,
+    /// stream_update: likewise.
+    Updated,
+    /// stream_info: cluster and paging, per the request.
+    Info(StreamInfoRequest),
 }
 
-/// STREAM.INFO's optional request.
-#[derive(Default, Clone, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InfoOptions {
-    #[serde(default)]
-    deleted_details: bool,
-    #[serde(default)]
-    subjects_filter: Option<String>,
-    #[serde(default)]
-    offset: usize,
-    #[serde(skip)]
-    did_create: bool,
-}
-
-impl InfoOptions {
-    fn created() -> Self {
-        InfoOptions {
-            did_create: true,
-            ..InfoOptions::default()
-        }
-    }
-
-    fn parse(payload: &[u8]) -> Result<Self, ApiError> {
-        if payload.iter().all(u8::is_ascii_whitespace) {
-            return Ok(InfoOptions::default());
-        }
-        crate::api::parse_json(payload)
-    }
-}
-
-/// Subjects per STREAM.INFO page when a subjects filter is given.
-const SUBJECTS_PAGE: usize = 100_000;
-
-fn stream_info_json(
+/// What a stream reports about itself, and the paging of its subjects
+/// (non-zero only when the request's `subjects_filter` matched some).
+/// `leader`: the `cluster` field (STREAM.INFO only). `dynamic`: the server's
+/// version and level added to the metadata (not in STREAM.LIST).
+fn stream_info(
     s: &Stream,
     config: &StreamConfig,
     created_ns: i64,
-    leader: &str,
-    opts: &InfoOptions,
-) -> Value {
+    leader: Option<&str>,
+    dynamic: bool,
+    req: Option<&StreamInfoRequest>,
+) -> (StreamInfo, Paged) {
     let st = s.store().state();
-    let mut state = json!({
-        "messages": st.msgs,
-        "bytes": st.bytes,
-        "first_seq": st.first_seq,
-        "first_ts": format_time(if st.msgs > 0 { st.first_ts } else { 0 }),
-        "last_seq": st.last_seq,
-        "last_ts": format_time(st.last_ts),
-        "consumer_count": 0,
-    });
-    if st.num_subjects > 0 {
-        state["num_subjects"] = json!(st.num_subjects);
-    }
-    if st.num_deleted > 0 {
-        state["num_deleted"] = json!(st.num_deleted);
-        if opts.deleted_details {
-            state["deleted"] = json!(s.store().deleted());
+    let mut state = StreamState {
+        messages: st.msgs,
+        bytes: st.bytes,
+        first_seq: st.first_seq,
+        first_ts: if st.msgs > 0 { st.first_ts } else { 0 },
+        last_seq: st.last_seq,
+        last_ts: st.last_ts,
+        num_subjects: st.num_subjects,
+        num_deleted: st.num_deleted,
+        ..StreamState::default()
+    };
+    let mut paged = Paged::default();
+    if let Some(req) = req {
+        if req.deleted_details && st.num_deleted > 0 {
+            state.deleted = s.store().deleted();
+        }
+        if !req.subjects_filter.is_empty() {
+            let subjects = s.store().subjects_matching(&req.subjects_filter);
+            if !subjects.is_empty() {
+                let offset = req.offset.max(0);
+                paged = Paged {
+                    total: subjects.len() as i64,
+                    offset,
+                    limit: SUBJECTS_LIMIT,
+                };
+                let page: BTreeMap<String, u64> = subjects
+                    .into_iter()
+                    .skip(offset as usize)
+                    .take(SUBJECTS_LIMIT as usize)
+                    .map(|(subject, ss)| (subject, ss.msgs))
+                    .collect();
+                if !page.is_empty() {
+                    state.subjects = Some(page);
+                }
+            }
         }
     }
-    let (mut total, mut offset, mut limit) = (0, 0, 0);
-    if let Some(filter) = &opts.subjects_filter {
-        let subjects = s.store().subjects_matching(filter);
-        total = subjects.len();
-        offset = opts.offset;
-        limit = SUBJECTS_PAGE;
-        let page: serde_json::Map<String, Value> = subjects
-            .into_iter()
-            .skip(offset)
-            .take(limit)
-            .map(|(subj, ss)| (subj, json!(ss.msgs)))
-            .collect();
-        if !page.is_empty() {
-            state["subjects"] = Value::Object(page);
-        }
-    }
-    json!({
-        "total": total,
-        "offset": offset,
-        "limit": limit,
-        "config": serde_json::to_value(config.with_dynamic_metadata(crate::api::SERVER_VERSION)).unwrap_or(Value::Null),
-        "created": format_time(created_ns),
-        "state": state,
-        "cluster": { "leader": leader },
-        "ts": format_time(now_ns()),
-    })
+    let config = if dynamic {
+        config.with_dynamic_metadata(SERVER_VERSION)
+    } else {
+        config.clone()
+    };
+    let info = StreamInfo {
+        config,
+        created: created_ns,
+        state,
+        cluster: leader.map(|l| ClusterInfo {
+            leader: l.to_string(),
+            ..ClusterInfo::default()
+        }),
+        ts: now_ns(),
+        ..StreamInfo::default()
+    };
+    (info, paged)
 }
 
-pub(crate) fn send_json(outbox: &dyn Outbox, reply: &str, kind: &str, mut body: Value) {
-    if let Value::Object(map) = &mut body {
-        map.insert(
-            "type".into(),
-            json!(format!("{TYPE_PREFIX}{kind}_response")),
-        );
-    }
-    let bytes = serde_json::to_vec(&body).unwrap_or_default();
-    outbox.publish(reply, None, &bytes);
-}
-
-pub(crate) fn send_error(outbox: &dyn Outbox, reply: &str, kind: &str, err: &ApiError) {
-    let body = json!({ "error": err });
-    send_json(outbox, reply, kind, body);
+/// Counts and publishes one reply.
+fn send<B: ResponseBody>(
+    outbox: &dyn Outbox,
+    counters: &ApiCounters,
+    reply: &str,
+    resp: &Response<B>,
+    counted: Counted,
+) {
+    counters.count(counted);
+    outbox.publish(reply, None, &resp.to_json());
 }
