@@ -127,14 +127,16 @@ pub fn direct_get(
     };
     let req = match last_by_subject {
         Some(subj) => {
+            // This form takes no body.
             if !payload.is_empty() {
-                return status(408, "Bad Request");
+                return status(408, "Malformed Request");
             }
             MsgGetRequest {
                 last_by_subj: subj.to_string(),
                 ..MsgGetRequest::default()
             }
         }
+        None if payload.is_empty() => return status(408, "Empty Request"),
         None => match serde_json::from_slice::<MsgGetRequest>(payload) {
             Ok(r) => r,
             Err(_) => return status(408, "Malformed Request"),
@@ -245,8 +247,9 @@ fn direct_batch(s: &Stream, stream: &str, outbox: &dyn Outbox, reply: &str, req:
         );
         previous = m.seq;
     }
+    // What the batch left behind, when it was cut short.
     let mut eob = HeaderBlock::status(204, "EOB");
-    eob.add("Nats-Num-Pending", 0)
+    eob.add("Nats-Num-Pending", pending_after(msgs.len() - 1, previous))
         .add("Nats-Last-Sequence", previous);
     if multi {
         eob.add(
