@@ -1356,6 +1356,9 @@ fn js_stream_purge() {
             "invalid JSON: json: unknown field \"bogus\"",
         );
         failed(&mut c, "Q", "", 404, 10059, "stream not found");
+        // The request is checked before the stream is looked up.
+        let unknown = "invalid JSON: json: unknown field \"bogus\"";
+        failed(&mut c, "Q", r#"{"bogus":1}"#, 400, 10025, unknown);
         purged(&mut c, "", 1);
         purged(&mut c, "", 0);
         // Emptied: first_seq is last_seq + 1, no first time.
@@ -1373,6 +1376,7 @@ fn js_stream_purge() {
         );
         store(&mut c, "D", "d.a", "x", 1);
         failed(&mut c, "D", "", 500, 10110, "stream purge not permitted");
+        failed(&mut c, "D", r#"{"bogus":1}"#, 400, 10025, unknown);
     });
 }
 
@@ -1433,6 +1437,9 @@ fn js_stream_msg_get() {
             &got,
             api_error("stream_msg_get", 404, 10059, "stream not found"),
         );
+        // The request is checked before the stream is looked up.
+        let got = api(&mut c, "$JS.API.STREAM.MSG.GET.Q", "");
+        expect_json(&mut c, &got, bad);
     });
 }
 
@@ -1488,6 +1495,10 @@ fn js_stream_msg_delete() {
             r#"{"seq":1}"#,
             &err(404, 10059, "stream not found"),
         );
+        // The request is checked before the stream is looked up.
+        case(&mut c, "Q", "", &err(400, 10003, "bad request"));
+        let unknown = err(400, 10025, "invalid JSON: json: unknown field \"bogus\"");
+        case(&mut c, "Q", r#"{"bogus":1}"#, &unknown);
         // A memory stream: every miss is "sequence N not found".
         create(
             &mut c,
@@ -1527,6 +1538,70 @@ fn js_stream_msg_delete() {
             "D",
             r#"{"seq":1}"#,
             &err(500, 10057, "message delete not permitted"),
+        );
+        case(&mut c, "D", "", &err(400, 10003, "bad request"));
+    });
+}
+
+/// A sealed stream refuses publishes, deletes and purges; sealing also
+/// turns on deny_delete, deny_purge and discard new. The refusals count as
+/// API errors.
+#[test]
+fn js_stream_sealed() {
+    run_js("js_stream_sealed", |s| {
+        let mut c = js_client(s, "c");
+        create(&mut c, "S", r#"{"name":"S","subjects":["s.>"]}"#);
+        store(&mut c, "S", "s.a", "one", 1);
+        store(&mut c, "S", "s.a", "two", 2);
+        let got = api(
+            &mut c,
+            "$JS.API.STREAM.UPDATE.S",
+            r#"{"name":"S","subjects":["s.>"],"sealed":true}"#,
+        );
+        let sealed = with(
+            config("S", &["s.>"]),
+            json!({"sealed": true, "deny_delete": true, "deny_purge": true, "discard": "new"}),
+        );
+        let size = file_size("s.a", "one");
+        let st = with(state(2, 2 * size, 1, 2), json!({"num_subjects": 1}));
+        expect_json(
+            &mut c,
+            &got,
+            json!({
+                "type": api_type("stream_update"),
+                "config": sealed,
+                "created": TIME,
+                "state": st,
+                "ts": TIME,
+            }),
+        );
+        const SEALED: &str = "invalid operation on sealed stream";
+        let got = publish(&mut c, "s.a", &[], b"three");
+        let want = format!(
+            r#"{{"error":{{"code":400,"err_code":10109,"description":"{SEALED}"}},"stream":"S","seq":0}}"#
+        );
+        expect_frame(&mut c, &got, &ack_frame(&want));
+        let got = api(&mut c, "$JS.API.STREAM.MSG.DELETE.S", r#"{"seq":1}"#);
+        expect_json(
+            &mut c,
+            &got,
+            api_error("stream_msg_delete", 400, 10109, SEALED),
+        );
+        let got = api(&mut c, "$JS.API.STREAM.PURGE.S", "");
+        let want = with(
+            api_error("stream_purge", 400, 10109, SEALED),
+            json!({"purged": 0}),
+        );
+        expect_json(&mut c, &got, want);
+        // Still readable.
+        let got = api(&mut c, "$JS.API.STREAM.MSG.GET.S", r#"{"seq":2}"#);
+        expect_has(&mut c, &got, json!({"message": {"seq": 2, "data": "dHdv"}}));
+        // Create, update, and the two refusals; the get is not counted.
+        let got = api(&mut c, "$JS.API.INFO", "");
+        expect_has(
+            &mut c,
+            &got,
+            json!({"streams": 1, "api": {"total": 4, "errors": 2}}),
         );
     });
 }
