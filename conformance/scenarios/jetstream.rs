@@ -1838,3 +1838,50 @@ fn js_stored_sizes() {
         );
     });
 }
+
+/// A JSON value of the wrong type: Go's decoder names the field's path in
+/// the request type and its Go type.
+#[test]
+fn js_request_type_errors() {
+    run_js("js_request_type_errors", |s| {
+        let mut c = js_client(s, "c");
+        create(&mut c, "S", r#"{"name":"S","subjects":["s.>"]}"#);
+        let cases: &[(&str, &str, &str, &str)] = &[
+            (
+                "$JS.API.STREAM.CREATE.X",
+                r#"{"name":"X","max_msgs":"a"}"#,
+                "stream_create",
+                "string into Go struct field StreamConfigRequest.StreamConfig.max_msgs of type int64",
+            ),
+            (
+                "$JS.API.STREAM.CREATE.X",
+                r#"{"name":"X","subjects":"a"}"#,
+                "stream_create",
+                "string into Go struct field StreamConfigRequest.StreamConfig.subjects of type []string",
+            ),
+            (
+                "$JS.API.STREAM.CREATE.X",
+                "[1]",
+                "stream_create",
+                "array into Go value of type server.StreamConfigRequest",
+            ),
+            (
+                "$JS.API.STREAM.MSG.DELETE.S",
+                r#"{"seq":"x"}"#,
+                "stream_msg_delete",
+                "string into Go struct field JSApiMsgDeleteRequest.seq of type uint64",
+            ),
+            (
+                "$JS.API.STREAM.MSG.GET.S",
+                r#"{"seq":-1}"#,
+                "stream_msg_get",
+                "number -1 into Go struct field JSApiMsgGetRequest.seq of type uint64",
+            ),
+        ];
+        for (subject, body, kind, text) in cases {
+            let got = api(&mut c, subject, body);
+            let description = format!("invalid JSON: json: cannot unmarshal {text}");
+            expect_json(&mut c, &got, api_error(kind, 400, 10025, &description));
+        }
+    });
+}
