@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use crate::error::ApiError;
 use crate::headers;
-use crate::store::{stored_size, Store, StoreError, StoredMsg};
+use crate::store::{Store, StoreError, StoredMsg};
 
 pub const NANOS_PER_SEC: i64 = 1_000_000_000;
 
@@ -235,7 +235,7 @@ impl Stream {
         self.check_expectations(&header, &msg.subject)?;
         let rollup = self.check_rollup(header("Nats-Rollup"))?;
         let ttl_ns = self.check_ttl(header("Nats-TTL"))?;
-        let size = stored_size(&msg.subject, hdrs, &msg.payload);
+        let size = self.store.size_of(&msg.subject, hdrs, &msg.payload);
         let p = &self.policy;
         let body_len = hdrs.map_or(0, <[u8]>::len) + msg.payload.len();
         if p.max_msg_size > 0 && body_len as i64 > p.max_msg_size {

@@ -43,7 +43,7 @@ impl MemStore {
         let Some(msg) = self.msgs.remove(&seq) else {
             return false;
         };
-        self.bytes = self.bytes.saturating_sub(msg.stored_size());
+        self.bytes = self.bytes.saturating_sub(mem_size(&msg));
         if let Some(seqs) = self.subjects.get_mut(&msg.subject) {
             seqs.remove(&seq);
             if seqs.is_empty() {
@@ -147,6 +147,10 @@ fn subject_state(seqs: &BTreeSet<u64>) -> SubjectState {
 }
 
 impl Store for MemStore {
+    fn size_of(&self, subject: &str, headers: Option<&[u8]>, payload: &[u8]) -> u64 {
+        super::memory_stored_size(subject, headers, payload)
+    }
+
     fn state(&self) -> StoreState {
         StoreState {
             msgs: self.msgs.len() as u64,
@@ -178,7 +182,7 @@ impl Store for MemStore {
             payload,
             time_ns,
         };
-        self.bytes += msg.stored_size();
+        self.bytes += mem_size(&msg);
         match self.subjects.get_mut(subject) {
             Some(seqs) => {
                 seqs.insert(seq);
@@ -301,4 +305,8 @@ impl Store for MemStore {
     fn load_config(&self) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.config.clone())
     }
+}
+
+fn mem_size(msg: &StoredMsg) -> u64 {
+    super::memory_stored_size(&msg.subject, msg.headers.as_deref(), &msg.payload)
 }

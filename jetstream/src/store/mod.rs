@@ -39,13 +39,18 @@ impl StoredMsg {
 }
 
 /// The reference's file-store message size: record overhead plus subject,
-/// headers and payload.
+/// headers and payload, and a header-length field when there are headers.
 pub fn stored_size(subject: &str, headers: Option<&[u8]>, payload: &[u8]) -> u64 {
     const RECORD_OVERHEAD: u64 = 30;
-    RECORD_OVERHEAD
-        + subject.len() as u64
-        + headers.map_or(0, <[u8]>::len) as u64
-        + payload.len() as u64
+    const HEADER_LEN_FIELD: u64 = 4;
+    let hdr = headers.map_or(0, |h| h.len() as u64 + HEADER_LEN_FIELD);
+    RECORD_OVERHEAD + subject.len() as u64 + hdr + payload.len() as u64
+}
+
+/// The reference's memory-store message size.
+pub fn memory_stored_size(subject: &str, headers: Option<&[u8]>, payload: &[u8]) -> u64 {
+    const OVERHEAD: u64 = 16;
+    OVERHEAD + subject.len() as u64 + headers.map_or(0, <[u8]>::len) as u64 + payload.len() as u64
 }
 
 /// Totals of a stream's stored messages.
@@ -103,6 +108,12 @@ impl std::error::Error for StoreError {}
 /// durable, all or nothing.
 pub trait Store: Send {
     fn state(&self) -> StoreState;
+
+    /// What a message counts for in `bytes` and `max_bytes` in this kind
+    /// of store (the reference counts file and memory differently).
+    fn size_of(&self, subject: &str, headers: Option<&[u8]>, payload: &[u8]) -> u64 {
+        stored_size(subject, headers, payload)
+    }
 
     /// Stores a message at `last_seq + 1` and returns that sequence.
     fn append(
