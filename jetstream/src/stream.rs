@@ -106,7 +106,9 @@ impl Dedupe {
         self.ids.insert(id, (seq, time_ns));
     }
 
-    fn expire(&mut self, cutoff_ns: i64) {
+    /// Drops ids older than the cutoff; returns them.
+    fn expire(&mut self, cutoff_ns: i64) -> Vec<String> {
+        let mut gone = Vec::new();
         while let Some((t, _)) = self.order.front() {
             if *t >= cutoff_ns {
                 break;
@@ -114,9 +116,11 @@ impl Dedupe {
             if let Some((_, id)) = self.order.pop_front() {
                 if self.ids.get(&id).is_some_and(|(_, seen)| *seen < cutoff_ns) {
                     self.ids.remove(&id);
+                    gone.push(id);
                 }
             }
         }
+        gone
     }
 }
 
@@ -154,28 +158,29 @@ impl Stream {
     fn recover(&mut self, now_ns: i64) -> Result<(), StoreError> {
         let state = self.store.state();
         let cutoff = now_ns - self.policy.duplicate_window_ns;
-        let mut seq = state.last_seq;
+        // The window comes from the recorded ids, not from reading back
+        // through the messages; an id counts only while its message is
+        // still stored, as in the reference.
         let mut recent = Vec::new();
-        while seq >= state.first_seq && seq > 0 {
-            if let Some(m) = self.store.get(seq)? {
-                if m.time_ns < cutoff {
-                    break;
-                }
-                if let Some(id) = m
-                    .headers
-                    .as_deref()
-                    .and_then(|h| headers::get(h, "Nats-Msg-Id"))
-                {
-                    recent.push((id.to_string(), m.seq, m.time_ns));
-                }
+        let mut stale = Vec::new();
+        for (id, seq, t) in self.store.msg_ids()? {
+            if t >= cutoff && self.store.get(seq)?.is_some() {
+                recent.push((seq, t, id));
+            } else {
+                stale.push(id);
             }
-            seq -= 1;
         }
-        for (id, seq, t) in recent.into_iter().rev() {
-            if seq == state.last_seq {
-                self.last_msg_id = Some(id.clone());
-            }
+        self.store.forget_msg_ids(&stale)?;
+        recent.sort();
+        for (seq, t, id) in recent {
             self.dedupe.insert(id, seq, t);
+        }
+        if let Some(last) = self.store.get(state.last_seq)? {
+            self.last_msg_id = last
+                .headers
+                .as_deref()
+                .and_then(|h| headers::get(h, "Nats-Msg-Id"))
+                .map(str::to_string);
         }
         if self.policy.allow_msg_ttl {
             let mut seq = state.first_seq;
@@ -224,7 +229,8 @@ impl Stream {
                 return Err(ApiError::stream_not_match().into());
             }
         }
-        self.dedupe.expire(now_ns - p.duplicate_window_ns);
+        let expired = self.dedupe.expire(now_ns - p.duplicate_window_ns);
+        self.store.forget_msg_ids(&expired)?;
         let msg_id = header("Nats-Msg-Id").filter(|id| !id.is_empty());
         if let Some(seq) = msg_id.and_then(|id| self.dedupe.get(id)) {
             return Ok(Stored {
@@ -262,6 +268,7 @@ impl Stream {
         self.enforce_limits(&msg.subject)?;
         if let Some(id) = msg_id {
             self.dedupe.insert(id.to_string(), seq, now_ns);
+            self.store.record_msg_id(id, seq, now_ns)?;
         }
         // Expected-Last-Msg-Id compares with the newest stored message's
         // id, which is none when that message carried none.

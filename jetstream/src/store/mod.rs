@@ -151,6 +151,21 @@ pub trait Store: Send {
     /// lost and must not be acked.
     fn commit(&mut self) -> Result<(), StoreError>;
 
+    /// Remembers a publish's Nats-Msg-Id with the message (same commit).
+    fn record_msg_id(&mut self, _id: &str, _seq: u64, _time_ns: i64) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Forgets ids that left the duplicate window.
+    fn forget_msg_ids(&mut self, _ids: &[String]) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The recorded ids: (id, seq, time_ns).
+    fn msg_ids(&self) -> Result<Vec<(String, u64, i64)>, StoreError> {
+        Ok(Vec::new())
+    }
+
     /// With a relaxed sync interval: when the commits made since the last
     /// durable one must be synced (`None`: nothing waits).
     fn sync_deadline(&self) -> Option<std::time::Instant> {

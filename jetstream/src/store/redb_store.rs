@@ -17,7 +17,7 @@ use super::mem::NEXT_SCAN_MSGS;
 use super::record;
 use super::schema::{
     init, load_index, subject_row, Index, DELETED, MESSAGES, META, META_CONFIG, META_STATE,
-    SUBJECTS, SUBJECT_SEQS,
+    MSG_IDS, SUBJECTS, SUBJECT_SEQS,
 };
 use super::{filter_is_all, Store, StoreError, StoreState, StoredMsg, SubjectState};
 use crate::subject::{has_wildcard, matches};
@@ -548,6 +548,53 @@ impl Store for RedbStore {
         keep: Option<u64>,
     ) -> Result<u64, StoreError> {
         self.write(|s| s.purge_in_txn(filter, below_seq, keep))
+    }
+
+    fn record_msg_id(&mut self, id: &str, seq: u64, time_ns: i64) -> Result<(), StoreError> {
+        self.write(|s| {
+            let txn = begin(&s.db, &mut s.txn)?;
+            txn.open_table(MSG_IDS)?.insert(id, (seq, time_ns))?;
+            Ok(())
+        })
+    }
+
+    fn forget_msg_ids(&mut self, ids: &[String]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.write(|s| {
+            let txn = begin(&s.db, &mut s.txn)?;
+            let mut table = txn.open_table(MSG_IDS)?;
+            for id in ids {
+                table.remove(id.as_str())?;
+            }
+            Ok(())
+        })
+    }
+
+    fn msg_ids(&self) -> Result<Vec<(String, u64, i64)>, StoreError> {
+        fn collect(
+            t: &impl ReadableTable<&'static str, (u64, i64)>,
+        ) -> Result<Vec<(String, u64, i64)>, StoreError> {
+            let mut out = Vec::new();
+            for entry in t.iter()? {
+                let (k, v) = entry?;
+                let (seq, time) = v.value();
+                out.push((k.value().to_string(), seq, time));
+            }
+            Ok(out)
+        }
+        match &self.txn {
+            Some(txn) => collect(&txn.open_table(MSG_IDS)?),
+            None => {
+                let read = self.db.begin_read()?;
+                match read.open_table(MSG_IDS) {
+                    Ok(t) => collect(&t),
+                    Err(redb::TableError::TableDoesNotExist(_)) => Ok(Vec::new()),
+                    Err(e) => Err(e.into()),
+                }
+            }
+        }
     }
 
     fn sync_deadline(&self) -> Option<std::time::Instant> {

@@ -21,6 +21,9 @@ pub(super) const SUBJECTS: TableDefinition<&str, (u64, u64, u64)> =
     TableDefinition::new("subjects");
 /// Interior gaps: removed sequences in (first_seq, last_seq].
 pub(super) const DELETED: TableDefinition<u64, ()> = TableDefinition::new("deleted");
+/// Nats-Msg-Id -> (seq, time_ns) of publishes within the duplicate
+/// window, so a restart rebuilds the window without reading messages.
+pub(super) const MSG_IDS: TableDefinition<&str, (u64, i64)> = TableDefinition::new("msg_ids");
 /// Named records: `format`, `state`, `config`.
 pub(super) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 

@@ -151,3 +151,30 @@ fn other_format_versions_are_refused() {
     let err = RedbStore::open(&path).err().expect("refused");
     assert!(err.to_string().contains("format 2"), "{err}");
 }
+
+#[test]
+fn msg_ids_survive_reopen_and_can_be_forgotten() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = open(&db_path(&dir));
+    let seq = put(&mut s, "a", "x", 1);
+    s.record_msg_id("id-1", seq, 5).expect("record");
+    s.record_msg_id("id-2", seq, 6).expect("record");
+    s.commit().expect("commit");
+    drop(s);
+    let mut s = open(&db_path(&dir));
+    let mut ids = s.msg_ids().expect("ids");
+    ids.sort();
+    assert_eq!(
+        ids,
+        vec![("id-1".to_string(), seq, 5), ("id-2".to_string(), seq, 6)]
+    );
+    s.forget_msg_ids(&["id-1".to_string()]).expect("forget");
+    s.record_msg_id("id-3", seq, 7).expect("record");
+    drop(s);
+    let s = open(&db_path(&dir));
+    assert_eq!(
+        s.msg_ids().expect("ids").len(),
+        2,
+        "uncommitted changes are lost"
+    );
+}
