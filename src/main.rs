@@ -8,6 +8,9 @@ use tern::process;
 use tern::Options;
 use tracing::{error, info};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let flags = match cli::parse(std::env::args().skip(1)) {
         Ok(f) => f,
