@@ -258,7 +258,7 @@ impl Registry {
         .map_err(|e| ApiError::store_failed(e.to_string()))?;
         // A first_seq moves an empty store's sequence, as the reference's
         // compact does: first_seq N, last_seq N - 1.
-        if config.first_seq > 1 {
+        if config.first_seq > 0 {
             store
                 .purge(None, Some(config.first_seq), None)
                 .map_err(|e| ApiError::store_failed(e.to_string()))?;
