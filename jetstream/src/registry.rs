@@ -151,6 +151,9 @@ impl Registry {
             return;
         };
         let tokens: Vec<&str> = rest.split('.').collect();
+        if required_level(req).is_some_and(|level| level > crate::api::API_LEVEL) {
+            return self.refuse_api_level(&tokens, req);
+        }
         match tokens.as_slice() {
             ["INFO"] => self.account_info(req),
             ["STREAM", "CREATE", name] => self.stream_create(name, req),
@@ -167,6 +170,25 @@ impl Registry {
                 self.direct_get(name, req, Some(subject.join(".")));
             }
             // Unknown API subjects get no reply, as with the reference.
+            _ => {}
+        }
+    }
+
+    /// A request asking for a newer API level than this server's gets
+    /// 412/10185 in its endpoint's response.
+    fn refuse_api_level(&mut self, tokens: &[&str], req: &ApiRequest) {
+        let e = ApiError::required_api_level();
+        match tokens {
+            ["INFO"] => self.respond(req, &AccountInfoResponse::error(e)),
+            ["STREAM", "CREATE", _] => self.respond(req, &StreamCreateResponse::error(e)),
+            ["STREAM", "UPDATE", _] => self.respond(req, &StreamUpdateResponse::error(e)),
+            ["STREAM", "DELETE", _] => self.respond(req, &StreamDeleteResponse::error(e)),
+            ["STREAM", "INFO", _] => self.respond(req, &StreamInfoResponse::error(e)),
+            ["STREAM", "NAMES"] => self.respond(req, &StreamNamesResponse::error(e)),
+            ["STREAM", "LIST"] => self.respond(req, &StreamListResponse::error(e)),
+            ["STREAM", "PURGE", _] => self.respond(req, &StreamPurgeResponse::error(e)),
+            ["STREAM", "MSG", "GET", _] => self.respond(req, &MsgGetResponse::error(e)),
+            ["STREAM", "MSG", "DELETE", _] => self.respond(req, &MsgDeleteResponse::error(e)),
             _ => {}
         }
     }
@@ -616,6 +638,14 @@ impl Registry {
             );
         });
     }
+}
+
+/// The `Nats-Required-Api-Level` a request carries, if any.
+fn required_level(req: &ApiRequest) -> Option<u32> {
+    let headers = req.headers.as_deref()?;
+    crate::headers::get(headers, "Nats-Required-Api-Level")?
+        .parse()
+        .ok()
 }
 
 /// A stream's config as kept in its store, with its creation time.
