@@ -1842,7 +1842,6 @@ fn js_stored_sizes() {
 /// A JSON value of the wrong type: Go's decoder names the field's path in
 /// the request type and its Go type.
 #[test]
-#[ignore = "tern#3: type errors still carry serde's wording, not Go's field path and type"]
 fn js_request_type_errors() {
     run_js("js_request_type_errors", |s| {
         let mut c = js_client(s, "c");

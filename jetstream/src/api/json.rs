@@ -115,8 +115,92 @@ fn decode_named<T: DeserializeOwned + Default>(body: &[u8], go_type: &str) -> Re
                 .and_then(T::deserialize)
                 .map_err(|e| ApiError::invalid_json(go_text(&e)))
         }
-        Err(e) => Err(ApiError::invalid_json(go_text(&e))),
+        Err(e) => {
+            let text = go_type_error::<T>(value, go_type).unwrap_or_else(|| go_text(&e));
+            Err(ApiError::invalid_json(text))
+        }
     }
+}
+
+/// Go's words for a value of the wrong type: `json: cannot unmarshal
+/// string into Go struct field <Type>.<path> of type int64`. Decodes again
+/// (on the error path only) to learn which field failed.
+fn go_type_error<T: DeserializeOwned>(value: &[u8], go_type: &str) -> Option<String> {
+    let mut de = serde_json::Deserializer::from_slice(value);
+    let err = serde_path_to_error::deserialize::<_, T>(&mut de).err()?;
+    let msg = message(err.inner());
+    let (kind, expected) = wrong_kind(&msg)?;
+    let path: String = err
+        .path()
+        .iter()
+        .filter_map(|seg| match seg {
+            serde_path_to_error::Segment::Map { key } => Some(key.as_str()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join(".");
+    let field = path.rsplit('.').next().unwrap_or(&path);
+    let go_field_type = go_field_type(field, expected)?;
+    let owner = go_type.strip_prefix("server.").unwrap_or(go_type);
+    // The config fields sit in an embedded StreamConfig inside the request.
+    let owner = if owner == "StreamConfigRequest" && path != "pedantic" {
+        "StreamConfigRequest.StreamConfig"
+    } else {
+        owner
+    };
+    Some(format!(
+        "json: cannot unmarshal {kind} into Go struct field {owner}.{path} of type {go_field_type}"
+    ))
+}
+
+/// From serde's `invalid type: string "a", expected i64`: Go's name for
+/// the JSON value (`string`, `number -1`, ...) and serde's expectation.
+fn wrong_kind(msg: &str) -> Option<(String, &str)> {
+    let rest = msg
+        .strip_prefix("invalid type: ")
+        .or_else(|| msg.strip_prefix("invalid value: "))?;
+    let (found, expected) = rest.rsplit_once(", expected ")?;
+    let literal = |s: &str| s.split('`').nth(1).unwrap_or("").to_string();
+    let kind = if found.starts_with("string") {
+        "string".to_string()
+    } else if found.starts_with("integer") || found.starts_with("floating point") {
+        format!("number {}", literal(found))
+    } else if found.starts_with("boolean") {
+        "bool".to_string()
+    } else if found.starts_with("sequence") {
+        "array".to_string()
+    } else if found.starts_with("map") {
+        "object".to_string()
+    } else {
+        return None;
+    };
+    Some((kind, expected))
+}
+
+/// The Go type of a request field: where Go's type is not what serde's
+/// expectation names (durations, `int`), by field name.
+fn go_field_type(field: &str, expected: &str) -> Option<&'static str> {
+    let by_field = match field {
+        "max_age" | "duplicate_window" | "subject_delete_marker_ttl" | "inactive_threshold" => {
+            Some("time.Duration")
+        }
+        "max_consumers" | "num_replicas" | "offset" | "batch" | "max_bytes"
+            if expected != "u64" =>
+        {
+            Some("int")
+        }
+        "subjects" | "multi_last" | "tags" => Some("[]string"),
+        _ => None,
+    };
+    by_field.or(match expected {
+        "i64" => Some("int64"),
+        "u64" => Some("uint64"),
+        "i32" => Some("int32"),
+        "u32" => Some("uint32"),
+        "a boolean" => Some("bool"),
+        "a string" => Some("string"),
+        _ => None,
+    })
 }
 
 /// [`decode`] as STREAM.INFO, NAMES, LIST and PURGE use it: a body that
