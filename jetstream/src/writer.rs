@@ -16,7 +16,7 @@ use crate::stream::{Inbound, PublishError, Stream};
 
 /// Publishes stored per commit at most; a bound keeps ack latency fair
 /// under a flood.
-const MAX_BATCH: usize = 4096;
+const MAX_BATCH: usize = 1024;
 /// Queued operations a stream takes before publishes are refused.
 pub const INBOX_CAPACITY: usize = 65_536;
 
