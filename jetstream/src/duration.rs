@@ -113,3 +113,69 @@ pub fn parse_go_duration(s: &str) -> Option<i64> {
         None => parse_duration(s).and_then(|d| i64::try_from(d.as_nanos()).ok()),
     }
 }
+
+/// Go's `time.Duration.String`: `1s`, `1m30s`, `5m0s`, `1h0m0s`, `1.5s`,
+/// `100ms`, `0s` (headers such as a marker's `Nats-TTL` carry this form).
+pub fn format_go_duration(ns: i64) -> String {
+    if ns == 0 {
+        return "0s".to_string();
+    }
+    let sign = if ns < 0 { "-" } else { "" };
+    let n = ns.unsigned_abs();
+    if n < 1_000_000_000 {
+        let (unit, scale) = if n < 1_000 {
+            ("ns", 1)
+        } else if n < 1_000_000 {
+            ("\u{b5}s", 1_000)
+        } else {
+            ("ms", 1_000_000)
+        };
+        return format!("{sign}{}{unit}", with_fraction(n, scale));
+    }
+    let hours = n / 3_600_000_000_000;
+    let minutes = n / 60_000_000_000 % 60;
+    let seconds = with_fraction(n % 60_000_000_000, 1_000_000_000);
+    if hours > 0 {
+        format!("{sign}{hours}h{minutes}m{seconds}s")
+    } else if minutes > 0 {
+        format!("{sign}{minutes}m{seconds}s")
+    } else {
+        format!("{sign}{seconds}s")
+    }
+}
+
+/// `n / scale` with its fraction, trailing zeros trimmed (`1.5`, `2`).
+fn with_fraction(n: u64, scale: u64) -> String {
+    let whole = n / scale;
+    let frac = n % scale;
+    if frac == 0 {
+        return whole.to_string();
+    }
+    let width = scale.ilog10() as usize;
+    let digits = format!("{frac:0width$}");
+    format!("{whole}.{}", digits.trim_end_matches('0'))
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::format_go_duration;
+
+    #[test]
+    fn go_duration_strings() {
+        let cases = [
+            (0, "0s"),
+            (1_000_000_000, "1s"),
+            (1_500_000_000, "1.5s"),
+            (90_000_000_000, "1m30s"),
+            (300_000_000_000, "5m0s"),
+            (3_600_000_000_000, "1h0m0s"),
+            (100_000_000, "100ms"),
+            (1_500, "1.5\u{b5}s"),
+            (500, "500ns"),
+            (3_723_500_000_000, "1h2m3.5s"),
+        ];
+        for (ns, want) in cases {
+            assert_eq!(format_go_duration(ns), want, "{ns}");
+        }
+    }
+}

@@ -31,6 +31,9 @@ pub struct Policy {
     pub allow_rollup: bool,
     pub sealed: bool,
     pub allow_msg_ttl: bool,
+    /// When max_age removes a subject's last message, a delete marker with
+    /// this TTL takes its place (0 = no markers).
+    pub subject_delete_marker_ttl_ns: i64,
 }
 
 impl Policy {
@@ -49,6 +52,7 @@ impl Policy {
             allow_rollup: c.allow_rollup_hdrs,
             sealed: c.sealed,
             allow_msg_ttl: c.allow_msg_ttl,
+            subject_delete_marker_ttl_ns: c.subject_delete_marker_ttl,
         }
     }
 }
@@ -419,6 +423,14 @@ impl Stream {
                 }
                 self.store.remove(m.seq)?;
                 removed += 1;
+                // A marker that ages out leaves nothing behind.
+                let was_marker = m
+                    .headers
+                    .as_deref()
+                    .is_some_and(|h| headers::get(h, "Nats-Marker-Reason").is_some());
+                if !was_marker && self.store.subject_state(&m.subject).is_none() {
+                    self.place_delete_marker(&m.subject, now_ns)?;
+                }
             }
         }
         while let Some(Reverse((at, seq))) = self.ttls.peek().copied() {
@@ -431,6 +443,24 @@ impl Stream {
             }
         }
         Ok(removed)
+    }
+
+    /// The marker the reference leaves when max_age removed a subject's
+    /// last message: an empty message saying why, which expires itself.
+    fn place_delete_marker(&mut self, subject: &str, now_ns: i64) -> Result<(), StoreError> {
+        let ttl = self.policy.subject_delete_marker_ttl_ns;
+        if ttl <= 0 {
+            return Ok(());
+        }
+        let mut h = headers::HeaderBlock::new();
+        h.add("Nats-Marker-Reason", "MaxAge")
+            .add("Nats-TTL", crate::duration::format_go_duration(ttl))
+            .add("Nats-Rollup", "sub");
+        let seq =
+            self.store
+                .append(subject, Some(Bytes::from(h.finish())), Bytes::new(), now_ns)?;
+        self.ttls.push(Reverse((now_ns + ttl, seq)));
+        Ok(())
     }
 
     /// When `expire` next has work, if ever.
@@ -468,3 +498,70 @@ pub fn parse_ttl(v: &str) -> Result<Option<i64>, InvalidTtl> {
 /// A `Nats-TTL` header that is not a valid TTL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InvalidTtl;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemStore;
+
+    const SEC: i64 = NANOS_PER_SEC;
+
+    fn policy() -> Policy {
+        Policy {
+            name: "M".into(),
+            max_msgs: -1,
+            max_bytes: -1,
+            max_msgs_per_subject: -1,
+            max_msg_size: -1,
+            max_age_ns: SEC,
+            discard_new: false,
+            discard_new_per_subject: false,
+            duplicate_window_ns: SEC,
+            allow_rollup: false,
+            sealed: false,
+            allow_msg_ttl: true,
+            subject_delete_marker_ttl_ns: SEC,
+        }
+    }
+
+    fn publish(s: &mut Stream, subject: &str, now: i64) -> u64 {
+        let msg = Inbound {
+            subject: subject.into(),
+            reply: None,
+            headers: None,
+            payload: Bytes::from_static(b"x"),
+        };
+        s.publish(&msg, now).expect("publish").seq
+    }
+
+    #[test]
+    fn max_age_leaves_markers_that_age_out_without_markers() {
+        let mut s = Stream::new(policy(), Box::new(MemStore::new()), 0).expect("stream");
+        publish(&mut s, "m.a", 0);
+        publish(&mut s, "m.b", 0);
+        publish(&mut s, "m.a", 0);
+        assert_eq!(s.expire(SEC * 3 / 2).expect("expire"), 3);
+        let st = s.store().state();
+        assert_eq!((st.msgs, st.first_seq, st.last_seq), (2, 4, 5));
+        let marker = s.get(5).expect("get").expect("marker");
+        assert_eq!(marker.subject, "m.a");
+        assert_eq!(
+            marker.headers.as_deref(),
+            Some(&b"NATS/1.0\r\nNats-Marker-Reason: MaxAge\r\nNats-TTL: 1s\r\nNats-Rollup: sub\r\n\r\n"[..])
+        );
+        assert!(marker.payload.is_empty());
+        s.expire(SEC * 3).expect("expire markers");
+        let st = s.store().state();
+        assert_eq!((st.msgs, st.last_seq), (0, 5), "markers leave no markers");
+    }
+
+    #[test]
+    fn ttl_forms() {
+        assert_eq!(parse_ttl("never"), Ok(None));
+        assert_eq!(parse_ttl("5"), Ok(Some(5 * SEC)));
+        assert_eq!(parse_ttl("1m"), Ok(Some(60 * SEC)));
+        assert_eq!(parse_ttl("500ms"), Err(InvalidTtl));
+        assert_eq!(parse_ttl("0"), Err(InvalidTtl));
+        assert_eq!(parse_ttl("junk"), Err(InvalidTtl));
+    }
+}
