@@ -45,6 +45,11 @@ impl Outbox for ServerOutbox {
             .publish_internal(subject.as_bytes(), None, headers, payload);
     }
 
+    fn publish_batch(&self, msgs: &[(String, Vec<u8>)]) {
+        self.server
+            .publish_internal_batch(msgs.iter().map(|(s, p)| (s.as_bytes(), p.as_slice())));
+    }
+
     fn publish_with_reply(
         &self,
         subject: &str,

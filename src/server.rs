@@ -254,6 +254,30 @@ impl Server {
         headers: Option<&[u8]>,
         payload: &[u8],
     ) -> bool {
+        let mut flush = FlushSet::default();
+        let delivered = self.publish_internal_noted(subject, reply, headers, payload, &mut flush);
+        flush.flush();
+        delivered
+    }
+
+    /// Publishes many messages from inside the server, waking each
+    /// receiving writer once at the end (a batch of acks, say).
+    pub fn publish_internal_batch<'a>(&self, msgs: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) {
+        let mut flush = FlushSet::default();
+        for (subject, payload) in msgs {
+            self.publish_internal_noted(subject, None, None, payload, &mut flush);
+        }
+        flush.flush();
+    }
+
+    fn publish_internal_noted(
+        &self,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+        flush: &mut FlushSet,
+    ) -> bool {
         let joined;
         let (header_len, message) = match headers {
             Some(h) => {
@@ -265,10 +289,7 @@ impl Server {
         let sizes = Sizes::of(header_len, message.len());
         let frame = Frame::new(subject, reply, header_len, message, &sizes);
         let result = self.global.router.lookup(subject);
-        let mut flush = FlushSet::default();
-        let delivered = client::deliver_all(self, &result, &frame, None, &mut flush);
-        flush.flush();
-        delivered
+        client::deliver_all(self, &result, &frame, None, flush)
     }
 
     fn all_clients(&self) -> Vec<Arc<Handle>> {

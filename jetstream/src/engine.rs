@@ -20,6 +20,14 @@ use crate::writer::{self, StreamInbox};
 pub trait Outbox: Send + Sync + 'static {
     /// Publishes a message (an API reply, an ack, a delivery).
     fn publish(&self, subject: &str, headers: Option<&[u8]>, payload: &[u8]);
+    /// Publishes many payloads without headers (a batch of acks); the
+    /// server may wake each receiver once for all of them.
+    fn publish_batch(&self, msgs: &[(String, Vec<u8>)]) {
+        for (subject, payload) in msgs {
+            self.publish(subject, None, payload);
+        }
+    }
+
     /// Publishes with a reply subject (deliveries that expect acks).
     fn publish_with_reply(
         &self,

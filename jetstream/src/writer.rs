@@ -169,9 +169,8 @@ impl Writer {
                 *ack = PubAck::error(&name, &err);
             }
         }
-        for (reply, ack) in self.acks.drain(..) {
-            self.outbox.publish(&reply, None, &ack);
-        }
+        self.outbox.publish_batch(&self.acks);
+        self.acks.clear();
     }
 
     /// Syncs relaxed commits whose interval is up (all of them when
