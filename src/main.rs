@@ -96,12 +96,16 @@ async fn run(opts: Options) -> ExitCode {
     let (host, port) = (opts.host.clone(), opts.port);
     let running = match tern::start(opts).await {
         Ok(r) => r,
-        Err(e) => {
+        Err(tern::server::StartError::Listen(e)) => {
             let port = match port {
                 tern::config::options::Port::Fixed(p) => p.to_string(),
                 tern::config::options::Port::Random => "0".to_string(),
             };
             error!(target: tern::log::FATAL_TARGET, "Error listening on port: {host}:{port}, \"{e}\"");
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            error!(target: tern::log::FATAL_TARGET, "{e}");
             return ExitCode::FAILURE;
         }
     };

@@ -401,8 +401,29 @@ impl Running {
     }
 }
 
-/// Binds the client port and starts accepting.
-pub async fn start(opts: Options) -> io::Result<Running> {
+/// Why a server did not start.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The client port could not be bound.
+    Listen(io::Error),
+    /// JetStream could not start (its store cannot be opened, say).
+    JetStream(String),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Listen(e) => write!(f, "{e}"),
+            StartError::JetStream(e) => write!(f, "Could not start JetStream: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// Starts JetStream (when enabled), binds the client port and accepts.
+pub async fn start(opts: Options) -> Result<Running, StartError> {
     let port = match opts.port {
         Port::Fixed(p) => p,
         Port::Random => 0,
@@ -411,13 +432,15 @@ pub async fn start(opts: Options) -> io::Result<Running> {
     info!("  Name:     {}", server.name());
     info!("  ID:       {}", server.id());
     let jetstream = if server.opts.jetstream {
-        let js = crate::jetstream::start(&server).map_err(io::Error::other)?;
+        let js = crate::jetstream::start(&server).map_err(StartError::JetStream)?;
         Some(js)
     } else {
         None
     };
-    let listener = TcpListener::bind((server.opts.host.as_str(), port)).await?;
-    let addr = listener.local_addr()?;
+    let listener = TcpListener::bind((server.opts.host.as_str(), port))
+        .await
+        .map_err(StartError::Listen)?;
+    let addr = listener.local_addr().map_err(StartError::Listen)?;
     let _ = server.addr.set(addr);
     info!("Listening for client connections on {}", addr);
     let accept_task = tokio::spawn(server.clone().accept_loop(listener));
