@@ -34,6 +34,8 @@ pub struct Policy {
     /// When max_age removes a subject's last message, a delete marker with
     /// this TTL takes its place (0 = no markers).
     pub subject_delete_marker_ttl_ns: i64,
+    /// Interest retention: a message nobody is interested in is not kept.
+    pub interest_retention: bool,
 }
 
 impl Policy {
@@ -53,6 +55,7 @@ impl Policy {
             sealed: c.sealed,
             allow_msg_ttl: c.allow_msg_ttl,
             subject_delete_marker_ttl_ns: c.subject_delete_marker_ttl,
+            interest_retention: c.retention == crate::api::stream::RetentionPolicy::Interest,
         }
     }
 }
@@ -135,6 +138,9 @@ pub struct Stream {
     last_msg_id: Option<String>,
     /// Per-message TTL deadlines: (expires at ns, seq).
     ttls: BinaryHeap<Reverse<(i64, u64)>>,
+    /// Consumers that hold interest in new messages; the consumer work
+    /// keeps this up to date. With none, an interest stream keeps nothing.
+    interested_consumers: usize,
 }
 
 /// How a rollup header asks to trim the stream.
@@ -154,6 +160,7 @@ impl Stream {
             dedupe: Dedupe::default(),
             last_msg_id: None,
             ttls: BinaryHeap::new(),
+            interested_consumers: 0,
         };
         s.recover(now_ns)?;
         Ok(s)
@@ -279,6 +286,11 @@ impl Stream {
         self.last_msg_id = msg_id.map(str::to_string);
         if let Some(ttl) = ttl_ns {
             self.ttls.push(Reverse((now_ns + ttl, seq)));
+        }
+        if self.policy.interest_retention && self.interested_consumers == 0 {
+            // Acked and counted in the sequence, but not kept, as the
+            // reference does when no consumer has interest.
+            self.store.remove(seq)?;
         }
         Ok(Stored {
             seq,
@@ -521,6 +533,7 @@ mod tests {
             sealed: false,
             allow_msg_ttl: true,
             subject_delete_marker_ttl_ns: SEC,
+            interest_retention: false,
         }
     }
 
@@ -553,6 +566,17 @@ mod tests {
         s.expire(SEC * 3).expect("expire markers");
         let st = s.store().state();
         assert_eq!((st.msgs, st.last_seq), (0, 5), "markers leave no markers");
+    }
+
+    #[test]
+    fn interest_stream_without_consumers_keeps_nothing() {
+        let mut p = policy();
+        p.interest_retention = true;
+        let mut s = Stream::new(p, Box::new(MemStore::new()), 0).expect("stream");
+        assert_eq!(publish(&mut s, "a", 0), 1);
+        assert_eq!(publish(&mut s, "a", 0), 2);
+        let st = s.store().state();
+        assert_eq!((st.msgs, st.first_seq, st.last_seq), (0, 3, 2));
     }
 
     #[test]
