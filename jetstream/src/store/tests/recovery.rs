@@ -178,3 +178,24 @@ fn msg_ids_survive_reopen_and_can_be_forgotten() {
         "uncommitted changes are lost"
     );
 }
+
+#[test]
+fn relaxed_commits_are_durable_after_sync() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = open(&db_path(&dir));
+    s.set_sync_interval(Some(std::time::Duration::from_secs(120)));
+    put(&mut s, "a", "first", 1);
+    s.commit().expect("commit");
+    // Within the interval, commits skip the disk sync until `sync`.
+    put(&mut s, "a", "second", 2);
+    s.commit().expect("relaxed commit");
+    assert!(
+        s.sync_deadline().is_some(),
+        "a relaxed commit waits for a sync"
+    );
+    s.sync().expect("sync");
+    assert!(s.sync_deadline().is_none(), "nothing waits after a sync");
+    drop(s);
+    let s = open(&db_path(&dir));
+    assert_eq!(s.state().msgs, 2);
+}
