@@ -71,8 +71,6 @@ pub(super) struct OutState {
     /// Noted in some reader's flush set since the writer last took the buffer.
     marked: bool,
     pub(super) closed: Option<CloseReason>,
-    pub(super) out_msgs: u64,
-    pub(super) out_bytes: u64,
 }
 
 pub struct Outbound {
@@ -88,8 +86,6 @@ impl Outbound {
                 buf: BytesMut::new(),
                 marked: false,
                 closed: None,
-                out_msgs: 0,
-                out_bytes: 0,
             }),
             wake: Notify::new(),
             max_pending,
@@ -102,8 +98,6 @@ impl Outbound {
             return Appended::Closed;
         }
         frame.append(&mut st.buf, sid);
-        st.out_msgs += 1;
-        st.out_bytes += frame.message.len() as u64;
         self.after_append_locked(&mut st)
     }
 
@@ -163,16 +157,6 @@ impl Outbound {
 
     pub fn close_reason(&self) -> Option<CloseReason> {
         self.state.lock().closed
-    }
-
-    /// Messages and bytes delivered to this client so far.
-    pub fn out_counts(&self) -> (u64, u64) {
-        let st = self.state.lock();
-        (st.out_msgs, st.out_bytes)
-    }
-
-    pub fn pending_bytes(&self) -> usize {
-        self.state.lock().buf.len()
     }
 
     pub(super) fn wake_writer(&self) {

@@ -30,14 +30,6 @@ pub struct StoredMsg {
     pub time_ns: i64,
 }
 
-impl StoredMsg {
-    /// Bytes this message counts for in `max_bytes` and the stream's
-    /// `bytes` total, as the reference's file store counts them.
-    pub fn stored_size(&self) -> u64 {
-        stored_size(&self.subject, self.headers.as_deref(), &self.payload)
-    }
-}
-
 /// The reference's file-store message size: record overhead plus subject,
 /// headers and payload, and a header-length field when there are headers.
 pub fn stored_size(subject: &str, headers: Option<&[u8]>, payload: &[u8]) -> u64 {

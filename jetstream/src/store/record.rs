@@ -169,7 +169,11 @@ mod tests {
             let s = summary(&bytes, 7).expect("summary");
             assert_eq!(
                 (s.subject, s.time_ns, s.size),
-                ("orders.eu.1", -42, msg.stored_size())
+                (
+                    "orders.eu.1",
+                    -42,
+                    stored_size(&msg.subject, msg.headers.as_deref(), &msg.payload)
+                )
             );
         }
     }

@@ -46,24 +46,9 @@ fn invalid(text: impl std::fmt::Display) -> ApiError {
     ApiError::stream_invalid_config(text)
 }
 
-/// Whether some literal subject matches both (wildcards allowed in either).
-pub fn subjects_collide(a: &str, b: &str) -> bool {
-    let (mut x, mut y) = (a.split('.'), b.split('.'));
-    loop {
-        match (x.next(), y.next()) {
-            (None, None) => return true,
-            (Some(s), Some(t)) => {
-                if s == ">" || t == ">" {
-                    return true;
-                }
-                if s != t && s != "*" && t != "*" {
-                    return false;
-                }
-            }
-            _ => return false,
-        }
-    }
-}
+/// Whether some literal subject matches both (wildcards allowed in either);
+/// the subject grammar's own check, under the name the validation uses.
+pub use crate::subject::subjects_overlap as subjects_collide;
 
 /// Whether every subject `subject` matches is also matched by `test`.
 pub fn is_subset_match(subject: &str, test: &str) -> bool {
