@@ -278,6 +278,26 @@ fn assert_api_error(err: &jetstream::Error, code: usize, err_code: u64, descript
     assert_eq!(err.error_code().0, err_code, "{err}");
 }
 
+/// A message delete refused with this API error.
+async fn expect_delete_refused(
+    stream: &jetstream::stream::Stream,
+    seq: u64,
+    why: &str,
+    code: usize,
+    err_code: u64,
+    description: &str,
+) {
+    let err = within("delete", stream.delete_message(seq))
+        .await
+        .expect_err(why);
+    match err.kind() {
+        DeleteMessageErrorKind::JetStream(api) => {
+            assert_api_error(&api, code, err_code, description)
+        }
+        other => panic!("{why}: {other:?}"),
+    }
+}
+
 /// A publish refused with this API error.
 fn assert_publish_refused(
     got: Result<PublishAck, PublishError>,
@@ -1096,25 +1116,25 @@ async fn delete_message_leaves_a_gap() {
     assert_eq!(publish(js, "del.1", "m6").await.sequence, 6);
 
     // Deleting what is not there: past the end, then a gap.
-    let err = within("delete", stream.delete_message(99))
-        .await
-        .expect_err("delete past the end");
-    match err.kind() {
-        DeleteMessageErrorKind::JetStream(api) => {
-            assert_api_error(&api, 500, 10057, "stream store EOF")
-        }
-        other => panic!("delete missing message: {other:?}"),
-    }
+    expect_delete_refused(
+        &stream,
+        99,
+        "delete past the end",
+        500,
+        10057,
+        "stream store EOF",
+    )
+    .await;
 
-    let err = within("delete", stream.delete_message(3))
-        .await
-        .expect_err("delete 3 twice");
-    match err.kind() {
-        DeleteMessageErrorKind::JetStream(api) => {
-            assert_api_error(&api, 400, 10043, "sequence 3 not found")
-        }
-        other => panic!("delete missing message: {other:?}"),
-    }
+    expect_delete_refused(
+        &stream,
+        3,
+        "delete 3 twice",
+        400,
+        10043,
+        "sequence 3 not found",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1511,15 +1531,15 @@ async fn sealed_stream_refuses_publishes_deletes_and_purges() {
     let state = info(&stream).await.state;
     assert_eq!((state.messages, state.last_sequence), (2, 2));
     assert_eq!(payload(&get(&stream, 2).await), "2");
-    let err = within("delete", stream.delete_message(1))
-        .await
-        .expect_err("delete on sealed");
-    match err.kind() {
-        DeleteMessageErrorKind::JetStream(api) => {
-            assert_api_error(&api, 400, 10109, "invalid operation on sealed stream")
-        }
-        other => panic!("delete on sealed: {other:?}"),
-    }
+    expect_delete_refused(
+        &stream,
+        1,
+        "delete on sealed",
+        400,
+        10109,
+        "invalid operation on sealed stream",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1534,15 +1554,15 @@ async fn deny_delete_and_deny_purge_refuse() {
     assert!(stream.cached_info().config.deny_purge);
     publish(js, "deny", "1").await;
 
-    let err = within("delete", stream.delete_message(1))
-        .await
-        .expect_err("delete with deny_delete");
-    match err.kind() {
-        DeleteMessageErrorKind::JetStream(api) => {
-            assert_api_error(&api, 500, 10057, "message delete not permitted")
-        }
-        other => panic!("delete with deny_delete: {other:?}"),
-    }
+    expect_delete_refused(
+        &stream,
+        1,
+        "delete with deny_delete",
+        500,
+        10057,
+        "message delete not permitted",
+    )
+    .await;
     let err = within("purge", stream.purge().into_future())
         .await
         .expect_err("purge with deny_purge");
@@ -1802,15 +1822,15 @@ async fn restart_keeps_config_changes_and_limits() {
         .await
         .expect("direct get after restart");
     assert_eq!(payload(&direct), "9");
-    let err = within("delete", stream.delete_message(9))
-        .await
-        .expect_err("deny_delete after restart");
-    match err.kind() {
-        DeleteMessageErrorKind::JetStream(api) => {
-            assert_api_error(&api, 500, 10057, "message delete not permitted")
-        }
-        other => panic!("delete with deny_delete: {other:?}"),
-    }
+    expect_delete_refused(
+        &stream,
+        9,
+        "deny_delete after restart",
+        500,
+        10057,
+        "message delete not permitted",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
