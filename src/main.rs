@@ -93,6 +93,15 @@ async fn run(opts: Options) -> ExitCode {
     if let Some(cfg) = &opts.config_file {
         info!("Using configuration file: {}", cfg.display());
     }
+    // Handlers go in before the server starts: a signal that arrives once
+    // "Server is ready" is logged must find them, not the default action.
+    let mut signals = match Signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            error!(target: tern::log::FATAL_TARGET, "could not install signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let (host, port) = (opts.host.clone(), opts.port);
     let running = match tern::start(opts).await {
         Ok(r) => r,
@@ -126,7 +135,7 @@ async fn run(opts: Options) -> ExitCode {
         None => None,
     };
     info!("Server is ready");
-    let stop = wait_for_signal().await;
+    let stop = signals.wait().await;
     match stop {
         Stop::Shutdown(name) => {
             info!("Trapped \"{name}\" signal");
@@ -148,25 +157,36 @@ enum Stop {
     LameDuck,
 }
 
-async fn wait_for_signal() -> Stop {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term), Ok(mut usr2), Ok(mut hup), Ok(mut usr1)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::user_defined2()),
-        signal(SignalKind::hangup()),
-        signal(SignalKind::user_defined1()),
-    ) else {
-        error!("could not install signal handlers");
-        return Stop::Shutdown("error");
-    };
-    loop {
-        tokio::select! {
-            _ = int.recv() => return Stop::Shutdown("interrupt"),
-            _ = term.recv() => return Stop::Shutdown("terminated"),
-            _ = usr2.recv() => return Stop::LameDuck,
-            _ = hup.recv() => info!("Trapped \"hangup\" signal: configuration reload is not supported by tern yet"),
-            _ = usr1.recv() => info!("Trapped \"user defined signal 1\" signal: log file reopen is not supported by tern yet"),
+/// The signals the server answers, registered up front.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    usr2: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    usr1: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+            usr2: signal(SignalKind::user_defined2())?,
+            hup: signal(SignalKind::hangup())?,
+            usr1: signal(SignalKind::user_defined1())?,
+        })
+    }
+
+    async fn wait(&mut self) -> Stop {
+        loop {
+            tokio::select! {
+                _ = self.int.recv() => return Stop::Shutdown("interrupt"),
+                _ = self.term.recv() => return Stop::Shutdown("terminated"),
+                _ = self.usr2.recv() => return Stop::LameDuck,
+                _ = self.hup.recv() => info!("Trapped \"hangup\" signal: configuration reload is not supported by tern yet"),
+                _ = self.usr1.recv() => info!("Trapped \"user defined signal 1\" signal: log file reopen is not supported by tern yet"),
+            }
         }
     }
 }
