@@ -74,6 +74,24 @@ const fn row(code: u16, err_code: u16, description: &'static str) -> ErrorDef {
 pub const ACCOUNT_RESOURCES_EXCEEDED: ErrorDef =
     row(400, 10002, "resource limits exceeded for account");
 pub const BAD_REQUEST: ErrorDef = row(400, 10003, "bad request");
+pub const CONSUMER_CREATE: ErrorDef = row(500, 10012, "{err}");
+pub const CONSUMER_NAME_EXIST: ErrorDef = row(400, 10013, "consumer name already in use");
+pub const CONSUMER_NOT_FOUND: ErrorDef = row(404, 10014, "consumer not found");
+pub const CONSUMER_DURABLE_NAME_NOT_MATCH_SUBJECT: ErrorDef = row(
+    400,
+    10017,
+    "consumer name in subject does not match durable name in request",
+);
+pub const CONSUMER_DURABLE_NAME_NOT_SET: ErrorDef = row(
+    400,
+    10018,
+    "consumer expected to be durable but a durable name was not set",
+);
+pub const CONSUMER_EPHEMERAL_WITH_DURABLE_NAME: ErrorDef = row(
+    400,
+    10020,
+    "consumer expected to be ephemeral but a durable name was set in request",
+);
 pub const STREAM_EXTERNAL_API_OVERLAP: ErrorDef = row(
     400,
     10021,
@@ -168,16 +186,103 @@ pub const STREAM_REPLICAS_NOT_SUPPORTED: ErrorDef = row(
 );
 pub const NOT_ENABLED: ErrorDef = row(503, 10076, "JetStream not enabled");
 pub const STREAM_STORE_FAILED: ErrorDef = row(503, 10077, "{err}");
+pub const CONSUMER_DELIVER_TO_WILDCARDS: ErrorDef =
+    row(400, 10079, "consumer deliver subject has wildcards");
+pub const CONSUMER_PUSH_MAX_WAITING: ErrorDef =
+    row(400, 10080, "consumer in push mode can not set max waiting");
+pub const CONSUMER_DELIVER_CYCLE: ErrorDef =
+    row(400, 10081, "consumer deliver subject forms a cycle");
+pub const CONSUMER_MAX_PENDING_ACK_POLICY_REQUIRED: ErrorDef = row(
+    400,
+    10082,
+    "consumer requires ack policy for max ack pending",
+);
+pub const CONSUMER_SMALL_HEARTBEAT: ErrorDef =
+    row(400, 10083, "consumer idle heartbeat needs to be >= 100ms");
+pub const CONSUMER_PULL_REQUIRES_ACK: ErrorDef = row(
+    400,
+    10084,
+    "consumer in pull mode requires explicit ack policy on workqueue stream",
+);
+pub const CONSUMER_PULL_WITH_RATE_LIMIT: ErrorDef = row(
+    400,
+    10086,
+    "consumer in pull mode can not have rate limit set",
+);
+pub const CONSUMER_HB_REQUIRES_PUSH: ErrorDef = row(
+    400,
+    10088,
+    "consumer idle heartbeat requires a push based consumer",
+);
+pub const CONSUMER_FC_REQUIRES_PUSH: ErrorDef = row(
+    400,
+    10089,
+    "consumer flow control requires a push based consumer",
+);
+pub const CONSUMER_DIRECT_REQUIRES_PUSH: ErrorDef =
+    row(400, 10090, "consumer direct requires a push based consumer");
+pub const CONSUMER_DIRECT_REQUIRES_EPHEMERAL: ErrorDef =
+    row(400, 10091, "consumer direct requires an ephemeral consumer");
+pub const CONSUMER_INVALID_POLICY: ErrorDef = row(400, 10094, "{err}");
+pub const CONSUMER_INVALID_SAMPLING: ErrorDef = row(
+    400,
+    10095,
+    "failed to parse consumer sampling configuration: {err}",
+);
 pub const STREAM_INVALID: ErrorDef = row(500, 10096, "stream not valid");
 pub const STREAM_HEADER_EXCEEDS_MAXIMUM: ErrorDef =
     row(400, 10097, "header size exceeds maximum allowed of 64k");
+pub const CONSUMER_WQ_REQUIRES_EXPLICIT_ACK: ErrorDef =
+    row(400, 10098, "workqueue stream requires explicit ack");
+pub const CONSUMER_WQ_MULTIPLE_UNFILTERED: ErrorDef = row(
+    400,
+    10099,
+    "multiple non-filtered consumers not allowed on workqueue stream",
+);
+pub const CONSUMER_WQ_CONSUMER_NOT_UNIQUE: ErrorDef = row(
+    400,
+    10100,
+    "filtered consumer not unique on workqueue stream",
+);
+pub const CONSUMER_WQ_CONSUMER_NOT_DELIVER_ALL: ErrorDef = row(
+    400,
+    10101,
+    "consumer must be deliver all on workqueue stream",
+);
+pub const CONSUMER_NAME_TOO_LONG: ErrorDef = row(
+    400,
+    10102,
+    "consumer name is too long, maximum allowed is {max}",
+);
+pub const CONSUMER_DESCRIPTION_TOO_LONG: ErrorDef = row(
+    400,
+    10107,
+    "consumer description is too long, maximum allowed is {max}",
+);
+pub const CONSUMER_WITH_FLOW_CONTROL_NEEDS_HEARTBEATS: ErrorDef = row(
+    400,
+    10108,
+    "consumer with flow control also needs heartbeats",
+);
 pub const STREAM_SEALED: ErrorDef = row(400, 10109, "invalid operation on sealed stream");
 pub const STREAM_PURGE_FAILED: ErrorDef = row(500, 10110, "{err}");
 pub const STREAM_ROLLUP_FAILED: ErrorDef = row(500, 10111, "{err}");
+pub const CONSUMER_INVALID_DELIVER_SUBJECT: ErrorDef =
+    row(400, 10112, "invalid push consumer deliver subject");
 pub const STREAM_MAX_BYTES_REQUIRED: ErrorDef = row(
     400,
     10113,
     "account requires a stream config to have max bytes set",
+);
+pub const CONSUMER_MAX_REQUEST_EXPIRES_TOO_SMALL: ErrorDef = row(
+    400,
+    10115,
+    "consumer max request expires needs to be >= 1ms",
+);
+pub const CONSUMER_MAX_DELIVER_BACKOFF: ErrorDef = row(
+    400,
+    10116,
+    "max deliver is required to be > length of backoff values",
 );
 pub const STREAM_INFO_MAX_SUBJECTS: ErrorDef =
     row(500, 10117, "subject details would exceed maximum allowed");
@@ -187,17 +292,61 @@ pub const NO_LIMITS: ErrorDef = row(
     10120,
     "no JetStream default or applicable tiered limit present",
 );
+pub const CONSUMER_MAX_PENDING_ACK_EXCESS: ErrorDef = row(
+    400,
+    10121,
+    "consumer max ack pending exceeds system limit of {limit}",
+);
 pub const STREAM_MAX_STREAM_BYTES_EXCEEDED: ErrorDef = row(
     400,
     10122,
     "stream max bytes exceeds account limit max stream bytes",
 );
+pub const CONSUMER_MAX_REQUEST_BATCH_EXCEEDED: ErrorDef = row(
+    400,
+    10125,
+    "consumer max request batch exceeds server limit of {limit}",
+);
+pub const CONSUMER_NAME_CONTAINS_PATH_SEPARATORS: ErrorDef =
+    row(400, 10127, "Consumer name can not contain path separators");
 pub const STREAM_NAME_CONTAINS_PATH_SEPARATORS: ErrorDef =
     row(400, 10128, "Stream name can not contain path separators");
 pub const STREAM_NAME_EXIST_RESTORE_FAILED: ErrorDef =
     row(400, 10130, "stream name already in use, cannot restore");
+pub const CONSUMER_CREATE_FILTER_SUBJECT_MISMATCH: ErrorDef = row(
+    400,
+    10131,
+    "Consumer create request did not match filtered subject from create subject",
+);
+pub const CONSUMER_CREATE_DURABLE_AND_NAME_MISMATCH: ErrorDef = row(
+    400,
+    10132,
+    "Consumer Durable and Name have to be equal if both are provided",
+);
 pub const REPLICAS_COUNT_CANNOT_BE_NEGATIVE: ErrorDef =
     row(400, 10133, "replicas count cannot be negative");
+pub const CONSUMER_METADATA_LENGTH: ErrorDef = row(
+    400,
+    10135,
+    "consumer metadata exceeds maximum size of {limit}",
+);
+pub const CONSUMER_DUPLICATE_FILTER_SUBJECTS: ErrorDef = row(
+    400,
+    10136,
+    "consumer cannot have both FilterSubject and FilterSubjects specified",
+);
+pub const CONSUMER_MULTIPLE_FILTERS_NOT_ALLOWED: ErrorDef = row(
+    400,
+    10137,
+    "consumer with multiple subject filters cannot use subject based API",
+);
+pub const CONSUMER_OVERLAPPING_SUBJECT_FILTERS: ErrorDef =
+    row(400, 10138, "consumer subject filters cannot overlap");
+pub const CONSUMER_EMPTY_FILTER: ErrorDef = row(
+    400,
+    10139,
+    "consumer filter in FilterSubjects cannot be empty",
+);
 pub const SOURCE_DUPLICATE_DETECTED: ErrorDef =
     row(400, 10140, "duplicate source configuration detected");
 pub const SOURCE_INVALID_STREAM_NAME: ErrorDef = row(400, 10141, "sourced stream name is invalid");
@@ -218,6 +367,8 @@ pub const SOURCE_INVALID_TRANSFORM_DESTINATION: ErrorDef =
     row(400, 10146, "source transform: {err}");
 pub const SOURCE_OVERLAPPING_SUBJECT_FILTERS: ErrorDef =
     row(400, 10147, "source filters can not overlap");
+pub const CONSUMER_ALREADY_EXISTS: ErrorDef = row(400, 10148, "consumer already exists");
+pub const CONSUMER_DOES_NOT_EXIST: ErrorDef = row(400, 10149, "consumer does not exist");
 pub const MIRROR_MULTIPLE_FILTERS_NOT_ALLOWED: ErrorDef = row(
     400,
     10150,
@@ -227,6 +378,11 @@ pub const MIRROR_INVALID_SUBJECT_FILTER: ErrorDef =
     row(400, 10151, "mirror transform source: {err}");
 pub const MIRROR_OVERLAPPING_SUBJECT_FILTERS: ErrorDef =
     row(400, 10152, "mirror subject filters can not overlap");
+pub const CONSUMER_INACTIVE_THRESHOLD_EXCESS: ErrorDef = row(
+    400,
+    10153,
+    "consumer inactive threshold exceeds system limit of {limit}",
+);
 pub const MIRROR_INVALID_TRANSFORM_DESTINATION: ErrorDef =
     row(400, 10154, "mirror transform: {err}");
 pub const STREAM_TRANSFORM_INVALID_SOURCE: ErrorDef =
@@ -236,6 +392,18 @@ pub const STREAM_TRANSFORM_INVALID_DESTINATION: ErrorDef =
 pub const PEDANTIC: ErrorDef = row(400, 10157, "pedantic mode: {err}");
 pub const STREAM_DUPLICATE_MESSAGE_CONFLICT: ErrorDef =
     row(409, 10158, "duplicate message id is in process");
+pub const CONSUMER_PRIORITY_POLICY_WITHOUT_GROUP: ErrorDef = row(
+    400,
+    10159,
+    "Setting PriorityPolicy requires at least one PriorityGroup to be set",
+);
+pub const CONSUMER_EMPTY_GROUP_NAME: ErrorDef =
+    row(400, 10161, "Group name cannot be an empty string");
+pub const CONSUMER_INVALID_GROUP_NAME: ErrorDef = row(
+    400,
+    10162,
+    "Valid priority group name must match A-Z, a-z, 0-9, -_/=)+ and may not exceed 16 characters",
+);
 pub const STREAM_EXPECTED_LAST_SEQ_PER_SUBJECT_NOT_READY: ErrorDef = row(
     503,
     10163,
@@ -262,9 +430,18 @@ pub const ATOMIC_PUBLISH_UNSUPPORTED_HEADER_BATCH: ErrorDef = row(
     10177,
     "atomic publish unsupported header used: {header}",
 );
+pub const CONSUMER_PUSH_WITH_PRIORITY_GROUP: ErrorDef = row(
+    400,
+    10178,
+    "priority groups can not be used with push consumers",
+);
 pub const ATOMIC_PUBLISH_INVALID_BATCH_ID: ErrorDef =
     row(400, 10179, "atomic publish batch ID is invalid");
 pub const STREAM_MIN_LAST_SEQ: ErrorDef = row(412, 10180, "min last sequence");
+pub const CONSUMER_ACK_WAIT_NEGATIVE: ErrorDef =
+    row(400, 10183, "consumer ack wait needs to be positive");
+pub const CONSUMER_BACKOFF_NEGATIVE: ErrorDef =
+    row(400, 10184, "consumer backoff needs to be positive");
 pub const REQUIRED_API_LEVEL: ErrorDef = row(412, 10185, "JetStream minimum api level required");
 pub const MIRROR_WITH_MSG_SCHEDULES: ErrorDef =
     row(400, 10186, "stream mirrors can not also schedule messages");
@@ -285,6 +462,16 @@ pub const STREAM_EXPECTED_LAST_SEQ_PER_SUBJECT_INVALID: ErrorDef = row(
     "missing sequence for expected last sequence per subject",
 );
 pub const STREAM_OFFLINE_REASON: ErrorDef = row(500, 10194, "stream is offline: {err}");
+pub const CONSUMER_PRIORITY_GROUP_WITH_POLICY_NONE: ErrorDef = row(
+    400,
+    10196,
+    "consumer can not have priority groups when policy is none",
+);
+pub const CONSUMER_PINNED_TTL_WITHOUT_PRIORITY_POLICY_NONE: ErrorDef = row(
+    400,
+    10197,
+    "PinnedTTL cannot be set when PriorityPolicy is none",
+);
 pub const MIRROR_WITH_ATOMIC_PUBLISH: ErrorDef = row(
     400,
     10198,
@@ -330,6 +517,28 @@ pub const SOURCE_CONSUMER_REQUIRES_ACK_FC: ErrorDef = row(
     400,
     10217,
     "stream source consumer requires flow control ack policy",
+);
+pub const CONSUMER_ACK_FC_REQUIRES_PUSH: ErrorDef = row(
+    400,
+    10218,
+    "flow control ack policy requires a push based consumer",
+);
+pub const CONSUMER_ACK_FC_REQUIRES_FC: ErrorDef =
+    row(400, 10219, "flow control ack policy requires flow control");
+pub const CONSUMER_ACK_FC_REQUIRES_MAX_ACK_PENDING: ErrorDef = row(
+    400,
+    10220,
+    "flow control ack policy requires max ack pending",
+);
+pub const CONSUMER_ACK_FC_REQUIRES_NO_ACK_WAIT: ErrorDef = row(
+    400,
+    10221,
+    "flow control ack policy requires unset ack wait",
+);
+pub const CONSUMER_ACK_FC_REQUIRES_NO_MAX_DELIVER: ErrorDef = row(
+    400,
+    10222,
+    "flow control ack policy requires unset max deliver",
 );
 pub const STREAM_RECONFIGURE_IN_PROGRESS: ErrorDef =
     row(400, 10226, "stream reconfiguration already in progress");
@@ -567,6 +776,34 @@ impl ApiError {
 
     pub fn duplicate_message_conflict() -> Self {
         STREAM_DUPLICATE_MESSAGE_CONFLICT.into()
+    }
+
+    /// 10012 with the given text (e.g. `ack policy can not be updated`).
+    pub fn consumer_create(err: impl fmt::Display) -> Self {
+        CONSUMER_CREATE.with(&[("err", &err)])
+    }
+
+    pub fn consumer_not_found() -> Self {
+        CONSUMER_NOT_FOUND.into()
+    }
+
+    /// 10148: action `create` on an existing consumer with another config.
+    pub fn consumer_already_exists() -> Self {
+        CONSUMER_ALREADY_EXISTS.into()
+    }
+
+    /// 10149: action `update` on a missing consumer.
+    pub fn consumer_does_not_exist() -> Self {
+        CONSUMER_DOES_NOT_EXIST.into()
+    }
+
+    /// 10094 with the given text (start position rules).
+    pub fn consumer_invalid_policy(err: impl fmt::Display) -> Self {
+        CONSUMER_INVALID_POLICY.with(&[("err", &err)])
+    }
+
+    pub fn maximum_consumers_limit() -> Self {
+        MAXIMUM_CONSUMERS_LIMIT.into()
     }
 }
 

@@ -11,6 +11,7 @@
 //! RFC 3339 on the wire ([`time`]); durations are integer nanoseconds.
 
 pub mod account;
+pub mod consumer;
 pub mod json;
 pub mod pub_ack;
 pub mod stream;

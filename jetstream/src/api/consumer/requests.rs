@@ -1,0 +1,236 @@
+//! Consumer endpoint bodies: what a request may carry and what each
+//! response holds besides `type`/`error` (see [`crate::api::Response`]).
+//!
+//! Error forms differ per endpoint, as in the reference: consumer_names
+//! and consumer_list keep `total/offset/limit` at 0 and `"consumers":[]`,
+//! consumer_pause keeps `"paused":false,"pause_until":<zero time>`; the
+//! others carry nothing but the error. `Response::error` gets this from
+//! each body's `Default`.
+
+use serde::{Deserialize, Serialize};
+
+use super::config::{ConsumerAction, ConsumerConfig, Timestamp};
+use super::info::ConsumerInfo;
+use crate::api::json::{nullable, Request};
+use crate::api::{Paged, Response, ResponseBody, LIST_LIMIT, NAMES_LIMIT};
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero_i64(v: &i64) -> bool {
+    *v == 0
+}
+
+/// CONSUMER.CREATE (all three subject forms) and CONSUMER.DURABLE.CREATE.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CreateConsumerRequest {
+    #[serde(deserialize_with = "nullable")]
+    pub stream_name: String,
+    #[serde(deserialize_with = "nullable")]
+    pub config: ConsumerConfig,
+    pub action: ConsumerAction,
+    /// Turn the silent corrections of the defaults into errors (10157).
+    #[serde(skip_serializing_if = "is_false", deserialize_with = "nullable")]
+    pub pedantic: bool,
+}
+
+/// CONSUMER.NAMES and CONSUMER.LIST: optional; a body that is not JSON is
+/// ignored (decode it with [`crate::api::decode_optional`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsumerNamesRequest {
+    #[serde(skip_serializing_if = "is_zero_i64", deserialize_with = "nullable")]
+    pub offset: i64,
+}
+
+/// CONSUMER.LIST; its own type because the reference names it in errors.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsumerListRequest {
+    #[serde(skip_serializing_if = "is_zero_i64", deserialize_with = "nullable")]
+    pub offset: i64,
+}
+
+/// CONSUMER.PAUSE: a time pauses until then; an empty body (or no time,
+/// or a past one) resumes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsumerPauseRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause_until: Option<Timestamp>,
+}
+
+/// The `type` values of the consumer endpoints' responses.
+pub const CONSUMER_CREATE_RESPONSE: &str = "io.nats.jetstream.api.v1.consumer_create_response";
+pub const CONSUMER_INFO_RESPONSE: &str = "io.nats.jetstream.api.v1.consumer_info_response";
+pub const CONSUMER_NAMES_RESPONSE: &str = "io.nats.jetstream.api.v1.consumer_names_response";
+pub const CONSUMER_LIST_RESPONSE: &str = "io.nats.jetstream.api.v1.consumer_list_response";
+pub const CONSUMER_DELETE_RESPONSE: &str = "io.nats.jetstream.api.v1.consumer_delete_response";
+pub const CONSUMER_PAUSE_RESPONSE: &str = "io.nats.jetstream.api.v1.consumer_pause_response";
+
+/// consumer_create: the info of the created or updated consumer.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CreateBody {
+    #[serde(flatten)]
+    pub info: Option<ConsumerInfo>,
+}
+
+impl ResponseBody for CreateBody {
+    const TYPE: &'static str = CONSUMER_CREATE_RESPONSE;
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct InfoBody {
+    #[serde(flatten)]
+    pub info: Option<ConsumerInfo>,
+}
+
+impl ResponseBody for InfoBody {
+    const TYPE: &'static str = CONSUMER_INFO_RESPONSE;
+}
+
+/// consumer_names: `consumers` is `[]` when there are none (unlike
+/// stream_names' `null`).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct NamesBody {
+    #[serde(flatten)]
+    pub paged: Paged,
+    pub consumers: Vec<String>,
+}
+
+impl ResponseBody for NamesBody {
+    const TYPE: &'static str = CONSUMER_NAMES_RESPONSE;
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ListBody {
+    #[serde(flatten)]
+    pub paged: Paged,
+    pub consumers: Vec<ConsumerInfo>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
+}
+
+impl ResponseBody for ListBody {
+    const TYPE: &'static str = CONSUMER_LIST_RESPONSE;
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DeleteBody {
+    #[serde(skip_serializing_if = "is_false")]
+    pub success: bool,
+}
+
+impl ResponseBody for DeleteBody {
+    const TYPE: &'static str = CONSUMER_DELETE_RESPONSE;
+}
+
+/// consumer_pause: the pause as stored, in UTC; `pause_remaining` only
+/// while paused.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PauseBody {
+    pub paused: bool,
+    pub pause_until: Timestamp,
+    #[serde(skip_serializing_if = "is_zero_i64")]
+    pub pause_remaining: i64,
+}
+
+impl ResponseBody for PauseBody {
+    const TYPE: &'static str = CONSUMER_PAUSE_RESPONSE;
+}
+
+pub type ConsumerCreateResponse = Response<CreateBody>;
+pub type ConsumerInfoResponse = Response<InfoBody>;
+pub type ConsumerNamesResponse = Response<NamesBody>;
+pub type ConsumerListResponse = Response<ListBody>;
+pub type ConsumerDeleteResponse = Response<DeleteBody>;
+pub type ConsumerPauseResponse = Response<PauseBody>;
+
+impl ConsumerCreateResponse {
+    pub fn created(info: ConsumerInfo) -> Self {
+        Self::ok(CreateBody { info: Some(info) })
+    }
+}
+
+impl ConsumerInfoResponse {
+    pub fn info(info: ConsumerInfo) -> Self {
+        Self::ok(InfoBody { info: Some(info) })
+    }
+}
+
+impl ConsumerNamesResponse {
+    /// One page of `names` (sorted by the caller, as the reference sorts).
+    pub fn page(names: &[String], offset: i64) -> Self {
+        let (paged, consumers) = page(names, offset, NAMES_LIMIT);
+        Self::ok(NamesBody { paged, consumers })
+    }
+}
+
+impl ConsumerListResponse {
+    /// One page of `infos` (sorted by name by the caller).
+    pub fn page(infos: &[ConsumerInfo], offset: i64) -> Self {
+        let (paged, consumers) = page(infos, offset, LIST_LIMIT);
+        Self::ok(ListBody {
+            paged,
+            consumers,
+            missing: Vec::new(),
+        })
+    }
+}
+
+impl ConsumerDeleteResponse {
+    pub fn deleted() -> Self {
+        Self::ok(DeleteBody { success: true })
+    }
+}
+
+impl ConsumerPauseResponse {
+    /// The reply to PAUSE at `now` for the consumer's new `pause_until`
+    /// (`None` after a resume).
+    pub fn pause(pause_until: Option<Timestamp>, now: i64) -> Self {
+        let until = pause_until.map(Timestamp::to_utc).unwrap_or_default();
+        let remaining = until.nanos.saturating_sub(now).max(0);
+        Self::ok(PauseBody {
+            paused: remaining > 0,
+            pause_until: until,
+            pause_remaining: remaining,
+        })
+    }
+}
+
+/// The reference's paging: `offset` is clamped to the total (negative to
+/// 0) and at most `limit` items follow it.
+pub fn page<T: Clone>(items: &[T], offset: i64, limit: i64) -> (Paged, Vec<T>) {
+    let total = items.len();
+    let start = usize::try_from(offset.max(0))
+        .unwrap_or(usize::MAX)
+        .min(total);
+    let count = usize::try_from(limit.max(0)).unwrap_or(usize::MAX);
+    let end = start.saturating_add(count).min(total);
+    let paged = Paged {
+        total: i64::try_from(total).unwrap_or(i64::MAX),
+        offset: i64::try_from(start).unwrap_or(i64::MAX),
+        limit,
+    };
+    (paged, items[start..end].to_vec())
+}
+
+// The reference's Go type names, for `json: cannot unmarshal X into Go
+// value of type ...`.
+impl Request for CreateConsumerRequest {
+    const GO_TYPE: &'static str = "server.CreateConsumerRequest";
+}
+
+impl Request for ConsumerNamesRequest {
+    const GO_TYPE: &'static str = "server.JSApiConsumersRequest";
+}
+
+impl Request for ConsumerListRequest {
+    const GO_TYPE: &'static str = "server.JSApiConsumersRequest";
+}
+
+impl Request for ConsumerPauseRequest {
+    const GO_TYPE: &'static str = "server.JSApiConsumerPauseRequest";
+}
