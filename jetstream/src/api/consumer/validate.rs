@@ -1,15 +1,17 @@
 //! The reference's consumer checks, in its order and with its texts, as
 //! nats-server 2.14.0 answers on the wire:
 //!
-//! 1. [`CreateConsumerRequest::check_subject`]: the API subject against
-//!    the body (`jsConsumerCreate`): stream name, durable/name, filter token.
-//! 2. [`ConsumerConfig::validate`]: defaults (`setConsumerConfigDefaults`)
-//!    then the config rules (`checkConsumerCfg`), given the stream.
-//! 3. [`decide_action`]: the request's `action` against an existing
-//!    consumer of that name, and what an update may change
+//! 1. Subject: [`CreateConsumerRequest::check_subject`] checks the API
+//!    subject against the body (`jsConsumerCreate`): stream name,
+//!    durable/name, filter token.
+//! 2. Config: [`ConsumerConfig::validate`] applies the defaults
+//!    (`setConsumerConfigDefaults`), then the config rules
+//!    (`checkConsumerCfg`), given the stream.
+//! 3. Action: [`decide_action`] weighs the request's `action` against an
+//!    existing consumer of that name, and what an update may change
 //!    (`checkNewConsumerConfig`).
-//! 4. [`check_new_consumer`]: for a consumer that does not exist yet, the
-//!    stream's max_consumers and the workqueue rules.
+//! 4. New consumer: [`check_new_consumer`], for a consumer that does not
+//!    exist yet, checks the stream's max_consumers and the workqueue rules.
 //!
 //! The engine supplies what these cannot know: the stream's config, the
 //! other consumers' filters, and whether a push consumer is bound.
@@ -66,8 +68,8 @@ fn invalid_config(text: impl std::fmt::Display) -> ApiError {
 
 impl ConsumerConfig {
     /// Fills in the reference's defaults, then checks the config against
-    /// the stream. On error `self` is left as it was. `is_ephemeral` is
-    /// false for durables (an ephemeral gets a 5 s inactive threshold).
+    /// the stream. On error `self` is left as it was. An ephemeral left
+    /// without an inactive threshold (by itself and the stream) gets 5 s.
     pub fn validate(
         &mut self,
         stream: &StreamConfig,
@@ -704,6 +706,10 @@ impl CreateConsumerRequest {
                     return Err(CONSUMER_DURABLE_NAME_NOT_MATCH_SUBJECT.into());
                 }
             }
+        }
+        // A durable is named after itself.
+        if cfg.is_durable() && cfg.name.is_empty() {
+            cfg.name.clone_from(&cfg.durable_name);
         }
         if cfg.name.contains(['/', '\\']) || cfg.durable_name.contains(['/', '\\']) {
             return Err(CONSUMER_NAME_CONTAINS_PATH_SEPARATORS.into());
