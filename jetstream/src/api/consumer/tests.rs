@@ -851,6 +851,13 @@ fn workqueue_and_limits() {
     )
     .is_err());
 
+    // Partial overlaps count too (captured on a stream WQ2 with "wq2.a.>" taken).
+    let taken = [vec!["wq2.a.>".to_string()]];
+    for filter in ["wq2.*.b", "wq2.>", "wq2.a.c"] {
+        assert!(!partition_unique(&[filter.to_string()], &taken), "{filter}");
+    }
+    assert!(partition_unique(&["wq2.b.c".to_string()], &taken));
+
     // Interest streams take any replicas up to the stream's.
     let interest = stream(r#"{"name":"IN","subjects":["in.>"],"retention":"interest"}"#);
     assert!(create_on(
