@@ -128,7 +128,7 @@ fn main() {
     drop(tern);
     drop(nats);
     if only.as_deref().is_none_or(|o| o.contains("js")) {
-        jetstream_workloads(&tern_bin, reference.as_deref(), rounds);
+        jetstream_workloads(&tern_bin, reference.as_deref(), rounds, only.as_deref());
     }
     if only
         .as_deref()
@@ -153,7 +153,7 @@ type Measure = fn(u16) -> f64;
 /// restart with many stored messages. tern's acks follow a durable commit;
 /// the reference's default acks before its fsync, so it is also measured
 /// with `sync_interval: always`.
-fn jetstream_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize) {
+fn jetstream_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize, only: Option<&str>) {
     let dirs: Vec<tempfile::TempDir> = (0..4)
         .map(|_| tempfile::tempdir().expect("tempdir"))
         .collect();
@@ -190,6 +190,10 @@ fn jetstream_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize) {
         }),
     ];
     for (name, run) in runs {
+        // `BENCH_ONLY=js` runs them all; a longer filter picks one.
+        if only.is_some_and(|o| o != "js" && !name.contains(o)) {
+            continue;
+        }
         let (mut t, mut r, mut a, mut tr) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
             t.push(run(tern.port));

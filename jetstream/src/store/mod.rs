@@ -12,6 +12,7 @@ mod mem;
 mod record;
 mod redb_store;
 mod schema;
+mod wal;
 
 pub use mem::MemStore;
 pub use redb_store::RedbStore;

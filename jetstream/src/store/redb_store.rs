@@ -16,9 +16,10 @@ use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
 use super::mem::NEXT_SCAN_MSGS;
 use super::record;
 use super::schema::{
-    init, load_index, subject_row, Index, DELETED, MESSAGES, META, META_CONFIG, META_STATE,
-    MSG_IDS, SUBJECTS, SUBJECT_SEQS,
+    encode_wal_position, init, load_index, load_wal_position, subject_row, Index, DELETED,
+    MESSAGES, META, META_CONFIG, META_STATE, META_WAL_POSITION, MSG_IDS, SUBJECTS, SUBJECT_SEQS,
 };
+use super::wal::{Op, Wal};
 use super::{filter_is_all, Store, StoreError, StoreState, StoredMsg, SubjectState};
 use crate::subject::{has_wildcard, matches};
 
@@ -26,6 +27,11 @@ use crate::subject::{has_wildcard, matches};
 const CACHE_BYTES: usize = 64 << 20;
 /// Messages a purge removes per round, bounding the sequences held in RAM.
 const PURGE_CHUNK: usize = 4096;
+/// A checkpoint (durable redb commit, log restarted) once this much is
+/// logged, bounding the replay after a crash...
+const CHECKPOINT_BYTES: u64 = 1 << 20;
+/// ...or once the oldest logged change is this old.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Runs `$body` with `$table` open on the pending write transaction (so
 /// uncommitted writes are seen) or else on a read transaction that ends
@@ -60,14 +66,19 @@ pub struct RedbStore {
     dropped_tables: bool,
     /// Set when going back to the last commit failed: writes are refused.
     failed: Option<String>,
+    /// Set when a failed batch could not be cut from the log: writes are
+    /// refused for good (until a restart replays the log).
+    log_broken: Option<String>,
     scratch: Vec<u8>,
-    /// `sync_interval` relaxed: commits skip the disk sync until this much
-    /// time has passed since the last durable one (`None` = every commit
-    /// is durable).
+    /// The durability point: every change is logged here and the log is
+    /// synced at commit; redb itself commits without a sync.
+    wal: Wal,
+    /// `sync_interval` relaxed: commits write the log without syncing it,
+    /// and it is synced once this much time has passed since the last
+    /// sync (`None` = every commit syncs).
     sync_every: Option<std::time::Duration>,
-    last_durable: std::time::Instant,
-    /// A commit since the last durable one was not synced.
-    unsynced: bool,
+    last_sync: std::time::Instant,
+    last_checkpoint: std::time::Instant,
 }
 
 /// The pending write transaction, begun if there is none. A free function
@@ -78,9 +89,9 @@ fn begin<'a>(
 ) -> Result<&'a WriteTransaction, StoreError> {
     if slot.is_none() {
         let mut txn = db.begin_write()?;
-        // Crash recovery then takes under a millisecond instead of a walk
-        // over the whole file, for about one extra sync per commit.
-        txn.set_quick_repair(true);
+        // The log is the durability point; see `RedbStore::checkpoint`.
+        txn.set_durability(redb::Durability::None)
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
         *slot = Some(txn);
     }
     slot.as_ref()
@@ -88,25 +99,133 @@ fn begin<'a>(
 }
 
 impl RedbStore {
-    /// Creates the file or opens it, and rebuilds the index from it.
+    /// Creates the file or opens it, rebuilds the index from its last
+    /// checkpoint and replays the log beside it (`<name>.wal`) on top.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = Database::builder()
             .set_cache_size(CACHE_BYTES)
             .create(path)?;
         init(&db)?;
         let index = load_index(&db)?;
-        Ok(Self {
+        let covered = load_wal_position(&db)?.unwrap_or((0, Wal::START));
+        let (wal, ops) = Wal::open(&Self::wal_path(path), covered)?;
+        let now = std::time::Instant::now();
+        let mut store = Self {
             txn: None,
             db,
             index,
             dirty: HashSet::new(),
             dropped_tables: false,
             failed: None,
+            log_broken: None,
             scratch: Vec::new(),
+            wal,
             sync_every: None,
-            last_durable: std::time::Instant::now(),
-            unsynced: false,
-        })
+            last_sync: now,
+            last_checkpoint: now,
+        };
+        if !ops.is_empty() {
+            for op in ops {
+                store.replay(op)?;
+            }
+            if let Some(txn) = store.txn.take() {
+                store.commit_txn(txn)?;
+            }
+            store.checkpoint()?;
+        }
+        Ok(store)
+    }
+
+    /// The log kept beside a stream file.
+    pub fn wal_path(path: &Path) -> std::path::PathBuf {
+        path.with_extension("wal")
+    }
+
+    /// Applies one logged change again (recovery), without logging it.
+    fn replay(&mut self, op: Op) -> Result<(), StoreError> {
+        match op {
+            Op::Append { seq, record } => {
+                let msg = record::decode(&record, seq)?;
+                if seq != self.index.last_seq + 1 {
+                    return Err(StoreError::Corrupt(format!(
+                        "log appends {seq} after {}",
+                        self.index.last_seq
+                    )));
+                }
+                self.append_in_txn(
+                    &msg.subject,
+                    msg.headers.as_deref(),
+                    &msg.payload,
+                    msg.time_ns,
+                )?;
+            }
+            Op::Remove { seq } => {
+                if self.index.is_stored(seq) {
+                    self.remove_seqs(&[seq])?;
+                }
+            }
+            Op::Purge {
+                filter,
+                below_seq,
+                keep,
+            } => {
+                self.purge_in_txn(filter.as_deref(), below_seq, keep)?;
+            }
+            Op::MsgId { id, seq, time_ns } => self.msg_id_in_txn(&id, seq, time_ns)?,
+            Op::ForgetIds(ids) => self.forget_ids_in_txn(&ids)?,
+            Op::Config(json) => self.config_in_txn(&json)?,
+        }
+        Ok(())
+    }
+
+    fn msg_id_in_txn(&mut self, id: &str, seq: u64, time_ns: i64) -> Result<(), StoreError> {
+        let txn = begin(&self.db, &mut self.txn)?;
+        txn.open_table(MSG_IDS)?.insert(id, (seq, time_ns))?;
+        Ok(())
+    }
+
+    fn forget_ids_in_txn(&mut self, ids: &[String]) -> Result<(), StoreError> {
+        let txn = begin(&self.db, &mut self.txn)?;
+        let mut table = txn.open_table(MSG_IDS)?;
+        for id in ids {
+            table.remove(id.as_str())?;
+        }
+        Ok(())
+    }
+
+    fn config_in_txn(&mut self, json: &[u8]) -> Result<(), StoreError> {
+        let txn = begin(&self.db, &mut self.txn)?;
+        txn.open_table(META)?.insert(META_CONFIG, json)?;
+        Ok(())
+    }
+
+    /// A durable redb commit that covers everything logged so far, then
+    /// the log starts over under the next generation. A crash between the
+    /// two leaves a log of an older generation, which the next open drops.
+    fn checkpoint(&mut self) -> Result<(), StoreError> {
+        let next = self.wal.generation() + 1;
+        let mut txn = self.db.begin_write()?;
+        // Crash recovery then takes under a millisecond instead of a walk
+        // over the whole file.
+        txn.set_quick_repair(true);
+        txn.open_table(META)?.insert(
+            META_WAL_POSITION,
+            encode_wal_position(next, Wal::START).as_slice(),
+        )?;
+        txn.commit()?;
+        self.wal
+            .reset(next)
+            .map_err(|e| StoreError::Backend(format!("restarting the log: {e}")))?;
+        let now = std::time::Instant::now();
+        self.last_checkpoint = now;
+        self.last_sync = now;
+        Ok(())
+    }
+
+    fn checkpoint_due(&self) -> bool {
+        let logged = self.wal.logged_bytes();
+        logged >= CHECKPOINT_BYTES
+            || (logged > 0 && self.last_checkpoint.elapsed() >= CHECKPOINT_EVERY)
     }
 
     /// Runs a mutation; if it fails, goes back to the last commit, since
@@ -115,6 +234,9 @@ impl RedbStore {
         &mut self,
         op: impl FnOnce(&mut Self) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
+        if let Some(why) = &self.log_broken {
+            return Err(StoreError::Backend(format!("store unusable: {why}")));
+        }
         if self.failed.is_some() {
             self.rollback();
             if let Some(why) = &self.failed {
@@ -130,6 +252,7 @@ impl RedbStore {
 
     fn rollback(&mut self) {
         self.txn = None;
+        self.wal.discard_pending();
         self.dirty.clear();
         self.dropped_tables = false;
         match load_index(&self.db) {
@@ -423,14 +546,8 @@ impl RedbStore {
         })
     }
 
-    fn commit_txn(&mut self, mut txn: WriteTransaction) -> Result<(), StoreError> {
-        let relaxed = self
-            .sync_every
-            .is_some_and(|every| self.last_durable.elapsed() < every);
-        if relaxed {
-            txn.set_durability(redb::Durability::None)
-                .map_err(|e| StoreError::Backend(e.to_string()))?;
-        }
+    /// Commits redb without a sync: the log already holds the changes.
+    fn commit_txn(&mut self, txn: WriteTransaction) -> Result<(), StoreError> {
         {
             let mut subjects = txn.open_table(SUBJECTS)?;
             for subject in self.dirty.drain() {
@@ -443,8 +560,11 @@ impl RedbStore {
                     }
                 }
             }
-            txn.open_table(META)?
-                .insert(META_STATE, self.index.encode_state().as_slice())?;
+            let mut meta = txn.open_table(META)?;
+            meta.insert(META_STATE, self.index.encode_state().as_slice())?;
+            // Flushed before this commit: the log up to here is applied.
+            let position = encode_wal_position(self.wal.generation(), self.wal.written_len());
+            meta.insert(META_WAL_POSITION, position.as_slice())?;
             if self.dropped_tables {
                 txn.open_table(MESSAGES)?;
                 txn.open_table(SUBJECT_SEQS)?;
@@ -453,17 +573,12 @@ impl RedbStore {
         }
         self.dropped_tables = false;
         txn.commit()?;
-        if relaxed {
-            self.unsynced = true;
-        } else {
-            self.unsynced = false;
-            self.last_durable = std::time::Instant::now();
-        }
         Ok(())
     }
 
-    /// Relaxes commits as the reference's `sync_interval`: only one commit
-    /// per `every` syncs to disk (`None`: every commit does).
+    /// Relaxes commits as the reference's `sync_interval`: the log is
+    /// written at every commit (so a process crash loses nothing) but
+    /// synced only once per `every` (`None`: at every commit).
     pub fn set_sync_interval(&mut self, every: Option<std::time::Duration>) {
         self.sync_every = every;
     }
@@ -531,14 +646,25 @@ impl Store for RedbStore {
         payload: Bytes,
         time_ns: i64,
     ) -> Result<u64, StoreError> {
-        self.write(|s| s.append_in_txn(subject, headers.as_deref(), &payload, time_ns))
+        self.write(|s| {
+            let seq = s.append_in_txn(subject, headers.as_deref(), &payload, time_ns)?;
+            s.wal
+                .append(seq, subject, headers.as_deref(), &payload, time_ns)?;
+            Ok(seq)
+        })
     }
 
     fn remove(&mut self, seq: u64) -> Result<bool, StoreError> {
         if !self.index.is_stored(seq) {
             return Ok(false);
         }
-        self.write(|s| s.remove_seqs(&[seq]).map(|n| n == 1))
+        self.write(|s| {
+            let removed = s.remove_seqs(&[seq])? == 1;
+            if removed {
+                s.wal.remove(seq);
+            }
+            Ok(removed)
+        })
     }
 
     fn purge(
@@ -547,13 +673,17 @@ impl Store for RedbStore {
         below_seq: Option<u64>,
         keep: Option<u64>,
     ) -> Result<u64, StoreError> {
-        self.write(|s| s.purge_in_txn(filter, below_seq, keep))
+        self.write(|s| {
+            let purged = s.purge_in_txn(filter, below_seq, keep)?;
+            s.wal.purge(filter, below_seq, keep);
+            Ok(purged)
+        })
     }
 
     fn record_msg_id(&mut self, id: &str, seq: u64, time_ns: i64) -> Result<(), StoreError> {
         self.write(|s| {
-            let txn = begin(&s.db, &mut s.txn)?;
-            txn.open_table(MSG_IDS)?.insert(id, (seq, time_ns))?;
+            s.msg_id_in_txn(id, seq, time_ns)?;
+            s.wal.msg_id(id, seq, time_ns);
             Ok(())
         })
     }
@@ -563,11 +693,8 @@ impl Store for RedbStore {
             return Ok(());
         }
         self.write(|s| {
-            let txn = begin(&s.db, &mut s.txn)?;
-            let mut table = txn.open_table(MSG_IDS)?;
-            for id in ids {
-                table.remove(id.as_str())?;
-            }
+            s.forget_ids_in_txn(ids)?;
+            s.wal.forget_ids(ids);
             Ok(())
         })
     }
@@ -598,35 +725,72 @@ impl Store for RedbStore {
     }
 
     fn sync_deadline(&self) -> Option<std::time::Instant> {
-        let every = self.sync_every?;
-        self.unsynced.then(|| self.last_durable + every)
+        if self.wal.logged_bytes() == 0 {
+            return None;
+        }
+        let checkpoint = self.last_checkpoint + CHECKPOINT_EVERY;
+        match self.sync_every {
+            Some(every) if self.wal.is_unsynced() => Some(checkpoint.min(self.last_sync + every)),
+            _ => Some(checkpoint),
+        }
     }
 
+    /// Commits what is pending and checkpoints: everything so far durable
+    /// in redb itself, and the log empty.
     fn sync(&mut self) -> Result<(), StoreError> {
-        if !self.unsynced {
-            return Ok(());
-        }
         self.commit()?;
-        if self.unsynced {
-            // An empty durable commit makes the relaxed ones before it durable.
-            let every = self.sync_every.take();
-            let txn = self.db.begin_write()?;
-            let result = self.commit_txn(txn);
-            self.sync_every = every;
-            result?;
+        if self.wal.logged_bytes() > 0 {
+            self.checkpoint()?;
         }
         Ok(())
     }
 
+    /// Writes the batch's log records (synced unless relaxed), then
+    /// commits redb without a sync. If redb fails, the log is cut back so
+    /// a replay cannot bring back a batch reported failed.
     fn commit(&mut self) -> Result<(), StoreError> {
-        let Some(txn) = self.txn.take() else {
-            return Ok(());
+        let txn = match self.txn.take() {
+            Some(txn) => txn,
+            None if self.wal.has_pending() => {
+                if let Err(e) = begin(&self.db, &mut self.txn) {
+                    self.rollback();
+                    return Err(e);
+                }
+                match self.txn.take() {
+                    Some(txn) => txn,
+                    None => return Err(StoreError::Backend("write transaction missing".into())),
+                }
+            }
+            None => return Ok(()),
         };
-        let result = self.commit_txn(txn);
-        if result.is_err() {
+        let before = self.wal.written_len();
+        let sync_now = self
+            .sync_every
+            .is_none_or(|every| self.last_sync.elapsed() >= every);
+        if let Err(e) = self.wal.flush(sync_now) {
+            drop(txn);
             self.rollback();
+            return Err(StoreError::Backend(format!("writing the log: {e}")));
         }
-        result
+        if sync_now {
+            self.last_sync = std::time::Instant::now();
+        }
+        if let Err(e) = self.commit_txn(txn) {
+            let cut = self.wal.cut_back(before);
+            self.rollback();
+            if let Err(cut) = cut {
+                // The log may still replay the failed batch: stop writing.
+                self.log_broken = Some(format!("log could not be cut back: {cut}"));
+            }
+            return Err(e);
+        }
+        if self.checkpoint_due() {
+            if let Err(e) = self.checkpoint() {
+                // The batch is safe in the log; the next commit retries.
+                tracing::warn!("checkpoint failed: {e}");
+            }
+        }
+        Ok(())
     }
 
     fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError> {
@@ -712,8 +876,8 @@ impl Store for RedbStore {
 
     fn save_config(&mut self, config_json: &[u8]) -> Result<(), StoreError> {
         self.write(|s| {
-            let txn = begin(&s.db, &mut s.txn)?;
-            txn.open_table(META)?.insert(META_CONFIG, config_json)?;
+            s.config_in_txn(config_json)?;
+            s.wal.config(config_json);
             Ok(())
         })
     }

@@ -33,6 +33,10 @@ pub(super) const META_FORMAT: &str = "format";
 pub(super) const META_STATE: &str = "state";
 /// The stream config document as saved.
 pub(super) const META_CONFIG: &str = "config";
+/// Two u64 LE: the write-ahead log position (generation, offset) this
+/// commit covers; the log's frames past it are replayed at open. Absent
+/// means generation 0 from its start.
+pub(super) const META_WAL_POSITION: &str = "wal_position";
 const FORMAT_VERSION: u32 = 1;
 const STATE_BYTES: usize = 40;
 
@@ -218,4 +222,29 @@ pub(super) fn load_index(db: &Database) -> Result<Index, StoreError> {
         )));
     }
     Ok(ix)
+}
+
+/// The log position the last commit covered; `None` when none was
+/// recorded (a new file).
+pub(super) fn load_wal_position(db: &Database) -> Result<Option<(u64, u64)>, StoreError> {
+    let read = db.begin_read()?;
+    let meta = read.open_table(META)?;
+    match meta.get(META_WAL_POSITION)? {
+        None => Ok(None),
+        Some(v) => decode_wal_position(v.value()).map(Some),
+    }
+}
+
+pub(super) fn encode_wal_position(generation: u64, offset: u64) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&generation.to_le_bytes());
+    out[8..].copy_from_slice(&offset.to_le_bytes());
+    out
+}
+
+fn decode_wal_position(bytes: &[u8]) -> Result<(u64, u64), StoreError> {
+    let bad = || StoreError::Corrupt("bad log position record".into());
+    let generation = <[u8; 8]>::try_from(bytes.get(..8).ok_or_else(bad)?).map_err(|_| bad())?;
+    let offset = <[u8; 8]>::try_from(bytes.get(8..16).ok_or_else(bad)?).map_err(|_| bad())?;
+    Ok((u64::from_le_bytes(generation), u64::from_le_bytes(offset)))
 }

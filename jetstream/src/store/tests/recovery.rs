@@ -199,3 +199,55 @@ fn relaxed_commits_are_durable_after_sync() {
     let s = open(&db_path(&dir));
     assert_eq!(s.state().msgs, 2);
 }
+
+/// The files as a crash would leave them: copied while the store is open,
+/// so redb's file is at its last durable commit (the checkpoint at open)
+/// and everything committed since is only in the log.
+fn crash_copy(from: &TempDir) -> TempDir {
+    let to = tempfile::tempdir().expect("tempdir");
+    for entry in std::fs::read_dir(from.path()).expect("read dir") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().expect("file name");
+        std::fs::copy(&path, to.path().join(name)).expect("copy");
+    }
+    to
+}
+
+#[test]
+fn commits_since_the_checkpoint_are_replayed_from_the_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = open(&db_path(&dir));
+    s.save_config(br#"{"name":"S"}"#).expect("save");
+    for i in 0..30 {
+        put(
+            &mut s,
+            ["a.1", "a.2", "b.1"][i % 3],
+            &format!("p{i}"),
+            i as i64,
+        );
+    }
+    s.record_msg_id("id-1", 30, 29).expect("msg id");
+    s.commit().expect("commit");
+    assert!(s.remove(2).expect("remove"));
+    s.purge(Some("a.2"), Some(20), None).expect("purge");
+    s.purge(None, None, Some(20)).expect("purge keep");
+    put(&mut s, "c", "after purge", 40);
+    s.forget_msg_ids(&["id-1".to_string()]).expect("forget");
+    s.record_msg_id("id-2", 31, 40).expect("msg id");
+    s.commit().expect("commit");
+    let want = snapshot(&s);
+    let want_ids = s.msg_ids().expect("ids");
+    // Logged but never committed: must not come back.
+    put(&mut s, "lost", "uncommitted", 50);
+    let copy = crash_copy(&dir);
+    drop(s);
+    let mut again = open(&db_path(&copy));
+    assert_eq!(snapshot(&again), want);
+    assert_eq!(again.msg_ids().expect("ids"), want_ids);
+    // Reopening the recovered store (after its checkpoint) changes nothing.
+    put(&mut again, "next", "x", 60);
+    again.commit().expect("commit");
+    let settled = snapshot(&again);
+    drop(again);
+    assert_eq!(snapshot(&open(&db_path(&copy))), settled);
+}

@@ -1,0 +1,589 @@
+//! The write-ahead log beside a stream's redb file: the durability point of
+//! `RedbStore`. Every change to the store is logged as it is made; a
+//! commit writes the batch's records in one `write` and, unless syncs are
+//! relaxed, one `fdatasync`. redb then commits the same changes without a
+//! sync, and a periodic durable redb commit (a checkpoint) covers the whole
+//! log, which then starts over under the next generation number.
+//!
+//! Layout: a 16-byte header (`TERNWAL\x01`, then the generation as u64 LE)
+//! followed by frames `u32 LE body length, u32 LE CRC-32 of the body,
+//! body`. Every redb commit records the log position it covers
+//! (generation and offset); recovery replays the frames past that
+//! position when the log is of the recorded generation, and stops at the
+//! first torn or damaged frame (a crash mid-write), cutting it off.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use super::record;
+use super::StoreError;
+
+const MAGIC: &[u8; 8] = b"TERNWAL\x01";
+const HEADER_LEN: u64 = 16;
+const FRAME_HEAD: usize = 8;
+
+const OP_APPEND: u8 = 1;
+const OP_REMOVE: u8 = 2;
+const OP_PURGE: u8 = 3;
+const OP_MSG_ID: u8 = 4;
+const OP_FORGET_IDS: u8 = 5;
+const OP_CONFIG: u8 = 6;
+
+const PURGE_FILTER: u8 = 1;
+const PURGE_BELOW: u8 = 2;
+const PURGE_KEEP: u8 = 4;
+
+/// One logged change, as replayed.
+#[derive(Debug, PartialEq)]
+pub(super) enum Op {
+    /// A message stored at `seq`; `record` is its `record.rs` encoding.
+    Append {
+        seq: u64,
+        record: Vec<u8>,
+    },
+    Remove {
+        seq: u64,
+    },
+    Purge {
+        filter: Option<String>,
+        below_seq: Option<u64>,
+        keep: Option<u64>,
+    },
+    MsgId {
+        id: String,
+        seq: u64,
+        time_ns: i64,
+    },
+    ForgetIds(Vec<String>),
+    Config(Vec<u8>),
+}
+
+pub(super) struct Wal {
+    file: File,
+    generation: u64,
+    /// Bytes in the file: header plus every frame written.
+    len: u64,
+    /// Frames of the batch not yet written to the file.
+    pending: Vec<u8>,
+    /// Frames were written since the last `fdatasync`.
+    unsynced: bool,
+}
+
+impl Wal {
+    /// Opens (or creates) the log for a store whose last commit covered
+    /// the log up to `covered` (generation, offset), and returns the
+    /// changes to replay: the frames past that offset in a log of that
+    /// generation. A log of an older generation was covered by a
+    /// checkpoint and is dropped.
+    pub(super) fn open(path: &Path, covered: (u64, u64)) -> Result<(Wal, Vec<Op>), StoreError> {
+        let (generation, offset) = covered;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| io_err(path, &e))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(|e| io_err(path, &e))?;
+        let mut wal = Wal {
+            file,
+            generation,
+            len: bytes.len() as u64,
+            pending: Vec::new(),
+            unsynced: false,
+        };
+        if bytes.len() < HEADER_LEN as usize {
+            // New, or cut before its header was whole: nothing was logged.
+            wal.reset(generation).map_err(|e| io_err(path, &e))?;
+            return Ok((wal, Vec::new()));
+        }
+        if &bytes[..8] != MAGIC {
+            return Err(StoreError::Corrupt(format!(
+                "{}: not a tern log (bad magic)",
+                path.display()
+            )));
+        }
+        let logged = u64::from_le_bytes(take8(&bytes[8..16]));
+        if logged < generation {
+            wal.reset(generation).map_err(|e| io_err(path, &e))?;
+            return Ok((wal, Vec::new()));
+        }
+        if logged > generation {
+            return Err(StoreError::Corrupt(format!(
+                "{}: log generation {logged} is ahead of the store's {generation}",
+                path.display()
+            )));
+        }
+        let (frames, good) = decode_frames(&bytes[HEADER_LEN as usize..]);
+        let end = HEADER_LEN + good as u64;
+        if offset > end {
+            return Err(StoreError::Corrupt(format!(
+                "{}: the store covers the log to {offset}, past its end {end}",
+                path.display()
+            )));
+        }
+        let ops = frames
+            .into_iter()
+            .filter(|(at, _)| HEADER_LEN + *at as u64 >= offset)
+            .map(|(_, op)| op)
+            .collect();
+        if end < wal.len {
+            // A torn last write: it was never acknowledged.
+            wal.file.set_len(end).map_err(|e| io_err(path, &e))?;
+            wal.len = end;
+        }
+        wal.file
+            .seek(SeekFrom::Start(end))
+            .map_err(|e| io_err(path, &e))?;
+        Ok((wal, ops))
+    }
+
+    pub(super) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The header's length: where the frames of a new log begin.
+    pub(super) const START: u64 = HEADER_LEN;
+
+    /// Bytes logged since the last checkpoint (written or not).
+    pub(super) fn logged_bytes(&self) -> u64 {
+        self.len - HEADER_LEN + self.pending.len() as u64
+    }
+
+    pub(super) fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    pub(super) fn is_unsynced(&self) -> bool {
+        self.unsynced
+    }
+
+    pub(super) fn append(
+        &mut self,
+        seq: u64,
+        subject: &str,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+        time_ns: i64,
+    ) -> Result<(), StoreError> {
+        let start = self.begin_frame(OP_APPEND);
+        self.pending.extend_from_slice(&seq.to_le_bytes());
+        record::encode_into(&mut self.pending, subject, headers, payload, time_ns)?;
+        self.end_frame(start);
+        Ok(())
+    }
+
+    pub(super) fn remove(&mut self, seq: u64) {
+        let start = self.begin_frame(OP_REMOVE);
+        self.pending.extend_from_slice(&seq.to_le_bytes());
+        self.end_frame(start);
+    }
+
+    pub(super) fn purge(
+        &mut self,
+        filter: Option<&str>,
+        below_seq: Option<u64>,
+        keep: Option<u64>,
+    ) {
+        let start = self.begin_frame(OP_PURGE);
+        let mut flags = 0;
+        for (set, bit) in [
+            (filter.is_some(), PURGE_FILTER),
+            (below_seq.is_some(), PURGE_BELOW),
+            (keep.is_some(), PURGE_KEEP),
+        ] {
+            if set {
+                flags |= bit;
+            }
+        }
+        self.pending.push(flags);
+        self.pending
+            .extend_from_slice(&below_seq.unwrap_or(0).to_le_bytes());
+        self.pending
+            .extend_from_slice(&keep.unwrap_or(0).to_le_bytes());
+        self.pending
+            .extend_from_slice(filter.unwrap_or("").as_bytes());
+        self.end_frame(start);
+    }
+
+    pub(super) fn msg_id(&mut self, id: &str, seq: u64, time_ns: i64) {
+        let start = self.begin_frame(OP_MSG_ID);
+        self.pending.extend_from_slice(&seq.to_le_bytes());
+        self.pending.extend_from_slice(&time_ns.to_le_bytes());
+        self.pending.extend_from_slice(id.as_bytes());
+        self.end_frame(start);
+    }
+
+    pub(super) fn forget_ids(&mut self, ids: &[String]) {
+        let start = self.begin_frame(OP_FORGET_IDS);
+        for id in ids {
+            let len = u32::try_from(id.len()).unwrap_or(u32::MAX);
+            self.pending.extend_from_slice(&len.to_le_bytes());
+            self.pending.extend_from_slice(id.as_bytes());
+        }
+        self.end_frame(start);
+    }
+
+    pub(super) fn config(&mut self, json: &[u8]) {
+        let start = self.begin_frame(OP_CONFIG);
+        self.pending.extend_from_slice(json);
+        self.end_frame(start);
+    }
+
+    /// Forgets the frames not yet written (the batch was abandoned).
+    pub(super) fn discard_pending(&mut self) {
+        self.pending.clear();
+    }
+
+    /// Writes the pending frames in one call; with `sync`, waits until
+    /// they are on disk. On failure the file is cut back to where the
+    /// batch began, so a later replay cannot bring back a batch that was
+    /// reported failed.
+    pub(super) fn flush(&mut self, sync: bool) -> std::io::Result<()> {
+        if !self.pending.is_empty() {
+            let result = self.file.write_all(&self.pending);
+            if let Err(e) = result {
+                self.pending.clear();
+                let _ = self.cut_back(self.len);
+                return Err(e);
+            }
+            self.len += self.pending.len() as u64;
+            self.pending.clear();
+            self.unsynced = true;
+        }
+        if sync {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Makes every written frame durable.
+    pub(super) fn sync(&mut self) -> std::io::Result<()> {
+        if self.unsynced {
+            self.file.sync_data()?;
+            self.unsynced = false;
+        }
+        Ok(())
+    }
+
+    /// Cuts the file back to `len` bytes (a batch written but not
+    /// committed to redb).
+    pub(super) fn cut_back(&mut self, len: u64) -> std::io::Result<()> {
+        self.file.set_len(len)?;
+        self.file.seek(SeekFrom::Start(len))?;
+        self.len = len;
+        self.file.sync_data()
+    }
+
+    pub(super) fn written_len(&self) -> u64 {
+        self.len
+    }
+
+    /// Starts the log over, empty, under `generation` (after a checkpoint
+    /// that covers everything logged so far).
+    pub(super) fn reset(&mut self, generation: u64) -> std::io::Result<()> {
+        self.file.set_len(0)?;
+        self.file.seek(SeekFrom::Start(0))?;
+        let mut header = [0u8; HEADER_LEN as usize];
+        header[..8].copy_from_slice(MAGIC);
+        header[8..].copy_from_slice(&generation.to_le_bytes());
+        self.file.write_all(&header)?;
+        self.file.sync_data()?;
+        self.generation = generation;
+        self.len = HEADER_LEN;
+        self.pending.clear();
+        self.unsynced = false;
+        Ok(())
+    }
+
+    fn begin_frame(&mut self, op: u8) -> usize {
+        let start = self.pending.len();
+        self.pending.extend_from_slice(&[0u8; FRAME_HEAD]);
+        self.pending.push(op);
+        start
+    }
+
+    fn end_frame(&mut self, start: usize) {
+        let body = &self.pending[start + FRAME_HEAD..];
+        let len = u32::try_from(body.len()).unwrap_or(u32::MAX);
+        let crc = crc32(body);
+        self.pending[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        self.pending[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    }
+}
+
+fn io_err(path: &Path, e: &std::io::Error) -> StoreError {
+    StoreError::Backend(format!("{}: {e}", path.display()))
+}
+
+fn take8(b: &[u8]) -> [u8; 8] {
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&b[..8]);
+    out
+}
+
+/// Decodes whole, intact frames from the start of `bytes`; returns them
+/// with their offsets and how many bytes they span. Decoding stops at the
+/// first frame that is cut short, fails its CRC or does not parse.
+fn decode_frames(bytes: &[u8]) -> (Vec<(usize, Op)>, usize) {
+    let mut ops = Vec::new();
+    let mut at = 0;
+    while bytes.len() - at >= FRAME_HEAD {
+        let len = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+        let crc = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]);
+        let body_start = at + FRAME_HEAD;
+        let Some(body_end) = body_start.checked_add(len as usize) else {
+            break;
+        };
+        if len == 0 || body_end > bytes.len() {
+            break;
+        }
+        let body = &bytes[body_start..body_end];
+        if crc32(body) != crc {
+            break;
+        }
+        let Some(op) = decode_op(body) else {
+            break;
+        };
+        ops.push((at, op));
+        at = body_end;
+    }
+    (ops, at)
+}
+
+fn decode_op(body: &[u8]) -> Option<Op> {
+    let (&kind, rest) = body.split_first()?;
+    let u64_at = |b: &[u8], at: usize| -> Option<u64> {
+        Some(u64::from_le_bytes(take8(b.get(at..at + 8)?)))
+    };
+    match kind {
+        OP_APPEND => Some(Op::Append {
+            seq: u64_at(rest, 0)?,
+            record: rest.get(8..)?.to_vec(),
+        }),
+        OP_REMOVE => Some(Op::Remove {
+            seq: u64_at(rest, 0)?,
+        }),
+        OP_PURGE => {
+            let flags = *rest.first()?;
+            let below = u64_at(rest, 1)?;
+            let keep = u64_at(rest, 9)?;
+            let filter = std::str::from_utf8(rest.get(17..)?).ok()?;
+            Some(Op::Purge {
+                filter: (flags & PURGE_FILTER != 0).then(|| filter.to_owned()),
+                below_seq: (flags & PURGE_BELOW != 0).then_some(below),
+                keep: (flags & PURGE_KEEP != 0).then_some(keep),
+            })
+        }
+        OP_MSG_ID => Some(Op::MsgId {
+            seq: u64_at(rest, 0)?,
+            time_ns: u64_at(rest, 8)? as i64,
+            id: std::str::from_utf8(rest.get(16..)?).ok()?.to_owned(),
+        }),
+        OP_FORGET_IDS => {
+            let mut ids = Vec::new();
+            let mut at = 0;
+            while at < rest.len() {
+                let len = u32::from_le_bytes(rest.get(at..at + 4)?.try_into().ok()?) as usize;
+                let id = rest.get(at + 4..at + 4 + len)?;
+                ids.push(std::str::from_utf8(id).ok()?.to_owned());
+                at += 4 + len;
+            }
+            Some(Op::ForgetIds(ids))
+        }
+        OP_CONFIG => Some(Op::Config(rest.to_vec())),
+        _ => None,
+    }
+}
+
+/// CRC-32 (IEEE), table-driven: enough to tell a torn or damaged frame.
+fn crc32(bytes: &[u8]) -> u32 {
+    const TABLE: [u32; 256] = {
+        let mut table = [0u32; 256];
+        let mut i = 0;
+        while i < 256 {
+            let mut c = i as u32;
+            let mut k = 0;
+            while k < 8 {
+                c = if c & 1 != 0 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+                k += 1;
+            }
+            table[i] = c;
+            i += 1;
+        }
+        table
+    };
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc = TABLE[((crc ^ u32::from(b)) & 0xFF) as usize] ^ (crc >> 8);
+    }
+    !crc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample_ops(wal: &mut Wal) {
+        wal.append(1, "a.b", Some(b"NATS/1.0\r\nX: y\r\n\r\n"), b"hello", 42)
+            .expect("append");
+        wal.remove(1);
+        wal.purge(Some("a.*"), Some(7), None);
+        wal.purge(None, None, Some(3));
+        wal.msg_id("id-1", 2, 99);
+        wal.forget_ids(&["x".into(), "yz".into()]);
+        wal.config(b"{}");
+    }
+
+    #[test]
+    fn crc_matches_the_standard_check_value() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn written_frames_replay_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.wal");
+        let (mut wal, ops) = Wal::open(&path, (3, HEADER_LEN)).expect("open");
+        assert!(ops.is_empty());
+        sample_ops(&mut wal);
+        wal.flush(true).expect("flush");
+        drop(wal);
+        let (_, ops) = Wal::open(&path, (3, HEADER_LEN)).expect("reopen");
+        assert_eq!(ops.len(), 7);
+        assert!(matches!(&ops[0], Op::Append { seq: 1, .. }));
+        assert_eq!(ops[1], Op::Remove { seq: 1 });
+        assert_eq!(
+            ops[2],
+            Op::Purge {
+                filter: Some("a.*".into()),
+                below_seq: Some(7),
+                keep: None
+            }
+        );
+        assert_eq!(
+            ops[3],
+            Op::Purge {
+                filter: None,
+                below_seq: None,
+                keep: Some(3)
+            }
+        );
+        assert_eq!(
+            ops[4],
+            Op::MsgId {
+                id: "id-1".into(),
+                seq: 2,
+                time_ns: 99
+            }
+        );
+        assert_eq!(ops[5], Op::ForgetIds(vec!["x".into(), "yz".into()]));
+        assert_eq!(ops[6], Op::Config(b"{}".to_vec()));
+    }
+
+    #[test]
+    fn unflushed_frames_are_not_replayed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.wal");
+        let (mut wal, _) = Wal::open(&path, (0, HEADER_LEN)).expect("open");
+        wal.remove(5);
+        drop(wal);
+        let (_, ops) = Wal::open(&path, (0, HEADER_LEN)).expect("reopen");
+        assert!(ops.is_empty());
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_off_and_the_rest_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.wal");
+        let (mut wal, _) = Wal::open(&path, (0, HEADER_LEN)).expect("open");
+        wal.remove(1);
+        wal.remove(2);
+        wal.flush(true).expect("flush");
+        let full = wal.written_len();
+        drop(wal);
+        let file = OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("open file");
+        file.set_len(full - 3).expect("cut");
+        drop(file);
+        let (wal, ops) = Wal::open(&path, (0, HEADER_LEN)).expect("reopen");
+        assert_eq!(ops, vec![Op::Remove { seq: 1 }]);
+        assert!(wal.written_len() < full - 3);
+    }
+
+    #[test]
+    fn a_damaged_frame_ends_the_replay() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.wal");
+        let (mut wal, _) = Wal::open(&path, (0, HEADER_LEN)).expect("open");
+        wal.remove(1);
+        wal.remove(2);
+        wal.flush(true).expect("flush");
+        drop(wal);
+        let mut bytes = std::fs::read(&path).expect("read");
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xFF;
+        std::fs::write(&path, &bytes).expect("write");
+        let (_, ops) = Wal::open(&path, (0, HEADER_LEN)).expect("reopen");
+        assert_eq!(ops, vec![Op::Remove { seq: 1 }]);
+    }
+
+    #[test]
+    fn an_older_generation_is_dropped_and_a_newer_one_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.wal");
+        let (mut wal, _) = Wal::open(&path, (4, HEADER_LEN)).expect("open");
+        wal.remove(1);
+        wal.flush(true).expect("flush");
+        drop(wal);
+        let (wal, ops) = Wal::open(&path, (5, HEADER_LEN)).expect("newer store");
+        assert!(ops.is_empty());
+        assert_eq!(wal.generation(), 5);
+        drop(wal);
+        assert!(matches!(
+            Wal::open(&path, (4, HEADER_LEN)),
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+
+    #[test]
+    fn frames_the_store_covers_are_skipped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.wal");
+        let (mut wal, _) = Wal::open(&path, (0, HEADER_LEN)).expect("open");
+        wal.remove(1);
+        wal.flush(true).expect("flush");
+        let covered = wal.written_len();
+        wal.remove(2);
+        wal.flush(true).expect("flush");
+        drop(wal);
+        let (_, ops) = Wal::open(&path, (0, covered)).expect("reopen");
+        assert_eq!(ops, vec![Op::Remove { seq: 2 }]);
+    }
+
+    #[test]
+    fn a_failed_batch_is_cut_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.wal");
+        let (mut wal, _) = Wal::open(&path, (0, HEADER_LEN)).expect("open");
+        wal.remove(1);
+        wal.flush(true).expect("flush");
+        let before = wal.written_len();
+        wal.remove(2);
+        wal.flush(true).expect("flush");
+        wal.cut_back(before).expect("cut back");
+        wal.remove(3);
+        wal.flush(true).expect("flush");
+        drop(wal);
+        let (_, ops) = Wal::open(&path, (0, HEADER_LEN)).expect("reopen");
+        assert_eq!(ops, vec![Op::Remove { seq: 1 }, Op::Remove { seq: 3 }]);
+    }
+}
