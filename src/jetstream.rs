@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use tern_jetstream::engine::{ApiInbox, ApiRequest, JetStream, JetStreamConfig, Outbox};
+use tern_jetstream::engine::{ApiInbox, ApiRequest, JetStream, JetStreamConfig, OutMsg, Outbox};
 use tern_jetstream::stream::Inbound;
 use tern_jetstream::writer::StreamInbox;
 use tracing::{info, warn};
@@ -61,6 +61,22 @@ impl Outbox for ServerOutbox {
             .publish_internal(subject.as_bytes(), Some(reply.as_bytes()), headers, payload);
     }
 
+    fn send(&self, msgs: &[OutMsg]) {
+        self.server
+            .publish_internal_routed(msgs.iter().map(|m| crate::server::RoutedMsg {
+                to: m.to.as_bytes(),
+                subject: m.subject.as_bytes(),
+                reply: m.reply.as_deref().map(str::as_bytes),
+                headers: m.headers.as_deref(),
+                payload: &m.payload,
+            }));
+    }
+
+    fn has_interest(&self, subject: &str, queue: Option<&str>) -> bool {
+        self.server
+            .has_interest(subject.as_bytes(), queue.map(str::as_bytes))
+    }
+
     fn capture(&self, stream: &str, subjects: &[String], inbox: StreamInbox) {
         self.release(stream);
         let name = stream.to_string();
@@ -77,8 +93,16 @@ impl Outbox for ServerOutbox {
                     warn!("JetStream stream {name}: queue full, publish dropped");
                 }
             }));
+        // The stream's consumer traffic comes the same way: acks, flow
+        // control replies and pull requests.
+        let consumer_subjects = [
+            format!("$JS.ACK.{stream}.>"),
+            format!("$JS.FC.{stream}.>"),
+            format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.*"),
+        ];
         let subs = subjects
             .iter()
+            .chain(consumer_subjects.iter())
             .enumerate()
             .map(|(i, s)| {
                 self.server

@@ -270,8 +270,41 @@ impl Server {
         flush.flush();
     }
 
+    /// Sends messages from inside the server, each routed by the
+    /// subscriptions of `to` but written with its own subject (JetStream's
+    /// pull deliveries), waking each receiving writer once at the end.
+    pub fn publish_internal_routed<'a>(&self, msgs: impl IntoIterator<Item = RoutedMsg<'a>>) {
+        let mut flush = FlushSet::default();
+        for m in msgs {
+            self.publish_routed_noted(m.to, m.subject, m.reply, m.headers, m.payload, &mut flush);
+        }
+        flush.flush();
+    }
+
+    /// Whether anyone subscribes to `subject` (as a member of `queue`,
+    /// when given).
+    pub fn has_interest(&self, subject: &[u8], queue: Option<&[u8]>) -> bool {
+        let result = self.global.router.lookup(subject);
+        match queue {
+            None => !result.is_empty(),
+            Some(q) => result.queues.iter().any(|g| g.name.as_ref() == q),
+        }
+    }
+
     fn publish_internal_noted(
         &self,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+        flush: &mut FlushSet,
+    ) -> bool {
+        self.publish_routed_noted(subject, subject, reply, headers, payload, flush)
+    }
+
+    fn publish_routed_noted(
+        &self,
+        to: &[u8],
         subject: &[u8],
         reply: Option<&[u8]>,
         headers: Option<&[u8]>,
@@ -288,7 +321,7 @@ impl Server {
         };
         let sizes = Sizes::of(header_len, message.len());
         let frame = Frame::new(subject, reply, header_len, message, &sizes);
-        let result = self.global.router.lookup(subject);
+        let result = self.global.router.lookup(to);
         client::deliver_all(self, &result, &frame, None, flush)
     }
 
@@ -449,4 +482,13 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
         accept_task,
         jetstream,
     })
+}
+
+/// A message for [`Server::publish_internal_routed`].
+pub struct RoutedMsg<'a> {
+    pub to: &'a [u8],
+    pub subject: &'a [u8],
+    pub reply: Option<&'a [u8]>,
+    pub headers: Option<&'a [u8]>,
+    pub payload: &'a [u8],
 }

@@ -16,8 +16,35 @@ use crate::store::{MemStore, RedbStore, Store};
 use crate::stream::Stream;
 use crate::writer::{self, StreamInbox};
 
+/// A message JetStream sends: routed by the subscriptions of `to`, written
+/// with `subject` (a pull delivery reaches the requester's inbox under the
+/// message's own subject, as the reference sends it).
+#[derive(Clone, Debug)]
+pub struct OutMsg {
+    pub to: String,
+    pub subject: String,
+    pub reply: Option<String>,
+    pub headers: Option<Bytes>,
+    pub payload: Bytes,
+}
+
 /// How the server publishes for JetStream and routes publishes to it.
 pub trait Outbox: Send + Sync + 'static {
+    /// Sends many messages, waking each receiver once for all of them.
+    fn send(&self, msgs: &[OutMsg]) {
+        for m in msgs {
+            match &m.reply {
+                Some(r) => self.publish_with_reply(&m.to, r, m.headers.as_deref(), &m.payload),
+                None => self.publish(&m.to, m.headers.as_deref(), &m.payload),
+            }
+        }
+    }
+
+    /// Whether anyone subscribes to `subject` (in `queue`, when given).
+    fn has_interest(&self, _subject: &str, _queue: Option<&str>) -> bool {
+        true
+    }
+
     /// Publishes a message (an API reply, an ack, a delivery).
     fn publish(&self, subject: &str, headers: Option<&[u8]>, payload: &[u8]);
     /// Publishes many payloads without headers (a batch of acks); the

@@ -8,6 +8,7 @@
 //! server's router shares.
 
 pub mod api;
+pub mod consumer;
 pub mod duration;
 pub mod engine;
 pub mod error;
@@ -16,5 +17,6 @@ pub mod msg_api;
 mod registry;
 pub mod store;
 pub mod stream;
+mod stream_consumers;
 pub mod subject;
 pub mod writer;

@@ -169,6 +169,20 @@ impl Registry {
             ["DIRECT", "GET", name, subject @ ..] if !subject.is_empty() => {
                 self.direct_get(name, req, Some(subject.join(".")));
             }
+            ["CONSUMER", "CREATE", stream, ..] | ["CONSUMER", "DURABLE", "CREATE", stream, _] => {
+                self.consumer_op(stream, req, ConsumerOp::Create);
+            }
+            ["CONSUMER", "INFO", stream, name] => {
+                self.consumer_op(stream, req, ConsumerOp::Info(name))
+            }
+            ["CONSUMER", "DELETE", stream, name] => {
+                self.consumer_op(stream, req, ConsumerOp::Delete(name));
+            }
+            ["CONSUMER", "NAMES", stream] => self.consumer_op(stream, req, ConsumerOp::Names),
+            ["CONSUMER", "LIST", stream] => self.consumer_op(stream, req, ConsumerOp::List),
+            ["CONSUMER", "PAUSE", stream, name] => {
+                self.consumer_op(stream, req, ConsumerOp::Pause(name));
+            }
             // Unknown API subjects get no reply, as with the reference.
             _ => {}
         }
@@ -617,6 +631,67 @@ impl Registry {
         });
     }
 
+    /// Runs a consumer endpoint on the stream's thread.
+    fn consumer_op(&mut self, stream: &str, req: &ApiRequest, op: ConsumerOp<'_>) {
+        use crate::api::consumer as c;
+        let Some(entry) = self.streams.get(stream) else {
+            let e = ApiError::stream_not_found();
+            let json = match op {
+                ConsumerOp::Create => c::ConsumerCreateResponse::error(e).to_json(),
+                ConsumerOp::Info(_) => c::ConsumerInfoResponse::error(e).to_json(),
+                ConsumerOp::Delete(_) => c::ConsumerDeleteResponse::error(e).to_json(),
+                ConsumerOp::Names => c::ConsumerNamesResponse::error(e).to_json(),
+                ConsumerOp::List => c::ConsumerListResponse::error(e).to_json(),
+                ConsumerOp::Pause(_) => c::ConsumerPauseResponse::error(e).to_json(),
+            };
+            self.counters.count(Counted::Error);
+            self.outbox.publish(&req.reply, None, &json);
+            return;
+        };
+        let (outbox, counters) = (self.outbox.clone(), self.counters.clone());
+        let config = entry.config.clone();
+        let (subject, reply, payload) =
+            (req.subject.clone(), req.reply.clone(), req.payload.clone());
+        let op = match op {
+            ConsumerOp::Create => OwnedOp::Create,
+            ConsumerOp::Info(n) => OwnedOp::Info(n.to_string()),
+            ConsumerOp::Delete(n) => OwnedOp::Delete(n.to_string()),
+            ConsumerOp::Names => OwnedOp::Names,
+            ConsumerOp::List => OwnedOp::List,
+            ConsumerOp::Pause(n) => OwnedOp::Pause(n.to_string()),
+        };
+        entry.inbox.run(move |s: &mut Stream| {
+            use crate::consumer::api;
+            let now = crate::engine::now_ns();
+            let mut out = Vec::new();
+            let r = match &op {
+                OwnedOp::Create => api::create(s, &config, &subject, &payload, now),
+                OwnedOp::Info(n) => api::info(s, n, &payload, now),
+                OwnedOp::Delete(n) => api::delete(s, n, &mut out),
+                OwnedOp::Names => api::names(s, &payload),
+                OwnedOp::List => api::list(s, &payload, now),
+                OwnedOp::Pause(n) => api::pause(s, n, &payload, now),
+            };
+            // Waiting pulls hear of a deletion before the API reply.
+            if !out.is_empty() {
+                outbox.send(&out);
+            }
+            counters.count(if r.error {
+                Counted::Error
+            } else {
+                Counted::Total
+            });
+            outbox.publish(&reply, None, &r.json);
+            if matches!(op, OwnedOp::Create | OwnedOp::Pause(_)) {
+                let mut out = Vec::new();
+                s.deliver_consumers(&*outbox, now, &mut out);
+                if !out.is_empty() {
+                    outbox.send(&out);
+                }
+            }
+        });
+    }
+
     /// Direct gets are not API calls in the account's counts.
     fn direct_get(&mut self, name: &str, req: &ApiRequest, last_by_subject: Option<String>) {
         // The reference subscribes direct gets only for streams that allow
@@ -689,6 +764,7 @@ fn stream_info(
         last_seq: st.last_seq,
         last_ts: st.last_ts,
         num_subjects: st.num_subjects,
+        consumer_count: s.consumers.len() as u64,
         num_deleted: st.num_deleted,
         ..StreamState::default()
     };
@@ -747,4 +823,24 @@ fn send<B: ResponseBody>(
 ) {
     counters.count(counted);
     outbox.publish(reply, None, &resp.to_json());
+}
+
+/// A consumer endpoint, as parsed from the subject.
+enum ConsumerOp<'a> {
+    Create,
+    Info(&'a str),
+    Delete(&'a str),
+    Names,
+    List,
+    Pause(&'a str),
+}
+
+/// The same, owned, for the stream's thread.
+enum OwnedOp {
+    Create,
+    Info(String),
+    Delete(String),
+    Names,
+    List,
+    Pause(String),
 }

@@ -133,14 +133,15 @@ impl Dedupe {
 
 pub struct Stream {
     policy: Policy,
-    store: Box<dyn Store>,
+    pub(crate) store: Box<dyn Store>,
     dedupe: Dedupe,
     last_msg_id: Option<String>,
     /// Per-message TTL deadlines: (expires at ns, seq).
     ttls: BinaryHeap<Reverse<(i64, u64)>>,
-    /// Consumers that hold interest in new messages; the consumer work
-    /// keeps this up to date. With none, an interest stream keeps nothing.
-    interested_consumers: usize,
+    /// The stream's consumers, by name (they run on this thread too).
+    pub(crate) consumers: std::collections::BTreeMap<String, crate::consumer::Consumer>,
+    /// Workqueue or interest retention: acks remove messages.
+    pub(crate) ack_retention: Option<crate::api::stream::RetentionPolicy>,
 }
 
 /// How a rollup header asks to trim the stream.
@@ -160,7 +161,8 @@ impl Stream {
             dedupe: Dedupe::default(),
             last_msg_id: None,
             ttls: BinaryHeap::new(),
-            interested_consumers: 0,
+            consumers: std::collections::BTreeMap::new(),
+            ack_retention: None,
         };
         s.recover(now_ns)?;
         Ok(s)
@@ -287,7 +289,12 @@ impl Stream {
         if let Some(ttl) = ttl_ns {
             self.ttls.push(Reverse((now_ns + ttl, seq)));
         }
-        if self.policy.interest_retention && self.interested_consumers == 0 {
+        if self.policy.interest_retention
+            && !self
+                .consumers
+                .values()
+                .any(|c| c.matches_subject(&msg.subject))
+        {
             // Acked and counted in the sequence, but not kept, as the
             // reference does when no consumer has interest.
             self.store.remove(seq)?;

@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::api::PubAck;
-use crate::engine::{now_ns, Outbox};
+use crate::engine::{now_ns, OutMsg, Outbox};
 use crate::error::ApiError;
 use crate::stream::{Inbound, PublishError, Stream};
 
@@ -67,6 +67,8 @@ pub fn spawn(
             stream,
             outbox,
             acks: Vec::new(),
+            out: Vec::new(),
+            published: false,
         }
         .run(&rx)
     })?;
@@ -78,6 +80,10 @@ struct Writer {
     outbox: Arc<dyn Outbox>,
     /// Acks owed for the batch being written: (reply subject, ack JSON).
     acks: Vec<(String, Vec<u8>)>,
+    /// Consumer deliveries and replies, sent after the commit.
+    out: Vec<OutMsg>,
+    /// The batch stored messages (its commit must be synced).
+    published: bool,
 }
 
 impl Writer {
@@ -98,6 +104,7 @@ impl Writer {
                     StreamOp::Run(f) => {
                         self.commit();
                         f(&mut self.stream);
+                        self.stream.after_removals();
                     }
                     StreamOp::Stop => {
                         self.commit();
@@ -127,10 +134,11 @@ impl Writer {
             .store()
             .sync_deadline()
             .map(|at| at.saturating_duration_since(std::time::Instant::now()));
-        let timeout = match (expiry, sync) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let consumers = self
+            .stream
+            .next_consumer_deadline()
+            .map(|at| Duration::from_nanos(u64::try_from(at - now_ns()).unwrap_or(0)));
+        let timeout = [expiry, sync, consumers].into_iter().flatten().min();
         match timeout {
             Some(wait) => match rx.recv_timeout(wait) {
                 Ok(op) => Some(op),
@@ -142,7 +150,18 @@ impl Writer {
     }
 
     fn publish(&mut self, msg: &Inbound) {
+        if crate::stream_consumers::is_consumer_traffic(&msg.subject) {
+            self.stream.consumer_traffic(msg, now_ns(), &mut self.out);
+            return;
+        }
+        self.published = true;
+        let before = self.stream.store().state().msgs;
         let result = self.stream.publish(msg, now_ns());
+        if let Ok(stored) = &result {
+            if !stored.duplicate {
+                self.stream.after_publish(stored.seq, &msg.subject, before);
+            }
+        }
         let Some(reply) = &msg.reply else {
             return;
         };
@@ -161,7 +180,20 @@ impl Writer {
     /// Makes the batch durable, then acks it. A failed commit turns every
     /// owed ack into an error: nothing of the batch may be reported stored.
     fn commit(&mut self) {
-        if let Err(e) = self.stream.store_mut().commit() {
+        if let Err(e) = self.stream.save_consumers() {
+            tracing::error!(
+                "stream {}: saving consumers: {e}",
+                self.stream.policy().name
+            );
+        }
+        let result = if std::mem::take(&mut self.published) {
+            self.stream.store_mut().commit()
+        } else {
+            // Consumer state only: written now, synced with the next sync,
+            // as the reference writes consumer state without a sync.
+            self.stream.store_mut().commit_unsynced()
+        };
+        if let Err(e) = result {
             let name = self.stream.policy().name.clone();
             tracing::error!("stream {name}: commit failed: {e}");
             let err = ApiError::store_failed(e.to_string());
@@ -171,6 +203,12 @@ impl Writer {
         }
         self.outbox.publish_batch(&self.acks);
         self.acks.clear();
+        self.stream
+            .deliver_consumers(&*self.outbox, now_ns(), &mut self.out);
+        if !self.out.is_empty() {
+            self.outbox.send(&self.out);
+            self.out.clear();
+        }
     }
 
     /// Syncs relaxed commits whose interval is up (all of them when
@@ -188,6 +226,15 @@ impl Writer {
 
     fn expire(&mut self) {
         self.sync(false);
+        if self
+            .stream
+            .next_consumer_deadline()
+            .is_some_and(|at| at <= now_ns())
+        {
+            self.stream
+                .tick_consumers(&*self.outbox, now_ns(), &mut self.out);
+            self.commit();
+        }
         match self.stream.expire(now_ns()) {
             Ok(0) => {}
             Ok(_) => self.commit(),

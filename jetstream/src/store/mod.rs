@@ -144,6 +144,13 @@ pub trait Store: Send {
     /// lost and must not be acked.
     fn commit(&mut self) -> Result<(), StoreError>;
 
+    /// Commits like `commit`, but a durable store may leave the sync to its
+    /// next sync deadline (for consumer state, which the reference does
+    /// not sync per ack either).
+    fn commit_unsynced(&mut self) -> Result<(), StoreError> {
+        self.commit()
+    }
+
     /// Remembers a publish's Nats-Msg-Id with the message (same commit).
     fn record_msg_id(&mut self, _id: &str, _seq: u64, _time_ns: i64) -> Result<(), StoreError> {
         Ok(())
@@ -187,6 +194,21 @@ pub trait Store: Send {
 
     /// Sequences removed between first and last (interior gaps), ascending.
     fn deleted(&self) -> Vec<u64>;
+
+    /// Keeps a durable consumer's document (config and state) with the
+    /// messages, in the same commit.
+    fn save_consumer(&mut self, _name: &str, _doc: &[u8]) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn remove_consumer(&mut self, _name: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The saved consumers: (name, document).
+    fn load_consumers(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        Ok(Vec::new())
+    }
 
     /// Keeps the stream's config document with the messages, for recovery.
     fn save_config(&mut self, config_json: &[u8]) -> Result<(), StoreError>;

@@ -16,8 +16,9 @@ use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
 use super::mem::NEXT_SCAN_MSGS;
 use super::record;
 use super::schema::{
-    encode_wal_position, init, load_index, load_wal_position, subject_row, Index, DELETED,
-    MESSAGES, META, META_CONFIG, META_STATE, META_WAL_POSITION, MSG_IDS, SUBJECTS, SUBJECT_SEQS,
+    encode_wal_position, init, load_index, load_wal_position, subject_row, Index, CONSUMERS,
+    DELETED, MESSAGES, META, META_CONFIG, META_STATE, META_WAL_POSITION, MSG_IDS, SUBJECTS,
+    SUBJECT_SEQS,
 };
 use super::wal::{Op, Wal};
 use super::{filter_is_all, Store, StoreError, StoreState, StoredMsg, SubjectState};
@@ -174,6 +175,8 @@ impl RedbStore {
             Op::MsgId { id, seq, time_ns } => self.msg_id_in_txn(&id, seq, time_ns)?,
             Op::ForgetIds(ids) => self.forget_ids_in_txn(&ids)?,
             Op::Config(json) => self.config_in_txn(&json)?,
+            Op::Consumer { name, doc } => self.consumer_in_txn(&name, Some(&doc))?,
+            Op::ConsumerRemoved(name) => self.consumer_in_txn(&name, None)?,
         }
         Ok(())
     }
@@ -189,6 +192,20 @@ impl RedbStore {
         let mut table = txn.open_table(MSG_IDS)?;
         for id in ids {
             table.remove(id.as_str())?;
+        }
+        Ok(())
+    }
+
+    fn consumer_in_txn(&mut self, name: &str, doc: Option<&[u8]>) -> Result<(), StoreError> {
+        let txn = begin(&self.db, &mut self.txn)?;
+        let mut table = txn.open_table(CONSUMERS)?;
+        match doc {
+            Some(doc) => {
+                table.insert(name, doc)?;
+            }
+            None => {
+                table.remove(name)?;
+            }
         }
         Ok(())
     }
@@ -745,54 +762,13 @@ impl Store for RedbStore {
         Ok(())
     }
 
-    /// Writes the batch's log records (synced unless relaxed), then
-    /// commits redb without a sync. If redb fails, the log is cut back so
-    /// a replay cannot bring back a batch reported failed.
-    fn commit(&mut self) -> Result<(), StoreError> {
-        let txn = match self.txn.take() {
-            Some(txn) => txn,
-            None if self.wal.has_pending() => {
-                if let Err(e) = begin(&self.db, &mut self.txn) {
-                    self.rollback();
-                    return Err(e);
-                }
-                match self.txn.take() {
-                    Some(txn) => txn,
-                    None => return Err(StoreError::Backend("write transaction missing".into())),
-                }
-            }
-            None => return Ok(()),
-        };
-        let before = self.wal.written_len();
-        let sync_now = self
-            .sync_every
-            .is_none_or(|every| self.last_sync.elapsed() >= every);
-        if let Err(e) = self.wal.flush(sync_now) {
-            drop(txn);
-            self.rollback();
-            return Err(StoreError::Backend(format!("writing the log: {e}")));
-        }
-        if sync_now {
-            self.last_sync = std::time::Instant::now();
-        }
-        if let Err(e) = self.commit_txn(txn) {
-            let cut = self.wal.cut_back(before);
-            self.rollback();
-            if let Err(cut) = cut {
-                // The log may still replay the failed batch: stop writing.
-                self.log_broken = Some(format!("log could not be cut back: {cut}"));
-            }
-            return Err(e);
-        }
-        if self.checkpoint_due() {
-            if let Err(e) = self.checkpoint() {
-                // The batch is safe in the log; the next commit retries.
-                tracing::warn!("checkpoint failed: {e}");
-            }
-        }
-        Ok(())
+    fn commit_unsynced(&mut self) -> Result<(), StoreError> {
+        self.commit_with(false)
     }
 
+    fn commit(&mut self) -> Result<(), StoreError> {
+        self.commit_with(true)
+    }
     fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError> {
         if !self.index.is_stored(seq) {
             return Ok(None);
@@ -882,9 +858,100 @@ impl Store for RedbStore {
         })
     }
 
+    fn save_consumer(&mut self, name: &str, doc: &[u8]) -> Result<(), StoreError> {
+        self.write(|s| {
+            s.consumer_in_txn(name, Some(doc))?;
+            s.wal.consumer(name, doc);
+            Ok(())
+        })
+    }
+
+    fn remove_consumer(&mut self, name: &str) -> Result<(), StoreError> {
+        self.write(|s| {
+            s.consumer_in_txn(name, None)?;
+            s.wal.consumer_removed(name);
+            Ok(())
+        })
+    }
+
+    fn load_consumers(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        fn collect(
+            t: &impl ReadableTable<&'static str, &'static [u8]>,
+        ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+            let mut out = Vec::new();
+            for entry in t.iter()? {
+                let (k, v) = entry?;
+                out.push((k.value().to_string(), v.value().to_vec()));
+            }
+            Ok(out)
+        }
+        match &self.txn {
+            Some(txn) => collect(&txn.open_table(CONSUMERS)?),
+            None => {
+                let read = self.db.begin_read()?;
+                match read.open_table(CONSUMERS) {
+                    Ok(t) => collect(&t),
+                    Err(redb::TableError::TableDoesNotExist(_)) => Ok(Vec::new()),
+                    Err(e) => Err(e.into()),
+                }
+            }
+        }
+    }
+
     fn load_config(&self) -> Result<Option<Vec<u8>>, StoreError> {
         with_table!(self, META, |meta| Ok(meta
             .get(META_CONFIG)?
             .map(|v| v.value().to_vec())))
+    }
+}
+
+impl RedbStore {
+    /// Writes the batch's log records (synced unless relaxed), then
+    /// commits redb without a sync. If redb fails, the log is cut back so
+    /// a replay cannot bring back a batch reported failed.
+    fn commit_with(&mut self, may_sync: bool) -> Result<(), StoreError> {
+        let txn = match self.txn.take() {
+            Some(txn) => txn,
+            None if self.wal.has_pending() => {
+                if let Err(e) = begin(&self.db, &mut self.txn) {
+                    self.rollback();
+                    return Err(e);
+                }
+                match self.txn.take() {
+                    Some(txn) => txn,
+                    None => return Err(StoreError::Backend("write transaction missing".into())),
+                }
+            }
+            None => return Ok(()),
+        };
+        let before = self.wal.written_len();
+        let sync_now = may_sync
+            && self
+                .sync_every
+                .is_none_or(|every| self.last_sync.elapsed() >= every);
+        if let Err(e) = self.wal.flush(sync_now) {
+            drop(txn);
+            self.rollback();
+            return Err(StoreError::Backend(format!("writing the log: {e}")));
+        }
+        if sync_now {
+            self.last_sync = std::time::Instant::now();
+        }
+        if let Err(e) = self.commit_txn(txn) {
+            let cut = self.wal.cut_back(before);
+            self.rollback();
+            if let Err(cut) = cut {
+                // The log may still replay the failed batch: stop writing.
+                self.log_broken = Some(format!("log could not be cut back: {cut}"));
+            }
+            return Err(e);
+        }
+        if self.checkpoint_due() {
+            if let Err(e) = self.checkpoint() {
+                // The batch is safe in the log; the next commit retries.
+                tracing::warn!("checkpoint failed: {e}");
+            }
+        }
+        Ok(())
     }
 }

@@ -26,6 +26,8 @@ pub(super) const DELETED: TableDefinition<u64, ()> = TableDefinition::new("delet
 pub(super) const MSG_IDS: TableDefinition<&str, (u64, i64)> = TableDefinition::new("msg_ids");
 /// Named records: `format`, `state`, `config`.
 pub(super) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// Durable consumers: name -> their saved document.
+pub(super) const CONSUMERS: TableDefinition<&str, &[u8]> = TableDefinition::new("consumers");
 
 /// u32 LE: the on-disk format version.
 pub(super) const META_FORMAT: &str = "format";

@@ -29,6 +29,8 @@ const OP_PURGE: u8 = 3;
 const OP_MSG_ID: u8 = 4;
 const OP_FORGET_IDS: u8 = 5;
 const OP_CONFIG: u8 = 6;
+const OP_CONSUMER: u8 = 7;
+const OP_CONSUMER_REMOVED: u8 = 8;
 
 const PURGE_FILTER: u8 = 1;
 const PURGE_BELOW: u8 = 2;
@@ -57,6 +59,12 @@ pub(super) enum Op {
     },
     ForgetIds(Vec<String>),
     Config(Vec<u8>),
+    /// A consumer's document: name length u32, name, document.
+    Consumer {
+        name: String,
+        doc: Vec<u8>,
+    },
+    ConsumerRemoved(String),
 }
 
 pub(super) struct Wal {
@@ -232,6 +240,21 @@ impl Wal {
         self.end_frame(start);
     }
 
+    pub(super) fn consumer(&mut self, name: &str, doc: &[u8]) {
+        let start = self.begin_frame(OP_CONSUMER);
+        let len = u32::try_from(name.len()).unwrap_or(u32::MAX);
+        self.pending.extend_from_slice(&len.to_le_bytes());
+        self.pending.extend_from_slice(name.as_bytes());
+        self.pending.extend_from_slice(doc);
+        self.end_frame(start);
+    }
+
+    pub(super) fn consumer_removed(&mut self, name: &str) {
+        let start = self.begin_frame(OP_CONSUMER_REMOVED);
+        self.pending.extend_from_slice(name.as_bytes());
+        self.end_frame(start);
+    }
+
     /// Forgets the frames not yet written (the batch was abandoned).
     pub(super) fn discard_pending(&mut self) {
         self.pending.clear();
@@ -394,6 +417,17 @@ fn decode_op(body: &[u8]) -> Option<Op> {
             Some(Op::ForgetIds(ids))
         }
         OP_CONFIG => Some(Op::Config(rest.to_vec())),
+        OP_CONSUMER => {
+            let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+            let name = std::str::from_utf8(rest.get(4..4 + len)?).ok()?.to_owned();
+            Some(Op::Consumer {
+                name,
+                doc: rest.get(4 + len..)?.to_vec(),
+            })
+        }
+        OP_CONSUMER_REMOVED => Some(Op::ConsumerRemoved(
+            std::str::from_utf8(rest).ok()?.to_owned(),
+        )),
         _ => None,
     }
 }

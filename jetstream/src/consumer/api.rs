@@ -1,0 +1,205 @@
+//! The consumer endpoints of `$JS.API`, run on the stream's writer thread
+//! (where its consumers live): create (all subject forms), info, delete,
+//! names, list and pause. Each returns the reply JSON and whether it is
+//! an error reply.
+
+use crate::api::consumer::{
+    check_new_consumer, decide_action, ActionOutcome, ConsumerCreateResponse,
+    ConsumerDeleteResponse, ConsumerInfoResponse, ConsumerLimits, ConsumerListRequest,
+    ConsumerListResponse, ConsumerNamesRequest, ConsumerNamesResponse, ConsumerPauseRequest,
+    ConsumerPauseResponse, CreateConsumerRequest, CreateKind, CreateSubject,
+};
+use crate::api::stream::StreamConfig;
+use crate::api::{decode_optional, Response, ResponseBody};
+use crate::engine::OutMsg;
+use crate::error::ApiError;
+use crate::stream::Stream;
+
+use super::{ephemeral_name, Consumer};
+
+/// The version reported in consumer metadata.
+pub const SERVER_VERSION: &str = "2.14.0";
+
+pub struct Reply {
+    pub json: Vec<u8>,
+    pub error: bool,
+}
+
+fn reply<B: ResponseBody>(resp: &Response<B>) -> Reply {
+    Reply {
+        json: resp.to_json(),
+        error: resp.error.is_some(),
+    }
+}
+
+fn store_err(e: impl std::fmt::Display) -> ApiError {
+    ApiError::store_failed(e.to_string())
+}
+
+/// CONSUMER.CREATE.<S>[.<C>[.<filter>]] and CONSUMER.DURABLE.CREATE.<S>.<C>.
+pub fn create(
+    stream: &mut Stream,
+    config: &StreamConfig,
+    subject: &str,
+    body: &[u8],
+    now: i64,
+) -> Reply {
+    match try_create(stream, config, subject, body, now) {
+        Ok(r) => r,
+        Err(e) => reply(&ConsumerCreateResponse::error(e)),
+    }
+}
+
+fn try_create(
+    stream: &mut Stream,
+    stream_config: &StreamConfig,
+    subject: &str,
+    body: &[u8],
+    now: i64,
+) -> Result<Reply, ApiError> {
+    let Some(parsed) = CreateSubject::parse(subject) else {
+        return Err(ApiError::stream_name_mismatch());
+    };
+    let mut req: CreateConsumerRequest = decode_optional(body)?;
+    req.check_subject(&parsed)?;
+    let limits = ConsumerLimits::default();
+    let mut config = req.config.clone();
+    config.validate(stream_config, &limits, req.pedantic)?;
+    let name = match parsed.kind {
+        CreateKind::Named { consumer, .. } | CreateKind::LegacyDurable { consumer } => {
+            consumer.to_string()
+        }
+        CreateKind::Ephemeral => {
+            if config.name.is_empty() {
+                let mut salt = stream.consumers.len() as u64;
+                loop {
+                    let n = ephemeral_name(now, salt);
+                    if !stream.consumers.contains_key(&n) {
+                        break n;
+                    }
+                    salt += 1;
+                }
+            } else {
+                config.name.clone()
+            }
+        }
+    };
+    let legacy = matches!(parsed.kind, CreateKind::LegacyDurable { .. });
+    let existing = stream.consumers.get(&name).map(|c| c.config.clone());
+    if legacy && existing.is_some() && req.action == crate::api::consumer::ConsumerAction::Create {
+        return Err(ApiError::consumer_already_exists());
+    }
+    let bound = stream
+        .consumers
+        .get(&name)
+        .is_some_and(|c| c.config.is_push() && c.push_bound);
+    config.set_static_metadata();
+    let outcome = decide_action(req.action, existing.as_ref(), &mut config, bound)?;
+    match outcome {
+        ActionOutcome::Create => {
+            let others: Vec<Vec<String>> = stream
+                .consumers
+                .values()
+                .map(|c| c.filters().to_vec())
+                .collect();
+            check_new_consumer(
+                stream_config,
+                &limits,
+                &config,
+                stream.consumers.len(),
+                &others,
+            )?;
+            let consumer = Consumer::new(&stream_config.name, &name, config, now, stream.store())
+                .map_err(store_err)?;
+            stream.consumers.insert(name.clone(), consumer);
+        }
+        ActionOutcome::Update => {
+            if let Some(c) = stream.consumers.get_mut(&name) {
+                c.update_config(config);
+            }
+        }
+    }
+    stream.save_consumers().map_err(store_err)?;
+    let store = stream.store.as_ref();
+    let Some(c) = stream.consumers.get_mut(&name) else {
+        return Err(ApiError::consumer_not_found());
+    };
+    let info = c.info(store, now, SERVER_VERSION).map_err(store_err)?;
+    Ok(reply(&ConsumerCreateResponse::created(info)))
+}
+
+pub fn info(stream: &mut Stream, name: &str, body: &[u8], now: i64) -> Reply {
+    if !body.is_empty() {
+        return reply(&ConsumerInfoResponse::error(ApiError::not_empty_request()));
+    }
+    let store = stream.store.as_ref();
+    let Some(c) = stream.consumers.get_mut(name) else {
+        return reply(&ConsumerInfoResponse::error(ApiError::consumer_not_found()));
+    };
+    match c.info(store, now, SERVER_VERSION) {
+        Ok(info) => reply(&ConsumerInfoResponse::info(info)),
+        Err(e) => reply(&ConsumerInfoResponse::error(store_err(e))),
+    }
+}
+
+pub fn delete(stream: &mut Stream, name: &str, out: &mut Vec<OutMsg>) -> Reply {
+    if !stream.consumers.contains_key(name) {
+        return reply(&ConsumerDeleteResponse::error(
+            ApiError::consumer_not_found(),
+        ));
+    }
+    match stream.remove_consumer(name, out) {
+        Ok(()) => reply(&ConsumerDeleteResponse::deleted()),
+        Err(e) => reply(&ConsumerDeleteResponse::error(store_err(e))),
+    }
+}
+
+pub fn names(stream: &mut Stream, body: &[u8]) -> Reply {
+    let req: ConsumerNamesRequest = match decode_optional(body) {
+        Ok(r) => r,
+        Err(e) => return reply(&ConsumerNamesResponse::error(e)),
+    };
+    let names: Vec<String> = stream.consumers.keys().cloned().collect();
+    reply(&ConsumerNamesResponse::page(&names, req.offset))
+}
+
+pub fn list(stream: &mut Stream, body: &[u8], now: i64) -> Reply {
+    let req: ConsumerListRequest = match decode_optional(body) {
+        Ok(r) => r,
+        Err(e) => return reply(&ConsumerListResponse::error(e)),
+    };
+    let store = stream.store.as_ref();
+    let mut infos = Vec::new();
+    for c in stream.consumers.values_mut() {
+        match c.info(store, now, SERVER_VERSION) {
+            Ok(mut info) => {
+                // The reference lists configs with only the request level.
+                let level = info.config.metadata.get("_nats.req.level").cloned();
+                info.config.metadata.remove("_nats.level");
+                info.config.metadata.remove("_nats.ver");
+                if let Some(l) = level {
+                    info.config.metadata.insert("_nats.req.level".into(), l);
+                }
+                infos.push(info);
+            }
+            Err(e) => return reply(&ConsumerListResponse::error(store_err(e))),
+        }
+    }
+    reply(&ConsumerListResponse::page(&infos, req.offset))
+}
+
+pub fn pause(stream: &mut Stream, name: &str, body: &[u8], now: i64) -> Reply {
+    let req: ConsumerPauseRequest = decode_optional(body).unwrap_or_default();
+    let Some(c) = stream.consumers.get_mut(name) else {
+        return reply(&ConsumerPauseResponse::error(ApiError::consumer_not_found()));
+    };
+    let until = req.pause_until.filter(|t| !t.is_zero());
+    let mut config = c.config.clone();
+    config.pause_until = until.filter(|t| t.nanos > now);
+    config.set_static_metadata();
+    c.update_config(config);
+    if let Err(e) = stream.save_consumers() {
+        return reply(&ConsumerPauseResponse::error(store_err(e)));
+    }
+    reply(&ConsumerPauseResponse::pause(until, now))
+}

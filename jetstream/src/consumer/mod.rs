@@ -1,0 +1,910 @@
+//! One consumer's state machine: what it has delivered, what waits for an
+//! ack, what is due again, and the pull requests waiting on it. It runs on
+//! its stream's writer thread, reads the stream's store, and produces the
+//! messages to send (`OutMsg`); the writer sends them after its commit.
+//!
+//! Times are Unix nanoseconds (`now`), so deadlines survive nothing but are
+//! easy to test; every deadline the consumer has is reported by
+//! `next_deadline` and handled by `tick`.
+
+pub mod ack;
+pub mod api;
+pub mod persist;
+pub mod pull;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use bytes::Bytes;
+
+use crate::api::consumer::{
+    AckPolicy, ConsumerConfig, ConsumerCounts, ConsumerInfo, DeliverPolicy, SequenceInfo,
+};
+use crate::engine::{OutMsg, Outbox};
+use crate::headers::HeaderBlock;
+use crate::store::{Store, StoreError, StoredMsg};
+use crate::subject::matches;
+use ack::{ack_subject, AckKind};
+use pull::{heartbeat, status, status_pending, PullRequest};
+
+/// Flow control: a request after this many bytes pushed since the last...
+const FC_REQUEST_BYTES: u64 = 1 << 20;
+/// ...and no more pushing past this many without a reply.
+const FC_WINDOW_BYTES: u64 = 2 << 20;
+const MIN_PULL_EXPIRES: i64 = 1_000_000;
+
+/// A delivered message waiting for its ack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pending {
+    /// The consumer sequence of its first delivery (the ack floor uses it).
+    pub cseq: u64,
+    /// How many times it was delivered.
+    pub deliveries: u64,
+    /// When it is due again if not acked (0: not timed).
+    pub deadline: i64,
+}
+
+/// A pull request waiting for messages.
+#[derive(Clone, Debug)]
+struct Waiting {
+    reply: String,
+    batch_left: i64,
+    /// Remaining byte budget; `None` when the request set none.
+    bytes_left: Option<i64>,
+    expires_at: Option<i64>,
+    no_wait: bool,
+    heartbeat: i64,
+    next_heartbeat: i64,
+    delivered: u64,
+}
+
+/// What an ack did, for the stream and the acker.
+#[derive(Debug, Default)]
+pub struct AckOutcome {
+    /// Answer the ack's reply subject with an empty message.
+    pub reply: bool,
+    /// Stream sequences this consumer no longer needs (for retention).
+    pub released: Vec<u64>,
+    /// `+NXT`: a pull request to serve on the ack's reply subject.
+    pub next: Option<Vec<u8>>,
+}
+
+pub struct Consumer {
+    pub name: String,
+    pub stream: String,
+    pub config: ConsumerConfig,
+    pub created_ns: i64,
+    filters: Vec<String>,
+    delivered: (u64, u64),
+    delivered_active: Option<i64>,
+    ack_floor: (u64, u64),
+    ack_active: Option<i64>,
+    /// The next stream sequence to look at for new messages.
+    next_sseq: u64,
+    pending: BTreeMap<u64, Pending>,
+    /// Due for redelivery now.
+    redeliver: BTreeSet<u64>,
+    /// (deadline, stream seq) of pending messages.
+    timers: BTreeSet<(i64, u64)>,
+    waiting: VecDeque<Waiting>,
+    /// Matching messages at or past `next_sseq`; `None` when it must be
+    /// counted again (after removals).
+    num_pending: Option<u64>,
+    /// Push: the deliver subject had interest at the last look.
+    push_bound: bool,
+    next_heartbeat: i64,
+    fc_bytes: u64,
+    fc_outstanding: Option<String>,
+    stalled: bool,
+    /// Since when the consumer has had no interest and no waiting pulls.
+    idle_since: Option<i64>,
+    /// Durable state changed since it was last saved.
+    pub dirty: bool,
+}
+
+/// The stored sequences after which a consumer with `config` starts.
+fn start_sequence(
+    config: &ConsumerConfig,
+    filters: &[String],
+    store: &dyn Store,
+) -> Result<u64, StoreError> {
+    let state = store.state();
+    let first = state.first_seq.max(1);
+    Ok(match config.deliver_policy {
+        DeliverPolicy::All => first,
+        DeliverPolicy::New => state.last_seq + 1,
+        DeliverPolicy::ByStartSequence => config.opt_start_seq.max(1),
+        DeliverPolicy::ByStartTime => {
+            let at = config.opt_start_time.map_or(0, |t| t.nanos);
+            let mut seq = first;
+            loop {
+                match store.next_matching(">", seq)? {
+                    Some(m) if m.time_ns < at => seq = m.seq + 1,
+                    Some(m) => break m.seq,
+                    None => break state.last_seq + 1,
+                }
+            }
+        }
+        DeliverPolicy::Last => {
+            let filter = single_filter(filters);
+            match store.last_matching(&filter)? {
+                Some(m) => m.seq,
+                None => state.last_seq + 1,
+            }
+        }
+        DeliverPolicy::LastPerSubject => {
+            let mut start = u64::MAX;
+            for f in all_filters(filters) {
+                for (_, ss) in store.subjects_matching(&f) {
+                    start = start.min(ss.last_seq);
+                }
+            }
+            if start == u64::MAX {
+                state.last_seq + 1
+            } else {
+                start
+            }
+        }
+    })
+}
+
+fn single_filter(filters: &[String]) -> String {
+    if filters.len() == 1 {
+        filters[0].clone()
+    } else {
+        ">".to_string()
+    }
+}
+
+fn all_filters(filters: &[String]) -> Vec<String> {
+    if filters.is_empty() {
+        vec![">".to_string()]
+    } else {
+        filters.to_vec()
+    }
+}
+
+impl Consumer {
+    /// A new consumer positioned by its deliver policy.
+    pub fn new(
+        stream: &str,
+        name: &str,
+        config: ConsumerConfig,
+        created_ns: i64,
+        store: &dyn Store,
+    ) -> Result<Consumer, StoreError> {
+        let filters = config.filters();
+        let start = start_sequence(&config, &filters, store)?;
+        let before = start.saturating_sub(1);
+        let mut c = Consumer {
+            name: name.to_string(),
+            stream: stream.to_string(),
+            config,
+            created_ns,
+            filters,
+            delivered: (0, before),
+            delivered_active: None,
+            ack_floor: (0, before),
+            ack_active: None,
+            next_sseq: start,
+            pending: BTreeMap::new(),
+            redeliver: BTreeSet::new(),
+            timers: BTreeSet::new(),
+            waiting: VecDeque::new(),
+            num_pending: None,
+            push_bound: false,
+            next_heartbeat: 0,
+            fc_bytes: 0,
+            fc_outstanding: None,
+            stalled: false,
+            idle_since: Some(created_ns),
+            dirty: true,
+        };
+        c.count_pending(store)?;
+        Ok(c)
+    }
+
+    pub fn is_durable(&self) -> bool {
+        self.config.is_durable()
+    }
+
+    /// Whether its state is kept in the stream's store.
+    pub fn is_persisted(&self) -> bool {
+        self.is_durable() && !self.config.mem_storage
+    }
+
+    pub fn filters(&self) -> &[String] {
+        &self.filters
+    }
+
+    pub fn matches_subject(&self, subject: &str) -> bool {
+        self.filters.is_empty()
+            || self
+                .filters
+                .iter()
+                .any(|f| matches(f.as_bytes(), subject.as_bytes()))
+    }
+
+    /// A new config from an update (filters may change).
+    pub fn update_config(&mut self, config: ConsumerConfig) {
+        self.filters = config.filters();
+        self.config = config;
+        self.num_pending = None;
+        self.dirty = true;
+    }
+
+    /// Whether this consumer is done with stream message `seq`.
+    pub fn has_released(&self, seq: u64) -> bool {
+        seq < self.next_sseq && !self.pending.contains_key(&seq)
+    }
+
+    /// A message was stored in the stream.
+    pub fn on_stored(&mut self, seq: u64, subject: &str) {
+        if seq >= self.next_sseq && self.matches_subject(subject) {
+            if let Some(n) = &mut self.num_pending {
+                *n += 1;
+            }
+        }
+    }
+
+    /// Messages were removed from the stream: counts are redone.
+    pub fn on_removed(&mut self) {
+        self.num_pending = None;
+    }
+
+    fn count_pending(&mut self, store: &dyn Store) -> Result<u64, StoreError> {
+        if let Some(n) = self.num_pending {
+            return Ok(n);
+        }
+        let from = self.next_sseq;
+        let state = store.state();
+        let n = if self.filters.is_empty() {
+            if state.msgs == 0 || from > state.last_seq {
+                0
+            } else if from <= state.first_seq {
+                state.msgs
+            } else {
+                let gaps = store.deleted().iter().filter(|&&s| s >= from).count() as u64;
+                (state.last_seq - from + 1).saturating_sub(gaps)
+            }
+        } else {
+            let mut n = 0;
+            for f in &self.filters {
+                for (subject, ss) in store.subjects_matching(f) {
+                    if ss.first_seq >= from {
+                        n += ss.msgs;
+                    } else if ss.last_seq >= from {
+                        let mut seq = from;
+                        while let Some(m) = store.next_matching(&subject, seq)? {
+                            n += 1;
+                            seq = m.seq + 1;
+                        }
+                    }
+                }
+            }
+            n
+        };
+        self.num_pending = Some(n);
+        Ok(n)
+    }
+
+    pub fn counts(&mut self, store: &dyn Store) -> Result<ConsumerCounts, StoreError> {
+        let num_pending = self.count_pending(store)?;
+        let ack_none = self.config.ack_policy == AckPolicy::None;
+        let floor = if ack_none {
+            self.delivered
+        } else {
+            self.ack_floor
+        };
+        let floor_active = if ack_none {
+            self.delivered_active
+        } else {
+            self.ack_active
+        };
+        Ok(ConsumerCounts {
+            delivered: SequenceInfo {
+                consumer_seq: self.delivered.0,
+                stream_seq: self.delivered.1,
+                last_active: self.delivered_active,
+            },
+            ack_floor: SequenceInfo {
+                consumer_seq: floor.0,
+                stream_seq: floor.1,
+                last_active: floor_active,
+            },
+            num_ack_pending: self.pending.len() as u64,
+            num_redelivered: self.pending.values().filter(|p| p.deliveries > 1).count() as u64,
+            num_waiting: self.waiting.len() as u64,
+            num_pending,
+            push_bound: self.config.is_push() && self.push_bound,
+            priority_groups: Vec::new(),
+        })
+    }
+
+    pub fn info(
+        &mut self,
+        store: &dyn Store,
+        now: i64,
+        server_version: &str,
+    ) -> Result<ConsumerInfo, StoreError> {
+        let counts = self.counts(store)?;
+        Ok(ConsumerInfo::build(
+            &self.stream,
+            &self.name,
+            self.created_ns,
+            self.config.with_dynamic_metadata(server_version),
+            &counts,
+            now,
+        ))
+    }
+
+    /// The earliest time `tick` has work.
+    pub fn next_deadline(&self) -> Option<i64> {
+        let mut next: Option<i64> = None;
+        let mut at = |t: i64| next = Some(next.map_or(t, |n: i64| n.min(t)));
+        if let Some(&(t, _)) = self.timers.first() {
+            at(t);
+        }
+        for w in &self.waiting {
+            if let Some(e) = w.expires_at {
+                at(e);
+            }
+            if w.heartbeat > 0 {
+                at(w.next_heartbeat);
+            }
+        }
+        if self.config.is_push() && self.config.idle_heartbeat > 0 && self.push_bound {
+            at(self.next_heartbeat);
+        }
+        if let Some(since) = self.idle_since {
+            if self.config.inactive_threshold > 0 {
+                at(since + self.config.inactive_threshold);
+            }
+        }
+        if let Some(p) = self.config.pause_until {
+            if p.nanos > 0 {
+                at(p.nanos);
+            }
+        }
+        next
+    }
+
+    /// Handles what is due at `now`: ack_wait expiries, pull expiries and
+    /// heartbeats. Returns false when an inactive consumer should go.
+    pub fn tick(&mut self, now: i64, out: &mut Vec<OutMsg>) -> bool {
+        while let Some(&(t, seq)) = self.timers.first() {
+            if t > now {
+                break;
+            }
+            self.timers.remove(&(t, seq));
+            if let Some(p) = self.pending.get_mut(&seq) {
+                p.deadline = 0;
+                let max = self.config.max_deliver;
+                if max <= 0 || i64::try_from(p.deliveries).unwrap_or(i64::MAX) < max {
+                    self.redeliver.insert(seq);
+                }
+            }
+        }
+        let mut i = 0;
+        while i < self.waiting.len() {
+            let w = &mut self.waiting[i];
+            if w.expires_at.is_some_and(|e| e <= now) {
+                let w = self.waiting.remove(i).unwrap_or_else(|| unreachable!());
+                out.push(status_to(
+                    &w.reply,
+                    status_pending(
+                        408,
+                        "Request Timeout",
+                        w.batch_left,
+                        w.bytes_left.unwrap_or(0),
+                    ),
+                ));
+                continue;
+            }
+            if w.heartbeat > 0 && w.next_heartbeat <= now {
+                w.next_heartbeat = now + w.heartbeat;
+                let hb = heartbeat(self.delivered.0, self.delivered.1, None);
+                out.push(status_to(&w.reply, hb));
+            }
+            i += 1;
+        }
+        if self.config.is_push()
+            && self.config.idle_heartbeat > 0
+            && self.push_bound
+            && self.next_heartbeat <= now
+        {
+            self.next_heartbeat = now + self.config.idle_heartbeat;
+            let hb = heartbeat(
+                self.delivered.0,
+                self.delivered.1,
+                self.stalled
+                    .then_some(())
+                    .and(self.fc_outstanding.as_deref()),
+            );
+            out.push(status_to(&self.config.deliver_subject, hb));
+        }
+        if self
+            .config
+            .pause_until
+            .is_some_and(|p| p.nanos <= now && p.nanos > 0)
+        {
+            self.config.pause_until = None;
+            self.dirty = true;
+        }
+        !self.idle_since.is_some_and(|since| {
+            self.config.inactive_threshold > 0 && since + self.config.inactive_threshold <= now
+        })
+    }
+
+    /// Notes whether anyone is listening (push) or waiting (pull).
+    pub fn refresh_activity(&mut self, outbox: &dyn Outbox, now: i64) {
+        let active = if self.config.is_push() {
+            let group = (!self.config.deliver_group.is_empty())
+                .then_some(self.config.deliver_group.as_str());
+            let bound = outbox.has_interest(&self.config.deliver_subject, group);
+            if bound && !self.push_bound {
+                self.next_heartbeat = now + self.config.idle_heartbeat;
+            }
+            self.push_bound = bound;
+            bound
+        } else {
+            !self.waiting.is_empty()
+        };
+        if active {
+            self.idle_since = None;
+        } else if self.idle_since.is_none() {
+            self.idle_since = Some(now);
+        }
+    }
+
+    /// A pull request arrived on `reply`.
+    pub fn on_pull(
+        &mut self,
+        body: &[u8],
+        reply: &str,
+        store: &dyn Store,
+        now: i64,
+        out: &mut Vec<OutMsg>,
+    ) -> Vec<u64> {
+        if self.config.is_push() {
+            out.push(status_to(reply, status(409, "Consumer is push based")));
+            return Vec::new();
+        }
+        let req: PullRequest = match pull::parse_pull(body) {
+            Ok(r) => r,
+            Err(e) => {
+                out.push(status_to(reply, status(400, &format!("Bad Request - {e}"))));
+                return Vec::new();
+            }
+        };
+        let c = &self.config;
+        if c.max_batch > 0 && req.batch > c.max_batch {
+            let text = format!("Exceeded MaxRequestBatch of {}", c.max_batch);
+            out.push(status_to(reply, status(409, &text)));
+            return Vec::new();
+        }
+        if c.max_expires > 0 && req.expires > c.max_expires {
+            let text = format!(
+                "Exceeded MaxRequestExpires of {}",
+                crate::duration::format_go_duration(c.max_expires)
+            );
+            out.push(status_to(reply, status(409, &text)));
+            return Vec::new();
+        }
+        if c.max_bytes > 0 && req.max_bytes > c.max_bytes {
+            let text = format!("Exceeded MaxRequestMaxBytes of {}", c.max_bytes);
+            out.push(status_to(reply, status(409, &text)));
+            return Vec::new();
+        }
+        if req.idle_heartbeat > 0
+            && (req.expires <= 0 || req.idle_heartbeat.saturating_mul(2) > req.expires)
+        {
+            out.push(status_to(
+                reply,
+                status(400, "Bad Request - heartbeat value too large"),
+            ));
+            return Vec::new();
+        }
+        if req.expires != 0 && req.expires < MIN_PULL_EXPIRES {
+            let bytes = req.max_bytes;
+            out.push(status_to(
+                reply,
+                status_pending(408, "Request Timeout", req.batch, bytes),
+            ));
+            return Vec::new();
+        }
+        let max_waiting = usize::try_from(self.config.max_waiting).unwrap_or(0);
+        let waiting = Waiting {
+            reply: reply.to_string(),
+            batch_left: req.batch,
+            bytes_left: (req.max_bytes > 0).then_some(req.max_bytes),
+            expires_at: (req.expires > 0).then_some(now + req.expires),
+            no_wait: req.no_wait,
+            heartbeat: req.idle_heartbeat,
+            next_heartbeat: now + req.idle_heartbeat,
+            delivered: 0,
+        };
+        if req.no_wait {
+            // Served now, never queued (unless it also waits with expires
+            // and nothing is there at all, as the reference does).
+            self.waiting.push_front(waiting);
+            let released = self.deliver(store, now, out).unwrap_or_default();
+            if let Some(front) = self.waiting.front() {
+                if front.reply == reply && front.no_wait {
+                    let w = self.waiting.pop_front().unwrap_or_else(|| unreachable!());
+                    if w.delivered == 0 && w.expires_at.is_some() {
+                        self.waiting.push_back(w);
+                    } else {
+                        out.push(status_to(&w.reply, status(404, "No Messages")));
+                    }
+                }
+            }
+            return released;
+        }
+        if max_waiting > 0 && self.waiting.len() >= max_waiting {
+            out.push(status_to(reply, status(409, "Exceeded MaxWaiting")));
+            return Vec::new();
+        }
+        self.waiting.push_back(waiting);
+        self.idle_since = None;
+        self.deliver(store, now, out).unwrap_or_default()
+    }
+
+    /// Tells every waiting request the consumer is gone.
+    pub fn on_deleted(&mut self, out: &mut Vec<OutMsg>) {
+        for w in self.waiting.drain(..) {
+            out.push(status_to(&w.reply, status(409, "Consumer Deleted")));
+        }
+    }
+
+    /// Flow control answered: pushing resumes.
+    pub fn on_flow_control_reply(&mut self, subject: &str) {
+        if self.fc_outstanding.as_deref() == Some(subject) {
+            self.fc_outstanding = None;
+            self.stalled = false;
+            self.fc_bytes = 0;
+        }
+    }
+
+    fn ack_wait_for(&self, deliveries: u64) -> i64 {
+        let b = &self.config.backoff;
+        if b.is_empty() {
+            if self.config.ack_wait > 0 {
+                self.config.ack_wait
+            } else {
+                crate::api::consumer::DEFAULT_ACK_WAIT
+            }
+        } else {
+            let i = usize::try_from(deliveries.saturating_sub(1))
+                .unwrap_or(usize::MAX)
+                .min(b.len() - 1);
+            b[i]
+        }
+    }
+
+    /// Delivers what it can: to waiting pull requests, or to the deliver
+    /// subject while it has interest. Returns the stream sequences released
+    /// on delivery (ack none), for retention.
+    pub fn deliver(
+        &mut self,
+        store: &dyn Store,
+        now: i64,
+        out: &mut Vec<OutMsg>,
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut released = Vec::new();
+        if self.config.is_paused_at(now) {
+            return Ok(released);
+        }
+        let ack_none = self.config.ack_policy == AckPolicy::None;
+        loop {
+            let push = self.config.is_push();
+            if push {
+                if !self.push_bound || self.stalled {
+                    break;
+                }
+            } else if self.waiting.is_empty() {
+                break;
+            }
+            if !ack_none
+                && self.config.max_ack_pending > 0
+                && self.pending.len() as i64 >= self.config.max_ack_pending
+                && self.redeliver.is_empty()
+            {
+                break;
+            }
+            let Some((msg, redelivery)) = self.peek(store)? else {
+                break;
+            };
+            let deliveries = if redelivery {
+                self.pending.get(&msg.seq).map_or(1, |p| p.deliveries + 1)
+            } else {
+                1
+            };
+            let cseq = self.delivered.0 + 1;
+            let pending_after = self
+                .count_pending(store)?
+                .saturating_sub(u64::from(!redelivery));
+            let reply = ack_subject(
+                &self.stream,
+                &self.name,
+                deliveries,
+                msg.seq,
+                cseq,
+                msg.time_ns,
+                pending_after,
+            );
+            let (headers, payload) = if self.config.headers_only {
+                let mut h = HeaderBlock::from_existing(msg.headers.as_deref());
+                h.add("Nats-Msg-Size", msg.payload.len());
+                (Some(Bytes::from(h.finish())), Bytes::new())
+            } else {
+                (msg.headers.clone(), msg.payload.clone())
+            };
+            let size = (msg.subject.len()
+                + reply.len()
+                + headers.as_ref().map_or(0, Bytes::len)
+                + payload.len()) as i64;
+            let to = if push {
+                self.config.deliver_subject.clone()
+            } else {
+                let w = &mut self.waiting[0];
+                if let Some(left) = w.bytes_left {
+                    if size > left {
+                        let w = self.waiting.pop_front().unwrap_or_else(|| unreachable!());
+                        out.push(status_to(
+                            &w.reply,
+                            status_pending(
+                                409,
+                                "Message Size Exceeds MaxBytes",
+                                w.batch_left,
+                                left,
+                            ),
+                        ));
+                        continue;
+                    }
+                }
+                w.reply.clone()
+            };
+            // Take it.
+            if redelivery {
+                self.redeliver.remove(&msg.seq);
+            } else {
+                self.next_sseq = msg.seq + 1;
+                if let Some(n) = &mut self.num_pending {
+                    *n = n.saturating_sub(1);
+                }
+            }
+            self.delivered.0 = cseq;
+            self.delivered.1 = self.delivered.1.max(msg.seq);
+            self.delivered_active = Some(now);
+            if ack_none {
+                released.push(msg.seq);
+            } else {
+                let wait = self.ack_wait_for(deliveries);
+                let deadline = now.saturating_add(wait);
+                let entry = self.pending.entry(msg.seq).or_insert(Pending {
+                    cseq,
+                    deliveries: 0,
+                    deadline: 0,
+                });
+                if entry.deadline != 0 {
+                    self.timers.remove(&(entry.deadline, msg.seq));
+                }
+                entry.deliveries = deliveries;
+                entry.deadline = deadline;
+                self.timers.insert((deadline, msg.seq));
+            }
+            self.dirty = true;
+            out.push(OutMsg {
+                to,
+                subject: msg.subject.clone(),
+                reply: Some(reply),
+                headers,
+                payload,
+            });
+            if push {
+                self.next_heartbeat = now + self.config.idle_heartbeat;
+                if self.config.flow_control {
+                    self.fc_bytes += size as u64;
+                    if self.fc_outstanding.is_none() && self.fc_bytes >= FC_REQUEST_BYTES {
+                        let fc = format!(
+                            "$JS.FC.{}.{}.{}",
+                            self.stream,
+                            self.name,
+                            random_suffix(now, cseq)
+                        );
+                        out.push(OutMsg {
+                            to: self.config.deliver_subject.clone(),
+                            subject: self.config.deliver_subject.clone(),
+                            reply: Some(fc.clone()),
+                            headers: Some(Bytes::from(status(100, "FlowControl Request"))),
+                            payload: Bytes::new(),
+                        });
+                        self.fc_outstanding = Some(fc);
+                    } else if self.fc_outstanding.is_some() && self.fc_bytes >= FC_WINDOW_BYTES {
+                        self.stalled = true;
+                    }
+                }
+            } else {
+                let w = &mut self.waiting[0];
+                w.batch_left -= 1;
+                w.delivered += 1;
+                w.next_heartbeat = now + w.heartbeat;
+                if let Some(left) = &mut w.bytes_left {
+                    *left -= size;
+                }
+                if w.batch_left <= 0 {
+                    let w = self.waiting.pop_front().unwrap_or_else(|| unreachable!());
+                    if let Some(left) = w.bytes_left {
+                        out.push(status_to(
+                            &w.reply,
+                            status_pending(409, "Batch Completed", 0, left),
+                        ));
+                    }
+                }
+            }
+        }
+        // no_wait requests that were partly served end with a 404.
+        while let Some(w) = self.waiting.front() {
+            if w.no_wait && w.delivered > 0 {
+                let w = self.waiting.pop_front().unwrap_or_else(|| unreachable!());
+                out.push(status_to(&w.reply, status(404, "No Messages")));
+            } else {
+                break;
+            }
+        }
+        Ok(released)
+    }
+
+    /// The next message to deliver: a due redelivery first, else the next
+    /// new matching one.
+    fn peek(&mut self, store: &dyn Store) -> Result<Option<(StoredMsg, bool)>, StoreError> {
+        while let Some(&seq) = self.redeliver.first() {
+            match store.get(seq)? {
+                Some(m) => return Ok(Some((m, true))),
+                None => {
+                    // Gone from the stream: nothing to ack any more.
+                    self.redeliver.remove(&seq);
+                    if let Some(p) = self.pending.remove(&seq) {
+                        self.timers.remove(&(p.deadline, seq));
+                    }
+                    self.settle_floor();
+                }
+            }
+        }
+        let mut best: Option<StoredMsg> = None;
+        for f in all_filters(&self.filters) {
+            if let Some(m) = store.next_matching(&f, self.next_sseq)? {
+                if best.as_ref().is_none_or(|b| m.seq < b.seq) {
+                    best = Some(m);
+                }
+            }
+        }
+        Ok(best.map(|m| (m, false)))
+    }
+
+    /// An ack arrived for stream sequence `seq`.
+    pub fn on_ack(&mut self, target: &ack::AckTarget<'_>, kind: AckKind, now: i64) -> AckOutcome {
+        let seq = target.stream_seq;
+        let mut out = AckOutcome::default();
+        if seq >= self.next_sseq {
+            // Never delivered: the reference does not answer.
+            return out;
+        }
+        out.reply = true;
+        match kind {
+            AckKind::Ack | AckKind::Term(_) => {
+                out.released = self.acknowledge(seq, now);
+            }
+            AckKind::Next(body) => {
+                out.released = self.acknowledge(seq, now);
+                out.next = Some(body);
+            }
+            AckKind::Nak(delay) => {
+                if let Some(p) = self.pending.get_mut(&seq) {
+                    self.timers.remove(&(p.deadline, seq));
+                    match delay {
+                        Some(d) => {
+                            p.deadline = now.saturating_add(d);
+                            self.timers.insert((p.deadline, seq));
+                        }
+                        None => {
+                            p.deadline = 0;
+                            self.redeliver.insert(seq);
+                        }
+                    }
+                    self.delivered_active = Some(now);
+                    self.dirty = true;
+                }
+            }
+            AckKind::InProgress => {
+                let wait = self
+                    .pending
+                    .get(&seq)
+                    .map(|p| p.deliveries)
+                    .map(|d| self.ack_wait_for(d));
+                if let (Some(p), Some(wait)) = (self.pending.get_mut(&seq), wait) {
+                    self.timers.remove(&(p.deadline, seq));
+                    p.deadline = now.saturating_add(wait);
+                    self.timers.insert((p.deadline, seq));
+                }
+            }
+            AckKind::Unknown => {}
+        }
+        out
+    }
+
+    /// Removes acked sequences from pending and moves the floor; returns
+    /// the sequences released.
+    fn acknowledge(&mut self, seq: u64, now: i64) -> Vec<u64> {
+        let mut released = Vec::new();
+        match self.config.ack_policy {
+            AckPolicy::None => return released,
+            AckPolicy::All => {
+                let upto: Vec<u64> = self.pending.range(..=seq).map(|(&s, _)| s).collect();
+                for s in upto {
+                    if let Some(p) = self.pending.remove(&s) {
+                        self.timers.remove(&(p.deadline, s));
+                        self.redeliver.remove(&s);
+                        released.push(s);
+                    }
+                }
+            }
+            _ => {
+                if let Some(p) = self.pending.remove(&seq) {
+                    self.timers.remove(&(p.deadline, seq));
+                    self.redeliver.remove(&seq);
+                    released.push(seq);
+                }
+            }
+        }
+        if !released.is_empty() {
+            self.ack_active = Some(now);
+            self.settle_floor();
+            self.dirty = true;
+        }
+        released
+    }
+
+    fn settle_floor(&mut self) {
+        match self.pending.iter().next() {
+            None => self.ack_floor = self.delivered,
+            Some((&seq, p)) => {
+                let floor = (p.cseq.saturating_sub(1), seq.saturating_sub(1));
+                if floor.0 >= self.ack_floor.0 {
+                    self.ack_floor = floor;
+                }
+            }
+        }
+    }
+}
+
+fn status_to(reply: &str, headers: Vec<u8>) -> OutMsg {
+    OutMsg {
+        to: reply.to_string(),
+        subject: reply.to_string(),
+        reply: None,
+        headers: Some(Bytes::from(headers)),
+        payload: Bytes::new(),
+    }
+}
+
+/// Four alphanumerics, different from one request to the next.
+fn random_suffix(now: i64, cseq: u64) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut x = (now as u64) ^ cseq.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (0..4)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ALPHABET[(x % ALPHABET.len() as u64) as usize] as char
+        })
+        .collect()
+}
+
+/// An ephemeral's generated name: eight alphanumerics.
+pub fn ephemeral_name(now: i64, salt: u64) -> String {
+    let mut s = random_suffix(now, salt);
+    s.push_str(&random_suffix(now.rotate_left(17), salt.wrapping_add(7)));
+    s
+}

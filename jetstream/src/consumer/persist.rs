@@ -1,0 +1,77 @@
+//! A durable consumer as kept in its stream's store: config, creation
+//! time and the delivery state, as one JSON document per consumer written
+//! in the writer's group commit.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Consumer, Pending};
+use crate::api::consumer::ConsumerConfig;
+use crate::store::{Store, StoreError};
+
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    config: ConsumerConfig,
+    created: i64,
+    delivered: (u64, u64),
+    ack_floor: (u64, u64),
+    next_sseq: u64,
+    /// (stream seq, consumer seq of first delivery, deliveries)
+    pending: Vec<(u64, u64, u64)>,
+    /// Stream sequences due for redelivery.
+    redeliver: Vec<u64>,
+}
+
+impl Consumer {
+    pub fn encode(&self) -> Vec<u8> {
+        let saved = Saved {
+            config: self.config.clone(),
+            created: self.created_ns,
+            delivered: self.delivered,
+            ack_floor: self.ack_floor,
+            next_sseq: self.next_sseq,
+            pending: self
+                .pending
+                .iter()
+                .map(|(&s, p)| (s, p.cseq, p.deliveries))
+                .collect(),
+            redeliver: self.redeliver.iter().copied().collect(),
+        };
+        serde_json::to_vec(&saved).unwrap_or_default()
+    }
+
+    /// Rebuilds a saved consumer. Pending messages get a fresh ack wait
+    /// from `now` (their deadlines are not kept).
+    pub fn decode(
+        stream: &str,
+        name: &str,
+        doc: &[u8],
+        store: &dyn Store,
+        now: i64,
+    ) -> Result<Consumer, StoreError> {
+        let saved: Saved = serde_json::from_slice(doc)
+            .map_err(|e| StoreError::Corrupt(format!("consumer {name}: {e}")))?;
+        let mut c = Consumer::new(stream, name, saved.config, saved.created, store)?;
+        c.delivered = saved.delivered;
+        c.ack_floor = saved.ack_floor;
+        c.next_sseq = saved.next_sseq;
+        c.pending = BTreeMap::new();
+        for (seq, cseq, deliveries) in saved.pending {
+            let deadline = now.saturating_add(c.ack_wait_for(deliveries));
+            c.pending.insert(
+                seq,
+                Pending {
+                    cseq,
+                    deliveries,
+                    deadline,
+                },
+            );
+            c.timers.insert((deadline, seq));
+        }
+        c.redeliver = saved.redeliver.into_iter().collect();
+        c.num_pending = None;
+        c.dirty = false;
+        Ok(c)
+    }
+}

@@ -1,0 +1,143 @@
+//! Pull requests (`$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>`): the
+//! body forms the reference accepts, and the status replies it sends.
+
+use serde::Deserialize;
+
+use crate::headers::HeaderBlock;
+
+pub const NEXT_PREFIX: &str = "$JS.API.CONSUMER.MSG.NEXT.";
+
+/// A decoded pull request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PullRequest {
+    pub batch: i64,
+    /// Nanoseconds; 0 = waits until served.
+    pub expires: i64,
+    pub no_wait: bool,
+    /// 0 = no byte budget.
+    pub max_bytes: i64,
+    pub idle_heartbeat: i64,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Body {
+    batch: i64,
+    expires: i64,
+    no_wait: bool,
+    max_bytes: i64,
+    idle_heartbeat: i64,
+}
+
+/// Decodes a pull body: empty or anything that is not JSON is a batch of
+/// one (a bare number is the batch); JSON with a wrongly typed field is the
+/// reference's `400 Bad Request - <json error>` (its text returned here).
+pub fn parse_pull(body: &[u8]) -> Result<PullRequest, String> {
+    let text = String::from_utf8_lossy(body);
+    let t = text.trim();
+    if t.starts_with('{') {
+        let b: Body = serde_json::from_str(t).map_err(|e| go_type_error(&e.to_string()))?;
+        return Ok(PullRequest {
+            batch: b.batch.max(1),
+            expires: b.expires,
+            no_wait: b.no_wait,
+            max_bytes: b.max_bytes.max(0),
+            idle_heartbeat: b.idle_heartbeat.max(0),
+        });
+    }
+    let batch = t.parse::<i64>().ok().filter(|n| *n > 0).unwrap_or(1);
+    Ok(PullRequest {
+        batch,
+        ..PullRequest::default()
+    })
+}
+
+/// serde's "invalid type: string \"x\", expected i64 at line 1 column 12"
+/// in Go's wording for the request struct.
+fn go_type_error(e: &str) -> String {
+    let field = ["batch", "expires", "no_wait", "max_bytes", "idle_heartbeat"]
+        .into_iter()
+        .find(|f| e.contains(f));
+    let found = if e.contains("invalid type: string") {
+        "string"
+    } else if e.contains("invalid type: boolean") {
+        "bool"
+    } else if e.contains("invalid type: map") {
+        "object"
+    } else if e.contains("invalid type: sequence") {
+        "array"
+    } else {
+        "number"
+    };
+    match field {
+        Some(f) => {
+            let go = match f {
+                "no_wait" => "bool",
+                "expires" | "idle_heartbeat" => "time.Duration",
+                _ => "int",
+            };
+            format!("json: cannot unmarshal {found} into Go struct field JSApiConsumerGetNextRequest.{f} of type {go}")
+        }
+        None => e.to_string(),
+    }
+}
+
+/// A status reply with no body, as the reference sends to pull requests.
+pub fn status(code: u16, text: &str) -> Vec<u8> {
+    HeaderBlock::status(code, text).finish()
+}
+
+/// A status with the request's remaining budget.
+pub fn status_pending(code: u16, text: &str, msgs: i64, bytes: i64) -> Vec<u8> {
+    let mut h = HeaderBlock::status(code, text);
+    h.add("Nats-Pending-Messages", msgs);
+    h.add("Nats-Pending-Bytes", bytes);
+    h.finish()
+}
+
+/// The idle heartbeat: the consumer's last delivered sequences.
+pub fn heartbeat(last_consumer: u64, last_stream: u64, stalled: Option<&str>) -> Vec<u8> {
+    let mut h = HeaderBlock::status(100, "Idle Heartbeat");
+    h.add("Nats-Last-Consumer", last_consumer);
+    h.add("Nats-Last-Stream", last_stream);
+    if let Some(fc) = stalled {
+        h.add("Nats-Consumer-Stalled", fc);
+    }
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_forms() {
+        assert_eq!(parse_pull(b"").map(|r| r.batch), Ok(1));
+        assert_eq!(parse_pull(b"5").map(|r| r.batch), Ok(5));
+        assert_eq!(parse_pull(b"-3").map(|r| r.batch), Ok(1));
+        assert_eq!(parse_pull(b"abc").map(|r| r.batch), Ok(1));
+        let r =
+            parse_pull(br#"{"batch":3,"expires":1000,"no_wait":true,"bogus":1}"#).expect("json");
+        assert_eq!((r.batch, r.expires, r.no_wait), (3, 1000, true));
+        assert_eq!(
+            parse_pull(br#"{"batch":"x"}"#),
+            Err("json: cannot unmarshal string into Go struct field JSApiConsumerGetNextRequest.batch of type int".into())
+        );
+    }
+
+    #[test]
+    fn statuses_are_byte_exact() {
+        assert_eq!(
+            status(404, "No Messages"),
+            b"NATS/1.0 404 No Messages\r\n\r\n"
+        );
+        assert_eq!(
+            status_pending(408, "Request Timeout", 5, 0),
+            b"NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: 5\r\nNats-Pending-Bytes: 0\r\n\r\n"
+        );
+        assert_eq!(
+            heartbeat(0, 3, None),
+            b"NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: 0\r\nNats-Last-Stream: 3\r\n\r\n"
+        );
+    }
+}

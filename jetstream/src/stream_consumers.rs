@@ -1,0 +1,245 @@
+//! A stream's consumers, driven from its writer thread: acks, flow-control
+//! replies and pull requests captured for the stream come here; after each
+//! commit the consumers deliver; their timers run with the stream's; acks
+//! release messages on workqueue and interest streams; durable consumers
+//! are saved in the stream's store within the group commit.
+
+use bytes::Bytes;
+
+use crate::api::stream::RetentionPolicy;
+use crate::consumer::ack::{parse_ack_body, parse_ack_subject, ACK_PREFIX};
+use crate::consumer::pull::NEXT_PREFIX;
+use crate::consumer::Consumer;
+use crate::engine::{OutMsg, Outbox};
+use crate::headers::HeaderBlock;
+use crate::store::StoreError;
+use crate::stream::{Inbound, Stream};
+
+const FC_PREFIX: &str = "$JS.FC.";
+
+/// The reference answers a request nobody subscribes to with a 503; these
+/// subjects have no subscriber there when the consumer does not exist.
+fn no_responders(reply: &str, subject: &str) -> OutMsg {
+    let mut h = HeaderBlock::status(503, "");
+    h.add("Nats-Subject", subject);
+    OutMsg {
+        to: reply.to_string(),
+        subject: reply.to_string(),
+        reply: None,
+        headers: Some(Bytes::from(h.finish())),
+        payload: Bytes::new(),
+    }
+}
+
+fn empty_reply(reply: &str) -> OutMsg {
+    OutMsg {
+        to: reply.to_string(),
+        subject: reply.to_string(),
+        reply: None,
+        headers: None,
+        payload: Bytes::new(),
+    }
+}
+
+/// Whether a captured message is consumer traffic rather than a publish.
+pub fn is_consumer_traffic(subject: &str) -> bool {
+    subject.starts_with("$JS.")
+        && (subject.starts_with(ACK_PREFIX)
+            || subject.starts_with(FC_PREFIX)
+            || subject.starts_with(NEXT_PREFIX))
+}
+
+impl Stream {
+    /// Handles an ack, a flow-control reply or a pull request.
+    pub fn consumer_traffic(&mut self, msg: &Inbound, now: i64, out: &mut Vec<OutMsg>) {
+        let subject = msg.subject.as_str();
+        if subject.starts_with(ACK_PREFIX) {
+            let Some(target) = parse_ack_subject(subject) else {
+                if let Some(r) = &msg.reply {
+                    out.push(no_responders(r, subject));
+                }
+                return;
+            };
+            let ours = target.stream == self.policy().name;
+            let store = self.store.as_ref();
+            let Some(c) = self.consumers.get_mut(target.consumer).filter(|_| ours) else {
+                if let Some(r) = &msg.reply {
+                    out.push(no_responders(r, subject));
+                }
+                return;
+            };
+            let outcome = c.on_ack(&target, parse_ack_body(&msg.payload), now);
+            let mut released = outcome.released;
+            match (&outcome.next, &msg.reply) {
+                (Some(body), Some(reply)) => {
+                    released.extend(c.on_pull(body, reply, store, now, out))
+                }
+                (None, Some(reply)) if outcome.reply => out.push(empty_reply(reply)),
+                _ => {}
+            }
+            self.release(&released);
+        } else if let Some(rest) = subject.strip_prefix(FC_PREFIX) {
+            let mut parts = rest.splitn(3, '.');
+            let (_stream, consumer) = (parts.next(), parts.next());
+            if let Some(c) = consumer.and_then(|n| self.consumers.get_mut(n)) {
+                c.on_flow_control_reply(subject);
+            }
+        } else if let Some(rest) = subject.strip_prefix(NEXT_PREFIX) {
+            let Some(reply) = &msg.reply else {
+                return;
+            };
+            let consumer = rest
+                .split_once('.')
+                .map(|(_, c)| c)
+                .filter(|c| !c.contains('.'));
+            let store = self.store.as_ref();
+            let Some(c) = consumer.and_then(|n| self.consumers.get_mut(n)) else {
+                out.push(no_responders(reply, subject));
+                return;
+            };
+            let released = c.on_pull(&msg.payload, reply, store, now, out);
+            self.release(&released);
+        }
+    }
+
+    /// After a publish: consumers count the new message, or recount when
+    /// the publish also removed messages (limits, rollups).
+    pub fn after_publish(&mut self, seq: u64, subject: &str, msgs_before: u64) {
+        if self.store.state().msgs == msgs_before + 1 {
+            for c in self.consumers.values_mut() {
+                c.on_stored(seq, subject);
+            }
+        } else {
+            self.after_removals();
+        }
+    }
+
+    /// Messages were removed (purge, delete, expiry): counts are redone.
+    pub fn after_removals(&mut self) {
+        for c in self.consumers.values_mut() {
+            c.on_removed();
+        }
+    }
+
+    /// Every consumer delivers what it can.
+    pub fn deliver_consumers(&mut self, outbox: &dyn Outbox, now: i64, out: &mut Vec<OutMsg>) {
+        if self.consumers.is_empty() {
+            return;
+        }
+        let mut released = Vec::new();
+        let store = self.store.as_ref();
+        for c in self.consumers.values_mut() {
+            c.refresh_activity(outbox, now);
+            match c.deliver(store, now, out) {
+                Ok(r) => released.extend(r),
+                Err(e) => tracing::error!("consumer {}: {e}", c.name),
+            }
+        }
+        self.release(&released);
+    }
+
+    /// Runs the consumers' timers; removes consumers idle past their
+    /// inactive threshold.
+    pub fn tick_consumers(&mut self, outbox: &dyn Outbox, now: i64, out: &mut Vec<OutMsg>) {
+        let mut gone = Vec::new();
+        for c in self.consumers.values_mut() {
+            c.refresh_activity(outbox, now);
+            if !c.tick(now, out) {
+                gone.push(c.name.clone());
+            }
+        }
+        for name in gone {
+            if let Err(e) = self.remove_consumer(&name, out) {
+                tracing::error!("consumer {name}: {e}");
+            }
+        }
+        self.deliver_consumers(outbox, now, out);
+    }
+
+    pub fn next_consumer_deadline(&self) -> Option<i64> {
+        self.consumers
+            .values()
+            .filter_map(Consumer::next_deadline)
+            .min()
+    }
+
+    /// Saves every durable consumer whose state changed (same commit as the
+    /// stream's writes).
+    pub fn save_consumers(&mut self) -> Result<(), StoreError> {
+        for c in self.consumers.values_mut() {
+            if c.dirty {
+                c.dirty = false;
+                if c.is_persisted() {
+                    self.store.save_consumer(&c.name, &c.encode())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Restores the durable consumers saved in the store.
+    pub fn load_consumers(&mut self, now: i64) -> Result<(), StoreError> {
+        let name = self.policy().name.clone();
+        for (cname, doc) in self.store.load_consumers()? {
+            let c = Consumer::decode(&name, &cname, &doc, self.store.as_ref(), now)?;
+            self.consumers.insert(cname, c);
+        }
+        Ok(())
+    }
+
+    /// Deletes a consumer: waiting pulls are told, its saved state goes, and
+    /// on an interest stream the messages nobody else needs go too.
+    pub fn remove_consumer(&mut self, name: &str, out: &mut Vec<OutMsg>) -> Result<(), StoreError> {
+        let Some(mut c) = self.consumers.remove(name) else {
+            return Ok(());
+        };
+        c.on_deleted(out);
+        if c.is_persisted() {
+            self.store.remove_consumer(name)?;
+        }
+        if self.ack_retention == Some(RetentionPolicy::Interest) {
+            let mut seq = self.store.state().first_seq;
+            let mut unneeded = Vec::new();
+            while let Some(m) = self.store.next_matching(">", seq)? {
+                if !self.needed(m.seq, &m.subject) {
+                    unneeded.push(m.seq);
+                }
+                seq = m.seq + 1;
+            }
+            for s in unneeded {
+                self.store.remove(s)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a consumer still has to see (or ack) message `seq`.
+    fn needed(&self, seq: u64, subject: &str) -> bool {
+        self.consumers
+            .values()
+            .any(|c| c.matches_subject(subject) && !c.has_released(seq))
+    }
+
+    /// Workqueue and interest streams drop what every interested consumer
+    /// has acked.
+    fn release(&mut self, seqs: &[u64]) {
+        if seqs.is_empty() || self.ack_retention.is_none() {
+            return;
+        }
+        for &seq in seqs {
+            let subject = match self.store.get(seq) {
+                Ok(Some(m)) => m.subject,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::error!("stream {}: {e}", self.policy().name);
+                    continue;
+                }
+            };
+            if !self.needed(seq, &subject) {
+                if let Err(e) = self.store.remove(seq) {
+                    tracing::error!("stream {}: {e}", self.policy().name);
+                }
+            }
+        }
+    }
+}
