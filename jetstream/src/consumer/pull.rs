@@ -36,7 +36,13 @@ pub fn parse_pull(body: &[u8]) -> Result<PullRequest, String> {
     let text = String::from_utf8_lossy(body);
     let t = text.trim();
     if t.starts_with('{') {
-        let b: Body = serde_json::from_str(t).map_err(|e| go_type_error(&e.to_string()))?;
+        let mut value: serde_json::Value = serde_json::from_str(t).map_err(|e| e.to_string())?;
+        if let serde_json::Value::Object(fields) = &mut value {
+            // Go leaves a field alone for a JSON null.
+            fields.retain(|_, v| !v.is_null());
+        }
+        let b: Body =
+            serde_json::from_value(value.clone()).map_err(|e| go_type_error(&value, &e))?;
         return Ok(PullRequest {
             batch: b.batch.max(1),
             expires: b.expires,
@@ -52,34 +58,36 @@ pub fn parse_pull(body: &[u8]) -> Result<PullRequest, String> {
     })
 }
 
-/// serde's "invalid type: string \"x\", expected i64 at line 1 column 12"
-/// in Go's wording for the request struct.
-fn go_type_error(e: &str) -> String {
-    let field = ["batch", "expires", "no_wait", "max_bytes", "idle_heartbeat"]
-        .into_iter()
-        .find(|f| e.contains(f));
-    let found = if e.contains("invalid type: string") {
-        "string"
-    } else if e.contains("invalid type: boolean") {
-        "bool"
-    } else if e.contains("invalid type: map") {
-        "object"
-    } else if e.contains("invalid type: sequence") {
-        "array"
-    } else {
-        "number"
+/// Go's `json: cannot unmarshal <kind> into Go struct field ...` for the
+/// first field of the request with a type Go would refuse; serde's own
+/// message names no field, so the fields are checked one by one.
+fn go_type_error(body: &serde_json::Value, e: &serde_json::Error) -> String {
+    let serde_json::Value::Object(fields) = body else {
+        return e.to_string();
     };
-    match field {
-        Some(f) => {
-            let go = match f {
-                "no_wait" => "bool",
-                "expires" | "idle_heartbeat" => "time.Duration",
-                _ => "int",
-            };
-            format!("json: cannot unmarshal {found} into Go struct field JSApiConsumerGetNextRequest.{f} of type {go}")
-        }
-        None => e.to_string(),
+    for (name, value) in fields {
+        let go = match name.as_str() {
+            "batch" | "max_bytes" => "int",
+            "expires" | "idle_heartbeat" => "time.Duration",
+            "no_wait" => "bool",
+            _ => continue,
+        };
+        let found = match value {
+            serde_json::Value::Null => continue,
+            serde_json::Value::Bool(_) if go == "bool" => continue,
+            serde_json::Value::Bool(_) => "bool".to_string(),
+            serde_json::Value::Number(_) if go == "bool" => "number".to_string(),
+            serde_json::Value::Number(n) if n.is_i64() => continue,
+            serde_json::Value::Number(n) => format!("number {n}"),
+            serde_json::Value::String(_) => "string".to_string(),
+            serde_json::Value::Array(_) => "array".to_string(),
+            serde_json::Value::Object(_) => "object".to_string(),
+        };
+        return format!(
+            "json: cannot unmarshal {found} into Go struct field JSApiConsumerGetNextRequest.{name} of type {go}"
+        );
     }
+    e.to_string()
 }
 
 /// A status reply with no body, as the reference sends to pull requests.
@@ -123,6 +131,15 @@ mod tests {
             parse_pull(br#"{"batch":"x"}"#),
             Err("json: cannot unmarshal string into Go struct field JSApiConsumerGetNextRequest.batch of type int".into())
         );
+        assert_eq!(
+            parse_pull(br#"{"batch":1,"no_wait":1}"#),
+            Err("json: cannot unmarshal number into Go struct field JSApiConsumerGetNextRequest.no_wait of type bool".into())
+        );
+        assert_eq!(
+            parse_pull(br#"{"expires":[1]}"#),
+            Err("json: cannot unmarshal array into Go struct field JSApiConsumerGetNextRequest.expires of type time.Duration".into())
+        );
+        assert_eq!(parse_pull(br#"{"batch":null}"#).map(|r| r.batch), Ok(1));
     }
 
     #[test]
