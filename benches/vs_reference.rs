@@ -130,6 +130,9 @@ fn main() {
     if only.as_deref().is_none_or(|o| o.contains("js")) {
         jetstream_workloads(&tern_bin, reference.as_deref(), rounds, only.as_deref());
     }
+    if only.as_deref().is_none_or(|o| o.contains("consume")) {
+        consume_workloads(&tern_bin, reference.as_deref(), rounds);
+    }
     if only
         .as_deref()
         .is_none_or(|o| "idle".contains(o) || o.contains("rss"))
@@ -267,6 +270,61 @@ fn jetstream_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize, o
         t_rss as f64,
         reference_restart.map(|(_, rss)| rss as f64),
     );
+}
+
+/// Consuming a pre-filled stream (`BENCH_CONSUME_MSGS`, default 1,000,000
+/// messages of 128 B): a durable pull consumer acking every message, and an
+/// ordered push consumer.
+fn consume_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize) {
+    let count: usize = std::env::var("BENCH_CONSUME_MSGS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let dirs: Vec<tempfile::TempDir> = (0..2)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let sd = |d: &tempfile::TempDir| d.path().to_string_lossy().into_owned();
+    let (d0, d1) = (sd(&dirs[0]), sd(&dirs[1]));
+    let tern =
+        ServerProcess::start_with("tern-consume", tern_bin, &["-js", "-sd", &d0]).expect("tern");
+    let nats = reference
+        .map(|b| ServerProcess::start_with("nats-consume", b, &["-js", "-sd", &d1]).expect("nats"));
+    support::js::publish(tern.port, 128, count, 1024);
+    if let Some(n) = &nats {
+        support::js::publish(n.port, 128, count, 1024);
+    }
+    let (mut tp, mut rp, mut to, mut ro) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        tp.push(support::js::consume_pull(tern.port, count, round));
+        to.push(support::js::consume_ordered(tern.port, count));
+        if let Some(n) = &nats {
+            rp.push(support::js::consume_pull(n.port, count, round));
+            ro.push(support::js::consume_ordered(n.port, count));
+        }
+    }
+    let pull = Workload {
+        name: "consume, durable pull batch 500, explicit acks",
+        unit: "msgs/s",
+        better: Better::Higher,
+        run: |_| 0.0,
+    };
+    report(
+        &pull,
+        median(&mut tp),
+        (!rp.is_empty()).then(|| median(&mut rp)),
+    );
+    let ordered = Workload {
+        name: "consume, ordered push consumer",
+        unit: "msgs/s",
+        better: Better::Higher,
+        run: |_| 0.0,
+    };
+    report(
+        &ordered,
+        median(&mut to),
+        (!ro.is_empty()).then(|| median(&mut ro)),
+    );
+    drop((tern, nats));
 }
 
 fn report(w: &Workload, tern: f64, reference: Option<f64>) {

@@ -68,3 +68,98 @@ pub fn restart_with_stored(bin: &str, extra: &[&str], count: usize) -> (f64, u64
     let took = start.elapsed().as_secs_f64();
     (took, again.rss_bytes())
 }
+
+/// A consumer request's reply, waited for.
+fn create_consumer(c: &mut Conn, subject: &str, body: &str) {
+    api(c, subject, body);
+}
+
+/// Consumes `count` stored messages with a durable pull consumer (batches
+/// of 500, two requests outstanding, every message acked explicitly);
+/// msgs/s. `round` names the consumer.
+pub fn consume_pull(port: u16, count: usize, round: usize) -> f64 {
+    let mut c = Conn::connect(port);
+    c.subscribe("_INBOX.api.*", None, "1");
+    c.subscribe("_INBOX.pull", None, "2");
+    c.ping_pong();
+    let name = format!("PULL{round}");
+    let config = format!(
+        "{{\"stream_name\":\"{STREAM}\",\"config\":{{\"durable_name\":\"{name}\",\"ack_policy\":\"explicit\",\"max_ack_pending\":-1}}}}"
+    );
+    create_consumer(
+        &mut c,
+        &format!("$JS.API.CONSUMER.CREATE.{STREAM}.{name}"),
+        &config,
+    );
+    let next = format!("$JS.API.CONSUMER.MSG.NEXT.{STREAM}.{name}");
+    let request = br#"{"batch":500,"expires":5000000000}"#;
+    let start = Instant::now();
+    let (mut got, mut asked) = (0usize, 0usize);
+    let mut acks = Vec::new();
+    let mut batch_got = 0;
+    while got < count {
+        while asked < count && asked - got < 1000 {
+            c.request_now(&next, "_INBOX.pull", request);
+            asked += 500;
+        }
+        match c.next_frame_reply(Duration::from_secs(30)) {
+            Some(Frame::Msg) => {
+                got += 1;
+                batch_got += 1;
+                if let Some(reply) = c.take_reply() {
+                    acks.extend_from_slice(format!("PUB {reply} 4\r\n+ACK\r\n").as_bytes());
+                }
+                if batch_got == 100 || got == count || c.buffered() == 0 {
+                    c.send_raw(&acks);
+                    acks.clear();
+                    batch_got = 0;
+                }
+            }
+            Some(Frame::Ping) => c.pong(),
+            Some(_) => {}
+            None => panic!("pull: message {got} of {count} never came"),
+        }
+    }
+    let rate = count as f64 / start.elapsed().as_secs_f64();
+    api(
+        &mut c,
+        &format!("$JS.API.CONSUMER.DELETE.{STREAM}.{name}"),
+        "",
+    );
+    rate
+}
+
+/// Consumes `count` stored messages with an ordered push consumer as the
+/// clients create it (ephemeral, ack none, flow control, heartbeats,
+/// memory storage); msgs/s.
+pub fn consume_ordered(port: u16, count: usize) -> f64 {
+    let mut c = Conn::connect(port);
+    c.subscribe("_INBOX.api.*", None, "1");
+    c.subscribe("_INBOX.ordered", None, "2");
+    c.ping_pong();
+    let config = format!(
+        "{{\"stream_name\":\"{STREAM}\",\"config\":{{\"deliver_policy\":\"all\",\"ack_policy\":\"none\",\"max_deliver\":1,\"flow_control\":true,\"idle_heartbeat\":5000000000,\"mem_storage\":true,\"num_replicas\":1,\"deliver_subject\":\"_INBOX.ordered\"}}}}"
+    );
+    let start = Instant::now();
+    create_consumer(
+        &mut c,
+        &format!("$JS.API.CONSUMER.CREATE.{STREAM}"),
+        &config,
+    );
+    let mut got = 0usize;
+    while got < count {
+        match c.next_frame_reply(Duration::from_secs(30)) {
+            Some(Frame::Msg) => got += 1,
+            Some(Frame::HMsg) => {
+                // A flow control request carries a reply: answer it.
+                if let Some(reply) = c.take_reply() {
+                    c.send_raw(format!("PUB {reply} 0\r\n\r\n").as_bytes());
+                }
+            }
+            Some(Frame::Ping) => c.pong(),
+            Some(_) => {}
+            None => panic!("ordered: message {got} of {count} never came"),
+        }
+    }
+    count as f64 / start.elapsed().as_secs_f64()
+}

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, PartialEq, Eq)]
 pub enum Frame {
     Msg,
+    /// A message with headers (a status, a heartbeat, flow control).
+    HMsg,
     Ping,
     Pong,
     Other,
@@ -41,6 +43,22 @@ impl Conn {
             b"CONNECT {\"verbose\":false,\"pedantic\":false,\"protocol\":1,\"headers\":true}\r\n",
         );
         c
+    }
+
+    /// Writes bytes as they are (many protocol lines at once).
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.write(bytes);
+    }
+
+    /// The reply subject of the last frame read with `next_frame_reply`.
+    pub fn take_reply(&mut self) -> Option<String> {
+        self.last_reply.take()
+    }
+
+    /// Reads one frame, keeping its reply subject for `take_reply`.
+    pub fn next_frame_reply(&mut self, timeout: Duration) -> Option<Frame> {
+        self.last_reply = None;
+        self.next_frame_inner(timeout, true)
     }
 
     fn write(&mut self, bytes: &[u8]) {
@@ -193,6 +211,21 @@ impl Conn {
             }
             self.start += nl + 1 + size + 2;
             return Some(Frame::Msg);
+        }
+        if line.starts_with(b"HMSG ") {
+            let args: Vec<&[u8]> = line.split(|&b| b == b' ').skip(1).collect();
+            let size: usize = std::str::from_utf8(args[args.len() - 1])
+                .ok()?
+                .parse()
+                .ok()?;
+            if data.len() < nl + 1 + size + 2 {
+                return None;
+            }
+            if keep_reply && args.len() == 5 {
+                self.last_reply = Some(String::from_utf8_lossy(args[2]).into_owned());
+            }
+            self.start += nl + 1 + size + 2;
+            return Some(Frame::HMsg);
         }
         self.start += nl + 1;
         Some(match line {
