@@ -20,26 +20,33 @@ use crate::runner::{run_with, Scenario};
 use crate::transcript::{escape, render_frame, split_frames};
 use crate::wire::{Conn, Session};
 
-const JS: ServerSpec = ServerSpec {
+pub(super) const JS: ServerSpec = ServerSpec {
     conf: None,
     jetstream: true,
 };
 
-const INBOX: &str = "_INBOX.js";
-const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+pub(super) const INBOX: &str = "_INBOX.js";
+pub(super) const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 /// What a masked time, server name and server version read as.
-const TIME: &str = "<time>";
+pub(super) const TIME: &str = "<time>";
 const SERVER: &str = "<server>";
-const VERSION: &str = "<version>";
+pub(super) const VERSION: &str = "<version>";
 /// Keys holding times, wherever they appear.
-const TIME_KEYS: &[&str] = &["created", "ts", "first_ts", "last_ts", "time"];
+const TIME_KEYS: &[&str] = &[
+    "created",
+    "ts",
+    "first_ts",
+    "last_ts",
+    "time",
+    "last_active",
+];
 
-fn run_js(name: &str, scenario: Scenario) {
+pub(super) fn run_js(name: &str, scenario: Scenario) {
     run_with(name, JS, scenario);
 }
 
 /// A client subscribed to the reply inbox as sid 1.
-fn js_client(s: &Session, name: &str) -> Conn {
+pub(super) fn js_client(s: &Session, name: &str) -> Conn {
     let mut c = s.client(name);
     c.exchange(b"SUB _INBOX.js 1\r\n").expect(b"PONG\r\n");
     c
@@ -50,21 +57,21 @@ fn js_client(s: &Session, name: &str) -> Conn {
 // ---------------------------------------------------------------------------
 
 /// One message received on the inbox.
-struct Reply {
+pub(super) struct Reply {
     /// The whole frame as received.
-    frame: Vec<u8>,
+    pub(super) frame: Vec<u8>,
     /// `MSG _INBOX.js 1` / `HMSG _INBOX.js 1`: the control line without the
     /// sizes.
-    control: String,
-    sizes: String,
+    pub(super) control: String,
+    pub(super) sizes: String,
     /// The header block's lines (status line first), for HMSG.
-    headers: Option<Vec<String>>,
+    pub(super) headers: Option<Vec<String>>,
     /// Whether the header block ends in an empty line, as it must.
-    headers_well_formed: bool,
-    payload: Vec<u8>,
+    pub(super) headers_well_formed: bool,
+    pub(super) payload: Vec<u8>,
 }
 
-fn parse_reply(frame: &[u8]) -> Option<Reply> {
+pub(super) fn parse_reply(frame: &[u8]) -> Option<Reply> {
     let line_end = frame.windows(2).position(|w| w == b"\r\n")?;
     let line = std::str::from_utf8(&frame[..line_end]).ok()?;
     let tokens: Vec<&str> = line.split(' ').collect();
@@ -101,7 +108,7 @@ fn parse_reply(frame: &[u8]) -> Option<Reply> {
 
 /// The bytes of a publish to `subject` with reply `_INBOX.js`: PUB, or
 /// HPUB when there are headers.
-fn publish_bytes(subject: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+pub(super) fn publish_bytes(subject: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     if headers.is_empty() {
         out.extend_from_slice(format!("PUB {subject} {INBOX} {}\r\n", body.len()).as_bytes());
@@ -123,7 +130,7 @@ fn publish_bytes(subject: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8
 
 /// Sends the publish and reads `count` replies, unrecorded. Anything
 /// received that is not a message is recorded as it is.
-fn send_and_read(
+pub(super) fn send_and_read(
     c: &mut Conn,
     subject: &str,
     headers: &[(&str, &str)],
@@ -151,7 +158,7 @@ fn send_and_read(
 
 /// A JS API request: one JSON reply, recorded field by field after
 /// masking, and returned masked (`Null` when none came or it was not JSON).
-fn api(c: &mut Conn, subject: &str, body: &str) -> Value {
+pub(super) fn api(c: &mut Conn, subject: &str, body: &str) -> Value {
     let Some(reply) = send_and_read(c, subject, &[], body.as_bytes(), 1).pop() else {
         return Value::Null;
     };
@@ -301,7 +308,7 @@ fn expect_lines(c: &mut Conn, got: &[Vec<String>], want: &[Vec<String>]) {
 
 /// Sends requests that must get no reply, then a PING: after the PONG,
 /// nothing may arrive for a quiet period.
-fn no_reply(c: &mut Conn, requests: &[(&str, &str)]) {
+pub(super) fn no_reply(c: &mut Conn, requests: &[(&str, &str)]) {
     let mut bytes = Vec::new();
     for (subject, body) in requests {
         bytes.extend(publish_bytes(subject, &[], body.as_bytes()));
@@ -314,7 +321,7 @@ fn no_reply(c: &mut Conn, requests: &[(&str, &str)]) {
 // Masking, rendering, expectations
 // ---------------------------------------------------------------------------
 
-fn mask(value: &mut Value, problems: &mut Vec<String>) {
+pub(super) fn mask(value: &mut Value, problems: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
             for (key, v) in map.iter_mut() {
@@ -355,7 +362,7 @@ fn mask(value: &mut Value, problems: &mut Vec<String>) {
 }
 
 /// `2026-01-02T03:04:05[.fraction]Z`.
-fn looks_like_time(t: &str) -> bool {
+pub(super) fn looks_like_time(t: &str) -> bool {
     let b = t.as_bytes();
     let digits =
         |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
@@ -376,7 +383,7 @@ fn looks_like_time(t: &str) -> bool {
 
 /// One line per leaf, `path = value`, keys sorted; empty objects and
 /// arrays are leaves.
-fn flatten(value: &Value) -> Vec<String> {
+pub(super) fn flatten(value: &Value) -> Vec<String> {
     fn walk(v: &Value, path: &str, out: &mut Vec<String>) {
         match v {
             Value::Object(map) if !map.is_empty() => {
@@ -408,7 +415,7 @@ fn flatten(value: &Value) -> Vec<String> {
 }
 
 /// The (masked) reply is exactly `want`.
-fn expect_json(c: &mut Conn, got: &Value, want: Value) {
+pub(super) fn expect_json(c: &mut Conn, got: &Value, want: Value) {
     if *got != want {
         let (g, w) = (flatten(got), flatten(&want));
         let missing: Vec<&String> = w.iter().filter(|l| !g.contains(l)).collect();
@@ -423,7 +430,7 @@ fn expect_json(c: &mut Conn, got: &Value, want: Value) {
 }
 
 /// Every leaf of `want` is in the (masked) reply.
-fn expect_has(c: &mut Conn, got: &Value, want: Value) {
+pub(super) fn expect_has(c: &mut Conn, got: &Value, want: Value) {
     let g = flatten(got);
     let missing: Vec<String> = flatten(&want)
         .into_iter()
@@ -434,7 +441,7 @@ fn expect_has(c: &mut Conn, got: &Value, want: Value) {
 
 /// `base` with the keys of `patch` set; a `null` in `patch` removes the
 /// key (set a null value by indexing instead).
-fn with(mut base: Value, patch: Value) -> Value {
+pub(super) fn with(mut base: Value, patch: Value) -> Value {
     if let (Value::Object(b), Value::Object(p)) = (&mut base, patch) {
         for (k, v) in p {
             if v.is_null() {
@@ -447,12 +454,12 @@ fn with(mut base: Value, patch: Value) -> Value {
     base
 }
 
-fn api_type(kind: &str) -> String {
+pub(super) fn api_type(kind: &str) -> String {
     format!("io.nats.jetstream.api.v1.{kind}_response")
 }
 
 /// An error reply with nothing else.
-fn api_error(kind: &str, code: u16, err_code: u16, description: &str) -> Value {
+pub(super) fn api_error(kind: &str, code: u16, err_code: u16, description: &str) -> Value {
     json!({
         "type": api_type(kind),
         "error": {"code": code, "err_code": err_code, "description": description},
@@ -460,7 +467,7 @@ fn api_error(kind: &str, code: u16, err_code: u16, description: &str) -> Value {
 }
 
 /// A stream's config as echoed for `{"name":name,"subjects":subjects}`.
-fn config(name: &str, subjects: &[&str]) -> Value {
+pub(super) fn config(name: &str, subjects: &[&str]) -> Value {
     json!({
         "name": name,
         "subjects": subjects,
@@ -490,7 +497,7 @@ fn config(name: &str, subjects: &[&str]) -> Value {
 
 /// A stream state: times are masked unless zero (no messages: no first
 /// time; nothing ever stored: no last time).
-fn state(messages: u64, bytes: u64, first_seq: u64, last_seq: u64) -> Value {
+pub(super) fn state(messages: u64, bytes: u64, first_seq: u64, last_seq: u64) -> Value {
     json!({
         "messages": messages,
         "bytes": bytes,
@@ -507,7 +514,7 @@ fn empty_state() -> Value {
 }
 
 /// The file store's size of a message without headers.
-fn file_size(subject: &str, payload: &str) -> u64 {
+pub(super) fn file_size(subject: &str, payload: &str) -> u64 {
     (30 + subject.len() + payload.len()) as u64
 }
 
@@ -537,7 +544,7 @@ fn info_reply(config: Value, state: Value) -> Value {
 }
 
 /// Creates a stream, expecting success.
-fn create(c: &mut Conn, name: &str, body: &str) -> Value {
+pub(super) fn create(c: &mut Conn, name: &str, body: &str) -> Value {
     let got = api(c, &format!("$JS.API.STREAM.CREATE.{name}"), body);
     expect_has(
         c,
@@ -548,7 +555,7 @@ fn create(c: &mut Conn, name: &str, body: &str) -> Value {
 }
 
 /// Publishes `payload` to `subject` with a reply, expecting PubAck `seq`.
-fn store(c: &mut Conn, stream: &str, subject: &str, payload: &str, seq: u64) {
+pub(super) fn store(c: &mut Conn, stream: &str, subject: &str, payload: &str, seq: u64) {
     let got = publish(c, subject, &[], payload.as_bytes());
     expect_frame(
         c,

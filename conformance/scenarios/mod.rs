@@ -2,6 +2,7 @@
 //! Expected bytes come from the reference's observed behaviour.
 
 mod connect;
+mod consumers;
 mod delivery;
 mod errors;
 mod jetstream;

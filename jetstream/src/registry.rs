@@ -665,11 +665,11 @@ impl Registry {
             let now = crate::engine::now_ns();
             let mut out = Vec::new();
             let r = match &op {
-                OwnedOp::Create => api::create(s, &config, &subject, &payload, now),
-                OwnedOp::Info(n) => api::info(s, n, &payload, now),
+                OwnedOp::Create => api::create(s, &config, &subject, &payload, now, &*outbox),
+                OwnedOp::Info(n) => api::info(s, n, &payload, now, &*outbox),
                 OwnedOp::Delete(n) => api::delete(s, n, &mut out),
                 OwnedOp::Names => api::names(s, &payload),
-                OwnedOp::List => api::list(s, &payload, now),
+                OwnedOp::List => api::list(s, &payload, now, &*outbox),
                 OwnedOp::Pause(n) => api::pause(s, n, &payload, now),
             };
             // Waiting pulls hear of a deletion before the API reply.

@@ -10,8 +10,8 @@ use crate::api::consumer::{
     ConsumerPauseResponse, CreateConsumerRequest, CreateKind, CreateSubject,
 };
 use crate::api::stream::StreamConfig;
-use crate::api::{decode_optional, Response, ResponseBody};
-use crate::engine::OutMsg;
+use crate::api::{decode, decode_optional, Response, ResponseBody};
+use crate::engine::{OutMsg, Outbox};
 use crate::error::ApiError;
 use crate::stream::Stream;
 
@@ -43,8 +43,9 @@ pub fn create(
     subject: &str,
     body: &[u8],
     now: i64,
+    outbox: &dyn Outbox,
 ) -> Reply {
-    match try_create(stream, config, subject, body, now) {
+    match try_create(stream, config, subject, body, now, outbox) {
         Ok(r) => r,
         Err(e) => reply(&ConsumerCreateResponse::error(e)),
     }
@@ -56,11 +57,18 @@ fn try_create(
     subject: &str,
     body: &[u8],
     now: i64,
+    outbox: &dyn Outbox,
 ) -> Result<Reply, ApiError> {
     let Some(parsed) = CreateSubject::parse(subject) else {
         return Err(ApiError::stream_name_mismatch());
     };
-    let mut req: CreateConsumerRequest = decode_optional(body)?;
+    // Anything but a blank body must be JSON (a blank one has no stream
+    // name, which the subject check refuses).
+    let mut req: CreateConsumerRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        CreateConsumerRequest::default()
+    } else {
+        decode(body)?
+    };
     req.check_subject(&parsed)?;
     let limits = ConsumerLimits::default();
     let mut config = req.config.clone();
@@ -84,11 +92,9 @@ fn try_create(
             }
         }
     };
-    let legacy = matches!(parsed.kind, CreateKind::LegacyDurable { .. });
+    // The legacy DURABLE.CREATE subject follows the same action rules
+    // (the reference accepts action create with an identical config there).
     let existing = stream.consumers.get(&name).map(|c| c.config.clone());
-    if legacy && existing.is_some() && req.action == crate::api::consumer::ConsumerAction::Create {
-        return Err(ApiError::consumer_already_exists());
-    }
     let bound = stream
         .consumers
         .get(&name)
@@ -124,11 +130,13 @@ fn try_create(
     let Some(c) = stream.consumers.get_mut(&name) else {
         return Err(ApiError::consumer_not_found());
     };
+    // A push consumer is bound as soon as its deliver subject has interest.
+    c.refresh_activity(outbox, now);
     let info = c.info(store, now, SERVER_VERSION).map_err(store_err)?;
     Ok(reply(&ConsumerCreateResponse::created(info)))
 }
 
-pub fn info(stream: &mut Stream, name: &str, body: &[u8], now: i64) -> Reply {
+pub fn info(stream: &mut Stream, name: &str, body: &[u8], now: i64, outbox: &dyn Outbox) -> Reply {
     if !body.is_empty() {
         return reply(&ConsumerInfoResponse::error(ApiError::not_empty_request()));
     }
@@ -136,6 +144,7 @@ pub fn info(stream: &mut Stream, name: &str, body: &[u8], now: i64) -> Reply {
     let Some(c) = stream.consumers.get_mut(name) else {
         return reply(&ConsumerInfoResponse::error(ApiError::consumer_not_found()));
     };
+    c.refresh_activity(outbox, now);
     match c.info(store, now, SERVER_VERSION) {
         Ok(info) => reply(&ConsumerInfoResponse::info(info)),
         Err(e) => reply(&ConsumerInfoResponse::error(store_err(e))),
@@ -163,7 +172,7 @@ pub fn names(stream: &mut Stream, body: &[u8]) -> Reply {
     reply(&ConsumerNamesResponse::page(&names, req.offset))
 }
 
-pub fn list(stream: &mut Stream, body: &[u8], now: i64) -> Reply {
+pub fn list(stream: &mut Stream, body: &[u8], now: i64, outbox: &dyn Outbox) -> Reply {
     let req: ConsumerListRequest = match decode_optional(body) {
         Ok(r) => r,
         Err(e) => return reply(&ConsumerListResponse::error(e)),
@@ -171,6 +180,7 @@ pub fn list(stream: &mut Stream, body: &[u8], now: i64) -> Reply {
     let store = stream.store.as_ref();
     let mut infos = Vec::new();
     for c in stream.consumers.values_mut() {
+        c.refresh_activity(outbox, now);
         match c.info(store, now, SERVER_VERSION) {
             Ok(mut info) => {
                 // The reference lists configs with only the request level.
