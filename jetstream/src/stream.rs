@@ -36,6 +36,8 @@ pub struct Policy {
     pub subject_delete_marker_ttl_ns: i64,
     /// Interest retention: a message nobody is interested in is not kept.
     pub interest_retention: bool,
+    /// Workqueue retention: a message goes once its consumer acked it.
+    pub workqueue_retention: bool,
 }
 
 impl Policy {
@@ -56,6 +58,7 @@ impl Policy {
             allow_msg_ttl: c.allow_msg_ttl,
             subject_delete_marker_ttl_ns: c.subject_delete_marker_ttl,
             interest_retention: c.retention == crate::api::stream::RetentionPolicy::Interest,
+            workqueue_retention: c.retention == crate::api::stream::RetentionPolicy::WorkQueue,
         }
     }
 }
@@ -140,8 +143,6 @@ pub struct Stream {
     ttls: BinaryHeap<Reverse<(i64, u64)>>,
     /// The stream's consumers, by name (they run on this thread too).
     pub(crate) consumers: std::collections::BTreeMap<String, crate::consumer::Consumer>,
-    /// Workqueue or interest retention: acks remove messages.
-    pub(crate) ack_retention: Option<crate::api::stream::RetentionPolicy>,
 }
 
 /// How a rollup header asks to trim the stream.
@@ -162,7 +163,6 @@ impl Stream {
             last_msg_id: None,
             ttls: BinaryHeap::new(),
             consumers: std::collections::BTreeMap::new(),
-            ack_retention: None,
         };
         s.recover(now_ns)?;
         Ok(s)
@@ -541,6 +541,7 @@ mod tests {
             allow_msg_ttl: true,
             subject_delete_marker_ttl_ns: SEC,
             interest_retention: false,
+            workqueue_retention: false,
         }
     }
 

@@ -50,6 +50,18 @@ pub fn is_consumer_traffic(subject: &str) -> bool {
 }
 
 impl Stream {
+    /// Whether acks remove messages: workqueue and interest retention.
+    fn ack_retention(&self) -> Option<RetentionPolicy> {
+        let p = self.policy();
+        if p.workqueue_retention {
+            Some(RetentionPolicy::WorkQueue)
+        } else if p.interest_retention {
+            Some(RetentionPolicy::Interest)
+        } else {
+            None
+        }
+    }
+
     /// Handles an ack, a flow-control reply or a pull request.
     pub fn consumer_traffic(&mut self, msg: &Inbound, now: i64, out: &mut Vec<OutMsg>) {
         let subject = msg.subject.as_str();
@@ -197,7 +209,7 @@ impl Stream {
         if c.is_persisted() {
             self.store.remove_consumer(name)?;
         }
-        if self.ack_retention == Some(RetentionPolicy::Interest) {
+        if self.ack_retention() == Some(RetentionPolicy::Interest) {
             let mut seq = self.store.state().first_seq;
             let mut unneeded = Vec::new();
             while let Some(m) = self.store.next_matching(">", seq)? {
@@ -223,7 +235,7 @@ impl Stream {
     /// Workqueue and interest streams drop what every interested consumer
     /// has acked.
     fn release(&mut self, seqs: &[u64]) {
-        if seqs.is_empty() || self.ack_retention.is_none() {
+        if seqs.is_empty() || self.ack_retention().is_none() {
             return;
         }
         for &seq in seqs {

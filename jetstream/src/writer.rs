@@ -57,9 +57,13 @@ impl StreamInbox {
 
 /// Starts a stream's writer thread.
 pub fn spawn(
-    stream: Stream,
+    mut stream: Stream,
     outbox: Arc<dyn Outbox>,
 ) -> std::io::Result<(StreamInbox, JoinHandle<()>)> {
+    // Durable consumers saved in the store come back with their stream.
+    stream.load_consumers(now_ns()).map_err(|e| {
+        std::io::Error::other(format!("stream {}: consumers: {e}", stream.policy().name))
+    })?;
     let (tx, rx) = std::sync::mpsc::sync_channel(INBOX_CAPACITY);
     let name = format!("stream-{}", stream.policy().name);
     let handle = std::thread::Builder::new().name(name).spawn(move || {

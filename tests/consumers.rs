@@ -1,0 +1,709 @@
+//! JetStream consumers end to end, as async-nats 0.51's `jetstream` module
+//! drives them: pull fetch/batch and the `messages()` stream, every ack
+//! kind and what it does to the consumer's info, redelivery after ack_wait
+//! and max_deliver, push delivery, the ordered consumer, workqueue and
+//! interest retention, the consumer names/list/info/delete API, and a
+//! durable consumer across a restart on the same store directory.
+//!
+//! Every test starts its own tern with JetStream on over a fresh temporary
+//! store directory; every wait is bounded.
+
+mod harness;
+
+use std::future::IntoFuture;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{pull, push, AckPolicy, Info, PullConsumer};
+use async_nats::jetstream::message::AckKind;
+use async_nats::jetstream::stream::{Config, RetentionPolicy, Stream};
+use async_nats::jetstream::{self, Context, Message};
+use async_nats::Client;
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use tern::{Options, Running};
+
+use harness::{connect, start_with, within, within_for};
+
+// ---------------------------------------------------------------------------
+// Setup and helpers
+
+/// A tern, a client and its JetStream context, over a temporary store.
+struct Setup {
+    dir: tempfile::TempDir,
+    server: Running,
+    client: Client,
+    js: Context,
+}
+
+fn store(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("store")
+}
+
+async fn start(dir: &tempfile::TempDir) -> Running {
+    start_with(Options {
+        jetstream: true,
+        store_dir: Some(store(dir)),
+        ..Options::loopback()
+    })
+    .await
+}
+
+impl Setup {
+    async fn new() -> Setup {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let server = start(&dir).await;
+        let client = connect(server.addr()).await;
+        let js = jetstream::new(client.clone());
+        Setup {
+            dir,
+            server,
+            client,
+            js,
+        }
+    }
+
+    /// Stops tern cleanly and starts a new one on the same store.
+    async fn restart(self) -> Setup {
+        let Setup {
+            dir, server, js, ..
+        } = self;
+        drop(js);
+        within_for(Duration::from_secs(10), "tern shutdown", server.shutdown()).await;
+        let server = start(&dir).await;
+        let client = connect(server.addr()).await;
+        let js = jetstream::new(client.clone());
+        Setup {
+            dir,
+            server,
+            client,
+            js,
+        }
+    }
+
+    async fn stop(self) {
+        within_for(
+            Duration::from_secs(10),
+            "tern shutdown",
+            self.server.shutdown(),
+        )
+        .await;
+    }
+}
+
+async fn create_stream(
+    js: &Context,
+    name: &str,
+    subjects: &[&str],
+    retention: RetentionPolicy,
+) -> Stream {
+    let config = Config {
+        name: name.to_string(),
+        subjects: subjects.iter().map(|s| s.to_string()).collect(),
+        retention,
+        ..Default::default()
+    };
+    within("stream create", js.create_stream(config))
+        .await
+        .unwrap_or_else(|e| panic!("create stream {name}: {e}"))
+}
+
+async fn publish(js: &Context, subject: &str, payload: &str) -> u64 {
+    let ack = within(
+        "publish",
+        js.publish(subject.to_string(), Bytes::from(payload.to_string())),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("publish to {subject}: {e}"));
+    within("publish ack", ack.into_future())
+        .await
+        .unwrap_or_else(|e| panic!("publish ack for {subject}: {e}"))
+        .sequence
+}
+
+fn durable(name: &str) -> pull::Config {
+    pull::Config {
+        durable_name: Some(name.to_string()),
+        ack_policy: AckPolicy::Explicit,
+        ..Default::default()
+    }
+}
+
+async fn pull_consumer(stream: &Stream, config: pull::Config) -> PullConsumer {
+    within("consumer create", stream.create_consumer(config))
+        .await
+        .expect("consumer create")
+}
+
+/// CONSUMER.INFO with an empty body, parsed as async-nats parses it.
+/// (async-nats's own `get_info` sends `{}`; that is checked separately in
+/// `consumer_names_list_info_and_delete`.)
+async fn info_of(client: &Client, stream: &str, name: &str) -> Info {
+    let subject = format!("$JS.API.CONSUMER.INFO.{stream}.{name}");
+    let resp = within("consumer info", client.request(subject, Bytes::new()))
+        .await
+        .expect("consumer info answered");
+    serde_json::from_slice(&resp.payload).unwrap_or_else(|e| {
+        panic!(
+            "consumer info {stream}/{name}: {e}: {}",
+            String::from_utf8_lossy(&resp.payload)
+        )
+    })
+}
+
+async fn info(client: &Client, consumer: &PullConsumer) -> Info {
+    let cached = consumer.cached_info();
+    info_of(client, &cached.stream_name, &cached.name).await
+}
+
+/// A no_wait fetch of up to `n` messages: what is there now.
+async fn fetch(consumer: &PullConsumer, n: usize) -> Vec<Message> {
+    within("fetch", async {
+        consumer
+            .fetch()
+            .max_messages(n)
+            .messages()
+            .await
+            .expect("fetch request")
+            .try_collect::<Vec<_>>()
+            .await
+            .expect("fetched messages")
+    })
+    .await
+}
+
+/// A batch of up to `n` that waits up to `expires` for them.
+async fn batch(consumer: &PullConsumer, n: usize, expires: Duration) -> Vec<Message> {
+    within_for(expires + Duration::from_secs(5), "batch", async {
+        consumer
+            .batch()
+            .max_messages(n)
+            .expires(expires)
+            .messages()
+            .await
+            .expect("batch request")
+            .try_collect::<Vec<_>>()
+            .await
+            .expect("batch messages")
+    })
+    .await
+}
+
+fn text(msg: &Message) -> String {
+    String::from_utf8_lossy(&msg.payload).into_owned()
+}
+
+fn texts(msgs: &[Message]) -> Vec<String> {
+    msgs.iter().map(text).collect()
+}
+
+/// (stream seq, consumer seq, delivery count) from the ack subject.
+fn seqs(msg: &Message) -> (u64, u64, i64) {
+    let i = msg.info().expect("ack subject parses");
+    (i.stream_sequence, i.consumer_sequence, i.delivered)
+}
+
+/// Acks and waits for the server's answer, so info afterwards sees it.
+async fn ack_with(msg: &Message, kind: AckKind) {
+    within("ack reply", msg.double_ack_with(kind))
+        .await
+        .unwrap_or_else(|e| panic!("ack of {:?}: {e}", msg.reply));
+}
+
+async fn ack(msg: &Message) {
+    ack_with(msg, AckKind::Ack).await
+}
+
+/// (delivered, ack floor) as (consumer seq, stream seq) pairs.
+fn floors(i: &Info) -> ((u64, u64), (u64, u64)) {
+    (
+        (i.delivered.consumer_sequence, i.delivered.stream_sequence),
+        (i.ack_floor.consumer_sequence, i.ack_floor.stream_sequence),
+    )
+}
+
+/// (num_ack_pending, num_redelivered, num_pending).
+fn counts(i: &Info) -> (usize, usize, u64) {
+    (i.num_ack_pending, i.num_redelivered, i.num_pending)
+}
+
+async fn stream_state(stream: &Stream) -> (u64, u64) {
+    let info = within("stream info", stream.get_info())
+        .await
+        .expect("stream info");
+    (info.state.messages, info.state.first_sequence)
+}
+
+// ---------------------------------------------------------------------------
+// Pull consumers
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_fetch_batch_and_messages_with_explicit_acks() {
+    let s = Setup::new().await;
+    let stream = create_stream(&s.js, "P", &["p.>"], RetentionPolicy::Limits).await;
+    for i in 0..5 {
+        publish(&s.js, "p.a", &format!("m{i}")).await;
+    }
+    let c = pull_consumer(&stream, durable("D")).await;
+    assert_eq!(counts(&info(&s.client, &c).await), (0, 0, 5));
+
+    let got = fetch(&c, 2).await;
+    assert_eq!(texts(&got), ["m0", "m1"]);
+    assert_eq!(seqs(&got[0]), (1, 1, 1));
+    assert_eq!(seqs(&got[1]), (2, 2, 1));
+    assert_eq!(got[0].subject.as_str(), "p.a");
+    let i = info(&s.client, &c).await;
+    assert_eq!(floors(&i), ((2, 2), (0, 0)));
+    assert_eq!(counts(&i), (2, 0, 3));
+    for m in &got {
+        ack(m).await;
+    }
+    let i = info(&s.client, &c).await;
+    assert_eq!(floors(&i), ((2, 2), (2, 2)));
+    assert_eq!(counts(&i), (0, 0, 3));
+
+    // A batch asks for more than there is: it ends at its expiry.
+    let got = batch(&c, 10, Duration::from_millis(500)).await;
+    assert_eq!(texts(&got), ["m2", "m3", "m4"]);
+    for m in &got {
+        ack(m).await;
+    }
+    // Nothing left: a fetch comes back empty at once.
+    assert!(fetch(&c, 3).await.is_empty());
+
+    // The messages() stream gets new publishes as they come.
+    let mut msgs = within("messages()", c.messages())
+        .await
+        .expect("messages stream");
+    publish(&s.js, "p.b", "live1").await;
+    publish(&s.js, "p.b", "live2").await;
+    for want in ["live1", "live2"] {
+        let m = within("next from messages()", msgs.next())
+            .await
+            .expect("stream open")
+            .expect("message");
+        assert_eq!(text(&m), want);
+        assert_eq!(m.subject.as_str(), "p.b");
+        ack(&m).await;
+    }
+    drop(msgs);
+    let i = info(&s.client, &c).await;
+    assert_eq!(floors(&i), ((7, 7), (7, 7)));
+    assert_eq!(counts(&i), (0, 0, 0));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ack_kinds_move_the_floor_and_counts() {
+    let s = Setup::new().await;
+    let stream = create_stream(&s.js, "F", &["f.>"], RetentionPolicy::Limits).await;
+    for i in 1..=5 {
+        publish(&s.js, "f.x", &format!("m{i}")).await;
+    }
+    let c = pull_consumer(&stream, durable("E")).await;
+    let got = fetch(&c, 5).await;
+    assert_eq!(texts(&got), ["m1", "m2", "m3", "m4", "m5"]);
+    let i = info(&s.client, &c).await;
+    assert_eq!((floors(&i), counts(&i)), (((5, 5), (0, 0)), (5, 0, 0)));
+
+    ack(&got[1]).await;
+    let i = info(&s.client, &c).await;
+    assert_eq!((floors(&i), counts(&i)), (((5, 5), (0, 0)), (4, 0, 0)));
+    // The floor jumps over the already acked 2.
+    ack(&got[0]).await;
+    let i = info(&s.client, &c).await;
+    assert_eq!((floors(&i), counts(&i)), (((5, 5), (2, 2)), (3, 0, 0)));
+    // A second ack of an acked message is answered and changes nothing.
+    ack(&got[0]).await;
+    assert_eq!(floors(&info(&s.client, &c).await), ((5, 5), (2, 2)));
+
+    ack_with(&got[2], AckKind::Nak(None)).await;
+    let i = info(&s.client, &c).await;
+    assert_eq!((floors(&i), counts(&i)), (((5, 5), (2, 2)), (3, 0, 0)));
+    let again = fetch(&c, 1).await;
+    assert_eq!(texts(&again), ["m3"]);
+    assert_eq!(seqs(&again[0]), (3, 6, 2), "redelivery: new cseq, count 2");
+    let i = info(&s.client, &c).await;
+    assert_eq!((floors(&i), counts(&i)), (((6, 5), (2, 2)), (3, 1, 0)));
+    // The floor takes the original consumer sequence of message 3.
+    ack(&again[0]).await;
+    let i = info(&s.client, &c).await;
+    assert_eq!((floors(&i), counts(&i)), (((6, 5), (3, 3)), (2, 0, 0)));
+
+    ack_with(&got[3], AckKind::Term).await;
+    let i = info(&s.client, &c).await;
+    assert_eq!((floors(&i), counts(&i)), (((6, 5), (4, 4)), (1, 0, 0)));
+    ack_with(&got[4], AckKind::Progress).await;
+    assert_eq!(counts(&info(&s.client, &c).await), (1, 0, 0));
+    // Terminated and in-progress messages are not redelivered now.
+    assert!(fetch(&c, 5).await.is_empty());
+    ack(&got[4]).await;
+    let i = info(&s.client, &c).await;
+    assert_eq!((floors(&i), counts(&i)), (((6, 5), (6, 5)), (0, 0, 0)));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nak_with_delay_holds_the_redelivery_back() {
+    let s = Setup::new().await;
+    let stream = create_stream(&s.js, "N", &["n.>"], RetentionPolicy::Limits).await;
+    for i in 1..=3 {
+        publish(&s.js, "n.x", &format!("m{i}")).await;
+    }
+    let c = pull_consumer(&stream, durable("N")).await;
+    let first = fetch(&c, 1).await;
+    assert_eq!(texts(&first), ["m1"]);
+    let delay = Duration::from_millis(700);
+    let naked = std::time::Instant::now();
+    ack_with(&first[0], AckKind::Nak(Some(delay))).await;
+    // Within the delay the next pulls get the new messages, not m1.
+    let next = fetch(&c, 5).await;
+    if naked.elapsed() < delay {
+        assert_eq!(texts(&next), ["m2", "m3"]);
+    }
+    for m in &next {
+        ack(m).await;
+    }
+    // After the delay m1 comes back, delivered twice.
+    let back = batch(&c, 1, Duration::from_secs(3)).await;
+    assert!(
+        naked.elapsed() >= delay,
+        "redelivered after {:?}",
+        naked.elapsed()
+    );
+    assert_eq!(texts(&back), ["m1"]);
+    assert_eq!(seqs(&back[0]).0, 1);
+    assert_eq!(seqs(&back[0]).2, 2);
+    ack(&back[0]).await;
+    let i = info(&s.client, &c).await;
+    assert_eq!(counts(&i), (0, 0, 0));
+    assert_eq!(floors(&i).1, floors(&i).0);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redelivery_after_ack_wait_until_max_deliver() {
+    let s = Setup::new().await;
+    let stream = create_stream(&s.js, "W", &["w.>"], RetentionPolicy::Limits).await;
+    for i in 1..=2 {
+        publish(&s.js, "w.x", &format!("m{i}")).await;
+    }
+    let c = pull_consumer(
+        &stream,
+        pull::Config {
+            ack_wait: Duration::from_millis(300),
+            max_deliver: 2,
+            ..durable("W")
+        },
+    )
+    .await;
+    let got = fetch(&c, 2).await;
+    assert_eq!(texts(&got), ["m1", "m2"]);
+    // Not acked: both come back after ack_wait, in stream order.
+    let mut again = Vec::new();
+    within("both redelivered", async {
+        while again.len() < 2 {
+            again.extend(batch(&c, 2 - again.len(), Duration::from_secs(2)).await);
+        }
+    })
+    .await;
+    assert_eq!(texts(&again), ["m1", "m2"]);
+    assert_eq!(seqs(&again[0]), (1, 3, 2));
+    assert_eq!(seqs(&again[1]), (2, 4, 2));
+    let i = info(&s.client, &c).await;
+    assert_eq!((floors(&i), counts(&i)), (((4, 2), (0, 0)), (2, 2, 0)));
+    // max_deliver reached: never again, though still pending an ack.
+    assert!(batch(&c, 2, Duration::from_millis(900)).await.is_empty());
+    let i = info(&s.client, &c).await;
+    assert_eq!((floors(&i), counts(&i)), (((4, 2), (0, 0)), (2, 2, 0)));
+    // Acking a message delivered out of max_deliver still counts.
+    ack(&got[0]).await;
+    ack(&again[1]).await;
+    let i = info(&s.client, &c).await;
+    assert_eq!((floors(&i), counts(&i)), (((4, 2), (4, 2)), (0, 0, 0)));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_progress_holds_off_redelivery() {
+    let s = Setup::new().await;
+    let stream = create_stream(&s.js, "I", &["i.>"], RetentionPolicy::Limits).await;
+    publish(&s.js, "i.x", "work").await;
+    let c = pull_consumer(
+        &stream,
+        pull::Config {
+            ack_wait: Duration::from_millis(1200),
+            ..durable("I")
+        },
+    )
+    .await;
+    let got = fetch(&c, 1).await;
+    assert_eq!(texts(&got), ["work"]);
+    // Three progress reports 600 ms apart: 1.8 s in all, past ack_wait.
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        ack_with(&got[0], AckKind::Progress).await;
+    }
+    let i = info(&s.client, &c).await;
+    assert_eq!((floors(&i), counts(&i)), (((1, 1), (0, 0)), (1, 0, 0)));
+    // Without more reports it comes back.
+    let back = batch(&c, 1, Duration::from_secs(3)).await;
+    assert_eq!(texts(&back), ["work"]);
+    assert_eq!(seqs(&back[0]), (1, 2, 2));
+    s.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// Push and ordered consumers
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_consumer_delivers_to_its_subject() {
+    let s = Setup::new().await;
+    let stream = create_stream(&s.js, "PS", &["ps.>"], RetentionPolicy::Limits).await;
+    publish(&s.js, "ps.a", "old").await;
+    let deliver = s.client.new_inbox();
+    let c: jetstream::consumer::PushConsumer = within(
+        "push consumer create",
+        stream.create_consumer(push::Config {
+            durable_name: Some("PD".into()),
+            deliver_subject: deliver.clone(),
+            ack_policy: AckPolicy::Explicit,
+            ..Default::default()
+        }),
+    )
+    .await
+    .expect("push consumer");
+    let mut msgs = within("push messages", c.messages())
+        .await
+        .expect("push messages");
+    publish(&s.js, "ps.b", "new").await;
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let m = within("push delivery", msgs.next())
+            .await
+            .expect("open")
+            .expect("message");
+        got.push(m);
+    }
+    assert_eq!(texts(&got), ["old", "new"]);
+    assert_eq!(seqs(&got[1]), (2, 2, 1));
+    for m in &got {
+        ack(m).await;
+    }
+    let i = info_of(&s.client, "PS", "PD").await;
+    assert!(i.push_bound, "push_bound with a subscriber");
+    assert_eq!((floors(&i), counts(&i)), (((2, 2), (2, 2)), (0, 0, 0)));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordered_consumer_reads_the_whole_stream() {
+    let s = Setup::new().await;
+    let stream = create_stream(&s.js, "O", &["o.>"], RetentionPolicy::Limits).await;
+    let n = 50;
+    for i in 1..=n {
+        let subject = if i % 2 == 0 { "o.even" } else { "o.odd" };
+        publish(&s.js, subject, &format!("m{i}")).await;
+    }
+    let c = within(
+        "ordered create",
+        stream.create_consumer(pull::OrderedConfig::default()),
+    )
+    .await
+    .expect("ordered consumer");
+    let mut msgs = within("ordered messages", c.messages())
+        .await
+        .expect("ordered messages");
+    for i in 1..=n {
+        let m = within("ordered next", msgs.next())
+            .await
+            .expect("open")
+            .expect("message");
+        assert_eq!(text(&m), format!("m{i}"));
+        assert_eq!(m.info().expect("info").stream_sequence, i);
+    }
+    s.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// Retention
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workqueue_stream_drops_acked_messages() {
+    let s = Setup::new().await;
+    let stream = create_stream(&s.js, "WQ", &["wq.>"], RetentionPolicy::WorkQueue).await;
+    for i in 1..=5 {
+        publish(&s.js, "wq.x", &format!("m{i}")).await;
+    }
+    let c = pull_consumer(&stream, durable("W")).await;
+    let got = fetch(&c, 5).await;
+    assert_eq!(got.len(), 5);
+    assert_eq!(
+        stream_state(&stream).await,
+        (5, 1),
+        "delivery removes nothing"
+    );
+    ack(&got[1]).await;
+    assert_eq!(stream_state(&stream).await, (4, 1));
+    ack(&got[0]).await;
+    assert_eq!(stream_state(&stream).await, (3, 3));
+    ack_with(&got[2], AckKind::Term).await;
+    assert_eq!(stream_state(&stream).await, (2, 4));
+    ack_with(&got[3], AckKind::Nak(Some(Duration::from_secs(30)))).await;
+    assert_eq!(stream_state(&stream).await, (2, 4));
+    let i = info(&s.client, &c).await;
+    assert_eq!((floors(&i), counts(&i)), (((5, 5), (3, 3)), (2, 0, 0)));
+    within("consumer delete", stream.delete_consumer("W"))
+        .await
+        .expect("delete");
+    assert_eq!(stream_state(&stream).await, (2, 4));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interest_stream_keeps_messages_until_every_consumer_acked() {
+    let s = Setup::new().await;
+    let stream = create_stream(&s.js, "IN", &["in.>"], RetentionPolicy::Interest).await;
+    // No consumers: nothing kept.
+    publish(&s.js, "in.x", "lost").await;
+    assert_eq!(stream_state(&stream).await.0, 0);
+    let a = pull_consumer(&stream, durable("A")).await;
+    let b = pull_consumer(
+        &stream,
+        pull::Config {
+            filter_subject: "in.x".into(),
+            ..durable("B")
+        },
+    )
+    .await;
+    publish(&s.js, "in.x", "x1").await;
+    publish(&s.js, "in.y", "y1").await;
+    let from_a = fetch(&a, 5).await;
+    let from_b = fetch(&b, 5).await;
+    assert_eq!(texts(&from_a), ["x1", "y1"]);
+    assert_eq!(texts(&from_b), ["x1"]);
+    ack(&from_a[0]).await;
+    assert_eq!(stream_state(&stream).await, (2, 2), "B has not acked x1");
+    ack(&from_b[0]).await;
+    assert_eq!(stream_state(&stream).await, (1, 3));
+    // Only A wants y1.
+    ack(&from_a[1]).await;
+    assert_eq!(stream_state(&stream).await.0, 0);
+
+    // Deleting the last interested consumer lets its messages go.
+    publish(&s.js, "in.y", "y2").await;
+    assert_eq!(stream_state(&stream).await.0, 1);
+    within("delete A", stream.delete_consumer("A"))
+        .await
+        .expect("delete A");
+    assert_eq!(stream_state(&stream).await.0, 0);
+    s.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// The consumer API
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_names_list_info_and_delete() {
+    let s = Setup::new().await;
+    let stream = create_stream(&s.js, "L", &["l.>"], RetentionPolicy::Limits).await;
+    publish(&s.js, "l.x", "one").await;
+    for name in ["c3", "c1", "c2"] {
+        pull_consumer(&stream, durable(name)).await;
+    }
+    let mut names: Vec<String> = within("names", stream.consumer_names().try_collect())
+        .await
+        .expect("names");
+    names.sort();
+    assert_eq!(names, ["c1", "c2", "c3"]);
+    let infos: Vec<Info> = within("list", stream.consumers().try_collect())
+        .await
+        .expect("list");
+    let mut listed: Vec<(String, u64)> = infos
+        .iter()
+        .map(|i| (i.name.clone(), i.num_pending))
+        .collect();
+    listed.sort();
+    assert_eq!(
+        listed,
+        [("c1".into(), 1), ("c2".into(), 1), ("c3".into(), 1)]
+    );
+    let i = within("info", stream.consumer_info("c2"))
+        .await
+        .expect("info c2");
+    assert_eq!((i.stream_name.as_str(), i.name.as_str()), ("L", "c2"));
+    assert_eq!(i.config.durable_name.as_deref(), Some("c2"));
+
+    within("delete", stream.delete_consumer("c2"))
+        .await
+        .expect("delete c2");
+    within("info of deleted", stream.consumer_info("c2"))
+        .await
+        .expect_err("c2 is gone");
+    assert!(
+        within("delete again", stream.delete_consumer("c2"))
+            .await
+            .is_err(),
+        "c2 is gone"
+    );
+    let mut names: Vec<String> = within("names", stream.consumer_names().try_collect())
+        .await
+        .expect("names");
+    names.sort();
+    assert_eq!(names, ["c1", "c3"]);
+    s.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// Restarts
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn durable_consumer_survives_a_restart_mid_flight() {
+    let s = Setup::new().await;
+    let stream = create_stream(&s.js, "R", &["r.>"], RetentionPolicy::Limits).await;
+    for i in 1..=5 {
+        publish(&s.js, "r.x", &format!("m{i}")).await;
+    }
+    let c = pull_consumer(&stream, durable("D")).await;
+    let got = fetch(&c, 3).await;
+    assert_eq!(texts(&got), ["m1", "m2", "m3"]);
+    ack(&got[0]).await;
+    ack(&got[2]).await;
+    let before = info(&s.client, &c).await;
+    assert_eq!(
+        (floors(&before), counts(&before)),
+        (((3, 3), (1, 1)), (1, 0, 2))
+    );
+    drop(c);
+    drop(stream);
+
+    let s = s.restart().await;
+    let stream = within("stream after restart", s.js.get_stream("R"))
+        .await
+        .expect("stream R after restart");
+    // Creating it again with the same config finds the restored one.
+    let c = pull_consumer(&stream, durable("D")).await;
+    let after = info(&s.client, &c).await;
+    assert_eq!(
+        (floors(&after), counts(&after)),
+        (((3, 3), (1, 1)), (1, 0, 2))
+    );
+    // It goes on where it was: new messages from 4, m2 still owed.
+    let next = fetch(&c, 5).await;
+    assert_eq!(texts(&next), ["m4", "m5"]);
+    assert_eq!(seqs(&next[0]), (4, 4, 1));
+    for m in &next {
+        ack(m).await;
+    }
+    // The ack of m2 from before the restart still counts.
+    let reply = got[1].reply.clone().expect("ack subject");
+    within(
+        "ack from before the restart",
+        s.client.request(reply, Bytes::from_static(b"+ACK")),
+    )
+    .await
+    .expect("ack answered");
+    let i = info(&s.client, &c).await;
+    assert_eq!((floors(&i), counts(&i)), (((5, 5), (5, 5)), (0, 0, 0)));
+    s.stop().await;
+}
