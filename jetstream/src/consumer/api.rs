@@ -137,7 +137,7 @@ fn try_create(
 }
 
 pub fn info(stream: &mut Stream, name: &str, body: &[u8], now: i64, outbox: &dyn Outbox) -> Reply {
-    if !body.is_empty() {
+    if !crate::api::json::is_empty_request(body) {
         return reply(&ConsumerInfoResponse::error(ApiError::not_empty_request()));
     }
     let store = stream.store.as_ref();
