@@ -10,6 +10,8 @@
 //! drops the success fields. Times are Unix nanoseconds in memory and
 //! RFC 3339 on the wire ([`time`]); durations are integer nanoseconds.
 
+#[macro_use]
+mod wire;
 pub mod account;
 pub mod consumer;
 pub mod json;

@@ -11,67 +11,12 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::api::json::{nullable, RawToken};
+use crate::api::json::nullable;
 use crate::api::stream::{META_REQUIRED_LEVEL, META_SERVER_LEVEL, META_SERVER_VERSION};
 use crate::api::time::{format_time, parse_time_go};
+use crate::api::wire::{is_false, is_zero_i64, is_zero_u64};
 use crate::api::API_LEVEL;
 use crate::error::go_quote;
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-fn is_zero_i64(v: &i64) -> bool {
-    *v == 0
-}
-
-fn is_zero_u64(v: &u64) -> bool {
-    *v == 0
-}
-
-/// A Go enum written as a lower-case string. Unknown values are refused
-/// with Go's `can not unmarshal "\"x\""`, or `<prefix>"x"` where the Go
-/// type words its own error (`unknown priority policy: "x"`).
-macro_rules! wire_enum {
-    (@unknown $token:ident) => {
-        $token.error()
-    };
-    (@unknown $token:ident $prefix:literal) => {
-        serde::de::Error::custom(format!("{}{}", $prefix, $token.raw))
-    };
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }
-     $(unknown = $prefix:literal)?) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $($(#[$vmeta])* $variant),+
-        }
-
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $text),+
-                }
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let token = RawToken::deserialize(d)?;
-                match token.text.as_deref() {
-                    $(Some($text) => Ok(Self::$variant),)+
-                    _ => Err(wire_enum!(@unknown token $($prefix)?)),
-                }
-            }
-        }
-    };
-}
 
 wire_enum! {
     /// Where a new consumer starts in the stream.
@@ -129,7 +74,7 @@ wire_enum! {
         PinnedClient = "pinned_client",
         Prioritized = "prioritized",
     }
-    unknown = "unknown priority policy: "
+    unknown_prefix = "unknown priority policy: "
 }
 
 impl PriorityPolicy {
@@ -146,7 +91,7 @@ wire_enum! {
         Create = "create",
         Update = "update",
     }
-    unknown = "unknown consumer action: "
+    unknown_prefix = "unknown consumer action: "
 }
 
 /// A Go `time.Time` as a request gave it: the instant (Unix nanoseconds,

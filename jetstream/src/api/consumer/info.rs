@@ -2,18 +2,11 @@
 //! stored config and a plain [`ConsumerCounts`] the engine fills in.
 //! Output only.
 
+use crate::api::wire::{is_false, is_zero_i64};
 use serde::Serialize;
 
 use super::config::ConsumerConfig;
 use crate::api::stream::ClusterInfo;
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-fn is_zero_i64(v: &i64) -> bool {
-    *v == 0
-}
 
 /// A consumer sequence and the stream sequence it maps to, with the time
 /// of the last such event (Unix nanoseconds; `None` until there is one).

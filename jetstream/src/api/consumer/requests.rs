@@ -7,20 +7,13 @@
 //! others carry nothing but the error. `Response::error` gets this from
 //! each body's `Default`.
 
+use crate::api::wire::{is_false, is_zero_i64};
 use serde::{Deserialize, Serialize};
 
 use super::config::{ConsumerAction, ConsumerConfig, Timestamp};
 use super::info::ConsumerInfo;
 use crate::api::json::{nullable, Request};
 use crate::api::{Paged, Response, ResponseBody, LIST_LIMIT, NAMES_LIMIT};
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-fn is_zero_i64(v: &i64) -> bool {
-    *v == 0
-}
 
 /// CONSUMER.CREATE (all three subject forms) and CONSUMER.DURABLE.CREATE.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,73 +9,14 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
-use crate::api::json::{nullable, RawToken};
+use crate::api::json::nullable;
+pub(crate) use crate::api::wire::{is_false, is_zero_i32, is_zero_i64, is_zero_u64};
 use crate::api::API_LEVEL;
-
-pub(crate) fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-pub(crate) fn is_zero_i64(v: &i64) -> bool {
-    *v == 0
-}
-
-pub(crate) fn is_zero_u64(v: &u64) -> bool {
-    *v == 0
-}
 
 fn no_tags(tags: &Option<Vec<String>>) -> bool {
     tags.as_ref().is_none_or(Vec::is_empty)
-}
-
-fn is_zero_i32(v: &i32) -> bool {
-    *v == 0
-}
-
-/// A Go enum that is a lower-case string on the wire. An unknown value is
-/// refused as Go's `UnmarshalJSON` does (`can not unmarshal "\"x\""`, or the
-/// given fixed text); so is `null`.
-macro_rules! wire_enum {
-    (@unknown $token:ident) => {
-        $token.error()
-    };
-    (@unknown $token:ident $unknown:literal) => {
-        serde::de::Error::custom($unknown)
-    };
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }
-     $(unknown = $unknown:literal)?) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $($(#[$vmeta])* $variant),+
-        }
-
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $text),+
-                }
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let token = RawToken::deserialize(d)?;
-                match token.text.as_deref() {
-                    $(Some($text) => Ok(Self::$variant),)+
-                    _ => Err(wire_enum!(@unknown token $($unknown)?)),
-                }
-            }
-        }
-    };
 }
 
 wire_enum! {
