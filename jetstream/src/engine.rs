@@ -28,6 +28,20 @@ pub struct OutMsg {
     pub payload: Bytes,
 }
 
+impl OutMsg {
+    /// A message without a reply subject to an inbox (a status, an empty
+    /// ack reply), routed and written with the same subject.
+    pub fn to_inbox(inbox: &str, headers: Option<Vec<u8>>) -> OutMsg {
+        OutMsg {
+            to: inbox.to_string(),
+            subject: inbox.to_string(),
+            reply: None,
+            headers: headers.map(Bytes::from),
+            payload: Bytes::new(),
+        }
+    }
+}
+
 /// How the server publishes for JetStream and routes publishes to it.
 pub trait Outbox: Send + Sync + 'static {
     /// Sends many messages, waking each receiver once for all of them.

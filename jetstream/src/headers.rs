@@ -69,6 +69,14 @@ impl HeaderBlock {
     }
 }
 
+/// The reference's no-responders status for a request to `subject` that
+/// nothing subscribes to.
+pub fn no_responders(subject: &str) -> Vec<u8> {
+    let mut h = HeaderBlock::status(503, "");
+    h.add("Nats-Subject", subject);
+    h.finish()
+}
+
 impl Default for HeaderBlock {
     fn default() -> Self {
         Self::new()

@@ -697,9 +697,8 @@ impl Registry {
         // The reference subscribes direct gets only for streams that allow
         // them, so anything else finds no responder.
         let Some(entry) = self.streams.get(name).filter(|e| e.config.allow_direct) else {
-            let mut h = crate::headers::HeaderBlock::status(503, "");
-            h.add("Nats-Subject", &req.subject);
-            self.outbox.publish(&req.reply, Some(&h.finish()), b"");
+            let h = crate::headers::no_responders(&req.subject);
+            self.outbox.publish(&req.reply, Some(&h), b"");
             return;
         };
         let outbox = self.outbox.clone();

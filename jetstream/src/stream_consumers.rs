@@ -4,14 +4,11 @@
 //! release messages on workqueue and interest streams; durable consumers
 //! are saved in the stream's store within the group commit.
 
-use bytes::Bytes;
-
 use crate::api::stream::RetentionPolicy;
 use crate::consumer::ack::{parse_ack_body, parse_ack_subject, ACK_PREFIX};
 use crate::consumer::pull::NEXT_PREFIX;
 use crate::consumer::Consumer;
 use crate::engine::{OutMsg, Outbox};
-use crate::headers::HeaderBlock;
 use crate::store::StoreError;
 use crate::stream::{Inbound, Stream};
 
@@ -20,25 +17,7 @@ const FC_PREFIX: &str = "$JS.FC.";
 /// The reference answers a request nobody subscribes to with a 503; these
 /// subjects have no subscriber there when the consumer does not exist.
 fn no_responders(reply: &str, subject: &str) -> OutMsg {
-    let mut h = HeaderBlock::status(503, "");
-    h.add("Nats-Subject", subject);
-    OutMsg {
-        to: reply.to_string(),
-        subject: reply.to_string(),
-        reply: None,
-        headers: Some(Bytes::from(h.finish())),
-        payload: Bytes::new(),
-    }
-}
-
-fn empty_reply(reply: &str) -> OutMsg {
-    OutMsg {
-        to: reply.to_string(),
-        subject: reply.to_string(),
-        reply: None,
-        headers: None,
-        payload: Bytes::new(),
-    }
+    OutMsg::to_inbox(reply, Some(crate::headers::no_responders(subject)))
 }
 
 /// Whether a captured message is consumer traffic rather than a publish.
@@ -86,7 +65,7 @@ impl Stream {
                 (Some(body), Some(reply)) => {
                     released.extend(c.on_pull(body, reply, store, now, out))
                 }
-                (None, Some(reply)) if outcome.reply => out.push(empty_reply(reply)),
+                (None, Some(reply)) if outcome.reply => out.push(OutMsg::to_inbox(reply, None)),
                 _ => {}
             }
             self.release(&released);

@@ -879,13 +879,7 @@ impl Consumer {
 }
 
 fn status_to(reply: &str, headers: Vec<u8>) -> OutMsg {
-    OutMsg {
-        to: reply.to_string(),
-        subject: reply.to_string(),
-        reply: None,
-        headers: Some(Bytes::from(headers)),
-        payload: Bytes::new(),
-    }
+    OutMsg::to_inbox(reply, Some(headers))
 }
 
 /// Four alphanumerics, different from one request to the next.
