@@ -241,7 +241,10 @@ impl Writer {
         }
         match self.stream.expire(now_ns()) {
             Ok(0) => {}
-            Ok(_) => self.commit(),
+            Ok(_) => {
+                self.stream.after_removals();
+                self.commit();
+            }
             Err(e) => tracing::error!("stream {}: expiry failed: {e}", self.stream.policy().name),
         }
     }

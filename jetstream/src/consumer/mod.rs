@@ -31,6 +31,8 @@ const FC_REQUEST_BYTES: u64 = 1 << 20;
 /// ...and no more pushing past this many without a reply.
 const FC_WINDOW_BYTES: u64 = 2 << 20;
 const MIN_PULL_EXPIRES: i64 = 1_000_000;
+/// Messages read ahead at once for a consumer with at most one filter.
+const READ_AHEAD: usize = 256;
 
 /// A delivered message waiting for its ack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +88,9 @@ pub struct Consumer {
     /// (deadline, stream seq) of pending messages.
     timers: BTreeSet<(i64, u64)>,
     waiting: VecDeque<Waiting>,
+    /// New messages read ahead (from `next_sseq` on), so a delivery does
+    /// not cost a store read of its own; dropped on any removal.
+    ahead: VecDeque<StoredMsg>,
     /// Matching messages at or past `next_sseq`; `None` when it must be
     /// counted again (after removals).
     num_pending: Option<u64>,
@@ -190,6 +195,7 @@ impl Consumer {
             redeliver: BTreeSet::new(),
             timers: BTreeSet::new(),
             waiting: VecDeque::new(),
+            ahead: VecDeque::new(),
             num_pending: None,
             push_bound: false,
             next_heartbeat: 0,
@@ -229,6 +235,7 @@ impl Consumer {
         self.filters = config.filters();
         self.config = config;
         self.num_pending = None;
+        self.ahead.clear();
         self.dirty = true;
     }
 
@@ -249,6 +256,7 @@ impl Consumer {
     /// Messages were removed from the stream: counts are redone.
     pub fn on_removed(&mut self) {
         self.num_pending = None;
+        self.ahead.clear();
     }
 
     fn count_pending(&mut self, store: &dyn Store) -> Result<u64, StoreError> {
@@ -770,6 +778,17 @@ impl Consumer {
                     self.settle_floor();
                 }
             }
+        }
+        if self.filters.len() <= 1 {
+            while self.ahead.front().is_some_and(|m| m.seq < self.next_sseq) {
+                self.ahead.pop_front();
+            }
+            if self.ahead.is_empty() {
+                let filter = single_filter(&self.filters);
+                self.ahead
+                    .extend(store.scan(&filter, self.next_sseq, READ_AHEAD)?);
+            }
+            return Ok(self.ahead.front().map(|m| (m.clone(), false)));
         }
         let mut best: Option<StoredMsg> = None;
         for f in all_filters(&self.filters) {

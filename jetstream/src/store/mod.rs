@@ -183,6 +183,23 @@ pub trait Store: Send {
     /// `filter` (wildcards allowed; `">"` matches every subject).
     fn next_matching(&self, filter: &str, from_seq: u64) -> Result<Option<StoredMsg>, StoreError>;
 
+    /// Up to `max` messages matching `filter` from `from_seq` on, in order
+    /// (a consumer's read-ahead; one read instead of one per message).
+    fn scan(&self, filter: &str, from_seq: u64, max: usize) -> Result<Vec<StoredMsg>, StoreError> {
+        let mut out = Vec::new();
+        let mut seq = from_seq;
+        while out.len() < max {
+            match self.next_matching(filter, seq)? {
+                Some(m) => {
+                    seq = m.seq + 1;
+                    out.push(m);
+                }
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
     /// The newest message whose subject matches `filter` (wildcards allowed).
     fn last_matching(&self, filter: &str) -> Result<Option<StoredMsg>, StoreError>;
 

@@ -818,6 +818,36 @@ impl Store for RedbStore {
         self.get_opt(self.first_of_subjects(&subjects, resume)?)
     }
 
+    fn scan(&self, filter: &str, from_seq: u64, max: usize) -> Result<Vec<StoredMsg>, StoreError> {
+        let from = from_seq.max(self.index.first_seq);
+        if self.index.msgs == 0 || from > self.index.last_seq || max == 0 {
+            return Ok(Vec::new());
+        }
+        if filter != ">" {
+            // Sparse filters go through the subject index, one at a time.
+            let mut out = Vec::new();
+            let mut seq = from;
+            while out.len() < max {
+                match self.next_matching(filter, seq)? {
+                    Some(m) => {
+                        seq = m.seq + 1;
+                        out.push(m);
+                    }
+                    None => break,
+                }
+            }
+            return Ok(out);
+        }
+        with_table!(self, MESSAGES, |messages| {
+            let mut out = Vec::with_capacity(max.min(1024));
+            for entry in messages.range(from..)?.take(max) {
+                let (seq, record) = entry?;
+                out.push(record::decode(record.value(), seq.value())?);
+            }
+            Ok(out)
+        })
+    }
+
     fn last_matching(&self, filter: &str) -> Result<Option<StoredMsg>, StoreError> {
         if self.index.msgs == 0 {
             return Ok(None);

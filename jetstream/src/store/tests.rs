@@ -162,6 +162,7 @@ suite!(
     subjects_with_wildcards,
     next_and_last_matching,
     next_matching_past_the_scan,
+    scan_reads_ahead_in_order,
     remove_first_middle_last,
     purge_all_continues_the_sequence,
     purge_by_filter,
@@ -338,6 +339,22 @@ fn next_and_last_matching(s: &mut dyn Store) {
     assert_eq!(last(s, "a.*"), Some(3));
     assert_eq!(last(s, ">"), Some(4));
     assert_eq!(next(s, ">", 5), None);
+}
+
+fn scan_reads_ahead_in_order(s: &mut dyn Store) {
+    for subject in ["a.1", "b.1", "a.2", "b.2", "a.1", "c"] {
+        put(s, subject, "m", 0);
+    }
+    assert!(s.remove(2).expect("remove"));
+    let seqs = |v: Vec<StoredMsg>| v.into_iter().map(|m| m.seq).collect::<Vec<_>>();
+    assert_eq!(seqs(s.scan(">", 0, 10).expect("scan")), vec![1, 3, 4, 5, 6]);
+    assert_eq!(seqs(s.scan(">", 3, 2).expect("scan")), vec![3, 4]);
+    assert_eq!(seqs(s.scan("a.*", 2, 10).expect("scan")), vec![3, 5]);
+    assert_eq!(seqs(s.scan("a.1", 0, 1).expect("scan")), vec![1]);
+    assert!(s.scan(">", 7, 10).expect("scan").is_empty());
+    assert!(s.scan(">", 1, 0).expect("scan").is_empty());
+    let whole = s.scan(">", 1, 1).expect("scan");
+    assert_eq!(whole[0], s.get(1).expect("get").expect("stored"));
 }
 
 fn next_matching_past_the_scan(s: &mut dyn Store) {
