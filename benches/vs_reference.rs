@@ -325,6 +325,45 @@ fn consume_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize) {
         (!ro.is_empty()).then(|| median(&mut ro)),
     );
     drop((tern, nats));
+    let consumers: usize = std::env::var("BENCH_RESTART_CONSUMERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000);
+    let dirs: Vec<tempfile::TempDir> = (0..2)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let (d0, d1) = (sd(&dirs[0]), sd(&dirs[1]));
+    let (t_secs, t_rss) =
+        support::js::restart_with_consumers(tern_bin, &["-js", "-sd", &d0], consumers);
+    let reference_restart =
+        reference.map(|b| support::js::restart_with_consumers(b, &["-js", "-sd", &d1], consumers));
+    let name = Box::leak(
+        format!("restart after kill, {consumers} durable consumers, ms").into_boxed_str(),
+    );
+    let w = Workload {
+        name,
+        unit: "ms",
+        better: Better::Lower,
+        run: |_| 0.0,
+    };
+    report(
+        &w,
+        t_secs * 1000.0,
+        reference_restart.map(|(s, _)| s * 1000.0),
+    );
+    let name =
+        Box::leak(format!("RSS after restart, {consumers} durable consumers").into_boxed_str());
+    let w = Workload {
+        name,
+        unit: "bytes",
+        better: Better::Lower,
+        run: |_| 0.0,
+    };
+    report(
+        &w,
+        t_rss as f64,
+        reference_restart.map(|(_, rss)| rss as f64),
+    );
 }
 
 fn report(w: &Workload, tern: f64, reference: Option<f64>) {

@@ -163,3 +163,63 @@ pub fn consume_ordered(port: u16, count: usize) -> f64 {
     }
     count as f64 / start.elapsed().as_secs_f64()
 }
+
+/// Creates `consumers` durable pull consumers on a stream of 1,000
+/// messages (each with some delivered and acked), kills the server,
+/// restarts it on the same store and port, and measures the time until the
+/// last consumer's CONSUMER.INFO is answered; returns (seconds, RSS).
+pub fn restart_with_consumers(bin: &str, extra: &[&str], consumers: usize) -> (f64, u64) {
+    let first = ServerProcess::start_with("fill-consumers", bin, extra).expect("start");
+    let port = first.port;
+    publish(port, 128, 1_000, 256);
+    let mut c = Conn::connect(port);
+    c.subscribe("_INBOX.api.*", None, "1");
+    c.subscribe("_INBOX.pull", None, "2");
+    c.ping_pong();
+    for i in 0..consumers {
+        let name = format!("D{i}");
+        let config = format!(
+            "{{\"stream_name\":\"{STREAM}\",\"config\":{{\"durable_name\":\"{name}\",\"ack_policy\":\"explicit\"}}}}"
+        );
+        create_consumer(
+            &mut c,
+            &format!("$JS.API.CONSUMER.CREATE.{STREAM}.{name}"),
+            &config,
+        );
+        // One message delivered and acked, one left pending.
+        c.request_now(
+            &format!("$JS.API.CONSUMER.MSG.NEXT.{STREAM}.{name}"),
+            "_INBOX.pull",
+            b"2",
+        );
+        for n in 0..2 {
+            let reply = loop {
+                match c.next_frame_reply(Duration::from_secs(30)) {
+                    Some(Frame::Msg) => break c.take_reply(),
+                    Some(Frame::Ping) => c.pong(),
+                    Some(_) => {}
+                    None => panic!("consumer {name}: delivery never came"),
+                }
+            };
+            if let (0, Some(r)) = (n, reply) {
+                c.request_now(&r, "_INBOX.api.ack", b"+ACK");
+                c.wait_msg(Duration::from_secs(30)).expect("ack reply");
+            }
+        }
+    }
+    let last = format!("$JS.API.CONSUMER.INFO.{STREAM}.D{}", consumers - 1);
+    api(&mut c, &last, "");
+    // Let the consumers' state reach the disk as it would in service.
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(c);
+    first.kill();
+    let start = Instant::now();
+    let again =
+        ServerProcess::start_on("restart-consumers", bin, extra, i32::from(port)).expect("restart");
+    let mut c = Conn::connect(again.port);
+    c.subscribe("_INBOX.api.*", None, "1");
+    c.ping_pong();
+    api(&mut c, &last, "");
+    let took = start.elapsed().as_secs_f64();
+    (took, again.rss_bytes())
+}
