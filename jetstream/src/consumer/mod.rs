@@ -11,13 +11,16 @@ pub mod ack;
 pub mod api;
 pub mod persist;
 pub mod pull;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use bytes::Bytes;
 
 use crate::api::consumer::{
-    AckPolicy, ConsumerConfig, ConsumerCounts, ConsumerInfo, DeliverPolicy, SequenceInfo,
+    AckPolicy, ConsumerConfig, ConsumerCounts, ConsumerInfo, DeliverPolicy, ReplayPolicy,
+    SequenceInfo,
 };
 use crate::engine::{OutMsg, Outbox};
 use crate::headers::HeaderBlock;
@@ -100,6 +103,13 @@ pub struct Consumer {
     fc_bytes: u64,
     fc_outstanding: Option<String>,
     stalled: bool,
+    /// Replay original: (wall time, message time) of the first message
+    /// replayed.
+    replay_origin: Option<(i64, i64)>,
+    /// rate_limit_bps: when the bytes sent so far are paid for.
+    rate_next: i64,
+    /// Delivery is held until then (replay original, rate limit).
+    held_until: Option<i64>,
     /// Since when the consumer has had no interest and no waiting pulls.
     idle_since: Option<i64>,
     /// Durable state changed since it was last saved.
@@ -202,6 +212,9 @@ impl Consumer {
             fc_bytes: 0,
             fc_outstanding: None,
             stalled: false,
+            replay_origin: None,
+            rate_next: 0,
+            held_until: None,
             idle_since: Some(created_ns),
             dirty: true,
         };
@@ -352,6 +365,9 @@ impl Consumer {
         if let Some(&(t, _)) = self.timers.first() {
             at(t);
         }
+        if let Some(t) = self.held_until {
+            at(t);
+        }
         for w in &self.waiting {
             if let Some(e) = w.expires_at {
                 at(e);
@@ -429,6 +445,9 @@ impl Consumer {
                     .and(self.fc_outstanding.as_deref()),
             );
             out.push(status_to(&self.config.deliver_subject, hb));
+        }
+        if self.held_until.is_some_and(|t| t <= now) {
+            self.held_until = None;
         }
         if self
             .config
@@ -622,6 +641,20 @@ impl Consumer {
             let Some((msg, redelivery)) = self.peek(store)? else {
                 break;
             };
+            if push && self.config.rate_limit > 0 && self.rate_next > now {
+                self.held_until = Some(self.rate_next);
+                break;
+            }
+            if !redelivery && self.config.replay_policy == ReplayPolicy::Original {
+                // New messages go out spaced as they were stored.
+                let (wall, first) = *self.replay_origin.get_or_insert((now, msg.time_ns));
+                let due = wall.saturating_add(msg.time_ns - first);
+                if due > now {
+                    self.held_until = Some(due);
+                    break;
+                }
+                self.held_until = None;
+            }
             let deliveries = if redelivery {
                 self.pending.get(&msg.seq).map_or(1, |p| p.deliveries + 1)
             } else {
@@ -711,6 +744,13 @@ impl Consumer {
             });
             if push {
                 self.next_heartbeat = now + self.config.idle_heartbeat;
+                if self.config.rate_limit > 0 {
+                    // rate_limit_bps is bits per second.
+                    let bits = (size as u128) * 8 * 1_000_000_000;
+                    let ns = i64::try_from(bits / u128::from(self.config.rate_limit))
+                        .unwrap_or(i64::MAX);
+                    self.rate_next = self.rate_next.max(now).saturating_add(ns);
+                }
                 if self.config.flow_control {
                     self.fc_bytes += size as u64;
                     if self.fc_outstanding.is_none() && self.fc_bytes >= FC_REQUEST_BYTES {

@@ -1,0 +1,123 @@
+//! The state machine on a memory store with explicit times.
+
+use bytes::Bytes;
+
+use super::ack::{parse_ack_subject, AckKind};
+use super::*;
+use crate::api::consumer::ReplayPolicy;
+use crate::store::MemStore;
+
+const MS: i64 = 1_000_000;
+
+fn store_with(times: &[i64]) -> MemStore {
+    let mut s = MemStore::new();
+    for (i, &t) in times.iter().enumerate() {
+        s.append("s.a", None, Bytes::from(format!("m{i}")), t)
+            .expect("append");
+    }
+    s
+}
+
+fn pull_consumer(store: &MemStore, tweak: impl FnOnce(&mut ConsumerConfig)) -> Consumer {
+    let mut config = ConsumerConfig {
+        durable_name: "D".into(),
+        ack_policy: AckPolicy::Explicit,
+        ack_wait: 1000 * MS,
+        max_deliver: -1,
+        max_waiting: 512,
+        ..ConsumerConfig::default()
+    };
+    tweak(&mut config);
+    Consumer::new("S", "D", config, 0, store).expect("consumer")
+}
+
+fn payloads(out: &[OutMsg]) -> Vec<String> {
+    out.iter()
+        .filter(|m| m.reply.is_some())
+        .map(|m| String::from_utf8_lossy(&m.payload).into_owned())
+        .collect()
+}
+
+#[test]
+fn replay_original_spaces_deliveries_as_stored() {
+    let store = store_with(&[0, 100 * MS, 250 * MS]);
+    let mut c = pull_consumer(&store, |c| c.replay_policy = ReplayPolicy::Original);
+    let t0 = 1_000_000 * MS;
+    let mut out = Vec::new();
+    c.on_pull(b"3", "_INBOX.r", &store, t0, &mut out);
+    assert_eq!(payloads(&out), vec!["m0"]);
+    assert_eq!(c.next_deadline(), Some(t0 + 100 * MS));
+    out.clear();
+    c.deliver(&store, t0 + 99 * MS, &mut out).expect("deliver");
+    assert!(payloads(&out).is_empty(), "too early");
+    c.tick(t0 + 100 * MS, &mut out);
+    c.deliver(&store, t0 + 100 * MS, &mut out).expect("deliver");
+    assert_eq!(payloads(&out), vec!["m1"]);
+    out.clear();
+    c.tick(t0 + 250 * MS, &mut out);
+    c.deliver(&store, t0 + 250 * MS, &mut out).expect("deliver");
+    assert_eq!(payloads(&out), vec!["m2"]);
+}
+
+#[test]
+fn ack_wait_expiry_redelivers_with_a_higher_count() {
+    let store = store_with(&[0, 0]);
+    let mut c = pull_consumer(&store, |_| {});
+    let mut out = Vec::new();
+    c.on_pull(b"2", "_INBOX.r", &store, 0, &mut out);
+    assert_eq!(payloads(&out), vec!["m0", "m1"]);
+    let first = out[0].reply.clone().expect("ack subject");
+    let target = parse_ack_subject(&first).expect("ack subject");
+    let outcome = c.on_ack(&target, AckKind::Ack, 10 * MS);
+    assert!(outcome.reply);
+    assert_eq!(outcome.released, vec![1]);
+    out.clear();
+    assert_eq!(c.next_deadline(), Some(1000 * MS));
+    c.tick(1000 * MS, &mut out);
+    c.on_pull(b"1", "_INBOX.r", &store, 1000 * MS, &mut out);
+    assert_eq!(payloads(&out), vec!["m1"]);
+    let again = out.iter().find_map(|m| m.reply.clone()).expect("reply");
+    assert!(again.starts_with("$JS.ACK.S.D.2.2.3."), "{again}");
+    let counts = c.counts(&store).expect("counts");
+    assert_eq!((counts.num_ack_pending, counts.num_redelivered), (1, 1));
+    assert_eq!(counts.ack_floor.stream_seq, 1);
+}
+
+#[test]
+fn never_delivered_acks_get_no_reply() {
+    let store = store_with(&[0, 0]);
+    let mut c = pull_consumer(&store, |_| {});
+    let target = parse_ack_subject("$JS.ACK.S.D.1.2.2.0.0").expect("subject");
+    assert!(!c.on_ack(&target, AckKind::Ack, 0).reply);
+}
+
+#[test]
+fn rate_limit_paces_push_deliveries() {
+    struct Listening;
+    impl crate::engine::Outbox for Listening {
+        fn publish(&self, _: &str, _: Option<&[u8]>, _: &[u8]) {}
+        fn publish_with_reply(&self, _: &str, _: &str, _: Option<&[u8]>, _: &[u8]) {}
+        fn capture(&self, _: &str, _: &[String], _: crate::writer::StreamInbox) {}
+        fn release(&self, _: &str) {}
+    }
+    let store = store_with(&[0, 0, 0]);
+    let mut c = pull_consumer(&store, |c| {
+        c.deliver_subject = "push.d".into();
+        c.max_waiting = 0;
+        // 8,000 bits/s: 1,000 bytes a second.
+        c.rate_limit = 8_000;
+    });
+    let mut out = Vec::new();
+    c.refresh_activity(&Listening, 0);
+    c.deliver(&store, 0, &mut out).expect("deliver");
+    assert_eq!(payloads(&out), vec!["m0"]);
+    let size = (out[0].subject.len() + out[0].reply.as_ref().map_or(0, String::len) + 2) as i64;
+    let next = c.next_deadline().expect("held");
+    assert_eq!(next, size * MS);
+    out.clear();
+    c.deliver(&store, next - 1, &mut out).expect("deliver");
+    assert!(payloads(&out).is_empty());
+    c.tick(next, &mut out);
+    c.deliver(&store, next, &mut out).expect("deliver");
+    assert_eq!(payloads(&out), vec!["m1"]);
+}
