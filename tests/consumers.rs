@@ -525,6 +525,72 @@ async fn ordered_consumer_reads_the_whole_stream() {
     s.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_ordered_consumer_reads_megabytes_through_flow_control() {
+    let s = Setup::new().await;
+    let stream = create_stream(&s.js, "F", &["f.>"], RetentionPolicy::Limits).await;
+    // 3 MiB: past tern's 2 MiB flow-control window, so the consumer
+    // stalls unless the client's flow-control replies are honoured.
+    let n = 300;
+    let body = "x".repeat(10 * 1024);
+    for i in 1..=n {
+        publish(&s.js, "f.data", &format!("{i}:{body}")).await;
+    }
+    let c = within(
+        "push ordered create",
+        stream.create_consumer(push::OrderedConfig {
+            deliver_subject: s.client.new_inbox(),
+            ..Default::default()
+        }),
+    )
+    .await
+    .expect("push ordered consumer");
+    let mut msgs = within("push ordered messages", c.messages())
+        .await
+        .expect("messages");
+    for i in 1..=n {
+        let m = within_for(Duration::from_secs(10), "push ordered next", msgs.next())
+            .await
+            .expect("open")
+            .expect("message");
+        assert!(
+            text(&m).starts_with(&format!("{i}:")),
+            "message {i} out of order"
+        );
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_ephemeral_consumer_goes_after_its_inactive_threshold() {
+    let s = Setup::new().await;
+    let stream = create_stream(&s.js, "E", &["e.>"], RetentionPolicy::Limits).await;
+    let c = pull_consumer(
+        &stream,
+        pull::Config {
+            inactive_threshold: Duration::from_millis(300),
+            ..Default::default()
+        },
+    )
+    .await;
+    let name = c.cached_info().name.clone();
+    let names = || async {
+        stream
+            .consumer_names()
+            .try_collect::<Vec<String>>()
+            .await
+            .expect("names")
+    };
+    assert_eq!(within("names", names()).await, vec![name.clone()]);
+    within_for(Duration::from_secs(5), "ephemeral removal", async {
+        while !names().await.is_empty() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    s.stop().await;
+}
+
 // ---------------------------------------------------------------------------
 // Retention
 

@@ -34,6 +34,9 @@ const FC_REQUEST_BYTES: u64 = 1 << 20;
 /// ...and no more pushing past this many without a reply.
 const FC_WINDOW_BYTES: u64 = 2 << 20;
 const MIN_PULL_EXPIRES: i64 = 1_000_000;
+/// How often a push consumer without interest looks again for a
+/// subscriber on its deliver subject.
+const INTEREST_POLL: i64 = 50_000_000;
 /// Messages read ahead at once for a consumer with at most one filter.
 const READ_AHEAD: usize = 256;
 
@@ -97,8 +100,10 @@ pub struct Consumer {
     /// Matching messages at or past `next_sseq`; `None` when it must be
     /// counted again (after removals).
     num_pending: Option<u64>,
-    /// Push: the deliver subject had interest at the last look.
+    /// Push: the deliver subject had interest at the last look...
     push_bound: bool,
+    /// ...taken then.
+    interest_checked: i64,
     next_heartbeat: i64,
     fc_bytes: u64,
     fc_outstanding: Option<String>,
@@ -208,6 +213,7 @@ impl Consumer {
             ahead: VecDeque::new(),
             num_pending: None,
             push_bound: false,
+            interest_checked: created_ns,
             next_heartbeat: 0,
             fc_bytes: 0,
             fc_outstanding: None,
@@ -376,6 +382,9 @@ impl Consumer {
                 at(w.next_heartbeat);
             }
         }
+        if self.config.is_push() && !self.push_bound {
+            at(self.interest_checked + INTEREST_POLL);
+        }
         if self.config.is_push() && self.config.idle_heartbeat > 0 && self.push_bound {
             at(self.next_heartbeat);
         }
@@ -468,6 +477,7 @@ impl Consumer {
             let group = (!self.config.deliver_group.is_empty())
                 .then_some(self.config.deliver_group.as_str());
             let bound = outbox.has_interest(&self.config.deliver_subject, group);
+            self.interest_checked = now;
             if bound && !self.push_bound {
                 self.next_heartbeat = now + self.config.idle_heartbeat;
             }
