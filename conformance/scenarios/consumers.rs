@@ -878,8 +878,8 @@ fn cons_workqueue() {
             let want = empty_reply();
             c.check(got == want, format!("ack reply {:?}", escape(&got)));
         }
-        // (Not yet covered: the stream's state after these acks; the
-        // reference has removed seqs 1 and 2, tern still holds them.)
         capi(&mut c, "$JS.API.CONSUMER.INFO.W.D", "");
+        // The acked messages are gone from the stream.
+        api(&mut c, "$JS.API.STREAM.INFO.W", "");
     });
 }

@@ -251,3 +251,23 @@ fn commits_since_the_checkpoint_are_replayed_from_the_log() {
     drop(again);
     assert_eq!(snapshot(&open(&db_path(&copy))), settled);
 }
+
+#[test]
+fn consumers_are_saved_with_the_messages_and_replayed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = open(&db_path(&dir));
+    put(&mut s, "a", "m", 1);
+    s.save_consumer("A", b"{\"a\":1}").expect("save");
+    s.save_consumer("B", b"{\"b\":1}").expect("save");
+    s.commit().expect("commit");
+    s.save_consumer("A", b"{\"a\":2}").expect("save");
+    s.remove_consumer("B").expect("remove");
+    s.commit_unsynced().expect("commit");
+    let want = vec![("A".to_string(), b"{\"a\":2}".to_vec())];
+    assert_eq!(s.load_consumers().expect("load"), want);
+    // A crash image: the later changes come back from the log.
+    let copy = crash_copy(&dir);
+    drop(s);
+    assert_eq!(open(&db_path(&copy)).load_consumers().expect("load"), want);
+    assert_eq!(open(&db_path(&dir)).load_consumers().expect("load"), want);
+}
