@@ -161,6 +161,15 @@ impl Server {
         }
     }
 
+    /// A token no other in-process inbox of this server uses.
+    pub fn next_inbox_token(&self) -> String {
+        format!(
+            "{}{:x}",
+            &self.id()[..8.min(self.id().len())],
+            self.next_id()
+        )
+    }
+
     fn next_id(&self) -> u64 {
         self.next_client_id.fetch_add(1, Ordering::Relaxed)
     }

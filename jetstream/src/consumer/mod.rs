@@ -91,6 +91,10 @@ pub struct Consumer {
     pending: BTreeMap<u64, Pending>,
     /// Due for redelivery now.
     redeliver: BTreeSet<u64>,
+    /// deliver_policy last_per_subject: the last message of each matching
+    /// subject at creation, still to deliver (new ones follow from
+    /// `next_sseq`).
+    initial: BTreeSet<u64>,
     /// (deadline, stream seq) of pending messages.
     timers: BTreeSet<(i64, u64)>,
     waiting: VecDeque<Waiting>,
@@ -195,6 +199,19 @@ impl Consumer {
         let filters = config.filters();
         let start = start_sequence(&config, &filters, store)?;
         let before = start.saturating_sub(1);
+        let mut initial = BTreeSet::new();
+        let mut next_sseq = start;
+        if config.deliver_policy == DeliverPolicy::LastPerSubject {
+            for f in all_filters(&filters) {
+                initial.extend(
+                    store
+                        .subjects_matching(&f)
+                        .into_iter()
+                        .map(|(_, ss)| ss.last_seq),
+                );
+            }
+            next_sseq = store.state().last_seq + 1;
+        }
         let mut c = Consumer {
             name: name.to_string(),
             stream: stream.to_string(),
@@ -205,9 +222,10 @@ impl Consumer {
             delivered_active: None,
             ack_floor: (0, before),
             ack_active: None,
-            next_sseq: start,
+            next_sseq,
             pending: BTreeMap::new(),
             redeliver: BTreeSet::new(),
+            initial,
             timers: BTreeSet::new(),
             waiting: VecDeque::new(),
             ahead: VecDeque::new(),
@@ -260,7 +278,7 @@ impl Consumer {
 
     /// Whether this consumer is done with stream message `seq`.
     pub fn has_released(&self, seq: u64) -> bool {
-        seq < self.next_sseq && !self.pending.contains_key(&seq)
+        seq < self.next_sseq && !self.pending.contains_key(&seq) && !self.initial.contains(&seq)
     }
 
     /// A message was stored in the stream.
@@ -284,6 +302,15 @@ impl Consumer {
         }
         let from = self.next_sseq;
         let state = store.state();
+        let mut gone = Vec::new();
+        for &seq in &self.initial {
+            if store.get(seq)?.is_none() {
+                gone.push(seq);
+            }
+        }
+        for seq in gone {
+            self.initial.remove(&seq);
+        }
         let n = if self.filters.is_empty() {
             if state.msgs == 0 || from > state.last_seq {
                 0
@@ -310,6 +337,7 @@ impl Consumer {
             }
             n
         };
+        let n = n + self.initial.len() as u64;
         self.num_pending = Some(n);
         Ok(n)
     }
@@ -648,9 +676,10 @@ impl Consumer {
             {
                 break;
             }
-            let Some((msg, redelivery)) = self.peek(store)? else {
+            let Some((msg, source)) = self.peek(store)? else {
                 break;
             };
+            let redelivery = source == Source::Redelivery;
             if push && self.config.rate_limit > 0 && self.rate_next > now {
                 self.held_until = Some(self.rate_next);
                 break;
@@ -716,12 +745,19 @@ impl Consumer {
                 w.reply.clone()
             };
             // Take it.
-            if redelivery {
-                self.redeliver.remove(&msg.seq);
-            } else {
-                self.next_sseq = msg.seq + 1;
-                if let Some(n) = &mut self.num_pending {
-                    *n = n.saturating_sub(1);
+            match source {
+                Source::Redelivery => {
+                    self.redeliver.remove(&msg.seq);
+                }
+                Source::Initial | Source::New => {
+                    if source == Source::Initial {
+                        self.initial.remove(&msg.seq);
+                    } else {
+                        self.next_sseq = msg.seq + 1;
+                    }
+                    if let Some(n) = &mut self.num_pending {
+                        *n = n.saturating_sub(1);
+                    }
                 }
             }
             self.delivered.0 = cseq;
@@ -815,10 +851,10 @@ impl Consumer {
 
     /// The next message to deliver: a due redelivery first, else the next
     /// new matching one.
-    fn peek(&mut self, store: &dyn Store) -> Result<Option<(StoredMsg, bool)>, StoreError> {
+    fn peek(&mut self, store: &dyn Store) -> Result<Option<(StoredMsg, Source)>, StoreError> {
         while let Some(&seq) = self.redeliver.first() {
             match store.get(seq)? {
-                Some(m) => return Ok(Some((m, true))),
+                Some(m) => return Ok(Some((m, Source::Redelivery))),
                 None => {
                     // Gone from the stream: nothing to ack any more.
                     self.redeliver.remove(&seq);
@@ -826,6 +862,14 @@ impl Consumer {
                         self.timers.remove(&(p.deadline, seq));
                     }
                     self.settle_floor();
+                }
+            }
+        }
+        while let Some(&seq) = self.initial.first() {
+            match store.get(seq)? {
+                Some(m) => return Ok(Some((m, Source::Initial))),
+                None => {
+                    self.initial.remove(&seq);
                 }
             }
         }
@@ -838,7 +882,7 @@ impl Consumer {
                 self.ahead
                     .extend(store.scan(&filter, self.next_sseq, READ_AHEAD)?);
             }
-            return Ok(self.ahead.front().map(|m| (m.clone(), false)));
+            return Ok(self.ahead.front().map(|m| (m.clone(), Source::New)));
         }
         let mut best: Option<StoredMsg> = None;
         for f in all_filters(&self.filters) {
@@ -848,7 +892,7 @@ impl Consumer {
                 }
             }
         }
-        Ok(best.map(|m| (m, false)))
+        Ok(best.map(|m| (m, Source::New)))
     }
 
     /// An ack arrived for stream sequence `seq`.
@@ -945,6 +989,15 @@ impl Consumer {
             }
         }
     }
+}
+
+/// Where a delivery comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    Redelivery,
+    /// The last message of a subject (deliver last_per_subject).
+    Initial,
+    New,
 }
 
 fn status_to(reply: &str, headers: Vec<u8>) -> OutMsg {

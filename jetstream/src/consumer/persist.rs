@@ -21,6 +21,9 @@ struct Saved {
     pending: Vec<(u64, u64, u64)>,
     /// Stream sequences due for redelivery.
     redeliver: Vec<u64>,
+    /// last_per_subject messages not delivered yet.
+    #[serde(default)]
+    initial: Vec<u64>,
 }
 
 impl Consumer {
@@ -37,6 +40,7 @@ impl Consumer {
                 .map(|(&s, p)| (s, p.cseq, p.deliveries))
                 .collect(),
             redeliver: self.redeliver.iter().copied().collect(),
+            initial: self.initial.iter().copied().collect(),
         };
         serde_json::to_vec(&saved).unwrap_or_default()
     }
@@ -70,6 +74,7 @@ impl Consumer {
             c.timers.insert((deadline, seq));
         }
         c.redeliver = saved.redeliver.into_iter().collect();
+        c.initial = saved.initial.into_iter().collect();
         c.num_pending = None;
         c.dirty = false;
         Ok(c)

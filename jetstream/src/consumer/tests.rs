@@ -121,3 +121,34 @@ fn rate_limit_paces_push_deliveries() {
     c.deliver(&store, next, &mut out).expect("deliver");
     assert_eq!(payloads(&out), vec!["m1"]);
 }
+
+#[test]
+fn last_per_subject_delivers_each_subjects_last_then_new_ones() {
+    let mut store = MemStore::new();
+    for (subject, t) in [("k.a", 1), ("k.b", 2), ("k.a", 3), ("k.c", 4), ("k.b", 5)] {
+        store
+            .append(subject, None, Bytes::from(format!("{subject}@{t}")), t)
+            .expect("append");
+    }
+    let mut c = pull_consumer(&store, |c| {
+        c.deliver_policy = DeliverPolicy::LastPerSubject;
+        c.filter_subject = "k.*".into();
+    });
+    assert_eq!(c.counts(&store).expect("counts").num_pending, 3);
+    let mut out = Vec::new();
+    c.on_pull(b"10", "_INBOX.r", &store, 0, &mut out);
+    assert_eq!(payloads(&out), vec!["k.a@3", "k.c@4", "k.b@5"]);
+    let pending: Vec<&str> = out
+        .iter()
+        .filter_map(|m| m.reply.as_deref())
+        .map(|r| r.rsplit('.').next().unwrap_or(""))
+        .collect();
+    assert_eq!(pending, vec!["2", "1", "0"]);
+    store
+        .append("k.a", None, Bytes::from("new"), 6)
+        .expect("append");
+    c.on_stored(6, "k.a");
+    out.clear();
+    c.deliver(&store, 0, &mut out).expect("deliver");
+    assert_eq!(payloads(&out), vec!["new"]);
+}

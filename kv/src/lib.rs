@@ -1,0 +1,283 @@
+//! tern's Key/Value store in process. A program that embeds tern opens
+//! buckets here and gets the same buckets NATS clients see: a bucket is the
+//! stream `KV_<bucket>` on subjects `$KV.<bucket>.>`, a revision is a stream
+//! sequence, deletes and purges are `KV-Operation` markers, exactly as the
+//! clients lay them out (ADR-8), so a value put here is read by async-nats
+//! and the reverse, watchers included.
+//!
+//! Requests go through an in-process connection (`link`): no socket, the
+//! same JetStream API the network clients use.
+//!
+//! ```no_run
+//! # async fn demo(server: std::sync::Arc<tern::Server>) -> Result<(), tern_kv::KvError> {
+//! let kv = tern_kv::Kv::new(server);
+//! let bucket = kv.create_bucket(tern_kv::Config::new("settings")).await?;
+//! let revision = bucket.put("colour", "blue".into()).await?;
+//! assert_eq!(bucket.get("colour").await?.map(|e| e.revision), Some(revision));
+//! # Ok(()) }
+//! ```
+
+mod bucket;
+mod entry;
+mod link;
+mod names;
+mod watch;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use bucket::{Bucket, Status};
+pub use entry::{Entry, Operation};
+pub use names::{valid_bucket, valid_key};
+pub use watch::Watch;
+
+use link::Link;
+use serde_json::{json, Value};
+
+/// How long a JetStream API call may take.
+const API_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KvError {
+    InvalidBucketName(String),
+    InvalidKey(String),
+    BucketNotFound(String),
+    /// `create` of a key that has a value.
+    AlreadyExists {
+        key: String,
+        revision: u64,
+    },
+    /// `update` with a revision that is not the key's latest (10071).
+    WrongLastRevision(String),
+    /// An error reply of the JetStream API: code, err_code, description.
+    Api {
+        code: u16,
+        err_code: u32,
+        description: String,
+    },
+    Timeout,
+    Closed,
+    /// A reply that could not be read.
+    Protocol(String),
+}
+
+impl std::fmt::Display for KvError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KvError::InvalidBucketName(b) => write!(f, "invalid bucket name {b:?}"),
+            KvError::InvalidKey(k) => write!(f, "invalid key {k:?}"),
+            KvError::BucketNotFound(b) => write!(f, "bucket {b} not found"),
+            KvError::AlreadyExists { key, revision } => {
+                write!(f, "key {key} exists at revision {revision}")
+            }
+            KvError::WrongLastRevision(d) => write!(f, "wrong last revision: {d}"),
+            KvError::Api {
+                code,
+                err_code,
+                description,
+            } => write!(f, "{description} (code {code}, err_code {err_code})"),
+            KvError::Timeout => f.write_str("timed out"),
+            KvError::Closed => f.write_str("server closed"),
+            KvError::Protocol(p) => write!(f, "unexpected reply: {p}"),
+        }
+    }
+}
+
+impl std::error::Error for KvError {}
+
+impl From<link::LinkError> for KvError {
+    fn from(e: link::LinkError) -> Self {
+        match e {
+            link::LinkError::Timeout => KvError::Timeout,
+            link::LinkError::Closed => KvError::Closed,
+        }
+    }
+}
+
+/// Where a bucket keeps its data.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Storage {
+    #[default]
+    File,
+    Memory,
+}
+
+/// A bucket's settings, as the clients' KV config.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub bucket: String,
+    pub description: String,
+    /// Revisions kept per key (1..=64).
+    pub history: i64,
+    /// Entries older than this go (zero: kept).
+    pub max_age: Duration,
+    /// -1: unlimited.
+    pub max_bytes: i64,
+    /// -1: unlimited.
+    pub max_value_size: i32,
+    pub storage: Storage,
+    /// Per-key TTLs allowed, and a marker kept this long when a key's
+    /// entries expire (`limit_markers` in the clients).
+    pub limit_markers: Option<Duration>,
+}
+
+impl Config {
+    pub fn new(bucket: &str) -> Config {
+        Config {
+            bucket: bucket.to_string(),
+            description: String::new(),
+            history: 1,
+            max_age: Duration::ZERO,
+            max_bytes: -1,
+            max_value_size: -1,
+            storage: Storage::File,
+            limit_markers: None,
+        }
+    }
+
+    /// The stream config the clients send for this bucket.
+    fn stream_config(&self) -> Value {
+        let nanos = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        let mut c = json!({
+            "name": format!("KV_{}", self.bucket),
+            "description": self.description,
+            "subjects": [format!("$KV.{}.>", self.bucket)],
+            "max_msgs_per_subject": self.history.max(1),
+            "max_bytes": self.max_bytes,
+            "max_age": nanos(self.max_age),
+            "max_msg_size": self.max_value_size,
+            "storage": match self.storage { Storage::File => "file", Storage::Memory => "memory" },
+            "num_replicas": 1,
+            "discard": "new",
+            "allow_rollup_hdrs": true,
+            "deny_delete": true,
+            "deny_purge": false,
+            "allow_direct": true,
+        });
+        if let Some(markers) = self.limit_markers {
+            c["allow_msg_ttl"] = json!(true);
+            c["subject_delete_marker_ttl"] = json!(nanos(markers));
+        }
+        c
+    }
+}
+
+/// The KV store of one server.
+#[derive(Clone)]
+pub struct Kv {
+    link: Arc<Link>,
+}
+
+impl Kv {
+    /// The KV of a running server (started with JetStream).
+    pub fn new(server: Arc<tern::Server>) -> Kv {
+        Kv {
+            link: Arc::new(Link::new(server)),
+        }
+    }
+
+    /// Creates a bucket (or opens an identical existing one).
+    pub async fn create_bucket(&self, config: Config) -> Result<Bucket, KvError> {
+        if !valid_bucket(&config.bucket) {
+            return Err(KvError::InvalidBucketName(config.bucket));
+        }
+        if !(1..=64).contains(&config.history) {
+            return Err(KvError::Api {
+                code: 400,
+                err_code: 0,
+                description: "history must be between 1 and 64".into(),
+            });
+        }
+        let subject = format!("$JS.API.STREAM.CREATE.KV_{}", config.bucket);
+        self.api(&subject, &config.stream_config()).await?;
+        self.bucket(&config.bucket).await
+    }
+
+    /// Opens an existing bucket.
+    pub async fn bucket(&self, name: &str) -> Result<Bucket, KvError> {
+        if !valid_bucket(name) {
+            return Err(KvError::InvalidBucketName(name.to_string()));
+        }
+        let info = self
+            .api(&format!("$JS.API.STREAM.INFO.KV_{name}"), &Value::Null)
+            .await
+            .map_err(|e| match e {
+                KvError::Api {
+                    err_code: 10059, ..
+                } => KvError::BucketNotFound(name.to_string()),
+                e => e,
+            })?;
+        Ok(Bucket::new(self.link.clone(), name, &info))
+    }
+
+    pub async fn delete_bucket(&self, name: &str) -> Result<(), KvError> {
+        if !valid_bucket(name) {
+            return Err(KvError::InvalidBucketName(name.to_string()));
+        }
+        self.api(&format!("$JS.API.STREAM.DELETE.KV_{name}"), &Value::Null)
+            .await
+            .map_err(|e| match e {
+                KvError::Api {
+                    err_code: 10059, ..
+                } => KvError::BucketNotFound(name.to_string()),
+                e => e,
+            })?;
+        Ok(())
+    }
+
+    /// The names of every bucket.
+    pub async fn bucket_names(&self) -> Result<Vec<String>, KvError> {
+        let mut names = Vec::new();
+        let mut offset = 0usize;
+        loop {
+            let reply = self
+                .api("$JS.API.STREAM.NAMES", &json!({ "offset": offset }))
+                .await?;
+            let page: Vec<String> = reply["streams"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            offset += page.len();
+            names.extend(
+                page.iter()
+                    .filter_map(|s| s.strip_prefix("KV_").map(str::to_string)),
+            );
+            let total = reply["total"].as_u64().unwrap_or(0) as usize;
+            if page.is_empty() || offset >= total {
+                return Ok(names);
+            }
+        }
+    }
+
+    async fn api(&self, subject: &str, body: &Value) -> Result<Value, KvError> {
+        api(&self.link, subject, body).await
+    }
+}
+
+/// A JetStream API call: the JSON reply, or its error as `KvError::Api`.
+async fn api(link: &Link, subject: &str, body: &Value) -> Result<Value, KvError> {
+    let payload = if body.is_null() {
+        Vec::new()
+    } else {
+        serde_json::to_vec(body).map_err(|e| KvError::Protocol(e.to_string()))?
+    };
+    let reply = link.request(subject, None, &payload, API_TIMEOUT).await?;
+    let value: Value =
+        serde_json::from_slice(&reply.payload).map_err(|e| KvError::Protocol(e.to_string()))?;
+    if let Some(err) = value.get("error") {
+        return Err(api_error(err));
+    }
+    Ok(value)
+}
+
+fn api_error(err: &Value) -> KvError {
+    KvError::Api {
+        code: err["code"].as_u64().unwrap_or(0) as u16,
+        err_code: err["err_code"].as_u64().unwrap_or(0) as u32,
+        description: err["description"].as_str().unwrap_or("").to_string(),
+    }
+}
