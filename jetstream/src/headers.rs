@@ -57,6 +57,23 @@ impl HeaderBlock {
         }
     }
 
+    /// Continues an existing block without its `key` lines.
+    pub fn without(block: Option<&[u8]>, key: &str) -> Self {
+        let full = HeaderBlock::from_existing(block);
+        let mut lines = full.text.split_terminator("\r\n");
+        let mut out = HeaderBlock {
+            text: format!("{}\r\n", lines.next().unwrap_or(VERSION_LINE)),
+        };
+        for line in lines {
+            if line.split_once(':').is_some_and(|(k, _)| k.trim() == key) {
+                continue;
+            }
+            out.text.push_str(line);
+            out.text.push_str("\r\n");
+        }
+        out
+    }
+
     pub fn add(&mut self, key: &str, value: impl std::fmt::Display) -> &mut Self {
         let _ = write!(self.text, "{key}: {value}\r\n");
         self

@@ -41,6 +41,14 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// The least per-message TTL: with delete markers on and a history
+    /// over one message, a shorter `Nats-TTL` is raised to the marker TTL
+    /// (whole seconds), so a key's history cannot outlive its marker.
+    pub fn min_msg_ttl_ns(&self) -> Option<i64> {
+        let secs = self.subject_delete_marker_ttl_ns / NANOS_PER_SEC;
+        (secs > 0 && self.max_msgs_per_subject != 1).then_some(secs * NANOS_PER_SEC)
+    }
+
     pub fn from_config(c: &crate::api::stream::StreamConfig) -> Self {
         use crate::api::stream::DiscardPolicy;
         Policy {
@@ -253,7 +261,19 @@ impl Stream {
         }
         self.check_expectations(&header, &msg.subject)?;
         let rollup = self.check_rollup(header("Nats-Rollup"))?;
-        let ttl_ns = self.check_ttl(header("Nats-TTL"))?;
+        let mut ttl_ns = self.check_ttl(header("Nats-TTL"))?;
+        let mut stored_headers = msg.headers.clone();
+        if let Some(floor) = self.policy.min_msg_ttl_ns() {
+            if ttl_ns.is_some_and(|ns| ns < floor) {
+                // As the reference: the TTL is raised to the marker TTL
+                // and the stored header says so (moved to the end).
+                let mut h = headers::HeaderBlock::without(hdrs, "Nats-TTL");
+                h.add("Nats-TTL", floor / NANOS_PER_SEC);
+                stored_headers = Some(Bytes::from(h.finish()));
+                ttl_ns = Some(floor);
+            }
+        }
+        let hdrs = stored_headers.as_deref();
         let size = self.store.size_of(&msg.subject, hdrs, &msg.payload);
         let p = &self.policy;
         let body_len = hdrs.map_or(0, <[u8]>::len) + msg.payload.len();
@@ -263,12 +283,9 @@ impl Stream {
         if p.discard_new {
             self.check_discard_new(&msg.subject, size)?;
         }
-        let seq = self.store.append(
-            &msg.subject,
-            msg.headers.clone(),
-            msg.payload.clone(),
-            now_ns,
-        )?;
+        let seq = self
+            .store
+            .append(&msg.subject, stored_headers, msg.payload.clone(), now_ns)?;
         match rollup {
             Some(Rollup::Subject) => {
                 self.store.purge(Some(&msg.subject), Some(seq), None)?;
@@ -443,11 +460,7 @@ impl Stream {
                 self.store.remove(m.seq)?;
                 removed += 1;
                 // A marker that ages out leaves nothing behind.
-                let was_marker = m
-                    .headers
-                    .as_deref()
-                    .is_some_and(|h| headers::get(h, "Nats-Marker-Reason").is_some());
-                if !was_marker && self.store.subject_state(&m.subject).is_none() {
+                if !is_marker(&m) && self.store.subject_state(&m.subject).is_none() {
                     self.place_delete_marker(&m.subject, now_ns)?;
                 }
             }
@@ -457,8 +470,13 @@ impl Stream {
                 break;
             }
             self.ttls.pop();
-            if self.store.remove(seq)? {
-                removed += 1;
+            let Some(m) = self.store.get(seq)? else {
+                continue;
+            };
+            self.store.remove(seq)?;
+            removed += 1;
+            if !is_marker(&m) && self.store.subject_state(&m.subject).is_none() {
+                self.place_delete_marker(&m.subject, now_ns)?;
             }
         }
         Ok(removed)
@@ -496,6 +514,13 @@ impl Stream {
     pub fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError> {
         self.store.get(seq)
     }
+}
+
+/// Whether `m` is a delete marker the stream placed itself.
+fn is_marker(m: &StoredMsg) -> bool {
+    m.headers
+        .as_deref()
+        .is_some_and(|h| headers::get(h, "Nats-Marker-Reason").is_some())
 }
 
 /// A `Nats-TTL` value: `never`, a Go duration or whole seconds; under one
@@ -574,6 +599,63 @@ mod tests {
         s.expire(SEC * 3).expect("expire markers");
         let st = s.store().state();
         assert_eq!((st.msgs, st.last_seq), (0, 5), "markers leave no markers");
+    }
+
+    fn publish_ttl(s: &mut Stream, subject: &str, ttl: &str, now: i64) -> u64 {
+        let mut h = headers::HeaderBlock::new();
+        h.add("Nats-TTL", ttl).add("Other", "kept");
+        let msg = Inbound {
+            subject: subject.into(),
+            reply: None,
+            headers: Some(Bytes::from(h.finish())),
+            payload: Bytes::from_static(b"x"),
+        };
+        s.publish(&msg, now).expect("publish").seq
+    }
+
+    #[test]
+    fn ttl_expiry_of_a_subjects_last_message_leaves_a_marker() {
+        let mut p = policy();
+        p.max_age_ns = 0;
+        p.subject_delete_marker_ttl_ns = 2 * SEC;
+        p.max_msgs_per_subject = 1;
+        let mut s = Stream::new(p, Box::new(MemStore::new()), 0).expect("stream");
+        publish_ttl(&mut s, "t.a", "1", 0);
+        publish(&mut s, "t.b", 0);
+        assert_eq!(s.next_expiry_ns(), Some(SEC), "history 1: TTL not raised");
+        assert_eq!(s.expire(SEC).expect("expire"), 1);
+        let marker = s.get(3).expect("get").expect("marker");
+        assert_eq!(marker.subject, "t.a");
+        assert_eq!(
+            marker.headers.as_deref(),
+            Some(&b"NATS/1.0\r\nNats-Marker-Reason: MaxAge\r\nNats-TTL: 2s\r\nNats-Rollup: sub\r\n\r\n"[..])
+        );
+        assert_eq!(s.next_expiry_ns(), Some(3 * SEC));
+        assert_eq!(s.expire(3 * SEC).expect("expire marker"), 1);
+        let st = s.store().state();
+        assert_eq!((st.msgs, st.last_seq), (1, 3), "a marker leaves no marker");
+    }
+
+    #[test]
+    fn ttl_below_the_marker_ttl_is_raised_when_history_is_kept() {
+        let mut p = policy();
+        p.max_age_ns = 0;
+        p.subject_delete_marker_ttl_ns = 3 * SEC;
+        p.max_msgs_per_subject = 5;
+        let mut s = Stream::new(p, Box::new(MemStore::new()), 0).expect("stream");
+        publish_ttl(&mut s, "t.a", "1", 0);
+        publish_ttl(&mut s, "t.b", "10s", 0);
+        let raised = s.get(1).expect("get").expect("t.a");
+        assert_eq!(
+            raised.headers.as_deref(),
+            Some(&b"NATS/1.0\r\nOther: kept\r\nNats-TTL: 3\r\n\r\n"[..])
+        );
+        let kept = s.get(2).expect("get").expect("t.b");
+        assert_eq!(
+            headers::get(kept.headers.as_deref().unwrap_or_default(), "Nats-TTL"),
+            Some("10s")
+        );
+        assert_eq!(s.next_expiry_ns(), Some(3 * SEC));
     }
 
     #[test]
