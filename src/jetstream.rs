@@ -170,6 +170,7 @@ pub fn start(server: &Arc<Server>) -> Result<Attached, String> {
         captures: Mutex::new(HashMap::new()),
     });
     let engine = JetStream::start(config, outbox).map_err(|e| e.to_string())?;
+    server.set_jetstream_readers(engine.readers());
     let inbox: ApiInbox = engine.api_inbox();
     let client = server.internal_client(Box::new(move |m: &InternalMsg<'_>| {
         let Some(reply) = m.reply else {

@@ -46,6 +46,8 @@ pub struct Server {
     stats: Stats,
     lame_duck: AtomicBool,
     stop_accepting: Notify,
+    /// JetStream's readers of committed stream data, once it runs.
+    js_readers: OnceLock<Arc<tern_jetstream::store::Readers>>,
 }
 
 impl Server {
@@ -63,6 +65,7 @@ impl Server {
             next_client_id: AtomicU64::new(1),
             stats: Stats::default(),
             lame_duck: AtomicBool::new(false),
+            js_readers: OnceLock::new(),
             stop_accepting: Notify::new(),
         }
     }
@@ -159,6 +162,16 @@ impl Server {
         if clients.is_empty() {
             self.clients_gone.notify_waiters();
         }
+    }
+
+    /// Reads of file streams' committed messages that skip the stream
+    /// threads (in-process KV gets); `None` without JetStream.
+    pub fn jetstream_readers(&self) -> Option<&Arc<tern_jetstream::store::Readers>> {
+        self.js_readers.get()
+    }
+
+    pub(crate) fn set_jetstream_readers(&self, readers: Arc<tern_jetstream::store::Readers>) {
+        let _ = self.js_readers.set(readers);
     }
 
     /// A token no other in-process inbox of this server uses.

@@ -144,6 +144,7 @@ impl std::error::Error for EngineError {}
 pub struct JetStream {
     inbox: ApiInbox,
     thread: JoinHandle<()>,
+    readers: Arc<crate::store::Readers>,
 }
 
 impl JetStream {
@@ -157,6 +158,7 @@ impl JetStream {
             .map_err(|e| EngineError(format!("could not create {}: {e}", dir.display())))?;
         let mut registry = crate::registry::Registry::new(config, outbox);
         registry.recover(&dir)?;
+        let readers = registry.readers();
         let (tx, rx) = std::sync::mpsc::sync_channel(API_QUEUE);
         let thread = std::thread::Builder::new()
             .name("jetstream-api".into())
@@ -165,7 +167,14 @@ impl JetStream {
         Ok(JetStream {
             inbox: ApiInbox { tx },
             thread,
+            readers,
         })
+    }
+
+    /// Readers of the file streams' committed messages, for in-process
+    /// reads that skip the stream threads.
+    pub fn readers(&self) -> Arc<crate::store::Readers> {
+        self.readers.clone()
     }
 
     pub fn api_inbox(&self) -> ApiInbox {

@@ -84,6 +84,7 @@ pub struct Registry {
     outbox: Arc<dyn Outbox>,
     streams: BTreeMap<String, Entry>,
     counters: Arc<ApiCounters>,
+    readers: Arc<crate::store::Readers>,
 }
 
 impl Registry {
@@ -93,7 +94,12 @@ impl Registry {
             outbox,
             streams: BTreeMap::new(),
             counters: Arc::default(),
+            readers: Arc::default(),
         }
+    }
+
+    pub fn readers(&self) -> Arc<crate::store::Readers> {
+        self.readers.clone()
     }
 
     /// Reopens every stream stored under `dir`.
@@ -117,6 +123,7 @@ impl Registry {
             };
             let stored: StoredConfig = serde_json::from_slice(&doc)
                 .map_err(|e| EngineError(format!("{}: bad stored config: {e}", path.display())))?;
+            self.readers.set(&stored.config.name, store.reader());
             let (inbox, thread) = start_stream(&stored.config, Box::new(store), &self.outbox)
                 .map_err(|e| EngineError(e.description.clone()))?;
             self.outbox
@@ -301,6 +308,7 @@ impl Registry {
         }
         let saved = store.save_config(&doc).and_then(|()| store.commit());
         saved.map_err(|e| ApiError::store_failed(e.to_string()))?;
+        self.readers.set(&config.name, store.reader());
         let (inbox, thread) = start_stream(&config, store, &self.outbox)?;
         self.outbox
             .capture(&config.name, &config.subjects, inbox.clone());
@@ -390,6 +398,7 @@ impl Registry {
             return self.respond(req, &resp);
         };
         self.outbox.release(name);
+        self.readers.set(name, None);
         entry.inbox.stop();
         if let Some(t) = entry.thread.take() {
             let _ = t.join();

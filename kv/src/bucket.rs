@@ -198,6 +198,13 @@ impl Bucket {
     /// The key's latest entry, deletes and purges included.
     pub async fn entry(&self, key: &str) -> Result<Option<Entry>, KvError> {
         let subject = self.subject(key)?;
+        // A file bucket is read straight from its committed data: no
+        // request through the stream's thread.
+        if let Some(reader) = self.link.reader(&self.stream) {
+            if let Ok(found) = reader.last_for_subject(&subject) {
+                return Ok(found.map(|m| self.entry_from_stored(m)));
+            }
+        }
         let get = format!("$JS.API.DIRECT.GET.{}.{subject}", self.stream);
         let reply = self.link.request(&get, None, b"", API_TIMEOUT).await?;
         self.entry_from_get(&reply, &subject)
@@ -210,6 +217,13 @@ impl Bucket {
         revision: u64,
     ) -> Result<Option<Entry>, KvError> {
         let subject = self.subject(key)?;
+        if let Some(reader) = self.link.reader(&self.stream) {
+            if let Ok(found) = reader.get(revision) {
+                return Ok(found
+                    .filter(|m| m.subject == subject)
+                    .map(|m| self.entry_from_stored(m)));
+            }
+        }
         let get = format!("$JS.API.DIRECT.GET.{}", self.stream);
         let body = json!({ "seq": revision }).to_string();
         let reply = self
@@ -217,6 +231,20 @@ impl Bucket {
             .request(&get, None, body.as_bytes(), API_TIMEOUT)
             .await?;
         self.entry_from_get(&reply, &subject)
+    }
+
+    fn entry_from_stored(&self, m: tern_jetstream::store::StoredMsg) -> Entry {
+        Entry {
+            bucket: self.name.clone(),
+            key: key_of(&self.name, &m.subject)
+                .unwrap_or_default()
+                .to_string(),
+            operation: Operation::from_headers(m.headers.as_deref()),
+            value: m.payload,
+            revision: m.seq,
+            created_ns: m.time_ns,
+            delta: 0,
+        }
     }
 
     fn entry_from_get(&self, reply: &Msg, subject: &str) -> Result<Option<Entry>, KvError> {

@@ -106,6 +106,11 @@ impl Link {
         }
     }
 
+    /// Direct readers of file streams, when JetStream runs.
+    pub fn reader(&self, stream: &str) -> Option<tern_jetstream::store::StoreReader> {
+        self.server.jetstream_readers()?.get(stream)
+    }
+
     pub fn publish(
         &self,
         subject: &str,

@@ -222,6 +222,12 @@ pub trait Store: Send {
         Ok(())
     }
 
+    /// A handle that reads committed messages from any thread, without the
+    /// writer (file stores only).
+    fn reader(&self) -> Option<StoreReader> {
+        None
+    }
+
     /// The saved consumers: (name, document).
     fn load_consumers(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         Ok(Vec::new())
@@ -231,6 +237,75 @@ pub trait Store: Send {
     fn save_config(&mut self, config_json: &[u8]) -> Result<(), StoreError>;
 
     fn load_config(&self) -> Result<Option<Vec<u8>>, StoreError>;
+}
+
+/// Reads a file store's committed messages from any thread (redb serves
+/// concurrent readers beside its one writer): what an embedding program's
+/// KV get uses instead of a round trip through the stream's thread.
+#[derive(Clone)]
+pub struct StoreReader {
+    db: std::sync::Arc<redb::Database>,
+}
+
+impl StoreReader {
+    /// The newest committed message on `subject` (a literal subject).
+    pub fn last_for_subject(&self, subject: &str) -> Result<Option<StoredMsg>, StoreError> {
+        use redb::ReadableDatabase;
+        let read = self.db.begin_read()?;
+        let seqs = read.open_table(schema::SUBJECT_SEQS)?;
+        let Some(entry) = seqs.range((subject, 0)..=(subject, u64::MAX))?.next_back() else {
+            return Ok(None);
+        };
+        let seq = entry?.0.value().1;
+        let messages = read.open_table(schema::MESSAGES)?;
+        match messages.get(seq)? {
+            Some(rec) => Ok(Some(record::decode(rec.value(), seq)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The committed message at `seq`.
+    pub fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError> {
+        use redb::ReadableDatabase;
+        let read = self.db.begin_read()?;
+        let messages = read.open_table(schema::MESSAGES)?;
+        match messages.get(seq)? {
+            Some(rec) => Ok(Some(record::decode(rec.value(), seq)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// The readers of the file streams, by stream name; the registry keeps
+/// it current as streams come and go.
+#[derive(Default)]
+pub struct Readers {
+    map: std::sync::RwLock<std::collections::HashMap<String, StoreReader>>,
+}
+
+impl Readers {
+    pub fn get(&self, stream: &str) -> Option<StoreReader> {
+        self.map
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(stream)
+            .cloned()
+    }
+
+    pub(crate) fn set(&self, stream: &str, reader: Option<StoreReader>) {
+        let mut map = self
+            .map
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match reader {
+            Some(r) => {
+                map.insert(stream.to_string(), r);
+            }
+            None => {
+                map.remove(stream);
+            }
+        }
+    }
 }
 
 /// True when a purge filter selects every subject.

@@ -9,6 +9,7 @@
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
@@ -59,7 +60,7 @@ pub struct RedbStore {
     /// The writes since the last commit; declared before `db` so it is
     /// dropped (aborted) first.
     txn: Option<WriteTransaction>,
-    db: Database,
+    db: Arc<Database>,
     index: Index,
     /// Subjects whose `SUBJECTS` row is stale; written at commit.
     dirty: HashSet<String>,
@@ -106,6 +107,7 @@ impl RedbStore {
         let db = Database::builder()
             .set_cache_size(CACHE_BYTES)
             .create(path)?;
+        let db = Arc::new(db);
         init(&db)?;
         let index = load_index(&db)?;
         let covered = load_wal_position(&db)?.unwrap_or((0, Wal::START));
@@ -926,6 +928,12 @@ impl Store for RedbStore {
                 }
             }
         }
+    }
+
+    fn reader(&self) -> Option<super::StoreReader> {
+        Some(super::StoreReader {
+            db: self.db.clone(),
+        })
     }
 
     fn load_config(&self) -> Result<Option<Vec<u8>>, StoreError> {
