@@ -133,6 +133,9 @@ fn main() {
     if only.as_deref().is_none_or(|o| o.contains("consume")) {
         consume_workloads(&tern_bin, reference.as_deref(), rounds);
     }
+    if only.as_deref().is_none_or(|o| o.contains("kv")) {
+        kv_workloads(&tern_bin, reference.as_deref(), rounds);
+    }
     if only
         .as_deref()
         .is_none_or(|o| "idle".contains(o) || o.contains("rss"))
@@ -364,6 +367,77 @@ fn consume_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize) {
         t_rss as f64,
         reference_restart.map(|(_, rss)| rss as f64),
     );
+}
+
+/// A KV workload: name, unit, which way is better, the measure.
+type KvRun = (&'static str, &'static str, Better, fn(u16) -> f64);
+
+/// The KV over the network, as the clients put (publish with a reply,
+/// durable on tern) and get (direct get), one client and eight; watch
+/// latency; and the in-process API.
+fn kv_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize) {
+    use support::kv;
+    let dirs: Vec<tempfile::TempDir> = (0..2)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let sd = |d: &tempfile::TempDir| d.path().to_string_lossy().into_owned();
+    let (d0, d1) = (sd(&dirs[0]), sd(&dirs[1]));
+    let tern = ServerProcess::start_with("tern-kv", tern_bin, &["-js", "-sd", &d0]).expect("tern");
+    let nats = reference
+        .map(|b| ServerProcess::start_with("nats-kv", b, &["-js", "-sd", &d1]).expect("nats"));
+    kv::recreate_bucket(tern.port);
+    if let Some(n) = &nats {
+        kv::recreate_bucket(n.port);
+    }
+    let runs: [KvRun; 5] = [
+        ("kv put, 1 client", "ops/s", Better::Higher, |p| {
+            kv::puts(p, 2_000, 0)
+        }),
+        ("kv put, 8 clients", "ops/s", Better::Higher, |p| {
+            kv::concurrent(p, 8, 500, kv::puts)
+        }),
+        ("kv get, 1 client", "ops/s", Better::Higher, |p| {
+            kv::gets(p, 10_000, 0)
+        }),
+        ("kv get, 8 clients", "ops/s", Better::Higher, |p| {
+            kv::concurrent(p, 8, 5_000, kv::gets)
+        }),
+        ("kv watch latency p50", "us", Better::Lower, |p| {
+            kv::watch_latency(p, 500)
+        }),
+    ];
+    for (name, unit, better, run) in runs {
+        let (mut t, mut r) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            t.push(run(tern.port));
+            if let Some(n) = &nats {
+                r.push(run(n.port));
+            }
+        }
+        let w = Workload {
+            name,
+            unit,
+            better,
+            run: |_| 0.0,
+        };
+        report(&w, median(&mut t), (!r.is_empty()).then(|| median(&mut r)));
+    }
+    drop((tern, nats));
+    let (put, get, network_get) = kv::in_process(2_000, 200_000);
+    let w = Workload {
+        name: "kv in-process put (tern-kv)",
+        unit: "ops/s",
+        better: Better::Higher,
+        run: |_| 0.0,
+    };
+    report(&w, put, None);
+    let w = Workload {
+        name: "kv in-process get vs network get, same tern",
+        unit: "ops/s",
+        better: Better::Higher,
+        run: |_| 0.0,
+    };
+    report(&w, get, Some(network_get));
 }
 
 fn report(w: &Workload, tern: f64, reference: Option<f64>) {

@@ -2,5 +2,6 @@
 //! connections and server processes.
 
 pub mod js;
+pub mod kv;
 pub mod proto;
 pub mod server;
