@@ -154,7 +154,7 @@ pub fn direct_get(
 
 /// One raw message; batch replies add the pending count and the previous
 /// sequence.
-fn send_direct(
+pub(crate) fn send_direct(
     outbox: &dyn Outbox,
     reply: &str,
     stream: &str,

@@ -710,6 +710,24 @@ impl Registry {
             self.outbox.publish(&req.reply, Some(&h), b"");
             return;
         };
+        // The simple forms of a file stream are read here from its
+        // committed data, without a hop to the stream's thread.
+        if let Some(reader) = self.readers.get(name) {
+            if let Some(found) =
+                simple_direct_get(&reader, last_by_subject.as_deref(), &req.payload)
+            {
+                match found {
+                    Ok(Some(m)) => msg_api::send_direct(&*self.outbox, &req.reply, name, &m, None),
+                    Ok(None) => {
+                        let h =
+                            crate::headers::HeaderBlock::status(404, "Message Not Found").finish();
+                        self.outbox.publish(&req.reply, Some(&h), b"");
+                    }
+                    Err(e) => tracing::error!("stream {name}: direct get: {e}"),
+                }
+                return;
+            }
+        }
         let outbox = self.outbox.clone();
         let (reply, payload) = (req.reply.clone(), req.payload.clone());
         let stream_name = name.to_string();
@@ -724,6 +742,37 @@ impl Registry {
             );
         });
     }
+}
+
+/// A direct get by sequence, or of a literal subject's last message,
+/// answered from a reader; `None` for every other form (batches,
+/// next_by_subj, wildcards, bad requests), which the stream's thread
+/// answers.
+fn simple_direct_get(
+    reader: &crate::store::StoreReader,
+    last_by_subject: Option<&str>,
+    payload: &[u8],
+) -> Option<Result<Option<crate::store::StoredMsg>, crate::store::StoreError>> {
+    let literal = |s: &str| !s.is_empty() && !crate::subject::has_wildcard(s.as_bytes());
+    if let Some(subject) = last_by_subject {
+        return (payload.is_empty() && literal(subject)).then(|| reader.last_for_subject(subject));
+    }
+    let req: crate::api::stream::MsgGetRequest = serde_json::from_slice(payload).ok()?;
+    let only_seq = crate::api::stream::MsgGetRequest {
+        seq: req.seq,
+        ..Default::default()
+    };
+    if req.seq > 0 && req == only_seq {
+        return Some(reader.get(req.seq));
+    }
+    let only_last = crate::api::stream::MsgGetRequest {
+        last_by_subj: req.last_by_subj.clone(),
+        ..Default::default()
+    };
+    if literal(&req.last_by_subj) && req == only_last {
+        return Some(reader.last_for_subject(&req.last_by_subj));
+    }
+    None
 }
 
 /// The `Nats-Required-Api-Level` a request carries, if any.
