@@ -712,7 +712,7 @@ impl Registry {
         };
         // The simple forms of a file stream are read here from its
         // committed data, without a hop to the stream's thread.
-        if let Some(reader) = self.readers.get(name) {
+        if let Some(reader) = self.readers.get(name).filter(|r| r.is_current()) {
             if let Some(found) =
                 simple_direct_get(&reader, last_by_subject.as_deref(), &req.payload)
             {

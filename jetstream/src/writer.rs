@@ -190,12 +190,14 @@ impl Writer {
                 self.stream.policy().name
             );
         }
-        let result = if std::mem::take(&mut self.published) {
-            self.stream.store_mut().commit()
+        let published = std::mem::take(&mut self.published);
+        // Published messages are durable once logged: the acks go out
+        // before redb applies the batch. Consumer state alone is written
+        // without a sync, as the reference does not sync it per ack.
+        let result = if published {
+            self.stream.store_mut().make_durable()
         } else {
-            // Consumer state only: written now, synced with the next sync,
-            // as the reference writes consumer state without a sync.
-            self.stream.store_mut().commit_unsynced()
+            Ok(())
         };
         if let Err(e) = result {
             let name = self.stream.policy().name.clone();
@@ -207,6 +209,14 @@ impl Writer {
         }
         self.outbox.publish_batch(&self.acks);
         self.acks.clear();
+        let applied = if published {
+            self.stream.store_mut().commit()
+        } else {
+            self.stream.store_mut().commit_unsynced()
+        };
+        if let Err(e) = applied {
+            tracing::error!("stream {}: commit failed: {e}", self.stream.policy().name);
+        }
         self.stream
             .deliver_consumers(&*self.outbox, now_ns(), &mut self.out);
         if !self.out.is_empty() {

@@ -108,7 +108,10 @@ impl Link {
 
     /// Direct readers of file streams, when JetStream runs.
     pub fn reader(&self, stream: &str) -> Option<tern_jetstream::store::StoreReader> {
-        self.server.jetstream_readers()?.get(stream)
+        self.server
+            .jetstream_readers()?
+            .get(stream)
+            .filter(|r| r.is_current())
     }
 
     pub fn publish(

@@ -144,6 +144,13 @@ pub trait Store: Send {
     /// lost and must not be acked.
     fn commit(&mut self) -> Result<(), StoreError>;
 
+    /// Makes the writes since the last commit durable without applying
+    /// them yet: they may be acked now, and `commit` applies them. A store
+    /// without that split makes them durable in `commit`.
+    fn make_durable(&mut self) -> Result<(), StoreError> {
+        self.commit()
+    }
+
     /// Commits like `commit`, but a durable store may leave the sync to its
     /// next sync deadline (for consumer state, which the reference does
     /// not sync per ack either).
@@ -244,10 +251,18 @@ pub trait Store: Send {
 /// KV get uses instead of a round trip through the stream's thread.
 #[derive(Clone)]
 pub struct StoreReader {
-    db: std::sync::Arc<redb::Database>,
+    pub(crate) db: std::sync::Arc<redb::Database>,
+    /// Set while a batch is acked (logged) but not yet in redb.
+    pub(crate) applying: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl StoreReader {
+    /// Whether every acked write is visible here; when not, a read must
+    /// go through the stream's thread (it runs after the batch lands).
+    pub fn is_current(&self) -> bool {
+        !self.applying.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// The newest committed message on `subject` (a literal subject).
     pub fn last_for_subject(&self, subject: &str) -> Result<Option<StoredMsg>, StoreError> {
         use redb::ReadableDatabase;

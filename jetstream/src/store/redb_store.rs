@@ -71,6 +71,10 @@ pub struct RedbStore {
     /// Set when a failed batch could not be cut from the log: writes are
     /// refused for good (until a restart replays the log).
     log_broken: Option<String>,
+    /// `make_durable` wrote the batch's log; `commit` applies it to redb.
+    log_durable: bool,
+    /// Shared with readers: a logged batch is not in redb yet.
+    applying: Arc<std::sync::atomic::AtomicBool>,
     scratch: Vec<u8>,
     /// The durability point: every change is logged here and the log is
     /// synced at commit; redb itself commits without a sync.
@@ -121,6 +125,8 @@ impl RedbStore {
             dropped_tables: false,
             failed: None,
             log_broken: None,
+            log_durable: false,
+            applying: Arc::default(),
             scratch: Vec::new(),
             wal,
             sync_every: None,
@@ -768,6 +774,25 @@ impl Store for RedbStore {
         self.commit_with(false)
     }
 
+    fn make_durable(&mut self) -> Result<(), StoreError> {
+        if self.txn.is_none() && !self.wal.has_pending() {
+            return Ok(());
+        }
+        if let Some(why) = &self.log_broken {
+            return Err(StoreError::Backend(format!("store unusable: {why}")));
+        }
+        // Readers fall back to the stream's thread until redb has it.
+        self.applying
+            .store(true, std::sync::atomic::Ordering::Release);
+        if let Err(e) = self.flush_log(true) {
+            self.applying
+                .store(false, std::sync::atomic::Ordering::Release);
+            return Err(e);
+        }
+        self.log_durable = true;
+        Ok(())
+    }
+
     fn commit(&mut self) -> Result<(), StoreError> {
         self.commit_with(true)
     }
@@ -933,6 +958,7 @@ impl Store for RedbStore {
     fn reader(&self) -> Option<super::StoreReader> {
         Some(super::StoreReader {
             db: self.db.clone(),
+            applying: self.applying.clone(),
         })
     }
 
@@ -947,7 +973,34 @@ impl RedbStore {
     /// Writes the batch's log records (synced unless relaxed), then
     /// commits redb without a sync. If redb fails, the log is cut back so
     /// a replay cannot bring back a batch reported failed.
+    /// Writes the pending log frames (synced unless `may_sync` is false or
+    /// syncs are relaxed); on failure the batch is abandoned.
+    fn flush_log(&mut self, may_sync: bool) -> Result<(), StoreError> {
+        let sync_now = may_sync
+            && self
+                .sync_every
+                .is_none_or(|every| self.last_sync.elapsed() >= every);
+        if let Err(e) = self.wal.flush(sync_now) {
+            self.rollback();
+            return Err(StoreError::Backend(format!("writing the log: {e}")));
+        }
+        if sync_now {
+            self.last_sync = std::time::Instant::now();
+        }
+        Ok(())
+    }
+
     fn commit_with(&mut self, may_sync: bool) -> Result<(), StoreError> {
+        // The log was written and synced by `make_durable` (the batch may
+        // already be acked): it must stay whatever happens to redb.
+        let acked = std::mem::take(&mut self.log_durable);
+        let result = self.commit_logged(may_sync, acked);
+        self.applying
+            .store(false, std::sync::atomic::Ordering::Release);
+        result
+    }
+
+    fn commit_logged(&mut self, may_sync: bool, acked: bool) -> Result<(), StoreError> {
         let txn = match self.txn.take() {
             Some(txn) => txn,
             None if self.wal.has_pending() => {
@@ -963,19 +1016,18 @@ impl RedbStore {
             None => return Ok(()),
         };
         let before = self.wal.written_len();
-        let sync_now = may_sync
-            && self
-                .sync_every
-                .is_none_or(|every| self.last_sync.elapsed() >= every);
-        if let Err(e) = self.wal.flush(sync_now) {
+        if let Err(e) = self.flush_log(may_sync) {
             drop(txn);
-            self.rollback();
-            return Err(StoreError::Backend(format!("writing the log: {e}")));
-        }
-        if sync_now {
-            self.last_sync = std::time::Instant::now();
+            return Err(e);
         }
         if let Err(e) = self.commit_txn(txn) {
+            if acked {
+                // Acked from the log: keep it, so a restart replays the
+                // batch; until then nothing more is written.
+                self.rollback();
+                self.log_broken = Some(format!("applying a logged batch failed: {e}"));
+                return Err(e);
+            }
             let cut = self.wal.cut_back(before);
             self.rollback();
             if let Err(cut) = cut {
