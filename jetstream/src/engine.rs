@@ -198,23 +198,33 @@ fn serve(mut registry: crate::registry::Registry, rx: &Receiver<ApiOp>) {
     registry.stop_all();
 }
 
-/// How long the API thread looks for the next request before it sleeps:
-/// a request that follows its predecessor closely (a client's next get)
-/// then costs no thread wake-up.
-const API_SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+/// How long the API and stream threads look for their next work before
+/// they sleep: work that follows its predecessor closely (a client's next
+/// request) then costs no thread wake-up.
+pub(crate) const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
 
-fn next_op(rx: &Receiver<ApiOp>) -> Option<ApiOp> {
+/// The next item if one arrives within `spin`: `Ok(None)` when none did,
+/// `Err(())` when the sender is gone.
+pub(crate) fn spin_recv<T>(rx: &Receiver<T>, spin: std::time::Duration) -> Result<Option<T>, ()> {
     let start = std::time::Instant::now();
     loop {
         match rx.try_recv() {
-            Ok(op) => return Some(op),
-            Err(std::sync::mpsc::TryRecvError::Disconnected) => return None,
+            Ok(item) => return Ok(Some(item)),
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => return Err(()),
             Err(std::sync::mpsc::TryRecvError::Empty) => {}
         }
-        if start.elapsed() >= API_SPIN {
-            return rx.recv().ok();
+        if start.elapsed() >= spin {
+            return Ok(None);
         }
         std::hint::spin_loop();
+    }
+}
+
+fn next_op(rx: &Receiver<ApiOp>) -> Option<ApiOp> {
+    match spin_recv(rx, SPIN) {
+        Ok(Some(op)) => Some(op),
+        Ok(None) => rx.recv().ok(),
+        Err(()) => None,
     }
 }
 

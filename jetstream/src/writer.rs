@@ -143,6 +143,12 @@ impl Writer {
             .next_consumer_deadline()
             .map(|at| Duration::from_nanos(u64::try_from(at - now_ns()).unwrap_or(0)));
         let timeout = [expiry, sync, consumers].into_iter().flatten().min();
+        let spin = timeout.map_or(crate::engine::SPIN, |t| t.min(crate::engine::SPIN));
+        match crate::engine::spin_recv(rx, spin) {
+            Ok(Some(op)) => return Some(op),
+            Ok(None) => {}
+            Err(()) => return Some(StreamOp::Stop),
+        }
         match timeout {
             Some(wait) => match rx.recv_timeout(wait) {
                 Ok(op) => Some(op),
@@ -209,6 +215,13 @@ impl Writer {
         }
         self.outbox.publish_batch(&self.acks);
         self.acks.clear();
+        // Durable, so consumers may see it; redb applies it after.
+        self.stream
+            .deliver_consumers(&*self.outbox, now_ns(), &mut self.out);
+        if !self.out.is_empty() {
+            self.outbox.send(&self.out);
+            self.out.clear();
+        }
         let applied = if published {
             self.stream.store_mut().commit()
         } else {
@@ -216,12 +229,6 @@ impl Writer {
         };
         if let Err(e) = applied {
             tracing::error!("stream {}: commit failed: {e}", self.stream.policy().name);
-        }
-        self.stream
-            .deliver_consumers(&*self.outbox, now_ns(), &mut self.out);
-        if !self.out.is_empty() {
-            self.outbox.send(&self.out);
-            self.out.clear();
         }
     }
 
