@@ -13,6 +13,7 @@ pub mod account;
 pub mod client;
 pub mod config;
 pub mod info;
+pub mod inproc;
 pub mod jetstream;
 pub mod log;
 pub mod process;

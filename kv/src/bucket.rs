@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use tern_jetstream::headers::{self, HeaderBlock};
 
 use crate::entry::{key_of, Entry, Operation, KV_OPERATION};
-use crate::link::{Link, Msg};
+use tern::inproc::{Link, Msg};
 use crate::names::{valid_key, valid_pattern};
 use crate::watch::{DeliverFrom, Watch};
 use crate::{api, api_error, KvError, API_TIMEOUT};

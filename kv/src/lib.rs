@@ -19,7 +19,6 @@
 
 mod bucket;
 mod entry;
-mod link;
 mod names;
 mod watch;
 
@@ -31,7 +30,7 @@ pub use entry::{Entry, Operation};
 pub use names::{valid_bucket, valid_key};
 pub use watch::Watch;
 
-use link::Link;
+use tern::inproc::{self as link, Link};
 use serde_json::{json, Value};
 
 /// How long a JetStream API call may take.

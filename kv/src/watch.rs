@@ -9,7 +9,7 @@ use tern::router::Subscription;
 use tokio::sync::mpsc;
 
 use crate::entry::{key_of, Entry, Operation};
-use crate::link::{Link, Msg};
+use tern::inproc::{Link, Msg};
 use crate::{api, KvError};
 
 /// Where a watcher starts.

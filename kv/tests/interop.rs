@@ -348,12 +348,20 @@ async fn memory_buckets_are_read_through_the_stream() {
     let mut config = Config::new("mem");
     config.storage = tern_kv::Storage::Memory;
     config.history = 2;
-    let bucket = within("create", s.kv.create_bucket(config)).await.expect("bucket");
+    let bucket = within("create", s.kv.create_bucket(config))
+        .await
+        .expect("bucket");
     let r1 = within("put", bucket.put("k", b("1"))).await.expect("put");
     within("put", bucket.put("k", b("2"))).await.expect("put");
-    let e = within("get", bucket.get("k")).await.expect("get").expect("set");
+    let e = within("get", bucket.get("k"))
+        .await
+        .expect("get")
+        .expect("set");
     assert_eq!(e.value, b("2"));
-    let old = within("rev", bucket.entry_for_revision("k", r1)).await.expect("rev").expect("kept");
+    let old = within("rev", bucket.entry_for_revision("k", r1))
+        .await
+        .expect("rev")
+        .expect("kept");
     assert_eq!(old.value, b("1"));
     s.stop().await;
 }

@@ -1,7 +1,7 @@
 //! An in-process connection to the server: an internal client (no socket)
-//! that publishes, subscribes, and makes requests on a muxed inbox, so the
-//! KV speaks to JetStream exactly as a NATS client does, without the
-//! network.
+//! that publishes, subscribes, and makes requests on a muxed inbox, so an
+//! embedding program (the in-process KV and object store) speaks to
+//! JetStream exactly as a NATS client does, without the network.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use tern::client::{Handle, InternalMsg};
-use tern::router::Subscription;
-use tern::Server;
+use crate::client::{Handle, InternalMsg};
+use crate::router::Subscription;
+use crate::Server;
 use tokio::sync::{mpsc, oneshot};
 
 /// A message delivered to the link.
