@@ -175,3 +175,202 @@ impl Link {
         self.server.unsubscribe_internal(sub);
     }
 }
+
+/// An error reply of the JetStream API, or no reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiCallError {
+    Api {
+        code: u16,
+        err_code: u32,
+        description: String,
+    },
+    Timeout,
+    Closed,
+    /// A reply that could not be read.
+    Protocol(String),
+}
+
+impl From<LinkError> for ApiCallError {
+    fn from(e: LinkError) -> Self {
+        match e {
+            LinkError::Timeout => ApiCallError::Timeout,
+            LinkError::Closed => ApiCallError::Closed,
+        }
+    }
+}
+
+/// How long a JetStream API call may take.
+pub const API_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Link {
+    /// A JetStream API call: the JSON reply, or its error.
+    pub async fn api(
+        &self,
+        subject: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, ApiCallError> {
+        let payload = if body.is_null() {
+            Vec::new()
+        } else {
+            serde_json::to_vec(body).map_err(|e| ApiCallError::Protocol(e.to_string()))?
+        };
+        let reply = self.request(subject, None, &payload, API_TIMEOUT).await?;
+        let value: serde_json::Value = serde_json::from_slice(&reply.payload)
+            .map_err(|e| ApiCallError::Protocol(e.to_string()))?;
+        match value.get("error") {
+            Some(err) => Err(api_error(err)),
+            None => Ok(value),
+        }
+    }
+}
+
+/// The `{"code","err_code","description"}` of an error reply.
+pub fn api_error(err: &serde_json::Value) -> ApiCallError {
+    ApiCallError::Api {
+        code: u16::try_from(err["code"].as_u64().unwrap_or(0)).unwrap_or(0),
+        err_code: u32::try_from(err["err_code"].as_u64().unwrap_or(0)).unwrap_or(0),
+        description: err["description"].as_str().unwrap_or("").to_string(),
+    }
+}
+
+/// Where an ordered consumer starts.
+#[derive(Clone, Copy, Debug)]
+pub enum DeliverFrom {
+    All,
+    New,
+    LastPerSubject,
+    Sequence(u64),
+}
+
+/// A delivery of an ordered consumer, with what its ack subject tells.
+#[derive(Clone, Debug)]
+pub struct Delivered {
+    pub msg: Msg,
+    pub stream_seq: u64,
+    pub time_ns: i64,
+    /// Messages still pending after this one.
+    pub pending: u64,
+}
+
+/// An ordered push consumer as the clients create it (ephemeral, ack
+/// none, flow control, heartbeats, memory state) delivering to an inbox
+/// of the link. Flow-control requests are answered as their place in the
+/// queue is reached, so no more than the server's window waits here.
+pub struct Ordered {
+    link: Arc<Link>,
+    stream: String,
+    consumer: String,
+    sub: Arc<Subscription>,
+    rx: mpsc::UnboundedReceiver<Msg>,
+    /// Messages the consumer had to deliver when created.
+    pub initial_pending: u64,
+}
+
+impl Ordered {
+    pub async fn start(
+        link: &Arc<Link>,
+        stream: &str,
+        filter: &str,
+        from: DeliverFrom,
+        headers_only: bool,
+    ) -> Result<Ordered, ApiCallError> {
+        let inbox = link.new_inbox();
+        let (sub, rx) = link.subscribe(&inbox);
+        let mut config = serde_json::json!({
+            "deliver_subject": inbox,
+            "ack_policy": "none",
+            "max_deliver": 1,
+            "flow_control": true,
+            "idle_heartbeat": 5_000_000_000i64,
+            "mem_storage": true,
+            "num_replicas": 1,
+            "filter_subject": filter,
+            "headers_only": headers_only,
+        });
+        let policy = match from {
+            DeliverFrom::All => "all",
+            DeliverFrom::New => "new",
+            DeliverFrom::LastPerSubject => "last_per_subject",
+            DeliverFrom::Sequence(seq) => {
+                config["opt_start_seq"] = serde_json::json!(seq.max(1));
+                "by_start_sequence"
+            }
+        };
+        config["deliver_policy"] = serde_json::json!(policy);
+        let body = serde_json::json!({ "stream_name": stream, "config": config });
+        let info = match link
+            .api(&format!("$JS.API.CONSUMER.CREATE.{stream}"), &body)
+            .await
+        {
+            Ok(info) => info,
+            Err(e) => {
+                link.unsubscribe(&sub);
+                return Err(e);
+            }
+        };
+        Ok(Ordered {
+            link: link.clone(),
+            stream: stream.to_string(),
+            consumer: info["name"].as_str().unwrap_or_default().to_string(),
+            sub,
+            rx,
+            initial_pending: info["num_pending"].as_u64().unwrap_or(0),
+        })
+    }
+
+    /// The next delivered message; `None` once the server is gone.
+    pub async fn next(&mut self) -> Option<Delivered> {
+        loop {
+            let msg = self.rx.recv().await?;
+            if let Some(d) = self.delivered(msg) {
+                return Some(d);
+            }
+        }
+    }
+
+    /// As `next`, for a poll-based reader.
+    pub fn poll_next(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Delivered>> {
+        loop {
+            match self.rx.poll_recv(cx) {
+                std::task::Poll::Ready(Some(msg)) => {
+                    if let Some(d) = self.delivered(msg) {
+                        return std::task::Poll::Ready(Some(d));
+                    }
+                }
+                std::task::Poll::Ready(None) => return std::task::Poll::Ready(None),
+                std::task::Poll::Pending => return std::task::Poll::Pending,
+            }
+        }
+    }
+
+    /// A data message; heartbeats give none and flow-control requests are
+    /// answered.
+    fn delivered(&self, msg: Msg) -> Option<Delivered> {
+        let reply = msg.reply.as_deref()?;
+        if reply.starts_with("$JS.FC.") {
+            self.link.publish(reply, None, None, b"");
+            return None;
+        }
+        // $JS.ACK.<stream>.<consumer>.<delivered>.<seq>.<cseq>.<ts>.<pending>
+        let tokens: Vec<&str> = reply.split('.').collect();
+        if tokens.len() != 9 {
+            return None;
+        }
+        Some(Delivered {
+            stream_seq: tokens[5].parse().ok()?,
+            time_ns: tokens[7].parse().ok()?,
+            pending: tokens[8].parse().ok()?,
+            msg,
+        })
+    }
+}
+
+impl Drop for Ordered {
+    fn drop(&mut self) {
+        self.link.unsubscribe(&self.sub);
+        // The ephemeral consumer would go by itself once idle; say so now.
+        let subject = format!("$JS.API.CONSUMER.DELETE.{}.{}", self.stream, self.consumer);
+        self.link
+            .publish(&subject, Some(&self.link.new_inbox()), None, b"");
+    }
+}

@@ -10,8 +10,9 @@ use tern_jetstream::headers::{self, HeaderBlock};
 use crate::entry::{key_of, Entry, Operation, KV_OPERATION};
 use tern::inproc::{Link, Msg};
 use crate::names::{valid_key, valid_pattern};
-use crate::watch::{DeliverFrom, Watch};
-use crate::{api, api_error, KvError, API_TIMEOUT};
+use crate::watch::Watch;
+use crate::KvError;
+use tern::inproc::{api_error, DeliverFrom, API_TIMEOUT};
 
 /// A bucket's totals, from its stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,7 +101,7 @@ impl Bucket {
         let ack: Value =
             serde_json::from_slice(&reply.payload).map_err(|e| KvError::Protocol(e.to_string()))?;
         if let Some(err) = ack.get("error") {
-            return Err(match api_error(err) {
+            return Err(match KvError::from(api_error(err)) {
                 KvError::Api {
                     err_code: 10071,
                     description,
@@ -327,7 +328,7 @@ impl Bucket {
         pattern: &str,
         revision: u64,
     ) -> Result<Watch, KvError> {
-        self.watch_from(pattern, DeliverFrom::Revision(revision))
+        self.watch_from(pattern, DeliverFrom::Sequence(revision))
             .await
     }
 
@@ -340,18 +341,11 @@ impl Bucket {
     }
 
     pub async fn status(&self) -> Result<Status, KvError> {
-        let info = api(
-            &self.link,
-            &format!("$JS.API.STREAM.INFO.{}", self.stream),
-            &Value::Null,
-        )
-        .await
-        .map_err(|e| match e {
-            KvError::Api {
-                err_code: 10059, ..
-            } => KvError::BucketNotFound(self.name.clone()),
-            e => e,
-        })?;
+        let info = self
+            .link
+            .api(&format!("$JS.API.STREAM.INFO.{}", self.stream), &Value::Null)
+            .await
+            .map_err(|e| KvError::from_api(e, &self.name))?;
         Ok(Status {
             bucket: self.name.clone(),
             values: info["state"]["messages"].as_u64().unwrap_or(0),

@@ -30,11 +30,9 @@ pub use entry::{Entry, Operation};
 pub use names::{valid_bucket, valid_key};
 pub use watch::Watch;
 
-use tern::inproc::{self as link, Link};
+use tern::inproc::{ApiCallError, Link};
 use serde_json::{json, Value};
 
-/// How long a JetStream API call may take.
-const API_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KvError {
@@ -84,12 +82,38 @@ impl std::fmt::Display for KvError {
 
 impl std::error::Error for KvError {}
 
-impl From<link::LinkError> for KvError {
-    fn from(e: link::LinkError) -> Self {
+impl KvError {
+    /// An API error, with "stream not found" read as the bucket missing.
+    pub(crate) fn from_api(e: ApiCallError, bucket: &str) -> KvError {
         match e {
-            link::LinkError::Timeout => KvError::Timeout,
-            link::LinkError::Closed => KvError::Closed,
+            ApiCallError::Api { err_code: 10059, .. } => KvError::BucketNotFound(bucket.to_string()),
+            e => e.into(),
         }
+    }
+}
+
+impl From<ApiCallError> for KvError {
+    fn from(e: ApiCallError) -> Self {
+        match e {
+            ApiCallError::Api {
+                code,
+                err_code,
+                description,
+            } => KvError::Api {
+                code,
+                err_code,
+                description,
+            },
+            ApiCallError::Timeout => KvError::Timeout,
+            ApiCallError::Closed => KvError::Closed,
+            ApiCallError::Protocol(p) => KvError::Protocol(p),
+        }
+    }
+}
+
+impl From<tern::inproc::LinkError> for KvError {
+    fn from(e: tern::inproc::LinkError) -> Self {
+        ApiCallError::from(e).into()
     }
 }
 
@@ -253,30 +277,6 @@ impl Kv {
     }
 
     async fn api(&self, subject: &str, body: &Value) -> Result<Value, KvError> {
-        api(&self.link, subject, body).await
-    }
-}
-
-/// A JetStream API call: the JSON reply, or its error as `KvError::Api`.
-async fn api(link: &Link, subject: &str, body: &Value) -> Result<Value, KvError> {
-    let payload = if body.is_null() {
-        Vec::new()
-    } else {
-        serde_json::to_vec(body).map_err(|e| KvError::Protocol(e.to_string()))?
-    };
-    let reply = link.request(subject, None, &payload, API_TIMEOUT).await?;
-    let value: Value =
-        serde_json::from_slice(&reply.payload).map_err(|e| KvError::Protocol(e.to_string()))?;
-    if let Some(err) = value.get("error") {
-        return Err(api_error(err));
-    }
-    Ok(value)
-}
-
-fn api_error(err: &Value) -> KvError {
-    KvError::Api {
-        code: err["code"].as_u64().unwrap_or(0) as u16,
-        err_code: err["err_code"].as_u64().unwrap_or(0) as u32,
-        description: err["description"].as_str().unwrap_or("").to_string(),
+        Ok(self.link.api(subject, body).await?)
     }
 }
