@@ -165,7 +165,7 @@ pub(super) fn api(c: &mut Conn, subject: &str, body: &str) -> Value {
     record_json(c, &reply)
 }
 
-fn record_json(c: &mut Conn, reply: &Reply) -> Value {
+pub(super) fn record_json(c: &mut Conn, reply: &Reply) -> Value {
     let mut value: Value = match serde_json::from_slice(&reply.payload) {
         Ok(v) if reply.headers.is_none() => v,
         _ => {
@@ -188,7 +188,12 @@ fn record_json(c: &mut Conn, reply: &Reply) -> Value {
 
 /// A publish into a stream with a reply: the reply (PubAck or a status)
 /// recorded and returned as the exact bytes of its frame.
-fn publish(c: &mut Conn, subject: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+pub(super) fn publish(
+    c: &mut Conn,
+    subject: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Vec<u8> {
     let Some(reply) = send_and_read(c, subject, headers, body, 1).pop() else {
         return Vec::new();
     };
@@ -197,7 +202,7 @@ fn publish(c: &mut Conn, subject: &str, headers: &[(&str, &str)], body: &[u8]) -
 }
 
 /// The PubAck frame a publish gets, `MSG _INBOX.js 1 <n>` with `json`.
-fn ack_frame(json: &str) -> Vec<u8> {
+pub(super) fn ack_frame(json: &str) -> Vec<u8> {
     format!("MSG {INBOX} 1 {}\r\n{json}\r\n", json.len()).into_bytes()
 }
 
@@ -207,7 +212,7 @@ fn no_responders_frame(subject: &str) -> Vec<u8> {
     format!("HMSG {INBOX} 1 {n} {n}\r\n{block}\r\n", n = block.len()).into_bytes()
 }
 
-fn expect_frame(c: &mut Conn, got: &[u8], want: &[u8]) {
+pub(super) fn expect_frame(c: &mut Conn, got: &[u8], want: &[u8]) {
     c.check(
         got == want,
         format!(
@@ -221,12 +226,12 @@ fn expect_frame(c: &mut Conn, got: &[u8], want: &[u8]) {
 /// A direct get: `count` raw replies, recorded with `Nats-Time-Stamp`
 /// masked. Returns each as its masked lines: status line, headers, then
 /// `payload: ...`.
-fn direct(c: &mut Conn, subject: &str, body: &str, count: usize) -> Vec<Vec<String>> {
+pub(super) fn direct(c: &mut Conn, subject: &str, body: &str, count: usize) -> Vec<Vec<String>> {
     let replies = send_and_read(c, subject, &[], body.as_bytes(), count);
     replies.iter().map(|r| record_hmsg(c, r)).collect()
 }
 
-fn record_hmsg(c: &mut Conn, reply: &Reply) -> Vec<String> {
+pub(super) fn record_hmsg(c: &mut Conn, reply: &Reply) -> Vec<String> {
     let Some(headers) = &reply.headers else {
         c.record(render_frame(&reply.frame));
         c.check(false, "expected an HMSG".to_string());
@@ -261,12 +266,12 @@ fn record_hmsg(c: &mut Conn, reply: &Reply) -> Vec<String> {
 }
 
 /// A direct get answered by a status only.
-fn status(line: &str) -> Vec<String> {
+pub(super) fn status(line: &str) -> Vec<String> {
     vec![line.to_string(), "payload: \"\"".to_string()]
 }
 
 /// A direct get's message: the stored headers, then the stream's.
-fn direct_msg(
+pub(super) fn direct_msg(
     stored: &[&str],
     stream: &str,
     subject: &str,
@@ -299,7 +304,7 @@ fn batch_msg(
     lines
 }
 
-fn expect_lines(c: &mut Conn, got: &[Vec<String>], want: &[Vec<String>]) {
+pub(super) fn expect_lines(c: &mut Conn, got: &[Vec<String>], want: &[Vec<String>]) {
     c.check(
         got == want,
         format!("expected replies {want:?}, received {got:?}"),

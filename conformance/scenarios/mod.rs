@@ -6,6 +6,7 @@ mod consumers;
 mod delivery;
 mod errors;
 mod jetstream;
+mod kv;
 mod limits;
 mod no_responders;
 mod parsing;

@@ -856,6 +856,8 @@ fn stream_info(
     } else {
         config.clone()
     };
+    let mirror = config.mirror.as_ref().map(source_info);
+    let sources = config.sources.iter().map(source_info).collect();
     let info = StreamInfo {
         config,
         created: created_ns,
@@ -864,10 +866,27 @@ fn stream_info(
             leader: l.to_string(),
             ..ClusterInfo::default()
         }),
+        mirror,
+        sources,
         ts: now_ns(),
         ..StreamInfo::default()
     };
     (info, paged)
+}
+
+/// A mirror's or source's progress as reported: tern does not copy from
+/// other streams, so it reads as the reference's before its first contact
+/// (nothing lagging, never active).
+fn source_info(src: &crate::api::stream::StreamSource) -> crate::api::stream::StreamSourceInfo {
+    crate::api::stream::StreamSourceInfo {
+        name: src.name.clone(),
+        external: src.external.clone(),
+        lag: 0,
+        active: -1,
+        error: None,
+        filter_subject: src.filter_subject.clone(),
+        subject_transforms: src.subject_transforms.clone(),
+    }
 }
 
 /// Counts and publishes one reply.
