@@ -37,8 +37,13 @@ const MIN_PULL_EXPIRES: i64 = 1_000_000;
 /// How often a push consumer without interest looks again for a
 /// subscriber on its deliver subject.
 const INTEREST_POLL: i64 = 50_000_000;
-/// Messages read ahead at once for a consumer with at most one filter.
+/// Messages read ahead at once for a consumer with at most one filter...
 const READ_AHEAD: usize = 256;
+/// ...or about this many bytes of them, whichever is fewer: 256 object
+/// store chunks of 128 KiB would hold 32 MiB per consumer.
+const READ_AHEAD_BYTES: usize = 1 << 20;
+/// The first read ahead, before the consumer knows its message sizes.
+const READ_AHEAD_FIRST: usize = 16;
 
 /// A delivered message waiting for its ack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,6 +106,9 @@ pub struct Consumer {
     /// New messages read ahead (from `next_sseq` on), so a delivery does
     /// not cost a store read of its own; dropped on any removal.
     ahead: VecDeque<StoredMsg>,
+    /// How many messages the next read ahead asks for: as many of the
+    /// sizes last read as fit in `READ_AHEAD_BYTES`.
+    ahead_msgs: usize,
     /// Matching messages at or past `next_sseq`; `None` when it must be
     /// counted again (after removals).
     num_pending: Option<u64>,
@@ -229,6 +237,7 @@ impl Consumer {
             timers: BTreeSet::new(),
             waiting: VecDeque::new(),
             ahead: VecDeque::new(),
+            ahead_msgs: READ_AHEAD_FIRST,
             num_pending: None,
             push_bound: false,
             interest_checked: created_ns,
@@ -879,8 +888,13 @@ impl Consumer {
             }
             if self.ahead.is_empty() {
                 let filter = single_filter(&self.filters);
-                self.ahead
-                    .extend(store.scan(&filter, self.next_sseq, READ_AHEAD)?);
+                let read = store.scan(&filter, self.next_sseq, self.ahead_msgs)?;
+                let bytes: usize = read.iter().map(|m| m.payload.len() + m.subject.len()).sum();
+                if !read.is_empty() {
+                    self.ahead_msgs =
+                        (READ_AHEAD_BYTES * read.len() / bytes.max(1)).clamp(1, READ_AHEAD);
+                }
+                self.ahead.extend(read);
             }
             return Ok(self.ahead.front().map(|m| (m.clone(), Source::New)));
         }

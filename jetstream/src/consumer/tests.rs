@@ -152,3 +152,46 @@ fn last_per_subject_delivers_each_subjects_last_then_new_ones() {
     c.deliver(&store, 0, &mut out).expect("deliver");
     assert_eq!(payloads(&out), vec!["new"]);
 }
+
+#[test]
+fn read_ahead_holds_about_a_mebibyte_of_large_messages() {
+    const CHUNK: usize = 128 * 1024;
+    let mut store = MemStore::new();
+    for i in 0..40u8 {
+        store
+            .append("s.big", None, Bytes::from(vec![i; CHUNK]), 0)
+            .expect("append");
+    }
+    for i in 0..300 {
+        store
+            .append("s.small", None, Bytes::from(format!("m{i}")), 0)
+            .expect("append");
+    }
+    let mut c = pull_consumer(&store, |c| c.ack_policy = AckPolicy::None);
+    let ahead_bytes = |c: &Consumer| c.ahead.iter().map(|m| m.payload.len()).sum::<usize>();
+    let mut delivered = Vec::new();
+    for i in 0..340 {
+        let mut out = Vec::new();
+        c.on_pull(b"1", "_INBOX.r", &store, 0, &mut out);
+        let got: Vec<OutMsg> = out.into_iter().filter(|m| m.reply.is_some()).collect();
+        assert_eq!(got.len(), 1, "pull {i}");
+        delivered.push(got[0].payload.clone());
+        // The first read guesses READ_AHEAD_FIRST messages; every later
+        // one is sized by what was read before.
+        if i >= READ_AHEAD_FIRST {
+            assert!(
+                ahead_bytes(&c) <= READ_AHEAD_BYTES + CHUNK,
+                "pull {i}: {} bytes read ahead",
+                ahead_bytes(&c)
+            );
+        }
+    }
+    for (i, payload) in delivered.iter().take(40).enumerate() {
+        assert_eq!(payload.len(), CHUNK);
+        assert_eq!(payload[0], u8::try_from(i).expect("small"));
+    }
+    assert_eq!(delivered[40].as_ref(), b"m0");
+    assert_eq!(delivered[339].as_ref(), b"m299");
+    // Small messages are read ahead in full batches again.
+    assert_eq!(c.ahead_msgs, READ_AHEAD);
+}
