@@ -136,6 +136,9 @@ fn main() {
     if only.as_deref().is_none_or(|o| o.contains("kv")) {
         kv_workloads(&tern_bin, reference.as_deref(), rounds);
     }
+    if only.as_deref().is_none_or(|o| o.contains("obj")) {
+        obj_workloads(&tern_bin, reference.as_deref(), rounds);
+    }
     if only
         .as_deref()
         .is_none_or(|o| "idle".contains(o) || o.contains("rss"))
@@ -367,6 +370,76 @@ fn consume_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize) {
         t_rss as f64,
         reference_restart.map(|(_, rss)| rss as f64),
     );
+}
+
+/// Object store: put and get of a 64 MiB object (MB/s), and the server's
+/// RSS growth over idle during a 1 GiB put (`BENCH_OBJ_BIG_MIB`).
+fn obj_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize) {
+    use support::obj;
+    const SIZE: usize = 64 << 20;
+    let big: usize = std::env::var("BENCH_OBJ_BIG_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024);
+    let dirs: Vec<tempfile::TempDir> = (0..2)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let sd = |d: &tempfile::TempDir| d.path().to_string_lossy().into_owned();
+    let (d0, d1) = (sd(&dirs[0]), sd(&dirs[1]));
+    let tern = ServerProcess::start_with("tern-obj", tern_bin, &["-js", "-sd", &d0]).expect("tern");
+    let nats = reference
+        .map(|b| ServerProcess::start_with("nats-obj", b, &["-js", "-sd", &d1]).expect("nats"));
+    let servers: Vec<&ServerProcess> = std::iter::once(&tern).chain(nats.as_ref()).collect();
+    let (mut puts, mut gets) = (vec![Vec::new(); 2], vec![Vec::new(); 2]);
+    for round in 0..rounds {
+        for (i, server) in servers.iter().enumerate() {
+            obj::recreate_bucket(server.port);
+            let nuid = format!("round{round}");
+            puts[i].push(obj::put(server.port, &nuid, SIZE, || {}));
+            gets[i].push(obj::get(server.port, &nuid, SIZE));
+        }
+    }
+    for (name, results) in [("obj put 64 MiB", &mut puts), ("obj get 64 MiB", &mut gets)] {
+        let w = Workload {
+            name,
+            unit: "MB/s",
+            better: Better::Higher,
+            run: |_| 0.0,
+        };
+        let t = median(&mut results[0]);
+        let r = (!results[1].is_empty()).then(|| median(&mut results[1]));
+        report(&w, t, r);
+    }
+    drop(servers);
+    drop((tern, nats));
+    // Fresh servers, so idle is idle.
+    let dirs: Vec<tempfile::TempDir> = (0..2)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let (d0, d1) = (sd(&dirs[0]), sd(&dirs[1]));
+    let tern =
+        ServerProcess::start_with("tern-obj-big", tern_bin, &["-js", "-sd", &d0]).expect("tern");
+    let nats = reference
+        .map(|b| ServerProcess::start_with("nats-obj-big", b, &["-js", "-sd", &d1]).expect("nats"));
+    let servers: Vec<&ServerProcess> = std::iter::once(&tern).chain(nats.as_ref()).collect();
+    let mut growth = Vec::new();
+    for server in &servers {
+        obj::recreate_bucket(server.port);
+        let idle = server.rss_bytes();
+        let mut peak = idle;
+        obj::put(server.port, "big", big << 20, || {
+            peak = peak.max(server.rss_bytes())
+        });
+        growth.push(peak.saturating_sub(idle) as f64);
+    }
+    let name = Box::leak(format!("RSS growth during a {big} MiB put, bytes").into_boxed_str());
+    let w = Workload {
+        name,
+        unit: "bytes",
+        better: Better::Lower,
+        run: |_| 0.0,
+    };
+    report(&w, growth[0], growth.get(1).copied());
 }
 
 /// A KV workload: name, unit, which way is better, the measure.

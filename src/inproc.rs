@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use parking_lot::Mutex;
 use crate::client::{Handle, InternalMsg};
 use crate::router::Subscription;
 use crate::Server;
+use bytes::Bytes;
+use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 
 /// A message delivered to the link.
@@ -329,7 +329,10 @@ impl Ordered {
     }
 
     /// As `next`, for a poll-based reader.
-    pub fn poll_next(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Delivered>> {
+    pub fn poll_next(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Delivered>> {
         loop {
             match self.rx.poll_recv(cx) {
                 std::task::Poll::Ready(Some(msg)) => {

@@ -3,5 +3,6 @@
 
 pub mod js;
 pub mod kv;
+pub mod obj;
 pub mod proto;
 pub mod server;

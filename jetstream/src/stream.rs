@@ -444,7 +444,6 @@ impl Stream {
     /// how many were removed.
     pub fn expire(&mut self, now_ns: i64) -> Result<u64, StoreError> {
         let mut removed = 0;
-        let markers_before = self.store.state().last_seq;
         if self.policy.max_age_ns > 0 {
             let cutoff = now_ns - self.policy.max_age_ns;
             loop {
@@ -479,14 +478,6 @@ impl Stream {
             if !is_marker(&m) && self.store.subject_state(&m.subject).is_none() {
                 self.place_delete_marker(&m.subject, now_ns)?;
             }
-        }
-        if self.store.state().last_seq != markers_before {
-            // Markers reach consumers when the writer commits, before the
-            // store applies them: made durable now, as a published batch
-            // is, readers of committed data step aside (to this stream's
-            // thread) until they are applied, so a direct get after a
-            // watcher saw the marker finds it.
-            self.store.make_durable()?;
         }
         Ok(removed)
     }

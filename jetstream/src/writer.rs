@@ -260,6 +260,10 @@ impl Writer {
             Ok(0) => {}
             Ok(_) => {
                 self.stream.after_removals();
+                // Like a publish: durable first, so readers of committed
+                // data step aside until redb has it, and consumers see
+                // markers only once a direct get would find them too.
+                self.published = true;
                 self.commit();
             }
             Err(e) => tracing::error!("stream {}: expiry failed: {e}", self.stream.policy().name),

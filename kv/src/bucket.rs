@@ -8,11 +8,11 @@ use serde_json::{json, Value};
 use tern_jetstream::headers::{self, HeaderBlock};
 
 use crate::entry::{key_of, Entry, Operation, KV_OPERATION};
-use tern::inproc::{Link, Msg};
 use crate::names::{valid_key, valid_pattern};
 use crate::watch::Watch;
 use crate::KvError;
 use tern::inproc::{api_error, DeliverFrom, API_TIMEOUT};
+use tern::inproc::{Link, Msg};
 
 /// A bucket's totals, from its stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -343,7 +343,10 @@ impl Bucket {
     pub async fn status(&self) -> Result<Status, KvError> {
         let info = self
             .link
-            .api(&format!("$JS.API.STREAM.INFO.{}", self.stream), &Value::Null)
+            .api(
+                &format!("$JS.API.STREAM.INFO.{}", self.stream),
+                &Value::Null,
+            )
             .await
             .map_err(|e| KvError::from_api(e, &self.name))?;
         Ok(Status {

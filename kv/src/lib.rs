@@ -30,9 +30,8 @@ pub use entry::{Entry, Operation};
 pub use names::{valid_bucket, valid_key};
 pub use watch::Watch;
 
-use tern::inproc::{ApiCallError, Link};
 use serde_json::{json, Value};
-
+use tern::inproc::{ApiCallError, Link};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KvError {
@@ -86,7 +85,9 @@ impl KvError {
     /// An API error, with "stream not found" read as the bucket missing.
     pub(crate) fn from_api(e: ApiCallError, bucket: &str) -> KvError {
         match e {
-            ApiCallError::Api { err_code: 10059, .. } => KvError::BucketNotFound(bucket.to_string()),
+            ApiCallError::Api {
+                err_code: 10059, ..
+            } => KvError::BucketNotFound(bucket.to_string()),
             e => e.into(),
         }
     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use tern::inproc::{Delivered, DeliverFrom, Link, Ordered};
+use tern::inproc::{DeliverFrom, Delivered, Link, Ordered};
 
 use crate::entry::{key_of, Entry, Operation};
 use crate::KvError;

@@ -32,9 +32,13 @@ use crate::subject::{has_wildcard, matches};
 const CACHE_BYTES: usize = 8 << 20;
 /// Messages a purge removes per round, bounding the sequences held in RAM.
 const PURGE_CHUNK: usize = 4096;
-/// A checkpoint (durable redb commit, log restarted) once this much is
-/// logged, bounding the replay after a crash...
-const CHECKPOINT_BYTES: u64 = 1 << 20;
+/// A checkpoint (durable redb commit, log restarted) once this many
+/// changes are logged, bounding the replay after a crash (replay costs per
+/// change, about 3 us)...
+const CHECKPOINT_FRAMES: u64 = 8192;
+/// ...or this many bytes (large messages: a checkpoint rewrites redb's
+/// pages, so not at every batch of them)...
+const CHECKPOINT_BYTES: u64 = 64 << 20;
 /// ...or once the oldest logged change is this old.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -253,6 +257,7 @@ impl RedbStore {
     fn checkpoint_due(&self) -> bool {
         let logged = self.wal.logged_bytes();
         logged >= CHECKPOINT_BYTES
+            || self.wal.logged_frames() >= CHECKPOINT_FRAMES
             || (logged > 0 && self.last_checkpoint.elapsed() >= CHECKPOINT_EVERY)
     }
 

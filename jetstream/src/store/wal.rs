@@ -76,6 +76,8 @@ pub(super) struct Wal {
     pending: Vec<u8>,
     /// Frames were written since the last `fdatasync`.
     unsynced: bool,
+    /// Frames logged since the log started over.
+    frames: u64,
 }
 
 impl Wal {
@@ -101,6 +103,7 @@ impl Wal {
             len: bytes.len() as u64,
             pending: Vec::new(),
             unsynced: false,
+            frames: 0,
         };
         if bytes.len() < HEADER_LEN as usize {
             // New, or cut before its header was whole: nothing was logged.
@@ -158,6 +161,11 @@ impl Wal {
     /// Bytes logged since the last checkpoint (written or not).
     pub(super) fn logged_bytes(&self) -> u64 {
         self.len - HEADER_LEN + self.pending.len() as u64
+    }
+
+    /// Frames logged since the last checkpoint (what a replay would redo).
+    pub(super) fn logged_frames(&self) -> u64 {
+        self.frames
     }
 
     pub(super) fn has_pending(&self) -> bool {
@@ -318,6 +326,7 @@ impl Wal {
         self.len = HEADER_LEN;
         self.pending.clear();
         self.unsynced = false;
+        self.frames = 0;
         Ok(())
     }
 
@@ -329,6 +338,7 @@ impl Wal {
     }
 
     fn end_frame(&mut self, start: usize) {
+        self.frames += 1;
         let body = &self.pending[start + FRAME_HEAD..];
         let len = u32::try_from(body.len()).unwrap_or(u32::MAX);
         let crc = crc32(body);
