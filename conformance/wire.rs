@@ -140,6 +140,17 @@ impl Conn {
         self
     }
 
+    /// Writes `bytes` like `send`, recording `shown` in their place: for
+    /// what names something that varies between runs (a reply subject).
+    pub fn send_as(&mut self, bytes: &[u8], shown: &str) -> &mut Self {
+        self.log
+            .borrow_mut()
+            .push(format!("{} > {shown}", self.name));
+        self.pending_sent.extend_from_slice(bytes);
+        let _ = self.stream.write_all(bytes);
+        self
+    }
+
     /// Sends `bytes` followed by PING and reads up to the PONG (or close).
     pub fn exchange(&mut self, bytes: &[u8]) -> &mut Self {
         let mut all = bytes.to_vec();

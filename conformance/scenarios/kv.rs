@@ -29,12 +29,12 @@ use crate::wire::{Conn, Session};
 // connections live longer than that: a PING received is left out of the
 // transcript (the PONG is not needed within the scenario's time).
 
-fn is_ping(frame: &[u8]) -> bool {
+pub(super) fn is_ping(frame: &[u8]) -> bool {
     frame == b"PING\r\n"
 }
 
 /// `jetstream::send_and_read`, leaving out server PINGs.
-fn send_and_read(
+pub(super) fn send_and_read(
     c: &mut Conn,
     subject: &str,
     headers: &[(&str, &str)],
@@ -61,7 +61,7 @@ fn send_and_read(
 }
 
 /// `jetstream::api`: a JSON reply recorded field by field, masked.
-fn api(c: &mut Conn, subject: &str, body: &str) -> Value {
+pub(super) fn api(c: &mut Conn, subject: &str, body: &str) -> Value {
     let Some(reply) = send_and_read(c, subject, &[], body.as_bytes(), 1).pop() else {
         return Value::Null;
     };
@@ -69,7 +69,7 @@ fn api(c: &mut Conn, subject: &str, body: &str) -> Value {
 }
 
 /// `jetstream::create`: a stream created, expecting success.
-fn create(c: &mut Conn, name: &str, body: &str) -> Value {
+pub(super) fn create(c: &mut Conn, name: &str, body: &str) -> Value {
     let got = api(c, &format!("$JS.API.STREAM.CREATE.{name}"), body);
     expect_has(
         c,
@@ -81,7 +81,12 @@ fn create(c: &mut Conn, name: &str, body: &str) -> Value {
 
 /// `jetstream::publish`: the reply to a publish, recorded and returned
 /// as the bytes of its frame.
-fn publish(c: &mut Conn, subject: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+pub(super) fn publish(
+    c: &mut Conn,
+    subject: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Vec<u8> {
     let Some(reply) = send_and_read(c, subject, headers, body, 1).pop() else {
         return Vec::new();
     };
@@ -90,7 +95,7 @@ fn publish(c: &mut Conn, subject: &str, headers: &[(&str, &str)], body: &[u8]) -
 }
 
 /// `jetstream::direct`: direct get replies, `Nats-Time-Stamp` masked.
-fn direct(c: &mut Conn, subject: &str, body: &str, count: usize) -> Vec<Vec<String>> {
+pub(super) fn direct(c: &mut Conn, subject: &str, body: &str, count: usize) -> Vec<Vec<String>> {
     let replies = send_and_read(c, subject, &[], body.as_bytes(), count);
     replies.iter().map(|r| record_hmsg(c, r)).collect()
 }
@@ -99,8 +104,8 @@ fn direct(c: &mut Conn, subject: &str, body: &str, count: usize) -> Vec<Vec<Stri
 type Headers<'a> = &'a [(&'a str, &'a str)];
 
 /// What a masked ephemeral name and ack timestamp read as.
-const EPHEMERAL: &str = "<ephemeral>";
-const ACK_TS: &str = "<ts>";
+pub(super) const EPHEMERAL: &str = "<ephemeral>";
+pub(super) const ACK_TS: &str = "<ts>";
 
 fn is_generated_name(name: &str) -> bool {
     name.len() == 8 && name.chars().all(|c| c.is_ascii_alphanumeric())
@@ -178,13 +183,13 @@ fn get(c: &mut Conn, b: &str, key: &str, want: Vec<String>) {
     expect_lines(c, &got, &[want]);
 }
 
-fn not_found() -> Vec<String> {
+pub(super) fn not_found() -> Vec<String> {
     status("NATS/1.0 404 Message Not Found")
 }
 
 /// An ordered push consumer as async-nats creates it (server-named
 /// ephemeral): the reply recorded with the generated name masked.
-fn ordered(c: &mut Conn, stream: &str, deliver: &str, extra: &str) -> Value {
+pub(super) fn ordered(c: &mut Conn, stream: &str, deliver: &str, extra: &str) -> Value {
     let body = format!(
         r#"{{"stream_name":"{stream}","config":{{"deliver_subject":"{deliver}"{extra},"ack_policy":"none","max_deliver":1,"replay_policy":"instant","flow_control":true,"idle_heartbeat":5000000000,"inactive_threshold":30000000000,"num_replicas":1,"mem_storage":true}}}}"#
     );
@@ -226,7 +231,7 @@ fn ordered(c: &mut Conn, stream: &str, deliver: &str, extra: &str) -> Value {
 }
 
 /// The ack subject with the consumer name and timestamp masked.
-fn mask_ack_subject(subject: &str) -> String {
+pub(super) fn mask_ack_subject(subject: &str) -> String {
     let mut tokens: Vec<&str> = subject.split('.').collect();
     if tokens.len() == 9 && tokens[0] == "$JS" && tokens[1] == "ACK" {
         if is_generated_name(tokens[3]) {
@@ -239,7 +244,7 @@ fn mask_ack_subject(subject: &str) -> String {
 
 /// One delivery as recorded: control line (ack subject masked) with
 /// sizes, header lines, payload.
-fn render_delivery(reply: &Reply) -> Vec<String> {
+pub(super) fn render_delivery(reply: &Reply) -> Vec<String> {
     let control: Vec<String> = reply.control.split(' ').map(mask_ack_subject).collect();
     let mut lines = vec![format!("{} {}", control.join(" "), reply.sizes)];
     for h in reply.headers.iter().flatten() {
@@ -250,7 +255,7 @@ fn render_delivery(reply: &Reply) -> Vec<String> {
 }
 
 /// Reads `count` deliveries and records them; returns them rendered.
-fn deliveries(c: &mut Conn, count: usize) -> Vec<Vec<String>> {
+pub(super) fn deliveries(c: &mut Conn, count: usize) -> Vec<Vec<String>> {
     let got = c.read_msgs_unrecorded(count);
     let mut out = Vec::new();
     for frame in split_frames(&got).into_iter().filter(|f| !is_ping(f)) {
@@ -278,7 +283,7 @@ fn deliveries(c: &mut Conn, count: usize) -> Vec<Vec<String>> {
 
 /// A client subscribed to `deliver` as sid 2 (not to the inbox, where the
 /// replies to the requests of other connections go).
-fn watcher(s: &Session, name: &str, deliver: &str) -> Conn {
+pub(super) fn watcher(s: &Session, name: &str, deliver: &str) -> Conn {
     let mut c = s.client(name);
     c.exchange(format!("SUB {deliver} 2\r\n").as_bytes())
         .expect(b"PONG\r\n");

@@ -9,4 +9,5 @@ mod jetstream;
 mod kv;
 mod limits;
 mod no_responders;
+mod objstore;
 mod parsing;
