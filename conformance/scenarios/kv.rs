@@ -193,6 +193,12 @@ pub(super) fn ordered(c: &mut Conn, stream: &str, deliver: &str, extra: &str) ->
     let body = format!(
         r#"{{"stream_name":"{stream}","config":{{"deliver_subject":"{deliver}"{extra},"ack_policy":"none","max_deliver":1,"replay_policy":"instant","flow_control":true,"idle_heartbeat":5000000000,"inactive_threshold":30000000000,"num_replicas":1,"mem_storage":true}}}}"#
     );
+    ephemeral(c, stream, &body)
+}
+
+/// A server-named consumer created with request `body`: the reply recorded
+/// with the generated name masked.
+pub(super) fn ephemeral(c: &mut Conn, stream: &str, body: &str) -> Value {
     let subject = format!("$JS.API.CONSUMER.CREATE.{stream}");
     let Some(reply) = send_and_read(c, &subject, &[], body.as_bytes(), 1).pop() else {
         return Value::Null;

@@ -18,8 +18,8 @@ use super::jetstream::{
     parse_reply, run_js,
 };
 use super::kv::{
-    api, create, deliveries, direct, is_ping, mask_ack_subject, not_found, ordered, publish,
-    watcher, EPHEMERAL,
+    api, create, deliveries, direct, ephemeral, is_ping, mask_ack_subject, not_found, ordered,
+    publish, watcher, EPHEMERAL,
 };
 use crate::transcript::{escape, render_frame, split_frames};
 use crate::wire::Conn;
@@ -240,7 +240,7 @@ fn read_chunks(c: &mut Conn, w: &mut Conn, b: &str, deliver: &str, subject: &str
 /// Reads `count` chunk deliveries and records each as its control line
 /// (ack subject masked), sizes, headers and payload size.
 fn chunk_deliveries(w: &mut Conn, count: usize) {
-    let data = flow_controlled(w, count);
+    let data = flow_controlled(w, count, true);
     w.check(
         data == count,
         format!("expected {count} message(s), received {data}"),
@@ -254,7 +254,7 @@ fn chunk_deliveries(w: &mut Conn, count: usize) {
 /// The servers send a flow-control request once about 1 MiB is delivered
 /// unanswered and stop delivering at 2 MiB until it is answered: reading
 /// up to such a stop (or to the end) never cuts a frame in two.
-fn flow_controlled(w: &mut Conn, frames: usize) -> usize {
+fn flow_controlled(w: &mut Conn, frames: usize, answer: bool) -> usize {
     let got = w.read_msgs_unrecorded(frames);
     let mut data = 0;
     let mut answers = Vec::new();
@@ -265,27 +265,45 @@ fn flow_controlled(w: &mut Conn, frames: usize) -> usize {
         };
         let mut control: Vec<String> = r.control.split(' ').map(mask_ack_subject).collect();
         if let Some(reply) = control.get_mut(3) {
-            let tokens: Vec<&str> = reply.split('.').collect();
-            if tokens.len() == 5 && reply.starts_with("$JS.FC.") {
-                let masked = format!("$JS.FC.{}.{EPHEMERAL}.<token>", tokens[2]);
+            let masked = mask_fc(reply);
+            if masked != *reply {
                 answers.push((reply.clone(), masked.clone()));
                 *reply = masked;
             }
         }
         w.record(format!("{} {}", control.join(" "), r.sizes));
         for h in r.headers.iter().flatten() {
-            w.record(format!("  {h}"));
+            // A stalled consumer's heartbeat names the unanswered request,
+            // which the client answers.
+            match h.strip_prefix("Nats-Consumer-Stalled: ") {
+                Some(reply) => {
+                    let masked = mask_fc(reply);
+                    w.record(format!("  Nats-Consumer-Stalled: {masked}"));
+                    answers.push((reply.to_string(), masked));
+                }
+                None => w.record(format!("  {h}")),
+            }
         }
         if r.headers.is_none() {
             data += 1;
             w.record(format!("  payload: {} bytes", r.payload.len()));
         }
     }
-    for (reply, masked) in answers {
+    for (reply, masked) in answers.into_iter().filter(|_| answer) {
         let pub_ = |subject: &str| format!("PUB {subject} 0\r\n\r\n");
         w.send_as(pub_(&reply).as_bytes(), &escape(pub_(&masked).as_bytes()));
     }
     data
+}
+
+/// A flow-control subject `$JS.FC.<stream>.<consumer>.<token>` with the
+/// consumer's generated name and the token masked.
+fn mask_fc(subject: &str) -> String {
+    let tokens: Vec<&str> = subject.split('.').collect();
+    match tokens[..] {
+        ["$JS", "FC", stream, _, _] => format!("$JS.FC.{stream}.{EPHEMERAL}.<token>"),
+        _ => subject.to_string(),
+    }
 }
 
 /// A list or watch with history: the ordered consumer on the meta subjects
@@ -662,8 +680,88 @@ fn obj_large_get() {
             &format!(r#","deliver_policy":"all","filter_subject":"$O.b.C.{NUID}""#),
         );
         expect_has(&mut c, &got, json!({ "num_pending": 24 }));
-        let mut data = flow_controlled(&mut w, 17);
-        data += flow_controlled(&mut w, 9);
+        let mut data = flow_controlled(&mut w, 17, true);
+        data += flow_controlled(&mut w, 9, true);
         c.check(data == 24, format!("{data} chunks delivered"));
+    });
+}
+
+#[test]
+fn obj_get_stalled() {
+    run_js("obj_get_stalled", |s| {
+        let mut c = js_client(s, "c");
+        bucket(&mut c, "b", json!({}));
+        const NUID: &str = "NUIDSTALL000000000000";
+        let (_, _) = put(&mut c, "b", "big", NUID, 20 * CHUNK, 1);
+        let mut w = watcher(s, "w", "_INBOX.get");
+        let got = ordered(
+            &mut c,
+            "OBJ_b",
+            "_INBOX.get",
+            &format!(r#","deliver_policy":"all","filter_subject":"$O.b.C.{NUID}""#),
+        );
+        expect_has(&mut c, &got, json!({ "num_pending": 20 }));
+        // 2 MiB delivered, the flow-control request unanswered: the
+        // consumer stalls, and its idle heartbeat says so.
+        let mut data = flow_controlled(&mut w, 17, false);
+        std::thread::sleep(std::time::Duration::from_millis(4500));
+        // Answering the heartbeat's request lets the rest through.
+        data += flow_controlled(&mut w, 1, true);
+        data += flow_controlled(&mut w, 4, true);
+        c.check(data == 20, format!("{data} chunks delivered"));
+    });
+}
+
+#[test]
+fn obj_ttl_forms() {
+    run_js("obj_ttl_forms", |s| {
+        let mut c = js_client(s, "c");
+        bucket(&mut c, "b", json!({"max_age": 1_000_000_000u64}));
+        let (info, _) = put(&mut c, "b", "x", "NUIDTTL0000000000000000", CHUNK + 1, 1);
+        // The other direct get form: the subject in the body.
+        let got = direct(
+            &mut c,
+            "$JS.API.DIRECT.GET.OBJ_b",
+            &json!({ "last_by_subj": meta_subject("b", "x") }).to_string(),
+            1,
+        );
+        expect_lines(
+            &mut c,
+            &got,
+            &[direct_msg(
+                &["Nats-Rollup: sub"],
+                "OBJ_b",
+                &meta_subject("b", "x"),
+                3,
+                &escape(info.to_string().as_bytes()),
+            )],
+        );
+        // A chunk by sequence, and the bucket's subjects.
+        direct(&mut c, "$JS.API.DIRECT.GET.OBJ_b", r#"{"seq":2}"#, 1);
+        api(
+            &mut c,
+            "$JS.API.STREAM.INFO.OBJ_b",
+            r#"{"subjects_filter":"$O.b.>"}"#,
+        );
+        // nats.go's get: its ordered consumer spells out more.
+        let mut w = watcher(s, "w", "_INBOX.go");
+        let body = format!(
+            r#"{{"stream_name":"OBJ_b","config":{{"deliver_subject":"_INBOX.go","deliver_policy":"all","ack_policy":"none","ack_wait":79200000000000,"max_deliver":1,"filter_subject":"{}","replay_policy":"instant","flow_control":true,"idle_heartbeat":5000000000,"inactive_threshold":300000000000,"num_replicas":1,"mem_storage":true}}}}"#,
+            chunk_subject("b", "NUIDTTL0000000000000000")
+        );
+        ephemeral(&mut c, "OBJ_b", &body);
+        chunk_deliveries(&mut w, 2);
+        // After the bucket's TTL everything is gone.
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        info_direct(&mut c, "b", "x", None);
+        info_json(&mut c, "b", "x");
+        state_has(
+            &mut c,
+            "b",
+            json!({"messages": 0, "first_seq": 4, "last_seq": 3}),
+        );
+        // A put after expiry continues the sequence.
+        let (info, _) = put(&mut c, "b", "x", "NUIDTTL1000000000000000", 5, 4);
+        info_direct(&mut c, "b", "x", Some((&info, 5)));
     });
 }
