@@ -765,3 +765,185 @@ fn obj_ttl_forms() {
         info_direct(&mut c, "b", "x", Some((&info, 5)));
     });
 }
+
+#[test]
+fn obj_interior_gaps() {
+    run_js("obj_interior_gaps", |s| {
+        let mut c = js_client(s, "c");
+        bucket(&mut c, "b", json!({}));
+        let (_, seq) = put(&mut c, "b", "a", "NUIDGA000000000000000", 10, 1);
+        let (_, seq) = put(&mut c, "b", "b", "NUIDGB000000000000000", CHUNK + 10, seq);
+        let (_, seq) = put(&mut c, "b", "c", "NUIDGC000000000000000", 30, seq);
+        assert_eq!(seq, 8);
+        // A list watcher sees b's overwrite and delete as they happen.
+        let mut n = watcher(s, "n", "_INBOX.watch");
+        ordered(
+            &mut c,
+            "OBJ_b",
+            "_INBOX.watch",
+            r#","description":"object store watcher","deliver_policy":"last_per_subject","filter_subject":"$O.b.M.>""#,
+        );
+        deliveries(&mut n, 3);
+        // Overwrite b in the middle: its chunks and old meta leave a gap.
+        let (b2, seq) = put(&mut c, "b", "b", "NUIDGB200000000000000", 20, seq);
+        deliveries(&mut n, 1);
+        purge(&mut c, "b", &chunk_subject("b", "NUIDGB000000000000000"), 2);
+        api(
+            &mut c,
+            "$JS.API.STREAM.INFO.OBJ_b",
+            r#"{"deleted_details":true}"#,
+        );
+        // The gap read both ways.
+        api(&mut c, "$JS.API.STREAM.MSG.GET.OBJ_b", r#"{"seq":4}"#);
+        let got = direct(&mut c, "$JS.API.DIRECT.GET.OBJ_b", r#"{"seq":4}"#, 1);
+        expect_lines(&mut c, &got, &[not_found()]);
+        // The next message of b's new chunks from the gap.
+        direct(
+            &mut c,
+            "$JS.API.DIRECT.GET.OBJ_b",
+            &json!({"seq": 3, "next_by_subj": chunk_subject("b", "NUIDGB200000000000000")})
+                .to_string(),
+            1,
+        );
+        // Delete b: the watcher sees the deleted meta.
+        put_meta(&mut c, "b", &deleted(b2), seq);
+        deliveries(&mut n, 1);
+        purge(&mut c, "b", &chunk_subject("b", "NUIDGB200000000000000"), 1);
+        api(
+            &mut c,
+            "$JS.API.STREAM.INFO.OBJ_b",
+            r#"{"deleted_details":true}"#,
+        );
+        // A get of c started while a put of d is under way: the chunk
+        // consumer sees d's chunks as they are stored.
+        let mut g = watcher(s, "g", "_INBOX.get");
+        let got = ordered(
+            &mut c,
+            "OBJ_b",
+            "_INBOX.get",
+            r#","deliver_policy":"all","filter_subject":"$O.b.C.NUIDGD000000000000000""#,
+        );
+        expect_has(&mut c, &got, json!({ "num_pending": 0 }));
+        for (i, part) in chunks(2 * CHUNK + 5).iter().enumerate() {
+            stored(
+                &mut c,
+                "b",
+                &chunk_subject("b", "NUIDGD000000000000000"),
+                &[],
+                part,
+                seq + 1 + i as u64,
+            );
+            chunk_deliveries(&mut g, 1);
+        }
+        // Consumer info of the ordered consumer after its deliveries.
+        api(&mut c, "$JS.API.STREAM.INFO.OBJ_b", "");
+    });
+}
+
+#[test]
+fn obj_update_bucket() {
+    run_js("obj_update_bucket", |s| {
+        let mut c = js_client(s, "c");
+        bucket(&mut c, "b", json!({"compression": "s2"}));
+        let (_, _) = put(&mut c, "b", "x", "NUIDUPD00000000000000", 2 * CHUNK, 1);
+        // nats.go `UpdateObjectStore`: the same shape sent to STREAM.UPDATE.
+        let update = |patch: Value| -> String {
+            let mut config: Value = serde_json::from_str(&bucket_config("b", patch)).unwrap();
+            config["compression"] = config.get("compression").cloned().unwrap_or(json!("s2"));
+            config.to_string()
+        };
+        // Description, TTL and a size limit below what is stored.
+        api(
+            &mut c,
+            "$JS.API.STREAM.UPDATE.OBJ_b",
+            &update(json!({"description": "d", "max_age": 3_600_000_000_000u64,
+                           "max_bytes": 1000})),
+        );
+        // Now full: a chunk is refused.
+        refused(
+            &mut c,
+            "b",
+            &chunk_subject("b", "NUIDUPD10000000000000"),
+            &[],
+            b"x",
+            r#"{"code":503,"err_code":10077,"description":"maximum bytes exceeded"}"#,
+        );
+        // Compression off, storage changed, subjects changed.
+        api(
+            &mut c,
+            "$JS.API.STREAM.UPDATE.OBJ_b",
+            &update(json!({"compression": "none"})),
+        );
+        api(
+            &mut c,
+            "$JS.API.STREAM.UPDATE.OBJ_b",
+            &update(json!({"storage": "memory"})),
+        );
+        api(
+            &mut c,
+            "$JS.API.STREAM.UPDATE.OBJ_b",
+            &update(json!({"subjects": ["$O.b.C.>"]})),
+        );
+        api(
+            &mut c,
+            "$JS.API.STREAM.UPDATE.OBJ_b",
+            &update(json!({"allow_rollup_hdrs": false})),
+        );
+        api(&mut c, "$JS.API.STREAM.INFO.OBJ_b", "");
+        // A rollup refused once rollups are off.
+        refused(
+            &mut c,
+            "b",
+            &meta_subject("b", "y"),
+            &[ROLLUP],
+            b"{}",
+            r#"{"code":500,"err_code":10111,"description":"rollup not permitted"}"#,
+        );
+        // Message delete and bucket delete.
+        api(&mut c, "$JS.API.STREAM.MSG.DELETE.OBJ_b", r#"{"seq":1}"#);
+        api(&mut c, "$JS.API.STREAM.DELETE.OBJ_b", "");
+        api(&mut c, "$JS.API.STREAM.INFO.OBJ_b", "");
+    });
+}
+
+/// Limits lowered by an update below what is stored: with discard new
+/// (an object store's) nothing is removed and new messages are refused;
+/// with discard old the oldest go at once. A lowered per-subject limit is
+/// applied at the subject's next message only.
+#[test]
+fn obj_shrink_limits() {
+    run_js("obj_shrink_limits", |s| {
+        let mut c = js_client(s, "c");
+        // (limit, lowered to, storage, messages kept with discard old)
+        let limits = [
+            ("max_bytes", 100, "memory", 1),
+            ("max_msgs", 2, "file", 2),
+            ("max_msgs_per_subject", 1, "file", 4),
+            ("max_bytes", 100, "file", 1),
+        ];
+        for discard in ["new", "old"] {
+            for (i, (limit, value, storage, kept_old)) in limits.iter().enumerate() {
+                let name = format!("S{discard}{i}");
+                let config = json!({"name": name, "subjects": [format!("{name}.>")],
+                                    "discard": discard, "storage": storage});
+                create(&mut c, &name, &config.to_string());
+                for k in 0..4 {
+                    let body = format!("payload-{k}-{}", "x".repeat(24));
+                    publish(&mut c, &format!("{name}.a"), &[], body.as_bytes());
+                }
+                let mut lowered = config.clone();
+                lowered[*limit] = json!(value);
+                let got = api(
+                    &mut c,
+                    &format!("$JS.API.STREAM.UPDATE.{name}"),
+                    &lowered.to_string(),
+                );
+                let kept = if discard == "new" { 4 } else { *kept_old };
+                expect_has(&mut c, &got, json!({"state": {"messages": kept}}));
+                publish(&mut c, &format!("{name}.a"), &[], b"after");
+                publish(&mut c, &format!("{name}.b"), &[], b"after");
+                api(&mut c, &format!("$JS.API.STREAM.INFO.{name}"), "");
+            }
+        }
+    });
+}

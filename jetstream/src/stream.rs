@@ -404,9 +404,14 @@ impl Stream {
     }
 
     /// Applies lowered limits at once (after a config update), oldest
-    /// first, as the reference trims on update.
+    /// first, as the reference trims on update. With discard new it keeps
+    /// what is stored over lowered max_msgs/max_bytes (an object store
+    /// shrunk below its size keeps its objects); new messages are refused
+    /// until there is room.
     pub fn trim_to_limits(&mut self) -> Result<(), StoreError> {
-        self.enforce_limits("")?;
+        if !self.policy.discard_new {
+            self.enforce_limits("")?;
+        }
         self.store.commit()
     }
 
