@@ -1,7 +1,7 @@
 //! The in-process object store against a real tern, and interop with
 //! async-nats's object store in both directions.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -339,5 +339,35 @@ async fn a_put_that_fails_halfway_leaves_nothing() {
     })
     .await;
     assert_eq!(listed, vec!["other"]);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_digest_mismatch_is_an_error_at_the_end() {
+    let s = Setup::new().await;
+    let bucket = within("create", s.store.create_bucket(Config::new("d")))
+        .await
+        .expect("bucket");
+    let info = within("put", bucket.put_bytes("doc", b"original bytes"))
+        .await
+        .expect("put");
+    // Replace the chunk with other bytes of the same length, as damage
+    // on the way would.
+    within("purge chunk", s.js.get_stream("OBJ_d"))
+        .await
+        .expect("stream")
+        .purge()
+        .filter(format!("$O.d.C.{}", info.nuid))
+        .await
+        .expect("purge");
+    let ack = within(
+        "tamper",
+        s.js.publish(format!("$O.d.C.{}", info.nuid), "ORIGINAL BYTES".into()),
+    )
+    .await
+    .expect("publish");
+    within("tamper ack", ack.into_future()).await.expect("ack");
+    let err = within("get", bucket.get_bytes("doc")).await.unwrap_err();
+    assert!(matches!(err, ObjectError::DigestMismatch(_)), "{err:?}");
     s.stop().await;
 }
