@@ -14,9 +14,7 @@
 
 mod harness;
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use async_nats::jetstream::context::CreateKeyValueErrorKind;
@@ -30,14 +28,9 @@ use async_nats::jetstream::{self, Context};
 use async_nats::Client;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
-use tern::config::options::Port;
-use tern::{Options, Running};
 
-use harness::{connect, free_port, start_with, within, within_for};
-
-/// The environment variable naming a reference nats-server binary to run
-/// these tests against instead of tern.
-const REFERENCE_ENV: &str = "TERN_JS_REFERENCE";
+use harness::js_server::Server;
+use harness::{connect, free_port, within, within_for};
 
 /// The bound on waits for TTL expiry: the TTLs here are 1-2 s, and the
 /// reference checks expiry on its own timers.
@@ -45,112 +38,6 @@ const EXPIRY_WAIT: Duration = Duration::from_secs(8);
 
 // ---------------------------------------------------------------------------
 // Servers
-
-/// A server with JetStream on, in-process tern or a spawned reference.
-enum Server {
-    Tern(Running),
-    Reference(Spawned),
-}
-
-/// A spawned reference server, killed when dropped.
-struct Spawned {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    /// Starts a server storing JetStream under `store`, listening on `port`.
-    async fn start(store: &Path, port: u16) -> Server {
-        match std::env::var_os(REFERENCE_ENV) {
-            None => Server::Tern(
-                start_with(Options {
-                    jetstream: true,
-                    store_dir: Some(store.to_path_buf()),
-                    port: Port::Fixed(port),
-                    ..Options::loopback()
-                })
-                .await,
-            ),
-            Some(bin) => Server::Reference(spawn_reference(Path::new(&bin), store, port).await),
-        }
-    }
-
-    fn addr(&self) -> SocketAddr {
-        match self {
-            Server::Tern(running) => running.addr(),
-            Server::Reference(spawned) => spawned.addr,
-        }
-    }
-
-    /// A clean shutdown, waiting until the server has stopped.
-    async fn stop(self) {
-        match self {
-            Server::Tern(running) => {
-                within_for(Duration::from_secs(10), "tern shutdown", running.shutdown()).await
-            }
-            Server::Reference(mut spawned) => {
-                let pid = spawned.child.id().to_string();
-                let status = std::process::Command::new("kill")
-                    .args(["-TERM", &pid])
-                    .status()
-                    .expect("run kill");
-                assert!(status.success(), "kill -TERM {pid}");
-                within_for(Duration::from_secs(10), "reference to exit", async {
-                    while spawned.child.try_wait().expect("try_wait").is_none() {
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
-                })
-                .await;
-            }
-        }
-    }
-}
-
-async fn spawn_reference(bin: &Path, store: &Path, port: u16) -> Spawned {
-    std::fs::create_dir_all(store).expect("store dir");
-    let log = store.with_extension("log");
-    // A restart appends to the same log; readiness is the count of lines.
-    let ready_before = std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .matches("Server is ready")
-        .count();
-    let log_file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log)
-        .expect("log file");
-    let child = std::process::Command::new(bin)
-        .args(["-js", "-sd"])
-        .arg(store)
-        .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log_file)
-        .spawn()
-        .expect("spawn reference nats-server");
-    let spawned = Spawned {
-        child,
-        addr: SocketAddr::from(([127, 0, 0, 1], port)),
-    };
-    within_for(Duration::from_secs(10), "reference to be ready", async {
-        loop {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            if text.matches("Server is ready").count() > ready_before {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
-    spawned
-}
 
 /// A server, a client and its JetStream context, over a temporary store.
 struct Setup {
@@ -165,7 +52,7 @@ impl Setup {
     async fn new() -> Setup {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
-        let server = Server::start(&store_dir(dir.path()), port).await;
+        let server = Server::start_on(&store_dir(dir.path()), port).await;
         let client = connect(server.addr()).await;
         let js = jetstream::new(client.clone());
         Setup {
@@ -188,7 +75,7 @@ impl Setup {
             js,
         } = self;
         server.stop().await;
-        let server = Server::start(&store_dir(dir.path()), port).await;
+        let server = Server::start_on(&store_dir(dir.path()), port).await;
         Setup {
             dir,
             port,

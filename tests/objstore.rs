@@ -14,9 +14,6 @@
 
 mod harness;
 
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use async_nats::jetstream::context::{CreateKeyValueErrorKind, ObjectStoreErrorKind};
@@ -27,14 +24,10 @@ use async_nats::jetstream::object_store::{
 use async_nats::jetstream::stream::{DiscardPolicy, StorageType};
 use async_nats::jetstream::{self, Context};
 use futures::{StreamExt, TryStreamExt};
-use tern::{Options, Running};
 use tokio::io::AsyncReadExt;
 
-use harness::{connect, free_port, start_with, within, within_for};
-
-/// The environment variable naming a reference nats-server binary to run
-/// these tests against instead of tern.
-const REFERENCE_ENV: &str = "TERN_JS_REFERENCE";
+use harness::js_server::{spawn_server, Server, REFERENCE_ENV};
+use harness::{connect, within, within_for};
 
 /// async-nats's default chunk size.
 const CHUNK_BYTES: usize = 128 * 1024;
@@ -45,81 +38,6 @@ const BULK_WAIT: Duration = Duration::from_secs(60);
 
 // ---------------------------------------------------------------------------
 // Servers
-
-/// A server with JetStream on, in-process tern or a spawned reference.
-enum Server {
-    Tern(Running),
-    Reference(Spawned),
-}
-
-/// A spawned server process, killed when dropped.
-struct Spawned {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    async fn start(store: &Path) -> Server {
-        match std::env::var_os(REFERENCE_ENV) {
-            None => Server::Tern(
-                start_with(Options {
-                    jetstream: true,
-                    store_dir: Some(store.to_path_buf()),
-                    ..Options::loopback()
-                })
-                .await,
-            ),
-            Some(bin) => Server::Reference(spawn_server(Path::new(&bin), store).await),
-        }
-    }
-
-    fn addr(&self) -> SocketAddr {
-        match self {
-            Server::Tern(running) => running.addr(),
-            Server::Reference(spawned) => spawned.addr,
-        }
-    }
-}
-
-/// Spawns a nats-server-compatible binary (the reference or tern) with
-/// JetStream over `store` on a free loopback port; ready once its log says
-/// so.
-async fn spawn_server(bin: &Path, store: &Path) -> Spawned {
-    std::fs::create_dir_all(store).expect("store dir");
-    let log = store.with_extension("log");
-    let port = free_port();
-    let log_file = std::fs::File::create(&log).expect("log file");
-    let child = std::process::Command::new(bin)
-        .args(["-js", "-sd"])
-        .arg(store)
-        .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log_file)
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
-    let spawned = Spawned {
-        child,
-        addr: SocketAddr::from(([127, 0, 0, 1], port)),
-    };
-    within_for(Duration::from_secs(10), "server to be ready", async {
-        while !std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .contains("Server is ready")
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
-    spawned
-}
 
 /// A server, a client's JetStream context, over a temporary store.
 struct Setup {
@@ -1114,7 +1032,7 @@ async fn large_object_memory_stays_bounded() {
             std::path::PathBuf::from,
         );
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = spawn_server(&bin, &dir.path().join("store")).await;
+    let server = spawn_server(&bin, &dir.path().join("store"), None).await;
     let pid = server.child.id();
     let js = jetstream::new(connect(server.addr).await);
     let store = create_store(&js, "big").await;

@@ -18,6 +18,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+pub mod js_server;
+
 /// The bound on any single wait for something that should happen promptly.
 pub const WAIT: Duration = Duration::from_secs(5);
 
