@@ -220,6 +220,12 @@ impl Conn {
         self.read_step("the server to close", timeout, |_| false)
     }
 
+    /// Reads until a whole line has arrived, waiting up to `timeout` (for
+    /// what the server sends on its own, such as its PINGs).
+    pub fn read_line_within(&mut self, timeout: Duration) -> &mut Self {
+        self.read_step("a line", timeout, |buf| buf.ends_with(b"\r\n"))
+    }
+
     /// Reads until nothing arrives for `QUIET`.
     pub fn read_quiet(&mut self) -> &mut Self {
         let started = Instant::now();

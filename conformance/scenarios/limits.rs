@@ -54,3 +54,26 @@ fn stale_connection() {
         );
     });
 }
+
+#[test]
+fn first_ping_reaches_an_active_client() {
+    run_with(
+        "first_ping_reaches_an_active_client",
+        ServerSpec::default(),
+        |s| {
+            // The client PINGs and is answered; the server still sends its own
+            // first PING about 2 s after the connect, to measure the round
+            // trip, and it is answered.
+            let mut c = s.client("active");
+            let started = Instant::now();
+            c.read_line_within(Duration::from_secs(5))
+                .expect(b"PING\r\n");
+            let took = started.elapsed();
+            s.check(
+                took > Duration::from_millis(1000) && took < Duration::from_secs(4),
+                format!("the first server PING about 2 s in, took {took:?}"),
+            );
+            c.exchange(b"PONG\r\n").expect(b"PONG\r\n");
+        },
+    );
+}

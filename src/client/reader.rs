@@ -79,6 +79,10 @@ struct Conn {
     /// Answered a client PING: from then on, recent reads make a server
     /// PING unnecessary (as in the reference).
     sent_pong: bool,
+    /// A PONG answered one of our PINGs: the round trip is known. Until
+    /// then the ping timer sends its PING even to an active client, as the
+    /// reference does to measure it.
+    rtt_measured: bool,
     /// `-V`: trace every op.
     trace: bool,
     /// Bytes arrived since the last ping timer tick.
@@ -109,6 +113,7 @@ impl Conn {
             pings_out: 0,
             ping_due: now + o.ping_interval,
             sent_pong: false,
+            rtt_measured: false,
             read_since_tick: false,
             trace: o.trace,
             in_msgs: 0,
@@ -165,7 +170,7 @@ impl Conn {
         let now = Instant::now();
         self.ping_due = now + interval;
         let active = std::mem::take(&mut self.read_since_tick);
-        if self.sent_pong && active {
+        if self.sent_pong && active && self.rtt_measured {
             return Ok(());
         }
         debug!("{} - cid:{} - Client Ping Timer", self.peer, self.handle.id);
@@ -249,7 +254,12 @@ impl Conn {
             } => self.subscribe(subject, queue, sid),
             Op::Unsub { sid, max } => self.unsubscribe(sid, max),
             Op::Ping => self.ping(),
-            Op::Pong => self.pings_out = 0,
+            Op::Pong => {
+                if self.pings_out > 0 {
+                    self.rtt_measured = true;
+                }
+                self.pings_out = 0;
+            }
             Op::Ok | Op::Info => {}
             Op::Err => {
                 self.log_error("Client Error");
