@@ -11,9 +11,11 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use tern_jetstream::engine::{ApiInbox, ApiRequest, JetStream, JetStreamConfig, OutMsg, Outbox};
+use tern_jetstream::engine::{
+    api_refusal, ApiInbox, ApiRefused, ApiRequest, JetStream, JetStreamConfig, OutMsg, Outbox,
+};
 use tern_jetstream::stream::Inbound;
-use tern_jetstream::writer::StreamInbox;
+use tern_jetstream::writer::{refusal_ack, Refused, StreamInbox};
 use tracing::{info, warn};
 
 use crate::client::{Handle, InternalMsg};
@@ -79,7 +81,7 @@ impl Outbox for ServerOutbox {
 
     fn capture(&self, stream: &str, subjects: &[String], inbox: StreamInbox) {
         self.release(stream);
-        let name = stream.to_string();
+        let server = Arc::downgrade(&self.server);
         let client = self
             .server
             .internal_client(Box::new(move |m: &InternalMsg<'_>| {
@@ -89,8 +91,16 @@ impl Outbox for ServerOutbox {
                     headers: m.headers.map(Bytes::copy_from_slice),
                     payload: Bytes::copy_from_slice(m.payload),
                 };
-                if !inbox.offer(msg) {
-                    warn!("JetStream stream {name}: queue full, publish dropped");
+                let consumer_traffic = msg.subject.starts_with("$JS.");
+                // A full queue answers a publish at once (the stream logs
+                // it, rate-limited); a stream going away drops it.
+                if let Err(Refused::Full) = inbox.offer(msg) {
+                    if let (Some(reply), false, Some(server)) =
+                        (m.reply, consumer_traffic, server.upgrade())
+                    {
+                        let (headers, body) = refusal_ack(inbox.name());
+                        server.publish_internal(reply, None, Some(headers), &body);
+                    }
                 }
             }));
         // The stream's consumer traffic comes the same way: acks, flow
@@ -153,7 +163,6 @@ pub fn start(server: &Arc<Server>) -> Result<Attached, String> {
     info!("Starting JetStream");
     let root = store_root(opts);
     let config = JetStreamConfig {
-        store_dir: root.clone(),
         max_memory: opts.max_memory_store.unwrap_or_else(default_max_memory),
         max_storage: opts
             .max_file_store
@@ -163,6 +172,7 @@ pub fn start(server: &Arc<Server>) -> Result<Attached, String> {
             SyncInterval::Every(d) => Some(d),
         },
         server_name: server.name().to_string(),
+        ..JetStreamConfig::new(root.clone())
     };
     log_banner(&config);
     let outbox = Arc::new(ServerOutbox {
@@ -172,6 +182,7 @@ pub fn start(server: &Arc<Server>) -> Result<Attached, String> {
     let engine = JetStream::start(config, outbox).map_err(|e| e.to_string())?;
     server.set_jetstream_readers(engine.readers());
     let inbox: ApiInbox = engine.api_inbox();
+    let weak = Arc::downgrade(server);
     let client = server.internal_client(Box::new(move |m: &InternalMsg<'_>| {
         let Some(reply) = m.reply else {
             // A request without a reply gets nothing, as with the reference.
@@ -183,8 +194,12 @@ pub fn start(server: &Arc<Server>) -> Result<Attached, String> {
             headers: m.headers.map(Bytes::copy_from_slice),
             payload: Bytes::copy_from_slice(m.payload),
         };
-        if !inbox.offer(req) {
-            warn!("JetStream API queue full, request dropped");
+        if let Err(ApiRefused::Full) = inbox.offer(req) {
+            warn_api_full();
+            if let Some(server) = weak.upgrade() {
+                let (headers, body) = api_refusal();
+                server.publish_internal(reply, None, Some(headers), &body);
+            }
         }
     }));
     let api_sub = server.subscribe_internal(&client, API_SUBJECT, None, "api");
@@ -194,6 +209,18 @@ pub fn start(server: &Arc<Server>) -> Result<Attached, String> {
         api_sub,
         server: server.clone(),
     })
+}
+
+/// One warning a second at most: a flood of requests must not flood the
+/// log too.
+fn warn_api_full() {
+    static LAST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if LAST.swap(now, std::sync::atomic::Ordering::Relaxed) != now {
+        warn!("JetStream API queue limit reached, refusing requests");
+    }
 }
 
 fn log_banner(c: &JetStreamConfig) {

@@ -102,6 +102,9 @@ async fn run(opts: Options) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Err(e) = process::raise_open_files_limit() {
+        tracing::warn!("could not raise the open files limit: {e}");
+    }
     let (host, port) = (opts.host.clone(), opts.port);
     let running = match tern::start(opts).await {
         Ok(r) => r,

@@ -137,3 +137,43 @@ mod tests {
         assert_eq!(resolve_pid("77"), Ok(77));
     }
 }
+
+/// Raises the soft limit on open files to the hard limit, as the
+/// reference does at start-up (each file stream holds a descriptor, and
+/// clients need theirs); returns the limit now in force.
+pub fn raise_open_files_limit() -> io::Result<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and fill the struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        return Ok(raised.rlim_cur);
+    }
+    Ok(lim.rlim_cur)
+}
+
+#[cfg(test)]
+mod limit_tests {
+    #[test]
+    fn the_open_files_limit_ends_at_the_hard_limit() {
+        let now = super::raise_open_files_limit().expect("raise");
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+        assert_eq!(lim.rlim_cur, lim.rlim_max);
+        assert_eq!(now, lim.rlim_cur);
+    }
+}

@@ -4,7 +4,8 @@
 //! thread owns only the registry, so no lock guards it.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -13,8 +14,7 @@ use bytes::Bytes;
 use crate::api::stream::StreamConfig;
 use crate::error::ApiError;
 use crate::store::{MemStore, RedbStore, Store};
-use crate::stream::Stream;
-use crate::writer::{self, StreamInbox};
+use crate::writer::{IngestLimits, StreamInbox};
 
 /// A message JetStream sends: routed by the subscriptions of `to`, written
 /// with `subject` (a pull delivery reaches the requester's inbox under the
@@ -95,7 +95,34 @@ pub struct JetStreamConfig {
     pub sync_interval: Option<std::time::Duration>,
     /// Reported as the cluster leader in stream info.
     pub server_name: String,
+    /// Each stream's queue limits (`max_buffered_msgs`/`max_buffered_size`).
+    pub ingest: IngestLimits,
+    /// API requests queued before more are refused with 429
+    /// (`request_queue_limit`).
+    pub api_queue_limit: usize,
+    /// Shard threads running the streams' storage work.
+    pub shards: usize,
 }
+
+impl JetStreamConfig {
+    /// A config with the reference's defaults for everything but the
+    /// directory.
+    pub fn new(store_dir: PathBuf) -> Self {
+        JetStreamConfig {
+            store_dir,
+            max_memory: -1,
+            max_storage: -1,
+            sync_interval: None,
+            server_name: String::new(),
+            ingest: IngestLimits::default(),
+            api_queue_limit: DEFAULT_API_QUEUE_LIMIT,
+            shards: crate::writer::default_shards(),
+        }
+    }
+}
+
+/// The reference's default `request_queue_limit`.
+pub const DEFAULT_API_QUEUE_LIMIT: usize = 10_000;
 
 /// One `$JS.API` request.
 pub struct ApiRequest {
@@ -105,28 +132,48 @@ pub struct ApiRequest {
     pub payload: Bytes,
 }
 
-enum ApiOp {
+pub(crate) enum ApiOp {
     Request(ApiRequest),
     Stop,
 }
 
-/// Requests queued before the API refuses more.
-const API_QUEUE: usize = 65_536;
-
 /// Where API requests are handed over.
 #[derive(Clone)]
 pub struct ApiInbox {
-    tx: SyncSender<ApiOp>,
+    tx: Sender<ApiOp>,
+    queued: Arc<AtomicUsize>,
+    limit: usize,
+}
+
+/// Why an API request was not queued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApiRefused {
+    /// At `request_queue_limit`: answer 429.
+    Full,
+    Stopped,
 }
 
 impl ApiInbox {
-    /// Queues a request without blocking; false when the queue is full.
-    pub fn offer(&self, req: ApiRequest) -> bool {
-        match self.tx.try_send(ApiOp::Request(req)) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+    /// Queues a request without blocking.
+    pub fn offer(&self, req: ApiRequest) -> Result<(), ApiRefused> {
+        if self.queued.fetch_add(1, Ordering::AcqRel) >= self.limit {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            return Err(ApiRefused::Full);
         }
+        self.tx.send(ApiOp::Request(req)).map_err(|_| {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            ApiRefused::Stopped
+        })
     }
+}
+
+/// The reply to an API request refused because the queue is full: the
+/// 429 status with the error JSON.
+pub fn api_refusal() -> (&'static [u8], Vec<u8>) {
+    let mut body = b"{\"error\":".to_vec();
+    body.extend_from_slice(&crate::api::json::to_json(&ApiError::too_many_requests()));
+    body.push(b'}');
+    (b"NATS/1.0 429 Too Many Requests\r\n\r\n", body)
 }
 
 #[derive(Debug)]
@@ -148,7 +195,10 @@ pub struct JetStream {
 }
 
 impl JetStream {
-    /// Recovers every stored stream, then starts answering the API.
+    /// Recovers every stored stream, then starts answering the API. A
+    /// stream that cannot be opened is skipped with a warning and retried
+    /// in the background; only a store directory that cannot be used
+    /// stops JetStream.
     pub fn start(
         config: JetStreamConfig,
         outbox: Arc<dyn Outbox>,
@@ -156,16 +206,20 @@ impl JetStream {
         let dir = streams_dir(&config.store_dir);
         std::fs::create_dir_all(&dir)
             .map_err(|e| EngineError(format!("could not create {}: {e}", dir.display())))?;
-        let mut registry = crate::registry::Registry::new(config, outbox);
+        let limit = config.api_queue_limit;
+        let mut registry = crate::registry::Registry::new(config, outbox)
+            .map_err(|e| EngineError(format!("could not start the stream writers: {e}")))?;
         registry.recover(&dir)?;
         let readers = registry.readers();
-        let (tx, rx) = std::sync::mpsc::sync_channel(API_QUEUE);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let counted = queued.clone();
         let thread = std::thread::Builder::new()
             .name("jetstream-api".into())
-            .spawn(move || serve(registry, &rx))
+            .spawn(move || serve(registry, &rx, &counted))
             .map_err(|e| EngineError(format!("could not start the API thread: {e}")))?;
         Ok(JetStream {
-            inbox: ApiInbox { tx },
+            inbox: ApiInbox { tx, queued, limit },
             thread,
             readers,
         })
@@ -188,14 +242,24 @@ impl JetStream {
     }
 }
 
-fn serve(mut registry: crate::registry::Registry, rx: &Receiver<ApiOp>) {
-    while let Some(op) = next_op(rx) {
-        match op {
-            ApiOp::Request(req) => registry.handle(&req),
-            ApiOp::Stop => break,
+fn serve(mut registry: crate::registry::Registry, rx: &Receiver<ApiOp>, queued: &AtomicUsize) {
+    loop {
+        match next_op(rx, registry.next_retry()) {
+            Next::Op(ApiOp::Request(req)) => {
+                queued.fetch_sub(1, Ordering::AcqRel);
+                registry.handle(&req);
+            }
+            Next::Op(ApiOp::Stop) | Next::Closed => break,
+            Next::Timer => registry.retry_broken(),
         }
     }
     registry.stop_all();
+}
+
+enum Next {
+    Op(ApiOp),
+    Timer,
+    Closed,
 }
 
 /// How long the API and stream threads look for their next work before
@@ -220,11 +284,21 @@ pub(crate) fn spin_recv<T>(rx: &Receiver<T>, spin: std::time::Duration) -> Resul
     }
 }
 
-fn next_op(rx: &Receiver<ApiOp>) -> Option<ApiOp> {
+fn next_op(rx: &Receiver<ApiOp>, timer: Option<std::time::Instant>) -> Next {
     match spin_recv(rx, SPIN) {
-        Ok(Some(op)) => Some(op),
-        Ok(None) => rx.recv().ok(),
-        Err(()) => None,
+        Ok(Some(op)) => return Next::Op(op),
+        Ok(None) => {}
+        Err(()) => return Next::Closed,
+    }
+    match timer {
+        Some(at) => {
+            match rx.recv_timeout(at.saturating_duration_since(std::time::Instant::now())) {
+                Ok(op) => Next::Op(op),
+                Err(RecvTimeoutError::Timeout) => Next::Timer,
+                Err(RecvTimeoutError::Disconnected) => Next::Closed,
+            }
+        }
+        None => rx.recv().map_or(Next::Closed, Next::Op),
     }
 }
 
@@ -240,7 +314,7 @@ pub fn now_ns() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
-/// Opens the store a stream's config asks for.
+/// Opens the store a stream's config asks for (a new stream).
 pub(crate) fn open_store(
     config: &StreamConfig,
     dir: &Path,
@@ -249,19 +323,9 @@ pub(crate) fn open_store(
     if config.storage == crate::api::stream::StorageType::Memory {
         return Ok((Box::new(MemStore::new()), None));
     }
-    let path = dir.join(format!("{}.redb", config.name));
-    let mut store = RedbStore::open(&path).map_err(|e| ApiError::store_failed(e.to_string()))?;
+    let path = dir.join(crate::store::file_name(&config.name));
+    let opened = crate::store::contain_panic(|| RedbStore::open(&path));
+    let mut store = opened.map_err(|e| ApiError::store_failed(e.to_string()))?;
     store.set_sync_interval(sync_interval);
     Ok((Box::new(store), Some(path)))
-}
-
-/// Starts a stream's writer on its store.
-pub(crate) fn start_stream(
-    config: &StreamConfig,
-    store: Box<dyn Store>,
-    outbox: &Arc<dyn Outbox>,
-) -> Result<(StreamInbox, JoinHandle<()>), ApiError> {
-    let stream = Stream::new(crate::stream::Policy::from_config(config), store, now_ns())
-        .map_err(|e| ApiError::store_failed(e.to_string()))?;
-    writer::spawn(stream, outbox.clone()).map_err(|e| ApiError::store_failed(e.to_string()))
 }

@@ -616,6 +616,11 @@ impl ApiError {
         INSUFFICIENT_RESOURCES.into()
     }
 
+    /// 429/10167: a stream's or the API's ingest queue is full.
+    pub fn too_many_requests() -> Self {
+        STREAM_TOO_MANY_REQUESTS.into()
+    }
+
     pub fn storage_resources_exceeded() -> Self {
         STORAGE_RESOURCES_EXCEEDED.into()
     }

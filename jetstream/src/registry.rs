@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crate::api::account::{AccountInfo, AccountInfoResponse, ApiStats};
 use crate::api::json::is_empty_request;
@@ -28,14 +28,14 @@ use crate::api::{
     SERVER_VERSION, SUBJECTS_LIMIT,
 };
 use crate::engine::{
-    now_ns, open_store, start_stream, streams_dir, ApiRequest, EngineError, JetStreamConfig, Outbox,
+    now_ns, open_store, streams_dir, ApiRequest, EngineError, JetStreamConfig, Outbox,
 };
 use crate::error::ApiError;
 use crate::msg_api;
-use crate::store::Store as _;
+use crate::store::{Store, StoreError};
 use crate::stream::Policy;
 use crate::stream::Stream;
-use crate::writer::StreamInbox;
+use crate::writer::{Reopen, StreamInbox, WriterPool};
 
 const API_PREFIX: &str = "$JS.API.";
 
@@ -43,9 +43,20 @@ struct Entry {
     config: StreamConfig,
     created_ns: i64,
     inbox: StreamInbox,
-    thread: Option<JoinHandle<()>>,
     path: Option<PathBuf>,
 }
+
+/// A stored stream that could not be opened: its requests are answered
+/// with the failure, and it is tried again with a backoff.
+struct Broken {
+    path: PathBuf,
+    reason: String,
+    retry_at: Instant,
+    backoff: Duration,
+}
+
+const FIRST_REOPEN: Duration = Duration::from_secs(1);
+const MAX_REOPEN: Duration = Duration::from_secs(60);
 
 /// The account's API counters (`api.total`, `api.errors` in `$JS.API.INFO`),
 /// kept as the reference keeps them: a reply counts when it is sent, so
@@ -83,74 +94,182 @@ pub struct Registry {
     config: JetStreamConfig,
     outbox: Arc<dyn Outbox>,
     streams: BTreeMap<String, Entry>,
+    /// Streams whose files could not be opened, by name.
+    broken: BTreeMap<String, Broken>,
     counters: Arc<ApiCounters>,
     readers: Arc<crate::store::Readers>,
+    pool: WriterPool,
 }
 
 impl Registry {
-    pub fn new(config: JetStreamConfig, outbox: Arc<dyn Outbox>) -> Self {
-        Registry {
+    pub fn new(config: JetStreamConfig, outbox: Arc<dyn Outbox>) -> std::io::Result<Self> {
+        let readers: Arc<crate::store::Readers> = Arc::default();
+        let pool = WriterPool::start(config.shards, &outbox, &readers)?;
+        Ok(Registry {
             config,
             outbox,
             streams: BTreeMap::new(),
+            broken: BTreeMap::new(),
             counters: Arc::default(),
-            readers: Arc::default(),
-        }
+            readers,
+            pool,
+        })
     }
 
     pub fn readers(&self) -> Arc<crate::store::Readers> {
         self.readers.clone()
     }
 
-    /// Reopens every stream stored under `dir`.
+    /// Reopens every stream stored under `dir`. One that cannot be opened
+    /// is skipped with a warning naming it and why; the rest start.
     pub fn recover(&mut self, dir: &Path) -> Result<(), EngineError> {
         let entries = std::fs::read_dir(dir)
             .map_err(|e| EngineError(format!("reading {}: {e}", dir.display())))?;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.extension().is_none_or(|x| x != "redb") {
-                continue;
+        let mut paths: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "redb"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            match self.open_stored(&path) {
+                Ok(Some(name)) => tracing::info!("  Restored stream {name}"),
+                Ok(None) => {}
+                Err(e) => {
+                    let name = name_from_path(&path);
+                    tracing::warn!(
+                        "  Error recovering stream '{name}' ({}), skipped and retried in the background: {e}",
+                        path.display()
+                    );
+                    self.broken.insert(
+                        name,
+                        Broken {
+                            path,
+                            reason: e.to_string(),
+                            retry_at: Instant::now() + FIRST_REOPEN,
+                            backoff: FIRST_REOPEN,
+                        },
+                    );
+                }
             }
-            let mut store = crate::store::RedbStore::open(&path)
-                .map_err(|e| EngineError(format!("opening {}: {e}", path.display())))?;
-            store.set_sync_interval(self.config.sync_interval);
-            let Some(doc) = store
-                .load_config()
-                .map_err(|e| EngineError(e.to_string()))?
-            else {
-                tracing::warn!("{}: no stream config stored, skipped", path.display());
-                continue;
-            };
-            let stored: StoredConfig = serde_json::from_slice(&doc)
-                .map_err(|e| EngineError(format!("{}: bad stored config: {e}", path.display())))?;
-            self.readers.set(&stored.config.name, store.reader());
-            let (inbox, thread) = start_stream(&stored.config, Box::new(store), &self.outbox)
-                .map_err(|e| EngineError(e.description.clone()))?;
-            self.outbox
-                .capture(&stored.config.name, &stored.config.subjects, inbox.clone());
-            tracing::info!("  Restored stream {}", stored.config.name);
-            self.streams.insert(
-                stored.config.name.clone(),
-                Entry {
-                    config: stored.config,
-                    created_ns: stored.created_ns,
-                    inbox,
-                    thread: Some(thread),
-                    path: Some(path),
-                },
-            );
         }
         Ok(())
     }
 
-    pub fn stop_all(&mut self) {
-        for (name, entry) in &mut self.streams {
-            self.outbox.release(name);
-            entry.inbox.stop();
-            if let Some(t) = entry.thread.take() {
-                let _ = t.join();
+    /// Opens a stored stream and starts it; `None` for a file without a
+    /// stream config.
+    fn open_stored(&mut self, path: &Path) -> Result<Option<String>, StoreError> {
+        let Some((stored, stream)) = open_file_stream(path, self.config.sync_interval)? else {
+            tracing::warn!("{}: no stream config stored, skipped", path.display());
+            return Ok(None);
+        };
+        let name = stored.config.name.clone();
+        if self.streams.contains_key(&name) {
+            return Err(StoreError::Corrupt(format!(
+                "a second file for stream '{name}'"
+            )));
+        }
+        self.attach(
+            stored.config,
+            stored.created_ns,
+            stream,
+            Some(path.to_path_buf()),
+        )?;
+        Ok(Some(name))
+    }
+
+    /// Hands an open stream to the writers, starts capturing its subjects
+    /// and registers it.
+    fn attach(
+        &mut self,
+        config: StreamConfig,
+        created_ns: i64,
+        stream: Stream,
+        path: Option<PathBuf>,
+    ) -> Result<(), StoreError> {
+        self.readers.set(&config.name, stream.store().reader());
+        let reopen: Option<Reopen> = path.clone().map(|path| {
+            let sync = self.config.sync_interval;
+            let f: Reopen = Box::new(move || {
+                let opened = open_file_stream(&path, sync)?;
+                let (_, mut stream) = opened
+                    .ok_or_else(|| StoreError::Corrupt("the stream config is gone".into()))?;
+                stream.load_consumers(now_ns())?;
+                Ok(stream)
+            });
+            f
+        });
+        let inbox = match self.pool.attach(stream, reopen, self.config.ingest) {
+            Ok(inbox) => inbox,
+            Err(e) => {
+                self.readers.set(&config.name, None);
+                return Err(e);
+            }
+        };
+        self.outbox
+            .capture(&config.name, &config.subjects, inbox.clone());
+        self.streams.insert(
+            config.name.clone(),
+            Entry {
+                config,
+                created_ns,
+                inbox,
+                path,
+            },
+        );
+        Ok(())
+    }
+
+    /// When the next broken stream is due another try.
+    pub fn next_retry(&self) -> Option<Instant> {
+        self.broken.values().map(|b| b.retry_at).min()
+    }
+
+    /// Tries again to open the broken streams that are due.
+    pub fn retry_broken(&mut self) {
+        let now = Instant::now();
+        let due: Vec<String> = self
+            .broken
+            .iter()
+            .filter(|(_, b)| b.retry_at <= now)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in due {
+            let Some(mut b) = self.broken.remove(&name) else {
+                continue;
+            };
+            match self.open_stored(&b.path) {
+                Ok(_) => tracing::info!("JetStream stream '{name}' recovered"),
+                Err(e) => {
+                    let reason = e.to_string();
+                    if reason != b.reason {
+                        tracing::warn!(
+                            "JetStream stream '{name}' still cannot be opened: {reason}"
+                        );
+                    }
+                    b.reason = reason;
+                    b.backoff = (b.backoff * 2).min(MAX_REOPEN);
+                    b.retry_at = now + b.backoff;
+                    self.broken.insert(name, b);
+                }
             }
         }
+    }
+
+    /// The error for a request naming a stream that is not running: its
+    /// failure if it could not be opened, else not found.
+    fn missing(&self, name: &str) -> ApiError {
+        match self.broken.get(name) {
+            Some(b) => ApiError::store_failed(&b.reason),
+            None => ApiError::stream_not_found(),
+        }
+    }
+
+    pub fn stop_all(&mut self) {
+        for name in self.streams.keys() {
+            self.outbox.release(name);
+        }
+        self.pool.stop();
     }
 
     pub fn handle(&mut self, req: &ApiRequest) {
@@ -190,6 +309,12 @@ impl Registry {
             ["CONSUMER", "PAUSE", stream, name] => {
                 self.consumer_op(stream, req, ConsumerOp::Pause(name));
             }
+            // A running stream takes its pulls itself; for any other the
+            // reference has no subscriber, so the requester gets a 503.
+            ["CONSUMER", "MSG", "NEXT", stream, _] if !self.streams.contains_key(*stream) => {
+                let h = crate::headers::no_responders(&req.subject);
+                self.outbox.publish(&req.reply, Some(&h), b"");
+            }
             // Unknown API subjects get no reply, as with the reference.
             _ => {}
         }
@@ -227,17 +352,11 @@ impl Registry {
     fn account_info(&mut self, req: &ApiRequest) {
         let (mut memory, mut storage) = (0u64, 0u64);
         for entry in self.streams.values() {
-            let (tx, rx) = std::sync::mpsc::channel();
-            let memory_stream = entry.config.storage == StorageType::Memory;
-            if entry.inbox.run(move |s: &mut Stream| {
-                let _ = tx.send(s.store().state().bytes);
-            }) {
-                let bytes = rx.recv().unwrap_or(0);
-                if memory_stream {
-                    memory += bytes;
-                } else {
-                    storage += bytes;
-                }
+            let bytes = entry.inbox.stored_bytes();
+            if entry.config.storage == StorageType::Memory {
+                memory += bytes;
+            } else {
+                storage += bytes;
             }
         }
         // The account has no JetStream limits of its own (all -1), whatever
@@ -281,6 +400,9 @@ impl Registry {
             }
             return self.respond(req, &error(ApiError::stream_name_in_use()));
         }
+        if let Some(b) = self.broken.get(name) {
+            return self.respond(req, &error(ApiError::store_failed(&b.reason)));
+        }
         if let Err(e) = self.check_overlap(name, &config.subjects) {
             return self.respond(req, &error(e));
         }
@@ -308,21 +430,11 @@ impl Registry {
         }
         let saved = store.save_config(&doc).and_then(|()| store.commit());
         saved.map_err(|e| ApiError::store_failed(e.to_string()))?;
-        self.readers.set(&config.name, store.reader());
-        let (inbox, thread) = start_stream(&config, store, &self.outbox)?;
-        self.outbox
-            .capture(&config.name, &config.subjects, inbox.clone());
-        self.streams.insert(
-            config.name.clone(),
-            Entry {
-                config,
-                created_ns,
-                inbox,
-                thread: Some(thread),
-                path,
-            },
-        );
-        Ok(())
+        let policy = Policy::from_config(&config);
+        let stream = Stream::new(policy, store, created_ns)
+            .map_err(|e| ApiError::store_failed(e.to_string()))?;
+        self.attach(config, created_ns, stream, path)
+            .map_err(|e| ApiError::store_failed(e.to_string()))
     }
 
     /// Another stream already captures one of these subjects.
@@ -354,7 +466,7 @@ impl Registry {
             return self.respond(req, &error(ApiError::stream_name_mismatch()));
         }
         let Some(entry) = self.streams.get(name) else {
-            return self.respond(req, &error(ApiError::stream_not_found()));
+            return self.respond(req, &error(self.missing(name)));
         };
         if let Err(e) = StreamConfig::check_update(&entry.config, &mut config) {
             return self.respond(req, &error(e));
@@ -371,17 +483,23 @@ impl Registry {
         .unwrap_or_default();
         let policy = Policy::from_config(&config);
         let (tx, rx) = std::sync::mpsc::channel();
-        let queued = entry.inbox.run(move |s: &mut Stream| {
-            s.set_policy(policy);
-            let saved = s
-                .store_mut()
-                .save_config(&doc)
-                .and_then(|()| s.trim_to_limits());
-            let _ = tx.send(saved.map_err(|e| e.to_string()));
-        });
+        let failed_tx = tx.clone();
+        let queued = entry.inbox.run(
+            move |s: &mut Stream| {
+                s.set_policy(policy);
+                let saved = s
+                    .store_mut()
+                    .save_config(&doc)
+                    .and_then(|()| s.trim_to_limits());
+                let _ = tx.send(saved.map_err(|e| ApiError::store_failed(e.to_string())));
+            },
+            move |e| {
+                let _ = failed_tx.send(Err(e.clone()));
+            },
+        );
         match rx.recv() {
             Ok(Ok(())) if queued => {}
-            Ok(Err(e)) => return self.respond(req, &error(ApiError::store_failed(e))),
+            Ok(Err(e)) => return self.respond(req, &error(e)),
             _ => return self.respond(req, &error(ApiError::stream_not_found())),
         }
         self.outbox
@@ -393,21 +511,25 @@ impl Registry {
     }
 
     fn stream_delete(&mut self, name: &str, req: &ApiRequest) {
-        let Some(mut entry) = self.streams.remove(name) else {
+        let path = if let Some(entry) = self.streams.remove(name) {
+            self.outbox.release(name);
+            self.readers.set(name, None);
+            entry.inbox.stop();
+            entry.path
+        } else if let Some(b) = self.broken.remove(name) {
+            // A stream that could not be opened can still be deleted.
+            Some(b.path)
+        } else {
             let resp = StreamDeleteResponse::error(ApiError::stream_not_found());
             return self.respond(req, &resp);
         };
-        self.outbox.release(name);
-        self.readers.set(name, None);
-        entry.inbox.stop();
-        if let Some(t) = entry.thread.take() {
-            let _ = t.join();
-        }
-        if let Some(path) = &entry.path {
+        if let Some(path) = &path {
             let wal = crate::store::RedbStore::wal_path(path);
             for file in [path.as_path(), wal.as_path()] {
-                if let Err(e) = std::fs::remove_file(file) {
-                    tracing::error!("removing {}: {e}", file.display());
+                match std::fs::remove_file(file) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => tracing::error!("removing {}: {e}", file.display()),
                 }
             }
         }
@@ -424,7 +546,7 @@ impl Registry {
     /// Has the stream's thread build its info and reply.
     fn send_info(&mut self, name: &str, req: &ApiRequest, view: View) {
         let Some(entry) = self.streams.get(name) else {
-            let e = ApiError::stream_not_found();
+            let e = self.missing(name);
             return match view {
                 View::Created => self.respond(req, &StreamCreateResponse::error(e)),
                 View::Updated => self.respond(req, &StreamUpdateResponse::error(e)),
@@ -435,27 +557,42 @@ impl Registry {
         let (outbox, counters) = (self.outbox.clone(), self.counters.clone());
         let reply = req.reply.clone();
         let leader = self.config.server_name.clone();
-        entry.inbox.run(move |s: &mut Stream| {
-            let (out, c) = (&*outbox, &counters);
-            match view {
-                View::Created => {
-                    let (info, _) = stream_info(s, &config, created_ns, None, true, None);
-                    let resp = StreamCreateResponse::created(info, true);
-                    send(out, c, &reply, &resp, Counted::Total);
+        let (failed_outbox, failed_counters, failed_reply) =
+            (outbox.clone(), counters.clone(), reply.clone());
+        let failed = move |e: &ApiError| {
+            let resp = StreamInfoResponse::error(e.clone());
+            send(
+                &*failed_outbox,
+                &failed_counters,
+                &failed_reply,
+                &resp,
+                Counted::Error,
+            );
+        };
+        entry.inbox.run(
+            move |s: &mut Stream| {
+                let (out, c) = (&*outbox, &counters);
+                match view {
+                    View::Created => {
+                        let (info, _) = stream_info(s, &config, created_ns, None, true, None);
+                        let resp = StreamCreateResponse::created(info, true);
+                        send(out, c, &reply, &resp, Counted::Total);
+                    }
+                    View::Updated => {
+                        let (info, _) = stream_info(s, &config, created_ns, None, true, None);
+                        let resp = StreamUpdateResponse::updated(info);
+                        send(out, c, &reply, &resp, Counted::Total);
+                    }
+                    View::Info(r) => {
+                        let (info, paged) =
+                            stream_info(s, &config, created_ns, Some(&leader), true, Some(&r));
+                        let resp = StreamInfoResponse::info(info, paged);
+                        send(out, c, &reply, &resp, Counted::Total);
+                    }
                 }
-                View::Updated => {
-                    let (info, _) = stream_info(s, &config, created_ns, None, true, None);
-                    let resp = StreamUpdateResponse::updated(info);
-                    send(out, c, &reply, &resp, Counted::Total);
-                }
-                View::Info(r) => {
-                    let (info, paged) =
-                        stream_info(s, &config, created_ns, Some(&leader), true, Some(&r));
-                    let resp = StreamInfoResponse::info(info, paged);
-                    send(out, c, &reply, &resp, Counted::Total);
-                }
-            }
-        });
+            },
+            failed,
+        );
     }
 
     /// The streams whose subjects collide with `subject` (all when empty),
@@ -516,10 +653,13 @@ impl Registry {
             let (tx, rx) = std::sync::mpsc::channel();
             // Each entry shows the stored config (no server version or
             // level in its metadata) and no cluster.
-            if entry.inbox.run(move |s: &mut Stream| {
-                let (info, _) = stream_info(s, &config, created_ns, None, false, None);
-                let _ = tx.send(info);
-            }) {
+            if entry.inbox.run(
+                move |s: &mut Stream| {
+                    let (info, _) = stream_info(s, &config, created_ns, None, false, None);
+                    let _ = tx.send(info);
+                },
+                |_| {},
+            ) {
                 if let Ok(info) = rx.recv() {
                     infos.push(info);
                 }
@@ -547,7 +687,7 @@ impl Registry {
             Err(e) => return self.respond(req, &error(e)),
         };
         let Some(entry) = self.streams.get(name) else {
-            return self.respond(req, &error(ApiError::stream_not_found()));
+            return self.respond(req, &error(self.missing(name)));
         };
         if entry.config.sealed {
             return self.respond(req, &error(ApiError::stream_sealed()));
@@ -582,7 +722,7 @@ impl Registry {
             Err(e) => return self.respond(req, &error(e)),
         };
         let Some(entry) = self.streams.get(name) else {
-            return self.respond(req, &error(ApiError::stream_not_found()));
+            return self.respond(req, &error(self.missing(name)));
         };
         self.on_stream(entry, req, move |s| match msg_api::msg_get(s, &r) {
             Ok(message) => (
@@ -605,7 +745,7 @@ impl Registry {
             Err(e) => return self.respond(req, &error(e)),
         };
         let Some(entry) = self.streams.get(name) else {
-            return self.respond(req, &error(ApiError::stream_not_found()));
+            return self.respond(req, &error(self.missing(name)));
         };
         if entry.config.sealed {
             return self.respond(req, &error(ApiError::stream_sealed()));
@@ -634,17 +774,31 @@ impl Registry {
     ) {
         let (outbox, counters) = (self.outbox.clone(), self.counters.clone());
         let reply = req.reply.clone();
-        entry.inbox.run(move |s: &mut Stream| {
-            let (resp, counted) = handler(s);
-            send(&*outbox, &counters, &reply, &resp, counted);
-        });
+        let (failed_outbox, failed_counters, failed_reply) =
+            (outbox.clone(), counters.clone(), reply.clone());
+        entry.inbox.run(
+            move |s: &mut Stream| {
+                let (resp, counted) = handler(s);
+                send(&*outbox, &counters, &reply, &resp, counted);
+            },
+            move |e: &ApiError| {
+                let resp = Response::<B>::error(e.clone());
+                send(
+                    &*failed_outbox,
+                    &failed_counters,
+                    &failed_reply,
+                    &resp,
+                    Counted::Error,
+                );
+            },
+        );
     }
 
     /// Runs a consumer endpoint on the stream's thread.
     fn consumer_op(&mut self, stream: &str, req: &ApiRequest, op: ConsumerOp<'_>) {
         use crate::api::consumer as c;
         let Some(entry) = self.streams.get(stream) else {
-            let e = ApiError::stream_not_found();
+            let e = self.missing(stream);
             let json = match op {
                 ConsumerOp::Create => c::ConsumerCreateResponse::error(e).to_json(),
                 ConsumerOp::Info(_) => c::ConsumerInfoResponse::error(e).to_json(),
@@ -669,36 +823,40 @@ impl Registry {
             ConsumerOp::List => OwnedOp::List,
             ConsumerOp::Pause(n) => OwnedOp::Pause(n.to_string()),
         };
-        entry.inbox.run(move |s: &mut Stream| {
-            use crate::consumer::api;
-            let now = crate::engine::now_ns();
-            let mut out = Vec::new();
-            let r = match &op {
-                OwnedOp::Create => api::create(s, &config, &subject, &payload, now, &*outbox),
-                OwnedOp::Info(n) => api::info(s, n, &payload, now, &*outbox),
-                OwnedOp::Delete(n) => api::delete(s, n, &mut out),
-                OwnedOp::Names => api::names(s, &payload),
-                OwnedOp::List => api::list(s, &payload, now, &*outbox),
-                OwnedOp::Pause(n) => api::pause(s, n, &payload, now),
-            };
-            // Waiting pulls hear of a deletion before the API reply.
-            if !out.is_empty() {
-                outbox.send(&out);
-            }
-            counters.count(if r.error {
-                Counted::Error
-            } else {
-                Counted::Total
-            });
-            outbox.publish(&reply, None, &r.json);
-            if matches!(op, OwnedOp::Create | OwnedOp::Pause(_)) {
+        let failed = consumer_failure(&op, self.outbox.clone(), self.counters.clone(), &reply);
+        entry.inbox.run(
+            move |s: &mut Stream| {
+                use crate::consumer::api;
+                let now = crate::engine::now_ns();
                 let mut out = Vec::new();
-                s.deliver_consumers(&*outbox, now, &mut out);
+                let r = match &op {
+                    OwnedOp::Create => api::create(s, &config, &subject, &payload, now, &*outbox),
+                    OwnedOp::Info(n) => api::info(s, n, &payload, now, &*outbox),
+                    OwnedOp::Delete(n) => api::delete(s, n, &mut out),
+                    OwnedOp::Names => api::names(s, &payload),
+                    OwnedOp::List => api::list(s, &payload, now, &*outbox),
+                    OwnedOp::Pause(n) => api::pause(s, n, &payload, now),
+                };
+                // Waiting pulls hear of a deletion before the API reply.
                 if !out.is_empty() {
                     outbox.send(&out);
                 }
-            }
-        });
+                counters.count(if r.error {
+                    Counted::Error
+                } else {
+                    Counted::Total
+                });
+                outbox.publish(&reply, None, &r.json);
+                if matches!(op, OwnedOp::Create | OwnedOp::Pause(_)) {
+                    let mut out = Vec::new();
+                    s.deliver_consumers(&*outbox, now, &mut out);
+                    if !out.is_empty() {
+                        outbox.send(&out);
+                    }
+                }
+            },
+            failed,
+        );
     }
 
     /// Direct gets are not API calls in the account's counts.
@@ -731,16 +889,23 @@ impl Registry {
         let outbox = self.outbox.clone();
         let (reply, payload) = (req.reply.clone(), req.payload.clone());
         let stream_name = name.to_string();
-        entry.inbox.run(move |s: &mut Stream| {
-            msg_api::direct_get(
-                s,
-                &stream_name,
-                &*outbox,
-                &reply,
-                &payload,
-                last_by_subject.as_deref(),
-            );
-        });
+        let (failed_outbox, failed_reply) = (outbox.clone(), reply.clone());
+        entry.inbox.run(
+            move |s: &mut Stream| {
+                msg_api::direct_get(
+                    s,
+                    &stream_name,
+                    &*outbox,
+                    &reply,
+                    &payload,
+                    last_by_subject.as_deref(),
+                );
+            },
+            move |e: &ApiError| {
+                let h = crate::headers::HeaderBlock::status(503, &e.description).finish();
+                failed_outbox.publish(&failed_reply, Some(&h), b"");
+            },
+        );
     }
 }
 
@@ -919,4 +1084,65 @@ enum OwnedOp {
     Names,
     List,
     Pause(String),
+}
+
+/// The answer of a consumer endpoint whose stream cannot run it.
+fn consumer_failure(
+    op: &OwnedOp,
+    outbox: Arc<dyn Outbox>,
+    counters: Arc<ApiCounters>,
+    reply: &str,
+) -> impl FnOnce(&ApiError) + Send + 'static {
+    use crate::api::consumer as c;
+    let reply = reply.to_string();
+    let kind = match op {
+        OwnedOp::Create => 0,
+        OwnedOp::Info(_) => 1,
+        OwnedOp::Delete(_) => 2,
+        OwnedOp::Names => 3,
+        OwnedOp::List => 4,
+        OwnedOp::Pause(_) => 5,
+    };
+    move |e: &ApiError| {
+        let e = e.clone();
+        let json = match kind {
+            0 => c::ConsumerCreateResponse::error(e).to_json(),
+            1 => c::ConsumerInfoResponse::error(e).to_json(),
+            2 => c::ConsumerDeleteResponse::error(e).to_json(),
+            3 => c::ConsumerNamesResponse::error(e).to_json(),
+            4 => c::ConsumerListResponse::error(e).to_json(),
+            _ => c::ConsumerPauseResponse::error(e).to_json(),
+        };
+        counters.count(Counted::Error);
+        outbox.publish(&reply, None, &json);
+    }
+}
+
+/// Opens a stream file: its store (log replayed), its config and its
+/// state machine. `None` when the file holds no stream config. A panic in
+/// the store (a damaged file) is an error here, not a crash.
+fn open_file_stream(
+    path: &Path,
+    sync_interval: Option<std::time::Duration>,
+) -> Result<Option<(StoredConfig, Stream)>, StoreError> {
+    crate::store::contain_panic(|| {
+        let mut store = crate::store::RedbStore::open(path)?;
+        store.set_sync_interval(sync_interval);
+        let Some(doc) = store.load_config()? else {
+            return Ok(None);
+        };
+        let stored: StoredConfig = serde_json::from_slice(&doc)
+            .map_err(|e| StoreError::Corrupt(format!("bad stored config: {e}")))?;
+        let policy = Policy::from_config(&stored.config);
+        let stream = Stream::new(policy, Box::new(store), now_ns())?;
+        Ok(Some((stored, stream)))
+    })
+}
+
+/// A stream's name as its file gives it (for one that cannot be opened:
+/// a long name's file holds only a prefix of it).
+fn name_from_path(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }

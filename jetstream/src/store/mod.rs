@@ -81,14 +81,39 @@ pub struct SubjectState {
 pub enum StoreError {
     /// The backing store failed (I/O, corruption); the text says what.
     Backend(String),
+    /// The disk (or a quota) is full: writes fail until space is freed.
+    NoSpace(String),
     /// A stored record could not be decoded.
     Corrupt(String),
+}
+
+impl StoreError {
+    /// An I/O error with what was being done; a full disk is `NoSpace`.
+    pub fn io(context: impl std::fmt::Display, e: &std::io::Error) -> Self {
+        if is_no_space(e) {
+            StoreError::NoSpace(format!("{context}: {e}"))
+        } else {
+            StoreError::Backend(format!("{context}: {e}"))
+        }
+    }
+
+    pub fn is_no_space(&self) -> bool {
+        matches!(self, StoreError::NoSpace(_))
+    }
+}
+
+/// ENOSPC or EDQUOT: the write can succeed once space is freed.
+pub(crate) fn is_no_space(e: &std::io::Error) -> bool {
+    const ENOSPC: i32 = 28;
+    const EDQUOT: i32 = 122;
+    e.kind() == std::io::ErrorKind::StorageFull || matches!(e.raw_os_error(), Some(ENOSPC | EDQUOT))
 }
 
 impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StoreError::Backend(e) => write!(f, "store error: {e}"),
+            StoreError::NoSpace(e) => write!(f, "out of disk space: {e}"),
             StoreError::Corrupt(e) => write!(f, "corrupt store record: {e}"),
         }
     }
@@ -184,6 +209,13 @@ pub trait Store: Send {
         Ok(())
     }
 
+    /// Whether the store can still be used: a file store whose backend
+    /// failed (redb refuses everything after an I/O error) must be
+    /// reopened.
+    fn check(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError>;
 
     /// The first message with sequence >= `from_seq` whose subject matches
@@ -265,30 +297,67 @@ impl StoreReader {
 
     /// The newest committed message on `subject` (a literal subject).
     pub fn last_for_subject(&self, subject: &str) -> Result<Option<StoredMsg>, StoreError> {
-        use redb::ReadableDatabase;
-        let read = self.db.begin_read()?;
-        let seqs = read.open_table(schema::SUBJECT_SEQS)?;
-        let Some(entry) = seqs.range((subject, 0)..=(subject, u64::MAX))?.next_back() else {
-            return Ok(None);
-        };
-        let seq = entry?.0.value().1;
-        let messages = read.open_table(schema::MESSAGES)?;
-        match messages.get(seq)? {
-            Some(rec) => Ok(Some(record::decode(rec.value(), seq)?)),
-            None => Ok(None),
-        }
+        contain_panic(|| {
+            use redb::ReadableDatabase;
+            let read = self.db.begin_read()?;
+            let seqs = read.open_table(schema::SUBJECT_SEQS)?;
+            let Some(entry) = seqs.range((subject, 0)..=(subject, u64::MAX))?.next_back() else {
+                return Ok(None);
+            };
+            let seq = entry?.0.value().1;
+            let messages = read.open_table(schema::MESSAGES)?;
+            match messages.get(seq)? {
+                Some(rec) => Ok(Some(record::decode(rec.value(), seq)?)),
+                None => Ok(None),
+            }
+        })
     }
 
     /// The committed message at `seq`.
     pub fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError> {
-        use redb::ReadableDatabase;
-        let read = self.db.begin_read()?;
-        let messages = read.open_table(schema::MESSAGES)?;
-        match messages.get(seq)? {
-            Some(rec) => Ok(Some(record::decode(rec.value(), seq)?)),
-            None => Ok(None),
-        }
+        contain_panic(|| {
+            use redb::ReadableDatabase;
+            let read = self.db.begin_read()?;
+            let messages = read.open_table(schema::MESSAGES)?;
+            match messages.get(seq)? {
+                Some(rec) => Ok(Some(record::decode(rec.value(), seq)?)),
+                None => Ok(None),
+            }
+        })
     }
+}
+
+/// Runs a read of a file that may be damaged: redb panics on some damage,
+/// and a reader runs on threads that serve other streams too.
+pub(crate) fn contain_panic<R>(f: impl FnOnce() -> Result<R, StoreError>) -> Result<R, StoreError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(StoreError::Corrupt(
+            "reading the stream's file panicked".into(),
+        ))
+    })
+}
+
+/// Stream names this long or longer are kept in files named by a prefix
+/// and a hash: `<name>.redb` must fit the file system's 255 bytes, and
+/// names may have up to 255.
+const LONG_NAME_BYTES: usize = 200;
+
+/// The file a file stream is kept in: `<name>.redb`, or for a long name a
+/// prefix of it and a hash of the whole, `<prefix>~<hash>.redb` (the name
+/// itself is kept inside the file, with the config).
+pub fn file_name(stream: &str) -> String {
+    if stream.len() < LONG_NAME_BYTES {
+        return format!("{stream}.redb");
+    }
+    let mut cut = LONG_NAME_BYTES / 2;
+    while !stream.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    // FNV-1a, 64 bits: stable across builds and platforms.
+    let hash = stream.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{}~{hash:016x}.redb", &stream[..cut])
 }
 
 /// The readers of the file streams, by stream name; the registry keeps

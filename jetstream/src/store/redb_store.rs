@@ -247,7 +247,7 @@ impl RedbStore {
         txn.commit()?;
         self.wal
             .reset(next)
-            .map_err(|e| StoreError::Backend(format!("restarting the log: {e}")))?;
+            .map_err(|e| StoreError::io("restarting the log", &e))?;
         let now = std::time::Instant::now();
         self.last_checkpoint = now;
         self.last_sync = now;
@@ -782,6 +782,15 @@ impl Store for RedbStore {
         self.commit_with(false)
     }
 
+    fn check(&self) -> Result<(), StoreError> {
+        if let Some(why) = self.log_broken.as_ref().or(self.failed.as_ref()) {
+            return Err(StoreError::Backend(format!("store unusable: {why}")));
+        }
+        let read = self.db.begin_read()?;
+        read.open_table(META)?.get(META_STATE)?;
+        Ok(())
+    }
+
     fn make_durable(&mut self) -> Result<(), StoreError> {
         if self.txn.is_none() && !self.wal.has_pending() {
             return Ok(());
@@ -990,7 +999,7 @@ impl RedbStore {
                 .is_none_or(|every| self.last_sync.elapsed() >= every);
         if let Err(e) = self.wal.flush(sync_now) {
             self.rollback();
-            return Err(StoreError::Backend(format!("writing the log: {e}")));
+            return Err(StoreError::io("writing the log", &e));
         }
         if sync_now {
             self.last_sync = std::time::Instant::now();

@@ -46,7 +46,13 @@ macro_rules! from_redb {
     ($($t:ty),*) => {$(
         impl From<$t> for StoreError {
             fn from(e: $t) -> Self {
-                StoreError::Backend(e.to_string())
+                let e: redb::Error = e.into();
+                match &e {
+                    redb::Error::Io(io) if super::is_no_space(io) => {
+                        StoreError::NoSpace(e.to_string())
+                    }
+                    _ => StoreError::Backend(e.to_string()),
+                }
             }
         }
     )*};

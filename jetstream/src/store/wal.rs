@@ -348,7 +348,7 @@ impl Wal {
 }
 
 fn io_err(path: &Path, e: &std::io::Error) -> StoreError {
-    StoreError::Backend(format!("{}: {e}", path.display()))
+    StoreError::io(path.display(), e)
 }
 
 fn take8(b: &[u8]) -> [u8; 8] {

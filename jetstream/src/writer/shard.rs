@@ -1,0 +1,217 @@
+//! One shard thread: its streams, their queued work and their timers.
+//!
+//! The thread takes everything queued (up to `MAX_BATCH` operations, for
+//! any of its streams), applies each to its stream in order, then commits
+//! every stream it touched, once. Timers (expiry, relaxed syncs,
+//! consumers' deadlines, failure retries) are one heap for the whole
+//! shard: a stream pushes its next deadline when it changes, and stale
+//! entries are skipped when they come up.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::slot::Slot;
+use super::{ShardMsg, StreamOp};
+use crate::engine::Outbox;
+use crate::error::ApiError;
+use crate::store::Readers;
+
+/// Operations taken per pass at most; a bound keeps ack latency fair
+/// under a flood.
+const MAX_BATCH: usize = 1024;
+
+pub(super) struct Shard {
+    slots: HashMap<u64, Slot>,
+    /// (deadline, stream id); an entry is live only while it equals the
+    /// slot's `timer`.
+    timers: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// Streams with work in the current pass, to commit at its end.
+    touched: Vec<u64>,
+    outbox: Arc<dyn Outbox>,
+    readers: Arc<Readers>,
+}
+
+enum Wake {
+    Msg(ShardMsg),
+    Timer,
+    Closed,
+}
+
+impl Shard {
+    pub(super) fn new(outbox: Arc<dyn Outbox>, readers: Arc<Readers>) -> Self {
+        Shard {
+            slots: HashMap::new(),
+            timers: BinaryHeap::new(),
+            touched: Vec::new(),
+            outbox,
+            readers,
+        }
+    }
+
+    pub(super) fn run(mut self, rx: &Receiver<ShardMsg>) {
+        loop {
+            let first = match self.wait(rx) {
+                Wake::Msg(m) => m,
+                Wake::Timer => {
+                    self.run_timers();
+                    continue;
+                }
+                Wake::Closed => break,
+            };
+            let mut next = Some(first);
+            let mut taken = 0;
+            while let Some(msg) = next.take() {
+                if !self.handle(msg) {
+                    self.stop_all();
+                    return;
+                }
+                taken += 1;
+                if taken < MAX_BATCH {
+                    next = rx.try_recv().ok();
+                }
+            }
+            self.commit_touched();
+            self.run_timers();
+        }
+        self.stop_all();
+    }
+
+    /// False on `Stop`.
+    fn handle(&mut self, msg: ShardMsg) -> bool {
+        match msg {
+            ShardMsg::Attach(a) => {
+                let id = a.id;
+                let slot = Slot::new(a.stream, a.queue, a.reopen);
+                self.slots.insert(id, slot);
+                self.reschedule(id);
+            }
+            ShardMsg::Op { id, op, size } => self.op(id, op, size),
+            ShardMsg::Detach { id, done } => {
+                if let Some(mut slot) = self.slots.remove(&id) {
+                    self.touched.retain(|t| *t != id);
+                    slot.close(&*self.outbox);
+                }
+                let _ = done.send(());
+            }
+            ShardMsg::Stop => return false,
+        }
+        true
+    }
+
+    fn op(&mut self, id: u64, op: StreamOp, size: usize) {
+        let Some(slot) = self.slots.get_mut(&id) else {
+            // Detached meanwhile: its callers still hear back.
+            if let StreamOp::Run(job) = op {
+                (job.failed)(&ApiError::stream_not_found());
+            }
+            return;
+        };
+        if let StreamOp::Publish(_) = &op {
+            slot.queue.release(size);
+        }
+        if !slot.touched {
+            slot.touched = true;
+            self.touched.push(id);
+        }
+        slot.apply(op, &*self.outbox, &self.readers);
+    }
+
+    fn commit_touched(&mut self) {
+        let touched = std::mem::take(&mut self.touched);
+        for id in &touched {
+            if let Some(slot) = self.slots.get_mut(id) {
+                slot.touched = false;
+                slot.commit(&*self.outbox, &self.readers);
+            }
+        }
+        for id in &touched {
+            self.reschedule(*id);
+        }
+        self.touched = touched;
+        self.touched.clear();
+    }
+
+    /// Pushes the stream's next deadline if it changed.
+    fn reschedule(&mut self, id: u64) {
+        let Some(slot) = self.slots.get_mut(&id) else {
+            return;
+        };
+        let next = slot.next_deadline();
+        if next != slot.timer {
+            slot.timer = next;
+            if let Some(at) = next {
+                self.timers.push(Reverse((at, id)));
+            }
+        }
+        // Stale entries pile up when deadlines move often; rebuild the
+        // heap from the live ones before it outgrows the streams.
+        if self.timers.len() > 4 * self.slots.len() + 1024 {
+            self.timers = self
+                .slots
+                .iter()
+                .filter_map(|(id, s)| s.timer.map(|at| Reverse((at, *id))))
+                .collect();
+        }
+    }
+
+    fn run_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(Reverse((at, id))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(slot) = self.slots.get_mut(&id) else {
+                continue;
+            };
+            if slot.timer != Some(at) {
+                continue;
+            }
+            slot.timer = None;
+            slot.on_timer(&*self.outbox, &self.readers);
+            self.reschedule(id);
+        }
+    }
+
+    /// The next message, or a timer that is due first. Work that follows
+    /// its predecessor closely costs no thread wake-up (the short spin).
+    fn wait(&mut self, rx: &Receiver<ShardMsg>) -> Wake {
+        let next_timer = loop {
+            match self.timers.peek().copied() {
+                Some(Reverse((at, id))) => {
+                    let live = self.slots.get(&id).is_some_and(|s| s.timer == Some(at));
+                    if live {
+                        break Some(at);
+                    }
+                    self.timers.pop();
+                }
+                None => break None,
+            }
+        };
+        let timeout = next_timer.map(|at| at.saturating_duration_since(Instant::now()));
+        let spin = timeout.map_or(crate::engine::SPIN, |t| t.min(crate::engine::SPIN));
+        match crate::engine::spin_recv(rx, spin) {
+            Ok(Some(m)) => return Wake::Msg(m),
+            Ok(None) => {}
+            Err(()) => return Wake::Closed,
+        }
+        match timeout {
+            Some(wait) => match rx.recv_timeout(wait) {
+                Ok(m) => Wake::Msg(m),
+                Err(RecvTimeoutError::Timeout) => Wake::Timer,
+                Err(RecvTimeoutError::Disconnected) => Wake::Closed,
+            },
+            None => rx.recv().map_or(Wake::Closed, Wake::Msg),
+        }
+    }
+
+    fn stop_all(&mut self) {
+        self.commit_touched();
+        for (_, mut slot) in self.slots.drain() {
+            slot.close(&*self.outbox);
+        }
+    }
+}

@@ -1,0 +1,581 @@
+//! One stream on its shard: the batch being written (owed acks, consumer
+//! deliveries), its commit, its timers, and what happens when its storage
+//! fails.
+//!
+//! Every call into the stream runs under `catch_unwind`: a panic inside
+//! the store (redb on a damaged file) ends this stream's work, not the
+//! shard. A failed stream answers publishes with error acks and requests
+//! with errors, and is retried with a backoff: a store that still reads is
+//! given writes again, one that does not is reopened from its files. A
+//! failure is logged when it starts, when its cause changes and when it
+//! ends, never per attempt.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{Job, Queue, Reopen, StreamOp};
+use crate::api::PubAck;
+use crate::engine::{now_ns, OutMsg, Outbox};
+use crate::error::ApiError;
+use crate::store::{Readers, StoreError};
+use crate::stream::{Inbound, PublishError, Stream};
+
+/// The first retry of a failed stream, doubled per failed retry up to
+/// `MAX_RETRY`.
+const FIRST_RETRY: Duration = Duration::from_millis(250);
+const MAX_RETRY: Duration = Duration::from_secs(30);
+
+struct Failure {
+    /// What publishes are answered with meanwhile.
+    error: ApiError,
+    /// Why, as logged.
+    reason: String,
+    /// Whether a full disk is the cause (the log line changes with it).
+    no_space: bool,
+    retry_at: Instant,
+    backoff: Duration,
+    /// A retry let writes through again; the next durable write decides
+    /// whether the stream has recovered.
+    probing: bool,
+}
+
+pub(super) struct Slot {
+    pub(super) queue: Arc<Queue>,
+    /// `None` once a panic took it or a reopen failed.
+    stream: Option<Stream>,
+    failure: Option<Failure>,
+    reopen: Option<Reopen>,
+    /// Acks owed for the batch being written: (reply subject, ack JSON).
+    acks: Vec<(String, Vec<u8>)>,
+    /// Consumer deliveries and replies, sent after the commit.
+    out: Vec<OutMsg>,
+    /// The batch stored messages (its commit must be synced).
+    published: bool,
+    /// A write of the batch failed: the store went back to its last
+    /// commit, so none of the batch's publishes may be acked.
+    batch_error: Option<StoreError>,
+    pub(super) touched: bool,
+    /// The deadline this slot has in the shard's heap.
+    pub(super) timer: Option<Instant>,
+}
+
+/// The text of a panic's payload.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}
+
+/// Runs `f`, turning a panic into its text.
+fn guard<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_text(&*p))
+}
+
+/// Drops a stream whose work panicked; a second panic in its destructor
+/// is contained too (what it held is then leaked).
+fn discard(stream: Option<Stream>) {
+    if let Some(s) = stream {
+        let _ = guard(move || drop(s));
+    }
+}
+
+fn ns_to_instant(at_ns: i64, now_ns: i64, now: Instant) -> Instant {
+    now + Duration::from_nanos(u64::try_from(at_ns - now_ns).unwrap_or(0))
+}
+
+impl Slot {
+    pub(super) fn new(stream: Stream, queue: Arc<Queue>, reopen: Option<Reopen>) -> Self {
+        Slot {
+            queue,
+            stream: Some(stream),
+            failure: None,
+            reopen,
+            acks: Vec::new(),
+            out: Vec::new(),
+            published: false,
+            batch_error: None,
+            touched: false,
+            timer: None,
+        }
+    }
+
+    fn name(&self) -> &str {
+        &self.queue.name
+    }
+
+    /// Publishes are refused while the stream is failed and not probing.
+    fn writes_refused(&self) -> bool {
+        self.stream.is_none() || self.failure.as_ref().is_some_and(|f| !f.probing)
+    }
+
+    fn error(&self) -> ApiError {
+        match &self.failure {
+            Some(f) => f.error.clone(),
+            None => ApiError::store_failed("stream unavailable"),
+        }
+    }
+
+    pub(super) fn apply(&mut self, op: StreamOp, outbox: &dyn Outbox, readers: &Readers) {
+        match op {
+            StreamOp::Publish(msg) => self.publish(&msg, readers),
+            StreamOp::Run(job) => self.run_job(job, outbox, readers),
+        }
+    }
+
+    fn run_job(&mut self, job: Job, outbox: &dyn Outbox, readers: &Readers) {
+        self.commit(outbox, readers);
+        let Job { work, failed } = job;
+        let Some(stream) = self.stream.as_mut() else {
+            return failed(&self.error());
+        };
+        let ran = guard(|| {
+            work(stream);
+            stream.after_removals();
+        });
+        if let Err(why) = ran {
+            self.panicked(&why, outbox, readers);
+            failed(&self.error());
+        }
+    }
+
+    fn publish(&mut self, msg: &Inbound, readers: &Readers) {
+        if crate::stream_consumers::is_consumer_traffic(&msg.subject) {
+            return self.consumer_traffic(msg, readers);
+        }
+        if self.writes_refused() {
+            if let Some(reply) = &msg.reply {
+                let ack = PubAck::error(self.name(), &self.error());
+                self.acks.push((reply.clone(), ack));
+            }
+            return;
+        }
+        self.published = true;
+        let Some(stream) = self.stream.as_mut() else {
+            return;
+        };
+        let out = guard(|| {
+            let before = stream.store().state().msgs;
+            let result = stream.publish(msg, now_ns());
+            if let Ok(stored) = &result {
+                if !stored.duplicate {
+                    stream.after_publish(stored.seq, &msg.subject, before);
+                }
+            }
+            result
+        });
+        let result = match out {
+            Ok(r) => r,
+            Err(why) => {
+                // The owed acks (this one included) are answered by the
+                // failure; nothing of the batch is reported stored.
+                if let Some(reply) = &msg.reply {
+                    self.acks.push((reply.clone(), Vec::new()));
+                }
+                return self.panicked_pending(&why, readers);
+            }
+        };
+        let Some(reply) = &msg.reply else {
+            if let Err(PublishError::Store(e)) = result {
+                self.batch_error.get_or_insert(e);
+            }
+            return;
+        };
+        let name = self.name();
+        let ack = match result {
+            Ok(stored) => PubAck::ok(name, stored.seq, stored.duplicate),
+            Err(PublishError::Api(e)) => PubAck::error(name, &e),
+            Err(PublishError::Store(e)) => {
+                let ack = PubAck::error(name, &failure_error(&e));
+                self.batch_error.get_or_insert(e);
+                ack
+            }
+        };
+        self.acks.push((reply.clone(), ack));
+    }
+
+    fn consumer_traffic(&mut self, msg: &Inbound, readers: &Readers) {
+        let Some(stream) = self.stream.as_mut() else {
+            // As if the consumer did not exist: a pull gets the 503.
+            if let Some(reply) = &msg.reply {
+                if msg.subject.starts_with(crate::consumer::pull::NEXT_PREFIX) {
+                    let h = crate::headers::no_responders(&msg.subject);
+                    self.out.push(OutMsg::to_inbox(reply, Some(h)));
+                }
+            }
+            return;
+        };
+        let out = &mut self.out;
+        if let Err(why) = guard(|| stream.consumer_traffic(msg, now_ns(), out)) {
+            self.panicked_pending(&why, readers);
+        }
+    }
+
+    /// Makes the batch durable, acks it, delivers to consumers, then has
+    /// redb apply it. Any failure turns the batch's acks into errors.
+    pub(super) fn commit(&mut self, outbox: &dyn Outbox, readers: &Readers) {
+        let published = std::mem::take(&mut self.published);
+        let Some(stream) = self.stream.as_mut() else {
+            self.send_acks(outbox);
+            return;
+        };
+        let (acks, out, batch_error) = (&mut self.acks, &mut self.out, &mut self.batch_error);
+        let name = &self.queue.name;
+        let result = guard(|| {
+            let mut trouble = batch_error.take();
+            if trouble.is_some() {
+                // The store went back to its last commit: recount.
+                stream.after_removals();
+            }
+            if let Err(e) = stream.save_consumers() {
+                tracing::error!("JetStream stream '{name}': saving consumers: {e}");
+            }
+            // Published messages are durable once logged: the acks go out
+            // before redb applies the batch. Consumer state alone is
+            // written without a sync, as the reference does not sync it
+            // per ack.
+            if trouble.is_none() && published {
+                if let Err(e) = stream.store_mut().make_durable() {
+                    trouble = Some(e);
+                }
+            }
+            if let Some(e) = &trouble {
+                let err = failure_error(e);
+                for (_, ack) in acks.iter_mut() {
+                    *ack = PubAck::error(name, &err);
+                }
+            }
+            outbox.publish_batch(acks);
+            acks.clear();
+            // Durable, so consumers may see it; redb applies it after.
+            stream.deliver_consumers(outbox, now_ns(), out);
+            if !out.is_empty() {
+                outbox.send(out);
+                out.clear();
+            }
+            let applied = if published {
+                stream.store_mut().commit()
+            } else {
+                stream.store_mut().commit_unsynced()
+            };
+            if let Err(e) = applied {
+                trouble.get_or_insert(e);
+            }
+            trouble
+        });
+        match result {
+            Ok(None) => {
+                if published {
+                    self.recovered();
+                }
+                self.note_bytes();
+            }
+            Ok(Some(e)) => self.fail(&e),
+            Err(why) => self.panicked(&why, outbox, readers),
+        }
+    }
+
+    fn note_bytes(&self) {
+        if let Some(s) = &self.stream {
+            let bytes = s.store().state().bytes;
+            self.queue
+                .stored_bytes
+                .store(bytes, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    fn send_acks(&mut self, outbox: &dyn Outbox) {
+        if !self.acks.is_empty() {
+            let err = self.error();
+            let name = self.queue.name.clone();
+            for (_, ack) in &mut self.acks {
+                if ack.is_empty() {
+                    *ack = PubAck::error(&name, &err);
+                }
+            }
+            outbox.publish_batch(&self.acks);
+            self.acks.clear();
+        }
+        if !self.out.is_empty() {
+            outbox.send(&self.out);
+            self.out.clear();
+        }
+    }
+
+    /// A write failed: writes are refused until the retry.
+    fn fail(&mut self, e: &StoreError) {
+        let now = Instant::now();
+        let no_space = e.is_no_space();
+        let reason = e.to_string();
+        match &mut self.failure {
+            Some(f) => {
+                f.probing = false;
+                f.backoff = (f.backoff * 2).min(MAX_RETRY);
+                f.retry_at = now + f.backoff;
+                if f.no_space != no_space {
+                    tracing::error!(
+                        "JetStream stream '{}': writes still failing: {reason}",
+                        self.queue.name
+                    );
+                }
+                f.error = failure_error(e);
+                f.reason = reason.clone();
+                f.no_space = no_space;
+            }
+            None => {
+                tracing::error!(
+                    "JetStream stream '{}': writes failing, retrying with backoff: {reason}",
+                    self.queue.name
+                );
+                self.failure = Some(Failure {
+                    error: failure_error(e),
+                    reason: reason.clone(),
+                    no_space,
+                    retry_at: now + FIRST_RETRY,
+                    backoff: FIRST_RETRY,
+                    probing: false,
+                });
+            }
+        }
+        self.queue.set_failure(Some(reason));
+    }
+
+    fn recovered(&mut self) {
+        if let Some(f) = self.failure.take() {
+            tracing::info!(
+                "JetStream stream '{}': recovered (was: {})",
+                self.queue.name,
+                f.reason
+            );
+            self.queue.set_failure(None);
+        }
+    }
+
+    /// A panic during a publish: the batch cannot be trusted, so its acks
+    /// become errors at the commit, which finds the stream gone.
+    fn panicked_pending(&mut self, why: &str, readers: &Readers) {
+        self.stop_after_panic(why);
+        readers.set(&self.queue.name, None);
+    }
+
+    /// A panic outside a publish: the owed acks go out as errors now.
+    fn panicked(&mut self, why: &str, outbox: &dyn Outbox, readers: &Readers) {
+        self.stop_after_panic(why);
+        readers.set(&self.queue.name, None);
+        self.out.clear();
+        self.send_acks(outbox);
+    }
+
+    fn stop_after_panic(&mut self, why: &str) {
+        // Nothing of the batch may be reported stored: `send_acks` fills
+        // emptied acks with the failure.
+        for (_, ack) in &mut self.acks {
+            ack.clear();
+        }
+        tracing::error!(
+            "JetStream stream '{}': storage work panicked, stream stopped: {why}",
+            self.queue.name
+        );
+        discard(self.stream.take());
+        self.published = false;
+        self.batch_error = None;
+        let reason = format!("stream failed: {why}");
+        let now = Instant::now();
+        self.failure = Some(Failure {
+            error: ApiError::store_failed(&reason),
+            reason: reason.clone(),
+            no_space: false,
+            retry_at: now + FIRST_RETRY,
+            backoff: FIRST_RETRY,
+            probing: false,
+        });
+        self.queue.set_failure(Some(reason));
+    }
+
+    /// The next time this stream needs its shard without a message.
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        if let Some(f) = &self.failure {
+            if !f.probing {
+                return Some(f.retry_at);
+            }
+        }
+        let s = self.stream.as_ref()?;
+        let (now, now_ns) = (Instant::now(), now_ns());
+        let expiry = s.next_expiry_ns().map(|at| ns_to_instant(at, now_ns, now));
+        let consumers = s
+            .next_consumer_deadline()
+            .map(|at| ns_to_instant(at, now_ns, now));
+        let sync = s.store().sync_deadline();
+        [expiry, consumers, sync].into_iter().flatten().min()
+    }
+
+    /// A deadline came: retry a failure, or run the stream's timers.
+    pub(super) fn on_timer(&mut self, outbox: &dyn Outbox, readers: &Readers) {
+        if let Some(f) = &self.failure {
+            if !f.probing {
+                if Instant::now() < f.retry_at {
+                    return;
+                }
+                self.retry(outbox, readers);
+                if self.writes_refused() {
+                    return;
+                }
+            }
+        }
+        self.timers_due(outbox, readers);
+    }
+
+    fn retry(&mut self, outbox: &dyn Outbox, readers: &Readers) {
+        let health = match &self.stream {
+            Some(s) => guard(|| s.store().check()).unwrap_or_else(|why| {
+                Err(StoreError::Backend(format!("health check panicked: {why}")))
+            }),
+            None => Err(StoreError::Backend("stream stopped".into())),
+        };
+        match health {
+            Ok(()) => {
+                if let Some(f) = &mut self.failure {
+                    f.probing = true;
+                    self.queue
+                        .set_failure(Some(format!("recovering: {}", f.reason)));
+                }
+            }
+            Err(_) => self.reopen(outbox, readers),
+        }
+    }
+
+    /// Closes the stream's files and opens them again (what redb needs
+    /// after an I/O error, and a panicked stream needs anyway).
+    fn reopen(&mut self, outbox: &dyn Outbox, readers: &Readers) {
+        let name = self.queue.name.clone();
+        let Some(reopen) = self.reopen.as_mut() else {
+            // A memory stream has nothing to reopen from.
+            return self.retry_later(None);
+        };
+        if let Some(s) = self.stream.take() {
+            readers.set(&name, None);
+            if guard(move || drop(s)).is_err() {
+                tracing::warn!("JetStream stream '{name}': closing its files panicked");
+            }
+        }
+        match guard(reopen) {
+            Ok(Ok(stream)) => {
+                readers.set(&name, stream.store().reader());
+                self.stream = Some(stream);
+                self.recovered();
+                self.note_bytes();
+                let mut out = std::mem::take(&mut self.out);
+                if let Some(s) = self.stream.as_mut() {
+                    if guard(|| s.deliver_consumers(outbox, now_ns(), &mut out)).is_err() {
+                        out.clear();
+                    }
+                }
+                self.out = out;
+                self.send_acks(outbox);
+            }
+            Ok(Err(e)) => self.retry_later(Some(&e)),
+            Err(why) => {
+                let e = StoreError::Backend(format!("reopening panicked: {why}"));
+                self.retry_later(Some(&e));
+            }
+        }
+    }
+
+    fn retry_later(&mut self, e: Option<&StoreError>) {
+        let now = Instant::now();
+        if let Some(f) = &mut self.failure {
+            f.probing = false;
+            f.backoff = (f.backoff * 2).min(MAX_RETRY);
+            f.retry_at = now + f.backoff;
+            if let Some(e) = e {
+                let no_space = e.is_no_space();
+                if no_space != f.no_space {
+                    tracing::error!("JetStream stream '{}': still failing: {e}", self.queue.name);
+                }
+                f.no_space = no_space;
+                f.error = failure_error(e);
+                f.reason = e.to_string();
+                self.queue.set_failure(Some(f.reason.clone()));
+            }
+        }
+    }
+
+    /// Relaxed syncs, consumers' deadlines and expiry.
+    fn timers_due(&mut self, outbox: &dyn Outbox, readers: &Readers) {
+        let Some(stream) = self.stream.as_mut() else {
+            return;
+        };
+        let out = &mut self.out;
+        let ran = guard(|| -> Result<(bool, bool), StoreError> {
+            let now = now_ns();
+            if stream
+                .store()
+                .sync_deadline()
+                .is_some_and(|at| at <= Instant::now())
+            {
+                stream.store_mut().sync()?;
+            }
+            let ticked = stream.next_consumer_deadline().is_some_and(|at| at <= now);
+            if ticked {
+                stream.tick_consumers(outbox, now, out);
+            }
+            let expired = stream.expire(now)? > 0;
+            if expired {
+                stream.after_removals();
+            }
+            Ok((ticked, expired))
+        });
+        match ran {
+            Ok(Ok((ticked, expired))) => {
+                if expired {
+                    // Like a publish: durable first, so readers of
+                    // committed data step aside until redb has it, and
+                    // consumers see markers only once a direct get would
+                    // find them too.
+                    self.published = true;
+                }
+                if ticked || expired || !self.out.is_empty() {
+                    self.commit(outbox, readers);
+                }
+            }
+            Ok(Err(e)) => self.fail(&e),
+            Err(why) => self.panicked(&why, outbox, readers),
+        }
+    }
+
+    /// Commits and syncs what the stream has, then closes it.
+    pub(super) fn close(&mut self, outbox: &dyn Outbox) {
+        let readers = Readers::default();
+        self.commit(outbox, &readers);
+        if let Some(s) = self.stream.as_mut() {
+            let synced = guard(|| {
+                if s.store().sync_deadline().is_some() {
+                    s.store_mut().sync()
+                } else {
+                    Ok(())
+                }
+            });
+            match synced {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!("JetStream stream '{}': sync: {e}", self.name()),
+                Err(why) => tracing::error!("JetStream stream '{}': sync: {why}", self.name()),
+            }
+        }
+        self.send_acks(outbox);
+        discard(self.stream.take());
+    }
+}
+
+/// What a publish hears when the store fails: insufficient resources for
+/// a full disk, as the reference reports it, else the store's failure.
+fn failure_error(e: &StoreError) -> ApiError {
+    if e.is_no_space() {
+        ApiError::insufficient_resources()
+    } else {
+        ApiError::store_failed(e)
+    }
+}
