@@ -139,6 +139,9 @@ fn main() {
     if only.as_deref().is_none_or(|o| o.contains("obj")) {
         obj_workloads(&tern_bin, reference.as_deref(), rounds);
     }
+    if only.as_deref().is_none_or(|o| o.contains("buckets")) {
+        buckets_workload(&tern_bin, reference.as_deref());
+    }
     if only
         .as_deref()
         .is_none_or(|o| "idle".contains(o) || o.contains("rss"))
@@ -152,6 +155,44 @@ fn main() {
             run: |_| 0.0,
         };
         report(&w, t, r);
+    }
+}
+
+/// Many KV buckets on one server (`BENCH_BUCKETS`, default 10,000):
+/// creation time, idle threads, RSS, CPU and descriptors, and the restart
+/// until the last bucket answers.
+fn buckets_workload(tern_bin: &str, reference: Option<&str>) {
+    let count: usize = std::env::var("BENCH_BUCKETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let dirs: Vec<tempfile::TempDir> = (0..2)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let sd = |d: &tempfile::TempDir| d.path().to_string_lossy().into_owned();
+    let t = support::scale::buckets(tern_bin, &sd(&dirs[0]), count);
+    let r = reference.map(|b| support::scale::buckets(b, &sd(&dirs[1]), count));
+    let rows: [(&str, &str, Better, fn(&support::scale::BucketsResult) -> f64); 6] = [
+        ("create buckets", "s", Better::Lower, |x| x.create_secs),
+        ("restart to last bucket", "ms", Better::Lower, |x| {
+            x.restart_secs * 1000.0
+        }),
+        ("threads, idle", "threads", Better::Lower, |x| x.threads as f64),
+        ("RSS, idle", "bytes", Better::Lower, |x| x.rss_bytes as f64),
+        ("CPU, idle", "% core x100", Better::Lower, |x| {
+            x.idle_cpu_pct * 100.0
+        }),
+        ("open descriptors", "fds", Better::Lower, |x| x.fds as f64),
+    ];
+    for (what, unit, better, get) in rows {
+        let name = Box::leak(format!("{count} KV buckets: {what}").into_boxed_str());
+        let w = Workload {
+            name,
+            unit,
+            better,
+            run: |_| 0.0,
+        };
+        report(&w, get(&t), r.as_ref().map(get));
     }
 }
 

@@ -5,4 +5,5 @@ pub mod js;
 pub mod kv;
 pub mod obj;
 pub mod proto;
+pub mod scale;
 pub mod server;

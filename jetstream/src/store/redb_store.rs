@@ -119,10 +119,13 @@ impl RedbStore {
             .set_cache_size(CACHE_BYTES)
             .create(path)?;
         let db = Arc::new(db);
-        init(&db)?;
+        let existed = init(&db)?;
         let index = load_index(&db)?;
         let covered = load_wal_position(&db)?.unwrap_or((0, Wal::START));
-        let (wal, ops) = Wal::open(&Self::wal_path(path), covered)?;
+        let (wal, ops, damage) = Wal::open(&Self::wal_path(path), covered, existed)?;
+        if let Some(damage) = damage {
+            tracing::warn!("JetStream stream file {}: {damage}", path.display());
+        }
         let now = std::time::Instant::now();
         let mut store = Self {
             txn: None,

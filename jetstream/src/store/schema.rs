@@ -145,7 +145,8 @@ pub(super) fn subject_row(ss: &SubjectState) -> (u64, u64, u64) {
 
 /// Creates the tables and the format record of a new file; checks the
 /// format of an existing one.
-pub(super) fn init(db: &Database) -> Result<(), StoreError> {
+/// Creates the tables of a new file; true when the file already had them.
+pub(super) fn init(db: &Database) -> Result<bool, StoreError> {
     {
         let read = db.begin_read()?;
         match read.open_table(META) {
@@ -161,7 +162,7 @@ pub(super) fn init(db: &Database) -> Result<(), StoreError> {
                         "store format {version}; this build reads format {FORMAT_VERSION}"
                     )));
                 }
-                return Ok(());
+                return Ok(true);
             }
             Err(TableError::TableDoesNotExist(_)) => {}
             Err(e) => return Err(e.into()),
@@ -179,7 +180,7 @@ pub(super) fn init(db: &Database) -> Result<(), StoreError> {
         meta.insert(META_STATE, Index::default().encode_state().as_slice())?;
     }
     txn.commit()?;
-    Ok(())
+    Ok(false)
 }
 
 /// Rebuilds the index from the last commit: the state record, the subject

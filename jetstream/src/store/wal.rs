@@ -67,6 +67,40 @@ pub(super) enum Op {
     ConsumerRemoved(String),
 }
 
+/// What recovery found wrong with a log, beyond a torn last write (which
+/// is cut quietly: that batch was never acknowledged).
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum LogDamage {
+    /// The store existed but its log was missing or shorter than its
+    /// header: whatever was logged since the last checkpoint is gone.
+    Missing,
+    /// A frame at `offset` fails its length, CRC or decoding, and `lost`
+    /// intact frames follow it: the log was damaged in the middle, and is
+    /// cut at `offset`.
+    Damaged { offset: u64, lost: usize },
+    /// The store covers the log past its end (the log was cut short);
+    /// there is nothing to replay.
+    Short { covered: u64, end: u64 },
+}
+
+impl std::fmt::Display for LogDamage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LogDamage::Missing => f.write_str(
+                "the write-ahead log is missing; changes since the last checkpoint, if any, are lost",
+            ),
+            LogDamage::Damaged { offset, lost } => write!(
+                f,
+                "the write-ahead log is damaged at offset {offset}; it was cut there and {lost} intact records after it are lost"
+            ),
+            LogDamage::Short { covered, end } => write!(
+                f,
+                "the write-ahead log ends at {end}, before the checkpoint's position {covered}; nothing to replay"
+            ),
+        }
+    }
+}
+
 pub(super) struct Wal {
     file: File,
     generation: u64,
@@ -86,8 +120,15 @@ impl Wal {
     /// changes to replay: the frames past that offset in a log of that
     /// generation. A log of an older generation was covered by a
     /// checkpoint and is dropped.
-    pub(super) fn open(path: &Path, covered: (u64, u64)) -> Result<(Wal, Vec<Op>), StoreError> {
+    /// `store_existed`: the store was not created by this open, so its
+    /// log must be there. Damage is returned, to be reported.
+    pub(super) fn open(
+        path: &Path,
+        covered: (u64, u64),
+        store_existed: bool,
+    ) -> Result<(Wal, Vec<Op>, Option<LogDamage>), StoreError> {
         let (generation, offset) = covered;
+        let existed = path.exists();
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -106,9 +147,11 @@ impl Wal {
             frames: 0,
         };
         if bytes.len() < HEADER_LEN as usize {
-            // New, or cut before its header was whole: nothing was logged.
+            // New, or cut before its header was whole: nothing was logged
+            // (a log is never left without its header by this code).
+            let damage = (store_existed && !existed).then_some(LogDamage::Missing);
             wal.reset(generation).map_err(|e| io_err(path, &e))?;
-            return Ok((wal, Vec::new()));
+            return Ok((wal, Vec::new(), damage));
         }
         if &bytes[..8] != MAGIC {
             return Err(StoreError::Corrupt(format!(
@@ -119,7 +162,7 @@ impl Wal {
         let logged = u64::from_le_bytes(take8(&bytes[8..16]));
         if logged < generation {
             wal.reset(generation).map_err(|e| io_err(path, &e))?;
-            return Ok((wal, Vec::new()));
+            return Ok((wal, Vec::new(), None));
         }
         if logged > generation {
             return Err(StoreError::Corrupt(format!(
@@ -127,13 +170,30 @@ impl Wal {
                 path.display()
             )));
         }
-        let (frames, good) = decode_frames(&bytes[HEADER_LEN as usize..]);
+        let body = &bytes[HEADER_LEN as usize..];
+        let (frames, good) = decode_frames(body);
         let end = HEADER_LEN + good as u64;
+        let mut damage = None;
+        if good < body.len() {
+            let lost = count_intact_after(body, good);
+            if lost > 0 {
+                damage = Some(LogDamage::Damaged { offset: end, lost });
+            }
+        }
         if offset > end {
-            return Err(StoreError::Corrupt(format!(
-                "{}: the store covers the log to {offset}, past its end {end}",
-                path.display()
-            )));
+            // What the store covers is in the store already.
+            if damage.is_none() {
+                damage = Some(LogDamage::Short {
+                    covered: offset,
+                    end,
+                });
+            }
+            wal.file.set_len(end).map_err(|e| io_err(path, &e))?;
+            wal.len = end;
+            wal.file
+                .seek(SeekFrom::Start(end))
+                .map_err(|e| io_err(path, &e))?;
+            return Ok((wal, Vec::new(), damage));
         }
         let ops = frames
             .into_iter()
@@ -148,7 +208,7 @@ impl Wal {
         wal.file
             .seek(SeekFrom::Start(end))
             .map_err(|e| io_err(path, &e))?;
-        Ok((wal, ops))
+        Ok((wal, ops, damage))
     }
 
     pub(super) fn generation(&self) -> u64 {
@@ -386,6 +446,21 @@ fn decode_frames(bytes: &[u8]) -> (Vec<(usize, Op)>, usize) {
     (ops, at)
 }
 
+/// The intact frames after a bad one at `bad`: a torn last write leaves
+/// none (only the rest of its own frame), damage in the middle leaves the
+/// frames that followed. Each offset past `bad` is tried as a frame start.
+fn count_intact_after(bytes: &[u8], bad: usize) -> usize {
+    let mut at = bad + 1;
+    while at + FRAME_HEAD <= bytes.len() {
+        let (frames, span) = decode_frames(&bytes[at..]);
+        if !frames.is_empty() {
+            return frames.len() + count_intact_after(&bytes[at..], span);
+        }
+        at += 1;
+    }
+    0
+}
+
 fn decode_op(body: &[u8]) -> Option<Op> {
     let (&kind, rest) = body.split_first()?;
     let u64_at = |b: &[u8], at: usize| -> Option<u64> {
@@ -563,12 +638,12 @@ mod tests {
     fn written_frames_replay_in_order() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("s.wal");
-        let (mut wal, ops) = Wal::open(&path, (3, HEADER_LEN)).expect("open");
+        let (mut wal, ops, _) = Wal::open(&path, (3, HEADER_LEN), false).expect("open");
         assert!(ops.is_empty());
         sample_ops(&mut wal);
         wal.flush(true).expect("flush");
         drop(wal);
-        let (_, ops) = Wal::open(&path, (3, HEADER_LEN)).expect("reopen");
+        let (_, ops, _) = Wal::open(&path, (3, HEADER_LEN), false).expect("reopen");
         assert_eq!(ops.len(), 7);
         assert!(matches!(&ops[0], Op::Append { seq: 1, .. }));
         assert_eq!(ops[1], Op::Remove { seq: 1 });
@@ -604,10 +679,10 @@ mod tests {
     fn unflushed_frames_are_not_replayed() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("s.wal");
-        let (mut wal, _) = Wal::open(&path, (0, HEADER_LEN)).expect("open");
+        let (mut wal, _, _) = Wal::open(&path, (0, HEADER_LEN), false).expect("open");
         wal.remove(5);
         drop(wal);
-        let (_, ops) = Wal::open(&path, (0, HEADER_LEN)).expect("reopen");
+        let (_, ops, _) = Wal::open(&path, (0, HEADER_LEN), false).expect("reopen");
         assert!(ops.is_empty());
     }
 
@@ -615,7 +690,7 @@ mod tests {
     fn a_torn_tail_is_cut_off_and_the_rest_kept() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("s.wal");
-        let (mut wal, _) = Wal::open(&path, (0, HEADER_LEN)).expect("open");
+        let (mut wal, _, _) = Wal::open(&path, (0, HEADER_LEN), false).expect("open");
         wal.remove(1);
         wal.remove(2);
         wal.flush(true).expect("flush");
@@ -627,7 +702,7 @@ mod tests {
             .expect("open file");
         file.set_len(full - 3).expect("cut");
         drop(file);
-        let (wal, ops) = Wal::open(&path, (0, HEADER_LEN)).expect("reopen");
+        let (wal, ops, _) = Wal::open(&path, (0, HEADER_LEN), false).expect("reopen");
         assert_eq!(ops, vec![Op::Remove { seq: 1 }]);
         assert!(wal.written_len() < full - 3);
     }
@@ -636,7 +711,7 @@ mod tests {
     fn a_damaged_frame_ends_the_replay() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("s.wal");
-        let (mut wal, _) = Wal::open(&path, (0, HEADER_LEN)).expect("open");
+        let (mut wal, _, _) = Wal::open(&path, (0, HEADER_LEN), false).expect("open");
         wal.remove(1);
         wal.remove(2);
         wal.flush(true).expect("flush");
@@ -645,7 +720,7 @@ mod tests {
         let last = bytes.len() - 1;
         bytes[last] ^= 0xFF;
         std::fs::write(&path, &bytes).expect("write");
-        let (_, ops) = Wal::open(&path, (0, HEADER_LEN)).expect("reopen");
+        let (_, ops, _) = Wal::open(&path, (0, HEADER_LEN), false).expect("reopen");
         assert_eq!(ops, vec![Op::Remove { seq: 1 }]);
     }
 
@@ -653,16 +728,16 @@ mod tests {
     fn an_older_generation_is_dropped_and_a_newer_one_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("s.wal");
-        let (mut wal, _) = Wal::open(&path, (4, HEADER_LEN)).expect("open");
+        let (mut wal, _, _) = Wal::open(&path, (4, HEADER_LEN), false).expect("open");
         wal.remove(1);
         wal.flush(true).expect("flush");
         drop(wal);
-        let (wal, ops) = Wal::open(&path, (5, HEADER_LEN)).expect("newer store");
+        let (wal, ops, _) = Wal::open(&path, (5, HEADER_LEN), false).expect("newer store");
         assert!(ops.is_empty());
         assert_eq!(wal.generation(), 5);
         drop(wal);
         assert!(matches!(
-            Wal::open(&path, (4, HEADER_LEN)),
+            Wal::open(&path, (4, HEADER_LEN), false),
             Err(StoreError::Corrupt(_))
         ));
     }
@@ -671,14 +746,14 @@ mod tests {
     fn frames_the_store_covers_are_skipped() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("s.wal");
-        let (mut wal, _) = Wal::open(&path, (0, HEADER_LEN)).expect("open");
+        let (mut wal, _, _) = Wal::open(&path, (0, HEADER_LEN), false).expect("open");
         wal.remove(1);
         wal.flush(true).expect("flush");
         let covered = wal.written_len();
         wal.remove(2);
         wal.flush(true).expect("flush");
         drop(wal);
-        let (_, ops) = Wal::open(&path, (0, covered)).expect("reopen");
+        let (_, ops, _) = Wal::open(&path, (0, covered), false).expect("reopen");
         assert_eq!(ops, vec![Op::Remove { seq: 2 }]);
     }
 
@@ -686,7 +761,7 @@ mod tests {
     fn a_failed_batch_is_cut_back() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("s.wal");
-        let (mut wal, _) = Wal::open(&path, (0, HEADER_LEN)).expect("open");
+        let (mut wal, _, _) = Wal::open(&path, (0, HEADER_LEN), false).expect("open");
         wal.remove(1);
         wal.flush(true).expect("flush");
         let before = wal.written_len();
@@ -696,7 +771,71 @@ mod tests {
         wal.remove(3);
         wal.flush(true).expect("flush");
         drop(wal);
-        let (_, ops) = Wal::open(&path, (0, HEADER_LEN)).expect("reopen");
+        let (_, ops, _) = Wal::open(&path, (0, HEADER_LEN), false).expect("reopen");
         assert_eq!(ops, vec![Op::Remove { seq: 1 }, Op::Remove { seq: 3 }]);
+    }
+
+    /// Ten remove frames of 17 bytes each (8 head, op, seq), flushed.
+    fn ten_frames(path: &Path) -> u64 {
+        let (mut wal, _, _) = Wal::open(path, (0, HEADER_LEN), false).expect("open");
+        for seq in 1..=10 {
+            wal.remove(seq);
+        }
+        wal.flush(true).expect("flush");
+        wal.written_len()
+    }
+
+    #[test]
+    fn a_torn_tail_is_not_reported_as_damage() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.wal");
+        let full = ten_frames(&path);
+        let file = OpenOptions::new().write(true).open(&path).expect("open");
+        file.set_len(full - 5).expect("cut");
+        let (_, ops, damage) = Wal::open(&path, (0, HEADER_LEN), true).expect("reopen");
+        assert_eq!(ops.len(), 9);
+        assert_eq!(damage, None);
+    }
+
+    #[test]
+    fn damage_in_the_middle_is_reported_with_what_was_lost() {
+        let frame = 17u64;
+        for bad_frame in [0u64, 3, 8] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("s.wal");
+            let full = ten_frames(&path);
+            let mut bytes = std::fs::read(&path).expect("read");
+            let at = (HEADER_LEN + bad_frame * frame + 12) as usize;
+            bytes[at] ^= 0xFF;
+            std::fs::write(&path, &bytes).expect("write");
+            let (wal, ops, damage) = Wal::open(&path, (0, HEADER_LEN), true).expect("reopen");
+            assert_eq!(ops.len() as u64, bad_frame, "frame {bad_frame}");
+            let offset = HEADER_LEN + bad_frame * frame;
+            let lost = (9 - bad_frame) as usize;
+            assert_eq!(damage, Some(LogDamage::Damaged { offset, lost }));
+            assert_eq!(wal.written_len(), offset, "cut at the damage");
+            assert!(full > offset);
+        }
+    }
+
+    #[test]
+    fn a_missing_log_of_an_existing_store_is_reported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.wal");
+        let (_, _, damage) = Wal::open(&path, (2, HEADER_LEN), true).expect("open");
+        assert_eq!(damage, Some(LogDamage::Missing));
+        let fresh = dir.path().join("new.wal");
+        let (_, _, damage) = Wal::open(&fresh, (0, HEADER_LEN), false).expect("open");
+        assert_eq!(damage, None);
+    }
+
+    #[test]
+    fn a_log_shorter_than_the_store_covers_opens_with_nothing_to_replay() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.wal");
+        let full = ten_frames(&path);
+        let (_, ops, damage) = Wal::open(&path, (0, full + 100), true).expect("open");
+        assert!(ops.is_empty());
+        assert!(matches!(damage, Some(LogDamage::Short { .. })));
     }
 }
