@@ -95,8 +95,9 @@ pub fn buckets(bin: &str, dir: &str, count: usize) -> BucketsResult {
     let start = Instant::now();
     create(server.port, count);
     let create_secs = start.elapsed().as_secs_f64();
-    // Let the post-create work settle (the reference flushes on a timer).
-    std::thread::sleep(Duration::from_secs(3));
+    // Let the post-create work settle: the reference flushes on timers,
+    // tern closes idle streams' files after 5 s.
+    std::thread::sleep(Duration::from_secs(10));
     let pid = server.pid();
     let idle = Duration::from_secs(5);
     let before = cpu_ticks(pid);

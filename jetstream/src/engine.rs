@@ -102,6 +102,10 @@ pub struct JetStreamConfig {
     pub api_queue_limit: usize,
     /// Shard threads running the streams' storage work.
     pub shards: usize,
+    /// Called on a shard thread after idle streams closed their files, at
+    /// most once a second: where the program's allocator can hand the
+    /// freed memory back to the system (tern calls mimalloc's collect).
+    pub release_memory: Option<fn()>,
 }
 
 impl JetStreamConfig {
@@ -117,6 +121,7 @@ impl JetStreamConfig {
             ingest: IngestLimits::default(),
             api_queue_limit: DEFAULT_API_QUEUE_LIMIT,
             shards: crate::writer::default_shards(),
+            release_memory: None,
         }
     }
 }

@@ -104,7 +104,7 @@ pub struct Registry {
 impl Registry {
     pub fn new(config: JetStreamConfig, outbox: Arc<dyn Outbox>) -> std::io::Result<Self> {
         let readers: Arc<crate::store::Readers> = Arc::default();
-        let pool = WriterPool::start(config.shards, &outbox, &readers)?;
+        let pool = WriterPool::start(config.shards, &outbox, &readers, config.release_memory)?;
         Ok(Registry {
             config,
             outbox,

@@ -168,8 +168,12 @@ pub(super) fn init(db: &Database) -> Result<bool, StoreError> {
             Err(e) => return Err(e.into()),
         }
     }
+    // Not synced: a new file lost in a crash is created again at the next
+    // open, and the log beside it replays what was logged (the first
+    // checkpoint is the first durable commit).
     let mut txn = db.begin_write()?;
-    txn.set_quick_repair(true);
+    txn.set_durability(redb::Durability::None)
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
     {
         txn.open_table(MESSAGES)?;
         txn.open_table(SUBJECT_SEQS)?;

@@ -380,8 +380,10 @@ impl Wal {
         let mut header = [0u8; HEADER_LEN as usize];
         header[..8].copy_from_slice(MAGIC);
         header[8..].copy_from_slice(&generation.to_le_bytes());
+        // No sync of its own: until frames follow, a lost header reads as
+        // an empty or older log (nothing to replay), and the sync of the
+        // first frames covers it.
         self.file.write_all(&header)?;
-        self.file.sync_data()?;
         self.generation = generation;
         self.len = HEADER_LEN;
         self.pending.clear();

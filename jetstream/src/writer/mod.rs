@@ -269,11 +269,12 @@ impl WriterPool {
         threads: usize,
         outbox: &Arc<dyn Outbox>,
         readers: &Arc<Readers>,
+        release_memory: Option<fn()>,
     ) -> std::io::Result<WriterPool> {
         let mut shards = Vec::with_capacity(threads);
         for i in 0..threads.max(1) {
             let (tx, rx) = std::sync::mpsc::channel();
-            let shard = shard::Shard::new(outbox.clone(), readers.clone());
+            let shard = shard::Shard::new(outbox.clone(), readers.clone(), release_memory);
             let thread = std::thread::Builder::new()
                 .name(format!("js-shard-{i}"))
                 .spawn(move || shard.run(&rx))?;

@@ -22,6 +22,8 @@ use crate::store::Readers;
 /// Operations taken per pass at most; a bound keeps ack latency fair
 /// under a flood.
 const MAX_BATCH: usize = 1024;
+/// The timer entry that is not a stream's: the next memory release.
+const RELEASE_TIMER: u64 = 0;
 
 pub(super) struct Shard {
     slots: HashMap<u64, Slot>,
@@ -32,7 +34,15 @@ pub(super) struct Shard {
     touched: Vec<u64>,
     outbox: Arc<dyn Outbox>,
     readers: Arc<Readers>,
+    release_memory: Option<fn()>,
+    /// Streams parked since memory was last released.
+    parked: usize,
+    released_at: Instant,
+    release_pending: bool,
 }
+
+/// How often at most the shard hands freed memory back.
+const RELEASE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 enum Wake {
     Msg(ShardMsg),
@@ -41,13 +51,21 @@ enum Wake {
 }
 
 impl Shard {
-    pub(super) fn new(outbox: Arc<dyn Outbox>, readers: Arc<Readers>) -> Self {
+    pub(super) fn new(
+        outbox: Arc<dyn Outbox>,
+        readers: Arc<Readers>,
+        release_memory: Option<fn()>,
+    ) -> Self {
         Shard {
             slots: HashMap::new(),
             timers: BinaryHeap::new(),
             touched: Vec::new(),
             outbox,
             readers,
+            release_memory,
+            parked: 0,
+            released_at: Instant::now(),
+            release_pending: false,
         }
     }
 
@@ -154,6 +172,7 @@ impl Shard {
                 .iter()
                 .filter_map(|(id, s)| s.timer.map(|at| Reverse((at, *id))))
                 .collect();
+            self.release_pending = false;
         }
     }
 
@@ -171,8 +190,25 @@ impl Shard {
                 continue;
             }
             slot.timer = None;
-            slot.on_timer(&*self.outbox, &self.readers);
+            if slot.on_timer(&*self.outbox, &self.readers) {
+                self.parked += 1;
+            }
             self.reschedule(id);
+        }
+        if self.parked > 0 {
+            if let Some(release) = self.release_memory {
+                if self.released_at.elapsed() >= RELEASE_EVERY {
+                    release();
+                    self.parked = 0;
+                    self.released_at = Instant::now();
+                    self.release_pending = false;
+                } else if !self.release_pending {
+                    // Once more when the interval is up.
+                    let at = self.released_at + RELEASE_EVERY;
+                    self.timers.push(Reverse((at, RELEASE_TIMER)));
+                    self.release_pending = true;
+                }
+            }
         }
     }
 
@@ -182,7 +218,8 @@ impl Shard {
         let next_timer = loop {
             match self.timers.peek().copied() {
                 Some(Reverse((at, id))) => {
-                    let live = self.slots.get(&id).is_some_and(|s| s.timer == Some(at));
+                    let live = id == RELEASE_TIMER
+                        || self.slots.get(&id).is_some_and(|s| s.timer == Some(at));
                     if live {
                         break Some(at);
                     }

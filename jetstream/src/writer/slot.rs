@@ -25,6 +25,11 @@ use crate::stream::{Inbound, PublishError, Stream};
 /// `MAX_RETRY`.
 const FIRST_RETRY: Duration = Duration::from_millis(250);
 const MAX_RETRY: Duration = Duration::from_secs(30);
+/// A file stream with nothing to do for this long closes its files and
+/// frees its store (a few KB stay); the next work on it opens them again.
+/// Thousands of idle KV buckets then cost memory and descriptors only
+/// while used.
+const PARK_AFTER: Duration = Duration::from_secs(5);
 
 struct Failure {
     /// What publishes are answered with meanwhile.
@@ -42,8 +47,11 @@ struct Failure {
 
 pub(super) struct Slot {
     pub(super) queue: Arc<Queue>,
-    /// `None` once a panic took it or a reopen failed.
+    /// `None` while parked, or once a panic took it or a reopen failed.
     stream: Option<Stream>,
+    /// Idle: the files are closed, and the next work opens them.
+    parked: bool,
+    last_active: Instant,
     failure: Option<Failure>,
     reopen: Option<Reopen>,
     /// Acks owed for the batch being written: (reply subject, ack JSON).
@@ -93,6 +101,8 @@ impl Slot {
         Slot {
             queue,
             stream: Some(stream),
+            parked: false,
+            last_active: Instant::now(),
             failure: None,
             reopen,
             acks: Vec::new(),
@@ -121,6 +131,8 @@ impl Slot {
     }
 
     pub(super) fn apply(&mut self, op: StreamOp, outbox: &dyn Outbox, readers: &Readers) {
+        self.last_active = Instant::now();
+        self.unpark(readers);
         match op {
             StreamOp::Publish(msg) => self.publish(&msg, readers),
             StreamOp::Run(job) => self.run_job(job, outbox, readers),
@@ -410,23 +422,77 @@ impl Slot {
             .next_consumer_deadline()
             .map(|at| ns_to_instant(at, now_ns, now));
         let sync = s.store().sync_deadline();
-        [expiry, consumers, sync].into_iter().flatten().min()
+        let park = self.parkable().then(|| self.last_active + PARK_AFTER);
+        [expiry, consumers, sync, park].into_iter().flatten().min()
     }
 
-    /// A deadline came: retry a failure, or run the stream's timers.
-    pub(super) fn on_timer(&mut self, outbox: &dyn Outbox, readers: &Readers) {
+    /// A file stream that is healthy and has nothing pending: no
+    /// consumers (their state lives here), no timers, no unsynced log.
+    fn parkable(&self) -> bool {
+        let Some(s) = &self.stream else {
+            return false;
+        };
+        self.reopen.is_some()
+            && self.failure.is_none()
+            && self.acks.is_empty()
+            && self.out.is_empty()
+            && s.consumers.is_empty()
+            && s.next_expiry_ns().is_none()
+            && s.store().sync_deadline().is_none()
+    }
+
+    /// Closes the files of an idle stream.
+    fn park(&mut self, readers: &Readers) {
+        readers.set(&self.queue.name, None);
+        self.note_bytes();
+        if let Some(s) = self.stream.take() {
+            if guard(move || drop(s)).is_err() {
+                tracing::warn!("JetStream stream '{}': closing its files panicked", self.queue.name);
+            }
+        }
+        self.parked = true;
+    }
+
+    /// Opens a parked stream's files again; a failure to do so is a
+    /// failure of the stream (answered, retried).
+    fn unpark(&mut self, readers: &Readers) {
+        if !self.parked {
+            return;
+        }
+        self.parked = false;
+        let Some(reopen) = self.reopen.as_mut() else {
+            return;
+        };
+        match guard(reopen) {
+            Ok(Ok(stream)) => {
+                readers.set(&self.queue.name, stream.store().reader());
+                self.stream = Some(stream);
+            }
+            Ok(Err(e)) => self.fail(&e),
+            Err(why) => self.fail(&StoreError::Backend(format!("reopening panicked: {why}"))),
+        }
+    }
+
+    /// A deadline came: park an idle stream, retry a failure, or run the
+    /// stream's timers. True when it parked.
+    pub(super) fn on_timer(&mut self, outbox: &dyn Outbox, readers: &Readers) -> bool {
+        if self.parkable() && Instant::now() >= self.last_active + PARK_AFTER {
+            self.park(readers);
+            return true;
+        }
         if let Some(f) = &self.failure {
             if !f.probing {
                 if Instant::now() < f.retry_at {
-                    return;
+                    return false;
                 }
                 self.retry(outbox, readers);
                 if self.writes_refused() {
-                    return;
+                    return false;
                 }
             }
         }
         self.timers_due(outbox, readers);
+        false
     }
 
     fn retry(&mut self, outbox: &dyn Outbox, readers: &Readers) {
@@ -549,6 +615,7 @@ impl Slot {
 
     /// Commits and syncs what the stream has, then closes it.
     pub(super) fn close(&mut self, outbox: &dyn Outbox) {
+        self.parked = false;
         let readers = Readers::default();
         self.commit(outbox, &readers);
         if let Some(s) = self.stream.as_mut() {
