@@ -158,6 +158,15 @@ fn main() {
     }
 }
 
+/// One reported figure of the buckets workload: name, unit, direction,
+/// and how to read it off a result.
+type BucketRow = (
+    &'static str,
+    &'static str,
+    Better,
+    fn(&support::scale::BucketsResult) -> f64,
+);
+
 /// Many KV buckets on one server (`BENCH_BUCKETS`, default 10,000):
 /// creation time, idle threads, RSS, CPU and descriptors, and the restart
 /// until the last bucket answers.
@@ -172,12 +181,14 @@ fn buckets_workload(tern_bin: &str, reference: Option<&str>) {
     let sd = |d: &tempfile::TempDir| d.path().to_string_lossy().into_owned();
     let t = support::scale::buckets(tern_bin, &sd(&dirs[0]), count);
     let r = reference.map(|b| support::scale::buckets(b, &sd(&dirs[1]), count));
-    let rows: [(&str, &str, Better, fn(&support::scale::BucketsResult) -> f64); 6] = [
+    let rows: [BucketRow; 6] = [
         ("create buckets", "s", Better::Lower, |x| x.create_secs),
         ("restart to last bucket", "ms", Better::Lower, |x| {
             x.restart_secs * 1000.0
         }),
-        ("threads, idle", "threads", Better::Lower, |x| x.threads as f64),
+        ("threads, idle", "threads", Better::Lower, |x| {
+            x.threads as f64
+        }),
         ("RSS, idle", "bytes", Better::Lower, |x| x.rss_bytes as f64),
         ("CPU, idle", "% core x100", Better::Lower, |x| {
             x.idle_cpu_pct * 100.0

@@ -72,7 +72,12 @@ fn cpu_ticks(pid: u32) -> u64 {
     // Fields after the command (which may hold spaces) start after ')'.
     let rest = stat.rsplit(')').next().unwrap_or_default();
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let at = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let at = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     // utime and stime are fields 14 and 15 of the whole line.
     at(11) + at(12)
 }
@@ -110,8 +115,8 @@ pub fn buckets(bin: &str, dir: &str, count: usize) -> BucketsResult {
     let port = server.port;
     server.kill();
     let start = Instant::now();
-    let again = ServerProcess::start_on("buckets-restart", bin, &extra, i32::from(port))
-        .expect("restart");
+    let again =
+        ServerProcess::start_on("buckets-restart", bin, &extra, i32::from(port)).expect("restart");
     let mut c = Conn::connect(again.port);
     c.subscribe("_INBOX.scale.*", None, "1");
     c.ping_pong();

@@ -247,15 +247,37 @@ impl JetStream {
     }
 }
 
+/// The API thread hands freed memory back once it has been idle this
+/// long after work (what it allocated for streams is freed on their
+/// shards, and only its own collect returns it).
+const RELEASE_IDLE: std::time::Duration = std::time::Duration::from_secs(2);
+
 fn serve(mut registry: crate::registry::Registry, rx: &Receiver<ApiOp>, queued: &AtomicUsize) {
+    let release = registry.release_memory();
+    let mut release_at: Option<std::time::Instant> = None;
     loop {
-        match next_op(rx, registry.next_retry()) {
+        let timer = [registry.next_retry(), release_at]
+            .into_iter()
+            .flatten()
+            .min();
+        match next_op(rx, timer) {
             Next::Op(ApiOp::Request(req)) => {
                 queued.fetch_sub(1, Ordering::AcqRel);
                 registry.handle(&req);
+                if release.is_some() {
+                    release_at = Some(std::time::Instant::now() + RELEASE_IDLE);
+                }
             }
             Next::Op(ApiOp::Stop) | Next::Closed => break,
-            Next::Timer => registry.retry_broken(),
+            Next::Timer => {
+                registry.retry_broken();
+                if release_at.is_some_and(|at| at <= std::time::Instant::now()) {
+                    release_at = None;
+                    if let Some(f) = release {
+                        f();
+                    }
+                }
+            }
         }
     }
     registry.stop_all();

@@ -19,4 +19,5 @@ pub mod store;
 pub mod stream;
 mod stream_consumers;
 pub mod subject;
+mod subject_index;
 pub mod writer;

@@ -99,6 +99,10 @@ pub struct Registry {
     counters: Arc<ApiCounters>,
     readers: Arc<crate::store::Readers>,
     pool: WriterPool,
+    /// Every running stream's subjects, for overlap checks.
+    subjects: crate::subject_index::SubjectIndex,
+    /// Start-up recovery is over.
+    recovering_done: bool,
 }
 
 impl Registry {
@@ -113,6 +117,8 @@ impl Registry {
             counters: Arc::default(),
             readers,
             pool,
+            subjects: crate::subject_index::SubjectIndex::default(),
+            recovering_done: false,
         })
     }
 
@@ -131,8 +137,36 @@ impl Registry {
             .filter(|p| p.extension().is_some_and(|x| x == "redb"))
             .collect();
         paths.sort();
-        for path in paths {
-            match self.open_stored(&path) {
+        // Opening is file work (redb's header, the index, the log): the
+        // shards' worth of threads open them side by side.
+        let sync = self.config.sync_interval;
+        let workers = self.config.shards.max(1);
+        let chunk = paths.len().div_ceil(workers).max(1);
+        let opened: Vec<(PathBuf, Opened)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = paths
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|p| (p.clone(), open_file_stream(p, sync)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        for (path, result) in opened {
+            let started = result.and_then(|found| match found {
+                Some((stored, stream)) => self.start_opened(&path, stored, stream).map(Some),
+                None => {
+                    tracing::warn!("{}: no stream config stored, skipped", path.display());
+                    Ok(None)
+                }
+            });
+            match started {
                 Ok(Some(name)) => tracing::info!("  Restored stream {name}"),
                 Ok(None) => {}
                 Err(e) => {
@@ -153,6 +187,7 @@ impl Registry {
                 }
             }
         }
+        self.recovering_done = true;
         Ok(())
     }
 
@@ -163,6 +198,15 @@ impl Registry {
             tracing::warn!("{}: no stream config stored, skipped", path.display());
             return Ok(None);
         };
+        self.start_opened(path, stored, stream).map(Some)
+    }
+
+    fn start_opened(
+        &mut self,
+        path: &Path,
+        stored: StoredConfig,
+        stream: Stream,
+    ) -> Result<String, StoreError> {
         let name = stored.config.name.clone();
         if self.streams.contains_key(&name) {
             return Err(StoreError::Corrupt(format!(
@@ -175,7 +219,7 @@ impl Registry {
             stream,
             Some(path.to_path_buf()),
         )?;
-        Ok(Some(name))
+        Ok(name)
     }
 
     /// Hands an open stream to the writers, starts capturing its subjects
@@ -199,7 +243,10 @@ impl Registry {
             });
             f
         });
-        let inbox = match self.pool.attach(stream, reopen, self.config.ingest) {
+        // Recovered streams close their files until used; a new one is
+        // about to be used.
+        let park = !self.recovering_done;
+        let inbox = match self.pool.attach(stream, reopen, self.config.ingest, park) {
             Ok(inbox) => inbox,
             Err(e) => {
                 self.readers.set(&config.name, None);
@@ -208,6 +255,9 @@ impl Registry {
         };
         self.outbox
             .capture(&config.name, &config.subjects, inbox.clone());
+        for subject in &config.subjects {
+            self.subjects.insert(subject, &config.name);
+        }
         self.streams.insert(
             config.name.clone(),
             Entry {
@@ -221,6 +271,10 @@ impl Registry {
     }
 
     /// When the next broken stream is due another try.
+    pub fn release_memory(&self) -> Option<fn()> {
+        self.config.release_memory
+    }
+
     pub fn next_retry(&self) -> Option<Instant> {
         self.broken.values().map(|b| b.retry_at).min()
     }
@@ -439,12 +493,7 @@ impl Registry {
 
     /// Another stream already captures one of these subjects.
     fn check_overlap(&self, name: &str, subjects: &[String]) -> Result<(), ApiError> {
-        let overlaps = self
-            .streams
-            .values()
-            .filter(|e| e.config.name != name)
-            .flat_map(|e| e.config.subjects.iter())
-            .any(|theirs| subjects.iter().any(|ours| subjects_collide(ours, theirs)));
+        let overlaps = subjects.iter().any(|s| self.subjects.collides(s, name));
         if overlaps {
             Err(ApiError::subjects_overlap())
         } else {
@@ -505,6 +554,12 @@ impl Registry {
         self.outbox
             .capture(name, &config.subjects, entry.inbox.clone());
         if let Some(entry) = self.streams.get_mut(name) {
+            for subject in &entry.config.subjects {
+                self.subjects.remove(subject, name);
+            }
+            for subject in &config.subjects {
+                self.subjects.insert(subject, name);
+            }
             entry.config = config;
         }
         self.send_info(name, req, View::Updated);
@@ -512,6 +567,9 @@ impl Registry {
 
     fn stream_delete(&mut self, name: &str, req: &ApiRequest) {
         let path = if let Some(entry) = self.streams.remove(name) {
+            for subject in &entry.config.subjects {
+                self.subjects.remove(subject, name);
+            }
             self.outbox.release(name);
             self.readers.set(name, None);
             entry.inbox.stop();
@@ -1138,6 +1196,9 @@ fn open_file_stream(
         Ok(Some((stored, stream)))
     })
 }
+
+/// What opening a stream file gave.
+type Opened = Result<Option<(StoredConfig, Stream)>, StoreError>;
 
 /// A stream's name as its file gives it (for one that cannot be opened:
 /// a long name's file holds only a prefix of it).

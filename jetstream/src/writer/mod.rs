@@ -85,6 +85,9 @@ pub(crate) struct Attachment {
     stream: Stream,
     queue: Arc<Queue>,
     reopen: Option<Reopen>,
+    /// Close its files at once if it is idle (a stream recovered at
+    /// start-up: thousands of them must not all stay open).
+    park: bool,
 }
 
 /// What the publishers and the shard share about one stream's queue.
@@ -290,11 +293,13 @@ impl WriterPool {
     }
 
     /// Hands a stream to a shard; its durable consumers come back with it.
+    /// `park`: an idle file stream closes its files at once.
     pub fn attach(
         &self,
         mut stream: Stream,
         reopen: Option<Reopen>,
         limits: IngestLimits,
+        park: bool,
     ) -> Result<StreamInbox, StoreError> {
         stream.load_consumers(crate::engine::now_ns())?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -315,6 +320,7 @@ impl WriterPool {
             stream,
             queue: queue.clone(),
             reopen,
+            park,
         };
         shard
             .tx
@@ -341,3 +347,6 @@ impl Drop for WriterPool {
         self.stop();
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -22,6 +22,8 @@ use crate::store::Readers;
 /// Operations taken per pass at most; a bound keeps ack latency fair
 /// under a flood.
 const MAX_BATCH: usize = 1024;
+/// The least wait after a stream's timer ran before it runs again.
+const TIMER_FLOOR: std::time::Duration = std::time::Duration::from_millis(1);
 /// The timer entry that is not a stream's: the next memory release.
 const RELEASE_TIMER: u64 = 0;
 
@@ -102,7 +104,10 @@ impl Shard {
         match msg {
             ShardMsg::Attach(a) => {
                 let id = a.id;
-                let slot = Slot::new(a.stream, a.queue, a.reopen);
+                let mut slot = Slot::new(a.stream, a.queue, a.reopen);
+                if a.park && slot.park_if_idle(&self.readers) {
+                    self.parked += 1;
+                }
                 self.slots.insert(id, slot);
                 self.reschedule(id);
             }
@@ -154,10 +159,19 @@ impl Shard {
 
     /// Pushes the stream's next deadline if it changed.
     fn reschedule(&mut self, id: u64) {
+        self.reschedule_after(id, None);
+    }
+
+    /// The same, but never earlier than `not_before`: a timer that ran and
+    /// left its deadline in the past must not spin the shard.
+    fn reschedule_after(&mut self, id: u64, not_before: Option<Instant>) {
         let Some(slot) = self.slots.get_mut(&id) else {
             return;
         };
-        let next = slot.next_deadline();
+        let next = match (slot.next_deadline(), not_before) {
+            (Some(at), Some(min)) => Some(at.max(min)),
+            (next, _) => next,
+        };
         if next != slot.timer {
             slot.timer = next;
             if let Some(at) = next {
@@ -193,7 +207,7 @@ impl Shard {
             if slot.on_timer(&*self.outbox, &self.readers) {
                 self.parked += 1;
             }
-            self.reschedule(id);
+            self.reschedule_after(id, Some(now + TIMER_FLOOR));
         }
         if self.parked > 0 {
             if let Some(release) = self.release_memory {

@@ -29,7 +29,11 @@ const MAX_RETRY: Duration = Duration::from_secs(30);
 /// frees its store (a few KB stay); the next work on it opens them again.
 /// Thousands of idle KV buckets then cost memory and descriptors only
 /// while used.
-const PARK_AFTER: Duration = Duration::from_secs(5);
+const PARK_AFTER: Duration = if cfg!(test) {
+    Duration::from_millis(300)
+} else {
+    Duration::from_secs(5)
+};
 
 struct Failure {
     /// What publishes are answered with meanwhile.
@@ -421,7 +425,12 @@ impl Slot {
         let consumers = s
             .next_consumer_deadline()
             .map(|at| ns_to_instant(at, now_ns, now));
-        let sync = s.store().sync_deadline();
+        // Not while failing: a probing stream leaves the disk to publishes.
+        let sync = if self.failure.is_some() {
+            None
+        } else {
+            s.store().sync_deadline()
+        };
         let park = self.parkable().then(|| self.last_active + PARK_AFTER);
         [expiry, consumers, sync, park].into_iter().flatten().min()
     }
@@ -441,13 +450,25 @@ impl Slot {
             && s.store().sync_deadline().is_none()
     }
 
+    /// Parks at once if there is nothing to keep the stream open for.
+    pub(super) fn park_if_idle(&mut self, readers: &Readers) -> bool {
+        if self.parkable() {
+            self.park(readers);
+            return true;
+        }
+        false
+    }
+
     /// Closes the files of an idle stream.
     fn park(&mut self, readers: &Readers) {
         readers.set(&self.queue.name, None);
         self.note_bytes();
         if let Some(s) = self.stream.take() {
             if guard(move || drop(s)).is_err() {
-                tracing::warn!("JetStream stream '{}': closing its files panicked", self.queue.name);
+                tracing::warn!(
+                    "JetStream stream '{}': closing its files panicked",
+                    self.queue.name
+                );
             }
         }
         self.parked = true;
@@ -576,12 +597,16 @@ impl Slot {
             return;
         };
         let out = &mut self.out;
+        let probing = self.failure.is_some();
         let ran = guard(|| -> Result<(bool, bool), StoreError> {
             let now = now_ns();
-            if stream
-                .store()
-                .sync_deadline()
-                .is_some_and(|at| at <= Instant::now())
+            // A probing stream lets publishes test the disk; a checkpoint
+            // that fails would take redb down with it.
+            if !probing
+                && stream
+                    .store()
+                    .sync_deadline()
+                    .is_some_and(|at| at <= Instant::now())
             {
                 stream.store_mut().sync()?;
             }
