@@ -162,7 +162,7 @@ pub fn start(server: &Arc<Server>) -> Result<Attached, String> {
     let started = Instant::now();
     info!("Starting JetStream");
     let root = store_root(opts);
-    let config = JetStreamConfig {
+    let mut config = JetStreamConfig {
         max_memory: opts.max_memory_store.unwrap_or_else(default_max_memory),
         max_storage: opts
             .max_file_store
@@ -175,6 +175,15 @@ pub fn start(server: &Arc<Server>) -> Result<Attached, String> {
         release_memory: Some(release_memory),
         ..JetStreamConfig::new(root.clone())
     };
+    if let Some(n) = opts.stream_max_buffered_msgs {
+        config.ingest.max_msgs = n;
+    }
+    if let Some(n) = opts.stream_max_buffered_size {
+        config.ingest.max_bytes = n;
+    }
+    if let Some(n) = opts.js_request_queue_limit {
+        config.api_queue_limit = n;
+    }
     log_banner(&config);
     let outbox = Arc::new(ServerOutbox {
         server: server.clone(),

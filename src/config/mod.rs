@@ -270,16 +270,17 @@ fn apply_jetstream_key(opts: &mut Options, key: &Key, v: &Spanned) -> Result<(),
                 _ => SyncInterval::Every(duration(v)?),
             }
         }
+        // Zero or less: the default, as the reference reads them.
+        "max_buffered_msgs" => opts.stream_max_buffered_msgs = positive(int(v)?),
+        "max_buffered_size" => opts.stream_max_buffered_size = positive(int(v)?),
+        "request_queue_limit" => opts.js_request_queue_limit = positive(int(v)?),
         "domain"
         | "unique_tag"
         | "max_outstanding_catchup"
         | "limits"
         | "encryption"
         | "key"
-        | "cipher"
-        | "max_buffered_size"
-        | "max_buffered_msgs"
-        | "request_queue_limit" => {
+        | "cipher" => {
             return Err(format!(
                 "\"jetstream.{}\" is not supported by tern yet",
                 key.name
@@ -288,6 +289,10 @@ fn apply_jetstream_key(opts: &mut Options, key: &Key, v: &Spanned) -> Result<(),
         _ => return Err(format!("unknown field \"{}\"", key.name)),
     }
     Ok(())
+}
+
+fn positive(n: i64) -> Option<usize> {
+    usize::try_from(n).ok().filter(|&n| n > 0)
 }
 
 /// `listen: host:port`, `listen: :port` or `listen: port`.
@@ -405,6 +410,10 @@ mod tests {
         assert!(parse("jetstream: enabled").unwrap().jetstream);
         assert!(!parse("jetstream: disabled").unwrap().jetstream);
         assert!(parse("jetstream: true").unwrap().jetstream);
+        let o = parse("jetstream { max_buffered_msgs: 10\n max_buffered_size: 1MB\n request_queue_limit: 50 }").unwrap();
+        assert_eq!(o.stream_max_buffered_msgs, Some(10));
+        assert_eq!(o.stream_max_buffered_size, Some(1 << 20));
+        assert_eq!(o.js_request_queue_limit, Some(50));
         let o = parse("jetstream { sync_interval: \"2m\" }").unwrap();
         assert_eq!(
             o.sync_interval,

@@ -83,6 +83,12 @@ pub struct Options {
     pub max_file_store: Option<i64>,
     /// When stored messages are made durable.
     pub sync_interval: SyncInterval,
+    /// A stream's ingest queue limits (`max_buffered_msgs`,
+    /// `max_buffered_size`) and the API queue's (`request_queue_limit`);
+    /// `None` = the reference's defaults.
+    pub stream_max_buffered_msgs: Option<usize>,
+    pub stream_max_buffered_size: Option<usize>,
+    pub js_request_queue_limit: Option<usize>,
     pub config_file: Option<PathBuf>,
 }
 
@@ -115,6 +121,9 @@ impl Default for Options {
             max_memory_store: None,
             max_file_store: None,
             sync_interval: SyncInterval::Always,
+            stream_max_buffered_msgs: None,
+            stream_max_buffered_size: None,
+            js_request_queue_limit: None,
             config_file: None,
         }
     }

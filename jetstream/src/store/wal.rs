@@ -333,6 +333,7 @@ impl Wal {
     /// batch began, so a later replay cannot bring back a batch that was
     /// reported failed.
     pub(super) fn flush(&mut self, sync: bool) -> std::io::Result<()> {
+        let before = self.len;
         if !self.pending.is_empty() {
             let result = self.file.write_all(&self.pending);
             if let Err(e) = result {
@@ -345,7 +346,18 @@ impl Wal {
             self.unsynced = true;
         }
         if sync {
-            self.sync()?;
+            if let Err(e) = self.sync() {
+                // The batch is reported failed, so it must not come back
+                // on replay: cut it off (the kernel may have dropped the
+                // pages, or may still write them).
+                if let Err(cut) = self.cut_back(before) {
+                    return Err(std::io::Error::new(
+                        e.kind(),
+                        format!("{e}; cutting the log back also failed: {cut}"),
+                    ));
+                }
+                return Err(e);
+            }
         }
         Ok(())
     }

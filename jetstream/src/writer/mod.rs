@@ -204,7 +204,20 @@ impl StreamInbox {
             op: StreamOp::Run(job),
             size: 0,
         };
-        self.q.tx.send(op).is_ok()
+        match self.q.tx.send(op) {
+            Ok(()) => true,
+            Err(std::sync::mpsc::SendError(msg)) => {
+                // The shard is gone: the caller still hears back.
+                if let ShardMsg::Op {
+                    op: StreamOp::Run(job),
+                    ..
+                } = msg
+                {
+                    (job.failed)(&ApiError::store_failed("the stream writers have stopped"));
+                }
+                false
+            }
+        }
     }
 
     /// Commits what the stream has, closes its store and forgets it; waits
