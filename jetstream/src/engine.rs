@@ -1,6 +1,6 @@
 //! JetStream for one account: the registry of streams, recovery at start,
 //! and the API thread that answers `$JS.API.>` requests. Work on a
-//! stream's data runs on that stream's writer thread (`writer`); this
+//! stream's data runs on that stream's shard (`writer`); this
 //! thread owns only the registry, so no lock guards it.
 
 use std::path::{Path, PathBuf};
@@ -231,7 +231,7 @@ impl JetStream {
     }
 
     /// Readers of the file streams' committed messages, for in-process
-    /// reads that skip the stream threads.
+    /// reads that skip the shards.
     pub fn readers(&self) -> Arc<crate::store::Readers> {
         self.readers.clone()
     }
@@ -289,7 +289,7 @@ enum Next {
     Closed,
 }
 
-/// How long the API and stream threads look for their next work before
+/// How long the API thread and the shards look for their next work before
 /// they sleep: work that follows its predecessor closely (a client's next
 /// request) then costs no thread wake-up.
 pub(crate) const SPIN: std::time::Duration = std::time::Duration::from_micros(50);

@@ -2,9 +2,10 @@
 //!
 //! It knows nothing about sockets: the server hands it messages and gets back
 //! acks and deliveries through an `engine::Outbox`. `engine` runs the API
-//! and the registry of streams; each stream has a writer thread
-//! (`writer`) owning its state machine (`stream`) and its store (`store`),
-//! committing publishes in groups. `subject` is the subject grammar the
+//! and the registry of streams; a pool of shard threads (`writer`) runs
+//! the streams, each shard owning its streams' state machines (`stream`)
+//! and stores (`store`), committing publishes in groups and keeping a
+//! failure inside its stream. `subject` is the subject grammar the
 //! server's router shares.
 
 pub mod api;

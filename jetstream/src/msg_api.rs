@@ -1,4 +1,4 @@
-//! The message-level stream API, run on a stream's writer thread: purge,
+//! The message-level stream API, run on a stream's shard: purge,
 //! message get and delete, and direct get (raw message replies).
 
 use crate::api::format_time;

@@ -1,6 +1,6 @@
 //! The registry of an account's streams and the `$JS.API` handlers. It
 //! lives on the API thread; a handler that needs a stream's data sends the
-//! work to that stream's writer thread, which replies itself.
+//! work to that stream's shard, which replies itself.
 //!
 //! Replies are the typed responses of [`crate::api`], so each endpoint's
 //! success and error forms are the reference's (e.g. stream_info errors
@@ -61,7 +61,7 @@ const MAX_REOPEN: Duration = Duration::from_secs(60);
 /// The account's API counters (`api.total`, `api.errors` in `$JS.API.INFO`),
 /// kept as the reference keeps them: a reply counts when it is sent, so
 /// INFO does not count itself; an error reply also counts as an error.
-/// Replies sent from a stream's thread count there.
+/// Replies sent from a stream's shard count there.
 #[derive(Default)]
 struct ApiCounters {
     total: AtomicU64,
@@ -601,7 +601,7 @@ impl Registry {
         }
     }
 
-    /// Has the stream's thread build its info and reply.
+    /// Has the stream's shard build its info and reply.
     fn send_info(&mut self, name: &str, req: &ApiRequest, view: View) {
         let Some(entry) = self.streams.get(name) else {
             let e = self.missing(name);
@@ -823,7 +823,7 @@ impl Registry {
         });
     }
 
-    /// Runs `handler` on the stream's thread and sends its reply from there.
+    /// Runs `handler` on the stream's shard and sends its reply from there.
     fn on_stream<B: ResponseBody + 'static>(
         &self,
         entry: &Entry,
@@ -852,7 +852,7 @@ impl Registry {
         );
     }
 
-    /// Runs a consumer endpoint on the stream's thread.
+    /// Runs a consumer endpoint on the stream's shard.
     fn consumer_op(&mut self, stream: &str, req: &ApiRequest, op: ConsumerOp<'_>) {
         use crate::api::consumer as c;
         let Some(entry) = self.streams.get(stream) else {
@@ -927,7 +927,7 @@ impl Registry {
             return;
         };
         // The simple forms of a file stream are read here from its
-        // committed data, without a hop to the stream's thread.
+        // committed data, without a hop to the stream's shard.
         if let Some(reader) = self.readers.get(name).filter(|r| r.is_current()) {
             if let Some(found) =
                 simple_direct_get(&reader, last_by_subject.as_deref(), &req.payload)
@@ -969,7 +969,7 @@ impl Registry {
 
 /// A direct get by sequence, or of a literal subject's last message,
 /// answered from a reader; `None` for every other form (batches,
-/// next_by_subj, wildcards, bad requests), which the stream's thread
+/// next_by_subj, wildcards, bad requests), which the stream's shard
 /// answers.
 fn simple_direct_get(
     reader: &crate::store::StoreReader,
@@ -1134,7 +1134,7 @@ enum ConsumerOp<'a> {
     Pause(&'a str),
 }
 
-/// The same, owned, for the stream's thread.
+/// The same, owned, for the stream's shard.
 enum OwnedOp {
     Create,
     Info(String),

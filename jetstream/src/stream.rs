@@ -1,7 +1,7 @@
 //! One stream's state machine: a publish in, a stored message (or an
 //! error) out, with the headers' expectations, deduplication and the
 //! stream's limits applied. It owns the stream's store and is driven by the
-//! stream's writer thread; it does no I/O of its own beyond the store.
+//! stream's shard; it does no I/O of its own beyond the store.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};

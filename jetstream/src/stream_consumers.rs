@@ -1,4 +1,4 @@
-//! A stream's consumers, driven from its writer thread: acks, flow-control
+//! A stream's consumers, driven from its shard: acks, flow-control
 //! replies and pull requests captured for the stream come here; after each
 //! commit the consumers deliver; their timers run with the stream's; acks
 //! release messages on workqueue and interest streams; durable consumers

@@ -200,7 +200,7 @@ impl Bucket {
     pub async fn entry(&self, key: &str) -> Result<Option<Entry>, KvError> {
         let subject = self.subject(key)?;
         // A file bucket is read straight from its committed data: no
-        // request through the stream's thread.
+        // request through the stream's shard.
         if let Some(reader) = self.link.reader(&self.stream) {
             if let Ok(found) = reader.last_for_subject(&subject) {
                 return Ok(found.map(|m| self.entry_from_stored(m)));

@@ -1,4 +1,4 @@
-//! The consumer endpoints of `$JS.API`, run on the stream's writer thread
+//! The consumer endpoints of `$JS.API`, run on the stream's shard
 //! (where its consumers live): create (all subject forms), info, delete,
 //! names, list and pause. Each returns the reply JSON and whether it is
 //! an error reply.

@@ -1,6 +1,6 @@
 //! One consumer's state machine: what it has delivered, what waits for an
 //! ack, what is due again, and the pull requests waiting on it. It runs on
-//! its stream's writer thread, reads the stream's store, and produces the
+//! its stream's shard, reads the stream's store, and produces the
 //! messages to send (`OutMsg`); the writer sends them after its commit.
 //!
 //! Times are Unix nanoseconds (`now`), so deadlines survive nothing but are

@@ -280,7 +280,7 @@ pub trait Store: Send {
 
 /// Reads a file store's committed messages from any thread (redb serves
 /// concurrent readers beside its one writer): what an embedding program's
-/// KV get uses instead of a round trip through the stream's thread.
+/// KV get uses instead of a round trip through the stream's shard.
 #[derive(Clone)]
 pub struct StoreReader {
     pub(crate) db: std::sync::Arc<redb::Database>,
@@ -290,7 +290,7 @@ pub struct StoreReader {
 
 impl StoreReader {
     /// Whether every acked write is visible here; when not, a read must
-    /// go through the stream's thread (it runs after the batch lands).
+    /// go through the stream's shard (it runs after the batch lands).
     pub fn is_current(&self) -> bool {
         !self.applying.load(std::sync::atomic::Ordering::Acquire)
     }

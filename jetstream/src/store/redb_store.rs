@@ -801,7 +801,7 @@ impl Store for RedbStore {
         if let Some(why) = &self.log_broken {
             return Err(StoreError::Backend(format!("store unusable: {why}")));
         }
-        // Readers fall back to the stream's thread until redb has it.
+        // Readers fall back to the stream's shard until redb has it.
         self.applying
             .store(true, std::sync::atomic::Ordering::Release);
         if let Err(e) = self.flush_log(true) {
