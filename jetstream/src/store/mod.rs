@@ -83,6 +83,9 @@ pub enum StoreError {
     Backend(String),
     /// The disk (or a quota) is full: writes fail until space is freed.
     NoSpace(String),
+    /// The file is still open elsewhere (a reader that has not let go of a
+    /// closed store yet): opening it again shortly will work.
+    Busy(String),
     /// A stored record could not be decoded.
     Corrupt(String),
 }
@@ -114,6 +117,7 @@ impl std::fmt::Display for StoreError {
         match self {
             StoreError::Backend(e) => write!(f, "store error: {e}"),
             StoreError::NoSpace(e) => write!(f, "out of disk space: {e}"),
+            StoreError::Busy(e) => write!(f, "store busy: {e}"),
             StoreError::Corrupt(e) => write!(f, "corrupt store record: {e}"),
         }
     }

@@ -51,6 +51,7 @@ macro_rules! from_redb {
                     redb::Error::Io(io) if super::is_no_space(io) => {
                         StoreError::NoSpace(e.to_string())
                     }
+                    redb::Error::DatabaseAlreadyOpen => StoreError::Busy(e.to_string()),
                     _ => StoreError::Backend(e.to_string()),
                 }
             }

@@ -27,8 +27,28 @@ const TIMER_FLOOR: std::time::Duration = std::time::Duration::from_millis(1);
 /// The timer entry that is not a stream's: the next memory release.
 const RELEASE_TIMER: u64 = 0;
 
+/// Stream ids are small sequential integers: they hash as themselves.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type SlotMap = HashMap<u64, Slot, std::hash::BuildHasherDefault<IdHasher>>;
+
 pub(super) struct Shard {
-    slots: HashMap<u64, Slot>,
+    slots: SlotMap,
     /// (deadline, stream id); an entry is live only while it equals the
     /// slot's `timer`.
     timers: BinaryHeap<Reverse<(Instant, u64)>>,
@@ -41,6 +61,7 @@ pub(super) struct Shard {
     parked: usize,
     released_at: Instant,
     release_pending: bool,
+    pass_started: Instant,
 }
 
 /// How often at most the shard hands freed memory back.
@@ -59,7 +80,7 @@ impl Shard {
         release_memory: Option<fn()>,
     ) -> Self {
         Shard {
-            slots: HashMap::new(),
+            slots: SlotMap::default(),
             timers: BinaryHeap::new(),
             touched: Vec::new(),
             outbox,
@@ -68,6 +89,7 @@ impl Shard {
             parked: 0,
             released_at: Instant::now(),
             release_pending: false,
+            pass_started: Instant::now(),
         }
     }
 
@@ -83,6 +105,8 @@ impl Shard {
             };
             let mut next = Some(first);
             let mut taken = 0;
+            // One clock read a pass: when its streams were last active.
+            self.pass_started = Instant::now();
             while let Some(msg) = next.take() {
                 if !self.handle(msg) {
                     self.stop_all();
@@ -139,7 +163,7 @@ impl Shard {
             slot.touched = true;
             self.touched.push(id);
         }
-        slot.apply(op, &*self.outbox, &self.readers);
+        slot.apply(op, &*self.outbox, &self.readers, self.pass_started);
     }
 
     fn commit_touched(&mut self) {

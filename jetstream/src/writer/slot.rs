@@ -35,6 +35,9 @@ const PARK_AFTER: Duration = if cfg!(test) {
     Duration::from_secs(5)
 };
 
+/// Tries, 1 ms apart, to reopen a parked file that a reader still holds.
+const BUSY_RETRIES: usize = 50;
+
 struct Failure {
     /// What publishes are answered with meanwhile.
     error: ApiError,
@@ -134,8 +137,14 @@ impl Slot {
         }
     }
 
-    pub(super) fn apply(&mut self, op: StreamOp, outbox: &dyn Outbox, readers: &Readers) {
-        self.last_active = Instant::now();
+    pub(super) fn apply(
+        &mut self,
+        op: StreamOp,
+        outbox: &dyn Outbox,
+        readers: &Readers,
+        now: Instant,
+    ) {
+        self.last_active = now;
         self.unpark(readers);
         match op {
             StreamOp::Publish(msg) => self.publish(&msg, readers),
@@ -484,7 +493,17 @@ impl Slot {
         let Some(reopen) = self.reopen.as_mut() else {
             return;
         };
-        match guard(reopen) {
+        // A reader on another thread may hold the closed file a moment
+        // longer (redb locks it): wait for it briefly.
+        let mut opened = guard(&mut *reopen);
+        for _ in 0..BUSY_RETRIES {
+            if !matches!(opened, Ok(Err(StoreError::Busy(_)))) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+            opened = guard(&mut *reopen);
+        }
+        match opened {
             Ok(Ok(stream)) => {
                 readers.set(&self.queue.name, stream.store().reader());
                 self.stream = Some(stream);
