@@ -148,7 +148,7 @@ impl Registry {
                 .map(|part| {
                     scope.spawn(move || {
                         part.iter()
-                            .map(|p| (p.clone(), open_file_stream(p, sync)))
+                            .map(|p| (p.clone(), recover_file_stream(p, sync)))
                             .collect::<Vec<_>>()
                     })
                 })
@@ -198,14 +198,15 @@ impl Registry {
             tracing::warn!("{}: no stream config stored, skipped", path.display());
             return Ok(None);
         };
-        self.start_opened(path, stored, stream).map(Some)
+        self.start_opened(path, stored, Body::Open(Box::new(stream)))
+            .map(Some)
     }
 
     fn start_opened(
         &mut self,
         path: &Path,
         stored: StoredConfig,
-        stream: Stream,
+        stream: Body,
     ) -> Result<String, StoreError> {
         let name = stored.config.name.clone();
         if self.streams.contains_key(&name) {
@@ -228,10 +229,12 @@ impl Registry {
         &mut self,
         config: StreamConfig,
         created_ns: i64,
-        stream: Stream,
+        stream: Body,
         path: Option<PathBuf>,
     ) -> Result<(), StoreError> {
-        self.readers.set(&config.name, stream.store().reader());
+        if let Body::Open(stream) = &stream {
+            self.readers.set(&config.name, stream.store().reader());
+        }
         let reopen: Option<Reopen> = path.clone().map(|path| {
             let sync = self.config.sync_interval;
             let f: Reopen = Box::new(move || {
@@ -246,7 +249,19 @@ impl Registry {
         // Recovered streams close their files until used; a new one is
         // about to be used.
         let park = !self.recovering_done;
-        let inbox = match self.pool.attach(stream, reopen, self.config.ingest, park) {
+        let attached = match (stream, reopen) {
+            (Body::Open(stream), reopen) => {
+                self.pool.attach(*stream, reopen, self.config.ingest, park)
+            }
+            (Body::Parked { bytes }, Some(reopen)) => {
+                self.pool
+                    .attach_parked(&config.name, bytes, reopen, self.config.ingest)
+            }
+            (Body::Parked { .. }, None) => Err(StoreError::Backend(
+                "a stream without files cannot be parked".into(),
+            )),
+        };
+        let inbox = match attached {
             Ok(inbox) => inbox,
             Err(e) => {
                 self.readers.set(&config.name, None);
@@ -487,7 +502,7 @@ impl Registry {
         let policy = Policy::from_config(&config);
         let stream = Stream::new(policy, store, created_ns)
             .map_err(|e| ApiError::store_failed(e.to_string()))?;
-        self.attach(config, created_ns, stream, path)
+        self.attach(config, created_ns, Body::Open(Box::new(stream)), path)
             .map_err(|e| ApiError::store_failed(e.to_string()))
     }
 
@@ -834,9 +849,11 @@ impl Registry {
         let reply = req.reply.clone();
         let (failed_outbox, failed_counters, failed_reply) =
             (outbox.clone(), counters.clone(), reply.clone());
+        let inbox = entry.inbox.clone();
         entry.inbox.run(
             move |s: &mut Stream| {
                 let (resp, counted) = handler(s);
+                inbox.note_stored_bytes(s.store().state().bytes);
                 send(&*outbox, &counters, &reply, &resp, counted);
             },
             move |e: &ApiError| {
@@ -882,6 +899,7 @@ impl Registry {
             ConsumerOp::Pause(n) => OwnedOp::Pause(n.to_string()),
         };
         let failed = consumer_failure(&op, self.outbox.clone(), self.counters.clone(), &reply);
+        let inbox = entry.inbox.clone();
         entry.inbox.run(
             move |s: &mut Stream| {
                 use crate::consumer::api;
@@ -899,6 +917,7 @@ impl Registry {
                 if !out.is_empty() {
                     outbox.send(&out);
                 }
+                inbox.note_stored_bytes(s.store().state().bytes);
                 counters.count(if r.error {
                     Counted::Error
                 } else {
@@ -1197,8 +1216,36 @@ fn open_file_stream(
     })
 }
 
-/// What opening a stream file gave.
-type Opened = Result<Option<(StoredConfig, Stream)>, StoreError>;
+/// A stream handed to the writers: open, or parked with what it stores.
+enum Body {
+    Open(Box<Stream>),
+    Parked { bytes: u64 },
+}
+
+/// What recovering a stream file gave.
+type Opened = Result<Option<(StoredConfig, Body)>, StoreError>;
+
+/// Recovers a stream file at start-up. One with nothing to do until used
+/// (no log to replay, no consumers, no expiry) is only read, not opened
+/// for writing, and attached parked; any other is opened.
+fn recover_file_stream(path: &Path, sync_interval: Option<std::time::Duration>) -> Opened {
+    let peeked = crate::store::contain_panic(|| crate::store::RedbStore::peek(path))?;
+    if let Some(peek) = peeked {
+        let Some(doc) = peek.config else {
+            return Ok(None);
+        };
+        let stored: StoredConfig = serde_json::from_slice(&doc)
+            .map_err(|e| StoreError::Corrupt(format!("bad stored config: {e}")))?;
+        let c = &stored.config;
+        let timers = c.allow_msg_ttl || (c.max_age > 0 && peek.msgs > 0);
+        if !peek.has_consumers && !timers {
+            let bytes = peek.bytes;
+            return Ok(Some((stored, Body::Parked { bytes })));
+        }
+    }
+    let opened = open_file_stream(path, sync_interval)?;
+    Ok(opened.map(|(stored, stream)| (stored, Body::Open(Box::new(stream)))))
+}
 
 /// A stream's name as its file gives it (for one that cannot be opened:
 /// a long name's file holds only a prefix of it).

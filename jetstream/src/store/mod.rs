@@ -15,7 +15,7 @@ mod schema;
 mod wal;
 
 pub use mem::MemStore;
-pub use redb_store::RedbStore;
+pub use redb_store::{Peek, RedbStore};
 
 use bytes::Bytes;
 

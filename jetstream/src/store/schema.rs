@@ -256,7 +256,7 @@ pub(super) fn encode_wal_position(generation: u64, offset: u64) -> [u8; 16] {
     out
 }
 
-fn decode_wal_position(bytes: &[u8]) -> Result<(u64, u64), StoreError> {
+pub(super) fn decode_wal_position(bytes: &[u8]) -> Result<(u64, u64), StoreError> {
     let bad = || StoreError::Corrupt("bad log position record".into());
     let generation = <[u8; 8]>::try_from(bytes.get(..8).ok_or_else(bad)?).map_err(|_| bad())?;
     let offset = <[u8; 8]>::try_from(bytes.get(8..16).ok_or_else(bad)?).map_err(|_| bad())?;

@@ -211,6 +211,41 @@ impl Wal {
         Ok((wal, ops, damage))
     }
 
+    /// Whether the log at `path` holds intact frames past `covered` that
+    /// a store covering that position would replay. A log that is not a
+    /// tern log, or is ahead of the store, is an error (as `open` says).
+    pub(super) fn has_frames_past(path: &Path, covered: (u64, u64)) -> Result<bool, StoreError> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            // Missing: `open` reports it (the store exists).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+            Err(e) => return Err(io_err(path, &e)),
+        };
+        if bytes.len() < HEADER_LEN as usize {
+            return Ok(false);
+        }
+        if &bytes[..8] != MAGIC {
+            return Err(StoreError::Corrupt(format!(
+                "{}: not a tern log (bad magic)",
+                path.display()
+            )));
+        }
+        let logged = u64::from_le_bytes(take8(&bytes[8..16]));
+        if logged > covered.0 {
+            return Err(StoreError::Corrupt(format!(
+                "{}: log generation {logged} is ahead of the store's {}",
+                path.display(),
+                covered.0
+            )));
+        }
+        if logged < covered.0 {
+            return Ok(false);
+        }
+        // Anything past the covered position, intact or not, is for a
+        // proper open to replay or to report.
+        Ok(bytes.len() as u64 > covered.1.max(HEADER_LEN))
+    }
+
     pub(super) fn generation(&self) -> u64 {
         self.generation
     }

@@ -82,7 +82,8 @@ pub(crate) enum ShardMsg {
 
 pub(crate) struct Attachment {
     id: u64,
-    stream: Stream,
+    /// `None`: attached parked, opened on first use.
+    stream: Option<Stream>,
     queue: Arc<Queue>,
     reopen: Option<Reopen>,
     /// Close its files at once if it is idle (a stream recovered at
@@ -139,6 +140,10 @@ impl Queue {
                 self.name
             );
         }
+    }
+
+    pub(crate) fn set_stored_bytes(&self, bytes: u64) {
+        self.stored_bytes.store(bytes, Ordering::Relaxed);
     }
 
     pub(crate) fn set_failure(&self, why: Option<String>) {
@@ -250,6 +255,12 @@ impl StreamInbox {
     pub fn stored_bytes(&self) -> u64 {
         self.q.stored_bytes.load(Ordering::Relaxed)
     }
+
+    /// Records what the stream stores now (before a reply that changed
+    /// it goes out, so an account info after the reply counts it).
+    pub(crate) fn note_stored_bytes(&self, bytes: u64) {
+        self.q.set_stored_bytes(bytes);
+    }
 }
 
 /// The header and body of the reference's answer to a publish refused
@@ -315,18 +326,45 @@ impl WriterPool {
         park: bool,
     ) -> Result<StreamInbox, StoreError> {
         stream.load_consumers(crate::engine::now_ns())?;
+        let name = stream.policy().name.clone();
+        let bytes = stream.store().state().bytes;
+        self.hand_over(&name, Some(stream), bytes, reopen, limits, park)
+    }
+
+    /// Hands a stream that is not open to a shard: its files are opened
+    /// (by `reopen`) on its first work. `bytes`: what it stores, for the
+    /// account's totals meanwhile.
+    pub fn attach_parked(
+        &self,
+        name: &str,
+        bytes: u64,
+        reopen: Reopen,
+        limits: IngestLimits,
+    ) -> Result<StreamInbox, StoreError> {
+        self.hand_over(name, None, bytes, Some(reopen), limits, false)
+    }
+
+    fn hand_over(
+        &self,
+        name: &str,
+        stream: Option<Stream>,
+        bytes: u64,
+        reopen: Option<Reopen>,
+        limits: IngestLimits,
+        park: bool,
+    ) -> Result<StreamInbox, StoreError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let shard = &self.shards[(id as usize) % self.shards.len()];
         let queue = Arc::new(Queue {
             id,
-            name: stream.policy().name.clone(),
+            name: name.to_string(),
             tx: shard.tx.clone(),
             msgs: AtomicUsize::new(0),
             bytes: AtomicUsize::new(0),
             limits,
             warned_at: AtomicI64::new(0),
             failure: Mutex::new(None),
-            stored_bytes: AtomicU64::new(stream.store().state().bytes),
+            stored_bytes: AtomicU64::new(bytes),
         });
         let attachment = Attachment {
             id,

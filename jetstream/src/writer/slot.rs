@@ -104,11 +104,13 @@ fn ns_to_instant(at_ns: i64, now_ns: i64, now: Instant) -> Instant {
 }
 
 impl Slot {
-    pub(super) fn new(stream: Stream, queue: Arc<Queue>, reopen: Option<Reopen>) -> Self {
+    /// A slot for a running stream, or for a parked one (`None`: its
+    /// files are opened by `reopen` on first use).
+    pub(super) fn new(stream: Option<Stream>, queue: Arc<Queue>, reopen: Option<Reopen>) -> Self {
         Slot {
             queue,
-            stream: Some(stream),
-            parked: false,
+            parked: stream.is_none() && reopen.is_some(),
+            stream,
             last_active: Instant::now(),
             failure: None,
             reopen,
@@ -249,7 +251,8 @@ impl Slot {
             return;
         };
         let (acks, out, batch_error) = (&mut self.acks, &mut self.out, &mut self.batch_error);
-        let name = &self.queue.name;
+        let queue = &self.queue;
+        let name = &queue.name;
         let result = guard(|| {
             let mut trouble = batch_error.take();
             if trouble.is_some() {
@@ -274,6 +277,8 @@ impl Slot {
                     *ack = PubAck::error(name, &err);
                 }
             }
+            // Before the acks: an account info after an ack counts it.
+            queue.set_stored_bytes(stream.store().state().bytes);
             outbox.publish_batch(acks);
             acks.clear();
             // Durable, so consumers may see it; redb applies it after.
