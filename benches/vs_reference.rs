@@ -181,8 +181,9 @@ fn buckets_workload(tern_bin: &str, reference: Option<&str>) {
     let sd = |d: &tempfile::TempDir| d.path().to_string_lossy().into_owned();
     let t = support::scale::buckets(tern_bin, &sd(&dirs[0]), count);
     let r = reference.map(|b| support::scale::buckets(b, &sd(&dirs[1]), count));
-    let rows: [BucketRow; 6] = [
+    let rows: [BucketRow; 7] = [
         ("create buckets", "s", Better::Lower, |x| x.create_secs),
+        ("then a put into each", "s", Better::Lower, |x| x.put_secs),
         ("restart to last bucket", "ms", Better::Lower, |x| {
             x.restart_secs * 1000.0
         }),

@@ -10,6 +10,8 @@ use super::server::ServerProcess;
 /// What one server showed.
 pub struct BucketsResult {
     pub create_secs: f64,
+    /// Then one put into each bucket (a durable write each on tern).
+    pub put_secs: f64,
     pub restart_secs: f64,
     pub threads: u64,
     pub rss_bytes: u64,
@@ -24,8 +26,10 @@ fn bucket_config(name: &str) -> String {
     )
 }
 
-/// Creates `count` buckets, 32 requests in flight, each with one key.
-fn create(port: u16, count: usize) {
+/// Creates `count` buckets, 32 requests in flight; then puts one key in
+/// each. Returns the seconds each part took.
+fn create(port: u16, count: usize) -> (f64, f64) {
+    let start = Instant::now();
     let mut c = Conn::connect(port);
     c.subscribe("_INBOX.scale.*", None, "1");
     c.ping_pong();
@@ -45,6 +49,8 @@ fn create(port: u16, count: usize) {
             .expect("bucket create reply");
         answered += 1;
     }
+    let created = start.elapsed().as_secs_f64();
+    let start = Instant::now();
     let (mut sent, mut answered) = (0, 0);
     while answered < count {
         while sent < count && sent - answered < window {
@@ -54,6 +60,7 @@ fn create(port: u16, count: usize) {
         c.wait_msg(Duration::from_secs(60)).expect("put ack");
         answered += 1;
     }
+    (created, start.elapsed().as_secs_f64())
 }
 
 fn proc_field(pid: u32, file: &str, key: &str) -> u64 {
@@ -97,9 +104,7 @@ fn ticks_per_sec() -> f64 {
 pub fn buckets(bin: &str, dir: &str, count: usize) -> BucketsResult {
     let extra = ["-js", "-sd", dir];
     let server = ServerProcess::start_with("buckets", bin, &extra).expect("start");
-    let start = Instant::now();
-    create(server.port, count);
-    let create_secs = start.elapsed().as_secs_f64();
+    let (create_secs, put_secs) = create(server.port, count);
     // Let the post-create work settle: the reference flushes on timers,
     // tern closes idle streams' files after 5 s.
     std::thread::sleep(Duration::from_secs(10));
@@ -130,6 +135,7 @@ pub fn buckets(bin: &str, dir: &str, count: usize) -> BucketsResult {
     let restart_secs = start.elapsed().as_secs_f64();
     BucketsResult {
         create_secs,
+        put_secs,
         restart_secs,
         threads,
         rss_bytes,
