@@ -67,6 +67,46 @@ pub(super) struct Shard {
 /// How often at most the shard hands freed memory back.
 const RELEASE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// Threads that sync a pass's streams side by side at most (the shard's
+/// own and helpers): one stream's `fdatasync` need not wait for another's.
+const SYNC_THREADS: usize = 4;
+
+/// Makes each stream's batch durable; when several need a sync, on a few
+/// threads at once (the file system merges concurrent syncs into fewer
+/// journal commits).
+fn prepare_all(batch: &mut [(u64, Slot)]) {
+    let syncing = batch.iter().filter(|(_, s)| s.needs_sync()).count();
+    if syncing < 2 {
+        for (_, slot) in batch.iter_mut() {
+            slot.prepare();
+        }
+        return;
+    }
+    // Only the streams that sync are spread; the rest are cheap.
+    let (mut sync, mut rest): (Vec<&mut Slot>, Vec<&mut Slot>) = batch
+        .iter_mut()
+        .map(|(_, s)| s)
+        .partition(|s| s.needs_sync());
+    let chunk = sync.len().div_ceil(syncing.min(SYNC_THREADS));
+    std::thread::scope(|scope| {
+        let mut parts = sync.chunks_mut(chunk);
+        let own = parts.next();
+        for part in parts {
+            scope.spawn(move || {
+                for slot in part.iter_mut() {
+                    slot.prepare();
+                }
+            });
+        }
+        for slot in own.into_iter().flatten() {
+            slot.prepare();
+        }
+    });
+    for slot in &mut rest {
+        slot.prepare();
+    }
+}
+
 enum Wake {
     Msg(ShardMsg),
     Timer,
@@ -168,11 +208,15 @@ impl Shard {
 
     fn commit_touched(&mut self) {
         let touched = std::mem::take(&mut self.touched);
-        for id in &touched {
-            if let Some(slot) = self.slots.get_mut(id) {
-                slot.touched = false;
-                slot.commit(&*self.outbox, &self.readers);
-            }
+        let mut batch: Vec<(u64, Slot)> = touched
+            .iter()
+            .filter_map(|id| self.slots.remove(id).map(|s| (*id, s)))
+            .collect();
+        prepare_all(&mut batch);
+        for (id, mut slot) in batch {
+            slot.touched = false;
+            slot.commit(&*self.outbox, &self.readers);
+            self.slots.insert(id, slot);
         }
         for id in &touched {
             self.reschedule(*id);

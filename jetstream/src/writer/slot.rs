@@ -71,6 +71,9 @@ pub(super) struct Slot {
     /// commit, so none of the batch's publishes may be acked.
     batch_error: Option<StoreError>,
     pub(super) touched: bool,
+    /// `prepare` ran for the batch (and panicked, when set).
+    prepared: bool,
+    prepare_panic: Option<String>,
     /// The deadline this slot has in the shard's heap.
     pub(super) timer: Option<Instant>,
 }
@@ -119,6 +122,8 @@ impl Slot {
             published: false,
             batch_error: None,
             touched: false,
+            prepared: false,
+            prepare_panic: None,
             timer: None,
         }
     }
@@ -244,7 +249,52 @@ impl Slot {
 
     /// Makes the batch durable, acks it, delivers to consumers, then has
     /// redb apply it. Any failure turns the batch's acks into errors.
+    /// Whether the batch has a log to sync: what `prepare` is worth
+    /// running beside other streams for.
+    pub(super) fn needs_sync(&self) -> bool {
+        self.published && self.batch_error.is_none() && self.stream.is_some()
+    }
+
+    /// The first half of a commit, which may run on a helper thread beside
+    /// other streams' (their syncs then overlap): consumer state saved and
+    /// the batch's log written and synced. `commit` does the rest.
+    pub(super) fn prepare(&mut self) {
+        if self.prepared {
+            return;
+        }
+        self.prepared = true;
+        let Some(stream) = self.stream.as_mut() else {
+            return;
+        };
+        let (published, failed) = (self.published, self.batch_error.is_some());
+        let name = &self.queue.name;
+        let done = guard(|| {
+            if let Err(e) = stream.save_consumers() {
+                tracing::error!("JetStream stream '{name}': saving consumers: {e}");
+            }
+            // Published messages are durable once logged: the acks go
+            // out before redb applies the batch. Consumer state alone is
+            // written without a sync, as the reference does not sync it
+            // per ack.
+            if published && !failed {
+                stream.store_mut().make_durable().err()
+            } else {
+                None
+            }
+        });
+        match done {
+            Ok(None) => {}
+            Ok(Some(e)) => self.batch_error = Some(e),
+            Err(why) => self.prepare_panic = Some(why),
+        }
+    }
+
     pub(super) fn commit(&mut self, outbox: &dyn Outbox, readers: &Readers) {
+        self.prepare();
+        self.prepared = false;
+        if let Some(why) = self.prepare_panic.take() {
+            return self.panicked(&why, outbox, readers);
+        }
         let published = std::mem::take(&mut self.published);
         let Some(stream) = self.stream.as_mut() else {
             self.send_acks(outbox);
@@ -258,18 +308,6 @@ impl Slot {
             if trouble.is_some() {
                 // The store went back to its last commit: recount.
                 stream.after_removals();
-            }
-            if let Err(e) = stream.save_consumers() {
-                tracing::error!("JetStream stream '{name}': saving consumers: {e}");
-            }
-            // Published messages are durable once logged: the acks go out
-            // before redb applies the batch. Consumer state alone is
-            // written without a sync, as the reference does not sync it
-            // per ack.
-            if trouble.is_none() && published {
-                if let Err(e) = stream.store_mut().make_durable() {
-                    trouble = Some(e);
-                }
             }
             if let Some(e) = &trouble {
                 let err = failure_error(e);
