@@ -7,7 +7,8 @@
 //! Without the reference installed it measures tern alone.
 //!
 //! `BENCH_ROUNDS` (default 5) sets the rounds; `BENCH_ONLY=name` runs one
-//! workload.
+//! workload. `BENCH_ONLY=buckets` runs the many-streams workload
+//! (`BENCH_BUCKETS`, default 10,000 KV buckets).
 
 #[path = "support/mod.rs"]
 mod support;
