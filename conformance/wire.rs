@@ -203,6 +203,16 @@ impl Conn {
         buf
     }
 
+    /// Sends `bytes` and reads up to `count` messages, neither logged nor
+    /// recorded: for polling until a server's asynchronous work has caught
+    /// up, so the transcript shows only the check that follows (the
+    /// number of polls differs between servers and runs).
+    pub fn poll_unlogged(&mut self, bytes: &[u8], count: usize) -> Vec<u8> {
+        let _ = self.stream.write_all(bytes);
+        let (buf, _) = self.read_raw(ANSWER_TIMEOUT, |buf| complete_msgs(buf) >= count);
+        buf
+    }
+
     /// Records a line as received by this connection (`name < text`), for
     /// replies rendered by the scenario.
     pub fn record(&mut self, text: impl AsRef<str>) {

@@ -113,3 +113,28 @@ pub fn init(settings: &LogSettings<'_>) -> io::Result<()> {
     let _ = result;
     Ok(())
 }
+
+/// Panics are logged as errors in the server's log format (with `-l` they
+/// reach the log file, not just stderr). The stream shards contain a panic
+/// in one stream's storage work; this makes it visible where operators
+/// look.
+pub fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        if tern_jetstream::writer::panic_is_a_retry() {
+            return;
+        }
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("unnamed");
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        tracing::error!("panic in thread '{name}'{at}: {msg}");
+    }));
+}

@@ -69,6 +69,7 @@ fn main() -> ExitCode {
     if let Err(e) = tern::log::init(&settings) {
         return fail(&format!("could not open log file: {e}"));
     }
+    tern::log::log_panics();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

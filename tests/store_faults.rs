@@ -150,7 +150,9 @@ async fn damaged_stream_files_are_skipped_and_everything_else_serves() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Spawned::start(dir.path(), dir.path().join("first.log"));
     let client = connect(server.addr()).await;
-    let names = ["GOOD", "REDB25", "REDBCUT", "WALMAGIC", "WALMID"];
+    let names = [
+        "GOOD", "REDB10", "REDB25", "REDB50", "REDB75", "REDBCUT", "WALMAGIC", "WALGONE",
+    ];
     for name in names {
         create_stream(&client, name, "file").await;
         for i in 0..40 {
@@ -164,8 +166,16 @@ async fn damaged_stream_files_are_skipped_and_everything_else_serves() {
     let files = streams_dir(dir.path());
     let redb = |n: &str| files.join(format!("{n}.redb"));
     let wal = |n: &str| files.join(format!("{n}.wal"));
-    let len = std::fs::metadata(redb("REDB25")).expect("file").len();
-    scribble(&redb("REDB25"), len / 4, 4096);
+    // 4 KiB of garbage at several places in redb's file.
+    for (name, percent) in [
+        ("REDB10", 10),
+        ("REDB25", 25),
+        ("REDB50", 50),
+        ("REDB75", 75),
+    ] {
+        let len = std::fs::metadata(redb(name)).expect("file").len();
+        scribble(&redb(name), len * percent / 100, 4096);
+    }
     let len = std::fs::metadata(redb("REDBCUT")).expect("file").len();
     std::fs::OpenOptions::new()
         .write(true)
@@ -173,6 +183,7 @@ async fn damaged_stream_files_are_skipped_and_everything_else_serves() {
         .and_then(|f| f.set_len(len - 4096))
         .expect("cut");
     scribble(&wal("WALMAGIC"), 0, 8);
+    std::fs::remove_file(wal("WALGONE")).expect("remove the log");
 
     let mut server = Spawned::start(dir.path(), dir.path().join("second.log"));
     let client = connect(server.addr()).await;
@@ -181,13 +192,24 @@ async fn damaged_stream_files_are_skipped_and_everything_else_serves() {
         log.contains("WALMAGIC") && log.contains("Error recovering stream"),
         "the damaged log is named:\n{log}"
     );
+    let gone = api(&client, "$JS.API.STREAM.INFO.WALGONE", "").await;
+    assert_eq!(
+        messages(&gone),
+        40,
+        "checkpointed at the clean stop: {gone}"
+    );
+    assert!(
+        server.log_text().contains("WALGONE") && server.log_text().contains("log is missing"),
+        "the missing log is reported:\n{}",
+        server.log_text()
+    );
     let good = api(&client, "$JS.API.STREAM.INFO.GOOD", "").await;
     assert_eq!(messages(&good), 40, "{good}");
     let ack = publish(&client, "GOOD.x", b"more".to_vec()).await;
     assert_eq!(ack["seq"], 41, "{ack}");
     // Every damaged stream answers every request (info, or an error),
     // reads included, and can be deleted and created again.
-    for name in ["REDB25", "REDBCUT", "WALMAGIC", "WALMID"] {
+    for name in &names[1..] {
         let info = api(&client, &format!("$JS.API.STREAM.INFO.{name}"), "").await;
         assert!(
             info.get("error").is_some() || info.get("state").is_some(),

@@ -696,6 +696,17 @@ fn cons_pull_statuses() {
         );
         c.send(&[waiting.clone(), waiting].concat());
         c.ping();
+        // The reference registers pull requests on the consumer's own
+        // goroutine, after the PONG may have gone out: wait (bounded)
+        // until both are counted before the recorded check.
+        let info = publish_bytes("$JS.API.CONSUMER.INFO.S.D", &[], b"");
+        for _ in 0..100 {
+            let got = c.poll_unlogged(&info, 1);
+            if String::from_utf8_lossy(&got).contains("\"num_waiting\":2") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         let got = capi(&mut c, "$JS.API.CONSUMER.INFO.S.D", "");
         expect_has(&mut c, &got, json!({"num_waiting": 2}));
         let got = pull(&mut c, "S", "D", r#"{"batch":1,"expires":1000000000}"#, 1);

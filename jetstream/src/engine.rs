@@ -356,3 +356,46 @@ pub(crate) fn open_store(
     store.set_sync_interval(sync_interval);
     Ok((Box::new(store), Some(path)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{api_refusal, ApiInbox, ApiRefused, ApiRequest};
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+
+    fn request() -> ApiRequest {
+        ApiRequest {
+            subject: "$JS.API.INFO".into(),
+            reply: "r".into(),
+            headers: None,
+            payload: bytes::Bytes::new(),
+        }
+    }
+
+    #[test]
+    fn the_api_queue_refuses_past_its_limit_with_429() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let inbox = ApiInbox {
+            tx,
+            queued: queued.clone(),
+            limit: 2,
+        };
+        assert_eq!(inbox.offer(request()), Ok(()));
+        assert_eq!(inbox.offer(request()), Ok(()));
+        assert_eq!(inbox.offer(request()), Err(ApiRefused::Full));
+        // The API thread taking one makes room for one.
+        assert!(rx.try_recv().is_ok());
+        queued.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        assert_eq!(inbox.offer(request()), Ok(()));
+        drop(rx);
+        queued.store(0, std::sync::atomic::Ordering::Release);
+        assert_eq!(inbox.offer(request()), Err(ApiRefused::Stopped));
+        let (headers, body) = api_refusal();
+        assert_eq!(headers, b"NATS/1.0 429 Too Many Requests\r\n\r\n");
+        assert_eq!(
+            String::from_utf8_lossy(&body),
+            r#"{"error":{"code":429,"err_code":10167,"description":"too many requests"}}"#
+        );
+    }
+}

@@ -19,6 +19,8 @@
 mod shard;
 mod slot;
 
+pub use slot::panic_is_a_retry;
+
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, PoisonError};

@@ -89,6 +89,27 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+std::thread_local! {
+    /// Set while a failed stream is retried: a panic then is the known
+    /// failure again, not news for the log.
+    static RETRYING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether a panic on this thread is a failed stream's retry failing
+/// again (a panic hook may leave it unlogged: the stream's failure was
+/// logged when it began).
+pub fn panic_is_a_retry() -> bool {
+    RETRYING.with(std::cell::Cell::get)
+}
+
+/// Runs a retry of a failed stream with its panics marked as expected.
+fn retrying<R>(f: impl FnOnce() -> R) -> R {
+    RETRYING.with(|r| r.set(true));
+    let out = f();
+    RETRYING.with(|r| r.set(false));
+    out
+}
+
 /// Runs `f`, turning a panic into its text.
 fn guard<R>(f: impl FnOnce() -> R) -> Result<R, String> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_text(&*p))
@@ -376,6 +397,11 @@ impl Slot {
 
     /// A write failed: writes are refused until the retry.
     fn fail(&mut self, e: &StoreError) {
+        self.fail_as("writes failing", e);
+    }
+
+    /// The same, saying what failed.
+    fn fail_as(&mut self, what: &str, e: &StoreError) {
         let now = Instant::now();
         let no_space = e.is_no_space();
         let reason = e.to_string();
@@ -396,7 +422,7 @@ impl Slot {
             }
             None => {
                 tracing::error!(
-                    "JetStream stream '{}': writes failing, retrying with backoff: {reason}",
+                    "JetStream stream '{}': {what}, retrying with backoff: {reason}",
                     self.queue.name
                 );
                 self.failure = Some(Failure {
@@ -551,8 +577,11 @@ impl Slot {
                 readers.set(&self.queue.name, stream.store().reader());
                 self.stream = Some(stream);
             }
-            Ok(Err(e)) => self.fail(&e),
-            Err(why) => self.fail(&StoreError::Backend(format!("reopening panicked: {why}"))),
+            Ok(Err(e)) => self.fail_as("its files cannot be opened", &e),
+            Err(why) => self.fail_as(
+                "its files cannot be opened",
+                &StoreError::Backend(format!("opening panicked: {why}")),
+            ),
         }
     }
 
@@ -611,7 +640,7 @@ impl Slot {
                 tracing::warn!("JetStream stream '{name}': closing its files panicked");
             }
         }
-        match guard(reopen) {
+        match retrying(|| guard(reopen)) {
             Ok(Ok(stream)) => {
                 readers.set(&name, stream.store().reader());
                 self.stream = Some(stream);
