@@ -1897,3 +1897,79 @@ fn js_request_type_errors() {
         }
     });
 }
+
+/// Divergences found by applying the same operations to both servers
+/// (issue 10), each as the shortest sequence that showed it.
+#[test]
+fn js_combined_account_info_counts_consumers() {
+    run_js("js_combined_account_info_counts_consumers", |s| {
+        let mut c = js_client(s, "c");
+        create(&mut c, "S", r#"{"name":"S","subjects":["s.>"]}"#);
+        api(
+            &mut c,
+            "$JS.API.CONSUMER.DURABLE.CREATE.S.C1",
+            r#"{"stream_name":"S","config":{"durable_name":"C1","ack_policy":"explicit"}}"#,
+        );
+        let got = api(&mut c, "$JS.API.INFO", "");
+        expect_has(&mut c, &got, json!({"streams": 1, "consumers": 1}));
+        api(&mut c, "$JS.API.CONSUMER.DELETE.S.C1", "");
+        let got = api(&mut c, "$JS.API.INFO", "");
+        expect_has(&mut c, &got, json!({"streams": 1, "consumers": 0}));
+    });
+}
+
+/// The expected-sequence checks come before the duplicate check, per
+/// subject first.
+#[test]
+fn js_combined_expected_sequence_before_duplicate() {
+    run_js("js_combined_expected_sequence_before_duplicate", |s| {
+        let mut c = js_client(s, "c");
+        create(&mut c, "S", r#"{"name":"S","subjects":["s.>"]}"#);
+        let case =
+            |c: &mut Conn, subject: &str, headers: &[(&str, &str)], body: &str, want: &str| {
+                let got = publish(c, subject, headers, body.as_bytes());
+                expect_frame(c, &got, &ack_frame(want));
+            };
+        case(
+            &mut c,
+            "s.a",
+            &[("Nats-Msg-Id", "m1")],
+            "one",
+            r#"{"stream":"S","seq":1}"#,
+        );
+        case(
+            &mut c,
+            "s.a",
+            &[("Nats-Msg-Id", "m1"), ("Nats-Expected-Last-Sequence", "5")],
+            "one",
+            r#"{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 1"},"stream":"S","seq":0}"#,
+        );
+        case(
+            &mut c,
+            "s.a",
+            &[
+                ("Nats-Expected-Last-Sequence", "7"),
+                ("Nats-Expected-Last-Subject-Sequence", "9"),
+            ],
+            "two",
+            r#"{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 1"},"stream":"S","seq":0}"#,
+        );
+        case(
+            &mut c,
+            "s.b",
+            &[
+                ("Nats-Expected-Last-Sequence", "7"),
+                ("Nats-Expected-Last-Subject-Sequence", "9"),
+            ],
+            "two",
+            r#"{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 0"},"stream":"S","seq":0}"#,
+        );
+        case(
+            &mut c,
+            "s.a",
+            &[("Nats-Msg-Id", "m1"), ("Nats-Expected-Last-Msg-Id", "zz")],
+            "one",
+            r#"{"stream":"S","seq":1,"duplicate": true}"#,
+        );
+    });
+}

@@ -419,8 +419,9 @@ impl Registry {
     }
 
     fn account_info(&mut self, req: &ApiRequest) {
-        let (mut memory, mut storage) = (0u64, 0u64);
+        let (mut memory, mut storage, mut consumers) = (0u64, 0u64, 0u64);
         for entry in self.streams.values() {
+            consumers += entry.inbox.consumer_count();
             let bytes = entry.inbox.stored_bytes();
             if entry.config.storage == StorageType::Memory {
                 memory += bytes;
@@ -434,6 +435,7 @@ impl Registry {
             memory,
             storage,
             streams: self.streams.len() as u64,
+            consumers,
             api: ApiStats {
                 total: self.counters.total.load(Ordering::SeqCst),
                 errors: self.counters.errors.load(Ordering::SeqCst),
@@ -853,7 +855,7 @@ impl Registry {
         entry.inbox.run(
             move |s: &mut Stream| {
                 let (resp, counted) = handler(s);
-                inbox.note_stored_bytes(s.store().state().bytes);
+                inbox.note_state(s);
                 send(&*outbox, &counters, &reply, &resp, counted);
             },
             move |e: &ApiError| {
@@ -917,7 +919,7 @@ impl Registry {
                 if !out.is_empty() {
                     outbox.send(&out);
                 }
-                inbox.note_stored_bytes(s.store().state().bytes);
+                inbox.note_state(s);
                 counters.count(if r.error {
                     Counted::Error
                 } else {

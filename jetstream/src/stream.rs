@@ -250,6 +250,16 @@ impl Stream {
                 return Err(ApiError::stream_not_match().into());
             }
         }
+        // The reference's order: a TTL the stream does not allow, the
+        // expected sequences, then the duplicate check, then the expected
+        // last id (a duplicate with a wrong expected sequence is refused).
+        if let Some(v) = header("Nats-TTL") {
+            if !p.allow_msg_ttl && parse_ttl(v).is_ok_and(|ttl| ttl.is_some()) {
+                return Err(ApiError::ttl_disabled().into());
+            }
+        }
+        self.check_sequences(&header, &msg.subject)?;
+        let p = &self.policy;
         let expired = self.dedupe.expire(now_ns - p.duplicate_window_ns);
         self.store.forget_msg_ids(&expired)?;
         let msg_id = header("Nats-Msg-Id").filter(|id| !id.is_empty());
@@ -259,7 +269,7 @@ impl Stream {
                 duplicate: true,
             });
         }
-        self.check_expectations(&header, &msg.subject)?;
+        self.check_last_msg_id(&header)?;
         let rollup = self.check_rollup(header("Nats-Rollup"))?;
         let mut ttl_ns = self.check_ttl(header("Nats-TTL"))?;
         let mut stored_headers = msg.headers.clone();
@@ -322,17 +332,14 @@ impl Stream {
         })
     }
 
-    fn check_expectations<'h>(
+    /// The expected-sequence headers, per subject first, as the
+    /// reference checks them.
+    fn check_sequences<'h>(
         &self,
         header: &impl Fn(&'static str) -> Option<&'h str>,
         subject: &str,
     ) -> Result<(), ApiError> {
         let state = self.store.state();
-        if let Some(v) = header("Nats-Expected-Last-Sequence") {
-            if v.parse::<u64>().ok() != Some(state.last_seq) {
-                return Err(ApiError::wrong_last_sequence(state.last_seq));
-            }
-        }
         if let Some(v) = header("Nats-Expected-Last-Subject-Sequence") {
             let filter = header("Nats-Expected-Last-Subject-Sequence-Subject").unwrap_or(subject);
             let last = self.last_seq_for(filter);
@@ -340,6 +347,18 @@ impl Stream {
                 return Err(ApiError::wrong_last_sequence(last));
             }
         }
+        if let Some(v) = header("Nats-Expected-Last-Sequence") {
+            if v.parse::<u64>().ok() != Some(state.last_seq) {
+                return Err(ApiError::wrong_last_sequence(state.last_seq));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_last_msg_id<'h>(
+        &self,
+        header: &impl Fn(&'static str) -> Option<&'h str>,
+    ) -> Result<(), ApiError> {
         if let Some(v) = header("Nats-Expected-Last-Msg-Id") {
             let last = self.last_msg_id.as_deref().unwrap_or("");
             if v != last {

@@ -106,8 +106,10 @@ pub(crate) struct Queue {
     warned_at: AtomicI64,
     /// Why the stream is failed, while it is.
     failure: Mutex<Option<String>>,
-    /// Stored bytes after the last commit (account info reads it).
+    /// Stored bytes and consumers after the last commit (account info
+    /// reads them without a round trip to every stream).
     stored_bytes: AtomicU64,
+    consumers: AtomicU64,
 }
 
 impl Queue {
@@ -144,8 +146,12 @@ impl Queue {
         }
     }
 
-    pub(crate) fn set_stored_bytes(&self, bytes: u64) {
-        self.stored_bytes.store(bytes, Ordering::Relaxed);
+    /// Records what the stream stores and how many consumers it has.
+    pub(crate) fn note_state(&self, s: &Stream) {
+        self.stored_bytes
+            .store(s.store().state().bytes, Ordering::Relaxed);
+        self.consumers
+            .store(s.consumers.len() as u64, Ordering::Relaxed);
     }
 
     pub(crate) fn set_failure(&self, why: Option<String>) {
@@ -258,10 +264,16 @@ impl StreamInbox {
         self.q.stored_bytes.load(Ordering::Relaxed)
     }
 
-    /// Records what the stream stores now (before a reply that changed
-    /// it goes out, so an account info after the reply counts it).
-    pub(crate) fn note_stored_bytes(&self, bytes: u64) {
-        self.q.set_stored_bytes(bytes);
+    /// Consumers as of the stream's last commit.
+    pub fn consumer_count(&self) -> u64 {
+        self.q.consumers.load(Ordering::Relaxed)
+    }
+
+    /// Records what the stream stores and its consumers now (before a
+    /// reply that changed them goes out, so an account info after the
+    /// reply counts it).
+    pub(crate) fn note_state(&self, s: &Stream) {
+        self.q.note_state(s);
     }
 }
 
@@ -330,7 +342,15 @@ impl WriterPool {
         stream.load_consumers(crate::engine::now_ns())?;
         let name = stream.policy().name.clone();
         let bytes = stream.store().state().bytes;
-        self.hand_over(&name, Some(stream), bytes, reopen, limits, park)
+        let consumers = stream.consumers.len() as u64;
+        self.hand_over(
+            &name,
+            Some(stream),
+            (bytes, consumers),
+            reopen,
+            limits,
+            park,
+        )
     }
 
     /// Hands a stream that is not open to a shard: its files are opened
@@ -343,14 +363,14 @@ impl WriterPool {
         reopen: Reopen,
         limits: IngestLimits,
     ) -> Result<StreamInbox, StoreError> {
-        self.hand_over(name, None, bytes, Some(reopen), limits, false)
+        self.hand_over(name, None, (bytes, 0), Some(reopen), limits, false)
     }
 
     fn hand_over(
         &self,
         name: &str,
         stream: Option<Stream>,
-        bytes: u64,
+        (bytes, consumers): (u64, u64),
         reopen: Option<Reopen>,
         limits: IngestLimits,
         park: bool,
@@ -367,6 +387,7 @@ impl WriterPool {
             warned_at: AtomicI64::new(0),
             failure: Mutex::new(None),
             stored_bytes: AtomicU64::new(bytes),
+            consumers: AtomicU64::new(consumers),
         });
         let attachment = Attachment {
             id,

@@ -337,7 +337,7 @@ impl Slot {
                 }
             }
             // Before the acks: an account info after an ack counts it.
-            queue.set_stored_bytes(stream.store().state().bytes);
+            queue.note_state(stream);
             outbox.publish_batch(acks);
             acks.clear();
             // Durable, so consumers may see it; redb applies it after.
@@ -370,10 +370,7 @@ impl Slot {
 
     fn note_bytes(&self) {
         if let Some(s) = &self.stream {
-            let bytes = s.store().state().bytes;
-            self.queue
-                .stored_bytes
-                .store(bytes, std::sync::atomic::Ordering::Relaxed);
+            self.queue.note_state(s);
         }
     }
 
