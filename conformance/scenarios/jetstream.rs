@@ -1973,3 +1973,91 @@ fn js_combined_expected_sequence_before_duplicate() {
         );
     });
 }
+
+/// A direct get that asks for nothing is "Empty Request" (`seq` 0 or a
+/// batch alone), one that asks for two things "Bad Request".
+#[test]
+fn js_combined_direct_get_of_nothing() {
+    run_js("js_combined_direct_get_of_nothing", |s| {
+        let mut c = js_client(s, "c");
+        create(
+            &mut c,
+            "D",
+            r#"{"name":"D","subjects":["d.>"],"allow_direct":true}"#,
+        );
+        store(&mut c, "D", "d.a", "one", 1);
+        const GET: &str = "$JS.API.DIRECT.GET.D";
+        for (body, want) in [
+            (r#"{"seq":0}"#, "NATS/1.0 408 Empty Request"),
+            (r#"{"batch":2}"#, "NATS/1.0 408 Empty Request"),
+            (
+                r#"{"seq":1,"start_time":"2024-01-01T00:00:00Z"}"#,
+                "NATS/1.0 408 Bad Request",
+            ),
+            (
+                r#"{"last_by_subj":"d.a","batch":2}"#,
+                "NATS/1.0 408 Bad Request",
+            ),
+            (
+                r#"{"next_by_subj":"d.a","multi_last":["d.a"]}"#,
+                "NATS/1.0 408 Bad Request",
+            ),
+        ] {
+            let got = direct(&mut c, GET, body, 1);
+            expect_lines(&mut c, &got, &[status(want)]);
+        }
+    });
+}
+
+/// Lowering max_msgs_per_subject trims each subject to the new limit, with
+/// discard old and with discard new.
+#[test]
+fn js_combined_lowered_per_subject_limit_trims() {
+    run_js("js_combined_lowered_per_subject_limit_trims", |s| {
+        let mut c = js_client(s, "c");
+        for (name, discard) in [("O", "old"), ("N", "new")] {
+            let lower = name.to_lowercase();
+            let body = |per: u32| {
+                format!(
+                    r#"{{"name":"{name}","subjects":["{lower}.>"],"max_msgs_per_subject":{per},"discard":"{discard}"}}"#
+                )
+            };
+            create(&mut c, name, &body(3));
+            for (i, subject) in ["a", "a", "a", "b"].iter().enumerate() {
+                store(
+                    &mut c,
+                    name,
+                    &format!("{lower}.{subject}"),
+                    "m",
+                    i as u64 + 1,
+                );
+            }
+            api(&mut c, &format!("$JS.API.STREAM.UPDATE.{name}"), &body(1));
+            let got = api(&mut c, &format!("$JS.API.STREAM.INFO.{name}"), "");
+            expect_has(
+                &mut c,
+                &got,
+                json!({"state": {"messages": 2, "first_seq": 3, "last_seq": 4}}),
+            );
+        }
+    });
+}
+
+/// A consumer with ack policy none takes no acks: an ack request finds no
+/// responder.
+#[test]
+fn js_combined_acks_to_an_ack_none_consumer() {
+    run_js("js_combined_acks_to_an_ack_none_consumer", |s| {
+        let mut c = js_client(s, "c");
+        create(&mut c, "S", r#"{"name":"S","subjects":["s.>"]}"#);
+        api(
+            &mut c,
+            "$JS.API.CONSUMER.DURABLE.CREATE.S.N",
+            r#"{"stream_name":"S","config":{"durable_name":"N","ack_policy":"none"}}"#,
+        );
+        store(&mut c, "S", "s.a", "m", 1);
+        let subject = "$JS.ACK.S.N.1.1.1.0.0";
+        let got = publish(&mut c, subject, &[], b"+ACK");
+        expect_frame(&mut c, &got, &no_responders_frame(subject));
+    });
+}

@@ -142,6 +142,13 @@ pub fn direct_get(
             Err(_) => return status(408, "Malformed Request"),
         },
     };
+    // As the reference: a body that asks for nothing is "empty", one
+    // that asks for two things at once is "bad".
+    if last_by_subject.is_none() {
+        if let Some(why) = direct_request_problem(&req) {
+            return status(408, why);
+        }
+    }
     if req.batch > 0 || !req.multi_last.is_empty() {
         return direct_batch(s, stream, outbox, reply, &req);
     }
@@ -150,6 +157,24 @@ pub fn direct_get(
         Err(GetMiss::NotFound) => status(404, "Message Not Found"),
         Err(GetMiss::BadRequest) => status(408, "Bad Request"),
     }
+}
+
+/// Why a direct get body cannot be served, in the reference's words.
+fn direct_request_problem(req: &MsgGetRequest) -> Option<&'static str> {
+    let (seq, last, next) = (
+        req.seq > 0,
+        !req.last_by_subj.is_empty(),
+        !req.next_by_subj.is_empty(),
+    );
+    let (multi, start) = (!req.multi_last.is_empty(), req.start_time.is_some());
+    if !seq && !last && !next && !multi && !start {
+        return Some("Empty Request");
+    }
+    let conflict = (last && (seq || start || next || multi || req.batch > 0))
+        || (seq && start)
+        || (next && multi)
+        || (req.up_to_seq > 0 && req.up_to_time.is_some());
+    conflict.then_some("Bad Request")
 }
 
 /// One raw message; batch replies add the pending count and the previous

@@ -552,11 +552,12 @@ impl Registry {
         let failed_tx = tx.clone();
         let queued = entry.inbox.run(
             move |s: &mut Stream| {
+                let old_per_subject = s.policy().max_msgs_per_subject;
                 s.set_policy(policy);
                 let saved = s
                     .store_mut()
                     .save_config(&doc)
-                    .and_then(|()| s.trim_to_limits());
+                    .and_then(|()| s.trim_to_limits(old_per_subject));
                 let _ = tx.send(saved.map_err(|e| ApiError::store_failed(e.to_string())));
             },
             move |e| {

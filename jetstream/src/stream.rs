@@ -427,23 +427,49 @@ impl Stream {
     /// what is stored over lowered max_msgs/max_bytes (an object store
     /// shrunk below its size keeps its objects); new messages are refused
     /// until there is room.
-    pub fn trim_to_limits(&mut self) -> Result<(), StoreError> {
+    /// After an update: `old_per_subject` is the per-subject limit the
+    /// stream had before it.
+    pub fn trim_to_limits(&mut self, old_per_subject: i64) -> Result<(), StoreError> {
+        // As the reference (2.14): a per-subject limit lowered from a
+        // positive value, or set where it was 0, trims whatever the
+        // discard policy (one set where it was -1, unlimited, applies at
+        // each subject's next message); the stream-wide limits trim only
+        // with discard old.
+        let per = self.policy.max_msgs_per_subject;
+        if per > 0 && (old_per_subject == 0 || per < old_per_subject) {
+            let over: Vec<String> = self
+                .store
+                .subjects_matching(">")
+                .into_iter()
+                .filter(|(_, s)| s.msgs > per as u64)
+                .map(|(subject, _)| subject)
+                .collect();
+            for subject in over {
+                self.trim_subject(&subject, per as u64)?;
+            }
+        }
         if !self.policy.discard_new {
             self.enforce_limits("")?;
         }
         self.store.commit()
     }
 
+    /// Removes a subject's oldest messages down to `keep`.
+    fn trim_subject(&mut self, subject: &str, keep: u64) -> Result<(), StoreError> {
+        while let Some(s) = self.store.subject_state(subject) {
+            if s.msgs <= keep {
+                break;
+            }
+            self.store.remove(s.first_seq)?;
+        }
+        Ok(())
+    }
+
     /// Discard-old limits after a write: oldest first.
     fn enforce_limits(&mut self, subject: &str) -> Result<(), StoreError> {
         let p = self.policy.clone();
         if p.max_msgs_per_subject > 0 && !subject.is_empty() {
-            while let Some(s) = self.store.subject_state(subject) {
-                if s.msgs <= p.max_msgs_per_subject as u64 {
-                    break;
-                }
-                self.store.remove(s.first_seq)?;
-            }
+            self.trim_subject(subject, p.max_msgs_per_subject as u64)?;
         }
         loop {
             let state = self.store.state();

@@ -53,7 +53,13 @@ impl Stream {
             };
             let ours = target.stream == self.policy().name;
             let store = self.store.as_ref();
-            let Some(c) = self.consumers.get_mut(target.consumer).filter(|_| ours) else {
+            // A consumer without acks takes none: the reference does not
+            // subscribe its ack subjects, so a request finds no responder.
+            let Some(c) = self
+                .consumers
+                .get_mut(target.consumer)
+                .filter(|c| ours && c.takes_acks())
+            else {
                 if let Some(r) = &msg.reply {
                     out.push(no_responders(r, subject));
                 }

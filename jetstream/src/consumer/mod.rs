@@ -910,6 +910,11 @@ impl Consumer {
     }
 
     /// An ack arrived for stream sequence `seq`.
+    /// Whether acks mean anything to this consumer (not ack policy none).
+    pub fn takes_acks(&self) -> bool {
+        self.config.ack_policy != AckPolicy::None
+    }
+
     pub fn on_ack(&mut self, target: &ack::AckTarget<'_>, kind: AckKind, now: i64) -> AckOutcome {
         let seq = target.stream_seq;
         let mut out = AckOutcome::default();
