@@ -894,3 +894,36 @@ fn cons_workqueue() {
         api(&mut c, "$JS.API.STREAM.INFO.W", "");
     });
 }
+
+/// A NAK at max_deliver: the message is not sent again, leaves pending,
+/// and a no_wait pull finds nothing (issue 10).
+#[test]
+fn cons_combined_nak_at_max_deliver() {
+    run_js("cons_combined_nak_at_max_deliver", |s: &mut Session| {
+        let mut c = js_client(s, "c");
+        stream_with(&mut c, "S", "", &[("s.a", "m1")]);
+        create_ok(
+            &mut c,
+            "$JS.API.CONSUMER.CREATE.S.C1",
+            r#"{"stream_name":"S","config":{"durable_name":"C1","ack_policy":"explicit","max_deliver":1}}"#,
+        );
+        pull(&mut c, "S", "C1", r#"{"batch":1}"#, 1);
+        let got = ack(&mut c, "S", "C1", (1, 1, 1), "-NAK");
+        c.check(
+            got == empty_reply(),
+            format!("nak reply {:?}", escape(&got)),
+        );
+        let got = pull(&mut c, "S", "C1", r#"{"batch":1,"no_wait":true}"#, 1);
+        expect_msgs(
+            &mut c,
+            &got,
+            &[status_lines(28, &["NATS/1.0 404 No Messages"])],
+        );
+        let got = capi(&mut c, "$JS.API.CONSUMER.INFO.S.C1", "");
+        expect_has(
+            &mut c,
+            &got,
+            json!({"num_ack_pending": 0, "num_redelivered": 0}),
+        );
+    });
+}

@@ -448,8 +448,10 @@ impl Consumer {
             self.timers.remove(&(t, seq));
             if let Some(p) = self.pending.get_mut(&seq) {
                 p.deadline = 0;
-                let max = self.config.max_deliver;
-                if max <= 0 || i64::try_from(p.deliveries).unwrap_or(i64::MAX) < max {
+                let deliveries = p.deliveries;
+                if self.at_max_deliver(deliveries) {
+                    self.exhaust(seq);
+                } else {
                     self.redeliver.insert(seq);
                 }
             }
@@ -941,7 +943,12 @@ impl Consumer {
                         }
                         None => {
                             p.deadline = 0;
-                            self.redeliver.insert(seq);
+                            let deliveries = p.deliveries;
+                            if self.at_max_deliver(deliveries) {
+                                self.exhaust(seq);
+                            } else {
+                                self.redeliver.insert(seq);
+                            }
                         }
                     }
                     self.delivered_active = Some(now);
@@ -963,6 +970,24 @@ impl Consumer {
             AckKind::Unknown => {}
         }
         out
+    }
+
+    /// Whether a message delivered this many times may not go again.
+    fn at_max_deliver(&self, deliveries: u64) -> bool {
+        let max = self.config.max_deliver;
+        max > 0 && i64::try_from(deliveries).unwrap_or(i64::MAX) >= max
+    }
+
+    /// A message that reached max_deliver and is due again leaves pending,
+    /// as with the reference (2.14), which leaves the ack floor where it
+    /// was until the next ack moves it; it is not acked (retention keeps
+    /// it).
+    fn exhaust(&mut self, seq: u64) {
+        if let Some(p) = self.pending.remove(&seq) {
+            self.timers.remove(&(p.deadline, seq));
+            self.redeliver.remove(&seq);
+            self.dirty = true;
+        }
     }
 
     /// Removes acked sequences from pending and moves the floor; returns
