@@ -927,3 +927,43 @@ fn cons_combined_nak_at_max_deliver() {
         );
     });
 }
+
+/// A pending message removed from the stream (deleted, or pushed out by a
+/// per-subject limit) is settled like an ack: not pending, the floor past
+/// it (issue 10).
+#[test]
+fn cons_combined_pending_message_removed() {
+    run_js(
+        "cons_combined_pending_message_removed",
+        |s: &mut Session| {
+            let mut c = js_client(s, "c");
+            stream_with(&mut c, "S", "", &[("s.a", "m1"), ("s.b", "m2")]);
+            stream_with(
+                &mut c,
+                "P",
+                r#","max_msgs_per_subject":1"#,
+                &[("p.a", "m1"), ("p.b", "m2")],
+            );
+            for stream in ["S", "P"] {
+                create_ok(
+                    &mut c,
+                    &format!("$JS.API.CONSUMER.CREATE.{stream}.C1"),
+                    &format!(
+                        r#"{{"stream_name":"{stream}","config":{{"durable_name":"C1","ack_policy":"explicit"}}}}"#
+                    ),
+                );
+                pull(&mut c, stream, "C1", r#"{"batch":2}"#, 2);
+            }
+            api(&mut c, "$JS.API.STREAM.MSG.DELETE.S", r#"{"seq":1}"#);
+            store(&mut c, "P", "p.a", "m3", 3);
+            for stream in ["S", "P"] {
+                let got = capi(&mut c, &format!("$JS.API.CONSUMER.INFO.{stream}.C1"), "");
+                expect_has(
+                    &mut c,
+                    &got,
+                    json!({"num_ack_pending": 1, "ack_floor": {"consumer_seq": 1, "stream_seq": 1}}),
+                );
+            }
+        },
+    );
+}

@@ -113,8 +113,14 @@ impl Stream {
 
     /// Messages were removed (purge, delete, expiry): counts are redone.
     pub fn after_removals(&mut self) {
+        let now = crate::engine::now_ns();
+        let store = self.store.as_ref();
+        let mut released = Vec::new();
         for c in self.consumers.values_mut() {
-            c.on_removed();
+            released.extend(c.on_removed(store, now));
+        }
+        if !released.is_empty() {
+            self.release(&released);
         }
     }
 

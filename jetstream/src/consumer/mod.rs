@@ -299,10 +299,32 @@ impl Consumer {
         }
     }
 
-    /// Messages were removed from the stream: counts are redone.
-    pub fn on_removed(&mut self) {
+    /// Messages were removed from the stream: counts are redone, and a
+    /// pending message that is gone is settled like an ack, as the
+    /// reference does (returns what that releases).
+    pub fn on_removed(&mut self, store: &dyn Store, now: i64) -> Vec<u64> {
         self.num_pending = None;
         self.ahead.clear();
+        let state = store.state();
+        let below_first = self
+            .pending
+            .range(..state.first_seq.max(1))
+            .map(|(&s, _)| s);
+        // Interior gaps are rare: only then is each pending one looked up.
+        let mut gone: Vec<u64> = below_first.collect();
+        if state.num_deleted > 0 || state.msgs == 0 {
+            gone.extend(
+                self.pending
+                    .range(state.first_seq.max(1)..)
+                    .map(|(&s, _)| s)
+                    .filter(|&s| !store.contains(s)),
+            );
+        }
+        let mut released = Vec::new();
+        for seq in gone {
+            released.extend(self.acknowledge(seq, now));
+        }
+        released
     }
 
     fn count_pending(&mut self, store: &dyn Store) -> Result<u64, StoreError> {

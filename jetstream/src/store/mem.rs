@@ -235,6 +235,10 @@ impl Store for MemStore {
         Ok(self.msgs.get(&seq).cloned())
     }
 
+    fn contains(&self, seq: u64) -> bool {
+        self.msgs.contains_key(&seq)
+    }
+
     fn next_matching(&self, filter: &str, from_seq: u64) -> Result<Option<StoredMsg>, StoreError> {
         let from = from_seq.max(self.first_seq);
         if filter == ">" {

@@ -222,6 +222,11 @@ pub trait Store: Send {
 
     fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError>;
 
+    /// Whether `seq` is stored, from the index (no read).
+    fn contains(&self, seq: u64) -> bool {
+        self.get(seq).ok().flatten().is_some()
+    }
+
     /// The first message with sequence >= `from_seq` whose subject matches
     /// `filter` (wildcards allowed; `">"` matches every subject).
     fn next_matching(&self, filter: &str, from_seq: u64) -> Result<Option<StoredMsg>, StoreError>;

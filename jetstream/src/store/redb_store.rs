@@ -876,6 +876,10 @@ impl Store for RedbStore {
     fn commit(&mut self) -> Result<(), StoreError> {
         self.commit_with(true)
     }
+    fn contains(&self, seq: u64) -> bool {
+        self.index.is_stored(seq)
+    }
+
     fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError> {
         if !self.index.is_stored(seq) {
             return Ok(None);
