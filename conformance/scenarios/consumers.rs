@@ -967,3 +967,43 @@ fn cons_combined_pending_message_removed() {
         },
     );
 }
+
+/// Deleting the only consumer of an interest stream purges it, moving even
+/// an empty stream's first sequence on (issue 10).
+#[test]
+fn cons_combined_interest_last_consumer_deleted() {
+    run_js(
+        "cons_combined_interest_last_consumer_deleted",
+        |s: &mut Session| {
+            let mut c = js_client(s, "c");
+            stream_with(&mut c, "E", r#","retention":"interest""#, &[]);
+            stream_with(&mut c, "F", r#","retention":"interest""#, &[]);
+            for stream in ["E", "F"] {
+                create_ok(
+                    &mut c,
+                    &format!("$JS.API.CONSUMER.CREATE.{stream}.C1"),
+                    &format!(
+                        r#"{{"stream_name":"{stream}","config":{{"durable_name":"C1","ack_policy":"explicit"}}}}"#
+                    ),
+                );
+            }
+            store(&mut c, "F", "f.a", "m1", 1);
+            store(&mut c, "F", "f.a", "m2", 2);
+            for stream in ["E", "F"] {
+                capi(&mut c, &format!("$JS.API.CONSUMER.DELETE.{stream}.C1"), "");
+            }
+            let got = api(&mut c, "$JS.API.STREAM.INFO.E", "");
+            expect_has(
+                &mut c,
+                &got,
+                json!({"state": {"messages": 0, "first_seq": 1, "last_seq": 0}}),
+            );
+            let got = api(&mut c, "$JS.API.STREAM.INFO.F", "");
+            expect_has(
+                &mut c,
+                &got,
+                json!({"state": {"messages": 0, "first_seq": 3, "last_seq": 2}}),
+            );
+        },
+    );
+}

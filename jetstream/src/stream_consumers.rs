@@ -201,6 +201,12 @@ impl Stream {
             self.store.remove_consumer(name)?;
         }
         if self.ack_retention() == Some(RetentionPolicy::Interest) {
+            if self.consumers.is_empty() {
+                // Nobody is interested in anything: the reference purges,
+                // which moves even an empty stream's first sequence on.
+                self.store.purge(None, None, None)?;
+                return Ok(());
+            }
             let mut seq = self.store.state().first_seq;
             let mut unneeded = Vec::new();
             while let Some(m) = self.store.next_matching(">", seq)? {
