@@ -2061,3 +2061,28 @@ fn js_combined_acks_to_an_ack_none_consumer() {
         expect_frame(&mut c, &got, &no_responders_frame(subject));
     });
 }
+
+/// A rollup into a stream at max_msgs: the limit removes the oldest
+/// message as the new one is stored, then the rollup purges (issue 10).
+#[test]
+fn js_combined_rollup_at_max_msgs() {
+    run_js("js_combined_rollup_at_max_msgs", |s| {
+        let mut c = js_client(s, "c");
+        create(
+            &mut c,
+            "S",
+            r#"{"name":"S","subjects":["s.>"],"max_msgs":3,"allow_rollup_hdrs":true}"#,
+        );
+        store(&mut c, "S", "s.a", "one", 1);
+        store(&mut c, "S", "s.b", "two", 2);
+        store(&mut c, "S", "s.b", "three", 3);
+        let got = publish(&mut c, "s.b", &[("Nats-Rollup", "sub")], b"four");
+        expect_frame(&mut c, &got, &ack_frame(r#"{"stream":"S","seq":4}"#));
+        let got = api(&mut c, "$JS.API.STREAM.INFO.S", "");
+        expect_has(
+            &mut c,
+            &got,
+            json!({"state": {"messages": 1, "first_seq": 4, "last_seq": 4}}),
+        );
+    });
+}

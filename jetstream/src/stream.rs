@@ -296,6 +296,10 @@ impl Stream {
         let seq = self
             .store
             .append(&msg.subject, stored_headers, msg.payload.clone(), now_ns)?;
+        // Limits first, as the reference applies them when it stores the
+        // message; the rollup's purge comes after (so a stream at
+        // max_msgs loses its oldest message and the rolled-up ones).
+        self.enforce_limits(&msg.subject)?;
         match rollup {
             Some(Rollup::Subject) => {
                 self.store.purge(Some(&msg.subject), Some(seq), None)?;
@@ -305,7 +309,6 @@ impl Stream {
             }
             None => {}
         }
-        self.enforce_limits(&msg.subject)?;
         if let Some(id) = msg_id {
             self.dedupe.insert(id.to_string(), seq, now_ns);
             self.store.record_msg_id(id, seq, now_ns)?;
