@@ -1007,3 +1007,52 @@ fn cons_combined_interest_last_consumer_deleted() {
         },
     );
 }
+
+/// On a workqueue stream the partition is checked before the deliver
+/// policy: an overlapping filter with deliver last is 10100, an unfiltered
+/// one 10099 (issue 10).
+#[test]
+fn cons_combined_workqueue_checks_in_order() {
+    run_js(
+        "cons_combined_workqueue_checks_in_order",
+        |s: &mut Session| {
+            let mut c = js_client(s, "c");
+            stream_with(&mut c, "W", r#","retention":"workqueue""#, &[]);
+            create_ok(
+                &mut c,
+                "$JS.API.CONSUMER.CREATE.W.C1",
+                r#"{"stream_name":"W","config":{"durable_name":"C1","ack_policy":"explicit","filter_subject":"w.a"}}"#,
+            );
+            consumer_error(
+                &mut c,
+                "$JS.API.CONSUMER.CREATE.W.C2",
+                r#"{"stream_name":"W","config":{"durable_name":"C2","ack_policy":"explicit","deliver_policy":"last","filter_subject":"w.a"}}"#,
+                (
+                    400,
+                    10100,
+                    "filtered consumer not unique on workqueue stream",
+                ),
+            );
+            consumer_error(
+                &mut c,
+                "$JS.API.CONSUMER.CREATE.W.C3",
+                r#"{"stream_name":"W","config":{"durable_name":"C3","ack_policy":"explicit","deliver_policy":"last"}}"#,
+                (
+                    400,
+                    10099,
+                    "multiple non-filtered consumers not allowed on workqueue stream",
+                ),
+            );
+            consumer_error(
+                &mut c,
+                "$JS.API.CONSUMER.CREATE.W.C4",
+                r#"{"stream_name":"W","config":{"durable_name":"C4","ack_policy":"explicit","deliver_policy":"last","filter_subject":"w.b"}}"#,
+                (
+                    400,
+                    10101,
+                    "consumer must be deliver all on workqueue stream",
+                ),
+            );
+        },
+    );
+}

@@ -612,8 +612,8 @@ pub fn check_update(
 
 /// The rules for a consumer that does not exist yet: the stream's
 /// `max_consumers` (or the account's, when stricter) against
-/// `existing_count`, then, on a workqueue stream, explicit acks, deliver
-/// all, and filters that no other consumer's filters overlap.
+/// `existing_count`, then, on a workqueue stream, explicit acks, filters
+/// that no other consumer's filters overlap, and deliver all.
 /// `others` holds the other (non-direct) consumers' [`filters`](ConsumerConfig::filters).
 pub fn check_new_consumer(
     stream: &StreamConfig,
@@ -636,9 +636,7 @@ pub fn check_new_consumer(
     if !matches!(new.ack_policy, AckPolicy::Explicit | AckPolicy::FlowControl) {
         return Err(CONSUMER_WQ_REQUIRES_EXPLICIT_ACK.into());
     }
-    if new.deliver_policy != DeliverPolicy::All {
-        return Err(CONSUMER_WQ_CONSUMER_NOT_DELIVER_ALL.into());
-    }
+    // The reference (2.14) checks the partition before the deliver policy.
     if existing_count > 0 {
         let filters = new.filters();
         if filters.is_empty() {
@@ -647,6 +645,9 @@ pub fn check_new_consumer(
         if !partition_unique(&filters, others) {
             return Err(CONSUMER_WQ_CONSUMER_NOT_UNIQUE.into());
         }
+    }
+    if new.deliver_policy != DeliverPolicy::All {
+        return Err(CONSUMER_WQ_CONSUMER_NOT_DELIVER_ALL.into());
     }
     Ok(())
 }
