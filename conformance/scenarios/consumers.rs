@@ -1056,3 +1056,74 @@ fn cons_combined_workqueue_checks_in_order() {
         },
     );
 }
+
+/// Where new consumers start, as their delivered and ack floor positions
+/// show: deliver last with a filter that matches nothing, by start
+/// sequence before the first message, deliver new and all on an empty
+/// stream and on a purged one (issue 10).
+#[test]
+fn cons_combined_start_positions() {
+    run_js("cons_combined_start_positions", |s: &mut Session| {
+        let mut c = js_client(s, "c");
+        stream_with(
+            &mut c,
+            "S",
+            "",
+            &[("s.a", "m1"), ("s.b", "m2"), ("s.a", "m3")],
+        );
+        stream_with(&mut c, "E", "", &[]);
+        stream_with(&mut c, "P", "", &[("p.a", "m1"), ("p.a", "m2")]);
+        api(&mut c, "$JS.API.STREAM.PURGE.P", "");
+        api(&mut c, "$JS.API.STREAM.MSG.DELETE.S", r#"{"seq":1}"#);
+        let cases = [
+            (
+                "S",
+                "L1",
+                r#""deliver_policy":"last","filter_subject":"s.zz""#,
+            ),
+            (
+                "S",
+                "L2",
+                r#""deliver_policy":"last","filter_subject":"s.b""#,
+            ),
+            ("S", "L3", r#""deliver_policy":"last""#),
+            (
+                "S",
+                "Q1",
+                r#""deliver_policy":"by_start_sequence","opt_start_seq":1"#,
+            ),
+            (
+                "S",
+                "Q2",
+                r#""deliver_policy":"by_start_sequence","opt_start_seq":9"#,
+            ),
+            ("S", "N1", r#""deliver_policy":"new""#),
+            ("S", "A1", r#""deliver_policy":"all""#),
+            (
+                "S",
+                "P1",
+                r#""deliver_policy":"last_per_subject","filter_subject":"s.zz""#,
+            ),
+            ("E", "N2", r#""deliver_policy":"new""#),
+            ("E", "A2", r#""deliver_policy":"all""#),
+            ("E", "L4", r#""deliver_policy":"last""#),
+            ("P", "N3", r#""deliver_policy":"new""#),
+            ("P", "A3", r#""deliver_policy":"all""#),
+            (
+                "P",
+                "L5",
+                r#""deliver_policy":"last","filter_subject":"p.a""#,
+            ),
+        ];
+        // The create replies, recorded whole, show each start position.
+        for (stream, name, extra) in cases {
+            create_ok(
+                &mut c,
+                &format!("$JS.API.CONSUMER.CREATE.{stream}.{name}"),
+                &format!(
+                    r#"{{"stream_name":"{stream}","config":{{"durable_name":"{name}","ack_policy":"explicit",{extra}}}}}"#
+                ),
+            );
+        }
+    });
+}

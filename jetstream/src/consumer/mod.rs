@@ -134,49 +134,69 @@ pub struct Consumer {
 }
 
 /// The stored sequences after which a consumer with `config` starts.
+/// Where a new consumer starts, as the reference selects it: by the
+/// deliver policy, then clamped to what the stream holds (an empty,
+/// never-used stream starts at 1; past the end at `last_seq + 1`; before
+/// the first stored message at `first_seq`). An explicit start sequence is
+/// only moved up to `first_seq`.
 fn start_sequence(
     config: &ConsumerConfig,
     filters: &[String],
     store: &dyn Store,
 ) -> Result<u64, StoreError> {
     let state = store.state();
-    let first = state.first_seq.max(1);
-    Ok(match config.deliver_policy {
-        DeliverPolicy::All => first,
-        DeliverPolicy::New => state.last_seq + 1,
-        DeliverPolicy::ByStartSequence => config.opt_start_seq.max(1),
-        DeliverPolicy::ByStartTime => {
-            let at = config.opt_start_time.map_or(0, |t| t.nanos);
-            let mut seq = first;
-            loop {
-                match store.next_matching(">", seq)? {
-                    Some(m) if m.time_ns < at => seq = m.seq + 1,
-                    Some(m) => break m.seq,
-                    None => break state.last_seq + 1,
+    let opt = config.opt_start_seq;
+    let mut seq = 0;
+    if opt > 0 {
+        seq = opt;
+    } else {
+        match config.deliver_policy {
+            DeliverPolicy::All => seq = state.first_seq,
+            DeliverPolicy::Last if filters.is_empty() => seq = state.last_seq,
+            DeliverPolicy::Last => {
+                // The newest of the filters' last messages; none leaves 0,
+                // which the clamp below moves to the first message.
+                for f in filters {
+                    for (_, ss) in store.subjects_matching(f) {
+                        seq = seq.max(ss.last_seq);
+                    }
                 }
             }
-        }
-        DeliverPolicy::Last => {
-            let filter = single_filter(filters);
-            match store.last_matching(&filter)? {
-                Some(m) => m.seq,
-                None => state.last_seq + 1,
+            DeliverPolicy::LastPerSubject => {
+                let mut start = u64::MAX;
+                for f in all_filters(filters) {
+                    for (_, ss) in store.subjects_matching(&f) {
+                        start = start.min(ss.last_seq);
+                    }
+                }
+                seq = if start == u64::MAX {
+                    state.last_seq
+                } else {
+                    start
+                };
             }
-        }
-        DeliverPolicy::LastPerSubject => {
-            let mut start = u64::MAX;
-            for f in all_filters(filters) {
-                for (_, ss) in store.subjects_matching(&f) {
-                    start = start.min(ss.last_seq);
+            DeliverPolicy::ByStartTime => {
+                let at = config.opt_start_time.map_or(0, |t| t.nanos);
+                seq = state.first_seq.max(1);
+                loop {
+                    match store.next_matching(">", seq)? {
+                        Some(m) if m.time_ns < at => seq = m.seq + 1,
+                        Some(m) => break seq = m.seq,
+                        None => break seq = state.last_seq + 1,
+                    }
                 }
             }
-            if start == u64::MAX {
-                state.last_seq + 1
-            } else {
-                start
-            }
+            DeliverPolicy::New | DeliverPolicy::ByStartSequence => seq = state.last_seq + 1,
         }
-    })
+    }
+    if state.first_seq == 0 && opt == 0 {
+        seq = 1;
+    } else if seq > state.last_seq && opt == 0 {
+        seq = state.last_seq + 1;
+    } else if seq < state.first_seq {
+        seq = state.first_seq;
+    }
+    Ok(seq)
 }
 
 fn single_filter(filters: &[String]) -> String {
