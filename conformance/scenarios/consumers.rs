@@ -1127,3 +1127,36 @@ fn cons_combined_start_positions() {
         }
     });
 }
+
+/// A consumer's position moves past what it will never deliver: past a
+/// purge, and past messages its filter does not match once a pull reads
+/// to the end (issue 10).
+#[test]
+fn cons_combined_position_past_undeliverable() {
+    run_js(
+        "cons_combined_position_past_undeliverable",
+        |s: &mut Session| {
+            let mut c = js_client(s, "c");
+            stream_with(&mut c, "S", "", &[]);
+            stream_with(&mut c, "M", r#","storage":"memory""#, &[]);
+            create_ok(
+                &mut c,
+                "$JS.API.CONSUMER.CREATE.S.C1",
+                r#"{"stream_name":"S","config":{"durable_name":"C1","ack_policy":"explicit"}}"#,
+            );
+            create_ok(
+                &mut c,
+                "$JS.API.CONSUMER.CREATE.M.C2",
+                r#"{"stream_name":"M","config":{"durable_name":"C2","ack_policy":"explicit","filter_subject":"m.a"}}"#,
+            );
+            store(&mut c, "S", "s.b", "m1", 1);
+            api(&mut c, "$JS.API.STREAM.PURGE.S", "");
+            capi(&mut c, "$JS.API.CONSUMER.INFO.S.C1", "");
+            pull(&mut c, "S", "C1", r#"{"batch":1,"no_wait":true}"#, 1);
+            capi(&mut c, "$JS.API.CONSUMER.INFO.S.C1", "");
+            store(&mut c, "M", "m.b", "m1", 1);
+            pull(&mut c, "M", "C2", r#"{"batch":1,"expires":100000000}"#, 1);
+            capi(&mut c, "$JS.API.CONSUMER.INFO.M.C2", "");
+        },
+    );
+}

@@ -23,6 +23,9 @@ pub fn purge(s: &mut Stream, req: &PurgeRequest) -> Result<u64, ApiError> {
         .store_mut()
         .purge(filter, below, keep)
         .map_err(store_err)?;
+    if filter.is_none() {
+        s.after_purge();
+    }
     s.store_mut().commit().map_err(store_err)?;
     Ok(purged)
 }

@@ -111,6 +111,16 @@ impl Stream {
         }
     }
 
+    /// A purge of every subject: pending messages it took are settled, then
+    /// every consumer moves up to the new first message.
+    pub fn after_purge(&mut self) {
+        self.after_removals();
+        let first = self.store.state().first_seq;
+        for c in self.consumers.values_mut() {
+            c.on_purged(first);
+        }
+    }
+
     /// Messages were removed (purge, delete, expiry): counts are redone.
     pub fn after_removals(&mut self) {
         let now = crate::engine::now_ns();

@@ -730,6 +730,7 @@ impl Consumer {
                 break;
             }
             let Some((msg, source)) = self.peek(store)? else {
+                self.at_end(store);
                 break;
             };
             let redelivery = source == Source::Redelivery;
@@ -1012,6 +1013,45 @@ impl Consumer {
             AckKind::Unknown => {}
         }
         out
+    }
+
+    /// Nothing more to deliver: the position moves past the stream's last
+    /// message, as the reference's does when its read finds the end (it
+    /// reports `delivered` as one below its next read).
+    fn at_end(&mut self, store: &dyn Store) {
+        if !self.redeliver.is_empty() || !self.initial.is_empty() {
+            return;
+        }
+        let last = store.state().last_seq;
+        if self.next_sseq <= last {
+            self.next_sseq = last + 1;
+            self.ahead.clear();
+            self.dirty = true;
+        }
+        self.delivered.1 = self.delivered.1.max(self.next_sseq.saturating_sub(1));
+    }
+
+    /// The stream was purged (every subject): the position moves up to
+    /// its new first message, and with nothing pending the ack floor
+    /// follows, as the reference's consumers do.
+    pub fn on_purged(&mut self, first_seq: u64) {
+        if first_seq == 0 {
+            return;
+        }
+        if self.next_sseq < first_seq {
+            self.next_sseq = first_seq;
+            self.ahead.clear();
+        }
+        if self.ack_floor.1 < first_seq {
+            self.ack_floor.1 = first_seq - 1;
+        }
+        let pos = self.next_sseq.saturating_sub(1);
+        self.delivered.1 = self.delivered.1.max(pos);
+        if self.pending.is_empty() {
+            self.ack_floor = (self.delivered.0, pos);
+        }
+        self.num_pending = None;
+        self.dirty = true;
     }
 
     /// Whether a message delivered this many times may not go again.
