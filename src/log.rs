@@ -129,12 +129,7 @@ pub fn log_panics() {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        let payload = info.payload();
-        let msg = payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".to_string());
+        let msg = tern_jetstream::writer::panic_text(info.payload());
         tracing::error!("panic in thread '{name}'{at}: {msg}");
     }));
 }

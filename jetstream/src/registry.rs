@@ -418,6 +418,17 @@ impl Registry {
         send(&*self.outbox, &self.counters, &req.reply, resp, counted);
     }
 
+    /// What answers `req` when its stream cannot run it: the endpoint's
+    /// error reply (body type `B`), counted as an error.
+    fn error_reply<B: ResponseBody + 'static>(&self, req: &ApiRequest) -> FailedReply {
+        let (outbox, counters) = (self.outbox.clone(), self.counters.clone());
+        let reply = req.reply.clone();
+        Box::new(move |e: &ApiError| {
+            let resp = Response::<B>::error(e.clone());
+            send(&*outbox, &counters, &reply, &resp, Counted::Error);
+        })
+    }
+
     fn account_info(&mut self, req: &ApiRequest) {
         let (mut memory, mut storage, mut consumers) = (0u64, 0u64, 0u64);
         for entry in self.streams.values() {
@@ -633,17 +644,10 @@ impl Registry {
         let (outbox, counters) = (self.outbox.clone(), self.counters.clone());
         let reply = req.reply.clone();
         let leader = self.config.server_name.clone();
-        let (failed_outbox, failed_counters, failed_reply) =
-            (outbox.clone(), counters.clone(), reply.clone());
-        let failed = move |e: &ApiError| {
-            let resp = StreamInfoResponse::error(e.clone());
-            send(
-                &*failed_outbox,
-                &failed_counters,
-                &failed_reply,
-                &resp,
-                Counted::Error,
-            );
+        let failed = match &view {
+            View::Created => self.error_reply::<crate::api::stream::CreateBody>(req),
+            View::Updated => self.error_reply::<crate::api::stream::UpdateBody>(req),
+            View::Info(_) => self.error_reply::<crate::api::stream::InfoBody>(req),
         };
         entry.inbox.run(
             move |s: &mut Stream| {
@@ -850,8 +854,6 @@ impl Registry {
     ) {
         let (outbox, counters) = (self.outbox.clone(), self.counters.clone());
         let reply = req.reply.clone();
-        let (failed_outbox, failed_counters, failed_reply) =
-            (outbox.clone(), counters.clone(), reply.clone());
         let inbox = entry.inbox.clone();
         entry.inbox.run(
             move |s: &mut Stream| {
@@ -859,16 +861,7 @@ impl Registry {
                 inbox.note_state(s);
                 send(&*outbox, &counters, &reply, &resp, counted);
             },
-            move |e: &ApiError| {
-                let resp = Response::<B>::error(e.clone());
-                send(
-                    &*failed_outbox,
-                    &failed_counters,
-                    &failed_reply,
-                    &resp,
-                    Counted::Error,
-                );
-            },
+            self.error_reply::<B>(req),
         );
     }
 
@@ -901,7 +894,17 @@ impl Registry {
             ConsumerOp::List => OwnedOp::List,
             ConsumerOp::Pause(n) => OwnedOp::Pause(n.to_string()),
         };
-        let failed = consumer_failure(&op, self.outbox.clone(), self.counters.clone(), &reply);
+        let failed = {
+            use crate::api::consumer as c;
+            match &op {
+                OwnedOp::Create => self.error_reply::<c::CreateBody>(req),
+                OwnedOp::Info(_) => self.error_reply::<c::InfoBody>(req),
+                OwnedOp::Delete(_) => self.error_reply::<c::DeleteBody>(req),
+                OwnedOp::Names => self.error_reply::<c::NamesBody>(req),
+                OwnedOp::List => self.error_reply::<c::ListBody>(req),
+                OwnedOp::Pause(_) => self.error_reply::<c::PauseBody>(req),
+            }
+        };
         let inbox = entry.inbox.clone();
         entry.inbox.run(
             move |s: &mut Stream| {
@@ -1166,38 +1169,6 @@ enum OwnedOp {
     Pause(String),
 }
 
-/// The answer of a consumer endpoint whose stream cannot run it.
-fn consumer_failure(
-    op: &OwnedOp,
-    outbox: Arc<dyn Outbox>,
-    counters: Arc<ApiCounters>,
-    reply: &str,
-) -> impl FnOnce(&ApiError) + Send + 'static {
-    use crate::api::consumer as c;
-    let reply = reply.to_string();
-    let kind = match op {
-        OwnedOp::Create => 0,
-        OwnedOp::Info(_) => 1,
-        OwnedOp::Delete(_) => 2,
-        OwnedOp::Names => 3,
-        OwnedOp::List => 4,
-        OwnedOp::Pause(_) => 5,
-    };
-    move |e: &ApiError| {
-        let e = e.clone();
-        let json = match kind {
-            0 => c::ConsumerCreateResponse::error(e).to_json(),
-            1 => c::ConsumerInfoResponse::error(e).to_json(),
-            2 => c::ConsumerDeleteResponse::error(e).to_json(),
-            3 => c::ConsumerNamesResponse::error(e).to_json(),
-            4 => c::ConsumerListResponse::error(e).to_json(),
-            _ => c::ConsumerPauseResponse::error(e).to_json(),
-        };
-        counters.count(Counted::Error);
-        outbox.publish(&reply, None, &json);
-    }
-}
-
 /// Opens a stream file: its store (log replayed), its config and its
 /// state machine. `None` when the file holds no stream config. A panic in
 /// the store (a damaged file) is an error here, not a crash.
@@ -1218,6 +1189,9 @@ fn open_file_stream(
         Ok(Some((stored, stream)))
     })
 }
+
+/// The answer to a request whose stream cannot run it.
+type FailedReply = Box<dyn FnOnce(&ApiError) + Send>;
 
 /// A stream handed to the writers: open, or parked with what it stores.
 enum Body {

@@ -19,7 +19,7 @@
 mod shard;
 mod slot;
 
-pub use slot::panic_is_a_retry;
+pub use slot::{panic_is_a_retry, panic_text};
 
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;

@@ -79,7 +79,7 @@ pub(super) struct Slot {
 }
 
 /// The text of a panic's payload.
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {
@@ -361,14 +361,14 @@ impl Slot {
                 if published {
                     self.recovered();
                 }
-                self.note_bytes();
+                self.note_state();
             }
             Ok(Some(e)) => self.fail(&e),
             Err(why) => self.panicked(&why, outbox, readers),
         }
     }
 
-    fn note_bytes(&self) {
+    fn note_state(&self) {
         if let Some(s) = &self.stream {
             self.queue.note_state(s);
         }
@@ -399,39 +399,23 @@ impl Slot {
 
     /// The same, saying what failed.
     fn fail_as(&mut self, what: &str, e: &StoreError) {
-        let now = Instant::now();
-        let no_space = e.is_no_space();
-        let reason = e.to_string();
-        match &mut self.failure {
-            Some(f) => {
-                f.probing = false;
-                f.backoff = (f.backoff * 2).min(MAX_RETRY);
-                f.retry_at = now + f.backoff;
-                if f.no_space != no_space {
-                    tracing::error!(
-                        "JetStream stream '{}': writes still failing: {reason}",
-                        self.queue.name
-                    );
-                }
-                f.error = failure_error(e);
-                f.reason = reason.clone();
-                f.no_space = no_space;
-            }
-            None => {
-                tracing::error!(
-                    "JetStream stream '{}': {what}, retrying with backoff: {reason}",
-                    self.queue.name
-                );
-                self.failure = Some(Failure {
-                    error: failure_error(e),
-                    reason: reason.clone(),
-                    no_space,
-                    retry_at: now + FIRST_RETRY,
-                    backoff: FIRST_RETRY,
-                    probing: false,
-                });
-            }
+        if self.failure.is_some() {
+            // Failing again: a longer wait, logged only if the cause changed.
+            return self.retry_later(Some(e));
         }
+        let reason = e.to_string();
+        tracing::error!(
+            "JetStream stream '{}': {what}, retrying with backoff: {reason}",
+            self.queue.name
+        );
+        self.failure = Some(Failure {
+            error: failure_error(e),
+            reason: reason.clone(),
+            no_space: e.is_no_space(),
+            retry_at: Instant::now() + FIRST_RETRY,
+            backoff: FIRST_RETRY,
+            probing: false,
+        });
         self.queue.set_failure(Some(reason));
     }
 
@@ -537,7 +521,7 @@ impl Slot {
     /// Closes the files of an idle stream.
     fn park(&mut self, readers: &Readers) {
         readers.set(&self.queue.name, None);
-        self.note_bytes();
+        self.note_state();
         if let Some(s) = self.stream.take() {
             if guard(move || drop(s)).is_err() {
                 tracing::warn!(
@@ -556,9 +540,15 @@ impl Slot {
             return;
         }
         self.parked = false;
-        let Some(reopen) = self.reopen.as_mut() else {
-            return;
-        };
+        if let Some(Err(e)) = self.open_files(readers) {
+            self.fail_as("its files cannot be opened", &e);
+        }
+    }
+
+    /// Opens the stream's files with `reopen`; on success the stream and
+    /// its reader are back. `None`: nothing to open from (memory).
+    fn open_files(&mut self, readers: &Readers) -> Option<Result<(), StoreError>> {
+        let reopen = self.reopen.as_mut()?;
         // A reader on another thread may hold the closed file a moment
         // longer (redb locks it): wait for it briefly.
         let mut opened = guard(&mut *reopen);
@@ -569,17 +559,15 @@ impl Slot {
             std::thread::sleep(Duration::from_millis(1));
             opened = guard(&mut *reopen);
         }
-        match opened {
+        Some(match opened {
             Ok(Ok(stream)) => {
                 readers.set(&self.queue.name, stream.store().reader());
                 self.stream = Some(stream);
+                Ok(())
             }
-            Ok(Err(e)) => self.fail_as("its files cannot be opened", &e),
-            Err(why) => self.fail_as(
-                "its files cannot be opened",
-                &StoreError::Backend(format!("opening panicked: {why}")),
-            ),
-        }
+            Ok(Err(e)) => Err(e),
+            Err(why) => Err(StoreError::Backend(format!("opening panicked: {why}"))),
+        })
     }
 
     /// A deadline came: park an idle stream, retry a failure, or run the
@@ -626,23 +614,21 @@ impl Slot {
     /// Closes the stream's files and opens them again (what redb needs
     /// after an I/O error, and a panicked stream needs anyway).
     fn reopen(&mut self, outbox: &dyn Outbox, readers: &Readers) {
-        let name = self.queue.name.clone();
-        let Some(reopen) = self.reopen.as_mut() else {
+        if self.reopen.is_none() {
             // A memory stream has nothing to reopen from.
             return self.retry_later(None);
-        };
+        }
+        let name = self.queue.name.clone();
         if let Some(s) = self.stream.take() {
             readers.set(&name, None);
             if guard(move || drop(s)).is_err() {
                 tracing::warn!("JetStream stream '{name}': closing its files panicked");
             }
         }
-        match retrying(|| guard(reopen)) {
-            Ok(Ok(stream)) => {
-                readers.set(&name, stream.store().reader());
-                self.stream = Some(stream);
+        match retrying(|| self.open_files(readers)) {
+            Some(Ok(())) => {
                 self.recovered();
-                self.note_bytes();
+                self.note_state();
                 let mut out = std::mem::take(&mut self.out);
                 if let Some(s) = self.stream.as_mut() {
                     if guard(|| s.deliver_consumers(outbox, now_ns(), &mut out)).is_err() {
@@ -652,11 +638,8 @@ impl Slot {
                 self.out = out;
                 self.send_acks(outbox);
             }
-            Ok(Err(e)) => self.retry_later(Some(&e)),
-            Err(why) => {
-                let e = StoreError::Backend(format!("reopening panicked: {why}"));
-                self.retry_later(Some(&e));
-            }
+            Some(Err(e)) => self.retry_later(Some(&e)),
+            None => self.retry_later(None),
         }
     }
 
