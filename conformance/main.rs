@@ -9,6 +9,7 @@
 //! tern differs from the reference. Scenarios also state the exact bytes
 //! they expect, so without the reference tern is still checked.
 
+mod differential;
 mod harness;
 mod runner;
 mod scenarios;

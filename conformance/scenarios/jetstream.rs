@@ -326,7 +326,7 @@ pub(super) fn no_reply(c: &mut Conn, requests: &[(&str, &str)]) {
 // Masking, rendering, expectations
 // ---------------------------------------------------------------------------
 
-pub(super) fn mask(value: &mut Value, problems: &mut Vec<String>) {
+pub(crate) fn mask(value: &mut Value, problems: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
             for (key, v) in map.iter_mut() {
@@ -388,7 +388,7 @@ pub(super) fn looks_like_time(t: &str) -> bool {
 
 /// One line per leaf, `path = value`, keys sorted; empty objects and
 /// arrays are leaves.
-pub(super) fn flatten(value: &Value) -> Vec<String> {
+pub(crate) fn flatten(value: &Value) -> Vec<String> {
     fn walk(v: &Value, path: &str, out: &mut Vec<String>) {
         match v {
             Value::Object(map) if !map.is_empty() => {

@@ -5,7 +5,7 @@ mod connect;
 mod consumers;
 mod delivery;
 mod errors;
-mod jetstream;
+pub(crate) mod jetstream;
 mod kv;
 mod limits;
 mod no_responders;

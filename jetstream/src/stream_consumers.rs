@@ -217,18 +217,33 @@ impl Stream {
                 self.store.purge(None, None, None)?;
                 return Ok(());
             }
-            let mut seq = self.store.state().first_seq;
-            let mut unneeded = Vec::new();
-            while let Some(m) = self.store.next_matching(">", seq)? {
-                if !self.needed(m.seq, &m.subject) {
-                    unneeded.push(m.seq);
-                }
-                seq = m.seq + 1;
-            }
-            for s in unneeded {
-                self.store.remove(s)?;
-            }
+            self.drop_unneeded(0)?;
         }
+        Ok(())
+    }
+
+    /// On an interest stream, removes the messages from `from` on that no
+    /// consumer needs any more (after a consumer went, or changed its
+    /// filters as the reference's update cleans up).
+    pub fn drop_unneeded(&mut self, from: u64) -> Result<(), StoreError> {
+        if self.ack_retention() != Some(RetentionPolicy::Interest) {
+            return Ok(());
+        }
+        let mut seq = from.max(self.store.state().first_seq);
+        let mut unneeded = Vec::new();
+        while let Some(m) = self.store.next_matching(">", seq)? {
+            if !self.needed(m.seq, &m.subject) {
+                unneeded.push(m.seq);
+            }
+            seq = m.seq + 1;
+        }
+        if unneeded.is_empty() {
+            return Ok(());
+        }
+        for s in unneeded {
+            self.store.remove(s)?;
+        }
+        self.after_removals();
         Ok(())
     }
 

@@ -120,8 +120,17 @@ fn try_create(
             stream.consumers.insert(name.clone(), consumer);
         }
         ActionOutcome::Update => {
+            let mut refilter_from = None;
             if let Some(c) = stream.consumers.get_mut(&name) {
+                if c.filters() != config.filters().as_slice() {
+                    refilter_from = Some(c.ack_floor_stream_seq());
+                }
                 c.update_config(config);
+            }
+            // Messages the new filters no longer want go, from the
+            // consumer's ack floor on, when nobody else needs them.
+            if let Some(from) = refilter_from {
+                stream.drop_unneeded(from).map_err(store_err)?;
             }
         }
     }

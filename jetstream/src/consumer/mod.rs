@@ -288,6 +288,11 @@ impl Consumer {
         &self.filters
     }
 
+    /// The stream sequence of the ack floor.
+    pub fn ack_floor_stream_seq(&self) -> u64 {
+        self.ack_floor.1
+    }
+
     pub fn matches_subject(&self, subject: &str) -> bool {
         self.filters.is_empty()
             || self

@@ -1,0 +1,201 @@
+//! Runs one list of operations on two servers in lockstep, comparing what
+//! each observes after every operation, and shrinks a diverging list to a
+//! short one that still diverges.
+
+use std::fmt::Write as _;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::observe::Side;
+use super::ops::Op;
+use crate::harness::{ServerProcess, ServerSpec, Target};
+use crate::transcript::diff;
+
+const JS: ServerSpec = ServerSpec {
+    conf: None,
+    jetstream: true,
+};
+
+/// The minimiser stops trying after this long and reports what it has.
+const MINIMISE_BUDGET: Duration = Duration::from_secs(240);
+
+/// Which two servers are compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pair {
+    /// nats-server (left) against tern (right).
+    ReferenceVsTern,
+    /// tern with every stream on file storage (left) against tern with
+    /// every stream in memory (right).
+    FileVsMemory,
+    /// nats-server against itself: what the harness cannot hold constant.
+    ReferenceVsReference,
+}
+
+impl Pair {
+    fn sides(self) -> [(Target, Option<&'static str>, &'static str); 2] {
+        match self {
+            Pair::ReferenceVsTern => [
+                (Target::Reference, None, "nats-server"),
+                (Target::Tern, None, "tern"),
+            ],
+            Pair::FileVsMemory => [
+                (Target::Tern, Some("file"), "tern (file)"),
+                (Target::Tern, Some("memory"), "tern (memory)"),
+            ],
+            Pair::ReferenceVsReference => [
+                (Target::Reference, None, "nats-server A"),
+                (Target::Reference, None, "nats-server B"),
+            ],
+        }
+    }
+}
+
+/// Two running servers.
+pub struct Servers {
+    pair: Pair,
+    procs: [ServerProcess; 2],
+}
+
+impl Servers {
+    pub fn start(pair: Pair) -> Servers {
+        let [a, b] = pair.sides();
+        let (pa, pb) = thread::scope(|s| {
+            let ha = s.spawn(|| ServerProcess::start(a.0, JS));
+            let hb = s.spawn(|| ServerProcess::start(b.0, JS));
+            (
+                ha.join().expect("start left server"),
+                hb.join().expect("start right server"),
+            )
+        });
+        Servers {
+            pair,
+            procs: [pa, pb],
+        }
+    }
+
+    /// The servers' logs, for a report.
+    pub fn logs(&self) -> String {
+        let names = self.pair.sides();
+        let mut out = String::new();
+        for (p, n) in self.procs.iter().zip(names) {
+            let log = p.log();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            let _ = writeln!(out, "----- {} log (last lines) -----", n.2);
+            for l in tail.into_iter().rev() {
+                let _ = writeln!(out, "{l}");
+            }
+        }
+        out
+    }
+}
+
+/// Where two servers first observed different things.
+#[derive(Debug)]
+pub struct Divergence {
+    /// The index of the operation after which they differed.
+    pub index: usize,
+    pub text: String,
+}
+
+/// Applies `ops` to both servers from a clean slate, comparing after each.
+pub fn run(servers: &Servers, ops: &[Op]) -> Result<(), Divergence> {
+    let sides = servers.pair.sides();
+    let mut left = connect(&servers.procs[0], sides[0].1)?;
+    let mut right = connect(&servers.procs[1], sides[1].1)?;
+    for (index, op) in ops.iter().enumerate() {
+        let (a, b) = thread::scope(|s| {
+            let ha = s.spawn(|| left.apply(op));
+            let hb = s.spawn(|| right.apply(op));
+            (ha.join(), hb.join())
+        });
+        let side = |r: thread::Result<std::io::Result<Vec<String>>>| match r {
+            Ok(Ok(lines)) => lines,
+            Ok(Err(e)) => vec![format!("connection failed: {e}")],
+            Err(_) => vec!["the side panicked".to_string()],
+        };
+        let (a, b) = (side(a), side(b));
+        if std::env::var_os("TERN_DIFF_SHOW").is_some() {
+            // By hand: what the left side observed, operation by operation.
+            eprintln!("#{index} {}", op.to_line());
+            for line in &a {
+                eprintln!("    {line}");
+            }
+        }
+        if a != b {
+            let text = format!(
+                "after operation {index} ({}), -: {}, +: {}\n{}",
+                op.to_line(),
+                sides[0].2,
+                sides[1].2,
+                diff(&a, &b)
+            );
+            return Err(Divergence { index, text });
+        }
+    }
+    Ok(())
+}
+
+fn connect(server: &ServerProcess, storage: Option<&'static str>) -> Result<Side, Divergence> {
+    let mut side = Side::connect(server.port, storage).map_err(|e| Divergence {
+        index: 0,
+        text: format!("cannot connect to {}: {e}", server.target),
+    })?;
+    side.reset().map_err(|e| Divergence {
+        index: 0,
+        text: format!("cannot reset {}: {e}", server.target),
+    })?;
+    Ok(side)
+}
+
+/// Shrinks `ops` (which diverge) to a shorter list that still diverges:
+/// the list is cut after the diverging operation, then chunks of halving
+/// size are dropped while a divergence remains.
+pub fn minimise(servers: &Servers, ops: &[Op], first: Divergence) -> (Vec<Op>, Divergence) {
+    let started = Instant::now();
+    let mut best = ops[..=first.index].to_vec();
+    let mut found = first;
+    let mut chunk = best.len().div_ceil(2);
+    while chunk >= 1 && started.elapsed() < MINIMISE_BUDGET {
+        let mut at = 0;
+        // The last operation is where they differ: keep it.
+        while at + 1 < best.len() && started.elapsed() < MINIMISE_BUDGET {
+            let end = (at + chunk).min(best.len() - 1);
+            let mut candidate = best[..at].to_vec();
+            candidate.extend_from_slice(&best[end..]);
+            match run(servers, &candidate) {
+                Err(d) => {
+                    candidate.truncate(d.index + 1);
+                    best = candidate;
+                    found = d;
+                }
+                Ok(()) => at = end,
+            }
+        }
+        if chunk == 1 {
+            break;
+        }
+        chunk = chunk.div_ceil(2).max(1);
+        if chunk == 2 {
+            chunk = 1;
+        }
+    }
+    (best, found)
+}
+
+/// The report for a diverging list: the first divergence, the minimised
+/// list (replayable: save the lines to a file, `TERN_DIFF_REPLAY=<file>`)
+/// and its divergence.
+pub fn report(servers: &Servers, label: &str, ops: &[Op], first: Divergence) -> String {
+    let mut out = format!("{label}: divergence\n{}\n", first.text);
+    let (small, d) = minimise(servers, ops, first);
+    let _ = writeln!(
+        out,
+        "minimised to {} operation(s) (replay these lines):",
+        small.len()
+    );
+    for op in &small {
+        let _ = writeln!(out, "{}", op.to_line());
+    }
+    let _ = writeln!(out, "which diverge {}", d.text);
+    out
+}
