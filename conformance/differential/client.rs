@@ -17,6 +17,7 @@ const INBOX_PREFIX: &str = "_INBOX.d.";
 #[derive(Clone, Debug)]
 pub struct Msg {
     pub subject: String,
+    pub sid: u64,
     pub reply: Option<String>,
     /// The header block as sent, status line first.
     pub headers: Option<String>,
@@ -27,6 +28,7 @@ pub struct Client {
     stream: TcpStream,
     buf: Vec<u8>,
     next_inbox: u64,
+    next_sid: u64,
 }
 
 impl Client {
@@ -37,6 +39,7 @@ impl Client {
             stream,
             buf: Vec::new(),
             next_inbox: 0,
+            next_sid: 1,
         };
         let connect = format!(
             "CONNECT {{\"verbose\":false,\"pedantic\":false,\"protocol\":1,\"headers\":true,\"no_responders\":true}}\r\nSUB {INBOX_PREFIX}> 1\r\nPING\r\n"
@@ -104,7 +107,35 @@ impl Client {
         loop {
             match self.next_frame(deadline)? {
                 None => return Ok(None),
-                Some(Frame::Msg(m)) if m.subject == inbox => return Ok(Some(m)),
+                Some(Frame::Msg(m)) if m.sid == 1 && m.subject == inbox => return Ok(Some(m)),
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// Subscribes a fresh inbox on a subscription of its own: JetStream
+    /// deliveries carry the message's own subject, so only the
+    /// subscription id tells whose they are.
+    pub fn subscribe_inbox(&mut self) -> io::Result<(String, u64)> {
+        self.next_sid += 1;
+        self.next_inbox += 1;
+        let inbox = format!("_INBOX.f.{}", self.next_inbox);
+        self.stream
+            .write_all(format!("SUB {inbox} {}\r\n", self.next_sid).as_bytes())?;
+        Ok((inbox, self.next_sid))
+    }
+
+    pub fn unsubscribe(&mut self, sid: u64) -> io::Result<()> {
+        self.stream.write_all(format!("UNSUB {sid}\r\n").as_bytes())
+    }
+
+    /// The next message for subscription `sid` before `deadline`; others
+    /// are dropped.
+    pub fn next_for(&mut self, sid: u64, deadline: Instant) -> io::Result<Option<Msg>> {
+        loop {
+            match self.next_frame(deadline)? {
+                None => return Ok(None),
+                Some(Frame::Msg(m)) if m.sid == sid => return Ok(Some(m)),
                 Some(_) => {}
             }
         }
@@ -167,6 +198,7 @@ impl Client {
                 let reply = (n - sizes == 4).then(|| tokens[3].to_string());
                 let msg = Msg {
                     subject: tokens[1].to_string(),
+                    sid: tokens[2].parse().map_err(|_| bad())?,
                     reply,
                     headers: has_headers
                         .then(|| String::from_utf8_lossy(&body[..header_len]).into_owned()),

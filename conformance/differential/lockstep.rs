@@ -114,10 +114,12 @@ pub fn run(servers: &Servers, ops: &[Op]) -> Result<(), Divergence> {
             Err(_) => vec!["the side panicked".to_string()],
         };
         let (a, b) = (side(a), side(b));
-        if std::env::var_os("TERN_DIFF_SHOW").is_some() {
-            // By hand: what the left side observed, operation by operation.
+        if let Some(show) = std::env::var_os("TERN_DIFF_SHOW") {
+            // By hand: what one side observed (`right`, else the left),
+            // operation by operation.
             eprintln!("#{index} {}", op.to_line());
-            for line in &a {
+            let shown = if show == "right" { &b } else { &a };
+            for line in shown {
                 eprintln!("    {line}");
             }
         }

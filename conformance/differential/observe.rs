@@ -146,7 +146,7 @@ impl Side {
         if expires_ms > 0 {
             body["expires"] = json!(expires_ms * 1_000_000);
         }
-        let inbox = self.client.inbox();
+        let (inbox, sid) = self.client.subscribe_inbox()?;
         self.client.publish(
             &format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"),
             &inbox,
@@ -156,13 +156,13 @@ impl Side {
         let deadline = Instant::now() + Duration::from_millis(expires_ms) + FETCH_GRACE;
         let mut delivered = 0;
         loop {
-            let Some(msg) = self.client.next_on(&inbox, deadline)? else {
+            let Some(msg) = self.client.next_for(sid, deadline)? else {
                 out.push("no more (waited)".into());
-                return Ok(());
+                break;
             };
             if is_status(&msg) {
                 self.render_reply(Some(&msg), out);
-                return Ok(());
+                break;
             }
             if let Some(ack) = &msg.reply {
                 self.deliveries
@@ -173,9 +173,11 @@ impl Side {
             self.render_delivery(&msg, out);
             delivered += 1;
             if delivered >= batch {
-                return Ok(());
+                break;
             }
         }
+        // Later deliveries to this request are not seen by anyone.
+        self.client.unsubscribe(sid)
     }
 
     /// A stream create or update body with the storage type forced.
@@ -251,6 +253,10 @@ fn render_headers(msg: &Msg, out: &mut Vec<String>) {
     let mut rest: Vec<String> = lines
         .map(|l| match l.split_once(':') {
             Some((k, _)) if k.eq_ignore_ascii_case("Nats-Time-Stamp") => format!("{k}: <time>"),
+            // A no-responders reply names the ack subject it was for.
+            Some((k, v)) if k.eq_ignore_ascii_case("Nats-Subject") => {
+                format!("{k}: {}", mask_ack_subject(v.trim()))
+            }
             _ => l.to_string(),
         })
         .collect();
@@ -310,12 +316,29 @@ fn drop_deleted_zero(value: &mut Value) {
     }
 }
 
-/// Drops what differs only because the storage type does.
+/// Drops what differs only because the storage type does: the type,
+/// usage and reservations, and the stream position of a consumer that has
+/// delivered nothing (the reference's memory store moves it past messages
+/// a read found nothing in, its file store does not; tern follows both).
 fn strip_storage(value: &mut Value) {
     match value {
         Value::Object(map) => {
+            let idle = map
+                .get("delivered")
+                .and_then(|d| d.get("consumer_seq"))
+                .and_then(Value::as_u64)
+                == Some(0);
+            if idle {
+                for key in ["delivered", "ack_floor"] {
+                    if let Some(Value::Object(seqs)) = map.get_mut(key) {
+                        seqs.remove("stream_seq");
+                    }
+                }
+            }
             map.remove("storage");
             map.remove("memory");
+            map.remove("reserved_memory");
+            map.remove("reserved_storage");
             map.values_mut().for_each(strip_storage);
         }
         Value::Array(items) => items.iter_mut().for_each(strip_storage),

@@ -98,6 +98,7 @@ pub fn generate(seed: u64, count: usize) -> Vec<Op> {
     let mut g = Generator {
         rng: Rng::new(seed),
         made: [None, None],
+        filtered: Default::default(),
     };
     (0..count).map(|_| g.next()).collect()
 }
@@ -105,6 +106,12 @@ pub fn generate(seed: u64, count: usize) -> Vec<Op> {
 struct Generator {
     rng: Rng,
     made: [Option<Made>; 2],
+    /// Consumers (stream index, name) last created with a filter. They
+    /// keep one: nats-server 2.14 stops counting new messages for a
+    /// consumer whose update removes its filters (it registers no subject
+    /// to be told of them), so its `num_pending` stays stale; tern counts
+    /// them. That reference bug is left out of the sequences.
+    filtered: std::collections::HashSet<(usize, &'static str)>,
 }
 
 impl Generator {
@@ -145,12 +152,14 @@ impl Generator {
             10 => self.stream_queries(),
             11 => {
                 let (s, c) = (self.stream(), self.consumer());
+                self.filtered.remove(&(index(s), c));
                 api(&format!("$JS.API.CONSUMER.DELETE.{s}.{c}"), "", Some(s))
             }
             12 => self.consumer_queries(),
             13 => {
                 let s = self.stream();
                 self.made[index(s)] = None;
+                self.filtered.retain(|(i, _)| *i != index(s));
                 api(&format!("$JS.API.STREAM.DELETE.{s}"), "", None)
             }
             14 => api("$JS.API.INFO", "", None),
@@ -261,6 +270,7 @@ impl Generator {
     fn create_stream(&mut self) -> Op {
         let name = *self.rng.pick(&STREAMS);
         let config = self.stream_config(name);
+        self.filtered.retain(|(i, _)| *i != index(name));
         self.made[index(name)] = Some(Made {
             config: config.clone(),
         });
@@ -416,9 +426,19 @@ impl Generator {
         }
         let ack = *r.pick(&["explicit", "explicit", "explicit", "all", "none"]);
         c.insert("ack_policy".into(), json!(ack));
-        match r.below(20) {
-            0..=9 => {}
-            10..=16 => {
+        let keep_filter = self.filtered.contains(&(index(stream), name));
+        let r = &mut self.rng;
+        let filter = match r.below(20) {
+            0..=9 if !keep_filter => 0,
+            0..=16 => 1,
+            _ => 2,
+        };
+        if filter > 0 {
+            self.filtered.insert((index(stream), name));
+        }
+        match filter {
+            0 => {}
+            1 => {
                 c.insert("filter_subject".into(), json!(r.pick(filters(stream))));
             }
             _ => {
@@ -456,16 +476,30 @@ impl Generator {
 
     fn purge(&mut self) -> Op {
         let stream = self.stream();
+        // Two of the reference memory store's unfiltered purges disagree
+        // with its file store and are left out for memory streams: seq 1
+        // purges nothing there (everything in the file store), and keep
+        // N keeps the last N sequences rather than the last N messages
+        // (different once there are gaps). tern does as the file store.
+        let memory = self.made[index(stream)]
+            .as_ref()
+            .is_some_and(|m| m.config.get("storage") == Some(&json!("memory")));
         let r = &mut self.rng;
         let mut body = Map::new();
-        if r.chance(40) {
+        let filtered = r.chance(40);
+        if filtered {
             body.insert("filter".into(), json!(r.pick(filters(stream))));
         }
         match r.below(3) {
             0 => {}
             1 => {
-                body.insert("seq".into(), json!(r.range(0, 10)));
+                let seq = match r.range(0, 10) {
+                    1 if memory && !filtered => 2,
+                    n => n,
+                };
+                body.insert("seq".into(), json!(seq));
             }
+            _ if memory && !filtered => {}
             _ => {
                 body.insert("keep".into(), json!(r.range(0, 3)));
             }

@@ -16,16 +16,17 @@ fn store_err(e: impl std::fmt::Display) -> ApiError {
 /// Purges as asked (the request already checked); how many were removed.
 pub fn purge(s: &mut Stream, req: &PurgeRequest) -> Result<u64, ApiError> {
     let filter = Some(req.filter.as_str()).filter(|f| !f.is_empty() && *f != ">");
-    // The API's seq and keep are "none" at 0; the store's bounds are literal.
-    let below = (req.seq > 0).then_some(req.seq);
+    // The API's keep is "none" at 0, its seq at 0 and 1: the reference's
+    // filtered purges and its file store purge everything for seq 1 (its
+    // memory store alone purges nothing when unfiltered, the odd one out;
+    // tern does as the rest). The store's bounds are literal.
+    let below = (req.seq > 1).then_some(req.seq);
     let keep = (req.keep > 0).then_some(req.keep);
     let purged = s
         .store_mut()
         .purge(filter, below, keep)
         .map_err(store_err)?;
-    if filter.is_none() {
-        s.after_purge();
-    }
+    s.after_purge(&req.filter, purged);
     s.store_mut().commit().map_err(store_err)?;
     Ok(purged)
 }

@@ -86,6 +86,9 @@ pub struct Stored {
     /// The Nats-Msg-Id was seen within the duplicate window: nothing new
     /// was stored and `seq` is the original's.
     pub duplicate: bool,
+    /// A rollup header purged the stream: the purge's subject ("" for
+    /// all) and how many messages it took, for the consumers.
+    pub rolled_up: Option<(String, u64)>,
 }
 
 /// Why a publish was refused.
@@ -267,6 +270,7 @@ impl Stream {
             return Ok(Stored {
                 seq,
                 duplicate: true,
+                rolled_up: None,
             });
         }
         self.check_last_msg_id(&header)?;
@@ -291,7 +295,7 @@ impl Stream {
             return Err(ApiError::message_too_large().into());
         }
         if p.discard_new {
-            self.check_discard_new(&msg.subject, size)?;
+            self.check_discard_new(&msg.subject, size, rollup.is_some())?;
         }
         let seq = self
             .store
@@ -300,15 +304,14 @@ impl Stream {
         // message; the rollup's purge comes after (so a stream at
         // max_msgs loses its oldest message and the rolled-up ones).
         self.enforce_limits(&msg.subject)?;
-        match rollup {
+        let rolled_up = match rollup {
             Some(Rollup::Subject) => {
-                self.store.purge(Some(&msg.subject), Some(seq), None)?;
+                let n = self.store.purge(Some(&msg.subject), Some(seq), None)?;
+                Some((msg.subject.clone(), n))
             }
-            Some(Rollup::All) => {
-                self.store.purge(None, Some(seq), None)?;
-            }
-            None => {}
-        }
+            Some(Rollup::All) => Some((String::new(), self.store.purge(None, Some(seq), None)?)),
+            None => None,
+        };
         if let Some(id) = msg_id {
             self.dedupe.insert(id.to_string(), seq, now_ns);
             self.store.record_msg_id(id, seq, now_ns)?;
@@ -332,6 +335,7 @@ impl Stream {
         Ok(Stored {
             seq,
             duplicate: false,
+            rolled_up,
         })
     }
 
@@ -405,21 +409,37 @@ impl Stream {
         parse_ttl(v).map_err(|InvalidTtl| ApiError::ttl_invalid())
     }
 
-    fn check_discard_new(&self, subject: &str, size: u64) -> Result<(), ApiError> {
+    /// Discard new, as the reference's stores check it: the per-subject
+    /// limit first (a rollup passes, it restores the limit itself); a
+    /// subject at its limit gives up its oldest message, so neither
+    /// max_msgs nor (when that message is at least as big) max_bytes
+    /// refuses it.
+    fn check_discard_new(&self, subject: &str, size: u64, rollup: bool) -> Result<(), ApiError> {
         let p = &self.policy;
         let state = self.store.state();
-        if p.max_msgs > 0 && state.msgs >= p.max_msgs as u64 {
+        let subject_state = self.store.subject_state(subject);
+        let at_subject_limit = p.max_msgs_per_subject > 0
+            && subject_state.as_ref().map_or(0, |s| s.msgs) >= p.max_msgs_per_subject as u64;
+        if at_subject_limit && p.discard_new_per_subject && !rollup {
+            return Err(ApiError::store_failed(
+                crate::error::MAX_MSGS_PER_SUBJECT_EXCEEDED,
+            ));
+        }
+        if p.max_msgs > 0 && state.msgs >= p.max_msgs as u64 && !at_subject_limit {
             return Err(ApiError::store_failed(crate::error::MAX_MSGS_EXCEEDED));
         }
         if p.max_bytes > 0 && state.bytes + size > p.max_bytes as u64 {
-            return Err(ApiError::store_failed(crate::error::MAX_BYTES_EXCEEDED));
-        }
-        if p.discard_new_per_subject && p.max_msgs_per_subject > 0 {
-            let count = self.store.subject_state(subject).map_or(0, |s| s.msgs);
-            if count >= p.max_msgs_per_subject as u64 {
-                return Err(ApiError::store_failed(
-                    crate::error::MAX_MSGS_PER_SUBJECT_EXCEEDED,
-                ));
+            let replaced = match subject_state.filter(|_| at_subject_limit) {
+                Some(ss) => self.store.get(ss.first_seq).map_err(|e| {
+                    ApiError::store_failed(e.to_string())
+                })?,
+                None => None,
+            };
+            let room = replaced.is_some_and(|m| {
+                self.store.size_of(&m.subject, m.headers.as_deref(), &m.payload) >= size
+            });
+            if !room {
+                return Err(ApiError::store_failed(crate::error::MAX_BYTES_EXCEEDED));
             }
         }
         Ok(())
@@ -473,6 +493,12 @@ impl Stream {
         let p = self.policy.clone();
         if p.max_msgs_per_subject > 0 && !subject.is_empty() {
             self.trim_subject(subject, p.max_msgs_per_subject as u64)?;
+        }
+        // With discard new the limits refused what would not fit; what a
+        // subject's rollup or per-subject limit let in over them stays, as
+        // the reference's stores trim for discard old only.
+        if p.discard_new {
+            return Ok(());
         }
         loop {
             let state = self.store.state();

@@ -101,8 +101,20 @@ impl Stream {
 
     /// After a publish: consumers count the new message, or recount when
     /// the publish also removed messages (limits, rollups).
-    pub fn after_publish(&mut self, seq: u64, subject: &str, msgs_before: u64) {
-        if self.store.state().msgs == msgs_before + 1 {
+    ///
+    /// A rollup is a purge to the consumers (of its subject with keep 1,
+    /// or of all), as the reference runs it.
+    pub fn after_publish(
+        &mut self,
+        seq: u64,
+        subject: &str,
+        msgs_before: u64,
+        rolled_up: Option<&(String, u64)>,
+    ) {
+        if let Some((filter, purged)) = rolled_up {
+            self.after_purge(filter, *purged);
+            self.after_removals();
+        } else if self.store.state().msgs == msgs_before + 1 {
             for c in self.consumers.values_mut() {
                 c.on_stored(seq, subject);
             }
@@ -111,13 +123,41 @@ impl Stream {
         }
     }
 
-    /// A purge of every subject: pending messages it took are settled, then
-    /// every consumer moves up to the new first message.
-    pub fn after_purge(&mut self) {
-        self.after_removals();
-        let first = self.store.state().first_seq;
+    /// After a purge (`filter` as the request gave it, "" for none), the
+    /// consumers move as the reference's do: those the purge concerns
+    /// as a whole up to the first message it left, those wider than a
+    /// filtered purge only drop pending messages that are gone.
+    ///
+    /// A filtered purge also settles, like a term, the pending messages it
+    /// took, where the reference's store reports removals one by one: its
+    /// memory store always, its file store only when one message went.
+    pub fn after_purge(&mut self, filter: &str, purged: u64) {
+        let state = self.store.state();
+        let (first, last) = (state.first_seq, state.last_seq);
+        let filtered = !filter.is_empty();
+        let start = if filtered {
+            match self.store.next_matching(filter, first) {
+                Ok(m) => m.map_or(0, |m| m.seq),
+                Err(e) => {
+                    tracing::error!("stream {}: {e}", self.policy().name);
+                    0
+                }
+            }
+        } else {
+            first
+        };
+        let store = self.store.as_ref();
         for c in self.consumers.values_mut() {
-            c.on_purged(first);
+            if !filtered || c.filter_within(filter) {
+                c.on_purged(start, last, false, store);
+            } else if c.filter_contains(filter) {
+                c.on_purged(first, last, true, store);
+            } else {
+                c.recount();
+            }
+        }
+        if filtered && (self.store.is_memory() || purged == 1) {
+            self.after_removals();
         }
     }
 
@@ -243,7 +283,49 @@ impl Stream {
         for s in unneeded {
             self.store.remove(s)?;
         }
-        self.after_removals();
+        // Nobody had them pending (that would be a need): counts only.
+        for c in self.consumers.values_mut() {
+            c.recount();
+        }
+        Ok(())
+    }
+
+    /// The stream became an interest stream: each consumer lets go of the
+    /// messages it matches up to its ack floor (to what it delivered,
+    /// while it has messages pending), and those no consumer still needs
+    /// go, as the reference checks each consumer's state on the change.
+    /// Messages no consumer matches stay.
+    pub fn after_interest_retention(&mut self) -> Result<(), StoreError> {
+        if self.ack_retention() != Some(RetentionPolicy::Interest) {
+            return Ok(());
+        }
+        let first = self.store.state().first_seq;
+        let mut unneeded = std::collections::BTreeSet::new();
+        for c in self.consumers.values() {
+            let upto = c.released_upto();
+            let mut seq = first;
+            while seq <= upto {
+                let Some(m) = self.store.next_matching(">", seq)? else {
+                    break;
+                };
+                if m.seq > upto {
+                    break;
+                }
+                if c.matches_subject(&m.subject) && !self.needed(m.seq, &m.subject) {
+                    unneeded.insert(m.seq);
+                }
+                seq = m.seq + 1;
+            }
+        }
+        if unneeded.is_empty() {
+            return Ok(());
+        }
+        for seq in unneeded {
+            self.store.remove(seq)?;
+        }
+        for c in self.consumers.values_mut() {
+            c.recount();
+        }
         Ok(())
     }
 

@@ -91,6 +91,39 @@ pub fn subjects_overlap(a: &str, b: &str) -> bool {
     }
 }
 
+/// Whether every subject `a` matches is also matched by `b` (both may
+/// hold wildcards): the reference's subset test, used to decide which
+/// consumers a filtered purge moves.
+pub fn is_subset(a: &str, b: &str) -> bool {
+    let a: Vec<&str> = a.split('.').collect();
+    let mut n = 0;
+    for (i, t2) in b.split('.').enumerate() {
+        n = i + 1;
+        let Some(&t1) = a.get(i) else {
+            return false;
+        };
+        if t2.is_empty() {
+            return false;
+        }
+        if t2 == ">" {
+            return true;
+        }
+        if t1.is_empty() || t1 == ">" {
+            return false;
+        }
+        if t1 == "*" {
+            if t2 != "*" {
+                return false;
+            }
+            continue;
+        }
+        if t2 != "*" && t1 != t2 {
+            return false;
+        }
+    }
+    a.len() == n
+}
+
 /// A queue group name: one non-empty token without whitespace.
 pub fn is_valid_queue(queue: &[u8]) -> bool {
     !queue.is_empty() && !queue.iter().any(|&b| is_space(b))
@@ -166,5 +199,20 @@ mod tests {
         for &(f, s, want) in cases {
             assert_eq!(matches(f.as_bytes(), s.as_bytes()), want, "{f} ~ {s}");
         }
+    }
+
+    #[test]
+    fn subset_is_the_references() {
+        assert!(is_subset("s.a", "s.a"));
+        assert!(is_subset("s.a", "s.*"));
+        assert!(is_subset("s.a", "s.>"));
+        assert!(is_subset("s.*", "s.>"));
+        assert!(is_subset("s.*", "s.*"));
+        assert!(!is_subset("s.*", "s.a"));
+        assert!(!is_subset("s.>", "s.*"));
+        assert!(!is_subset("s.a.b", "s.*"));
+        assert!(!is_subset("s", "s.*"));
+        assert!(is_subset("s.a.b", ">"));
+        assert!(!is_subset(">", "s.>"));
     }
 }

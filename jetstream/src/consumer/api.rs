@@ -130,6 +130,10 @@ fn try_create(
             // Messages the new filters no longer want go, from the
             // consumer's ack floor on, when nobody else needs them.
             if let Some(from) = refilter_from {
+                let store = stream.store.as_ref();
+                if let Some(c) = stream.consumers.get_mut(&name) {
+                    c.note_unmatched_pending(store).map_err(store_err)?;
+                }
                 stream.drop_unneeded(from).map_err(store_err)?;
             }
         }

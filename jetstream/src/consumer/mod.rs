@@ -100,6 +100,10 @@ pub struct Consumer {
     /// subject at creation, still to deliver (new ones follow from
     /// `next_sseq`).
     initial: BTreeSet<u64>,
+    /// Pending messages whose subject a filter update left outside the
+    /// filters: the reference tells a consumer of a removed message only
+    /// when its filters match the subject, so these stay pending.
+    unmatched: BTreeSet<u64>,
     /// (deadline, stream seq) of pending messages.
     timers: BTreeSet<(i64, u64)>,
     waiting: VecDeque<Waiting>,
@@ -254,6 +258,7 @@ impl Consumer {
             pending: BTreeMap::new(),
             redeliver: BTreeSet::new(),
             initial,
+            unmatched: BTreeSet::new(),
             timers: BTreeSet::new(),
             waiting: VecDeque::new(),
             ahead: VecDeque::new(),
@@ -288,6 +293,17 @@ impl Consumer {
         &self.filters
     }
 
+    /// How far this consumer is done with messages, as the reference's
+    /// interest check reads its state: the ack floor, or what it
+    /// delivered while messages are pending.
+    pub fn released_upto(&self) -> u64 {
+        if self.pending.is_empty() {
+            self.ack_floor.1
+        } else {
+            self.ack_floor.1.max(self.delivered.1)
+        }
+    }
+
     /// The stream sequence of the ack floor.
     pub fn ack_floor_stream_seq(&self) -> u64 {
         self.ack_floor.1
@@ -308,6 +324,21 @@ impl Consumer {
         self.num_pending = None;
         self.ahead.clear();
         self.dirty = true;
+    }
+
+    /// After a filter update: notes the pending messages the new filters
+    /// do not match (see `unmatched`).
+    pub fn note_unmatched_pending(&mut self, store: &dyn Store) -> Result<(), StoreError> {
+        self.unmatched.clear();
+        let seqs: Vec<u64> = self.pending.keys().copied().collect();
+        for seq in seqs {
+            if let Some(m) = store.get(seq)? {
+                if !self.matches_subject(&m.subject) {
+                    self.unmatched.insert(seq);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Whether this consumer is done with stream message `seq`.
@@ -347,8 +378,12 @@ impl Consumer {
         }
         let mut released = Vec::new();
         for seq in gone {
-            released.extend(self.acknowledge(seq, now));
+            if !self.unmatched.contains(&seq) {
+                released.extend(self.acknowledge(seq, now));
+            }
         }
+        let pending = &self.pending;
+        self.unmatched.retain(|s| pending.contains_key(s));
         released
     }
 
@@ -406,15 +441,22 @@ impl Consumer {
         } else {
             self.ack_floor
         };
-        let floor_active = if ack_none {
-            self.delivered_active
+        // The reference moves an ack-none consumer's floor with each
+        // delivery but never stamps it: no ack ever came.
+        let floor_active = if ack_none { None } else { self.ack_active };
+        // The reference reports the delivered pair it last stored (on a
+        // delivery, a purge, at creation), except that its memory store
+        // counts an all-zero pair as none stored and reports the live
+        // position instead (which a read that found the end moves).
+        let delivered_stream = if self.delivered == (0, 0) && store.is_memory() {
+            self.next_sseq.saturating_sub(1)
         } else {
-            self.ack_active
+            self.delivered.1
         };
         Ok(ConsumerCounts {
             delivered: SequenceInfo {
                 consumer_seq: self.delivered.0,
-                stream_seq: self.delivered.1,
+                stream_seq: delivered_stream,
                 last_active: self.delivered_active,
             },
             ack_floor: SequenceInfo {
@@ -570,6 +612,9 @@ impl Consumer {
             self.push_bound = bound;
             bound
         } else {
+            // A pull request whose requester went away is dropped without
+            // a word, as the reference drops it when it next looks.
+            self.waiting.retain(|w| outbox.has_interest(&w.reply, None));
             !self.waiting.is_empty()
         };
         if active {
@@ -635,8 +680,38 @@ impl Consumer {
             ));
             return Vec::new();
         }
+        if req.no_wait {
+            // As the reference: nothing to give and nothing to wait for is
+            // a 404 now; fewer messages than the requests already waiting
+            // want is a 408 now; otherwise the request waits its turn and
+            // ends at the end of the stream.
+            let msgs_pending = self
+                .count_pending(store)
+                .unwrap_or(0)
+                .saturating_add(self.redeliver.len() as u64);
+            if msgs_pending == 0 && req.expires == 0 {
+                out.push(status_to(reply, status(404, "No Messages")));
+                return Vec::new();
+            }
+            if msgs_pending > 0 {
+                let batch_pending: i64 = self
+                    .waiting
+                    .iter()
+                    .filter(|w| w.expires_at.is_none_or(|e| e > now))
+                    .map(|w| w.batch_left)
+                    .sum();
+                if (msgs_pending as i64) < batch_pending {
+                    out.push(status_to(reply, status(408, "Requests Pending")));
+                    return Vec::new();
+                }
+            }
+        }
         let max_waiting = usize::try_from(self.config.max_waiting).unwrap_or(0);
-        let waiting = Waiting {
+        if max_waiting > 0 && self.waiting.len() >= max_waiting {
+            out.push(status_to(reply, status(409, "Exceeded MaxWaiting")));
+            return Vec::new();
+        }
+        self.waiting.push_back(Waiting {
             reply: reply.to_string(),
             batch_left: req.batch,
             bytes_left: (req.max_bytes > 0).then_some(req.max_bytes),
@@ -645,29 +720,7 @@ impl Consumer {
             heartbeat: req.idle_heartbeat,
             next_heartbeat: now + req.idle_heartbeat,
             delivered: 0,
-        };
-        if req.no_wait {
-            // Served now, never queued (unless it also waits with expires
-            // and nothing is there at all, as the reference does).
-            self.waiting.push_front(waiting);
-            let released = self.deliver(store, now, out).unwrap_or_default();
-            if let Some(front) = self.waiting.front() {
-                if front.reply == reply && front.no_wait {
-                    let w = self.waiting.pop_front().unwrap_or_else(|| unreachable!());
-                    if w.delivered == 0 && w.expires_at.is_some() {
-                        self.waiting.push_back(w);
-                    } else {
-                        out.push(status_to(&w.reply, status(404, "No Messages")));
-                    }
-                }
-            }
-            return released;
-        }
-        if max_waiting > 0 && self.waiting.len() >= max_waiting {
-            out.push(status_to(reply, status(409, "Exceeded MaxWaiting")));
-            return Vec::new();
-        }
-        self.waiting.push_back(waiting);
+        });
         self.idle_since = None;
         self.deliver(store, now, out).unwrap_or_default()
     }
@@ -736,6 +789,7 @@ impl Consumer {
             }
             let Some((msg, source)) = self.peek(store)? else {
                 self.at_end(store);
+                self.end_no_wait_requests(out);
                 break;
             };
             let redelivery = source == Source::Redelivery;
@@ -896,15 +950,6 @@ impl Consumer {
                 }
             }
         }
-        // no_wait requests that were partly served end with a 404.
-        while let Some(w) = self.waiting.front() {
-            if w.no_wait && w.delivered > 0 {
-                let w = self.waiting.pop_front().unwrap_or_else(|| unreachable!());
-                out.push(status_to(&w.reply, status(404, "No Messages")));
-            } else {
-                break;
-            }
-        }
         Ok(released)
     }
 
@@ -975,10 +1020,10 @@ impl Consumer {
         out.reply = true;
         match kind {
             AckKind::Ack | AckKind::Term(_) => {
-                out.released = self.acknowledge(seq, now);
+                out.released = self.acknowledge_from(target, now);
             }
             AckKind::Next(body) => {
-                out.released = self.acknowledge(seq, now);
+                out.released = self.acknowledge_from(target, now);
                 out.next = Some(body);
             }
             AckKind::Nak(delay) => {
@@ -1020,9 +1065,25 @@ impl Consumer {
         out
     }
 
-    /// Nothing more to deliver: the position moves past the stream's last
-    /// message, as the reference's does when its read finds the end (it
-    /// reports `delivered` as one below its next read).
+    /// The end of the stream: no_wait requests end with a 404, except one
+    /// that also has an expiry and got nothing (it waits for that). A
+    /// consumer held back by max_ack_pending is not at the end: its
+    /// no_wait requests keep waiting, unanswered, as the reference's do.
+    fn end_no_wait_requests(&mut self, out: &mut Vec<OutMsg>) {
+        let mut kept = VecDeque::with_capacity(self.waiting.len());
+        for w in self.waiting.drain(..) {
+            if w.no_wait && (w.expires_at.is_none() || w.delivered > 0) {
+                out.push(status_to(&w.reply, status(404, "No Messages")));
+            } else {
+                kept.push_back(w);
+            }
+        }
+        self.waiting = kept;
+    }
+
+    /// Nothing more to deliver: the next read starts past the stream's
+    /// last message, as the reference's does when its read finds the end.
+    /// What `delivered` reports does not move (see `counts`).
     fn at_end(&mut self, store: &dyn Store) {
         if !self.redeliver.is_empty() || !self.initial.is_empty() {
             return;
@@ -1033,30 +1094,75 @@ impl Consumer {
             self.ahead.clear();
             self.dirty = true;
         }
-        self.delivered.1 = self.delivered.1.max(self.next_sseq.saturating_sub(1));
     }
 
-    /// The stream was purged (every subject): the position moves up to
-    /// its new first message, and with nothing pending the ack floor
-    /// follows, as the reference's consumers do.
-    pub fn on_purged(&mut self, first_seq: u64) {
-        if first_seq == 0 {
-            return;
+    /// The stream was purged, as the reference's consumers take it:
+    /// the position moves up to `start` (the first message left that this
+    /// purge concerns; 0 when none is left, which means past `last`), the
+    /// ack floor follows and pending messages below it are dropped. A
+    /// consumer `wider` than a filtered purge stays put but drops pending
+    /// messages that are gone. With nothing pending, the floor is the
+    /// position.
+    pub fn on_purged(&mut self, start: u64, last: u64, wider: bool, store: &dyn Store) {
+        let mut sseq = start;
+        if sseq == 0 && !wider {
+            sseq = last + 1;
         }
-        if self.next_sseq < first_seq {
-            self.next_sseq = first_seq;
-            self.ahead.clear();
+        if self.next_sseq < sseq {
+            self.next_sseq = sseq;
         }
-        if self.ack_floor.1 < first_seq {
-            self.ack_floor.1 = first_seq - 1;
+        if self.ack_floor.1 < sseq {
+            self.ack_floor.1 = sseq - 1;
+            let floor = self.ack_floor.1;
+            let gone: Vec<u64> = self
+                .pending
+                .keys()
+                .copied()
+                .filter(|&seq| seq <= floor || (wider && !store.contains(seq)))
+                .collect();
+            for seq in gone {
+                if let Some(p) = self.pending.remove(&seq) {
+                    self.timers.remove(&(p.deadline, seq));
+                    self.redeliver.remove(&seq);
+                    self.ack_floor.0 = self.ack_floor.0.max(p.cseq);
+                }
+            }
         }
         let pos = self.next_sseq.saturating_sub(1);
         self.delivered.1 = self.delivered.1.max(pos);
         if self.pending.is_empty() {
             self.ack_floor = (self.delivered.0, pos);
         }
-        self.num_pending = None;
+        let next = self.next_sseq;
+        self.redeliver.retain(|&seq| seq >= next);
+        self.recount();
         self.dirty = true;
+    }
+
+    /// Counts are redone on the next look (messages went without
+    /// touching this consumer's pending ones).
+    pub fn recount(&mut self) {
+        self.num_pending = None;
+        self.ahead.clear();
+    }
+
+    /// Whether a purge of `subject` concerns this consumer as a whole: one
+    /// of its filters equals it or lies inside it (the reference's
+    /// `isEqualOrSubsetMatch`; an unfiltered consumer never does).
+    pub fn filter_within(&self, subject: &str) -> bool {
+        self.filters
+            .iter()
+            .any(|f| f == subject || crate::subject::is_subset(f, subject))
+    }
+
+    /// Whether the consumer sees at least all of `subject` (unfiltered, or
+    /// a filter that contains it).
+    pub fn filter_contains(&self, subject: &str) -> bool {
+        self.filters.is_empty()
+            || self
+                .filters
+                .iter()
+                .any(|f| f == subject || crate::subject::is_subset(subject, f))
     }
 
     /// Whether a message delivered this many times may not go again.
@@ -1077,6 +1183,31 @@ impl Consumer {
         }
     }
 
+    /// An ack (or term) received: `acknowledge`, plus what the reference
+    /// does for one that finds nothing pending: an explicit ack still
+    /// counts as ack activity, an ack-all above the floor still moves the
+    /// floor to the acked delivery.
+    fn acknowledge_from(&mut self, target: &ack::AckTarget<'_>, now: i64) -> Vec<u64> {
+        let seq = target.stream_seq;
+        if self.pending.contains_key(&seq) {
+            return self.acknowledge(seq, now);
+        }
+        match self.config.ack_policy {
+            AckPolicy::Explicit => self.ack_active = Some(now),
+            AckPolicy::All
+                if target.consumer_seq > self.ack_floor.0 && seq > self.ack_floor.1 =>
+            {
+                let released = self.acknowledge(seq, now);
+                self.ack_active = Some(now);
+                self.ack_floor = (target.consumer_seq, seq);
+                self.dirty = true;
+                return released;
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
     /// Removes acked sequences from pending and moves the floor; returns
     /// the sequences released.
     fn acknowledge(&mut self, seq: u64, now: i64) -> Vec<u64> {
@@ -1084,6 +1215,7 @@ impl Consumer {
         match self.config.ack_policy {
             AckPolicy::None => return released,
             AckPolicy::All => {
+                let acked = self.pending.get(&seq).map(|p| p.cseq);
                 let upto: Vec<u64> = self.pending.range(..=seq).map(|(&s, _)| s).collect();
                 for s in upto {
                     if let Some(p) = self.pending.remove(&s) {
@@ -1091,6 +1223,14 @@ impl Consumer {
                         self.redeliver.remove(&s);
                         released.push(s);
                     }
+                }
+                // The floor is the acked message itself, as the
+                // reference's ack-all sets it.
+                if let Some(cseq) = acked.filter(|&c| c > self.ack_floor.0) {
+                    self.ack_active = Some(now);
+                    self.ack_floor = (cseq, seq);
+                    self.dirty = true;
+                    return released;
                 }
             }
             _ => {
@@ -1109,9 +1249,12 @@ impl Consumer {
         released
     }
 
+    /// With nothing pending the floor is the position (the reference's
+    /// next sequences less one, which a read that found the end has moved
+    /// on); else just below the oldest pending message.
     fn settle_floor(&mut self) {
         match self.pending.iter().next() {
-            None => self.ack_floor = self.delivered,
+            None => self.ack_floor = (self.delivered.0, self.next_sseq.saturating_sub(1)),
             Some((&seq, p)) => {
                 let floor = (p.cseq.saturating_sub(1), seq.saturating_sub(1));
                 if floor.0 >= self.ack_floor.0 {

@@ -288,13 +288,18 @@ impl Registry {
 
     fn account_info(&mut self, req: &ApiRequest) {
         let (mut memory, mut storage, mut consumers) = (0u64, 0u64, 0u64);
+        // What streams' max_bytes set aside, as the reference reports it.
+        let (mut reserved_memory, mut reserved_storage) = (0u64, 0u64);
         for entry in self.streams.values() {
             consumers += entry.inbox.consumer_count();
             let bytes = entry.inbox.stored_bytes();
+            let reserved = u64::try_from(entry.config.max_bytes).unwrap_or(0);
             if entry.config.storage == StorageType::Memory {
                 memory += bytes;
+                reserved_memory += reserved;
             } else {
                 storage += bytes;
+                reserved_storage += reserved;
             }
         }
         // The account has no JetStream limits of its own (all -1), whatever
@@ -302,6 +307,8 @@ impl Registry {
         let info = AccountInfo {
             memory,
             storage,
+            reserved_memory,
+            reserved_storage,
             streams: self.streams.len() as u64,
             consumers,
             api: ApiStats {
@@ -421,11 +428,19 @@ impl Registry {
         let queued = entry.inbox.run(
             move |s: &mut Stream| {
                 let old_per_subject = s.policy().max_msgs_per_subject;
+                let was_interest = s.policy().interest_retention;
                 s.set_policy(policy);
                 let saved = s
                     .store_mut()
                     .save_config(&doc)
-                    .and_then(|()| s.trim_to_limits(old_per_subject));
+                    .and_then(|()| s.trim_to_limits(old_per_subject))
+                    .and_then(|()| {
+                        if was_interest {
+                            Ok(())
+                        } else {
+                            s.after_interest_retention()
+                        }
+                    });
                 let _ = tx.send(saved.map_err(|e| ApiError::store_failed(e.to_string())));
             },
             move |e| {

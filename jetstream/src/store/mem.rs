@@ -147,6 +147,10 @@ fn subject_state(seqs: &BTreeSet<u64>) -> SubjectState {
 }
 
 impl Store for MemStore {
+    fn is_memory(&self) -> bool {
+        true
+    }
+
     fn size_of(&self, subject: &str, headers: Option<&[u8]>, payload: &[u8]) -> u64 {
         super::memory_stored_size(subject, headers, payload)
     }

@@ -131,6 +131,12 @@ impl std::error::Error for StoreError {}
 pub trait Store: Send {
     fn state(&self) -> StoreState;
 
+    /// Whether this is the memory store (a few of the reference's
+    /// behaviours differ by storage type, and tern follows them).
+    fn is_memory(&self) -> bool {
+        false
+    }
+
     /// What a message counts for in `bytes` and `max_bytes` in this kind
     /// of store (the reference counts file and memory differently).
     fn size_of(&self, subject: &str, headers: Option<&[u8]>, payload: &[u8]) -> u64 {

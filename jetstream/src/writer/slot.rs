@@ -216,7 +216,12 @@ impl Slot {
             let result = stream.publish(msg, now_ns());
             if let Ok(stored) = &result {
                 if !stored.duplicate {
-                    stream.after_publish(stored.seq, &msg.subject, before);
+                    stream.after_publish(
+                        stored.seq,
+                        &msg.subject,
+                        before,
+                        stored.rolled_up.as_ref(),
+                    );
                 }
             }
             result
