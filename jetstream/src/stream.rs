@@ -300,17 +300,39 @@ impl Stream {
         let seq = self
             .store
             .append(&msg.subject, stored_headers, msg.payload.clone(), now_ns)?;
-        // Limits first, as the reference applies them when it stores the
-        // message; the rollup's purge comes after (so a stream at
-        // max_msgs loses its oldest message and the rolled-up ones).
-        self.enforce_limits(&msg.subject)?;
-        let rolled_up = match rollup {
-            Some(Rollup::Subject) => {
-                let n = self.store.purge(Some(&msg.subject), Some(seq), None)?;
-                Some((msg.subject.clone(), n))
+        // An interest stream without interest in the subject counts the
+        // message in the sequence but keeps nothing: the reference skips it
+        // before its limits, and a rollup purges with nothing kept.
+        let no_interest = self.policy.interest_retention
+            && !self
+                .consumers
+                .values()
+                .any(|c| c.matches_subject(&msg.subject));
+        let rolled_up = if no_interest {
+            self.store.remove(seq)?;
+            match rollup {
+                Some(Rollup::Subject) => {
+                    let n = self.store.purge(Some(&msg.subject), None, None)?;
+                    Some((msg.subject.clone(), n))
+                }
+                Some(Rollup::All) => Some((String::new(), self.store.purge(None, None, None)?)),
+                None => None,
             }
-            Some(Rollup::All) => Some((String::new(), self.store.purge(None, Some(seq), None)?)),
-            None => None,
+        } else {
+            // Limits first, as the reference applies them when it stores
+            // the message; the rollup's purge comes after (so a stream at
+            // max_msgs loses its oldest message and the rolled-up ones).
+            self.enforce_limits(&msg.subject)?;
+            match rollup {
+                Some(Rollup::Subject) => {
+                    let n = self.store.purge(Some(&msg.subject), Some(seq), None)?;
+                    Some((msg.subject.clone(), n))
+                }
+                Some(Rollup::All) => {
+                    Some((String::new(), self.store.purge(None, Some(seq), None)?))
+                }
+                None => None,
+            }
         };
         if let Some(id) = msg_id {
             self.dedupe.insert(id.to_string(), seq, now_ns);
@@ -321,16 +343,6 @@ impl Stream {
         self.last_msg_id = msg_id.map(str::to_string);
         if let Some(ttl) = ttl_ns {
             self.ttls.push(Reverse((now_ns + ttl, seq)));
-        }
-        if self.policy.interest_retention
-            && !self
-                .consumers
-                .values()
-                .any(|c| c.matches_subject(&msg.subject))
-        {
-            // Acked and counted in the sequence, but not kept, as the
-            // reference does when no consumer has interest.
-            self.store.remove(seq)?;
         }
         Ok(Stored {
             seq,

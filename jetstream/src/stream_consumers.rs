@@ -147,7 +147,16 @@ impl Stream {
             first
         };
         let store = self.store.as_ref();
+        // Where the reference's store reports removals one by one, each
+        // pending message taken reaches its consumer as a term after the
+        // purge has moved it: an explicit-ack consumer counts that as ack
+        // activity even when the purge already dropped the message.
+        let settle = filtered && (store.is_memory() || purged == 1);
+        let now = crate::engine::now_ns();
         for c in self.consumers.values_mut() {
+            if settle && c.has_gone_pending(store) {
+                c.note_ack_activity(now);
+            }
             if !filtered || c.filter_within(filter) {
                 c.on_purged(start, last, false, store);
             } else if c.filter_contains(filter) {
@@ -156,7 +165,7 @@ impl Stream {
                 c.recount();
             }
         }
-        if filtered && (self.store.is_memory() || purged == 1) {
+        if settle {
             self.after_removals();
         }
     }

@@ -104,6 +104,8 @@ pub struct Consumer {
     /// filters: the reference tells a consumer of a removed message only
     /// when its filters match the subject, so these stay pending.
     unmatched: BTreeSet<u64>,
+    /// The last read found a last-per-subject message gone (see `peek`).
+    initial_gone: bool,
     /// (deadline, stream seq) of pending messages.
     timers: BTreeSet<(i64, u64)>,
     waiting: VecDeque<Waiting>,
@@ -259,6 +261,7 @@ impl Consumer {
             redeliver: BTreeSet::new(),
             initial,
             unmatched: BTreeSet::new(),
+            initial_gone: false,
             timers: BTreeSet::new(),
             waiting: VecDeque::new(),
             ahead: VecDeque::new(),
@@ -449,7 +452,10 @@ impl Consumer {
         // counts an all-zero pair as none stored and reports the live
         // position instead (which a read that found the end moves).
         let delivered_stream = if self.delivered == (0, 0) && store.is_memory() {
-            self.next_sseq.saturating_sub(1)
+            // Its next read: the oldest last-per-subject message still to
+            // go, else the next new one.
+            let next = self.initial.first().copied().unwrap_or(self.next_sseq);
+            next.saturating_sub(1)
         } else {
             self.delivered.1
         };
@@ -788,7 +794,9 @@ impl Consumer {
                 break;
             }
             let Some((msg, source)) = self.peek(store)? else {
-                self.at_end(store);
+                if !std::mem::take(&mut self.initial_gone) {
+                    self.at_end(store);
+                }
                 self.end_no_wait_requests(out);
                 break;
             };
@@ -964,16 +972,22 @@ impl Consumer {
                     self.redeliver.remove(&seq);
                     if let Some(p) = self.pending.remove(&seq) {
                         self.timers.remove(&(p.deadline, seq));
+                        self.settle_floor(p.cseq, seq);
                     }
-                    self.settle_floor();
                 }
             }
         }
-        while let Some(&seq) = self.initial.first() {
+        if let Some(&seq) = self.initial.first() {
             match store.get(seq)? {
                 Some(m) => return Ok(Some((m, Source::Initial))),
                 None => {
+                    // The reference's read of a last-per-subject message
+                    // that has gone ends that pass as the end of the
+                    // stream does (no_wait requests get their 404); the
+                    // next pass goes on with the rest.
                     self.initial.remove(&seq);
+                    self.initial_gone = true;
+                    return Ok(None);
                 }
             }
         }
@@ -1139,6 +1153,19 @@ impl Consumer {
         self.dirty = true;
     }
 
+    /// Whether a message this consumer has pending is gone from the stream.
+    pub fn has_gone_pending(&self, store: &dyn Store) -> bool {
+        self.pending.keys().any(|&seq| !store.contains(seq))
+    }
+
+    /// An ack reached an explicit-ack consumer (ack activity is stamped
+    /// whether or not the message was still pending).
+    pub fn note_ack_activity(&mut self, now: i64) {
+        if self.config.ack_policy == AckPolicy::Explicit {
+            self.ack_active = Some(now);
+        }
+    }
+
     /// Counts are redone on the next look (messages went without
     /// touching this consumer's pending ones).
     pub fn recount(&mut self) {
@@ -1184,26 +1211,20 @@ impl Consumer {
     }
 
     /// An ack (or term) received: `acknowledge`, plus what the reference
-    /// does for one that finds nothing pending: an explicit ack still
-    /// counts as ack activity, an ack-all above the floor still moves the
-    /// floor to the acked delivery.
+    /// does for one that finds nothing pending: it still counts as ack
+    /// activity (for ack-all, when above the floor), and moves nothing.
     fn acknowledge_from(&mut self, target: &ack::AckTarget<'_>, now: i64) -> Vec<u64> {
         let seq = target.stream_seq;
         if self.pending.contains_key(&seq) {
             return self.acknowledge(seq, now);
         }
-        match self.config.ack_policy {
-            AckPolicy::Explicit => self.ack_active = Some(now),
-            AckPolicy::All
-                if target.consumer_seq > self.ack_floor.0 && seq > self.ack_floor.1 =>
-            {
-                let released = self.acknowledge(seq, now);
-                self.ack_active = Some(now);
-                self.ack_floor = (target.consumer_seq, seq);
-                self.dirty = true;
-                return released;
-            }
-            _ => {}
+        let counts = match self.config.ack_policy {
+            AckPolicy::Explicit => true,
+            AckPolicy::All => target.consumer_seq > self.ack_floor.0 && seq > self.ack_floor.1,
+            _ => false,
+        };
+        if counts {
+            self.ack_active = Some(now);
         }
         Vec::new()
     }
@@ -1238,27 +1259,28 @@ impl Consumer {
                     self.timers.remove(&(p.deadline, seq));
                     self.redeliver.remove(&seq);
                     released.push(seq);
+                    self.ack_active = Some(now);
+                    self.settle_floor(p.cseq, seq);
+                    self.dirty = true;
                 }
             }
-        }
-        if !released.is_empty() {
-            self.ack_active = Some(now);
-            self.settle_floor();
-            self.dirty = true;
         }
         released
     }
 
-    /// With nothing pending the floor is the position (the reference's
-    /// next sequences less one, which a read that found the end has moved
-    /// on); else just below the oldest pending message.
-    fn settle_floor(&mut self) {
-        match self.pending.iter().next() {
-            None => self.ack_floor = (self.delivered.0, self.next_sseq.saturating_sub(1)),
-            Some((&seq, p)) => {
-                let floor = (p.cseq.saturating_sub(1), seq.saturating_sub(1));
-                if floor.0 >= self.ack_floor.0 {
-                    self.ack_floor = floor;
+    /// The floor after pending message `seq` (first delivered as `cseq`)
+    /// was settled, as the reference's consumer store moves it: with
+    /// nothing pending, to what was delivered; after the delivery right
+    /// above the floor, up to just below the next pending message; else
+    /// not at all.
+    fn settle_floor(&mut self, cseq: u64, seq: u64) {
+        if self.pending.is_empty() {
+            self.ack_floor = self.delivered;
+        } else if cseq == self.ack_floor.0 + 1 {
+            self.ack_floor = (cseq, seq);
+            if let Some((&next, p)) = self.pending.range(seq + 1..).next() {
+                if next <= self.delivered.1 && p.cseq > 0 {
+                    self.ack_floor = (p.cseq - 1, next - 1);
                 }
             }
         }
