@@ -100,9 +100,11 @@ pub fn generate(seed: u64, count: usize) -> Vec<Op> {
         *rng.pick(&["file", "memory"]),
         *rng.pick(&["file", "memory"]),
     ];
+    let short_window = [rng.chance(5), rng.chance(5)];
     let mut g = Generator {
         rng,
         storage,
+        short_window,
         made: [None, None],
         filtered: Default::default(),
     };
@@ -116,6 +118,8 @@ struct Generator {
     /// what the generator believes of a stream holds whichever of its
     /// creates the server accepted.
     storage: [&'static str; 2],
+    /// Each stream name keeps one duplicate window (see `stream_config`).
+    short_window: [bool; 2],
     /// Consumers (stream index, name) last created with a filter. They
     /// keep one: nats-server 2.14 stops counting new messages for a
     /// consumer whose update removes its filters (it registers no subject
@@ -213,11 +217,12 @@ impl Generator {
         c.insert("retention".into(), json!(retention));
         self.limits(&mut c);
         let r = &mut self.rng;
-        // Set at create only: nats-server 2.14 stamps the id of a message
-        // an interest stream drops for lack of interest with time 0, so it
-        // is forgotten at the next sweep of ids, which a changed window
-        // runs at once; tern keeps it for the window.
-        if r.chance(5) {
+        // One window per stream name, never changed: nats-server 2.14
+        // stamps the id of a message an interest stream drops for lack of
+        // interest with time 0, so it is forgotten at the next sweep of
+        // ids, which a changed window runs at once; tern keeps it for the
+        // window.
+        if self.short_window[index(name)] {
             c.insert("duplicate_window".into(), json!(60_000_000_000u64));
         }
         if r.chance(30) {

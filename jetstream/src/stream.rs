@@ -154,6 +154,12 @@ pub struct Stream {
     ttls: BinaryHeap<Reverse<(i64, u64)>>,
     /// The stream's consumers, by name (they run on this thread too).
     pub(crate) consumers: std::collections::BTreeMap<String, crate::consumer::Consumer>,
+    /// Whether deliveries of an ack-none consumer release messages. The
+    /// reference sets up that path when it opens a stream with interest
+    /// (or workqueue) retention; a stream updated from limits to interest
+    /// lacks it until it is opened again: those deliveries keep the
+    /// message and count as ack activity instead.
+    pub(crate) ack_none_releases: bool,
 }
 
 /// How a rollup header asks to trim the stream.
@@ -167,7 +173,9 @@ impl Stream {
     /// Wraps a store (new or recovered); rebuilds the dedupe window and
     /// TTL deadlines from the stored messages.
     pub fn new(policy: Policy, store: Box<dyn Store>, now_ns: i64) -> Result<Self, StoreError> {
+        let ack_none_releases = policy.interest_retention || policy.workqueue_retention;
         let mut s = Stream {
+            ack_none_releases,
             policy,
             store,
             dedupe: Dedupe::default(),
@@ -294,20 +302,21 @@ impl Stream {
         if p.max_msg_size > 0 && body_len as i64 > p.max_msg_size {
             return Err(ApiError::message_too_large().into());
         }
-        if p.discard_new {
+        // An interest stream without interest in the subject counts the
+        // message in the sequence but keeps nothing: the reference skips it
+        // before its store's discard-new checks and limits, and a rollup
+        // purges with nothing kept.
+        let no_interest = p.interest_retention
+            && !self
+                .consumers
+                .values()
+                .any(|c| c.matches_subject(&msg.subject));
+        if p.discard_new && !no_interest {
             self.check_discard_new(&msg.subject, size, rollup.is_some())?;
         }
         let seq = self
             .store
             .append(&msg.subject, stored_headers, msg.payload.clone(), now_ns)?;
-        // An interest stream without interest in the subject counts the
-        // message in the sequence but keeps nothing: the reference skips it
-        // before its limits, and a rollup purges with nothing kept.
-        let no_interest = self.policy.interest_retention
-            && !self
-                .consumers
-                .values()
-                .any(|c| c.matches_subject(&msg.subject));
         let rolled_up = if no_interest {
             self.store.remove(seq)?;
             match rollup {

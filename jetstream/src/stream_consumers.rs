@@ -4,6 +4,7 @@
 //! release messages on workqueue and interest streams; durable consumers
 //! are saved in the stream's store within the group commit.
 
+use crate::api::consumer::AckPolicy;
 use crate::api::stream::RetentionPolicy;
 use crate::consumer::ack::{parse_ack_body, parse_ack_subject, ACK_PREFIX};
 use crate::consumer::pull::NEXT_PREFIX;
@@ -89,12 +90,14 @@ impl Stream {
                 .split_once('.')
                 .map(|(_, c)| c)
                 .filter(|c| !c.contains('.'));
+            let path = self.ack_none_releases;
             let store = self.store.as_ref();
             let Some(c) = consumer.and_then(|n| self.consumers.get_mut(n)) else {
                 out.push(no_responders(reply, subject));
                 return;
             };
             let released = c.on_pull(&msg.payload, reply, store, now, out);
+            let released = ack_none_delivered(c, released, path, now);
             self.release(&released);
         }
     }
@@ -189,11 +192,12 @@ impl Stream {
             return;
         }
         let mut released = Vec::new();
+        let path = self.ack_none_releases;
         let store = self.store.as_ref();
         for c in self.consumers.values_mut() {
             c.refresh_activity(outbox, now);
             match c.deliver(store, now, out) {
-                Ok(r) => released.extend(r),
+                Ok(r) => released.extend(ack_none_delivered(c, r, path, now)),
                 Err(e) => tracing::error!("consumer {}: {e}", c.name),
             }
         }
@@ -243,7 +247,8 @@ impl Stream {
     pub fn load_consumers(&mut self, now: i64) -> Result<(), StoreError> {
         let name = self.policy().name.clone();
         for (cname, doc) in self.store.load_consumers()? {
-            let c = Consumer::decode(&name, &cname, &doc, self.store.as_ref(), now)?;
+            let mut c = Consumer::decode(&name, &cname, &doc, self.store.as_ref(), now)?;
+            c.started_with_ack_retention = self.ack_retention().is_some();
             self.consumers.insert(cname, c);
         }
         Ok(())
@@ -367,4 +372,24 @@ impl Stream {
             }
         }
     }
+}
+
+/// What deliveries of consumer `c` release for retention. An ack-none
+/// consumer that started on a stream without ack retention releases
+/// nothing (the reference decides that when the consumer starts); one
+/// that started with it, on a stream without the release path
+/// (`Stream::ack_none_releases`), counts its deliveries as ack activity
+/// instead.
+fn ack_none_delivered(c: &mut Consumer, released: Vec<u64>, path: bool, now: i64) -> Vec<u64> {
+    if released.is_empty() || c.config.ack_policy != AckPolicy::None {
+        return released;
+    }
+    if !c.started_with_ack_retention {
+        return Vec::new();
+    }
+    if path {
+        return released;
+    }
+    c.stamp_ack_activity(now);
+    Vec::new()
 }

@@ -115,8 +115,11 @@ fn try_create(
                 stream.consumers.len(),
                 &others,
             )?;
-            let consumer = Consumer::new(&stream_config.name, &name, config, now, stream.store())
-                .map_err(store_err)?;
+            let mut consumer =
+                Consumer::new(&stream_config.name, &name, config, now, stream.store())
+                    .map_err(store_err)?;
+            consumer.started_with_ack_retention =
+                stream.policy().interest_retention || stream.policy().workqueue_retention;
             stream.consumers.insert(name.clone(), consumer);
         }
         ActionOutcome::Update => {

@@ -106,6 +106,10 @@ pub struct Consumer {
     unmatched: BTreeSet<u64>,
     /// The last read found a last-per-subject message gone (see `peek`).
     initial_gone: bool,
+    /// Whether the stream had ack retention (interest, workqueue) when
+    /// this consumer started: the reference decides then whether an
+    /// ack-none consumer's deliveries count as acks for retention.
+    pub started_with_ack_retention: bool,
     /// (deadline, stream seq) of pending messages.
     timers: BTreeSet<(i64, u64)>,
     waiting: VecDeque<Waiting>,
@@ -191,6 +195,20 @@ fn start_sequence(
                         None => break seq = state.last_seq + 1,
                     }
                 }
+                // A filtered consumer skips ahead to the first message of
+                // its filters from there, unless that is the last message
+                // (the reference's shortcut, kept as it is).
+                let mut nearest = state.last_seq;
+                for f in filters {
+                    if let Some(m) = store.next_matching(f, state.first_seq)? {
+                        if m.seq >= seq && m.seq < nearest {
+                            nearest = m.seq;
+                        }
+                    }
+                }
+                if !filters.is_empty() && nearest > seq && nearest < state.last_seq {
+                    seq = nearest;
+                }
             }
             DeliverPolicy::New | DeliverPolicy::ByStartSequence => seq = state.last_seq + 1,
         }
@@ -244,7 +262,11 @@ impl Consumer {
                         .map(|(_, ss)| ss.last_seq),
                 );
             }
-            next_sseq = store.state().last_seq + 1;
+            // With no subject to start from, the reference's next read is
+            // the last message (which its filters do not match).
+            if !initial.is_empty() {
+                next_sseq = store.state().last_seq + 1;
+            }
         }
         let mut c = Consumer {
             name: name.to_string(),
@@ -262,6 +284,7 @@ impl Consumer {
             initial,
             unmatched: BTreeSet::new(),
             initial_gone: false,
+            started_with_ack_retention: false,
             timers: BTreeSet::new(),
             waiting: VecDeque::new(),
             ahead: VecDeque::new(),
@@ -445,8 +468,9 @@ impl Consumer {
             self.ack_floor
         };
         // The reference moves an ack-none consumer's floor with each
-        // delivery but never stamps it: no ack ever came.
-        let floor_active = if ack_none { None } else { self.ack_active };
+        // delivery but stamps it only when those deliveries went through
+        // its ack path (see `Stream::ack_none_releases`).
+        let floor_active = self.ack_active;
         // The reference reports the delivered pair it last stored (on a
         // delivery, a purge, at creation), except that its memory store
         // counts an all-zero pair as none stored and reports the live
@@ -1028,7 +1052,16 @@ impl Consumer {
         let seq = target.stream_seq;
         let mut out = AckOutcome::default();
         if seq >= self.next_sseq {
-            // Never delivered: the reference does not answer.
+            // Never delivered: the reference ignores it, and answers
+            // only the kinds it does not check (nak, progress, unknown).
+            out.reply = matches!(
+                kind,
+                AckKind::Nak(_) | AckKind::InProgress | AckKind::Unknown
+            );
+            // +NXT still asks for more.
+            if let AckKind::Next(body) = kind {
+                out.next = Some(body);
+            }
             return out;
         }
         out.reply = true;
@@ -1156,6 +1189,11 @@ impl Consumer {
     /// Whether a message this consumer has pending is gone from the stream.
     pub fn has_gone_pending(&self, store: &dyn Store) -> bool {
         self.pending.keys().any(|&seq| !store.contains(seq))
+    }
+
+    /// Stamps ack activity whatever the ack policy.
+    pub fn stamp_ack_activity(&mut self, now: i64) {
+        self.ack_active = Some(now);
     }
 
     /// An ack reached an explicit-ack consumer (ack activity is stamped
