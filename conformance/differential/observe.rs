@@ -30,6 +30,9 @@ pub struct Side {
     storage: Option<&'static str>,
     /// Ack subjects of the deliveries each (stream, consumer) made, in order.
     deliveries: HashMap<(String, String), Vec<String>>,
+    /// The account's API counts (total, errors) when this run began: runs
+    /// share a server, so account info is compared from there.
+    api_base: (u64, u64),
 }
 
 impl Side {
@@ -38,6 +41,7 @@ impl Side {
             client: Client::connect(port)?,
             storage,
             deliveries: HashMap::new(),
+            api_base: (0, 0),
         })
     }
 
@@ -53,6 +57,18 @@ impl Side {
             )?;
         }
         self.deliveries.clear();
+        let info = self
+            .client
+            .request("$JS.API.INFO", &[], b"", API_TIMEOUT)?
+            .and_then(|m| serde_json::from_slice::<Value>(&m.payload).ok());
+        let count = |key: &str| {
+            info.as_ref()
+                .and_then(|i| i.get("api"))
+                .and_then(|a| a.get(key))
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+        };
+        self.api_base = (count("total"), count("errors"));
         Ok(())
     }
 
@@ -222,12 +238,27 @@ impl Side {
                 out.extend(problems.into_iter().map(|p| format!("  bad time: {p}")));
                 sort_consumer_lists(&mut value);
                 drop_deleted_zero(&mut value);
+                self.rebase_api_counts(&mut value);
                 if self.storage.is_some() {
                     strip_storage(&mut value);
                 }
                 out.extend(flatten(&value).into_iter().map(|l| format!("  {l}")));
             }
             _ => out.push(format!("  payload {}", escape(&msg.payload))),
+        }
+    }
+}
+
+impl Side {
+    /// Account info's API counts as counted since this run began.
+    fn rebase_api_counts(&self, value: &mut Value) {
+        let Some(api) = value.get_mut("api").and_then(Value::as_object_mut) else {
+            return;
+        };
+        for (key, base) in [("total", self.api_base.0), ("errors", self.api_base.1)] {
+            if let Some(n) = api.get(key).and_then(Value::as_u64) {
+                api.insert(key.into(), json!(n.saturating_sub(base)));
+            }
         }
     }
 }

@@ -285,7 +285,6 @@ impl Generator {
     fn create_stream(&mut self) -> Op {
         let name = *self.rng.pick(&STREAMS);
         let config = self.stream_config(name);
-        self.filtered.retain(|(i, _)| *i != index(name));
         self.made[index(name)] = Some(Made {
             config: config.clone(),
         });

@@ -313,9 +313,15 @@ impl Stream {
         if self.ack_retention() != Some(RetentionPolicy::Interest) {
             return Ok(());
         }
-        let first = self.store.state().first_seq;
+        let state = self.store.state();
+        let first = state.first_seq;
         let mut unneeded = std::collections::BTreeSet::new();
         for c in self.consumers.values() {
+            // The reference gives up on a consumer whose ack floor is past
+            // the stream's last message (it started beyond the end).
+            if c.ack_floor_stream_seq() > state.last_seq {
+                continue;
+            }
             let upto = c.released_upto();
             let mut seq = first;
             while seq <= upto {

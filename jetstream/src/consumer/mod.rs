@@ -324,15 +324,24 @@ impl Consumer {
     /// delivered while messages are pending.
     pub fn released_upto(&self) -> u64 {
         if self.pending.is_empty() {
-            self.ack_floor.1
+            self.floor().1
         } else {
-            self.ack_floor.1.max(self.delivered.1)
+            self.floor().1.max(self.delivered.1)
         }
     }
 
     /// The stream sequence of the ack floor.
     pub fn ack_floor_stream_seq(&self) -> u64 {
-        self.ack_floor.1
+        self.floor().1
+    }
+
+    /// The ack floor: an ack-none consumer's moves with each delivery.
+    fn floor(&self) -> (u64, u64) {
+        if self.config.ack_policy == AckPolicy::None {
+            self.delivered
+        } else {
+            self.ack_floor
+        }
     }
 
     pub fn matches_subject(&self, subject: &str) -> bool {
@@ -354,12 +363,15 @@ impl Consumer {
 
     /// After a filter update: notes the pending messages the new filters
     /// do not match (see `unmatched`).
+    /// (A message that went while unmatched was never reported, and stays
+    /// pending whatever the filters become.)
     pub fn note_unmatched_pending(&mut self, store: &dyn Store) -> Result<(), StoreError> {
-        self.unmatched.clear();
         let seqs: Vec<u64> = self.pending.keys().copied().collect();
         for seq in seqs {
             if let Some(m) = store.get(seq)? {
-                if !self.matches_subject(&m.subject) {
+                if self.matches_subject(&m.subject) {
+                    self.unmatched.remove(&seq);
+                } else {
                     self.unmatched.insert(seq);
                 }
             }
@@ -419,14 +431,14 @@ impl Consumer {
         }
         let from = self.next_sseq;
         let state = store.state();
-        let mut gone = Vec::new();
+        // Last-per-subject messages that have gone stay queued (the
+        // reference's skip list keeps them, and its read of one ends a
+        // pass, see `peek`) but are not counted.
+        let mut initial_left = 0;
         for &seq in &self.initial {
-            if store.get(seq)?.is_none() {
-                gone.push(seq);
+            if store.contains(seq) {
+                initial_left += 1;
             }
-        }
-        for seq in gone {
-            self.initial.remove(&seq);
         }
         let n = if self.filters.is_empty() {
             if state.msgs == 0 || from > state.last_seq {
@@ -454,19 +466,14 @@ impl Consumer {
             }
             n
         };
-        let n = n + self.initial.len() as u64;
+        let n = n + initial_left;
         self.num_pending = Some(n);
         Ok(n)
     }
 
     pub fn counts(&mut self, store: &dyn Store) -> Result<ConsumerCounts, StoreError> {
         let num_pending = self.count_pending(store)?;
-        let ack_none = self.config.ack_policy == AckPolicy::None;
-        let floor = if ack_none {
-            self.delivered
-        } else {
-            self.ack_floor
-        };
+        let floor = self.floor();
         // The reference moves an ack-none consumer's floor with each
         // delivery but stamps it only when those deliveries went through
         // its ack path (see `Stream::ack_none_releases`).
@@ -989,6 +996,11 @@ impl Consumer {
     /// new matching one.
     fn peek(&mut self, store: &dyn Store) -> Result<Option<(StoredMsg, Source)>, StoreError> {
         while let Some(&seq) = self.redeliver.first() {
+            let deliveries = self.pending.get(&seq).map_or(0, |p| p.deliveries);
+            if self.at_max_deliver(deliveries) {
+                self.exhaust(seq);
+                continue;
+            }
             match store.get(seq)? {
                 Some(m) => return Ok(Some((m, Source::Redelivery))),
                 None => {
@@ -1082,13 +1094,11 @@ impl Consumer {
                             self.timers.insert((p.deadline, seq));
                         }
                         None => {
+                            // Queued for redelivery even past max_deliver:
+                            // the reference drops it from pending only
+                            // when its next read reaches it (`peek`).
                             p.deadline = 0;
-                            let deliveries = p.deliveries;
-                            if self.at_max_deliver(deliveries) {
-                                self.exhaust(seq);
-                            } else {
-                                self.redeliver.insert(seq);
-                            }
+                            self.redeliver.insert(seq);
                         }
                     }
                     self.delivered_active = Some(now);
@@ -1241,9 +1251,9 @@ impl Consumer {
     /// was until the next ack moves it; it is not acked (retention keeps
     /// it).
     fn exhaust(&mut self, seq: u64) {
+        self.redeliver.remove(&seq);
         if let Some(p) = self.pending.remove(&seq) {
             self.timers.remove(&(p.deadline, seq));
-            self.redeliver.remove(&seq);
             self.dirty = true;
         }
     }
