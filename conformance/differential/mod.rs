@@ -15,5 +15,6 @@ mod client;
 mod lockstep;
 mod observe;
 mod ops;
+mod regressions;
 mod rng;
 mod tests;

@@ -69,6 +69,19 @@ fn run_seeds(pair: Pair, seeds: impl IntoIterator<Item = u64>, ops: usize) -> Ve
     reports
 }
 
+/// `1-2000`, `7`, or a comma list of either.
+fn parse_seeds(text: &str) -> Vec<u64> {
+    let mut seeds = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let number = |s: &str| s.trim().parse::<u64>().expect("TERN_DIFF_SEEDS: a seed number");
+        match part.split_once('-') {
+            Some((a, b)) => seeds.extend(number(a)..=number(b)),
+            None => seeds.push(number(part)),
+        }
+    }
+    seeds
+}
+
 fn replay(pair: Pair, label: &str, lines: &str) {
     let ops: Vec<Op> = lines
         .lines()
@@ -114,18 +127,12 @@ fn differential_seeds_by_hand() {
         _ => Pair::ReferenceVsTern,
     };
     let seeds = std::env::var("TERN_DIFF_SEEDS").unwrap_or_else(|_| "1-100".into());
-    let (lo, hi) = match seeds.split_once('-') {
-        Some((a, b)) => (a.parse().expect("seed"), b.parse().expect("seed")),
-        None => {
-            let s = seeds.parse().expect("seed");
-            (s, s)
-        }
-    };
+    let seeds = parse_seeds(&seeds);
     let ops = std::env::var("TERN_DIFF_OPS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(OPS);
-    let reports = run_seeds(pair, lo..=hi, ops);
+    let reports = run_seeds(pair, seeds, ops);
     assert!(reports.is_empty(), "{} seed(s) diverged", reports.len());
 }
 

@@ -22,11 +22,28 @@ pub fn purge(s: &mut Stream, req: &PurgeRequest) -> Result<u64, ApiError> {
     // tern does as the rest). The store's bounds are literal.
     let below = (req.seq > 1).then_some(req.seq);
     let keep = (req.keep > 0).then_some(req.keep);
-    let purged = s
-        .store_mut()
-        .purge(filter, below, keep)
-        .map_err(store_err)?;
-    s.after_purge(&req.filter, purged);
+    // The file store's seq-1 purge removes messages one by one, so on an
+    // empty stream it changes nothing (a whole purge would move the first
+    // sequence on).
+    let in_place_on_nothing =
+        filter.is_none() && req.seq == 1 && keep.is_none() && s.store().state().msgs == 0;
+    // The first message this purge could take (the one that went, when
+    // one did), for how the consumers hear of it.
+    let first_seq = s.store().state().first_seq;
+    let first = s
+        .store()
+        .next_matching(filter.unwrap_or(">"), first_seq)
+        .map_err(store_err)?
+        .map(|m| (m.seq, m.subject));
+    let purged = if in_place_on_nothing {
+        0
+    } else {
+        s.store_mut()
+            .purge(filter, below, keep)
+            .map_err(store_err)?
+    };
+    let in_place = filter.is_none() && (keep.is_some() || req.seq == 1);
+    s.after_purge(&req.filter, purged, in_place, first);
     s.store_mut().commit().map_err(store_err)?;
     Ok(purged)
 }

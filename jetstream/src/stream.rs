@@ -332,6 +332,17 @@ impl Stream {
             // the message; the rollup's purge comes after (so a stream at
             // max_msgs loses its oldest message and the rolled-up ones).
             self.enforce_limits(&msg.subject)?;
+            if rollup.is_some() {
+                // A pending message the limits took is reported to its
+                // consumer one by one, after the rollup's purge has moved
+                // it (see `after_purge`): ack activity all the same.
+                let store = self.store.as_ref();
+                for c in self.consumers.values_mut() {
+                    if c.has_gone_pending(store) {
+                        c.note_ack_activity(now_ns);
+                    }
+                }
+            }
             match rollup {
                 Some(Rollup::Subject) => {
                     let n = self.store.purge(Some(&msg.subject), Some(seq), None)?;

@@ -115,7 +115,9 @@ impl Stream {
         rolled_up: Option<&(String, u64)>,
     ) {
         if let Some((filter, purged)) = rolled_up {
-            self.after_purge(filter, *purged);
+            // A rollup of all keeps one message: the file store's in-place
+            // purge.
+            self.after_purge(filter, *purged, filter.is_empty(), None);
             self.after_removals();
         } else if self.store.state().msgs == msgs_before + 1 {
             for c in self.consumers.values_mut() {
@@ -131,10 +133,27 @@ impl Stream {
     /// as a whole up to the first message it left, those wider than a
     /// filtered purge only drop pending messages that are gone.
     ///
-    /// A filtered purge also settles, like a term, the pending messages it
-    /// took, where the reference's store reports removals one by one: its
-    /// memory store always, its file store only when one message went.
-    pub fn after_purge(&mut self, filter: &str, purged: u64) {
+    /// Where the reference's store reports the removals one by one, each
+    /// pending message taken reaches its consumer as a term once the purge
+    /// has moved it: for a filtered purge, its memory store always and
+    /// its file store when one message went; for an unfiltered purge its
+    /// file store does in place (`in_place`: with keep, or seq 1), when
+    /// one message went, and then only to consumers of every subject. An
+    /// explicit-ack consumer counts such a term as ack activity even when
+    /// the purge already dropped the message.
+    ///
+    /// `took`: the stream's first message the purge could take, as it was
+    /// before (when one message went, the one that went). When the file
+    /// store reports a single removal, it names the purge's subject (or
+    /// ">"), so consumers whose filters do not match that keep counting
+    /// the message; a purge of several recounts every consumer.
+    pub fn after_purge(
+        &mut self,
+        filter: &str,
+        purged: u64,
+        in_place: bool,
+        took: Option<(u64, String)>,
+    ) {
         let state = self.store.state();
         let (first, last) = (state.first_seq, state.last_seq);
         let filtered = !filter.is_empty();
@@ -150,14 +169,36 @@ impl Stream {
             first
         };
         let store = self.store.as_ref();
-        // Where the reference's store reports removals one by one, each
-        // pending message taken reaches its consumer as a term after the
-        // purge has moved it: an explicit-ack consumer counts that as ack
-        // activity even when the purge already dropped the message.
-        let settle = filtered && (store.is_memory() || purged == 1);
+        let memory = store.is_memory();
+        let settle_all = filtered && (memory || purged == 1);
+        let settle_unfiltered = !filtered && in_place && !memory && purged == 1;
         let now = crate::engine::now_ns();
+        // The subject the single removal is reported with, when the file
+        // store reports it so.
+        let notice = if memory || purged != 1 {
+            None
+        } else if filtered {
+            Some(filter)
+        } else if in_place {
+            Some(">")
+        } else {
+            None
+        };
+        let mut released = Vec::new();
         for c in self.consumers.values_mut() {
-            if settle && c.has_gone_pending(store) {
+            match (notice, &took) {
+                (Some(subject), Some((seq, msg_subject)))
+                    if !c.matches_subject(subject)
+                        && c.counts_as_pending(*seq, msg_subject) =>
+                {
+                    c.note_stale_pending();
+                }
+                (Some(_), _) => {}
+                (None, _) if purged > 1 || !filtered => c.forget_stale_pending(),
+                (None, _) => {}
+            }
+            let settles = settle_all || (settle_unfiltered && c.matches_subject(">"));
+            if settles && c.has_gone_pending(store) {
                 c.note_ack_activity(now);
             }
             if !filtered || c.filter_within(filter) {
@@ -167,10 +208,11 @@ impl Stream {
             } else {
                 c.recount();
             }
+            if settles {
+                released.extend(c.on_removed(store, now));
+            }
         }
-        if settle {
-            self.after_removals();
-        }
+        self.release(&released);
     }
 
     /// Messages were removed (purge, delete, expiry): counts are redone.

@@ -9,7 +9,7 @@ use crate::api::consumer::{
     ConsumerListResponse, ConsumerNamesRequest, ConsumerNamesResponse, ConsumerPauseRequest,
     ConsumerPauseResponse, CreateConsumerRequest, CreateKind, CreateSubject,
 };
-use crate::api::stream::StreamConfig;
+use crate::api::stream::{RetentionPolicy, StreamConfig};
 use crate::api::{decode, decode_optional, Response, ResponseBody};
 use crate::engine::{OutMsg, Outbox};
 use crate::error::ApiError;
@@ -100,7 +100,23 @@ fn try_create(
         .get(&name)
         .is_some_and(|c| c.config.is_push() && c.push_bound);
     config.set_static_metadata();
-    let outcome = decide_action(req.action, existing.as_ref(), &mut config, bound)?;
+    let wq_others: Option<Vec<Vec<String>>> = (existing.is_some()
+        && stream_config.retention == RetentionPolicy::WorkQueue)
+        .then(|| {
+            stream
+                .consumers
+                .iter()
+                .filter(|(n, _)| **n != name)
+                .map(|(_, c)| c.filters().to_vec())
+                .collect()
+        });
+    let outcome = decide_action(
+        req.action,
+        existing.as_ref(),
+        &mut config,
+        bound,
+        wq_others.as_deref(),
+    )?;
     match outcome {
         ActionOutcome::Create => {
             let others: Vec<Vec<String>> = stream
@@ -116,7 +132,14 @@ fn try_create(
                 &others,
             )?;
             let mut consumer =
-                Consumer::new(&stream_config.name, &name, config, now, stream.store())
+                Consumer::new(
+                    &stream_config.name,
+                    &name,
+                    config,
+                    now,
+                    stream.store(),
+                    stream_config.max_msgs_per_subject == 1,
+                )
                     .map_err(store_err)?;
             consumer.started_with_ack_retention =
                 stream.policy().interest_retention || stream.policy().workqueue_retention;

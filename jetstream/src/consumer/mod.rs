@@ -106,6 +106,14 @@ pub struct Consumer {
     unmatched: BTreeSet<u64>,
     /// The last read found a last-per-subject message gone (see `peek`).
     initial_gone: bool,
+    /// After such a read the reference's consumer waits to be woken (a new
+    /// message for it, a pull request, an ack) before it reads again.
+    gap_stall: bool,
+    /// Messages the reference still counts in num_pending though they
+    /// went: a purge that takes one message tells only the consumers whose
+    /// filters match the purge's subject (see `Stream::after_purge`), and
+    /// the others keep counting it until they count again.
+    stale_pending: u64,
     /// Whether the stream had ack retention (interest, workqueue) when
     /// this consumer started: the reference decides then whether an
     /// ack-none consumer's deliveries count as acks for retention.
@@ -153,6 +161,7 @@ fn start_sequence(
     config: &ConsumerConfig,
     filters: &[String],
     store: &dyn Store,
+    one_per_subject: bool,
 ) -> Result<u64, StoreError> {
     let state = store.state();
     let opt = config.opt_start_seq;
@@ -172,6 +181,9 @@ fn start_sequence(
                     }
                 }
             }
+            // With one message per subject every message is its subject's
+            // last: the reference starts such a consumer like deliver all.
+            DeliverPolicy::LastPerSubject if one_per_subject => seq = state.first_seq,
             DeliverPolicy::LastPerSubject => {
                 let mut start = u64::MAX;
                 for f in all_filters(filters) {
@@ -241,19 +253,22 @@ fn all_filters(filters: &[String]) -> Vec<String> {
 
 impl Consumer {
     /// A new consumer positioned by its deliver policy.
+    /// `one_per_subject`: the stream keeps one message per subject
+    /// (`max_msgs_per_subject` 1).
     pub fn new(
         stream: &str,
         name: &str,
         config: ConsumerConfig,
         created_ns: i64,
         store: &dyn Store,
+        one_per_subject: bool,
     ) -> Result<Consumer, StoreError> {
         let filters = config.filters();
-        let start = start_sequence(&config, &filters, store)?;
+        let start = start_sequence(&config, &filters, store, one_per_subject)?;
         let before = start.saturating_sub(1);
         let mut initial = BTreeSet::new();
         let mut next_sseq = start;
-        if config.deliver_policy == DeliverPolicy::LastPerSubject {
+        if config.deliver_policy == DeliverPolicy::LastPerSubject && !one_per_subject {
             for f in all_filters(&filters) {
                 initial.extend(
                     store
@@ -284,6 +299,8 @@ impl Consumer {
             initial,
             unmatched: BTreeSet::new(),
             initial_gone: false,
+            gap_stall: false,
+            stale_pending: 0,
             started_with_ack_retention: false,
             timers: BTreeSet::new(),
             waiting: VecDeque::new(),
@@ -354,6 +371,9 @@ impl Consumer {
 
     /// A new config from an update (filters may change).
     pub fn update_config(&mut self, config: ConsumerConfig) {
+        if config.filters() != self.filters {
+            self.stale_pending = 0;
+        }
         self.filters = config.filters();
         self.config = config;
         self.num_pending = None;
@@ -387,6 +407,7 @@ impl Consumer {
     /// A message was stored in the stream.
     pub fn on_stored(&mut self, seq: u64, subject: &str) {
         if seq >= self.next_sseq && self.matches_subject(subject) {
+            self.gap_stall = false;
             if let Some(n) = &mut self.num_pending {
                 *n += 1;
             }
@@ -471,8 +492,45 @@ impl Consumer {
         Ok(n)
     }
 
+    /// num_pending as the reference reports it: the count, plus what it
+    /// still counts though gone, within what the stream could hold past
+    /// the position (the reference clamps it so when it reports it).
+    fn reported_pending(&mut self, store: &dyn Store) -> Result<u64, StoreError> {
+        let count = self.count_pending(store)?;
+        if self.stale_pending == 0 {
+            return Ok(count);
+        }
+        let state = store.state();
+        let total = if self.next_sseq > state.last_seq {
+            0
+        } else {
+            (count + self.stale_pending)
+                .min(state.msgs)
+                .min(state.last_seq - self.next_sseq + 1)
+        };
+        self.stale_pending = total.saturating_sub(count);
+        Ok(total.max(count))
+    }
+
+    /// Whether message `seq` on `subject` is one this consumer counts as
+    /// still to deliver.
+    pub fn counts_as_pending(&self, seq: u64, subject: &str) -> bool {
+        (seq >= self.next_sseq || self.initial.contains(&seq)) && self.matches_subject(subject)
+    }
+
+    /// A removed message this consumer counted was not reported to it.
+    pub fn note_stale_pending(&mut self) {
+        self.stale_pending += 1;
+    }
+
+    /// Counts are taken afresh, as the reference's are after a purge of
+    /// many messages or a filter change.
+    pub fn forget_stale_pending(&mut self) {
+        self.stale_pending = 0;
+    }
+
     pub fn counts(&mut self, store: &dyn Store) -> Result<ConsumerCounts, StoreError> {
-        let num_pending = self.count_pending(store)?;
+        let num_pending = self.reported_pending(store)?;
         let floor = self.floor();
         // The reference moves an ack-none consumer's floor with each
         // delivery but stamps it only when those deliveries went through
@@ -674,6 +732,7 @@ impl Consumer {
             out.push(status_to(reply, status(409, "Consumer is push based")));
             return Vec::new();
         }
+        self.gap_stall = false;
         let req: PullRequest = match pull::parse_pull(body) {
             Ok(r) => r,
             Err(e) => {
@@ -723,7 +782,7 @@ impl Consumer {
             // want is a 408 now; otherwise the request waits its turn and
             // ends at the end of the stream.
             let msgs_pending = self
-                .count_pending(store)
+                .reported_pending(store)
                 .unwrap_or(0)
                 .saturating_add(self.redeliver.len() as u64);
             if msgs_pending == 0 && req.expires == 0 {
@@ -804,7 +863,7 @@ impl Consumer {
         out: &mut Vec<OutMsg>,
     ) -> Result<Vec<u64>, StoreError> {
         let mut released = Vec::new();
-        if self.config.is_paused_at(now) {
+        if self.config.is_paused_at(now) || self.gap_stall {
             return Ok(released);
         }
         let ack_none = self.config.ack_policy == AckPolicy::None;
@@ -825,7 +884,9 @@ impl Consumer {
                 break;
             }
             let Some((msg, source)) = self.peek(store)? else {
-                if !std::mem::take(&mut self.initial_gone) {
+                if std::mem::take(&mut self.initial_gone) {
+                    self.gap_stall = true;
+                } else {
                     self.at_end(store);
                 }
                 self.end_no_wait_requests(out);
@@ -1063,6 +1124,7 @@ impl Consumer {
     pub fn on_ack(&mut self, target: &ack::AckTarget<'_>, kind: AckKind, now: i64) -> AckOutcome {
         let seq = target.stream_seq;
         let mut out = AckOutcome::default();
+        self.gap_stall = false;
         if seq >= self.next_sseq {
             // Never delivered: the reference ignores it, and answers
             // only the kinds it does not check (nak, progress, unknown).
@@ -1151,6 +1213,8 @@ impl Consumer {
             self.ahead.clear();
             self.dirty = true;
         }
+        // Past the end the reference knows nothing is pending.
+        self.stale_pending = 0;
     }
 
     /// The stream was purged, as the reference's consumers take it:

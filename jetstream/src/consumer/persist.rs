@@ -56,7 +56,7 @@ impl Consumer {
     ) -> Result<Consumer, StoreError> {
         let saved: Saved = serde_json::from_slice(doc)
             .map_err(|e| StoreError::Corrupt(format!("consumer {name}: {e}")))?;
-        let mut c = Consumer::new(stream, name, saved.config, saved.created, store)?;
+        let mut c = Consumer::new(stream, name, saved.config, saved.created, store, false)?;
         c.delivered = saved.delivered;
         c.ack_floor = saved.ack_floor;
         c.next_sseq = saved.next_sseq;

@@ -28,7 +28,7 @@ fn pull_consumer(store: &MemStore, tweak: impl FnOnce(&mut ConsumerConfig)) -> C
         ..ConsumerConfig::default()
     };
     tweak(&mut config);
-    Consumer::new("S", "D", config, 0, store).expect("consumer")
+    Consumer::new("S", "D", config, 0, store, false).expect("consumer")
 }
 
 fn payloads(out: &[OutMsg]) -> Vec<String> {

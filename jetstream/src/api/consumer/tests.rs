@@ -531,7 +531,7 @@ fn apply(
         &format!("$JS.API.CONSUMER.CREATE.S.{}", existing.name),
         &format!(r#"{{"stream_name":"S","config":{config}}}"#),
     )?;
-    decide_action(action, Some(existing), &mut new, false)?;
+    decide_action(action, Some(existing), &mut new, false, None)?;
     Ok(new)
 }
 
@@ -550,13 +550,13 @@ fn action_rules() {
         );
     }
     let mut missing = stored("A9", r#"{"durable_name":"A9"}"#);
-    let err = decide_action(ConsumerAction::Update, None, &mut missing, false).unwrap_err();
+    let err = decide_action(ConsumerAction::Update, None, &mut missing, false, None).unwrap_err();
     assert_eq!(
         (err.code, err.err_code, err.description.as_str()),
         (400, 10149, "consumer does not exist")
     );
     assert_eq!(
-        decide_action(ConsumerAction::CreateOrUpdate, None, &mut missing, false),
+        decide_action(ConsumerAction::CreateOrUpdate, None, &mut missing, false, None),
         Ok(ActionOutcome::Create)
     );
 
@@ -742,6 +742,7 @@ fn update_refusals() {
         Some(&b1),
         &mut unbound,
         true,
+        None,
     )
     .unwrap_err();
     assert_eq!(

@@ -544,11 +544,16 @@ pub enum ActionOutcome {
 /// existing one (the reference changes pauses only through PAUSE).
 /// `old_deliver_bound`: the existing push consumer's deliver subject still
 /// has subscribers (then it may not move to another subject).
+///
+/// `wq_others`: on a workqueue stream, the other consumers' filters; an
+/// update must keep its partition unique among them (checked, as the
+/// reference does, before what the update may change).
 pub fn decide_action(
     action: ConsumerAction,
     existing: Option<&ConsumerConfig>,
     new: &mut ConsumerConfig,
     old_deliver_bound: bool,
+    wq_others: Option<&[Vec<String>]>,
 ) -> Result<ActionOutcome, ApiError> {
     let Some(old) = existing else {
         if action == ConsumerAction::Update {
@@ -560,6 +565,11 @@ pub fn decide_action(
     new.set_static_metadata();
     if action == ConsumerAction::Create && new != old {
         return Err(ApiError::consumer_already_exists());
+    }
+    if let Some(others) = wq_others {
+        if !partition_unique(&new.filters(), others) {
+            return Err(CONSUMER_WQ_CONSUMER_NOT_UNIQUE.into());
+        }
     }
     check_update(old, new, old_deliver_bound)?;
     Ok(ActionOutcome::Update)
@@ -653,8 +663,8 @@ pub fn check_new_consumer(
 }
 
 /// Whether no subject matched by `filters` is also claimed by one of
-/// `others` (an unfiltered consumer claims everything). The engine also
-/// runs this on an update of a workqueue consumer (10100).
+/// `others` (an unfiltered consumer claims everything); also checked on
+/// an update of a workqueue consumer (10100, see `decide_action`).
 pub fn partition_unique(filters: &[String], others: &[Vec<String>]) -> bool {
     others.iter().all(|other| {
         !other.is_empty()

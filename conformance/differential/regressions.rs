@@ -1,0 +1,282 @@
+//! Divergences the differential test found, each kept as the minimised
+//! list of operations that showed it, replayed against the reference (or,
+//! without it, file storage against memory storage on tern).
+//!
+//! Documented reference bugs tern does not copy are listed in
+//! `conformance/README.md` and left out of the generator; they have no
+//! entry here.
+
+#![cfg(test)]
+
+use super::lockstep::{self, Pair, Servers};
+use super::ops::Op;
+use crate::harness::reference_binary;
+
+fn run_regression(name: &str, lines: &str) {
+    let ops: Vec<Op> = lines
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| Op::from_line(l).unwrap_or_else(|e| panic!("{name}: bad line {l}: {e}")))
+        .collect();
+    let pair = if reference_binary().is_some() {
+        Pair::ReferenceVsTern
+    } else {
+        Pair::FileVsMemory
+    };
+    let servers = Servers::start(pair);
+    if let Err(d) = lockstep::run(&servers, &ops) {
+        assert!(
+            d.reference_fault,
+            "{name} diverges {}\n{}",
+            d.text,
+            servers.logs()
+        );
+    }
+}
+
+macro_rules! regression {
+    ($(#[doc = $doc:literal])* $name:ident, $ops:literal) => {
+        $(#[doc = $doc])*
+        #[test]
+        fn $name() {
+            run_regression(stringify!($name), $ops);
+        }
+    };
+}
+
+regression!(
+    /// A filtered purge with seq 1 purges every matching message.
+    diff_purge_filtered_seq_one,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S1","body":"{\"allow_direct\":true,\"name\":\"S1\",\"retention\":\"limits\",\"storage\":\"file\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"s1.b","body":"x","stream":"S1"}
+{"op":"request","subject":"$JS.API.STREAM.PURGE.S1","body":"{\"filter\":\"s1.>\",\"seq\":1}","stream":"S1"}
+"##
+);
+
+regression!(
+    /// A filtered purge that takes everything a consumer sees moves it past
+    /// the stream's end.
+    diff_filtered_purge_moves_consumer,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S2","body":"{\"allow_direct\":true,\"discard\":\"new\",\"max_msgs\":7,\"name\":\"S2\",\"retention\":\"workqueue\",\"storage\":\"file\",\"subjects\":[\"s2.*\"]}","stream":"S2"}
+{"op":"request","subject":"s2.c","headers":[["Nats-Msg-Id","m2"]],"body":"xxxxx","stream":"S2"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S2.C1","body":"{\"config\":{\"ack_policy\":\"explicit\",\"durable_name\":\"C1\",\"max_ack_pending\":3,\"max_deliver\":3,\"name\":\"C1\"},\"stream_name\":\"S2\"}","stream":"S2"}
+{"op":"request","subject":"$JS.API.STREAM.PURGE.S2","body":"{\"filter\":\"s2.c\",\"seq\":10}","stream":"S2"}
+"##
+);
+
+regression!(
+    /// A filtered purge of one pending message reaches its consumer as a
+    /// term: ack activity, though the purge already moved the floor.
+    diff_filtered_purge_terms_pending,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S1","body":"{\"allow_direct\":true,\"max_msgs_per_subject\":3,\"name\":\"S1\",\"retention\":\"limits\",\"storage\":\"file\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"s1.b","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S1.C2","body":"{\"config\":{\"ack_policy\":\"explicit\",\"durable_name\":\"C2\",\"filter_subject\":\"s1.b\",\"max_ack_pending\":3,\"name\":\"C2\"},\"stream_name\":\"S1\"}","stream":"S1"}
+{"op":"fetch","stream":"S1","consumer":"C2","batch":1,"no_wait":true,"expires_ms":40}
+{"op":"request","subject":"$JS.API.STREAM.PURGE.S1","body":"{\"filter\":\"s1.b\"}","stream":"S1"}
+"##
+);
+
+regression!(
+    /// An interest consumer's filter update drops what nobody needs, and
+    /// the message it had pending stays pending.
+    diff_filter_update_cleans_interest,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S1","body":"{\"discard\":\"new\",\"name\":\"S1\",\"retention\":\"interest\",\"storage\":\"memory\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"$JS.API.CONSUMER.DURABLE.CREATE.S1.C1","body":"{\"config\":{\"ack_policy\":\"explicit\",\"durable_name\":\"C1\",\"max_deliver\":3},\"stream_name\":\"S1\"}","stream":"S1"}
+{"op":"request","subject":"s1.a","body":"xxxxx","stream":"S1"}
+{"op":"fetch","stream":"S1","consumer":"C1","batch":4,"no_wait":true,"expires_ms":0}
+{"op":"request","subject":"$JS.API.CONSUMER.DURABLE.CREATE.S1.C1","body":"{\"config\":{\"ack_policy\":\"explicit\",\"durable_name\":\"C1\",\"filter_subject\":\"s1.b\",\"max_ack_pending\":1,\"max_deliver\":2},\"stream_name\":\"S1\"}","stream":"S1"}
+{"op":"request","subject":"$JS.API.CONSUMER.DURABLE.CREATE.S1.C1","body":"{\"config\":{\"ack_policy\":\"explicit\",\"durable_name\":\"C1\",\"filter_subject\":\"s1.a\"},\"stream_name\":\"S1\"}","stream":"S1"}
+"##
+);
+
+regression!(
+    /// A read that finds nothing moves the memory store's position of a
+    /// consumer that delivered nothing; after a delivery it stays.
+    diff_pull_end_positions,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S1","body":"{\"name\":\"S1\",\"retention\":\"limits\",\"storage\":\"memory\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"s1.b","body":"x","stream":"S1"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S1.C3","body":"{\"config\":{\"ack_policy\":\"explicit\",\"durable_name\":\"C3\",\"filter_subject\":\"s1.a\",\"name\":\"C3\"},\"stream_name\":\"S1\"}","stream":"S1"}
+{"op":"fetch","stream":"S1","consumer":"C3","batch":1,"no_wait":false,"expires_ms":40}
+{"op":"request","subject":"s1.a","body":"x","stream":"S1"}
+{"op":"request","subject":"s1.b","body":"x","stream":"S1"}
+{"op":"fetch","stream":"S1","consumer":"C3","batch":2,"no_wait":false,"expires_ms":40}
+{"op":"ack","stream":"S1","consumer":"C3","pick":0,"kind":"+ACK"}
+"##
+);
+
+regression!(
+    /// Account info reserves each stream's max_bytes.
+    diff_account_reserved_bytes,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S2","body":"{\"max_bytes\":504,\"max_msgs_per_subject\":2,\"name\":\"S2\",\"retention\":\"limits\",\"storage\":\"file\",\"subjects\":[\"s2.*\"]}","stream":"S2"}
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S1","body":"{\"max_bytes\":212,\"name\":\"S1\",\"retention\":\"limits\",\"storage\":\"memory\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"$JS.API.INFO","body":""}
+"##
+);
+
+regression!(
+    /// Discard new lets a message in over max_msgs when its subject is at
+    /// its limit (it replaces that subject's oldest).
+    diff_discard_new_at_subject_limit,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S1","body":"{\"max_msgs\":4,\"max_msgs_per_subject\":3,\"name\":\"S1\",\"retention\":\"workqueue\",\"storage\":\"file\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"$JS.API.STREAM.UPDATE.S1","body":"{\"allow_rollup_hdrs\":true,\"discard\":\"new\",\"max_bytes\":530,\"max_msgs\":2,\"max_msgs_per_subject\":2,\"name\":\"S1\",\"retention\":\"workqueue\",\"storage\":\"file\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"s1.a","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"s1.a","body":"xxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"s1.a","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S1"}
+"##
+);
+
+regression!(
+    /// A rollup passes discard_new_per_subject, and with discard new the
+    /// stream keeps what it holds over a lowered max_msgs.
+    diff_rollup_with_discard_new,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S2","body":"{\"allow_rollup_hdrs\":true,\"name\":\"S2\",\"retention\":\"limits\",\"storage\":\"file\",\"subjects\":[\"s2.*\"]}","stream":"S2"}
+{"op":"request","subject":"s2.b","body":"xxxxxxxxxx","stream":"S2"}
+{"op":"request","subject":"s2.a","body":"xxxxx","stream":"S2"}
+{"op":"request","subject":"s2.c","body":"x","stream":"S2"}
+{"op":"request","subject":"$JS.API.STREAM.UPDATE.S2","body":"{\"allow_rollup_hdrs\":true,\"discard\":\"new\",\"discard_new_per_subject\":true,\"max_msgs\":2,\"max_msgs_per_subject\":1,\"name\":\"S2\",\"retention\":\"limits\",\"storage\":\"file\",\"subjects\":[\"s2.*\"]}","stream":"S2"}
+{"op":"request","subject":"s2.b","headers":[["Nats-Rollup","sub"]],"body":"xxxxx","stream":"S2"}
+"##
+);
+
+regression!(
+    /// A no_wait pull held back by max_ack_pending waits unanswered; one
+    /// whose requester went away is dropped.
+    diff_no_wait_held_by_max_ack_pending,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S1","body":"{\"max_msgs\":7,\"name\":\"S1\",\"retention\":\"workqueue\",\"storage\":\"file\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"s1.a","body":"xxxxx","stream":"S1"}
+{"op":"request","subject":"s1.a","headers":[["Nats-Msg-Id","m2"]],"body":"xxxxx","stream":"S1"}
+{"op":"request","subject":"s1.a","body":"xxxxx","stream":"S1"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S1.C3","body":"{\"config\":{\"ack_policy\":\"explicit\",\"durable_name\":\"C3\",\"filter_subject\":\"s1.a\",\"max_ack_pending\":2,\"name\":\"C3\"},\"stream_name\":\"S1\"}","stream":"S1"}
+{"op":"fetch","stream":"S1","consumer":"C3","batch":4,"no_wait":true,"expires_ms":0}
+{"op":"fetch","stream":"S1","consumer":"C3","batch":1,"no_wait":true,"expires_ms":40}
+"##
+);
+
+regression!(
+    /// Rollups move consumers as purges do; an ack-none consumer's floor
+    /// follows its deliveries without an ack time.
+    diff_rollup_all_moves_consumers,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S2","body":"{\"allow_rollup_hdrs\":true,\"name\":\"S2\",\"retention\":\"limits\",\"storage\":\"file\",\"subjects\":[\"s2.*\"]}","stream":"S2"}
+{"op":"request","subject":"s2.c","body":"xxxxx","stream":"S2"}
+{"op":"request","subject":"$JS.API.CONSUMER.DURABLE.CREATE.S2.C3","body":"{\"config\":{\"ack_policy\":\"none\",\"deliver_policy\":\"last\",\"durable_name\":\"C3\"},\"stream_name\":\"S2\"}","stream":"S2"}
+{"op":"request","subject":"s2.b","headers":[["Nats-Rollup","all"]],"body":"xxxxxxxxxx","stream":"S2"}
+{"op":"fetch","stream":"S2","consumer":"C3","batch":3,"no_wait":true,"expires_ms":0}
+"##
+);
+
+regression!(
+    /// A stream changed to interest retention drops what its consumers
+    /// are done with (not past a consumer that starts beyond the end).
+    diff_retention_change_to_interest,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S1","body":"{\"allow_direct\":true,\"discard\":\"new\",\"discard_new_per_subject\":true,\"max_consumers\":1,\"max_msgs_per_subject\":3,\"name\":\"S1\",\"retention\":\"limits\",\"storage\":\"file\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"s1.a","body":"xxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"$JS.API.CONSUMER.DURABLE.CREATE.S1.C1","body":"{\"config\":{\"ack_policy\":\"explicit\",\"deliver_policy\":\"new\",\"durable_name\":\"C1\",\"filter_subjects\":[\"s1.a\",\"s1.zz\"]},\"stream_name\":\"S1\"}","stream":"S1"}
+{"op":"request","subject":"$JS.API.STREAM.UPDATE.S1","body":"{\"max_msgs_per_subject\":2,\"name\":\"S1\",\"retention\":\"interest\",\"storage\":\"file\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S2","body":"{\"name\":\"S2\",\"retention\":\"limits\",\"storage\":\"file\",\"subjects\":[\"s2.a\"]}","stream":"S2"}
+{"op":"request","subject":"$JS.API.CONSUMER.DURABLE.CREATE.S2.C3","body":"{\"config\":{\"ack_policy\":\"all\",\"deliver_policy\":\"by_start_sequence\",\"durable_name\":\"C3\",\"opt_start_seq\":5},\"stream_name\":\"S2\"}","stream":"S2"}
+{"op":"request","subject":"s2.a","body":"xxxxx","stream":"S2"}
+{"op":"request","subject":"$JS.API.STREAM.UPDATE.S2","body":"{\"name\":\"S2\",\"retention\":\"interest\",\"storage\":\"file\",\"subjects\":[\"s2.a\"]}","stream":"S2"}
+"##
+);
+
+regression!(
+    /// An interest stream without interest in a subject skips its message
+    /// before discard-new checks and limits.
+    diff_no_interest_skips_limits,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S2","body":"{\"discard\":\"new\",\"name\":\"S2\",\"retention\":\"limits\",\"storage\":\"file\",\"subjects\":[\"s2.*\"]}","stream":"S2"}
+{"op":"request","subject":"s2.a","body":"xxxxx","stream":"S2"}
+{"op":"request","subject":"s2.a","body":"xxxxxxxxxx","stream":"S2"}
+{"op":"request","subject":"s2.c","body":"x","stream":"S2"}
+{"op":"request","subject":"$JS.API.STREAM.UPDATE.S2","body":"{\"discard\":\"new\",\"max_msgs\":3,\"max_msgs_per_subject\":2,\"name\":\"S2\",\"retention\":\"interest\",\"storage\":\"file\",\"subjects\":[\"s2.*\"]}","stream":"S2"}
+{"op":"request","subject":"s2.a","body":"xxxxx","stream":"S2"}
+"##
+);
+
+regression!(
+    /// A deliver-last-per-subject consumer whose next message went ends
+    /// that pass (a no_wait pull gets its 404), and goes on at the next;
+    /// with no matching subject it starts at the last message.
+    diff_last_per_subject_gaps,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S1","body":"{\"allow_rollup_hdrs\":true,\"discard\":\"new\",\"name\":\"S1\",\"retention\":\"limits\",\"storage\":\"memory\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"s1.b","body":"xxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"s1.a","body":"xxxxx","stream":"S1"}
+{"op":"request","subject":"$JS.API.CONSUMER.DURABLE.CREATE.S1.C1","body":"{\"config\":{\"ack_policy\":\"explicit\",\"deliver_policy\":\"last_per_subject\",\"durable_name\":\"C1\",\"filter_subject\":\"s1.b\",\"max_ack_pending\":2},\"stream_name\":\"S1\"}","stream":"S1"}
+{"op":"request","subject":"$JS.API.CONSUMER.DURABLE.CREATE.S1.C2","body":"{\"config\":{\"ack_policy\":\"explicit\",\"deliver_policy\":\"last_per_subject\",\"durable_name\":\"C2\",\"filter_subject\":\"s1.zz\"},\"stream_name\":\"S1\"}","stream":"S1"}
+{"op":"request","subject":"$JS.API.STREAM.PURGE.S1","body":"{\"seq\":9}","stream":"S1"}
+{"op":"request","subject":"s1.b","body":"x","stream":"S1"}
+{"op":"fetch","stream":"S1","consumer":"C1","batch":2,"no_wait":true,"expires_ms":0}
+{"op":"fetch","stream":"S1","consumer":"C1","batch":2,"no_wait":true,"expires_ms":0}
+"##
+);
+
+regression!(
+    /// Deliver by start time with a filter skips to the filter's first
+    /// message.
+    diff_start_time_with_filter,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S1","body":"{\"name\":\"S1\",\"retention\":\"limits\",\"storage\":\"memory\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"s1.c.d","body":"x","stream":"S1"}
+{"op":"request","subject":"s1.a","body":"x","stream":"S1"}
+{"op":"request","subject":"s1.b","body":"x","stream":"S1"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S1.C3","body":"{\"config\":{\"ack_policy\":\"explicit\",\"deliver_policy\":\"by_start_time\",\"durable_name\":\"C3\",\"filter_subject\":\"s1.a\",\"name\":\"C3\",\"opt_start_time\":\"2020-01-01T00:00:00Z\"},\"stream_name\":\"S1\"}","stream":"S1"}
+"##
+);
+
+regression!(
+    /// Acks: one past the consumer's position is ignored (a progress
+    /// ack still answered); ack-all sets the floor to the acked delivery;
+    /// an explicit ack of nothing pending still counts as activity; a
+    /// nak past max_deliver stays pending until the next read.
+    diff_ack_edges,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S2","body":"{\"allow_rollup_hdrs\":true,\"name\":\"S2\",\"retention\":\"workqueue\",\"storage\":\"file\",\"subjects\":[\"s2.*\"]}","stream":"S2"}
+{"op":"request","subject":"s2.b","body":"xxxxx","stream":"S2"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S2.C2","body":"{\"config\":{\"ack_policy\":\"explicit\",\"durable_name\":\"C2\",\"filter_subject\":\"s2.b\",\"max_deliver\":1,\"name\":\"C2\"},\"stream_name\":\"S2\"}","stream":"S2"}
+{"op":"request","subject":"s2.b","body":"xxxxx","stream":"S2"}
+{"op":"fetch","stream":"S2","consumer":"C2","batch":3,"no_wait":true,"expires_ms":0}
+{"op":"ack","stream":"S2","consumer":"C2","pick":1,"kind":"+TERM"}
+{"op":"ack","stream":"S2","consumer":"C2","pick":0,"kind":"-NAK"}
+{"op":"fetch","stream":"S2","consumer":"C2","batch":1,"no_wait":true,"expires_ms":0}
+{"op":"ack","stream":"S2","consumer":"C2","pick":0,"kind":"+ACK"}
+{"op":"request","subject":"$JS.API.STREAM.DELETE.S2","body":""}
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S2","body":"{\"name\":\"S2\",\"retention\":\"limits\",\"storage\":\"file\",\"subjects\":[\"s2.*\"]}","stream":"S2"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S2.C2","body":"{\"config\":{\"ack_policy\":\"all\",\"durable_name\":\"C2\",\"name\":\"C2\"},\"stream_name\":\"S2\"}","stream":"S2"}
+{"op":"ack","stream":"S2","consumer":"C2","pick":1,"kind":"+WPI"}
+{"op":"ack","stream":"S2","consumer":"C2","pick":1,"kind":"+ACK"}
+{"op":"request","subject":"s2.a","body":"x","stream":"S2"}
+{"op":"request","subject":"s2.a","body":"x","stream":"S2"}
+{"op":"fetch","stream":"S2","consumer":"C2","batch":2,"no_wait":true,"expires_ms":0}
+{"op":"ack","stream":"S2","consumer":"C2","pick":5,"kind":"+ACK"}
+"##
+);
+
+regression!(
+    /// An ack-none consumer on a stream changed from limits to interest:
+    /// one started before the change releases nothing; one started after
+    /// counts its deliveries as ack activity and keeps the messages.
+    diff_ack_none_after_retention_change,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S2","body":"{\"name\":\"S2\",\"retention\":\"limits\",\"storage\":\"memory\",\"subjects\":[\"s2.*\"]}","stream":"S2"}
+{"op":"request","subject":"$JS.API.CONSUMER.DURABLE.CREATE.S2.C1","body":"{\"config\":{\"ack_policy\":\"none\",\"deliver_policy\":\"last\",\"durable_name\":\"C1\",\"filter_subject\":\"s2.b\"},\"stream_name\":\"S2\"}","stream":"S2"}
+{"op":"request","subject":"$JS.API.STREAM.UPDATE.S2","body":"{\"allow_direct\":true,\"name\":\"S2\",\"retention\":\"interest\",\"storage\":\"memory\",\"subjects\":[\"s2.*\"]}","stream":"S2"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S2.C3","body":"{\"config\":{\"ack_policy\":\"none\",\"durable_name\":\"C3\",\"filter_subject\":\"s2.c\",\"max_ack_pending\":2,\"name\":\"C3\"},\"stream_name\":\"S2\"}","stream":"S2"}
+{"op":"request","subject":"s2.c","headers":[["Nats-Msg-Id","m3"]],"body":"x","stream":"S2"}
+{"op":"request","subject":"s2.b","body":"xxxxx","stream":"S2"}
+{"op":"fetch","stream":"S2","consumer":"C3","batch":2,"no_wait":true,"expires_ms":0}
+{"op":"fetch","stream":"S2","consumer":"C1","batch":3,"no_wait":true,"expires_ms":0}
+"##
+);
