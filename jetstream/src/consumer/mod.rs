@@ -1324,7 +1324,8 @@ impl Consumer {
 
     /// An ack (or term) received: `acknowledge`, plus what the reference
     /// does for one that finds nothing pending: it still counts as ack
-    /// activity (for ack-all, when above the floor), and moves nothing.
+    /// activity (for ack-all, when above the floor) and acks the message to
+    /// the stream, and moves no floor.
     fn acknowledge_from(&mut self, target: &ack::AckTarget<'_>, now: i64) -> Vec<u64> {
         let seq = target.stream_seq;
         if self.pending.contains_key(&seq) {
@@ -1337,6 +1338,10 @@ impl Consumer {
         };
         if counts {
             self.ack_active = Some(now);
+            // Still an ack to the stream: on a workqueue or interest
+            // stream the message goes when nobody else needs it (a
+            // message dropped at max_deliver, say).
+            return vec![seq];
         }
         Vec::new()
     }
