@@ -16,6 +16,11 @@ const JS: ServerSpec = ServerSpec {
     jetstream: true,
 };
 
+/// How often, and how far apart, the states are looked at again when only
+/// they differ.
+const SETTLE_LOOKS: u32 = 5;
+const SETTLE_PAUSE: Duration = Duration::from_millis(20);
+
 /// The minimiser stops trying after this long and reports what it has.
 const MINIMISE_BUDGET: Duration = Duration::from_secs(240);
 
@@ -110,17 +115,19 @@ pub fn run(servers: &Servers, ops: &[Op]) -> Result<(), Divergence> {
     let mut left = connect(&servers.procs[0], sides[0].1)?;
     let mut right = connect(&servers.procs[1], sides[1].1)?;
     for (index, op) in ops.iter().enumerate() {
-        let (a, b) = thread::scope(|s| {
-            let ha = s.spawn(|| left.apply(op));
-            let hb = s.spawn(|| right.apply(op));
-            (ha.join(), hb.join())
-        });
-        let side = |r: thread::Result<std::io::Result<Vec<String>>>| match r {
-            Ok(Ok(lines)) => lines,
-            Ok(Err(e)) => vec![format!("connection failed: {e}")],
-            Err(_) => vec!["the side panicked".to_string()],
-        };
-        let (a, b) = (side(a), side(b));
+        let (a, b) = both(&mut left, &mut right, |side| side.apply(op));
+        let (mut sa, mut sb) = both(&mut left, &mut right, |side| side.state_after(op));
+        // Counts a server updates after it has answered (nats-server
+        // counts a consumer's pending messages on a goroutine of its own)
+        // get a few looks before the states count as different.
+        let mut looks = 0;
+        while a == b && sa != sb && looks < SETTLE_LOOKS {
+            thread::sleep(SETTLE_PAUSE);
+            (sa, sb) = both(&mut left, &mut right, |side| side.state_after(op));
+            looks += 1;
+        }
+        let a: Vec<String> = a.into_iter().chain(sa).collect();
+        let b: Vec<String> = b.into_iter().chain(sb).collect();
         if let Some(show) = std::env::var_os("TERN_DIFF_SHOW") {
             // By hand: what one side observed (`right`, else the left),
             // operation by operation.
@@ -148,6 +155,25 @@ pub fn run(servers: &Servers, ops: &[Op]) -> Result<(), Divergence> {
         }
     }
     Ok(())
+}
+
+/// Runs `step` on both sides at once; a side's failure is what it observed.
+fn both(
+    left: &mut Side,
+    right: &mut Side,
+    step: impl Fn(&mut Side) -> std::io::Result<Vec<String>> + Sync,
+) -> (Vec<String>, Vec<String>) {
+    let (a, b) = thread::scope(|s| {
+        let ha = s.spawn(|| step(left));
+        let hb = s.spawn(|| step(right));
+        (ha.join(), hb.join())
+    });
+    let side = |r: thread::Result<std::io::Result<Vec<String>>>| match r {
+        Ok(Ok(lines)) => lines,
+        Ok(Err(e)) => vec![format!("connection failed: {e}")],
+        Err(_) => vec!["the side panicked".to_string()],
+    };
+    (side(a), side(b))
 }
 
 fn connect(server: &ServerProcess, storage: Option<&'static str>) -> Result<Side, Divergence> {

@@ -49,12 +49,8 @@ impl Side {
     /// from nothing on the same server.
     pub fn reset(&mut self) -> std::io::Result<()> {
         for s in ["S1", "S2", "OTHER"] {
-            self.client.request(
-                &format!("$JS.API.STREAM.DELETE.{s}"),
-                &[],
-                b"",
-                API_TIMEOUT,
-            )?;
+            self.client
+                .request(&format!("$JS.API.STREAM.DELETE.{s}"), &[], b"", API_TIMEOUT)?;
         }
         self.deliveries.clear();
         let info = self
@@ -72,7 +68,7 @@ impl Side {
         Ok(())
     }
 
-    /// Applies `op`; returns what was observed, the state after included.
+    /// Applies `op`; returns the replies and deliveries observed.
     pub fn apply(&mut self, op: &Op) -> std::io::Result<Vec<String>> {
         let mut out = Vec::new();
         match op {
@@ -119,14 +115,19 @@ impl Side {
                 }
             }
         }
+        Ok(out)
+    }
+
+    /// The state `op` leaves to compare: the info of the stream it touched
+    /// (every subject, every deleted sequence) and its consumers' info.
+    pub fn state_after(&mut self, op: &Op) -> std::io::Result<Vec<String>> {
+        let mut out = Vec::new();
         if let Some(stream) = op.stream() {
             self.snapshot(stream, &mut out)?;
         }
         Ok(out)
     }
 
-    /// The stream's info (every subject, every deleted sequence) and its
-    /// consumers' info.
     fn snapshot(&mut self, stream: &str, out: &mut Vec<String>) -> std::io::Result<()> {
         out.push(format!("state of {stream}:"));
         let info = self.client.request(
@@ -223,7 +224,10 @@ impl Side {
         out.push(format!(
             "delivery {} ack {}",
             msg.subject,
-            msg.reply.as_deref().map(mask_ack_subject).unwrap_or_default()
+            msg.reply
+                .as_deref()
+                .map(mask_ack_subject)
+                .unwrap_or_default()
         ));
         render_headers(msg, out);
         out.push(format!("  payload {}", escape(&msg.payload)));
@@ -313,7 +317,12 @@ fn mask_ack_subject(subject: &str) -> String {
 fn sort_consumer_lists(value: &mut Value) {
     if let Some(Value::Array(list)) = value.get_mut("consumers") {
         list.sort_by(|a, b| {
-            let name = |v: &Value| v.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+            let name = |v: &Value| {
+                v.get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
             name(a).cmp(&name(b))
         });
     }
@@ -362,7 +371,10 @@ fn strip_storage(value: &mut Value) {
             // words (the file store tells EOF and "no message found").
             map.remove("bytes");
             if let Some(Value::Object(error)) = map.get_mut("error") {
-                if matches!(error.get("err_code").and_then(Value::as_u64), Some(10057 | 10043)) {
+                if matches!(
+                    error.get("err_code").and_then(Value::as_u64),
+                    Some(10057 | 10043)
+                ) {
                     error.insert("err_code".into(), json!("<delete miss>"));
                     error.insert("code".into(), json!("<delete miss>"));
                     error.insert("description".into(), json!("<delete miss>"));

@@ -498,6 +498,11 @@ impl Generator {
         // and when that takes one message, consumers whose filters do not
         // cover every subject keep counting it in num_pending. tern does
         // as the file store without the stale count.
+        // Nor an unfiltered purge up to a sequence on a memory stream: when
+        // nothing is stored at or past that sequence, the reference's
+        // memory store empties the stream but leaves its first sequence
+        // on a message it removed.
+        let memory = self.storage[index(stream)] == "memory";
         let r = &mut self.rng;
         let mut body = Map::new();
         let filtered = r.chance(50);
@@ -506,6 +511,7 @@ impl Generator {
         }
         match r.below(3) {
             0 => {}
+            1 if memory && !filtered => {}
             1 => {
                 let seq = match r.range(0, 10) {
                     1 if !filtered => 2,

@@ -26,7 +26,7 @@ use crate::harness::reference_binary;
 /// Operations per seed.
 const OPS: usize = 150;
 /// Seeds CI runs for each pair.
-const CI_SEEDS: std::ops::RangeInclusive<u64> = 1..=6;
+const CI_SEEDS: std::ops::RangeInclusive<u64> = 1..=10;
 
 fn say(text: &str) {
     // Straight to stderr so the harness's capture does not hide progress.
@@ -44,7 +44,10 @@ fn run_seeds(pair: Pair, seeds: impl IntoIterator<Item = u64>, ops: usize) -> Ve
         match lockstep::run(&servers, &list) {
             Err(d) if d.reference_fault => {
                 faults += 1;
-                say(&format!("seed {seed}: inconclusive, the reference failed: {}", d.text));
+                say(&format!(
+                    "seed {seed}: inconclusive, the reference failed: {}",
+                    d.text
+                ));
             }
             Err(d) => {
                 let report = lockstep::report(&servers, &format!("seed {seed}"), &list, d);
@@ -73,7 +76,11 @@ fn run_seeds(pair: Pair, seeds: impl IntoIterator<Item = u64>, ops: usize) -> Ve
 fn parse_seeds(text: &str) -> Vec<u64> {
     let mut seeds = Vec::new();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let number = |s: &str| s.trim().parse::<u64>().expect("TERN_DIFF_SEEDS: a seed number");
+        let number = |s: &str| {
+            s.trim()
+                .parse::<u64>()
+                .expect("TERN_DIFF_SEEDS: a seed number")
+        };
         match part.split_once('-') {
             Some((a, b)) => seeds.extend(number(a)..=number(b)),
             None => seeds.push(number(part)),

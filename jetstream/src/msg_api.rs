@@ -68,6 +68,9 @@ pub fn msg_delete(s: &mut Stream, memory: bool, seq: u64) -> Result<(), ApiError
         return Err(ApiError::sequence_not_found(seq));
     }
     s.store_mut().commit().map_err(store_err)?;
+    // One removal, reported with its subject: a consumer that had it
+    // pending takes it as a term.
+    s.after_removals();
     Ok(())
 }
 

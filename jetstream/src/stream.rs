@@ -331,14 +331,23 @@ impl Stream {
             // Limits first, as the reference applies them when it stores
             // the message; the rollup's purge comes after (so a stream at
             // max_msgs loses its oldest message and the rolled-up ones).
+            // A pending message the limits take is reported to its consumer
+            // one by one, after a rollup's purge has moved it (see
+            // `after_purge`): ack activity all the same.
+            let gone_before: Vec<bool> = if rollup.is_some() {
+                let store = self.store.as_ref();
+                self.consumers
+                    .values()
+                    .map(|c| c.has_gone_pending(store))
+                    .collect()
+            } else {
+                Vec::new()
+            };
             self.enforce_limits(&msg.subject)?;
             if rollup.is_some() {
-                // A pending message the limits took is reported to its
-                // consumer one by one, after the rollup's purge has moved
-                // it (see `after_purge`): ack activity all the same.
                 let store = self.store.as_ref();
-                for c in self.consumers.values_mut() {
-                    if c.has_gone_pending(store) {
+                for (c, before) in self.consumers.values_mut().zip(gone_before) {
+                    if !before && c.has_gone_pending(store) {
                         c.note_ack_activity(now_ns);
                     }
                 }
@@ -462,13 +471,16 @@ impl Stream {
         }
         if p.max_bytes > 0 && state.bytes + size > p.max_bytes as u64 {
             let replaced = match subject_state.filter(|_| at_subject_limit) {
-                Some(ss) => self.store.get(ss.first_seq).map_err(|e| {
-                    ApiError::store_failed(e.to_string())
-                })?,
+                Some(ss) => self
+                    .store
+                    .get(ss.first_seq)
+                    .map_err(|e| ApiError::store_failed(e.to_string()))?,
                 None => None,
             };
             let room = replaced.is_some_and(|m| {
-                self.store.size_of(&m.subject, m.headers.as_deref(), &m.payload) >= size
+                self.store
+                    .size_of(&m.subject, m.headers.as_deref(), &m.payload)
+                    >= size
             });
             if !room {
                 return Err(ApiError::store_failed(crate::error::MAX_BYTES_EXCEEDED));

@@ -188,8 +188,7 @@ impl Stream {
         for c in self.consumers.values_mut() {
             match (notice, &took) {
                 (Some(subject), Some((seq, msg_subject)))
-                    if !c.matches_subject(subject)
-                        && c.counts_as_pending(*seq, msg_subject) =>
+                    if !c.matches_subject(subject) && c.counts_as_pending(*seq, msg_subject) =>
                 {
                     c.note_stale_pending();
                 }
@@ -210,6 +209,8 @@ impl Stream {
             }
             if settles {
                 released.extend(c.on_removed(store, now));
+            } else {
+                c.keep_gone_pending(store);
             }
         }
         self.release(&released);

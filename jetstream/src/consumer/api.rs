@@ -100,9 +100,8 @@ fn try_create(
         .get(&name)
         .is_some_and(|c| c.config.is_push() && c.push_bound);
     config.set_static_metadata();
-    let wq_others: Option<Vec<Vec<String>>> = (existing.is_some()
-        && stream_config.retention == RetentionPolicy::WorkQueue)
-        .then(|| {
+    let wq_others: Option<Vec<Vec<String>>> =
+        (existing.is_some() && stream_config.retention == RetentionPolicy::WorkQueue).then(|| {
             stream
                 .consumers
                 .iter()
@@ -131,16 +130,15 @@ fn try_create(
                 stream.consumers.len(),
                 &others,
             )?;
-            let mut consumer =
-                Consumer::new(
-                    &stream_config.name,
-                    &name,
-                    config,
-                    now,
-                    stream.store(),
-                    stream_config.max_msgs_per_subject == 1,
-                )
-                    .map_err(store_err)?;
+            let mut consumer = Consumer::new(
+                &stream_config.name,
+                &name,
+                config,
+                now,
+                stream.store(),
+                stream_config.max_msgs_per_subject == 1,
+            )
+            .map_err(store_err)?;
             consumer.started_with_ack_retention =
                 stream.policy().interest_retention || stream.policy().workqueue_retention;
             stream.consumers.insert(name.clone(), consumer);

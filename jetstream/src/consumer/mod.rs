@@ -100,9 +100,11 @@ pub struct Consumer {
     /// subject at creation, still to deliver (new ones follow from
     /// `next_sseq`).
     initial: BTreeSet<u64>,
-    /// Pending messages whose subject a filter update left outside the
-    /// filters: the reference tells a consumer of a removed message only
-    /// when its filters match the subject, so these stay pending.
+    /// Pending messages whose removal this consumer will not hear of, so
+    /// they stay pending: ones a filter update left outside the filters
+    /// (the reference tells a consumer of a removed message only when its
+    /// filters match the subject), and ones a purge took without telling
+    /// (see `Stream::after_purge`).
     unmatched: BTreeSet<u64>,
     /// The last read found a last-per-subject message gone (see `peek`).
     initial_gone: bool,
@@ -1258,6 +1260,18 @@ impl Consumer {
         self.redeliver.retain(|&seq| seq >= next);
         self.recount();
         self.dirty = true;
+    }
+
+    /// Pending messages that are gone now were taken without a word to
+    /// this consumer: they stay pending (see `unmatched`).
+    pub fn keep_gone_pending(&mut self, store: &dyn Store) {
+        let gone: Vec<u64> = self
+            .pending
+            .keys()
+            .copied()
+            .filter(|&seq| !store.contains(seq))
+            .collect();
+        self.unmatched.extend(gone);
     }
 
     /// Whether a message this consumer has pending is gone from the stream.

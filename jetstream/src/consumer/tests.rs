@@ -195,3 +195,127 @@ fn read_ahead_holds_about_a_mebibyte_of_large_messages() {
     // Small messages are read ahead in full batches again.
     assert_eq!(c.ahead_msgs, READ_AHEAD);
 }
+
+// Time-driven behaviour on a controlled clock: what the differential test
+// cannot drive (it would have to wait out real ack waits and expiries).
+
+#[test]
+fn ack_wait_at_max_deliver_drops_the_message_from_pending() {
+    let store = store_with(&[0]);
+    let mut c = pull_consumer(&store, |c| c.max_deliver = 2);
+    let mut out = Vec::new();
+    c.on_pull(b"1", "_INBOX.r", &store, 0, &mut out);
+    assert_eq!(payloads(&out), vec!["m0"]);
+    out.clear();
+    // First expiry: due again, delivered a second time.
+    c.tick(1000 * MS, &mut out);
+    c.on_pull(b"1", "_INBOX.r", &store, 1000 * MS, &mut out);
+    assert_eq!(payloads(&out), vec!["m0"]);
+    out.clear();
+    // Second expiry at max_deliver: it leaves pending, not redelivered.
+    c.tick(2000 * MS, &mut out);
+    let counts = c.counts(&store).expect("counts");
+    assert_eq!((counts.num_ack_pending, counts.num_redelivered), (0, 0));
+    c.on_pull(
+        br#"{"batch":1,"no_wait":true}"#,
+        "_INBOX.r",
+        &store,
+        2000 * MS,
+        &mut out,
+    );
+    assert!(payloads(&out).is_empty());
+}
+
+#[test]
+fn backoff_sets_each_redelivery_deadline() {
+    let store = store_with(&[0]);
+    let mut c = pull_consumer(&store, |c| {
+        c.backoff = vec![100 * MS, 300 * MS];
+        c.max_deliver = 5;
+    });
+    let mut out = Vec::new();
+    c.on_pull(b"1", "_INBOX.r", &store, 0, &mut out);
+    assert_eq!(c.next_deadline(), Some(100 * MS));
+    c.tick(100 * MS, &mut out);
+    c.on_pull(b"1", "_INBOX.r", &store, 100 * MS, &mut out);
+    // The second delivery waits the second backoff, and the last one
+    // every delivery after.
+    assert_eq!(c.next_deadline(), Some(400 * MS));
+    c.tick(400 * MS, &mut out);
+    c.on_pull(b"1", "_INBOX.r", &store, 400 * MS, &mut out);
+    assert_eq!(c.next_deadline(), Some(700 * MS));
+    assert_eq!(payloads(&out), vec!["m0", "m0", "m0"]);
+}
+
+#[test]
+fn pull_expiry_and_heartbeats_follow_the_clock() {
+    let store = MemStore::new();
+    let mut c = pull_consumer(&store, |_| {});
+    let mut out = Vec::new();
+    let body = format!(
+        r#"{{"batch":2,"expires":{},"idle_heartbeat":{}}}"#,
+        100 * MS,
+        30 * MS
+    );
+    c.on_pull(body.as_bytes(), "_INBOX.r", &store, 0, &mut out);
+    assert!(out.is_empty());
+    let statuses = |out: &[OutMsg]| -> Vec<String> {
+        out.iter()
+            .filter_map(|m| m.headers.as_ref())
+            .map(|h| {
+                String::from_utf8_lossy(h)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect()
+    };
+    for t in [30, 60, 90] {
+        c.tick(t * MS, &mut out);
+    }
+    assert_eq!(
+        statuses(&out),
+        vec!["NATS/1.0 100 Idle Heartbeat"; 3],
+        "one heartbeat every 30 ms"
+    );
+    out.clear();
+    c.tick(99 * MS, &mut out);
+    assert!(out.is_empty(), "not expired yet");
+    c.tick(100 * MS, &mut out);
+    assert_eq!(statuses(&out), vec!["NATS/1.0 408 Request Timeout"]);
+    let counts = c.counts(&store).expect("counts");
+    assert_eq!(counts.num_waiting, 0);
+}
+
+/// An outbox where every subject has interest.
+struct Everyone;
+
+impl crate::engine::Outbox for Everyone {
+    fn publish(&self, _: &str, _: Option<&[u8]>, _: &[u8]) {}
+    fn publish_with_reply(&self, _: &str, _: &str, _: Option<&[u8]>, _: &[u8]) {}
+    fn capture(&self, _: &str, _: &[String], _: crate::writer::StreamInbox) {}
+    fn release(&self, _: &str) {}
+}
+
+#[test]
+fn inactive_threshold_ends_an_idle_consumer() {
+    let store = MemStore::new();
+    let mut c = pull_consumer(&store, |c| c.inactive_threshold = 500 * MS);
+    let mut out = Vec::new();
+    c.refresh_activity(&Everyone, 0);
+    assert!(c.tick(499 * MS, &mut out), "still within the threshold");
+    // A pull request is activity: the clock starts again after it.
+    c.on_pull(
+        br#"{"batch":1,"expires":100000000}"#,
+        "_INBOX.r",
+        &store,
+        400 * MS,
+        &mut out,
+    );
+    c.refresh_activity(&Everyone, 400 * MS);
+    assert!(c.tick(800 * MS, &mut out));
+    c.refresh_activity(&Everyone, 800 * MS);
+    assert!(c.tick(1299 * MS, &mut out));
+    assert!(!c.tick(1300 * MS, &mut out), "idle for the threshold");
+}

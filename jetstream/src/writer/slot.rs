@@ -186,10 +186,9 @@ impl Slot {
         let Some(stream) = self.stream.as_mut() else {
             return failed(&self.error());
         };
-        let ran = guard(|| {
-            work(stream);
-            stream.after_removals();
-        });
+        // Jobs that remove messages tell the consumers themselves, each as
+        // the reference's store reports that kind of removal.
+        let ran = guard(|| work(stream));
         if let Err(why) = ran {
             self.panicked(&why, outbox, readers);
             failed(&self.error());

@@ -556,7 +556,13 @@ fn action_rules() {
         (400, 10149, "consumer does not exist")
     );
     assert_eq!(
-        decide_action(ConsumerAction::CreateOrUpdate, None, &mut missing, false, None),
+        decide_action(
+            ConsumerAction::CreateOrUpdate,
+            None,
+            &mut missing,
+            false,
+            None
+        ),
         Ok(ActionOutcome::Create)
     );
 
