@@ -96,10 +96,7 @@ struct Made {
 /// Writes `count` operations from `seed`.
 pub fn generate(seed: u64, count: usize) -> Vec<Op> {
     let mut rng = Rng::new(seed);
-    let storage = [
-        *rng.pick(&["file", "memory"]),
-        *rng.pick(&["file", "memory"]),
-    ];
+    let storage = [rng.pick(&["file", "memory"]), rng.pick(&["file", "memory"])];
     let short_window = [rng.chance(5), rng.chance(5)];
     let mut g = Generator {
         rng,
@@ -189,14 +186,14 @@ impl Generator {
             .filter(|s| self.made[index(s)].is_some())
             .collect();
         if !live.is_empty() && self.rng.chance(92) {
-            *self.rng.pick(&live)
+            self.rng.pick(&live)
         } else {
-            *self.rng.pick(&STREAMS)
+            self.rng.pick(&STREAMS)
         }
     }
 
     fn consumer(&mut self) -> &'static str {
-        *self.rng.pick(&CONSUMERS)
+        self.rng.pick(&CONSUMERS)
     }
 
     fn seq(&mut self) -> i64 {
@@ -204,7 +201,7 @@ impl Generator {
     }
 
     fn subject_of(&mut self, stream: &str) -> &'static str {
-        *self.rng.pick(stream_subjects(stream).1)
+        self.rng.pick(stream_subjects(stream).1)
     }
 
     fn stream_config(&mut self, name: &str) -> Map<String, Value> {
@@ -213,7 +210,7 @@ impl Generator {
         c.insert("name".into(), json!(name));
         c.insert("subjects".into(), json!([stream_subjects(name).0]));
         c.insert("storage".into(), json!(self.storage[index(name)]));
-        let retention = *r.pick(&["limits", "limits", "limits", "interest", "workqueue"]);
+        let retention = r.pick(&["limits", "limits", "limits", "interest", "workqueue"]);
         c.insert("retention".into(), json!(retention));
         self.limits(&mut c);
         let r = &mut self.rng;
@@ -283,7 +280,7 @@ impl Generator {
     }
 
     fn create_stream(&mut self) -> Op {
-        let name = *self.rng.pick(&STREAMS);
+        let name = self.rng.pick(&STREAMS);
         let config = self.stream_config(name);
         self.made[index(name)] = Some(Made {
             config: config.clone(),
@@ -314,7 +311,7 @@ impl Generator {
         }
         if r.chance(5) {
             // Not allowed to change: an error on both.
-            let retention = *r.pick(&["limits", "interest", "workqueue"]);
+            let retention = r.pick(&["limits", "interest", "workqueue"]);
             config.insert("retention".into(), json!(retention));
         }
         if r.chance(4) {
@@ -372,7 +369,7 @@ impl Generator {
                 r.pick(&["sub", "all", "bad"]).to_string(),
             ));
         }
-        let size = *r.pick(&[1usize, 5, 10, 40, 100]);
+        let size = r.pick(&[1usize, 5, 10, 40, 100]);
         let body = "x".repeat(size);
         Op::Request {
             subject: subject.to_string(),
@@ -403,7 +400,7 @@ impl Generator {
     fn ack(&mut self) -> Op {
         let (stream, consumer) = (self.stream(), self.consumer());
         let r = &mut self.rng;
-        let kind = *r.pick(&[
+        let kind = r.pick(&[
             "+ACK", "+ACK", "+ACK", "+ACK", "-NAK", "-NAK", "+TERM", "+WPI", "", "bogus",
         ]);
         Op::Ack {
@@ -438,7 +435,7 @@ impl Generator {
                 c.insert("opt_start_time".into(), json!("2020-01-01T00:00:00Z"));
             }
         }
-        let ack = *r.pick(&["explicit", "explicit", "explicit", "all", "none"]);
+        let ack = r.pick(&["explicit", "explicit", "explicit", "all", "none"]);
         c.insert("ack_policy".into(), json!(ack));
         let keep_filter = self.filtered.contains(&(index(stream), name));
         let r = &mut self.rng;
@@ -594,7 +591,7 @@ impl Generator {
         match self.rng.below(5) {
             0 => api(&format!("$JS.API.STREAM.INFO.{stream}"), "", None),
             1 => {
-                let f = *self.rng.pick(filters(stream));
+                let f = self.rng.pick(filters(stream));
                 api(
                     &format!("$JS.API.STREAM.INFO.{stream}"),
                     &json!({ "subjects_filter": f }).to_string(),
