@@ -280,3 +280,49 @@ regression!(
 {"op":"fetch","stream":"S2","consumer":"C1","batch":3,"no_wait":true,"expires_ms":0}
 "##
 );
+
+regression!(
+    /// A purge reaching a deliver-last-per-subject consumer moves it from
+    /// its next last-per-subject message, not from past them all.
+    diff_purge_of_last_per_subject_consumer,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S2","body":"{\"discard\":\"new\",\"name\":\"S2\",\"retention\":\"limits\",\"storage\":\"memory\",\"subjects\":[\"s2.*\"]}","stream":"S2"}
+{"op":"request","subject":"s2.a","body":"xxxxxxxxxx","stream":"S2"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S2.C2","body":"{\"config\":{\"ack_policy\":\"explicit\",\"deliver_policy\":\"last_per_subject\",\"deliver_subject\":\"push.C2\",\"durable_name\":\"C2\",\"filter_subject\":\"s2.*\",\"max_ack_pending\":4,\"max_deliver\":1,\"name\":\"C2\"},\"stream_name\":\"S2\"}","stream":"S2"}
+{"op":"request","subject":"$JS.API.STREAM.PURGE.S2","body":"{\"filter\":\"s2.c\"}","stream":"S2"}
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S1","body":"{\"allow_direct\":true,\"discard\":\"new\",\"discard_new_per_subject\":true,\"max_msgs_per_subject\":3,\"name\":\"S1\",\"retention\":\"limits\",\"storage\":\"file\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"s1.b","headers":[["Nats-Msg-Id","m1"]],"body":"xxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"s1.a","body":"xxxxx","stream":"S1"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S1.C1","body":"{\"config\":{\"ack_policy\":\"explicit\",\"deliver_policy\":\"last_per_subject\",\"durable_name\":\"C1\",\"filter_subject\":\"s1.b\",\"max_deliver\":2,\"name\":\"C1\"},\"stream_name\":\"S1\"}","stream":"S1"}
+{"op":"request","subject":"$JS.API.STREAM.PURGE.S1","body":"{\"seq\":2}","stream":"S1"}
+"##
+);
+
+regression!(
+    /// A redelivery that finds its message gone is a term (ack activity).
+    diff_gone_redelivery_is_a_term,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S2","body":"{\"max_msg_size\":57,\"max_msgs_per_subject\":3,\"name\":\"S2\",\"retention\":\"interest\",\"storage\":\"file\",\"subjects\":[\"s2.*\"]}","stream":"S2"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S2.C3","body":"{\"config\":{\"ack_policy\":\"explicit\",\"durable_name\":\"C3\",\"filter_subject\":\"s2.*\",\"max_ack_pending\":2,\"name\":\"C3\"},\"stream_name\":\"S2\"}","stream":"S2"}
+{"op":"request","subject":"s2.a","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S2"}
+{"op":"fetch","stream":"S2","consumer":"C3","batch":1,"no_wait":true,"expires_ms":0}
+{"op":"ack","stream":"S2","consumer":"C3","pick":745,"kind":"-NAK"}
+{"op":"request","subject":"$JS.API.CONSUMER.DURABLE.CREATE.S2.C3","body":"{\"config\":{\"ack_policy\":\"explicit\",\"durable_name\":\"C3\",\"filter_subject\":\"s2.c\",\"max_deliver\":2},\"stream_name\":\"S2\"}","stream":"S2"}
+{"op":"fetch","stream":"S2","consumer":"C3","batch":1,"no_wait":false,"expires_ms":40}
+"##
+);
+
+regression!(
+    /// Deleting an interest consumer drops what nobody needs from its ack
+    /// floor on, not below it.
+    diff_consumer_delete_cleans_from_its_floor,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S2","body":"{\"allow_rollup_hdrs\":true,\"name\":\"S2\",\"retention\":\"limits\",\"storage\":\"file\",\"subjects\":[\"s2.*\"]}","stream":"S2"}
+{"op":"request","subject":"s2.b","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S2"}
+{"op":"request","subject":"s2.b","headers":[["Nats-Msg-Id","m3"]],"body":"xxxxxxxxxx","stream":"S2"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S2.C3","body":"{\"action\":\"create\",\"config\":{\"ack_policy\":\"explicit\",\"deliver_policy\":\"new\",\"durable_name\":\"C3\",\"filter_subject\":\"s2.zz\",\"name\":\"C3\"},\"stream_name\":\"S2\"}","stream":"S2"}
+{"op":"request","subject":"$JS.API.STREAM.UPDATE.S2","body":"{\"allow_direct\":true,\"discard\":\"new\",\"max_msgs\":3,\"name\":\"S2\",\"retention\":\"interest\",\"storage\":\"file\",\"subjects\":[\"s2.*\"]}","stream":"S2"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S2.C2","body":"{\"config\":{\"ack_policy\":\"explicit\",\"durable_name\":\"C2\",\"filter_subject\":\"s2.zz\",\"max_ack_pending\":3,\"max_deliver\":2,\"name\":\"C2\"},\"stream_name\":\"S2\"}","stream":"S2"}
+{"op":"request","subject":"$JS.API.CONSUMER.DELETE.S2.C3","body":"","stream":"S2"}
+"##
+);

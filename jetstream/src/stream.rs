@@ -502,6 +502,11 @@ impl Stream {
         // discard policy (one set where it was -1, unlimited, applies at
         // each subject's next message); the stream-wide limits trim only
         // with discard old.
+        // The stream-wide limits first, then the per-subject one, in the
+        // reference's order.
+        if !self.policy.discard_new {
+            self.enforce_limits("")?;
+        }
         let per = self.policy.max_msgs_per_subject;
         if per > 0 && (old_per_subject == 0 || per < old_per_subject) {
             let over: Vec<String> = self
@@ -514,9 +519,6 @@ impl Stream {
             for subject in over {
                 self.trim_subject(&subject, per as u64)?;
             }
-        }
-        if !self.policy.discard_new {
-            self.enforce_limits("")?;
         }
         self.store.commit()
     }

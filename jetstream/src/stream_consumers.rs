@@ -314,7 +314,8 @@ impl Stream {
                 self.store.purge(None, None, None)?;
                 return Ok(());
             }
-            self.drop_unneeded(0)?;
+            // From its ack floor on, as the reference looks when a consumer goes.
+            self.drop_unneeded(c.ack_floor_stream_seq())?;
         }
         Ok(())
     }

@@ -440,7 +440,7 @@ impl Consumer {
         let mut released = Vec::new();
         for seq in gone {
             if !self.unmatched.contains(&seq) {
-                released.extend(self.acknowledge(seq, now));
+                released.extend(self.acknowledge(seq, None, now));
             }
         }
         let pending = &self.pending;
@@ -545,8 +545,7 @@ impl Consumer {
         let delivered_stream = if self.delivered == (0, 0) && store.is_memory() {
             // Its next read: the oldest last-per-subject message still to
             // go, else the next new one.
-            let next = self.initial.first().copied().unwrap_or(self.next_sseq);
-            next.saturating_sub(1)
+            self.live_sseq().saturating_sub(1)
         } else {
             self.delivered.1
         };
@@ -885,7 +884,7 @@ impl Consumer {
             {
                 break;
             }
-            let Some((msg, source)) = self.peek(store)? else {
+            let Some((msg, source)) = self.peek(store, now, &mut released)? else {
                 if std::mem::take(&mut self.initial_gone) {
                     self.gap_stall = true;
                 } else {
@@ -1057,7 +1056,12 @@ impl Consumer {
 
     /// The next message to deliver: a due redelivery first, else the next
     /// new matching one.
-    fn peek(&mut self, store: &dyn Store) -> Result<Option<(StoredMsg, Source)>, StoreError> {
+    fn peek(
+        &mut self,
+        store: &dyn Store,
+        now: i64,
+        released: &mut Vec<u64>,
+    ) -> Result<Option<(StoredMsg, Source)>, StoreError> {
         while let Some(&seq) = self.redeliver.first() {
             let deliveries = self.pending.get(&seq).map_or(0, |p| p.deliveries);
             if self.at_max_deliver(deliveries) {
@@ -1067,12 +1071,10 @@ impl Consumer {
             match store.get(seq)? {
                 Some(m) => return Ok(Some((m, Source::Redelivery))),
                 None => {
-                    // Gone from the stream: nothing to ack any more.
+                    // Gone from the stream: the reference terminates it
+                    // here, an ack in all but name.
                     self.redeliver.remove(&seq);
-                    if let Some(p) = self.pending.remove(&seq) {
-                        self.timers.remove(&(p.deadline, seq));
-                        self.settle_floor(p.cseq, seq);
-                    }
+                    released.extend(self.acknowledge(seq, None, now));
                 }
             }
         }
@@ -1219,6 +1221,12 @@ impl Consumer {
         self.stale_pending = 0;
     }
 
+    /// The reference's next stream sequence: while last-per-subject
+    /// messages are still to go, the oldest of them.
+    fn live_sseq(&self) -> u64 {
+        self.initial.first().copied().unwrap_or(self.next_sseq)
+    }
+
     /// The stream was purged, as the reference's consumers take it:
     /// the position moves up to `start` (the first message left that this
     /// purge concerns; 0 when none is left, which means past `last`), the
@@ -1251,7 +1259,11 @@ impl Consumer {
                 }
             }
         }
-        let pos = self.next_sseq.saturating_sub(1);
+        let live = match self.initial.first() {
+            Some(&first) => first.max(sseq),
+            None => self.next_sseq,
+        };
+        let pos = live.saturating_sub(1);
         self.delivered.1 = self.delivered.1.max(pos);
         if self.pending.is_empty() {
             self.ack_floor = (self.delivered.0, pos);
@@ -1343,7 +1355,7 @@ impl Consumer {
     fn acknowledge_from(&mut self, target: &ack::AckTarget<'_>, now: i64) -> Vec<u64> {
         let seq = target.stream_seq;
         if self.pending.contains_key(&seq) {
-            return self.acknowledge(seq, now);
+            return self.acknowledge(seq, Some(target.consumer_seq), now);
         }
         let counts = match self.config.ack_policy {
             AckPolicy::Explicit => true,
@@ -1362,12 +1374,14 @@ impl Consumer {
 
     /// Removes acked sequences from pending and moves the floor; returns
     /// the sequences released.
-    fn acknowledge(&mut self, seq: u64, now: i64) -> Vec<u64> {
+    /// `ack_dseq`: the delivery sequence the ack named (an ack-all floor
+    /// takes it, as the reference's store does); for a removal, none.
+    fn acknowledge(&mut self, seq: u64, ack_dseq: Option<u64>, now: i64) -> Vec<u64> {
         let mut released = Vec::new();
         match self.config.ack_policy {
             AckPolicy::None => return released,
             AckPolicy::All => {
-                let acked = self.pending.get(&seq).map(|p| p.cseq);
+                let acked = self.pending.get(&seq).map(|p| ack_dseq.unwrap_or(p.cseq));
                 let upto: Vec<u64> = self.pending.range(..=seq).map(|(&s, _)| s).collect();
                 for s in upto {
                     if let Some(p) = self.pending.remove(&s) {
