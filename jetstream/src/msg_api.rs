@@ -64,8 +64,12 @@ pub fn msg_delete(s: &mut Stream, memory: bool, seq: u64) -> Result<(), ApiError
     }
     // Erasing overwrites the bytes in the reference's files; a redb record
     // is gone once removed, so both forms end the same.
+    let subject = s.store().get(seq).map_err(store_err)?.map(|m| m.subject);
     if !s.store_mut().remove(seq).map_err(store_err)? {
         return Err(ApiError::sequence_not_found(seq));
+    }
+    if let Some(subject) = subject {
+        s.report_removal(seq, &subject);
     }
     s.store_mut().commit().map_err(store_err)?;
     // One removal, reported with its subject: a consumer that had it

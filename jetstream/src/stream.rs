@@ -160,6 +160,9 @@ pub struct Stream {
     /// lacks it until it is opened again: those deliveries keep the
     /// message and count as ack activity instead.
     pub(crate) ack_none_releases: bool,
+    /// Messages the limits removed one by one since the consumers last
+    /// heard (`Stream::report_removals`).
+    pub(crate) limit_removals: Vec<(u64, String)>,
 }
 
 /// How a rollup header asks to trim the stream.
@@ -176,6 +179,7 @@ impl Stream {
         let ack_none_releases = policy.interest_retention || policy.workqueue_retention;
         let mut s = Stream {
             ack_none_releases,
+            limit_removals: Vec::new(),
             policy,
             store,
             dedupe: Dedupe::default(),
@@ -530,6 +534,7 @@ impl Stream {
                 break;
             }
             self.store.remove(s.first_seq)?;
+            self.limit_removals.push((s.first_seq, subject.to_string()));
         }
         Ok(())
     }
@@ -561,6 +566,7 @@ impl Stream {
         let first = self.store.state().first_seq;
         if let Some(m) = self.store.next_matching(">", first)? {
             self.store.remove(m.seq)?;
+            self.limit_removals.push((m.seq, m.subject));
         }
         Ok(())
     }

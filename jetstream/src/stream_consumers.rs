@@ -114,6 +114,14 @@ impl Stream {
         msgs_before: u64,
         rolled_up: Option<&(String, u64)>,
     ) {
+        // Every consumer hears of the new message first (the reference
+        // signals it as it stores it), whatever else the publish did.
+        if self.store.contains(seq) {
+            for c in self.consumers.values_mut() {
+                c.note_new_message(seq, subject);
+            }
+        }
+        self.report_removals();
         if let Some((filter, purged)) = rolled_up {
             // A rollup of all keeps one message: the file store's in-place
             // purge.
@@ -125,6 +133,21 @@ impl Stream {
             }
         } else {
             self.after_removals();
+        }
+    }
+
+    /// Tells the consumers of the messages the limits removed, one by one
+    /// as the reference's stores report them.
+    pub fn report_removals(&mut self) {
+        for (seq, subject) in std::mem::take(&mut self.limit_removals) {
+            self.report_removal(seq, &subject);
+        }
+    }
+
+    /// Tells the consumers of one removed message.
+    pub fn report_removal(&mut self, seq: u64, subject: &str) {
+        for c in self.consumers.values_mut() {
+            c.on_removal_reported(seq, subject);
         }
     }
 
@@ -186,15 +209,22 @@ impl Stream {
         };
         let mut released = Vec::new();
         for c in self.consumers.values_mut() {
+            let mut recount = false;
             match (notice, &took) {
                 (Some(subject), Some((seq, msg_subject)))
                     if !c.matches_subject(subject) && c.counts_as_pending(*seq, msg_subject) =>
                 {
                     c.note_stale_pending();
                 }
-                (Some(_), _) => {}
-                (None, _) if purged > 1 || !filtered => c.forget_stale_pending(),
-                (None, _) => {}
+                (Some(subject), Some((seq, _))) => c.on_removal_reported(*seq, subject),
+                (Some(_), None) => {}
+                (None, _) if purged > 1 || !filtered => {
+                    c.forget_stale_pending();
+                    recount = true;
+                }
+                // The memory store's one-by-one reports of a filtered
+                // purge, counted afresh instead.
+                (None, _) => recount = purged > 0,
             }
             let settles = settle_all || (settle_unfiltered && c.matches_subject(">"));
             if settles && c.has_gone_pending(store) {
@@ -211,6 +241,9 @@ impl Stream {
                 released.extend(c.on_removed(store, now));
             } else {
                 c.keep_gone_pending(store);
+            }
+            if recount {
+                c.recount_last_per_subject(store);
             }
         }
         self.release(&released);
@@ -292,6 +325,7 @@ impl Stream {
         for (cname, doc) in self.store.load_consumers()? {
             let mut c = Consumer::decode(&name, &cname, &doc, self.store.as_ref(), now)?;
             c.started_with_ack_retention = self.ack_retention().is_some();
+            c.recount_last_per_subject(self.store.as_ref());
             self.consumers.insert(cname, c);
         }
         Ok(())

@@ -141,6 +141,7 @@ fn try_create(
             .map_err(store_err)?;
             consumer.started_with_ack_retention =
                 stream.policy().interest_retention || stream.policy().workqueue_retention;
+            consumer.recount_last_per_subject(stream.store());
             stream.consumers.insert(name.clone(), consumer);
         }
         ActionOutcome::Update => {
@@ -157,6 +158,7 @@ fn try_create(
                 let store = stream.store.as_ref();
                 if let Some(c) = stream.consumers.get_mut(&name) {
                     c.note_unmatched_pending(store).map_err(store_err)?;
+                    c.recount_last_per_subject(store);
                 }
                 stream.drop_unneeded(from).map_err(store_err)?;
             }

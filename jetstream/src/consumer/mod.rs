@@ -116,6 +116,12 @@ pub struct Consumer {
     /// filters match the purge's subject (see `Stream::after_purge`), and
     /// the others keep counting it until they count again.
     stale_pending: u64,
+    /// Deliver last-per-subject only: num_pending as the reference keeps
+    /// it. It counts subjects whose last message is still ahead when it
+    /// counts afresh (creation, a filter change, a purge of several
+    /// messages), then +1 per new message, -1 per delivery and per
+    /// reported removal ahead of the position.
+    lps_pending: Option<u64>,
     /// Whether the stream had ack retention (interest, workqueue) when
     /// this consumer started: the reference decides then whether an
     /// ack-none consumer's deliveries count as acks for retention.
@@ -303,6 +309,7 @@ impl Consumer {
             initial_gone: false,
             gap_stall: false,
             stale_pending: 0,
+            lps_pending: None,
             started_with_ack_retention: false,
             timers: BTreeSet::new(),
             waiting: VecDeque::new(),
@@ -498,6 +505,20 @@ impl Consumer {
     /// still counts though gone, within what the stream could hold past
     /// the position (the reference clamps it so when it reports it).
     fn reported_pending(&mut self, store: &dyn Store) -> Result<u64, StoreError> {
+        if let Some(n) = self.lps_pending {
+            // Clamped as the reference clamps it when it reports it.
+            let state = store.state();
+            let live = self.live_sseq();
+            let n = if live > state.last_seq {
+                0
+            } else if n > 0 {
+                n.min(state.msgs).min(state.last_seq - live + 1)
+            } else {
+                n
+            };
+            self.lps_pending = Some(n);
+            return Ok(n);
+        }
         let count = self.count_pending(store)?;
         if self.stale_pending == 0 {
             return Ok(count);
@@ -518,6 +539,43 @@ impl Consumer {
     /// still to deliver.
     pub fn counts_as_pending(&self, seq: u64, subject: &str) -> bool {
         (seq >= self.next_sseq || self.initial.contains(&seq)) && self.matches_subject(subject)
+    }
+
+    /// Deliver last-per-subject: counts afresh as the reference does (the
+    /// subjects whose last message is at or past the position).
+    pub fn recount_last_per_subject(&mut self, store: &dyn Store) {
+        if self.config.deliver_policy != DeliverPolicy::LastPerSubject {
+            return;
+        }
+        let live = self.live_sseq();
+        let mut subjects = BTreeSet::new();
+        for f in all_filters(&self.filters) {
+            for (subject, ss) in store.subjects_matching(&f) {
+                if ss.last_seq >= live {
+                    subjects.insert(subject);
+                }
+            }
+        }
+        self.lps_pending = Some(subjects.len() as u64);
+    }
+
+    /// A message was stored (before any removal the publish caused).
+    pub fn note_new_message(&mut self, _seq: u64, subject: &str) {
+        if self.matches_subject(subject) {
+            if let Some(n) = &mut self.lps_pending {
+                *n += 1;
+            }
+        }
+    }
+
+    /// Message `seq` on `subject` was removed and reported one by one.
+    pub fn on_removal_reported(&mut self, seq: u64, subject: &str) {
+        let ahead = seq >= self.live_sseq() && self.matches_subject(subject);
+        if let Some(n) = &mut self.lps_pending {
+            if ahead {
+                *n = n.saturating_sub(1);
+            }
+        }
     }
 
     /// A removed message this consumer counted was not reported to it.
@@ -972,6 +1030,9 @@ impl Consumer {
                     if let Some(n) = &mut self.num_pending {
                         *n = n.saturating_sub(1);
                     }
+                    if let Some(n) = &mut self.lps_pending {
+                        *n = n.saturating_sub(1);
+                    }
                 }
             }
             self.delivered.0 = cseq;
@@ -1219,6 +1280,9 @@ impl Consumer {
         }
         // Past the end the reference knows nothing is pending.
         self.stale_pending = 0;
+        if self.lps_pending.is_some() && self.live_sseq() > last {
+            self.lps_pending = Some(0);
+        }
     }
 
     /// The reference's next stream sequence: while last-per-subject

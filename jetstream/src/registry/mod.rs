@@ -434,7 +434,10 @@ impl Registry {
                     .store_mut()
                     .save_config(&doc)
                     .and_then(|()| s.trim_to_limits(old_per_subject))
-                    .map(|()| s.after_removals())
+                    .map(|()| {
+                        s.report_removals();
+                        s.after_removals();
+                    })
                     .and_then(|()| {
                         if was_interest {
                             Ok(())
