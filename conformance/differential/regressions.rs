@@ -326,3 +326,51 @@ regression!(
 {"op":"request","subject":"$JS.API.CONSUMER.DELETE.S2.C3","body":"","stream":"S2"}
 "##
 );
+
+regression!(
+    /// A deliver-last-per-subject consumer's num_pending drops with a reported
+    /// removal ahead of it, as the reference counts it.
+    diff_last_per_subject_pending_after_delete,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S1","body":"{\"name\":\"S1\",\"retention\":\"limits\",\"storage\":\"memory\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"s1.c.d","headers":[["Nats-Msg-Id","m4"]],"body":"x","stream":"S1"}
+{"op":"request","subject":"s1.a","body":"xxxxx","stream":"S1"}
+{"op":"request","subject":"s1.c.d","body":"xxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"s1.b","body":"xxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"s1.c.d","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"s1.a","body":"x","stream":"S1"}
+{"op":"request","subject":"s1.a","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"s1.b","headers":[["Nats-Msg-Id","m1"]],"body":"xxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"s1.a","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"s1.b","body":"x","stream":"S1"}
+{"op":"request","subject":"s1.b","body":"xxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S1.C2","body":"{\"config\":{\"ack_policy\":\"explicit\",\"deliver_policy\":\"last_per_subject\",\"durable_name\":\"C2\",\"filter_subject\":\"s1.>\",\"max_ack_pending\":2,\"name\":\"C2\"},\"stream_name\":\"S1\"}","stream":"S1"}
+{"op":"request","subject":"$JS.API.STREAM.MSG.DELETE.S1","body":"{\"no_erase\":true,\"seq\":10}","stream":"S1"}
+"##
+);
+
+regression!(
+    /// num_pending of a last-per-subject consumer on a stream keeping one
+    /// message per subject counts subjects, as the reference counts it afresh.
+    diff_last_per_subject_pending_one_per_subject,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S1","body":"{\"allow_rollup_hdrs\":true,\"duplicate_window\":60000000000,\"max_msg_size\":55,\"max_msgs\":7,\"name\":\"S1\",\"retention\":\"limits\",\"storage\":\"file\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"s1.c.d","headers":[["Nats-Msg-Id","m2"]],"body":"xxxxx","stream":"S1"}
+{"op":"request","subject":"s1.c.d","body":"xxxxx","stream":"S1"}
+{"op":"request","subject":"$JS.API.STREAM.UPDATE.S1","body":"{\"allow_rollup_hdrs\":true,\"duplicate_window\":60000000000,\"max_bytes\":278,\"max_msgs\":7,\"max_msgs_per_subject\":1,\"name\":\"S1\",\"retention\":\"limits\",\"storage\":\"file\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"$JS.API.CONSUMER.DURABLE.CREATE.S1.C1","body":"{\"config\":{\"ack_policy\":\"explicit\",\"deliver_policy\":\"last_per_subject\",\"durable_name\":\"C1\",\"filter_subject\":\"s1.>\",\"max_deliver\":1},\"stream_name\":\"S1\"}","stream":"S1"}
+"##
+);
+
+regression!(
+    /// A filter change counts a last-per-subject consumer's num_pending
+    /// afresh as subjects ahead.
+    diff_last_per_subject_pending_after_filter_change,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S2","body":"{\"allow_direct\":true,\"name\":\"S2\",\"retention\":\"limits\",\"storage\":\"file\",\"subjects\":[\"s2.*\"]}","stream":"S2"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S2.C2","body":"{\"action\":\"create\",\"config\":{\"ack_policy\":\"explicit\",\"deliver_policy\":\"last_per_subject\",\"durable_name\":\"C2\",\"filter_subject\":\"s2.b\",\"max_ack_pending\":4,\"name\":\"C2\"},\"stream_name\":\"S2\"}","stream":"S2"}
+{"op":"request","subject":"s2.c","body":"xxxxxxxxxx","stream":"S2"}
+{"op":"request","subject":"s2.c","headers":[["Nats-Msg-Id","m4"]],"body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S2"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S2.C2","body":"{\"config\":{\"ack_policy\":\"explicit\",\"deliver_policy\":\"last_per_subject\",\"durable_name\":\"C2\",\"filter_subject\":\"s2.c\",\"max_ack_pending\":2,\"max_deliver\":2,\"name\":\"C2\"},\"stream_name\":\"S2\"}","stream":"S2"}
+"##
+);
