@@ -9,6 +9,8 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use crate::scenarios::jetstream::publish_frame;
+
 /// Every reply inbox is `_INBOX.d.<n>`, numbered per connection: the same
 /// operations name the same inboxes on every target.
 const INBOX_PREFIX: &str = "_INBOX.d.";
@@ -69,22 +71,11 @@ impl Client {
         headers: &[(String, String)],
         body: &[u8],
     ) -> io::Result<()> {
-        let mut out = Vec::with_capacity(body.len() + 128);
-        if headers.is_empty() {
-            out.extend_from_slice(format!("PUB {subject} {reply} {}\r\n", body.len()).as_bytes());
-        } else {
-            let mut block = String::from("NATS/1.0\r\n");
-            for (k, v) in headers {
-                block.push_str(&format!("{k}: {v}\r\n"));
-            }
-            block.push_str("\r\n");
-            let total = block.len() + body.len();
-            out.extend_from_slice(
-                format!("HPUB {subject} {reply} {} {total}\r\n{block}", block.len()).as_bytes(),
-            );
-        }
-        out.extend_from_slice(body);
-        out.extend_from_slice(b"\r\n");
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let out = publish_frame(subject, reply, &headers, body);
         self.stream.write_all(&out)
     }
 

@@ -109,9 +109,20 @@ pub(super) fn parse_reply(frame: &[u8]) -> Option<Reply> {
 /// The bytes of a publish to `subject` with reply `_INBOX.js`: PUB, or
 /// HPUB when there are headers.
 pub(super) fn publish_bytes(subject: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    publish_frame(subject, INBOX, headers, body)
+}
+
+/// The bytes of a publish to `subject` with reply `reply`: PUB, or HPUB
+/// when there are headers.
+pub(crate) fn publish_frame(
+    subject: &str,
+    reply: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Vec<u8> {
     let mut out = Vec::new();
     if headers.is_empty() {
-        out.extend_from_slice(format!("PUB {subject} {INBOX} {}\r\n", body.len()).as_bytes());
+        out.extend_from_slice(format!("PUB {subject} {reply} {}\r\n", body.len()).as_bytes());
     } else {
         let mut block = String::from("NATS/1.0\r\n");
         for (k, v) in headers {
@@ -120,7 +131,7 @@ pub(super) fn publish_bytes(subject: &str, headers: &[(&str, &str)], body: &[u8]
         block.push_str("\r\n");
         let total = block.len() + body.len();
         out.extend_from_slice(
-            format!("HPUB {subject} {INBOX} {} {total}\r\n{block}", block.len()).as_bytes(),
+            format!("HPUB {subject} {reply} {} {total}\r\n{block}", block.len()).as_bytes(),
         );
     }
     out.extend_from_slice(body);

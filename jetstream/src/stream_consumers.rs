@@ -116,9 +116,9 @@ impl Stream {
     ) {
         // Every consumer hears of the new message first (the reference
         // signals it as it stores it), whatever else the publish did.
-        if self.store.contains(seq) {
+        if !self.consumers.is_empty() && self.store.contains(seq) {
             for c in self.consumers.values_mut() {
-                c.note_new_message(seq, subject);
+                c.note_new_message(subject);
             }
         }
         self.report_removals();
@@ -369,15 +369,21 @@ impl Stream {
             }
             seq = m.seq + 1;
         }
-        if unneeded.is_empty() {
-            return Ok(());
+        self.remove_unneeded(unneeded)
+    }
+
+    /// Removes messages no consumer needs. Nobody had them pending (that
+    /// would be a need), so the consumers only count again.
+    fn remove_unneeded(&mut self, seqs: impl IntoIterator<Item = u64>) -> Result<(), StoreError> {
+        let mut removed = false;
+        for seq in seqs {
+            self.store.remove(seq)?;
+            removed = true;
         }
-        for s in unneeded {
-            self.store.remove(s)?;
-        }
-        // Nobody had them pending (that would be a need): counts only.
-        for c in self.consumers.values_mut() {
-            c.recount();
+        if removed {
+            for c in self.consumers.values_mut() {
+                c.recount();
+            }
         }
         Ok(())
     }
@@ -415,16 +421,7 @@ impl Stream {
                 seq = m.seq + 1;
             }
         }
-        if unneeded.is_empty() {
-            return Ok(());
-        }
-        for seq in unneeded {
-            self.store.remove(seq)?;
-        }
-        for c in self.consumers.values_mut() {
-            c.recount();
-        }
-        Ok(())
+        self.remove_unneeded(unneeded)
     }
 
     /// Whether a consumer still has to see (or ack) message `seq`.
