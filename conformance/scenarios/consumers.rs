@@ -162,6 +162,24 @@ fn pull(c: &mut Conn, stream: &str, consumer: &str, body: &str, count: usize) ->
 }
 
 /// Reads `count` messages (deliveries or statuses) without sending.
+/// Polls the consumer's info (unrecorded, bounded to about a second)
+/// until it contains `needle`: for counts the reference updates on a
+/// goroutine of its own after it has answered.
+fn await_info(c: &mut Conn, stream: &str, consumer: &str, needle: &str) {
+    let info = publish_bytes(
+        &format!("$JS.API.CONSUMER.INFO.{stream}.{consumer}"),
+        &[],
+        b"",
+    );
+    for _ in 0..100 {
+        let got = c.poll_unlogged(&info, 1);
+        if String::from_utf8_lossy(&got).contains(needle) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 fn read_msgs(c: &mut Conn, count: usize) -> Vec<Vec<String>> {
     let got = c.read_msgs_unrecorded(count);
     record_frames(c, &got, count)
@@ -697,16 +715,9 @@ fn cons_pull_statuses() {
         c.send(&[waiting.clone(), waiting].concat());
         c.ping();
         // The reference registers pull requests on the consumer's own
-        // goroutine, after the PONG may have gone out: wait (bounded)
-        // until both are counted before the recorded check.
-        let info = publish_bytes("$JS.API.CONSUMER.INFO.S.D", &[], b"");
-        for _ in 0..100 {
-            let got = c.poll_unlogged(&info, 1);
-            if String::from_utf8_lossy(&got).contains("\"num_waiting\":2") {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        // goroutine, after the PONG may have gone out: wait until both
+        // are counted before the recorded check.
+        await_info(&mut c, "S", "D", "\"num_waiting\":2");
         let got = capi(&mut c, "$JS.API.CONSUMER.INFO.S.D", "");
         expect_has(&mut c, &got, json!({"num_waiting": 2}));
         let got = pull(&mut c, "S", "D", r#"{"batch":1,"expires":1000000000}"#, 1);
@@ -810,6 +821,10 @@ fn cons_acks() {
         // +NXT: acks and pulls to the ack's reply.
         store(&mut c, "S", "s.b", "m6", 6);
         store(&mut c, "S", "s.b", "m7", 7);
+        // The reference counts a new message into num_pending on the
+        // stream's goroutine, after the publish ack; under load a pull
+        // right after could report a pending count one short.
+        await_info(&mut c, "S", "D", "\"num_pending\":2");
         pull(&mut c, "S", "D", "", 1);
         let subject = "$JS.ACK.S.D.1.6.7.0.1";
         c.send(&publish_bytes(subject, &[], b"+NXT"));
