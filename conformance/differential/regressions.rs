@@ -374,3 +374,31 @@ regression!(
 {"op":"request","subject":"$JS.API.CONSUMER.CREATE.S2.C2","body":"{\"config\":{\"ack_policy\":\"explicit\",\"deliver_policy\":\"last_per_subject\",\"durable_name\":\"C2\",\"filter_subject\":\"s2.c\",\"max_ack_pending\":2,\"max_deliver\":2,\"name\":\"C2\"},\"stream_name\":\"S2\"}","stream":"S2"}
 "##
 );
+
+regression!(
+    /// A rollup of all that takes one message reports it (to the file store's
+    /// in-place purge's notice, subject ">") only to consumers of every
+    /// subject: a filtered consumer keeps counting it in num_pending.
+    diff_rollup_all_single_removal_unreported_to_filtered,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S2","body":"{\"allow_rollup_hdrs\":true,\"max_msgs_per_subject\":3,\"name\":\"S2\",\"retention\":\"interest\",\"storage\":\"file\",\"subjects\":[\"s2.*\"]}","stream":"S2"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S2.C1","body":"{\"action\":\"create\",\"config\":{\"ack_policy\":\"explicit\",\"durable_name\":\"C1\",\"filter_subjects\":[\"s2.c\",\"s2.a\"],\"max_ack_pending\":2,\"max_deliver\":2,\"name\":\"C1\"},\"stream_name\":\"S2\"}","stream":"S2"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S2.C3","body":"{\"action\":\"create\",\"config\":{\"ack_policy\":\"explicit\",\"deliver_policy\":\"new\",\"durable_name\":\"C3\",\"filter_subject\":\"s2.b\",\"max_deliver\":3,\"name\":\"C3\"},\"stream_name\":\"S2\"}","stream":"S2"}
+{"op":"request","subject":"s2.a","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S2"}
+{"op":"request","subject":"s2.b","headers":[["Nats-Rollup","all"]],"body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S2"}
+"##
+);
+
+regression!(
+    /// A subject rollup that takes one message reports it to the consumers
+    /// of that subject: a last-per-subject consumer counts one fewer pending.
+    diff_rollup_sub_reported_to_last_per_subject,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S1","body":"{\"allow_rollup_hdrs\":true,\"max_bytes\":210,\"name\":\"S1\",\"retention\":\"limits\",\"storage\":\"file\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"s1.a","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"$JS.API.STREAM.UPDATE.S1","body":"{\"allow_rollup_hdrs\":true,\"discard\":\"new\",\"name\":\"S1\",\"retention\":\"limits\",\"storage\":\"file\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S1.C3","body":"{\"config\":{\"ack_policy\":\"explicit\",\"deliver_policy\":\"last_per_subject\",\"durable_name\":\"C3\",\"filter_subject\":\"s1.a\",\"name\":\"C3\"},\"stream_name\":\"S1\"}","stream":"S1"}
+{"op":"request","subject":"s1.c.d","body":"xxxxx","stream":"S1"}
+{"op":"request","subject":"s1.a","headers":[["Nats-Rollup","sub"]],"body":"xxxxx","stream":"S1"}
+"##
+);

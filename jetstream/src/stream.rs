@@ -86,9 +86,19 @@ pub struct Stored {
     /// The Nats-Msg-Id was seen within the duplicate window: nothing new
     /// was stored and `seq` is the original's.
     pub duplicate: bool,
-    /// A rollup header purged the stream: the purge's subject ("" for
-    /// all) and how many messages it took, for the consumers.
-    pub rolled_up: Option<(String, u64)>,
+    /// A rollup header purged the stream, for the consumers.
+    pub rolled_up: Option<RolledUp>,
+}
+
+/// What a rollup's purge did, as the consumers hear of it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RolledUp {
+    /// The purge's subject ("" for all).
+    pub filter: String,
+    /// How many messages it took.
+    pub purged: u64,
+    /// The first message it could take (the one that went, when one did).
+    pub took: Option<(u64, String)>,
 }
 
 /// Why a publish was refused.
@@ -324,11 +334,8 @@ impl Stream {
         let rolled_up = if no_interest {
             self.store.remove(seq)?;
             match rollup {
-                Some(Rollup::Subject) => {
-                    let n = self.store.purge(Some(&msg.subject), None, None)?;
-                    Some((msg.subject.clone(), n))
-                }
-                Some(Rollup::All) => Some((String::new(), self.store.purge(None, None, None)?)),
+                Some(Rollup::Subject) => Some(self.roll_up(&msg.subject, None)?),
+                Some(Rollup::All) => Some(self.roll_up("", None)?),
                 None => None,
             }
         } else {
@@ -357,13 +364,8 @@ impl Stream {
                 }
             }
             match rollup {
-                Some(Rollup::Subject) => {
-                    let n = self.store.purge(Some(&msg.subject), Some(seq), None)?;
-                    Some((msg.subject.clone(), n))
-                }
-                Some(Rollup::All) => {
-                    Some((String::new(), self.store.purge(None, Some(seq), None)?))
-                }
+                Some(Rollup::Subject) => Some(self.roll_up(&msg.subject, Some(seq))?),
+                Some(Rollup::All) => Some(self.roll_up("", Some(seq))?),
                 None => None,
             }
         };
@@ -428,6 +430,25 @@ impl Stream {
             .map(|(_, s)| s.last_seq)
             .max()
             .unwrap_or(0)
+    }
+
+    /// A rollup's purge: of `filter` ("" for all) below `below` (all of
+    /// it when the new message itself went).
+    fn roll_up(&mut self, filter: &str, below: Option<u64>) -> Result<RolledUp, StoreError> {
+        let first_seq = self.store.state().first_seq;
+        let took = self
+            .store
+            .next_matching(if filter.is_empty() { ">" } else { filter }, first_seq)?
+            .map(|m| (m.seq, m.subject))
+            .filter(|(seq, _)| below.is_none_or(|b| *seq < b));
+        let purged = self
+            .store
+            .purge(Some(filter).filter(|f| !f.is_empty()), below, None)?;
+        Ok(RolledUp {
+            filter: filter.to_string(),
+            purged,
+            took,
+        })
     }
 
     fn check_rollup(&self, value: Option<&str>) -> Result<Option<Rollup>, ApiError> {

@@ -11,7 +11,7 @@ use crate::consumer::pull::NEXT_PREFIX;
 use crate::consumer::Consumer;
 use crate::engine::{OutMsg, Outbox};
 use crate::store::StoreError;
-use crate::stream::{Inbound, Stream};
+use crate::stream::{Inbound, RolledUp, Stream};
 
 const FC_PREFIX: &str = "$JS.FC.";
 
@@ -112,7 +112,7 @@ impl Stream {
         seq: u64,
         subject: &str,
         msgs_before: u64,
-        rolled_up: Option<&(String, u64)>,
+        rolled_up: Option<&RolledUp>,
     ) {
         // Every consumer hears of the new message first (the reference
         // signals it as it stores it), whatever else the publish did.
@@ -122,10 +122,10 @@ impl Stream {
             }
         }
         self.report_removals();
-        if let Some((filter, purged)) = rolled_up {
+        if let Some(r) = rolled_up {
             // A rollup of all keeps one message: the file store's in-place
             // purge.
-            self.after_purge(filter, *purged, filter.is_empty(), None);
+            self.after_purge(&r.filter, r.purged, r.filter.is_empty(), r.took.clone());
             self.after_removals();
         } else if self.store.state().msgs == msgs_before + 1 {
             for c in self.consumers.values_mut() {
