@@ -402,3 +402,33 @@ regression!(
 {"op":"request","subject":"s1.a","headers":[["Nats-Rollup","sub"]],"body":"xxxxx","stream":"S1"}
 "##
 );
+
+regression!(
+    /// A purge that takes nothing reports nothing: a last-per-subject
+    /// consumer's num_pending keeps its count rather than being counted afresh.
+    diff_purge_of_nothing_keeps_last_per_subject_count,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S1","body":"{\"max_msgs_per_subject\":2,\"name\":\"S1\",\"retention\":\"limits\",\"storage\":\"file\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"s1.c.d","body":"xxxxx","stream":"S1"}
+{"op":"request","subject":"$JS.API.CONSUMER.DURABLE.CREATE.S1.C1","body":"{\"config\":{\"ack_policy\":\"explicit\",\"deliver_policy\":\"last_per_subject\",\"durable_name\":\"C1\",\"filter_subject\":\"s1.b\",\"max_ack_pending\":4},\"stream_name\":\"S1\"}","stream":"S1"}
+{"op":"request","subject":"$JS.API.STREAM.PURGE.S1","body":"","stream":"S1"}
+{"op":"request","subject":"s1.b","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"s1.b","body":"xxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"$JS.API.STREAM.PURGE.S1","body":"{\"seq\":2}","stream":"S1"}
+"##
+);
+
+regression!(
+    /// A file-store filtered purge of one message names its (wildcard) subject;
+    /// a consumer whose filter does not match that subject as a literal is not
+    /// told, so the message it had pending is dropped without ack activity.
+    diff_wildcard_filtered_purge_notice_skips_literal_filters,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S1","body":"{\"name\":\"S1\",\"retention\":\"interest\",\"storage\":\"file\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S1.C2","body":"{\"config\":{\"ack_policy\":\"explicit\",\"durable_name\":\"C2\",\"filter_subject\":\"s1.a\",\"name\":\"C2\"},\"stream_name\":\"S1\"}","stream":"S1"}
+{"op":"request","subject":"s1.a","body":"x","stream":"S1"}
+{"op":"fetch","stream":"S1","consumer":"C2","batch":4,"no_wait":false,"expires_ms":40}
+{"op":"request","subject":"s1.a","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"$JS.API.STREAM.PURGE.S1","body":"{\"filter\":\"s1.>\",\"keep\":1}","stream":"S1"}
+"##
+);

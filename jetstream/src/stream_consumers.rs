@@ -158,12 +158,13 @@ impl Stream {
     ///
     /// Where the reference's store reports the removals one by one, each
     /// pending message taken reaches its consumer as a term once the purge
-    /// has moved it: for a filtered purge, its memory store always and
-    /// its file store when one message went; for an unfiltered purge its
-    /// file store does in place (`in_place`: with keep, or seq 1), when
-    /// one message went, and then only to consumers of every subject. An
-    /// explicit-ack consumer counts such a term as ack activity even when
-    /// the purge already dropped the message.
+    /// has moved it: for a filtered purge, its memory store always; its
+    /// file store when one message went, naming the purge's subject (or
+    /// ">" for an unfiltered purge it does in place, `in_place`: with
+    /// keep, or seq 1), so only consumers whose filters match that
+    /// subject as a literal hear of it. An explicit-ack consumer counts
+    /// such a term as ack activity even when the purge already dropped
+    /// the message.
     ///
     /// `took`: the stream's first message the purge could take, as it was
     /// before (when one message went, the one that went). When the file
@@ -193,8 +194,6 @@ impl Stream {
         };
         let store = self.store.as_ref();
         let memory = store.is_memory();
-        let settle_all = filtered && (memory || purged == 1);
-        let settle_unfiltered = !filtered && in_place && !memory && purged == 1;
         let now = crate::engine::now_ns();
         // The subject the single removal is reported with, when the file
         // store reports it so.
@@ -218,15 +217,25 @@ impl Stream {
                 }
                 (Some(subject), Some((seq, _))) => c.on_removal_reported(*seq, subject),
                 (Some(_), None) => {}
+                // Nothing went: the stores report nothing.
+                (None, _) if purged == 0 => {}
                 (None, _) if purged > 1 || !filtered => {
                     c.forget_stale_pending();
                     recount = true;
                 }
                 // The memory store's one-by-one reports of a filtered
                 // purge, counted afresh instead.
-                (None, _) => recount = purged > 0,
+                (None, _) => recount = true,
             }
-            let settles = settle_all || (settle_unfiltered && c.matches_subject(">"));
+            // Settled like an ack: what the memory store reports one by
+            // one (each with its own subject), or the file store's single
+            // notice, to the consumers its subject matches (as a literal:
+            // a filtered consumer inside a wildcard purge is not told).
+            let settles = if memory {
+                filtered
+            } else {
+                notice.is_some_and(|n| c.matches_subject(n))
+            };
             if settles && c.has_gone_pending(store) {
                 c.note_ack_activity(now);
             }
