@@ -104,6 +104,7 @@ pub fn generate(seed: u64, count: usize) -> Vec<Op> {
         short_window,
         made: [None, None],
         filtered: Default::default(),
+        maybe_interest: [false, false],
     };
     (0..count).map(|_| g.next()).collect()
 }
@@ -123,6 +124,9 @@ struct Generator {
     /// to be told of them), so its `num_pending` stays stale; tern counts
     /// them. That reference bug is left out of the sequences.
     filtered: std::collections::HashSet<(usize, &'static str)>,
+    /// Stream names ever asked for interest retention (whether or not
+    /// the server took it): see `purge`.
+    maybe_interest: [bool; 2],
 }
 
 impl Generator {
@@ -212,6 +216,7 @@ impl Generator {
         c.insert("storage".into(), json!(self.storage[index(name)]));
         let retention = r.pick(&["limits", "limits", "limits", "interest", "workqueue"]);
         c.insert("retention".into(), json!(retention));
+        self.maybe_interest[index(name)] |= retention == "interest";
         self.limits(&mut c);
         let r = &mut self.rng;
         // One window per stream name, never changed: nats-server 2.14
@@ -313,6 +318,7 @@ impl Generator {
             // Not allowed to change: an error on both.
             let retention = r.pick(&["limits", "interest", "workqueue"]);
             config.insert("retention".into(), json!(retention));
+            self.maybe_interest[index(name)] |= retention == "interest";
         }
         if r.chance(4) {
             config.insert("sealed".into(), json!(true));
@@ -498,8 +504,11 @@ impl Generator {
         // Nor an unfiltered purge up to a sequence on a memory stream: when
         // nothing is stored at or past that sequence, the reference's
         // memory store empties the stream but leaves its first sequence
-        // on a message it removed.
-        let memory = self.storage[index(stream)] == "memory";
+        // on a message it removed. Its file store does the same when the
+        // sequences past are messages an interest stream skipped for lack
+        // of interest, so neither on a stream that may be one.
+        let no_unfiltered_seq =
+            self.storage[index(stream)] == "memory" || self.maybe_interest[index(stream)];
         let r = &mut self.rng;
         let mut body = Map::new();
         let filtered = r.chance(50);
@@ -508,7 +517,7 @@ impl Generator {
         }
         match r.below(3) {
             0 => {}
-            1 if memory && !filtered => {}
+            1 if no_unfiltered_seq && !filtered => {}
             1 => {
                 let seq = match r.range(0, 10) {
                     1 if !filtered => 2,
