@@ -432,3 +432,19 @@ regression!(
 {"op":"request","subject":"$JS.API.STREAM.PURGE.S1","body":"{\"filter\":\"s1.>\",\"keep\":1}","stream":"S1"}
 "##
 );
+
+regression!(
+    /// On an interest stream, a filter change removes what no consumer needs;
+    /// an ack-all consumer still needs every message past its ack floor, even
+    /// one it skipped past as unmatched before the change.
+    diff_ack_all_filter_change_keeps_skipped_messages,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S1","body":"{\"max_consumers\":2,\"max_msgs\":6,\"name\":\"S1\",\"retention\":\"limits\",\"storage\":\"memory\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"s1.b","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"s1.c.d","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"$JS.API.CONSUMER.DURABLE.CREATE.S1.C2","body":"{\"config\":{\"ack_policy\":\"all\",\"durable_name\":\"C2\",\"filter_subject\":\"s1.b\",\"max_deliver\":1},\"stream_name\":\"S1\"}","stream":"S1"}
+{"op":"request","subject":"$JS.API.STREAM.UPDATE.S1","body":"{\"allow_direct\":false,\"discard\":\"new\",\"max_msgs\":1,\"name\":\"S1\",\"retention\":\"interest\",\"sealed\":true,\"storage\":\"memory\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"fetch","stream":"S1","consumer":"C2","batch":3,"no_wait":true,"expires_ms":0}
+{"op":"request","subject":"$JS.API.CONSUMER.DURABLE.CREATE.S1.C2","body":"{\"config\":{\"ack_policy\":\"all\",\"durable_name\":\"C2\",\"filter_subject\":\"s1.c.>\"},\"stream_name\":\"S1\"}","stream":"S1"}
+"##
+);

@@ -391,9 +391,20 @@ impl Consumer {
         self.dirty = true;
     }
 
-    /// Whether this consumer is done with stream message `seq`.
+    /// Whether this consumer is done with stream message `seq`: an
+    /// explicit-ack one once it has moved past it and it is not pending;
+    /// the others once their ack floor has, as the reference decides
+    /// (messages they skipped past as unmatched are still theirs, should
+    /// a filter change make them match).
     pub fn has_released(&self, seq: u64) -> bool {
-        seq < self.next_sseq && !self.pending.contains_key(&seq) && !self.initial.contains(&seq)
+        match self.config.ack_policy {
+            AckPolicy::Explicit => {
+                seq < self.next_sseq
+                    && !self.pending.contains_key(&seq)
+                    && !self.initial.contains(&seq)
+            }
+            _ => seq <= self.floor().1,
+        }
     }
 
     /// A message was stored in the stream.
