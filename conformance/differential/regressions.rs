@@ -448,3 +448,42 @@ regression!(
 {"op":"request","subject":"$JS.API.CONSUMER.DURABLE.CREATE.S1.C2","body":"{\"config\":{\"ack_policy\":\"all\",\"durable_name\":\"C2\",\"filter_subject\":\"s1.c.>\"},\"stream_name\":\"S1\"}","stream":"S1"}
 "##
 );
+
+regression!(
+    /// A purge settles a pending message and moves the ack floor's consumer
+    /// sequence past an earlier one still pending; a NAK of that one is at or
+    /// below the floor, and the reference ignores it (no redelivery).
+    diff_nak_below_ack_floor_consumer_seq_ignored,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S2","body":"{\"allow_direct\":true,\"discard\":\"new\",\"max_msgs\":3,\"name\":\"S2\",\"retention\":\"limits\",\"storage\":\"memory\",\"subjects\":[\"s2.*\"]}","stream":"S2"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S2.C3","body":"{\"config\":{\"ack_policy\":\"explicit\",\"durable_name\":\"C3\",\"name\":\"C3\"},\"stream_name\":\"S2\"}","stream":"S2"}
+{"op":"request","subject":"s2.a","headers":[["Nats-Msg-Id","m4"]],"body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S2"}
+{"op":"request","subject":"s2.b","body":"xxxxxxxxxx","stream":"S2"}
+{"op":"fetch","stream":"S2","consumer":"C3","batch":3,"no_wait":true,"expires_ms":0}
+{"op":"request","subject":"s2.a","body":"x","stream":"S2"}
+{"op":"request","subject":"$JS.API.STREAM.PURGE.S2","body":"{\"filter\":\"s2.b\",\"seq\":8}","stream":"S2"}
+{"op":"fetch","stream":"S2","consumer":"C3","batch":3,"no_wait":true,"expires_ms":0}
+{"op":"ack","stream":"S2","consumer":"C3","pick":945,"kind":"-NAK"}
+{"op":"fetch","stream":"S2","consumer":"C3","batch":3,"no_wait":true,"expires_ms":0}
+"##
+);
+
+regression!(
+    /// A filtered purge of pending messages moves the floor; a NAK of an
+    /// earlier delivery is then ignored, as the reference's range check does.
+    diff_nak_after_filtered_purge_ignored,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S1","body":"{\"allow_direct\":true,\"max_consumers\":1,\"name\":\"S1\",\"retention\":\"interest\",\"storage\":\"file\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S1.C1","body":"{\"config\":{\"ack_policy\":\"explicit\",\"deliver_policy\":\"by_start_time\",\"durable_name\":\"C1\",\"max_deliver\":1,\"name\":\"C1\",\"opt_start_time\":\"2020-01-01T00:00:00Z\"},\"stream_name\":\"S1\"}","stream":"S1"}
+{"op":"request","subject":"s1.b","headers":[["Nats-Msg-Id","m1"]],"body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"s1.a","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"s1.b","body":"xxxxx","stream":"S1"}
+{"op":"request","subject":"s1.c.d","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S1"}
+{"op":"fetch","stream":"S1","consumer":"C1","batch":3,"no_wait":false,"expires_ms":40}
+{"op":"request","subject":"s1.a","body":"xxxxx","stream":"S1"}
+{"op":"fetch","stream":"S1","consumer":"C1","batch":3,"no_wait":false,"expires_ms":40}
+{"op":"request","subject":"$JS.API.STREAM.PURGE.S1","body":"{\"filter\":\"s1.a\"}","stream":"S1"}
+{"op":"ack","stream":"S1","consumer":"C1","pick":493,"kind":"-NAK"}
+{"op":"fetch","stream":"S1","consumer":"C1","batch":4,"no_wait":true,"expires_ms":40}
+"##
+);

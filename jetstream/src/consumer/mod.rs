@@ -1121,6 +1121,13 @@ impl Consumer {
                 out.next = Some(body);
             }
             AckKind::Nak(delay) => {
+                // The reference ignores a NAK whose delivery is at or
+                // below its ack floor's consumer sequence (a purge can
+                // move that floor past messages still pending).
+                let dseq = target.consumer_seq;
+                if dseq <= self.ack_floor.0 || dseq > self.delivered.0 {
+                    return out;
+                }
                 if let Some(p) = self.pending.get_mut(&seq) {
                     self.timers.remove(&(p.deadline, seq));
                     match delay {
