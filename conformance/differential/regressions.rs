@@ -487,3 +487,96 @@ regression!(
 {"op":"fetch","stream":"S1","consumer":"C1","batch":4,"no_wait":true,"expires_ms":40}
 "##
 );
+
+regression!(
+    /// A last-per-subject consumer whose one subject's last message is the
+    /// stream's last reads on from it as any consumer does (the reference drops
+    /// its skip list at once): when that message is purged, a newer one is
+    /// delivered.
+    diff_last_per_subject_single_last_reads_on,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S1","body":"{\"allow_direct\":true,\"name\":\"S1\",\"retention\":\"limits\",\"storage\":\"memory\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"s1.b","body":"xxxxx","stream":"S1"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S1.C1","body":"{\"config\":{\"ack_policy\":\"explicit\",\"deliver_policy\":\"last_per_subject\",\"durable_name\":\"C1\",\"filter_subject\":\"s1.b\",\"name\":\"C1\"},\"stream_name\":\"S1\"}","stream":"S1"}
+{"op":"request","subject":"$JS.API.STREAM.PURGE.S1","body":"{\"filter\":\"s1.b\",\"seq\":1}","stream":"S1"}
+{"op":"request","subject":"s1.b","body":"xxxxxxxxxx","stream":"S1"}
+{"op":"fetch","stream":"S1","consumer":"C1","batch":2,"no_wait":true,"expires_ms":0}
+"##
+);
+
+regression!(
+    /// The same after a purge of the whole stream: the next message on the
+    /// subject is delivered.
+    diff_last_per_subject_single_last_after_purge_all,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S2","body":"{\"allow_rollup_hdrs\":true,\"max_msg_size\":34,\"max_msgs\":3,\"max_msgs_per_subject\":3,\"name\":\"S2\",\"retention\":\"limits\",\"storage\":\"memory\",\"subjects\":[\"s2.*\"]}","stream":"S2"}
+{"op":"request","subject":"s2.a","body":"xxxxx","stream":"S2"}
+{"op":"request","subject":"$JS.API.CONSUMER.DURABLE.CREATE.S2.C1","body":"{\"config\":{\"ack_policy\":\"explicit\",\"deliver_policy\":\"last_per_subject\",\"durable_name\":\"C1\",\"filter_subject\":\"s2.*\",\"max_deliver\":1},\"stream_name\":\"S2\"}","stream":"S2"}
+{"op":"request","subject":"$JS.API.STREAM.PURGE.S2","body":"{}","stream":"S2"}
+{"op":"request","subject":"s2.a","body":"xxxxx","stream":"S2"}
+{"op":"fetch","stream":"S2","consumer":"C1","batch":3,"no_wait":true,"expires_ms":0}
+"##
+);
+
+regression!(
+    /// Single-subject last-per-subject start on an interest stream, purged by
+    /// subject, then a new message: it is delivered.
+    diff_last_per_subject_single_last_interest_purge,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S2","body":"{\"max_msgs\":2,\"name\":\"S2\",\"retention\":\"interest\",\"storage\":\"file\",\"subjects\":[\"s2.*\"]}","stream":"S2"}
+{"op":"request","subject":"$JS.API.CONSUMER.DURABLE.CREATE.S2.C1","body":"{\"config\":{\"ack_policy\":\"explicit\",\"durable_name\":\"C1\",\"filter_subject\":\"s2.c\",\"max_deliver\":1},\"stream_name\":\"S2\"}","stream":"S2"}
+{"op":"request","subject":"s2.c","body":"x","stream":"S2"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S2.C3","body":"{\"config\":{\"ack_policy\":\"all\",\"deliver_policy\":\"last_per_subject\",\"durable_name\":\"C3\",\"filter_subject\":\"s2.c\",\"max_deliver\":2,\"name\":\"C3\"},\"stream_name\":\"S2\"}","stream":"S2"}
+{"op":"request","subject":"$JS.API.STREAM.PURGE.S2","body":"{\"filter\":\"s2.c\",\"keep\":0}","stream":"S2"}
+{"op":"request","subject":"s2.c","body":"xxxxx","stream":"S2"}
+{"op":"fetch","stream":"S2","consumer":"C3","batch":3,"no_wait":true,"expires_ms":0}
+"##
+);
+
+regression!(
+    /// A last-per-subject consumer over several subjects whose only last message
+    /// is the stream's last; that message deleted, the next one is delivered.
+    diff_last_per_subject_single_last_deleted,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S2","body":"{\"name\":\"S2\",\"retention\":\"limits\",\"storage\":\"file\",\"subjects\":[\"s2.*\"]}","stream":"S2"}
+{"op":"request","subject":"s2.c","headers":[["Nats-Msg-Id","m2"]],"body":"xxxxxxxxxx","stream":"S2"}
+{"op":"request","subject":"s2.a","body":"xxxxx","stream":"S2"}
+{"op":"request","subject":"s2.a","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S2"}
+{"op":"request","subject":"s2.a","body":"xxxxxxxxxx","stream":"S2"}
+{"op":"request","subject":"$JS.API.STREAM.PURGE.S2","body":"{\"filter\":\"s2.c\"}","stream":"S2"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S2.C2","body":"{\"config\":{\"ack_policy\":\"all\",\"deliver_policy\":\"last_per_subject\",\"durable_name\":\"C2\",\"filter_subject\":\"s2.*\",\"max_ack_pending\":1,\"max_deliver\":1,\"name\":\"C2\"},\"stream_name\":\"S2\"}","stream":"S2"}
+{"op":"request","subject":"s2.a","body":"xxxxx","stream":"S2"}
+{"op":"request","subject":"$JS.API.STREAM.MSG.DELETE.S2","body":"{\"seq\":4}","stream":"S2"}
+{"op":"fetch","stream":"S2","consumer":"C2","batch":1,"no_wait":false,"expires_ms":40}
+"##
+);
+
+regression!(
+    /// A single-subject last-per-subject consumer reads on from the stream's last
+    /// message: its num_pending and deliveries count what came after as usual.
+    diff_last_per_subject_single_last_pending_count,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S1","body":"{\"name\":\"S1\",\"retention\":\"limits\",\"storage\":\"memory\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"$JS.API.STREAM.UPDATE.S1","body":"{\"max_msgs\":3,\"name\":\"S1\",\"retention\":\"limits\",\"storage\":\"memory\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"s1.c.d","body":"xxxxx","stream":"S1"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S1.C2","body":"{\"config\":{\"ack_policy\":\"all\",\"deliver_policy\":\"last_per_subject\",\"durable_name\":\"C2\",\"filter_subject\":\"s1.c.>\",\"name\":\"C2\"},\"stream_name\":\"S1\"}","stream":"S1"}
+{"op":"request","subject":"s1.b","body":"xxxxx","stream":"S1"}
+{"op":"request","subject":"s1.b","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"s1.c.d","headers":[["Nats-Msg-Id","m4"]],"body":"x","stream":"S1"}
+{"op":"fetch","stream":"S1","consumer":"C2","batch":4,"no_wait":true,"expires_ms":0}
+"##
+);
+
+regression!(
+    /// An ack-none last-per-subject consumer after a purge of its one message:
+    /// the newer message is delivered.
+    diff_last_per_subject_single_last_ack_none_after_purge,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S2","body":"{\"discard\":\"new\",\"name\":\"S2\",\"retention\":\"limits\",\"storage\":\"file\",\"subjects\":[\"s2.*\"]}","stream":"S2"}
+{"op":"request","subject":"s2.a","headers":[["Nats-Msg-Id","m2"]],"body":"xxxxx","stream":"S2"}
+{"op":"request","subject":"$JS.API.CONSUMER.DURABLE.CREATE.S2.C1","body":"{\"config\":{\"ack_policy\":\"none\",\"deliver_policy\":\"last_per_subject\",\"durable_name\":\"C1\",\"filter_subject\":\"s2.a\",\"max_ack_pending\":2},\"stream_name\":\"S2\"}","stream":"S2"}
+{"op":"request","subject":"$JS.API.STREAM.PURGE.S2","body":"","stream":"S2"}
+{"op":"request","subject":"s2.a","body":"xxxxxxxxxx","stream":"S2"}
+{"op":"fetch","stream":"S2","consumer":"C1","batch":1,"no_wait":true,"expires_ms":0}
+"##
+);

@@ -288,8 +288,15 @@ impl Consumer {
             }
             // With no subject to start from, the reference's next read is
             // the last message (which its filters do not match).
-            if !initial.is_empty() {
-                next_sseq = store.state().last_seq + 1;
+            let last = store.state().last_seq;
+            if initial.len() == 1 && initial.first() == Some(&last) {
+                // One subject, whose last is the stream's last message:
+                // the reference drops its skip list at once (the position
+                // is already where it resumes) and reads on from there.
+                initial.clear();
+                next_sseq = last;
+            } else if !initial.is_empty() {
+                next_sseq = last + 1;
             }
         }
         let mut c = Consumer {
