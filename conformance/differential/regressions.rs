@@ -580,3 +580,17 @@ regression!(
 {"op":"fetch","stream":"S2","consumer":"C1","batch":1,"no_wait":true,"expires_ms":0}
 "##
 );
+
+regression!(
+    /// A delivery's ack subject carries the consumer's kept count less one (a
+    /// last-per-subject consumer's subjects-ahead count), not a fresh count.
+    diff_last_per_subject_ack_reply_pending_is_the_count,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S2","body":"{\"deny_purge\":true,\"name\":\"S2\",\"retention\":\"limits\",\"storage\":\"memory\",\"subjects\":[\"s2.*\"]}","stream":"S2"}
+{"op":"request","subject":"s2.b","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S2"}
+{"op":"request","subject":"$JS.API.CONSUMER.DURABLE.CREATE.S2.C2","body":"{\"config\":{\"ack_policy\":\"explicit\",\"deliver_policy\":\"last_per_subject\",\"durable_name\":\"C2\",\"filter_subject\":\"s2.c\",\"max_ack_pending\":4},\"stream_name\":\"S2\"}","stream":"S2"}
+{"op":"request","subject":"s2.b","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S2"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S2.C2","body":"{\"config\":{\"ack_policy\":\"explicit\",\"deliver_policy\":\"last_per_subject\",\"durable_name\":\"C2\",\"filter_subject\":\"s2.*\",\"max_ack_pending\":3,\"name\":\"C2\"},\"stream_name\":\"S2\"}","stream":"S2"}
+{"op":"fetch","stream":"S2","consumer":"C2","batch":2,"no_wait":true,"expires_ms":0}
+"##
+);

@@ -887,9 +887,13 @@ impl Consumer {
                 1
             };
             let cseq = self.delivered.0 + 1;
-            let pending_after = self
-                .count_pending(store)?
-                .saturating_sub(u64::from(!redelivery));
+            // The reference's count as it stands (unclamped, unlike in
+            // info), less this delivery.
+            let pending_now = match self.lps_pending {
+                Some(n) => n,
+                None => self.count_pending(store)? + self.stale_pending,
+            };
+            let pending_after = pending_now.saturating_sub(u64::from(!redelivery));
             let reply = ack_subject(
                 &self.stream,
                 &self.name,
