@@ -594,3 +594,94 @@ regression!(
 {"op":"fetch","stream":"S2","consumer":"C2","batch":2,"no_wait":true,"expires_ms":0}
 "##
 );
+
+regression!(
+    /// A filtered purge of a memory stream reports each message it takes with
+    /// its own subject: a last-per-subject consumer counts each one it had ahead
+    /// out of its num_pending, rather than being counted afresh.
+    diff_memory_filtered_purge_reports_each_removal,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S1","body":"{\"name\":\"S1\",\"retention\":\"limits\",\"storage\":\"memory\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"s1.c.d","headers":[["Nats-Msg-Id","m4"]],"body":"x","stream":"S1"}
+{"op":"request","subject":"s1.b","body":"xxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S1.C2","body":"{\"config\":{\"ack_policy\":\"explicit\",\"deliver_policy\":\"last_per_subject\",\"durable_name\":\"C2\",\"filter_subject\":\"s1.>\",\"max_ack_pending\":2,\"name\":\"C2\"},\"stream_name\":\"S1\"}","stream":"S1"}
+{"op":"request","subject":"s1.c.d","body":"xxxxx","stream":"S1"}
+{"op":"request","subject":"$JS.API.STREAM.PURGE.S1","body":"{\"filter\":\"s1.*\"}","stream":"S1"}
+"##
+);
+
+regression!(
+    /// The same purge of a subject the consumer does not match leaves its count.
+    diff_memory_filtered_purge_of_other_subject_keeps_count,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S2","body":"{\"name\":\"S2\",\"retention\":\"limits\",\"storage\":\"memory\",\"subjects\":[\"s2.*\"]}","stream":"S2"}
+{"op":"request","subject":"s2.a","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S2"}
+{"op":"request","subject":"s2.c","headers":[["Nats-Msg-Id","m3"]],"body":"x","stream":"S2"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S2.C2","body":"{\"config\":{\"ack_policy\":\"explicit\",\"deliver_policy\":\"last_per_subject\",\"durable_name\":\"C2\",\"filter_subject\":\"s2.c\",\"max_ack_pending\":2,\"max_deliver\":1,\"name\":\"C2\"},\"stream_name\":\"S2\"}","stream":"S2"}
+{"op":"request","subject":"s2.c","body":"xxxxxxxxxx","stream":"S2"}
+{"op":"request","subject":"$JS.API.STREAM.PURGE.S2","body":"{\"filter\":\"s2.a\"}","stream":"S2"}
+"##
+);
+
+regression!(
+    /// A filtered purge up to a sequence on a memory interest stream, reported
+    /// message by message to a last-per-subject consumer.
+    diff_memory_interest_filtered_purge_seq_reports_each,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S2","body":"{\"discard\":\"new\",\"max_consumers\":2,\"max_msg_size\":65,\"max_msgs\":2,\"name\":\"S2\",\"retention\":\"interest\",\"storage\":\"memory\",\"subjects\":[\"s2.*\"]}","stream":"S2"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S2.C3","body":"{\"config\":{\"ack_policy\":\"explicit\",\"deliver_policy\":\"last_per_subject\",\"durable_name\":\"C3\",\"filter_subject\":\"s2.*\",\"max_ack_pending\":3,\"max_deliver\":3,\"name\":\"C3\"},\"stream_name\":\"S2\"}","stream":"S2"}
+{"op":"request","subject":"$JS.API.STREAM.UPDATE.S2","body":"{\"max_consumers\":2,\"max_msg_size\":41,\"name\":\"S2\",\"retention\":\"interest\",\"storage\":\"memory\",\"subjects\":[\"s2.*\"]}","stream":"S2"}
+{"op":"request","subject":"s2.a","body":"x","stream":"S2"}
+{"op":"request","subject":"s2.b","body":"xxxxx","stream":"S2"}
+{"op":"request","subject":"s2.a","body":"xxxxxxxxxx","stream":"S2"}
+{"op":"request","subject":"$JS.API.STREAM.PURGE.S2","body":"{\"filter\":\"s2.b\",\"seq\":10}","stream":"S2"}
+"##
+);
+
+regression!(
+    /// A subject rollup on a memory stream takes the subject's older messages
+    /// one by one: a last-per-subject consumer counts each out.
+    diff_memory_subject_rollup_reports_each_removal,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S1","body":"{\"allow_rollup_hdrs\":true,\"deny_delete\":true,\"name\":\"S1\",\"retention\":\"limits\",\"storage\":\"memory\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"s1.a","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"s1.b","headers":[["Nats-Msg-Id","m3"]],"body":"x","stream":"S1"}
+{"op":"request","subject":"s1.b","headers":[["Nats-Msg-Id","m2"]],"body":"x","stream":"S1"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S1.C2","body":"{\"action\":\"create\",\"config\":{\"ack_policy\":\"all\",\"deliver_policy\":\"last_per_subject\",\"durable_name\":\"C2\",\"filter_subject\":\"s1.>\",\"max_ack_pending\":2,\"max_deliver\":3,\"name\":\"C2\"},\"stream_name\":\"S1\"}","stream":"S1"}
+{"op":"request","subject":"s1.b","headers":[["Nats-Rollup","sub"]],"body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S1"}
+"##
+);
+
+regression!(
+    /// A filtered purge on a memory stream changed to interest retention, with a
+    /// last-per-subject consumer counting.
+    diff_memory_interest_filtered_purge_last_per_subject,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S2","body":"{\"max_msgs\":4,\"max_msgs_per_subject\":1,\"name\":\"S2\",\"retention\":\"limits\",\"storage\":\"memory\",\"subjects\":[\"s2.*\"]}","stream":"S2"}
+{"op":"request","subject":"$JS.API.CONSUMER.DURABLE.CREATE.S2.C1","body":"{\"config\":{\"ack_policy\":\"explicit\",\"deliver_policy\":\"last_per_subject\",\"durable_name\":\"C1\",\"filter_subject\":\"s2.*\",\"max_ack_pending\":4},\"stream_name\":\"S2\"}","stream":"S2"}
+{"op":"request","subject":"s2.b","body":"xxxxxxxxxx","stream":"S2"}
+{"op":"request","subject":"$JS.API.STREAM.UPDATE.S2","body":"{\"max_bytes\":469,\"name\":\"S2\",\"retention\":\"interest\",\"storage\":\"memory\",\"subjects\":[\"s2.*\"]}","stream":"S2"}
+{"op":"request","subject":"s2.a","headers":[["Nats-Msg-Id","m1"]],"body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S2"}
+{"op":"request","subject":"s2.a","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S2"}
+{"op":"request","subject":"$JS.API.STREAM.PURGE.S2","body":"{\"filter\":\"s2.b\"}","stream":"S2"}
+"##
+);
+
+regression!(
+    /// A filtered purge up to a sequence on a file stream, then a pull on a
+    /// last-per-subject consumer over every subject.
+    diff_file_filtered_purge_seq_last_per_subject_fetch,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S1","body":"{\"allow_rollup_hdrs\":true,\"max_msgs\":7,\"name\":\"S1\",\"retention\":\"limits\",\"storage\":\"file\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"s1.a","body":"xxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"s1.c.d","body":"xxxxx","stream":"S1"}
+{"op":"request","subject":"s1.b","headers":[["Nats-Rollup","sub"]],"body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"s1.b","body":"xxxxx","stream":"S1"}
+{"op":"request","subject":"s1.a","body":"x","stream":"S1"}
+{"op":"request","subject":"s1.b","body":"x","stream":"S1"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S1.C3","body":"{\"config\":{\"ack_policy\":\"all\",\"deliver_policy\":\"last_per_subject\",\"durable_name\":\"C3\",\"filter_subject\":\"s1.>\",\"max_ack_pending\":2,\"name\":\"C3\"},\"stream_name\":\"S1\"}","stream":"S1"}
+{"op":"request","subject":"s1.b","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"$JS.API.STREAM.PURGE.S1","body":"{\"filter\":\"s1.b\",\"seq\":6}","stream":"S1"}
+{"op":"fetch","stream":"S1","consumer":"C3","batch":4,"no_wait":true,"expires_ms":0}
+"##
+);

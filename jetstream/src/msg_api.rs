@@ -7,7 +7,7 @@ use crate::engine::Outbox;
 use crate::error::ApiError;
 use crate::headers::HeaderBlock;
 use crate::store::StoredMsg;
-use crate::stream::Stream;
+use crate::stream::{Purged, Stream};
 
 fn store_err(e: impl std::fmt::Display) -> ApiError {
     ApiError::store_failed(e.to_string())
@@ -27,23 +27,21 @@ pub fn purge(s: &mut Stream, req: &PurgeRequest) -> Result<u64, ApiError> {
     // sequence on).
     let in_place_on_nothing =
         filter.is_none() && req.seq == 1 && keep.is_none() && s.store().state().msgs == 0;
-    // The first message this purge could take (the one that went, when
-    // one did), for how the consumers hear of it.
-    let first_seq = s.store().state().first_seq;
-    let first = s
-        .store()
-        .next_matching(filter.unwrap_or(">"), first_seq)
-        .map_err(store_err)?
-        .map(|m| (m.seq, m.subject));
-    let purged = if in_place_on_nothing {
-        0
+    let in_place = filter.is_none() && (keep.is_some() || req.seq == 1);
+    let report = if in_place_on_nothing {
+        Purged {
+            filter: req.filter.clone(),
+            purged: 0,
+            in_place,
+            took: None,
+            removed: Vec::new(),
+        }
     } else {
-        s.store_mut()
-            .purge(filter, below, keep)
+        s.purge_reported(&req.filter, below, keep, in_place)
             .map_err(store_err)?
     };
-    let in_place = filter.is_none() && (keep.is_some() || req.seq == 1);
-    s.after_purge(&req.filter, purged, in_place, first);
+    let purged = report.purged;
+    s.after_purge(&report);
     s.store_mut().commit().map_err(store_err)?;
     Ok(purged)
 }

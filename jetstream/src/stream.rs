@@ -87,18 +87,26 @@ pub struct Stored {
     /// was stored and `seq` is the original's.
     pub duplicate: bool,
     /// A rollup header purged the stream, for the consumers.
-    pub rolled_up: Option<RolledUp>,
+    pub rolled_up: Option<Purged>,
 }
 
-/// What a rollup's purge did, as the consumers hear of it.
+/// What a purge took, as the consumers hear of it (see
+/// `Stream::after_purge`).
 #[derive(Debug, PartialEq, Eq)]
-pub struct RolledUp {
+pub struct Purged {
     /// The purge's subject ("" for all).
     pub filter: String,
     /// How many messages it took.
     pub purged: u64,
+    /// An unfiltered purge the reference's file store does in place
+    /// (with keep, or seq 1), reporting a single removal itself.
+    pub in_place: bool,
     /// The first message it could take (the one that went, when one did).
     pub took: Option<(u64, String)>,
+    /// A filtered purge of a memory stream: the messages it took, which
+    /// the reference's memory store reports one by one. Only gathered
+    /// while some consumer keeps a count they change (last per subject).
+    pub removed: Vec<(u64, String)>,
 }
 
 /// Why a publish was refused.
@@ -432,22 +440,56 @@ impl Stream {
             .unwrap_or(0)
     }
 
-    /// A rollup's purge: of `filter` ("" for all) below `below` (all of
-    /// it when the new message itself went).
-    fn roll_up(&mut self, filter: &str, below: Option<u64>) -> Result<RolledUp, StoreError> {
+    /// A rollup's purge: of `filter` ("" for all, which the file store
+    /// does in place as it keeps one) below `below` (all of it when the
+    /// new message itself went).
+    fn roll_up(&mut self, filter: &str, below: Option<u64>) -> Result<Purged, StoreError> {
+        self.purge_reported(filter, below, None, filter.is_empty())
+    }
+
+    /// Purges `filter` ("" for all) below `below`, keeping `keep`, and
+    /// notes what the consumers are to hear of it.
+    pub fn purge_reported(
+        &mut self,
+        filter: &str,
+        below: Option<u64>,
+        keep: Option<u64>,
+        in_place: bool,
+    ) -> Result<Purged, StoreError> {
         let first_seq = self.store.state().first_seq;
+        let matching = if filter.is_empty() { ">" } else { filter };
         let took = self
             .store
-            .next_matching(if filter.is_empty() { ">" } else { filter }, first_seq)?
+            .next_matching(matching, first_seq)?
             .map(|m| (m.seq, m.subject))
             .filter(|(seq, _)| below.is_none_or(|b| *seq < b));
-        let purged = self
-            .store
-            .purge(Some(filter).filter(|f| !f.is_empty()), below, None)?;
-        Ok(RolledUp {
+        let one_by_one = !filter.is_empty()
+            && filter != ">"
+            && self.store.is_memory()
+            && self.consumers.values().any(|c| c.keeps_lps_count());
+        let candidates = if one_by_one {
+            self.store
+                .scan(matching, first_seq, usize::MAX)?
+                .into_iter()
+                .filter(|m| below.is_none_or(|b| m.seq < b))
+                .map(|m| (m.seq, m.subject))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let store_filter = Some(filter).filter(|f| !f.is_empty() && *f != ">");
+        let purged = self.store.purge(store_filter, below, keep)?;
+        let store = self.store.as_ref();
+        let removed = candidates
+            .into_iter()
+            .filter(|(seq, _)| !store.contains(*seq))
+            .collect();
+        Ok(Purged {
             filter: filter.to_string(),
             purged,
+            in_place,
             took,
+            removed,
         })
     }
 

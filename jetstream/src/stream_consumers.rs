@@ -11,7 +11,7 @@ use crate::consumer::pull::NEXT_PREFIX;
 use crate::consumer::Consumer;
 use crate::engine::{OutMsg, Outbox};
 use crate::store::StoreError;
-use crate::stream::{Inbound, RolledUp, Stream};
+use crate::stream::{Inbound, Purged, Stream};
 
 const FC_PREFIX: &str = "$JS.FC.";
 
@@ -112,7 +112,7 @@ impl Stream {
         seq: u64,
         subject: &str,
         msgs_before: u64,
-        rolled_up: Option<&RolledUp>,
+        rolled_up: Option<&Purged>,
     ) {
         // Every consumer hears of the new message first (the reference
         // signals it as it stores it), whatever else the publish did.
@@ -123,9 +123,7 @@ impl Stream {
         }
         self.report_removals();
         if let Some(r) = rolled_up {
-            // A rollup of all keeps one message: the file store's in-place
-            // purge.
-            self.after_purge(&r.filter, r.purged, r.filter.is_empty(), r.took.clone());
+            self.after_purge(r);
             self.after_removals();
         } else if self.store.state().msgs == msgs_before + 1 {
             for c in self.consumers.values_mut() {
@@ -170,14 +168,12 @@ impl Stream {
     /// before (when one message went, the one that went). When the file
     /// store reports a single removal, it names the purge's subject (or
     /// ">"), so consumers whose filters do not match that keep counting
-    /// the message; a purge of several recounts every consumer.
-    pub fn after_purge(
-        &mut self,
-        filter: &str,
-        purged: u64,
-        in_place: bool,
-        took: Option<(u64, String)>,
-    ) {
+    /// the message; the memory store reports each message of a filtered
+    /// purge with its own subject; other purges of several recount every
+    /// consumer.
+    pub fn after_purge(&mut self, p: &Purged) {
+        let (filter, purged, in_place) = (p.filter.as_str(), p.purged, p.in_place);
+        let took = &p.took;
         let state = self.store.state();
         let (first, last) = (state.first_seq, state.last_seq);
         let filtered = !filter.is_empty();
@@ -194,6 +190,9 @@ impl Stream {
         };
         let store = self.store.as_ref();
         let memory = store.is_memory();
+        // The memory store's filtered purges go message by message (">"
+        // is no filter to it).
+        let one_by_one = memory && filtered && filter != ">";
         let now = crate::engine::now_ns();
         // The subject the single removal is reported with, when the file
         // store reports it so.
@@ -209,7 +208,7 @@ impl Stream {
         let mut released = Vec::new();
         for c in self.consumers.values_mut() {
             let mut recount = false;
-            match (notice, &took) {
+            match (notice, took) {
                 (Some(subject), Some((seq, msg_subject)))
                     if !c.matches_subject(subject) && c.counts_as_pending(*seq, msg_subject) =>
                 {
@@ -219,20 +218,22 @@ impl Stream {
                 (Some(_), None) => {}
                 // Nothing went: the stores report nothing.
                 (None, _) if purged == 0 => {}
-                (None, _) if purged > 1 || !filtered => {
+                (None, _) if one_by_one => {
+                    for (seq, subject) in &p.removed {
+                        c.on_removal_reported(*seq, subject);
+                    }
+                }
+                (None, _) => {
                     c.forget_stale_pending();
                     recount = true;
                 }
-                // The memory store's one-by-one reports of a filtered
-                // purge, counted afresh instead.
-                (None, _) => recount = true,
             }
             // Settled like an ack: what the memory store reports one by
             // one (each with its own subject), or the file store's single
             // notice, to the consumers its subject matches (as a literal:
             // a filtered consumer inside a wildcard purge is not told).
             let settles = if memory {
-                filtered
+                one_by_one
             } else {
                 notice.is_some_and(|n| c.matches_subject(n))
             };

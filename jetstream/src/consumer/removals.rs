@@ -93,6 +93,12 @@ impl Consumer {
         }
     }
 
+    /// Whether this consumer keeps a count that single removal reports
+    /// change (deliver last per subject).
+    pub fn keeps_lps_count(&self) -> bool {
+        self.lps_pending.is_some()
+    }
+
     /// Message `seq` on `subject` was removed and reported one by one.
     pub fn on_removal_reported(&mut self, seq: u64, subject: &str) {
         let ahead = seq >= self.live_sseq() && self.matches_subject(subject);
