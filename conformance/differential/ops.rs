@@ -104,7 +104,6 @@ pub fn generate(seed: u64, count: usize) -> Vec<Op> {
         short_window,
         made: [None, None],
         filtered: Default::default(),
-        maybe_interest: [false, false],
     };
     (0..count).map(|_| g.next()).collect()
 }
@@ -124,9 +123,6 @@ struct Generator {
     /// to be told of them), so its `num_pending` stays stale; tern counts
     /// them. That reference bug is left out of the sequences.
     filtered: std::collections::HashSet<(usize, &'static str)>,
-    /// Stream names ever asked for interest retention (whether or not
-    /// the server took it): see `purge`.
-    maybe_interest: [bool; 2],
 }
 
 impl Generator {
@@ -216,7 +212,6 @@ impl Generator {
         c.insert("storage".into(), json!(self.storage[index(name)]));
         let retention = r.pick(&["limits", "limits", "limits", "interest", "workqueue"]);
         c.insert("retention".into(), json!(retention));
-        self.maybe_interest[index(name)] |= retention == "interest";
         self.limits(&mut c);
         let r = &mut self.rng;
         // One window per stream name, never changed: nats-server 2.14
@@ -318,7 +313,6 @@ impl Generator {
             // Not allowed to change: an error on both.
             let retention = r.pick(&["limits", "interest", "workqueue"]);
             config.insert("retention".into(), json!(retention));
-            self.maybe_interest[index(name)] |= retention == "interest";
         }
         if r.chance(4) {
             config.insert("sealed".into(), json!(true));
@@ -501,14 +495,11 @@ impl Generator {
         // and when that takes one message, consumers whose filters do not
         // cover every subject keep counting it in num_pending. tern does
         // as the file store without the stale count.
-        // Nor an unfiltered purge up to a sequence on a memory stream: when
-        // nothing is stored at or past that sequence, the reference's
-        // memory store empties the stream but leaves its first sequence
-        // on a message it removed. Its file store does the same when the
-        // sequences past are messages an interest stream skipped for lack
-        // of interest, so neither on a stream that may be one.
-        let no_unfiltered_seq =
-            self.storage[index(stream)] == "memory" || self.maybe_interest[index(stream)];
+        // Nor an unfiltered purge up to a sequence: when nothing is stored
+        // at or past that sequence (the messages there deleted, purged or
+        // skipped for lack of interest), both of the reference's stores
+        // empty the stream but leave its first sequence on a message they
+        // removed.
         let r = &mut self.rng;
         let mut body = Map::new();
         let filtered = r.chance(50);
@@ -517,15 +508,10 @@ impl Generator {
         }
         match r.below(3) {
             0 => {}
-            1 if no_unfiltered_seq && !filtered => {}
-            1 => {
-                let seq = match r.range(0, 10) {
-                    1 if !filtered => 2,
-                    n => n,
-                };
-                body.insert("seq".into(), json!(seq));
-            }
             _ if !filtered => {}
+            1 => {
+                body.insert("seq".into(), json!(r.range(0, 10)));
+            }
             _ => {
                 body.insert("keep".into(), json!(r.range(0, 3)));
             }

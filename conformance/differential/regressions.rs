@@ -685,3 +685,56 @@ regression!(
 {"op":"fetch","stream":"S1","consumer":"C3","batch":4,"no_wait":true,"expires_ms":0}
 "##
 );
+
+regression!(
+    /// A last-per-subject count goes below zero when a memory purge reports
+    /// more removals than it counted, and reads 0 until new messages bring it
+    /// back above (the reference keeps it signed).
+    diff_last_per_subject_count_goes_below_zero,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S1","body":"{\"name\":\"S1\",\"retention\":\"limits\",\"storage\":\"memory\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"s1.c.d","headers":[["Nats-Msg-Id","m4"]],"body":"x","stream":"S1"}
+{"op":"request","subject":"s1.a","headers":[["Nats-Msg-Id","m3"]],"body":"x","stream":"S1"}
+{"op":"request","subject":"s1.b","headers":[["Nats-Msg-Id","m1"]],"body":"xxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"s1.a","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"s1.b","body":"x","stream":"S1"}
+{"op":"request","subject":"s1.b","body":"xxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S1.C2","body":"{\"config\":{\"ack_policy\":\"explicit\",\"deliver_policy\":\"last_per_subject\",\"durable_name\":\"C2\",\"filter_subject\":\"s1.>\",\"max_ack_pending\":2,\"name\":\"C2\"},\"stream_name\":\"S1\"}","stream":"S1"}
+{"op":"request","subject":"$JS.API.STREAM.PURGE.S1","body":"{\"filter\":\"s1.*\"}","stream":"S1"}
+{"op":"request","subject":"s1.a","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S1"}
+"##
+);
+
+regression!(
+    /// While its start messages last, a last-per-subject consumer's position is
+    /// one past the last it delivered (not its next start message): a purge
+    /// that leaves it shows delivered there.
+    diff_last_per_subject_position_after_skip_list_deliveries,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S1","body":"{\"allow_rollup_hdrs\":true,\"deny_delete\":true,\"name\":\"S1\",\"retention\":\"limits\",\"storage\":\"memory\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"s1.a","headers":[["Nats-Msg-Id","m1"],["Nats-Rollup","all"]],"body":"x","stream":"S1"}
+{"op":"request","subject":"s1.b","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"s1.b","headers":[["Nats-Msg-Id","m3"]],"body":"x","stream":"S1"}
+{"op":"request","subject":"s1.a","headers":[["Nats-Expected-Last-Sequence","3"]],"body":"xxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"s1.b","headers":[["Nats-Msg-Id","m2"]],"body":"x","stream":"S1"}
+{"op":"request","subject":"s1.c.d","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"s1.c.d","headers":[["Nats-Expected-Last-Sequence","6"]],"body":"xxxxx","stream":"S1"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S1.C2","body":"{\"action\":\"create\",\"config\":{\"ack_policy\":\"all\",\"deliver_policy\":\"last_per_subject\",\"durable_name\":\"C2\",\"filter_subject\":\"s1.>\",\"max_ack_pending\":2,\"max_deliver\":3,\"name\":\"C2\"},\"stream_name\":\"S1\"}","stream":"S1"}
+{"op":"fetch","stream":"S1","consumer":"C2","batch":2,"no_wait":true,"expires_ms":0}
+{"op":"request","subject":"$JS.API.STREAM.PURGE.S1","body":"{\"filter\":\"s1.c.>\",\"keep\":2}","stream":"S1"}
+"##
+);
+
+regression!(
+    /// The same after one delivery and a filtered purge that takes nothing.
+    diff_last_per_subject_position_after_one_delivery,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S2","body":"{\"name\":\"S2\",\"retention\":\"limits\",\"storage\":\"file\",\"subjects\":[\"s2.*\"]}","stream":"S2"}
+{"op":"request","subject":"s2.b","body":"xxxxx","stream":"S2"}
+{"op":"request","subject":"s2.a","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S2"}
+{"op":"request","subject":"s2.a","body":"xxxxxxxxxx","stream":"S2"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S2.C2","body":"{\"config\":{\"ack_policy\":\"all\",\"deliver_policy\":\"last_per_subject\",\"durable_name\":\"C2\",\"filter_subject\":\"s2.*\",\"max_ack_pending\":1,\"max_deliver\":1,\"name\":\"C2\"},\"stream_name\":\"S2\"}","stream":"S2"}
+{"op":"fetch","stream":"S2","consumer":"C2","batch":1,"no_wait":false,"expires_ms":40}
+{"op":"request","subject":"$JS.API.STREAM.PURGE.S2","body":"{\"filter\":\"s2.c\",\"keep\":1}","stream":"S2"}
+"##
+);

@@ -101,6 +101,10 @@ pub struct Consumer {
     /// subject at creation, still to deliver (new ones follow from
     /// `next_sseq`).
     initial: BTreeSet<u64>,
+    /// While `initial` lasts, the reference's stream position: its first
+    /// message at first, then one past each one taken (delivered, or read
+    /// and found gone), raised by purges.
+    skip_pos: u64,
     /// Pending messages whose removal this consumer will not hear of, so
     /// they stay pending: ones a filter update left outside the filters
     /// (the reference tells a consumer of a removed message only when its
@@ -121,8 +125,10 @@ pub struct Consumer {
     /// it. It counts subjects whose last message is still ahead when it
     /// counts afresh (creation, a filter change, a purge of several
     /// messages), then +1 per new message, -1 per delivery and per
-    /// reported removal ahead of the position.
-    lps_pending: Option<u64>,
+    /// reported removal ahead of the position. Like the reference's, it
+    /// can go below zero (removals of messages it had not counted), and
+    /// reads as 0 then.
+    lps_pending: Option<i64>,
     /// Whether the stream had ack retention (interest, workqueue) when
     /// this consumer started: the reference decides then whether an
     /// ack-none consumer's deliveries count as acks for retention.
@@ -312,6 +318,7 @@ impl Consumer {
             next_sseq,
             pending: BTreeMap::new(),
             redeliver: BTreeSet::new(),
+            skip_pos: initial.first().copied().unwrap_or(0),
             initial,
             unmatched: BTreeSet::new(),
             initial_gone: false,
@@ -481,12 +488,13 @@ impl Consumer {
             let n = if live > state.last_seq {
                 0
             } else if n > 0 {
-                n.min(state.msgs).min(state.last_seq - live + 1)
+                let room = state.msgs.min(state.last_seq - live + 1);
+                n.min(i64::try_from(room).unwrap_or(i64::MAX))
             } else {
                 n
             };
             self.lps_pending = Some(n);
-            return Ok(n);
+            return Ok(u64::try_from(n).unwrap_or(0));
         }
         let count = self.count_pending(store)?;
         if self.stale_pending == 0 {
@@ -888,12 +896,12 @@ impl Consumer {
             };
             let cseq = self.delivered.0 + 1;
             // The reference's count as it stands (unclamped, unlike in
-            // info), less this delivery.
-            let pending_now = match self.lps_pending {
-                Some(n) => n,
-                None => self.count_pending(store)? + self.stale_pending,
+            // info), less this delivery; never below 0.
+            let taken = u64::from(!redelivery);
+            let pending_after = match self.lps_pending {
+                Some(n) => u64::try_from(n - i64::from(!redelivery)).unwrap_or(0),
+                None => (self.count_pending(store)? + self.stale_pending).saturating_sub(taken),
             };
-            let pending_after = pending_now.saturating_sub(u64::from(!redelivery));
             let reply = ack_subject(
                 &self.stream,
                 &self.name,
@@ -943,6 +951,7 @@ impl Consumer {
                 Source::Initial | Source::New => {
                     if source == Source::Initial {
                         self.initial.remove(&msg.seq);
+                        self.skip_pos = msg.seq + 1;
                     } else {
                         self.next_sseq = msg.seq + 1;
                     }
@@ -950,7 +959,7 @@ impl Consumer {
                         *n = n.saturating_sub(1);
                     }
                     if let Some(n) = &mut self.lps_pending {
-                        *n = n.saturating_sub(1);
+                        *n -= 1;
                     }
                 }
             }
@@ -1067,6 +1076,7 @@ impl Consumer {
                     // stream does (no_wait requests get their 404); the
                     // next pass goes on with the rest.
                     self.initial.remove(&seq);
+                    self.skip_pos = seq + 1;
                     self.initial_gone = true;
                     return Ok(None);
                 }

@@ -75,6 +75,7 @@ impl Consumer {
         }
         c.redeliver = saved.redeliver.into_iter().collect();
         c.initial = saved.initial.into_iter().collect();
+        c.skip_pos = c.initial.first().copied().unwrap_or(0);
         c.num_pending = None;
         c.dirty = false;
         Ok(c)

@@ -81,7 +81,7 @@ impl Consumer {
                 }
             }
         }
-        self.lps_pending = Some(subjects.len() as u64);
+        self.lps_pending = Some(i64::try_from(subjects.len()).unwrap_or(i64::MAX));
     }
 
     /// A message was stored (before any removal the publish caused).
@@ -120,10 +120,14 @@ impl Consumer {
         self.stale_pending = 0;
     }
 
-    /// The reference's next stream sequence: while last-per-subject
-    /// messages are still to go, the oldest of them.
+    /// The reference's stream position: while last-per-subject messages
+    /// are still to go, where its skip list has it (`skip_pos`).
     pub(super) fn live_sseq(&self) -> u64 {
-        self.initial.first().copied().unwrap_or(self.next_sseq)
+        if self.initial.is_empty() {
+            self.next_sseq
+        } else {
+            self.skip_pos
+        }
     }
 
     /// The stream was purged, as the reference's consumers take it:
@@ -158,9 +162,11 @@ impl Consumer {
                 }
             }
         }
-        let live = match self.initial.first() {
-            Some(&first) => first.max(sseq),
-            None => self.next_sseq,
+        let live = if self.initial.is_empty() {
+            self.next_sseq
+        } else {
+            self.skip_pos = self.skip_pos.max(sseq);
+            self.skip_pos
         };
         let pos = live.saturating_sub(1);
         self.delivered.1 = self.delivered.1.max(pos);
