@@ -738,3 +738,20 @@ regression!(
 {"op":"request","subject":"$JS.API.STREAM.PURGE.S2","body":"{\"filter\":\"s2.c\",\"keep\":1}","stream":"S2"}
 "##
 );
+
+regression!(
+    /// A subject rollup terminates an ack-all consumer's pending message and
+    /// moves its floor's consumer sequence past an earlier one still pending;
+    /// an ack of that one is at or below the floor, and the reference ignores it.
+    diff_ack_all_at_or_below_floor_consumer_seq_ignored,
+    r##"
+{"op":"request","subject":"$JS.API.STREAM.CREATE.S1","body":"{\"allow_rollup_hdrs\":true,\"deny_delete\":true,\"discard\":\"new\",\"name\":\"S1\",\"retention\":\"limits\",\"storage\":\"file\",\"subjects\":[\"s1.>\"]}","stream":"S1"}
+{"op":"request","subject":"s1.c.d","body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"s1.b","headers":[["Nats-Expected-Stream","S1"]],"body":"xxxxxxxxxx","stream":"S1"}
+{"op":"request","subject":"$JS.API.CONSUMER.CREATE.S1.C3","body":"{\"config\":{\"ack_policy\":\"all\",\"durable_name\":\"C3\",\"filter_subject\":\"s1.>\",\"max_ack_pending\":3,\"max_deliver\":2,\"name\":\"C3\"},\"stream_name\":\"S1\"}","stream":"S1"}
+{"op":"request","subject":"s1.a","headers":[["Nats-Msg-Id","m1"]],"body":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","stream":"S1"}
+{"op":"fetch","stream":"S1","consumer":"C3","batch":4,"no_wait":true,"expires_ms":0}
+{"op":"request","subject":"s1.b","headers":[["Nats-Msg-Id","m4"],["Nats-Rollup","sub"]],"body":"xxxxx","stream":"S1"}
+{"op":"ack","stream":"S1","consumer":"C3","pick":561,"kind":"+ACK"}
+"##
+);

@@ -1273,6 +1273,12 @@ impl Consumer {
             AckPolicy::None => return released,
             AckPolicy::All => {
                 let acked = self.pending.get(&seq).map(|p| ack_dseq.unwrap_or(p.cseq));
+                // At or below the floor (a purge can move the floor's
+                // consumer sequence past messages still pending) the
+                // reference takes it as done: nothing moves.
+                if acked.is_some_and(|c| c <= self.ack_floor.0 || seq <= self.ack_floor.1) {
+                    return released;
+                }
                 let upto: Vec<u64> = self.pending.range(..=seq).map(|(&s, _)| s).collect();
                 for s in upto {
                     if let Some(p) = self.pending.remove(&s) {
