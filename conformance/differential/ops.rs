@@ -108,6 +108,50 @@ pub fn generate(seed: u64, count: usize) -> Vec<Op> {
     (0..count).map(|_| g.next()).collect()
 }
 
+/// The operations for comparing tern's file store with its memory store:
+/// purges are whole purges and rollup headers are refused ones ("bad").
+/// The reference's two stores report what a filtered purge or a rollup
+/// takes differently (its memory store one message at a time, its file
+/// store as a batch or as one notice naming the purge's subject), and the
+/// consumers' pending state and deliveries follow from that; tern follows
+/// each store, so those differences are by design (the comparison with
+/// the reference checks both stores).
+pub fn for_storage_pair(ops: Vec<Op>) -> Vec<Op> {
+    ops.into_iter()
+        .map(|op| match op {
+            Op::Request {
+                subject,
+                headers,
+                body,
+                stream,
+            } => {
+                let body = if subject.starts_with("$JS.API.STREAM.PURGE.") {
+                    String::new()
+                } else {
+                    body
+                };
+                let headers = headers
+                    .into_iter()
+                    .map(|(k, v)| {
+                        if k == "Nats-Rollup" {
+                            (k, "bad".to_string())
+                        } else {
+                            (k, v)
+                        }
+                    })
+                    .collect();
+                Op::Request {
+                    subject,
+                    headers,
+                    body,
+                    stream,
+                }
+            }
+            other => other,
+        })
+        .collect()
+}
+
 struct Generator {
     rng: Rng,
     made: [Option<Made>; 2],

@@ -20,7 +20,7 @@ use std::io::Write as _;
 use std::time::Instant;
 
 use super::lockstep::{self, Pair, Servers};
-use super::ops::{generate, Op};
+use super::ops::{for_storage_pair, generate, Op};
 use crate::harness::reference_binary;
 
 /// Operations per seed.
@@ -44,7 +44,10 @@ fn run_seeds(pair: Pair, seeds: impl IntoIterator<Item = u64>, ops: usize) -> Ve
     let mut reports = Vec::new();
     let (mut ran, mut faults, mut unstable, started) = (0, 0, 0, Instant::now());
     for seed in seeds {
-        let list = generate(seed, ops);
+        let list = match pair {
+            Pair::FileVsMemory => for_storage_pair(generate(seed, ops)),
+            _ => generate(seed, ops),
+        };
         ran += 1;
         match lockstep::run(&servers, &list) {
             Err(d) if d.reference_fault => {
