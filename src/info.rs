@@ -16,6 +16,8 @@ pub struct Info<'a> {
     pub host: &'a str,
     pub port: u16,
     pub headers: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub auth_required: bool,
     pub max_payload: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jetstream: Option<bool>,
@@ -44,6 +46,7 @@ impl<'a> Info<'a> {
             host,
             port,
             headers: true,
+            auth_required: false,
             max_payload: 0,
             jetstream: None,
             client_id: 0,

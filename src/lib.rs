@@ -10,6 +10,7 @@
 //! pending limit is cut off as a slow consumer.
 
 pub mod account;
+pub mod auth;
 pub mod client;
 pub mod config;
 pub mod info;

@@ -116,6 +116,7 @@ impl Server {
         let mut info = Info::new(&self.id, &self.name, &self.opts.host, port);
         info.max_payload = self.opts.max_payload;
         info.headers = !self.opts.no_header_support;
+        info.auth_required = self.opts.auth.advertised();
         info.client_id = client_id;
         info.jetstream = self.opts.jetstream.then_some(true);
         info.client_ip = client_ip.unwrap_or("");

@@ -5,7 +5,7 @@
 //! publisher's task. Each socket connection runs a reader task (read, parse,
 //! route, then wake the noted writers once) and a writer task.
 
-mod connect;
+pub(crate) mod connect;
 mod outbound;
 mod reader;
 mod route;

@@ -21,6 +21,8 @@ pub enum CloseReason {
     MaxConnectionsExceeded,
     ServerShutdown,
     LameDuck,
+    AuthenticationTimeout,
+    AuthenticationViolation,
 }
 
 impl std::fmt::Display for CloseReason {
@@ -36,6 +38,8 @@ impl std::fmt::Display for CloseReason {
             CloseReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
             CloseReason::ServerShutdown => "Server Shutdown",
             CloseReason::LameDuck => "Server Shutdown",
+            CloseReason::AuthenticationTimeout => "Authentication Timeout",
+            CloseReason::AuthenticationViolation => "Authentication Failure",
         })
     }
 }

@@ -16,6 +16,7 @@ use super::connect::{ConnectError, ConnectOptions};
 use super::route::{deliver_all, deliver_one};
 use super::writer::run_writer;
 use super::{Appended, CloseReason, FlushSet, Handle};
+use crate::auth::AuthError;
 use crate::proto::parse::{Limits, Op, ParseError, Parser};
 use crate::proto::write::{self, Frame, Sizes};
 use crate::router::{AfterDelivery, LocalCache, Subscription};
@@ -111,7 +112,14 @@ impl Conn {
             cache: LocalCache::default(),
             flush: FlushSet::default(),
             pings_out: 0,
-            ping_due: now + o.ping_interval,
+            // Until CONNECT, the timer is the auth timeout when clients
+            // must authenticate (see `ping_timer_fired`).
+            ping_due: now
+                + if o.auth.required() {
+                    o.auth_timeout
+                } else {
+                    o.ping_interval
+                },
             sent_pong: false,
             rtt_measured: false,
             read_since_tick: false,
@@ -166,6 +174,12 @@ impl Conn {
 
     fn ping_timer_fired(&mut self) -> Result<(), Close> {
         let o = self.server.opts();
+        if !self.connected && o.auth.required() {
+            self.log_error("Authentication Timeout");
+            self.send_err("Authentication Timeout");
+            self.flush.flush();
+            return Err(Close(CloseReason::AuthenticationTimeout));
+        }
         let (interval, ping_max) = (o.ping_interval, o.ping_max);
         let now = Instant::now();
         self.ping_due = now + interval;
@@ -225,6 +239,9 @@ impl Conn {
     fn handle_op(&mut self, op: Op<'_>) -> Result<(), Close> {
         if self.trace {
             self.trace_op(&op);
+        }
+        if !self.connected && !matches!(op, Op::Connect(_)) {
+            self.before_connect()?;
         }
         match op {
             Op::Connect(json) => self.connect(json)?,
@@ -332,9 +349,47 @@ impl Conn {
         }
     }
 
+    /// An op other than CONNECT came first: fine without auth; with it,
+    /// only when a no-auth user is configured (the client is taken to be
+    /// that user), else the reference's violation.
+    fn before_connect(&mut self) -> Result<(), Close> {
+        let o = self.server.opts();
+        if !o.auth.required() {
+            return Ok(());
+        }
+        if o.auth.no_auth_user().is_some() {
+            self.ping_due = Instant::now() + first_ping_delay(o.ping_interval);
+            self.connected = true;
+            return Ok(());
+        }
+        Err(self.auth_violation(None))
+    }
+
+    /// Refused: logged in the reference's words (naming the user when
+    /// there is one), `-ERR 'Authorization Violation'`, close.
+    fn auth_violation(&mut self, user: Option<&str>) -> Close {
+        match user {
+            Some(name) => self.log_error(&format!("authentication error - User {name:?}")),
+            None => self.log_error("authentication error"),
+        }
+        self.send_err("Authorization Violation");
+        self.flush.flush();
+        Close(CloseReason::AuthenticationViolation)
+    }
+
     fn connect(&mut self, json: &[u8]) -> Result<(), Close> {
         match ConnectOptions::parse(json) {
             Ok(opts) => {
+                let server = self.server.clone();
+                if let Err(e) = server.opts().auth.check(&opts) {
+                    let user = match e {
+                        AuthError::BadToken => None,
+                        AuthError::UnknownUser | AuthError::BadPassword => {
+                            Some(opts.user.as_str()).filter(|u| !u.is_empty())
+                        }
+                    };
+                    return Err(self.auth_violation(user));
+                }
                 let first = !self.connected;
                 self.opts = opts;
                 // A server without header support never negotiates them.

@@ -88,6 +88,16 @@ pub struct Flags {
     #[arg(long)]
     pub help_tls: bool,
 
+    /// User required for connections (with `--pass`).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Password required for connections (with `--user`).
+    #[arg(long)]
+    pub pass: Option<String>,
+    /// Authorization token required for connections.
+    #[arg(long)]
+    pub auth: Option<String>,
+
     /// Flags whose features come with later work: accepted by the parser so
     /// the start-up error can name them.
     #[command(flatten)]
@@ -105,12 +115,6 @@ pub struct LaterFlags {
     pub syslog: Option<bool>,
     #[arg(long)]
     pub remote_syslog: Option<String>,
-    #[arg(long)]
-    pub user: Option<String>,
-    #[arg(long)]
-    pub pass: Option<String>,
-    #[arg(long)]
-    pub auth: Option<String>,
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub tls: Option<bool>,
     #[arg(long)]
@@ -147,9 +151,6 @@ impl LaterFlags {
             (self.https_port.is_some(), "-ms/--https_port"),
             (self.syslog == Some(true), "-s/--syslog"),
             (self.remote_syslog.is_some(), "-r/--remote_syslog"),
-            (self.user.is_some(), "--user"),
-            (self.pass.is_some(), "--pass"),
-            (self.auth.is_some(), "--auth"),
             (self.tls == Some(true), "--tls"),
             (self.tlscert.is_some(), "--tlscert"),
             (self.tlskey.is_some(), "--tlskey"),

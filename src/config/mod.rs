@@ -3,6 +3,7 @@
 //! override the file; a key tern does not know, or does not support yet, is
 //! a start-up error naming it.
 
+mod auth;
 pub mod cli;
 pub mod conf;
 pub mod options;
@@ -36,9 +37,7 @@ impl From<ConfError> for ConfigError {
 /// Top-level keys that belong to features still to come: recognised, so the
 /// error says "not supported yet" rather than "unknown".
 const LATER_KEYS: &[&str] = &[
-    "authorization",
     "accounts",
-    "no_auth_user",
     "system_account",
     "tls",
     "allow_non_tls",
@@ -126,6 +125,17 @@ fn apply_flags(opts: &mut Options, f: &cli::Flags) -> Result<(), ConfigError> {
     if let Some(js) = f.jetstream {
         opts.jetstream = js;
     }
+    // As the reference: --user/--pass replace the configured users with
+    // that one, --auth sets the token.
+    if let Some(user) = &f.user {
+        opts.auth.users = vec![crate::auth::User {
+            name: user.clone(),
+            password: crate::auth::Secret::new(f.pass.clone().unwrap_or_default()),
+        }];
+    }
+    if let Some(token) = &f.auth {
+        opts.auth.token = Some(crate::auth::Secret::new(token.clone()));
+    }
     Ok(())
 }
 
@@ -138,6 +148,7 @@ fn port_from(n: i64) -> Result<Port, ConfigError> {
 }
 
 fn validate(opts: &Options) -> Result<(), ConfigError> {
+    auth::check_no_auth_user(opts).map_err(ConfigError)?;
     if opts.max_payload > opts.max_pending {
         return Err(ConfigError(format!(
             "max_payload ({}) cannot be higher than max_pending ({})",
@@ -210,6 +221,8 @@ fn apply_key(opts: &mut Options, key: &Key, v: &Spanned) -> Result<(), String> {
         "pidfile" | "pid_file" => opts.pid_file = Some(PathBuf::from(string(v)?)),
         "ports_file_dir" => opts.ports_file_dir = Some(PathBuf::from(string(v)?)),
         "jetstream" => apply_jetstream(opts, v)?,
+        "authorization" => auth::apply_authorization(opts, v)?,
+        "no_auth_user" => opts.auth.no_auth_user = Some(string(v)?),
         _ if LATER_KEYS.contains(&name.as_str()) => {
             return Err(format!("\"{}\" is not supported by tern yet", key.name));
         }

@@ -64,6 +64,8 @@ pub struct Options {
     pub ping_max: u32,
     pub write_deadline: Duration,
     pub auth_timeout: Duration,
+    /// Who may connect (`authorization { }`, `--user/--pass/--auth`).
+    pub auth: crate::auth::Auth,
     pub lame_duck_duration: Duration,
     pub lame_duck_grace_period: Duration,
     pub no_header_support: bool,
@@ -107,6 +109,7 @@ impl Default for Options {
             ping_max: PING_MAX,
             write_deadline: WRITE_DEADLINE,
             auth_timeout: AUTH_TIMEOUT,
+            auth: crate::auth::Auth::default(),
             lame_duck_duration: LAME_DUCK_DURATION,
             lame_duck_grace_period: LAME_DUCK_GRACE_PERIOD,
             no_header_support: false,

@@ -1,0 +1,175 @@
+//! The `authorization { }` block and `no_auth_user`, as nats-server reads
+//! them: a token, or a single user and password, or a `users` list; and
+//! `timeout`, the auth timeout in seconds.
+
+use std::time::Duration;
+
+use super::conf::{Key, Spanned, Value};
+use super::options::Options;
+use super::{string, type_error};
+use crate::auth::{Secret, User};
+
+/// Applies an `authorization` block.
+pub(super) fn apply_authorization(opts: &mut Options, v: &Spanned) -> Result<(), String> {
+    let Value::Map(block) = &v.value else {
+        return Err(type_error(v, "an authorization block"));
+    };
+    let mut errors = Vec::new();
+    let (mut user, mut password) = (None, None);
+    for (key, value) in block.iter() {
+        if key.used_as_variable {
+            continue;
+        }
+        let result = match key.name.to_ascii_lowercase().as_str() {
+            "token" => string(value).map(|t| opts.auth.token = Some(Secret::new(t))),
+            "user" | "username" => string(value).map(|u| user = Some(u)),
+            "pass" | "password" => string(value).map(|p| password = Some(p)),
+            "timeout" => seconds(value).map(|d| opts.auth_timeout = d),
+            "users" => users(value).map(|list| opts.auth.users.extend(list)),
+            _ => Err(unsupported_or_unknown(key, "authorization")),
+        };
+        if let Err(msg) = result {
+            errors.push(format!("{}: {msg}", key.pos));
+        }
+    }
+    if let Some(name) = user {
+        opts.auth.users.push(User {
+            name,
+            password: Secret::new(password.unwrap_or_default()),
+        });
+    }
+    if opts.auth.token.is_some() && !opts.auth.users.is_empty() {
+        errors.push(format!("{}: Can not have a token and a users array", v.pos));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("\n"))
+    }
+}
+
+/// `users: [ {user, password}, ... ]`.
+fn users(v: &Spanned) -> Result<Vec<User>, String> {
+    let list = v
+        .value
+        .as_array()
+        .ok_or_else(|| type_error(v, "a list of users"))?;
+    let mut out = Vec::with_capacity(list.len());
+    for item in list {
+        let Value::Map(fields) = &item.value else {
+            return Err(type_error(item, "a user block"));
+        };
+        let (mut name, mut password) = (None, None);
+        for (key, value) in fields.iter() {
+            match key.name.to_ascii_lowercase().as_str() {
+                "user" | "username" => name = Some(string(value)?),
+                "pass" | "password" => password = Some(string(value)?),
+                _ => return Err(unsupported_or_unknown(key, "user")),
+            }
+        }
+        let name = name.ok_or_else(|| format!("{}: user entry without a user name", item.pos))?;
+        out.push(User {
+            name,
+            password: Secret::new(password.unwrap_or_default()),
+        });
+    }
+    Ok(out)
+}
+
+/// Keys of the block that later work brings (permissions, NKeys,
+/// connection types) are named as not supported yet; others are unknown.
+fn unsupported_or_unknown(key: &Key, block: &str) -> String {
+    const LATER: &[&str] = &[
+        "permissions",
+        "default_permissions",
+        "nkey",
+        "allowed_connection_types",
+        "account",
+        "auth_callout",
+    ];
+    if LATER.contains(&key.name.to_ascii_lowercase().as_str()) {
+        format!("\"{block}.{}\" is not supported by tern yet", key.name)
+    } else {
+        format!("unknown field \"{}\"", key.name)
+    }
+}
+
+/// Seconds, whole or fractional (`timeout: 0.5`), or a duration string.
+fn seconds(v: &Spanned) -> Result<Duration, String> {
+    match &v.value {
+        Value::Float(f) if *f >= 0.0 && f.is_finite() => Ok(Duration::from_secs_f64(*f)),
+        _ => super::duration(v),
+    }
+}
+
+/// The reference's start-up check: `no_auth_user` must name a user.
+pub(super) fn check_no_auth_user(opts: &Options) -> Result<(), String> {
+    match &opts.auth.no_auth_user {
+        Some(name) if !opts.auth.users.iter().any(|u| &u.name == name) => Err(format!(
+            "no_auth_user: \"{name}\" not present as user or nkey in authorization block or account configuration"
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{apply_str, validate, ConfigError};
+    use super::*;
+    use crate::client::connect::ConnectOptions;
+
+    fn load(text: &str) -> Result<Options, ConfigError> {
+        let mut o = Options::default();
+        apply_str(&mut o, text, "t.conf")?;
+        validate(&o)?;
+        Ok(o)
+    }
+
+    fn signs_in(o: &Options, connect: &str) -> bool {
+        o.auth
+            .check(&ConnectOptions::parse(connect.as_bytes()).unwrap())
+            .is_ok()
+    }
+
+    #[test]
+    fn token_user_and_users_forms() {
+        let o = load("authorization { token: \"s3cr3t\", timeout: 0.5 }").unwrap();
+        assert!(signs_in(&o, r#"{"auth_token":"s3cr3t"}"#));
+        assert_eq!(o.auth_timeout, Duration::from_millis(500));
+        let o = load("authorization { user: alice, password: pw }").unwrap();
+        assert!(signs_in(&o, r#"{"user":"alice","pass":"pw"}"#));
+        let o = load(
+            "authorization { timeout: 3, users: [ {user: a, password: x}, {username: b, pass: y} ] }\nno_auth_user: b\n",
+        )
+        .unwrap();
+        assert!(signs_in(&o, r#"{"user":"a","pass":"x"}"#));
+        assert!(signs_in(&o, "{}"));
+        assert_eq!(o.auth_timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn refusals_name_the_problem_and_place() {
+        let e = load("authorization {\n token: t\n users: [ {user: a, password: x} ]\n}\n")
+            .unwrap_err()
+            .0;
+        assert!(e.contains("Can not have a token and a users array"), "{e}");
+        let e = load("authorization {\n users: [ {user: a, password: x, permissions: {}} ]\n}\n")
+            .unwrap_err()
+            .0;
+        assert!(
+            e.contains("\"user.permissions\" is not supported by tern yet"),
+            "{e}"
+        );
+        let e = load("authorization {\n bogus: 1\n}\n").unwrap_err().0;
+        assert!(
+            e.contains("t.conf:2:2") && e.contains("unknown field \"bogus\""),
+            "{e}"
+        );
+        let e = load("authorization { users: [ {user: a, password: x} ] }\nno_auth_user: z\n")
+            .unwrap_err()
+            .0;
+        assert!(e.contains("no_auth_user: \"z\" not present as user"), "{e}");
+        let e = load("authorization: 5\n").unwrap_err().0;
+        assert!(e.contains("expected an authorization block"), "{e}");
+    }
+}

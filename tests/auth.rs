@@ -1,0 +1,146 @@
+//! Authentication as nats-server does it: a token or users with passwords
+//! (plain or bcrypt), `no_auth_user`, the auth timeout, and the exact
+//! refusals, through async-nats and raw TCP.
+
+mod harness;
+
+use std::time::Duration;
+
+use tern::auth::{Auth, Secret, User};
+use tern::{Options, Running};
+
+use harness::{connect_with, round_trip, start_with, url, Wire};
+
+fn user(name: &str, password: &str) -> User {
+    User {
+        name: name.into(),
+        password: Secret::new(password.into()),
+    }
+}
+
+async fn start(auth: Auth) -> Running {
+    let mut opts = Options::loopback();
+    opts.auth = auth;
+    start_with(opts).await
+}
+
+fn token(secret: &str) -> Auth {
+    Auth {
+        token: Some(Secret::new(secret.into())),
+        ..Auth::default()
+    }
+}
+
+fn users() -> Auth {
+    Auth {
+        users: vec![
+            user("alice", "pw"),
+            // bcrypt of "secret".
+            user("bob", &bcrypt::hash("secret", 4).unwrap()),
+        ],
+        ..Auth::default()
+    }
+}
+
+#[tokio::test]
+async fn token_accepted_and_refused() {
+    let s = start(token("s3cr3t")).await;
+    let client = connect_with(
+        s.addr(),
+        async_nats::ConnectOptions::with_token("s3cr3t".into()),
+    )
+    .await;
+    round_trip(&client).await;
+    let err = async_nats::ConnectOptions::with_token("wrong".into())
+        .connect(url(s.addr()))
+        .await
+        .expect_err("a wrong token is refused");
+    assert!(
+        err.to_string().to_lowercase().contains("authorization"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn users_plain_and_bcrypt() {
+    let s = start(users()).await;
+    for (name, pass) in [("alice", "pw"), ("bob", "secret")] {
+        let client = connect_with(
+            s.addr(),
+            async_nats::ConnectOptions::with_user_and_password(name.into(), pass.into()),
+        )
+        .await;
+        round_trip(&client).await;
+    }
+    for (name, pass) in [("bob", "pw"), ("carol", "pw")] {
+        let err = async_nats::ConnectOptions::with_user_and_password(name.into(), pass.into())
+            .connect(url(s.addr()))
+            .await
+            .expect_err("bad credentials are refused");
+        assert!(
+            err.to_string().to_lowercase().contains("authorization"),
+            "{name}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn info_says_auth_required() {
+    let s = start(token("t")).await;
+    let (_, info) = Wire::connect_past_info(s.addr()).await;
+    let text = String::from_utf8_lossy(&info);
+    assert!(text.contains("\"auth_required\":true"), "{text}");
+    let open = start(Auth::default()).await;
+    let (_, info) = Wire::connect_past_info(open.addr()).await;
+    assert!(!String::from_utf8_lossy(&info).contains("auth_required"));
+}
+
+#[tokio::test]
+async fn wire_refusals_close_the_connection() {
+    let s = start(users()).await;
+    // An op before CONNECT.
+    let (mut w, _) = Wire::connect_past_info(s.addr()).await;
+    w.send(b"PING\r\n").await;
+    w.expect(b"-ERR 'Authorization Violation'\r\n").await;
+    w.expect_closed().await;
+    // Wrong password.
+    let (mut w, _) = Wire::connect_past_info(s.addr()).await;
+    w.send(b"CONNECT {\"user\":\"alice\",\"pass\":\"no\"}\r\nPING\r\n")
+        .await;
+    w.expect(b"-ERR 'Authorization Violation'\r\n").await;
+    w.expect_closed().await;
+    // Right password: +OK (verbose by default) and PONG.
+    let (mut w, _) = Wire::connect_past_info(s.addr()).await;
+    w.send(b"CONNECT {\"user\":\"alice\",\"pass\":\"pw\"}\r\nPING\r\n")
+        .await;
+    w.expect(b"+OK\r\nPONG\r\n").await;
+}
+
+#[tokio::test]
+async fn no_auth_user_lets_bare_clients_in() {
+    let mut auth = users();
+    auth.no_auth_user = Some("alice".into());
+    let s = start(auth).await;
+    let (mut w, _) = Wire::connect_past_info(s.addr()).await;
+    w.expect_only_pong().await;
+    let (mut w, _) = Wire::connect_past_info(s.addr()).await;
+    w.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n").await;
+    w.expect(b"PONG\r\n").await;
+    // Credentials given are still checked.
+    let (mut w, _) = Wire::connect_past_info(s.addr()).await;
+    w.send(b"CONNECT {\"user\":\"bob\",\"pass\":\"no\"}\r\n")
+        .await;
+    w.expect(b"-ERR 'Authorization Violation'\r\n").await;
+    w.expect_closed().await;
+}
+
+#[tokio::test]
+async fn no_connect_within_the_auth_timeout() {
+    let mut opts = Options::loopback();
+    opts.auth = token("t");
+    opts.auth_timeout = Duration::from_millis(300);
+    let s = start_with(opts).await;
+    let (mut w, _) = Wire::connect_past_info(s.addr()).await;
+    w.expect(b"-ERR 'Authentication Timeout'\r\n").await;
+    w.expect_closed().await;
+}
