@@ -2,7 +2,10 @@
 //! `--pass`, `--auth`): a token, or users with passwords, each plain or a
 //! bcrypt hash, and `no_auth_user` for clients that bring no credentials.
 
+use std::sync::Arc;
+
 use crate::client::connect::ConnectOptions;
+use crate::permissions::Permissions;
 
 /// A configured secret: compared in constant time when plain, verified
 /// against the hash when it is a bcrypt one (`$2a$...`, as the reference
@@ -48,6 +51,18 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 pub struct User {
     pub name: String,
     pub password: Secret,
+    /// Its own permissions; none: the block's `default_permissions`.
+    pub permissions: Option<Arc<Permissions>>,
+}
+
+impl User {
+    pub fn new(name: impl Into<String>, password: impl Into<String>) -> User {
+        User {
+            name: name.into(),
+            password: Secret::new(password.into()),
+            permissions: None,
+        }
+    }
 }
 
 /// How clients prove who they are. Empty: anyone may connect.
@@ -57,6 +72,8 @@ pub struct Auth {
     pub users: Vec<User>,
     /// The user a client without credentials is taken to be.
     pub no_auth_user: Option<String>,
+    /// Permissions of users that have none of their own.
+    pub default_permissions: Option<Arc<Permissions>>,
 }
 
 /// Why a client was refused (all answered `Authorization Violation`).
@@ -84,6 +101,12 @@ impl Auth {
     pub fn no_auth_user(&self) -> Option<&User> {
         let name = self.no_auth_user.as_deref()?;
         self.users.iter().find(|u| u.name == name)
+    }
+
+    /// What a signed-in user may do (`None`: anything).
+    pub fn permissions_of(&self, user: Option<&User>) -> Option<Arc<Permissions>> {
+        user.and_then(|u| u.permissions.clone())
+            .or_else(|| self.default_permissions.clone())
     }
 
     /// Checks a CONNECT's credentials; the user it signs in as, if any.
@@ -133,17 +156,11 @@ mod tests {
         Auth {
             token: None,
             users: vec![
-                User {
-                    name: "alice".into(),
-                    password: Secret::new("pw".into()),
-                },
-                User {
-                    name: "bob".into(),
-                    // bcrypt of "secret", cost 4.
-                    password: Secret::new(bcrypt::hash("secret", 4).unwrap()),
-                },
+                User::new("alice", "pw"),
+                // bcrypt of "secret", cost 4.
+                User::new("bob", bcrypt::hash("secret", 4).unwrap()),
             ],
-            no_auth_user: None,
+            ..Auth::default()
         }
     }
 

@@ -12,10 +12,7 @@ use tern::{Options, Running};
 use harness::{connect_with, round_trip, start_with, url, Wire};
 
 fn user(name: &str, password: &str) -> User {
-    User {
-        name: name.into(),
-        password: Secret::new(password.into()),
-    }
+    User::new(name, password)
 }
 
 async fn start(auth: Auth) -> Running {
@@ -143,4 +140,53 @@ async fn no_connect_within_the_auth_timeout() {
     let (mut w, _) = Wire::connect_past_info(s.addr()).await;
     w.expect(b"-ERR 'Authentication Timeout'\r\n").await;
     w.expect_closed().await;
+}
+
+#[tokio::test]
+async fn permissions_through_async_nats() {
+    use std::sync::Arc;
+    use tern::permissions::{Entry, Permissions, Rules};
+    let rules = |allow: &[&str], deny: &[&str]| Rules {
+        allow: Some(allow.iter().map(|e| Entry::parse(e)).collect()),
+        deny: deny.iter().map(|e| Entry::parse(e)).collect(),
+    };
+    let mut alice = user("alice", "pw");
+    alice.permissions = Some(Arc::new(Permissions {
+        publish: rules(&["foo.>", "_INBOX.>"], &["foo.secret"]),
+        subscribe: rules(&["foo.>", "_INBOX.>"], &[]),
+    }));
+    let s = start(Auth {
+        users: vec![alice],
+        ..Auth::default()
+    })
+    .await;
+    let (opts, mut events) = harness::with_events(
+        async_nats::ConnectOptions::with_user_and_password("alice".into(), "pw".into()),
+    );
+    let client = connect_with(s.addr(), opts).await;
+    let mut sub = client.subscribe("foo.>").await.unwrap();
+    client.publish("foo.secret", "no".into()).await.unwrap();
+    client.publish("foo.ok", "yes".into()).await.unwrap();
+    let got = harness::next_msg(&mut sub).await;
+    assert_eq!(got.subject.as_str(), "foo.ok");
+    let event = harness::wait_event(&mut events, "the publish violation", |e| {
+        matches!(e, async_nats::Event::ServerError(_))
+    })
+    .await;
+    assert!(
+        event
+            .to_string()
+            .to_lowercase()
+            .contains("permissions violation"),
+        "{event}"
+    );
+    // Refused subscriptions are reported too; the connection stays.
+    let _denied = client.subscribe("bar").await.unwrap();
+    harness::wait_event(&mut events, "the subscription violation", |e| {
+        matches!(e, async_nats::Event::ServerError(_))
+    })
+    .await;
+    client.publish("foo.after", "still".into()).await.unwrap();
+    let got = harness::next_msg(&mut sub).await;
+    assert_eq!(got.subject.as_str(), "foo.after");
 }

@@ -97,3 +97,88 @@ fn auth_no_auth_user() {
             .expect_closed();
     });
 }
+
+#[test]
+fn auth_permissions() {
+    let spec = ServerSpec {
+        conf: Some(concat!(
+            "authorization {\n",
+            "  default_permissions: { publish: \"pub.>\", subscribe: \"pub.>\" }\n",
+            "  users: [\n",
+            "    {user: alice, password: pw, permissions: {\n",
+            "      publish: {allow: [\"foo.>\", \"_INBOX.>\"], deny: [\"foo.secret\"]}\n",
+            "      subscribe: {allow: [\"foo.>\", \"q.* workers\"], deny: \"foo.hidden\"}\n",
+            "    }}\n",
+            "    {user: bob, password: pw}\n",
+            "  ]\n",
+            "}\n"
+        )),
+        ..ServerSpec::default()
+    };
+    run_with("auth_permissions", spec, |s| {
+        let mut a = s.connect("alice");
+        a.exchange(b"CONNECT {\"verbose\":false,\"pedantic\":false,\"user\":\"alice\",\"pass\":\"pw\"}\r\n")
+            .expect(b"PONG\r\n");
+        // Allowed and refused subscriptions; the connection stays.
+        a.exchange(b"SUB foo.* 1\r\nSUB bar 2\r\nSUB foo.hidden 3\r\nSUB q.a 4\r\nSUB q.a workers 5\r\nSUB q.a others 6\r\nSUB > 7\r\n")
+            .expect(concat!(
+                "-ERR 'Permissions Violation for Subscription to \"bar\"'\r\n",
+                "-ERR 'Permissions Violation for Subscription to \"foo.hidden\"'\r\n",
+                "-ERR 'Permissions Violation for Subscription to \"q.a\"'\r\n",
+                "-ERR 'Permissions Violation for Subscription to \"q.a\" using queue \"others\"'\r\n",
+                "-ERR 'Permissions Violation for Subscription to \">\"'\r\n",
+                "PONG\r\n"
+            ).as_bytes());
+        // Allowed and refused publishes: refused ones are dropped.
+        a.exchange(b"PUB foo.a 1\r\nx\r\nPUB foo.secret 1\r\ny\r\nPUB bar 1\r\nz\r\n")
+            .expect(
+                concat!(
+                    "MSG foo.a 1 1\r\nx\r\n",
+                    "-ERR 'Permissions Violation for Publish to \"foo.secret\"'\r\n",
+                    "-ERR 'Permissions Violation for Publish to \"bar\"'\r\n",
+                    "PONG\r\n"
+                )
+                .as_bytes(),
+            )
+            .expect_open();
+        // Bob has the default permissions.
+        let mut b = s.connect("bob");
+        b.exchange(
+            b"CONNECT {\"verbose\":false,\"pedantic\":false,\"user\":\"bob\",\"pass\":\"pw\"}\r\n",
+        )
+        .expect(b"PONG\r\n");
+        b.exchange(b"SUB pub.x 1\r\nSUB foo.a 2\r\nPUB pub.x 1\r\nx\r\nPUB foo.a 1\r\ny\r\n")
+            .expect(
+                concat!(
+                    "-ERR 'Permissions Violation for Subscription to \"foo.a\"'\r\n",
+                    "MSG pub.x 1 1\r\nx\r\n",
+                    "-ERR 'Permissions Violation for Publish to \"foo.a\"'\r\n",
+                    "PONG\r\n"
+                )
+                .as_bytes(),
+            );
+    });
+}
+
+#[test]
+fn auth_wildcard_subscription_over_a_deny() {
+    let spec = ServerSpec {
+        conf: Some(concat!(
+            "authorization { users: [ {user: a, password: pw, permissions: {\n",
+            "  subscribe: {allow: \"foo.>\", deny: \"foo.hidden\"}\n",
+            "}} ] }\n"
+        )),
+        ..ServerSpec::default()
+    };
+    run_with("auth_wildcard_subscription_over_a_deny", spec, |s| {
+        let mut c = s.connect("a");
+        c.exchange(
+            b"CONNECT {\"verbose\":false,\"pedantic\":false,\"user\":\"a\",\"pass\":\"pw\"}\r\n",
+        )
+        .expect(b"PONG\r\n");
+        // The wildcard is allowed; messages on the denied subject do not
+        // reach it.
+        c.exchange(b"SUB foo.* 1\r\nPUB foo.hidden 1\r\nx\r\nPUB foo.seen 1\r\ny\r\n")
+            .expect(b"MSG foo.seen 1 1\r\ny\r\nPONG\r\n");
+    });
+}

@@ -17,6 +17,7 @@ use super::route::{deliver_all, deliver_one};
 use super::writer::run_writer;
 use super::{Appended, CloseReason, FlushSet, Handle};
 use crate::auth::AuthError;
+use crate::permissions::{Permissions, PublishCache};
 use crate::proto::parse::{Limits, Op, ParseError, Parser};
 use crate::proto::write::{self, Frame, Sizes};
 use crate::router::{AfterDelivery, LocalCache, Subscription};
@@ -90,6 +91,11 @@ struct Conn {
     read_since_tick: bool,
     in_msgs: u64,
     in_bytes: u64,
+    /// The signed-in user's name, for log lines.
+    user: Option<String>,
+    /// What the signed-in user may do; `None`: anything.
+    perms: Option<Arc<Permissions>>,
+    pub_verdicts: PublishCache,
 }
 
 /// The connection must close, for this reason.
@@ -126,6 +132,9 @@ impl Conn {
             trace: o.trace,
             in_msgs: 0,
             in_bytes: 0,
+            user: None,
+            perms: None,
+            pub_verdicts: PublishCache::default(),
             server,
             handle,
             peer,
@@ -357,9 +366,11 @@ impl Conn {
         if !o.auth.required() {
             return Ok(());
         }
-        if o.auth.no_auth_user().is_some() {
+        if let Some(user) = o.auth.no_auth_user() {
             self.ping_due = Instant::now() + first_ping_delay(o.ping_interval);
             self.connected = true;
+            self.perms = o.auth.permissions_of(Some(user));
+            self.user = Some(user.name.clone());
             return Ok(());
         }
         Err(self.auth_violation(None))
@@ -381,14 +392,22 @@ impl Conn {
         match ConnectOptions::parse(json) {
             Ok(opts) => {
                 let server = self.server.clone();
-                if let Err(e) = server.opts().auth.check(&opts) {
-                    let user = match e {
-                        AuthError::BadToken => None,
-                        AuthError::UnknownUser | AuthError::BadPassword => {
-                            Some(opts.user.as_str()).filter(|u| !u.is_empty())
-                        }
-                    };
-                    return Err(self.auth_violation(user));
+                let auth = &server.opts().auth;
+                match auth.check(&opts) {
+                    Ok(user) => {
+                        self.perms = auth.permissions_of(user);
+                        self.user = user.map(|u| u.name.clone());
+                        self.pub_verdicts = PublishCache::default();
+                    }
+                    Err(e) => {
+                        let user = match e {
+                            AuthError::BadToken => None,
+                            AuthError::UnknownUser | AuthError::BadPassword => {
+                                Some(opts.user.as_str()).filter(|u| !u.is_empty())
+                            }
+                        };
+                        return Err(self.auth_violation(user));
+                    }
                 }
                 let first = !self.connected;
                 self.opts = opts;
@@ -441,6 +460,12 @@ impl Conn {
         if self.opts.pedantic && !subject::is_valid_literal_subject(frame.subject) {
             self.send_err("Invalid Publish Subject");
         }
+        if let Some(perms) = &self.perms {
+            if !self.pub_verdicts.may_publish(perms, frame.subject) {
+                self.publish_violation(frame.subject);
+                return;
+            }
+        }
         // The reference acknowledges before it delivers, so a verbose
         // client subscribed to its own subject sees +OK first.
         self.ok();
@@ -482,6 +507,12 @@ impl Conn {
             self.send_err("Invalid Subject");
             return;
         }
+        if let Some(perms) = &self.perms {
+            if !perms.may_subscribe(subj, queue) {
+                self.subscribe_violation(subj, queue, sid);
+                return;
+            }
+        }
         if let Some(existing) = self.subs.get(sid) {
             if !existing.is_closed() {
                 // The reference keeps the first subscription of a sid.
@@ -495,15 +526,55 @@ impl Conn {
             return;
         }
         let sid = Bytes::copy_from_slice(sid);
-        let sub = Arc::new(Subscription::new(
+        let mut sub = Subscription::new(
             self.handle.clone(),
             sid.clone(),
             Bytes::copy_from_slice(subj),
             queue.map(Bytes::copy_from_slice),
-        ));
+        );
+        if let Some(perms) = &self.perms {
+            sub = sub.with_deny_filter(perms);
+        }
+        let sub = Arc::new(sub);
         self.handle.account.router.insert(sub.clone());
         self.subs.insert(sid, sub);
         self.ok();
+    }
+
+    /// The user named as the reference names it in log lines.
+    fn auth_user(&self) -> String {
+        match &self.user {
+            Some(name) => format!("User {name:?}"),
+            None => "User \"\"".to_string(),
+        }
+    }
+
+    /// Not allowed to publish there: the message is dropped, the client
+    /// told, the connection kept (as the reference does).
+    fn publish_violation(&mut self, subj: &[u8]) {
+        let subj = String::from_utf8_lossy(subj);
+        self.log_error(&format!(
+            "Publish Violation - {}, Subject {subj:?}",
+            self.auth_user()
+        ));
+        self.send_err(&format!("Permissions Violation for Publish to {subj:?}"));
+    }
+
+    fn subscribe_violation(&mut self, subj: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
+        let subj = String::from_utf8_lossy(subj);
+        let sid = String::from_utf8_lossy(sid);
+        let text = match queue {
+            Some(q) => format!(
+                "Permissions Violation for Subscription to {subj:?} using queue {:?}",
+                String::from_utf8_lossy(q)
+            ),
+            None => format!("Permissions Violation for Subscription to {subj:?}"),
+        };
+        self.log_error(&format!(
+            "Subscription Violation - {}, Subject {subj:?}, SID {sid}",
+            self.auth_user()
+        ));
+        self.send_err(&text);
     }
 
     fn live_subs(&mut self) -> usize {

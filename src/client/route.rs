@@ -40,7 +40,7 @@ pub fn deliver_one(
     skip: Option<u64>,
     flush: &mut FlushSet,
 ) -> bool {
-    if skip == Some(sub.client.id) {
+    if skip == Some(sub.client.id) || !sub.admits(frame.subject) {
         return false;
     }
     let Some(after) = sub.reserve_delivery() else {

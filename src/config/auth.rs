@@ -2,12 +2,14 @@
 //! them: a token, or a single user and password, or a `users` list; and
 //! `timeout`, the auth timeout in seconds.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::conf::{Key, Spanned, Value};
 use super::options::Options;
 use super::{string, type_error};
 use crate::auth::{Secret, User};
+use crate::permissions::{Entry, Permissions, Rules};
 
 /// Applies an `authorization` block.
 pub(super) fn apply_authorization(opts: &mut Options, v: &Spanned) -> Result<(), String> {
@@ -26,6 +28,9 @@ pub(super) fn apply_authorization(opts: &mut Options, v: &Spanned) -> Result<(),
             "pass" | "password" => string(value).map(|p| password = Some(p)),
             "timeout" => seconds(value).map(|d| opts.auth_timeout = d),
             "users" => users(value).map(|list| opts.auth.users.extend(list)),
+            "default_permissions" => {
+                permissions(value).map(|p| opts.auth.default_permissions = Some(Arc::new(p)))
+            }
             _ => Err(unsupported_or_unknown(key, "authorization")),
         };
         if let Err(msg) = result {
@@ -33,10 +38,9 @@ pub(super) fn apply_authorization(opts: &mut Options, v: &Spanned) -> Result<(),
         }
     }
     if let Some(name) = user {
-        opts.auth.users.push(User {
-            name,
-            password: Secret::new(password.unwrap_or_default()),
-        });
+        opts.auth
+            .users
+            .push(User::new(name, password.unwrap_or_default()));
     }
     if opts.auth.token.is_some() && !opts.auth.users.is_empty() {
         errors.push(format!("{}: Can not have a token and a users array", v.pos));
@@ -59,29 +63,82 @@ fn users(v: &Spanned) -> Result<Vec<User>, String> {
         let Value::Map(fields) = &item.value else {
             return Err(type_error(item, "a user block"));
         };
-        let (mut name, mut password) = (None, None);
+        let (mut name, mut password, mut perms) = (None, None, None);
         for (key, value) in fields.iter() {
             match key.name.to_ascii_lowercase().as_str() {
                 "user" | "username" => name = Some(string(value)?),
                 "pass" | "password" => password = Some(string(value)?),
+                "permissions" => perms = Some(Arc::new(permissions(value)?)),
                 _ => return Err(unsupported_or_unknown(key, "user")),
             }
         }
         let name = name.ok_or_else(|| format!("{}: user entry without a user name", item.pos))?;
-        out.push(User {
-            name,
-            password: Secret::new(password.unwrap_or_default()),
-        });
+        let mut user = User::new(name, password.unwrap_or_default());
+        user.permissions = perms;
+        out.push(user);
     }
     Ok(out)
+}
+
+/// `permissions { publish, subscribe }`: each a list or a single subject
+/// (what is allowed), or `{ allow, deny }`.
+fn permissions(v: &Spanned) -> Result<Permissions, String> {
+    let Value::Map(fields) = &v.value else {
+        return Err(type_error(v, "a permissions block"));
+    };
+    let mut p = Permissions::default();
+    for (key, value) in fields.iter() {
+        match key.name.to_ascii_lowercase().as_str() {
+            "publish" | "pub" => p.publish = rules(value)?,
+            "subscribe" | "sub" => p.subscribe = rules(value)?,
+            "allow_responses" | "publish_allow_responses" | "response" | "responses" => {
+                return Err(format!(
+                    "{}: \"permissions.{}\" is not supported by tern yet",
+                    key.pos, key.name
+                ))
+            }
+            _ => return Err(format!("{}: unknown field \"{}\"", key.pos, key.name)),
+        }
+    }
+    Ok(p)
+}
+
+fn rules(v: &Spanned) -> Result<Rules, String> {
+    match &v.value {
+        Value::Map(fields) => {
+            let mut r = Rules::default();
+            for (key, value) in fields.iter() {
+                match key.name.to_ascii_lowercase().as_str() {
+                    "allow" => r.allow = Some(entries(value)?),
+                    "deny" => r.deny = entries(value)?,
+                    _ => return Err(format!("{}: unknown field \"{}\"", key.pos, key.name)),
+                }
+            }
+            Ok(r)
+        }
+        _ => Ok(Rules {
+            allow: Some(entries(v)?),
+            deny: Vec::new(),
+        }),
+    }
+}
+
+/// A subject list, or one subject.
+fn entries(v: &Spanned) -> Result<Vec<Entry>, String> {
+    match &v.value {
+        Value::Str(s) => Ok(vec![Entry::parse(s)]),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| string(i).map(|s| Entry::parse(&s)))
+            .collect(),
+        _ => Err(type_error(v, "a subject or a list of subjects")),
+    }
 }
 
 /// Keys of the block that later work brings (permissions, NKeys,
 /// connection types) are named as not supported yet; others are unknown.
 fn unsupported_or_unknown(key: &Key, block: &str) -> String {
     const LATER: &[&str] = &[
-        "permissions",
-        "default_permissions",
         "nkey",
         "allowed_connection_types",
         "account",
@@ -153,13 +210,26 @@ mod tests {
             .unwrap_err()
             .0;
         assert!(e.contains("Can not have a token and a users array"), "{e}");
-        let e = load("authorization {\n users: [ {user: a, password: x, permissions: {}} ]\n}\n")
+        let e = load("authorization {\n users: [ {user: a, password: x, nkey: y} ]\n}\n")
             .unwrap_err()
             .0;
         assert!(
-            e.contains("\"user.permissions\" is not supported by tern yet"),
+            e.contains("\"user.nkey\" is not supported by tern yet"),
             "{e}"
         );
+        let e = load(
+            "authorization {\n users: [ {user: a, permissions: {allow_responses: true}} ]\n}\n",
+        )
+        .unwrap_err()
+        .0;
+        assert!(
+            e.contains("\"permissions.allow_responses\" is not supported by tern yet"),
+            "{e}"
+        );
+        let o = load("authorization { users: [ {user: a, password: x, permissions: {publish: [\"a.>\"], subscribe: {allow: \"b\", deny: [\"b.c q\"]}}} ] }").unwrap();
+        let p = o.auth.users[0].permissions.clone().unwrap();
+        assert!(p.may_publish(b"a.b") && !p.may_publish(b"x"));
+        assert!(p.may_subscribe(b"b", None) && !p.may_subscribe(b"c", None));
         let e = load("authorization {\n bogus: 1\n}\n").unwrap_err().0;
         assert!(
             e.contains("t.conf:2:2") && e.contains("unknown field \"bogus\""),

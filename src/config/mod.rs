@@ -128,10 +128,10 @@ fn apply_flags(opts: &mut Options, f: &cli::Flags) -> Result<(), ConfigError> {
     // As the reference: --user/--pass replace the configured users with
     // that one, --auth sets the token.
     if let Some(user) = &f.user {
-        opts.auth.users = vec![crate::auth::User {
-            name: user.clone(),
-            password: crate::auth::Secret::new(f.pass.clone().unwrap_or_default()),
-        }];
+        opts.auth.users = vec![crate::auth::User::new(
+            user.clone(),
+            f.pass.clone().unwrap_or_default(),
+        )];
     }
     if let Some(token) = &f.auth {
         opts.auth.token = Some(crate::auth::Secret::new(token.clone()));

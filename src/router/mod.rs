@@ -14,6 +14,7 @@ use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
 use crate::client::Handle;
+use crate::permissions::Permissions;
 pub use cache::LocalCache;
 use cache::SharedCache;
 use trie::Trie;
@@ -28,6 +29,10 @@ pub struct Subscription {
     max: AtomicU64,
     delivered: AtomicU64,
     closed: AtomicBool,
+    /// A wildcard subscription whose subject overlaps the user's subscribe
+    /// deny list: messages on denied subjects are not delivered to it (as
+    /// the reference filters them).
+    deny: Option<Arc<Permissions>>,
 }
 
 /// Whether a subscription should stay after a delivery.
@@ -48,7 +53,26 @@ impl Subscription {
             max: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            deny: None,
         }
+    }
+
+    /// Filters deliveries through `perms`' subscribe deny list, when this
+    /// subscription's subject could match a denied one.
+    #[must_use]
+    pub fn with_deny_filter(mut self, perms: &Arc<Permissions>) -> Self {
+        if perms.deny_overlaps(&self.subject) {
+            self.deny = Some(perms.clone());
+        }
+        self
+    }
+
+    /// Whether a message on `subject` may reach this subscription.
+    #[inline]
+    pub fn admits(&self, subject: &[u8]) -> bool {
+        self.deny
+            .as_ref()
+            .is_none_or(|p| !p.denies_delivery(subject))
     }
 
     pub fn is_closed(&self) -> bool {
