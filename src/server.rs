@@ -189,15 +189,21 @@ impl Server {
     }
 
     async fn accept_loop(self: Arc<Self>, listener: TcpListener) {
+        let mut pause = ACCEPT_MIN_SLEEP;
         loop {
             tokio::select! {
                 () = self.stop_accepting.notified() => return,
                 accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => self.clone().admit(stream, peer),
+                    Ok((stream, peer)) => {
+                        pause = ACCEPT_MIN_SLEEP;
+                        self.clone().admit(stream, peer);
+                    }
                     Err(e) => {
-                        // Out of descriptors and the like: back off, keep serving.
-                        error!("Error accepting client connection: {e}");
-                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        // Out of descriptors and the like: back off, doubling
+                        // up to a second as the reference does, keep serving.
+                        error!("Temporary Client Accept Error({e}), sleeping {}ms", pause.as_millis());
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(ACCEPT_MAX_SLEEP);
                     }
                 },
             }
@@ -493,7 +499,7 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
     } else {
         None
     };
-    let listener = TcpListener::bind((server.opts.host.as_str(), port))
+    let listener = listen(&server.opts.host, port)
         .await
         .map_err(StartError::Listen)?;
     let addr = listener.local_addr().map_err(StartError::Listen)?;
@@ -505,6 +511,39 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
         accept_task,
         jetstream,
     })
+}
+
+/// The reference's accept-error backoff bounds.
+const ACCEPT_MIN_SLEEP: Duration = Duration::from_millis(10);
+const ACCEPT_MAX_SLEEP: Duration = Duration::from_secs(1);
+/// The listen backlog: the reference's, so bursts of connects queue
+/// instead of overflowing (the usual 128 stalls a burst for a second).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds the client port (the first address `host` resolves to that binds).
+async fn listen(host: &str, port: u16) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        match socket
+            .bind(addr)
+            .and_then(|()| socket.listen(LISTEN_BACKLOG))
+        {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::AddrNotAvailable,
+            format!("no address for {host}"),
+        )
+    }))
 }
 
 /// A message for [`Server::publish_internal_routed`].
