@@ -5,6 +5,9 @@
 //! Subscribe entries may name a queue group (`"foo.> q1"`).
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
 
 use tern_jetstream::subject;
 
@@ -37,12 +40,100 @@ impl Entry {
 pub struct Permissions {
     pub publish: Rules,
     pub subscribe: Rules,
+    /// `allow_responses`: may publish to the reply subjects of messages it
+    /// received, up to `max` times each, within `expires`.
+    pub responses: Option<ResponseRule>,
+}
+
+/// `allow_responses: true` (one response within two minutes, the
+/// reference's defaults) or `{ max, expires }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseRule {
+    pub max: u32,
+    pub expires: Duration,
+}
+
+impl Default for ResponseRule {
+    fn default() -> Self {
+        ResponseRule {
+            max: 1,
+            expires: Duration::from_secs(120),
+        }
+    }
+}
+
+/// How many reply subjects a connection remembers at most (the
+/// reference's limit); past it, expired and then oldest ones go.
+const RESPONSES_MAX: usize = 4096;
+
+/// The reply subjects a connection with response permission may answer,
+/// recorded as messages are delivered to it (on the publisher's task, so
+/// behind a lock; only such connections have one).
+#[derive(Debug)]
+pub struct Responses {
+    rule: ResponseRule,
+    open: Mutex<HashMap<Box<[u8]>, OpenReply>>,
+}
+
+/// When a reply subject was recorded and how many responses went to it.
+type OpenReply = (Instant, u32);
+
+impl Responses {
+    pub fn new(rule: ResponseRule) -> Responses {
+        Responses {
+            rule,
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A message with reply subject `reply` was delivered.
+    pub fn record(&self, reply: &[u8]) {
+        let now = Instant::now();
+        let mut open = self.open.lock();
+        if open.len() >= RESPONSES_MAX && !open.contains_key(reply) {
+            let expires = self.rule.expires;
+            open.retain(|_, (at, _)| expires.is_zero() || now.duration_since(*at) < expires);
+            if open.len() >= RESPONSES_MAX {
+                if let Some(oldest) = open
+                    .iter()
+                    .min_by_key(|(_, (at, _))| *at)
+                    .map(|(k, _)| k.clone())
+                {
+                    open.remove(&oldest);
+                }
+            }
+        }
+        open.insert(reply.into(), (now, 0));
+    }
+
+    /// Takes one response to `subject`, if it is an open reply subject.
+    pub fn take(&self, subject: &[u8]) -> bool {
+        let mut open = self.open.lock();
+        let Some((at, sent)) = open.get_mut(subject) else {
+            return false;
+        };
+        let expires = self.rule.expires;
+        if !expires.is_zero() && at.elapsed() >= expires {
+            open.remove(subject);
+            return false;
+        }
+        *sent += 1;
+        if self.rule.max > 0 && *sent >= self.rule.max {
+            open.remove(subject);
+        }
+        true
+    }
 }
 
 impl Permissions {
     /// Whether publishing to the literal `subj` is allowed.
     pub fn may_publish(&self, subj: &[u8]) -> bool {
         let r = &self.publish;
+        // Response permission turns off the blanket allow, as in the
+        // reference: only listed subjects and open replies.
+        if r.allow.is_none() && self.responses.is_some() {
+            return false;
+        }
         let allowed = r.allow.as_ref().is_none_or(|allow| {
             allow
                 .iter()
@@ -171,6 +262,7 @@ mod tests {
         Permissions {
             publish: rules(pub_allow, pub_deny),
             subscribe: rules(sub_allow, sub_deny),
+            responses: None,
         }
     }
 
@@ -201,6 +293,31 @@ mod tests {
         assert!(!deny_queue.may_subscribe(b"baz", Some(b"q1")));
         assert!(deny_queue.may_subscribe(b"baz", Some(b"q2")));
         assert!(deny_queue.may_subscribe(b"baz", None));
+    }
+
+    #[test]
+    fn responses_open_and_close() {
+        let r = Responses::new(ResponseRule {
+            max: 2,
+            expires: Duration::ZERO,
+        });
+        assert!(!r.take(b"_INBOX.a"));
+        r.record(b"_INBOX.a");
+        assert!(r.take(b"_INBOX.a"));
+        assert!(r.take(b"_INBOX.a"));
+        assert!(!r.take(b"_INBOX.a"));
+        let expiring = Responses::new(ResponseRule {
+            max: 0,
+            expires: Duration::from_millis(1),
+        });
+        expiring.record(b"r");
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(!expiring.take(b"r"));
+        let bounded = Responses::new(ResponseRule::default());
+        for i in 0..(RESPONSES_MAX + 10) {
+            bounded.record(format!("r.{i}").as_bytes());
+        }
+        assert!(bounded.open.lock().len() <= RESPONSES_MAX);
     }
 
     #[test]

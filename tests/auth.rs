@@ -154,6 +154,7 @@ async fn permissions_through_async_nats() {
     alice.permissions = Some(Arc::new(Permissions {
         publish: rules(&["foo.>", "_INBOX.>"], &["foo.secret"]),
         subscribe: rules(&["foo.>", "_INBOX.>"], &[]),
+        ..Permissions::default()
     }));
     let s = start(Auth {
         users: vec![alice],

@@ -182,3 +182,39 @@ fn auth_wildcard_subscription_over_a_deny() {
             .expect(b"MSG foo.seen 1 1\r\ny\r\nPONG\r\n");
     });
 }
+
+#[test]
+fn auth_allow_responses() {
+    let spec = ServerSpec {
+        conf: Some(concat!(
+            "authorization { users: [\n",
+            "  {user: svc, password: pw, permissions: {subscribe: \"req.>\", allow_responses: {max: 2}}}\n",
+            "  {user: cli, password: pw}\n",
+            "] }\n"
+        )),
+        ..ServerSpec::default()
+    };
+    run_with("auth_allow_responses", spec, |s| {
+        let mut svc = s.connect("svc");
+        svc.exchange(b"CONNECT {\"verbose\":false,\"pedantic\":false,\"user\":\"svc\",\"pass\":\"pw\"}\r\nSUB req.a 1\r\n")
+            .expect(b"PONG\r\n");
+        let mut cli = s.connect("cli");
+        cli.exchange(b"CONNECT {\"verbose\":false,\"pedantic\":false,\"user\":\"cli\",\"pass\":\"pw\"}\r\nSUB _INBOX.r1 1\r\n")
+            .expect(b"PONG\r\n");
+        // No request yet: the service may not publish there.
+        svc.exchange(b"PUB _INBOX.r1 1\r\nx\r\n")
+            .expect(b"-ERR 'Permissions Violation for Publish to \"_INBOX.r1\"'\r\nPONG\r\n");
+        cli.exchange(b"PUB req.a _INBOX.r1 1\r\nq\r\n")
+            .expect(b"PONG\r\n");
+        svc.read_msgs_unrecorded(1);
+        // Two responses are allowed, the third is not; other subjects never.
+        svc.exchange(b"PUB _INBOX.r1 2\r\nr1\r\nPUB _INBOX.r1 2\r\nr2\r\nPUB _INBOX.r1 2\r\nr3\r\nPUB other 1\r\nx\r\n")
+            .expect(concat!(
+                "-ERR 'Permissions Violation for Publish to \"_INBOX.r1\"'\r\n",
+                "-ERR 'Permissions Violation for Publish to \"other\"'\r\n",
+                "PONG\r\n"
+            ).as_bytes());
+        cli.exchange(b"")
+            .expect(b"MSG _INBOX.r1 1 2\r\nr1\r\nMSG _INBOX.r1 1 2\r\nr2\r\nPONG\r\n");
+    });
+}

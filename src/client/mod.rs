@@ -56,9 +56,23 @@ pub struct Handle {
     /// The client negotiated headers; without them it gets messages with
     /// the header block stripped, as MSG.
     headers: AtomicBool,
+    /// Set at CONNECT for a user with response permission: the reply
+    /// subjects delivered to it, which it may then publish to.
+    responses: std::sync::OnceLock<crate::permissions::Responses>,
 }
 
 impl Handle {
+    /// Open reply subjects, for a user with response permission.
+    #[inline]
+    pub fn responses(&self) -> Option<&crate::permissions::Responses> {
+        self.responses.get()
+    }
+
+    /// Gives the connection response permission (once, at sign-in).
+    pub fn allow_responses(&self, rule: crate::permissions::ResponseRule) {
+        let _ = self.responses.set(crate::permissions::Responses::new(rule));
+    }
+
     pub fn socket(id: u64, account: Arc<Account>, max_pending: usize) -> Self {
         Handle {
             id,
@@ -67,6 +81,7 @@ impl Handle {
             closing: Notify::new(),
             async_info: AtomicBool::new(false),
             headers: AtomicBool::new(false),
+            responses: std::sync::OnceLock::new(),
         }
     }
 
@@ -78,6 +93,7 @@ impl Handle {
             closing: Notify::new(),
             async_info: AtomicBool::new(false),
             headers: AtomicBool::new(true),
+            responses: std::sync::OnceLock::new(),
         }
     }
 

@@ -370,6 +370,9 @@ impl Conn {
             self.ping_due = Instant::now() + first_ping_delay(o.ping_interval);
             self.connected = true;
             self.perms = o.auth.permissions_of(Some(user));
+            if let Some(rule) = self.perms.as_ref().and_then(|p| p.responses) {
+                self.handle.allow_responses(rule);
+            }
             self.user = Some(user.name.clone());
             return Ok(());
         }
@@ -396,6 +399,9 @@ impl Conn {
                 match auth.check(&opts) {
                     Ok(user) => {
                         self.perms = auth.permissions_of(user);
+                        if let Some(rule) = self.perms.as_ref().and_then(|p| p.responses) {
+                            self.handle.allow_responses(rule);
+                        }
                         self.user = user.map(|u| u.name.clone());
                         self.pub_verdicts = PublishCache::default();
                     }
@@ -461,7 +467,12 @@ impl Conn {
             self.send_err("Invalid Publish Subject");
         }
         if let Some(perms) = &self.perms {
-            if !self.pub_verdicts.may_publish(perms, frame.subject) {
+            if !self.pub_verdicts.may_publish(perms, frame.subject)
+                && !self
+                    .handle
+                    .responses()
+                    .is_some_and(|open| open.take(frame.subject))
+            {
                 self.publish_violation(frame.subject);
                 return;
             }

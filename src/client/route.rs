@@ -43,6 +43,9 @@ pub fn deliver_one(
     if skip == Some(sub.client.id) || !sub.admits(frame.subject) {
         return false;
     }
+    if let (Some(open), Some(reply)) = (sub.client.responses(), frame.reply) {
+        open.record(reply);
+    }
     let Some(after) = sub.reserve_delivery() else {
         return false;
     };

@@ -9,7 +9,7 @@ use super::conf::{Key, Spanned, Value};
 use super::options::Options;
 use super::{string, type_error};
 use crate::auth::{Secret, User};
-use crate::permissions::{Entry, Permissions, Rules};
+use crate::permissions::{Entry, Permissions, ResponseRule, Rules};
 
 /// Applies an `authorization` block.
 pub(super) fn apply_authorization(opts: &mut Options, v: &Spanned) -> Result<(), String> {
@@ -92,15 +92,35 @@ fn permissions(v: &Spanned) -> Result<Permissions, String> {
             "publish" | "pub" => p.publish = rules(value)?,
             "subscribe" | "sub" => p.subscribe = rules(value)?,
             "allow_responses" | "publish_allow_responses" | "response" | "responses" => {
-                return Err(format!(
-                    "{}: \"permissions.{}\" is not supported by tern yet",
-                    key.pos, key.name
-                ))
+                p.responses = response_rule(value)?;
             }
             _ => return Err(format!("{}: unknown field \"{}\"", key.pos, key.name)),
         }
     }
     Ok(p)
+}
+
+/// `allow_responses: true|false` or `{ max, expires }` (absent fields
+/// take the reference's defaults: one response within two minutes).
+fn response_rule(v: &Spanned) -> Result<Option<ResponseRule>, String> {
+    match &v.value {
+        Value::Bool(b) => Ok(b.then(ResponseRule::default)),
+        Value::Map(fields) => {
+            let mut r = ResponseRule::default();
+            for (key, value) in fields.iter() {
+                match key.name.to_ascii_lowercase().as_str() {
+                    "max" | "max_msgs" | "max_messages" | "max_responses" => {
+                        r.max = u32::try_from(super::int(value)?)
+                            .map_err(|_| format!("{}: max out of range", value.pos))?;
+                    }
+                    "expires" | "expiration" | "ttl" => r.expires = super::duration(value)?,
+                    _ => return Err(format!("{}: unknown field \"{}\"", key.pos, key.name)),
+                }
+            }
+            Ok(Some(r))
+        }
+        _ => Err(type_error(v, "true, false or a { max, expires } block")),
+    }
 }
 
 fn rules(v: &Spanned) -> Result<Rules, String> {
@@ -217,14 +237,17 @@ mod tests {
             e.contains("\"user.nkey\" is not supported by tern yet"),
             "{e}"
         );
-        let e = load(
-            "authorization {\n users: [ {user: a, permissions: {allow_responses: true}} ]\n}\n",
+        let o = load(
+            "authorization {\n users: [ {user: a, permissions: {allow_responses: {max: 3, expires: \"1m\"}}} ]\n}\n",
         )
-        .unwrap_err()
-        .0;
-        assert!(
-            e.contains("\"permissions.allow_responses\" is not supported by tern yet"),
-            "{e}"
+        .unwrap();
+        let rule = o.auth.users[0].permissions.as_ref().unwrap().responses;
+        assert_eq!(
+            rule,
+            Some(ResponseRule {
+                max: 3,
+                expires: Duration::from_secs(60)
+            })
         );
         let o = load("authorization { users: [ {user: a, password: x, permissions: {publish: [\"a.>\"], subscribe: {allow: \"b\", deny: [\"b.c q\"]}}} ] }").unwrap();
         let p = o.auth.users[0].permissions.clone().unwrap();
