@@ -26,6 +26,8 @@ const INFO_MASKED: &[&str] = &[
     "port",
     "client_id",
     "client_ip",
+    // Random per connection; NKey users sign it.
+    "nonce",
     "xkey",
     "git_commit",
     "go",

@@ -1,10 +1,12 @@
 //! Client authentication as configured (`authorization { }`, `--user`,
-//! `--pass`, `--auth`): a token, or users with passwords, each plain or a
-//! bcrypt hash, and `no_auth_user` for clients that bring no credentials.
+//! `--pass`, `--auth`): a token, or users with passwords (plain or a
+//! bcrypt hash) or NKeys (signing the connection's nonce), and
+//! `no_auth_user` for clients that bring no credentials.
 
 use std::sync::Arc;
 
 use crate::client::connect::ConnectOptions;
+use crate::nkey::{decode_signature, PublicKey};
 use crate::permissions::Permissions;
 
 /// A configured secret: compared in constant time when plain, verified
@@ -46,11 +48,14 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// A user who signs in with a name and a password.
+/// A user who signs in with a name and a password, or with an NKey (then
+/// `name` is the public key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub name: String,
     pub password: Secret,
+    /// Set for an NKey user: the key that must sign the nonce.
+    pub nkey: Option<PublicKey>,
     /// Its own permissions; none: the block's `default_permissions`.
     pub permissions: Option<Arc<Permissions>>,
 }
@@ -60,7 +65,27 @@ impl User {
         User {
             name: name.into(),
             password: Secret::new(password.into()),
+            nkey: None,
             permissions: None,
+        }
+    }
+
+    /// An NKey user: `public` is its encoded key, `key` that key decoded.
+    pub fn with_nkey(public: impl Into<String>, key: PublicKey) -> User {
+        User {
+            name: public.into(),
+            password: Secret::new(String::new()),
+            nkey: Some(key),
+            permissions: None,
+        }
+    }
+
+    /// How the reference names the user in log lines.
+    pub fn label(&self) -> String {
+        if self.nkey.is_some() {
+            format!("Nkey {:?}", self.name)
+        } else {
+            format!("User {:?}", self.name)
         }
     }
 }
@@ -82,12 +107,35 @@ pub enum AuthError {
     BadToken,
     UnknownUser,
     BadPassword,
+    UnknownNkey,
+    /// An NKey user without a signature, or one that is not base64.
+    MissingSignature,
+    BadSignature,
+}
+
+/// How the reference names, in its log line, whoever a refused CONNECT
+/// claimed to be (`None`: it claimed nothing).
+pub fn claimed_identity(opts: &ConnectOptions) -> Option<String> {
+    if !opts.nkey.is_empty() {
+        Some(format!("Nkey {:?}", opts.nkey))
+    } else if !opts.user.is_empty() {
+        Some(format!("User {:?}", opts.user))
+    } else if !opts.auth_token.is_empty() {
+        Some("Token \"[REDACTED]\"".to_string())
+    } else {
+        None
+    }
 }
 
 impl Auth {
     /// Whether clients must authenticate.
     pub fn required(&self) -> bool {
         self.token.is_some() || !self.users.is_empty()
+    }
+
+    /// Whether INFO carries a nonce for NKey users to sign.
+    pub fn nonce_required(&self) -> bool {
+        self.users.iter().any(|u| u.nkey.is_some())
     }
 
     /// INFO's `auth_required`: not when a no-auth user lets clients in
@@ -109,8 +157,10 @@ impl Auth {
             .or_else(|| self.default_permissions.clone())
     }
 
-    /// Checks a CONNECT's credentials; the user it signs in as, if any.
-    pub fn check(&self, opts: &ConnectOptions) -> Result<Option<&User>, AuthError> {
+    /// Checks a CONNECT's credentials against the connection's `nonce`;
+    /// the user it signs in as, if any. NKeys are tried first, then user
+    /// names, as the reference does.
+    pub fn check(&self, opts: &ConnectOptions, nonce: &str) -> Result<Option<&User>, AuthError> {
         if let Some(token) = &self.token {
             return if token.matches(&opts.auth_token) {
                 Ok(None)
@@ -131,16 +181,40 @@ impl Auth {
                 return Ok(Some(user));
             }
         }
+        if !opts.nkey.is_empty() && self.nonce_required() {
+            let user = self
+                .users
+                .iter()
+                .find(|u| u.nkey.is_some() && u.name == opts.nkey)
+                .ok_or(AuthError::UnknownNkey)?;
+            return verify_nonce(user, opts, nonce).map(|()| Some(user));
+        }
         let user = self
             .users
             .iter()
-            .find(|u| u.name == opts.user)
+            .find(|u| u.nkey.is_none() && u.name == opts.user)
             .ok_or(AuthError::UnknownUser)?;
         if user.password.matches(&opts.pass) {
             Ok(Some(user))
         } else {
             Err(AuthError::BadPassword)
         }
+    }
+}
+
+/// The NKey user's signature of the nonce, checked.
+fn verify_nonce(user: &User, opts: &ConnectOptions, nonce: &str) -> Result<(), AuthError> {
+    let Some(key) = &user.nkey else {
+        return Err(AuthError::UnknownNkey);
+    };
+    if opts.sig.is_empty() {
+        return Err(AuthError::MissingSignature);
+    }
+    let sig = decode_signature(&opts.sig).ok_or(AuthError::MissingSignature)?;
+    if key.verify(nonce.as_bytes(), &sig) {
+        Ok(())
+    } else {
+        Err(AuthError::BadSignature)
     }
 }
 
@@ -172,41 +246,89 @@ mod tests {
                 ..Auth::default()
             };
             assert!(auth.required());
-            assert!(auth.check(&connect(r#"{"auth_token":"s3cr3t"}"#)).is_ok());
+            assert!(auth
+                .check(&connect(r#"{"auth_token":"s3cr3t"}"#), "")
+                .is_ok());
             assert_eq!(
-                auth.check(&connect(r#"{"auth_token":"nope"}"#)),
+                auth.check(&connect(r#"{"auth_token":"nope"}"#), ""),
                 Err(AuthError::BadToken)
             );
-            assert_eq!(auth.check(&connect("{}")), Err(AuthError::BadToken));
+            assert_eq!(auth.check(&connect("{}"), ""), Err(AuthError::BadToken));
         }
     }
 
     #[test]
     fn users_plain_and_bcrypt() {
         let auth = users();
-        let alice = auth.check(&connect(r#"{"user":"alice","pass":"pw"}"#));
+        let alice = auth.check(&connect(r#"{"user":"alice","pass":"pw"}"#), "");
         assert_eq!(alice.unwrap().unwrap().name, "alice");
-        let bob = auth.check(&connect(r#"{"user":"bob","pass":"secret"}"#));
+        let bob = auth.check(&connect(r#"{"user":"bob","pass":"secret"}"#), "");
         assert_eq!(bob.unwrap().unwrap().name, "bob");
         assert_eq!(
-            auth.check(&connect(r#"{"user":"bob","pass":"pw"}"#)),
+            auth.check(&connect(r#"{"user":"bob","pass":"pw"}"#), ""),
             Err(AuthError::BadPassword)
         );
         assert_eq!(
-            auth.check(&connect(r#"{"user":"carol","pass":"pw"}"#)),
+            auth.check(&connect(r#"{"user":"carol","pass":"pw"}"#), ""),
             Err(AuthError::UnknownUser)
         );
-        assert_eq!(auth.check(&connect("{}")), Err(AuthError::UnknownUser));
+        assert_eq!(auth.check(&connect("{}"), ""), Err(AuthError::UnknownUser));
     }
 
     #[test]
     fn no_auth_user_only_without_credentials() {
         let mut auth = users();
         auth.no_auth_user = Some("alice".into());
-        assert_eq!(auth.check(&connect("{}")).unwrap().unwrap().name, "alice");
         assert_eq!(
-            auth.check(&connect(r#"{"user":"bob","pass":"x"}"#)),
+            auth.check(&connect("{}"), "").unwrap().unwrap().name,
+            "alice"
+        );
+        assert_eq!(
+            auth.check(&connect(r#"{"user":"bob","pass":"x"}"#), ""),
             Err(AuthError::BadPassword)
+        );
+    }
+
+    #[test]
+    fn nkey_users_sign_the_nonce() {
+        use base64::Engine;
+        use ring::signature::{Ed25519KeyPair, KeyPair};
+        let kp = Ed25519KeyPair::from_seed_unchecked(&[9u8; 32]).unwrap();
+        let raw: [u8; 32] = kp.public_key().as_ref().try_into().unwrap();
+        let public = crate::nkey::encode_public(crate::nkey::KeyKind::User, &raw);
+        let key = PublicKey::decode(&public, crate::nkey::KeyKind::User).unwrap();
+        let mut auth = users();
+        auth.users.push(User::with_nkey(public.clone(), key));
+        assert!(auth.nonce_required());
+        let nonce = crate::nkey::new_nonce();
+        let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(kp.sign(nonce.as_bytes()).as_ref());
+        let good = format!(r#"{{"nkey":"{public}","sig":"{sig}"}}"#);
+        let user = auth.check(&connect(&good), &nonce).unwrap().unwrap();
+        assert_eq!(user.label(), format!("Nkey {public:?}"));
+        assert_eq!(
+            auth.check(&connect(&good), "another nonce"),
+            Err(AuthError::BadSignature)
+        );
+        let unsigned = format!(r#"{{"nkey":"{public}"}}"#);
+        assert_eq!(
+            auth.check(&connect(&unsigned), &nonce),
+            Err(AuthError::MissingSignature)
+        );
+        let stranger = r#"{"nkey":"UAAAA","sig":"AAAA"}"#;
+        assert_eq!(
+            auth.check(&connect(stranger), &nonce),
+            Err(AuthError::UnknownNkey)
+        );
+        // Password users still sign in beside NKey users.
+        assert!(auth
+            .check(&connect(r#"{"user":"alice","pass":"pw"}"#), &nonce)
+            .is_ok());
+        // A no-auth NKey user needs no signature.
+        auth.no_auth_user = Some(public.clone());
+        assert_eq!(
+            auth.check(&connect("{}"), &nonce).unwrap().unwrap().name,
+            public
         );
     }
 
@@ -214,6 +336,6 @@ mod tests {
     fn open_when_nothing_is_configured() {
         let auth = Auth::default();
         assert!(!auth.required());
-        assert!(auth.check(&connect(r#"{"user":"x"}"#)).is_ok());
+        assert!(auth.check(&connect(r#"{"user":"x"}"#), "").is_ok());
     }
 }

@@ -25,6 +25,8 @@ pub struct Info<'a> {
     #[serde(skip_serializing_if = "str::is_empty")]
     pub client_ip: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ldm: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connect_info: Option<bool>,
@@ -51,6 +53,7 @@ impl<'a> Info<'a> {
             jetstream: None,
             client_id: 0,
             client_ip: "",
+            nonce: None,
             ldm: None,
             connect_info: None,
             remote_account: None,
@@ -68,13 +71,7 @@ impl<'a> Info<'a> {
 /// characters), as clients and tools expect: prefix byte, 32 random bytes,
 /// CRC-16 of those, base32 without padding.
 pub fn new_server_id() -> String {
-    const SERVER_PREFIX: u8 = 13 << 3;
-    let mut raw = Vec::with_capacity(35);
-    raw.push(SERVER_PREFIX);
-    raw.extend_from_slice(&random_bytes::<32>());
-    let crc = crc16(&raw);
-    raw.extend_from_slice(&crc.to_le_bytes());
-    base32(&raw)
+    crate::nkey::encode_public(crate::nkey::KeyKind::Server, &random_bytes::<32>())
 }
 
 /// Random bytes from the kernel; a time-and-address mix if that fails (an
@@ -101,39 +98,6 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     out
 }
 
-fn crc16(data: &[u8]) -> u16 {
-    let mut crc: u16 = 0;
-    for &b in data {
-        crc ^= u16::from(b) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
-        }
-    }
-    crc
-}
-
-fn base32(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut out = String::with_capacity(data.len() * 8 / 5 + 1);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for &b in data {
-        acc = (acc << 8) | u32::from(b);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(ALPHABET[((acc >> bits) & 31) as usize] as char);
-        }
-    }
-    if bits > 0 {
-        out.push(ALPHABET[((acc << (5 - bits)) & 31) as usize] as char);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,10 +108,5 @@ mod tests {
         assert_eq!(id.len(), 56);
         assert!(id.starts_with('N'));
         assert_ne!(id, new_server_id());
-    }
-
-    #[test]
-    fn crc16_xmodem_check_value() {
-        assert_eq!(crc16(b"123456789"), 0x31C3);
     }
 }

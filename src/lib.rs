@@ -17,6 +17,7 @@ pub mod info;
 pub mod inproc;
 pub mod jetstream;
 pub mod log;
+pub mod nkey;
 pub mod permissions;
 pub mod process;
 pub mod proto;

@@ -105,12 +105,14 @@ impl Server {
     }
 
     /// The INFO JSON for client `client_id`; `connect_info` marks the one
-    /// sent after the first PONG.
+    /// sent after the first PONG; `nonce` is the one the first INFO asks
+    /// NKey users to sign.
     pub fn info_json(
         &self,
         client_id: u64,
         client_ip: Option<&str>,
         connect_info: bool,
+        nonce: Option<&str>,
     ) -> Vec<u8> {
         let port = self.addr().map_or(0, |a| a.port());
         let mut info = Info::new(&self.id, &self.name, &self.opts.host, port);
@@ -120,6 +122,7 @@ impl Server {
         info.client_id = client_id;
         info.jetstream = self.opts.jetstream.then_some(true);
         info.client_ip = client_ip.unwrap_or("");
+        info.nonce = nonce;
         if connect_info {
             info.connect_info = Some(true);
             info.remote_account = Some(GLOBAL_ACCOUNT);
@@ -388,7 +391,7 @@ async fn refuse_connection(
     let mut buf = bytes::BytesMut::new();
     write::append_info(
         &mut buf,
-        &server.info_json(handle.id, Some(&peer.ip().to_string()), false),
+        &server.info_json(handle.id, Some(&peer.ip().to_string()), false, None),
     );
     write::append_err(&mut buf, "maximum connections exceeded");
     let _ = tokio::time::timeout(server.opts.write_deadline, stream.write_all(&buf)).await;
@@ -439,7 +442,7 @@ impl Running {
         let clients = server.all_clients();
         for handle in clients.iter().filter(|h| h.wants_async_info()) {
             if let Some(out) = handle.outbound() {
-                let info = server.info_json(handle.id, None, false);
+                let info = server.info_json(handle.id, None, false, None);
                 out.send_now(|b| write::append_info(b, &info));
             }
         }

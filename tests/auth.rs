@@ -191,3 +191,29 @@ async fn permissions_through_async_nats() {
     let got = harness::next_msg(&mut sub).await;
     assert_eq!(got.subject.as_str(), "foo.after");
 }
+
+#[tokio::test]
+async fn nkey_users_through_async_nats() {
+    let kp = nkeys::KeyPair::new_user();
+    let public = kp.public_key();
+    let key = tern::nkey::PublicKey::decode(&public, tern::nkey::KeyKind::User).unwrap();
+    let mut auth = users();
+    auth.users.push(User::with_nkey(public, key));
+    let s = start(auth).await;
+    let client = connect_with(
+        s.addr(),
+        async_nats::ConnectOptions::with_nkey(kp.seed().unwrap()),
+    )
+    .await;
+    round_trip(&client).await;
+    // Another user's seed is refused.
+    let stranger = nkeys::KeyPair::new_user();
+    let err = async_nats::ConnectOptions::with_nkey(stranger.seed().unwrap())
+        .connect(url(s.addr()))
+        .await
+        .expect_err("an unknown nkey is refused");
+    assert!(
+        err.to_string().to_lowercase().contains("authorization"),
+        "{err}"
+    );
+}

@@ -218,3 +218,96 @@ fn auth_allow_responses() {
             .expect(b"MSG _INBOX.r1 1 2\r\nr1\r\nMSG _INBOX.r1 1 2\r\nr2\r\nPONG\r\n");
     });
 }
+
+/// The seed of the NKey user the scenarios sign in as.
+const NKEY_SEED: [u8; 32] = [5; 32];
+
+fn nkey_pair() -> ring::signature::Ed25519KeyPair {
+    ring::signature::Ed25519KeyPair::from_seed_unchecked(&NKEY_SEED).expect("seed")
+}
+
+fn nkey_public() -> String {
+    use ring::signature::KeyPair;
+    let raw: [u8; 32] = nkey_pair()
+        .public_key()
+        .as_ref()
+        .try_into()
+        .expect("32 bytes");
+    tern::nkey::encode_public(tern::nkey::KeyKind::User, &raw)
+}
+
+/// A CONNECT for the NKey user signing `nonce` (base64url, or standard
+/// base64 when `std`).
+fn nkey_connect(public: &str, nonce: &str, std: bool) -> Vec<u8> {
+    use base64::Engine;
+    let sig = nkey_pair().sign(nonce.as_bytes());
+    let sig = if std {
+        base64::engine::general_purpose::STANDARD.encode(sig.as_ref())
+    } else {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig.as_ref())
+    };
+    format!("CONNECT {{\"verbose\":false,\"nkey\":\"{public}\",\"sig\":\"{sig}\"}}\r\n")
+        .into_bytes()
+}
+
+#[test]
+fn auth_nkeys() {
+    let public = nkey_public();
+    let conf = format!(
+        "authorization {{\n  users: [\n    {{nkey: {public}, permissions: {{publish: \"a.>\"}}}}\n    {{user: alice, password: pw}}\n  ]\n}}\n"
+    );
+    let spec = ServerSpec {
+        conf: Some(Box::leak(conf.into_boxed_str())),
+        ..ServerSpec::default()
+    };
+    run_with("auth_nkeys", spec, |s| {
+        let public = nkey_public();
+        for (name, std) in [("signed", false), ("signed_std_base64", true)] {
+            let mut c = s.connect(name);
+            let nonce = c
+                .info_field("nonce")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string();
+            s.check(nonce.len() == 15, format!("{name}: nonce {nonce:?}"));
+            let connect = nkey_connect(&public, &nonce, std);
+            c.send_as(&connect, "CONNECT {nkey, sig of the nonce}");
+            c.exchange(b"PUB a.b 1\r\nx\r\nPUB b 1\r\nx\r\n")
+                .expect(b"-ERR 'Permissions Violation for Publish to \"b\"'\r\nPONG\r\n")
+                .expect_open();
+        }
+        // Signed, but another nonce than this connection's.
+        let mut c = s.connect("wrong_nonce");
+        let connect = nkey_connect(&public, "AAAAAAAAAAAAAAA", false);
+        c.send_as(&connect, "CONNECT {nkey, sig of another nonce}");
+        c.send(b"PING\r\n")
+            .read_until_closed()
+            .expect(b"-ERR 'Authorization Violation'\r\n")
+            .expect_closed();
+        let unsigned = format!("CONNECT {{\"nkey\":\"{public}\"}}\r\nPING\r\n");
+        let mut c = s.connect("unsigned");
+        c.send_as(
+            unsigned.as_bytes(),
+            "CONNECT {nkey, no sig}\\r\\nPING\\r\\n",
+        );
+        c.read_until_closed()
+            .expect(b"-ERR 'Authorization Violation'\r\n")
+            .expect_closed();
+        let mut c = s.connect("unknown_nkey");
+        c.send(b"CONNECT {\"nkey\":\"UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4\",\"sig\":\"AAAA\"}\r\nPING\r\n")
+            .read_until_closed()
+            .expect(b"-ERR 'Authorization Violation'\r\n")
+            .expect_closed();
+        let mut c = s.connect("bad_base64");
+        let bad = format!("CONNECT {{\"nkey\":\"{public}\",\"sig\":\"!!\"}}\r\nPING\r\n");
+        c.send_as(bad.as_bytes(), "CONNECT {nkey, sig !!}\\r\\nPING\\r\\n");
+        c.read_until_closed()
+            .expect(b"-ERR 'Authorization Violation'\r\n")
+            .expect_closed();
+        // Password users sign in beside NKey users.
+        let mut c = s.connect("password_user");
+        c.exchange(b"CONNECT {\"verbose\":false,\"user\":\"alice\",\"pass\":\"pw\"}\r\n")
+            .expect(b"PONG\r\n")
+            .expect_open();
+    });
+}

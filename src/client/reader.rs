@@ -16,7 +16,7 @@ use super::connect::{ConnectError, ConnectOptions};
 use super::route::{deliver_all, deliver_one};
 use super::writer::run_writer;
 use super::{Appended, CloseReason, FlushSet, Handle};
-use crate::auth::AuthError;
+use crate::auth::claimed_identity;
 use crate::permissions::{Permissions, PublishCache};
 use crate::proto::parse::{Limits, Op, ParseError, Parser};
 use crate::proto::write::{self, Frame, Sizes};
@@ -91,8 +91,10 @@ struct Conn {
     read_since_tick: bool,
     in_msgs: u64,
     in_bytes: u64,
-    /// The signed-in user's name, for log lines.
+    /// The signed-in user as log lines name it (`User "x"`, `Nkey "U.."`).
     user: Option<String>,
+    /// What this connection's INFO asked NKey users to sign.
+    nonce: Option<String>,
     /// What the signed-in user may do; `None`: anything.
     perms: Option<Arc<Permissions>>,
     pub_verdicts: PublishCache,
@@ -133,6 +135,7 @@ impl Conn {
             in_msgs: 0,
             in_bytes: 0,
             user: None,
+            nonce: o.auth.nonce_required().then(crate::nkey::new_nonce),
             perms: None,
             pub_verdicts: PublishCache::default(),
             server,
@@ -373,7 +376,7 @@ impl Conn {
             if let Some(rule) = self.perms.as_ref().and_then(|p| p.responses) {
                 self.handle.allow_responses(rule);
             }
-            self.user = Some(user.name.clone());
+            self.user = Some(user.label());
             return Ok(());
         }
         Err(self.auth_violation(None))
@@ -383,7 +386,7 @@ impl Conn {
     /// there is one), `-ERR 'Authorization Violation'`, close.
     fn auth_violation(&mut self, user: Option<&str>) -> Close {
         match user {
-            Some(name) => self.log_error(&format!("authentication error - User {name:?}")),
+            Some(name) => self.log_error(&format!("authentication error - {name}")),
             None => self.log_error("authentication error"),
         }
         self.send_err("Authorization Violation");
@@ -396,23 +399,22 @@ impl Conn {
             Ok(opts) => {
                 let server = self.server.clone();
                 let auth = &server.opts().auth;
-                match auth.check(&opts) {
+                match auth.check(&opts, self.nonce.as_deref().unwrap_or("")) {
                     Ok(user) => {
                         self.perms = auth.permissions_of(user);
                         if let Some(rule) = self.perms.as_ref().and_then(|p| p.responses) {
                             self.handle.allow_responses(rule);
                         }
-                        self.user = user.map(|u| u.name.clone());
+                        self.user = match user {
+                            Some(u) => Some(u.label()),
+                            None => claimed_identity(&opts),
+                        };
                         self.pub_verdicts = PublishCache::default();
                     }
                     Err(e) => {
-                        let user = match e {
-                            AuthError::BadToken => None,
-                            AuthError::UnknownUser | AuthError::BadPassword => {
-                                Some(opts.user.as_str()).filter(|u| !u.is_empty())
-                            }
-                        };
-                        return Err(self.auth_violation(user));
+                        debug!("{} - cid:{} - refused: {e:?}", self.peer, self.handle.id);
+                        let claimed = claimed_identity(&opts);
+                        return Err(self.auth_violation(claimed.as_deref()));
                     }
                 }
                 let first = !self.connected;
@@ -452,7 +454,7 @@ impl Conn {
             self.sent_connect_info = true;
             let info = self
                 .server
-                .info_json(self.handle.id, Some(&self.client_ip), true);
+                .info_json(self.handle.id, Some(&self.client_ip), true, None);
             self.send_with(|b| write::append_info(b, &info));
         }
     }
@@ -555,8 +557,8 @@ impl Conn {
     /// The user named as the reference names it in log lines.
     fn auth_user(&self) -> String {
         match &self.user {
-            Some(name) => format!("User {name:?}"),
-            None => "User \"\"".to_string(),
+            Some(label) => label.clone(),
+            None => "User \"N/A\"".to_string(),
         }
     }
 
@@ -620,9 +622,12 @@ impl Conn {
     }
 
     fn send_info(&mut self) {
-        let info = self
-            .server
-            .info_json(self.handle.id, Some(&self.client_ip), false);
+        let info = self.server.info_json(
+            self.handle.id,
+            Some(&self.client_ip),
+            false,
+            self.nonce.as_deref(),
+        );
         self.send_with(|b| write::append_info(b, &info));
     }
 

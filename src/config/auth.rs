@@ -9,6 +9,7 @@ use super::conf::{Key, Spanned, Value};
 use super::options::Options;
 use super::{string, type_error};
 use crate::auth::{Secret, User};
+use crate::nkey::{KeyKind, PublicKey};
 use crate::permissions::{Entry, Permissions, ResponseRule, Rules};
 
 /// Applies an `authorization` block.
@@ -63,17 +64,34 @@ fn users(v: &Spanned) -> Result<Vec<User>, String> {
         let Value::Map(fields) = &item.value else {
             return Err(type_error(item, "a user block"));
         };
-        let (mut name, mut password, mut perms) = (None, None, None);
+        let (mut name, mut password, mut nkey, mut perms) = (None, None, None, None);
         for (key, value) in fields.iter() {
             match key.name.to_ascii_lowercase().as_str() {
                 "user" | "username" => name = Some(string(value)?),
                 "pass" | "password" => password = Some(string(value)?),
-                "permissions" => perms = Some(Arc::new(permissions(value)?)),
+                "nkey" => nkey = Some(string(value)?),
+                "permission" | "permissions" | "authorization" => {
+                    perms = Some(Arc::new(permissions(value)?))
+                }
                 _ => return Err(unsupported_or_unknown(key, "user")),
             }
         }
-        let name = name.ok_or_else(|| format!("{}: user entry without a user name", item.pos))?;
-        let mut user = User::new(name, password.unwrap_or_default());
+        // The reference's checks and words.
+        let mut user = match (nkey, name) {
+            (Some(public), name) => {
+                let key = PublicKey::decode(&public, KeyKind::User)
+                    .map_err(|_| format!("{}: Not a valid public nkey for a user", item.pos))?;
+                if name.is_some() || password.is_some() {
+                    return Err(format!(
+                        "{}: Nkey users do not take usernames or passwords",
+                        item.pos
+                    ));
+                }
+                User::with_nkey(public, key)
+            }
+            (None, Some(name)) => User::new(name, password.unwrap_or_default()),
+            (None, None) => return Err(format!("{}: User entry requires a user", item.pos)),
+        };
         user.permissions = perms;
         out.push(user);
     }
@@ -159,8 +177,9 @@ fn entries(v: &Spanned) -> Result<Vec<Entry>, String> {
 /// connection types) are named as not supported yet; others are unknown.
 fn unsupported_or_unknown(key: &Key, block: &str) -> String {
     const LATER: &[&str] = &[
-        "nkey",
         "allowed_connection_types",
+        "connection_types",
+        "clients",
         "account",
         "auth_callout",
     ];
@@ -204,7 +223,7 @@ mod tests {
 
     fn signs_in(o: &Options, connect: &str) -> bool {
         o.auth
-            .check(&ConnectOptions::parse(connect.as_bytes()).unwrap())
+            .check(&ConnectOptions::parse(connect.as_bytes()).unwrap(), "")
             .is_ok()
     }
 
@@ -233,8 +252,34 @@ mod tests {
         let e = load("authorization {\n users: [ {user: a, password: x, nkey: y} ]\n}\n")
             .unwrap_err()
             .0;
+        assert!(e.contains("Not a valid public nkey for a user"), "{e}");
+        let nkey = "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4";
+        let e = load(&format!(
+            "authorization {{\n users: [ {{user: a, nkey: {nkey}}} ]\n}}\n"
+        ))
+        .unwrap_err()
+        .0;
         assert!(
-            e.contains("\"user.nkey\" is not supported by tern yet"),
+            e.contains("Nkey users do not take usernames or passwords"),
+            "{e}"
+        );
+        let e = load("authorization {\n users: [ {password: x} ]\n}\n")
+            .unwrap_err()
+            .0;
+        assert!(e.contains("User entry requires a user"), "{e}");
+        let o = load(&format!(
+            "authorization {{ users: [ {{nkey: {nkey}, permissions: {{publish: a}}}} ] }}\nno_auth_user: {nkey}\n"
+        ))
+        .unwrap();
+        assert!(o.auth.nonce_required());
+        assert!(o.auth.users[0].permissions.is_some());
+        let e = load(
+            "authorization {\n users: [ {user: a, allowed_connection_types: [STANDARD]} ]\n}\n",
+        )
+        .unwrap_err()
+        .0;
+        assert!(
+            e.contains("\"user.allowed_connection_types\" is not supported by tern yet"),
             "{e}"
         );
         let o = load(
