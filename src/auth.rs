@@ -58,6 +58,8 @@ pub struct User {
     pub nkey: Option<PublicKey>,
     /// Its own permissions; none: the block's `default_permissions`.
     pub permissions: Option<Arc<Permissions>>,
+    /// The account it signs in to; none: the default `$G`.
+    pub account: Option<String>,
 }
 
 impl User {
@@ -67,6 +69,7 @@ impl User {
             password: Secret::new(password.into()),
             nkey: None,
             permissions: None,
+            account: None,
         }
     }
 
@@ -77,6 +80,7 @@ impl User {
             password: Secret::new(String::new()),
             nkey: Some(key),
             permissions: None,
+            account: None,
         }
     }
 

@@ -32,6 +32,8 @@ pub struct Info<'a> {
     pub connect_info: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_account: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acc_is_sys: Option<bool>,
     pub api_lvl: u32,
     /// tern's own version; clients ignore fields they do not know.
     pub tern_version: &'static str,
@@ -57,6 +59,7 @@ impl<'a> Info<'a> {
             ldm: None,
             connect_info: None,
             remote_account: None,
+            acc_is_sys: None,
             api_lvl: API_LEVEL,
             tern_version: TERN_VERSION,
         }

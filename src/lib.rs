@@ -13,6 +13,7 @@ pub mod account;
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod imports;
 pub mod info;
 pub mod inproc;
 pub mod jetstream;

@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info};
 
-use crate::account::{Account, GLOBAL_ACCOUNT};
+use crate::account::{Account, GLOBAL_ACCOUNT, SYSTEM_ACCOUNT};
 use crate::client::{self, CloseReason, FlushSet, Handle, InternalCallback};
 use crate::config::options::{Options, Port};
 use crate::info::{new_server_id, Info};
@@ -37,8 +37,11 @@ pub struct Server {
     id: String,
     name: String,
     addr: OnceLock<SocketAddr>,
-    /// The default account; named accounts come with the security work.
+    /// The default account `$G`.
     global: Arc<Account>,
+    /// Every account by name, `$G` and the system account included.
+    accounts: HashMap<String, Arc<Account>>,
+    system_account: String,
     clients: Mutex<HashMap<u64, Arc<Handle>>>,
     /// Signalled when the last client leaves the registry.
     clients_gone: Notify,
@@ -54,12 +57,31 @@ impl Server {
     fn new(opts: Options) -> Self {
         let id = new_server_id();
         let name = opts.server_name.clone().unwrap_or_else(|| id.clone());
+        let global = Arc::new(Account::new(GLOBAL_ACCOUNT));
+        let system_account = opts
+            .system_account
+            .clone()
+            .unwrap_or_else(|| SYSTEM_ACCOUNT.to_string());
+        let mut accounts = HashMap::new();
+        accounts.insert(GLOBAL_ACCOUNT.to_string(), global.clone());
+        for a in opts
+            .accounts
+            .iter()
+            .map(|a| a.name.as_str())
+            .chain([system_account.as_str()])
+        {
+            accounts
+                .entry(a.to_string())
+                .or_insert_with(|| Arc::new(Account::new(a)));
+        }
         Server {
             opts,
             id,
             name,
             addr: OnceLock::new(),
-            global: Arc::new(Account::new(GLOBAL_ACCOUNT)),
+            global,
+            accounts,
+            system_account,
             clients: Mutex::new(HashMap::new()),
             clients_gone: Notify::new(),
             next_client_id: AtomicU64::new(1),
@@ -91,6 +113,16 @@ impl Server {
         &self.global
     }
 
+    /// The account named `name`, if there is one.
+    pub fn account(&self, name: &str) -> Option<&Arc<Account>> {
+        self.accounts.get(name)
+    }
+
+    /// The system account's name (`$SYS` unless `system_account` says).
+    pub fn system_account_name(&self) -> Option<&str> {
+        Some(self.system_account.as_str())
+    }
+
     pub fn stats(&self) -> &Stats {
         &self.stats
     }
@@ -104,14 +136,14 @@ impl Server {
         self.clients.lock().len()
     }
 
-    /// The INFO JSON for client `client_id`; `connect_info` marks the one
-    /// sent after the first PONG; `nonce` is the one the first INFO asks
-    /// NKey users to sign.
+    /// The INFO JSON for client `client_id`; `connect_info` (the account
+    /// signed in to) marks the one sent after the first PONG; `nonce` is
+    /// the one the first INFO asks NKey users to sign.
     pub fn info_json(
         &self,
         client_id: u64,
         client_ip: Option<&str>,
-        connect_info: bool,
+        connect_info: Option<&str>,
         nonce: Option<&str>,
     ) -> Vec<u8> {
         let port = self.addr().map_or(0, |a| a.port());
@@ -123,9 +155,12 @@ impl Server {
         info.jetstream = self.opts.jetstream.then_some(true);
         info.client_ip = client_ip.unwrap_or("");
         info.nonce = nonce;
-        if connect_info {
+        if let Some(account) = connect_info {
             info.connect_info = Some(true);
-            info.remote_account = Some(GLOBAL_ACCOUNT);
+            info.remote_account = Some(account);
+            if Some(account) == self.system_account_name() {
+                info.acc_is_sys = Some(true);
+            }
         }
         if self.lame_duck.load(Ordering::Acquire) {
             info.ldm = Some(true);
@@ -247,11 +282,34 @@ impl Server {
 
     /// Creates an internal client: no socket, deliveries run `callback`.
     pub fn internal_client(&self, callback: InternalCallback) -> Arc<Handle> {
-        Arc::new(Handle::internal(
-            self.next_id(),
-            self.global.clone(),
-            callback,
-        ))
+        self.internal_client_in(&self.global, callback)
+    }
+
+    /// Creates an internal client of `account`.
+    pub fn internal_client_in(
+        &self,
+        account: &Arc<Account>,
+        callback: InternalCallback,
+    ) -> Arc<Handle> {
+        Arc::new(Handle::internal(self.next_id(), account.clone(), callback))
+    }
+
+    /// Publishes from inside the server into `account`'s subject space;
+    /// true if anyone received it.
+    pub fn publish_in(
+        &self,
+        account: &Account,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) -> bool {
+        let mut flush = FlushSet::default();
+        let delivered = self.publish_to(
+            account, subject, subject, reply, headers, payload, &mut flush,
+        );
+        flush.flush();
+        delivered
     }
 
     /// Subscribes an internal client.
@@ -268,13 +326,13 @@ impl Server {
             Bytes::copy_from_slice(subject.as_bytes()),
             queue.map(|q| Bytes::copy_from_slice(q.as_bytes())),
         ));
-        client.account.router.insert(sub.clone());
+        client.account().router.insert(sub.clone());
         sub
     }
 
     pub fn unsubscribe_internal(&self, sub: &Arc<Subscription>) {
         if sub.close() {
-            sub.client.account.router.remove(sub);
+            sub.client.account().router.remove(sub);
         }
     }
 
@@ -343,6 +401,21 @@ impl Server {
         payload: &[u8],
         flush: &mut FlushSet,
     ) -> bool {
+        self.publish_to(&self.global, to, subject, reply, headers, payload, flush)
+    }
+
+    /// Routes by `to` in `account`, written with `subject`.
+    #[allow(clippy::too_many_arguments)]
+    fn publish_to(
+        &self,
+        account: &Account,
+        to: &[u8],
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+        flush: &mut FlushSet,
+    ) -> bool {
         let joined;
         let (header_len, message) = match headers {
             Some(h) => {
@@ -353,7 +426,7 @@ impl Server {
         };
         let sizes = Sizes::of(header_len, message.len());
         let frame = Frame::new(subject, reply, header_len, message, &sizes);
-        let result = self.global.router.lookup(to);
+        let result = account.router.lookup(to);
         client::deliver_all(self, &result, &frame, None, flush)
     }
 
@@ -391,7 +464,7 @@ async fn refuse_connection(
     let mut buf = bytes::BytesMut::new();
     write::append_info(
         &mut buf,
-        &server.info_json(handle.id, Some(&peer.ip().to_string()), false, None),
+        &server.info_json(handle.id, Some(&peer.ip().to_string()), None, None),
     );
     write::append_err(&mut buf, "maximum connections exceeded");
     let _ = tokio::time::timeout(server.opts.write_deadline, stream.write_all(&buf)).await;
@@ -442,7 +515,7 @@ impl Running {
         let clients = server.all_clients();
         for handle in clients.iter().filter(|h| h.wants_async_info()) {
             if let Some(out) = handle.outbound() {
-                let info = server.info_json(handle.id, None, false, None);
+                let info = server.info_json(handle.id, None, None, None);
                 out.send_now(|b| write::append_info(b, &info));
             }
         }
@@ -496,6 +569,7 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
     let server = Arc::new(Server::new(opts));
     info!("  Name:     {}", server.name());
     info!("  ID:       {}", server.id());
+    crate::imports::wire(&server);
     let jetstream = if server.opts.jetstream {
         let js = crate::jetstream::start(&server).map_err(StartError::JetStream)?;
         Some(js)

@@ -1,6 +1,7 @@
 //! The scenarios, grouped by topic; each `#[test]` is one scenario.
 //! Expected bytes come from the reference's observed behaviour.
 
+mod accounts;
 mod auth;
 mod connect;
 mod consumers;

@@ -46,7 +46,10 @@ pub enum Sink {
 /// What the router holds for a client.
 pub struct Handle {
     pub id: u64,
-    pub account: Arc<Account>,
+    /// The account the client signed in to (set once, at sign-in); until
+    /// then `default_account`.
+    account: std::sync::OnceLock<Arc<Account>>,
+    default_account: Arc<Account>,
     pub sink: Sink,
     /// Tells the reader task that someone else closed the connection.
     closing: Notify,
@@ -73,10 +76,25 @@ impl Handle {
         let _ = self.responses.set(crate::permissions::Responses::new(rule));
     }
 
-    pub fn socket(id: u64, account: Arc<Account>, max_pending: usize) -> Self {
+    /// The account whose subject space the client's subscriptions live in.
+    #[inline]
+    pub fn account(&self) -> &Arc<Account> {
+        self.account.get().unwrap_or(&self.default_account)
+    }
+
+    /// Binds the client to the account it signed in to. Only the first
+    /// sign-in counts: its subscriptions already live there.
+    pub fn set_account(&self, account: Arc<Account>) -> &Arc<Account> {
+        let _ = self.account.set(account);
+        self.account()
+    }
+
+    /// A socket client; `default_account` until it signs in.
+    pub fn socket(id: u64, default_account: Arc<Account>, max_pending: usize) -> Self {
         Handle {
             id,
-            account,
+            account: std::sync::OnceLock::new(),
+            default_account,
             sink: Sink::Socket(Outbound::new(max_pending)),
             closing: Notify::new(),
             async_info: AtomicBool::new(false),
@@ -88,7 +106,8 @@ impl Handle {
     pub fn internal(id: u64, account: Arc<Account>, callback: InternalCallback) -> Self {
         Handle {
             id,
-            account,
+            account: std::sync::OnceLock::new(),
+            default_account: account,
             sink: Sink::Internal(callback),
             closing: Notify::new(),
             async_info: AtomicBool::new(false),

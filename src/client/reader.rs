@@ -16,7 +16,8 @@ use super::connect::{ConnectError, ConnectOptions};
 use super::route::{deliver_all, deliver_one};
 use super::writer::run_writer;
 use super::{Appended, CloseReason, FlushSet, Handle};
-use crate::auth::claimed_identity;
+use crate::account::Account;
+use crate::auth::{claimed_identity, User};
 use crate::permissions::{Permissions, PublishCache};
 use crate::proto::parse::{Limits, Op, ParseError, Parser};
 use crate::proto::write::{self, Frame, Sizes};
@@ -97,6 +98,8 @@ struct Conn {
     nonce: Option<String>,
     /// What the signed-in user may do; `None`: anything.
     perms: Option<Arc<Permissions>>,
+    /// The account signed in to (the handle's, kept here for the hot path).
+    account: Arc<Account>,
     pub_verdicts: PublishCache,
 }
 
@@ -137,6 +140,7 @@ impl Conn {
             user: None,
             nonce: o.auth.nonce_required().then(crate::nkey::new_nonce),
             perms: None,
+            account: handle.account().clone(),
             pub_verdicts: PublishCache::default(),
             server,
             handle,
@@ -365,21 +369,40 @@ impl Conn {
     /// only when a no-auth user is configured (the client is taken to be
     /// that user), else the reference's violation.
     fn before_connect(&mut self) -> Result<(), Close> {
-        let o = self.server.opts();
+        let server = self.server.clone();
+        let o = server.opts();
         if !o.auth.required() {
             return Ok(());
         }
         if let Some(user) = o.auth.no_auth_user() {
             self.ping_due = Instant::now() + first_ping_delay(o.ping_interval);
             self.connected = true;
-            self.perms = o.auth.permissions_of(Some(user));
-            if let Some(rule) = self.perms.as_ref().and_then(|p| p.responses) {
-                self.handle.allow_responses(rule);
-            }
-            self.user = Some(user.label());
+            self.sign_in(&server, Some(user), None);
             return Ok(());
         }
         Err(self.auth_violation(None))
+    }
+
+    /// Signed in as `user` (none: no users configured; `claimed` names
+    /// the token or name given, for log lines): its permissions and
+    /// account apply from here on.
+    fn sign_in(&mut self, server: &Server, user: Option<&User>, claimed: Option<String>) {
+        let auth = &server.opts().auth;
+        self.perms = auth.permissions_of(user);
+        if let Some(rule) = self.perms.as_ref().and_then(|p| p.responses) {
+            self.handle.allow_responses(rule);
+        }
+        self.user = user.map(User::label).or(claimed);
+        self.pub_verdicts = PublishCache::default();
+        let account = user
+            .and_then(|u| u.account.as_deref())
+            .and_then(|name| server.account(name))
+            .unwrap_or_else(|| server.global_account());
+        let bound = self.handle.set_account(account.clone());
+        if !Arc::ptr_eq(bound, &self.account) {
+            self.account = bound.clone();
+            self.cache = LocalCache::default();
+        }
     }
 
     /// Refused: logged in the reference's words (naming the user when
@@ -400,17 +423,7 @@ impl Conn {
                 let server = self.server.clone();
                 let auth = &server.opts().auth;
                 match auth.check(&opts, self.nonce.as_deref().unwrap_or("")) {
-                    Ok(user) => {
-                        self.perms = auth.permissions_of(user);
-                        if let Some(rule) = self.perms.as_ref().and_then(|p| p.responses) {
-                            self.handle.allow_responses(rule);
-                        }
-                        self.user = match user {
-                            Some(u) => Some(u.label()),
-                            None => claimed_identity(&opts),
-                        };
-                        self.pub_verdicts = PublishCache::default();
-                    }
+                    Ok(user) => self.sign_in(&server, user, claimed_identity(&opts)),
                     Err(e) => {
                         debug!("{} - cid:{} - refused: {e:?}", self.peer, self.handle.id);
                         let claimed = claimed_identity(&opts);
@@ -452,9 +465,12 @@ impl Conn {
         self.sent_pong = true;
         if self.connected && !self.sent_connect_info && self.opts.protocol >= 1 {
             self.sent_connect_info = true;
-            let info = self
-                .server
-                .info_json(self.handle.id, Some(&self.client_ip), true, None);
+            let info = self.server.info_json(
+                self.handle.id,
+                Some(&self.client_ip),
+                Some(&self.account.name),
+                None,
+            );
             self.send_with(|b| write::append_info(b, &info));
         }
     }
@@ -483,9 +499,7 @@ impl Conn {
         // client subscribed to its own subject sees +OK first.
         self.ok();
         let server = self.server.clone();
-        let result = self
-            .cache
-            .lookup(&self.handle.account.router, frame.subject);
+        let result = self.cache.lookup(&self.account.router, frame.subject);
         let skip = (!self.opts.echo).then_some(self.handle.id);
         let delivered = deliver_all(&server, &result, frame, skip, &mut self.flush);
         if !delivered {
@@ -549,7 +563,7 @@ impl Conn {
             sub = sub.with_deny_filter(perms);
         }
         let sub = Arc::new(sub);
-        self.handle.account.router.insert(sub.clone());
+        self.account.router.insert(sub.clone());
         self.subs.insert(sid, sub);
         self.ok();
     }
@@ -604,7 +618,7 @@ impl Conn {
             if remove_now {
                 self.subs.remove(sid);
                 if sub.close() {
-                    self.handle.account.router.remove(&sub);
+                    self.account.router.remove(&sub);
                 }
             }
         }
@@ -618,14 +632,14 @@ impl Conn {
             .map(|(_, s)| s)
             .filter(|s| s.close())
             .collect();
-        self.handle.account.router.remove_all(&subs);
+        self.account.router.remove_all(&subs);
     }
 
     fn send_info(&mut self) {
         let info = self.server.info_json(
             self.handle.id,
             Some(&self.client_ip),
-            false,
+            None,
             self.nonce.as_deref(),
         );
         self.send_with(|b| write::append_info(b, &info));

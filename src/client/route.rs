@@ -50,7 +50,7 @@ pub fn deliver_one(
         return false;
     };
     if after == AfterDelivery::Remove && sub.close() {
-        sub.client.account.router.remove(sub);
+        sub.client.account().router.remove(sub);
     }
     if sub.client.deliver(frame, &sub.sid, flush) == Appended::SlowConsumer {
         server.slow_consumer(&sub.client, CloseReason::SlowConsumerPendingBytes);

@@ -54,7 +54,7 @@ pub(super) fn apply_authorization(opts: &mut Options, v: &Spanned) -> Result<(),
 }
 
 /// `users: [ {user, password}, ... ]`.
-fn users(v: &Spanned) -> Result<Vec<User>, String> {
+pub(super) fn users(v: &Spanned) -> Result<Vec<User>, String> {
     let list = v
         .value
         .as_array()
@@ -100,7 +100,7 @@ fn users(v: &Spanned) -> Result<Vec<User>, String> {
 
 /// `permissions { publish, subscribe }`: each a list or a single subject
 /// (what is allowed), or `{ allow, deny }`.
-fn permissions(v: &Spanned) -> Result<Permissions, String> {
+pub(super) fn permissions(v: &Spanned) -> Result<Permissions, String> {
     let Value::Map(fields) = &v.value else {
         return Err(type_error(v, "a permissions block"));
     };

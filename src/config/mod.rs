@@ -3,6 +3,7 @@
 //! override the file; a key tern does not know, or does not support yet, is
 //! a start-up error naming it.
 
+mod accounts;
 mod auth;
 pub mod cli;
 pub mod conf;
@@ -37,8 +38,7 @@ impl From<ConfError> for ConfigError {
 /// Top-level keys that belong to features still to come: recognised, so the
 /// error says "not supported yet" rather than "unknown".
 const LATER_KEYS: &[&str] = &[
-    "accounts",
-    "system_account",
+    "no_system_account",
     "tls",
     "allow_non_tls",
     "http",
@@ -149,6 +149,7 @@ fn port_from(n: i64) -> Result<Port, ConfigError> {
 
 fn validate(opts: &Options) -> Result<(), ConfigError> {
     auth::check_no_auth_user(opts).map_err(ConfigError)?;
+    accounts::check_accounts(opts).map_err(ConfigError)?;
     if opts.max_payload > opts.max_pending {
         return Err(ConfigError(format!(
             "max_payload ({}) cannot be higher than max_pending ({})",
@@ -223,6 +224,8 @@ fn apply_key(opts: &mut Options, key: &Key, v: &Spanned) -> Result<(), String> {
         "jetstream" => apply_jetstream(opts, v)?,
         "authorization" => auth::apply_authorization(opts, v)?,
         "no_auth_user" => opts.auth.no_auth_user = Some(string(v)?),
+        "accounts" => accounts::apply_accounts(opts, v)?,
+        "system_account" | "system" => opts.system_account = Some(string(v)?),
         _ if LATER_KEYS.contains(&name.as_str()) => {
             return Err(format!("\"{}\" is not supported by tern yet", key.name));
         }

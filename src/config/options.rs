@@ -64,8 +64,13 @@ pub struct Options {
     pub ping_max: u32,
     pub write_deadline: Duration,
     pub auth_timeout: Duration,
-    /// Who may connect (`authorization { }`, `--user/--pass/--auth`).
+    /// Who may connect (`authorization { }`, `--user/--pass/--auth`, and
+    /// the users of `accounts`).
     pub auth: crate::auth::Auth,
+    /// Named accounts (`accounts { }`); clients without one are in `$G`.
+    pub accounts: Vec<crate::account::AccountConfig>,
+    /// `system_account`; none: `$SYS`.
+    pub system_account: Option<String>,
     pub lame_duck_duration: Duration,
     pub lame_duck_grace_period: Duration,
     pub no_header_support: bool,
@@ -110,6 +115,8 @@ impl Default for Options {
             write_deadline: WRITE_DEADLINE,
             auth_timeout: AUTH_TIMEOUT,
             auth: crate::auth::Auth::default(),
+            accounts: Vec::new(),
+            system_account: None,
             lame_duck_duration: LAME_DUCK_DURATION,
             lame_duck_grace_period: LAME_DUCK_GRACE_PERIOD,
             no_header_support: false,
