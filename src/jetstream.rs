@@ -12,12 +12,14 @@ use std::time::Instant;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use tern_jetstream::engine::{
-    api_refusal, ApiInbox, ApiRefused, ApiRequest, JetStream, JetStreamConfig, OutMsg, Outbox,
+    api_refusal, not_enabled_reply, ApiInbox, ApiRefused, ApiRequest, JetStream, JetStreamConfig,
+    OutMsg, Outbox,
 };
 use tern_jetstream::stream::Inbound;
 use tern_jetstream::writer::{refusal_ack, Refused, StreamInbox};
 use tracing::{info, warn};
 
+use crate::account::{Account, AccountJetStream};
 use crate::client::{Handle, InternalMsg};
 use crate::config::options::{default_store_dir, Options, SyncInterval, API_LEVEL};
 use crate::router::Subscription;
@@ -32,6 +34,9 @@ type Capture = (Arc<Handle>, Vec<Arc<Subscription>>);
 /// The server side of JetStream's `Outbox`.
 struct ServerOutbox {
     server: Arc<Server>,
+    /// The account this JetStream serves: its API, captures and
+    /// deliveries live in its subject space.
+    account: Arc<Account>,
     /// Per stream: the internal client and subscriptions capturing its
     /// subjects.
     captures: Mutex<HashMap<String, Capture>>,
@@ -44,12 +49,14 @@ fn text(b: &[u8]) -> String {
 impl Outbox for ServerOutbox {
     fn publish(&self, subject: &str, headers: Option<&[u8]>, payload: &[u8]) {
         self.server
-            .publish_internal(subject.as_bytes(), None, headers, payload);
+            .publish_in(&self.account, subject.as_bytes(), None, headers, payload);
     }
 
     fn publish_batch(&self, msgs: &[(String, Vec<u8>)]) {
-        self.server
-            .publish_internal_batch(msgs.iter().map(|(s, p)| (s.as_bytes(), p.as_slice())));
+        self.server.publish_batch_in(
+            &self.account,
+            msgs.iter().map(|(s, p)| (s.as_bytes(), p.as_slice())),
+        );
     }
 
     fn publish_with_reply(
@@ -59,32 +66,40 @@ impl Outbox for ServerOutbox {
         headers: Option<&[u8]>,
         payload: &[u8],
     ) {
-        self.server
-            .publish_internal(subject.as_bytes(), Some(reply.as_bytes()), headers, payload);
+        self.server.publish_in(
+            &self.account,
+            subject.as_bytes(),
+            Some(reply.as_bytes()),
+            headers,
+            payload,
+        );
     }
 
     fn send(&self, msgs: &[OutMsg]) {
-        self.server
-            .publish_internal_routed(msgs.iter().map(|m| crate::server::RoutedMsg {
+        self.server.publish_routed_in(
+            &self.account,
+            msgs.iter().map(|m| crate::server::RoutedMsg {
                 to: m.to.as_bytes(),
                 subject: m.subject.as_bytes(),
                 reply: m.reply.as_deref().map(str::as_bytes),
                 headers: m.headers.as_deref(),
                 payload: &m.payload,
-            }));
+            }),
+        );
     }
 
     fn has_interest(&self, subject: &str, queue: Option<&str>) -> bool {
         self.server
-            .has_interest(subject.as_bytes(), queue.map(str::as_bytes))
+            .has_interest_in(&self.account, subject.as_bytes(), queue.map(str::as_bytes))
     }
 
     fn capture(&self, stream: &str, subjects: &[String], inbox: StreamInbox) {
         self.release(stream);
         let server = Arc::downgrade(&self.server);
-        let client = self
-            .server
-            .internal_client(Box::new(move |m: &InternalMsg<'_>| {
+        let account = self.account.clone();
+        let client = self.server.internal_client_in(
+            &self.account,
+            Box::new(move |m: &InternalMsg<'_>| {
                 let msg = Inbound {
                     subject: text(m.subject),
                     reply: m.reply.map(text),
@@ -99,10 +114,11 @@ impl Outbox for ServerOutbox {
                         (m.reply, consumer_traffic, server.upgrade())
                     {
                         let (headers, body) = refusal_ack(inbox.name());
-                        server.publish_internal(reply, None, Some(headers), &body);
+                        server.publish_in(&account, reply, None, Some(headers), &body);
                     }
                 }
-            }));
+            }),
+        );
         // The stream's consumer traffic comes the same way: acks, flow
         // control replies and pull requests.
         let consumer_subjects = [
@@ -135,7 +151,8 @@ impl Outbox for ServerOutbox {
 
 /// A running JetStream, attached to its server.
 pub struct Attached {
-    engine: JetStream,
+    /// None: an account without JetStream, whose requests are refused.
+    engine: Option<JetStream>,
     api_sub: Arc<Subscription>,
     server: Arc<Server>,
 }
@@ -143,7 +160,9 @@ pub struct Attached {
 impl Attached {
     pub fn shutdown(self) {
         self.server.unsubscribe_internal(&self.api_sub);
-        self.engine.shutdown();
+        if let Some(engine) = self.engine {
+            engine.shutdown();
+        }
     }
 }
 
@@ -156,13 +175,14 @@ pub fn store_root(opts: &Options) -> PathBuf {
         .join("jetstream")
 }
 
-/// Starts JetStream for the server's default account.
-pub fn start(server: &Arc<Server>) -> Result<Attached, String> {
+/// Starts JetStream: for `$G` when no accounts are configured, else for
+/// each account whose config enables it (as the reference does).
+pub fn start(server: &Arc<Server>) -> Result<Vec<Attached>, String> {
     let opts = server.opts();
     let started = Instant::now();
     info!("Starting JetStream");
     let root = store_root(opts);
-    let mut config = JetStreamConfig {
+    let mut base = JetStreamConfig {
         max_memory: opts.max_memory_store.unwrap_or_else(default_max_memory),
         max_storage: opts
             .max_file_store
@@ -176,46 +196,133 @@ pub fn start(server: &Arc<Server>) -> Result<Attached, String> {
         ..JetStreamConfig::new(root.clone())
     };
     if let Some(n) = opts.stream_max_buffered_msgs {
-        config.ingest.max_msgs = n;
+        base.ingest.max_msgs = n;
     }
     if let Some(n) = opts.stream_max_buffered_size {
-        config.ingest.max_bytes = n;
+        base.ingest.max_bytes = n;
     }
     if let Some(n) = opts.js_request_queue_limit {
-        config.api_queue_limit = n;
+        base.api_queue_limit = n;
     }
-    log_banner(&config);
+    log_banner(&base);
+    let mut attached = Vec::new();
+    if opts.accounts.is_empty() {
+        attached.push(start_for(server, server.global_account(), base)?);
+    } else {
+        for acc in &opts.accounts {
+            let Some(account) = server.account(&acc.name) else {
+                continue;
+            };
+            let Some(js) = &acc.jetstream else {
+                attached.push(refuse_for(server, account));
+                continue;
+            };
+            let mut config = JetStreamConfig {
+                account: acc.name.clone(),
+                ..base.clone()
+            };
+            apply_limits(&mut config, js);
+            attached.push(start_for(server, account, config)?);
+        }
+        // `$G` (clients of no account) has none either.
+        attached.push(refuse_for(server, server.global_account()));
+    }
+    info!("Took {:?} to start JetStream", started.elapsed());
+    Ok(attached)
+}
+
+/// An account without JetStream on a server with it: API requests get
+/// their endpoint's 503/10039 answer, as from the reference.
+fn refuse_for(server: &Arc<Server>, account: &Arc<Account>) -> Attached {
+    let weak = Arc::downgrade(server);
+    let reply_account = account.clone();
+    let client = server.internal_client_in(
+        account,
+        Box::new(move |m: &InternalMsg<'_>| {
+            let (Some(reply), Some(server)) = (m.reply, weak.upgrade()) else {
+                return;
+            };
+            if let Some(body) = not_enabled_reply(&String::from_utf8_lossy(m.subject)) {
+                server.publish_in(&reply_account, reply, None, None, &body);
+            }
+        }),
+    );
+    Attached {
+        engine: None,
+        api_sub: server.subscribe_internal(&client, API_SUBJECT, None, "api"),
+        server: server.clone(),
+    }
+}
+
+/// An account's configured limits narrow the server's.
+fn apply_limits(config: &mut JetStreamConfig, js: &AccountJetStream) {
+    let limits = &mut config.limits;
+    if let Some(n) = js.max_memory {
+        limits.max_memory = n;
+        if n >= 0 {
+            config.max_memory = n;
+        }
+    }
+    if let Some(n) = js.max_storage {
+        limits.max_storage = n;
+        if n >= 0 {
+            config.max_storage = n;
+        }
+    }
+    if let Some(n) = js.max_streams {
+        limits.max_streams = n;
+    }
+    if let Some(n) = js.max_consumers {
+        limits.max_consumers = n;
+    }
+}
+
+/// Starts one account's JetStream: its engine, and its API subscription in
+/// the account's subject space.
+fn start_for(
+    server: &Arc<Server>,
+    account: &Arc<Account>,
+    config: JetStreamConfig,
+) -> Result<Attached, String> {
     let outbox = Arc::new(ServerOutbox {
         server: server.clone(),
+        account: account.clone(),
         captures: Mutex::new(HashMap::new()),
     });
-    let engine = JetStream::start(config, outbox).map_err(|e| e.to_string())?;
-    server.set_jetstream_readers(engine.readers());
+    let name = config.account.clone();
+    let engine = JetStream::start(config, outbox).map_err(|e| format!("account {name:?}: {e}"))?;
+    if Arc::ptr_eq(account, server.global_account()) {
+        // The in-process KV and object store read `$G`'s streams.
+        server.set_jetstream_readers(engine.readers());
+    }
     let inbox: ApiInbox = engine.api_inbox();
     let weak = Arc::downgrade(server);
-    let client = server.internal_client(Box::new(move |m: &InternalMsg<'_>| {
-        let Some(reply) = m.reply else {
-            // A request without a reply gets nothing, as with the reference.
-            return;
-        };
-        let req = ApiRequest {
-            subject: text(m.subject),
-            reply: text(reply),
-            headers: m.headers.map(Bytes::copy_from_slice),
-            payload: Bytes::copy_from_slice(m.payload),
-        };
-        if let Err(ApiRefused::Full) = inbox.offer(req) {
-            warn_api_full();
-            if let Some(server) = weak.upgrade() {
-                let (headers, body) = api_refusal();
-                server.publish_internal(reply, None, Some(headers), &body);
+    let reply_account = account.clone();
+    let client = server.internal_client_in(
+        account,
+        Box::new(move |m: &InternalMsg<'_>| {
+            let Some(reply) = m.reply else {
+                // A request without a reply gets nothing, as with the reference.
+                return;
+            };
+            let req = ApiRequest {
+                subject: text(m.subject),
+                reply: text(reply),
+                headers: m.headers.map(Bytes::copy_from_slice),
+                payload: Bytes::copy_from_slice(m.payload),
+            };
+            if let Err(ApiRefused::Full) = inbox.offer(req) {
+                warn_api_full();
+                if let Some(server) = weak.upgrade() {
+                    let (headers, body) = api_refusal();
+                    server.publish_in(&reply_account, reply, None, Some(headers), &body);
+                }
             }
-        }
-    }));
+        }),
+    );
     let api_sub = server.subscribe_internal(&client, API_SUBJECT, None, "api");
-    info!("Took {:?} to start JetStream", started.elapsed());
     Ok(Attached {
-        engine,
+        engine: Some(engine),
         api_sub,
         server: server.clone(),
     })

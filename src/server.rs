@@ -353,9 +353,18 @@ impl Server {
     /// Publishes many messages from inside the server, waking each
     /// receiving writer once at the end (a batch of acks, say).
     pub fn publish_internal_batch<'a>(&self, msgs: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) {
+        self.publish_batch_in(&self.global, msgs);
+    }
+
+    /// `publish_internal_batch` into `account`.
+    pub fn publish_batch_in<'a>(
+        &self,
+        account: &Account,
+        msgs: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+    ) {
         let mut flush = FlushSet::default();
         for (subject, payload) in msgs {
-            self.publish_internal_noted(subject, None, None, payload, &mut flush);
+            self.publish_to(account, subject, subject, None, None, payload, &mut flush);
         }
         flush.flush();
     }
@@ -364,9 +373,20 @@ impl Server {
     /// subscriptions of `to` but written with its own subject (JetStream's
     /// pull deliveries), waking each receiving writer once at the end.
     pub fn publish_internal_routed<'a>(&self, msgs: impl IntoIterator<Item = RoutedMsg<'a>>) {
+        self.publish_routed_in(&self.global, msgs);
+    }
+
+    /// `publish_internal_routed` into `account`.
+    pub fn publish_routed_in<'a>(
+        &self,
+        account: &Account,
+        msgs: impl IntoIterator<Item = RoutedMsg<'a>>,
+    ) {
         let mut flush = FlushSet::default();
         for m in msgs {
-            self.publish_routed_noted(m.to, m.subject, m.reply, m.headers, m.payload, &mut flush);
+            self.publish_to(
+                account, m.to, m.subject, m.reply, m.headers, m.payload, &mut flush,
+            );
         }
         flush.flush();
     }
@@ -374,7 +394,12 @@ impl Server {
     /// Whether anyone subscribes to `subject` (as a member of `queue`,
     /// when given).
     pub fn has_interest(&self, subject: &[u8], queue: Option<&[u8]>) -> bool {
-        let result = self.global.router.lookup(subject);
+        self.has_interest_in(&self.global, subject, queue)
+    }
+
+    /// `has_interest` in `account`.
+    pub fn has_interest_in(&self, account: &Account, subject: &[u8], queue: Option<&[u8]>) -> bool {
+        let result = account.router.lookup(subject);
         match queue {
             None => !result.is_empty(),
             Some(q) => result.queues.iter().any(|g| g.name.as_ref() == q),
@@ -475,7 +500,7 @@ async fn refuse_connection(
 pub struct Running {
     server: Arc<Server>,
     accept_task: JoinHandle<()>,
-    jetstream: Option<crate::jetstream::Attached>,
+    jetstream: Vec<crate::jetstream::Attached>,
 }
 
 impl Running {
@@ -495,10 +520,13 @@ impl Running {
         self.server
             .close_all_clients(CloseReason::ServerShutdown)
             .await;
-        if let Some(js) = self.jetstream {
+        if !self.jetstream.is_empty() {
             info!("Initiating JetStream Shutdown...");
             // Writer threads finish their batch and commit; off the runtime.
-            let _ = tokio::task::spawn_blocking(move || js.shutdown()).await;
+            let all = self.jetstream;
+            let _ =
+                tokio::task::spawn_blocking(move || all.into_iter().for_each(|js| js.shutdown()))
+                    .await;
             info!("JetStream Shutdown");
         }
         info!("Server Exiting..");
@@ -571,10 +599,9 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
     info!("  ID:       {}", server.id());
     crate::imports::wire(&server);
     let jetstream = if server.opts.jetstream {
-        let js = crate::jetstream::start(&server).map_err(StartError::JetStream)?;
-        Some(js)
+        crate::jetstream::start(&server).map_err(StartError::JetStream)?
     } else {
-        None
+        Vec::new()
     };
     let listener = listen(&server.opts.host, port)
         .await

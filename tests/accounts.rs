@@ -119,3 +119,53 @@ async fn accounts_isolate_and_connect_through_imports() {
         .expect("the service answers");
     assert_eq!(&answer.payload[..], br#"{"acc":"B"}"#);
 }
+
+#[tokio::test]
+async fn jetstream_per_account_with_its_own_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = Options::loopback();
+    opts.jetstream = true;
+    opts.store_dir = Some(dir.path().to_path_buf());
+    for (name, account) in [("a", "A"), ("b", "B")] {
+        let mut u = User::new(name, name);
+        u.account = Some(account.into());
+        opts.auth.users.push(u);
+    }
+    for name in ["A", "B"] {
+        opts.accounts.push(AccountConfig {
+            name: name.into(),
+            jetstream: Some(Default::default()),
+            ..AccountConfig::default()
+        });
+    }
+    let s = start_with(opts).await;
+    let a = async_nats::jetstream::new(login(&s, "a").await);
+    let b = async_nats::jetstream::new(login(&s, "b").await);
+    a.create_stream(async_nats::jetstream::stream::Config {
+        name: "ORDERS".into(),
+        subjects: vec!["orders.>".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    a.publish("orders.1", "x".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    // B sees none of A's streams, and may use the same name itself.
+    assert!(b.get_stream("ORDERS").await.is_err());
+    let mut b_orders = b
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: "ORDERS".into(),
+            subjects: vec!["orders.>".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(b_orders.info().await.unwrap().state.messages, 0);
+    for account in ["A", "B"] {
+        let path = dir.path().join("jetstream").join(account).join("streams");
+        assert!(path.is_dir(), "{} missing", path.display());
+    }
+}

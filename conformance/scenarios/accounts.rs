@@ -117,3 +117,49 @@ fn accounts_isolation_and_imports() {
         c.ping().expect(b"PONG\r\n");
     });
 }
+
+/// JetStream per account: an account with it has its own streams and its
+/// configured limits; one without gets each endpoint's 503/10039.
+#[test]
+fn accounts_jetstream() {
+    let spec = ServerSpec {
+        conf: Some(concat!(
+            "accounts {\n",
+            "  A: { users: [{user: a, password: a}], jetstream: {max_streams: 1} }\n",
+            "  B: { users: [{user: b, password: b}], jetstream: enabled }\n",
+            "  C: { users: [{user: c, password: c}] }\n",
+            "}\n",
+        )),
+        jetstream: true,
+    };
+    run_with("accounts_jetstream", spec, |s| {
+        use crate::scenarios::jetstream::api;
+        let mut conns = Vec::new();
+        for user in ["a", "b", "c"] {
+            let mut c = s.connect(user);
+            c.handshake(&connect(user), true);
+            c.exchange(b"SUB _INBOX.js 1\r\n").expect(b"PONG\r\n");
+            conns.push(c);
+        }
+        let [a, b, c] = &mut conns[..] else {
+            unreachable!()
+        };
+        let create = |name: &str| format!("{{\"name\":\"{name}\",\"subjects\":[\"{name}\"]}}");
+        api(a, "$JS.API.STREAM.CREATE.X", &create("X"));
+        api(a, "$JS.API.STREAM.CREATE.Y", &create("Y"));
+        api(a, "$JS.API.INFO", "");
+        // B's streams are its own: the same name and subject again.
+        api(b, "$JS.API.STREAM.CREATE.X", &create("X"));
+        api(b, "$JS.API.STREAM.NAMES", "");
+        api(b, "$JS.API.INFO", "");
+        for (subject, body) in [
+            ("$JS.API.INFO", String::new()),
+            ("$JS.API.STREAM.CREATE.X", create("X")),
+            ("$JS.API.STREAM.NAMES", String::new()),
+            ("$JS.API.STREAM.INFO.X", String::new()),
+            ("$JS.API.CONSUMER.NAMES.X", String::new()),
+        ] {
+            api(c, subject, &body);
+        }
+    });
+}

@@ -169,7 +169,7 @@ pub(super) fn send_and_read(
 
 /// A JS API request: one JSON reply, recorded field by field after
 /// masking, and returned masked (`Null` when none came or it was not JSON).
-pub(super) fn api(c: &mut Conn, subject: &str, body: &str) -> Value {
+pub(crate) fn api(c: &mut Conn, subject: &str, body: &str) -> Value {
     let Some(reply) = send_and_read(c, subject, &[], body.as_bytes(), 1).pop() else {
         return Value::Null;
     };

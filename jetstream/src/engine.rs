@@ -88,6 +88,12 @@ pub trait Outbox: Send + Sync + 'static {
 pub struct JetStreamConfig {
     /// `<store_dir>/jetstream`.
     pub store_dir: PathBuf,
+    /// The account whose JetStream this is: its streams live in
+    /// `<store_dir>/<account>/streams`.
+    pub account: String,
+    /// The account's limits (`-1`: none), reported in account info;
+    /// `max_streams` is enforced at stream create.
+    pub limits: crate::api::account::AccountLimits,
     pub max_memory: i64,
     pub max_storage: i64,
     /// `None`: commit durably before every ack (the default). A period: the
@@ -114,6 +120,8 @@ impl JetStreamConfig {
     pub fn new(store_dir: PathBuf) -> Self {
         JetStreamConfig {
             store_dir,
+            account: "$G".to_string(),
+            limits: crate::api::account::AccountLimits::default(),
             max_memory: -1,
             max_storage: -1,
             sync_interval: None,
@@ -181,6 +189,15 @@ pub fn api_refusal() -> (&'static [u8], Vec<u8>) {
     (b"NATS/1.0 429 Too Many Requests\r\n\r\n", body)
 }
 
+/// The answer to an API request (`$JS.API.…`) from an account without
+/// JetStream on a server with it: the endpoint's response with 503/10039,
+/// as the reference sends. `None` for subjects that are not endpoints.
+pub fn not_enabled_reply(subject: &str) -> Option<Vec<u8>> {
+    let rest = subject.strip_prefix("$JS.API.")?;
+    let tokens: Vec<&str> = rest.split('.').collect();
+    crate::registry::endpoint_error(&tokens, ApiError::not_enabled_for_account())
+}
+
 #[derive(Debug)]
 pub struct EngineError(pub String);
 
@@ -208,7 +225,7 @@ impl JetStream {
         config: JetStreamConfig,
         outbox: Arc<dyn Outbox>,
     ) -> Result<JetStream, EngineError> {
-        let dir = streams_dir(&config.store_dir);
+        let dir = streams_dir(&config.store_dir, &config.account);
         std::fs::create_dir_all(&dir)
             .map_err(|e| EngineError(format!("could not create {}: {e}", dir.display())))?;
         let limit = config.api_queue_limit;
@@ -329,9 +346,9 @@ fn next_op(rx: &Receiver<ApiOp>, timer: Option<std::time::Instant>) -> Next {
     }
 }
 
-/// `<store_dir>/jetstream/$G/streams`, one redb file per stream.
-pub fn streams_dir(root: &Path) -> PathBuf {
-    root.join("$G").join("streams")
+/// `<store_dir>/jetstream/<account>/streams`, one redb file per stream.
+pub fn streams_dir(root: &Path, account: &str) -> PathBuf {
+    root.join(account).join("streams")
 }
 
 /// Unix time now, in nanoseconds.

@@ -249,19 +249,13 @@ impl Registry {
     /// A request asking for a newer API level than this server's gets
     /// 412/10185 in its endpoint's response.
     fn refuse_api_level(&mut self, tokens: &[&str], req: &ApiRequest) {
-        let e = ApiError::required_api_level();
-        match tokens {
-            ["INFO"] => self.respond(req, &AccountInfoResponse::error(e)),
-            ["STREAM", "CREATE", _] => self.respond(req, &StreamCreateResponse::error(e)),
-            ["STREAM", "UPDATE", _] => self.respond(req, &StreamUpdateResponse::error(e)),
-            ["STREAM", "DELETE", _] => self.respond(req, &StreamDeleteResponse::error(e)),
-            ["STREAM", "INFO", _] => self.respond(req, &StreamInfoResponse::error(e)),
-            ["STREAM", "NAMES"] => self.respond(req, &StreamNamesResponse::error(e)),
-            ["STREAM", "LIST"] => self.respond(req, &StreamListResponse::error(e)),
-            ["STREAM", "PURGE", _] => self.respond(req, &StreamPurgeResponse::error(e)),
-            ["STREAM", "MSG", "GET", _] => self.respond(req, &MsgGetResponse::error(e)),
-            ["STREAM", "MSG", "DELETE", _] => self.respond(req, &MsgDeleteResponse::error(e)),
-            _ => {}
+        // Consumer endpoints go unanswered (as before: not compared yet).
+        if tokens.first() == Some(&"CONSUMER") {
+            return;
+        }
+        if let Some(json) = endpoint_error(tokens, ApiError::required_api_level()) {
+            self.counters.count(Counted::Error);
+            self.outbox.publish(&req.reply, None, &json);
         }
     }
 
@@ -302,9 +296,10 @@ impl Registry {
                 reserved_storage += reserved;
             }
         }
-        // The account has no JetStream limits of its own (all -1), whatever
-        // the server's.
+        // The account's own limits (all -1 unless its config set them),
+        // whatever the server's.
         let info = AccountInfo {
+            limits: self.config.limits.clone(),
             memory,
             storage,
             reserved_memory,
@@ -352,6 +347,10 @@ impl Registry {
         if let Err(e) = self.check_overlap(name, &config.subjects) {
             return self.respond(req, &error(e));
         }
+        let max = self.config.limits.max_streams;
+        if max > 0 && self.streams.len() + self.broken.len() >= max as usize {
+            return self.respond(req, &error(ApiError::maximum_streams_limit()));
+        }
         match self.open_stream(config) {
             Ok(()) => self.send_info(name, req, View::Created),
             Err(e) => self.respond(req, &error(e)),
@@ -359,7 +358,7 @@ impl Registry {
     }
 
     fn open_stream(&mut self, config: StreamConfig) -> Result<(), ApiError> {
-        let dir = streams_dir(&self.config.store_dir);
+        let dir = streams_dir(&self.config.store_dir, &self.config.account);
         let (mut store, path) = open_store(&config, &dir, self.config.sync_interval)?;
         let created_ns = now_ns();
         let doc = serde_json::to_vec(&StoredConfig {
@@ -1023,6 +1022,34 @@ fn send<B: ResponseBody>(
 ) {
     counters.count(counted);
     outbox.publish(reply, None, &resp.to_json());
+}
+
+/// Error `e` in the response body of the API endpoint `tokens` names (the
+/// subject's tokens after `$JS.API.`); `None` for subjects that are not
+/// endpoints with a response of their own.
+pub fn endpoint_error(tokens: &[&str], e: ApiError) -> Option<Vec<u8>> {
+    use crate::api::consumer as c;
+    Some(match tokens {
+        ["INFO"] => AccountInfoResponse::error(e).to_json(),
+        ["STREAM", "CREATE", _] => StreamCreateResponse::error(e).to_json(),
+        ["STREAM", "UPDATE", _] => StreamUpdateResponse::error(e).to_json(),
+        ["STREAM", "DELETE", _] => StreamDeleteResponse::error(e).to_json(),
+        ["STREAM", "INFO", _] => StreamInfoResponse::error(e).to_json(),
+        ["STREAM", "NAMES"] => StreamNamesResponse::error(e).to_json(),
+        ["STREAM", "LIST"] => StreamListResponse::error(e).to_json(),
+        ["STREAM", "PURGE", _] => StreamPurgeResponse::error(e).to_json(),
+        ["STREAM", "MSG", "GET", _] => MsgGetResponse::error(e).to_json(),
+        ["STREAM", "MSG", "DELETE", _] => MsgDeleteResponse::error(e).to_json(),
+        ["CONSUMER", "CREATE", ..] | ["CONSUMER", "DURABLE", "CREATE", _, _] => {
+            c::ConsumerCreateResponse::error(e).to_json()
+        }
+        ["CONSUMER", "INFO", _, _] => c::ConsumerInfoResponse::error(e).to_json(),
+        ["CONSUMER", "DELETE", _, _] => c::ConsumerDeleteResponse::error(e).to_json(),
+        ["CONSUMER", "NAMES", _] => c::ConsumerNamesResponse::error(e).to_json(),
+        ["CONSUMER", "LIST", _] => c::ConsumerListResponse::error(e).to_json(),
+        ["CONSUMER", "PAUSE", _, _] => c::ConsumerPauseResponse::error(e).to_json(),
+        _ => return None,
+    })
 }
 
 /// A consumer endpoint, as parsed from the subject.
