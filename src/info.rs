@@ -18,6 +18,12 @@ pub struct Info<'a> {
     pub headers: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub auth_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_verify: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_available: bool,
     pub max_payload: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jetstream: Option<bool>,
@@ -51,6 +57,9 @@ impl<'a> Info<'a> {
             port,
             headers: true,
             auth_required: false,
+            tls_required: false,
+            tls_verify: false,
+            tls_available: false,
             max_payload: 0,
             jetstream: None,
             client_id: 0,

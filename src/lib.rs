@@ -24,6 +24,7 @@ pub mod process;
 pub mod proto;
 pub mod router;
 pub mod server;
+pub mod tls;
 
 pub use config::options::Options;
 pub use server::{start, Running, Server};

@@ -39,6 +39,8 @@ pub struct Server {
     addr: OnceLock<SocketAddr>,
     /// The default account `$G`.
     global: Arc<Account>,
+    /// Set when clients connect over TLS.
+    tls: Option<tokio_rustls::TlsAcceptor>,
     /// Every account by name, `$G` and the system account included.
     accounts: HashMap<String, Arc<Account>>,
     system_account: String,
@@ -54,7 +56,7 @@ pub struct Server {
 }
 
 impl Server {
-    fn new(opts: Options) -> Self {
+    fn new(opts: Options, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let id = new_server_id();
         let name = opts.server_name.clone().unwrap_or_else(|| id.clone());
         let global = Arc::new(Account::new(GLOBAL_ACCOUNT));
@@ -82,6 +84,7 @@ impl Server {
             global,
             accounts,
             system_account,
+            tls,
             clients: Mutex::new(HashMap::new()),
             clients_gone: Notify::new(),
             next_client_id: AtomicU64::new(1),
@@ -118,6 +121,11 @@ impl Server {
         self.accounts.get(name)
     }
 
+    /// A nonce for a new connection's INFO, when NKey users must sign one.
+    pub fn new_nonce(&self) -> Option<String> {
+        self.opts.auth.nonce_required().then(crate::nkey::new_nonce)
+    }
+
     /// The system account's name (`$SYS` unless `system_account` says).
     pub fn system_account_name(&self) -> Option<&str> {
         Some(self.system_account.as_str())
@@ -151,6 +159,11 @@ impl Server {
         info.max_payload = self.opts.max_payload;
         info.headers = !self.opts.no_header_support;
         info.auth_required = self.opts.auth.advertised();
+        if let Some(tls) = &self.opts.tls {
+            info.tls_required = !self.opts.allow_non_tls;
+            info.tls_verify = tls.verify;
+            info.tls_available = self.opts.allow_non_tls;
+        }
         info.client_id = client_id;
         info.jetstream = self.opts.jetstream.then_some(true);
         info.client_ip = client_ip.unwrap_or("");
@@ -271,12 +284,20 @@ impl Server {
         }
         debug!("{peer} - cid:{id} - Client connection created");
         let ip = peer.ip().to_string();
+        if let Some(acceptor) = self.tls.clone() {
+            tokio::spawn(client::run_tls_connection(
+                self, handle, stream, peer, ip, acceptor,
+            ));
+            return;
+        }
+        let greeting = client::Greeting::SendInfo(self.new_nonce());
         tokio::spawn(client::run_connection(
             self,
             handle,
             stream.into_split(),
             peer,
             ip,
+            greeting,
         ));
     }
 
@@ -575,6 +596,8 @@ pub enum StartError {
     Listen(io::Error),
     /// JetStream could not start (its store cannot be opened, say).
     JetStream(String),
+    /// The TLS certificate or key could not be loaded.
+    Tls(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -582,6 +605,7 @@ impl std::fmt::Display for StartError {
         match self {
             StartError::Listen(e) => write!(f, "{e}"),
             StartError::JetStream(e) => write!(f, "Could not start JetStream: {e}"),
+            StartError::Tls(e) => write!(f, "{e}"),
         }
     }
 }
@@ -594,7 +618,16 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
         Port::Fixed(p) => p,
         Port::Random => 0,
     };
-    let server = Arc::new(Server::new(opts));
+    let tls = match &opts.tls {
+        Some(t) => Some(tokio_rustls::TlsAcceptor::from(
+            t.load().map_err(|e| StartError::Tls(e.0))?,
+        )),
+        None => None,
+    };
+    let server = Arc::new(Server::new(opts, tls));
+    if server.opts.tls.is_some() {
+        info!("TLS required for client connections");
+    }
     info!("  Name:     {}", server.name());
     info!("  ID:       {}", server.id());
     crate::imports::wire(&server);

@@ -9,6 +9,7 @@ pub(crate) mod connect;
 mod outbound;
 mod reader;
 mod route;
+mod tls;
 mod writer;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,8 +19,9 @@ use tokio::sync::Notify;
 
 pub use connect::ConnectOptions;
 pub use outbound::{Appended, CloseReason, FlushSet, Outbound};
-pub use reader::run_connection;
+pub use reader::{run_connection, Greeting};
 pub use route::{deliver_all, deliver_one};
+pub use tls::run_tls_connection;
 
 use crate::account::Account;
 use crate::proto::write::Frame;

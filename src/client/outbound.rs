@@ -23,6 +23,7 @@ pub enum CloseReason {
     LameDuck,
     AuthenticationTimeout,
     AuthenticationViolation,
+    TlsHandshakeFailure,
 }
 
 impl std::fmt::Display for CloseReason {
@@ -40,6 +41,7 @@ impl std::fmt::Display for CloseReason {
             CloseReason::LameDuck => "Server Shutdown",
             CloseReason::AuthenticationTimeout => "Authentication Timeout",
             CloseReason::AuthenticationViolation => "Authentication Failure",
+            CloseReason::TlsHandshakeFailure => "TLS Handshake Failure",
         })
     }
 }

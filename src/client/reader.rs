@@ -35,12 +35,21 @@ const FIRST_PING_DELAY: Duration = Duration::from_secs(2);
 /// Runs a socket connection until it closes: spawns the writer on the
 /// write half, reads here. Halves are passed apart so a plain TCP stream
 /// splits without a lock (TLS streams split with one).
+/// Whether the connection's INFO is still to be sent; either way, the
+/// nonce it carries (for NKey users to sign).
+pub enum Greeting {
+    SendInfo(Option<String>),
+    /// Sent already, in plaintext before a TLS handshake.
+    InfoSent(Option<String>),
+}
+
 pub async fn run_connection<R, W>(
     server: Arc<Server>,
     handle: Arc<Handle>,
     (rd, wr): (R, W),
     peer: SocketAddr,
     client_ip: String,
+    greeting: Greeting,
 ) where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -52,9 +61,15 @@ pub async fn run_connection<R, W>(
         server.clone(),
         write_deadline,
     ));
-    let mut conn = Conn::new(server.clone(), handle.clone(), peer, client_ip);
-    conn.send_info();
-    conn.flush.flush();
+    let (send_info, nonce) = match greeting {
+        Greeting::SendInfo(n) => (true, n),
+        Greeting::InfoSent(n) => (false, n),
+    };
+    let mut conn = Conn::new(server.clone(), handle.clone(), peer, client_ip, nonce);
+    if send_info {
+        conn.send_info();
+        conn.flush.flush();
+    }
     let reason = conn.read_loop(rd).await;
     conn.unsubscribe_all();
     handle.close(reason);
@@ -107,7 +122,13 @@ struct Conn {
 struct Close(CloseReason);
 
 impl Conn {
-    fn new(server: Arc<Server>, handle: Arc<Handle>, peer: SocketAddr, client_ip: String) -> Self {
+    fn new(
+        server: Arc<Server>,
+        handle: Arc<Handle>,
+        peer: SocketAddr,
+        client_ip: String,
+        nonce: Option<String>,
+    ) -> Self {
         let o = server.opts();
         let now = Instant::now();
         let limits = Limits {
@@ -138,7 +159,7 @@ impl Conn {
             in_msgs: 0,
             in_bytes: 0,
             user: None,
-            nonce: o.auth.nonce_required().then(crate::nkey::new_nonce),
+            nonce,
             perms: None,
             account: handle.account().clone(),
             pub_verdicts: PublishCache::default(),

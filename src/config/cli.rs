@@ -88,6 +88,22 @@ pub struct Flags {
     #[arg(long)]
     pub help_tls: bool,
 
+    /// Enable TLS (any TLS flag does).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tls: Option<bool>,
+    /// Server certificate file.
+    #[arg(long)]
+    pub tlscert: Option<String>,
+    /// Private key for the server certificate.
+    #[arg(long)]
+    pub tlskey: Option<String>,
+    /// Enable TLS and require verified client certificates.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tlsverify: Option<bool>,
+    /// Client certificate CA for verification.
+    #[arg(long)]
+    pub tlscacert: Option<String>,
+
     /// User required for connections (with `--pass`).
     #[arg(long)]
     pub user: Option<String>,
@@ -115,16 +131,6 @@ pub struct LaterFlags {
     pub syslog: Option<bool>,
     #[arg(long)]
     pub remote_syslog: Option<String>,
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub tls: Option<bool>,
-    #[arg(long)]
-    pub tlscert: Option<String>,
-    #[arg(long)]
-    pub tlskey: Option<String>,
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub tlsverify: Option<bool>,
-    #[arg(long)]
-    pub tlscacert: Option<String>,
     #[arg(long)]
     pub routes: Option<String>,
     #[arg(long)]
@@ -151,11 +157,6 @@ impl LaterFlags {
             (self.https_port.is_some(), "-ms/--https_port"),
             (self.syslog == Some(true), "-s/--syslog"),
             (self.remote_syslog.is_some(), "-r/--remote_syslog"),
-            (self.tls == Some(true), "--tls"),
-            (self.tlscert.is_some(), "--tlscert"),
-            (self.tlskey.is_some(), "--tlskey"),
-            (self.tlsverify == Some(true), "--tlsverify"),
-            (self.tlscacert.is_some(), "--tlscacert"),
             (self.routes.is_some(), "--routes"),
             (self.cluster.is_some(), "--cluster"),
             (self.cluster_name.is_some(), "--cluster_name"),

@@ -8,6 +8,7 @@ mod auth;
 pub mod cli;
 pub mod conf;
 pub mod options;
+mod tls;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -39,8 +40,6 @@ impl From<ConfError> for ConfigError {
 /// error says "not supported yet" rather than "unknown".
 const LATER_KEYS: &[&str] = &[
     "no_system_account",
-    "tls",
-    "allow_non_tls",
     "http",
     "http_port",
     "https",
@@ -136,6 +135,15 @@ fn apply_flags(opts: &mut Options, f: &cli::Flags) -> Result<(), ConfigError> {
     if let Some(token) = &f.auth {
         opts.auth.token = Some(crate::auth::Secret::new(token.clone()));
     }
+    tls::apply_flags(
+        opts,
+        f.tls,
+        f.tlscert.as_deref(),
+        f.tlskey.as_deref(),
+        f.tlscacert.as_deref(),
+        f.tlsverify,
+    )
+    .map_err(ConfigError)?;
     Ok(())
 }
 
@@ -185,7 +193,14 @@ fn apply_map(opts: &mut Options, map: &Map) -> Result<(), ConfigError> {
             continue;
         }
         if let Err(msg) = apply_key(opts, key, value) {
-            errors.push(format!("{}: {msg}", key.pos));
+            // Errors inside a block already name their own place.
+            let pos = key.pos.to_string();
+            let file = pos.rsplitn(3, ':').last().unwrap_or_default();
+            if !file.is_empty() && msg.starts_with(&format!("{file}:")) {
+                errors.push(msg);
+            } else {
+                errors.push(format!("{pos}: {msg}"));
+            }
         }
     }
     if errors.is_empty() {
@@ -226,6 +241,8 @@ fn apply_key(opts: &mut Options, key: &Key, v: &Spanned) -> Result<(), String> {
         "no_auth_user" => opts.auth.no_auth_user = Some(string(v)?),
         "accounts" => accounts::apply_accounts(opts, v)?,
         "system_account" | "system" => opts.system_account = Some(string(v)?),
+        "tls" => tls::apply_tls(opts, v)?,
+        "allow_non_tls" => opts.allow_non_tls = boolean(v)?,
         _ if LATER_KEYS.contains(&name.as_str()) => {
             return Err(format!("\"{}\" is not supported by tern yet", key.name));
         }
@@ -406,8 +423,8 @@ mod tests {
             e.contains("t.conf:2:1") && e.contains("unknown field \"foo_bar\""),
             "{e}"
         );
-        let e = load("tls {\n cert_file: x\n}\n").unwrap_err().0;
-        assert!(e.contains("\"tls\" is not supported by tern yet"), "{e}");
+        let e = load("cluster {\n port: 1\n}\n").unwrap_err().0;
+        assert!(e.contains("\"cluster\" is not supported by tern yet"), "{e}");
     }
 
     #[test]

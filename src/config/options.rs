@@ -71,6 +71,10 @@ pub struct Options {
     pub accounts: Vec<crate::account::AccountConfig>,
     /// `system_account`; none: `$SYS`.
     pub system_account: Option<String>,
+    /// TLS for client connections (`tls { }`, `--tls*`).
+    pub tls: Option<crate::tls::TlsConfig>,
+    /// With TLS: clients may also connect without it (INFO `tls_available`).
+    pub allow_non_tls: bool,
     pub lame_duck_duration: Duration,
     pub lame_duck_grace_period: Duration,
     pub no_header_support: bool,
@@ -117,6 +121,8 @@ impl Default for Options {
             auth: crate::auth::Auth::default(),
             accounts: Vec::new(),
             system_account: None,
+            tls: None,
+            allow_non_tls: false,
             lame_duck_duration: LAME_DUCK_DURATION,
             lame_duck_grace_period: LAME_DUCK_GRACE_PERIOD,
             no_header_support: false,
