@@ -13,3 +13,4 @@ mod limits;
 mod no_responders;
 mod objstore;
 mod parsing;
+mod tls;

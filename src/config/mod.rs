@@ -424,7 +424,10 @@ mod tests {
             "{e}"
         );
         let e = load("cluster {\n port: 1\n}\n").unwrap_err().0;
-        assert!(e.contains("\"cluster\" is not supported by tern yet"), "{e}");
+        assert!(
+            e.contains("\"cluster\" is not supported by tern yet"),
+            "{e}"
+        );
     }
 
     #[test]

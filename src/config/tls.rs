@@ -184,7 +184,10 @@ mod tests {
                 "tls {\n  cert_file: \"/a.pem\"\n  key_file: \"/b.pem\"\n}\n",
                 "error parsing X509 certificate/key pair: open /a.pem: no such file or directory",
             ),
-            ("tls {\n  foo: 1\n}\n", "error parsing tls config, unknown field \"foo\""),
+            (
+                "tls {\n  foo: 1\n}\n",
+                "error parsing tls config, unknown field \"foo\"",
+            ),
             (
                 "tls {\n  verify: 1\n}\n",
                 "error parsing tls config, expected 'verify' to be a boolean",
