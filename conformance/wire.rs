@@ -281,6 +281,19 @@ impl Conn {
         let mut all = connect.to_vec();
         all.extend_from_slice(b"PING\r\n");
         self.send(&all);
+        self.read_handshake(connect_info)
+    }
+
+    /// `handshake`, recording `shown` for the CONNECT: for one carrying
+    /// what varies between runs (a signature of the nonce).
+    pub fn handshake_as(&mut self, connect: &[u8], shown: &str) -> &mut Self {
+        let mut all = connect.to_vec();
+        all.extend_from_slice(b"PING\r\n");
+        self.send_as(&all, shown);
+        self.read_handshake(true)
+    }
+
+    fn read_handshake(&mut self, connect_info: bool) -> &mut Self {
         if !connect_info {
             return self.read_step("PONG", ANSWER_TIMEOUT, |buf| buf.ends_with(b"PONG\r\n"));
         }

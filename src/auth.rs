@@ -3,6 +3,7 @@
 //! bcrypt hash) or NKeys (signing the connection's nonce), and
 //! `no_auth_user` for clients that bring no credentials.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::client::connect::ConnectOptions;
@@ -60,6 +61,12 @@ pub struct User {
     pub permissions: Option<Arc<Permissions>>,
     /// The account it signs in to; none: the default `$G`.
     pub account: Option<String>,
+    /// Signed in with a user JWT (operator mode).
+    pub from_jwt: bool,
+    /// At most this many subscriptions per connection (JWT `subs`).
+    pub max_subscriptions: Option<usize>,
+    /// At most this many connections in its account (JWT `conn`).
+    pub max_connections: Option<usize>,
 }
 
 impl User {
@@ -70,6 +77,9 @@ impl User {
             nkey: None,
             permissions: None,
             account: None,
+            from_jwt: false,
+            max_subscriptions: None,
+            max_connections: None,
         }
     }
 
@@ -81,12 +91,17 @@ impl User {
             nkey: Some(key),
             permissions: None,
             account: None,
+            from_jwt: false,
+            max_subscriptions: None,
+            max_connections: None,
         }
     }
 
     /// How the reference names the user in log lines.
     pub fn label(&self) -> String {
-        if self.nkey.is_some() {
+        if self.from_jwt {
+            format!("JWT User {:?}", self.name)
+        } else if self.nkey.is_some() {
             format!("Nkey {:?}", self.name)
         } else {
             format!("User {:?}", self.name)
@@ -103,6 +118,8 @@ pub struct Auth {
     pub no_auth_user: Option<String>,
     /// Permissions of users that have none of their own.
     pub default_permissions: Option<Arc<Permissions>>,
+    /// Operator mode: users bring JWTs of accounts these operators trust.
+    pub trust: Option<crate::operator::Trust>,
 }
 
 /// Why a client was refused (all answered `Authorization Violation`).
@@ -115,12 +132,25 @@ pub enum AuthError {
     /// An NKey user without a signature, or one that is not base64.
     MissingSignature,
     BadSignature,
+    /// A user JWT that does not decode or verify.
+    BadJwt,
+    /// The JWT's account is not found by the resolver.
+    UnknownAccount,
+    /// The account (or user) JWT's issuer is not trusted.
+    UntrustedAccount,
+    Expired,
+    Revoked,
 }
 
 /// How the reference names, in its log line, whoever a refused CONNECT
 /// claimed to be (`None`: it claimed nothing).
 pub fn claimed_identity(opts: &ConnectOptions) -> Option<String> {
-    if !opts.nkey.is_empty() {
+    if !opts.jwt.is_empty() {
+        let subject = crate::jwt::decode(&opts.jwt, crate::jwt::ClaimKind::User)
+            .map(|c| c.sub)
+            .unwrap_or_default();
+        Some(format!("JWT User {subject:?}"))
+    } else if !opts.nkey.is_empty() {
         Some(format!("Nkey {:?}", opts.nkey))
     } else if !opts.user.is_empty() {
         Some(format!("User {:?}", opts.user))
@@ -134,12 +164,12 @@ pub fn claimed_identity(opts: &ConnectOptions) -> Option<String> {
 impl Auth {
     /// Whether clients must authenticate.
     pub fn required(&self) -> bool {
-        self.token.is_some() || !self.users.is_empty()
+        self.token.is_some() || !self.users.is_empty() || self.trust.is_some()
     }
 
     /// Whether INFO carries a nonce for NKey users to sign.
     pub fn nonce_required(&self) -> bool {
-        self.users.iter().any(|u| u.nkey.is_some())
+        self.trust.is_some() || self.users.iter().any(|u| u.nkey.is_some())
     }
 
     /// INFO's `auth_required`: not when a no-auth user lets clients in
@@ -164,7 +194,26 @@ impl Auth {
     /// Checks a CONNECT's credentials against the connection's `nonce`;
     /// the user it signs in as, if any. NKeys are tried first, then user
     /// names, as the reference does.
-    pub fn check(&self, opts: &ConnectOptions, nonce: &str) -> Result<Option<&User>, AuthError> {
+    pub fn check(
+        &self,
+        opts: &ConnectOptions,
+        nonce: &str,
+    ) -> Result<Option<Cow<'_, User>>, AuthError> {
+        if let Some(trust) = &self.trust {
+            if !opts.jwt.is_empty() {
+                return trust.check(opts, nonce).map(|u| Some(Cow::Owned(u)));
+            }
+        }
+        self.check_configured(opts, nonce)
+            .map(|u| u.map(Cow::Borrowed))
+    }
+
+    /// Checks against the configured token, users and NKeys.
+    fn check_configured(
+        &self,
+        opts: &ConnectOptions,
+        nonce: &str,
+    ) -> Result<Option<&User>, AuthError> {
         if let Some(token) = &self.token {
             return if token.matches(&opts.auth_token) {
                 Ok(None)
@@ -173,7 +222,11 @@ impl Auth {
             };
         }
         if self.users.is_empty() {
-            return Ok(None);
+            return if self.trust.is_some() {
+                Err(AuthError::UnknownUser)
+            } else {
+                Ok(None)
+            };
         }
         let brings_nothing = opts.user.is_empty()
             && opts.pass.is_empty()

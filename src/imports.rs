@@ -49,11 +49,11 @@ fn hop(f: impl FnOnce()) {
 pub fn wire(server: &Arc<Server>) {
     let mut exporters: HashMap<String, Arc<Replies>> = HashMap::new();
     for acc in &server.opts().accounts {
-        let Some(importer) = server.account(&acc.name).cloned() else {
+        let Some(importer) = server.account(&acc.name) else {
             continue;
         };
         for import in &acc.imports {
-            let Some(exporter) = server.account(&import.account).cloned() else {
+            let Some(exporter) = server.account(&import.account) else {
                 continue;
             };
             match import.kind {

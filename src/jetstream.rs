@@ -214,7 +214,7 @@ pub fn start(server: &Arc<Server>) -> Result<Vec<Attached>, String> {
                 continue;
             };
             let Some(js) = &acc.jetstream else {
-                attached.push(refuse_for(server, account));
+                attached.push(refuse_for(server, &account));
                 continue;
             };
             let mut config = JetStreamConfig {
@@ -222,7 +222,7 @@ pub fn start(server: &Arc<Server>) -> Result<Vec<Attached>, String> {
                 ..base.clone()
             };
             apply_limits(&mut config, js);
-            attached.push(start_for(server, account, config)?);
+            attached.push(start_for(server, &account, config)?);
         }
         // `$G` (clients of no account) has none either.
         attached.push(refuse_for(server, server.global_account()));

@@ -42,7 +42,7 @@ pub struct Server {
     /// Set when clients connect over TLS.
     tls: Option<tokio_rustls::TlsAcceptor>,
     /// Every account by name, `$G` and the system account included.
-    accounts: HashMap<String, Arc<Account>>,
+    accounts: parking_lot::RwLock<HashMap<String, Arc<Account>>>,
     system_account: String,
     clients: Mutex<HashMap<u64, Arc<Handle>>>,
     /// Signalled when the last client leaves the registry.
@@ -82,7 +82,7 @@ impl Server {
             name,
             addr: OnceLock::new(),
             global,
-            accounts,
+            accounts: parking_lot::RwLock::new(accounts),
             system_account,
             tls,
             clients: Mutex::new(HashMap::new()),
@@ -117,8 +117,30 @@ impl Server {
     }
 
     /// The account named `name`, if there is one.
-    pub fn account(&self, name: &str) -> Option<&Arc<Account>> {
-        self.accounts.get(name)
+    pub fn account(&self, name: &str) -> Option<Arc<Account>> {
+        self.accounts.read().get(name).cloned()
+    }
+
+    /// The account named `name`, created empty if there is none yet
+    /// (operator mode: accounts are found as their users sign in).
+    pub fn account_or_create(&self, name: &str) -> Arc<Account> {
+        if let Some(a) = self.account(name) {
+            return a;
+        }
+        self.accounts
+            .write()
+            .entry(name.to_string())
+            .or_insert_with(|| Arc::new(Account::new(name)))
+            .clone()
+    }
+
+    /// How many socket clients are signed in to `account`.
+    pub fn account_connections(&self, account: &Arc<Account>) -> usize {
+        self.clients
+            .lock()
+            .values()
+            .filter(|h| Arc::ptr_eq(h.account(), account))
+            .count()
     }
 
     /// A nonce for a new connection's INFO, when NKey users must sign one.

@@ -12,5 +12,6 @@ mod kv;
 mod limits;
 mod no_responders;
 mod objstore;
+mod operator;
 mod parsing;
 mod tls;

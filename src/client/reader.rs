@@ -115,6 +115,9 @@ struct Conn {
     perms: Option<Arc<Permissions>>,
     /// The account signed in to (the handle's, kept here for the hot path).
     account: Arc<Account>,
+    /// At most this many subscriptions (0: no limit): the server's, or
+    /// the user's when lower.
+    max_subs: usize,
     pub_verdicts: PublishCache,
 }
 
@@ -162,6 +165,7 @@ impl Conn {
             nonce,
             perms: None,
             account: handle.account().clone(),
+            max_subs: o.max_subscriptions,
             pub_verdicts: PublishCache::default(),
             server,
             handle,
@@ -398,8 +402,7 @@ impl Conn {
         if let Some(user) = o.auth.no_auth_user() {
             self.ping_due = Instant::now() + first_ping_delay(o.ping_interval);
             self.connected = true;
-            self.sign_in(&server, Some(user), None);
-            return Ok(());
+            return self.sign_in(&server, Some(user), None);
         }
         Err(self.auth_violation(None))
     }
@@ -407,7 +410,12 @@ impl Conn {
     /// Signed in as `user` (none: no users configured; `claimed` names
     /// the token or name given, for log lines): its permissions and
     /// account apply from here on.
-    fn sign_in(&mut self, server: &Server, user: Option<&User>, claimed: Option<String>) {
+    fn sign_in(
+        &mut self,
+        server: &Server,
+        user: Option<&User>,
+        claimed: Option<String>,
+    ) -> Result<(), Close> {
         let auth = &server.opts().auth;
         self.perms = auth.permissions_of(user);
         if let Some(rule) = self.perms.as_ref().and_then(|p| p.responses) {
@@ -415,15 +423,34 @@ impl Conn {
         }
         self.user = user.map(User::label).or(claimed);
         self.pub_verdicts = PublishCache::default();
-        let account = user
-            .and_then(|u| u.account.as_deref())
-            .and_then(|name| server.account(name))
-            .unwrap_or_else(|| server.global_account());
-        let bound = self.handle.set_account(account.clone());
-        if !Arc::ptr_eq(bound, &self.account) {
-            self.account = bound.clone();
+        self.max_subs = user
+            .and_then(|u| u.max_subscriptions)
+            .into_iter()
+            .chain(Some(server.opts().max_subscriptions).filter(|&n| n > 0))
+            .min()
+            .unwrap_or(0);
+        let account = match user.and_then(|u| u.account.as_deref()) {
+            // Operator-mode accounts come into being as their users arrive.
+            Some(name) if user.is_some_and(|u| u.from_jwt) => server.account_or_create(name),
+            Some(name) => server
+                .account(name)
+                .unwrap_or_else(|| server.global_account().clone()),
+            None => server.global_account().clone(),
+        };
+        let bound = self.handle.set_account(account).clone();
+        if !Arc::ptr_eq(&bound, &self.account) {
+            self.account = bound;
             self.cache = LocalCache::default();
         }
+        if let Some(max) = user.and_then(|u| u.max_connections) {
+            if server.account_connections(&self.account) > max {
+                self.log_error("maximum account active connections exceeded");
+                self.send_err("maximum account active connections exceeded");
+                self.flush.flush();
+                return Err(Close(CloseReason::MaxConnectionsExceeded));
+            }
+        }
+        Ok(())
     }
 
     /// Refused: logged in the reference's words (naming the user when
@@ -444,7 +471,9 @@ impl Conn {
                 let server = self.server.clone();
                 let auth = &server.opts().auth;
                 match auth.check(&opts, self.nonce.as_deref().unwrap_or("")) {
-                    Ok(user) => self.sign_in(&server, user, claimed_identity(&opts)),
+                    Ok(user) => {
+                        self.sign_in(&server, user.as_deref(), claimed_identity(&opts))?;
+                    }
                     Err(e) => {
                         debug!("{} - cid:{} - refused: {e:?}", self.peer, self.handle.id);
                         let claimed = claimed_identity(&opts);
@@ -568,7 +597,7 @@ impl Conn {
                 return;
             }
         }
-        let max_subs = self.server.opts().max_subscriptions;
+        let max_subs = self.max_subs;
         if max_subs > 0 && self.live_subs() >= max_subs {
             self.send_err("maximum subscriptions exceeded");
             return;

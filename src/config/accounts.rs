@@ -368,7 +368,8 @@ pub(super) fn check_accounts(opts: &Options) -> Result<(), String> {
         }
     }
     if let Some(sys) = &opts.system_account {
-        if sys != crate::account::SYSTEM_ACCOUNT && find(sys).is_none() {
+        let operator_mode = opts.auth.trust.is_some();
+        if !operator_mode && sys != crate::account::SYSTEM_ACCOUNT && find(sys).is_none() {
             return Err("error resolving system account: account missing".to_string());
         }
     }

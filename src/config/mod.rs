@@ -7,6 +7,7 @@ mod accounts;
 mod auth;
 pub mod cli;
 pub mod conf;
+pub mod operator;
 pub mod options;
 mod tls;
 
@@ -52,10 +53,6 @@ const LATER_KEYS: &[&str] = &[
     "leaf",
     "websocket",
     "mqtt",
-    "operator",
-    "operators",
-    "resolver",
-    "resolver_preload",
     "trusted",
     "trusted_keys",
     "syslog",
@@ -203,6 +200,7 @@ fn apply_map(opts: &mut Options, map: &Map) -> Result<(), ConfigError> {
             }
         }
     }
+    operator::assemble(opts);
     if errors.is_empty() {
         Ok(())
     } else {
@@ -242,6 +240,11 @@ fn apply_key(opts: &mut Options, key: &Key, v: &Spanned) -> Result<(), String> {
         "accounts" => accounts::apply_accounts(opts, v)?,
         "system_account" | "system" => opts.system_account = Some(string(v)?),
         "tls" => tls::apply_tls(opts, v)?,
+        "operator" | "operators" | "roots" | "root" | "root_operators" | "root_operator" => {
+            operator::apply_operator(opts, v)?
+        }
+        "resolver" | "account_resolver" | "accounts_resolver" => operator::apply_resolver(opts, v)?,
+        "resolver_preload" => operator::apply_preload(opts, v)?,
         "allow_non_tls" => opts.allow_non_tls = boolean(v)?,
         _ if LATER_KEYS.contains(&name.as_str()) => {
             return Err(format!("\"{}\" is not supported by tern yet", key.name));

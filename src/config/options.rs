@@ -71,6 +71,8 @@ pub struct Options {
     pub accounts: Vec<crate::account::AccountConfig>,
     /// `system_account`; none: `$SYS`.
     pub system_account: Option<String>,
+    /// `operator`, `resolver`, `resolver_preload` as read.
+    pub operator: super::operator::OperatorKeys,
     /// TLS for client connections (`tls { }`, `--tls*`).
     pub tls: Option<crate::tls::TlsConfig>,
     /// With TLS: clients may also connect without it (INFO `tls_available`).
@@ -121,6 +123,7 @@ impl Default for Options {
             auth: crate::auth::Auth::default(),
             accounts: Vec::new(),
             system_account: None,
+            operator: Default::default(),
             tls: None,
             allow_non_tls: false,
             lame_duck_duration: LAME_DUCK_DURATION,
