@@ -24,6 +24,7 @@ pub mod operator;
 pub mod permissions;
 pub mod process;
 pub mod proto;
+pub mod rate_limit;
 pub mod router;
 pub mod server;
 pub mod tls;

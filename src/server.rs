@@ -528,7 +528,10 @@ async fn refuse_connection(
     peer: SocketAddr,
 ) {
     use tokio::io::AsyncWriteExt;
-    error!("{peer} - cid:{} - maximum connections exceeded", handle.id);
+    crate::rate_limit::error_limited(
+        &crate::rate_limit::REFUSED_CONNECTIONS,
+        format_args!("{peer} - cid:{} - maximum connections exceeded", handle.id),
+    );
     let mut buf = bytes::BytesMut::new();
     write::append_info(
         &mut buf,

@@ -21,6 +21,7 @@ use crate::auth::{claimed_identity, User};
 use crate::permissions::{Permissions, PublishCache};
 use crate::proto::parse::{Limits, Op, ParseError, Parser};
 use crate::proto::write::{self, Frame, Sizes};
+use crate::rate_limit::error_limited;
 use crate::router::{AfterDelivery, LocalCache, Subscription};
 use crate::server::Server;
 use tern_jetstream::subject;
@@ -456,9 +457,17 @@ impl Conn {
     /// Refused: logged in the reference's words (naming the user when
     /// there is one), `-ERR 'Authorization Violation'`, close.
     fn auth_violation(&mut self, user: Option<&str>) -> Close {
+        let (peer, id) = (self.peer, self.handle.id);
+        let limit = &crate::rate_limit::AUTH_FAILURES;
         match user {
-            Some(name) => self.log_error(&format!("authentication error - {name}")),
-            None => self.log_error("authentication error"),
+            Some(name) => error_limited(
+                limit,
+                format_args!("{peer} - cid:{id} - authentication error - {name}"),
+            ),
+            None => error_limited(
+                limit,
+                format_args!("{peer} - cid:{id} - authentication error"),
+            ),
         }
         self.send_err("Authorization Violation");
         self.flush.flush();

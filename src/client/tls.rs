@@ -12,7 +12,9 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
-use tracing::{debug, error};
+use tracing::debug;
+
+use crate::rate_limit::{error_limited, REFUSED_CONNECTIONS};
 
 use super::reader::{run_connection, Greeting};
 use super::{CloseReason, Handle};
@@ -83,14 +85,20 @@ pub async fn run_tls_connection(
     match tokio::time::timeout_at(deadline, first_record_is_handshake(&stream)).await {
         Ok(true) => {}
         Ok(false) => {
-            error!(
-                "{peer} - cid:{} - TLS handshake error: tls: first record does not look like a TLS handshake",
-                handle.id
+            error_limited(
+                &REFUSED_CONNECTIONS,
+                format_args!(
+                    "{peer} - cid:{} - TLS handshake error: tls: first record does not look like a TLS handshake",
+                    handle.id
+                ),
             );
             return closed(&server, &handle, peer, CloseReason::TlsHandshakeFailure);
         }
         Err(_) => {
-            error!("{peer} - cid:{} - TLS handshake timeout", handle.id);
+            error_limited(
+                &REFUSED_CONNECTIONS,
+                format_args!("{peer} - cid:{} - TLS handshake timeout", handle.id),
+            );
             return closed(&server, &handle, peer, CloseReason::TlsHandshakeFailure);
         }
     }
@@ -106,11 +114,17 @@ pub async fn run_tls_connection(
             run_connection(server, handle, halves, peer, client_ip, greeting).await;
         }
         Ok(Err(e)) => {
-            error!("{peer} - cid:{} - TLS handshake error: {e}", handle.id);
+            error_limited(
+                &REFUSED_CONNECTIONS,
+                format_args!("{peer} - cid:{} - TLS handshake error: {e}", handle.id),
+            );
             closed(&server, &handle, peer, CloseReason::TlsHandshakeFailure);
         }
         Err(_) => {
-            error!("{peer} - cid:{} - TLS handshake timeout", handle.id);
+            error_limited(
+                &REFUSED_CONNECTIONS,
+                format_args!("{peer} - cid:{} - TLS handshake timeout", handle.id),
+            );
             closed(&server, &handle, peer, CloseReason::TlsHandshakeFailure);
         }
     }
