@@ -152,3 +152,85 @@ fn auto_unsubscribe_limit_is_exact() {
     assert_eq!(s.reserve_delivery(), None);
     assert_eq!(s.set_max(1), AfterDelivery::Remove);
 }
+
+/// With permissions: what a connection may subscribe to and what its
+/// subscriptions are handed, against a brute-force reading of the rules
+/// (allow then deny, patterns against the subject's tokens), over the
+/// trie with and without the cache.
+#[test]
+fn deliveries_obey_permissions_against_brute_force() {
+    use crate::permissions::{Entry, Permissions, Rules};
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    for round in 0..40 {
+        let allow: Vec<String> = (0..1 + rng.next() % 3)
+            .map(|_| random_subject(&mut rng, true))
+            .collect();
+        let deny: Vec<String> = (0..rng.next() % 3)
+            .map(|_| random_subject(&mut rng, true))
+            .collect();
+        let perms = Arc::new(Permissions {
+            publish: Rules::default(),
+            subscribe: Rules {
+                allow: Some(allow.iter().map(|s| Entry::parse(s)).collect()),
+                deny: deny.iter().map(|s| Entry::parse(s)).collect(),
+            },
+            responses: None,
+        });
+        let router = Router::new();
+        let client = handle(round);
+        let mut held = Vec::new();
+        for i in 0..60 {
+            let s = random_subject(&mut rng, true);
+            // The brute-force verdict on the subscription: some allow
+            // pattern covers it and no deny pattern covers it.
+            let covered = |patterns: &[String]| {
+                patterns
+                    .iter()
+                    .any(|p| subject::matches(p.as_bytes(), s.as_bytes()))
+            };
+            let may = covered(&allow) && !covered(&deny);
+            assert_eq!(
+                perms.may_subscribe(s.as_bytes(), None),
+                may,
+                "subscribe {s}"
+            );
+            if !may {
+                continue;
+            }
+            let sub = Arc::new(
+                Subscription::new(
+                    client.clone(),
+                    Bytes::from(i.to_string()),
+                    Bytes::copy_from_slice(s.as_bytes()),
+                    None,
+                )
+                .with_deny_filter(&perms),
+            );
+            router.insert(sub.clone());
+            held.push(sub);
+        }
+        for _ in 0..200 {
+            let s = random_subject(&mut rng, false);
+            let denied = deny
+                .iter()
+                .any(|p| subject::matches(p.as_bytes(), s.as_bytes()));
+            let mut want: Vec<String> = held
+                .iter()
+                .filter(|x| subject::matches(&x.subject, s.as_bytes()) && !denied)
+                .map(|x| String::from_utf8_lossy(&x.sid).into_owned())
+                .collect();
+            want.sort();
+            let uncached = Arc::new(router.lookup_uncached(s.as_bytes()));
+            for result in [uncached, router.lookup(s.as_bytes())] {
+                let mut got: Vec<String> = result
+                    .plain
+                    .iter()
+                    .filter(|x| x.admits(s.as_bytes()))
+                    .map(|x| String::from_utf8_lossy(&x.sid).into_owned())
+                    .collect();
+                got.sort();
+                assert_eq!(got, want, "deliver {s} (allow {allow:?}, deny {deny:?})");
+            }
+        }
+    }
+}
