@@ -136,6 +136,13 @@ impl Parser {
             }
         };
         let line = strip_cr(&buf[..nl]);
+        // The op is judged before the line's length, as when the line is
+        // still arriving (the reference reads byte by byte): the same
+        // bytes get the same error however they are cut.
+        if !could_be_op(line) {
+            self.scanned = 0;
+            return Err(ParseError::UnknownOp);
+        }
         if arg_len(line) > self.limits.max_control_line {
             return Err(ParseError::ControlLineTooLong);
         }
@@ -519,6 +526,13 @@ mod tests {
         assert_eq!(p.next(&line), Ok(None));
         line.push(b'x');
         assert_eq!(p.next(&line), Err(ParseError::ControlLineTooLong));
+        // An unknown op is that first, however long its line.
+        let mut p = Parser::new(Limits {
+            max_control_line: 8,
+            max_payload: 64,
+        });
+        let junk = b"P\0\tPPPPPPPPPPPPPPPPPPPPP\r\n";
+        assert_eq!(p.next(junk), Err(ParseError::UnknownOp));
         let mut p = Parser::new(LIMITS);
         let mut sub = b"SUB ".to_vec();
         sub.extend(std::iter::repeat_n(b'y', 4097));
