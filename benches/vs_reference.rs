@@ -128,6 +128,12 @@ fn main() {
     }
     drop(tern);
     drop(nats);
+    if only
+        .as_deref()
+        .is_none_or(|o| o.contains("auth") || o.contains("tls"))
+    {
+        security_workloads(&tern_bin, reference.as_deref(), rounds);
+    }
     if only.as_deref().is_none_or(|o| o.contains("js")) {
         jetstream_workloads(&tern_bin, reference.as_deref(), rounds, only.as_deref());
     }
@@ -157,6 +163,122 @@ fn main() {
         };
         report(&w, t, r);
     }
+}
+
+/// Security costs: publishing as a user whose permissions have 20 allow
+/// rules against the same server without auth (target >= 0.95x), and
+/// pub/sub 1:1 over TLS against the reference over TLS (target >= 1.0x).
+fn security_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 20 allow rules; the benchmark's subject matches the last.
+    let mut allow: Vec<String> = (0..19).map(|i| format!("\"other.{i}.>\"")).collect();
+    allow.push(format!("\"{SUBJECT}\""));
+    let conf = dir.path().join("auth.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "authorization {{ users: [ {{user: bench, password: bench, permissions: {{publish: {{allow: [{}]}}, subscribe: \">\"}}}} ] }}\n",
+            allow.join(", ")
+        ),
+    )
+    .expect("write auth.conf");
+    let conf = conf.display().to_string();
+    let plain = ServerProcess::start("tern", tern_bin).expect("start tern");
+    let authed = ServerProcess::start_with("tern", tern_bin, &["-c", &conf]).expect("start tern");
+    let (mut without, mut with) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        without.push(pub_as(plain.port, "", None, 128, 1_500_000));
+        with.push(pub_as(
+            authed.port,
+            r#""user":"bench","pass":"bench""#,
+            None,
+            128,
+            1_500_000,
+        ));
+    }
+    let (w, wo) = (median(&mut with), median(&mut without));
+    println!(
+        "{:<28} {w:>14.0} {wo:>14.0} {:>7.2}x  msgs/s (higher is better; against tern without auth)",
+        "pub 128 B, 20 allow rules",
+        w / wo
+    );
+    drop(plain);
+    drop(authed);
+
+    let (cert, key, client) = support::tls::self_signed(dir.path());
+    let tls_args = [
+        "--tls",
+        "--tlscert",
+        cert.as_str(),
+        "--tlskey",
+        key.as_str(),
+    ];
+    let tern = ServerProcess::start_with("tern", tern_bin, &tls_args).expect("start tern");
+    let nats = reference
+        .map(|b| ServerProcess::start_with("nats-server", b, &tls_args).expect("start reference"));
+    let (mut t, mut r) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        t.push(fan_out_tls(tern.port, &client, 128, 400_000));
+        if let Some(n) = &nats {
+            r.push(fan_out_tls(n.port, &client, 128, 400_000));
+        }
+    }
+    let w = Workload {
+        name: "TLS pub/sub 1:1 128 B",
+        unit: "msgs/s",
+        better: Better::Higher,
+        run: |_| 0.0,
+    };
+    report(&w, median(&mut t), (!r.is_empty()).then(|| median(&mut r)));
+}
+
+/// `pub_only` as a signed-in user, over TLS when `tls` is given.
+fn pub_as(
+    port: u16,
+    fields: &str,
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    size: usize,
+    count: usize,
+) -> f64 {
+    let mut publisher = Conn::connect_with(port, fields, tls);
+    publisher.ping_pong();
+    let start = Instant::now();
+    publisher.publish_many(SUBJECT, size, count);
+    publisher.ping_pong();
+    count as f64 / start.elapsed().as_secs_f64()
+}
+
+/// One publisher and one subscriber, both over TLS: msgs/s delivered,
+/// timed until the last arrived.
+fn fan_out_tls(
+    port: u16,
+    tls: &std::sync::Arc<rustls::ClientConfig>,
+    size: usize,
+    count: usize,
+) -> f64 {
+    let mut sub = Conn::connect_with(port, "", Some(tls.clone()));
+    sub.subscribe(SUBJECT, None, "1");
+    sub.ping_pong();
+    let reader = std::thread::spawn(move || {
+        let mut got = 0;
+        while got < count {
+            match sub.next_frame(Duration::from_secs(30)) {
+                Some(Frame::Msg) => got += 1,
+                Some(Frame::Ping) => sub.pong(),
+                Some(_) => {}
+                None => break,
+            }
+        }
+        got
+    });
+    let mut publisher = Conn::connect_with(port, "", Some(tls.clone()));
+    publisher.ping_pong();
+    let start = Instant::now();
+    publisher.publish_many(SUBJECT, size, count);
+    publisher.ping_pong();
+    let got = reader.join().expect("reader");
+    assert_eq!(got, count, "received {got} of {count} over TLS");
+    count as f64 / start.elapsed().as_secs_f64()
 }
 
 /// One reported figure of the buckets workload: name, unit, direction,

@@ -225,18 +225,32 @@ const PUBLISH_CACHE_MAX: usize = 128;
 #[derive(Debug, Default)]
 pub struct PublishCache {
     seen: HashMap<Box<[u8]>, bool>,
+    /// The last subject and its verdict: a publisher mostly repeats its
+    /// subject, and comparing bytes costs less than hashing them.
+    last: Vec<u8>,
+    last_verdict: bool,
 }
 
 impl PublishCache {
+    #[inline]
     pub fn may_publish(&mut self, perms: &Permissions, subj: &[u8]) -> bool {
-        if let Some(&v) = self.seen.get(subj) {
-            return v;
+        if !self.last.is_empty() && self.last == subj {
+            return self.last_verdict;
         }
-        let v = perms.may_publish(subj);
-        if self.seen.len() >= PUBLISH_CACHE_MAX {
-            self.seen.clear();
-        }
-        self.seen.insert(subj.into(), v);
+        let v = match self.seen.get(subj) {
+            Some(&v) => v,
+            None => {
+                let v = perms.may_publish(subj);
+                if self.seen.len() >= PUBLISH_CACHE_MAX {
+                    self.seen.clear();
+                }
+                self.seen.insert(subj.into(), v);
+                v
+            }
+        };
+        self.last.clear();
+        self.last.extend_from_slice(subj);
+        self.last_verdict = v;
         v
     }
 }

@@ -7,3 +7,4 @@ pub mod obj;
 pub mod proto;
 pub mod scale;
 pub mod server;
+pub mod tls;

@@ -16,8 +16,52 @@ pub enum Frame {
     Other,
 }
 
+/// A plain socket, or one upgraded to TLS after the server's INFO.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    fn socket(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(t) => t.get_ref(),
+        }
+    }
+
+    fn set_read_timeout(&self, t: Option<Duration>) -> std::io::Result<()> {
+        self.socket().set_read_timeout(t)
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(t) => t.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(t) => t.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(t) => t.flush(),
+        }
+    }
+}
+
 pub struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     buf: Vec<u8>,
     start: usize,
     end: usize,
@@ -30,8 +74,35 @@ const READ_CHUNK: usize = 256 * 1024;
 impl Conn {
     /// Connects, reads INFO, sends CONNECT (non-verbose) and waits for PONG.
     pub fn connect(port: u16) -> Conn {
-        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        stream.set_nodelay(true).expect("nodelay");
+        Conn::connect_with(port, "", None)
+    }
+
+    /// Connects with extra CONNECT fields (`"user":"a","pass":"b"`), over
+    /// TLS when `tls` is given: the server's INFO is read in plaintext,
+    /// then the handshake, as NATS clients do.
+    pub fn connect_with(
+        port: u16,
+        fields: &str,
+        tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    ) -> Conn {
+        let mut socket = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        socket.set_nodelay(true).expect("nodelay");
+        let stream = match tls {
+            None => Stream::Plain(socket),
+            Some(config) => {
+                // The INFO line, byte by byte so nothing past it is taken.
+                let mut byte = [0u8; 1];
+                loop {
+                    socket.read_exact(&mut byte).expect("INFO");
+                    if byte[0] == b'\n' {
+                        break;
+                    }
+                }
+                let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("name");
+                let conn = rustls::ClientConnection::new(config, name).expect("tls client");
+                Stream::Tls(Box::new(rustls::StreamOwned::new(conn, socket)))
+            }
+        };
         let mut c = Conn {
             stream,
             buf: vec![0; READ_CHUNK],
@@ -39,8 +110,10 @@ impl Conn {
             end: 0,
             last_reply: None,
         };
+        let sep = if fields.is_empty() { "" } else { "," };
         c.write(
-            b"CONNECT {\"verbose\":false,\"pedantic\":false,\"protocol\":1,\"headers\":true}\r\n",
+            format!("CONNECT {{\"verbose\":false,\"pedantic\":false,\"protocol\":1,\"headers\":true{sep}{fields}}}\r\n")
+                .as_bytes(),
         );
         c
     }
