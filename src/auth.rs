@@ -67,6 +67,9 @@ pub struct User {
     pub max_subscriptions: Option<usize>,
     /// At most this many connections in its account (JWT `conn`).
     pub max_connections: Option<usize>,
+    /// Its account's JetStream, as the account JWT enables it (operator
+    /// mode; configured accounts carry theirs in the config).
+    pub account_jetstream: Option<crate::account::AccountJetStream>,
 }
 
 impl User {
@@ -80,6 +83,7 @@ impl User {
             from_jwt: false,
             max_subscriptions: None,
             max_connections: None,
+            account_jetstream: None,
         }
     }
 
@@ -94,6 +98,7 @@ impl User {
             from_jwt: false,
             max_subscriptions: None,
             max_connections: None,
+            account_jetstream: None,
         }
     }
 

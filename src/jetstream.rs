@@ -181,6 +181,67 @@ pub fn start(server: &Arc<Server>) -> Result<Vec<Attached>, String> {
     let opts = server.opts();
     let started = Instant::now();
     info!("Starting JetStream");
+    let base = base_config(server);
+    log_banner(&base);
+    let mut attached = Vec::new();
+    if opts.accounts.is_empty() && opts.auth.trust.is_none() {
+        attached.push(start_for(server, server.global_account(), base)?);
+    } else {
+        for acc in &opts.accounts {
+            let Some(account) = server.account(&acc.name) else {
+                continue;
+            };
+            let Some(js) = &acc.jetstream else {
+                attached.push(refuse_for(server, &account));
+                continue;
+            };
+            let mut config = JetStreamConfig {
+                account: acc.name.clone(),
+                ..base.clone()
+            };
+            apply_limits(&mut config, js);
+            attached.push(start_for(server, &account, config)?);
+        }
+        // `$G` (clients of no account) has none either.
+        attached.push(refuse_for(server, server.global_account()));
+    }
+    info!("Took {:?} to start JetStream", started.elapsed());
+    Ok(attached)
+}
+
+/// JetStream for an account that arrived after start-up (operator mode:
+/// its account JWT enables it, or not). Nothing when the server runs
+/// without JetStream.
+pub fn attach_late(server: &Arc<Server>, account: &Arc<Account>, js: Option<&AccountJetStream>) {
+    if !server.opts().jetstream {
+        return;
+    }
+    let attached = match js {
+        None => refuse_for(server, account),
+        Some(js) => {
+            let mut config = JetStreamConfig {
+                account: account.name.clone(),
+                ..base_config(server)
+            };
+            apply_limits(&mut config, js);
+            match start_for(server, account, config) {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::error!(
+                        "Could not start JetStream for account {:?}: {e}",
+                        account.name
+                    );
+                    refuse_for(server, account)
+                }
+            }
+        }
+    };
+    server.add_late_jetstream(attached);
+}
+
+/// The server's JetStream settings, before any account's limits.
+fn base_config(server: &Server) -> JetStreamConfig {
+    let opts = server.opts();
     let root = store_root(opts);
     let mut base = JetStreamConfig {
         max_memory: opts.max_memory_store.unwrap_or_else(default_max_memory),
@@ -204,31 +265,7 @@ pub fn start(server: &Arc<Server>) -> Result<Vec<Attached>, String> {
     if let Some(n) = opts.js_request_queue_limit {
         base.api_queue_limit = n;
     }
-    log_banner(&base);
-    let mut attached = Vec::new();
-    if opts.accounts.is_empty() {
-        attached.push(start_for(server, server.global_account(), base)?);
-    } else {
-        for acc in &opts.accounts {
-            let Some(account) = server.account(&acc.name) else {
-                continue;
-            };
-            let Some(js) = &acc.jetstream else {
-                attached.push(refuse_for(server, &account));
-                continue;
-            };
-            let mut config = JetStreamConfig {
-                account: acc.name.clone(),
-                ..base.clone()
-            };
-            apply_limits(&mut config, js);
-            attached.push(start_for(server, &account, config)?);
-        }
-        // `$G` (clients of no account) has none either.
-        attached.push(refuse_for(server, server.global_account()));
-    }
-    info!("Took {:?} to start JetStream", started.elapsed());
-    Ok(attached)
+    base
 }
 
 /// An account without JetStream on a server with it: API requests get

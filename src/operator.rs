@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::account::AccountJetStream;
 use crate::auth::{AuthError, User};
 use crate::client::connect::ConnectOptions;
 use crate::jwt::{self, ClaimKind, Claims};
@@ -139,8 +140,32 @@ impl Trust {
             .chain(account.nats.get("limits").and_then(|l| limit(l, "subs")))
             .min();
         signed_in.max_connections = account.nats.get("limits").and_then(|l| limit(l, "conn"));
+        signed_in.account_jetstream = account_jetstream(&account.nats);
         Ok(signed_in)
     }
+}
+
+/// The account JWT's JetStream limits: enabled when it grants memory or
+/// disk storage (`limits`, or the R1 tier of `tiered_limits`), as the
+/// reference reads them. Negative values are unlimited.
+fn account_jetstream(nats: &Value) -> Option<AccountJetStream> {
+    let tiers = [
+        nats.get("limits"),
+        nats.get("tiered_limits").and_then(|t| t.get("R1")),
+    ];
+    tiers.into_iter().flatten().find_map(|l| {
+        let n = |k: &str| l.get(k).and_then(Value::as_i64);
+        let (mem, disk) = (
+            n("mem_storage").unwrap_or(0),
+            n("disk_storage").unwrap_or(0),
+        );
+        (mem != 0 || disk != 0).then(|| AccountJetStream {
+            max_memory: Some(mem),
+            max_storage: Some(disk),
+            max_streams: n("streams"),
+            max_consumers: n("consumer"),
+        })
+    })
 }
 
 /// Signing keys: plain keys, or scoped ones (`{"key": ...}`).

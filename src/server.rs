@@ -53,6 +53,9 @@ pub struct Server {
     stop_accepting: Notify,
     /// JetStream's readers of committed stream data, once it runs.
     js_readers: OnceLock<Arc<tern_jetstream::store::Readers>>,
+    /// JetStream of accounts that arrived after start-up (operator mode),
+    /// shut down with the server.
+    js_late: Mutex<Vec<crate::jetstream::Attached>>,
 }
 
 impl Server {
@@ -91,6 +94,7 @@ impl Server {
             stats: Stats::default(),
             lame_duck: AtomicBool::new(false),
             js_readers: OnceLock::new(),
+            js_late: Mutex::new(Vec::new()),
             stop_accepting: Notify::new(),
         }
     }
@@ -122,16 +126,24 @@ impl Server {
     }
 
     /// The account named `name`, created empty if there is none yet
-    /// (operator mode: accounts are found as their users sign in).
-    pub fn account_or_create(&self, name: &str) -> Arc<Account> {
+    /// (operator mode: accounts are found as their users sign in); true
+    /// when this call created it.
+    pub fn account_or_create(&self, name: &str) -> (Arc<Account>, bool) {
         if let Some(a) = self.account(name) {
-            return a;
+            return (a, false);
         }
-        self.accounts
-            .write()
-            .entry(name.to_string())
-            .or_insert_with(|| Arc::new(Account::new(name)))
-            .clone()
+        let mut accounts = self.accounts.write();
+        if let Some(a) = accounts.get(name) {
+            return (a.clone(), false);
+        }
+        let a = Arc::new(Account::new(name));
+        accounts.insert(name.to_string(), a.clone());
+        (a, true)
+    }
+
+    /// Keeps an account's JetStream started after start-up.
+    pub(crate) fn add_late_jetstream(&self, js: crate::jetstream::Attached) {
+        self.js_late.lock().push(js);
     }
 
     /// How many socket clients are signed in to `account`.
@@ -566,10 +578,11 @@ impl Running {
         self.server
             .close_all_clients(CloseReason::ServerShutdown)
             .await;
-        if !self.jetstream.is_empty() {
+        let mut all = self.jetstream;
+        all.append(&mut self.server.js_late.lock());
+        if !all.is_empty() {
             info!("Initiating JetStream Shutdown...");
             // Writer threads finish their batch and commit; off the runtime.
-            let all = self.jetstream;
             let _ =
                 tokio::task::spawn_blocking(move || all.into_iter().for_each(|js| js.shutdown()))
                     .await;

@@ -28,14 +28,30 @@ fn run_regression(name: &str, lines: &str) {
         (Pair::FileVsMemory, for_storage_pair(ops))
     };
     let servers = Servers::start(pair);
-    if let Err(d) = lockstep::run(&servers, &ops) {
-        assert!(
-            d.reference_fault,
-            "{name} diverges {}\n{}",
-            d.text,
-            servers.logs()
-        );
+    let Err(first) = lockstep::run(&servers, &ops) else {
+        return;
+    };
+    if first.reference_fault {
+        return;
     }
+    // As for random seeds: against the reference, a divergence that does
+    // not repeat on fresh servers is one of the reference's races
+    // (conformance/README.md, "Reference races"), not tern's.
+    if pair == Pair::ReferenceVsTern {
+        let again = Servers::start(pair);
+        match lockstep::run(&again, &ops) {
+            Ok(()) => {
+                eprintln!(
+                    "{name}: unstable (diverged once, clean again): {}",
+                    first.text
+                );
+                return;
+            }
+            Err(d) if d.reference_fault => return,
+            Err(d) => panic!("{name} diverges {}\n{}", d.text, again.logs()),
+        }
+    }
+    panic!("{name} diverges {}\n{}", first.text, servers.logs());
 }
 
 macro_rules! regression {

@@ -316,3 +316,62 @@ fn nonce_of(c: &crate::wire::Conn) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+/// JetStream per operator-mode account: an account JWT granting storage
+/// has its own JetStream; one without gets 503/10039.
+#[test]
+fn operator_mode_jetstream() {
+    let operator = key(11, KeyKind::Operator);
+    let system = key(17, KeyKind::Account);
+    let with_js = key(26, KeyKind::Account);
+    let without = key(27, KeyKind::Account);
+    let op_jwt = issue(
+        &operator,
+        &operator.public,
+        "operator",
+        json!({}),
+        json!({}),
+    );
+    let sys_jwt = issue(&operator, &system.public, "account", json!({}), json!({}));
+    let js_jwt = issue(
+        &operator,
+        &with_js.public,
+        "account",
+        json!({"limits": {"mem_storage": -1, "disk_storage": -1, "streams": 2, "consumer": -1}}),
+        json!({}),
+    );
+    let plain_jwt = issue(&operator, &without.public, "account", json!({}), json!({}));
+    let conf = format!(
+        "operator: {op_jwt}\nsystem_account: {}\nresolver: MEMORY\nresolver_preload: {{\n  {}: {sys_jwt}\n  {}: {js_jwt}\n  {}: {plain_jwt}\n}}\n",
+        system.public, system.public, with_js.public, without.public
+    );
+    let spec = ServerSpec {
+        conf: Some(Box::leak(conf.into_boxed_str())),
+        jetstream: true,
+    };
+    run_with("operator_mode_jetstream", spec, |s| {
+        use crate::scenarios::jetstream::api;
+        let mut conns = Vec::new();
+        for (name, account, seed) in [("js", 26u8, 28u8), ("plain", 27, 29)] {
+            let acc = key(account, KeyKind::Account);
+            let user = key(seed, KeyKind::User);
+            let token = issue(&acc, &user.public, "user", json!({}), json!({}));
+            let mut c = s.connect(name);
+            let nonce = nonce_of(&c);
+            c.handshake_as(
+                &connect(&token, Some(&user), &nonce),
+                &format!("CONNECT {{jwt: {name}, sig}}"),
+            );
+            c.exchange(b"SUB _INBOX.js 1\r\n").expect(b"PONG\r\n");
+            conns.push(c);
+        }
+        let [js, plain] = &mut conns[..] else {
+            unreachable!()
+        };
+        let create = |name: &str| format!("{{\"name\":\"{name}\",\"subjects\":[\"{name}\"]}}");
+        api(js, "$JS.API.STREAM.CREATE.A", &create("A"));
+        api(js, "$JS.API.INFO", "");
+        api(plain, "$JS.API.INFO", "");
+        api(plain, "$JS.API.STREAM.CREATE.A", &create("A"));
+    });
+}

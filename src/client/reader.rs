@@ -432,7 +432,14 @@ impl Conn {
             .unwrap_or(0);
         let account = match user.and_then(|u| u.account.as_deref()) {
             // Operator-mode accounts come into being as their users arrive.
-            Some(name) if user.is_some_and(|u| u.from_jwt) => server.account_or_create(name),
+            Some(name) if user.is_some_and(|u| u.from_jwt) => {
+                let (account, created) = server.account_or_create(name);
+                if created {
+                    let js = user.and_then(|u| u.account_jetstream.as_ref());
+                    crate::jetstream::attach_late(&self.server, &account, js);
+                }
+                account
+            }
             Some(name) => server
                 .account(name)
                 .unwrap_or_else(|| server.global_account().clone()),
