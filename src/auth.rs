@@ -264,6 +264,39 @@ impl Auth {
     }
 }
 
+impl Auth {
+    /// `verify_and_map`: the user a client certificate names, tried as the
+    /// reference tries them: e-mail SANs, then DNS SANs, then URI SANs as
+    /// user names, then the subject as a DN matching a user name that is
+    /// one, then the subject's RFC 2253 string. The user's password, if it
+    /// has one, must still match the CONNECT's.
+    pub fn check_cert(
+        &self,
+        names: &crate::cert::CertNames,
+        opts: &ConnectOptions,
+    ) -> Result<&User, AuthError> {
+        let by_name = |n: &str| self.users.iter().find(|u| u.nkey.is_none() && u.name == n);
+        let sans = [&names.emails, &names.dns, &names.uris];
+        let found = sans
+            .iter()
+            .find(|list| !list.is_empty())
+            .and_then(|list| list.iter().find_map(|n| by_name(n)))
+            .or_else(|| {
+                self.users
+                    .iter()
+                    .filter(|u| u.nkey.is_none())
+                    .find(|u| names.subject_matches(&u.name))
+            })
+            .or_else(|| by_name(&names.subject_rfc2253()))
+            .ok_or(AuthError::UnknownUser)?;
+        if found.password.matches(&opts.pass) || found.password.0.is_empty() {
+            Ok(found)
+        } else {
+            Err(AuthError::BadPassword)
+        }
+    }
+}
+
 /// The NKey user's signature of the nonce, checked.
 fn verify_nonce(user: &User, opts: &ConnectOptions, nonce: &str) -> Result<(), AuthError> {
     let Some(key) = &user.nkey else {

@@ -11,6 +11,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod cert;
 pub mod client;
 pub mod config;
 pub mod imports;

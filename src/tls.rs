@@ -40,6 +40,8 @@ pub struct TlsConfig {
     pub ca_file: Option<PathBuf>,
     /// Client certificates are required and verified.
     pub verify: bool,
+    /// And the certificate names the user (`verify_and_map`).
+    pub map_users: bool,
     pub timeout: Duration,
     pub handshake_first: HandshakeFirst,
 }
@@ -51,6 +53,7 @@ impl Default for TlsConfig {
             key_file: None,
             ca_file: None,
             verify: false,
+            map_users: false,
             timeout: DEFAULT_TIMEOUT,
             handshake_first: HandshakeFirst::Off,
         }

@@ -11,7 +11,7 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose
 use tern::tls::{HandshakeFirst, TlsConfig};
 use tern::{Options, Running};
 
-use harness::{connect_with, round_trip, start_with, url, Wire};
+use harness::{connect_with, round_trip, start_with, url, within, Wire};
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate,
 /// written as PEM files.
@@ -22,6 +22,9 @@ struct Certs {
     server_key: PathBuf,
     client_cert: PathBuf,
     client_key: PathBuf,
+    /// A client certificate with the e-mail SAN bob@example.com.
+    bob_cert: PathBuf,
+    bob_key: PathBuf,
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -52,6 +55,14 @@ fn certs() -> Certs {
         "server",
     );
     let (cc, ck) = leaf(vec![], ExtendedKeyUsagePurpose::ClientAuth, "alice");
+    let bob_key = KeyPair::generate().unwrap();
+    let mut bob = CertificateParams::new(Vec::<String>::new()).unwrap();
+    bob.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    bob.distinguished_name.push(DnType::CommonName, "bob");
+    bob.subject_alt_names.push(rcgen::SanType::Rfc822Name(
+        "bob@example.com".try_into().unwrap(),
+    ));
+    let bob = bob.signed_by(&bob_key, &ca_cert, &ca_key).unwrap();
     let d = dir.path();
     Certs {
         ca: write(d, "ca.pem", &ca_cert.pem()),
@@ -59,6 +70,8 @@ fn certs() -> Certs {
         server_key: write(d, "server-key.pem", &sk),
         client_cert: write(d, "client.pem", &cc),
         client_key: write(d, "client-key.pem", &ck),
+        bob_cert: write(d, "bob.pem", &bob.pem()),
+        bob_key: write(d, "bob-key.pem", &bob_key.serialize_pem()),
         _dir: dir,
     }
 }
@@ -188,5 +201,73 @@ fn unreadable_files_are_refused_in_the_reference_words() {
     assert_eq!(
         no_key.load().unwrap_err().0,
         "missing 'key_file' in TLS configuration"
+    );
+}
+
+/// `verify_and_map`: the certificate names the user, by its e-mail SAN
+/// or its subject; a certificate naming no user is refused.
+#[tokio::test]
+async fn verify_and_map_names_the_user() {
+    let c = certs();
+    let s = start(&c, |t, o| {
+        t.verify = true;
+        t.map_users = true;
+        let mut alice = tern::auth::User::new("CN=alice", "");
+        alice.permissions = Some(std::sync::Arc::new(tern::permissions::Permissions {
+            publish: tern::permissions::Rules {
+                allow: Some(vec![tern::permissions::Entry::parse("alice.>")]),
+                deny: vec![],
+            },
+            ..Default::default()
+        }));
+        o.auth.users = vec![alice, tern::auth::User::new("bob@example.com", "")];
+    })
+    .await;
+    let bob = connect_with(
+        s.addr(),
+        tls_client(&c).add_client_certificate(c.bob_cert.clone(), c.bob_key.clone()),
+    )
+    .await;
+    round_trip(&bob).await;
+    // Alice is mapped by her subject, and her permissions apply: her
+    // publish to alice.x arrives, the one to nope does not.
+    let alice = connect_with(
+        s.addr(),
+        tls_client(&c).add_client_certificate(c.client_cert.clone(), c.client_key.clone()),
+    )
+    .await;
+    let mut seen = bob.subscribe("*").await.unwrap();
+    let mut seen_alice = bob.subscribe("alice.>").await.unwrap();
+    round_trip(&bob).await;
+    alice.publish("nope", "x".into()).await.unwrap();
+    alice.publish("alice.x", "y".into()).await.unwrap();
+    alice.flush().await.unwrap();
+    let got = within("alice's message", futures::StreamExt::next(&mut seen_alice))
+        .await
+        .unwrap();
+    assert_eq!(got.subject.as_str(), "alice.x");
+    // Her publish to `nope` (one token, which `*` would see) was refused.
+    round_trip(&bob).await;
+    let stray = tokio::time::timeout(
+        std::time::Duration::from_millis(200),
+        futures::StreamExt::next(&mut seen),
+    )
+    .await;
+    assert!(stray.is_err(), "alice's refused publish arrived: {stray:?}");
+    // A server mapping no user for the certificate refuses it.
+    let s2 = start(&c, |t, o| {
+        t.verify = true;
+        t.map_users = true;
+        o.auth.users = vec![tern::auth::User::new("somebody", "")];
+    })
+    .await;
+    let opts = tls_client(&c).add_client_certificate(c.client_cert.clone(), c.client_key.clone());
+    let err = opts
+        .connect(url(s2.addr()))
+        .await
+        .expect_err("no user for this certificate");
+    assert!(
+        err.to_string().to_lowercase().contains("authorization"),
+        "{err}"
     );
 }

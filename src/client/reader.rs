@@ -42,6 +42,18 @@ pub enum Greeting {
     SendInfo(Option<String>),
     /// Sent already, in plaintext before a TLS handshake.
     InfoSent(Option<String>),
+    /// Over TLS with the client's certificate (DER), which may name the
+    /// user (`verify_and_map`).
+    WithCert(Box<Greeting>, Vec<u8>),
+}
+
+impl Greeting {
+    pub fn with_client_cert(self, cert: Option<Vec<u8>>) -> Greeting {
+        match cert {
+            Some(c) => Greeting::WithCert(Box::new(self), c),
+            None => self,
+        }
+    }
 }
 
 pub async fn run_connection<R, W>(
@@ -62,11 +74,18 @@ pub async fn run_connection<R, W>(
         server.clone(),
         write_deadline,
     ));
+    let (greeting, client_cert) = match greeting {
+        Greeting::WithCert(g, cert) => (*g, Some(cert)),
+        g => (g, None),
+    };
     let (send_info, nonce) = match greeting {
         Greeting::SendInfo(n) => (true, n),
         Greeting::InfoSent(n) => (false, n),
+        // Certificates wrap a greeting once; there is nothing inside.
+        Greeting::WithCert(..) => (false, None),
     };
     let mut conn = Conn::new(server.clone(), handle.clone(), peer, client_ip, nonce);
+    conn.client_cert = client_cert;
     if send_info {
         conn.send_info();
         conn.flush.flush();
@@ -112,6 +131,8 @@ struct Conn {
     user: Option<String>,
     /// What this connection's INFO asked NKey users to sign.
     nonce: Option<String>,
+    /// The client's TLS certificate (DER), when it presented one.
+    client_cert: Option<Vec<u8>>,
     /// What the signed-in user may do; `None`: anything.
     perms: Option<Arc<Permissions>>,
     /// The account signed in to (the handle's, kept here for the hot path).
@@ -164,6 +185,7 @@ impl Conn {
             in_bytes: 0,
             user: None,
             nonce,
+            client_cert: None,
             perms: None,
             account: handle.account().clone(),
             max_subs: o.max_subscriptions,
@@ -486,7 +508,26 @@ impl Conn {
             Ok(opts) => {
                 let server = self.server.clone();
                 let auth = &server.opts().auth;
-                match auth.check(&opts, self.nonce.as_deref().unwrap_or("")) {
+                let mapped = server
+                    .opts()
+                    .tls
+                    .as_ref()
+                    .is_some_and(|t| t.map_users && !auth.users.is_empty());
+                let checked = match (&self.client_cert, mapped) {
+                    (Some(der), true) => {
+                        let names = crate::cert::CertNames::of(der);
+                        if !opts.user.is_empty() {
+                            tracing::warn!(
+                                "User {:?} found in connect proto, but user required from cert",
+                                opts.user
+                            );
+                        }
+                        auth.check_cert(&names, &opts)
+                            .map(|u| Some(std::borrow::Cow::Borrowed(u)))
+                    }
+                    _ => auth.check(&opts, self.nonce.as_deref().unwrap_or("")),
+                };
+                match checked {
                     Ok(user) => {
                         self.sign_in(&server, user.as_deref(), claimed_identity(&opts))?;
                     }

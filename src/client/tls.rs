@@ -110,6 +110,15 @@ pub async fn run_tls_connection(
             } else {
                 Greeting::InfoSent(nonce)
             };
+            // The first certificate of the client's chain names it, for
+            // `verify_and_map`.
+            let cert = tls_stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| c.as_ref().to_vec());
+            let greeting = greeting.with_client_cert(cert);
             let halves = tokio::io::split(tls_stream);
             run_connection(server, handle, halves, peer, client_ip, greeting).await;
         }

@@ -40,10 +40,8 @@ pub(super) fn apply_tls(opts: &mut Options, v: &Spanned) -> Result<(), String> {
                         "error parsing tls config, expected '{name}' to be a boolean"
                     )));
                 };
-                if name == "verify_and_map" && b {
-                    return Err(at(
-                        "\"tls.verify_and_map\" is not supported by tern yet".into()
-                    ));
+                if name == "verify_and_map" {
+                    tls.map_users = b;
                 }
                 tls.verify |= b;
             }
@@ -154,6 +152,7 @@ pub(super) fn apply_flags(
         key_file: Some(PathBuf::from(key)),
         ca_file: ca.map(PathBuf::from),
         verify: verify == Some(true),
+        map_users: false,
         timeout: kept.timeout,
         handshake_first: kept.handshake_first,
     };
