@@ -217,3 +217,90 @@ async fn nkey_users_through_async_nats() {
         "{err}"
     );
 }
+
+/// JetStream obeys the same permissions: the API is reached by publishing
+/// to it, a stream captures only what the user may publish, and a push
+/// consumer delivers only where the user may subscribe.
+#[tokio::test]
+async fn jetstream_obeys_permissions() {
+    use tern::permissions::{Entry, Permissions, Rules};
+    let dir = tempfile::tempdir().unwrap();
+    let rules = |allow: &[&str]| Rules {
+        allow: Some(allow.iter().map(|e| Entry::parse(e)).collect()),
+        deny: vec![],
+    };
+    let mut limited = user("limited", "pw");
+    limited.permissions = Some(std::sync::Arc::new(Permissions {
+        publish: rules(&["orders.>", "$JS.API.STREAM.INFO.>"]),
+        subscribe: rules(&["_INBOX.>"]),
+        ..Permissions::default()
+    }));
+    let mut opts = Options::loopback();
+    opts.jetstream = true;
+    opts.store_dir = Some(dir.path().to_path_buf());
+    opts.auth = Auth {
+        users: vec![user("admin", "pw"), limited],
+        ..Auth::default()
+    };
+    let s = start_with(opts).await;
+    let admin = async_nats::jetstream::new(
+        connect_with(
+            s.addr(),
+            async_nats::ConnectOptions::with_user_and_password("admin".into(), "pw".into()),
+        )
+        .await,
+    );
+    let mut stream = admin
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: "ORDERS".into(),
+            subjects: vec!["orders.>".into(), "audit.>".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (mut w, _) = Wire::connect_past_info(s.addr()).await;
+    w.send(
+        b"CONNECT {\"verbose\":false,\"user\":\"limited\",\"pass\":\"pw\"}\r\nSUB _INBOX.r 1\r\n",
+    )
+    .await;
+    // The API: stream info is allowed, stream create is not.
+    w.send(b"PUB $JS.API.STREAM.CREATE.X _INBOX.r 0\r\n\r\nPING\r\n")
+        .await;
+    w.expect(
+        b"-ERR 'Permissions Violation for Publish to \"$JS.API.STREAM.CREATE.X\"'\r\nPONG\r\n",
+    )
+    .await;
+    w.send(b"PUB $JS.API.STREAM.INFO.ORDERS _INBOX.r 0\r\n\r\n")
+        .await;
+    let reply = w.read_line().await;
+    assert!(
+        reply.starts_with(b"MSG _INBOX.r 1 "),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
+    let body = w.read_line().await;
+    assert!(String::from_utf8_lossy(&body).contains("stream_info_response"));
+    // Captures: orders.1 is stored, audit.1 (also the stream's) is refused.
+    w.send(b"PUB audit.1 _INBOX.r 1\r\ny\r\nPUB orders.1 _INBOX.r 1\r\nx\r\n")
+        .await;
+    w.expect(b"-ERR 'Permissions Violation for Publish to \"audit.1\"'\r\n")
+        .await;
+    let ack = w.read_line().await;
+    assert!(
+        ack.starts_with(b"MSG _INBOX.r 1 "),
+        "{}",
+        String::from_utf8_lossy(&ack)
+    );
+    let ack = w.read_line().await;
+    assert!(
+        String::from_utf8_lossy(&ack).contains("\"seq\":1"),
+        "{}",
+        String::from_utf8_lossy(&ack)
+    );
+    assert_eq!(stream.info().await.unwrap().state.messages, 1);
+    // Deliveries: a push consumer's deliver subject outside the user's
+    // subscribe permissions cannot be subscribed to.
+    w.send(b"SUB deliver.orders 2\r\nPING\r\n").await;
+    w.expect(b"-ERR 'Permissions Violation for Subscription to \"deliver.orders\"'\r\nPONG\r\n")
+        .await;
+}
