@@ -67,6 +67,9 @@ pub struct User {
     pub max_subscriptions: Option<usize>,
     /// At most this many connections in its account (JWT `conn`).
     pub max_connections: Option<usize>,
+    /// Payloads at most this big (JWT `payload`, the user's or its
+    /// account's, whichever is lower).
+    pub max_payload: Option<usize>,
     /// Its account's JetStream, as the account JWT enables it (operator
     /// mode; configured accounts carry theirs in the config).
     pub account_jetstream: Option<crate::account::AccountJetStream>,
@@ -83,6 +86,7 @@ impl User {
             from_jwt: false,
             max_subscriptions: None,
             max_connections: None,
+            max_payload: None,
             account_jetstream: None,
         }
     }
@@ -98,6 +102,7 @@ impl User {
             from_jwt: false,
             max_subscriptions: None,
             max_connections: None,
+            max_payload: None,
             account_jetstream: None,
         }
     }

@@ -223,7 +223,7 @@ impl Replies {
                 else {
                     return;
                 };
-                if let Some((account, reply)) = replies.take(m.subject) {
+                if let Some((account, reply)) = replies.take(m.subject, m.payload.is_empty()) {
                     hop(|| {
                         server.publish_in(&account, &reply, None, m.headers, m.payload);
                     });
@@ -257,15 +257,17 @@ impl Replies {
     }
 
     /// Where a response on `subject` goes; a singleton's first response
-    /// closes it, others stay open until the threshold.
-    fn take(&self, subject: &[u8]) -> Option<(Arc<Account>, Vec<u8>)> {
+    /// closes it, as does an empty one (the end of a chunked or streamed
+    /// answer, as the reference reads it); others stay open until the
+    /// threshold.
+    fn take(&self, subject: &[u8], empty: bool) -> Option<(Arc<Account>, Vec<u8>)> {
         let mut open = self.open.lock();
         let p = open.get(subject)?;
         if p.at.elapsed() >= RESPONSE_THRESHOLD {
             open.remove(subject);
             return None;
         }
-        if p.kind == ResponseType::Singleton {
+        if p.kind == ResponseType::Singleton || empty {
             let p = open.remove(subject)?;
             return Some((p.account, p.reply));
         }

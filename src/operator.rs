@@ -140,6 +140,10 @@ impl Trust {
             .chain(account.nats.get("limits").and_then(|l| limit(l, "subs")))
             .min();
         signed_in.max_connections = account.nats.get("limits").and_then(|l| limit(l, "conn"));
+        signed_in.max_payload = limit(&user.nats, "payload")
+            .into_iter()
+            .chain(account.nats.get("limits").and_then(|l| limit(l, "payload")))
+            .min();
         signed_in.account_jetstream = account_jetstream(&account.nats);
         Ok(signed_in)
     }

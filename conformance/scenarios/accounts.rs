@@ -114,6 +114,12 @@ fn accounts_isolation_and_imports() {
         a.ping().expect(b"PONG\r\n");
         b.ping()
             .expect(b"MSG reply.2 4 1\r\n1\r\nMSG reply.2 4 1\r\n2\r\nPONG\r\n");
+        // An empty response ends a streamed answer: what follows it is
+        // not passed on.
+        let end = format!("PUB {reply} 0\r\n\r\nPUB {reply} 1\r\n3\r\n");
+        a.send_as(end.as_bytes(), "PUB <reply> (empty), PUB <reply> 3");
+        a.ping().expect(b"PONG\r\n");
+        b.ping().expect(b"MSG reply.2 4 0\r\n\r\nPONG\r\n");
         c.ping().expect(b"PONG\r\n");
     });
 }

@@ -268,6 +268,25 @@ fn operator_mode_users() {
                 .as_bytes(),
             )
             .expect_open();
+        // The user's payload limit: INFO says it, a bigger PUB is refused.
+        let small_user = key(30, KeyKind::User);
+        let small = issue(
+            &setup.account,
+            &small_user.public,
+            "user",
+            json!({"payload": 4}),
+            json!({}),
+        );
+        let mut c = s.connect("payload_limit");
+        let nonce = nonce_of(&c);
+        c.handshake_as(
+            &connect(&small, Some(&small_user), &nonce),
+            "CONNECT {jwt: payload 4, sig}",
+        );
+        c.send(b"PUB a 4\r\nxxxx\r\nPUB a 5\r\nxxxxx\r\n")
+            .read_until_closed()
+            .expect(b"-ERR 'Maximum Payload Violation'\r\n")
+            .expect_closed();
         // One connection at most in the limited account.
         let limited_user = key(25, KeyKind::User);
         let token = issue(

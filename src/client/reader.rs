@@ -140,6 +140,9 @@ struct Conn {
     /// At most this many subscriptions (0: no limit): the server's, or
     /// the user's when lower.
     max_subs: usize,
+    /// The largest payload accepted: the server's, or the user's when
+    /// lower.
+    max_payload: usize,
     pub_verdicts: PublishCache,
 }
 
@@ -189,6 +192,7 @@ impl Conn {
             perms: None,
             account: handle.account().clone(),
             max_subs: o.max_subscriptions,
+            max_payload: o.max_payload,
             pub_verdicts: PublishCache::default(),
             server,
             handle,
@@ -472,6 +476,17 @@ impl Conn {
             self.account = bound;
             self.cache = LocalCache::default();
         }
+        // A JWT's payload limit narrows the server's for this connection,
+        // and the INFO after CONNECT says so.
+        self.max_payload = user
+            .and_then(|u| u.max_payload)
+            .map_or(server.opts().max_payload, |m| {
+                m.min(server.opts().max_payload)
+            });
+        self.parser.set_limits(Limits {
+            max_control_line: server.opts().max_control_line,
+            max_payload: self.max_payload,
+        });
         if let Some(max) = user.and_then(|u| u.max_connections) {
             if server.account_connections(&self.account) > max {
                 self.log_error("maximum account active connections exceeded");
@@ -572,11 +587,12 @@ impl Conn {
         self.sent_pong = true;
         if self.connected && !self.sent_connect_info && self.opts.protocol >= 1 {
             self.sent_connect_info = true;
-            let info = self.server.info_json(
+            let info = self.server.info_json_with_payload(
                 self.handle.id,
                 Some(&self.client_ip),
                 Some(&self.account.name),
                 None,
+                self.max_payload,
             );
             self.send_with(|b| write::append_info(b, &info));
         }
