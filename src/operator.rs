@@ -135,15 +135,18 @@ impl Trust {
                     .and_then(permissions_of)
             })
             .map(Arc::new);
-        signed_in.max_subscriptions = limit(&user.nats, "subs")
-            .into_iter()
-            .chain(account.nats.get("limits").and_then(|l| limit(l, "subs")))
-            .min();
-        signed_in.max_connections = account.nats.get("limits").and_then(|l| limit(l, "conn"));
-        signed_in.max_payload = limit(&user.nats, "payload")
-            .into_iter()
-            .chain(account.nats.get("limits").and_then(|l| limit(l, "payload")))
-            .min();
+        // Limits as the reference reads them: negative is unlimited, and
+        // a limit the JWT leaves out is zero (nsc always writes -1).
+        let account_limits = account.nats.get("limits");
+        signed_in.max_subscriptions = min_limit(
+            limit_or_zero(Some(&user.nats), "subs"),
+            limit_or_zero(account_limits, "subs"),
+        );
+        signed_in.max_payload = min_limit(
+            limit_or_zero(Some(&user.nats), "payload"),
+            limit_or_zero(account_limits, "payload"),
+        );
+        signed_in.max_connections = limit_or_zero(account_limits, "conn");
         signed_in.account_jetstream = account_jetstream(&account.nats);
         Ok(signed_in)
     }
@@ -199,11 +202,21 @@ fn revoked(nats: &Value, user: &Claims) -> bool {
     })
 }
 
-/// A limit that is set (`-1` and absent mean none).
-fn limit(v: &Value, key: &str) -> Option<usize> {
-    v.get(key)
-        .and_then(Value::as_i64)
-        .and_then(|n| usize::try_from(n).ok())
+/// A JWT limit: `None` when unlimited (negative), zero when left out.
+fn limit_or_zero(v: Option<&Value>, key: &str) -> Option<usize> {
+    match v.and_then(|v| v.get(key)).and_then(Value::as_i64) {
+        None => Some(0),
+        Some(n) => usize::try_from(n).ok(),
+    }
+}
+
+/// The lower of two limits (`None`: unlimited).
+fn min_limit(a: Option<usize>, b: Option<usize>) -> Option<usize> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
 }
 
 /// A user JWT's `pub`/`sub`/`resp`, if any is set.

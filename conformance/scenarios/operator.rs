@@ -268,6 +268,26 @@ fn operator_mode_users() {
                 .as_bytes(),
             )
             .expect_open();
+        // A user JWT that leaves its limits out has none to use: no
+        // subscriptions (told at once, closed) and no payload.
+        let bare_user = key(31, KeyKind::User);
+        let bare_claims = json!({
+            "jti": "bare", "iat": 1_700_000_000, "iss": setup.account.public,
+            "name": "bare", "sub": bare_user.public,
+            "nats": {"type": "user", "version": 2},
+        });
+        let bare = jwt::encode(&bare_claims, |b| {
+            setup.account.pair.sign(b).as_ref().to_vec()
+        });
+        let mut c = s.connect("limits_left_out");
+        let nonce = nonce_of(&c);
+        c.send_as(
+            &connect(&bare, Some(&bare_user), &nonce),
+            "CONNECT {jwt: no limits, sig}",
+        );
+        c.read_until_closed()
+            .expect(b"-ERR 'maximum subscriptions exceeded'\r\n")
+            .expect_closed();
         // The user's payload limit: INFO says it, a bigger PUB is refused.
         let small_user = key(30, KeyKind::User);
         let small = issue(

@@ -24,6 +24,7 @@ pub enum CloseReason {
     AuthenticationTimeout,
     AuthenticationViolation,
     TlsHandshakeFailure,
+    MaxSubscriptionsExceeded,
 }
 
 impl std::fmt::Display for CloseReason {
@@ -42,6 +43,7 @@ impl std::fmt::Display for CloseReason {
             CloseReason::AuthenticationTimeout => "Authentication Timeout",
             CloseReason::AuthenticationViolation => "Authentication Failure",
             CloseReason::TlsHandshakeFailure => "TLS Handshake Failure",
+            CloseReason::MaxSubscriptionsExceeded => "Maximum Subscriptions Exceeded",
         })
     }
 }

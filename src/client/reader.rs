@@ -143,6 +143,8 @@ struct Conn {
     /// The largest payload accepted: the server's, or the user's when
     /// lower.
     max_payload: usize,
+    /// Close once the current read batch is processed.
+    close_after_batch: Option<CloseReason>,
     pub_verdicts: PublishCache,
 }
 
@@ -193,6 +195,7 @@ impl Conn {
             account: handle.account().clone(),
             max_subs: o.max_subscriptions,
             max_payload: o.max_payload,
+            close_after_batch: None,
             pub_verdicts: PublishCache::default(),
             server,
             handle,
@@ -227,6 +230,9 @@ impl Conn {
                     self.flush.flush();
                     self.server.count_inbound(std::mem::take(&mut self.in_msgs), std::mem::take(&mut self.in_bytes));
                     if let Err(Close(reason)) = result {
+                        return reason;
+                    }
+                    if let Some(reason) = self.close_after_batch.take() {
                         return reason;
                     }
                     buf.shrink_if_idle();
@@ -487,6 +493,12 @@ impl Conn {
             max_control_line: server.opts().max_control_line,
             max_payload: self.max_payload,
         });
+        // A JWT allowing no subscriptions at all: the reference tells the
+        // client at once and closes it after what it sent with the CONNECT.
+        if user.and_then(|u| u.max_subscriptions) == Some(0) {
+            self.send_err("maximum subscriptions exceeded");
+            self.close_after_batch = Some(CloseReason::MaxSubscriptionsExceeded);
+        }
         if let Some(max) = user.and_then(|u| u.max_connections) {
             if server.account_connections(&self.account) > max {
                 self.log_error("maximum account active connections exceeded");
