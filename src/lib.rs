@@ -20,6 +20,7 @@ pub mod inproc;
 pub mod jetstream;
 pub mod jwt;
 pub mod log;
+pub mod monitor;
 pub mod nkey;
 pub mod operator;
 pub mod permissions;

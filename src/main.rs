@@ -129,13 +129,15 @@ async fn run(opts: Options) -> ExitCode {
         }
     }
     let ports_file = match &ports_dir {
-        Some(dir) => match process::write_ports_file(dir, running.addr()) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                error!("Error writing ports file ({}): {e}", dir.display());
-                None
+        Some(dir) => {
+            match process::write_ports_file(dir, running.addr(), running.server().monitor_addr()) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    error!("Error writing ports file ({}): {e}", dir.display());
+                    None
+                }
             }
-        },
+        }
         None => None,
     };
     info!("Server is ready");

@@ -13,7 +13,11 @@ pub fn write_pid_file(path: &Path) -> io::Result<()> {
 
 /// `<dir>/<executable>_<pid>.ports` with the client URL, as the reference
 /// writes it; removed again on a clean shutdown.
-pub fn write_ports_file(dir: &Path, client: SocketAddr) -> io::Result<PathBuf> {
+pub fn write_ports_file(
+    dir: &Path,
+    client: SocketAddr,
+    monitoring: Option<SocketAddr>,
+) -> io::Result<PathBuf> {
     let exe = std::env::args()
         .next()
         .and_then(|a| {
@@ -23,7 +27,10 @@ pub fn write_ports_file(dir: &Path, client: SocketAddr) -> io::Result<PathBuf> {
         })
         .unwrap_or_else(|| "tern".to_string());
     let path = dir.join(format!("{exe}_{}.ports", std::process::id()));
-    let body = serde_json::json!({ "nats": [format!("nats://{client}")] });
+    let mut body = serde_json::json!({ "nats": [format!("nats://{client}")] });
+    if let Some(m) = monitoring {
+        body["monitoring"] = serde_json::json!([format!("http://{m}")]);
+    }
     fs::write(&path, body.to_string())?;
     Ok(path)
 }

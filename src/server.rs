@@ -39,6 +39,8 @@ pub struct Server {
     addr: OnceLock<SocketAddr>,
     /// The default account `$G`.
     global: Arc<Account>,
+    /// Where monitoring listens, once it does.
+    monitor_addr: OnceLock<SocketAddr>,
     /// Set when clients connect over TLS.
     tls: Option<tokio_rustls::TlsAcceptor>,
     /// Every account by name, `$G` and the system account included.
@@ -88,6 +90,7 @@ impl Server {
             accounts: parking_lot::RwLock::new(accounts),
             system_account,
             tls,
+            monitor_addr: OnceLock::new(),
             clients: Mutex::new(HashMap::new()),
             clients_gone: Notify::new(),
             next_client_id: AtomicU64::new(1),
@@ -167,6 +170,11 @@ impl Server {
 
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    /// Where HTTP monitoring listens, when it is on.
+    pub fn monitor_addr(&self) -> Option<SocketAddr> {
+        self.monitor_addr.get().copied()
     }
 
     /// The address clients connect to.
@@ -655,6 +663,8 @@ pub enum StartError {
     JetStream(String),
     /// The TLS certificate or key could not be loaded.
     Tls(String),
+    /// The monitoring port could not be bound.
+    Monitor(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -663,6 +673,7 @@ impl std::fmt::Display for StartError {
             StartError::Listen(e) => write!(f, "{e}"),
             StartError::JetStream(e) => write!(f, "Could not start JetStream: {e}"),
             StartError::Tls(e) => write!(f, "{e}"),
+            StartError::Monitor(e) => write!(f, "{e}"),
         }
     }
 }
@@ -688,6 +699,22 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
     info!("  Name:     {}", server.name());
     info!("  ID:       {}", server.id());
     crate::imports::wire(&server);
+    // Monitoring opens before the client port, as in the reference.
+    if let Some(port) = server.opts.http_port {
+        let port = match port {
+            Port::Fixed(p) => p,
+            Port::Random => 0,
+        };
+        let host = server
+            .opts
+            .http_host
+            .clone()
+            .unwrap_or_else(|| server.opts.host.clone());
+        let addr = crate::monitor::start(&server, &host, port)
+            .await
+            .map_err(|e| StartError::Monitor(e.0))?;
+        let _ = server.monitor_addr.set(addr);
+    }
     let jetstream = if server.opts.jetstream {
         crate::jetstream::start(&server).map_err(StartError::JetStream)?
     } else {

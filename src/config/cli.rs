@@ -88,6 +88,10 @@ pub struct Flags {
     #[arg(long)]
     pub help_tls: bool,
 
+    /// HTTP monitoring port (`-1`: any free port).
+    #[arg(long, allow_hyphen_values = true)]
+    pub http_port: Option<i64>,
+
     /// Enable TLS (any TLS flag does).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub tls: Option<bool>,
@@ -124,8 +128,6 @@ pub struct Flags {
 #[command(rename_all = "snake_case")]
 pub struct LaterFlags {
     #[arg(long)]
-    pub http_port: Option<String>,
-    #[arg(long)]
     pub https_port: Option<String>,
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub syslog: Option<bool>,
@@ -153,7 +155,6 @@ impl LaterFlags {
     /// The first flag given whose feature tern does not have yet.
     pub fn first_unsupported(&self) -> Option<&'static str> {
         let given: &[(bool, &'static str)] = &[
-            (self.http_port.is_some(), "-m/--http_port"),
             (self.https_port.is_some(), "-ms/--https_port"),
             (self.syslog == Some(true), "-s/--syslog"),
             (self.remote_syslog.is_some(), "-r/--remote_syslog"),

@@ -41,12 +41,8 @@ impl From<ConfError> for ConfigError {
 /// error says "not supported yet" rather than "unknown".
 const LATER_KEYS: &[&str] = &[
     "no_system_account",
-    "http",
-    "http_port",
     "https",
     "https_port",
-    "http_base_path",
-    "monitor_port",
     "cluster",
     "gateway",
     "leafnodes",
@@ -131,6 +127,9 @@ fn apply_flags(opts: &mut Options, f: &cli::Flags) -> Result<(), ConfigError> {
     }
     if let Some(token) = &f.auth {
         opts.auth.token = Some(crate::auth::Secret::new(token.clone()));
+    }
+    if let Some(port) = f.http_port {
+        opts.http_port = Some(port_from(port)?);
     }
     tls::apply_flags(
         opts,
@@ -240,6 +239,9 @@ fn apply_key(opts: &mut Options, key: &Key, v: &Spanned) -> Result<(), String> {
         "accounts" => accounts::apply_accounts(opts, v)?,
         "system_account" | "system" => opts.system_account = Some(string(v)?),
         "tls" => tls::apply_tls(opts, v)?,
+        "http_port" | "monitor_port" => opts.http_port = Some(port_from(int(v)?).map_err(|e| e.0)?),
+        "http" => apply_http(opts, v)?,
+        "http_base_path" => opts.http_base_path = string(v)?,
         "operator" | "operators" | "roots" | "root" | "root_operators" | "root_operator" => {
             operator::apply_operator(opts, v)?
         }
@@ -332,6 +334,27 @@ fn positive(n: i64) -> Option<usize> {
 }
 
 /// `listen: host:port`, `listen: :port` or `listen: port`.
+/// `http: "host:port"` or a bare port: where monitoring listens.
+fn apply_http(opts: &mut Options, v: &Spanned) -> Result<(), String> {
+    match &v.value {
+        Value::Int(n) => opts.http_port = Some(port_from(*n).map_err(|e| e.0)?),
+        Value::Str(s) => {
+            let (host, port) = s
+                .rsplit_once(':')
+                .ok_or_else(|| format!("invalid http address {s:?}"))?;
+            let port: i64 = port
+                .parse()
+                .map_err(|_| format!("invalid http port {port:?}"))?;
+            if !host.is_empty() {
+                opts.http_host = Some(host.to_string());
+            }
+            opts.http_port = Some(port_from(port).map_err(|e| e.0)?);
+        }
+        _ => return Err(type_error(v, "host:port or a port")),
+    }
+    Ok(())
+}
+
 fn apply_listen(opts: &mut Options, v: &Spanned) -> Result<(), String> {
     if let Value::Int(p) = v.value {
         opts.port = port_from(p).map_err(|e| e.0)?;

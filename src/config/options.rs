@@ -73,6 +73,12 @@ pub struct Options {
     pub system_account: Option<String>,
     /// `operator`, `resolver`, `resolver_preload` as read.
     pub operator: super::operator::OperatorKeys,
+    /// HTTP monitoring (`-m`, `http_port`, `http`); none: off.
+    pub http_port: Option<Port>,
+    /// Where monitoring listens; none: the client `host`.
+    pub http_host: Option<String>,
+    /// A prefix for every monitoring path (`http_base_path`).
+    pub http_base_path: String,
     /// TLS for client connections (`tls { }`, `--tls*`).
     pub tls: Option<crate::tls::TlsConfig>,
     /// With TLS: clients may also connect without it (INFO `tls_available`).
@@ -124,6 +130,9 @@ impl Default for Options {
             accounts: Vec::new(),
             system_account: None,
             operator: Default::default(),
+            http_port: None,
+            http_host: None,
+            http_base_path: String::new(),
             tls: None,
             allow_non_tls: false,
             lame_duck_duration: LAME_DUCK_DURATION,

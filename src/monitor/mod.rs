@@ -1,0 +1,127 @@
+//! HTTP monitoring (`-m`, `http_port`, `http`, `http_base_path`), as
+//! nats-server serves it: an index page, `/healthz`, and the reference's
+//! 404 for what tern does not serve yet. JSON answers take `?callback=`
+//! (JSONP). The port opens before the client port.
+
+mod health;
+mod http;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tracing::info;
+
+use crate::server::Server;
+use http::{Request, Response};
+
+/// Why monitoring could not start, in the reference's words.
+#[derive(Debug)]
+pub struct MonitorError(pub String);
+
+impl std::fmt::Display for MonitorError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Binds the monitoring port and serves it until the server stops.
+pub async fn start(
+    server: &Arc<Server>,
+    host: &str,
+    port: u16,
+) -> Result<SocketAddr, MonitorError> {
+    let listener = TcpListener::bind((host, port)).await.map_err(|e| {
+        MonitorError(format!(
+            "Can't start monitoring: can't listen to the monitor port: listen tcp {host}:{port}: {}",
+            go_error(&e)
+        ))
+    })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| MonitorError(format!("Can't start monitoring: {e}")))?;
+    info!("Starting http monitor on {addr}");
+    let weak = Arc::downgrade(server);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            };
+            let Some(server) = weak.upgrade() else {
+                return;
+            };
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(http::serve(stream, async move |req: &Request| {
+                route(&server, req).await
+            }));
+        }
+    });
+    Ok(addr)
+}
+
+fn go_error(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => "bind: address already in use".into(),
+        std::io::ErrorKind::PermissionDenied => "bind: permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+async fn route(server: &Arc<Server>, req: &Request) -> Response {
+    let base = server.opts().http_base_path.trim_end_matches('/');
+    let Some(path) = req.path.strip_prefix(base) else {
+        return not_found();
+    };
+    let path = if path.is_empty() { "/" } else { path };
+    let resp = match path {
+        "/" => index(base),
+        "/healthz" => health::healthz(server, req).await,
+        _ => return not_found(),
+    };
+    jsonp(resp, req.param("callback"))
+}
+
+/// Go's answer to a path it does not serve.
+fn not_found() -> Response {
+    Response::text(404, "404 page not found\n")
+}
+
+/// `?callback=f` wraps a JSON answer as `f(...)`.
+fn jsonp(resp: Response, callback: Option<&str>) -> Response {
+    match callback {
+        Some(cb) if !cb.is_empty() && resp.content_type == "application/json" => {
+            let mut body = format!("{cb}(").into_bytes();
+            body.extend_from_slice(&resp.body);
+            body.push(b')');
+            Response {
+                status: resp.status,
+                content_type: "application/javascript",
+                cors: false,
+                body,
+            }
+        }
+        _ => resp,
+    }
+}
+
+/// The endpoints, as links.
+fn index(base: &str) -> Response {
+    let links: String = [
+        "varz", "connz", "routez", "gatewayz", "leafz", "subsz", "accountz", "accstatz", "jsz",
+        "healthz",
+    ]
+    .iter()
+    .map(|e| format!("    <a href=\"{base}/{e}\">{e}</a>\n"))
+    .collect();
+    let body = format!(
+        "<html lang=\"en\">\n  <head><title>tern monitoring</title></head>\n  <body>\n    <h1>tern {}</h1>\n{links}  </body>\n</html>\n",
+        crate::config::options::TERN_VERSION
+    );
+    Response {
+        status: 200,
+        content_type: "text/html; charset=utf-8",
+        cors: false,
+        body: body.into_bytes(),
+    }
+}

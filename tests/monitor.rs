@@ -1,0 +1,144 @@
+//! HTTP monitoring: the port, the index, `/healthz` with its options and
+//! refusals as the reference gives them, JSONP, 404, and a port in use.
+
+mod harness;
+
+use std::net::SocketAddr;
+
+use tern::config::options::Port;
+use tern::{Options, Running};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use harness::{start_with, within};
+
+async fn start(jetstream: Option<&std::path::Path>) -> Running {
+    let mut opts = Options::loopback();
+    opts.http_port = Some(Port::Random);
+    if let Some(dir) = jetstream {
+        opts.jetstream = true;
+        opts.store_dir = Some(dir.to_path_buf());
+    }
+    start_with(opts).await
+}
+
+/// One GET: status code, headers, body.
+async fn get(addr: SocketAddr, path: &str) -> (u16, String, String) {
+    let mut s = within("connect", TcpStream::connect(addr)).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    within("the response", s.read_to_end(&mut raw))
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head.to_string(), body.to_string())
+}
+
+#[tokio::test]
+async fn healthz_answers_as_the_reference() {
+    let s = start(None).await;
+    let m = s.server().monitor_addr().expect("monitoring on");
+    let (status, head, body) = get(m, "/healthz").await;
+    assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#));
+    assert!(head.contains("Content-Type: application/json"), "{head}");
+    assert!(head.contains("Access-Control-Allow-Origin: *"), "{head}");
+    for q in [
+        "js-enabled-only=true",
+        "js-server-only=1",
+        "details=true",
+        "foo=bar",
+    ] {
+        assert_eq!(get(m, &format!("/healthz?{q}")).await.0, 200, "{q}");
+    }
+    let (status, _, body) = get(m, "/healthz?js-enabled-only=xyz").await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body,
+        "Error decoding boolean for 'js-enabled-only': strconv.ParseBool: parsing \"xyz\": invalid syntax\n"
+    );
+    let (status, _, body) = get(m, "/healthz?stream=S").await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body,
+        r#"{"status":"error","error":"\"account\" must not be empty when checking stream health"}"#
+    );
+    let (status, _, body) = get(m, "/healthz?callback=cb").await;
+    assert_eq!((status, body.as_str()), (200, r#"cb({"status":"ok"})"#));
+    let (status, _, body) = get(m, "/nope").await;
+    assert_eq!((status, body.as_str()), (404, "404 page not found\n"));
+    let (status, head, body) = get(m, "/").await;
+    assert_eq!(status, 200);
+    assert!(head.contains("text/html"), "{head}");
+    assert!(body.contains("/healthz"), "{body}");
+}
+
+#[tokio::test]
+async fn healthz_checks_jetstream_assets() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(Some(dir.path())).await;
+    let m = s.server().monitor_addr().unwrap();
+    // No stream yet: the account's JetStream is not found, as the
+    // reference says before it has stored anything.
+    let (status, _, body) = get(m, "/healthz?account=%24G").await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        body,
+        r#"{"status":"unavailable","error":"JetStream account \"$G\" not found"}"#
+    );
+    let client = harness::connect(s.addr()).await;
+    let js = async_nats::jetstream::new(client);
+    let stream = js
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: "S".into(),
+            subjects: vec!["s.>".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            durable_name: Some("C".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for q in [
+        "account=%24G",
+        "account=%24G&stream=S",
+        "account=%24G&stream=S&consumer=C",
+    ] {
+        let (status, _, body) = get(m, &format!("/healthz?{q}")).await;
+        assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#), "{q}");
+    }
+    let (status, _, body) = get(m, "/healthz?account=%24G&stream=T").await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        body,
+        r#"{"status":"unavailable","error":"JetStream stream \"T\" not found on account \"$G\""}"#
+    );
+    let (status, _, body) = get(m, "/healthz?account=%24G&stream=S&consumer=D&details=true").await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        body,
+        r#"{"status":"error","errors":[{"type":"CONSUMER","account":"$G","stream":"S","consumer":"D","error":"JetStream consumer \"D\" not found for stream \"S\" on account \"$G\""}]}"#
+    );
+}
+
+#[tokio::test]
+async fn a_monitoring_port_in_use_is_a_start_up_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let mut opts = Options::loopback();
+    opts.http_port = Some(Port::Fixed(port));
+    let err = tern::start(opts).await.err().expect("refused");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "Can't start monitoring: can't listen to the monitor port: listen tcp 127.0.0.1:{port}: bind: address already in use"
+        )
+    );
+}
