@@ -423,7 +423,7 @@ fn friendly_bytes(n: i64) -> String {
 }
 
 /// Three quarters of the machine's memory, as the reference defaults.
-fn default_max_memory() -> i64 {
+pub(crate) fn default_max_memory() -> i64 {
     // SAFETY: sysinfo only fills the struct we own; zeroed is a valid value.
     let mut info: libc::sysinfo = unsafe { std::mem::zeroed() };
     if unsafe { libc::sysinfo(&mut info) } != 0 {
@@ -434,7 +434,7 @@ fn default_max_memory() -> i64 {
 }
 
 /// Three quarters of the free space where the store lives.
-fn default_max_storage(dir: &std::path::Path) -> i64 {
+pub(crate) fn default_max_storage(dir: &std::path::Path) -> i64 {
     use std::os::unix::ffi::OsStrExt;
     let mut probe = dir.to_path_buf();
     while !probe.exists() {

@@ -28,7 +28,12 @@ use crate::router::{Router, Subscription};
 pub struct Stats {
     pub in_msgs: AtomicU64,
     pub in_bytes: AtomicU64,
+    /// Messages and bytes sent to clients that have closed (live ones
+    /// keep their own counts).
+    pub closed_out_msgs: AtomicU64,
+    pub closed_out_bytes: AtomicU64,
     pub slow_consumers: AtomicU64,
+    pub stale_connections: AtomicU64,
     pub total_connections: AtomicU64,
 }
 
@@ -41,6 +46,8 @@ pub struct Server {
     global: Arc<Account>,
     /// Where monitoring listens, once it does.
     monitor_addr: OnceLock<SocketAddr>,
+    /// When the server started (varz `start`, `config_load_time`).
+    started: std::time::SystemTime,
     /// Set when clients connect over TLS.
     tls: Option<tokio_rustls::TlsAcceptor>,
     /// Every account by name, `$G` and the system account included.
@@ -91,6 +98,7 @@ impl Server {
             system_account,
             tls,
             monitor_addr: OnceLock::new(),
+            started: std::time::SystemTime::now(),
             clients: Mutex::new(HashMap::new()),
             clients_gone: Notify::new(),
             next_client_id: AtomicU64::new(1),
@@ -170,6 +178,36 @@ impl Server {
 
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    /// Messages and bytes sent to clients, closed ones included.
+    pub fn out_totals(&self) -> (u64, u64) {
+        let (mut msgs, mut bytes) = (
+            self.stats.closed_out_msgs.load(Ordering::Relaxed),
+            self.stats.closed_out_bytes.load(Ordering::Relaxed),
+        );
+        for h in self.all_clients() {
+            if let Some(out) = h.outbound() {
+                let (m, b) = out.out_counts();
+                msgs += m;
+                bytes += b;
+            }
+        }
+        (msgs, bytes)
+    }
+
+    /// Subscriptions in every account.
+    pub fn num_subscriptions(&self) -> usize {
+        self.accounts
+            .read()
+            .values()
+            .map(|a| a.router.count())
+            .sum()
+    }
+
+    /// When the server started.
+    pub fn started_at(&self) -> std::time::SystemTime {
+        self.started
     }
 
     /// Where HTTP monitoring listens, when it is on.
@@ -270,6 +308,18 @@ impl Server {
             "{peer} - cid:{} - Client connection closed: {reason:?}",
             handle.id
         );
+        if let Some(out) = handle.outbound() {
+            let (msgs, bytes) = out.out_counts();
+            self.stats
+                .closed_out_msgs
+                .fetch_add(msgs, Ordering::Relaxed);
+            self.stats
+                .closed_out_bytes
+                .fetch_add(bytes, Ordering::Relaxed);
+        }
+        if reason == CloseReason::StaleConnection {
+            self.stats.stale_connections.fetch_add(1, Ordering::Relaxed);
+        }
         let mut clients = self.clients.lock();
         clients.remove(&handle.id);
         if clients.is_empty() {

@@ -142,3 +142,122 @@ async fn a_monitoring_port_in_use_is_a_start_up_error() {
         )
     );
 }
+
+/// `/varz` has the reference's fields (its `git_commit` aside: tern is not
+/// built from its repository) and counts what happened.
+#[tokio::test]
+async fn varz_has_the_reference_fields() {
+    let s = start(None).await;
+    let m = s.server().monitor_addr().unwrap();
+    let client = harness::connect(s.addr()).await;
+    let mut sub = client.subscribe("v").await.unwrap();
+    client.publish("v", "hello".into()).await.unwrap();
+    harness::next_msg(&mut sub).await;
+    let (status, head, body) = get(m, "/varz").await;
+    assert_eq!(status, 200);
+    assert!(head.contains("application/json"), "{head}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    // As nats-server 2.14.0 answers a server without auth, TLS or JetStream.
+    let reference = [
+        "server_id",
+        "server_name",
+        "version",
+        "proto",
+        "go",
+        "host",
+        "port",
+        "max_connections",
+        "ping_interval",
+        "ping_max",
+        "http_host",
+        "http_port",
+        "http_base_path",
+        "https_port",
+        "auth_timeout",
+        "max_control_line",
+        "max_payload",
+        "max_pending",
+        "cluster",
+        "gateway",
+        "leaf",
+        "mqtt",
+        "websocket",
+        "jetstream",
+        "tls_timeout",
+        "write_deadline",
+        "start",
+        "now",
+        "uptime",
+        "mem",
+        "cores",
+        "gomaxprocs",
+        "cpu",
+        "connections",
+        "total_connections",
+        "routes",
+        "remotes",
+        "leafnodes",
+        "in_msgs",
+        "out_msgs",
+        "in_bytes",
+        "out_bytes",
+        "slow_consumers",
+        "stale_connections",
+        "stalled_clients",
+        "subscriptions",
+        "http_req_stats",
+        "config_load_time",
+        "config_digest",
+        "feature_flags",
+        "system_account",
+        "slow_consumer_stats",
+        "stale_connection_stats",
+    ];
+    let mut want: Vec<&str> = reference.to_vec();
+    let mut got = keys.clone();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+    // In the reference's order, too.
+    assert!(body.find("\"server_id\"").unwrap() < body.find("\"stale_connection_stats\"").unwrap());
+    assert_eq!(v["http_port"], m.port());
+    assert_eq!(v["connections"], 1);
+    assert!(v["in_msgs"].as_u64().unwrap() >= 1);
+    assert!(v["out_msgs"].as_u64().unwrap() >= 1);
+    assert!(v["subscriptions"].as_u64().unwrap() >= 1);
+    assert_eq!(v["http_req_stats"]["/varz"], 1);
+    assert!(v["uptime"].as_str().unwrap().ends_with('s'));
+}
+
+/// With JetStream, `/varz` carries its config and the accounts' totals.
+#[tokio::test]
+async fn varz_with_jetstream() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(Some(dir.path())).await;
+    let m = s.server().monitor_addr().unwrap();
+    let (_, _, body) = get(m, "/varz").await;
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let js = &v["jetstream"];
+    for k in [
+        "max_memory",
+        "max_storage",
+        "store_dir",
+        "sync_interval",
+        "strict",
+    ] {
+        assert!(!js["config"][k].is_null(), "config.{k}: {js}");
+    }
+    for k in [
+        "memory",
+        "storage",
+        "reserved_memory",
+        "reserved_storage",
+        "accounts",
+        "ha_assets",
+    ] {
+        assert!(js["stats"][k].is_u64(), "stats.{k}: {js}");
+    }
+    assert_eq!(js["stats"]["accounts"], 1);
+    assert_eq!(js["stats"]["api"]["level"], 4);
+}

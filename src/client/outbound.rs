@@ -79,6 +79,9 @@ pub(super) struct OutState {
     /// Noted in some reader's flush set since the writer last took the buffer.
     marked: bool,
     pub(super) closed: Option<CloseReason>,
+    /// Messages and payload bytes queued to this client (monitoring).
+    out_msgs: u64,
+    out_bytes: u64,
 }
 
 pub struct Outbound {
@@ -94,6 +97,8 @@ impl Outbound {
                 buf: BytesMut::new(),
                 marked: false,
                 closed: None,
+                out_msgs: 0,
+                out_bytes: 0,
             }),
             wake: Notify::new(),
             max_pending,
@@ -106,7 +111,16 @@ impl Outbound {
             return Appended::Closed;
         }
         frame.append(&mut st.buf, sid);
+        // Counted under the lock already held: free on the hot path.
+        st.out_msgs += 1;
+        st.out_bytes += frame.message.len() as u64;
         self.after_append_locked(&mut st)
+    }
+
+    /// Messages and bytes queued to this client so far.
+    pub fn out_counts(&self) -> (u64, u64) {
+        let st = self.state.lock();
+        (st.out_msgs, st.out_bytes)
     }
 
     /// Appends protocol bytes (PONG, +OK, -ERR, INFO).

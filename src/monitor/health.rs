@@ -5,16 +5,13 @@
 //! their type instead of one message.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
 
 use super::http::{Request, Response};
+use super::lookup;
 use crate::server::Server;
-
-/// How long a stream or consumer lookup may take.
-const LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Go's `strconv.ParseBool`.
 fn parse_bool(v: &str) -> Option<bool> {
@@ -239,33 +236,4 @@ async fn check(
 
 fn found(reply: &Option<Value>) -> bool {
     reply.as_ref().is_some_and(|v| v.get("error").is_none())
-}
-
-/// Asks the account's JetStream API, as a client of the account would;
-/// `None` when nothing answers in time.
-async fn lookup(server: &Arc<Server>, account: &str, subject: &str) -> Option<Value> {
-    let account = server.account(account)?;
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let tx = parking_lot::Mutex::new(Some(tx));
-    let client = server.internal_client_in(
-        &account,
-        Box::new(move |m: &crate::client::InternalMsg<'_>| {
-            if let Some(tx) = tx.lock().take() {
-                let _ = tx.send(m.payload.to_vec());
-            }
-        }),
-    );
-    let inbox = format!("_INBOX.healthz.{}", server.next_inbox_token());
-    let sub = server.subscribe_internal(&client, &inbox, None, "healthz");
-    server.publish_in(
-        &account,
-        subject.as_bytes(),
-        Some(inbox.as_bytes()),
-        None,
-        b"",
-    );
-    let reply = tokio::time::timeout(LOOKUP_TIMEOUT, rx).await;
-    server.unsubscribe_internal(&sub);
-    let payload = reply.ok()?.ok()?;
-    serde_json::from_slice(&payload).ok()
 }

@@ -5,6 +5,7 @@
 
 mod health;
 mod http;
+mod varz;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,6 +15,9 @@ use tracing::info;
 
 use crate::server::Server;
 use http::{Request, Response};
+
+/// Requests served per path (varz `http_req_stats`).
+type RequestStats = parking_lot::Mutex<std::collections::BTreeMap<String, u64>>;
 
 /// Why monitoring could not start, in the reference's words.
 #[derive(Debug)]
@@ -42,6 +46,7 @@ pub async fn start(
         .map_err(|e| MonitorError(format!("Can't start monitoring: {e}")))?;
     info!("Starting http monitor on {addr}");
     let weak = Arc::downgrade(server);
+    let stats: Arc<RequestStats> = Arc::default();
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -52,8 +57,9 @@ pub async fn start(
                 return;
             };
             let _ = stream.set_nodelay(true);
+            let stats = stats.clone();
             tokio::spawn(http::serve(stream, async move |req: &Request| {
-                route(&server, req).await
+                route(&server, &stats, req).await
             }));
         }
     });
@@ -68,15 +74,19 @@ fn go_error(e: &std::io::Error) -> String {
     }
 }
 
-async fn route(server: &Arc<Server>, req: &Request) -> Response {
+async fn route(server: &Arc<Server>, stats: &RequestStats, req: &Request) -> Response {
     let base = server.opts().http_base_path.trim_end_matches('/');
     let Some(path) = req.path.strip_prefix(base) else {
         return not_found();
     };
     let path = if path.is_empty() { "/" } else { path };
+    if matches!(path, "/" | "/healthz" | "/varz") {
+        *stats.lock().entry(path.to_string()).or_default() += 1;
+    }
     let resp = match path {
         "/" => index(base),
         "/healthz" => health::healthz(server, req).await,
+        "/varz" => varz::varz(server, stats).await,
         _ => return not_found(),
     };
     jsonp(resp, req.param("callback"))
@@ -124,4 +134,40 @@ fn index(base: &str) -> Response {
         cors: false,
         body: body.into_bytes(),
     }
+}
+
+/// How long a lookup in an account's JetStream may take.
+const LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Asks the account's JetStream API, as a client of the account would;
+/// `None` when nothing answers in time.
+pub(super) async fn lookup(
+    server: &Arc<Server>,
+    account: &str,
+    subject: &str,
+) -> Option<serde_json::Value> {
+    let account = server.account(account)?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let tx = parking_lot::Mutex::new(Some(tx));
+    let client = server.internal_client_in(
+        &account,
+        Box::new(move |m: &crate::client::InternalMsg<'_>| {
+            if let Some(tx) = tx.lock().take() {
+                let _ = tx.send(m.payload.to_vec());
+            }
+        }),
+    );
+    let inbox = format!("_INBOX.healthz.{}", server.next_inbox_token());
+    let sub = server.subscribe_internal(&client, &inbox, None, "healthz");
+    server.publish_in(
+        &account,
+        subject.as_bytes(),
+        Some(inbox.as_bytes()),
+        None,
+        b"",
+    );
+    let reply = tokio::time::timeout(LOOKUP_TIMEOUT, rx).await;
+    server.unsubscribe_internal(&sub);
+    let payload = reply.ok()?.ok()?;
+    serde_json::from_slice(&payload).ok()
 }
