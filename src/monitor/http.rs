@@ -85,7 +85,8 @@ where
                 break i + 4;
             }
             if buf.len() >= MAX_HEAD {
-                let _ = write(&mut stream, &Response::text(400, "400 Bad Request"), true).await;
+                let bad = Response::text(400, "400 Bad Request");
+                let _ = write(&mut stream, &bad, true, bad.body.len()).await;
                 return;
             }
             let mut chunk = [0u8; 4096];
@@ -97,15 +98,22 @@ where
         let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
         buf.drain(..head_end);
         let Some(req) = parse(&head) else {
-            let _ = write(&mut stream, &Response::text(400, "400 Bad Request"), true).await;
+            let bad = Response::text(400, "400 Bad Request");
+            let _ = write(&mut stream, &bad, true, bad.body.len()).await;
             return;
         };
-        let resp = if req.method == "GET" || req.method == "HEAD" {
-            handle(&req).await
-        } else {
-            Response::text(405, "Method Not Allowed")
+        // Anything but GET or HEAD may carry a body this server does not
+        // read: answer and close rather than misread it as a request.
+        let (mut resp, close) = match req.method.as_str() {
+            "GET" | "HEAD" => (handle(&req).await, req.close),
+            _ => (Response::text(405, "Method Not Allowed"), true),
         };
-        if write(&mut stream, &resp, req.close).await.is_err() || req.close {
+        let head_only = req.method == "HEAD";
+        let len = resp.body.len();
+        if head_only {
+            resp.body.clear();
+        }
+        if write(&mut stream, &resp, close, len).await.is_err() || close {
             return;
         }
     }
@@ -169,7 +177,14 @@ fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-async fn write(stream: &mut TcpStream, resp: &Response, close: bool) -> std::io::Result<()> {
+/// Writes `resp`; `len` is the Content-Length (the body's, also for a
+/// HEAD answer that carries none).
+async fn write(
+    stream: &mut TcpStream,
+    resp: &Response,
+    close: bool,
+    len: usize,
+) -> std::io::Result<()> {
     let mut out = format!("HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status));
     if resp.cors {
         out.push_str("Access-Control-Allow-Origin: *\r\n");
@@ -178,7 +193,7 @@ async fn write(stream: &mut TcpStream, resp: &Response, close: bool) -> std::io:
         "Content-Type: {}\r\nDate: {}\r\nContent-Length: {}\r\n",
         resp.content_type,
         http_date(SystemTime::now()),
-        resp.body.len()
+        len
     ));
     if close {
         out.push_str("Connection: close\r\n");
