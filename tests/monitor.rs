@@ -260,4 +260,14 @@ async fn varz_with_jetstream() {
     }
     assert_eq!(js["stats"]["accounts"], 1);
     assert_eq!(js["stats"]["api"]["level"], 4);
+    // Monitoring's own asks are not the account's API use.
+    let (_, _, body) = get(m, "/varz").await;
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["jetstream"]["stats"]["api"]["total"], 0);
+    let (_, _, _) = get(m, "/healthz?account=%24G&stream=S").await;
+    let js = async_nats::jetstream::new(harness::connect(s.addr()).await);
+    let info = js.query_account().await.unwrap();
+    // The account info request counts after its own answer, as in the
+    // reference: nothing before it was the account's.
+    assert_eq!(info.requests.total, 0, "monitoring asks were counted");
 }

@@ -189,6 +189,10 @@ pub fn api_refusal() -> (&'static [u8], Vec<u8>) {
     (b"NATS/1.0 429 Too Many Requests\r\n\r\n", body)
 }
 
+/// The header marking the server's own monitoring requests: answered,
+/// not counted in the account's API statistics.
+pub use crate::registry::MONITOR_HEADER;
+
 /// The answer to an API request (`$JS.API.…`) from an account without
 /// JetStream on a server with it: the endpoint's response with 503/10039,
 /// as the reference sends. `None` for subjects that are not endpoints.

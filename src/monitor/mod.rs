@@ -159,11 +159,15 @@ pub(super) async fn lookup(
     );
     let inbox = format!("_INBOX.healthz.{}", server.next_inbox_token());
     let sub = server.subscribe_internal(&client, &inbox, None, "healthz");
+    let headers = format!(
+        "NATS/1.0\r\n{}: 1\r\n\r\n",
+        tern_jetstream::engine::MONITOR_HEADER
+    );
     server.publish_in(
         &account,
         subject.as_bytes(),
         Some(inbox.as_bytes()),
-        None,
+        Some(headers.as_bytes()),
         b"",
     );
     let reply = tokio::time::timeout(LOOKUP_TIMEOUT, rx).await;

@@ -50,6 +50,9 @@ struct Entry {
 /// The account's API counters (`api.total`, `api.errors` in `$JS.API.INFO`),
 /// kept as the reference keeps them: a reply counts when it is sent, so
 /// INFO does not count itself; an error reply also counts as an error.
+/// The header marking the server's own monitoring requests.
+pub const MONITOR_HEADER: &str = "Tern-Monitor";
+
 /// Replies sent from a stream's shard count there.
 #[derive(Default)]
 struct ApiCounters {
@@ -199,6 +202,23 @@ impl Registry {
     }
 
     pub fn handle(&mut self, req: &ApiRequest) {
+        // The server's own monitoring asks (its `/varz`, `/healthz`) are
+        // answered like any request but not counted as the account's API
+        // use, as the reference's monitoring reads its state directly.
+        let monitor = req
+            .headers
+            .as_deref()
+            .is_some_and(|h| crate::headers::get(h, MONITOR_HEADER).is_some());
+        if monitor {
+            let counted = std::mem::take(&mut self.counters);
+            self.handle_request(req);
+            self.counters = counted;
+            return;
+        }
+        self.handle_request(req);
+    }
+
+    fn handle_request(&mut self, req: &ApiRequest) {
         let Some(rest) = req.subject.strip_prefix(API_PREFIX) else {
             return;
         };
