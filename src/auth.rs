@@ -94,16 +94,8 @@ impl User {
     /// An NKey user: `public` is its encoded key, `key` that key decoded.
     pub fn with_nkey(public: impl Into<String>, key: PublicKey) -> User {
         User {
-            name: public.into(),
-            password: Secret::new(String::new()),
             nkey: Some(key),
-            permissions: None,
-            account: None,
-            from_jwt: false,
-            max_subscriptions: None,
-            max_connections: None,
-            max_payload: None,
-            account_jetstream: None,
+            ..User::new(public, "")
         }
     }
 

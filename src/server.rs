@@ -401,7 +401,11 @@ impl Server {
             ));
             return;
         }
-        let greeting = client::Greeting::SendInfo(self.new_nonce());
+        let greeting = client::Greeting {
+            send_info: true,
+            nonce: self.new_nonce(),
+            client_cert: None,
+        };
         tokio::spawn(client::run_connection(
             self,
             handle,

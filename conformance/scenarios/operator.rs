@@ -70,21 +70,27 @@ fn issue(iss: &Key, sub: &str, kind: &str, mut nats: Value, extra: Value) -> Str
     jwt::encode(&claims, |b| iss.pair.sign(b).as_ref().to_vec())
 }
 
-struct Setup {
-    conf: &'static str,
+/// The accounts the user scenario signs in to; the same seeds give the
+/// same keys, so the scenario (a plain fn) rebuilds them.
+struct Keys {
     account: Key,
     signer: Key,
     limited: Key,
 }
 
-fn setup() -> Setup {
+fn keys() -> Keys {
+    Keys {
+        account: key(12, KeyKind::Account),
+        signer: key(13, KeyKind::Account),
+        limited: key(18, KeyKind::Account),
+    }
+}
+
+/// The operator both servers trust (and its system account), with
+/// `accounts` (public key, JWT) preloaded in a memory resolver.
+fn operator_conf(accounts: &[(&str, String)]) -> &'static str {
     let operator = key(11, KeyKind::Operator);
-    let account = key(12, KeyKind::Account);
-    let signer = key(13, KeyKind::Account);
     let system = key(17, KeyKind::Account);
-    let limited = key(18, KeyKind::Account);
-    let other_operator = key(19, KeyKind::Operator);
-    let stranger = key(20, KeyKind::Account);
     let op_jwt = issue(
         &operator,
         &operator.public,
@@ -92,43 +98,53 @@ fn setup() -> Setup {
         json!({}),
         json!({}),
     );
+    let sys_jwt = issue(&operator, &system.public, "account", json!({}), json!({}));
+    let mut conf = format!(
+        "operator: {op_jwt}\nsystem_account: {}\nresolver: MEMORY\nresolver_preload: {{\n  {}: {sys_jwt}\n",
+        system.public, system.public
+    );
+    for (public, jwt) in accounts {
+        conf.push_str(&format!("  {public}: {jwt}\n"));
+    }
+    conf.push_str("}\n");
+    Box::leak(conf.into_boxed_str())
+}
+
+fn users_conf() -> &'static str {
+    let operator = key(11, KeyKind::Operator);
+    let k = keys();
     let revoked_user = key(15, KeyKind::User);
     let acc_jwt = issue(
         &operator,
-        &account.public,
+        &k.account.public,
         "account",
         json!({
-            "signing_keys": [signer.public],
+            "signing_keys": [k.signer.public],
             "revocations": { revoked_user.public.clone(): 1_800_000_000 },
         }),
         json!({}),
     );
-    let sys_jwt = issue(&operator, &system.public, "account", json!({}), json!({}));
     let limited_jwt = issue(
         &operator,
-        &limited.public,
+        &k.limited.public,
         "account",
         json!({"limits": {"conn": 1}}),
         json!({}),
     );
     // Issued by an operator the servers do not trust.
+    let stranger = key(20, KeyKind::Account);
     let stranger_jwt = issue(
-        &other_operator,
+        &key(19, KeyKind::Operator),
         &stranger.public,
         "account",
         json!({}),
         json!({}),
     );
-    let conf = format!(
-        "operator: {op_jwt}\nsystem_account: {}\nresolver: MEMORY\nresolver_preload: {{\n  {}: {acc_jwt}\n  {}: {sys_jwt}\n  {}: {limited_jwt}\n  {}: {stranger_jwt}\n}}\n",
-        system.public, account.public, system.public, limited.public, stranger.public
-    );
-    Setup {
-        conf: Box::leak(conf.into_boxed_str()),
-        account,
-        signer,
-        limited,
-    }
+    operator_conf(&[
+        (&k.account.public, acc_jwt),
+        (&k.limited.public, limited_jwt),
+        (&stranger.public, stranger_jwt),
+    ])
 }
 
 /// A CONNECT with a user JWT, signed (by `user`'s key) over `nonce`.
@@ -148,13 +164,12 @@ fn connect(user_jwt: &str, user: Option<&Key>, nonce: &str) -> Vec<u8> {
 
 #[test]
 fn operator_mode_users() {
-    let setup = setup();
     let spec = ServerSpec {
-        conf: Some(setup.conf),
+        conf: Some(users_conf()),
         ..ServerSpec::default()
     };
     run_with("operator_mode_users", spec, |s| {
-        let setup = setup_keys();
+        let setup = keys();
         let user = key(14, KeyKind::User);
         let plain = issue(&setup.account, &user.public, "user", json!({}), json!({}));
         let by_signer = issue(
@@ -338,17 +353,6 @@ fn operator_mode_users() {
     });
 }
 
-/// The keys of `setup` again (a scenario is a plain fn; the same seeds
-/// give the same keys).
-fn setup_keys() -> Setup {
-    Setup {
-        conf: "",
-        account: key(12, KeyKind::Account),
-        signer: key(13, KeyKind::Account),
-        limited: key(18, KeyKind::Account),
-    }
-}
-
 fn nonce_of(c: &crate::wire::Conn) -> String {
     c.info_field("nonce")
         .and_then(Value::as_str)
@@ -361,17 +365,8 @@ fn nonce_of(c: &crate::wire::Conn) -> String {
 #[test]
 fn operator_mode_jetstream() {
     let operator = key(11, KeyKind::Operator);
-    let system = key(17, KeyKind::Account);
     let with_js = key(26, KeyKind::Account);
     let without = key(27, KeyKind::Account);
-    let op_jwt = issue(
-        &operator,
-        &operator.public,
-        "operator",
-        json!({}),
-        json!({}),
-    );
-    let sys_jwt = issue(&operator, &system.public, "account", json!({}), json!({}));
     let js_jwt = issue(
         &operator,
         &with_js.public,
@@ -380,12 +375,9 @@ fn operator_mode_jetstream() {
         json!({}),
     );
     let plain_jwt = issue(&operator, &without.public, "account", json!({}), json!({}));
-    let conf = format!(
-        "operator: {op_jwt}\nsystem_account: {}\nresolver: MEMORY\nresolver_preload: {{\n  {}: {sys_jwt}\n  {}: {js_jwt}\n  {}: {plain_jwt}\n}}\n",
-        system.public, system.public, with_js.public, without.public
-    );
+    let conf = operator_conf(&[(&with_js.public, js_jwt), (&without.public, plain_jwt)]);
     let spec = ServerSpec {
-        conf: Some(Box::leak(conf.into_boxed_str())),
+        conf: Some(conf),
         jetstream: true,
     };
     run_with("operator_mode_jetstream", spec, |s| {

@@ -33,29 +33,19 @@ const READ_BUFFER_MAX: usize = 64 * 1024;
 /// The reference sends its first PING about 2 s after connect.
 const FIRST_PING_DELAY: Duration = Duration::from_secs(2);
 
+/// How a connection starts: whether its INFO is still to be sent (not when
+/// it went out in plaintext before a TLS handshake), the nonce it carries
+/// for NKey users to sign, and the client's TLS certificate (DER), which
+/// may name the user (`verify_and_map`).
+pub struct Greeting {
+    pub send_info: bool,
+    pub nonce: Option<String>,
+    pub client_cert: Option<Vec<u8>>,
+}
+
 /// Runs a socket connection until it closes: spawns the writer on the
 /// write half, reads here. Halves are passed apart so a plain TCP stream
 /// splits without a lock (TLS streams split with one).
-/// Whether the connection's INFO is still to be sent; either way, the
-/// nonce it carries (for NKey users to sign).
-pub enum Greeting {
-    SendInfo(Option<String>),
-    /// Sent already, in plaintext before a TLS handshake.
-    InfoSent(Option<String>),
-    /// Over TLS with the client's certificate (DER), which may name the
-    /// user (`verify_and_map`).
-    WithCert(Box<Greeting>, Vec<u8>),
-}
-
-impl Greeting {
-    pub fn with_client_cert(self, cert: Option<Vec<u8>>) -> Greeting {
-        match cert {
-            Some(c) => Greeting::WithCert(Box::new(self), c),
-            None => self,
-        }
-    }
-}
-
 pub async fn run_connection<R, W>(
     server: Arc<Server>,
     handle: Arc<Handle>,
@@ -74,19 +64,15 @@ pub async fn run_connection<R, W>(
         server.clone(),
         write_deadline,
     ));
-    let (greeting, client_cert) = match greeting {
-        Greeting::WithCert(g, cert) => (*g, Some(cert)),
-        g => (g, None),
-    };
-    let (send_info, nonce) = match greeting {
-        Greeting::SendInfo(n) => (true, n),
-        Greeting::InfoSent(n) => (false, n),
-        // Certificates wrap a greeting once; there is nothing inside.
-        Greeting::WithCert(..) => (false, None),
-    };
-    let mut conn = Conn::new(server.clone(), handle.clone(), peer, client_ip, nonce);
-    conn.client_cert = client_cert;
-    if send_info {
+    let mut conn = Conn::new(
+        server.clone(),
+        handle.clone(),
+        peer,
+        client_ip,
+        greeting.nonce,
+    );
+    conn.client_cert = greeting.client_cert;
+    if greeting.send_info {
         conn.send_info();
         conn.flush.flush();
     }

@@ -63,7 +63,11 @@ pub async fn run_tls_connection(
                 "{peer} - cid:{} - Client connection created (no TLS)",
                 handle.id
             );
-            let greeting = Greeting::InfoSent(nonce);
+            let greeting = Greeting {
+                send_info: false,
+                nonce,
+                client_cert: None,
+            };
             return run_connection(
                 server,
                 handle,
@@ -105,20 +109,19 @@ pub async fn run_tls_connection(
     match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
         Ok(Ok(tls_stream)) => {
             debug!("{peer} - cid:{} - TLS handshake complete", handle.id);
-            let greeting = if first {
-                Greeting::SendInfo(nonce)
-            } else {
-                Greeting::InfoSent(nonce)
-            };
-            // The first certificate of the client's chain names it, for
+            // INFO goes inside TLS when the handshake came first; the
+            // first certificate of the client's chain names it, for
             // `verify_and_map`.
-            let cert = tls_stream
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|c| c.first())
-                .map(|c| c.as_ref().to_vec());
-            let greeting = greeting.with_client_cert(cert);
+            let greeting = Greeting {
+                send_info: first,
+                nonce,
+                client_cert: tls_stream
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .map(|c| c.as_ref().to_vec()),
+            };
             let halves = tokio::io::split(tls_stream);
             run_connection(server, handle, halves, peer, client_ip, greeting).await;
         }

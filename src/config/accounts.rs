@@ -185,18 +185,7 @@ fn export(v: &Spanned) -> Result<Export, String> {
         let key_pos = &key.pos;
         match key.name.to_ascii_lowercase().as_str() {
             k @ ("stream" | "service") => {
-                let kind = if k == "stream" {
-                    Kind::Stream
-                } else {
-                    Kind::Service
-                };
-                if let Some((seen, _)) = &kind_subject {
-                    return Err(format!(
-                        "{key_pos}: Detected {} but already saw a {}",
-                        kind.name(),
-                        seen.name()
-                    ));
-                }
+                let kind = entry_kind(k, kind_subject.as_ref().map(|(s, _)| *s), key_pos)?;
                 kind_subject = Some((kind, string(value)?));
             }
             "accounts" => {
@@ -250,6 +239,24 @@ fn export(v: &Spanned) -> Result<Export, String> {
     })
 }
 
+/// The kind a `stream`/`service` key names; an entry has one, as the
+/// reference insists.
+fn entry_kind(key: &str, seen: Option<Kind>, pos: &impl std::fmt::Display) -> Result<Kind, String> {
+    let kind = if key == "stream" {
+        Kind::Stream
+    } else {
+        Kind::Service
+    };
+    match seen {
+        Some(seen) => Err(format!(
+            "{pos}: Detected {} but already saw a {}",
+            kind.name(),
+            seen.name()
+        )),
+        None => Ok(kind),
+    }
+}
+
 /// `{stream: {account, subject}, prefix}` or `{service: {account,
 /// subject}, to}`.
 fn import(v: &Spanned) -> Result<Import, String> {
@@ -265,18 +272,7 @@ fn import(v: &Spanned) -> Result<Import, String> {
         let key_pos = &key.pos;
         match key.name.to_ascii_lowercase().as_str() {
             k @ ("stream" | "service") => {
-                let kind = if k == "stream" {
-                    Kind::Stream
-                } else {
-                    Kind::Service
-                };
-                if let Some((seen, _, _)) = &found {
-                    return Err(format!(
-                        "{key_pos}: Detected {} but already saw a {}",
-                        kind.name(),
-                        seen.name()
-                    ));
-                }
+                let kind = entry_kind(k, found.as_ref().map(|(s, _, _)| *s), key_pos)?;
                 let Value::Map(src) = &value.value else {
                     let what = if kind == Kind::Stream {
                         "Stream"
@@ -378,15 +374,8 @@ pub(super) fn check_accounts(opts: &Options) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{apply_str, validate, ConfigError};
+    use super::super::tests::load;
     use super::*;
-
-    fn load(text: &str) -> Result<Options, ConfigError> {
-        let mut o = Options::default();
-        apply_str(&mut o, text, "t.conf")?;
-        validate(&o)?;
-        Ok(o)
-    }
 
     /// The reference's words for each refusal (its positions differ).
     #[test]

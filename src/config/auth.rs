@@ -210,16 +210,9 @@ pub(super) fn check_no_auth_user(opts: &Options) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{apply_str, validate, ConfigError};
+    use super::super::tests::load;
     use super::*;
     use crate::client::connect::ConnectOptions;
-
-    fn load(text: &str) -> Result<Options, ConfigError> {
-        let mut o = Options::default();
-        apply_str(&mut o, text, "t.conf")?;
-        validate(&o)?;
-        Ok(o)
-    }
 
     fn signs_in(o: &Options, connect: &str) -> bool {
         o.auth

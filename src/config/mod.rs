@@ -412,7 +412,9 @@ fn duration(v: &Spanned) -> Result<Duration, String> {
 mod tests {
     use super::*;
 
-    fn load(text: &str) -> Result<Options, ConfigError> {
+    /// Options from conf text named `t.conf`, validated: the config
+    /// tests' loader (the block modules' tests use it too).
+    pub(super) fn load(text: &str) -> Result<Options, ConfigError> {
         let mut o = Options::default();
         apply_str(&mut o, text, "t.conf")?;
         validate(&o)?;

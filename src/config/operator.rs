@@ -108,14 +108,8 @@ pub(super) fn assemble(opts: &mut Options) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{apply_str, ConfigError};
+    use super::super::tests::load;
     use super::*;
-
-    fn load(text: &str) -> Result<Options, ConfigError> {
-        let mut o = Options::default();
-        apply_str(&mut o, text, "t.conf")?;
-        Ok(o)
-    }
 
     #[test]
     fn refusals() {
