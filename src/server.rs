@@ -234,28 +234,22 @@ impl Server {
         connect_info: Option<&str>,
         nonce: Option<&str>,
     ) -> Vec<u8> {
-        self.info_json_with_payload(
-            client_id,
-            client_ip,
-            connect_info,
-            nonce,
-            self.opts.max_payload,
-        )
+        self.info(client_id, client_ip, connect_info, nonce)
+            .to_json()
     }
 
-    /// `info_json` for a connection whose payload limit is its own (a
-    /// JWT's `payload`).
-    pub fn info_json_with_payload(
-        &self,
+    /// The INFO of `info_json`, for a caller that adjusts a field (a
+    /// connection's own payload limit) before sending it.
+    pub fn info<'a>(
+        &'a self,
         client_id: u64,
-        client_ip: Option<&str>,
-        connect_info: Option<&str>,
-        nonce: Option<&str>,
-        max_payload: usize,
-    ) -> Vec<u8> {
+        client_ip: Option<&'a str>,
+        connect_info: Option<&'a str>,
+        nonce: Option<&'a str>,
+    ) -> Info<'a> {
         let port = self.addr().map_or(0, |a| a.port());
         let mut info = Info::new(&self.id, &self.name, &self.opts.host, port);
-        info.max_payload = max_payload;
+        info.max_payload = self.opts.max_payload;
         info.headers = !self.opts.no_header_support;
         info.auth_required = self.opts.auth.advertised();
         if let Some(tls) = &self.opts.tls {
@@ -277,7 +271,7 @@ impl Server {
         if self.lame_duck.load(Ordering::Acquire) {
             info.ldm = Some(true);
         }
-        info.to_json()
+        info
     }
 
     pub(crate) fn count_inbound(&self, msgs: u64, bytes: u64) {

@@ -585,13 +585,14 @@ impl Conn {
         self.sent_pong = true;
         if self.connected && !self.sent_connect_info && self.opts.protocol >= 1 {
             self.sent_connect_info = true;
-            let info = self.server.info_json_with_payload(
+            let mut info = self.server.info(
                 self.handle.id,
                 Some(&self.client_ip),
                 Some(&self.account.name),
                 None,
-                self.max_payload,
             );
+            info.max_payload = self.max_payload;
+            let info = info.to_json();
             self.send_with(|b| write::append_info(b, &info));
         }
     }
