@@ -1,0 +1,161 @@
+//! Who the client is and what it may do: signing in (credentials, the
+//! no-auth user, the account, the user's limits), refusals, and the
+//! permission violations, as the reference words and logs them.
+
+use std::sync::Arc;
+
+use tokio::time::Instant;
+
+use super::{first_ping_delay, Close, Conn};
+use crate::auth::User;
+use crate::client::CloseReason;
+use crate::permissions::PublishCache;
+use crate::proto::parse::Limits;
+use crate::rate_limit::error_limited;
+use crate::router::LocalCache;
+use crate::server::Server;
+
+impl Conn {
+    /// An op other than CONNECT came first: fine without auth; with it,
+    /// only when a no-auth user is configured (the client is taken to be
+    /// that user), else the reference's violation.
+    pub(super) fn before_connect(&mut self) -> Result<(), Close> {
+        let server = self.server.clone();
+        let o = server.opts();
+        if !o.auth.required() {
+            return Ok(());
+        }
+        if let Some(user) = o.auth.no_auth_user() {
+            self.ping_due = Instant::now() + first_ping_delay(o.ping_interval);
+            self.connected = true;
+            return self.sign_in(&server, Some(user), None);
+        }
+        Err(self.auth_violation(None))
+    }
+
+    /// Signed in as `user` (none: no users configured; `claimed` names
+    /// the token or name given, for log lines): its permissions and
+    /// account apply from here on.
+    pub(super) fn sign_in(
+        &mut self,
+        server: &Server,
+        user: Option<&User>,
+        claimed: Option<String>,
+    ) -> Result<(), Close> {
+        let auth = &server.opts().auth;
+        self.perms = auth.permissions_of(user);
+        if let Some(rule) = self.perms.as_ref().and_then(|p| p.responses) {
+            self.handle.allow_responses(rule);
+        }
+        self.user = user.map(User::label).or(claimed);
+        self.pub_verdicts = PublishCache::default();
+        self.max_subs = user
+            .and_then(|u| u.max_subscriptions)
+            .into_iter()
+            .chain(Some(server.opts().max_subscriptions).filter(|&n| n > 0))
+            .min()
+            .unwrap_or(0);
+        let account = match user.and_then(|u| u.account.as_deref()) {
+            // Operator-mode accounts come into being as their users arrive.
+            Some(name) if user.is_some_and(|u| u.from_jwt) => {
+                let (account, created) = server.account_or_create(name);
+                if created {
+                    let js = user.and_then(|u| u.account_jetstream.as_ref());
+                    crate::jetstream::attach_late(&self.server, &account, js);
+                }
+                account
+            }
+            Some(name) => server
+                .account(name)
+                .unwrap_or_else(|| server.global_account().clone()),
+            None => server.global_account().clone(),
+        };
+        let bound = self.handle.set_account(account).clone();
+        if !Arc::ptr_eq(&bound, &self.account) {
+            self.account = bound;
+            self.cache = LocalCache::default();
+        }
+        // A JWT's payload limit narrows the server's for this connection,
+        // and the INFO after CONNECT says so.
+        self.max_payload = user
+            .and_then(|u| u.max_payload)
+            .map_or(server.opts().max_payload, |m| {
+                m.min(server.opts().max_payload)
+            });
+        self.parser.set_limits(Limits {
+            max_control_line: server.opts().max_control_line,
+            max_payload: self.max_payload,
+        });
+        // A JWT allowing no subscriptions at all: the reference tells the
+        // client at once and closes it after what it sent with the CONNECT.
+        if user.and_then(|u| u.max_subscriptions) == Some(0) {
+            self.send_err("maximum subscriptions exceeded");
+            self.close_after_batch = Some(CloseReason::MaxSubscriptionsExceeded);
+        }
+        if let Some(max) = user.and_then(|u| u.max_connections) {
+            if server.account_connections(&self.account) > max {
+                self.log_error("maximum account active connections exceeded");
+                self.send_err("maximum account active connections exceeded");
+                self.flush.flush();
+                return Err(Close(CloseReason::MaxConnectionsExceeded));
+            }
+        }
+        Ok(())
+    }
+
+    /// Refused: logged in the reference's words (naming the user when
+    /// there is one), `-ERR 'Authorization Violation'`, close.
+    pub(super) fn auth_violation(&mut self, user: Option<&str>) -> Close {
+        let (peer, id) = (self.peer, self.handle.id);
+        let limit = &crate::rate_limit::AUTH_FAILURES;
+        match user {
+            Some(name) => error_limited(
+                limit,
+                format_args!("{peer} - cid:{id} - authentication error - {name}"),
+            ),
+            None => error_limited(
+                limit,
+                format_args!("{peer} - cid:{id} - authentication error"),
+            ),
+        }
+        self.send_err("Authorization Violation");
+        self.flush.flush();
+        Close(CloseReason::AuthenticationViolation)
+    }
+
+    /// The user named as the reference names it in log lines.
+    fn auth_user(&self) -> String {
+        match &self.user {
+            Some(label) => label.clone(),
+            None => "User \"N/A\"".to_string(),
+        }
+    }
+
+    /// Not allowed to publish there: the message is dropped, the client
+    /// told, the connection kept (as the reference does).
+    pub(super) fn publish_violation(&mut self, subj: &[u8]) {
+        let subj = String::from_utf8_lossy(subj);
+        self.log_error(&format!(
+            "Publish Violation - {}, Subject {subj:?}",
+            self.auth_user()
+        ));
+        self.send_err(&format!("Permissions Violation for Publish to {subj:?}"));
+    }
+
+    pub(super) fn subscribe_violation(&mut self, subj: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
+        let subj = String::from_utf8_lossy(subj);
+        let sid = String::from_utf8_lossy(sid);
+        let text = match queue {
+            Some(q) => format!(
+                "Permissions Violation for Subscription to {subj:?} using queue {:?}",
+                String::from_utf8_lossy(q)
+            ),
+            None => format!("Permissions Violation for Subscription to {subj:?}"),
+        };
+        self.log_error(&format!(
+            "Subscription Violation - {}, Subject {subj:?}, SID {sid}",
+            self.auth_user()
+        ));
+        self.send_err(&text);
+    }
+}
