@@ -4,6 +4,8 @@
 //! they export to and import from each other. Every client, socket or
 //! internal, belongs to exactly one.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crate::router::Router;
 
 /// The default account's name.
@@ -14,6 +16,20 @@ pub const SYSTEM_ACCOUNT: &str = "$SYS";
 pub struct Account {
     pub name: String,
     pub router: Router,
+    pub stats: AccountStats,
+}
+
+/// An account's traffic (`/accstatz`, `$SYS.REQ.ACCOUNT.<acc>.STATZ`):
+/// messages its clients published, counted once per read batch; what its
+/// clients received is summed from their outbound counts when asked.
+#[derive(Default)]
+pub struct AccountStats {
+    pub in_msgs: AtomicU64,
+    pub in_bytes: AtomicU64,
+    /// Sent to clients of this account that have closed.
+    pub closed_out_msgs: AtomicU64,
+    pub closed_out_bytes: AtomicU64,
+    pub slow_consumers: AtomicU64,
 }
 
 impl Account {
@@ -21,7 +37,14 @@ impl Account {
         Account {
             name: name.to_string(),
             router: Router::new(),
+            stats: AccountStats::default(),
         }
+    }
+
+    /// Counts a read batch's publishes.
+    pub fn count_inbound(&self, msgs: u64, bytes: u64) {
+        self.stats.in_msgs.fetch_add(msgs, Ordering::Relaxed);
+        self.stats.in_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 }
 

@@ -328,6 +328,7 @@ fn start_for(
     });
     let name = config.account.clone();
     let engine = JetStream::start(config, outbox).map_err(|e| format!("account {name:?}: {e}"))?;
+    server.add_ingest_queues(&account.name, engine.ingest_queues());
     if Arc::ptr_eq(account, server.global_account()) {
         // The in-process KV and object store read `$G`'s streams.
         server.set_jetstream_readers(engine.readers());

@@ -35,6 +35,8 @@ pub struct Stats {
     pub slow_consumers: AtomicU64,
     pub stale_connections: AtomicU64,
     pub total_connections: AtomicU64,
+    /// Clients refused for their credentials.
+    pub auth_failures: AtomicU64,
 }
 
 pub struct Server {
@@ -54,6 +56,8 @@ pub struct Server {
     accounts: parking_lot::RwLock<HashMap<String, Arc<Account>>>,
     system_account: String,
     clients: Mutex<HashMap<u64, Arc<Handle>>>,
+    /// The most recently closed connections (`/connz?state=closed`).
+    closed: crate::client::conn_info::ClosedRing,
     /// Signalled when the last client leaves the registry.
     clients_gone: Notify,
     next_client_id: AtomicU64,
@@ -65,6 +69,8 @@ pub struct Server {
     /// JetStream of accounts that arrived after start-up (operator mode),
     /// shut down with the server.
     js_late: Mutex<Vec<crate::jetstream::Attached>>,
+    /// Each JetStream account's stream ingest queues (`/metrics`).
+    ingest_queues: Mutex<Vec<(String, Arc<tern_jetstream::metrics::IngestQueues>)>>,
 }
 
 impl Server {
@@ -88,7 +94,9 @@ impl Server {
                 .entry(a.to_string())
                 .or_insert_with(|| Arc::new(Account::new(a)));
         }
+        let closed = crate::client::conn_info::ClosedRing::new(opts.max_closed_clients);
         Server {
+            closed,
             opts,
             id,
             name,
@@ -106,6 +114,7 @@ impl Server {
             lame_duck: AtomicBool::new(false),
             js_readers: OnceLock::new(),
             js_late: Mutex::new(Vec::new()),
+            ingest_queues: Mutex::new(Vec::new()),
             stop_accepting: Notify::new(),
         }
     }
@@ -150,6 +159,28 @@ impl Server {
         let a = Arc::new(Account::new(name));
         accounts.insert(name.to_string(), a.clone());
         (a, true)
+    }
+
+    pub(crate) fn add_ingest_queues(
+        &self,
+        account: &str,
+        queues: Arc<tern_jetstream::metrics::IngestQueues>,
+    ) {
+        self.ingest_queues
+            .lock()
+            .push((account.to_string(), queues));
+    }
+
+    /// `(account, stream, messages queued)` for every stream.
+    pub fn ingest_depths(&self) -> Vec<(String, String, usize)> {
+        let all = self.ingest_queues.lock().clone();
+        all.into_iter()
+            .flat_map(|(account, q)| {
+                q.depths()
+                    .into_iter()
+                    .map(move |(stream, n)| (account.clone(), stream, n))
+            })
+            .collect()
     }
 
     /// Keeps an account's JetStream started after start-up.
@@ -284,6 +315,11 @@ impl Server {
     /// Cuts off a client that cannot keep up.
     pub(crate) fn slow_consumer(&self, handle: &Handle, reason: CloseReason) {
         self.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+        handle
+            .account()
+            .stats
+            .slow_consumers
+            .fetch_add(1, Ordering::Relaxed);
         match reason {
             CloseReason::SlowConsumerWriteDeadline => info!(
                 "cid:{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded",
@@ -297,7 +333,37 @@ impl Server {
         handle.close(reason);
     }
 
-    pub(crate) fn client_closed(&self, handle: &Handle, peer: SocketAddr, reason: CloseReason) {
+    /// Whether closed connections are kept for `/connz`.
+    pub(crate) fn keeps_closed_connections(&self) -> bool {
+        self.closed.enabled()
+    }
+
+    /// The kept closed connections, oldest first.
+    pub fn closed_connections(&self) -> Vec<crate::client::conn_info::ConnSnapshot> {
+        self.closed.all()
+    }
+
+    /// Every socket client now connected.
+    pub fn connections(&self) -> Vec<Arc<Handle>> {
+        let mut all = self.all_clients();
+        all.retain(|h| h.conn_info().is_some());
+        all
+    }
+
+    /// Every account, by name.
+    pub fn accounts(&self) -> Vec<Arc<Account>> {
+        let mut all: Vec<_> = self.accounts.read().values().cloned().collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
+    pub(crate) fn client_closed(
+        &self,
+        handle: &Handle,
+        peer: SocketAddr,
+        reason: CloseReason,
+        subs: Vec<crate::client::conn_info::SubSnapshot>,
+    ) {
         debug!(
             "{peer} - cid:{} - Client connection closed: {reason:?}",
             handle.id
@@ -310,6 +376,18 @@ impl Server {
             self.stats
                 .closed_out_bytes
                 .fetch_add(bytes, Ordering::Relaxed);
+            let acc = &handle.account().stats;
+            acc.closed_out_msgs.fetch_add(msgs, Ordering::Relaxed);
+            acc.closed_out_bytes.fetch_add(bytes, Ordering::Relaxed);
+        }
+        if let Some(mut snap) = handle.snapshot().filter(|_| self.closed.enabled()) {
+            snap.stop = Some((
+                crate::client::conn_info::unix_nanos(std::time::SystemTime::now()),
+                reason.to_string(),
+            ));
+            snap.subs = subs;
+            snap.pending = 0;
+            self.closed.push(snap);
         }
         if reason == CloseReason::StaleConnection {
             self.stats.stale_connections.fetch_add(1, Ordering::Relaxed);
@@ -373,6 +451,7 @@ impl Server {
             id,
             self.global.clone(),
             self.opts.max_pending,
+            peer,
         ));
         let over_limit = {
             let mut clients = self.clients.lock();

@@ -218,6 +218,7 @@ pub struct JetStream {
     inbox: ApiInbox,
     thread: JoinHandle<()>,
     readers: Arc<crate::store::Readers>,
+    queues: Arc<crate::metrics::IngestQueues>,
 }
 
 impl JetStream {
@@ -237,6 +238,7 @@ impl JetStream {
             .map_err(|e| EngineError(format!("could not start the stream writers: {e}")))?;
         registry.recover(&dir)?;
         let readers = registry.readers();
+        let queues = registry.ingest_queues();
         let (tx, rx) = std::sync::mpsc::channel();
         let queued = Arc::new(AtomicUsize::new(0));
         let counted = queued.clone();
@@ -248,7 +250,13 @@ impl JetStream {
             inbox: ApiInbox { tx, queued, limit },
             thread,
             readers,
+            queues,
         })
+    }
+
+    /// The streams' ingest queues (their depths, for `/metrics`).
+    pub fn ingest_queues(&self) -> Arc<crate::metrics::IngestQueues> {
+        self.queues.clone()
     }
 
     /// Readers of the file streams' committed messages, for in-process

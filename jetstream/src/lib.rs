@@ -14,6 +14,7 @@ pub mod duration;
 pub mod engine;
 pub mod error;
 pub mod headers;
+pub mod metrics;
 pub mod msg_api;
 mod registry;
 pub mod store;

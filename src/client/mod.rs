@@ -5,6 +5,7 @@
 //! publisher's task. Each socket connection runs a reader task (read, parse,
 //! route, then wake the noted writers once) and a writer task.
 
+pub mod conn_info;
 pub(crate) mod connect;
 mod outbound;
 mod reader;
@@ -64,6 +65,8 @@ pub struct Handle {
     /// Set at CONNECT for a user with response permission: the reply
     /// subjects delivered to it, which it may then publish to.
     responses: std::sync::OnceLock<crate::permissions::Responses>,
+    /// What monitoring shows of a socket connection.
+    info: Option<Box<conn_info::ConnInfo>>,
 }
 
 impl Handle {
@@ -91,8 +94,13 @@ impl Handle {
         self.account()
     }
 
-    /// A socket client; `default_account` until it signs in.
-    pub fn socket(id: u64, default_account: Arc<Account>, max_pending: usize) -> Self {
+    /// A socket client from `peer`; `default_account` until it signs in.
+    pub fn socket(
+        id: u64,
+        default_account: Arc<Account>,
+        max_pending: usize,
+        peer: std::net::SocketAddr,
+    ) -> Self {
         Handle {
             id,
             account: std::sync::OnceLock::new(),
@@ -102,6 +110,7 @@ impl Handle {
             async_info: AtomicBool::new(false),
             headers: AtomicBool::new(false),
             responses: std::sync::OnceLock::new(),
+            info: Some(Box::new(conn_info::ConnInfo::new(peer))),
         }
     }
 
@@ -115,7 +124,21 @@ impl Handle {
             async_info: AtomicBool::new(false),
             headers: AtomicBool::new(true),
             responses: std::sync::OnceLock::new(),
+            info: None,
         }
+    }
+
+    /// What monitoring shows of a socket connection; `None` for
+    /// internal clients.
+    pub fn conn_info(&self) -> Option<&conn_info::ConnInfo> {
+        self.info.as_deref()
+    }
+
+    /// The connection's figures now (`None` for internal clients).
+    pub fn snapshot(&self) -> Option<conn_info::ConnSnapshot> {
+        let info = self.info.as_deref()?;
+        let out = self.outbound()?;
+        Some(info.snapshot(self.id, out.pending_bytes(), out.out_counts()))
     }
 
     pub fn wants_async_info(&self) -> bool {

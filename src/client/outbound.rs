@@ -17,6 +17,8 @@ pub enum CloseReason {
     SlowConsumerPendingBytes,
     SlowConsumerWriteDeadline,
     WriteError,
+    /// The socket failed on read (a reset, say), not a clean close.
+    ReadError,
     StaleConnection,
     MaxConnectionsExceeded,
     ServerShutdown,
@@ -36,6 +38,7 @@ impl std::fmt::Display for CloseReason {
             CloseReason::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
             CloseReason::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
             CloseReason::WriteError => "Write Error",
+            CloseReason::ReadError => "Read Error",
             CloseReason::StaleConnection => "Stale Connection",
             CloseReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
             CloseReason::ServerShutdown => "Server Shutdown",
@@ -121,6 +124,11 @@ impl Outbound {
     pub fn out_counts(&self) -> (u64, u64) {
         let st = self.state.lock();
         (st.out_msgs, st.out_bytes)
+    }
+
+    /// Bytes waiting for the writer.
+    pub fn pending_bytes(&self) -> usize {
+        self.state.lock().buf.len()
     }
 
     /// Appends protocol bytes (PONG, +OK, -ERR, INFO).

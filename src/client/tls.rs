@@ -109,6 +109,22 @@ pub async fn run_tls_connection(
     match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
         Ok(Ok(tls_stream)) => {
             debug!("{peer} - cid:{} - TLS handshake complete", handle.id);
+            if let Some(info) = handle.conn_info() {
+                let conn = tls_stream.get_ref().1;
+                info.update(|d| {
+                    d.tls_version = match conn.protocol_version() {
+                        Some(rustls::ProtocolVersion::TLSv1_3) => "1.3".into(),
+                        Some(rustls::ProtocolVersion::TLSv1_2) => "1.2".into(),
+                        Some(v) => format!("{v:?}"),
+                        None => String::new(),
+                    };
+                    d.tls_cipher = conn
+                        .negotiated_cipher_suite()
+                        .and_then(|c| c.suite().as_str())
+                        .unwrap_or_default()
+                        .to_string();
+                });
+            }
             // INFO goes inside TLS when the handshake came first; the
             // first certificate of the client's chain names it, for
             // `verify_and_map`.
@@ -167,5 +183,5 @@ async fn starts_handshake(stream: &TcpStream, wait: Duration) -> bool {
 
 fn closed(server: &Server, handle: &Arc<Handle>, peer: SocketAddr, reason: CloseReason) {
     handle.close(reason);
-    server.client_closed(handle, peer, reason);
+    server.client_closed(handle, peer, reason, Vec::new());
 }

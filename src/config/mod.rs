@@ -219,6 +219,7 @@ fn apply_key(opts: &mut Options, key: &Key, v: &Spanned) -> Result<(), String> {
         "max_pending" => opts.max_pending = size(v)?,
         "max_connections" | "max_conn" => opts.max_connections = size(v)?,
         "max_subscriptions" | "max_subs" => opts.max_subscriptions = size(v)?,
+        "max_closed_clients" => opts.max_closed_clients = size(v)?,
         "ping_interval" => opts.ping_interval = duration(v)?,
         "ping_max" => {
             opts.ping_max = u32::try_from(int(v)?).map_err(|_| "ping_max out of range")?

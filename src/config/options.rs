@@ -49,6 +49,9 @@ pub fn default_store_dir() -> PathBuf {
     std::env::temp_dir().join("tern")
 }
 
+/// The reference's default for the closed-connection ring.
+pub const MAX_CLOSED_CLIENTS: usize = 10_000;
+
 #[derive(Debug, Clone)]
 pub struct Options {
     pub host: String,
@@ -60,6 +63,8 @@ pub struct Options {
     pub max_connections: usize,
     /// 0 = unlimited.
     pub max_subscriptions: usize,
+    /// Closed connections kept for `/connz?state=closed` (0: none).
+    pub max_closed_clients: usize,
     pub ping_interval: Duration,
     pub ping_max: u32,
     pub write_deadline: Duration,
@@ -122,6 +127,7 @@ impl Default for Options {
             max_pending: MAX_PENDING_BYTES,
             max_connections: MAX_CONNECTIONS,
             max_subscriptions: 0,
+            max_closed_clients: MAX_CLOSED_CLIENTS,
             ping_interval: PING_INTERVAL,
             ping_max: PING_MAX,
             write_deadline: WRITE_DEADLINE,

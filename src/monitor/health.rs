@@ -11,16 +11,8 @@ use serde_json::Value;
 
 use super::http::{Request, Response};
 use super::lookup;
+use super::query::parse_bool;
 use crate::server::Server;
-
-/// Go's `strconv.ParseBool`.
-fn parse_bool(v: &str) -> Option<bool> {
-    match v {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
-}
 
 /// One failed check: its type (`BAD_REQUEST`, `ACCOUNT`, ...), what it
 /// names, and the message.

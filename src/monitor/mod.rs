@@ -3,8 +3,15 @@
 //! 404 for what tern does not serve yet. JSON answers take `?callback=`
 //! (JSONP). The port opens before the client port.
 
+mod accountz;
+mod cluster;
+mod connz;
 mod health;
 mod http;
+mod jsz;
+mod metrics;
+mod query;
+mod subsz;
 mod varz;
 
 use std::net::SocketAddr;
@@ -80,16 +87,105 @@ async fn route(server: &Arc<Server>, stats: &RequestStats, req: &Request) -> Res
         return not_found();
     };
     let path = if path.is_empty() { "/" } else { path };
-    if matches!(path, "/" | "/healthz" | "/varz") {
+    let path = if path == "/subscriptionsz" {
+        "/subsz"
+    } else {
+        path
+    };
+    if ENDPOINTS.contains(&path) {
         *stats.lock().entry(path.to_string()).or_default() += 1;
     }
     let resp = match path {
         "/" => index(base),
         "/healthz" => health::healthz(server, req).await,
         "/varz" => varz::varz(server, stats).await,
+        "/connz" => connz::connz(server, req),
+        "/subsz" => subsz::subsz(server, req),
+        "/jsz" => jsz::jsz(server, req).await,
+        "/accountz" => accountz::accountz(server, req),
+        "/accstatz" => accountz::accstatz(server, req),
+        "/routez" => cluster::routez(server, req),
+        "/gatewayz" => cluster::gatewayz(server, req),
+        "/leafz" => cluster::leafz(server, req),
+        "/metrics" => return metrics::metrics(server, stats).await,
         _ => return not_found(),
     };
     jsonp(resp, req.param("callback"))
+}
+
+/// The paths counted in varz `http_req_stats`.
+const ENDPOINTS: [&str; 12] = [
+    "/",
+    "/varz",
+    "/connz",
+    "/routez",
+    "/gatewayz",
+    "/leafz",
+    "/subsz",
+    "/accountz",
+    "/accstatz",
+    "/jsz",
+    "/healthz",
+    "/metrics",
+];
+
+/// JSON with fields in the order given (serde_json's maps sort theirs):
+/// the reference's order for its top-level objects.
+#[derive(Default)]
+pub(super) struct Ordered(Vec<(&'static str, Field)>);
+
+enum Field {
+    Value(serde_json::Value),
+    Nested(Ordered),
+    List(Vec<Ordered>),
+}
+
+impl Ordered {
+    pub(super) fn put(&mut self, k: &'static str, v: serde_json::Value) {
+        self.0.push((k, Field::Value(v)));
+    }
+
+    pub(super) fn put_nested(&mut self, k: &'static str, v: Ordered) {
+        self.0.push((k, Field::Nested(v)));
+    }
+
+    pub(super) fn put_list(&mut self, k: &'static str, v: Vec<Ordered>) {
+        self.0.push((k, Field::List(v)));
+    }
+}
+
+impl serde::Serialize for Ordered {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            match v {
+                Field::Value(v) => map.serialize_entry(k, v)?,
+                Field::Nested(o) => map.serialize_entry(k, o)?,
+                Field::List(l) => map.serialize_entry(k, l)?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// Pretty JSON as Go's `MarshalIndent` writes it, `<`, `>` and `&`
+/// escaped (they only occur inside strings, so replacing bytes is safe).
+pub(super) fn pretty(v: &impl serde::Serialize) -> Vec<u8> {
+    let raw = serde_json::to_vec_pretty(v).unwrap_or_default();
+    if !raw.iter().any(|b| matches!(b, b'<' | b'>' | b'&')) {
+        return raw;
+    }
+    let mut out = Vec::with_capacity(raw.len() + 16);
+    for b in raw {
+        match b {
+            b'<' => out.extend_from_slice(b"\\u003c"),
+            b'>' => out.extend_from_slice(b"\\u003e"),
+            b'&' => out.extend_from_slice(b"\\u0026"),
+            _ => out.push(b),
+        }
+    }
+    out
 }
 
 /// Go's answer to a path it does not serve.
@@ -146,6 +242,16 @@ pub(super) async fn lookup(
     account: &str,
     subject: &str,
 ) -> Option<serde_json::Value> {
+    lookup_with(server, account, subject, b"").await
+}
+
+/// `lookup` with a request body.
+pub(super) async fn lookup_with(
+    server: &Arc<Server>,
+    account: &str,
+    subject: &str,
+    body: &[u8],
+) -> Option<serde_json::Value> {
     let account = server.account(account)?;
     let (tx, rx) = tokio::sync::oneshot::channel();
     let tx = parking_lot::Mutex::new(Some(tx));
@@ -163,13 +269,17 @@ pub(super) async fn lookup(
         "NATS/1.0\r\n{}: 1\r\n\r\n",
         tern_jetstream::engine::MONITOR_HEADER
     );
-    server.publish_in(
+    let heard = server.publish_in(
         &account,
         subject.as_bytes(),
         Some(inbox.as_bytes()),
         Some(headers.as_bytes()),
-        b"",
+        body,
     );
+    if !heard {
+        server.unsubscribe_internal(&sub);
+        return None;
+    }
     let reply = tokio::time::timeout(LOOKUP_TIMEOUT, rx).await;
     server.unsubscribe_internal(&sub);
     let payload = reply.ok()?.ok()?;

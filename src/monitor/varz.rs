@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{json, Value};
 
 use super::http::Response;
-use super::{lookup, RequestStats};
+use super::{lookup, Ordered, RequestStats};
 use crate::config::options::{Port, SyncInterval, NATS_VERSION};
 use crate::server::Server;
 
@@ -73,6 +73,11 @@ fn port_number(p: Option<Port>, bound: Option<std::net::SocketAddr>) -> u16 {
 }
 
 pub async fn varz(server: &std::sync::Arc<Server>, stats: &RequestStats) -> Response {
+    Response::json(200, super::pretty(&fields(server, stats).await))
+}
+
+/// The `/varz` object (also what `/metrics` flattens into `nats_varz_*`).
+pub async fn fields(server: &std::sync::Arc<Server>, stats: &RequestStats) -> Ordered {
     let o = server.opts();
     let now = SystemTime::now();
     let started = server.started_at();
@@ -87,8 +92,8 @@ pub async fn varz(server: &std::sync::Arc<Server>, stats: &RequestStats) -> Resp
     let s = server.stats();
     let (out_msgs, out_bytes) = server.out_totals();
     let zero_stats = || json!({"clients": 0, "routes": 0, "gateways": 0, "leafs": 0});
-    let mut v = Ordered(Vec::with_capacity(64));
-    let mut put = |k: &'static str, val: Value| v.0.push((k, val));
+    let mut v = Ordered::default();
+    let mut put = |k: &'static str, val: Value| v.put(k, val);
     put("server_id", json!(server.id()));
     put("server_name", json!(server.name()));
     put("version", json!(NATS_VERSION));
@@ -178,22 +183,23 @@ pub async fn varz(server: &std::sync::Arc<Server>, stats: &RequestStats) -> Resp
     let mut stale = zero_stats();
     stale["clients"] = json!(s.stale_connections.load(Ordering::Relaxed));
     put("stale_connection_stats", stale);
-    let body = serde_json::to_vec_pretty(&v).unwrap_or_default();
-    Response::json(200, body)
+    v
 }
 
-/// Top-level fields in the reference's order (serde_json's maps sort).
-struct Ordered(Vec<(&'static str, Value)>);
-
-impl serde::Serialize for Ordered {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in &self.0 {
-            map.serialize_entry(k, v)?;
-        }
-        map.end()
-    }
+/// JetStream's settings as `/varz` and `/jsz` show them.
+pub fn jetstream_config(o: &crate::config::options::Options) -> Value {
+    let root = crate::jetstream::store_root(o);
+    let sync = match o.sync_interval {
+        SyncInterval::Always => 0,
+        SyncInterval::Every(d) => d.as_nanos() as u64,
+    };
+    json!({
+        "max_memory": o.max_memory_store.unwrap_or_else(crate::jetstream::default_max_memory),
+        "max_storage": o.max_file_store.unwrap_or_else(|| crate::jetstream::default_max_storage(&root)),
+        "store_dir": root.display().to_string(),
+        "sync_interval": sync,
+        "strict": true,
+    })
 }
 
 /// The `jetstream` block: empty without JetStream; else its config and
@@ -232,19 +238,8 @@ async fn jetstream(server: &std::sync::Arc<Server>) -> Value {
                 .unwrap_or(0);
         }
     }
-    let root = crate::jetstream::store_root(o);
-    let sync = match o.sync_interval {
-        SyncInterval::Always => 0,
-        SyncInterval::Every(d) => d.as_nanos() as u64,
-    };
     json!({
-        "config": {
-            "max_memory": o.max_memory_store.unwrap_or_else(crate::jetstream::default_max_memory),
-            "max_storage": o.max_file_store.unwrap_or_else(|| crate::jetstream::default_max_storage(&root)),
-            "store_dir": root.display().to_string(),
-            "sync_interval": sync,
-            "strict": true,
-        },
+        "config": jetstream_config(o),
         "stats": {
             "memory": totals[0],
             "storage": totals[1],

@@ -50,11 +50,28 @@ type FxMap<V> = HashMap<Bytes, V, BuildHasherDefault<FxHasher>>;
 #[derive(Default)]
 pub struct SharedCache {
     map: FxMap<Arc<MatchResult>>,
+    /// Lookups and hits (`/subsz` num_matches, cache_hit_rate), counted
+    /// under the lock already held.
+    lookups: u64,
+    hits: u64,
 }
 
 impl SharedCache {
-    pub fn get(&self, subject: &[u8]) -> Option<Arc<MatchResult>> {
-        self.map.get(subject).cloned()
+    pub fn get(&mut self, subject: &[u8]) -> Option<Arc<MatchResult>> {
+        self.lookups += 1;
+        let hit = self.map.get(subject).cloned();
+        self.hits += u64::from(hit.is_some());
+        hit
+    }
+
+    /// Lookups and hits so far.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.lookups, self.hits)
+    }
+
+    /// How many subscriptions each cached subject reaches.
+    pub fn fanouts(&self) -> Vec<usize> {
+        self.map.values().map(|r| r.fanout()).collect()
     }
 
     pub fn insert(&mut self, subject: &[u8], result: Arc<MatchResult>) {

@@ -79,9 +79,21 @@ impl Subscription {
         self.closed.load(Ordering::Acquire)
     }
 
-    /// Marks it closed; true for the caller that closed it first.
+    /// Marks it closed; true for the caller that closed it first (who
+    /// also takes it off its connection's count).
     pub fn close(&self) -> bool {
-        !self.closed.swap(true, Ordering::AcqRel)
+        let first = !self.closed.swap(true, Ordering::AcqRel);
+        if first {
+            if let Some(info) = self.client.conn_info() {
+                info.subscription_removed();
+            }
+        }
+        first
+    }
+
+    /// The auto-unsubscribe limit (0: none).
+    pub fn max(&self) -> u64 {
+        self.max.load(Ordering::Acquire)
     }
 
     pub fn delivered(&self) -> u64 {
@@ -150,6 +162,12 @@ impl MatchResult {
         self.plain.is_empty() && self.queues.is_empty()
     }
 
+    /// Plain subscriptions plus queue groups, as the reference counts a
+    /// match's fanout.
+    pub fn fanout(&self) -> usize {
+        self.plain.len() + self.queues.len()
+    }
+
     fn add_queue_member(&mut self, name: &Bytes, sub: &Arc<Subscription>) {
         match self.queues.iter_mut().find(|q| q.name == *name) {
             Some(q) => q.members.push(sub.clone()),
@@ -170,6 +188,62 @@ pub struct Router {
     /// lookup that raced a change never caches a stale result.
     generation: AtomicU64,
     cache: Mutex<SharedCache>,
+    inserts: AtomicU64,
+    removes: AtomicU64,
+}
+
+/// What `/subsz` reports of a router, in the reference's terms.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RouterStats {
+    pub num_subscriptions: usize,
+    pub num_cache: usize,
+    pub num_inserts: u64,
+    pub num_removes: u64,
+    pub num_matches: u64,
+    pub cache_hit_rate: f64,
+    pub max_fanout: usize,
+    pub avg_fanout: f64,
+}
+
+impl RouterStats {
+    /// Sums the routers of several accounts (fanout: the largest, and the
+    /// mean weighted by cache entries; hit rate over all matches).
+    pub fn add(&mut self, other: &RouterStats) {
+        let hits = self.cache_hit_rate * self.num_matches as f64
+            + other.cache_hit_rate * other.num_matches as f64;
+        let fanned =
+            self.avg_fanout * self.num_cache as f64 + other.avg_fanout * other.num_cache as f64;
+        self.num_subscriptions += other.num_subscriptions;
+        self.num_cache += other.num_cache;
+        self.num_inserts += other.num_inserts;
+        self.num_removes += other.num_removes;
+        self.num_matches += other.num_matches;
+        self.max_fanout = self.max_fanout.max(other.max_fanout);
+        self.cache_hit_rate = if self.num_matches > 0 {
+            hits / self.num_matches as f64
+        } else {
+            0.0
+        };
+        self.avg_fanout = if self.num_cache > 0 {
+            fanned / self.num_cache as f64
+        } else {
+            0.0
+        };
+    }
+}
+
+/// A subscription as monitoring lists it.
+pub fn sub_snapshot(s: &Subscription) -> crate::client::conn_info::SubSnapshot {
+    crate::client::conn_info::SubSnapshot {
+        subject: String::from_utf8_lossy(&s.subject).into_owned(),
+        queue: s
+            .queue
+            .as_ref()
+            .map(|q| String::from_utf8_lossy(q).into_owned()),
+        sid: String::from_utf8_lossy(&s.sid).into_owned(),
+        msgs: s.delivered(),
+        max: s.max(),
+    }
 }
 
 impl Router {
@@ -184,6 +258,7 @@ impl Router {
     pub fn insert(&self, sub: Arc<Subscription>) {
         let mut trie = self.trie.write();
         trie.insert(sub);
+        self.inserts.fetch_add(1, Ordering::Relaxed);
         self.changed_locked();
     }
 
@@ -192,6 +267,7 @@ impl Router {
         let mut trie = self.trie.write();
         let removed = trie.remove(sub);
         if removed {
+            self.removes.fetch_add(1, Ordering::Relaxed);
             self.changed_locked();
         }
         removed
@@ -202,7 +278,11 @@ impl Router {
         let mut trie = self.trie.write();
         let mut any = false;
         for sub in subs {
-            any |= trie.remove(sub);
+            let removed = trie.remove(sub);
+            if removed {
+                self.removes.fetch_add(1, Ordering::Relaxed);
+            }
+            any |= removed;
         }
         if any {
             self.changed_locked();
@@ -218,6 +298,39 @@ impl Router {
     /// Number of subscriptions.
     pub fn count(&self) -> usize {
         self.trie.read().count()
+    }
+
+    /// Calls `f` with every subscription (monitoring; holds the read
+    /// lock throughout, so `f` must be quick).
+    pub fn for_each(&self, f: impl FnMut(&Arc<Subscription>)) {
+        self.trie.read().for_each(f);
+    }
+
+    /// The router's figures for `/subsz`.
+    pub fn stats(&self) -> RouterStats {
+        let num_subscriptions = self.count();
+        let cache = self.cache.lock();
+        let (lookups, hits) = cache.counts();
+        let fanouts = cache.fanouts();
+        let num_cache = fanouts.len();
+        RouterStats {
+            num_subscriptions,
+            num_cache,
+            num_inserts: self.inserts.load(Ordering::Relaxed),
+            num_removes: self.removes.load(Ordering::Relaxed),
+            num_matches: lookups,
+            cache_hit_rate: if lookups > 0 {
+                hits as f64 / lookups as f64
+            } else {
+                0.0
+            },
+            max_fanout: fanouts.iter().copied().max().unwrap_or(0),
+            avg_fanout: if num_cache > 0 {
+                fanouts.iter().sum::<usize>() as f64 / num_cache as f64
+            } else {
+                0.0
+            },
+        }
     }
 
     /// Every subscription matching `subject`, through the shared cache.

@@ -112,6 +112,18 @@ impl Trie {
         removed
     }
 
+    /// Calls `f` with every subscription, depth first.
+    pub fn for_each(&self, mut f: impl FnMut(&Arc<Subscription>)) {
+        let mut stack = vec![&self.root];
+        while let Some(node) = stack.pop() {
+            node.plain.iter().for_each(&mut f);
+            node.queues.iter().flat_map(|(_, m)| m).for_each(&mut f);
+            stack.extend(node.literal.values());
+            stack.extend(node.pwc.as_deref());
+            stack.extend(node.fwc.as_deref());
+        }
+    }
+
     pub fn matches(&self, subject: &[u8]) -> MatchResult {
         let mut out = MatchResult::default();
         let tokens = Tokens::new(subject);

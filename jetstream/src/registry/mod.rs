@@ -118,6 +118,11 @@ impl Registry {
         self.readers.clone()
     }
 
+    /// The streams' ingest queues, for their depths.
+    pub fn ingest_queues(&self) -> Arc<crate::metrics::IngestQueues> {
+        self.pool.ingest_queues()
+    }
+
     /// Hands an open stream to the writers, starts capturing its subjects
     /// and registers it.
     fn attach(

@@ -400,7 +400,11 @@ impl Wal {
     /// Makes every written frame durable.
     pub(super) fn sync(&mut self) -> std::io::Result<()> {
         if self.unsynced {
+            let started = std::time::Instant::now();
             self.file.sync_data()?;
+            crate::metrics::store()
+                .fsync_seconds
+                .observe(started.elapsed().as_secs_f64());
             self.unsynced = false;
         }
         Ok(())

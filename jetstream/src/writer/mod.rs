@@ -112,6 +112,16 @@ pub(crate) struct Queue {
     consumers: AtomicU64,
 }
 
+impl crate::metrics::Depth for Queue {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn depth(&self) -> usize {
+        self.msgs.load(Ordering::Relaxed)
+    }
+}
+
 impl Queue {
     /// Counts a message in, unless that takes the queue past its limits
     /// (a single message larger than the byte limit still goes alone).
@@ -295,6 +305,8 @@ struct ShardHandle {
 pub struct WriterPool {
     shards: Vec<ShardHandle>,
     next_id: AtomicU64,
+    /// Every stream's queue, for its depth in `/metrics`.
+    queues: Arc<crate::metrics::IngestQueues>,
 }
 
 /// Shards for this machine: one per core (at least two, so one stream's
@@ -327,7 +339,13 @@ impl WriterPool {
         Ok(WriterPool {
             shards,
             next_id: AtomicU64::new(1),
+            queues: Arc::default(),
         })
+    }
+
+    /// The streams' ingest queues.
+    pub fn ingest_queues(&self) -> Arc<crate::metrics::IngestQueues> {
+        self.queues.clone()
     }
 
     /// Hands a stream to a shard; its durable consumers come back with it.
@@ -389,6 +407,8 @@ impl WriterPool {
             stored_bytes: AtomicU64::new(bytes),
             consumers: AtomicU64::new(consumers),
         });
+        let weak: std::sync::Weak<dyn crate::metrics::Depth> = Arc::downgrade(&queue) as _;
+        self.queues.add(weak);
         let attachment = Attachment {
             id,
             stream,

@@ -74,6 +74,9 @@ pub(super) struct Slot {
     /// `prepare` ran for the batch (and panicked, when set).
     prepared: bool,
     prepare_panic: Option<String>,
+    /// When the batch's commit began (`prepare`), for the commit latency
+    /// histogram.
+    commit_started: Option<Instant>,
     /// The deadline this slot has in the shard's heap.
     pub(super) timer: Option<Instant>,
 }
@@ -145,6 +148,7 @@ impl Slot {
             touched: false,
             prepared: false,
             prepare_panic: None,
+            commit_started: None,
             timer: None,
         }
     }
@@ -291,6 +295,9 @@ impl Slot {
         let Some(stream) = self.stream.as_mut() else {
             return;
         };
+        if self.published {
+            self.commit_started = Some(Instant::now());
+        }
         let (published, failed) = (self.published, self.batch_error.is_some());
         let name = &self.queue.name;
         let done = guard(|| {
@@ -321,6 +328,8 @@ impl Slot {
             return self.panicked(&why, outbox, readers);
         }
         let published = std::mem::take(&mut self.published);
+        let started = self.commit_started.take();
+        let batch = self.acks.len();
         let Some(stream) = self.stream.as_mut() else {
             self.send_acks(outbox);
             return;
@@ -364,6 +373,11 @@ impl Slot {
             Ok(None) => {
                 if published {
                     self.recovered();
+                }
+                if let Some(at) = started {
+                    let m = crate::metrics::store();
+                    m.commit_seconds.observe(at.elapsed().as_secs_f64());
+                    m.commit_batch_messages.observe(batch as f64);
                 }
                 self.note_state();
             }

@@ -78,10 +78,15 @@ pub async fn run_connection<R, W>(
         conn.flush.flush();
     }
     let reason = conn.read_loop(rd).await;
+    let subs = if server.keeps_closed_connections() {
+        conn.subs_snapshot()
+    } else {
+        Vec::new()
+    };
     conn.unsubscribe_all();
     handle.close(reason);
     let _ = writer.await;
-    server.client_closed(&handle, peer, reason);
+    server.client_closed(&handle, peer, reason, subs);
 }
 
 /// Per-connection state owned by the reader task.
@@ -108,6 +113,8 @@ struct Conn {
     /// then the ping timer sends its PING even to an active client, as the
     /// reference does to measure it.
     rtt_measured: bool,
+    /// When our outstanding PING went out (the round trip's start).
+    ping_sent: Option<Instant>,
     /// `-V`: trace every op.
     trace: bool,
     /// Bytes arrived since the last ping timer tick.
@@ -171,6 +178,7 @@ impl Conn {
                 },
             sent_pong: false,
             rtt_measured: false,
+            ping_sent: None,
             read_since_tick: false,
             trace: o.trace,
             in_msgs: 0,
@@ -209,13 +217,14 @@ impl Conn {
                 }
                 read = rd.read_buf(&mut buf.bytes) => {
                     match read {
-                        Ok(0) | Err(_) => return CloseReason::ClientClosed,
+                        Ok(0) => return CloseReason::ClientClosed,
+                        Err(_) => return CloseReason::ReadError,
                         Ok(n) => buf.after_read(n),
                     }
                     self.read_since_tick = true;
                     let result = self.process(&mut buf.bytes);
                     self.flush.flush();
-                    self.server.count_inbound(std::mem::take(&mut self.in_msgs), std::mem::take(&mut self.in_bytes));
+                    self.count_inbound();
                     if let Err(Close(reason)) = result {
                         return reason;
                     }
@@ -230,6 +239,23 @@ impl Conn {
                     }
                 }
             }
+        }
+    }
+
+    /// Adds the batch's messages to the server's, the account's and the
+    /// connection's counts: once per read batch, not per message.
+    fn count_inbound(&mut self) {
+        let (msgs, bytes) = (
+            std::mem::take(&mut self.in_msgs),
+            std::mem::take(&mut self.in_bytes),
+        );
+        if msgs == 0 {
+            return;
+        }
+        self.server.count_inbound(msgs, bytes);
+        self.account.count_inbound(msgs, bytes);
+        if let Some(info) = self.handle.conn_info() {
+            info.count_inbound(msgs, bytes);
         }
     }
 
@@ -259,6 +285,7 @@ impl Conn {
             return Err(Close(CloseReason::StaleConnection));
         }
         self.pings_out += 1;
+        self.ping_sent = Some(now);
         self.send(write::PING);
         self.flush.flush();
         Ok(())
@@ -335,6 +362,9 @@ impl Conn {
             Op::Pong => {
                 if self.pings_out > 0 {
                     self.rtt_measured = true;
+                }
+                if let (Some(sent), Some(info)) = (self.ping_sent.take(), self.handle.conn_info()) {
+                    info.set_rtt(sent.elapsed());
                 }
                 self.pings_out = 0;
             }
@@ -445,6 +475,21 @@ impl Conn {
                     }
                 }
                 let first = !self.connected;
+                if let Some(info) = self.handle.conn_info() {
+                    info.update(|d| {
+                        d.name.clone_from(&opts.name);
+                        d.lang.clone_from(&opts.lang);
+                        d.version.clone_from(&opts.version);
+                        d.jwt.clone_from(&opts.jwt);
+                    });
+                    if first {
+                        info.set_rtt(
+                            std::time::SystemTime::now()
+                                .duration_since(info.start)
+                                .unwrap_or_default(),
+                        );
+                    }
+                }
                 self.opts = opts;
                 // A server without header support never negotiates them.
                 self.opts.headers &= !self.server.opts().no_header_support;
@@ -580,6 +625,9 @@ impl Conn {
         }
         let sub = Arc::new(sub);
         self.account.router.insert(sub.clone());
+        if let Some(info) = self.handle.conn_info() {
+            info.subscription_added();
+        }
         self.subs.insert(sid, sub);
         self.ok();
     }
@@ -603,6 +651,18 @@ impl Conn {
             }
         }
         self.ok();
+    }
+
+    /// The live subscriptions, for the closed-connection ring.
+    fn subs_snapshot(&self) -> Vec<crate::client::conn_info::SubSnapshot> {
+        let mut subs: Vec<_> = self
+            .subs
+            .values()
+            .filter(|s| !s.is_closed())
+            .map(|s| crate::router::sub_snapshot(s))
+            .collect();
+        subs.sort_by(|a, b| a.sid.cmp(&b.sid));
+        subs
     }
 
     fn unsubscribe_all(&mut self) {

@@ -71,6 +71,12 @@ impl Conn {
             None => server.global_account().clone(),
         };
         let bound = self.handle.set_account(account).clone();
+        if let Some(info) = self.handle.conn_info() {
+            info.update(|d| {
+                d.user = user.map(|u| u.name.clone()).unwrap_or_default();
+                d.account.clone_from(&bound.name);
+            });
+        }
         if !Arc::ptr_eq(&bound, &self.account) {
             self.account = bound;
             self.cache = LocalCache::default();
@@ -107,6 +113,10 @@ impl Conn {
     /// there is one), `-ERR 'Authorization Violation'`, close.
     pub(super) fn auth_violation(&mut self, user: Option<&str>) -> Close {
         let (peer, id) = (self.peer, self.handle.id);
+        self.server
+            .stats()
+            .auth_failures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let limit = &crate::rate_limit::AUTH_FAILURES;
         match user {
             Some(name) => error_limited(
