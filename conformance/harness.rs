@@ -104,6 +104,9 @@ pub struct ServerSpec {
     /// JetStream on: `-js -sd <dir>`, a fresh store directory inside the
     /// server's temporary directory.
     pub jetstream: bool,
+    /// HTTP monitoring on a random port (`-m -1`), read from the log line
+    /// "Starting http monitor on 127.0.0.1:PORT".
+    pub monitor: bool,
 }
 
 /// A running server. Dropping it kills the process (through its own `Child`
@@ -111,6 +114,8 @@ pub struct ServerSpec {
 pub struct ServerProcess {
     pub target: Target,
     pub port: u16,
+    /// The monitoring port, when `ServerSpec::monitor` asked for one.
+    pub monitor_port: Option<u16>,
     child: Child,
     log: Arc<Mutex<String>>,
     readers: Vec<JoinHandle<()>>,
@@ -120,6 +125,7 @@ pub struct ServerProcess {
 
 enum Startup {
     Port(u16),
+    Monitor(u16),
     Ready,
 }
 
@@ -135,6 +141,9 @@ impl ServerProcess {
         }
         if spec.jetstream {
             cmd.arg("-js").arg("-sd").arg(dir.path().join("store"));
+        }
+        if spec.monitor {
+            cmd.args(["-m", "-1"]);
         }
         cmd.current_dir(dir.path())
             .stdin(Stdio::null())
@@ -156,6 +165,7 @@ impl ServerProcess {
         let mut server = ServerProcess {
             target,
             port: 0,
+            monitor_port: None,
             child,
             log,
             readers,
@@ -174,6 +184,7 @@ impl ServerProcess {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(Startup::Port(p)) => port = Some(p),
+                Ok(Startup::Monitor(p)) => self.monitor_port = Some(p),
                 Ok(Startup::Ready) => break,
                 Err(RecvTimeoutError::Timeout) => {
                     panic!("{} not ready within {READY_TIMEOUT:?}", self.target)
@@ -234,8 +245,11 @@ fn spawn_log_reader(
             }
             let text = String::from_utf8_lossy(&line);
             log.lock().expect("log lock").push_str(&text);
-            if let Some(port) = listening_port(&text) {
+            if let Some(port) = port_after(&text, "Listening for client connections on ") {
                 let _ = tx.send(Startup::Port(port));
+            }
+            if let Some(port) = port_after(&text, "Starting http monitor on ") {
+                let _ = tx.send(Startup::Monitor(port));
             }
             if text.contains("Server is ready") {
                 let _ = tx.send(Startup::Ready);
@@ -244,8 +258,8 @@ fn spawn_log_reader(
     })
 }
 
-fn listening_port(line: &str) -> Option<u16> {
-    const MARK: &str = "Listening for client connections on ";
-    let rest = &line[line.find(MARK)? + MARK.len()..];
+/// The port of the `host:port` that follows `mark` in a log line.
+fn port_after(line: &str, mark: &str) -> Option<u16> {
+    let rest = &line[line.find(mark)? + mark.len()..];
     rest.trim().rsplit(':').next()?.parse().ok()
 }

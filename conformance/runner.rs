@@ -49,6 +49,7 @@ fn run_one(
     let port = server.port;
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut session = Session::new(target, port);
+        session.monitor_port = server.monitor_port;
         scenario(&mut session);
         session.into_transcript()
     }));

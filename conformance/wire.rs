@@ -36,6 +36,8 @@ pub const QUIET: Duration = Duration::from_millis(300);
 pub struct Session {
     pub target: Target,
     pub port: u16,
+    /// The HTTP monitoring port, when the server runs one.
+    pub monitor_port: Option<u16>,
     log: Rc<RefCell<Transcript>>,
 }
 
@@ -44,6 +46,7 @@ impl Session {
         Session {
             target,
             port,
+            monitor_port: None,
             log: Rc::default(),
         }
     }

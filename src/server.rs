@@ -385,6 +385,8 @@ impl Server {
                 crate::client::conn_info::unix_nanos(std::time::SystemTime::now()),
                 reason.to_string(),
             ));
+            // The count at the close, as the reference keeps it.
+            snap.subscriptions = subs.len();
             snap.subs = subs;
             snap.pending = 0;
             self.closed.push(snap);

@@ -58,7 +58,7 @@ async fn healthz_answers_as_the_reference() {
     assert_eq!(status, 400);
     assert_eq!(
         body,
-        "Error decoding boolean for 'js-enabled-only': strconv.ParseBool: parsing \"xyz\": invalid syntax\n"
+        "Error decoding boolean for 'js-enabled-only': strconv.ParseBool: parsing \"xyz\": invalid syntax"
     );
     let (status, _, body) = get(m, "/healthz?stream=S").await;
     assert_eq!(status, 400);
@@ -270,4 +270,199 @@ async fn varz_with_jetstream() {
     // The account info request counts after its own answer, as in the
     // reference: nothing before it was the account's.
     assert_eq!(info.requests.total, 0, "monitoring asks were counted");
+}
+
+async fn json(addr: SocketAddr, path: &str) -> serde_json::Value {
+    let (status, _, body) = get(addr, path).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+}
+
+#[tokio::test]
+async fn connz_follows_live_clients() {
+    let s = start(None).await;
+    let m = s.server().monitor_addr().unwrap();
+    let opts = async_nats::ConnectOptions::new().name("worker");
+    let worker = harness::connect_with(s.addr(), opts).await;
+    let _a = worker.subscribe("jobs.a").await.unwrap();
+    let _b = worker.queue_subscribe("jobs.b", "q".into()).await.unwrap();
+    let other = harness::connect(s.addr()).await;
+    for _ in 0..3 {
+        other.publish("jobs.a", "hello".into()).await.unwrap();
+    }
+    harness::round_trip(&other).await;
+    harness::round_trip(&worker).await;
+    let v = json(m, "/connz?subs=1&sort=subs").await;
+    assert_eq!(v["num_connections"], 2, "{v}");
+    let first = &v["connections"][0];
+    assert_eq!(first["name"], "worker");
+    assert_eq!(first["lang"], "rust");
+    assert_eq!(first["subscriptions"], 2);
+    // Each round trip is one empty message to the client itself.
+    assert_eq!(first["out_msgs"], 3 + 1);
+    assert_eq!(first["out_bytes"], 15);
+    let mut subs: Vec<&str> = first["subscriptions_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    subs.sort_unstable();
+    assert_eq!(subs, ["jobs.a", "jobs.b"]);
+    let second = &v["connections"][1];
+    assert_eq!(second["in_msgs"], 3 + 1);
+    assert_eq!(second["in_bytes"], 15);
+    let cid = first["cid"].as_u64().unwrap();
+    let v = json(m, &format!("/connz?cid={cid}&subs=detail")).await;
+    let detail = &v["connections"][0]["subscriptions_list_detail"];
+    assert!(
+        detail
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["qgroup"] == "q"),
+        "{detail}"
+    );
+    // A closed client moves to the ring with its reason and its count.
+    drop((worker, _a, _b));
+    harness::wait_until("the worker's close", || {
+        s.server().closed_connections().iter().any(|c| c.cid == cid)
+    })
+    .await;
+    let v = json(m, "/connz?state=closed").await;
+    let closed = &v["connections"][0];
+    assert_eq!(closed["cid"], cid);
+    assert_eq!(closed["reason"], "Client Closed");
+    assert_eq!(closed["subscriptions"], 2);
+    assert!(closed["stop"].is_string());
+    let v = json(m, "/connz?state=any").await;
+    assert_eq!(v["total"], 2);
+    let v = json(m, "/accstatz").await;
+    assert_eq!(v["account_statz"][0]["received"]["msgs"], 3 + 2, "{v}");
+    assert_eq!(v["account_statz"][0]["sent"]["msgs"], 3 + 2, "{v}");
+}
+
+#[tokio::test]
+async fn metrics_parse_as_prometheus_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(Some(dir.path())).await;
+    let m = s.server().monitor_addr().unwrap();
+    let client = harness::connect(s.addr()).await;
+    let js = async_nats::jetstream::new(client.clone());
+    js.create_stream(async_nats::jetstream::stream::Config {
+        name: "ORDERS".into(),
+        subjects: vec!["orders.>".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    for i in 0..4 {
+        js.publish("orders.new", format!("o{i}").into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let stream = js.get_stream("ORDERS").await.unwrap();
+    stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            durable_name: Some("billing".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // A refused client counts as an auth failure only with auth on; here
+    // the counter is present and zero.
+    let (status, head, body) = get(m, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(head.contains("text/plain; version=0.0.4"), "{head}");
+    let lines = body.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("parses as Prometheus text");
+    let value = |name: &str, label: Option<(&str, &str)>| -> f64 {
+        let sample = scrape
+            .samples
+            .iter()
+            .find(|x| x.metric == name && label.is_none_or(|(k, v)| x.labels.get(k) == Some(v)))
+            .unwrap_or_else(|| panic!("no {name} {label:?} in\n{body}"));
+        match sample.value {
+            prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            _ => panic!("{name} is not a plain value"),
+        }
+    };
+    assert_eq!(value("nats_varz_connections", None), 1.0);
+    assert!(value("nats_varz_in_msgs", None) >= 4.0);
+    assert_eq!(value("nats_connz_num_connections", None), 1.0);
+    assert_eq!(value("nats_server_total_streams", None), 1.0);
+    let orders = Some(("stream_name", "ORDERS"));
+    assert_eq!(value("nats_stream_total_messages", orders), 4.0);
+    assert_eq!(value("nats_stream_consumer_count", orders), 1.0);
+    let billing = Some(("consumer_name", "billing"));
+    assert_eq!(value("nats_consumer_num_pending", billing), 4.0);
+    assert_eq!(value("nats_tern_stream_ingest_queue_depth", orders), 0.0);
+    assert_eq!(value("nats_tern_auth_failures_total", None), 0.0);
+    let commits = scrape
+        .samples
+        .iter()
+        .find(|x| x.metric == "nats_tern_store_commit_seconds")
+        .expect("the commit latency histogram");
+    match &commits.value {
+        prometheus_parse::Value::Histogram(buckets) => {
+            let total = buckets.iter().map(|b| b.count).fold(0.0, f64::max);
+            assert!(
+                total >= 4.0,
+                "four acked publishes were committed: {buckets:?}"
+            );
+        }
+        other => panic!("not a histogram: {other:?}"),
+    }
+    let server_id = s.server().id().to_string();
+    let labelled = scrape
+        .samples
+        .iter()
+        .filter(|x| x.metric.starts_with("nats_varz_"))
+        .all(|x| x.labels.get("server_id") == Some(&server_id));
+    assert!(labelled, "every varz metric carries the server id");
+}
+
+#[tokio::test]
+async fn standalone_cluster_endpoints_and_jsz() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(Some(dir.path())).await;
+    let m = s.server().monitor_addr().unwrap();
+    let v = json(m, "/routez").await;
+    assert_eq!(v["num_routes"], 0);
+    assert_eq!(v["routes"], serde_json::json!([]));
+    let v = json(m, "/gatewayz").await;
+    assert_eq!(v["outbound_gateways"], serde_json::json!({}));
+    let v = json(m, "/leafz").await;
+    assert_eq!(v["leafnodes"], 0);
+    let js = async_nats::jetstream::new(harness::connect(s.addr()).await);
+    js.create_stream(async_nats::jetstream::stream::Config {
+        name: "S".into(),
+        subjects: vec!["s".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    js.publish("s", "x".into()).await.unwrap().await.unwrap();
+    let v = json(m, "/jsz?streams=1").await;
+    assert_eq!(v["streams"], 1);
+    assert_eq!(v["messages"], 1);
+    let detail = &v["account_details"][0]["stream_detail"][0];
+    assert_eq!(detail["name"], "S");
+    assert_eq!(detail["state"]["messages"], 1);
+    assert!(
+        detail["config"].is_null(),
+        "config only when asked: {detail}"
+    );
+    let v = json(m, "/accountz?acc=%24G").await;
+    assert_eq!(v["account_detail"]["jetstream_enabled"], true);
+    // The stream's own capture of its subject is a subscription too.
+    let v = json(m, "/subsz?subs=1&test=s").await;
+    assert_eq!(v["total"], 1, "{v}");
+    assert_eq!(v["subscriptions_list"][0]["subject"], "s");
+    let v = json(m, "/subsz?subs=1&test=t").await;
+    assert_eq!(v["total"], 0, "{v}");
 }

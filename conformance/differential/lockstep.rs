@@ -14,6 +14,7 @@ use crate::transcript::diff;
 const JS: ServerSpec = ServerSpec {
     conf: None,
     jetstream: true,
+    monitor: false,
 };
 
 /// How often, and how far apart, the states are looked at again when only

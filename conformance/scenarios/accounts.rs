@@ -137,6 +137,7 @@ fn accounts_jetstream() {
             "}\n",
         )),
         jetstream: true,
+        monitor: false,
     };
     run_with("accounts_jetstream", spec, |s| {
         use crate::scenarios::jetstream::api;

@@ -23,6 +23,7 @@ use crate::wire::{Conn, Session};
 pub(super) const JS: ServerSpec = ServerSpec {
     conf: None,
     jetstream: true,
+    monitor: false,
 };
 
 pub(super) const INBOX: &str = "_INBOX.js";

@@ -379,6 +379,7 @@ fn operator_mode_jetstream() {
     let spec = ServerSpec {
         conf: Some(conf),
         jetstream: true,
+        monitor: false,
     };
     run_with("operator_mode_jetstream", spec, |s| {
         use crate::scenarios::jetstream::api;

@@ -21,8 +21,13 @@ fn now() -> serde_json::Value {
 }
 
 pub fn routez(server: &Arc<Server>, req: &Request) -> Response {
-    if let Err(resp) = query::boolean(req, "subs") {
-        return resp;
+    let detail = req
+        .param("subs")
+        .is_some_and(|v| v.eq_ignore_ascii_case("detail"));
+    if !detail {
+        if let Err(resp) = query::boolean(req, "subs") {
+            return resp;
+        }
     }
     let mut v = head(server);
     v.put("server_name", json!(server.name()));

@@ -310,6 +310,8 @@ fn open_subscriptions(server: &Server) -> HashMap<u64, Vec<SubSnapshot>> {
 }
 
 fn sort(conns: &mut [(ConnSnapshot, String)], by: Sort, now: u64) {
+    // Ties keep connection order (the sorts below are stable).
+    conns.sort_by_key(|(s, _)| s.cid);
     let end = |s: &ConnSnapshot| s.stop.as_ref().map_or(now, |(t, _)| *t);
     match by {
         Sort::Cid => conns.sort_by_key(|(s, _)| s.cid),

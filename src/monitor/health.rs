@@ -41,7 +41,7 @@ pub async fn healthz(server: &Arc<Server>, req: &Request) -> Response {
                     return Response::text(
                         400,
                         format!(
-                            "Error decoding boolean for '{name}': strconv.ParseBool: parsing {v:?}: invalid syntax\n"
+                            "Error decoding boolean for '{name}': strconv.ParseBool: parsing {v:?}: invalid syntax"
                         ),
                     )
                 }

@@ -53,7 +53,12 @@ pub fn uint(req: &Request, name: &str) -> Result<u64, Response> {
                 400,
                 format!(
                     "Error decoding uint64 for '{name}': strconv.ParseUint: parsing {v:?}: {}",
-                    range_or_syntax(v)
+                    // ParseUint takes no sign at all.
+                    if v.starts_with(['-', '+']) {
+                        "invalid syntax"
+                    } else {
+                        range_or_syntax(v)
+                    }
                 ),
             )
         }),
