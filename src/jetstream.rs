@@ -242,7 +242,7 @@ pub fn attach_late(server: &Arc<Server>, account: &Arc<Account>, js: Option<&Acc
 /// The server's JetStream settings, before any account's limits.
 fn base_config(server: &Server) -> JetStreamConfig {
     let opts = server.opts();
-    let root = store_root(opts);
+    let root = store_root(&opts);
     let mut base = JetStreamConfig {
         max_memory: opts.max_memory_store.unwrap_or_else(default_max_memory),
         max_storage: opts

@@ -27,6 +27,7 @@ pub mod permissions;
 pub mod process;
 pub mod proto;
 pub mod rate_limit;
+pub mod reload;
 pub mod router;
 pub mod server;
 pub mod tls;

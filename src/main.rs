@@ -65,6 +65,9 @@ fn main() -> ExitCode {
         logtime: opts.logtime,
         debug: opts.debug,
         trace: opts.trace,
+        size_limit: opts.log_size_limit,
+        max_files: opts.log_max_files,
+        json: opts.log_json,
     };
     if let Err(e) = tern::log::init(&settings) {
         return fail(&format!("could not open log file: {e}"));
@@ -77,7 +80,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(&format!("could not start the runtime: {e}")),
     };
-    runtime.block_on(run(opts))
+    runtime.block_on(run(opts, flags))
 }
 
 fn fail(msg: &str) -> ExitCode {
@@ -85,7 +88,7 @@ fn fail(msg: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
-async fn run(opts: Options) -> ExitCode {
+async fn run(opts: Options, flags: cli::Flags) -> ExitCode {
     info!("Starting tern, a nats-server drop-in");
     info!("  Version:  {NATS_VERSION}");
     info!("  Tern:     {TERN_VERSION}");
@@ -140,8 +143,12 @@ async fn run(opts: Options) -> ExitCode {
         }
         None => None,
     };
+    // A reload reads the command line and the config file again.
+    running.server().set_config_loader(Box::new(move || {
+        config::build_options(&flags).map_err(|e| e.to_string())
+    }));
     info!("Server is ready");
-    let stop = signals.wait().await;
+    let stop = signals.wait(running.server()).await;
     match stop {
         Stop::Shutdown(name) => {
             info!("Trapped \"{name}\" signal");
@@ -184,14 +191,27 @@ impl Signals {
         })
     }
 
-    async fn wait(&mut self) -> Stop {
+    /// Waits for a signal that stops the server, answering the others
+    /// (SIGHUP reloads the configuration, SIGUSR1 reopens the log file).
+    async fn wait(&mut self, server: &std::sync::Arc<tern::Server>) -> Stop {
         loop {
             tokio::select! {
                 _ = self.int.recv() => return Stop::Shutdown("interrupt"),
                 _ = self.term.recv() => return Stop::Shutdown("terminated"),
                 _ = self.usr2.recv() => return Stop::LameDuck,
-                _ = self.hup.recv() => info!("Trapped \"hangup\" signal: configuration reload is not supported by tern yet"),
-                _ = self.usr1.recv() => info!("Trapped \"user defined signal 1\" signal: log file reopen is not supported by tern yet"),
+                _ = self.hup.recv() => {
+                    info!("Trapped \"hangup\" signal");
+                    // The reload logs its outcome; the server keeps
+                    // running either way.
+                    let _ = server.reload();
+                }
+                _ = self.usr1.recv() => {
+                    info!("Trapped \"user defined signal 1\" signal");
+                    match tern::log::reopen() {
+                        Ok(()) => info!("File log re-opened"),
+                        Err(e) => error!("Error re-opening log file: {e}"),
+                    }
+                }
             }
         }
     }

@@ -40,7 +40,10 @@ pub struct Stats {
 }
 
 pub struct Server {
-    opts: Options,
+    /// The running configuration; a reload swaps it whole.
+    opts: parking_lot::RwLock<Arc<Options>>,
+    /// The client host, which a reload cannot change (INFO borrows it).
+    host: String,
     id: String,
     name: String,
     addr: OnceLock<SocketAddr>,
@@ -51,7 +54,9 @@ pub struct Server {
     /// When the server started (varz `start`, `config_load_time`).
     started: std::time::SystemTime,
     /// Set when clients connect over TLS.
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    tls: parking_lot::RwLock<Option<tokio_rustls::TlsAcceptor>>,
+    /// Reads the configuration again, for a reload.
+    loader: OnceLock<crate::reload::Loader>,
     /// Every account by name, `$G` and the system account included.
     accounts: parking_lot::RwLock<HashMap<String, Arc<Account>>>,
     system_account: String,
@@ -97,14 +102,16 @@ impl Server {
         let closed = crate::client::conn_info::ClosedRing::new(opts.max_closed_clients);
         Server {
             closed,
-            opts,
+            host: opts.host.clone(),
+            opts: parking_lot::RwLock::new(Arc::new(opts)),
             id,
             name,
             addr: OnceLock::new(),
             global,
             accounts: parking_lot::RwLock::new(accounts),
             system_account,
-            tls,
+            tls: parking_lot::RwLock::new(tls),
+            loader: OnceLock::new(),
             monitor_addr: OnceLock::new(),
             started: std::time::SystemTime::now(),
             clients: Mutex::new(HashMap::new()),
@@ -119,8 +126,35 @@ impl Server {
         }
     }
 
-    pub fn opts(&self) -> &Options {
-        &self.opts
+    /// The configuration in force now.
+    pub fn opts(&self) -> Arc<Options> {
+        self.opts.read().clone()
+    }
+
+    /// How a reload reads the configuration again (the binary sets it to
+    /// its command line and config file).
+    pub fn set_config_loader(&self, loader: crate::reload::Loader) {
+        let _ = self.loader.set(loader);
+    }
+
+    /// The configuration read again; `None` without a loader.
+    pub(crate) fn load_config(&self) -> Option<Result<Options, String>> {
+        self.loader.get().map(|load| load())
+    }
+
+    /// New TLS certificates for new connections (a reload).
+    pub(crate) fn set_tls(&self, acceptor: Option<tokio_rustls::TlsAcceptor>) {
+        *self.tls.write() = acceptor;
+    }
+
+    /// Reads the configuration again and puts it in force (SIGHUP).
+    pub fn reload(self: &Arc<Self>) -> Result<(), crate::reload::ReloadError> {
+        crate::reload::reload(self)
+    }
+
+    /// Puts a reloaded configuration in force.
+    pub(crate) fn set_opts(&self, opts: Options) {
+        *self.opts.write() = Arc::new(opts);
     }
 
     pub fn id(&self) -> &str {
@@ -199,7 +233,10 @@ impl Server {
 
     /// A nonce for a new connection's INFO, when NKey users must sign one.
     pub fn new_nonce(&self) -> Option<String> {
-        self.opts.auth.nonce_required().then(crate::nkey::new_nonce)
+        self.opts()
+            .auth
+            .nonce_required()
+            .then(crate::nkey::new_nonce)
     }
 
     /// The system account's name (`$SYS` unless `system_account` says).
@@ -279,17 +316,18 @@ impl Server {
         nonce: Option<&'a str>,
     ) -> Info<'a> {
         let port = self.addr().map_or(0, |a| a.port());
-        let mut info = Info::new(&self.id, &self.name, &self.opts.host, port);
-        info.max_payload = self.opts.max_payload;
-        info.headers = !self.opts.no_header_support;
-        info.auth_required = self.opts.auth.advertised();
-        if let Some(tls) = &self.opts.tls {
-            info.tls_required = !self.opts.allow_non_tls;
+        let opts = self.opts();
+        let mut info = Info::new(&self.id, &self.name, &self.host, port);
+        info.max_payload = opts.max_payload;
+        info.headers = !opts.no_header_support;
+        info.auth_required = opts.auth.advertised();
+        if let Some(tls) = &opts.tls {
+            info.tls_required = !opts.allow_non_tls;
             info.tls_verify = tls.verify;
-            info.tls_available = self.opts.allow_non_tls;
+            info.tls_available = opts.allow_non_tls;
         }
         info.client_id = client_id;
-        info.jetstream = self.opts.jetstream.then_some(true);
+        info.jetstream = opts.jetstream.then_some(true);
         info.client_ip = client_ip.unwrap_or("");
         info.nonce = nonce;
         if let Some(account) = connect_info {
@@ -323,11 +361,13 @@ impl Server {
         match reason {
             CloseReason::SlowConsumerWriteDeadline => info!(
                 "cid:{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded",
-                handle.id, self.opts.write_deadline
+                handle.id,
+                self.opts().write_deadline
             ),
             _ => info!(
                 "cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
-                handle.id, self.opts.max_pending
+                handle.id,
+                self.opts().max_pending
             ),
         }
         handle.close(reason);
@@ -449,15 +489,16 @@ impl Server {
     fn admit(self: Arc<Self>, stream: TcpStream, peer: SocketAddr) {
         let _ = stream.set_nodelay(true);
         let id = self.next_id();
+        let opts = self.opts();
         let handle = Arc::new(Handle::socket(
             id,
             self.global.clone(),
-            self.opts.max_pending,
+            opts.max_pending,
             peer,
         ));
         let over_limit = {
             let mut clients = self.clients.lock();
-            let over = clients.len() >= self.opts.max_connections;
+            let over = clients.len() >= opts.max_connections;
             if !over {
                 clients.insert(id, handle.clone());
             }
@@ -470,7 +511,8 @@ impl Server {
         }
         debug!("{peer} - cid:{id} - Client connection created");
         let ip = peer.ip().to_string();
-        if let Some(acceptor) = self.tls.clone() {
+        let acceptor = self.tls.read().clone();
+        if let Some(acceptor) = acceptor {
             tokio::spawn(client::run_tls_connection(
                 self, handle, stream, peer, ip, acceptor,
             ));
@@ -706,7 +748,7 @@ async fn refuse_connection(
         &server.info_json(handle.id, Some(&peer.ip().to_string()), None, None),
     );
     write::append_err(&mut buf, "maximum connections exceeded");
-    let _ = tokio::time::timeout(server.opts.write_deadline, stream.write_all(&buf)).await;
+    let _ = tokio::time::timeout(server.opts().write_deadline, stream.write_all(&buf)).await;
     let _ = stream.shutdown().await;
 }
 
@@ -762,7 +804,7 @@ impl Running {
                 out.send_now(|b| write::append_info(b, &info));
             }
         }
-        let opts = &server.opts;
+        let opts = server.opts();
         let grace = opts.lame_duck_grace_period.min(opts.lame_duck_duration);
         info!("Waiting {:?} grace period before closing clients", grace);
         tokio::time::sleep(grace).await;
@@ -822,36 +864,31 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
         None => None,
     };
     let server = Arc::new(Server::new(opts, tls));
-    if server.opts.tls.is_some() {
+    let opts = server.opts();
+    if opts.tls.is_some() {
         info!("TLS required for client connections");
     }
     info!("  Name:     {}", server.name());
     info!("  ID:       {}", server.id());
     crate::imports::wire(&server);
     // Monitoring opens before the client port, as in the reference.
-    if let Some(port) = server.opts.http_port {
+    if let Some(port) = opts.http_port {
         let port = match port {
             Port::Fixed(p) => p,
             Port::Random => 0,
         };
-        let host = server
-            .opts
-            .http_host
-            .clone()
-            .unwrap_or_else(|| server.opts.host.clone());
+        let host = opts.http_host.clone().unwrap_or_else(|| opts.host.clone());
         let addr = crate::monitor::start(&server, &host, port)
             .await
             .map_err(|e| StartError::Monitor(e.0))?;
         let _ = server.monitor_addr.set(addr);
     }
-    let jetstream = if server.opts.jetstream {
+    let jetstream = if opts.jetstream {
         crate::jetstream::start(&server).map_err(StartError::JetStream)?
     } else {
         Vec::new()
     };
-    let listener = listen(&server.opts.host, port)
-        .await
-        .map_err(StartError::Listen)?;
+    let listener = listen(&opts.host, port).await.map_err(StartError::Listen)?;
     let addr = listener.local_addr().map_err(StartError::Listen)?;
     let _ = server.addr.set(addr);
     info!("Listening for client connections on {}", addr);

@@ -67,6 +67,8 @@ pub struct Handle {
     responses: std::sync::OnceLock<crate::permissions::Responses>,
     /// What monitoring shows of a socket connection.
     info: Option<Box<conn_info::ConnInfo>>,
+    /// A configuration reload asks the reader to check the client again.
+    reauthorize: AtomicBool,
 }
 
 impl Handle {
@@ -111,6 +113,7 @@ impl Handle {
             headers: AtomicBool::new(false),
             responses: std::sync::OnceLock::new(),
             info: Some(Box::new(conn_info::ConnInfo::new(peer))),
+            reauthorize: AtomicBool::new(false),
         }
     }
 
@@ -125,6 +128,7 @@ impl Handle {
             headers: AtomicBool::new(true),
             responses: std::sync::OnceLock::new(),
             info: None,
+            reauthorize: AtomicBool::new(false),
         }
     }
 
@@ -206,5 +210,18 @@ impl Handle {
 
     pub(crate) async fn closed(&self) {
         self.closing.notified().await;
+    }
+
+    /// After a configuration reload: the reader checks the client's
+    /// credentials and permissions again (woken as for a close, which
+    /// keeps the read loop to one wake-up source).
+    pub fn request_reauthorize(&self) {
+        self.reauthorize.store(true, Ordering::Release);
+        self.closing.notify_one();
+    }
+
+    /// Whether a re-check was asked for (and clears the request).
+    pub(crate) fn take_reauthorize(&self) -> bool {
+        self.reauthorize.swap(false, Ordering::AcqRel)
     }
 }

@@ -98,6 +98,10 @@ fn apply_flags(opts: &mut Options, f: &cli::Flags) -> Result<(), ConfigError> {
     if let Some(t) = f.logtime {
         opts.logtime = t;
     }
+    if let Some(limit) = &f.log_size_limit {
+        opts.log_size_limit = parse_byte_size(limit)
+            .ok_or_else(|| ConfigError(format!("invalid log size limit {limit:?}")))?;
+    }
     if let Some(d) = f.debug {
         opts.debug = d;
     }
@@ -230,6 +234,18 @@ fn apply_key(opts: &mut Options, key: &Key, v: &Spanned) -> Result<(), String> {
         "no_header_support" => opts.no_header_support = boolean(v)?,
         "logfile" | "log_file" => opts.log_file = Some(PathBuf::from(string(v)?)),
         "logtime" => opts.logtime = boolean(v)?,
+        "logfile_size_limit" | "log_size_limit" => {
+            opts.log_size_limit =
+                u64::try_from(int(v)?).map_err(|_| "log size limit out of range")?
+        }
+        "logfile_max_num" | "log_max_num" => opts.log_max_files = size(v)?,
+        "log_format" => {
+            opts.log_json = match string(v)?.to_ascii_lowercase().as_str() {
+                "json" => true,
+                "text" | "" => false,
+                other => return Err(format!("unknown log_format {other:?} (json or text)")),
+            }
+        }
         "debug" => opts.debug = boolean(v)?,
         "trace" => opts.trace = boolean(v)?,
         "pidfile" | "pid_file" => opts.pid_file = Some(PathBuf::from(string(v)?)),
@@ -381,6 +397,22 @@ fn type_error(v: &Spanned, want: &str) -> String {
 
 fn int(v: &Spanned) -> Result<i64, String> {
     v.value.as_int().ok_or_else(|| type_error(v, "an integer"))
+}
+
+/// `1048576`, `10MB`, `1GiB` and the like, as sizes are written on the
+/// command line.
+fn parse_byte_size(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let n: u64 = t[..digits].parse().ok()?;
+    let unit: u64 = match t[digits..].trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(unit)
 }
 
 fn size(v: &Spanned) -> Result<usize, String> {

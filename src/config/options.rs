@@ -92,6 +92,12 @@ pub struct Options {
     pub lame_duck_grace_period: Duration,
     pub no_header_support: bool,
     pub log_file: Option<PathBuf>,
+    /// Rotate the log file at this many bytes (0: never).
+    pub log_size_limit: u64,
+    /// Log files kept, the live one included (0: all).
+    pub log_max_files: usize,
+    /// `log_format: json`: one JSON object per line (beyond the reference).
+    pub log_json: bool,
     pub logtime: bool,
     pub debug: bool,
     pub trace: bool,
@@ -145,6 +151,9 @@ impl Default for Options {
             lame_duck_grace_period: LAME_DUCK_GRACE_PERIOD,
             no_header_support: false,
             log_file: None,
+            log_size_limit: 0,
+            log_max_files: 0,
+            log_json: false,
             logtime: true,
             debug: false,
             trace: false,

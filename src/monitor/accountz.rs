@@ -50,7 +50,8 @@ fn jetstream_enabled(server: &Server, name: &str) -> bool {
 
 fn account_detail(server: &Arc<Server>, account: &Arc<Account>) -> Ordered {
     let name = account.name.as_str();
-    let config = server.opts().accounts.iter().find(|a| a.name == name);
+    let opts = server.opts();
+    let config = opts.accounts.iter().find(|a| a.name == name);
     let mut v = Ordered::default();
     v.put("account_name", json!(name));
     v.put(

@@ -185,7 +185,7 @@ pub async fn jsz(server: &Arc<Server>, req: &Request) -> Response {
     );
     v.put("server_id", json!(server.id()));
     v.put("now", json!(now));
-    v.put("config", super::varz::jetstream_config(o));
+    v.put("config", super::varz::jetstream_config(&o));
     v.put("limits", json!({}));
     let streams: Vec<&Value> = all.iter().flat_map(|a| &a.streams).collect();
     v.put("streams", json!(streams.len()));

@@ -298,7 +298,7 @@ async fn jetstream(e: &mut Exposition, server: &Arc<Server>, id: &str) {
     let accounts = super::jsz::accounts(server, true).await;
     let streams: Vec<&Value> = accounts.iter().flat_map(|a| &a.streams).collect();
     let sum = |p: &str| streams.iter().map(|s| num(s, p)).sum::<f64>();
-    let config = super::varz::jetstream_config(o);
+    let config = super::varz::jetstream_config(&o);
     e.sample(
         "nats_server_jetstream_disabled",
         "gauge",

@@ -82,7 +82,8 @@ fn go_error(e: &std::io::Error) -> String {
 }
 
 async fn route(server: &Arc<Server>, stats: &RequestStats, req: &Request) -> Response {
-    let base = server.opts().http_base_path.trim_end_matches('/');
+    let opts = server.opts();
+    let base = opts.http_base_path.trim_end_matches('/');
     let Some(path) = req.path.strip_prefix(base) else {
         return not_found();
     };

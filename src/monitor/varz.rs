@@ -239,7 +239,7 @@ async fn jetstream(server: &std::sync::Arc<Server>) -> Value {
         }
     }
     json!({
-        "config": jetstream_config(o),
+        "config": jetstream_config(&o),
         "stats": {
             "memory": totals[0],
             "storage": totals[1],

@@ -212,8 +212,17 @@ impl Conn {
             }
             tokio::select! {
                 () = self.handle.closed() => {
-                    return self.handle.outbound().and_then(|o| o.close_reason())
-                        .unwrap_or(CloseReason::ServerShutdown);
+                    if let Some(reason) = self.handle.outbound().and_then(|o| o.close_reason()) {
+                        return reason;
+                    }
+                    if !self.handle.take_reauthorize() {
+                        return CloseReason::ServerShutdown;
+                    }
+                    let result = self.reauthorize();
+                    self.flush.flush();
+                    if let Err(Close(reason)) = result {
+                        return reason;
+                    }
                 }
                 read = rd.read_buf(&mut buf.bytes) => {
                     match read {
@@ -440,30 +449,42 @@ impl Conn {
         }
     }
 
+    /// The user `opts`' credentials sign in as under `config` (`None`:
+    /// no users configured), or why not. `warn`: log a user name given
+    /// beside a certificate that must name the user.
+    fn check_credentials<'c>(
+        &self,
+        config: &'c crate::config::options::Options,
+        opts: &ConnectOptions,
+        warn: bool,
+    ) -> Result<Option<std::borrow::Cow<'c, crate::auth::User>>, crate::auth::AuthError> {
+        let auth = &config.auth;
+        let mapped = config
+            .tls
+            .as_ref()
+            .is_some_and(|t| t.map_users && !auth.users.is_empty());
+        match (&self.client_cert, mapped) {
+            (Some(der), true) => {
+                let names = crate::cert::CertNames::of(der);
+                if warn && !opts.user.is_empty() {
+                    tracing::warn!(
+                        "User {:?} found in connect proto, but user required from cert",
+                        opts.user
+                    );
+                }
+                auth.check_cert(&names, opts)
+                    .map(|u| Some(std::borrow::Cow::Borrowed(u)))
+            }
+            _ => auth.check(opts, self.nonce.as_deref().unwrap_or("")),
+        }
+    }
+
     fn connect(&mut self, json: &[u8]) -> Result<(), Close> {
         match ConnectOptions::parse(json) {
             Ok(opts) => {
                 let server = self.server.clone();
-                let auth = &server.opts().auth;
-                let mapped = server
-                    .opts()
-                    .tls
-                    .as_ref()
-                    .is_some_and(|t| t.map_users && !auth.users.is_empty());
-                let checked = match (&self.client_cert, mapped) {
-                    (Some(der), true) => {
-                        let names = crate::cert::CertNames::of(der);
-                        if !opts.user.is_empty() {
-                            tracing::warn!(
-                                "User {:?} found in connect proto, but user required from cert",
-                                opts.user
-                            );
-                        }
-                        auth.check_cert(&names, &opts)
-                            .map(|u| Some(std::borrow::Cow::Borrowed(u)))
-                    }
-                    _ => auth.check(&opts, self.nonce.as_deref().unwrap_or("")),
-                };
+                let config = server.opts();
+                let checked = self.check_credentials(&config, &opts, true);
                 match checked {
                     Ok(user) => {
                         self.sign_in(&server, user.as_deref(), claimed_identity(&opts))?;

@@ -109,6 +109,76 @@ impl Conn {
         Ok(())
     }
 
+    /// After a configuration reload: the client's credentials are checked
+    /// again. Refused, or now of another account: closed as an
+    /// authorization violation. Else its permissions and limits are the
+    /// new ones, and subscriptions they no longer allow are removed.
+    pub(super) fn reauthorize(&mut self) -> Result<(), Close> {
+        if !self.connected {
+            // Its CONNECT, when it comes, is checked against the new config.
+            return Ok(());
+        }
+        let server = self.server.clone();
+        let config = server.opts();
+        let opts = self.opts.clone();
+        let checked = if opts.user.is_empty()
+            && opts.pass.is_empty()
+            && opts.auth_token.is_empty()
+            && opts.nkey.is_empty()
+            && opts.jwt.is_empty()
+            && self.client_cert.is_none()
+        {
+            // Signed in without credentials: the no-auth user, if any.
+            match config.auth.no_auth_user() {
+                Some(user) => Ok(Some(std::borrow::Cow::Borrowed(user))),
+                None if !config.auth.required() => Ok(None),
+                None => Err(()),
+            }
+        } else {
+            self.check_credentials(&config, &opts, false)
+                .map_err(|_| ())
+        };
+        let Ok(user) = checked else {
+            return Err(self.auth_violation(crate::auth::claimed_identity(&opts).as_deref()));
+        };
+        let wanted = user
+            .as_deref()
+            .and_then(|u| u.account.as_deref())
+            .unwrap_or(crate::account::GLOBAL_ACCOUNT);
+        if wanted != self.account.name {
+            return Err(self.auth_violation(crate::auth::claimed_identity(&opts).as_deref()));
+        }
+        self.sign_in(
+            &server,
+            user.as_deref(),
+            crate::auth::claimed_identity(&opts),
+        )?;
+        self.drop_denied_subscriptions();
+        Ok(())
+    }
+
+    /// Removes the subscriptions the (new) permissions deny, telling the
+    /// client of each as a subscribe violation.
+    fn drop_denied_subscriptions(&mut self) {
+        let Some(perms) = self.perms.clone() else {
+            return;
+        };
+        let denied: Vec<Arc<crate::router::Subscription>> = self
+            .subs
+            .values()
+            .filter(|s| !s.is_closed() && !perms.may_subscribe(&s.subject, s.queue.as_deref()))
+            .cloned()
+            .collect();
+        for sub in denied {
+            self.subs.remove(&sub.sid);
+            if sub.close() {
+                self.account.router.remove(&sub);
+            }
+            let (subject, queue, sid) = (sub.subject.clone(), sub.queue.clone(), sub.sid.clone());
+            self.subscribe_violation(&subject, queue.as_deref(), &sid);
+        }
+    }
+
     /// Refused: logged in the reference's words (naming the user when
     /// there is one), `-ERR 'Authorization Violation'`, close.
     pub(super) fn auth_violation(&mut self, user: Option<&str>) -> Close {
