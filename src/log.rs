@@ -180,7 +180,8 @@ impl Sink {
             Target::File { file, size, .. } => {
                 file.write_all(buf)?;
                 *size += buf.len() as u64;
-                if self.size_limit > 0 && *size >= self.size_limit {
+                // The line that crosses the limit stays in the old file.
+                if self.size_limit > 0 && *size > self.size_limit {
                     self.rotate()?;
                 }
                 Ok(())
@@ -198,27 +199,39 @@ impl Sink {
         let backup = PathBuf::from(format!("{}.{}", path.display(), rotation_stamp()));
         std::fs::rename(&path, &backup)?;
         let mut file = OpenOptions::new().create(true).append(true).open(&path)?;
-        let line = format!(
-            "[{}] {}[INF] Rotated log, backup saved as {}\n",
-            std::process::id(),
-            if LOGTIME.load(Ordering::Relaxed) {
-                format!("{} ", local_timestamp())
-            } else {
-                String::new()
-            },
-            backup.display()
-        );
-        file.write_all(line.as_bytes())?;
+        let absolute = std::fs::canonicalize(&backup).unwrap_or(backup);
+        let mut written = direct_line(
+            &mut file,
+            &format!(
+                "Rotated log, backup saved as {:?}",
+                absolute.display().to_string()
+            ),
+        )?;
+        if self.max_files > 0 {
+            for purged in prune_backups(&path, self.max_files) {
+                written += direct_line(&mut file, &format!("Purged log file {purged:?}"))?;
+            }
+        }
         self.target = Target::File {
             file,
-            path: path.clone(),
-            size: line.len() as u64,
+            path,
+            size: written,
         };
-        if self.max_files > 0 {
-            prune_backups(&path, self.max_files);
-        }
         Ok(())
     }
+}
+
+/// A line the file logger writes itself (rotation, purges): the usual
+/// prefix, and CRLF as the reference ends these.
+fn direct_line(file: &mut File, text: &str) -> io::Result<u64> {
+    let stamp = if LOGTIME.load(Ordering::Relaxed) {
+        format!("{} ", local_timestamp())
+    } else {
+        String::new()
+    };
+    let line = format!("[{}] {stamp}[INF] {text}\r\n", std::process::id());
+    file.write_all(line.as_bytes())?;
+    Ok(line.len() as u64)
 }
 
 /// `2006.01.02.15.04.05.999999999` in local time, as Go formats it (the
@@ -246,8 +259,9 @@ fn rotation_stamp() -> String {
 }
 
 /// Keeps the newest `max_files - 1` backups of `path` (the live file is
-/// the last of the `max_files`).
-fn prune_backups(path: &Path, max_files: usize) {
+/// the last of the `max_files`); the names of those removed.
+fn prune_backups(path: &Path, max_files: usize) -> Vec<String> {
+    let mut purged = Vec::new();
     let Some(dir) = path.parent().map(|d| {
         if d.as_os_str().is_empty() {
             Path::new(".")
@@ -255,16 +269,16 @@ fn prune_backups(path: &Path, max_files: usize) {
             d
         }
     }) else {
-        return;
+        return purged;
     };
     let Some(name) = path
         .file_name()
         .map(|n| format!("{}.", n.to_string_lossy()))
     else {
-        return;
+        return purged;
     };
     let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+        return purged;
     };
     let mut backups: Vec<PathBuf> = entries
         .filter_map(Result::ok)
@@ -276,9 +290,14 @@ fn prune_backups(path: &Path, max_files: usize) {
     let keep = max_files.saturating_sub(1);
     if backups.len() > keep {
         for old in &backups[..backups.len() - keep] {
-            let _ = std::fs::remove_file(old);
+            if std::fs::remove_file(old).is_ok() {
+                if let Some(n) = old.file_name() {
+                    purged.push(n.to_string_lossy().into_owned());
+                }
+            }
         }
     }
+    purged
 }
 
 /// Hands formatted lines to the current sink.
@@ -340,16 +359,17 @@ pub fn reconfigure(file: Option<&Path>, logtime: bool) -> io::Result<()> {
 }
 
 /// SIGUSR1: opens the log file again (after an outside rotation moved
-/// it), appending.
-pub fn reopen() -> io::Result<()> {
+/// it), appending; false when logging goes to no file.
+pub fn reopen() -> io::Result<bool> {
     let mut sink = SINK.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(s) = sink.as_mut() {
         if let Target::File { path, .. } = &s.target {
             let path = path.clone();
             *s = Sink::open(Some(&path), s.size_limit, s.max_files)?;
+            return Ok(true);
         }
     }
-    Ok(())
+    Ok(false)
 }
 
 /// Panics are logged as errors in the server's log format (with `-l` they

@@ -95,7 +95,10 @@ async fn run(opts: Options, flags: cli::Flags) -> ExitCode {
     let pid_file = opts.pid_file.clone();
     let ports_dir = opts.ports_file_dir.clone();
     if let Some(cfg) = &opts.config_file {
-        info!("Using configuration file: {}", cfg.display());
+        let digest = tern::reload::config_digest(cfg)
+            .map(|d| format!(" (sha256:{d})"))
+            .unwrap_or_default();
+        info!("Using configuration file: {}{digest}", cfg.display());
     }
     // Handlers go in before the server starts: a signal that arrives once
     // "Server is ready" is logged must find them, not the default action.
@@ -143,10 +146,13 @@ async fn run(opts: Options, flags: cli::Flags) -> ExitCode {
         }
         None => None,
     };
-    // A reload reads the command line and the config file again.
-    running.server().set_config_loader(Box::new(move || {
-        config::build_options(&flags).map_err(|e| e.to_string())
-    }));
+    // A reload reads the command line and the config file again; without
+    // a file there is nothing to reload (the reference's refusal).
+    if flags.config.is_some() {
+        running.server().set_config_loader(Box::new(move || {
+            config::build_options(&flags).map_err(|e| e.to_string())
+        }));
+    }
     info!("Server is ready");
     let stop = signals.wait(running.server()).await;
     match stop {
@@ -208,7 +214,8 @@ impl Signals {
                 _ = self.usr1.recv() => {
                     info!("Trapped \"user defined signal 1\" signal");
                     match tern::log::reopen() {
-                        Ok(()) => info!("File log re-opened"),
+                        Ok(true) => info!("File log re-opened"),
+                        Ok(false) => info!("File log re-open ignored, not a file logger"),
                         Err(e) => error!("Error re-opening log file: {e}"),
                     }
                 }

@@ -36,7 +36,7 @@ impl std::fmt::Display for ReloadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ReloadError::NoLoader => {
-                f.write_str("config reload not supported: no configuration to read")
+                f.write_str("can only reload config when a file is provided using -c or --config")
             }
             ReloadError::Config(e) | ReloadError::NotSupported(e) | ReloadError::Tls(e) => {
                 f.write_str(e)
@@ -48,8 +48,8 @@ impl std::fmt::Display for ReloadError {
 impl std::error::Error for ReloadError {}
 
 /// One option compared across a reload: the reference's name for it
-/// (its Go field, as its errors name it; its config key, as its
-/// "Reloaded:" lines do), how to read it, and whether it may change.
+/// (its Go field, as its refusals name it; its config key, as its
+/// "Reloaded:" lines do), how it reads, and whether it may change.
 struct Field {
     go_name: &'static str,
     key: &'static str,
@@ -57,8 +57,60 @@ struct Field {
     reloadable: bool,
 }
 
+/// A value as Go's `%v` prints it.
+trait GoValue {
+    fn go(&self) -> String;
+}
+
+impl GoValue for String {
+    fn go(&self) -> String {
+        self.clone()
+    }
+}
+macro_rules! go_display {
+    ($($t:ty),*) => {
+        $(impl GoValue for $t {
+            fn go(&self) -> String {
+                self.to_string()
+            }
+        })*
+    };
+}
+go_display!(bool, usize, u32, u64, i64);
+impl GoValue for std::time::Duration {
+    fn go(&self) -> String {
+        crate::monitor::go_duration(u64::try_from(self.as_nanos()).unwrap_or(u64::MAX))
+    }
+}
+impl GoValue for std::path::PathBuf {
+    fn go(&self) -> String {
+        self.display().to_string()
+    }
+}
+impl GoValue for crate::config::options::Port {
+    fn go(&self) -> String {
+        match self {
+            crate::config::options::Port::Fixed(p) => p.to_string(),
+            crate::config::options::Port::Random => "-1".into(),
+        }
+    }
+}
+impl<T: GoValue> GoValue for Option<T> {
+    fn go(&self) -> String {
+        self.as_ref().map(GoValue::go).unwrap_or_default()
+    }
+}
+
 macro_rules! field {
     ($go:literal, $key:literal, $f:ident, $ok:expr) => {
+        Field {
+            go_name: $go,
+            key: $key,
+            read: |o: &Options| o.$f.go(),
+            reloadable: $ok,
+        }
+    };
+    (debug $go:literal, $key:literal, $f:ident, $ok:expr) => {
         Field {
             go_name: $go,
             key: $key,
@@ -68,16 +120,18 @@ macro_rules! field {
     };
 }
 
-/// Every option, in the order the reference reports them.
+/// Every option, in the order of the reference's options (the order of
+/// its refusals and "Reloaded:" lines). Users, accounts and TLS are
+/// handled apart: they always count as changed.
 const FIELDS: &[Field] = &[
     field!("Host", "host", host, false),
     field!("Port", "port", port, false),
     field!("ServerName", "server_name", server_name, false),
-    field!("MaxPayload", "max_payload", max_payload, true),
-    field!("MaxControlLine", "max_control_line", max_control_line, true),
-    field!("MaxPending", "max_pending", max_pending, false),
+    field!("Trace", "trace", trace, true),
+    field!("Debug", "debug", debug, true),
+    field!("Logtime", "logtime", logtime, true),
     field!("MaxConn", "max_connections", max_connections, true),
-    field!("MaxSubs", "max_subscriptions", max_subscriptions, true),
+    field!("MaxSubs", "max_subscriptions", max_subscriptions, false),
     field!(
         "MaxClosedClients",
         "max_closed_clients",
@@ -86,28 +140,27 @@ const FIELDS: &[Field] = &[
     ),
     field!("PingInterval", "ping_interval", ping_interval, true),
     field!("MaxPingsOut", "ping_max", ping_max, true),
-    field!("WriteDeadline", "write_deadline", write_deadline, true),
-    field!("AuthTimeout", "auth_timeout", auth_timeout, true),
-    field!("Authorization", "authorization", auth, true),
-    field!("Accounts", "accounts", accounts, true),
+    field!("AuthTimeout", "authorization timeout", auth_timeout, true),
+    field!("MaxControlLine", "max_control_line", max_control_line, true),
+    field!("MaxPayload", "max_payload", max_payload, true),
+    field!("MaxPending", "max_pending", max_pending, false),
     field!("SystemAccount", "system_account", system_account, false),
-    field!("TrustedOperators", "operator", operator, false),
-    field!("HTTPPort", "http_port", http_port, false),
+    field!(debug "TrustedOperators", "operator", operator, false),
+    field!(debug "HTTPPort", "http_port", http_port, false),
     field!("HTTPHost", "http_host", http_host, false),
     field!("HTTPBasePath", "http_base_path", http_base_path, false),
-    field!("TLSConfig", "tls", tls, true),
     field!("AllowNonTLS", "allow_non_tls", allow_non_tls, false),
     field!(
         "LameDuckDuration",
         "lame_duck_duration",
         lame_duck_duration,
-        true
+        false
     ),
     field!(
         "LameDuckGracePeriod",
         "lame_duck_grace_period",
         lame_duck_grace_period,
-        true
+        false
     ),
     field!(
         "NoHeaderSupport",
@@ -115,14 +168,7 @@ const FIELDS: &[Field] = &[
         no_header_support,
         false
     ),
-    field!("LogFile", "log_file", log_file, true),
-    field!("Logtime", "logtime", logtime, true),
-    field!("Debug", "debug", debug, true),
-    field!("Trace", "trace", trace, true),
-    field!("PidFile", "pid_file", pid_file, true),
-    field!("PortsFileDir", "ports_file_dir", ports_file_dir, true),
     field!("JetStream", "jetstream", jetstream, false),
-    field!("StoreDir", "store_dir", store_dir, false),
     field!(
         "JetStreamMaxMemory",
         "max_memory_store",
@@ -130,7 +176,13 @@ const FIELDS: &[Field] = &[
         false
     ),
     field!("JetStreamMaxStore", "max_file_store", max_file_store, false),
-    field!("SyncInterval", "sync_interval", sync_interval, false),
+    field!(debug "SyncInterval", "sync_interval", sync_interval, false),
+    field!("PidFile", "pid_file", pid_file, true),
+    field!("PortsFileDir", "ports_file_dir", ports_file_dir, true),
+    field!("LogFile", "log_file", log_file, true),
+    field!("LogSizeLimit", "log_size_limit", log_size_limit, false),
+    field!("LogMaxFiles", "logfile_max_num", log_max_files, false),
+    field!("WriteDeadline", "write_deadline", write_deadline, true),
 ];
 
 /// What changed between two configurations: the reloadable keys, or the
@@ -143,27 +195,46 @@ fn diff(old: &Options, new: &Options) -> Result<Vec<&'static Field>, ReloadError
             continue;
         }
         if !f.reloadable {
-            return Err(ReloadError::NotSupported(format!(
-                "config reload not supported for {}: old={}, new={}",
-                f.go_name,
-                go_value(&was),
-                go_value(&is)
-            )));
+            return Err(not_supported(f.go_name, &was, &is));
         }
         changed.push(f);
+    }
+    if old.store_dir != new.store_dir {
+        return Err(ReloadError::NotSupported(
+            "config reload not supported for jetstream storage directory".into(),
+        ));
+    }
+    // The no-auth user may only go away.
+    let (was, is) = (&old.auth.no_auth_user, &new.auth.no_auth_user);
+    if was != is && is.is_some() {
+        return Err(not_supported("NoAuthUser", &was.go(), &is.go()));
+    }
+    // Imports and exports are wired once, at start-up.
+    let wiring = |o: &Options| -> Vec<String> {
+        o.accounts
+            .iter()
+            .map(|a| format!("{}:{:?}:{:?}", a.name, a.imports, a.exports))
+            .collect()
+    };
+    if wiring(old) != wiring(new) {
+        return Err(ReloadError::NotSupported(
+            "config reload not supported for account imports and exports".into(),
+        ));
     }
     Ok(changed)
 }
 
-/// A Debug rendering shown as Go prints a value: strings unquoted,
-/// `Some(x)` as `x`, `None` as empty.
-fn go_value(debug: &str) -> String {
-    let inner = debug
-        .strip_prefix("Some(")
-        .and_then(|s| s.strip_suffix(')'))
-        .unwrap_or(debug);
-    let inner = if inner == "None" { "" } else { inner };
-    inner.trim_matches('"').to_string()
+fn not_supported(field: &str, was: &str, is: &str) -> ReloadError {
+    ReloadError::NotSupported(format!(
+        "config reload not supported for {field}: old={was}, new={is}"
+    ))
+}
+
+/// The configuration file's digest, as the reference logs it.
+pub fn config_digest(path: &std::path::Path) -> Option<String> {
+    let text = std::fs::read(path).ok()?;
+    let digest = ring::digest::digest(&ring::digest::SHA256, &text);
+    Some(digest.as_ref().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Reads the configuration again and puts it in force, or says why not
@@ -171,7 +242,16 @@ fn go_value(debug: &str) -> String {
 pub fn reload(server: &Arc<Server>) -> Result<(), ReloadError> {
     let result = reload_quietly(server);
     match &result {
-        Ok(()) => info!("Reloaded server configuration"),
+        Ok(()) => {
+            let digest = server
+                .opts()
+                .config_file
+                .as_deref()
+                .and_then(config_digest)
+                .map(|d| format!("(sha256:{d})"))
+                .unwrap_or_default();
+            info!("Reloaded server configuration {digest}");
+        }
         Err(e) => error!("Failed to reload server configuration: {e}"),
     }
     result
@@ -188,58 +268,96 @@ fn reload_quietly(server: &Arc<Server>) -> Result<(), ReloadError> {
 pub fn apply(server: &Arc<Server>, new: Options) -> Result<(), ReloadError> {
     let old = server.opts();
     let changed = diff(&old, &new)?;
-    let tls_changed = changed.iter().any(|f| f.key == "tls");
-    let tls = if tls_changed {
-        match &new.tls {
-            Some(t) => Some(tokio_rustls::TlsAcceptor::from(
-                t.load().map_err(|e| ReloadError::Tls(e.0))?,
-            )),
-            None => None,
-        }
-    } else {
-        None
+    // As the reference: TLS is taken as changed whenever configured, so
+    // replaced certificate files take effect.
+    let tls = match &new.tls {
+        Some(t) => Some(tokio_rustls::TlsAcceptor::from(
+            t.load().map_err(|e| ReloadError::Tls(e.0))?,
+        )),
+        None => None,
+    };
+    let tls_text = match (&old.tls, &new.tls) {
+        (_, Some(_)) => Some("enabled"),
+        (Some(_), None) => Some("disabled"),
+        (None, None) => None,
     };
     for a in &new.accounts {
         server.account_or_create(&a.name);
     }
-    crate::log::set_levels(new.debug, new.trace);
-    if changed
+    let max_conn =
+        (changed.iter().any(|f| f.key == "max_connections")).then_some(new.max_connections);
+    let logging = changed
         .iter()
-        .any(|f| f.key == "log_file" || f.key == "logtime")
-    {
-        if let Err(e) = crate::log::reconfigure(new.log_file.as_deref(), new.logtime) {
-            return Err(ReloadError::Config(format!("could not open log file: {e}")));
-        }
-    }
-    let reauthorize = changed.iter().any(|f| {
-        matches!(
-            f.key,
-            "authorization" | "accounts" | "max_payload" | "max_control_line" | "max_subscriptions"
-        )
-    });
+        .any(|f| matches!(f.key, "log_file" | "logtime" | "debug" | "trace"));
+    let (debug, trace, logtime) = (new.debug, new.trace, new.logtime);
+    let log_file = new.log_file.clone();
     server.set_opts(new);
-    if tls_changed {
-        server.set_tls(tls);
-    }
+    let now = server.opts();
+    let mut lines = Vec::new();
     for f in &changed {
-        info!("Reloaded: {}", reloaded_text(f, &server.opts()));
-    }
-    if reauthorize {
-        for handle in server.connections() {
-            handle.request_reauthorize();
+        if f.key == "max_connections" {
+            let closed = close_over_limit(server, now.max_connections);
+            if closed > 0 {
+                lines.push(format!(
+                    "Closed {closed} connections to fall within max_connections"
+                ));
+            }
         }
+        lines.push(format!("Reloaded: {} = {}", f.key, (f.read)(&now)));
+        if f.key == "max_connections" {
+            // The users and accounts lines follow max_connections in the
+            // reference's order.
+            lines.push("Reloaded: authorization users".into());
+            lines.push("Reloaded: accounts".into());
+        }
+    }
+    if max_conn.is_none() {
+        let at = changed
+            .iter()
+            .position(|f| !matches!(f.key, "trace" | "debug" | "logtime"))
+            .map_or(lines.len(), |i| i.min(lines.len()));
+        lines.insert(at, "Reloaded: accounts".into());
+        lines.insert(at, "Reloaded: authorization users".into());
+    }
+    if let Some(text) = tls_text {
+        lines.push(format!("Reloaded: tls = {text}"));
+    }
+    for line in &lines {
+        info!("{line}");
+    }
+    server.set_tls(tls);
+    if logging {
+        set_levels(debug, trace);
+        if let Err(e) = crate::log::reconfigure(log_file.as_deref(), logtime) {
+            error!("could not open log file: {e}");
+        }
+    }
+    for handle in server.connections() {
+        handle.request_reauthorize();
     }
     Ok(())
 }
 
-/// The reference's "Reloaded: ..." wording for an option.
-fn reloaded_text(f: &Field, now: &Options) -> String {
-    match f.key {
-        "authorization" => "authorization users".into(),
-        "accounts" => "accounts".into(),
-        "tls" => "tls = enabled".into(),
-        key => format!("{key} = {}", go_value(&(f.read)(now))),
+fn set_levels(debug: bool, trace: bool) {
+    crate::log::set_levels(debug, trace);
+}
+
+/// Closes connections beyond a lowered `max_connections`, newest first,
+/// each told as the reference tells it.
+fn close_over_limit(server: &Server, max: usize) -> usize {
+    let mut conns = server.connections();
+    if conns.len() <= max {
+        return 0;
     }
+    conns.sort_by_key(|h| std::cmp::Reverse(h.id));
+    let over = conns.len() - max;
+    for h in conns.into_iter().take(over) {
+        if let Some(out) = h.outbound() {
+            out.send_now(|b| crate::proto::write::append_err(b, "maximum connections exceeded"));
+        }
+        h.close(crate::client::CloseReason::MaxConnectionsExceeded);
+    }
+    over
 }
 
 #[cfg(test)]
@@ -272,6 +390,6 @@ mod tests {
             ..Options::default()
         };
         let changed: Vec<&str> = diff(&old, &new).unwrap().iter().map(|f| f.key).collect();
-        assert_eq!(changed, ["max_payload", "debug"]);
+        assert_eq!(changed, ["debug", "max_payload"]);
     }
 }

@@ -304,3 +304,72 @@ async fn jetstream_obeys_permissions() {
     w.expect(b"-ERR 'Permissions Violation for Subscription to \"deliver.orders\"'\r\nPONG\r\n")
         .await;
 }
+
+/// A reload (as SIGHUP does, through `tern::reload::apply`) narrows a
+/// live async-nats client's permissions: its denied subscription stops,
+/// the rest keeps flowing, and a removed user is cut off.
+#[tokio::test]
+async fn reload_narrows_permissions_of_live_clients() {
+    use std::sync::Arc;
+    use tern::permissions::{Entry, Permissions, Rules};
+    let perms = |subjects: &[&str]| {
+        let rules = Rules {
+            allow: Some(subjects.iter().map(|e| Entry::parse(e)).collect()),
+            deny: Vec::new(),
+        };
+        Some(Arc::new(Permissions {
+            publish: rules.clone(),
+            subscribe: rules,
+            ..Permissions::default()
+        }))
+    };
+    let mut alice = user("alice", "pw");
+    alice.permissions = perms(&["a.>", "b.>", "_INBOX.>"]);
+    let s = start(Auth {
+        users: vec![alice.clone(), user("bob", "pw")],
+        ..Auth::default()
+    })
+    .await;
+    let (opts, mut events) = harness::with_events(
+        async_nats::ConnectOptions::with_user_and_password("alice".into(), "pw".into()),
+    );
+    let client = connect_with(s.addr(), opts).await;
+    let mut on_a = client.subscribe("a.>").await.unwrap();
+    let mut on_b = client.subscribe("b.>").await.unwrap();
+    let (bob_opts, mut bob_events) = harness::with_events(
+        async_nats::ConnectOptions::with_user_and_password("bob".into(), "pw".into())
+            .max_reconnects(1),
+    );
+    let bob = connect_with(s.addr(), bob_opts).await;
+    harness::round_trip(&bob).await;
+
+    let mut narrowed = alice;
+    narrowed.permissions = perms(&["a.>", "_INBOX.>"]);
+    let mut opts = (*s.server().opts()).clone();
+    opts.auth.users = vec![narrowed];
+    tern::reload::apply(s.server(), opts).expect("a reload of users and permissions");
+
+    harness::wait_event(&mut events, "the removed subscription", |e| {
+        matches!(e, async_nats::Event::ServerError(_))
+    })
+    .await;
+    harness::wait_event(&mut bob_events, "bob's disconnection", |e| {
+        matches!(e, async_nats::Event::Disconnected)
+    })
+    .await;
+    client.publish("a.1", "kept".into()).await.unwrap();
+    let got = harness::next_msg(&mut on_a).await;
+    assert_eq!(got.subject.as_str(), "a.1");
+    let publisher = connect_with(
+        s.addr(),
+        async_nats::ConnectOptions::with_user_and_password("alice".into(), "pw".into()),
+    )
+    .await;
+    // b.> is neither publishable nor delivered any more.
+    publisher.publish("b.1", "gone".into()).await.unwrap();
+    publisher.publish("a.2", "marker".into()).await.unwrap();
+    // In order on one connection: once a.2 is here, b.1 would be too.
+    let got = harness::next_msg(&mut on_a).await;
+    assert_eq!(got.subject.as_str(), "a.2");
+    assert!(harness::buffered(&mut on_b).is_empty());
+}

@@ -44,24 +44,42 @@ impl Spawned {
         self.child.id().expect("child still running")
     }
 
-    /// Reads stderr until a line contains `text`.
-    async fn wait_for_log(&mut self, text: &str) {
+    /// Reads stderr until a line contains `text`; that line.
+    async fn wait_for_log(&mut self, text: &str) -> String {
         let found = tokio::time::timeout(harness::WAIT, async {
             while let Ok(Some(line)) = self.stderr.next_line().await {
                 let hit = line.contains(text);
-                self.log.push(line);
+                self.log.push(line.clone());
                 if hit {
-                    return true;
+                    return Some(line);
                 }
             }
-            false
+            None
         })
         .await;
-        assert!(
-            matches!(found, Ok(true)),
-            "no {text:?} on stderr; got:\n{}",
-            self.log.join("\n")
-        );
+        match found {
+            Ok(Some(line)) => line,
+            _ => panic!("no {text:?} on stderr; got:\n{}", self.log.join("\n")),
+        }
+    }
+
+    /// The client address from the "Listening for client connections"
+    /// line (which must come next).
+    async fn client_addr(&mut self) -> std::net::SocketAddr {
+        let line = self
+            .wait_for_log("Listening for client connections on ")
+            .await;
+        let addr = line.rsplit(' ').next().expect("an address ends the line");
+        addr.parse().expect("host:port")
+    }
+
+    /// Sends `signal` (a `kill` name: HUP, USR1...).
+    fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
     }
 
     /// Waits for the process to exit, collecting the rest of stderr.
@@ -209,4 +227,165 @@ async fn jetstream_flag_starts_jetstream_in_the_store_dir() {
         "{}",
         tern.log.join("\n")
     );
+}
+
+/// Users `a` and `b`; `b` may subscribe to `x` and `y`.
+const TWO_USERS: &str = "authorization { users: [ {user: a, password: a}, {user: b, password: b, permissions: {subscribe: [\"x\", \"y\"]}} ] }\n";
+
+/// A client signed in as `user` (password the same), past its PONG.
+async fn signed_in(addr: std::net::SocketAddr, user: &str) -> Wire {
+    let (mut wire, _) = Wire::connect_past_info(addr).await;
+    wire.send(
+        format!(
+            "CONNECT {{\"user\":\"{user}\",\"pass\":\"{user}\",\"verbose\":false}}\r\nPING\r\n"
+        )
+        .as_bytes(),
+    )
+    .await;
+    wire.expect(b"PONG\r\n").await;
+    wire
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_users_and_permissions_for_live_clients() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("tern.conf");
+    std::fs::write(&conf, TWO_USERS).expect("write config");
+    let mut tern = Spawned::start(&["-a", "127.0.0.1", "-p", "-1", "-c", path_str(&conf)]);
+    let addr = tern.client_addr().await;
+    tern.wait_for_log("Server is ready").await;
+    let mut a = signed_in(addr, "a").await;
+    let mut b = signed_in(addr, "b").await;
+    b.send(b"SUB x 1\r\nSUB y 2\r\nPING\r\n").await;
+    b.expect(b"PONG\r\n").await;
+
+    // a is removed, b may only subscribe to x now.
+    std::fs::write(
+        &conf,
+        "authorization { users: [ {user: b, password: b, permissions: {subscribe: [\"x\"]}} ] }\n",
+    )
+    .expect("rewrite config");
+    tern.signal("HUP");
+    tern.wait_for_log("Trapped \"hangup\" signal").await;
+    tern.wait_for_log("Reloaded: authorization users").await;
+    tern.wait_for_log("Reloaded server configuration (sha256:")
+        .await;
+    // A user no longer configured is closed without an error.
+    a.expect_closed().await;
+    b.expect(b"-ERR 'Permissions Violation for Subscription to \"y\" (sid \"2\")'\r\n")
+        .await;
+    b.send(b"SUB y 3\r\nPING\r\n").await;
+    b.expect(b"-ERR 'Permissions Violation for Subscription to \"y\"'\r\nPONG\r\n")
+        .await;
+    // A new connection as a is refused.
+    let (mut again, _) = Wire::connect_past_info(addr).await;
+    again
+        .send(b"CONNECT {\"user\":\"a\",\"pass\":\"a\",\"verbose\":false}\r\nPING\r\n")
+        .await;
+    again.expect(b"-ERR 'Authorization Violation'\r\n").await;
+
+    // A key that cannot change refuses the reload; the old config stays.
+    // (The port is not one: the command line's -p wins over the file.)
+    std::fs::write(&conf, format!("max_subscriptions: 10\n{TWO_USERS}")).expect("rewrite config");
+    tern.signal("HUP");
+    let line = tern
+        .wait_for_log("Failed to reload server configuration")
+        .await;
+    assert!(
+        line.ends_with("config reload not supported for MaxSubs: old=0, new=10"),
+        "{line}"
+    );
+    b.send(b"PING\r\n").await;
+    b.expect(b"PONG\r\n").await;
+
+    // A config that does not parse is reported with its place, and kept out.
+    std::fs::write(
+        &conf,
+        "authorization { users: [ {user: b, password: b} ] }\nbogus_key: 1\n",
+    )
+    .expect("rewrite config");
+    tern.signal("HUP");
+    let line = tern
+        .wait_for_log("Failed to reload server configuration")
+        .await;
+    assert!(line.contains("bogus_key"), "{line}");
+    assert!(line.contains("tern.conf:2:"), "the file and line: {line}");
+    b.send(b"SUB y 4\r\nPING\r\n").await;
+    b.expect(b"-ERR 'Permissions Violation for Subscription to \"y\"'\r\nPONG\r\n")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_without_a_config_file_is_refused() {
+    let mut tern = Spawned::start(&["-a", "127.0.0.1", "-p", "-1"]);
+    tern.wait_for_log("Server is ready").await;
+    tern.signal("HUP");
+    tern.wait_for_log(
+        "Failed to reload server configuration: can only reload config when a file is provided using -c or --config",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_file_rotates_at_its_limit_and_reopens_on_usr1() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("tern.log");
+    let conf = dir.path().join("tern.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "debug: true\nlog_file: {:?}\nlogfile_size_limit: 2048\nlogfile_max_num: 3\n",
+            path_str(&log)
+        ),
+    )
+    .expect("write config");
+    let tern = Spawned::start(&["-a", "127.0.0.1", "-p", "-1", "-c", path_str(&conf)]);
+    let ready = || std::fs::read_to_string(&log).unwrap_or_default();
+    harness::wait_until("the server to be ready", || {
+        ready().contains("Server is ready")
+    })
+    .await;
+    let addr: std::net::SocketAddr = ready()
+        .lines()
+        .find_map(|l| l.split("Listening for client connections on ").nth(1))
+        .expect("listening line")
+        .trim()
+        .parse()
+        .expect("host:port");
+    // Each connection logs a few debug lines: enough of them fill the
+    // file several times over.
+    for _ in 0..60 {
+        let (mut wire, _) = Wire::connect_past_info(addr).await;
+        wire.expect_only_pong().await;
+    }
+    let backups = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dir.path())
+            .expect("read dir")
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("tern.log."))
+            })
+            .collect()
+    };
+    harness::wait_until("a rotation", || !backups().is_empty()).await;
+    assert!(
+        backups().len() <= 2,
+        "logfile_max_num 3 keeps 2 backups: {:?}",
+        backups()
+    );
+    let current = ready();
+    assert!(
+        current.contains("Rotated log, backup saved as \""),
+        "the new file names its backup:\n{current}"
+    );
+    // Moved away by an outside tool, then reopened on SIGUSR1.
+    let moved = dir.path().join("moved.log");
+    std::fs::rename(&log, &moved).expect("move the log");
+    tern.signal("USR1");
+    harness::wait_until("the reopened log", || {
+        ready().contains("File log re-opened")
+    })
+    .await;
 }

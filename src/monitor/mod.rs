@@ -11,6 +11,7 @@ mod http;
 mod jsz;
 mod metrics;
 mod query;
+pub use query::go_duration;
 mod subsz;
 mod varz;
 

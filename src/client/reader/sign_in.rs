@@ -139,6 +139,12 @@ impl Conn {
                 .map_err(|_| ())
         };
         let Ok(user) = checked else {
+            // A user no longer configured is closed quietly (the client
+            // reconnects and is judged afresh); wrong credentials for a
+            // user still there are a violation.
+            if !Self::user_still_exists(&config.auth, &opts) {
+                return Err(Close(CloseReason::ClientClosed));
+            }
             return Err(self.auth_violation(crate::auth::claimed_identity(&opts).as_deref()));
         };
         let wanted = user
@@ -146,7 +152,8 @@ impl Conn {
             .and_then(|u| u.account.as_deref())
             .unwrap_or(crate::account::GLOBAL_ACCOUNT);
         if wanted != self.account.name {
-            return Err(self.auth_violation(crate::auth::claimed_identity(&opts).as_deref()));
+            // Moved to another account: closed quietly, to reconnect there.
+            return Err(Close(CloseReason::ClientClosed));
         }
         self.sign_in(
             &server,
@@ -157,8 +164,18 @@ impl Conn {
         Ok(())
     }
 
+    /// Whether the user `opts` names (by name or NKey) is still configured.
+    fn user_still_exists(auth: &crate::auth::Auth, opts: &crate::client::ConnectOptions) -> bool {
+        let named = if opts.nkey.is_empty() {
+            &opts.user
+        } else {
+            &opts.nkey
+        };
+        named.is_empty() || auth.users.iter().any(|u| &u.name == named)
+    }
+
     /// Removes the subscriptions the (new) permissions deny, telling the
-    /// client of each as a subscribe violation.
+    /// client of each as the reference does.
     fn drop_denied_subscriptions(&mut self) {
         let Some(perms) = self.perms.clone() else {
             return;
@@ -174,8 +191,15 @@ impl Conn {
             if sub.close() {
                 self.account.router.remove(&sub);
             }
-            let (subject, queue, sid) = (sub.subject.clone(), sub.queue.clone(), sub.sid.clone());
-            self.subscribe_violation(&subject, queue.as_deref(), &sid);
+            let subject = String::from_utf8_lossy(&sub.subject).into_owned();
+            let sid = String::from_utf8_lossy(&sub.sid).into_owned();
+            tracing::info!(
+                "Removed sub {subject:?} (sid {sid:?}) for {} - not authorized",
+                self.auth_user()
+            );
+            self.send_err(&format!(
+                "Permissions Violation for Subscription to {subject:?} (sid {sid:?})"
+            ));
         }
     }
 
