@@ -30,6 +30,7 @@ pub mod rate_limit;
 pub mod reload;
 pub mod router;
 pub mod server;
+pub mod syslog;
 pub mod tls;
 
 pub use config::options::Options;

@@ -69,6 +69,17 @@ where
             Level::DEBUG => "DBG",
             Level::TRACE => "TRC",
         };
+        if let Some(style) = crate::syslog::style() {
+            let mut text = String::new();
+            ctx.field_format()
+                .format_fields(Writer::new(&mut text), event)?;
+            return w.write_str(&crate::syslog::line(
+                style,
+                meta.level(),
+                level == "FTL",
+                &text,
+            ));
+        }
         if JSON.load(Ordering::Relaxed) {
             let mut text = String::new();
             ctx.field_format()
@@ -135,9 +146,13 @@ pub struct LogSettings<'a> {
     pub max_files: usize,
     /// One JSON object per line instead of the reference's format.
     pub json: bool,
+    /// `-s`: the local syslog (when no file is set).
+    pub syslog: bool,
+    /// `-r`: a remote syslog URL (when no file is set; before `syslog`).
+    pub remote_syslog: Option<&'a str>,
 }
 
-/// The log's destination: stderr, or a file that may rotate.
+/// The log's destination: stderr, a file that may rotate, or syslog.
 enum Target {
     Stderr,
     File {
@@ -145,6 +160,7 @@ enum Target {
         path: PathBuf,
         size: u64,
     },
+    Syslog(crate::syslog::Syslog),
 }
 
 struct Sink {
@@ -154,6 +170,14 @@ struct Sink {
 }
 
 impl Sink {
+    fn syslog(s: crate::syslog::Syslog) -> Sink {
+        Sink {
+            target: Target::Syslog(s),
+            size_limit: 0,
+            max_files: 0,
+        }
+    }
+
     fn open(path: Option<&Path>, size_limit: u64, max_files: usize) -> io::Result<Sink> {
         let target = match path {
             Some(p) => {
@@ -177,6 +201,7 @@ impl Sink {
     fn write(&mut self, buf: &[u8]) -> io::Result<()> {
         match &mut self.target {
             Target::Stderr => io::stderr().write_all(buf),
+            Target::Syslog(s) => s.send(buf),
             Target::File { file, size, .. } => {
                 file.write_all(buf)?;
                 *size += buf.len() as u64;
@@ -327,9 +352,14 @@ impl<'a> MakeWriter<'a> for MakeSink {
     }
 }
 
-/// Installs the global logger; a log file is appended to.
+/// Installs the global logger; a log file is appended to. A log file
+/// wins over syslog, a remote syslog over the local one.
 pub fn init(settings: &LogSettings<'_>) -> io::Result<()> {
-    let sink = Sink::open(settings.file, settings.size_limit, settings.max_files)?;
+    let sink = match (settings.file, settings.remote_syslog, settings.syslog) {
+        (None, Some(url), _) => Sink::syslog(crate::syslog::Syslog::remote(url)?),
+        (None, None, true) => Sink::syslog(crate::syslog::Syslog::local()?),
+        _ => Sink::open(settings.file, settings.size_limit, settings.max_files)?,
+    };
     *SINK.lock().unwrap_or_else(PoisonError::into_inner) = Some(sink);
     set_levels(settings.debug, settings.trace);
     LOGTIME.store(settings.logtime, Ordering::Relaxed);
@@ -347,14 +377,22 @@ pub fn init(settings: &LogSettings<'_>) -> io::Result<()> {
     Ok(())
 }
 
-/// A reload changed the log file or the time stamp.
-pub fn reconfigure(file: Option<&Path>, logtime: bool) -> io::Result<()> {
-    LOGTIME.store(logtime, Ordering::Relaxed);
+/// A reload changed where logs go or the time stamp.
+pub fn reconfigure(settings: &LogSettings<'_>) -> io::Result<()> {
+    LOGTIME.store(settings.logtime, Ordering::Relaxed);
     let mut sink = SINK.lock().unwrap_or_else(PoisonError::into_inner);
     let (limit, max) = sink
         .as_ref()
         .map_or((0, 0), |s| (s.size_limit, s.max_files));
-    *sink = Some(Sink::open(file, limit, max)?);
+    let new = match (settings.file, settings.remote_syslog, settings.syslog) {
+        (None, Some(url), _) => Sink::syslog(crate::syslog::Syslog::remote(url)?),
+        (None, None, true) => Sink::syslog(crate::syslog::Syslog::local()?),
+        _ => {
+            crate::syslog::stop();
+            Sink::open(settings.file, limit, max)?
+        }
+    };
+    *sink = Some(new);
     Ok(())
 }
 

@@ -68,8 +68,14 @@ fn main() -> ExitCode {
         size_limit: opts.log_size_limit,
         max_files: opts.log_max_files,
         json: opts.log_json,
+        syslog: opts.syslog,
+        remote_syslog: opts.remote_syslog.as_deref(),
     };
     if let Err(e) = tern::log::init(&settings) {
+        // The reference's words for a syslog it cannot reach, or the file.
+        if opts.log_file.is_none() && (opts.syslog || opts.remote_syslog.is_some()) {
+            return fail(&e.to_string());
+        }
         return fail(&format!("could not open log file: {e}"));
     }
     tern::log::log_panics();

@@ -147,6 +147,7 @@ const FIELDS: &[Field] = &[
     field!("SystemAccount", "system_account", system_account, false),
     field!(debug "TrustedOperators", "operator", operator, false),
     field!(debug "HTTPPort", "http_port", http_port, false),
+    field!(debug "HTTPSPort", "https_port", https_port, false),
     field!("HTTPHost", "http_host", http_host, false),
     field!("HTTPBasePath", "http_base_path", http_base_path, false),
     field!("AllowNonTLS", "allow_non_tls", allow_non_tls, false),
@@ -180,6 +181,8 @@ const FIELDS: &[Field] = &[
     field!("PidFile", "pid_file", pid_file, true),
     field!("PortsFileDir", "ports_file_dir", ports_file_dir, true),
     field!("LogFile", "log_file", log_file, true),
+    field!("Syslog", "syslog", syslog, true),
+    field!("RemoteSyslog", "remote_syslog", remote_syslog, true),
     field!("LogSizeLimit", "log_size_limit", log_size_limit, false),
     field!("LogMaxFiles", "logfile_max_num", log_max_files, false),
     field!("WriteDeadline", "write_deadline", write_deadline, true),
@@ -286,11 +289,12 @@ pub fn apply(server: &Arc<Server>, new: Options) -> Result<(), ReloadError> {
     }
     let max_conn =
         (changed.iter().any(|f| f.key == "max_connections")).then_some(new.max_connections);
-    let logging = changed
-        .iter()
-        .any(|f| matches!(f.key, "log_file" | "logtime" | "debug" | "trace"));
-    let (debug, trace, logtime) = (new.debug, new.trace, new.logtime);
-    let log_file = new.log_file.clone();
+    let logging = changed.iter().any(|f| {
+        matches!(
+            f.key,
+            "log_file" | "logtime" | "debug" | "trace" | "syslog" | "remote_syslog"
+        )
+    });
     server.set_opts(new);
     let now = server.opts();
     let mut lines = Vec::new();
@@ -327,9 +331,16 @@ pub fn apply(server: &Arc<Server>, new: Options) -> Result<(), ReloadError> {
     }
     server.set_tls(tls);
     if logging {
-        set_levels(debug, trace);
-        if let Err(e) = crate::log::reconfigure(log_file.as_deref(), logtime) {
-            error!("could not open log file: {e}");
+        set_levels(now.debug, now.trace);
+        let settings = crate::log::LogSettings {
+            file: now.log_file.as_deref(),
+            logtime: now.logtime,
+            syslog: now.syslog,
+            remote_syslog: now.remote_syslog.as_deref(),
+            ..Default::default()
+        };
+        if let Err(e) = crate::log::reconfigure(&settings) {
+            error!("{e}");
         }
     }
     for handle in server.connections() {

@@ -872,13 +872,33 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
     info!("  ID:       {}", server.id());
     crate::imports::wire(&server);
     // Monitoring opens before the client port, as in the reference.
-    if let Some(port) = opts.http_port {
-        let port = match port {
-            Port::Fixed(p) => p,
-            Port::Random => 0,
-        };
+    let port_number = |p: Port| match p {
+        Port::Fixed(p) => p,
+        Port::Random => 0,
+    };
+    let monitor = match (opts.http_port, opts.https_port) {
+        (Some(http), Some(https)) => {
+            return Err(StartError::Monitor(format!(
+                "can't specify both HTTP ({}) and HTTPs ({}) ports",
+                port_number(http),
+                port_number(https)
+            )))
+        }
+        (Some(http), None) => Some((port_number(http), None)),
+        (None, Some(https)) => {
+            let acceptor = server.tls.read().clone();
+            let Some(acceptor) = acceptor else {
+                return Err(StartError::Monitor(
+                    "TLS cert and key required for HTTPS".into(),
+                ));
+            };
+            Some((port_number(https), Some(acceptor)))
+        }
+        (None, None) => None,
+    };
+    if let Some((port, tls)) = monitor {
         let host = opts.http_host.clone().unwrap_or_else(|| opts.host.clone());
-        let addr = crate::monitor::start(&server, &host, port)
+        let addr = crate::monitor::start(&server, &host, port, tls)
             .await
             .map_err(|e| StartError::Monitor(e.0))?;
         let _ = server.monitor_addr.set(addr);

@@ -5,6 +5,7 @@
 mod harness;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
@@ -270,4 +271,47 @@ async fn verify_and_map_names_the_user() {
         err.to_string().to_lowercase().contains("authorization"),
         "{err}"
     );
+}
+
+/// `https_port`: monitoring over TLS with the client certificate; plain
+/// HTTP on it gets nothing.
+#[tokio::test]
+async fn https_monitoring() {
+    use rustls_pki_types::pem::PemObject;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let c = certs();
+    let s = start(&c, |_, o| {
+        o.https_port = Some(tern::config::options::Port::Random);
+    })
+    .await;
+    let addr = s.server().monitor_addr().expect("the https port");
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_file_iter(&c.ca).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(Arc::new(
+        tokio_rustls::rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = within("the TLS handshake", connector.connect(name, tcp))
+        .await
+        .unwrap();
+    tls.write_all(b"GET /varz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    let _ = within("the response", tls.read_to_end(&mut raw)).await;
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(
+        text.contains(&format!("\"https_port\": {}", addr.port())),
+        "{text}"
+    );
+    assert!(text.contains("\"http_port\": 0"), "{text}");
 }

@@ -91,6 +91,15 @@ pub struct Flags {
     /// HTTP monitoring port (`-1`: any free port).
     #[arg(long, allow_hyphen_values = true)]
     pub http_port: Option<i64>,
+    /// HTTPS monitoring port, with the client TLS certificate.
+    #[arg(long, allow_hyphen_values = true)]
+    pub https_port: Option<i64>,
+    /// Log to the local syslog.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub syslog: Option<bool>,
+    /// Log to a remote syslog (`udp://host:port`, `tcp://`, `unix://`).
+    #[arg(long)]
+    pub remote_syslog: Option<String>,
 
     /// Enable TLS (any TLS flag does).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
@@ -128,12 +137,6 @@ pub struct Flags {
 #[command(rename_all = "snake_case")]
 pub struct LaterFlags {
     #[arg(long)]
-    pub https_port: Option<String>,
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub syslog: Option<bool>,
-    #[arg(long)]
-    pub remote_syslog: Option<String>,
-    #[arg(long)]
     pub routes: Option<String>,
     #[arg(long)]
     pub cluster: Option<String>,
@@ -155,9 +158,6 @@ impl LaterFlags {
     /// The first flag given whose feature tern does not have yet.
     pub fn first_unsupported(&self) -> Option<&'static str> {
         let given: &[(bool, &'static str)] = &[
-            (self.https_port.is_some(), "-ms/--https_port"),
-            (self.syslog == Some(true), "-s/--syslog"),
-            (self.remote_syslog.is_some(), "-r/--remote_syslog"),
             (self.routes.is_some(), "--routes"),
             (self.cluster.is_some(), "--cluster"),
             (self.cluster_name.is_some(), "--cluster_name"),

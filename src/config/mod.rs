@@ -41,8 +41,6 @@ impl From<ConfError> for ConfigError {
 /// error says "not supported yet" rather than "unknown".
 const LATER_KEYS: &[&str] = &[
     "no_system_account",
-    "https",
-    "https_port",
     "cluster",
     "gateway",
     "leafnodes",
@@ -51,8 +49,6 @@ const LATER_KEYS: &[&str] = &[
     "mqtt",
     "trusted",
     "trusted_keys",
-    "syslog",
-    "remote_syslog",
     "client_advertise",
     "server_tags",
     "mappings",
@@ -134,6 +130,15 @@ fn apply_flags(opts: &mut Options, f: &cli::Flags) -> Result<(), ConfigError> {
     }
     if let Some(port) = f.http_port {
         opts.http_port = Some(port_from(port)?);
+    }
+    if let Some(port) = f.https_port {
+        opts.https_port = Some(port_from(port)?);
+    }
+    if let Some(on) = f.syslog {
+        opts.syslog = on;
+    }
+    if let Some(url) = &f.remote_syslog {
+        opts.remote_syslog = Some(url.clone());
     }
     tls::apply_flags(
         opts,
@@ -234,6 +239,15 @@ fn apply_key(opts: &mut Options, key: &Key, v: &Spanned) -> Result<(), String> {
         "no_header_support" => opts.no_header_support = boolean(v)?,
         "logfile" | "log_file" => opts.log_file = Some(PathBuf::from(string(v)?)),
         "logtime" => opts.logtime = boolean(v)?,
+        "syslog" => opts.syslog = boolean(v)?,
+        "remote_syslog" => opts.remote_syslog = Some(string(v)?),
+        "https_port" => opts.https_port = Some(port_from(int(v)?).map_err(|e| e.0)?),
+        "https" => {
+            // As `http`, for the TLS monitoring port.
+            let plain = opts.http_port.take();
+            apply_http(opts, v)?;
+            opts.https_port = std::mem::replace(&mut opts.http_port, plain);
+        }
         "logfile_size_limit" | "log_size_limit" => {
             opts.log_size_limit =
                 u64::try_from(int(v)?).map_err(|_| "log size limit out of range")?

@@ -98,6 +98,13 @@ pub struct Options {
     pub log_max_files: usize,
     /// `log_format: json`: one JSON object per line (beyond the reference).
     pub log_json: bool,
+    /// `-s`: log to the local syslog (when no log file is set).
+    pub syslog: bool,
+    /// `-r`: log to this syslog URL (when no log file is set).
+    pub remote_syslog: Option<String>,
+    /// HTTPS monitoring (`-ms`, `https_port`, `https`), with the client TLS
+    /// configuration.
+    pub https_port: Option<Port>,
     pub logtime: bool,
     pub debug: bool,
     pub trace: bool,
@@ -154,6 +161,9 @@ impl Default for Options {
             log_size_limit: 0,
             log_max_files: 0,
             log_json: false,
+            syslog: false,
+            remote_syslog: None,
+            https_port: None,
             logtime: true,
             debug: false,
             trace: false,

@@ -5,7 +5,6 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// The longest request head accepted.
 const MAX_HEAD: usize = 16 * 1024;
@@ -74,8 +73,9 @@ fn reason(status: u16) -> &'static str {
 
 /// Serves one connection: requests in turn until it closes, errs, idles
 /// past the timeout or asks to close.
-pub async fn serve<F>(mut stream: TcpStream, mut handle: F)
+pub async fn serve<S, F>(mut stream: S, mut handle: F)
 where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     F: AsyncFnMut(&Request) -> Response,
 {
     let mut buf = Vec::with_capacity(1024);
@@ -179,8 +179,8 @@ fn decode(s: &str) -> String {
 
 /// Writes `resp`; `len` is the Content-Length (the body's, also for a
 /// HEAD answer that carries none).
-async fn write(
-    stream: &mut TcpStream,
+async fn write<S: tokio::io::AsyncWrite + Unpin>(
+    stream: &mut S,
     resp: &Response,
     close: bool,
     len: usize,

@@ -37,11 +37,13 @@ impl std::fmt::Display for MonitorError {
     }
 }
 
-/// Binds the monitoring port and serves it until the server stops.
+/// Binds the monitoring port and serves it until the server stops; with
+/// `tls`, over HTTPS (`https_port`).
 pub async fn start(
     server: &Arc<Server>,
     host: &str,
     port: u16,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> Result<SocketAddr, MonitorError> {
     let listener = TcpListener::bind((host, port)).await.map_err(|e| {
         MonitorError(format!(
@@ -52,7 +54,8 @@ pub async fn start(
     let addr = listener
         .local_addr()
         .map_err(|e| MonitorError(format!("Can't start monitoring: {e}")))?;
-    info!("Starting http monitor on {addr}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    info!("Starting {scheme} monitor on {addr}");
     let weak = Arc::downgrade(server);
     let stats: Arc<RequestStats> = Arc::default();
     tokio::spawn(async move {
@@ -66,9 +69,22 @@ pub async fn start(
             };
             let _ = stream.set_nodelay(true);
             let stats = stats.clone();
-            tokio::spawn(http::serve(stream, async move |req: &Request| {
-                route(&server, &stats, req).await
-            }));
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                let handler = async move |req: &Request| route(&server, &stats, req).await;
+                match tls {
+                    None => http::serve(stream, handler).await,
+                    Some(acceptor) => {
+                        let handshake = tokio::time::timeout(
+                            std::time::Duration::from_secs(10),
+                            acceptor.accept(stream),
+                        );
+                        if let Ok(Ok(stream)) = handshake.await {
+                            http::serve(stream, handler).await;
+                        }
+                    }
+                }
+            });
         }
     });
     Ok(addr)

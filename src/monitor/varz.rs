@@ -122,10 +122,17 @@ pub async fn fields(server: &std::sync::Arc<Server>, stats: &RequestStats) -> Or
     );
     put(
         "http_port",
-        json!(port_number(o.http_port, server.monitor_addr())),
+        json!(o
+            .http_port
+            .map_or(0, |p| port_number(Some(p), server.monitor_addr()))),
     );
     put("http_base_path", json!(o.http_base_path));
-    put("https_port", json!(0));
+    put(
+        "https_port",
+        json!(o
+            .https_port
+            .map_or(0, |p| port_number(Some(p), server.monitor_addr()))),
+    );
     put("auth_timeout", json!(o.auth_timeout.as_secs_f64()));
     put("max_control_line", json!(o.max_control_line));
     put("max_payload", json!(o.max_payload));
