@@ -51,6 +51,8 @@ pub struct Server {
     global: Arc<Account>,
     /// Where monitoring listens, once it does.
     monitor_addr: OnceLock<SocketAddr>,
+    /// Monitoring requests served per endpoint (varz `http_req_stats`).
+    http_stats: Arc<crate::monitor::RequestStats>,
     /// When the server started (varz `start`, `config_load_time`).
     started: std::time::SystemTime,
     /// Set when clients connect over TLS.
@@ -113,6 +115,7 @@ impl Server {
             tls: parking_lot::RwLock::new(tls),
             loader: OnceLock::new(),
             monitor_addr: OnceLock::new(),
+            http_stats: Arc::default(),
             started: std::time::SystemTime::now(),
             clients: Mutex::new(HashMap::new()),
             clients_gone: Notify::new(),
@@ -278,6 +281,11 @@ impl Server {
         self.started
     }
 
+    /// Monitoring requests served per endpoint.
+    pub fn http_stats(&self) -> &Arc<crate::monitor::RequestStats> {
+        &self.http_stats
+    }
+
     /// Where HTTP monitoring listens, when it is on.
     pub fn monitor_addr(&self) -> Option<SocketAddr> {
         self.monitor_addr.get().copied()
@@ -420,7 +428,7 @@ impl Server {
             acc.closed_out_msgs.fetch_add(msgs, Ordering::Relaxed);
             acc.closed_out_bytes.fetch_add(bytes, Ordering::Relaxed);
         }
-        if let Some(mut snap) = handle.snapshot().filter(|_| self.closed.enabled()) {
+        if let Some(mut snap) = handle.snapshot() {
             snap.stop = Some((
                 crate::client::conn_info::unix_nanos(std::time::SystemTime::now()),
                 reason.to_string(),
@@ -429,6 +437,7 @@ impl Server {
             snap.subscriptions = subs.len();
             snap.subs = subs;
             snap.pending = 0;
+            crate::monitor::events::disconnected(self, &snap);
             self.closed.push(snap);
         }
         if reason == CloseReason::StaleConnection {
@@ -871,6 +880,8 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
     info!("  Name:     {}", server.name());
     info!("  ID:       {}", server.id());
     crate::imports::wire(&server);
+    crate::monitor::system::start(&server);
+    crate::monitor::events::start_heartbeat(&server);
     // Monitoring opens before the client port, as in the reference.
     let port_number = |p: Port| match p {
         Port::Fixed(p) => p,

@@ -27,6 +27,8 @@ pub enum CloseReason {
     AuthenticationViolation,
     TlsHandshakeFailure,
     MaxSubscriptionsExceeded,
+    /// Closed by `$SYS.REQ.SERVER.<id>.KICK`.
+    Kicked,
 }
 
 impl std::fmt::Display for CloseReason {
@@ -47,6 +49,7 @@ impl std::fmt::Display for CloseReason {
             CloseReason::AuthenticationViolation => "Authentication Failure",
             CloseReason::TlsHandshakeFailure => "TLS Handshake Failure",
             CloseReason::MaxSubscriptionsExceeded => "Maximum Subscriptions Exceeded",
+            CloseReason::Kicked => "Kicked",
         })
     }
 }

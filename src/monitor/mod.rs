@@ -6,6 +6,7 @@
 mod accountz;
 mod cluster;
 mod connz;
+pub mod events;
 mod health;
 mod http;
 mod jsz;
@@ -13,6 +14,7 @@ mod metrics;
 mod query;
 pub use query::go_duration;
 mod subsz;
+pub mod system;
 mod varz;
 
 use std::net::SocketAddr;
@@ -25,7 +27,7 @@ use crate::server::Server;
 use http::{Request, Response};
 
 /// Requests served per path (varz `http_req_stats`).
-type RequestStats = parking_lot::Mutex<std::collections::BTreeMap<String, u64>>;
+pub type RequestStats = parking_lot::Mutex<std::collections::BTreeMap<String, u64>>;
 
 /// Why monitoring could not start, in the reference's words.
 #[derive(Debug)]
@@ -57,7 +59,7 @@ pub async fn start(
     let scheme = if tls.is_some() { "https" } else { "http" };
     info!("Starting {scheme} monitor on {addr}");
     let weak = Arc::downgrade(server);
-    let stats: Arc<RequestStats> = Arc::default();
+    let stats = server.http_stats().clone();
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -150,7 +152,7 @@ const ENDPOINTS: [&str; 12] = [
 /// JSON with fields in the order given (serde_json's maps sort theirs):
 /// the reference's order for its top-level objects.
 #[derive(Default)]
-pub(super) struct Ordered(Vec<(&'static str, Field)>);
+pub(crate) struct Ordered(Vec<(&'static str, Field)>);
 
 enum Field {
     Value(serde_json::Value),
@@ -159,15 +161,15 @@ enum Field {
 }
 
 impl Ordered {
-    pub(super) fn put(&mut self, k: &'static str, v: serde_json::Value) {
+    pub(crate) fn put(&mut self, k: &'static str, v: serde_json::Value) {
         self.0.push((k, Field::Value(v)));
     }
 
-    pub(super) fn put_nested(&mut self, k: &'static str, v: Ordered) {
+    pub(crate) fn put_nested(&mut self, k: &'static str, v: Ordered) {
         self.0.push((k, Field::Nested(v)));
     }
 
-    pub(super) fn put_list(&mut self, k: &'static str, v: Vec<Ordered>) {
+    pub(crate) fn put_list(&mut self, k: &'static str, v: Vec<Ordered>) {
         self.0.push((k, Field::List(v)));
     }
 }
@@ -190,7 +192,18 @@ impl serde::Serialize for Ordered {
 /// Pretty JSON as Go's `MarshalIndent` writes it, `<`, `>` and `&`
 /// escaped (they only occur inside strings, so replacing bytes is safe).
 pub(super) fn pretty(v: &impl serde::Serialize) -> Vec<u8> {
-    let raw = serde_json::to_vec_pretty(v).unwrap_or_default();
+    go_escape(serde_json::to_vec_pretty(v).unwrap_or_default())
+}
+
+/// Compact JSON (a `$SYS` answer), escaped as Go escapes it.
+pub(crate) fn compact(v: &impl serde::Serialize) -> Vec<u8> {
+    let raw = serde_json::to_vec(v).unwrap_or_default();
+    go_escape(raw)
+}
+
+/// `<`, `>` and `&` as Go's JSON encoder writes them (they only occur
+/// inside strings, so replacing bytes is safe).
+fn go_escape(raw: Vec<u8>) -> Vec<u8> {
     if !raw.iter().any(|b| matches!(b, b'<' | b'>' | b'&')) {
         return raw;
     }

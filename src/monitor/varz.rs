@@ -62,6 +62,22 @@ fn process_usage() -> (u64, f64) {
     (rss, cpu)
 }
 
+/// Resident memory, and CPU use in percent since start, as varz and
+/// statsz report them.
+pub fn process_usage_now(server: &Server) -> (u64, f64) {
+    let (mem, cpu_secs) = process_usage();
+    let up = SystemTime::now()
+        .duration_since(server.started_at())
+        .unwrap_or_default()
+        .as_secs_f64();
+    let cpu = if up > 0.0 {
+        (cpu_secs / up * 100.0 * 100.0).round() / 100.0
+    } else {
+        0.0
+    };
+    (mem, cpu)
+}
+
 fn port_number(p: Option<Port>, bound: Option<std::net::SocketAddr>) -> u16 {
     bound
         .map(|a| a.port())

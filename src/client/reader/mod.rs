@@ -115,6 +115,8 @@ struct Conn {
     rtt_measured: bool,
     /// When our outstanding PING went out (the round trip's start).
     ping_sent: Option<Instant>,
+    /// The connect event went out (at the first sign-in).
+    announced: bool,
     /// `-V`: trace every op.
     trace: bool,
     /// Bytes arrived since the last ping timer tick.
@@ -179,6 +181,7 @@ impl Conn {
             sent_pong: false,
             rtt_measured: false,
             ping_sent: None,
+            announced: false,
             read_since_tick: false,
             trace: o.trace,
             in_msgs: 0,

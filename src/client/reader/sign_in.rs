@@ -106,6 +106,12 @@ impl Conn {
                 return Err(Close(CloseReason::MaxConnectionsExceeded));
             }
         }
+        if !self.announced {
+            self.announced = true;
+            if let Some(snap) = self.handle.snapshot() {
+                crate::monitor::events::connected(server, &snap, &self.account.name);
+            }
+        }
         Ok(())
     }
 
@@ -211,6 +217,9 @@ impl Conn {
             .stats()
             .auth_failures
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(snap) = self.handle.snapshot() {
+            crate::monitor::events::auth_error(&self.server, &snap);
+        }
         let limit = &crate::rate_limit::AUTH_FAILURES;
         match user {
             Some(name) => error_limited(

@@ -1,0 +1,482 @@
+//! The monitoring endpoints over NATS, in the system account, as `nats
+//! server list/info/report` and nats-surveyor ask for them:
+//! `$SYS.REQ.SERVER.PING[.<X>]` (every server answers, unless the
+//! request's filter leaves it out), `$SYS.REQ.SERVER.<id>.<X>` (this
+//! server, including RELOAD, KICK and LDM) and `$SYS.REQ.ACCOUNT.<acc>.<X>`
+//! / `$SYS.REQ.ACCOUNT.PING.<X>`. Answers are `{"server": .., "data": ..}`
+//! or `{"server": .., "error": {"code", "description"}}`, the reference's
+//! envelope. The HTTP endpoints do the work: the request's JSON options
+//! become their query parameters.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tracing::debug;
+
+use super::http::{Request, Response};
+use super::query::rfc3339;
+use super::{Ordered, RequestStats};
+use crate::client::InternalMsg;
+use crate::server::Server;
+
+/// Requests waiting for the service at most; more are dropped (the
+/// requester times out, as with an overloaded reference).
+const QUEUE: usize = 1024;
+
+/// One request taken off the router.
+struct Asked {
+    subject: String,
+    reply: String,
+    payload: Vec<u8>,
+}
+
+/// Sequence of the `server` blocks this server sends.
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// The `server` block every system message carries.
+pub(crate) fn server_info(server: &Server) -> Ordered {
+    let mut v = Ordered::default();
+    v.put("name", json!(server.name()));
+    v.put("host", json!(server.opts().host));
+    v.put("id", json!(server.id()));
+    v.put("ver", json!(crate::config::options::NATS_VERSION));
+    v.put("jetstream", json!(server.opts().jetstream));
+    v.put("flags", json!(0));
+    v.put("seq", json!(SEQ.fetch_add(1, Ordering::Relaxed) + 1));
+    v.put("time", json!(rfc3339(super::query::now_nanos())));
+    v
+}
+
+/// Subscribes the system account's service and answers its requests on
+/// a task of its own (the router's callback only queues them).
+pub fn start(server: &Arc<Server>) {
+    let Some(name) = server.system_account_name() else {
+        return;
+    };
+    let Some(system) = server.account(name) else {
+        return;
+    };
+    let (tx, mut rx) = mpsc::channel::<Asked>(QUEUE);
+    let client = server.internal_client_in(
+        &system,
+        Box::new(move |m: &InternalMsg<'_>| {
+            let Some(reply) = m.reply else {
+                return;
+            };
+            let _ = tx.try_send(Asked {
+                subject: String::from_utf8_lossy(m.subject).into_owned(),
+                reply: String::from_utf8_lossy(reply).into_owned(),
+                payload: m.payload.to_vec(),
+            });
+        }),
+    );
+    let id = server.id().to_string();
+    for subject in [
+        "$SYS.REQ.SERVER.PING".to_string(),
+        "$SYS.REQ.SERVER.PING.*".to_string(),
+        format!("$SYS.REQ.SERVER.{id}.*"),
+        "$SYS.REQ.ACCOUNT.*.*".to_string(),
+    ] {
+        server.subscribe_internal(&client, &subject, None, "sys");
+    }
+    let weak = Arc::downgrade(server);
+    let stats = server.http_stats().clone();
+    tokio::spawn(async move {
+        while let Some(asked) = rx.recv().await {
+            let Some(server) = weak.upgrade() else {
+                return;
+            };
+            if let Some(answer) = answer(&server, &stats, &asked).await {
+                server.publish_in(
+                    &system,
+                    asked.reply.as_bytes(),
+                    None,
+                    None,
+                    &super::compact(&answer),
+                );
+            }
+        }
+    });
+}
+
+/// The answer to one request; `None` when this server stays silent (a
+/// filter that leaves it out, an unknown request).
+async fn answer(server: &Arc<Server>, stats: &RequestStats, asked: &Asked) -> Option<Ordered> {
+    let options: Value = if asked.payload.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        match serde_json::from_slice(&asked.payload) {
+            Ok(v) => v,
+            Err(e) => return Some(error(server, 400, &e.to_string())),
+        }
+    };
+    let tokens: Vec<&str> = asked.subject.split('.').collect();
+    match tokens.as_slice() {
+        ["$SYS", "REQ", "SERVER", "PING"] => {
+            filtered(server, &options)?;
+            Some(statsz(server).await)
+        }
+        ["$SYS", "REQ", "SERVER", "PING", what] => {
+            filtered(server, &options)?;
+            server_request(server, stats, what, &options).await
+        }
+        ["$SYS", "REQ", "SERVER", id, what] if *id == server.id() => {
+            server_request(server, stats, what, &options).await
+        }
+        ["$SYS", "REQ", "ACCOUNT", "PING", what] => {
+            account_ping(server, stats, what, &options).await
+        }
+        ["$SYS", "REQ", "ACCOUNT", account, what] => {
+            account_request(server, stats, account, what, &options).await
+        }
+        _ => None,
+    }
+}
+
+/// `None` when the request's filter (`server_name`, `host`, `cluster`,
+/// `domain`, `tags`, `exact_match`) leaves this server out.
+fn filtered(server: &Server, o: &Value) -> Option<()> {
+    let exact = o.get("exact_match").and_then(Value::as_bool) == Some(true);
+    let fits = |want: Option<&str>, have: &str| match want {
+        None | Some("") => true,
+        Some(w) if exact => w == have,
+        Some(w) => have.contains(w),
+    };
+    let opts = server.opts();
+    let ok = fits(o.get("server_name").and_then(Value::as_str), server.name())
+        && fits(o.get("host").and_then(Value::as_str), &opts.host)
+        && fits(o.get("cluster").and_then(Value::as_str), "")
+        && fits(o.get("domain").and_then(Value::as_str), "")
+        && o.get("tags")
+            .and_then(Value::as_array)
+            .is_none_or(|t| t.is_empty());
+    ok.then_some(())
+}
+
+fn envelope(server: &Server) -> Ordered {
+    let mut v = Ordered::default();
+    v.put_nested("server", server_info(server));
+    v
+}
+
+fn error(server: &Server, code: u16, description: &str) -> Ordered {
+    let mut v = envelope(server);
+    v.put("error", json!({"code": code, "description": description}));
+    v
+}
+
+/// The endpoint's answer as `data`, or its refusal as `error`.
+fn wrap(server: &Server, resp: Response) -> Ordered {
+    if resp.status != 200 {
+        let text = String::from_utf8_lossy(&resp.body).trim().to_string();
+        return error(server, resp.status, &text);
+    }
+    let data: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+    let mut v = envelope(server);
+    v.put("data", data);
+    v
+}
+
+/// A request's JSON options as the query an endpoint reads.
+fn query(pairs: Vec<(&str, String)>) -> Request {
+    Request {
+        method: "GET".into(),
+        path: String::new(),
+        query: pairs
+            .into_iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        close: false,
+    }
+}
+
+/// A JSON option as a query value ("" when absent or false).
+fn opt(o: &Value, key: &str) -> String {
+    match o.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Bool(true)) => "true".into(),
+        Some(Value::Number(n)) if n.as_i64() != Some(0) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+async fn server_request(
+    server: &Arc<Server>,
+    stats: &RequestStats,
+    what: &str,
+    o: &Value,
+) -> Option<Ordered> {
+    let s = server;
+    Some(match what {
+        "STATSZ" => statsz(s).await,
+        "VARZ" => {
+            let mut v = envelope(s);
+            v.put_nested("data", super::varz::fields(s, stats).await);
+            v
+        }
+        "CONNZ" => wrap(s, super::connz::connz(s, &connz_query(o, None))),
+        "SUBSZ" => wrap(s, super::subsz::subsz(s, &subsz_query(o, None))),
+        "JSZ" => wrap(s, super::jsz::jsz(s, &jsz_query(o, None)).await),
+        "HEALTHZ" => {
+            let req = query(
+                [
+                    "js-enabled-only",
+                    "js-server-only",
+                    "js-meta-only",
+                    "account",
+                    "stream",
+                    "consumer",
+                    "details",
+                ]
+                .iter()
+                .map(|k| (*k, opt(o, k)))
+                .collect(),
+            );
+            let resp = super::health::healthz(s, &req).await;
+            // A failed health check is an answer, not a refusal.
+            let data: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+            let mut v = envelope(s);
+            v.put("data", data);
+            v
+        }
+        "ACCOUNTZ" => wrap(
+            s,
+            super::accountz::accountz(s, &query(vec![("acc", opt(o, "account"))])),
+        ),
+        "ROUTEZ" => wrap(s, super::cluster::routez(s, &query(vec![]))),
+        "GATEWAYZ" => wrap(s, super::cluster::gatewayz(s, &query(vec![]))),
+        "LEAFZ" => wrap(s, super::cluster::leafz(s, &query(vec![]))),
+        "IDZ" => {
+            let mut v = envelope(s);
+            v.put(
+                "data",
+                json!({"name": s.name(), "host": s.opts().host, "id": s.id()}),
+            );
+            v
+        }
+        "RELOAD" => match s.reload() {
+            Ok(()) => {
+                let mut v = envelope(s);
+                v.put("data", json!({}));
+                v
+            }
+            Err(e) => error(s, 500, &e.to_string()),
+        },
+        "KICK" => client_action(s, o, |h| h.close(crate::client::CloseReason::Kicked)),
+        "LDM" => client_action(s, o, |h| {
+            if let Some(out) = h.outbound() {
+                let mut info = s.info(h.id, None, None, None);
+                info.ldm = Some(true);
+                let json = info.to_json();
+                out.send_now(|b| crate::proto::write::append_info(b, &json));
+            }
+        }),
+        _ => {
+            debug!("unknown system request {what}");
+            return None;
+        }
+    })
+}
+
+/// KICK and LDM: `{"cid": N}` names the connection.
+fn client_action(server: &Server, o: &Value, act: impl Fn(&crate::client::Handle)) -> Ordered {
+    let cid = o.get("cid").and_then(Value::as_u64).unwrap_or(0);
+    match server.connections().into_iter().find(|h| h.id == cid) {
+        Some(h) => {
+            act(&h);
+            let mut v = envelope(server);
+            v.put("data", json!({}));
+            v
+        }
+        None => error(server, 404, &format!("client {cid} not found")),
+    }
+}
+
+fn connz_query(o: &Value, account: Option<&str>) -> Request {
+    let subs = if o.get("subscriptions_detail").and_then(Value::as_bool) == Some(true) {
+        "detail".to_string()
+    } else {
+        opt(o, "subscriptions")
+    };
+    let state = match o.get("state").and_then(Value::as_u64) {
+        Some(1) => "closed",
+        Some(2) => "any",
+        _ => "",
+    };
+    query(vec![
+        ("sort", opt(o, "sort")),
+        ("auth", opt(o, "auth")),
+        ("subs", subs),
+        ("offset", opt(o, "offset")),
+        ("limit", opt(o, "limit")),
+        ("cid", opt(o, "cid")),
+        ("state", state.to_string()),
+        ("user", opt(o, "user")),
+        ("acc", account.map_or_else(|| opt(o, "acc"), str::to_string)),
+    ])
+}
+
+fn subsz_query(o: &Value, account: Option<&str>) -> Request {
+    query(vec![
+        ("subs", opt(o, "subscriptions")),
+        ("offset", opt(o, "offset")),
+        ("limit", opt(o, "limit")),
+        ("test", opt(o, "test")),
+        (
+            "acc",
+            account.map_or_else(|| opt(o, "account"), str::to_string),
+        ),
+    ])
+}
+
+fn jsz_query(o: &Value, account: Option<&str>) -> Request {
+    query(vec![
+        ("accounts", opt(o, "accounts")),
+        ("streams", opt(o, "streams")),
+        ("consumers", opt(o, "consumer")),
+        ("config", opt(o, "config")),
+        ("offset", opt(o, "offset")),
+        ("limit", opt(o, "limit")),
+        (
+            "acc",
+            account.map_or_else(|| opt(o, "account"), str::to_string),
+        ),
+    ])
+}
+
+/// `$SYS.REQ.ACCOUNT.PING.STATZ` (the accounts asked for, or every one
+/// with connections) and `.CONNZ`.
+async fn account_ping(
+    server: &Arc<Server>,
+    _stats: &RequestStats,
+    what: &str,
+    o: &Value,
+) -> Option<Ordered> {
+    match what {
+        "STATZ" => {
+            let unused = o.get("include_unused").and_then(Value::as_bool) == Some(true);
+            let wanted: Vec<String> = o
+                .get("accounts")
+                .and_then(Value::as_array)
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|a| a.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let stats: Vec<Ordered> = server
+                .accounts()
+                .iter()
+                .filter(|a| wanted.is_empty() || wanted.contains(&a.name))
+                .filter(|a| unused || server.account_connections(a) > 0)
+                .map(|a| super::accountz::account_stat(server, a))
+                .collect();
+            if stats.is_empty() && !unused {
+                // Nothing to report: the reference stays silent.
+                return None;
+            }
+            let mut data = Ordered::default();
+            data.put("server_id", json!(server.id()));
+            data.put("now", json!(rfc3339(super::query::now_nanos())));
+            data.put_list("account_statz", stats);
+            let mut v = envelope(server);
+            v.put_nested("data", data);
+            Some(v)
+        }
+        "CONNZ" => Some(wrap(
+            server,
+            super::connz::connz(server, &connz_query(o, None)),
+        )),
+        _ => None,
+    }
+}
+
+/// `$SYS.REQ.ACCOUNT.<acc>.<X>`: one account's view.
+async fn account_request(
+    server: &Arc<Server>,
+    _stats: &RequestStats,
+    account: &str,
+    what: &str,
+    o: &Value,
+) -> Option<Ordered> {
+    let s = server;
+    let acc = server.account(account)?;
+    Some(match what {
+        "CONNZ" => wrap(s, super::connz::connz(s, &connz_query(o, Some(account)))),
+        "SUBSZ" => wrap(s, super::subsz::subsz(s, &subsz_query(o, Some(account)))),
+        "JSZ" => wrap(s, super::jsz::jsz(s, &jsz_query(o, Some(account))).await),
+        "INFO" => wrap(
+            s,
+            super::accountz::accountz(s, &query(vec![("acc", account.to_string())])),
+        ),
+        "LEAFZ" => wrap(s, super::cluster::leafz(s, &query(vec![]))),
+        "STATZ" | "CONNS" => {
+            let mut data = Ordered::default();
+            data.put("server_id", json!(server.id()));
+            data.put("now", json!(rfc3339(super::query::now_nanos())));
+            data.put_list(
+                "account_statz",
+                vec![super::accountz::account_stat(server, &acc)],
+            );
+            let mut v = envelope(s);
+            v.put_nested("data", data);
+            v
+        }
+        _ => return None,
+    })
+}
+
+/// `{"server": .., "statsz": ..}`: the server's figures, as the periodic
+/// `$SYS.SERVER.<id>.STATSZ` and `$SYS.REQ.SERVER.PING` carry them.
+pub(crate) async fn statsz(server: &Arc<Server>) -> Ordered {
+    let (mem, cpu) = super::varz::process_usage_now(server);
+    let s = server.stats();
+    let (out_msgs, out_bytes) = server.out_totals();
+    let data = |msgs: u64, bytes: u64| json!({"msgs": msgs, "bytes": bytes});
+    let mut st = Ordered::default();
+    st.put(
+        "start",
+        json!(rfc3339(crate::client::conn_info::unix_nanos(
+            server.started_at()
+        ))),
+    );
+    st.put("mem", json!(mem));
+    st.put(
+        "cores",
+        json!(std::thread::available_parallelism().map_or(1, std::num::NonZero::get)),
+    );
+    st.put("cpu", json!(cpu));
+    st.put("connections", json!(server.connections().len()));
+    st.put(
+        "total_connections",
+        json!(s.total_connections.load(Ordering::Relaxed)),
+    );
+    st.put(
+        "active_accounts",
+        json!(server
+            .accounts()
+            .iter()
+            .filter(|a| server.account_connections(a) > 0)
+            .count()),
+    );
+    st.put("subscriptions", json!(server.num_subscriptions()));
+    st.put("sent", data(out_msgs, out_bytes));
+    st.put(
+        "received",
+        data(
+            s.in_msgs.load(Ordering::Relaxed),
+            s.in_bytes.load(Ordering::Relaxed),
+        ),
+    );
+    st.put(
+        "slow_consumers",
+        json!(s.slow_consumers.load(Ordering::Relaxed)),
+    );
+    let mut v = Ordered::default();
+    v.put_nested("server", server_info(server));
+    v.put_nested("statsz", st);
+    v
+}
