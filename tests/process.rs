@@ -389,3 +389,76 @@ async fn the_log_file_rotates_at_its_limit_and_reopens_on_usr1() {
     })
     .await;
 }
+
+/// One GET on the monitoring port: the status code.
+async fn http_status(addr: std::net::SocketAddr, path: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else {
+        return 0;
+    };
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    if s.write_all(req.as_bytes()).await.is_err() {
+        return 0;
+    }
+    let mut raw = Vec::new();
+    let _ = within("the response", s.read_to_end(&mut raw)).await;
+    String::from_utf8_lossy(&raw)
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The NATS Helm chart's probes, in its order, against a starting
+/// server; then its preStop hook, `--signal ldm=<pid file>`, puts the
+/// server in lame duck mode and it exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_helm_chart_probe_sequence() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pid_file = dir.path().join("nats.pid");
+    let conf = dir.path().join("nats.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "port: -1\nhttp_port: -1\npid_file: {:?}\nlame_duck_grace_period: 100ms\nlame_duck_duration: 30s\njetstream {{ store_dir: {:?} }}\n",
+            path_str(&pid_file),
+            path_str(&dir.path().join("js"))
+        ),
+    )
+    .expect("write config");
+    let mut tern = Spawned::start(&["-a", "127.0.0.1", "-c", path_str(&conf)]);
+    let line = tern.wait_for_log("Starting http monitor on ").await;
+    let monitor: std::net::SocketAddr = line
+        .rsplit(' ')
+        .next()
+        .expect("address")
+        .parse()
+        .expect("host:port");
+    // startupProbe: /healthz until it answers 200.
+    let mut status = 0;
+    for _ in 0..100 {
+        status = http_status(monitor, "/healthz").await;
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 200, "startup probe");
+    tern.wait_for_log("Server is ready").await;
+    assert_eq!(
+        http_status(monitor, "/healthz?js-server-only=true").await,
+        200,
+        "readiness probe"
+    );
+    assert_eq!(
+        http_status(monitor, "/healthz?js-enabled-only=true").await,
+        200,
+        "liveness probe"
+    );
+    let out = run(&["--signal", &format!("ldm={}", path_str(&pid_file))]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    tern.wait_for_log("Entering lame duck mode, stop accepting new clients")
+        .await;
+    let exit = tern.wait_exit().await;
+    assert_eq!(exit.code(), Some(0), "{}", tern.log.join("\n"));
+}
