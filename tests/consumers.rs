@@ -774,3 +774,107 @@ async fn durable_consumer_survives_a_restart_mid_flight() {
     assert_eq!((floors(&i), counts(&i)), (((5, 5), (5, 5)), (0, 0, 0)));
     s.stop().await;
 }
+
+/// The advisories a monitoring client sees on `$JS.EVENT.ADVISORY.>`:
+/// stream and consumer lifecycle, a NAK, a termination and a message past
+/// max_deliver, each with its subject and `type`.
+#[tokio::test]
+async fn advisories_announce_lifecycle_and_deliveries() {
+    let s = Setup::new().await;
+    let mut events = s.client.subscribe("$JS.EVENT.ADVISORY.>").await.unwrap();
+    harness::round_trip(&s.client).await;
+    let stream =
+        s.js.create_stream(Config {
+            name: "ADV".into(),
+            subjects: vec!["adv.>".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let consumer: PullConsumer = stream
+        .create_consumer(pull::Config {
+            durable_name: Some("worker".into()),
+            ack_policy: AckPolicy::Explicit,
+            max_deliver: 2,
+            ack_wait: Duration::from_millis(300),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for i in 0..3 {
+        s.js.publish(format!("adv.{i}"), "x".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let mut msgs = consumer.fetch().max_messages(3).messages().await.unwrap();
+    let first = msgs.next().await.unwrap().unwrap();
+    first.ack_with(AckKind::Nak(None)).await.unwrap();
+    let second = msgs.next().await.unwrap().unwrap();
+    second.ack_with(AckKind::Term).await.unwrap();
+    // The third is never acked: after two deliveries it is exhausted.
+    let mut seen: Vec<(String, serde_json::Value)> = Vec::new();
+    let wanted = [
+        "$JS.EVENT.ADVISORY.STREAM.CREATED.ADV",
+        "$JS.EVENT.ADVISORY.CONSUMER.CREATED.ADV.worker",
+        "$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED.ADV.worker",
+        "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.ADV.worker",
+        "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.ADV.worker",
+    ];
+    within_for(Duration::from_secs(10), "the advisories", async {
+        while !wanted.iter().all(|w| seen.iter().any(|(s, _)| s == w)) {
+            tokio::select! {
+                Some(m) = events.next() => {
+                    let body = serde_json::from_slice(&m.payload).unwrap();
+                    seen.push((m.subject.to_string(), body));
+                }
+                // Keep pulling so the unacked message is redelivered until
+                // it reaches max_deliver.
+                () = tokio::time::sleep(Duration::from_millis(350)) => {
+                    let pull = consumer.fetch().max_messages(10).expires(Duration::from_millis(300));
+                    if let Ok(mut batch) = pull.messages().await {
+                        while let Some(Ok(_)) = batch.next().await {}
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    let body = |subject: &str| &seen.iter().find(|(s, _)| s == subject).unwrap().1;
+    let created = body("$JS.EVENT.ADVISORY.STREAM.CREATED.ADV");
+    assert_eq!(
+        created["type"],
+        "io.nats.jetstream.advisory.v1.stream_action"
+    );
+    assert_eq!(created["action"], "create");
+    assert_eq!(created["stream"], "ADV");
+    let nak = body("$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED.ADV.worker");
+    assert_eq!(nak["type"], "io.nats.jetstream.advisory.v1.nak");
+    assert_eq!(nak["stream_seq"], 1);
+    assert_eq!(nak["deliveries"], 1);
+    let term = body("$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.ADV.worker");
+    assert_eq!(term["type"], "io.nats.jetstream.advisory.v1.terminated");
+    assert_eq!(term["stream_seq"], 2);
+    let max = body("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.ADV.worker");
+    assert_eq!(max["type"], "io.nats.jetstream.advisory.v1.max_deliver");
+    assert_eq!(max["deliveries"], 2);
+    stream.delete_consumer("worker").await.unwrap();
+    s.js.delete_stream("ADV").await.unwrap();
+    for subject in [
+        "$JS.EVENT.ADVISORY.CONSUMER.DELETED.ADV.worker",
+        "$JS.EVENT.ADVISORY.STREAM.DELETED.ADV",
+    ] {
+        let m = within("the deletion advisory", async {
+            loop {
+                let m = events.next().await.unwrap();
+                if m.subject.as_str() == subject {
+                    return m;
+                }
+            }
+        })
+        .await;
+        let v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+        assert_eq!(v["action"], "delete");
+    }
+}

@@ -8,6 +8,7 @@
 //! failure inside its stream. `subject` is the subject grammar the
 //! server's router shares.
 
+pub mod advisory;
 pub mod api;
 pub mod consumer;
 pub mod duration;

@@ -286,6 +286,12 @@ impl Stream {
                 Ok(r) => released.extend(ack_none_delivered(c, r, path, now)),
                 Err(e) => tracing::error!("consumer {}: {e}", c.name),
             }
+            // What acks and timers noticed goes out with the batch.
+            for event in c.events.drain(..) {
+                out.extend(crate::advisory::delivery(
+                    outbox, &c.stream, &c.name, &event,
+                ));
+            }
         }
         self.release(&released);
     }

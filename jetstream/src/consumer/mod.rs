@@ -164,6 +164,9 @@ pub struct Consumer {
     idle_since: Option<i64>,
     /// Durable state changed since it was last saved.
     pub dirty: bool,
+    /// Deliveries to announce as advisories after the batch (NAKs,
+    /// terminations, max deliveries reached).
+    pub events: Vec<crate::advisory::DeliveryEvent>,
 }
 
 /// The stored sequences after which a consumer with `config` starts.
@@ -342,6 +345,7 @@ impl Consumer {
             held_until: None,
             idle_since: Some(created_ns),
             dirty: true,
+            events: Vec::new(),
         };
         c.count_pending(store)?;
         Ok(c)
@@ -1134,7 +1138,19 @@ impl Consumer {
         }
         out.reply = true;
         match kind {
-            AckKind::Ack | AckKind::Term(_) => {
+            AckKind::Ack => {
+                out.released = self.acknowledge_from(target, now);
+            }
+            AckKind::Term(reason) => {
+                if let Some(p) = self.pending.get(&seq) {
+                    self.events
+                        .push(crate::advisory::DeliveryEvent::Terminated {
+                            consumer_seq: target.consumer_seq,
+                            stream_seq: seq,
+                            deliveries: p.deliveries,
+                            reason,
+                        });
+                }
                 out.released = self.acknowledge_from(target, now);
             }
             AckKind::Next(body) => {
@@ -1150,6 +1166,11 @@ impl Consumer {
                     return out;
                 }
                 if let Some(p) = self.pending.get_mut(&seq) {
+                    self.events.push(crate::advisory::DeliveryEvent::Nak {
+                        consumer_seq: dseq,
+                        stream_seq: seq,
+                        deliveries: p.deliveries,
+                    });
                     self.timers.remove(&(p.deadline, seq));
                     match delay {
                         Some(d) => {
@@ -1236,6 +1257,11 @@ impl Consumer {
         if let Some(p) = self.pending.remove(&seq) {
             self.timers.remove(&(p.deadline, seq));
             self.dirty = true;
+            self.events
+                .push(crate::advisory::DeliveryEvent::MaxDeliveries {
+                    stream_seq: seq,
+                    deliveries: p.deliveries,
+                });
         }
     }
 

@@ -377,7 +377,14 @@ impl Registry {
             return self.respond(req, &error(ApiError::maximum_streams_limit()));
         }
         match self.open_stream(config) {
-            Ok(()) => self.send_info(name, req, View::Created),
+            Ok(()) => {
+                self.send_info(name, req, View::Created);
+                crate::advisory::stream_action(
+                    &*self.outbox,
+                    name,
+                    crate::advisory::Action::Create,
+                );
+            }
             Err(e) => self.respond(req, &error(e)),
         }
     }
@@ -492,6 +499,7 @@ impl Registry {
             entry.config = config;
         }
         self.send_info(name, req, View::Updated);
+        crate::advisory::stream_action(&*self.outbox, name, crate::advisory::Action::Modify);
     }
 
     fn stream_delete(&mut self, name: &str, req: &ApiRequest) {
@@ -521,6 +529,7 @@ impl Registry {
             }
         }
         self.respond(req, &StreamDeleteResponse::deleted());
+        crate::advisory::stream_action(&*self.outbox, name, crate::advisory::Action::Delete);
     }
 
     fn stream_info(&mut self, name: &str, req: &ApiRequest) {
@@ -811,6 +820,10 @@ impl Registry {
                 use crate::consumer::api;
                 let now = crate::engine::now_ns();
                 let mut out = Vec::new();
+                let before: Vec<String> = match &op {
+                    OwnedOp::Create => s.consumers.keys().cloned().collect(),
+                    _ => Vec::new(),
+                };
                 let r = match &op {
                     OwnedOp::Create => api::create(s, &config, &subject, &payload, now, &*outbox),
                     OwnedOp::Info(n) => api::info(s, n, &payload, now, &*outbox),
@@ -830,6 +843,18 @@ impl Registry {
                     Counted::Total
                 });
                 outbox.publish(&reply, None, &r.json);
+                use crate::advisory::{consumer_action, Action};
+                match &op {
+                    OwnedOp::Create if !r.error => {
+                        for name in s.consumers.keys().filter(|n| !before.contains(n)) {
+                            consumer_action(&*outbox, &config.name, name, Action::Create);
+                        }
+                    }
+                    OwnedOp::Delete(n) if !r.error => {
+                        consumer_action(&*outbox, &config.name, n, Action::Delete);
+                    }
+                    _ => {}
+                }
                 if matches!(op, OwnedOp::Create | OwnedOp::Pause(_)) {
                     let mut out = Vec::new();
                     s.deliver_consumers(&*outbox, now, &mut out);
