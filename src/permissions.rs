@@ -126,6 +126,47 @@ impl Responses {
 }
 
 impl Permissions {
+    /// The permissions as the reference shows them (`$SYS.REQ.USER.INFO`):
+    /// `publish`/`subscribe` with `allow` and `deny` lists, empty ones
+    /// left out, and `responses`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let rules = |r: &Rules| {
+            let list = |l: &[Entry]| -> Vec<String> {
+                l.iter()
+                    .map(|e| match &e.queue {
+                        Some(q) => format!("{} {q}", e.subject),
+                        None => e.subject.clone(),
+                    })
+                    .collect()
+            };
+            let mut m = serde_json::Map::new();
+            if let Some(allow) = r.allow.as_deref().filter(|a| !a.is_empty()) {
+                m.insert("allow".into(), list(allow).into());
+            }
+            if !r.deny.is_empty() {
+                m.insert("deny".into(), list(&r.deny).into());
+            }
+            m
+        };
+        let mut v = serde_json::Map::new();
+        for (name, r) in [("publish", &self.publish), ("subscribe", &self.subscribe)] {
+            let m = rules(r);
+            if !m.is_empty() {
+                v.insert(name.into(), serde_json::Value::Object(m));
+            }
+        }
+        if let Some(resp) = &self.responses {
+            v.insert(
+                "responses".into(),
+                serde_json::json!({
+                    "max": resp.max,
+                    "ttl": u64::try_from(resp.expires.as_nanos()).unwrap_or(u64::MAX),
+                }),
+            );
+        }
+        serde_json::Value::Object(v)
+    }
+
     /// Whether publishing to the literal `subj` is allowed.
     pub fn may_publish(&self, subj: &[u8]) -> bool {
         let r = &self.publish;

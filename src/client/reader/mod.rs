@@ -27,6 +27,9 @@ use crate::router::{AfterDelivery, LocalCache, Subscription};
 use crate::server::Server;
 use tern_jetstream::subject;
 
+/// `$SYS.REQ.USER.INFO`: who the requesting connection is.
+const USER_INFO: &[u8] = b"$SYS.REQ.USER.INFO";
+
 /// Read buffer bounds: start small so idle connections cost little, grow
 /// while reads fill it.
 const READ_BUFFER_MIN: usize = 512;
@@ -583,6 +586,14 @@ impl Conn {
         // The reference acknowledges before it delivers, so a verbose
         // client subscribed to its own subject sees +OK first.
         self.ok();
+        // The system account's user info service, imported into every
+        // account: answered here, where the user is known.
+        if frame.subject == USER_INFO {
+            if let Some(reply) = frame.reply {
+                self.user_info(reply);
+                return;
+            }
+        }
         let server = self.server.clone();
         let result = self.cache.lookup(&self.account.router, frame.subject);
         let skip = (!self.opts.echo).then_some(self.handle.id);

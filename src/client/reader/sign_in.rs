@@ -209,6 +209,35 @@ impl Conn {
         }
     }
 
+    /// Answers `$SYS.REQ.USER.INFO` on `reply`: the user, its account and
+    /// permissions, in the reference's envelope (whose `server` block is
+    /// empty for this request).
+    pub(super) fn user_info(&mut self, reply: &[u8]) {
+        let user = self
+            .handle
+            .conn_info()
+            .map(|i| i.snapshot(self.handle.id, 0, (0, 0)).details.user)
+            .unwrap_or_default();
+        let mut data = serde_json::json!({
+            "user": user,
+            "account": self.account.name,
+            "account_name": self.account.name,
+        });
+        if let Some(perms) = &self.perms {
+            data["permissions"] = perms.to_json();
+        }
+        let body = serde_json::json!({
+            "server": {
+                "name": "", "host": "", "id": "", "ver": "", "jetstream": false,
+                "flags": 0, "seq": 0, "time": "0001-01-01T00:00:00Z",
+            },
+            "data": data,
+        });
+        let payload = serde_json::to_vec(&body).unwrap_or_default();
+        self.server
+            .publish_in(&self.account, reply, None, None, &payload);
+    }
+
     /// Refused: logged in the reference's words (naming the user when
     /// there is one), `-ERR 'Authorization Violation'`, close.
     pub(super) fn auth_violation(&mut self, user: Option<&str>) -> Close {
