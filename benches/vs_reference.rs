@@ -149,6 +149,13 @@ fn main() {
     if only.as_deref().is_none_or(|o| o.contains("buckets")) {
         buckets_workload(&tern_bin, reference.as_deref());
     }
+    if only.as_deref().is_none_or(|o| {
+        ["ops", "scrape", "connz", "reload"]
+            .iter()
+            .any(|w| o.contains(w))
+    }) {
+        ops_workloads(&tern_bin, reference.as_deref(), rounds, only.as_deref());
+    }
     if only
         .as_deref()
         .is_none_or(|o| "idle".contains(o) || o.contains("rss"))
@@ -158,6 +165,75 @@ fn main() {
         let w = Workload {
             name: "RSS per idle conn (5000)",
             unit: "bytes",
+            better: Better::Lower,
+            run: |_| 0.0,
+        };
+        report(&w, t, r);
+    }
+}
+
+/// Operations: a monitoring scrape every 100 ms during pub/sub (target:
+/// costs < 3%), `/connz` with 10,000 connections (< 100 ms), a reload
+/// reaching 10,000 clients (< 1 s).
+fn ops_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize, only: Option<&str>) {
+    use support::ops;
+    let wants = |w: &str| only.is_none_or(|o| o.contains(w) || o == "ops");
+    if wants("scrape") {
+        // tern serves /metrics; the reference has no such endpoint, so it
+        // is scraped for /varz in its place.
+        for (label, bin, paths) in [
+            ("tern", Some(tern_bin), ["/connz?subs=1", "/metrics"]),
+            ("nats-server", reference, ["/connz?subs=1", "/varz"]),
+        ] {
+            let Some(bin) = bin else {
+                continue;
+            };
+            let monitor = ops::free_port().to_string();
+            let server =
+                ServerProcess::start_with(label, bin, &["-m", &monitor]).expect("start server");
+            let m: u16 = monitor.parse().expect("port");
+            let (mut plain, mut scraped, mut scrape_ms) = (Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..rounds {
+                plain.push(fan_out(server.port, 128, 1, None, 600_000));
+                let (rate, _, mean) =
+                    ops::while_scraped(m, &paths, || fan_out(server.port, 128, 1, None, 600_000));
+                scraped.push(rate);
+                scrape_ms.push(mean.as_secs_f64() * 1e3);
+            }
+            let (p, sc, ms) = (
+                median(&mut plain),
+                median(&mut scraped),
+                median(&mut scrape_ms),
+            );
+            println!(
+                "{:<28} {sc:>14.0} {p:>14.0} {:>7.3}x  msgs/s {label}, scraped every 100 ms vs not (each GET {ms:.2} ms)",
+                "pub/sub 1:1 while scraped",
+                sc / p
+            );
+        }
+    }
+    if wants("connz") {
+        let (t_page, t_all) = ops::connz_with(tern_bin, 10_000, rounds.max(3));
+        let r = reference.map(|b| ops::connz_with(b, 10_000, rounds.max(3)));
+        for (name, t, r) in [
+            ("/connz, 10k conns", t_page, r.map(|x| x.0)),
+            ("/connz?limit=10000, 10k", t_all, r.map(|x| x.1)),
+        ] {
+            let w = Workload {
+                name,
+                unit: "ms",
+                better: Better::Lower,
+                run: |_| 0.0,
+            };
+            report(&w, t, r);
+        }
+    }
+    if wants("reload") {
+        let t = ops::reload_reaching(tern_bin, 10_000);
+        let r = reference.map(|b| ops::reload_reaching(b, 10_000));
+        let w = Workload {
+            name: "reload reaching 10k clients",
+            unit: "ms",
             better: Better::Lower,
             run: |_| 0.0,
         };

@@ -428,7 +428,11 @@ impl Server {
             acc.closed_out_msgs.fetch_add(msgs, Ordering::Relaxed);
             acc.closed_out_bytes.fetch_add(bytes, Ordering::Relaxed);
         }
-        if let Some(mut snap) = handle.snapshot() {
+        // Out of the registry before the events, so the account's count
+        // they carry no longer includes it.
+        let snapshot = handle.snapshot();
+        self.forget_client(handle.id);
+        if let Some(mut snap) = snapshot {
             snap.stop = Some((
                 crate::client::conn_info::unix_nanos(std::time::SystemTime::now()),
                 reason.to_string(),
@@ -443,8 +447,12 @@ impl Server {
         if reason == CloseReason::StaleConnection {
             self.stats.stale_connections.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Takes a closed client out of the registry.
+    fn forget_client(&self, id: u64) {
         let mut clients = self.clients.lock();
-        clients.remove(&handle.id);
+        clients.remove(&id);
         if clients.is_empty() {
             self.clients_gone.notify_waiters();
         }
@@ -780,6 +788,7 @@ impl Running {
     /// Stops accepting, closes every client, returns when they are gone.
     pub async fn shutdown(self) {
         info!("Initiating Shutdown...");
+        crate::monitor::events::server_going(&self.server, "SHUTDOWN");
         self.server.stop_accepting.notify_one();
         let _ = self.accept_task.await;
         self.server
@@ -804,6 +813,7 @@ impl Running {
     pub async fn lame_duck(self) {
         let server = self.server.clone();
         info!("Entering lame duck mode, stop accepting new clients");
+        crate::monitor::events::server_going(&server, "LAMEDUCK");
         server.lame_duck.store(true, Ordering::Release);
         server.stop_accepting.notify_one();
         let clients = server.all_clients();

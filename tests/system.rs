@@ -59,8 +59,9 @@ async fn server_requests_answer_in_the_reference_envelope() {
     );
     let v = ask(&sys, &format!("$SYS.REQ.SERVER.{id}.VARZ"), "").await;
     assert_eq!(v["data"]["server_id"], id);
+    // IDZ is the bare identity.
     let v = ask(&sys, "$SYS.REQ.SERVER.PING.IDZ", "").await;
-    assert_eq!(v["data"]["id"], id);
+    assert_eq!(v["id"], id);
     let v = ask(&sys, "$SYS.REQ.SERVER.PING.HEALTHZ", "").await;
     assert_eq!(v["data"]["status"], "ok");
     let v = ask(&sys, "$SYS.REQ.ACCOUNT.SYS.STATZ", "").await;
@@ -94,6 +95,11 @@ async fn other_accounts_reach_only_user_info() {
         v["data"]["permissions"]["subscribe"]["allow"][0], "_INBOX.>",
         "{v}"
     );
+    // The account's own statz, through the import every account has.
+    let v = ask(&a, "$SYS.REQ.ACCOUNT.PING.STATZ", "").await;
+    assert_eq!(v["data"]["account_statz"][0]["acc"], "A", "{v}");
+    let v = ask(&a, "$SYS.REQ.SERVER.PING.CONNZ", "").await;
+    assert_eq!(v["data"]["num_connections"], 1, "only A's own: {v}");
     // The server's own requests live in the system account only.
     let refused = within(
         "a ping from another account",
@@ -110,6 +116,12 @@ async fn connect_and_disconnect_events() {
     let mut events = sys.subscribe("$SYS.ACCOUNT.A.>").await.unwrap();
     harness::round_trip(&sys).await;
     let a = user(&s, "a").await;
+    // The account's connection count comes first, then the event.
+    let m = within("the count", events.next()).await.unwrap();
+    assert_eq!(m.subject.as_str(), "$SYS.ACCOUNT.A.SERVER.CONNS");
+    let v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+    assert_eq!(v["type"], "io.nats.server.advisory.v1.account_connections");
+    assert_eq!(v["conns"], 1);
     let m = within("the connect event", events.next()).await.unwrap();
     assert_eq!(m.subject.as_str(), "$SYS.ACCOUNT.A.CONNECT");
     let v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
@@ -117,6 +129,10 @@ async fn connect_and_disconnect_events() {
     assert_eq!(v["client"]["user"], "a");
     assert_eq!(v["client"]["acc"], "A");
     drop(a);
+    let m = within("the count", events.next()).await.unwrap();
+    assert_eq!(m.subject.as_str(), "$SYS.ACCOUNT.A.SERVER.CONNS");
+    let v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+    assert_eq!(v["conns"], 0);
     let m = within("the disconnect event", events.next()).await.unwrap();
     assert_eq!(m.subject.as_str(), "$SYS.ACCOUNT.A.DISCONNECT");
     let v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();

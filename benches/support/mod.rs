@@ -4,6 +4,7 @@
 pub mod js;
 pub mod kv;
 pub mod obj;
+pub mod ops;
 pub mod proto;
 pub mod scale;
 pub mod server;

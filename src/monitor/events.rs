@@ -16,8 +16,12 @@ use crate::account::Account;
 use crate::client::conn_info::ConnSnapshot;
 use crate::server::Server;
 
-/// How often the server's statistics go out (the reference's heartbeat).
+/// How often the server's statistics go out (the reference's heartbeat),
+/// and the first wait before they do.
 const STATSZ_EVERY: Duration = Duration::from_secs(10);
+const STATSZ_FIRST: Duration = Duration::from_millis(250);
+/// How often each account with connections repeats its count.
+const CONNS_EVERY: Duration = Duration::from_secs(30);
 
 const CONNECT_TYPE: &str = "io.nats.server.advisory.v1.client_connect";
 const DISCONNECT_TYPE: &str = "io.nats.server.advisory.v1.client_disconnect";
@@ -52,8 +56,9 @@ fn typed(kind: &str) -> Ordered {
     v
 }
 
-/// The reference's `ClientInfo` of a connection.
-fn client_info(server: &Server, s: &ConnSnapshot, account: &str) -> Ordered {
+/// The reference's `ClientInfo` of a connection (no round trip until it
+/// closes; `stop` once it has).
+fn client_info(s: &ConnSnapshot, account: &str) -> Ordered {
     let d = &s.details;
     let mut c = Ordered::default();
     c.put("start", json!(rfc3339(s.start)));
@@ -70,13 +75,13 @@ fn client_info(server: &Server, s: &ConnSnapshot, account: &str) -> Ordered {
             c.put(k, json!(v));
         }
     }
-    if s.rtt > 0 {
-        c.put("rtt", json!(s.rtt));
-    }
-    c.put("server", json!(server.name()));
     if let Some((stop, _)) = &s.stop {
+        if s.rtt > 0 {
+            c.put("rtt", json!(s.rtt));
+        }
         c.put("stop", json!(rfc3339(*stop)));
     }
+    c.put("name_tag", json!(account));
     c.put("kind", json!("Client"));
     c.put("client_type", json!("nats"));
     c
@@ -92,15 +97,17 @@ fn publish(server: &Server, system: &Account, subject: &str, body: &Ordered) {
     );
 }
 
-/// A client signed in to `account`.
-pub fn connected(server: &Server, snapshot: &ConnSnapshot, account: &str) {
-    let subject = format!("$SYS.ACCOUNT.{account}.CONNECT");
+/// A client signed in to `account`: its account's connection count
+/// (not for `$G`), then the connect event.
+pub fn connected(server: &Server, snapshot: &ConnSnapshot, account: &Arc<Account>) {
+    connection_count(server, account);
+    let subject = format!("$SYS.ACCOUNT.{}.CONNECT", account.name);
     let Some(system) = listening(server, &subject) else {
         return;
     };
     let mut v = typed(CONNECT_TYPE);
     v.put_nested("server", server_info(server));
-    v.put_nested("client", client_info(server, snapshot, account));
+    v.put_nested("client", client_info(snapshot, &account.name));
     publish(server, &system, &subject, &v);
 }
 
@@ -110,6 +117,9 @@ pub fn disconnected(server: &Server, snapshot: &ConnSnapshot) {
     if account.is_empty() {
         return;
     }
+    if let Some(acc) = server.account(account) {
+        connection_count(server, &acc);
+    }
     let subject = format!("$SYS.ACCOUNT.{account}.DISCONNECT");
     let Some(system) = listening(server, &subject) else {
         return;
@@ -118,41 +128,97 @@ pub fn disconnected(server: &Server, snapshot: &ConnSnapshot) {
     publish(server, &system, &subject, &v);
 }
 
+/// `sent` is what the client sent, `received` what it was given.
 fn disconnect_event(server: &Server, s: &ConnSnapshot, account: &str) -> Ordered {
     let data = |msgs: u64, bytes: u64| json!({"msgs": msgs, "bytes": bytes});
     let mut v = typed(DISCONNECT_TYPE);
     v.put_nested("server", server_info(server));
-    v.put_nested("client", client_info(server, s, account));
-    v.put("sent", data(s.out_msgs, s.out_bytes));
-    v.put("received", data(s.in_msgs, s.in_bytes));
+    v.put_nested("client", client_info(s, account));
+    v.put("sent", data(s.in_msgs, s.in_bytes));
+    v.put("received", data(s.out_msgs, s.out_bytes));
     let reason = s.stop.as_ref().map(|(_, r)| r.as_str()).unwrap_or("");
     v.put("reason", json!(reason));
     v
 }
 
-/// A client refused for its credentials.
+/// A client refused for its credentials, before it had an account: the
+/// default account's copy (`$SYS.ACCOUNT.CLIENT.AUTH.ERR`, in `$G`), the
+/// server's (`$SYS.SERVER.<id>.CLIENT.AUTH.ERR`) and a disconnect in `$G`.
 pub fn auth_error(server: &Server, snapshot: &ConnSnapshot) {
-    let subject = format!("$SYS.SERVER.{}.CLIENT.AUTH.ERR", server.id());
-    let Some(system) = listening(server, &subject) else {
-        return;
-    };
+    let global = crate::account::GLOBAL_ACCOUNT;
     let mut s = snapshot.clone();
     s.stop = Some((
         super::query::now_nanos(),
         crate::client::CloseReason::AuthenticationViolation.to_string(),
     ));
-    let v = disconnect_event(server, &s, &s.details.account.clone());
-    publish(server, &system, &subject, &v);
+    let v = disconnect_event(server, &s, global);
+    let in_global = "$SYS.ACCOUNT.CLIENT.AUTH.ERR";
+    if server.has_interest_in(server.global_account(), in_global.as_bytes(), None) {
+        publish(server, server.global_account(), in_global, &v);
+    }
+    for subject in [
+        format!("$SYS.SERVER.{}.CLIENT.AUTH.ERR", server.id()),
+        format!("$SYS.ACCOUNT.{global}.DISCONNECT"),
+    ] {
+        if let Some(system) = listening(server, &subject) {
+            publish(server, &system, &subject, &v);
+        }
+    }
 }
 
-/// Sends the server's statistics every ten seconds while anyone listens.
+/// The reference's `account_connections` event for `account`.
+pub(crate) fn account_connections(server: &Server, account: &Arc<Account>) -> Ordered {
+    let mut v = typed("io.nats.server.advisory.v1.account_connections");
+    v.put_nested("server", server_info(server));
+    for (k, val) in super::accountz::account_stat(server, account).into_fields() {
+        v.put(k, val);
+    }
+    v
+}
+
+/// An account's connection count changed: on the old and the new
+/// subject, as the reference sends it (never for `$G`).
+fn connection_count(server: &Server, account: &Arc<Account>) {
+    if account.name == crate::account::GLOBAL_ACCOUNT {
+        return;
+    }
+    let subjects = [
+        format!("$SYS.SERVER.ACCOUNT.{}.CONNS", account.name),
+        format!("$SYS.ACCOUNT.{}.SERVER.CONNS", account.name),
+    ];
+    let listeners: Vec<(Arc<Account>, &String)> = subjects
+        .iter()
+        .filter_map(|s| listening(server, s).map(|sys| (sys, s)))
+        .collect();
+    if listeners.is_empty() {
+        return;
+    }
+    let v = account_connections(server, account);
+    for (system, subject) in listeners {
+        publish(server, &system, subject, &v);
+    }
+}
+
+/// `$SYS.SERVER.<id>.SHUTDOWN` or `.LAMEDUCK`: the bare server block.
+pub fn server_going(server: &Server, what: &str) {
+    let subject = format!("$SYS.SERVER.{}.{what}", server.id());
+    if let Some(system) = listening(server, &subject) {
+        publish(server, &system, &subject, &server_info(server));
+    }
+}
+
+/// Sends the server's statistics while anyone listens: first after a
+/// quarter second, then at doubling intervals up to every ten seconds,
+/// as the reference does; and each account's connection count every 30
+/// seconds while it has connections.
 pub fn start_heartbeat(server: &Arc<Server>) {
     let weak = Arc::downgrade(server);
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(STATSZ_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut every = STATSZ_FIRST;
+        let mut counts_due = tokio::time::Instant::now() + CONNS_EVERY;
         loop {
-            tick.tick().await;
+            tokio::time::sleep(every).await;
+            every = (every * 2).min(STATSZ_EVERY);
             let Some(server) = weak.upgrade() else {
                 return;
             };
@@ -160,6 +226,14 @@ pub fn start_heartbeat(server: &Arc<Server>) {
             if let Some(system) = listening(&server, &subject) {
                 let v = super::system::statsz(&server).await;
                 publish(&server, &system, &subject, &v);
+            }
+            if tokio::time::Instant::now() >= counts_due {
+                counts_due += CONNS_EVERY;
+                for account in server.accounts() {
+                    if server.account_connections(&account) > 0 {
+                        connection_count(&server, &account);
+                    }
+                }
             }
         }
     });

@@ -172,6 +172,21 @@ impl Ordered {
     pub(crate) fn put_list(&mut self, k: &'static str, v: Vec<Ordered>) {
         self.0.push((k, Field::List(v)));
     }
+
+    /// The fields as plain values, in order (to splice into another).
+    pub(crate) fn into_fields(self) -> Vec<(&'static str, serde_json::Value)> {
+        self.0
+            .into_iter()
+            .map(|(k, f)| {
+                let v = match f {
+                    Field::Value(v) => v,
+                    Field::Nested(o) => serde_json::to_value(&o).unwrap_or_default(),
+                    Field::List(l) => serde_json::to_value(&l).unwrap_or_default(),
+                };
+                (k, v)
+            })
+            .collect()
+    }
 }
 
 impl serde::Serialize for Ordered {

@@ -42,8 +42,15 @@ pub(crate) fn server_info(server: &Server) -> Ordered {
     v.put("host", json!(server.opts().host));
     v.put("id", json!(server.id()));
     v.put("ver", json!(crate::config::options::NATS_VERSION));
-    v.put("jetstream", json!(server.opts().jetstream));
-    v.put("flags", json!(0));
+    v.put(
+        "feature_flags",
+        json!({"js_ack_fc_v2": false, "js_raft_delete_range": false}),
+    );
+    let js = server.opts().jetstream;
+    v.put("jetstream", json!(js));
+    // The reference's capability bits: JetStream, and the two that come
+    // with it in 2.14.
+    v.put("flags", json!(if js { 7 } else { 0 }));
     v.put("seq", json!(SEQ.fetch_add(1, Ordering::Relaxed) + 1));
     v.put("time", json!(rfc3339(super::query::now_nanos())));
     v
@@ -163,6 +170,11 @@ fn envelope(server: &Server) -> Ordered {
 
 fn error(server: &Server, code: u16, description: &str) -> Ordered {
     let mut v = envelope(server);
+    // A handler's own error comes with an empty `data`, a request the
+    // server could not read without one (as the reference answers).
+    if code != 400 {
+        v.put("data", Value::Null);
+    }
     v.put("error", json!({"code": code, "description": description}));
     v
 }
@@ -250,22 +262,18 @@ async fn server_request(
         "GATEWAYZ" => wrap(s, super::cluster::gatewayz(s, &query(vec![]))),
         "LEAFZ" => wrap(s, super::cluster::leafz(s, &query(vec![]))),
         "IDZ" => {
-            let mut v = envelope(s);
-            v.put(
-                "data",
-                json!({"name": s.name(), "host": s.opts().host, "id": s.id()}),
-            );
+            // The bare identity, no envelope.
+            let mut v = Ordered::default();
+            v.put("name", json!(s.name()));
+            v.put("host", json!(s.opts().host));
+            v.put("id", json!(s.id()));
             v
         }
         "RELOAD" => match s.reload() {
-            Ok(()) => {
-                let mut v = envelope(s);
-                v.put("data", json!({}));
-                v
-            }
+            Ok(()) => envelope(s),
             Err(e) => error(s, 500, &e.to_string()),
         },
-        "KICK" => client_action(s, o, |h| h.close(crate::client::CloseReason::Kicked)),
+        "KICK" => client_action(s, o, |h| h.close(crate::client::CloseReason::Kicked))?,
         "LDM" => client_action(s, o, |h| {
             if let Some(out) = h.outbound() {
                 let mut info = s.info(h.id, None, None, None);
@@ -273,7 +281,7 @@ async fn server_request(
                 let json = info.to_json();
                 out.send_now(|b| crate::proto::write::append_info(b, &json));
             }
-        }),
+        })?,
         _ => {
             debug!("unknown system request {what}");
             return None;
@@ -281,18 +289,22 @@ async fn server_request(
     })
 }
 
-/// KICK and LDM: `{"cid": N}` names the connection.
-fn client_action(server: &Server, o: &Value, act: impl Fn(&crate::client::Handle)) -> Ordered {
-    let cid = o.get("cid").and_then(Value::as_u64).unwrap_or(0);
-    match server.connections().into_iter().find(|h| h.id == cid) {
-        Some(h) => {
-            act(&h);
-            let mut v = envelope(server);
-            v.put("data", json!({}));
-            v
-        }
-        None => error(server, 404, &format!("client {cid} not found")),
-    }
+/// KICK and LDM: `{"cid": N}` names the connection (no body: no answer).
+fn client_action(
+    server: &Server,
+    o: &Value,
+    act: impl Fn(&crate::client::Handle),
+) -> Option<Ordered> {
+    let cid = o.get("cid").and_then(Value::as_u64)?;
+    Some(
+        match server.connections().into_iter().find(|h| h.id == cid) {
+            Some(h) => {
+                act(&h);
+                envelope(server)
+            }
+            None => error(server, 500, &format!("client {cid} not found")),
+        },
+    )
 }
 
 fn connz_query(o: &Value, account: Option<&str>) -> Request {
@@ -413,7 +425,18 @@ async fn account_request(
             super::accountz::accountz(s, &query(vec![("acc", account.to_string())])),
         ),
         "LEAFZ" => wrap(s, super::cluster::leafz(s, &query(vec![]))),
-        "STATZ" | "CONNS" => {
+        "CONNS" => {
+            // The raw connection-count event, only while there are some.
+            if server.account_connections(&acc) == 0 {
+                return None;
+            }
+            super::events::account_connections(server, &acc)
+        }
+        "STATZ" => {
+            let unused = o.get("include_unused").and_then(Value::as_bool) == Some(true);
+            if !unused && server.account_connections(&acc) == 0 {
+                return None;
+            }
             let mut data = Ordered::default();
             data.put("server_id", json!(server.id()));
             data.put("now", json!(rfc3339(super::query::now_nanos())));
@@ -427,6 +450,43 @@ async fn account_request(
         }
         _ => return None,
     })
+}
+
+/// The system services every other account imports, answered for the
+/// requesting `account` whatever the request names: `None` for a subject
+/// that is not one of them, or a statz with nothing to report.
+pub fn imported(
+    server: &Arc<Server>,
+    account: &crate::account::Account,
+    subject: &str,
+    payload: &[u8],
+) -> Option<Vec<u8>> {
+    let o: Value = serde_json::from_slice(payload).unwrap_or_else(|_| json!({}));
+    let answer = match subject {
+        "$SYS.REQ.ACCOUNT.PING.CONNZ" | "$SYS.REQ.SERVER.PING.CONNZ" => wrap(
+            server,
+            super::connz::connz(server, &connz_query(&o, Some(&account.name))),
+        ),
+        "$SYS.REQ.ACCOUNT.PING.STATZ" => {
+            let acc = server.account(&account.name)?;
+            let unused = o.get("include_unused").and_then(Value::as_bool) == Some(true);
+            if !unused && server.account_connections(&acc) == 0 {
+                return None;
+            }
+            let mut data = Ordered::default();
+            data.put("server_id", json!(server.id()));
+            data.put("now", json!(rfc3339(super::query::now_nanos())));
+            data.put_list(
+                "account_statz",
+                vec![super::accountz::account_stat(server, &acc)],
+            );
+            let mut v = envelope(server);
+            v.put_nested("data", data);
+            v
+        }
+        _ => return None,
+    };
+    Some(super::compact(&answer))
 }
 
 /// `{"server": .., "statsz": ..}`: the server's figures, as the periodic

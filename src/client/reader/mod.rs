@@ -27,8 +27,8 @@ use crate::router::{AfterDelivery, LocalCache, Subscription};
 use crate::server::Server;
 use tern_jetstream::subject;
 
-/// `$SYS.REQ.USER.INFO`: who the requesting connection is.
-const USER_INFO: &[u8] = b"$SYS.REQ.USER.INFO";
+/// Requests of the system account's services.
+const SYS_REQ: &[u8] = b"$SYS.REQ.";
 
 /// Read buffer bounds: start small so idle connections cost little, grow
 /// while reads fill it.
@@ -490,6 +490,33 @@ impl Conn {
             Ok(opts) => {
                 let server = self.server.clone();
                 let config = server.opts();
+                // Who the client says it is, before the check: a refusal's
+                // events name it too.
+                let first = !self.connected;
+                if let Some(info) = self.handle.conn_info() {
+                    info.update(|d| {
+                        d.name.clone_from(&opts.name);
+                        d.lang.clone_from(&opts.lang);
+                        d.version.clone_from(&opts.version);
+                        d.jwt.clone_from(&opts.jwt);
+                        d.user = if !opts.nkey.is_empty() {
+                            opts.nkey.clone()
+                        } else if !opts.user.is_empty() {
+                            opts.user.clone()
+                        } else if !opts.auth_token.is_empty() {
+                            "[REDACTED]".into()
+                        } else {
+                            String::new()
+                        };
+                    });
+                    if first {
+                        info.set_rtt(
+                            std::time::SystemTime::now()
+                                .duration_since(info.start)
+                                .unwrap_or_default(),
+                        );
+                    }
+                }
                 let checked = self.check_credentials(&config, &opts, true);
                 match checked {
                     Ok(user) => {
@@ -499,22 +526,6 @@ impl Conn {
                         debug!("{} - cid:{} - refused: {e:?}", self.peer, self.handle.id);
                         let claimed = claimed_identity(&opts);
                         return Err(self.auth_violation(claimed.as_deref()));
-                    }
-                }
-                let first = !self.connected;
-                if let Some(info) = self.handle.conn_info() {
-                    info.update(|d| {
-                        d.name.clone_from(&opts.name);
-                        d.lang.clone_from(&opts.lang);
-                        d.version.clone_from(&opts.version);
-                        d.jwt.clone_from(&opts.jwt);
-                    });
-                    if first {
-                        info.set_rtt(
-                            std::time::SystemTime::now()
-                                .duration_since(info.start)
-                                .unwrap_or_default(),
-                        );
                     }
                 }
                 self.opts = opts;
@@ -586,12 +597,14 @@ impl Conn {
         // The reference acknowledges before it delivers, so a verbose
         // client subscribed to its own subject sees +OK first.
         self.ok();
-        // The system account's user info service, imported into every
-        // account: answered here, where the user is known.
-        if frame.subject == USER_INFO {
+        // The system account's services imported into every account
+        // (user info, the account's own statz and connz): answered here,
+        // where the user and its account are known.
+        if frame.subject.starts_with(SYS_REQ) {
             if let Some(reply) = frame.reply {
-                self.user_info(reply);
-                return;
+                if self.system_import(frame, reply) {
+                    return;
+                }
             }
         }
         let server = self.server.clone();

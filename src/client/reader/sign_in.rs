@@ -109,7 +109,7 @@ impl Conn {
         if !self.announced {
             self.announced = true;
             if let Some(snap) = self.handle.snapshot() {
-                crate::monitor::events::connected(server, &snap, &self.account.name);
+                crate::monitor::events::connected(server, &snap, &self.account);
             }
         }
         Ok(())
@@ -207,6 +207,35 @@ impl Conn {
                 "Permissions Violation for Subscription to {subject:?} (sid {sid:?})"
             ));
         }
+    }
+
+    /// A request to a system service every account imports: true when
+    /// answered here. `$SYS.REQ.USER.INFO` from anyone; the account's own
+    /// `ACCOUNT.PING.STATZ`, `ACCOUNT.PING.CONNZ` and `SERVER.PING.CONNZ`
+    /// from any account but the system's (whose clients reach the real
+    /// services).
+    pub(super) fn system_import(
+        &mut self,
+        frame: &crate::proto::write::Frame<'_>,
+        reply: &[u8],
+    ) -> bool {
+        if frame.subject == b"$SYS.REQ.USER.INFO" {
+            self.user_info(reply);
+            return true;
+        }
+        if Some(self.account.name.as_str()) == self.server.system_account_name() {
+            return false;
+        }
+        let (_, payload) = frame.headers_and_payload();
+        let subject = String::from_utf8_lossy(frame.subject);
+        let Some(answer) =
+            crate::monitor::system::imported(&self.server, &self.account, &subject, payload)
+        else {
+            return false;
+        };
+        self.server
+            .publish_in(&self.account, reply, None, None, &answer);
+        true
     }
 
     /// Answers `$SYS.REQ.USER.INFO` on `reply`: the user, its account and
