@@ -322,3 +322,73 @@ fn monitor_bad_queries() {
         }
     });
 }
+
+/// The system account over NATS: each request's answer compared by
+/// shape, as `nats server` tools read them.
+#[test]
+fn monitor_sys_request_shapes() {
+    let spec = ServerSpec {
+        conf: Some(concat!(
+            "accounts {\n",
+            "  SYS: { users: [{user: sys, password: sys}] }\n",
+            "  A: { users: [{user: a, password: a}] }\n",
+            "}\n",
+            "system_account: SYS\n",
+        )),
+        jetstream: true,
+        monitor: false,
+    };
+    run_with("monitor_sys_request_shapes", spec, |s| {
+        let signed_in = |name: &str, user: &str| {
+            let mut c = s.connect(name);
+            let connect = format!(
+                "CONNECT {{\"user\":\"{user}\",\"pass\":\"{user}\",\"verbose\":false,\"protocol\":1,\"headers\":true}}\r\n"
+            );
+            c.handshake(connect.as_bytes(), true);
+            c.exchange(b"SUB _INBOX.sys 1\r\n");
+            c
+        };
+        let mut sys = signed_in("sys", "sys");
+        let mut a = signed_in("a", "a");
+        let ask = |c: &mut crate::wire::Conn, subject: &str, body: &str| -> Value {
+            let msg = format!("PUB {subject} _INBOX.sys {}\r\n{body}\r\n", body.len());
+            let got = c.poll_unlogged(msg.as_bytes(), 1);
+            let text = String::from_utf8_lossy(&got);
+            let json = text
+                .split("\r\n")
+                .nth(1)
+                .and_then(|p| serde_json::from_str(p).ok())
+                .unwrap_or(Value::Null);
+            json
+        };
+        let note = |label: &str, v: &Value| {
+            s.note(label.to_string());
+            let mut keys = BTreeSet::new();
+            shape(v, "", &mut keys);
+            for k in keys
+                .iter()
+                .filter(|k| !NOT_COMPARED.iter().any(|n| k.contains(n)))
+            {
+                s.note(format!("  {k}"));
+            }
+        };
+        for (subject, body) in [
+            ("$SYS.REQ.SERVER.PING", ""),
+            ("$SYS.REQ.SERVER.PING.STATSZ", ""),
+            ("$SYS.REQ.SERVER.PING.IDZ", ""),
+            ("$SYS.REQ.SERVER.PING.CONNZ", r#"{"subscriptions":true}"#),
+            ("$SYS.REQ.SERVER.PING.SUBSZ", "{}"),
+            ("$SYS.REQ.SERVER.PING.JSZ", "{}"),
+            ("$SYS.REQ.SERVER.PING.HEALTHZ", "{}"),
+            ("$SYS.REQ.SERVER.PING.ACCOUNTZ", "{}"),
+            ("$SYS.REQ.ACCOUNT.A.STATZ", "{}"),
+            ("$SYS.REQ.ACCOUNT.A.CONNZ", "{}"),
+            ("$SYS.REQ.ACCOUNT.PING.STATZ", r#"{"accounts":["A"]}"#),
+        ] {
+            let v = ask(&mut sys, subject, body);
+            note(&format!("sys {subject} {body}"), &v);
+        }
+        let v = ask(&mut a, "$SYS.REQ.USER.INFO", "");
+        note("a $SYS.REQ.USER.INFO", &v);
+    });
+}

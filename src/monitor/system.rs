@@ -248,8 +248,12 @@ async fn server_request(
                 .collect(),
             );
             let resp = super::health::healthz(s, &req).await;
-            // A failed health check is an answer, not a refusal.
-            let data: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+            // A failed health check is an answer, not a refusal; over NATS
+            // it carries its status code.
+            let mut data: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+            if let Some(m) = data.as_object_mut() {
+                m.insert("status_code".into(), json!(resp.status));
+            }
             let mut v = envelope(s);
             v.put("data", data);
             v
@@ -534,6 +538,22 @@ pub(crate) async fn statsz(server: &Arc<Server>) -> Ordered {
     st.put(
         "slow_consumers",
         json!(s.slow_consumers.load(Ordering::Relaxed)),
+    );
+    st.put("active_servers", json!(1));
+    if server.opts().jetstream {
+        // Varz's block, as statsz carries it: no store dir, no limits.
+        let mut js = super::varz::jetstream(server).await;
+        if let Some(m) = js.as_object_mut() {
+            m.remove("limits");
+        }
+        if let Some(c) = js.get_mut("config").and_then(Value::as_object_mut) {
+            c.remove("store_dir");
+        }
+        st.put("jetstream", js);
+    }
+    st.put(
+        "gomaxprocs",
+        json!(std::thread::available_parallelism().map_or(1, std::num::NonZero::get)),
     );
     let mut v = Ordered::default();
     v.put_nested("server", server_info(server));

@@ -227,7 +227,7 @@ pub fn jetstream_config(o: &crate::config::options::Options) -> Value {
 
 /// The `jetstream` block: empty without JetStream; else its config and
 /// the totals of the accounts that run it.
-async fn jetstream(server: &std::sync::Arc<Server>) -> Value {
+pub async fn jetstream(server: &std::sync::Arc<Server>) -> Value {
     let o = server.opts();
     if !o.jetstream {
         return json!({});
