@@ -44,6 +44,15 @@ fn hop(f: impl FnOnce()) {
     HOPS.with(|h| h.set(depth));
 }
 
+/// Wires every configured import again (after a reload changed them):
+/// the old subscriptions go, the configured ones are made afresh.
+pub fn rewire(server: &Arc<Server>) {
+    for sub in server.take_import_subscriptions() {
+        server.unsubscribe_internal(&sub);
+    }
+    wire(server);
+}
+
 /// Wires every configured import. Imports naming an unknown account were
 /// refused when the config was read, so they are skipped here.
 pub fn wire(server: &Arc<Server>) {
@@ -114,7 +123,8 @@ fn wire_stream(
             });
         }),
     );
-    server.subscribe_internal(&client, &import.subject, None, "import");
+    let sub = server.subscribe_internal(&client, &import.subject, None, "import");
+    server.keep_import_subscription(sub);
 }
 
 fn wire_service(
@@ -155,7 +165,8 @@ fn wire_service(
             });
         }),
     );
-    server.subscribe_internal(&client, &listen_on, None, "import");
+    let sub = server.subscribe_internal(&client, &listen_on, None, "import");
+    server.keep_import_subscription(sub);
 }
 
 /// The header naming a service request's account.
@@ -230,7 +241,9 @@ impl Replies {
                 }
             }),
         );
-        server.subscribe_internal(&client, &format!("{}>", replies.prefix), None, "replies");
+        let sub =
+            server.subscribe_internal(&client, &format!("{}>", replies.prefix), None, "replies");
+        server.keep_import_subscription(sub);
         replies
     }
 

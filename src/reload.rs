@@ -212,18 +212,6 @@ fn diff(old: &Options, new: &Options) -> Result<Vec<&'static Field>, ReloadError
     if was != is && is.is_some() {
         return Err(not_supported("NoAuthUser", &was.go(), &is.go()));
     }
-    // Imports and exports are wired once, at start-up.
-    let wiring = |o: &Options| -> Vec<String> {
-        o.accounts
-            .iter()
-            .map(|a| format!("{}:{:?}:{:?}", a.name, a.imports, a.exports))
-            .collect()
-    };
-    if wiring(old) != wiring(new) {
-        return Err(ReloadError::NotSupported(
-            "config reload not supported for account imports and exports".into(),
-        ));
-    }
     Ok(changed)
 }
 
@@ -287,6 +275,13 @@ pub fn apply(server: &Arc<Server>, new: Options) -> Result<(), ReloadError> {
     for a in &new.accounts {
         server.account_or_create(&a.name);
     }
+    let wiring = |o: &Options| -> Vec<String> {
+        o.accounts
+            .iter()
+            .map(|a| format!("{}:{:?}:{:?}", a.name, a.imports, a.exports))
+            .collect()
+    };
+    let rewire = wiring(&old) != wiring(&new);
     let max_conn =
         (changed.iter().any(|f| f.key == "max_connections")).then_some(new.max_connections);
     let logging = changed.iter().any(|f| {
@@ -330,6 +325,10 @@ pub fn apply(server: &Arc<Server>, new: Options) -> Result<(), ReloadError> {
         info!("{line}");
     }
     server.set_tls(tls);
+    if rewire {
+        // Imports follow the new exports and imports at once.
+        crate::imports::rewire(server);
+    }
     if logging {
         set_levels(now.debug, now.trace);
         let settings = crate::log::LogSettings {

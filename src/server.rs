@@ -76,6 +76,8 @@ pub struct Server {
     /// JetStream of accounts that arrived after start-up (operator mode),
     /// shut down with the server.
     js_late: Mutex<Vec<crate::jetstream::Attached>>,
+    /// The subscriptions that carry account imports (replaced on reload).
+    import_subs: Mutex<Vec<Arc<Subscription>>>,
     /// Each JetStream account's stream ingest queues (`/metrics`).
     ingest_queues: Mutex<Vec<(String, Arc<tern_jetstream::metrics::IngestQueues>)>>,
 }
@@ -125,6 +127,7 @@ impl Server {
             js_readers: OnceLock::new(),
             js_late: Mutex::new(Vec::new()),
             ingest_queues: Mutex::new(Vec::new()),
+            import_subs: Mutex::new(Vec::new()),
             stop_accepting: Notify::new(),
         }
     }
@@ -196,6 +199,14 @@ impl Server {
         let a = Arc::new(Account::new(name));
         accounts.insert(name.to_string(), a.clone());
         (a, true)
+    }
+
+    pub(crate) fn keep_import_subscription(&self, sub: Arc<Subscription>) {
+        self.import_subs.lock().push(sub);
+    }
+
+    pub(crate) fn take_import_subscriptions(&self) -> Vec<Arc<Subscription>> {
+        std::mem::take(&mut self.import_subs.lock())
     }
 
     pub(crate) fn add_ingest_queues(

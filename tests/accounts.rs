@@ -169,3 +169,32 @@ async fn jetstream_per_account_with_its_own_directory() {
         assert!(path.is_dir(), "{} missing", path.display());
     }
 }
+
+/// A reload that drops B's stream import stops its delivery at once (B's
+/// client stays connected); putting it back resumes delivery on the same
+/// subscription.
+#[tokio::test]
+async fn reload_rewires_imports() {
+    let s = start().await;
+    let a = login(&s, "a").await;
+    let b = login(&s, "b").await;
+    let mut events = b.subscribe("a.events.>").await.unwrap();
+    harness::round_trip(&b).await;
+    let configured = (*s.server().opts()).clone();
+    let mut without = configured.clone();
+    without.accounts[1]
+        .imports
+        .retain(|i| i.kind != Kind::Stream);
+    tern::reload::apply(s.server(), without).expect("reload without the import");
+    a.publish("events.1", "lost".into()).await.unwrap();
+    harness::round_trip(&a).await;
+    harness::round_trip(&b).await;
+    assert!(
+        harness::buffered(&mut events).is_empty(),
+        "the import is gone"
+    );
+    tern::reload::apply(s.server(), configured).expect("reload with it again");
+    a.publish("events.2", "back".into()).await.unwrap();
+    let got = harness::next_msg(&mut events).await;
+    assert_eq!(got.subject.as_str(), "a.events.2");
+}
