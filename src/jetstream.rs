@@ -40,6 +40,8 @@ struct ServerOutbox {
     /// Per stream: the internal client and subscriptions capturing its
     /// subjects.
     captures: Mutex<HashMap<String, Capture>>,
+    /// API requests awaiting their audit advisory.
+    audits: crate::js_audit::Audits,
 }
 
 fn text(b: &[u8]) -> String {
@@ -50,6 +52,8 @@ impl Outbox for ServerOutbox {
     fn publish(&self, subject: &str, headers: Option<&[u8]>, payload: &[u8]) {
         self.server
             .publish_in(&self.account, subject.as_bytes(), None, headers, payload);
+        self.audits
+            .replied(&self.server, &self.account, subject, payload);
     }
 
     fn publish_batch(&self, msgs: &[(String, Vec<u8>)]) {
@@ -325,8 +329,11 @@ fn start_for(
         server: server.clone(),
         account: account.clone(),
         captures: Mutex::new(HashMap::new()),
+        audits: crate::js_audit::Audits::default(),
     });
     let name = config.account.clone();
+    // Weak: the API subscription must not keep the engine's outbox alive.
+    let audits = Arc::downgrade(&outbox);
     let engine = JetStream::start(config, outbox).map_err(|e| format!("account {name:?}: {e}"))?;
     server.add_ingest_queues(&account.name, engine.ingest_queues());
     if Arc::ptr_eq(account, server.global_account()) {
@@ -349,6 +356,11 @@ fn start_for(
                 headers: m.headers.map(Bytes::copy_from_slice),
                 payload: Bytes::copy_from_slice(m.payload),
             };
+            if let (Some(server), Some(outbox)) = (weak.upgrade(), audits.upgrade()) {
+                outbox
+                    .audits
+                    .note(&server, &reply_account, &req.subject, &req.reply, m.payload);
+            }
             if let Err(ApiRefused::Full) = inbox.offer(req) {
                 warn_api_full();
                 if let Some(server) = weak.upgrade() {

@@ -18,6 +18,7 @@ pub mod imports;
 pub mod info;
 pub mod inproc;
 pub mod jetstream;
+pub mod js_audit;
 pub mod jwt;
 pub mod log;
 pub mod monitor;

@@ -402,6 +402,11 @@ impl Server {
         self.closed.all()
     }
 
+    /// The client with id `cid`, if still connected.
+    pub fn client(&self, cid: u64) -> Option<Arc<Handle>> {
+        self.clients.lock().get(&cid).cloned()
+    }
+
     /// Every socket client now connected.
     pub fn connections(&self) -> Vec<Arc<Handle>> {
         let mut all = self.all_clients();

@@ -878,3 +878,42 @@ async fn advisories_announce_lifecycle_and_deliveries() {
         assert_eq!(v["action"], "delete");
     }
 }
+
+/// Each API request is audited on `$JS.EVENT.ADVISORY.API` with who asked,
+/// the request and the response, errors included.
+#[tokio::test]
+async fn api_requests_are_audited() {
+    let s = Setup::new().await;
+    let mut audits = s.client.subscribe("$JS.EVENT.ADVISORY.API").await.unwrap();
+    harness::round_trip(&s.client).await;
+    s.js.create_stream(Config {
+        name: "AUD".into(),
+        subjects: vec!["aud".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert!(s.js.get_stream("NOPE").await.is_err());
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let m = within("the audits", audits.next()).await.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+        seen.push(v);
+    }
+    let create = &seen[0];
+    assert_eq!(create["type"], "io.nats.jetstream.advisory.v1.api_audit");
+    assert_eq!(create["subject"], "$JS.API.STREAM.CREATE.AUD");
+    assert!(create["request"].as_str().unwrap().contains("\"AUD\""));
+    assert!(create["response"]
+        .as_str()
+        .unwrap()
+        .contains("stream_create_response"));
+    assert_eq!(create["client"]["lang"], "rust", "{create}");
+    assert_eq!(create["client"]["acc"], "$G");
+    let missing = &seen[1];
+    assert_eq!(missing["subject"], "$JS.API.STREAM.INFO.NOPE");
+    assert!(
+        missing["response"].as_str().unwrap().contains("10059"),
+        "{missing}"
+    );
+}

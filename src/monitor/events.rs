@@ -35,7 +35,7 @@ fn listening(server: &Server, subject: &str) -> Option<Arc<Account>> {
 }
 
 /// A 22-character event id, as the reference's NUIDs look.
-fn event_id() -> String {
+pub(crate) fn event_id() -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let mut bytes = [0u8; 22];
     if ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).is_err() {

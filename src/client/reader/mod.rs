@@ -610,7 +610,10 @@ impl Conn {
         let server = self.server.clone();
         let result = self.cache.lookup(&self.account.router, frame.subject);
         let skip = (!self.opts.echo).then_some(self.handle.id);
-        let delivered = deliver_all(&server, &result, frame, skip, &mut self.flush);
+        let flush = &mut self.flush;
+        let delivered = crate::js_audit::with_publisher(self.handle.id, || {
+            deliver_all(&server, &result, frame, skip, flush)
+        });
         if !delivered {
             if let Some(reply) = frame.reply {
                 self.no_responders(frame.subject, reply);

@@ -1,0 +1,160 @@
+//! JetStream's API audit (`$JS.EVENT.ADVISORY.API`), as the reference
+//! publishes it in the account: for each API request, who asked (the
+//! client that published it), the subject, the request and the response.
+//! A request is noted when it arrives, if anyone listens to the audit,
+//! and the audit goes out when its reply does; when nobody listens it
+//! costs one atomic load per reply.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use parking_lot::Mutex;
+use serde_json::json;
+
+use crate::account::Account;
+use crate::server::Server;
+
+/// The audit's subject.
+pub const AUDIT_SUBJECT: &str = "$JS.EVENT.ADVISORY.API";
+/// Requests awaiting their reply at most; the oldest is dropped past it
+/// (a request never answered must not pin memory).
+const MAX_PENDING: usize = 1024;
+
+thread_local! {
+    /// The socket client whose publish is being routed on this thread (0:
+    /// none), so a service reached through the router knows who asked.
+    static PUBLISHER: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Marks `cid` as the publisher while `route` runs.
+pub fn with_publisher<T>(cid: u64, route: impl FnOnce() -> T) -> T {
+    PUBLISHER.with(|p| p.set(cid));
+    let out = route();
+    PUBLISHER.with(|p| p.set(0));
+    out
+}
+
+/// An API request waiting for its reply.
+struct Pending {
+    reply: String,
+    subject: String,
+    request: String,
+    client: serde_json::Value,
+}
+
+/// One account's requests awaiting their audit.
+#[derive(Default)]
+pub struct Audits {
+    pending: Mutex<VecDeque<Pending>>,
+    count: AtomicUsize,
+}
+
+impl Audits {
+    /// An API request arrived (on the publisher's thread): noted when
+    /// someone in `account` listens to the audit.
+    pub fn note(
+        &self,
+        server: &Server,
+        account: &Account,
+        subject: &str,
+        reply: &str,
+        payload: &[u8],
+    ) {
+        if !server.has_interest_in(account, AUDIT_SUBJECT.as_bytes(), None) {
+            return;
+        }
+        let cid = PUBLISHER.with(Cell::get);
+        let client = server
+            .client(cid)
+            .and_then(|h| h.snapshot())
+            .map_or(serde_json::Value::Null, |s| {
+                client_info(server, &s, &account.name)
+            });
+        let mut pending = self.pending.lock();
+        if pending.len() >= MAX_PENDING {
+            pending.pop_front();
+        }
+        pending.push_back(Pending {
+            reply: reply.to_string(),
+            subject: subject.to_string(),
+            request: String::from_utf8_lossy(payload).into_owned(),
+            client,
+        });
+        self.count.store(pending.len(), Ordering::Release);
+    }
+
+    /// A message goes out on `subject`: if it answers a noted request,
+    /// the audit follows it.
+    pub fn replied(&self, server: &Server, account: &Account, subject: &str, payload: &[u8]) {
+        if self.count.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let found = {
+            let mut pending = self.pending.lock();
+            let at = pending.iter().position(|p| p.reply == subject);
+            let found = at.and_then(|i| pending.remove(i));
+            self.count.store(pending.len(), Ordering::Release);
+            found
+        };
+        let Some(p) = found else {
+            return;
+        };
+        let mut v = serde_json::Map::new();
+        v.insert(
+            "type".into(),
+            json!("io.nats.jetstream.advisory.v1.api_audit"),
+        );
+        v.insert("id".into(), json!(crate::monitor::events::event_id()));
+        v.insert(
+            "timestamp".into(),
+            json!(tern_jetstream::api::format_time(
+                tern_jetstream::engine::now_ns()
+            )),
+        );
+        v.insert("server".into(), json!(server.name()));
+        v.insert("client".into(), p.client);
+        v.insert("subject".into(), json!(p.subject));
+        if !p.request.is_empty() {
+            v.insert("request".into(), json!(p.request));
+        }
+        v.insert("response".into(), json!(String::from_utf8_lossy(payload)));
+        let body = serde_json::to_vec(&serde_json::Value::Object(v)).unwrap_or_default();
+        server.publish_in(account, AUDIT_SUBJECT.as_bytes(), None, None, &body);
+    }
+}
+
+/// The client as audits show it: with its round trip and server, without
+/// the name tag.
+fn client_info(
+    server: &Server,
+    s: &crate::client::conn_info::ConnSnapshot,
+    account: &str,
+) -> serde_json::Value {
+    let d = &s.details;
+    let mut c = serde_json::Map::new();
+    c.insert(
+        "start".into(),
+        json!(tern_jetstream::api::format_time(s.start as i64)),
+    );
+    c.insert("host".into(), json!(s.peer.ip().to_string()));
+    c.insert("id".into(), json!(s.cid));
+    c.insert("acc".into(), json!(account));
+    for (k, v) in [
+        ("user", &d.user),
+        ("name", &d.name),
+        ("lang", &d.lang),
+        ("ver", &d.version),
+    ] {
+        if !v.is_empty() {
+            c.insert(k.into(), json!(v));
+        }
+    }
+    if s.rtt > 0 {
+        c.insert("rtt".into(), json!(s.rtt));
+    }
+    c.insert("server".into(), json!(server.name()));
+    c.insert("kind".into(), json!("Client"));
+    c.insert("client_type".into(), json!("nats"));
+    serde_json::Value::Object(c)
+}
