@@ -109,10 +109,9 @@ fn shape(v: &Value, path: &str, out: &mut BTreeSet<String>) {
     }
 }
 
-/// Key paths tern leaves out on purpose: the reference's build (git
-/// commit, Go feature flags), and the system account's service imports
-/// (`$SYS.REQ.*`) the reference adds to every account.
-const NOT_COMPARED: [&str; 3] = [".git_commit", ".feature_flags.", ".account_detail.imports"];
+/// Key paths tern leaves out on purpose: the reference's build (its git
+/// commit).
+const NOT_COMPARED: [&str; 1] = [".git_commit"];
 
 fn note_shape(s: &Session, path: &str) {
     let (status, body) = get(s, path);

@@ -114,6 +114,10 @@ fn account_detail(server: &Arc<Server>, account: &Arc<Account>) -> Ordered {
                 .collect()
         })
         .unwrap_or_default();
+    let mut imports = imports;
+    if server.system_account_name() != Some(name) {
+        imports.splice(0..0, system_imports(server, name));
+    }
     if !imports.is_empty() {
         v.put("imports", json!(imports));
     }
@@ -122,6 +126,45 @@ fn account_detail(server: &Arc<Server>, account: &Arc<Account>) -> Ordered {
     super::subsz::stats_fields(&mut sublist, &account.router.stats());
     v.put_nested("sublist_stats", sublist);
     v
+}
+
+/// The system services every other account imports (answered by the
+/// client's reader, see `client::reader`), listed as the reference lists
+/// them; with JetStream, its API too.
+fn system_imports(server: &Server, account: &str) -> Vec<Value> {
+    let sys = server.system_account_name().unwrap_or("$SYS");
+    let import = |subject: String, to: &str, share: bool| {
+        json!({
+            "subject": subject, "account": sys, "to": to, "local_subject": to,
+            "type": "service", "invalid": false, "share": share, "tracking": false,
+        })
+    };
+    let mut list = vec![
+        import(
+            format!("$SYS.REQ.ACCOUNT.{account}.STATZ"),
+            "$SYS.REQ.ACCOUNT.PING.STATZ",
+            false,
+        ),
+        import(
+            format!("$SYS.REQ.USER.{account}.INFO"),
+            "$SYS.REQ.USER.INFO",
+            true,
+        ),
+    ];
+    if jetstream_enabled(server, account) {
+        list.push(import("$JS.API.>".into(), "$JS.API.>", true));
+    }
+    list.push(import(
+        format!("$SYS.REQ.ACCOUNT.{account}.CONNZ"),
+        "$SYS.REQ.ACCOUNT.PING.CONNZ",
+        false,
+    ));
+    list.push(import(
+        format!("$SYS.REQ.ACCOUNT.{account}.CONNZ"),
+        "$SYS.REQ.SERVER.PING.CONNZ",
+        false,
+    ));
+    list
 }
 
 pub fn accstatz(server: &Arc<Server>, req: &Request) -> Response {

@@ -195,7 +195,11 @@ pub async fn fields(server: &std::sync::Arc<Server>, stats: &RequestStats) -> Or
     put("http_req_stats", json!(*stats.lock()));
     put("config_load_time", json!(rfc3339(started)));
     put("config_digest", json!(""));
-    put("feature_flags", json!({}));
+    // The reference's optional JetStream behaviours, off here as there.
+    put(
+        "feature_flags",
+        json!({"js_ack_fc_v2": false, "js_raft_delete_range": false}),
+    );
     put(
         "system_account",
         json!(server.system_account_name().unwrap_or("")),

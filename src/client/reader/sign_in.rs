@@ -257,7 +257,9 @@ impl Conn {
         }
         let body = serde_json::json!({
             "server": {
-                "name": "", "host": "", "id": "", "ver": "", "jetstream": false,
+                "name": "", "host": "", "id": "", "ver": "",
+                "feature_flags": {"js_ack_fc_v2": false, "js_raft_delete_range": false},
+                "jetstream": false,
                 "flags": 0, "seq": 0, "time": "0001-01-01T00:00:00Z",
             },
             "data": data,
