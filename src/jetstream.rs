@@ -341,6 +341,9 @@ fn start_for(
         server.set_jetstream_readers(engine.readers());
     }
     let inbox: ApiInbox = engine.api_inbox();
+    // Monitoring asks the engine here directly, not through the account's
+    // subject space, where another client could see or answer its asks.
+    server.add_api_inbox(&account.name, inbox.clone());
     let weak = Arc::downgrade(server);
     let reply_account = account.clone();
     let client = server.internal_client_in(

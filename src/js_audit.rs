@@ -6,8 +6,9 @@
 //! costs one atomic load per reply.
 
 use std::cell::Cell;
-use std::collections::VecDeque;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use serde_json::json;
@@ -17,9 +18,12 @@ use crate::server::Server;
 
 /// The audit's subject.
 pub const AUDIT_SUBJECT: &str = "$JS.EVENT.ADVISORY.API";
-/// Requests awaiting their reply at most; the oldest is dropped past it
-/// (a request never answered must not pin memory).
-const MAX_PENDING: usize = 1024;
+/// Requests awaiting their reply at most, and for how long; past either
+/// they are dropped (a request never answered must not pin memory).
+const MAX_PENDING_REQUESTS: usize = 1024;
+const PENDING_FOR: Duration = Duration::from_secs(10);
+/// API requests the reference does not audit: pulls and direct gets.
+const NOT_AUDITED: [&str; 2] = ["$JS.API.CONSUMER.MSG.NEXT.", "$JS.API.DIRECT."];
 
 thread_local! {
     /// The socket client whose publish is being routed on this thread (0:
@@ -37,16 +41,16 @@ pub fn with_publisher<T>(cid: u64, route: impl FnOnce() -> T) -> T {
 
 /// An API request waiting for its reply.
 struct Pending {
-    reply: String,
     subject: String,
     request: String,
     client: serde_json::Value,
+    at: Instant,
 }
 
-/// One account's requests awaiting their audit.
+/// One account's requests awaiting their audit, by reply subject.
 #[derive(Default)]
 pub struct Audits {
-    pending: Mutex<VecDeque<Pending>>,
+    pending: Mutex<HashMap<String, Pending>>,
     count: AtomicUsize,
 }
 
@@ -61,7 +65,15 @@ impl Audits {
         reply: &str,
         payload: &[u8],
     ) {
+        if NOT_AUDITED.iter().any(|p| subject.starts_with(p)) {
+            return;
+        }
         if !server.has_interest_in(account, AUDIT_SUBJECT.as_bytes(), None) {
+            // Nobody listens (any more): nothing to keep.
+            if self.count.load(Ordering::Acquire) > 0 {
+                self.pending.lock().clear();
+                self.count.store(0, Ordering::Release);
+            }
             return;
         }
         let cid = PUBLISHER.with(Cell::get);
@@ -72,15 +84,21 @@ impl Audits {
                 client_info(server, &s, &account.name)
             });
         let mut pending = self.pending.lock();
-        if pending.len() >= MAX_PENDING {
-            pending.pop_front();
+        if pending.len() >= MAX_PENDING_REQUESTS {
+            pending.retain(|_, p| p.at.elapsed() < PENDING_FOR);
+            if pending.len() >= MAX_PENDING_REQUESTS {
+                pending.clear();
+            }
         }
-        pending.push_back(Pending {
-            reply: reply.to_string(),
-            subject: subject.to_string(),
-            request: String::from_utf8_lossy(payload).into_owned(),
-            client,
-        });
+        pending.insert(
+            reply.to_string(),
+            Pending {
+                subject: subject.to_string(),
+                request: String::from_utf8_lossy(payload).into_owned(),
+                client,
+                at: Instant::now(),
+            },
+        );
         self.count.store(pending.len(), Ordering::Release);
     }
 
@@ -92,8 +110,7 @@ impl Audits {
         }
         let found = {
             let mut pending = self.pending.lock();
-            let at = pending.iter().position(|p| p.reply == subject);
-            let found = at.and_then(|i| pending.remove(i));
+            let found = pending.remove(subject);
             self.count.store(pending.len(), Ordering::Release);
             found
         };

@@ -283,6 +283,18 @@ fn rotation_stamp() -> String {
     )
 }
 
+/// `YYYY.MM.DD.hh.mm.ss` with an optional `.fraction`, as `rotation_stamp`
+/// writes it.
+fn is_rotation_stamp(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('.').collect();
+    let widths = [4, 2, 2, 2, 2, 2];
+    (parts.len() == 6 || parts.len() == 7)
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        && parts.iter().zip(widths).all(|(p, w)| p.len() == w)
+}
+
 /// Keeps the newest `max_files - 1` backups of `path` (the live file is
 /// the last of the `max_files`); the names of those removed.
 fn prune_backups(path: &Path, max_files: usize) -> Vec<String> {
@@ -305,9 +317,16 @@ fn prune_backups(path: &Path, max_files: usize) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return purged;
     };
+    // Only our own backups: the name, then a rotation stamp (a file such
+    // as `tern.log.gz` from another tool is not ours to delete).
     let mut backups: Vec<PathBuf> = entries
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().starts_with(&name))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .strip_prefix(&name)
+                .is_some_and(is_rotation_stamp)
+        })
         .map(|e| e.path())
         .collect();
     // The stamps sort by time.
@@ -380,19 +399,17 @@ pub fn init(settings: &LogSettings<'_>) -> io::Result<()> {
 /// A reload changed where logs go or the time stamp.
 pub fn reconfigure(settings: &LogSettings<'_>) -> io::Result<()> {
     LOGTIME.store(settings.logtime, Ordering::Relaxed);
-    let mut sink = SINK.lock().unwrap_or_else(PoisonError::into_inner);
-    let (limit, max) = sink
-        .as_ref()
-        .map_or((0, 0), |s| (s.size_limit, s.max_files));
+    // The new destination is opened (maybe a network connection) before
+    // the lock every logging thread takes.
     let new = match (settings.file, settings.remote_syslog, settings.syslog) {
         (None, Some(url), _) => Sink::syslog(crate::syslog::Syslog::remote(url)?),
         (None, None, true) => Sink::syslog(crate::syslog::Syslog::local()?),
         _ => {
             crate::syslog::stop();
-            Sink::open(settings.file, limit, max)?
+            Sink::open(settings.file, settings.size_limit, settings.max_files)?
         }
     };
-    *sink = Some(new);
+    *SINK.lock().unwrap_or_else(PoisonError::into_inner) = Some(new);
     Ok(())
 }
 
@@ -428,4 +445,20 @@ pub fn log_panics() {
         let msg = tern_jetstream::writer::panic_text(info.payload());
         tracing::error!("panic in thread '{name}'{at}: {msg}");
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_rotation_stamps_are_backups() {
+        assert!(is_rotation_stamp("2026.12.05.07.40.58.331214224"));
+        assert!(is_rotation_stamp("2026.12.05.07.40.58"));
+        assert!(!is_rotation_stamp("gz"));
+        assert!(!is_rotation_stamp("old"));
+        assert!(!is_rotation_stamp("2026.12.05"));
+        let stamp = rotation_stamp();
+        assert!(is_rotation_stamp(&stamp), "{stamp}");
+    }
 }

@@ -185,6 +185,7 @@ const FIELDS: &[Field] = &[
     field!("RemoteSyslog", "remote_syslog", remote_syslog, true),
     field!("LogSizeLimit", "log_size_limit", log_size_limit, false),
     field!("LogMaxFiles", "logfile_max_num", log_max_files, false),
+    field!("LogFormat", "log_format", log_json, false),
     field!("WriteDeadline", "write_deadline", write_deadline, true),
 ];
 
@@ -257,6 +258,10 @@ fn reload_quietly(server: &Arc<Server>) -> Result<(), ReloadError> {
 /// Puts `new` in force if only reloadable keys differ from the running
 /// configuration (embedders call this with options they built).
 pub fn apply(server: &Arc<Server>, new: Options) -> Result<(), ReloadError> {
+    // One reload at a time (SIGHUP and `$SYS` RELOAD may race): each
+    // diffs against the configuration the last one put in force.
+    static RELOADING: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+    let _one = RELOADING.lock();
     let old = server.opts();
     let changed = diff(&old, &new)?;
     // As the reference: TLS is taken as changed whenever configured, so
@@ -273,7 +278,11 @@ pub fn apply(server: &Arc<Server>, new: Options) -> Result<(), ReloadError> {
         (None, None) => None,
     };
     for a in &new.accounts {
-        server.account_or_create(&a.name);
+        let (account, created) = server.account_or_create(&a.name);
+        if created && a.jetstream.is_some() {
+            // A new account with JetStream gets its engine now.
+            crate::jetstream::attach_late(server, &account, a.jetstream.as_ref());
+        }
     }
     let wiring = |o: &Options| -> Vec<String> {
         o.accounts
@@ -336,6 +345,9 @@ pub fn apply(server: &Arc<Server>, new: Options) -> Result<(), ReloadError> {
             logtime: now.logtime,
             syslog: now.syslog,
             remote_syslog: now.remote_syslog.as_deref(),
+            size_limit: now.log_size_limit,
+            max_files: now.log_max_files,
+            json: now.log_json,
             ..Default::default()
         };
         if let Err(e) = crate::log::reconfigure(&settings) {

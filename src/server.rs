@@ -76,6 +76,10 @@ pub struct Server {
     /// JetStream of accounts that arrived after start-up (operator mode),
     /// shut down with the server.
     js_late: Mutex<Vec<crate::jetstream::Attached>>,
+    /// Where the system account's service takes its requests.
+    system_queue: OnceLock<crate::monitor::system::Queue>,
+    /// Each JetStream account's API queue, for monitoring's own asks.
+    api_inboxes: parking_lot::RwLock<HashMap<String, tern_jetstream::engine::ApiInbox>>,
     /// The subscriptions that carry account imports (replaced on reload).
     import_subs: Mutex<Vec<Arc<Subscription>>>,
     /// Each JetStream account's stream ingest queues (`/metrics`).
@@ -128,6 +132,8 @@ impl Server {
             js_late: Mutex::new(Vec::new()),
             ingest_queues: Mutex::new(Vec::new()),
             import_subs: Mutex::new(Vec::new()),
+            api_inboxes: parking_lot::RwLock::new(HashMap::new()),
+            system_queue: OnceLock::new(),
             stop_accepting: Notify::new(),
         }
     }
@@ -199,6 +205,23 @@ impl Server {
         let a = Arc::new(Account::new(name));
         accounts.insert(name.to_string(), a.clone());
         (a, true)
+    }
+
+    pub(crate) fn set_system_queue(&self, queue: crate::monitor::system::Queue) {
+        let _ = self.system_queue.set(queue);
+    }
+
+    pub(crate) fn system_queue(&self) -> Option<&crate::monitor::system::Queue> {
+        self.system_queue.get()
+    }
+
+    pub(crate) fn add_api_inbox(&self, account: &str, inbox: tern_jetstream::engine::ApiInbox) {
+        self.api_inboxes.write().insert(account.to_string(), inbox);
+    }
+
+    /// `account`'s JetStream API queue, when it runs JetStream.
+    pub(crate) fn api_inbox(&self, account: &str) -> Option<tern_jetstream::engine::ApiInbox> {
+        self.api_inboxes.read().get(account).cloned()
     }
 
     pub(crate) fn keep_import_subscription(&self, sub: Arc<Subscription>) {
@@ -402,6 +425,31 @@ impl Server {
         self.closed.all()
     }
 
+    /// A client signed in to `account`: the system account hears of it.
+    pub(crate) fn client_signed_in(&self, handle: &Handle, account: &Arc<Account>) {
+        crate::monitor::events::connected(self, handle, account);
+    }
+
+    /// A client refused for its credentials: the system account hears of
+    /// it (once signed in, its disconnect says so instead).
+    pub(crate) fn client_refused(&self, handle: &Handle) {
+        crate::monitor::events::auth_error(self, handle);
+    }
+
+    /// A request to one of the system services every account imports
+    /// (its own statz and connz), from a client of `account`: queued for
+    /// the system service, answered into `account`. False when `subject`
+    /// is not one of them.
+    pub(crate) fn system_import(
+        &self,
+        account: &Arc<Account>,
+        subject: &[u8],
+        reply: &[u8],
+        payload: &[u8],
+    ) -> bool {
+        crate::monitor::system::imported(self, account, subject, reply, payload)
+    }
+
     /// The client with id `cid`, if still connected.
     pub fn client(&self, cid: u64) -> Option<Arc<Handle>> {
         self.clients.lock().get(&cid).cloned()
@@ -444,11 +492,11 @@ impl Server {
             acc.closed_out_msgs.fetch_add(msgs, Ordering::Relaxed);
             acc.closed_out_bytes.fetch_add(bytes, Ordering::Relaxed);
         }
-        // Out of the registry before the events, so the account's count
-        // they carry no longer includes it.
-        let snapshot = handle.snapshot();
-        self.forget_client(handle.id);
-        if let Some(mut snap) = snapshot {
+        // Into the closed ring before it leaves the registry (so /connz
+        // always finds it in one or the other), and out of the registry
+        // before the events, so the account's count they carry no longer
+        // includes it.
+        let snapshot = handle.snapshot().map(|mut snap| {
             snap.stop = Some((
                 crate::client::conn_info::unix_nanos(std::time::SystemTime::now()),
                 reason.to_string(),
@@ -457,8 +505,14 @@ impl Server {
             snap.subscriptions = subs.len();
             snap.subs = subs;
             snap.pending = 0;
-            crate::monitor::events::disconnected(self, &snap);
-            self.closed.push(snap);
+            snap
+        });
+        if let Some(snap) = &snapshot {
+            self.closed.push(snap.clone());
+        }
+        self.forget_client(handle.id);
+        if let Some(snap) = &snapshot {
+            crate::monitor::events::disconnected(self, snap);
         }
         if reason == CloseReason::StaleConnection {
             self.stats.stale_connections.fetch_add(1, Ordering::Relaxed);

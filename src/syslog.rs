@@ -12,6 +12,11 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use tracing::Level;
 
+/// A stalled syslog must not stall every thread that logs: connecting
+/// and each line's write give up after these.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// How lines are framed: 0 none (not syslog), 1 network, 2 local.
 static STYLE: AtomicU8 = AtomicU8::new(0);
 
@@ -67,10 +72,22 @@ impl Syslog {
                 sock.connect(rest).map_err(dial)?;
                 Syslog::Udp(sock)
             }
-            "tcp" => Syslog::Tcp(TcpStream::connect(rest).map_err(dial)?),
+            "tcp" => {
+                let addr = std::net::ToSocketAddrs::to_socket_addrs(rest)
+                    .map_err(dial)?
+                    .next()
+                    .ok_or_else(|| dial(io::Error::other("no address")))?;
+                let s = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).map_err(dial)?;
+                s.set_write_timeout(Some(WRITE_TIMEOUT)).map_err(dial)?;
+                Syslog::Tcp(s)
+            }
             "unix" => match UnixDatagram::unbound().and_then(|d| d.connect(rest).map(|()| d)) {
                 Ok(d) => Syslog::UnixDatagram(d),
-                Err(_) => Syslog::UnixStream(UnixStream::connect(rest).map_err(dial)?),
+                Err(_) => {
+                    let s = UnixStream::connect(rest).map_err(dial)?;
+                    s.set_write_timeout(Some(WRITE_TIMEOUT)).map_err(dial)?;
+                    Syslog::UnixStream(s)
+                }
             },
             other => return Err(refused(format!("error invalid network type: {other:?}"))),
         };
@@ -86,6 +103,7 @@ impl Syslog {
                 return Ok(Syslog::UnixDatagram(d));
             }
             if let Ok(s) = UnixStream::connect(path) {
+                let _ = s.set_write_timeout(Some(WRITE_TIMEOUT));
                 STYLE.store(2, Ordering::Relaxed);
                 return Ok(Syslog::UnixStream(s));
             }
@@ -117,8 +135,13 @@ fn severity(level: &Level, fatal: bool) -> u8 {
     }
 }
 
-/// The machine's name, for the network format.
-fn hostname() -> String {
+/// The machine's name, for the network format (read once).
+fn hostname() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(read_hostname)
+}
+
+fn read_hostname() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: gethostname writes at most buf.len() bytes into our buffer.
     let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
@@ -129,8 +152,14 @@ fn hostname() -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
-/// The program's name as syslog tags it (the executable's file name).
-fn tag() -> String {
+/// The program's name as syslog tags it (the executable's file name,
+/// read once).
+fn tag() -> &'static str {
+    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TAG.get_or_init(read_tag)
+}
+
+fn read_tag() -> String {
     std::env::args()
         .next()
         .and_then(|a| {

@@ -18,7 +18,7 @@ pub struct Histogram {
     sum: AtomicU64,
 }
 
-/// Seconds: 50 µs to 2.5 s.
+/// Seconds: 50 us to 2.5 s.
 pub const SECONDS_BOUNDS: &[f64] = &[
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
     2.5,

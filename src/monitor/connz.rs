@@ -244,6 +244,11 @@ pub fn connz(server: &Arc<Server>, req: &Request) -> Response {
     if closed {
         let gone = server.closed_connections();
         total += gone.len();
+        // One that closed between the two reads is listed once, closed.
+        let before = conns.len();
+        let closed_ids: std::collections::HashSet<u64> = gone.iter().map(|g| g.cid).collect();
+        conns.retain(|(s, _)| !closed_ids.contains(&s.cid));
+        total -= before - conns.len();
         conns.extend(gone.into_iter().map(|s| {
             let account = s.details.account.clone();
             (s, account)
@@ -255,7 +260,7 @@ pub fn connz(server: &Arc<Server>, req: &Request) -> Response {
         total = conns.len();
     }
     if o.cid > 0 {
-        // Open first: a cid is open or closed, never both.
+        // Open first (a cid is listed once, see above).
         conns.retain(|(s, _)| s.cid == o.cid);
         conns.truncate(1);
     } else if !o.user.is_empty() {
@@ -264,7 +269,12 @@ pub fn connz(server: &Arc<Server>, req: &Request) -> Response {
     sort(&mut conns, o.sort, now);
     let shown = query::page(conns, o.offset, o.limit);
     let mut subs_of = if (o.subs || o.detail) && open {
-        open_subscriptions(server)
+        let page: std::collections::HashSet<u64> = shown
+            .iter()
+            .filter(|(s, _)| s.stop.is_none())
+            .map(|(s, _)| s.cid)
+            .collect();
+        open_subscriptions(server, &page)
     } else {
         HashMap::new()
     };
@@ -290,18 +300,27 @@ pub fn connz(server: &Arc<Server>, req: &Request) -> Response {
     Response::json(200, super::pretty(&body))
 }
 
-/// Every open connection's subscriptions, by connection id.
-fn open_subscriptions(server: &Server) -> HashMap<u64, Vec<SubSnapshot>> {
-    let mut by_cid: HashMap<u64, Vec<SubSnapshot>> = HashMap::new();
+/// The subscriptions of the open connections `cids`, by connection id.
+/// Only handles are gathered under each router's read lock; the copies
+/// are made after it is released.
+fn open_subscriptions(
+    server: &Server,
+    cids: &std::collections::HashSet<u64>,
+) -> HashMap<u64, Vec<SubSnapshot>> {
+    let mut found = Vec::new();
     for account in server.accounts() {
         account.router.for_each(|sub| {
-            if sub.client.conn_info().is_some() && !sub.is_closed() {
-                by_cid
-                    .entry(sub.client.id)
-                    .or_default()
-                    .push(crate::router::sub_snapshot(sub));
+            if cids.contains(&sub.client.id) && !sub.is_closed() {
+                found.push(sub.clone());
             }
         });
+    }
+    let mut by_cid: HashMap<u64, Vec<SubSnapshot>> = HashMap::new();
+    for sub in found {
+        by_cid
+            .entry(sub.client.id)
+            .or_default()
+            .push(crate::router::sub_snapshot(&sub));
     }
     for subs in by_cid.values_mut() {
         subs.sort_by(|a, b| a.sid.cmp(&b.sid));

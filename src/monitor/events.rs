@@ -99,15 +99,18 @@ fn publish(server: &Server, system: &Account, subject: &str, body: &Ordered) {
 
 /// A client signed in to `account`: its account's connection count
 /// (not for `$G`), then the connect event.
-pub fn connected(server: &Server, snapshot: &ConnSnapshot, account: &Arc<Account>) {
+pub fn connected(server: &Server, handle: &crate::client::Handle, account: &Arc<Account>) {
     connection_count(server, account);
     let subject = format!("$SYS.ACCOUNT.{}.CONNECT", account.name);
     let Some(system) = listening(server, &subject) else {
         return;
     };
+    let Some(snapshot) = handle.snapshot() else {
+        return;
+    };
     let mut v = typed(CONNECT_TYPE);
     v.put_nested("server", server_info(server));
-    v.put_nested("client", client_info(snapshot, &account.name));
+    v.put_nested("client", client_info(&snapshot, &account.name));
     publish(server, &system, &subject, &v);
 }
 
@@ -144,25 +147,36 @@ fn disconnect_event(server: &Server, s: &ConnSnapshot, account: &str) -> Ordered
 /// A client refused for its credentials, before it had an account: the
 /// default account's copy (`$SYS.ACCOUNT.CLIENT.AUTH.ERR`, in `$G`), the
 /// server's (`$SYS.SERVER.<id>.CLIENT.AUTH.ERR`) and a disconnect in `$G`.
-pub fn auth_error(server: &Server, snapshot: &ConnSnapshot) {
+/// A signed-in client refused by a reload gets its own disconnect when it
+/// closes, nothing here.
+pub fn auth_error(server: &Server, handle: &crate::client::Handle) {
     let global = crate::account::GLOBAL_ACCOUNT;
-    let mut s = snapshot.clone();
+    let in_global = "$SYS.ACCOUNT.CLIENT.AUTH.ERR";
+    let subjects = [
+        format!("$SYS.SERVER.{}.CLIENT.AUTH.ERR", server.id()),
+        format!("$SYS.ACCOUNT.{global}.DISCONNECT"),
+    ];
+    let to_global = server.has_interest_in(server.global_account(), in_global.as_bytes(), None);
+    let to_system: Vec<(Arc<Account>, &String)> = subjects
+        .iter()
+        .filter_map(|s| listening(server, s).map(|sys| (sys, s)))
+        .collect();
+    if !to_global && to_system.is_empty() {
+        return;
+    }
+    let Some(mut s) = handle.snapshot().filter(|s| s.details.account.is_empty()) else {
+        return;
+    };
     s.stop = Some((
         super::query::now_nanos(),
         crate::client::CloseReason::AuthenticationViolation.to_string(),
     ));
     let v = disconnect_event(server, &s, global);
-    let in_global = "$SYS.ACCOUNT.CLIENT.AUTH.ERR";
-    if server.has_interest_in(server.global_account(), in_global.as_bytes(), None) {
+    if to_global {
         publish(server, server.global_account(), in_global, &v);
     }
-    for subject in [
-        format!("$SYS.SERVER.{}.CLIENT.AUTH.ERR", server.id()),
-        format!("$SYS.ACCOUNT.{global}.DISCONNECT"),
-    ] {
-        if let Some(system) = listening(server, &subject) {
-            publish(server, &system, &subject, &v);
-        }
+    for (system, subject) in to_system {
+        publish(server, &system, subject, &v);
     }
 }
 

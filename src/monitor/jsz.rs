@@ -50,7 +50,9 @@ pub async fn accounts(server: &Arc<Server>, with_consumers: bool) -> Vec<Account
                     .to_string();
                 let subject = format!("$JS.API.CONSUMER.LIST.{name}");
                 let consumers = list(server, &account.name, &subject, "consumers").await;
-                s["consumers"] = Value::Array(consumers);
+                if let Some(m) = s.as_object_mut() {
+                    m.insert("consumers".into(), Value::Array(consumers));
+                }
             }
         }
         out.push(AccountJs {
@@ -239,8 +241,10 @@ fn account_detail(
     let mut info = a.info.clone();
     // Per account, the reference reports unreserved limits as -1 read
     // unsigned, and its own API level as 0.
-    for k in ["reserved_memory", "reserved_storage"] {
-        info[k] = json!(u64::MAX);
+    if let Some(m) = info.as_object_mut() {
+        for k in ["reserved_memory", "reserved_storage"] {
+            m.insert(k.into(), json!(u64::MAX));
+        }
     }
     stats_block(&mut v, &info, 0, 0);
     if streams && !a.streams.is_empty() {

@@ -291,13 +291,17 @@ pub(super) async fn lookup(
     lookup_with(server, account, subject, b"").await
 }
 
-/// `lookup` with a request body.
+/// `lookup` with a request body. The request goes straight to the
+/// account's engine (not through its subject space, where a client could
+/// see it), the answer to an inbox no client can guess before it comes;
+/// the first answer counts.
 pub(super) async fn lookup_with(
     server: &Arc<Server>,
     account: &str,
     subject: &str,
     body: &[u8],
 ) -> Option<serde_json::Value> {
+    let inbox = server.api_inbox(account)?;
     let account = server.account(account)?;
     let (tx, rx) = tokio::sync::oneshot::channel();
     let tx = parking_lot::Mutex::new(Some(tx));
@@ -309,25 +313,24 @@ pub(super) async fn lookup_with(
             }
         }),
     );
-    let inbox = format!("_INBOX.healthz.{}", server.next_inbox_token());
-    let sub = server.subscribe_internal(&client, &inbox, None, "healthz");
+    let reply = format!("_INBOX.{}", events::event_id());
+    let sub = server.subscribe_internal(&client, &reply, None, "monitor");
     let headers = format!(
         "NATS/1.0\r\n{}: 1\r\n\r\n",
         tern_jetstream::engine::MONITOR_HEADER
     );
-    let heard = server.publish_in(
-        &account,
-        subject.as_bytes(),
-        Some(inbox.as_bytes()),
-        Some(headers.as_bytes()),
-        body,
-    );
-    if !heard {
+    let req = tern_jetstream::engine::ApiRequest {
+        subject: subject.to_string(),
+        reply,
+        headers: Some(bytes::Bytes::from(headers)),
+        payload: bytes::Bytes::copy_from_slice(body),
+    };
+    if inbox.offer(req).is_err() {
         server.unsubscribe_internal(&sub);
         return None;
     }
-    let reply = tokio::time::timeout(LOOKUP_TIMEOUT, rx).await;
+    let answer = tokio::time::timeout(LOOKUP_TIMEOUT, rx).await;
     server.unsubscribe_internal(&sub);
-    let payload = reply.ok()?.ok()?;
+    let payload = answer.ok()?.ok()?;
     serde_json::from_slice(&payload).ok()
 }

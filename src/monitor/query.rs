@@ -108,7 +108,8 @@ pub fn now_nanos() -> u64 {
     crate::client::conn_info::unix_nanos(std::time::SystemTime::now())
 }
 
-/// Go's `time.Duration.String()`: `0s`, `359ns`, `1.5µs`, `2.25ms`,
+/// Go's `time.Duration.String()`: `0s`, `359ns`, `2.25ms` (microseconds
+/// with the micro sign),
 /// `1m2.5s`, `1h0m0s`.
 pub fn go_duration(ns: u64) -> String {
     if ns == 0 {
@@ -129,7 +130,7 @@ pub fn go_duration(ns: u64) -> String {
         return format!("{ns}ns");
     }
     if ns < 1_000_000 {
-        return frac(ns, 1_000, "µs");
+        return frac(ns, 1_000, "\u{b5}s");
     }
     if ns < 1_000_000_000 {
         return frac(ns, 1_000_000, "ms");
@@ -155,8 +156,8 @@ mod tests {
     fn durations_as_go_writes_them() {
         assert_eq!(go_duration(0), "0s");
         assert_eq!(go_duration(359), "359ns");
-        assert_eq!(go_duration(359_000), "359µs");
-        assert_eq!(go_duration(359_120), "359.12µs");
+        assert_eq!(go_duration(359_000), "359\u{b5}s");
+        assert_eq!(go_duration(359_120), "359.12\u{b5}s");
         assert_eq!(go_duration(2_250_000), "2.25ms");
         assert_eq!(go_duration(1_500_000_000), "1.5s");
         assert_eq!(go_duration(62_500_000_000), "1m2.5s");

@@ -40,19 +40,22 @@ pub fn subsz(server: &Arc<Server>, req: &Request) -> Response {
         }
         stats.add(&account.router.stats());
         if subs {
+            // Handles under the read lock, copies after it.
+            let mut found = Vec::new();
             account.router.for_each(|sub| {
-                if sub.is_closed()
-                    || !test.is_empty()
-                        && !tern_jetstream::subject::matches(&sub.subject, test.as_bytes())
-                {
-                    return;
+                let tested = test.is_empty()
+                    || tern_jetstream::subject::matches(&sub.subject, test.as_bytes());
+                if tested && !sub.is_closed() {
+                    found.push(sub.clone());
                 }
-                list.push(SubJson::of(
-                    crate::router::sub_snapshot(sub),
+            });
+            list.extend(found.into_iter().map(|sub| {
+                SubJson::of(
+                    crate::router::sub_snapshot(&sub),
                     sub.client.id,
                     &account.name,
-                ));
-            });
+                )
+            }));
         }
     }
     let mut v = Ordered::default();

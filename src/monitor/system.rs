@@ -25,12 +25,25 @@ use crate::server::Server;
 /// requester times out, as with an overloaded reference).
 const QUEUE: usize = 1024;
 
-/// One request taken off the router.
-struct Asked {
+/// One request taken off the router, or handed over by a client's reader
+/// for one of the services every account imports (`for_account`: answer
+/// for that account, into it).
+pub(crate) struct Asked {
     subject: String,
     reply: String,
     payload: Vec<u8>,
+    for_account: Option<Arc<crate::account::Account>>,
 }
+
+/// Where requests wait for the system service.
+pub(crate) type Queue = mpsc::Sender<Asked>;
+
+/// The services every account imports from the system account.
+const IMPORTED: [&[u8]; 3] = [
+    b"$SYS.REQ.ACCOUNT.PING.STATZ",
+    b"$SYS.REQ.ACCOUNT.PING.CONNZ",
+    b"$SYS.REQ.SERVER.PING.CONNZ",
+];
 
 /// Sequence of the `server` blocks this server sends.
 static SEQ: AtomicU64 = AtomicU64::new(0);
@@ -66,6 +79,7 @@ pub fn start(server: &Arc<Server>) {
         return;
     };
     let (tx, mut rx) = mpsc::channel::<Asked>(QUEUE);
+    let queue = tx.clone();
     let client = server.internal_client_in(
         &system,
         Box::new(move |m: &InternalMsg<'_>| {
@@ -76,9 +90,11 @@ pub fn start(server: &Arc<Server>) {
                 subject: String::from_utf8_lossy(m.subject).into_owned(),
                 reply: String::from_utf8_lossy(reply).into_owned(),
                 payload: m.payload.to_vec(),
+                for_account: None,
             });
         }),
     );
+    server.set_system_queue(queue);
     let id = server.id().to_string();
     for subject in [
         "$SYS.REQ.SERVER.PING".to_string(),
@@ -95,15 +111,24 @@ pub fn start(server: &Arc<Server>) {
             let Some(server) = weak.upgrade() else {
                 return;
             };
-            if let Some(answer) = answer(&server, &stats, &asked).await {
-                server.publish_in(
-                    &system,
-                    asked.reply.as_bytes(),
-                    None,
-                    None,
-                    &super::compact(&answer),
-                );
-            }
+            // Each request on a task of its own: one that fails (or
+            // waits on a slow JetStream) takes nothing else down.
+            let (system, stats) = (system.clone(), stats.clone());
+            tokio::spawn(async move {
+                if let Some(account) = &asked.for_account {
+                    if let Some(answer) = answer_imported(&server, account, &asked) {
+                        server.publish_in(account, asked.reply.as_bytes(), None, None, &answer);
+                    }
+                } else if let Some(answer) = answer(&server, &stats, &asked).await {
+                    server.publish_in(
+                        &system,
+                        asked.reply.as_bytes(),
+                        None,
+                        None,
+                        &super::compact(&answer),
+                    );
+                }
+            });
         }
     });
 }
@@ -456,22 +481,52 @@ async fn account_request(
     })
 }
 
-/// The system services every other account imports, answered for the
-/// requesting `account` whatever the request names: `None` for a subject
-/// that is not one of them, or a statz with nothing to report.
-pub fn imported(
+/// A request from a client of `account` to one of the services every
+/// account imports: queued for the system service (dropped when it is
+/// full, as an overloaded reference stays silent). False when `subject`
+/// is not one of them.
+pub(crate) fn imported(
+    server: &Server,
+    account: &Arc<crate::account::Account>,
+    subject: &[u8],
+    reply: &[u8],
+    payload: &[u8],
+) -> bool {
+    if !IMPORTED.contains(&subject) {
+        return false;
+    }
+    if let Some(queue) = server.system_queue() {
+        let _ = queue.try_send(Asked {
+            subject: String::from_utf8_lossy(subject).into_owned(),
+            reply: String::from_utf8_lossy(reply).into_owned(),
+            payload: payload.to_vec(),
+            for_account: Some(account.clone()),
+        });
+    }
+    true
+}
+
+/// The imported services, answered for the requesting `account` whatever
+/// the request names; `None` for a statz with nothing to report.
+fn answer_imported(
     server: &Arc<Server>,
     account: &crate::account::Account,
-    subject: &str,
-    payload: &[u8],
+    asked: &Asked,
 ) -> Option<Vec<u8>> {
-    let o: Value = serde_json::from_slice(payload).unwrap_or_else(|_| json!({}));
-    let answer = match subject {
+    let o: Value = if asked.payload.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        match serde_json::from_slice(&asked.payload) {
+            Ok(v) => v,
+            Err(e) => return Some(super::compact(&error(server, 400, &e.to_string()))),
+        }
+    };
+    let answer = match asked.subject.as_str() {
         "$SYS.REQ.ACCOUNT.PING.CONNZ" | "$SYS.REQ.SERVER.PING.CONNZ" => wrap(
             server,
             super::connz::connz(server, &connz_query(&o, Some(&account.name))),
         ),
-        "$SYS.REQ.ACCOUNT.PING.STATZ" => {
+        _ => {
             let acc = server.account(&account.name)?;
             let unused = o.get("include_unused").and_then(Value::as_bool) == Some(true);
             if !unused && server.account_connections(&acc) == 0 {
@@ -488,7 +543,6 @@ pub fn imported(
             v.put_nested("data", data);
             v
         }
-        _ => return None,
     };
     Some(super::compact(&answer))
 }

@@ -221,8 +221,10 @@ impl Conn {
                     if let Some(reason) = self.handle.outbound().and_then(|o| o.close_reason()) {
                         return reason;
                     }
+                    // Neither a close nor a re-check: the wake-up a second
+                    // reload stored after the first was handled.
                     if !self.handle.take_reauthorize() {
-                        return CloseReason::ServerShutdown;
+                        continue;
                     }
                     let result = self.reauthorize();
                     self.flush.flush();
@@ -300,7 +302,8 @@ impl Conn {
             return Err(Close(CloseReason::StaleConnection));
         }
         self.pings_out += 1;
-        self.ping_sent = Some(now);
+        // The round trip runs from the oldest PING still unanswered.
+        self.ping_sent.get_or_insert(now);
         self.send(write::PING);
         self.flush.flush();
         Ok(())

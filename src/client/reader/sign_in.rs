@@ -73,7 +73,11 @@ impl Conn {
         let bound = self.handle.set_account(account).clone();
         if let Some(info) = self.handle.conn_info() {
             info.update(|d| {
-                d.user = user.map(|u| u.name.clone()).unwrap_or_default();
+                // A configured user names itself; otherwise what the
+                // client claimed at CONNECT stays.
+                if let Some(u) = user {
+                    d.user.clone_from(&u.name);
+                }
                 d.account.clone_from(&bound.name);
             });
         }
@@ -108,9 +112,7 @@ impl Conn {
         }
         if !self.announced {
             self.announced = true;
-            if let Some(snap) = self.handle.snapshot() {
-                crate::monitor::events::connected(server, &snap, &self.account);
-            }
+            server.client_signed_in(&self.handle, &self.account);
         }
         Ok(())
     }
@@ -227,15 +229,8 @@ impl Conn {
             return false;
         }
         let (_, payload) = frame.headers_and_payload();
-        let subject = String::from_utf8_lossy(frame.subject);
-        let Some(answer) =
-            crate::monitor::system::imported(&self.server, &self.account, &subject, payload)
-        else {
-            return false;
-        };
         self.server
-            .publish_in(&self.account, reply, None, None, &answer);
-        true
+            .system_import(&self.account, frame.subject, reply, payload)
     }
 
     /// Answers `$SYS.REQ.USER.INFO` on `reply`: the user, its account and
@@ -277,9 +272,7 @@ impl Conn {
             .stats()
             .auth_failures
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if let Some(snap) = self.handle.snapshot() {
-            crate::monitor::events::auth_error(&self.server, &snap);
-        }
+        self.server.client_refused(&self.handle);
         let limit = &crate::rate_limit::AUTH_FAILURES;
         match user {
             Some(name) => error_limited(
