@@ -18,43 +18,41 @@ use crate::server::Server;
 
 /// The exposition being written: one `# TYPE` line per family.
 struct Exposition {
-    out: String,
-    typed: std::collections::HashSet<String>,
+    /// Each family's `# HELP`/`# TYPE` lines and samples, kept together
+    /// (the format wants one group per family) in first-seen order.
+    families: Vec<String>,
+    index: std::collections::HashMap<String, usize>,
 }
 
 impl Exposition {
     fn new() -> Self {
         Exposition {
-            out: String::with_capacity(16 * 1024),
-            typed: std::collections::HashSet::new(),
+            families: Vec::new(),
+            index: std::collections::HashMap::new(),
         }
     }
 
-    fn family(&mut self, name: &str, kind: &str) {
-        if self.typed.insert(name.to_string()) {
-            let _ = writeln!(self.out, "# HELP {name} {name}");
-            let _ = writeln!(self.out, "# TYPE {name} {kind}");
-        }
+    /// The text of family `name`, started with its header if new.
+    fn family(&mut self, name: &str, kind: &str) -> &mut String {
+        let i = match self.index.get(name) {
+            Some(&i) => i,
+            None => {
+                self.families
+                    .push(format!("# HELP {name} {name}\n# TYPE {name} {kind}\n"));
+                self.index.insert(name.to_string(), self.families.len() - 1);
+                self.families.len() - 1
+            }
+        };
+        &mut self.families[i]
     }
 
     fn sample(&mut self, name: &str, kind: &str, labels: &[(&str, &str)], value: f64) {
-        self.family(name, kind);
-        self.line(name, labels, value);
+        let out = self.family(name, kind);
+        line(out, name, labels, value);
     }
 
-    fn line(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
-        self.out.push_str(name);
-        if !labels.is_empty() {
-            self.out.push('{');
-            for (i, (k, v)) in labels.iter().enumerate() {
-                if i > 0 {
-                    self.out.push(',');
-                }
-                let _ = write!(self.out, "{k}=\"{}\"", escape(v));
-            }
-            self.out.push('}');
-        }
-        let _ = writeln!(self.out, " {}", number(value));
+    fn into_text(self) -> String {
+        self.families.concat()
     }
 
     fn histogram(
@@ -63,9 +61,9 @@ impl Exposition {
         labels: &[(&str, &str)],
         h: &tern_jetstream::metrics::Histogram,
     ) {
-        self.family(name, "histogram");
         let (buckets, sum, count) = h.snapshot();
         let bucket = format!("{name}_bucket");
+        let out = self.family(name, "histogram");
         for (bound, n) in buckets {
             let le = if bound.is_infinite() {
                 "+Inf".to_string()
@@ -74,11 +72,27 @@ impl Exposition {
             };
             let mut with_le: Vec<(&str, &str)> = labels.to_vec();
             with_le.push(("le", &le));
-            self.line(&bucket, &with_le, n as f64);
+            line(out, &bucket, &with_le, n as f64);
         }
-        self.line(&format!("{name}_sum"), labels, sum);
-        self.line(&format!("{name}_count"), labels, count as f64);
+        line(out, &format!("{name}_sum"), labels, sum);
+        line(out, &format!("{name}_count"), labels, count as f64);
     }
+}
+
+/// One sample line.
+fn line(out: &mut String, name: &str, labels: &[(&str, &str)], value: f64) {
+    out.push_str(name);
+    if !labels.is_empty() {
+        out.push('{');
+        for (i, (k, v)) in labels.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let _ = write!(out, "{k}=\"{}\"", escape(v));
+        }
+        out.push('}');
+    }
+    let _ = writeln!(out, " {}", number(value));
 }
 
 /// A label value with `\`, `"` and newlines escaped.
@@ -199,7 +213,7 @@ pub async fn metrics(server: &Arc<Server>, stats: &RequestStats) -> Response {
         status: 200,
         content_type: "text/plain; version=0.0.4; charset=utf-8",
         cors: false,
-        body: e.out.into_bytes(),
+        body: e.into_text().into_bytes(),
     }
 }
 
@@ -452,8 +466,9 @@ fn tern(e: &mut Exposition, server: &Server, id: &str) {
     e.histogram("nats_tern_store_fsync_seconds", &l, &store.fsync_seconds);
     e.family("nats_tern_stream_ingest_queue_depth", "gauge");
     for (account, stream, depth) in server.ingest_depths() {
-        e.line(
+        e.sample(
             "nats_tern_stream_ingest_queue_depth",
+            "gauge",
             &[
                 ("server_id", id),
                 ("account", &account),
@@ -491,6 +506,19 @@ mod tests {
         assert_eq!(
             metric_name(&["nats_varz", "http_req_stats", "/varz"]),
             "nats_varz_http_req_stats_varz"
+        );
+    }
+
+    #[test]
+    fn each_family_is_one_group() {
+        let mut e = Exposition::new();
+        e.sample("a", "gauge", &[("x", "1")], 1.0);
+        e.sample("b", "gauge", &[], 2.0);
+        e.sample("a", "gauge", &[("x", "2")], 3.0);
+        let text = e.into_text();
+        assert_eq!(
+            text,
+            "# HELP a a\n# TYPE a gauge\na{x=\"1\"} 1\na{x=\"2\"} 3\n# HELP b b\n# TYPE b gauge\nb 2\n"
         );
     }
 

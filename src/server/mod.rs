@@ -1,27 +1,33 @@
-//! The server: accept loop, connection registry and limits, lame duck mode
-//! and shutdown. One `$G` account router for now; internal clients (no
-//! socket) publish and subscribe through the same router.
+//! The server: its accounts and configuration, the accept loop, the
+//! connection registry and its limits (open and recently closed
+//! connections). Internal clients are in `internal`, starting and
+//! stopping (lame duck mode included) in `lifecycle`.
 
 use std::collections::HashMap;
-use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
-use tokio::task::JoinHandle;
 use tracing::{debug, error, info};
 
 use crate::account::{Account, GLOBAL_ACCOUNT, SYSTEM_ACCOUNT};
-use crate::client::{self, CloseReason, FlushSet, Handle, InternalCallback};
-use crate::config::options::{Options, Port};
+use crate::client::{self, CloseReason, Handle};
+use crate::config::options::Options;
 use crate::info::{new_server_id, Info};
-use crate::proto::write::{self, Frame, Sizes};
+use crate::proto::write;
 use crate::router::{Router, Subscription};
+
+mod internal;
+mod lifecycle;
+
+use lifecycle::{ACCEPT_MAX_SLEEP, ACCEPT_MIN_SLEEP};
+
+pub use internal::RoutedMsg;
+pub use lifecycle::{start, Running, StartError};
 
 /// Counters the server keeps (monitoring reads them).
 #[derive(Default)]
@@ -620,181 +626,6 @@ impl Server {
         ));
     }
 
-    /// Creates an internal client: no socket, deliveries run `callback`.
-    pub fn internal_client(&self, callback: InternalCallback) -> Arc<Handle> {
-        self.internal_client_in(&self.global, callback)
-    }
-
-    /// Creates an internal client of `account`.
-    pub fn internal_client_in(
-        &self,
-        account: &Arc<Account>,
-        callback: InternalCallback,
-    ) -> Arc<Handle> {
-        Arc::new(Handle::internal(self.next_id(), account.clone(), callback))
-    }
-
-    /// Publishes from inside the server into `account`'s subject space;
-    /// true if anyone received it.
-    pub fn publish_in(
-        &self,
-        account: &Account,
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        headers: Option<&[u8]>,
-        payload: &[u8],
-    ) -> bool {
-        let mut flush = FlushSet::default();
-        let delivered = self.publish_to(
-            account, subject, subject, reply, headers, payload, &mut flush,
-        );
-        flush.flush();
-        delivered
-    }
-
-    /// Subscribes an internal client.
-    pub fn subscribe_internal(
-        &self,
-        client: &Arc<Handle>,
-        subject: &str,
-        queue: Option<&str>,
-        sid: &str,
-    ) -> Arc<Subscription> {
-        let sub = Arc::new(Subscription::new(
-            client.clone(),
-            Bytes::copy_from_slice(sid.as_bytes()),
-            Bytes::copy_from_slice(subject.as_bytes()),
-            queue.map(|q| Bytes::copy_from_slice(q.as_bytes())),
-        ));
-        client.account().router.insert(sub.clone());
-        sub
-    }
-
-    pub fn unsubscribe_internal(&self, sub: &Arc<Subscription>) {
-        if sub.close() {
-            sub.client.account().router.remove(sub);
-        }
-    }
-
-    /// Publishes from inside the server; true if anyone received it.
-    pub fn publish_internal(
-        &self,
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        headers: Option<&[u8]>,
-        payload: &[u8],
-    ) -> bool {
-        let mut flush = FlushSet::default();
-        let delivered = self.publish_internal_noted(subject, reply, headers, payload, &mut flush);
-        flush.flush();
-        delivered
-    }
-
-    /// Publishes many messages from inside the server, waking each
-    /// receiving writer once at the end (a batch of acks, say).
-    pub fn publish_internal_batch<'a>(&self, msgs: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) {
-        self.publish_batch_in(&self.global, msgs);
-    }
-
-    /// `publish_internal_batch` into `account`.
-    pub fn publish_batch_in<'a>(
-        &self,
-        account: &Account,
-        msgs: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
-    ) {
-        let mut flush = FlushSet::default();
-        for (subject, payload) in msgs {
-            self.publish_to(account, subject, subject, None, None, payload, &mut flush);
-        }
-        flush.flush();
-    }
-
-    /// Sends messages from inside the server, each routed by the
-    /// subscriptions of `to` but written with its own subject (JetStream's
-    /// pull deliveries), waking each receiving writer once at the end.
-    pub fn publish_internal_routed<'a>(&self, msgs: impl IntoIterator<Item = RoutedMsg<'a>>) {
-        self.publish_routed_in(&self.global, msgs);
-    }
-
-    /// `publish_internal_routed` into `account`.
-    pub fn publish_routed_in<'a>(
-        &self,
-        account: &Account,
-        msgs: impl IntoIterator<Item = RoutedMsg<'a>>,
-    ) {
-        let mut flush = FlushSet::default();
-        for m in msgs {
-            self.publish_to(
-                account, m.to, m.subject, m.reply, m.headers, m.payload, &mut flush,
-            );
-        }
-        flush.flush();
-    }
-
-    /// Whether anyone subscribes to `subject` (as a member of `queue`,
-    /// when given).
-    pub fn has_interest(&self, subject: &[u8], queue: Option<&[u8]>) -> bool {
-        self.has_interest_in(&self.global, subject, queue)
-    }
-
-    /// `has_interest` in `account`.
-    pub fn has_interest_in(&self, account: &Account, subject: &[u8], queue: Option<&[u8]>) -> bool {
-        let result = account.router.lookup(subject);
-        match queue {
-            None => !result.is_empty(),
-            Some(q) => result.queues.iter().any(|g| g.name.as_ref() == q),
-        }
-    }
-
-    fn publish_internal_noted(
-        &self,
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        headers: Option<&[u8]>,
-        payload: &[u8],
-        flush: &mut FlushSet,
-    ) -> bool {
-        self.publish_routed_noted(subject, subject, reply, headers, payload, flush)
-    }
-
-    fn publish_routed_noted(
-        &self,
-        to: &[u8],
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        headers: Option<&[u8]>,
-        payload: &[u8],
-        flush: &mut FlushSet,
-    ) -> bool {
-        self.publish_to(&self.global, to, subject, reply, headers, payload, flush)
-    }
-
-    /// Routes by `to` in `account`, written with `subject`.
-    #[allow(clippy::too_many_arguments)]
-    fn publish_to(
-        &self,
-        account: &Account,
-        to: &[u8],
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        headers: Option<&[u8]>,
-        payload: &[u8],
-        flush: &mut FlushSet,
-    ) -> bool {
-        let joined;
-        let (header_len, message) = match headers {
-            Some(h) => {
-                joined = [h, payload].concat();
-                (Some(h.len()), &joined[..])
-            }
-            None => (None, payload),
-        };
-        let sizes = Sizes::of(header_len, message.len());
-        let frame = Frame::new(subject, reply, header_len, message, &sizes);
-        let result = account.router.lookup(to);
-        client::deliver_all(self, &result, &frame, None, flush)
-    }
-
     fn all_clients(&self) -> Vec<Arc<Handle>> {
         self.clients.lock().values().cloned().collect()
     }
@@ -837,218 +668,4 @@ async fn refuse_connection(
     write::append_err(&mut buf, "maximum connections exceeded");
     let _ = tokio::time::timeout(server.opts().write_deadline, stream.write_all(&buf)).await;
     let _ = stream.shutdown().await;
-}
-
-/// A started server: its address, and the controls to stop it.
-pub struct Running {
-    server: Arc<Server>,
-    accept_task: JoinHandle<()>,
-    jetstream: Vec<crate::jetstream::Attached>,
-}
-
-impl Running {
-    pub fn server(&self) -> &Arc<Server> {
-        &self.server
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.server.addr().expect("bound before Running exists")
-    }
-
-    /// Stops accepting, closes every client, returns when they are gone.
-    pub async fn shutdown(self) {
-        info!("Initiating Shutdown...");
-        crate::monitor::events::server_going(&self.server, "SHUTDOWN");
-        self.server.stop_accepting.notify_one();
-        let _ = self.accept_task.await;
-        self.server
-            .close_all_clients(CloseReason::ServerShutdown)
-            .await;
-        let mut all = self.jetstream;
-        all.append(&mut self.server.js_late.lock());
-        if !all.is_empty() {
-            info!("Initiating JetStream Shutdown...");
-            // Writer threads finish their batch and commit; off the runtime.
-            let _ =
-                tokio::task::spawn_blocking(move || all.into_iter().for_each(|js| js.shutdown()))
-                    .await;
-            info!("JetStream Shutdown");
-        }
-        info!("Server Exiting..");
-    }
-
-    /// Lame duck mode: stop accepting, tell every client (INFO with `ldm`),
-    /// wait the grace period, close clients spread over the rest of the
-    /// lame duck duration, then shut down.
-    pub async fn lame_duck(self) {
-        let server = self.server.clone();
-        info!("Entering lame duck mode, stop accepting new clients");
-        crate::monitor::events::server_going(&server, "LAMEDUCK");
-        server.lame_duck.store(true, Ordering::Release);
-        server.stop_accepting.notify_one();
-        let clients = server.all_clients();
-        for handle in clients.iter().filter(|h| h.wants_async_info()) {
-            if let Some(out) = handle.outbound() {
-                let info = server.info_json(handle.id, None, None, None);
-                out.send_now(|b| write::append_info(b, &info));
-            }
-        }
-        let opts = server.opts();
-        let grace = opts.lame_duck_grace_period.min(opts.lame_duck_duration);
-        info!("Waiting {:?} grace period before closing clients", grace);
-        tokio::time::sleep(grace).await;
-        let spread = opts.lame_duck_duration.saturating_sub(grace);
-        let clients = server.all_clients();
-        if !clients.is_empty() {
-            info!("Closing existing clients");
-            let pause = spread / u32::try_from(clients.len()).unwrap_or(u32::MAX);
-            for handle in clients {
-                handle.close(CloseReason::LameDuck);
-                if !pause.is_zero() {
-                    tokio::time::sleep(pause.min(Duration::from_secs(1))).await;
-                }
-            }
-        }
-        self.shutdown().await;
-    }
-}
-
-/// Why a server did not start.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum StartError {
-    /// The client port could not be bound.
-    Listen(io::Error),
-    /// JetStream could not start (its store cannot be opened, say).
-    JetStream(String),
-    /// The TLS certificate or key could not be loaded.
-    Tls(String),
-    /// The monitoring port could not be bound.
-    Monitor(String),
-}
-
-impl std::fmt::Display for StartError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StartError::Listen(e) => write!(f, "{e}"),
-            StartError::JetStream(e) => write!(f, "Could not start JetStream: {e}"),
-            StartError::Tls(e) => write!(f, "{e}"),
-            StartError::Monitor(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for StartError {}
-
-/// Starts JetStream (when enabled), binds the client port and accepts.
-pub async fn start(opts: Options) -> Result<Running, StartError> {
-    let port = match opts.port {
-        Port::Fixed(p) => p,
-        Port::Random => 0,
-    };
-    let tls = match &opts.tls {
-        Some(t) => Some(tokio_rustls::TlsAcceptor::from(
-            t.load().map_err(|e| StartError::Tls(e.0))?,
-        )),
-        None => None,
-    };
-    let server = Arc::new(Server::new(opts, tls));
-    let opts = server.opts();
-    if opts.tls.is_some() {
-        info!("TLS required for client connections");
-    }
-    info!("  Name:     {}", server.name());
-    info!("  ID:       {}", server.id());
-    crate::imports::wire(&server);
-    crate::monitor::system::start(&server);
-    crate::monitor::events::start_heartbeat(&server);
-    // Monitoring opens before the client port, as in the reference.
-    let port_number = |p: Port| match p {
-        Port::Fixed(p) => p,
-        Port::Random => 0,
-    };
-    let monitor = match (opts.http_port, opts.https_port) {
-        (Some(http), Some(https)) => {
-            return Err(StartError::Monitor(format!(
-                "can't specify both HTTP ({}) and HTTPs ({}) ports",
-                port_number(http),
-                port_number(https)
-            )))
-        }
-        (Some(http), None) => Some((port_number(http), None)),
-        (None, Some(https)) => {
-            let acceptor = server.tls.read().clone();
-            let Some(acceptor) = acceptor else {
-                return Err(StartError::Monitor(
-                    "TLS cert and key required for HTTPS".into(),
-                ));
-            };
-            Some((port_number(https), Some(acceptor)))
-        }
-        (None, None) => None,
-    };
-    if let Some((port, tls)) = monitor {
-        let host = opts.http_host.clone().unwrap_or_else(|| opts.host.clone());
-        let addr = crate::monitor::start(&server, &host, port, tls)
-            .await
-            .map_err(|e| StartError::Monitor(e.0))?;
-        let _ = server.monitor_addr.set(addr);
-    }
-    let jetstream = if opts.jetstream {
-        crate::jetstream::start(&server).map_err(StartError::JetStream)?
-    } else {
-        Vec::new()
-    };
-    let listener = listen(&opts.host, port).await.map_err(StartError::Listen)?;
-    let addr = listener.local_addr().map_err(StartError::Listen)?;
-    let _ = server.addr.set(addr);
-    info!("Listening for client connections on {}", addr);
-    let accept_task = tokio::spawn(server.clone().accept_loop(listener));
-    Ok(Running {
-        server,
-        accept_task,
-        jetstream,
-    })
-}
-
-/// The reference's accept-error backoff bounds.
-const ACCEPT_MIN_SLEEP: Duration = Duration::from_millis(10);
-const ACCEPT_MAX_SLEEP: Duration = Duration::from_secs(1);
-/// The listen backlog: the reference's, so bursts of connects queue
-/// instead of overflowing (the usual 128 stalls a burst for a second).
-const LISTEN_BACKLOG: u32 = 4096;
-
-/// Binds the client port (the first address `host` resolves to that binds).
-async fn listen(host: &str, port: u16) -> std::io::Result<TcpListener> {
-    let mut last = None;
-    for addr in tokio::net::lookup_host((host, port)).await? {
-        let socket = if addr.is_ipv4() {
-            tokio::net::TcpSocket::new_v4()?
-        } else {
-            tokio::net::TcpSocket::new_v6()?
-        };
-        socket.set_reuseaddr(true)?;
-        match socket
-            .bind(addr)
-            .and_then(|()| socket.listen(LISTEN_BACKLOG))
-        {
-            Ok(listener) => return Ok(listener),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::AddrNotAvailable,
-            format!("no address for {host}"),
-        )
-    }))
-}
-
-/// A message for [`Server::publish_internal_routed`].
-pub struct RoutedMsg<'a> {
-    pub to: &'a [u8],
-    pub subject: &'a [u8],
-    pub reply: Option<&'a [u8]>,
-    pub headers: Option<&'a [u8]>,
-    pub payload: &'a [u8],
 }
