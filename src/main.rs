@@ -155,9 +155,9 @@ async fn run(opts: Options, flags: cli::Flags) -> ExitCode {
     // A reload reads the command line and the config file again; without
     // a file there is nothing to reload (the reference's refusal).
     if flags.config.is_some() {
-        running.server().set_config_loader(Box::new(move || {
-            config::build_options(&flags).map_err(|e| e.to_string())
-        }));
+        running
+            .server()
+            .set_config_loader(Box::new(move || config::build_options(&flags)));
     }
     info!("Server is ready");
     let stop = signals.wait(running.server()).await;

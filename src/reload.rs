@@ -12,24 +12,25 @@ use std::sync::Arc;
 use tracing::{error, info};
 
 use crate::config::options::Options;
+use crate::config::ConfigError;
 use crate::server::Server;
 
 /// Reads the configuration again (the command line and the config file,
 /// as at start-up).
-pub type Loader = Box<dyn Fn() -> Result<Options, String> + Send + Sync>;
+pub type Loader = Box<dyn Fn() -> Result<Options, ConfigError> + Send + Sync>;
 
 /// Why a reload did not happen.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum ReloadError {
     /// The server was not started from a configuration it can read again.
     NoLoader,
     /// The configuration could not be read (syntax, values): its error.
-    Config(String),
+    Config(ConfigError),
     /// A key changed that only a restart can change.
     NotSupported(String),
     /// The new TLS certificate or key could not be loaded.
-    Tls(String),
+    Tls(crate::tls::TlsError),
 }
 
 impl std::fmt::Display for ReloadError {
@@ -38,14 +39,22 @@ impl std::fmt::Display for ReloadError {
             ReloadError::NoLoader => {
                 f.write_str("can only reload config when a file is provided using -c or --config")
             }
-            ReloadError::Config(e) | ReloadError::NotSupported(e) | ReloadError::Tls(e) => {
-                f.write_str(e)
-            }
+            ReloadError::Config(e) => write!(f, "{e}"),
+            ReloadError::NotSupported(e) => f.write_str(e),
+            ReloadError::Tls(e) => write!(f, "{e}"),
         }
     }
 }
 
-impl std::error::Error for ReloadError {}
+impl std::error::Error for ReloadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ReloadError::Config(e) => Some(e),
+            ReloadError::Tls(e) => Some(e),
+            ReloadError::NoLoader | ReloadError::NotSupported(_) => None,
+        }
+    }
+}
 
 /// One option compared across a reload: the reference's name for it
 /// (its Go field, as its refusals name it; its config key, as its
@@ -268,7 +277,7 @@ pub fn apply(server: &Arc<Server>, new: Options) -> Result<(), ReloadError> {
     // replaced certificate files take effect.
     let tls = match &new.tls {
         Some(t) => Some(tokio_rustls::TlsAcceptor::from(
-            t.load().map_err(|e| ReloadError::Tls(e.0))?,
+            t.load().map_err(ReloadError::Tls)?,
         )),
         None => None,
     };

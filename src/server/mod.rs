@@ -156,7 +156,7 @@ impl Server {
     }
 
     /// The configuration read again; `None` without a loader.
-    pub(crate) fn load_config(&self) -> Option<Result<Options, String>> {
+    pub(crate) fn load_config(&self) -> Option<Result<Options, crate::config::ConfigError>> {
         self.loader.get().map(|load| load())
     }
 
