@@ -31,12 +31,17 @@ thread_local! {
     static PUBLISHER: Cell<u64> = const { Cell::new(0) };
 }
 
-/// Marks `cid` as the publisher while `route` runs.
+/// Marks `cid` as the publisher while `route` runs (a read batch of its
+/// connection); the previous mark comes back after, even on a panic.
 pub fn with_publisher<T>(cid: u64, route: impl FnOnce() -> T) -> T {
-    PUBLISHER.with(|p| p.set(cid));
-    let out = route();
-    PUBLISHER.with(|p| p.set(0));
-    out
+    struct Restore(u64);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            PUBLISHER.with(|p| p.set(self.0));
+        }
+    }
+    let _restore = Restore(PUBLISHER.with(|p| p.replace(cid)));
+    route()
 }
 
 /// An API request waiting for its reply.

@@ -239,7 +239,11 @@ impl Conn {
                         Ok(n) => buf.after_read(n),
                     }
                     self.read_since_tick = true;
-                    let result = self.process(&mut buf.bytes);
+                    // Services reached through the router (the JetStream
+                    // API's audit) learn who published: set once a batch.
+                    let result = crate::js_audit::with_publisher(self.handle.id, || {
+                        self.process(&mut buf.bytes)
+                    });
                     self.flush.flush();
                     self.count_inbound();
                     if let Err(Close(reason)) = result {
@@ -613,10 +617,7 @@ impl Conn {
         let server = self.server.clone();
         let result = self.cache.lookup(&self.account.router, frame.subject);
         let skip = (!self.opts.echo).then_some(self.handle.id);
-        let flush = &mut self.flush;
-        let delivered = crate::js_audit::with_publisher(self.handle.id, || {
-            deliver_all(&server, &result, frame, skip, flush)
-        });
+        let delivered = deliver_all(&server, &result, frame, skip, &mut self.flush);
         if !delivered {
             if let Some(reply) = frame.reply {
                 self.no_responders(frame.subject, reply);
