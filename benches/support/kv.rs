@@ -147,7 +147,7 @@ pub fn in_process(puts_n: usize, gets_n: usize) -> (f64, f64, f64) {
         })
         .await
         .expect("tern starts");
-        let kv = tern_kv::Kv::new(running.server().clone());
+        let kv = tern_kv::Kv::new(running.server().connect()).expect("the KV");
         let mut config = tern_kv::Config::new(BUCKET);
         config.history = 1;
         let bucket = kv.create_bucket(config).await.expect("bucket");

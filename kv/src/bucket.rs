@@ -11,8 +11,7 @@ use crate::entry::{key_of, Entry, Operation, KV_OPERATION};
 use crate::names::{valid_key, valid_pattern};
 use crate::watch::Watch;
 use crate::KvError;
-use tern::inproc::{api_error, DeliverFrom, API_TIMEOUT};
-use tern::inproc::{Link, Msg};
+use tern_link::{api_error, DeliverFrom, Link, Msg, API_TIMEOUT};
 
 /// A bucket's totals, from its stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -201,10 +200,12 @@ impl Bucket {
         let subject = self.subject(key)?;
         // A file bucket is read straight from its committed data: no
         // request through the stream's shard.
-        if let Some(reader) = self.link.reader(&self.stream) {
-            if let Ok(found) = reader.last_for_subject(&subject) {
-                return Ok(found.map(|m| self.entry_from_stored(m)));
-            }
+        let wanted = subject.clone();
+        if let Some(found) = self
+            .read_committed(move |r| r.last_for_subject(&wanted))
+            .await
+        {
+            return Ok(found.map(|m| self.entry_from_stored(m)));
         }
         let get = format!("$JS.API.DIRECT.GET.{}.{subject}", self.stream);
         let reply = self.link.request(&get, None, b"", API_TIMEOUT).await?;
@@ -218,12 +219,10 @@ impl Bucket {
         revision: u64,
     ) -> Result<Option<Entry>, KvError> {
         let subject = self.subject(key)?;
-        if let Some(reader) = self.link.reader(&self.stream) {
-            if let Ok(found) = reader.get(revision) {
-                return Ok(found
-                    .filter(|m| m.subject == subject)
-                    .map(|m| self.entry_from_stored(m)));
-            }
+        if let Some(found) = self.read_committed(move |r| r.get(revision)).await {
+            return Ok(found
+                .filter(|m| m.subject == subject)
+                .map(|m| self.entry_from_stored(m)));
         }
         let get = format!("$JS.API.DIRECT.GET.{}", self.stream);
         let body = json!({ "seq": revision }).to_string();
@@ -232,6 +231,27 @@ impl Bucket {
             .request(&get, None, body.as_bytes(), API_TIMEOUT)
             .await?;
         self.entry_from_get(&reply, &subject)
+    }
+
+    /// Reads a file bucket's committed data directly, off the async
+    /// workers (redb reads block). `None` when the bucket is not a file
+    /// stream open here, or the read failed: the caller asks the stream.
+    async fn read_committed<T, F>(&self, read: F) -> Option<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(
+                &tern_jetstream::store::StoreReader,
+            ) -> Result<T, tern_jetstream::store::StoreError>
+            + Send
+            + 'static,
+    {
+        let reader = self.link.port().committed(&self.stream)?;
+        match tokio::task::spawn_blocking(move || read(&reader)).await {
+            Ok(Ok(found)) => Some(found),
+            // A failed read is answered through the stream, which reports
+            // the store's error if it persists.
+            Ok(Err(_)) | Err(_) => None,
+        }
     }
 
     fn entry_from_stored(&self, m: tern_jetstream::store::StoredMsg) -> Entry {

@@ -5,12 +5,13 @@
 //! clients lay them out (ADR-8), so a value put here is read by async-nats
 //! and the reverse, watchers included.
 //!
-//! Requests go through an in-process connection (`link`): no socket, the
-//! same JetStream API the network clients use.
+//! Requests go through an in-process connection port (`tern_link`, which
+//! the server implements: `Server::connect`): no socket, the same
+//! JetStream API the network clients use.
 //!
 //! ```no_run
-//! # async fn demo(server: std::sync::Arc<tern::Server>) -> Result<(), tern_kv::KvError> {
-//! let kv = tern_kv::Kv::new(server);
+//! # async fn demo(port: std::sync::Arc<dyn tern_link::Port>) -> Result<(), tern_kv::KvError> {
+//! let kv = tern_kv::Kv::new(port)?;
 //! let bucket = kv.create_bucket(tern_kv::Config::new("settings")).await?;
 //! let revision = bucket.put("colour", "blue".into()).await?;
 //! assert_eq!(bucket.get("colour").await?.map(|e| e.revision), Some(revision));
@@ -31,9 +32,10 @@ pub use names::{valid_bucket, valid_key};
 pub use watch::Watch;
 
 use serde_json::{json, Value};
-use tern::inproc::{ApiCallError, Link};
+use tern_link::{ApiCallError, Link, Port, PortError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum KvError {
     InvalidBucketName(String),
     InvalidKey(String),
@@ -53,6 +55,9 @@ pub enum KvError {
     },
     Timeout,
     Closed,
+    /// A subject the server refused before sending (a key or bucket name
+    /// that slipped past the checks).
+    InvalidSubject(String),
     /// A reply that could not be read.
     Protocol(String),
 }
@@ -75,6 +80,7 @@ impl std::fmt::Display for KvError {
             KvError::Timeout => f.write_str("timed out"),
             KvError::Closed => f.write_str("server closed"),
             KvError::Protocol(p) => write!(f, "unexpected reply: {p}"),
+            KvError::InvalidSubject(s) => write!(f, "invalid subject {s:?}"),
         }
     }
 }
@@ -107,13 +113,16 @@ impl From<ApiCallError> for KvError {
             },
             ApiCallError::Timeout => KvError::Timeout,
             ApiCallError::Closed => KvError::Closed,
+            ApiCallError::InvalidSubject(s) => KvError::InvalidSubject(s),
             ApiCallError::Protocol(p) => KvError::Protocol(p),
+            // A kind this crate does not know yet reads as unreadable.
+            e => KvError::Protocol(e.to_string()),
         }
     }
 }
 
-impl From<tern::inproc::LinkError> for KvError {
-    fn from(e: tern::inproc::LinkError) -> Self {
+impl From<PortError> for KvError {
+    fn from(e: PortError) -> Self {
         ApiCallError::from(e).into()
     }
 }
@@ -193,11 +202,12 @@ pub struct Kv {
 }
 
 impl Kv {
-    /// The KV of a running server (started with JetStream).
-    pub fn new(server: Arc<tern::Server>) -> Kv {
-        Kv {
-            link: Arc::new(Link::new(server)),
-        }
+    /// The KV over an in-process port of a server that runs JetStream
+    /// (`Server::connect`).
+    pub fn new(port: Arc<dyn Port>) -> Result<Kv, KvError> {
+        Ok(Kv {
+            link: Arc::new(Link::new(port)?),
+        })
     }
 
     /// Creates a bucket (or opens an identical existing one).

@@ -1,9 +1,9 @@
 //! Watchers, history and keys: an ordered push consumer on the bucket's
-//! stream, as the clients create it (`tern::inproc::Ordered`).
+//! stream, as the clients create it (`tern_link::Ordered`).
 
 use std::sync::Arc;
 
-use tern::inproc::{DeliverFrom, Delivered, Link, Ordered};
+use tern_link::{DeliverFrom, Delivered, Link, Ordered};
 
 use crate::entry::{key_of, Entry, Operation};
 use crate::KvError;
@@ -53,7 +53,7 @@ impl Watch {
             return Ok(out);
         }
         loop {
-            let entry = tokio::time::timeout(tern::inproc::API_TIMEOUT, self.next())
+            let entry = tokio::time::timeout(tern_link::API_TIMEOUT, self.next())
                 .await
                 .map_err(|_| KvError::Timeout)?
                 .ok_or(KvError::Closed)?;

@@ -45,7 +45,7 @@ impl Setup {
         .expect("connect");
         Setup {
             _dir: dir,
-            kv: Kv::new(server.server().clone()),
+            kv: Kv::new(server.server().connect()).expect("the KV"),
             js: jetstream::new(client),
             server,
         }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use sha2::Digest as _;
-use tern::inproc::{ApiCallError, DeliverFrom, Link, Ordered, API_TIMEOUT};
+use tern_link::{ApiCallError, DeliverFrom, Link, Ordered, Port, PortError, API_TIMEOUT};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 pub use info::{ObjectInfo, ObjectLink, ObjectMeta, ObjectOptions};
@@ -25,6 +25,7 @@ pub use read::ObjectReader;
 pub const DEFAULT_CHUNK_SIZE: usize = 128 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ObjectError {
     InvalidBucketName(String),
     InvalidName(String),
@@ -40,6 +41,8 @@ pub enum ObjectError {
     },
     Timeout,
     Closed,
+    /// A subject the server refused before sending.
+    InvalidSubject(String),
     Io(String),
     Protocol(String),
 }
@@ -66,13 +69,16 @@ impl From<ApiCallError> for ObjectError {
             },
             ApiCallError::Timeout => ObjectError::Timeout,
             ApiCallError::Closed => ObjectError::Closed,
+            ApiCallError::InvalidSubject(s) => ObjectError::InvalidSubject(s),
             ApiCallError::Protocol(p) => ObjectError::Protocol(p),
+            // A kind this crate does not know yet reads as unreadable.
+            e => ObjectError::Protocol(e.to_string()),
         }
     }
 }
 
-impl From<tern::inproc::LinkError> for ObjectError {
-    fn from(e: tern::inproc::LinkError) -> Self {
+impl From<PortError> for ObjectError {
+    fn from(e: PortError) -> Self {
         ApiCallError::from(e).into()
     }
 }
@@ -180,10 +186,12 @@ pub struct ObjectStore {
 }
 
 impl ObjectStore {
-    pub fn new(server: Arc<tern::Server>) -> ObjectStore {
-        ObjectStore {
-            link: Arc::new(Link::new(server)),
-        }
+    /// The object store over an in-process port of a server that runs
+    /// JetStream (`Server::connect`).
+    pub fn new(port: Arc<dyn Port>) -> Result<ObjectStore, ObjectError> {
+        Ok(ObjectStore {
+            link: Arc::new(Link::new(port)?),
+        })
     }
 
     pub async fn create_bucket(&self, config: Config) -> Result<Bucket, ObjectError> {
@@ -274,7 +282,7 @@ impl Bucket {
         let ack: Value = serde_json::from_slice(&reply.payload)
             .map_err(|e| ObjectError::Protocol(e.to_string()))?;
         if let Some(err) = ack.get("error") {
-            return Err(match tern::inproc::api_error(err) {
+            return Err(match tern_link::api_error(err) {
                 ApiCallError::Api {
                     err_code: 10075, ..
                 } => ObjectError::Sealed,

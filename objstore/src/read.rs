@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use base64::Engine as _;
 use bytes::Bytes;
 use sha2::Digest as _;
-use tern::inproc::Ordered;
+use tern_link::Ordered;
 use tokio::io::{AsyncRead, ReadBuf};
 
 use crate::{ObjectError, ObjectInfo};

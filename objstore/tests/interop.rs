@@ -46,7 +46,7 @@ impl Setup {
         .expect("connect");
         Setup {
             _dir: dir,
-            store: ObjectStore::new(server.server().clone()),
+            store: ObjectStore::new(server.server().connect()).expect("the object store"),
             js: jetstream::new(client),
             server,
         }

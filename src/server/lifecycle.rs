@@ -35,6 +35,8 @@ impl Running {
     /// Stops accepting, closes every client, returns when they are gone.
     pub async fn shutdown(self) {
         info!("Initiating Shutdown...");
+        // In-process users fail fast from here on.
+        self.server.mark_stopped();
         crate::monitor::events::server_going(&self.server, "SHUTDOWN");
         self.server.stop_accepting.notify_one();
         let _ = self.accept_task.await;

@@ -76,6 +76,8 @@ pub struct Server {
     next_client_id: AtomicU64,
     stats: Stats,
     lame_duck: AtomicBool,
+    /// Shut down: in-process ports fail fast from then on.
+    stopped: AtomicBool,
     stop_accepting: Notify,
     /// JetStream's readers of committed stream data, once it runs.
     js_readers: OnceLock<Arc<tern_jetstream::store::Readers>>,
@@ -134,6 +136,7 @@ impl Server {
             next_client_id: AtomicU64::new(1),
             stats: Stats::default(),
             lame_duck: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
             js_readers: OnceLock::new(),
             js_late: Mutex::new(Vec::new()),
             ingest_queues: Mutex::new(Vec::new()),
@@ -454,6 +457,34 @@ impl Server {
         payload: &[u8],
     ) -> bool {
         crate::monitor::system::imported(self, account, subject, reply, payload)
+    }
+
+    /// Whether the server has shut down.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn mark_stopped(&self) {
+        self.stopped.store(true, Ordering::Release);
+    }
+
+    /// An in-process connection (`tern_link::Port`) into the default
+    /// account `$G`, where the embedded KV and object store live.
+    pub fn connect(self: &Arc<Self>) -> Arc<dyn tern_link::Port> {
+        Arc::new(crate::inproc::ServerPort::new(
+            self.clone(),
+            self.global.clone(),
+        ))
+    }
+
+    /// An in-process connection into `account`; `None` if there is no
+    /// such account.
+    pub fn connect_to(self: &Arc<Self>, account: &str) -> Option<Arc<dyn tern_link::Port>> {
+        let account = self.account(account)?;
+        Some(Arc::new(crate::inproc::ServerPort::new(
+            self.clone(),
+            account,
+        )))
     }
 
     /// The client with id `cid`, if still connected.

@@ -26,6 +26,10 @@ pub struct AckTarget<'a> {
     pub deliveries: u64,
     pub stream_seq: u64,
     pub consumer_seq: u64,
+    /// When the message was stored (Unix nanoseconds).
+    pub time_ns: i64,
+    /// Messages still pending for the consumer after this one.
+    pub pending: u64,
 }
 
 /// Splits an ack subject; `None` when it has not the nine tokens (the
@@ -42,6 +46,8 @@ pub fn parse_ack_subject(subject: &str) -> Option<AckTarget<'_>> {
         deliveries: tokens[2].parse().ok()?,
         stream_seq: tokens[3].parse().ok()?,
         consumer_seq: tokens[4].parse().ok()?,
+        time_ns: tokens[5].parse().ok()?,
+        pending: tokens[6].parse().ok()?,
     })
 }
 
