@@ -14,6 +14,7 @@ pub mod auth;
 pub mod cert;
 pub mod client;
 pub mod config;
+pub mod embed;
 pub mod imports;
 pub mod info;
 pub mod inproc;

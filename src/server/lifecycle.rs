@@ -19,17 +19,29 @@ use crate::proto::write;
 /// A started server: its address, and the controls to stop it.
 pub struct Running {
     server: Arc<Server>,
-    accept_task: JoinHandle<()>,
+    /// The accept loop; none for a server started without a client port.
+    accept_task: Option<JoinHandle<()>>,
     jetstream: Vec<crate::jetstream::Attached>,
 }
 
 impl Running {
+    /// The server itself.
     pub fn server(&self) -> &Arc<Server> {
         &self.server
     }
 
+    /// The client address. For a server started with its client port
+    /// (`start`); one started without it (`Builder::dont_listen`) has
+    /// none: see [`Running::local_addr`].
     pub fn addr(&self) -> SocketAddr {
-        self.server.addr().expect("bound before Running exists")
+        self.server
+            .addr()
+            .expect("a server started with its client port has its address")
+    }
+
+    /// The client address, if the server listens for clients.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.server.addr()
     }
 
     /// Stops accepting, closes every client, returns when they are gone.
@@ -39,7 +51,9 @@ impl Running {
         self.server.mark_stopped();
         crate::monitor::events::server_going(&self.server, "SHUTDOWN");
         self.server.stop_accepting.notify_one();
-        let _ = self.accept_task.await;
+        if let Some(accept) = self.accept_task {
+            let _ = accept.await;
+        }
         self.server
             .close_all_clients(CloseReason::ServerShutdown)
             .await;
@@ -52,6 +66,11 @@ impl Running {
                 tokio::task::spawn_blocking(move || all.into_iter().for_each(|js| js.shutdown()))
                     .await;
             info!("JetStream Shutdown");
+        }
+        // Handles that outlive the server (an embedded KV) must not keep
+        // its files open: a new server on the same store needs them.
+        if let Some(readers) = self.server.jetstream_readers() {
+            readers.clear();
         }
         info!("Server Exiting..");
     }
@@ -121,6 +140,15 @@ impl std::error::Error for StartError {}
 
 /// Starts JetStream (when enabled), binds the client port and accepts.
 pub async fn start(opts: Options) -> Result<Running, StartError> {
+    start_listening(opts, true).await
+}
+
+/// `start`, with the client port (`listen`) or without it: a server only
+/// in-process clients reach (the reference's `DontListen`).
+pub async fn start_listening(
+    opts: Options,
+    listen_for_clients: bool,
+) -> Result<Running, StartError> {
     let port = match opts.port {
         Port::Fixed(p) => p,
         Port::Random => 0,
@@ -178,11 +206,16 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
     } else {
         Vec::new()
     };
-    let listener = listen(&opts.host, port).await.map_err(StartError::Listen)?;
-    let addr = listener.local_addr().map_err(StartError::Listen)?;
-    let _ = server.addr.set(addr);
-    info!("Listening for client connections on {}", addr);
-    let accept_task = tokio::spawn(server.clone().accept_loop(listener));
+    let accept_task = if listen_for_clients {
+        let listener = listen(&opts.host, port).await.map_err(StartError::Listen)?;
+        let addr = listener.local_addr().map_err(StartError::Listen)?;
+        let _ = server.addr.set(addr);
+        info!("Listening for client connections on {}", addr);
+        Some(tokio::spawn(server.clone().accept_loop(listener)))
+    } else {
+        info!("Not listening for client connections (in-process only)");
+        None
+    };
     Ok(Running {
         server,
         accept_task,

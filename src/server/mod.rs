@@ -27,7 +27,7 @@ mod lifecycle;
 use lifecycle::{ACCEPT_MAX_SLEEP, ACCEPT_MIN_SLEEP};
 
 pub use internal::RoutedMsg;
-pub use lifecycle::{start, Running, StartError};
+pub use lifecycle::{start, start_listening, Running, StartError};
 
 /// Counters the server keeps (monitoring reads them).
 #[derive(Default)]

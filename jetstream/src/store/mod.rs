@@ -383,6 +383,14 @@ pub struct Readers {
 }
 
 impl Readers {
+    /// Drops every reader (at shutdown: the files they hold open close).
+    pub fn clear(&self) {
+        self.map
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
+
     pub fn get(&self, stream: &str) -> Option<StoreReader> {
         self.map
             .read()
