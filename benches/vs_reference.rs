@@ -149,6 +149,9 @@ fn main() {
     if only.as_deref().is_none_or(|o| o.contains("buckets")) {
         buckets_workload(&tern_bin, reference.as_deref());
     }
+    if only.as_deref().is_none_or(|o| o.contains("inproc")) {
+        inproc_workloads(rounds);
+    }
     if only.as_deref().is_none_or(|o| {
         ["ops", "scrape", "connz", "reload"]
             .iter()
@@ -170,6 +173,32 @@ fn main() {
         };
         report(&w, t, r);
     }
+}
+
+/// In-process clients (`tern_link`) against async-nats on loopback, on
+/// the same embedded tern (targets: pub/sub >= 3x, request/reply p50 <=
+/// 0.2x).
+fn inproc_workloads(rounds: usize) {
+    let (mut ip, mut np, mut il, mut nl) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let (a, b, c, d) = support::inproc::compare(400_000, 4_000);
+        ip.push(a);
+        np.push(b);
+        il.push(c);
+        nl.push(d);
+    }
+    let (a, b) = (median(&mut ip), median(&mut np));
+    println!(
+        "{:<28} {a:>14.0} {b:>14.0} {:>7.2}x  msgs/s in process vs async-nats on loopback",
+        "in-process pub/sub 128 B",
+        a / b
+    );
+    let (c, d) = (median(&mut il), median(&mut nl));
+    println!(
+        "{:<28} {c:>14.1} {d:>14.1} {:>7.2}x  us in process vs async-nats on loopback (lower is better)",
+        "in-process req/rep p50",
+        c / d
+    );
 }
 
 /// Operations: a monitoring scrape every 100 ms during pub/sub (target:
