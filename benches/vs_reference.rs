@@ -13,6 +13,12 @@
 #[path = "support/mod.rs"]
 mod support;
 
+/// The allocator the tern binary runs with, for the servers this process
+/// embeds (the in-process workloads): glibc's malloc contends between the
+/// publishing and the receiving thread.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::{Duration, Instant};
 
 use support::proto::{Conn, Frame};

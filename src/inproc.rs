@@ -1,7 +1,8 @@
-//! The server's side of the in-process port (`tern_link::Port`): one
-//! internal client per port, whose deliveries go to each subscription's
-//! callback by sid, publishing into the port's account. Once the server
-//! stops, every call fails with `PortError::Closed`.
+//! The server's side of the in-process port (`tern_link::Port`): each
+//! subscription is an internal client whose deliveries run the
+//! subscription's callback directly (no lookup per message); publishing
+//! goes into the port's account. Once the server stops, every call fails
+//! with `PortError::Closed`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,50 +16,22 @@ use crate::client::{Handle, InternalMsg};
 use crate::router::Subscription;
 use crate::Server;
 
-/// A subscription of the port: what the router holds, and the callback.
-type Entry = (Arc<Subscription>, Arc<Deliver>);
-
 /// An in-process connection to a server, in one account.
 pub struct ServerPort {
     server: Arc<Server>,
     account: Arc<Account>,
-    client: Arc<Handle>,
-    subs: Arc<RwLock<HashMap<u64, Entry>>>,
+    /// The port's subscriptions, for unsubscribing.
+    subs: RwLock<HashMap<u64, Arc<Subscription>>>,
     next: AtomicU64,
 }
 
 impl ServerPort {
     /// A port into `account` of `server`.
     pub fn new(server: Arc<Server>, account: Arc<Account>) -> ServerPort {
-        let subs: Arc<RwLock<HashMap<u64, Entry>>> = Arc::default();
-        let routes = subs.clone();
-        let client = server.internal_client_in(
-            &account,
-            Box::new(move |m: &InternalMsg<'_>| {
-                let Some(sid) = std::str::from_utf8(m.sid)
-                    .ok()
-                    .and_then(|s| s.parse::<u64>().ok())
-                else {
-                    return;
-                };
-                // The callback runs without the map's lock held: it may
-                // publish (a reply), which may deliver here again.
-                let deliver = routes.read().get(&sid).map(|(_, d)| d.clone());
-                if let Some(deliver) = deliver {
-                    deliver(&MsgRef {
-                        subject: m.subject,
-                        reply: m.reply,
-                        headers: m.headers,
-                        payload: m.payload,
-                    });
-                }
-            }),
-        );
         ServerPort {
             server,
             account,
-            client,
-            subs,
+            subs: RwLock::new(HashMap::new()),
             next: AtomicU64::new(1),
         }
     }
@@ -107,19 +80,29 @@ impl Port for ServerPort {
             return Err(PortError::InvalidSubject(subject.to_string()));
         }
         let sid = self.next.fetch_add(1, Ordering::Relaxed);
-        let deliver = Arc::new(deliver);
-        // In the map before the router can deliver to it.
-        let mut subs = self.subs.write();
+        let client: Arc<Handle> = self.server.internal_client_in(
+            &self.account,
+            Box::new(move |m: &InternalMsg<'_>| {
+                deliver(&MsgRef {
+                    subject: m.subject,
+                    reply: m.reply,
+                    headers: m.headers,
+                    payload: m.payload,
+                });
+            }),
+        );
         let sub = self
             .server
-            .subscribe_internal(&self.client, subject, queue, &sid.to_string());
-        subs.insert(sid, (sub, deliver));
+            .subscribe_internal(&client, subject, queue, &sid.to_string());
+        self.subs.write().insert(sid, sub);
         Ok(SubId(sid))
     }
 
     fn unsubscribe(&self, id: SubId) {
         let removed = self.subs.write().remove(&id.0);
-        if let Some((sub, _)) = removed {
+        if let Some(sub) = removed {
+            // The router drops its handle: the client, and with it the
+            // callback (which tells a waiting receiver), go.
             self.server.unsubscribe_internal(&sub);
         }
     }
@@ -145,8 +128,8 @@ impl Port for ServerPort {
 
 impl Drop for ServerPort {
     fn drop(&mut self) {
-        let subs: Vec<Entry> = self.subs.write().drain().map(|(_, e)| e).collect();
-        for (sub, _) in subs {
+        let subs: Vec<Arc<Subscription>> = self.subs.write().drain().map(|(_, s)| s).collect();
+        for sub in subs {
             self.server.unsubscribe_internal(&sub);
         }
     }

@@ -16,14 +16,21 @@ use tern_link::{api_error, DeliverFrom, Link, Msg, API_TIMEOUT};
 /// A bucket's totals, from its stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Status {
+    /// The bucket's name.
     pub bucket: String,
     /// Entries stored, every revision and marker counted.
     pub values: u64,
+    /// Revisions kept per key.
     pub history: i64,
+    /// How long entries are kept (zero: kept).
     pub max_age: Duration,
+    /// Bytes the bucket's stream holds.
     pub bytes: u64,
 }
 
+/// One bucket, opened with [`Kv::bucket`](crate::Kv::bucket) or
+/// [`Kv::create_bucket`](crate::Kv::create_bucket); clones share the
+/// connection.
 #[derive(Clone)]
 pub struct Bucket {
     link: Arc<Link>,
@@ -70,6 +77,7 @@ impl Bucket {
         }
     }
 
+    /// The bucket's name.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -114,6 +122,7 @@ impl Bucket {
             .ok_or_else(|| KvError::Protocol(String::from_utf8_lossy(&reply.payload).into_owned()))
     }
 
+    /// Stores `value` as the key's new revision and returns the revision.
     pub async fn put(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
         self.publish(key, &[], &value).await
     }
@@ -360,6 +369,7 @@ impl Bucket {
         Watch::start(&self.link, &self.name, &subject, from, false).await
     }
 
+    /// The bucket's totals, read from its stream info.
     pub async fn status(&self) -> Result<Status, KvError> {
         let info = self
             .link

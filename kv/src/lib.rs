@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! tern's Key/Value store in process. A program that embeds tern opens
 //! buckets here and gets the same buckets NATS clients see: a bucket is the
 //! stream `KV_<bucket>` on subjects `$KV.<bucket>.>`, a revision is a stream
@@ -34,26 +35,38 @@ pub use watch::Watch;
 use serde_json::{json, Value};
 use tern_link::{ApiCallError, Link, Port, PortError};
 
+/// Why a KV call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KvError {
+    /// A bucket name that is not `[a-zA-Z0-9_-]+`.
     InvalidBucketName(String),
+    /// A key or watch pattern the clients would not accept.
     InvalidKey(String),
+    /// The bucket's stream `KV_<bucket>` does not exist.
     BucketNotFound(String),
     /// `create` of a key that has a value.
     AlreadyExists {
+        /// The key.
         key: String,
+        /// The revision holding its value (0 if it could not be read).
         revision: u64,
     },
     /// `update` with a revision that is not the key's latest (10071).
     WrongLastRevision(String),
     /// An error reply of the JetStream API: code, err_code, description.
     Api {
+        /// The HTTP-like status (400, 404, 503...).
         code: u16,
+        /// JetStream's error code (10059 stream not found...); 0 for a
+        /// check this crate makes itself.
         err_code: u32,
+        /// The description as the API gave it.
         description: String,
     },
+    /// No reply within `tern_link::API_TIMEOUT`.
     Timeout,
+    /// The server behind the port has stopped.
     Closed,
     /// A subject the server refused before sending (a key or bucket name
     /// that slipped past the checks).
@@ -129,16 +142,21 @@ impl From<PortError> for KvError {
 
 /// Where a bucket keeps its data.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Storage {
+    /// On disk: kept across restarts.
     #[default]
     File,
+    /// In memory: lost when the server stops.
     Memory,
 }
 
 /// A bucket's settings, as the clients' KV config.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
+    /// The bucket's name; its stream is `KV_<bucket>`.
     pub bucket: String,
+    /// Free text kept in the stream's config.
     pub description: String,
     /// Revisions kept per key (1..=64).
     pub history: i64,
@@ -148,6 +166,7 @@ pub struct Config {
     pub max_bytes: i64,
     /// -1: unlimited.
     pub max_value_size: i32,
+    /// Where the bucket keeps its data.
     pub storage: Storage,
     /// Per-key TTLs allowed, and a marker kept this long when a key's
     /// entries expire (`limit_markers` in the clients).
@@ -155,6 +174,8 @@ pub struct Config {
 }
 
 impl Config {
+    /// Settings for `bucket` with the clients' defaults: one revision per
+    /// key, no limits, file storage, no per-key TTLs.
     pub fn new(bucket: &str) -> Config {
         Config {
             bucket: bucket.to_string(),
@@ -244,6 +265,7 @@ impl Kv {
         Ok(Bucket::new(self.link.clone(), name, &info))
     }
 
+    /// Deletes a bucket's stream, and with it every key.
     pub async fn delete_bucket(&self, name: &str) -> Result<(), KvError> {
         if !valid_bucket(name) {
             return Err(KvError::InvalidBucketName(name.to_string()));

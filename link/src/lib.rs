@@ -16,11 +16,13 @@
 pub mod fake;
 mod link;
 mod ordered;
+mod queue;
 
 use std::sync::Arc;
 
 pub use link::{api_error, ApiCallError, Link, API_TIMEOUT};
 pub use ordered::{DeliverFrom, Delivered, Ordered};
+pub use queue::Receiver;
 
 /// A message as a subscription's callback sees it: borrowed from the
 /// router, to be copied only by those who keep it.

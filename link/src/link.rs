@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::{Msg, MsgRef, Port, PortError, SubId};
 
@@ -184,18 +184,22 @@ impl Link {
 
     /// Subscribes; deliveries arrive on the receiver until
     /// [`Link::unsubscribe`].
-    pub fn subscribe(
+    pub fn subscribe(&self, subject: &str) -> Result<(SubId, crate::Receiver), PortError> {
+        self.queue_subscribe(subject, None)
+    }
+
+    /// Subscribes as a member of `queue` (one member gets each message),
+    /// or alone without one.
+    pub fn queue_subscribe(
         &self,
         subject: &str,
-    ) -> Result<(SubId, mpsc::UnboundedReceiver<Msg>), PortError> {
-        let (tx, rx) = mpsc::unbounded_channel();
+        queue: Option<&str>,
+    ) -> Result<(SubId, crate::Receiver), PortError> {
+        let (tx, rx) = crate::queue::queue();
         let id = self.port.subscribe(
             subject,
-            None,
-            Box::new(move |m: &MsgRef<'_>| {
-                // A receiver dropped before the unsubscribe: nothing to do.
-                let _ = tx.send(Msg::copy(m));
-            }),
+            queue,
+            Box::new(move |m: &MsgRef<'_>| tx.send(Msg::copy(m))),
         )?;
         Ok((id, rx))
     }

@@ -4,8 +4,6 @@
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
-
 use crate::link::{ApiCallError, Link};
 use crate::{Msg, SubId};
 
@@ -52,7 +50,7 @@ pub struct Ordered {
     stream: String,
     consumer: String,
     sub: SubId,
-    rx: mpsc::UnboundedReceiver<Msg>,
+    rx: crate::Receiver,
     /// Messages the consumer had to deliver when created.
     pub initial_pending: u64,
 }

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! tern's Object Store in process. A program that embeds tern keeps files
 //! here and NATS clients see the same buckets: a bucket is the stream
 //! `OBJ_<bucket>`; an object is chunks on `$O.<bucket>.C.<nuid>` and one
@@ -24,26 +25,43 @@ pub use read::ObjectReader;
 /// The clients' default chunk size.
 pub const DEFAULT_CHUNK_SIZE: usize = 128 * 1024;
 
+/// Why an object store call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ObjectError {
+    /// A bucket name that is not `[a-zA-Z0-9_-]+`.
     InvalidBucketName(String),
+    /// An empty object name, or a link that cannot be made: one to a
+    /// link, or one over an object.
     InvalidName(String),
+    /// The bucket's stream `OBJ_<bucket>` does not exist.
     BucketNotFound(String),
+    /// No such object, or it is deleted (or, for `get`, it links a whole
+    /// bucket).
     NotFound(String),
     /// The data read back does not match the recorded digest or size.
     DigestMismatch(String),
+    /// The bucket is sealed: it takes no more changes (10075).
     Sealed,
+    /// An error reply of the JetStream API.
     Api {
+        /// The HTTP-like status (400, 404, 503...).
         code: u16,
+        /// JetStream's error code (10059 stream not found...); 0 for a
+        /// check this crate makes itself.
         err_code: u32,
+        /// The description as the API gave it.
         description: String,
     },
+    /// No reply within `tern_link::API_TIMEOUT`.
     Timeout,
+    /// The server behind the port has stopped.
     Closed,
     /// A subject the server refused before sending.
     InvalidSubject(String),
+    /// Reading the object's data failed.
     Io(String),
+    /// A reply that could not be read.
     Protocol(String),
 }
 
@@ -134,24 +152,33 @@ fn nuid() -> String {
 
 /// Where a bucket keeps its data.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Storage {
+    /// On disk: kept across restarts.
     #[default]
     File,
+    /// In memory: lost when the server stops.
     Memory,
 }
 
+/// A bucket's settings, as the clients' object store config.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
+    /// The bucket's name; its stream is `OBJ_<bucket>`.
     pub bucket: String,
+    /// Free text kept in the stream's config.
     pub description: String,
     /// Objects older than this go (zero: kept).
     pub max_age: Duration,
     /// -1: unlimited.
     pub max_bytes: i64,
+    /// Where the bucket keeps its data.
     pub storage: Storage,
 }
 
 impl Config {
+    /// Settings for `bucket` with the clients' defaults: no limits, file
+    /// storage.
     pub fn new(bucket: &str) -> Config {
         Config {
             bucket: bucket.to_string(),
@@ -194,6 +221,7 @@ impl ObjectStore {
         })
     }
 
+    /// Creates a bucket (or opens an identical existing one).
     pub async fn create_bucket(&self, config: Config) -> Result<Bucket, ObjectError> {
         if !valid_bucket(&config.bucket) {
             return Err(ObjectError::InvalidBucketName(config.bucket));
@@ -203,6 +231,7 @@ impl ObjectStore {
         self.bucket(&config.bucket).await
     }
 
+    /// Opens an existing bucket.
     pub async fn bucket(&self, name: &str) -> Result<Bucket, ObjectError> {
         if !valid_bucket(name) {
             return Err(ObjectError::InvalidBucketName(name.to_string()));
@@ -218,6 +247,7 @@ impl ObjectStore {
         })
     }
 
+    /// Deletes a bucket's stream, and with it every object.
     pub async fn delete_bucket(&self, name: &str) -> Result<(), ObjectError> {
         if !valid_bucket(name) {
             return Err(ObjectError::InvalidBucketName(name.to_string()));
@@ -233,13 +263,18 @@ impl ObjectStore {
 /// A bucket's totals, from its stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Status {
+    /// The bucket's name.
     pub bucket: String,
+    /// Whether the bucket is sealed (takes no more changes).
     pub sealed: bool,
     /// Bytes stored, chunks and meta records counted.
     pub size: u64,
+    /// How long objects are kept (zero: kept).
     pub max_age: Duration,
 }
 
+/// One bucket, opened with [`ObjectStore::bucket`] or
+/// [`ObjectStore::create_bucket`]; clones share the connection.
 #[derive(Clone)]
 pub struct Bucket {
     link: Arc<Link>,
@@ -254,6 +289,7 @@ impl std::fmt::Debug for Bucket {
 }
 
 impl Bucket {
+    /// The bucket's name.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -652,6 +688,7 @@ impl Bucket {
         Ok(())
     }
 
+    /// The bucket's totals, read from its stream info.
     pub async fn status(&self) -> Result<Status, ObjectError> {
         let subject = format!("$JS.API.STREAM.INFO.{}", self.stream);
         let info = self

@@ -14,6 +14,9 @@ use tokio::io::{AsyncRead, ReadBuf};
 
 use crate::{ObjectError, ObjectInfo};
 
+/// An object's data as an `AsyncRead`. If the bytes read do not match the
+/// recorded size or digest, the last read fails with `InvalidData` carrying
+/// [`ObjectError::DigestMismatch`].
 pub struct ObjectReader {
     info: ObjectInfo,
     chunks: Option<Ordered>,
@@ -50,6 +53,7 @@ impl ObjectReader {
         }
     }
 
+    /// The meta record of the object being read (for a link, the target's).
     pub fn info(&self) -> &ObjectInfo {
         &self.info
     }
