@@ -178,3 +178,53 @@ async fn misuse_gets_typed_errors_not_hangs() {
         Err(tern_kv::KvError::Closed)
     ));
 }
+
+#[tokio::test]
+async fn handles_dropped_mid_operation_leave_the_server_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = embedded(dir.path(), false).await;
+    let objects = server.object_store().unwrap();
+    let files = objects
+        .create_bucket(tern_objstore::Config::new("big"))
+        .await
+        .unwrap();
+    let data = vec![7u8; 1 << 20];
+    files
+        .put(tern_objstore::ObjectMeta::named("blob"), &data[..])
+        .await
+        .unwrap();
+    // A reader dropped after its first bytes.
+    let mut reader = files.get("blob").await.unwrap();
+    let mut first = [0u8; 1024];
+    tokio::io::AsyncReadExt::read_exact(&mut reader, &mut first)
+        .await
+        .unwrap();
+    drop(reader);
+    // A watcher dropped while waiting.
+    let kv = server.kv().unwrap();
+    let bucket = kv.create_bucket(tern_kv::Config::new("w")).await.unwrap();
+    let mut watch = bucket.watch(">").await.unwrap();
+    let pending = tokio::time::timeout(Duration::from_millis(50), watch.next()).await;
+    assert!(pending.is_err(), "nothing to see yet");
+    drop(watch);
+    // The server goes on: a put, a full read, and the consumers of the
+    // dropped handles go away.
+    bucket.put("k", "v".into()).await.unwrap();
+    let mut again = files.get("blob").await.unwrap();
+    let mut all = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut again, &mut all)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), data.len());
+    drop(again);
+    let link = server.client().unwrap();
+    harness::wait_until_async("the dropped handles' consumers to go", || async {
+        let info = link
+            .api("$JS.API.STREAM.INFO.KV_w", &serde_json::Value::Null)
+            .await
+            .unwrap();
+        info["state"]["consumer_count"] == 0
+    })
+    .await;
+    within("shutdown", server.shutdown()).await;
+}

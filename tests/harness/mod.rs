@@ -69,6 +69,20 @@ pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     .await;
 }
 
+/// `wait_until` for a condition that must await (an API call, say).
+pub async fn wait_until_async<F, Fut>(what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    within(what, async {
+        while !cond().await {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
+
 /// Subjects of `round_trip` sentinels; `buffered` leaves them out.
 pub const SYNC_PREFIX: &str = "_SYNC.";
 
