@@ -2,6 +2,28 @@
 //! connection registry and its limits (open and recently closed
 //! connections). Internal clients are in `internal`, starting and
 //! stopping (lame duck mode included) in `lifecycle`.
+//!
+//! # Locks, and the order they are taken in
+//!
+//! Most locks are leaves: held for a copy or an insert, never while
+//! another is taken. The few nestings, outermost first:
+//!
+//! 1. A router's subject trie (`RwLock`), then its shared match cache
+//!    (`Mutex`): a change clears the cache under the trie's write lock so
+//!    no lookup caches a stale result. Monitoring walks the trie under its
+//!    read lock and only clones handles there.
+//! 2. `Server::accounts` (`RwLock`), then nothing: accounts are cloned out.
+//! 3. `Server::clients` (`Mutex`), then nothing: connections are cloned
+//!    out before any of their own locks (`Outbound` state, `ConnInfo`
+//!    details) are taken.
+//! 4. A connection's `Outbound` state (`Mutex`): a leaf; frames are
+//!    appended under it, writers are woken after it is released.
+//!
+//! Leaves: `opts` and `tls` (`RwLock`, swapped whole on reload), the closed
+//! ring, `js_late`, `ingest_queues`, `import_subs`, `api_inboxes`, the API
+//! audit's pending map, an in-process port's subscriptions, the log sink.
+//! Callbacks of internal clients run with no server lock held (they may
+//! publish, which takes the router's locks).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
