@@ -205,6 +205,13 @@ fn inproc_workloads(rounds: usize) {
         "in-process req/rep p50",
         c / d
     );
+    // Target: the in-process KV get stays >= 10x the network one.
+    let (_, get, network_get) = support::kv::in_process(2_000, 200_000);
+    println!(
+        "{:<28} {get:>14.0} {network_get:>14.0} {:>7.2}x  gets/s in process vs the network, same tern",
+        "in-process KV get",
+        get / network_get
+    );
 }
 
 /// Operations: a monitoring scrape every 100 ms during pub/sub (target:

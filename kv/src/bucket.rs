@@ -242,25 +242,31 @@ impl Bucket {
         self.entry_from_get(&reply, &subject)
     }
 
-    /// Reads a file bucket's committed data directly, off the async
-    /// workers (redb reads block). `None` when the bucket is not a file
-    /// stream open here, or the read failed: the caller asks the stream.
+    /// Reads a file bucket's committed data directly, without holding up
+    /// the async workers' other tasks (redb reads may block). `None` when
+    /// the bucket is not a file stream open here, or the read failed: the
+    /// caller asks the stream.
     async fn read_committed<T, F>(&self, read: F) -> Option<T>
     where
-        T: Send + 'static,
         F: FnOnce(
-                &tern_jetstream::store::StoreReader,
-            ) -> Result<T, tern_jetstream::store::StoreError>
-            + Send
-            + 'static,
+            &tern_jetstream::store::StoreReader,
+        ) -> Result<T, tern_jetstream::store::StoreError>,
     {
         let reader = self.link.port().committed(&self.stream)?;
-        match tokio::task::spawn_blocking(move || read(&reader)).await {
-            Ok(Ok(found)) => Some(found),
-            // A failed read is answered through the stream, which reports
-            // the store's error if it persists.
-            Ok(Err(_)) | Err(_) => None,
-        }
+        // The read may block on the disk: on a multi-threaded runtime the
+        // worker hands its other tasks over first (cheaper than a trip to
+        // the blocking pool, which would cost more than the read); on a
+        // current-thread runtime there is no one to hand them to.
+        let multi = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let read = if multi {
+            tokio::task::block_in_place(|| read(&reader))
+        } else {
+            read(&reader)
+        };
+        // A failed read is answered through the stream, which reports the
+        // store's error if it persists.
+        read.ok()
     }
 
     fn entry_from_stored(&self, m: tern_jetstream::store::StoredMsg) -> Entry {
