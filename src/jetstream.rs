@@ -179,9 +179,30 @@ pub fn store_root(opts: &Options) -> PathBuf {
         .join("jetstream")
 }
 
+/// One account's JetStream could not start.
+#[derive(Debug)]
+pub struct JetStreamStartError {
+    /// The account.
+    pub account: String,
+    /// Why.
+    pub source: tern_jetstream::engine::EngineError,
+}
+
+impl std::fmt::Display for JetStreamStartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "account {:?}: {}", self.account, self.source)
+    }
+}
+
+impl std::error::Error for JetStreamStartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
 /// Starts JetStream: for `$G` when no accounts are configured, else for
 /// each account whose config enables it (as the reference does).
-pub fn start(server: &Arc<Server>) -> Result<Vec<Attached>, String> {
+pub fn start(server: &Arc<Server>) -> Result<Vec<Attached>, JetStreamStartError> {
     let opts = server.opts();
     let started = Instant::now();
     info!("Starting JetStream");
@@ -324,7 +345,7 @@ fn start_for(
     server: &Arc<Server>,
     account: &Arc<Account>,
     config: JetStreamConfig,
-) -> Result<Attached, String> {
+) -> Result<Attached, JetStreamStartError> {
     let outbox = Arc::new(ServerOutbox {
         server: server.clone(),
         account: account.clone(),
@@ -334,7 +355,10 @@ fn start_for(
     let name = config.account.clone();
     // Weak: the API subscription must not keep the engine's outbox alive.
     let audits = Arc::downgrade(&outbox);
-    let engine = JetStream::start(config, outbox).map_err(|e| format!("account {name:?}: {e}"))?;
+    let engine = JetStream::start(config, outbox).map_err(|source| JetStreamStartError {
+        account: name,
+        source,
+    })?;
     server.add_ingest_queues(&account.name, engine.ingest_queues());
     if Arc::ptr_eq(account, server.global_account()) {
         // The in-process KV and object store read `$G`'s streams.

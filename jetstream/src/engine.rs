@@ -202,16 +202,51 @@ pub fn not_enabled_reply(subject: &str) -> Option<Vec<u8>> {
     crate::registry::endpoint_error(&tokens, ApiError::not_enabled_for_account())
 }
 
+/// Why JetStream could not start.
 #[derive(Debug)]
-pub struct EngineError(pub String);
+#[non_exhaustive]
+pub enum EngineError {
+    /// The store directory could not be created.
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The store directory could not be read (recovery).
+    ReadDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A stream writer thread could not be started.
+    StartWriters(std::io::Error),
+    /// The API thread could not be started.
+    StartApiThread(std::io::Error),
+}
 
 impl std::fmt::Display for EngineError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            EngineError::CreateDir { path, source } => {
+                write!(f, "could not create {}: {source}", path.display())
+            }
+            EngineError::ReadDir { path, source } => {
+                write!(f, "reading {}: {source}", path.display())
+            }
+            EngineError::StartWriters(e) => write!(f, "could not start the stream writers: {e}"),
+            EngineError::StartApiThread(e) => write!(f, "could not start the API thread: {e}"),
+        }
     }
 }
 
-impl std::error::Error for EngineError {}
+impl std::error::Error for EngineError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            EngineError::CreateDir { source, .. } | EngineError::ReadDir { source, .. } => {
+                Some(source)
+            }
+            EngineError::StartWriters(e) | EngineError::StartApiThread(e) => Some(e),
+        }
+    }
+}
 
 /// A running JetStream.
 pub struct JetStream {
@@ -231,11 +266,13 @@ impl JetStream {
         outbox: Arc<dyn Outbox>,
     ) -> Result<JetStream, EngineError> {
         let dir = streams_dir(&config.store_dir, &config.account);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| EngineError(format!("could not create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir).map_err(|source| EngineError::CreateDir {
+            path: dir.clone(),
+            source,
+        })?;
         let limit = config.api_queue_limit;
-        let mut registry = crate::registry::Registry::new(config, outbox)
-            .map_err(|e| EngineError(format!("could not start the stream writers: {e}")))?;
+        let mut registry =
+            crate::registry::Registry::new(config, outbox).map_err(EngineError::StartWriters)?;
         registry.recover(&dir)?;
         let readers = registry.readers();
         let queues = registry.ingest_queues();
@@ -245,7 +282,7 @@ impl JetStream {
         let thread = std::thread::Builder::new()
             .name("jetstream-api".into())
             .spawn(move || serve(registry, &rx, &counted))
-            .map_err(|e| EngineError(format!("could not start the API thread: {e}")))?;
+            .map_err(EngineError::StartApiThread)?;
         Ok(JetStream {
             inbox: ApiInbox { tx, queued, limit },
             thread,

@@ -33,6 +33,8 @@ pub type RequestStats = parking_lot::Mutex<std::collections::BTreeMap<String, u6
 #[derive(Debug)]
 pub struct MonitorError(pub String);
 
+impl std::error::Error for MonitorError {}
+
 impl std::fmt::Display for MonitorError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)

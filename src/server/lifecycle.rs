@@ -118,11 +118,11 @@ pub enum StartError {
     /// The client port could not be bound.
     Listen(io::Error),
     /// JetStream could not start (its store cannot be opened, say).
-    JetStream(String),
+    JetStream(crate::jetstream::JetStreamStartError),
     /// The TLS certificate or key could not be loaded.
-    Tls(String),
-    /// The monitoring port could not be bound.
-    Monitor(String),
+    Tls(crate::tls::TlsError),
+    /// The monitoring port could not be bound (or its TLS is missing).
+    Monitor(crate::monitor::MonitorError),
 }
 
 impl std::fmt::Display for StartError {
@@ -136,7 +136,16 @@ impl std::fmt::Display for StartError {
     }
 }
 
-impl std::error::Error for StartError {}
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::Listen(e) => Some(e),
+            StartError::JetStream(e) => Some(e),
+            StartError::Tls(e) => Some(e),
+            StartError::Monitor(e) => Some(e),
+        }
+    }
+}
 
 /// Starts JetStream (when enabled), binds the client port and accepts.
 pub async fn start(opts: Options) -> Result<Running, StartError> {
@@ -155,7 +164,7 @@ pub async fn start_listening(
     };
     let tls = match &opts.tls {
         Some(t) => Some(tokio_rustls::TlsAcceptor::from(
-            t.load().map_err(|e| StartError::Tls(e.0))?,
+            t.load().map_err(StartError::Tls)?,
         )),
         None => None,
     };
@@ -176,19 +185,19 @@ pub async fn start_listening(
     };
     let monitor = match (opts.http_port, opts.https_port) {
         (Some(http), Some(https)) => {
-            return Err(StartError::Monitor(format!(
+            return Err(StartError::Monitor(crate::monitor::MonitorError(format!(
                 "can't specify both HTTP ({}) and HTTPs ({}) ports",
                 port_number(http),
                 port_number(https)
-            )))
+            ))))
         }
         (Some(http), None) => Some((port_number(http), None)),
         (None, Some(https)) => {
             let acceptor = server.tls.read().clone();
             let Some(acceptor) = acceptor else {
-                return Err(StartError::Monitor(
+                return Err(StartError::Monitor(crate::monitor::MonitorError(
                     "TLS cert and key required for HTTPS".into(),
-                ));
+                )));
             };
             Some((port_number(https), Some(acceptor)))
         }
@@ -198,7 +207,7 @@ pub async fn start_listening(
         let host = opts.http_host.clone().unwrap_or_else(|| opts.host.clone());
         let addr = crate::monitor::start(&server, &host, port, tls)
             .await
-            .map_err(|e| StartError::Monitor(e.0))?;
+            .map_err(StartError::Monitor)?;
         let _ = server.monitor_addr.set(addr);
     }
     let jetstream = if opts.jetstream {

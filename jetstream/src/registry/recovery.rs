@@ -27,8 +27,10 @@ impl Registry {
     /// Reopens every stream stored under `dir`. One that cannot be opened
     /// is skipped with a warning naming it and why; the rest start.
     pub fn recover(&mut self, dir: &Path) -> Result<(), EngineError> {
-        let entries = std::fs::read_dir(dir)
-            .map_err(|e| EngineError(format!("reading {}: {e}", dir.display())))?;
+        let entries = std::fs::read_dir(dir).map_err(|source| EngineError::ReadDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let mut paths: Vec<PathBuf> = entries
             .flatten()
             .map(|e| e.path())
