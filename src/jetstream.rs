@@ -96,7 +96,9 @@ impl Outbox for ServerOutbox {
         self.server
             .has_interest_in(&self.account, subject.as_bytes(), queue.map(str::as_bytes))
     }
+}
 
+impl tern_jetstream::writer::Captures for ServerOutbox {
     fn capture(&self, stream: &str, subjects: &[String], inbox: StreamInbox) {
         self.release(stream);
         let server = Arc::downgrade(&self.server);
@@ -355,10 +357,12 @@ fn start_for(
     let name = config.account.clone();
     // Weak: the API subscription must not keep the engine's outbox alive.
     let audits = Arc::downgrade(&outbox);
-    let engine = JetStream::start(config, outbox).map_err(|source| JetStreamStartError {
-        account: name,
-        source,
-    })?;
+    let captures = outbox.clone();
+    let engine =
+        JetStream::start(config, outbox, captures).map_err(|source| JetStreamStartError {
+            account: name,
+            source,
+        })?;
     server.add_ingest_queues(&account.name, engine.ingest_queues());
     if Arc::ptr_eq(account, server.global_account()) {
         // The in-process KV and object store read `$G`'s streams.

@@ -6,7 +6,7 @@
 
 use serde_json::json;
 
-use crate::engine::{OutMsg, Outbox};
+use crate::outbox::{OutMsg, Outbox};
 
 const PREFIX: &str = "$JS.EVENT.ADVISORY";
 
@@ -66,7 +66,7 @@ fn head(kind: &str) -> serde_json::Map<String, serde_json::Value> {
     m.insert("id".into(), json!(event_id()));
     m.insert(
         "timestamp".into(),
-        json!(crate::api::format_time(crate::engine::now_ns())),
+        json!(crate::api::format_time(crate::outbox::now_ns())),
     );
     m
 }
@@ -78,7 +78,7 @@ fn event_id() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     // Unique within the process: the time, a counter and the pid mixed
     // into base 62 (ids only need to differ, not to be secret).
-    let mut n = u128::from(crate::engine::now_ns().unsigned_abs())
+    let mut n = u128::from(crate::outbox::now_ns().unsigned_abs())
         ^ (u128::from(NEXT.fetch_add(1, Ordering::Relaxed)) << 64)
         ^ (u128::from(std::process::id()) << 96);
     let mut out = String::with_capacity(22);

@@ -10,6 +10,7 @@
 
 pub mod advisory;
 pub mod api;
+pub mod config;
 pub mod consumer;
 pub mod duration;
 pub mod engine;
@@ -17,6 +18,7 @@ pub mod error;
 pub mod headers;
 pub mod metrics;
 pub mod msg_api;
+pub mod outbox;
 mod registry;
 pub mod store;
 pub mod stream;

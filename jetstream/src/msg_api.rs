@@ -3,9 +3,9 @@
 
 use crate::api::format_time;
 use crate::api::stream::{MsgGetRequest, PurgeRequest, StoredMsg as ApiMsg};
-use crate::engine::Outbox;
 use crate::error::ApiError;
 use crate::headers::HeaderBlock;
+use crate::outbox::Outbox;
 use crate::store::StoredMsg;
 use crate::stream::{Purged, Stream};
 

@@ -9,7 +9,7 @@ use crate::api::stream::RetentionPolicy;
 use crate::consumer::ack::{parse_ack_body, parse_ack_subject, ACK_PREFIX};
 use crate::consumer::pull::NEXT_PREFIX;
 use crate::consumer::Consumer;
-use crate::engine::{OutMsg, Outbox};
+use crate::outbox::{OutMsg, Outbox};
 use crate::store::StoreError;
 use crate::stream::{Inbound, Purged, Stream};
 
@@ -193,7 +193,7 @@ impl Stream {
         // The memory store's filtered purges go message by message (">"
         // is no filter to it).
         let one_by_one = memory && filtered && filter != ">";
-        let now = crate::engine::now_ns();
+        let now = crate::outbox::now_ns();
         // The subject the single removal is reported with, when the file
         // store reports it so.
         let notice = if memory || purged != 1 {
@@ -261,7 +261,7 @@ impl Stream {
 
     /// Messages were removed (purge, delete, expiry): counts are redone.
     pub fn after_removals(&mut self) {
-        let now = crate::engine::now_ns();
+        let now = crate::outbox::now_ns();
         let store = self.store.as_ref();
         let mut released = Vec::new();
         for c in self.consumers.values_mut() {

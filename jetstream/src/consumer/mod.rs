@@ -8,7 +8,6 @@
 //! `next_deadline` and handled by `tick`.
 
 pub mod ack;
-pub mod api;
 pub mod persist;
 pub mod pull;
 mod removals;
@@ -23,8 +22,8 @@ use crate::api::consumer::{
     AckPolicy, ConsumerConfig, ConsumerCounts, ConsumerInfo, DeliverPolicy, ReplayPolicy,
     SequenceInfo,
 };
-use crate::engine::{OutMsg, Outbox};
 use crate::headers::HeaderBlock;
+use crate::outbox::{OutMsg, Outbox};
 use crate::store::{Store, StoreError, StoredMsg};
 use crate::subject::matches;
 use ack::{ack_subject, AckKind};
@@ -146,7 +145,7 @@ pub struct Consumer {
     /// counted again (after removals).
     num_pending: Option<u64>,
     /// Push: the deliver subject had interest at the last look...
-    push_bound: bool,
+    pub(crate) push_bound: bool,
     /// ...taken then.
     interest_checked: i64,
     next_heartbeat: i64,

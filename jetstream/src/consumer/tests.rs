@@ -94,11 +94,9 @@ fn never_delivered_acks_get_no_reply() {
 #[test]
 fn rate_limit_paces_push_deliveries() {
     struct Listening;
-    impl crate::engine::Outbox for Listening {
+    impl crate::outbox::Outbox for Listening {
         fn publish(&self, _: &str, _: Option<&[u8]>, _: &[u8]) {}
         fn publish_with_reply(&self, _: &str, _: &str, _: Option<&[u8]>, _: &[u8]) {}
-        fn capture(&self, _: &str, _: &[String], _: crate::writer::StreamInbox) {}
-        fn release(&self, _: &str) {}
     }
     let store = store_with(&[0, 0, 0]);
     let mut c = pull_consumer(&store, |c| {
@@ -291,11 +289,9 @@ fn pull_expiry_and_heartbeats_follow_the_clock() {
 /// An outbox where every subject has interest.
 struct Everyone;
 
-impl crate::engine::Outbox for Everyone {
+impl crate::outbox::Outbox for Everyone {
     fn publish(&self, _: &str, _: Option<&[u8]>, _: &[u8]) {}
     fn publish_with_reply(&self, _: &str, _: &str, _: Option<&[u8]>, _: &[u8]) {}
-    fn capture(&self, _: &str, _: &[String], _: crate::writer::StreamInbox) {}
-    fn release(&self, _: &str) {}
 }
 
 #[test]

@@ -26,14 +26,16 @@ use crate::api::{
     decode, decode_optional, Paged, Response, ResponseBody, LIST_LIMIT, NAMES_LIMIT,
     SERVER_VERSION, SUBJECTS_LIMIT,
 };
-use crate::engine::{now_ns, open_store, streams_dir, ApiRequest, JetStreamConfig, Outbox};
+use crate::config::{open_store, streams_dir, ApiRequest, JetStreamConfig};
 use crate::error::ApiError;
 use crate::msg_api;
+use crate::outbox::{now_ns, Outbox};
 use crate::store::StoreError;
 use crate::stream::Policy;
 use crate::stream::Stream;
 use crate::writer::{Reopen, StreamInbox, WriterPool};
 
+mod consumer_api;
 mod recovery;
 
 use recovery::{open_file_stream, Broken};
@@ -85,6 +87,8 @@ impl ApiCounters {
 pub struct Registry {
     config: JetStreamConfig,
     outbox: Arc<dyn Outbox>,
+    /// Routes publishes to the streams that capture them.
+    captures: Arc<dyn crate::writer::Captures>,
     streams: BTreeMap<String, Entry>,
     /// Streams whose files could not be opened, by name.
     broken: BTreeMap<String, Broken>,
@@ -98,12 +102,17 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn new(config: JetStreamConfig, outbox: Arc<dyn Outbox>) -> std::io::Result<Self> {
+    pub fn new(
+        config: JetStreamConfig,
+        outbox: Arc<dyn Outbox>,
+        captures: Arc<dyn crate::writer::Captures>,
+    ) -> std::io::Result<Self> {
         let readers: Arc<crate::store::Readers> = Arc::default();
         let pool = WriterPool::start(config.shards, &outbox, &readers, config.release_memory)?;
         Ok(Registry {
             config,
             outbox,
+            captures,
             streams: BTreeMap::new(),
             broken: BTreeMap::new(),
             counters: Arc::default(),
@@ -168,7 +177,7 @@ impl Registry {
                 return Err(e);
             }
         };
-        self.outbox
+        self.captures
             .capture(&config.name, &config.subjects, inbox.clone());
         for subject in &config.subjects {
             self.subjects.insert(subject, &config.name);
@@ -201,7 +210,7 @@ impl Registry {
 
     pub fn stop_all(&mut self) {
         for name in self.streams.keys() {
-            self.outbox.release(name);
+            self.captures.release(name);
         }
         self.pool.stop();
     }
@@ -487,7 +496,7 @@ impl Registry {
             Ok(Err(e)) => return self.respond(req, &error(e)),
             _ => return self.respond(req, &error(ApiError::stream_not_found())),
         }
-        self.outbox
+        self.captures
             .capture(name, &config.subjects, entry.inbox.clone());
         if let Some(entry) = self.streams.get_mut(name) {
             for subject in &entry.config.subjects {
@@ -507,7 +516,7 @@ impl Registry {
             for subject in &entry.config.subjects {
                 self.subjects.remove(subject, name);
             }
-            self.outbox.release(name);
+            self.captures.release(name);
             self.readers.set(name, None);
             entry.inbox.stop();
             entry.path
@@ -817,8 +826,8 @@ impl Registry {
         let inbox = entry.inbox.clone();
         entry.inbox.run(
             move |s: &mut Stream| {
-                use crate::consumer::api;
-                let now = crate::engine::now_ns();
+                use self::consumer_api as api;
+                let now = crate::outbox::now_ns();
                 let mut out = Vec::new();
                 let before: Vec<String> = match &op {
                     OwnedOp::Create => s.consumers.keys().cloned().collect(),

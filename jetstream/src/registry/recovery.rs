@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::{Body, Registry, StoredConfig};
-use crate::engine::{now_ns, EngineError};
+use crate::config::EngineError;
+use crate::outbox::now_ns;
 use crate::store::{Store as _, StoreError};
 use crate::stream::{Policy, Stream};
 

@@ -26,8 +26,8 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
-use crate::engine::Outbox;
 use crate::error::ApiError;
+use crate::outbox::Outbox;
 use crate::store::{Readers, StoreError};
 use crate::stream::{Inbound, Stream};
 
@@ -141,7 +141,7 @@ impl Queue {
     }
 
     fn warn_full(&self) {
-        let now = crate::engine::now_ns() / crate::stream::NANOS_PER_SEC;
+        let now = crate::outbox::now_ns() / crate::stream::NANOS_PER_SEC;
         let last = self.warned_at.load(Ordering::Relaxed);
         if now > last
             && self
@@ -176,6 +176,15 @@ pub enum Refused {
     Full,
     /// The stream is gone.
     Gone,
+}
+
+/// How the server routes publishes to the streams that capture them.
+pub trait Captures: Send + Sync + 'static {
+    /// From now on, publishes on `subjects` go to `inbox` (replacing any
+    /// earlier capture for `stream`).
+    fn capture(&self, stream: &str, subjects: &[String], inbox: StreamInbox);
+    /// Stops capturing for `stream`.
+    fn release(&self, stream: &str);
 }
 
 /// Where work for one stream is handed over.
@@ -357,7 +366,7 @@ impl WriterPool {
         limits: IngestLimits,
         park: bool,
     ) -> Result<StreamInbox, StoreError> {
-        stream.load_consumers(crate::engine::now_ns())?;
+        stream.load_consumers(crate::outbox::now_ns())?;
         let name = stream.policy().name.clone();
         let bytes = stream.store().state().bytes;
         let consumers = stream.consumers.len() as u64;

@@ -15,8 +15,8 @@ use std::time::Instant;
 
 use super::slot::Slot;
 use super::{ShardMsg, StreamOp};
-use crate::engine::Outbox;
 use crate::error::ApiError;
+use crate::outbox::Outbox;
 use crate::store::Readers;
 
 /// Operations taken per pass at most; a bound keeps ack latency fair
@@ -311,8 +311,8 @@ impl Shard {
             }
         };
         let timeout = next_timer.map(|at| at.saturating_duration_since(Instant::now()));
-        let spin = timeout.map_or(crate::engine::SPIN, |t| t.min(crate::engine::SPIN));
-        match crate::engine::spin_recv(rx, spin) {
+        let spin = timeout.map_or(crate::outbox::SPIN, |t| t.min(crate::outbox::SPIN));
+        match crate::outbox::spin_recv(rx, spin) {
             Ok(Some(m)) => return Wake::Msg(m),
             Ok(None) => {}
             Err(()) => return Wake::Closed,

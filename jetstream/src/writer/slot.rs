@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use super::{Job, Queue, Reopen, StreamOp};
 use crate::api::PubAck;
-use crate::engine::{now_ns, OutMsg, Outbox};
 use crate::error::ApiError;
+use crate::outbox::{now_ns, OutMsg, Outbox};
 use crate::store::{Readers, StoreError};
 use crate::stream::{Inbound, PublishError, Stream};
 

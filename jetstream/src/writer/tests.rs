@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::{IngestLimits, Refused, Reopen, StreamInbox, WriterPool};
-use crate::engine::Outbox;
+use crate::outbox::Outbox;
 use crate::store::{Readers, RedbStore, StoreError};
 use crate::stream::{Inbound, Policy, Stream};
 
@@ -36,8 +36,6 @@ impl Outbox for Recorder {
         ));
     }
     fn publish_with_reply(&self, _: &str, _: &str, _: Option<&[u8]>, _: &[u8]) {}
-    fn capture(&self, _: &str, _: &[String], _: StreamInbox) {}
-    fn release(&self, _: &str) {}
 }
 
 impl Recorder {

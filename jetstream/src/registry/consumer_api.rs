@@ -11,11 +11,11 @@ use crate::api::consumer::{
 };
 use crate::api::stream::{RetentionPolicy, StreamConfig};
 use crate::api::{decode, decode_optional, Response, ResponseBody};
-use crate::engine::{OutMsg, Outbox};
 use crate::error::ApiError;
+use crate::outbox::{OutMsg, Outbox};
 use crate::stream::Stream;
 
-use super::{ephemeral_name, Consumer};
+use crate::consumer::{ephemeral_name, Consumer};
 
 /// The version reported in consumer metadata.
 pub const SERVER_VERSION: &str = "2.14.0";
