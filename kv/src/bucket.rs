@@ -109,11 +109,8 @@ impl Bucket {
             serde_json::from_slice(&reply.payload).map_err(|e| KvError::Protocol(e.to_string()))?;
         if let Some(err) = ack.get("error") {
             return Err(match KvError::from(api_error(err)) {
-                KvError::Api {
-                    err_code: 10071,
-                    description,
-                    ..
-                } => KvError::WrongLastRevision(description),
+                // 10071: the key's latest revision is not the one given.
+                KvError::Api(e) if e.err_code == 10071 => KvError::WrongLastRevision(e.description),
                 e => e,
             });
         }

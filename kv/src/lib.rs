@@ -54,16 +54,11 @@ pub enum KvError {
     },
     /// `update` with a revision that is not the key's latest (10071).
     WrongLastRevision(String),
-    /// An error reply of the JetStream API: code, err_code, description.
-    Api {
-        /// The HTTP-like status (400, 404, 503...).
-        code: u16,
-        /// JetStream's error code (10059 stream not found...); 0 for a
-        /// check this crate makes itself.
-        err_code: u32,
-        /// The description as the API gave it.
-        description: String,
-    },
+    /// A bucket configuration this crate refuses before asking (a
+    /// history outside 1..=64).
+    InvalidConfig(String),
+    /// An error reply of the JetStream API.
+    Api(tern_jetstream::error::ApiError),
     /// No reply within `tern_link::API_TIMEOUT`.
     Timeout,
     /// The server behind the port has stopped.
@@ -85,11 +80,8 @@ impl std::fmt::Display for KvError {
                 write!(f, "key {key} exists at revision {revision}")
             }
             KvError::WrongLastRevision(d) => write!(f, "wrong last revision: {d}"),
-            KvError::Api {
-                code,
-                err_code,
-                description,
-            } => write!(f, "{description} (code {code}, err_code {err_code})"),
+            KvError::InvalidConfig(d) => write!(f, "invalid bucket configuration: {d}"),
+            KvError::Api(e) => write!(f, "{e} (status {})", e.code),
             KvError::Timeout => f.write_str("timed out"),
             KvError::Closed => f.write_str("server closed"),
             KvError::Protocol(p) => write!(f, "unexpected reply: {p}"),
@@ -100,14 +92,23 @@ impl std::fmt::Display for KvError {
 
 impl std::error::Error for KvError {}
 
+/// JetStream's "stream not found": a bucket's stream is missing.
+const STREAM_NOT_FOUND: u16 = 10059;
+
 impl KvError {
     /// An API error, with "stream not found" read as the bucket missing.
     pub(crate) fn from_api(e: ApiCallError, bucket: &str) -> KvError {
-        match e {
-            ApiCallError::Api {
-                err_code: 10059, ..
-            } => KvError::BucketNotFound(bucket.to_string()),
-            e => e.into(),
+        KvError::from(e).for_bucket(bucket)
+    }
+
+    /// "Stream not found" (10059) read as `bucket` missing: the one place
+    /// the code is read so.
+    pub(crate) fn for_bucket(self, bucket: &str) -> KvError {
+        match self {
+            KvError::Api(e) if e.err_code == STREAM_NOT_FOUND => {
+                KvError::BucketNotFound(bucket.to_string())
+            }
+            e => e,
         }
     }
 }
@@ -115,15 +116,7 @@ impl KvError {
 impl From<ApiCallError> for KvError {
     fn from(e: ApiCallError) -> Self {
         match e {
-            ApiCallError::Api {
-                code,
-                err_code,
-                description,
-            } => KvError::Api {
-                code,
-                err_code,
-                description,
-            },
+            ApiCallError::Api(e) => KvError::Api(e),
             ApiCallError::Timeout => KvError::Timeout,
             ApiCallError::Closed => KvError::Closed,
             ApiCallError::InvalidSubject(s) => KvError::InvalidSubject(s),
@@ -237,11 +230,9 @@ impl Kv {
             return Err(KvError::InvalidBucketName(config.bucket));
         }
         if !(1..=64).contains(&config.history) {
-            return Err(KvError::Api {
-                code: 400,
-                err_code: 0,
-                description: "history must be between 1 and 64".into(),
-            });
+            return Err(KvError::InvalidConfig(
+                "history must be between 1 and 64".into(),
+            ));
         }
         let subject = format!("$JS.API.STREAM.CREATE.KV_{}", config.bucket);
         self.api(&subject, &config.stream_config()).await?;
@@ -256,12 +247,7 @@ impl Kv {
         let info = self
             .api(&format!("$JS.API.STREAM.INFO.KV_{name}"), &Value::Null)
             .await
-            .map_err(|e| match e {
-                KvError::Api {
-                    err_code: 10059, ..
-                } => KvError::BucketNotFound(name.to_string()),
-                e => e,
-            })?;
+            .map_err(|e| e.for_bucket(name))?;
         Ok(Bucket::new(self.link.clone(), name, &info))
     }
 
@@ -272,12 +258,7 @@ impl Kv {
         }
         self.api(&format!("$JS.API.STREAM.DELETE.KV_{name}"), &Value::Null)
             .await
-            .map_err(|e| match e {
-                KvError::Api {
-                    err_code: 10059, ..
-                } => KvError::BucketNotFound(name.to_string()),
-                e => e,
-            })?;
+            .map_err(|e| e.for_bucket(name))?;
         Ok(())
     }
 

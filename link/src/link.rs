@@ -20,15 +20,9 @@ const LIVENESS_CHECK: Duration = Duration::from_millis(100);
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ApiCallError {
-    /// The JetStream API answered with an error.
-    Api {
-        /// The HTTP-like status (404, 503...).
-        code: u16,
-        /// JetStream's error code (10059 stream not found...).
-        err_code: u32,
-        /// The description as the API gave it.
-        description: String,
-    },
+    /// The JetStream API answered with an error (the one error type the
+    /// server's API, tern-jetstream, uses).
+    Api(tern_jetstream::error::ApiError),
     /// No reply within the bound.
     Timeout,
     /// The server behind the link has stopped.
@@ -42,11 +36,7 @@ pub enum ApiCallError {
 impl std::fmt::Display for ApiCallError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ApiCallError::Api {
-                code,
-                err_code,
-                description,
-            } => write!(f, "{description} (status {code}, error {err_code})"),
+            ApiCallError::Api(e) => write!(f, "{e} (status {})", e.code),
             ApiCallError::Timeout => f.write_str("no reply in time"),
             ApiCallError::Closed => f.write_str("the server has stopped"),
             ApiCallError::InvalidSubject(s) => write!(f, "invalid subject {s:?}"),
@@ -68,9 +58,9 @@ impl From<PortError> for ApiCallError {
 
 impl ApiCallError {
     /// The JetStream error code, for an API error.
-    pub fn err_code(&self) -> Option<u32> {
+    pub fn err_code(&self) -> Option<u16> {
         match self {
-            ApiCallError::Api { err_code, .. } => Some(*err_code),
+            ApiCallError::Api(e) => Some(e.err_code),
             _ => None,
         }
     }
@@ -251,14 +241,8 @@ impl Drop for Link {
 
 /// The `{"code","err_code","description"}` of an error reply.
 pub fn api_error(err: &serde_json::Value) -> ApiCallError {
-    let number = |k: &str| err.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
-    ApiCallError::Api {
-        code: u16::try_from(number("code")).unwrap_or(0),
-        err_code: u32::try_from(number("err_code")).unwrap_or(0),
-        description: err
-            .get("description")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or("")
-            .to_string(),
+    match serde_json::from_value(err.clone()) {
+        Ok(e) => ApiCallError::Api(e),
+        Err(e) => ApiCallError::Protocol(format!("unreadable error {err}: {e}")),
     }
 }

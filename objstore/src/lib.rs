@@ -43,16 +43,10 @@ pub enum ObjectError {
     DigestMismatch(String),
     /// The bucket is sealed: it takes no more changes (10075).
     Sealed,
+    /// A rename onto a name another object has.
+    NameInUse(String),
     /// An error reply of the JetStream API.
-    Api {
-        /// The HTTP-like status (400, 404, 503...).
-        code: u16,
-        /// JetStream's error code (10059 stream not found...); 0 for a
-        /// check this crate makes itself.
-        err_code: u32,
-        /// The description as the API gave it.
-        description: String,
-    },
+    Api(tern_jetstream::error::ApiError),
     /// No reply within `tern_link::API_TIMEOUT`.
     Timeout,
     /// The server behind the port has stopped.
@@ -76,15 +70,7 @@ impl std::error::Error for ObjectError {}
 impl From<ApiCallError> for ObjectError {
     fn from(e: ApiCallError) -> Self {
         match e {
-            ApiCallError::Api {
-                code,
-                err_code,
-                description,
-            } => ObjectError::Api {
-                code,
-                err_code,
-                description,
-            },
+            ApiCallError::Api(e) => ObjectError::Api(e),
             ApiCallError::Timeout => ObjectError::Timeout,
             ApiCallError::Closed => ObjectError::Closed,
             ApiCallError::InvalidSubject(s) => ObjectError::InvalidSubject(s),
@@ -101,11 +87,12 @@ impl From<PortError> for ObjectError {
     }
 }
 
+/// "Stream not found" (10059) read as `bucket` missing.
 fn bucket_missing(e: ApiCallError, bucket: &str) -> ObjectError {
     match e {
-        ApiCallError::Api {
-            err_code: 10059, ..
-        } => ObjectError::BucketNotFound(bucket.to_string()),
+        ApiCallError::Api(e) if e.err_code == 10059 => {
+            ObjectError::BucketNotFound(bucket.to_string())
+        }
         e => e.into(),
     }
 }
@@ -319,9 +306,8 @@ impl Bucket {
             .map_err(|e| ObjectError::Protocol(e.to_string()))?;
         if let Some(err) = ack.get("error") {
             return Err(match tern_link::api_error(err) {
-                ApiCallError::Api {
-                    err_code: 10075, ..
-                } => ObjectError::Sealed,
+                // 10075: the stream is sealed.
+                ApiCallError::Api(e) if e.err_code == 10075 => ObjectError::Sealed,
                 e => e.into(),
             });
         }
@@ -467,9 +453,8 @@ impl Bucket {
                 }
                 Ok(Some(info))
             }
-            Err(ApiCallError::Api {
-                err_code: 10037, ..
-            }) => Ok(None),
+            // 10037: no message for that subject.
+            Err(ApiCallError::Api(e)) if e.err_code == 10037 => Ok(None),
             Err(e) => Err(bucket_missing(e, &self.name)),
         }
     }
@@ -550,11 +535,7 @@ impl Bucket {
     ) -> Result<ObjectInfo, ObjectError> {
         let mut info = self.info(name).await?;
         if meta.name != name && self.info(&meta.name).await.is_ok() {
-            return Err(ObjectError::Api {
-                code: 400,
-                err_code: 0,
-                description: "an object already exists with that name".into(),
-            });
+            return Err(ObjectError::NameInUse(meta.name));
         }
         info.name = meta.name.clone();
         info.description = meta.description;
