@@ -38,13 +38,87 @@ pub struct MsgRef<'a> {
     pub payload: &'a [u8],
 }
 
-/// A message kept: subject, reply, headers and payload owned.
+/// Text held in shared bytes (a subject, a reply subject): cloning or
+/// keeping it copies nothing. Always valid UTF-8.
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
+pub struct Text(bytes::Bytes);
+
+impl Text {
+    /// Text over `bytes` (copied, lossily, only when not UTF-8).
+    fn from_bytes(bytes: bytes::Bytes) -> Text {
+        if std::str::from_utf8(&bytes).is_ok() {
+            Text(bytes)
+        } else {
+            Text(bytes::Bytes::from(
+                String::from_utf8_lossy(&bytes).into_owned(),
+            ))
+        }
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        // Checked when made; never empty by accident.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for Text {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Text {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for Text {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Text {
+        Text(bytes::Bytes::copy_from_slice(s.as_bytes()))
+    }
+}
+
+/// A message kept. Its subject, reply, headers and payload share one
+/// buffer: keeping a message costs one allocation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Msg {
     /// The subject it was published to.
-    pub subject: String,
+    pub subject: Text,
     /// Where replies go, if anywhere.
-    pub reply: Option<String>,
+    pub reply: Option<Text>,
     /// The header block, if any.
     pub headers: Option<bytes::Bytes>,
     /// The payload.
@@ -54,11 +128,28 @@ pub struct Msg {
 impl Msg {
     /// An owned copy of a delivered message.
     pub fn copy(m: &MsgRef<'_>) -> Msg {
+        let reply_len = m.reply.map_or(0, <[u8]>::len);
+        let headers_len = m.headers.map_or(0, <[u8]>::len);
+        let mut buf = bytes::BytesMut::with_capacity(
+            m.subject.len() + reply_len + headers_len + m.payload.len(),
+        );
+        buf.extend_from_slice(m.subject);
+        if let Some(r) = m.reply {
+            buf.extend_from_slice(r);
+        }
+        if let Some(h) = m.headers {
+            buf.extend_from_slice(h);
+        }
+        buf.extend_from_slice(m.payload);
+        let mut all = buf.freeze();
+        let subject = all.split_to(m.subject.len());
+        let reply = m.reply.map(|_| Text::from_bytes(all.split_to(reply_len)));
+        let headers = m.headers.map(|_| all.split_to(headers_len));
         Msg {
-            subject: String::from_utf8_lossy(m.subject).into_owned(),
-            reply: m.reply.map(|r| String::from_utf8_lossy(r).into_owned()),
-            headers: m.headers.map(bytes::Bytes::copy_from_slice),
-            payload: bytes::Bytes::copy_from_slice(m.payload),
+            subject: Text::from_bytes(subject),
+            reply,
+            headers,
+            payload: all,
         }
     }
 }
@@ -131,3 +222,39 @@ pub trait Port: Send + Sync + 'static {
 
 /// A shared port.
 pub type SharedPort = Arc<dyn Port>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_message_splits_its_one_buffer_right() {
+        let m = Msg::copy(&MsgRef {
+            subject: b"orders.new",
+            reply: Some(b"_INBOX.1"),
+            headers: Some(b"NATS/1.0\r\nA: b\r\n\r\n"),
+            payload: b"hello",
+        });
+        assert_eq!(m.subject, "orders.new");
+        assert_eq!(m.reply.as_ref().map(Text::as_str), Some("_INBOX.1"));
+        assert_eq!(m.headers.as_deref(), Some(&b"NATS/1.0\r\nA: b\r\n\r\n"[..]));
+        assert_eq!(&m.payload[..], b"hello");
+        let bare = Msg::copy(&MsgRef {
+            subject: b"s",
+            reply: None,
+            headers: None,
+            payload: b"",
+        });
+        assert_eq!(
+            (bare.subject.as_str(), bare.reply, bare.headers),
+            ("s", None, None)
+        );
+        let odd = Msg::copy(&MsgRef {
+            subject: b"bad\xff",
+            reply: None,
+            headers: None,
+            payload: b"",
+        });
+        assert_eq!(odd.subject, "bad\u{fffd}");
+    }
+}

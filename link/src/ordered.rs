@@ -145,7 +145,7 @@ impl Ordered {
     /// A data message; heartbeats give none and flow-control requests are
     /// answered.
     fn delivered(&self, msg: Msg) -> Option<Delivered> {
-        let reply = msg.reply.as_deref()?;
+        let reply = msg.reply.as_ref()?.as_str();
         if reply.starts_with("$JS.FC.") {
             let _ = self.link.publish(reply, None, None, b"");
             return None;
