@@ -72,6 +72,7 @@ pub struct AccountJetStream {
 /// Whether an export or import is of a stream (messages flow from the
 /// exporter) or of a service (requests flow to it, replies back).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Kind {
     Stream,
     Service,
@@ -88,6 +89,7 @@ impl Kind {
 
 /// How many replies a service import forwards back for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum ResponseType {
     #[default]
     Singleton,
@@ -119,6 +121,7 @@ pub struct Import {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Local {
     Same,
     Prefix(String),

@@ -126,6 +126,7 @@ pub struct Auth {
 
 /// Why a client was refused (all answered `Authorization Violation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AuthError {
     BadToken,
     UnknownUser,

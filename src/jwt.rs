@@ -13,6 +13,7 @@ use crate::nkey::{KeyKind, PublicKey};
 
 /// What a JWT is about (`nats.type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ClaimKind {
     Operator,
     Account,
@@ -39,6 +40,7 @@ impl ClaimKind {
 
 /// Why a JWT was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum JwtError {
     /// Not three base64url parts of JSON.
     Malformed(&'static str),

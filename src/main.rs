@@ -124,7 +124,8 @@ async fn run(opts: Options, flags: cli::Flags) -> ExitCode {
         Err(tern::server::StartError::Listen(e)) => {
             let port = match port {
                 tern::config::options::Port::Fixed(p) => p.to_string(),
-                tern::config::options::Port::Random => "0".to_string(),
+                // Random, as the reference prints it.
+                _ => "0".to_string(),
             };
             error!(target: tern::log::FATAL_TARGET, "Error listening on port: {host}:{port}, \"{e}\"");
             return ExitCode::FAILURE;

@@ -9,6 +9,7 @@ use ring::signature::{UnparsedPublicKey, ED25519};
 
 /// The first byte of an encoded key says what it is a key of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum KeyKind {
     Operator,
     Account,
@@ -29,6 +30,7 @@ impl KeyKind {
 
 /// Why an encoded key was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum KeyError {
     /// Not base32, or not prefix + 32 bytes + CRC in length.
     Encoding,

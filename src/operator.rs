@@ -21,6 +21,7 @@ use crate::permissions::{Entry, Permissions, ResponseRule, Rules};
 
 /// Where account JWTs come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Resolver {
     /// `resolver: MEMORY`: only `resolver_preload`.
     Memory,

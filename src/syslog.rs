@@ -22,6 +22,7 @@ static STYLE: AtomicU8 = AtomicU8::new(0);
 
 /// The syslog framing in force, if logging goes to syslog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Style {
     Network,
     Local,
@@ -41,6 +42,7 @@ pub fn style() -> Option<Style> {
 }
 
 /// Where the datagrams or lines go.
+#[non_exhaustive]
 pub enum Syslog {
     Udp(UdpSocket),
     Tcp(TcpStream),

@@ -21,6 +21,7 @@ pub const AUTO_FALLBACK: Duration = Duration::from_millis(50);
 
 /// When the TLS handshake happens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum HandshakeFirst {
     /// INFO in plaintext, then the handshake (the NATS way).
     #[default]

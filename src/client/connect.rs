@@ -69,6 +69,7 @@ where
 
 /// Why a CONNECT is refused, with the reference's client-visible outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConnectError {
     /// Unparseable JSON or wrong types: closed without an error.
     BadJson,

@@ -41,6 +41,7 @@ pub struct InternalMsg<'a> {
 pub type InternalCallback = Box<dyn Fn(&InternalMsg<'_>) + Send + Sync>;
 
 /// Where a client's deliveries go.
+#[non_exhaustive]
 pub enum Sink {
     Socket(Outbound),
     Internal(InternalCallback),

@@ -11,6 +11,7 @@ use crate::proto::write::Frame;
 
 /// Why a connection closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CloseReason {
     ClientClosed,
     ProtocolError,
@@ -68,6 +69,7 @@ impl CloseReason {
 
 /// What happened to an appended frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Appended {
     /// Buffered, and the caller must wake the writer after its batch.
     Marked,

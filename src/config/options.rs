@@ -29,6 +29,7 @@ pub const LAME_DUCK_DURATION_MIN: Duration = Duration::from_secs(30);
 
 /// Port request: a number, or `-1` for a random free port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Port {
     Fixed(u16),
     Random,
@@ -38,6 +39,7 @@ pub enum Port {
 /// by default (`Always`); a period lets commits skip the sync and flushes
 /// durably on that period instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SyncInterval {
     Always,
     Every(Duration),

@@ -9,6 +9,7 @@ use memchr::memchr;
 
 /// One client op, borrowing the read buffer.
 #[derive(Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Op<'a> {
     Connect(&'a [u8]),
     Pub {
@@ -50,6 +51,7 @@ pub enum Op<'a> {
 /// Why a buffer cannot be parsed. What the client is told, and whether the
 /// connection closes, follows the reference server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ParseError {
     /// `-ERR 'Unknown Protocol Operation'`, then close.
     UnknownOp,

@@ -37,6 +37,7 @@ pub struct Subscription {
 
 /// Whether a subscription should stay after a delivery.
 #[derive(Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AfterDelivery {
     Keep,
     /// The auto-unsubscribe limit was reached with this delivery.

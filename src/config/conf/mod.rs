@@ -60,6 +60,7 @@ impl fmt::Display for Pos {
 /// A parsed value. Durations stay strings (`"2s"`, bare `2s`); see
 /// [`parse_duration`].
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Value {
     Bool(bool),
     Int(i64),
