@@ -30,7 +30,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::config::options::Options;
-use crate::server::{Running, Server, StartError};
+use crate::lifecycle::{Running, StartError};
+use crate::server::Server;
 
 /// How to start an embedded server.
 #[derive(Debug, Clone)]
@@ -68,7 +69,7 @@ impl Builder {
 
     /// Starts the server on the current tokio runtime.
     pub async fn start(self) -> Result<Embedded, StartError> {
-        let running = crate::server::start_listening(self.opts, self.listen).await?;
+        let running = crate::lifecycle::start_listening(self.opts, self.listen).await?;
         Ok(Embedded { running })
     }
 }

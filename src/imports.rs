@@ -16,7 +16,7 @@ use parking_lot::Mutex;
 use tracing::debug;
 
 use crate::account::{map_subject, Account, Import, Kind, Local, ResponseType};
-use crate::client::InternalMsg;
+use crate::handle::InternalMsg;
 use crate::server::Server;
 
 /// How long a service import waits for responses to one request (the
@@ -47,8 +47,8 @@ fn hop(f: impl FnOnce()) {
 /// Wires every configured import again (after a reload changed them):
 /// the old subscriptions go, the configured ones are made afresh.
 pub fn rewire(server: &Arc<Server>) {
-    for sub in server.take_import_subscriptions() {
-        server.unsubscribe_internal(&sub);
+    for (client, sub) in server.take_import_subscriptions() {
+        client.unsubscribe(&sub);
     }
     wire(server);
 }
@@ -123,8 +123,8 @@ fn wire_stream(
             });
         }),
     );
-    let sub = server.subscribe_internal(&client, &import.subject, None, "import");
-    server.keep_import_subscription(sub);
+    let sub = client.subscribe(&import.subject, None, "import");
+    server.keep_import_subscription(client, sub);
 }
 
 fn wire_service(
@@ -165,8 +165,8 @@ fn wire_service(
             });
         }),
     );
-    let sub = server.subscribe_internal(&client, &listen_on, None, "import");
-    server.keep_import_subscription(sub);
+    let sub = client.subscribe(&listen_on, None, "import");
+    server.keep_import_subscription(client, sub);
 }
 
 /// The header naming a service request's account.
@@ -219,7 +219,7 @@ struct Pending {
 impl Replies {
     /// Listens in `exporter` for responses to forwarded requests.
     fn listen(server: &Arc<Server>, exporter: &Arc<Account>) -> Arc<Replies> {
-        let token = crate::nkey::base32_encode(&crate::info::random_bytes::<5>());
+        let token = crate::nkey::base32_encode(&crate::ids::random_bytes::<5>());
         let replies = Arc::new(Replies {
             prefix: format!("_R_.{token}."),
             next: AtomicU64::new(1),
@@ -241,9 +241,8 @@ impl Replies {
                 }
             }),
         );
-        let sub =
-            server.subscribe_internal(&client, &format!("{}>", replies.prefix), None, "replies");
-        server.keep_import_subscription(sub);
+        let sub = client.subscribe(&format!("{}>", replies.prefix), None, "replies");
+        server.keep_import_subscription(client, sub);
         replies
     }
 

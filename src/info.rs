@@ -83,31 +83,10 @@ impl<'a> Info<'a> {
 /// characters), as clients and tools expect: prefix byte, 32 random bytes,
 /// CRC-16 of those, base32 without padding.
 pub fn new_server_id() -> String {
-    crate::nkey::encode_public(crate::nkey::KeyKind::Server, &random_bytes::<32>())
-}
-
-/// Random bytes from the kernel; a time-and-address mix if that fails (an
-/// id only needs to be unique, not secret).
-pub fn random_bytes<const N: usize>() -> [u8; N] {
-    use std::io::Read;
-    let mut out = [0u8; N];
-    let ok = std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut out))
-        .is_ok();
-    if !ok {
-        use std::hash::{BuildHasher, Hasher};
-        for chunk in out.chunks_mut(8) {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u128(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_nanos()),
-            );
-            let v = h.finish().to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-    }
-    out
+    crate::nkey::encode_public(
+        crate::nkey::KeyKind::Server,
+        &crate::ids::random_bytes::<32>(),
+    )
 }
 
 #[cfg(test)]

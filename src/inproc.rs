@@ -12,7 +12,7 @@ use parking_lot::RwLock;
 use tern_link::{Deliver, MsgRef, Port, PortError, SubId};
 
 use crate::account::Account;
-use crate::client::{Handle, InternalMsg};
+use crate::handle::InternalMsg;
 use crate::router::Subscription;
 use crate::Server;
 
@@ -41,6 +41,15 @@ impl ServerPort {
             Err(PortError::Closed)
         } else {
             Ok(())
+        }
+    }
+}
+
+impl ServerPort {
+    /// Takes one of the port's subscriptions out of the router.
+    fn end(&self, sub: &Arc<Subscription>) {
+        if sub.close() {
+            self.account.router.remove(sub);
         }
     }
 }
@@ -80,7 +89,7 @@ impl Port for ServerPort {
             return Err(PortError::InvalidSubject(subject.to_string()));
         }
         let sid = self.next.fetch_add(1, Ordering::Relaxed);
-        let client: Arc<Handle> = self.server.internal_client_in(
+        let client = self.server.internal_client_in(
             &self.account,
             Box::new(move |m: &InternalMsg<'_>| {
                 deliver(&MsgRef {
@@ -91,9 +100,7 @@ impl Port for ServerPort {
                 });
             }),
         );
-        let sub = self
-            .server
-            .subscribe_internal(&client, subject, queue, &sid.to_string());
+        let sub = client.subscribe(subject, queue, &sid.to_string());
         self.subs.write().insert(sid, sub);
         Ok(SubId(sid))
     }
@@ -103,7 +110,7 @@ impl Port for ServerPort {
         if let Some(sub) = removed {
             // The router drops its handle: the client, and with it the
             // callback (which tells a waiting receiver), go.
-            self.server.unsubscribe_internal(&sub);
+            self.end(&sub);
         }
     }
 
@@ -126,11 +133,26 @@ impl Port for ServerPort {
     }
 }
 
+impl Server {
+    /// An in-process connection (`tern_link::Port`) into the default
+    /// account `$G`, where the embedded KV and object store live.
+    pub fn connect(self: &Arc<Self>) -> Arc<dyn tern_link::Port> {
+        Arc::new(ServerPort::new(self.clone(), self.global_account().clone()))
+    }
+
+    /// An in-process connection into `account`; `None` if there is no
+    /// such account.
+    pub fn connect_to(self: &Arc<Self>, account: &str) -> Option<Arc<dyn tern_link::Port>> {
+        let account = self.account(account)?;
+        Some(Arc::new(ServerPort::new(self.clone(), account)))
+    }
+}
+
 impl Drop for ServerPort {
     fn drop(&mut self) {
         let subs: Vec<Arc<Subscription>> = self.subs.write().drain().map(|(_, s)| s).collect();
         for sub in subs {
-            self.server.unsubscribe_internal(&sub);
+            self.end(&sub);
         }
     }
 }

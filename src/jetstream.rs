@@ -20,16 +20,16 @@ use tern_jetstream::writer::{refusal_ack, Refused, StreamInbox};
 use tracing::{info, warn};
 
 use crate::account::{Account, AccountJetStream};
-use crate::client::{Handle, InternalMsg};
 use crate::config::options::{default_store_dir, Options, SyncInterval, API_LEVEL};
+use crate::handle::{FlushSet, InternalMsg};
 use crate::router::Subscription;
-use crate::server::Server;
+use crate::server::{InternalClient, Server};
 
 /// The account's JetStream API subjects.
 const API_SUBJECT: &str = "$JS.API.>";
 
 /// The internal client and subscriptions capturing one stream's subjects.
-type Capture = (Arc<Handle>, Vec<Arc<Subscription>>);
+type Capture = (InternalClient, Vec<Arc<Subscription>>);
 
 /// The server side of JetStream's `Outbox`.
 struct ServerOutbox {
@@ -50,10 +50,25 @@ fn text(b: &[u8]) -> String {
 
 impl Outbox for ServerOutbox {
     fn publish(&self, subject: &str, headers: Option<&[u8]>, payload: &[u8]) {
-        self.server
-            .publish_in(&self.account, subject.as_bytes(), None, headers, payload);
-        self.audits
-            .replied(&self.server, &self.account, subject, payload);
+        let audit = self.audits.replied(&self.server, subject, payload);
+        let mut flush = FlushSet::default();
+        self.server.publish_noted(
+            &self.account,
+            subject.as_bytes(),
+            headers,
+            payload,
+            &mut flush,
+        );
+        if let Some(body) = audit {
+            self.server.publish_noted(
+                &self.account,
+                crate::js_audit::AUDIT_SUBJECT.as_bytes(),
+                None,
+                &body,
+                &mut flush,
+            );
+        }
+        flush.flush();
     }
 
     fn publish_batch(&self, msgs: &[(String, Vec<u8>)]) {
@@ -136,10 +151,7 @@ impl tern_jetstream::writer::Captures for ServerOutbox {
             .iter()
             .chain(consumer_subjects.iter())
             .enumerate()
-            .map(|(i, s)| {
-                self.server
-                    .subscribe_internal(&client, s, None, &i.to_string())
-            })
+            .map(|(i, s)| client.subscribe(s, None, &i.to_string()))
             .collect();
         self.captures
             .lock()
@@ -147,9 +159,9 @@ impl tern_jetstream::writer::Captures for ServerOutbox {
     }
 
     fn release(&self, stream: &str) {
-        if let Some((_, subs)) = self.captures.lock().remove(stream) {
+        if let Some((client, subs)) = self.captures.lock().remove(stream) {
             for sub in &subs {
-                self.server.unsubscribe_internal(sub);
+                client.unsubscribe(sub);
             }
         }
     }
@@ -159,13 +171,13 @@ impl tern_jetstream::writer::Captures for ServerOutbox {
 pub struct Attached {
     /// None: an account without JetStream, whose requests are refused.
     engine: Option<JetStream>,
-    api_sub: Arc<Subscription>,
-    server: Arc<Server>,
+    /// The client taking the account's API requests, and its subscription.
+    api: (InternalClient, Arc<Subscription>),
 }
 
 impl Attached {
     pub fn shutdown(self) {
-        self.server.unsubscribe_internal(&self.api_sub);
+        self.api.0.unsubscribe(&self.api.1);
         if let Some(engine) = self.engine {
             engine.shutdown();
         }
@@ -263,7 +275,7 @@ pub fn attach_late(server: &Arc<Server>, account: &Arc<Account>, js: Option<&Acc
             }
         }
     };
-    server.add_late_jetstream(attached);
+    server.add_shutdown_task(Box::new(move || attached.shutdown()));
 }
 
 /// The server's JetStream settings, before any account's limits.
@@ -313,8 +325,7 @@ fn refuse_for(server: &Arc<Server>, account: &Arc<Account>) -> Attached {
     );
     Attached {
         engine: None,
-        api_sub: server.subscribe_internal(&client, API_SUBJECT, None, "api"),
-        server: server.clone(),
+        api: (client.clone(), client.subscribe(API_SUBJECT, None, "api")),
     }
 }
 
@@ -401,11 +412,10 @@ fn start_for(
             }
         }),
     );
-    let api_sub = server.subscribe_internal(&client, API_SUBJECT, None, "api");
+    let api_sub = client.subscribe(API_SUBJECT, None, "api");
     Ok(Attached {
         engine: Some(engine),
-        api_sub,
-        server: server.clone(),
+        api: (client, api_sub),
     })
 }
 

@@ -84,7 +84,7 @@ impl Audits {
         let cid = PUBLISHER.with(Cell::get);
         let client = server
             .client(cid)
-            .and_then(|h| h.snapshot())
+            .and_then(|c| c.handle.snapshot())
             .map_or(serde_json::Value::Null, |s| {
                 client_info(server, &s, &account.name)
             });
@@ -108,10 +108,12 @@ impl Audits {
     }
 
     /// A message goes out on `subject`: if it answers a noted request,
-    /// the audit follows it.
-    pub fn replied(&self, server: &Server, account: &Account, subject: &str, payload: &[u8]) {
+    /// the audit to follow it. The caller publishes both in one batch, so
+    /// a client that acts on the reply cannot have its next request
+    /// audited before this one.
+    pub fn replied(&self, server: &Server, subject: &str, payload: &[u8]) -> Option<Vec<u8>> {
         if self.count.load(Ordering::Acquire) == 0 {
-            return;
+            return None;
         }
         let found = {
             let mut pending = self.pending.lock();
@@ -119,15 +121,13 @@ impl Audits {
             self.count.store(pending.len(), Ordering::Release);
             found
         };
-        let Some(p) = found else {
-            return;
-        };
+        let p = found?;
         let mut v = serde_json::Map::new();
         v.insert(
             "type".into(),
             json!("io.nats.jetstream.advisory.v1.api_audit"),
         );
-        v.insert("id".into(), json!(crate::monitor::events::event_id()));
+        v.insert("id".into(), json!(crate::ids::event_id()));
         v.insert(
             "timestamp".into(),
             json!(tern_jetstream::api::format_time(
@@ -141,8 +141,7 @@ impl Audits {
             v.insert("request".into(), json!(p.request));
         }
         v.insert("response".into(), json!(String::from_utf8_lossy(payload)));
-        let body = serde_json::to_vec(&serde_json::Value::Object(v)).unwrap_or_default();
-        server.publish_in(account, AUDIT_SUBJECT.as_bytes(), None, None, &body);
+        serde_json::to_vec(&serde_json::Value::Object(v)).ok()
     }
 }
 
@@ -150,7 +149,7 @@ impl Audits {
 /// the name tag.
 fn client_info(
     server: &Server,
-    s: &crate::client::conn_info::ConnSnapshot,
+    s: &crate::handle::conn_info::ConnSnapshot,
     account: &str,
 ) -> serde_json::Value {
     let d = &s.details;

@@ -8,23 +8,50 @@
 //! noted; once the whole read is processed, each noted writer task is woken
 //! once and writes everything it has in one call. A receiver over its
 //! pending limit is cut off as a slow consumer.
+//!
+//! # Layers
+//!
+//! Modules import only from layers below their own (checked by
+//! `tests/layering.rs`), so the crate reads from the bottom up:
+//!
+//! 1. Leaves: `proto` (the wire: parser, writers, CONNECT), `permissions`,
+//!    `ids`, `gotime`, `nkey`, `jwt`, `cert`, `tls`, `rate_limit`,
+//!    `process`, `stats`, `syslog`.
+//! 2. `handle`: what the router delivers to (outbound buffer or callback,
+//!    and what monitoring shows of a connection); `log`.
+//! 3. `router` (subscriptions by subject), then `account` (a router and
+//!    its figures), then `deliver` (a match result to its handles).
+//! 4. `auth` (users, operator trust), `config`, `info`.
+//! 5. `server`: the shared state (accounts, the connection registry,
+//!    internal clients); it knows nothing of sockets, JetStream or
+//!    monitoring.
+//! 6. `imports`, `inproc`, `js_audit`, `jetstream`, then `reload`, then
+//!    `monitor`: each built on the server.
+//! 7. `client`: the socket connection tasks, given their `Connection`
+//!    and the `Stats` rather than reaching through the whole server for
+//!    them.
+//! 8. `lifecycle` (start, accept, stop) and `embed`.
 
 pub mod account;
 pub mod auth;
 pub mod cert;
 pub mod client;
 pub mod config;
+pub mod deliver;
 pub mod embed;
+pub mod gotime;
+pub mod handle;
+pub mod ids;
 pub mod imports;
 pub mod info;
 pub mod inproc;
 pub mod jetstream;
 pub mod js_audit;
 pub mod jwt;
+pub mod lifecycle;
 pub mod log;
 pub mod monitor;
 pub mod nkey;
-pub mod operator;
 pub mod permissions;
 pub mod process;
 pub mod proto;
@@ -32,8 +59,10 @@ pub mod rate_limit;
 pub mod reload;
 pub mod router;
 pub mod server;
+pub mod stats;
 pub mod syslog;
 pub mod tls;
 
 pub use config::options::Options;
-pub use server::{start, Running, Server};
+pub use lifecycle::{start, Running};
+pub use server::Server;

@@ -85,7 +85,7 @@ where
             ctx.field_format()
                 .format_fields(Writer::new(&mut text), event)?;
             let line = serde_json::json!({
-                "time": tern_jetstream::api::format_time(crate::client::conn_info::unix_nanos(std::time::SystemTime::now()) as i64),
+                "time": tern_jetstream::api::format_time(crate::handle::conn_info::unix_nanos(std::time::SystemTime::now()) as i64),
                 "pid": self.pid,
                 "level": level,
                 "msg": text,

@@ -121,7 +121,7 @@ async fn run(opts: Options, flags: cli::Flags) -> ExitCode {
     let (host, port) = (opts.host.clone(), opts.port);
     let running = match tern::start(opts).await {
         Ok(r) => r,
-        Err(tern::server::StartError::Listen(e)) => {
+        Err(tern::lifecycle::StartError::Listen(e)) => {
             let port = match port {
                 tern::config::options::Port::Fixed(p) => p.to_string(),
                 // Random, as the reference prints it.

@@ -96,7 +96,7 @@ pub fn new_nonce() -> String {
     if SystemRandom::new().fill(&mut raw).is_err() {
         // The kernel's generator failed; /dev/urandom is the same source,
         // and a time mix keeps nonces unique if that fails too.
-        raw = crate::info::random_bytes::<11>();
+        raw = crate::ids::random_bytes::<11>();
     }
     URL_SAFE_NO_PAD.encode(raw)
 }

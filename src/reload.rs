@@ -15,9 +15,14 @@ use crate::config::options::Options;
 use crate::config::ConfigError;
 use crate::server::Server;
 
-/// Reads the configuration again (the command line and the config file,
-/// as at start-up).
-pub type Loader = Box<dyn Fn() -> Result<Options, ConfigError> + Send + Sync>;
+pub use crate::config::Loader;
+
+impl Server {
+    /// Reads the configuration again and puts it in force (SIGHUP).
+    pub fn reload(self: &Arc<Self>) -> Result<(), ReloadError> {
+        reload(self)
+    }
+}
 
 /// Why a reload did not happen.
 #[derive(Debug)]
@@ -88,7 +93,7 @@ macro_rules! go_display {
 go_display!(bool, usize, u32, u64, i64);
 impl GoValue for std::time::Duration {
     fn go(&self) -> String {
-        crate::monitor::go_duration(u64::try_from(self.as_nanos()).unwrap_or(u64::MAX))
+        crate::gotime::go_duration(u64::try_from(self.as_nanos()).unwrap_or(u64::MAX))
     }
 }
 impl GoValue for std::path::PathBuf {
@@ -363,8 +368,8 @@ pub fn apply(server: &Arc<Server>, new: Options) -> Result<(), ReloadError> {
             error!("{e}");
         }
     }
-    for handle in server.connections() {
-        handle.request_reauthorize();
+    for conn in server.connections() {
+        conn.handle.request_reauthorize();
     }
     Ok(())
 }
@@ -380,13 +385,14 @@ fn close_over_limit(server: &Server, max: usize) -> usize {
     if conns.len() <= max {
         return 0;
     }
-    conns.sort_by_key(|h| std::cmp::Reverse(h.id));
+    conns.sort_by_key(|c| std::cmp::Reverse(c.id()));
     let over = conns.len() - max;
-    for h in conns.into_iter().take(over) {
-        if let Some(out) = h.outbound() {
+    for c in conns.into_iter().take(over) {
+        if let Some(out) = c.handle.outbound() {
             out.send_now(|b| crate::proto::write::append_err(b, "maximum connections exceeded"));
         }
-        h.close(crate::client::CloseReason::MaxConnectionsExceeded);
+        c.handle
+            .close(crate::handle::CloseReason::MaxConnectionsExceeded);
     }
     over
 }

@@ -176,7 +176,7 @@ fn read_tag() -> String {
 pub fn line(style: Style, level: &Level, fatal: bool, text: &str) -> String {
     let pid = std::process::id();
     let sev = severity(level, fatal);
-    let now = crate::client::conn_info::unix_nanos(std::time::SystemTime::now());
+    let now = crate::handle::conn_info::unix_nanos(std::time::SystemTime::now());
     match style {
         Style::Network => {
             // RFC 3339 to the second.

@@ -3,9 +3,7 @@
 
 mod harness;
 
-use std::sync::Arc;
-
-use tern::client::InternalMsg;
+use tern::handle::InternalMsg;
 use tern::Server;
 use tokio::sync::mpsc;
 
@@ -41,7 +39,7 @@ impl Delivered {
 fn internal_client(
     server: &Server,
 ) -> (
-    Arc<tern::client::Handle>,
+    tern::server::InternalClient,
     mpsc::UnboundedReceiver<Delivered>,
 ) {
     let (tx, rx) = mpsc::unbounded_channel();
@@ -97,7 +95,7 @@ async fn internal_subscriber_receives_from_async_nats() {
     );
     assert_eq!(with_headers.payload, b"body");
 
-    server.unsubscribe_internal(&sub);
+    server.unsubscribe_internal(&handle, &sub);
     client.publish("int.after", "x".into()).await.expect("pub");
     round_trip(&client).await;
     assert!(rx.try_recv().is_err(), "delivered after unsubscribe");

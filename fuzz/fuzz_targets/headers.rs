@@ -20,5 +20,5 @@ fuzz_target!(|data: &[u8]| {
             let _ = tern_jetstream::stream::parse_ttl(v);
         }
     }
-    let _ = tern::client::ConnectOptions::parse(data);
+    let _ = tern::proto::connect::ConnectOptions::parse(data);
 });

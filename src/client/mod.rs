@@ -1,228 +1,31 @@
-//! Clients of the router: socket connections and internal clients.
-//!
-//! A `Handle` is what the router delivers to. A socket client's handle holds
-//! its outbound buffer; an internal client's holds a callback run on the
-//! publisher's task. Each socket connection runs a reader task (read, parse,
-//! route, then wake the noted writers once) and a writer task.
+//! Socket connections: each runs a reader task (read, parse, route, then
+//! wake the noted writers once) and a writer task. What the router
+//! delivers to is the connection's `handle::Handle`; the account it signed
+//! in to is bound on its `server::Connection`.
 
-pub mod conn_info;
-pub(crate) mod connect;
-mod outbound;
 mod reader;
-mod route;
 mod tls;
 mod writer;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::net::SocketAddr;
 
-use tokio::sync::Notify;
-
-pub use connect::ConnectOptions;
-pub use outbound::{Appended, CloseReason, FlushSet, Outbound};
 pub use reader::{run_connection, Greeting};
-pub use route::{deliver_all, deliver_one};
 pub use tls::run_tls_connection;
 
-use crate::account::Account;
-use crate::proto::write::Frame;
+use crate::handle::conn_info::SubSnapshot;
+use crate::handle::CloseReason;
+use crate::server::{Connection, Server};
 
-/// One message as an internal client sees it.
-pub struct InternalMsg<'a> {
-    pub subject: &'a [u8],
-    pub sid: &'a [u8],
-    pub reply: Option<&'a [u8]>,
-    pub headers: Option<&'a [u8]>,
-    pub payload: &'a [u8],
-}
-
-/// Runs on the publisher's task: it must be quick and must not block; copy
-/// what is needed and hand it to a channel.
-pub type InternalCallback = Box<dyn Fn(&InternalMsg<'_>) + Send + Sync>;
-
-/// Where a client's deliveries go.
-#[non_exhaustive]
-pub enum Sink {
-    Socket(Outbound),
-    Internal(InternalCallback),
-}
-
-/// What the router holds for a client.
-pub struct Handle {
-    pub id: u64,
-    /// The account the client signed in to (set once, at sign-in); until
-    /// then `default_account`.
-    account: std::sync::OnceLock<Arc<Account>>,
-    default_account: Arc<Account>,
-    pub sink: Sink,
-    /// Tells the reader task that someone else closed the connection.
-    closing: Notify,
-    /// The client sent CONNECT with protocol 1: it takes INFO updates
-    /// (such as lame duck mode) at any time.
-    async_info: AtomicBool,
-    /// The client negotiated headers; without them it gets messages with
-    /// the header block stripped, as MSG.
-    headers: AtomicBool,
-    /// Set at CONNECT for a user with response permission: the reply
-    /// subjects delivered to it, which it may then publish to.
-    responses: std::sync::OnceLock<crate::permissions::Responses>,
-    /// What monitoring shows of a socket connection.
-    info: Option<Box<conn_info::ConnInfo>>,
-    /// A configuration reload asks the reader to check the client again.
-    reauthorize: AtomicBool,
-}
-
-impl Handle {
-    /// Open reply subjects, for a user with response permission.
-    #[inline]
-    pub fn responses(&self) -> Option<&crate::permissions::Responses> {
-        self.responses.get()
-    }
-
-    /// Gives the connection response permission (once, at sign-in).
-    pub fn allow_responses(&self, rule: crate::permissions::ResponseRule) {
-        let _ = self.responses.set(crate::permissions::Responses::new(rule));
-    }
-
-    /// The account whose subject space the client's subscriptions live in.
-    #[inline]
-    pub fn account(&self) -> &Arc<Account> {
-        self.account.get().unwrap_or(&self.default_account)
-    }
-
-    /// Binds the client to the account it signed in to. Only the first
-    /// sign-in counts: its subscriptions already live there.
-    pub fn set_account(&self, account: Arc<Account>) -> &Arc<Account> {
-        let _ = self.account.set(account);
-        self.account()
-    }
-
-    /// A socket client from `peer`; `default_account` until it signs in.
-    pub fn socket(
-        id: u64,
-        default_account: Arc<Account>,
-        max_pending: usize,
-        peer: std::net::SocketAddr,
-    ) -> Self {
-        Handle {
-            id,
-            account: std::sync::OnceLock::new(),
-            default_account,
-            sink: Sink::Socket(Outbound::new(max_pending)),
-            closing: Notify::new(),
-            async_info: AtomicBool::new(false),
-            headers: AtomicBool::new(false),
-            responses: std::sync::OnceLock::new(),
-            info: Some(Box::new(conn_info::ConnInfo::new(peer))),
-            reauthorize: AtomicBool::new(false),
-        }
-    }
-
-    pub fn internal(id: u64, account: Arc<Account>, callback: InternalCallback) -> Self {
-        Handle {
-            id,
-            account: std::sync::OnceLock::new(),
-            default_account: account,
-            sink: Sink::Internal(callback),
-            closing: Notify::new(),
-            async_info: AtomicBool::new(false),
-            headers: AtomicBool::new(true),
-            responses: std::sync::OnceLock::new(),
-            info: None,
-            reauthorize: AtomicBool::new(false),
-        }
-    }
-
-    /// What monitoring shows of a socket connection; `None` for
-    /// internal clients.
-    pub fn conn_info(&self) -> Option<&conn_info::ConnInfo> {
-        self.info.as_deref()
-    }
-
-    /// The connection's figures now (`None` for internal clients).
-    pub fn snapshot(&self) -> Option<conn_info::ConnSnapshot> {
-        let info = self.info.as_deref()?;
-        let out = self.outbound()?;
-        Some(info.snapshot(self.id, out.pending_bytes(), out.out_counts()))
-    }
-
-    pub fn wants_async_info(&self) -> bool {
-        self.async_info.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn set_headers(&self, on: bool) {
-        self.headers.store(on, Ordering::Release);
-    }
-
-    pub(crate) fn set_async_info(&self, on: bool) {
-        self.async_info.store(on, Ordering::Release);
-    }
-
-    pub fn outbound(&self) -> Option<&Outbound> {
-        match &self.sink {
-            Sink::Socket(out) => Some(out),
-            Sink::Internal(_) => None,
-        }
-    }
-
-    /// Delivers one message for subscription `sid`; socket deliveries are
-    /// noted in `flush` so the writer is woken once per read batch.
-    pub fn deliver(
-        self: &Arc<Self>,
-        frame: &Frame<'_>,
-        sid: &[u8],
-        flush: &mut FlushSet,
-    ) -> Appended {
-        match &self.sink {
-            Sink::Socket(out) => {
-                let appended =
-                    if frame.header_len.is_some() && !self.headers.load(Ordering::Relaxed) {
-                        out.append_with(|b| frame.append_without_headers(b, sid))
-                    } else {
-                        out.append_frame(frame, sid)
-                    };
-                if appended == Appended::Marked {
-                    flush.note(self.clone());
-                }
-                appended
-            }
-            Sink::Internal(callback) => {
-                let (headers, payload) = frame.headers_and_payload();
-                callback(&InternalMsg {
-                    subject: frame.subject,
-                    sid,
-                    reply: frame.reply,
-                    headers,
-                    payload,
-                });
-                Appended::Noted
-            }
-        }
-    }
-
-    /// Closes the connection for `reason`: the writer flushes what it may
-    /// and stops, the reader is told to stop.
-    pub fn close(&self, reason: CloseReason) {
-        if let Some(out) = self.outbound() {
-            out.close(reason);
-        }
-        self.closing.notify_one();
-    }
-
-    pub(crate) async fn closed(&self) {
-        self.closing.notified().await;
-    }
-
-    /// After a configuration reload: the reader checks the client's
-    /// credentials and permissions again (woken as for a close, which
-    /// keeps the read loop to one wake-up source).
-    pub fn request_reauthorize(&self) {
-        self.reauthorize.store(true, Ordering::Release);
-        self.closing.notify_one();
-    }
-
-    /// Whether a re-check was asked for (and clears the request).
-    pub(crate) fn take_reauthorize(&self) -> bool {
-        self.reauthorize.swap(false, Ordering::AcqRel)
+/// A connection closed: the registry lets it go and the system account
+/// hears of it.
+fn connection_closed(
+    server: &Server,
+    conn: &Connection,
+    peer: SocketAddr,
+    reason: CloseReason,
+    subs: Vec<SubSnapshot>,
+) {
+    if let Some(snapshot) = server.connection_closed(conn, peer, reason, subs) {
+        crate::monitor::events::disconnected(server, &snapshot);
     }
 }

@@ -17,8 +17,9 @@ use tracing::debug;
 use crate::rate_limit::{error_limited, REFUSED_CONNECTIONS};
 
 use super::reader::{run_connection, Greeting};
-use super::{CloseReason, Handle};
+use crate::handle::CloseReason;
 use crate::proto::write;
+use crate::server::Connection;
 use crate::server::Server;
 use crate::tls::HandshakeFirst;
 
@@ -27,12 +28,13 @@ const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
 pub async fn run_tls_connection(
     server: Arc<Server>,
-    handle: Arc<Handle>,
+    conn: Arc<Connection>,
     stream: TcpStream,
     peer: SocketAddr,
     client_ip: String,
     acceptor: TlsAcceptor,
 ) {
+    let handle = conn.handle.clone();
     let Some(tls) = server.opts().tls.clone() else {
         return;
     };
@@ -56,7 +58,7 @@ pub async fn run_tls_connection(
         write::append_info(&mut buf, &info);
         let sent = tokio::time::timeout(server.opts().write_deadline, stream.write_all(&buf)).await;
         if !matches!(sent, Ok(Ok(()))) {
-            return closed(&server, &handle, peer, CloseReason::WriteError);
+            return closed(&server, &conn, peer, CloseReason::WriteError);
         }
         if server.opts().allow_non_tls && !starts_handshake(&stream, tls.timeout).await {
             debug!(
@@ -68,15 +70,8 @@ pub async fn run_tls_connection(
                 nonce,
                 client_cert: None,
             };
-            return run_connection(
-                server,
-                handle,
-                stream.into_split(),
-                peer,
-                client_ip,
-                greeting,
-            )
-            .await;
+            return run_connection(server, conn, stream.into_split(), peer, client_ip, greeting)
+                .await;
         }
     }
     debug!(
@@ -96,29 +91,29 @@ pub async fn run_tls_connection(
                     handle.id
                 ),
             );
-            return closed(&server, &handle, peer, CloseReason::TlsHandshakeFailure);
+            return closed(&server, &conn, peer, CloseReason::TlsHandshakeFailure);
         }
         Err(_) => {
             error_limited(
                 &REFUSED_CONNECTIONS,
                 format_args!("{peer} - cid:{} - TLS handshake timeout", handle.id),
             );
-            return closed(&server, &handle, peer, CloseReason::TlsHandshakeFailure);
+            return closed(&server, &conn, peer, CloseReason::TlsHandshakeFailure);
         }
     }
     match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
         Ok(Ok(tls_stream)) => {
             debug!("{peer} - cid:{} - TLS handshake complete", handle.id);
             if let Some(info) = handle.conn_info() {
-                let conn = tls_stream.get_ref().1;
+                let session = tls_stream.get_ref().1;
                 info.update(|d| {
-                    d.tls_version = match conn.protocol_version() {
+                    d.tls_version = match session.protocol_version() {
                         Some(rustls::ProtocolVersion::TLSv1_3) => "1.3".into(),
                         Some(rustls::ProtocolVersion::TLSv1_2) => "1.2".into(),
                         Some(v) => format!("{v:?}"),
                         None => String::new(),
                     };
-                    d.tls_cipher = conn
+                    d.tls_cipher = session
                         .negotiated_cipher_suite()
                         .and_then(|c| c.suite().as_str())
                         .unwrap_or_default()
@@ -139,21 +134,21 @@ pub async fn run_tls_connection(
                     .map(|c| c.as_ref().to_vec()),
             };
             let halves = tokio::io::split(tls_stream);
-            run_connection(server, handle, halves, peer, client_ip, greeting).await;
+            run_connection(server, conn, halves, peer, client_ip, greeting).await;
         }
         Ok(Err(e)) => {
             error_limited(
                 &REFUSED_CONNECTIONS,
                 format_args!("{peer} - cid:{} - TLS handshake error: {e}", handle.id),
             );
-            closed(&server, &handle, peer, CloseReason::TlsHandshakeFailure);
+            closed(&server, &conn, peer, CloseReason::TlsHandshakeFailure);
         }
         Err(_) => {
             error_limited(
                 &REFUSED_CONNECTIONS,
                 format_args!("{peer} - cid:{} - TLS handshake timeout", handle.id),
             );
-            closed(&server, &handle, peer, CloseReason::TlsHandshakeFailure);
+            closed(&server, &conn, peer, CloseReason::TlsHandshakeFailure);
         }
     }
 }
@@ -181,7 +176,7 @@ async fn starts_handshake(stream: &TcpStream, wait: Duration) -> bool {
     )
 }
 
-fn closed(server: &Server, handle: &Arc<Handle>, peer: SocketAddr, reason: CloseReason) {
-    handle.close(reason);
-    server.client_closed(handle, peer, reason, Vec::new());
+fn closed(server: &Server, conn: &Connection, peer: SocketAddr, reason: CloseReason) {
+    conn.handle.close(reason);
+    super::connection_closed(server, conn, peer, reason, Vec::new());
 }

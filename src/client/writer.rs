@@ -7,25 +7,27 @@ use std::time::Duration;
 use bytes::BytesMut;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use super::{CloseReason, Handle};
-use crate::server::Server;
+use crate::handle::CloseReason;
+use crate::server::Connection;
+use crate::stats::Stats;
 
 /// A written buffer larger than this is not kept for reuse, so one burst
 /// does not pin its memory for the life of the connection.
 const KEEP_BUFFER_BYTES: usize = 256 * 1024;
 
 pub(super) async fn run_writer<W: AsyncWrite + Unpin>(
-    handle: Arc<Handle>,
+    conn: Arc<Connection>,
     mut sock: W,
-    server: Arc<Server>,
+    stats: Arc<Stats>,
     write_deadline: Duration,
 ) {
+    let handle = &conn.handle;
     let Some(out) = handle.outbound() else {
         return;
     };
     let mut spare = BytesMut::new();
     'wakes: loop {
-        out.wake.notified().await;
+        out.wait_for_work().await;
         loop {
             let closing = out.take_pending(&mut spare);
             if spare.is_empty() {
@@ -41,7 +43,17 @@ pub(super) async fn run_writer<W: AsyncWrite + Unpin>(
                     break 'wakes;
                 }
                 Err(_) => {
-                    server.slow_consumer(&handle, CloseReason::SlowConsumerWriteDeadline);
+                    tracing::info!(
+                        "cid:{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded",
+                        handle.id,
+                        write_deadline
+                    );
+                    crate::deliver::slow_consumer(
+                        &stats,
+                        conn.account(),
+                        handle,
+                        CloseReason::SlowConsumerWriteDeadline,
+                    );
                     break 'wakes;
                 }
             }

@@ -212,7 +212,7 @@ pub(super) fn check_no_auth_user(opts: &Options) -> Result<(), String> {
 mod tests {
     use super::super::tests::load;
     use super::*;
-    use crate::client::connect::ConnectOptions;
+    use crate::proto::connect::ConnectOptions;
 
     fn signs_in(o: &Options, connect: &str) -> bool {
         o.auth

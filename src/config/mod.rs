@@ -31,6 +31,10 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// Reads the configuration again (the command line and the config file,
+/// as at start-up), for a reload.
+pub type Loader = Box<dyn Fn() -> Result<Options, ConfigError> + Send + Sync>;
+
 impl From<ConfError> for ConfigError {
     fn from(e: ConfError) -> Self {
         ConfigError(e.to_string())

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use super::conf::{Spanned, Value};
 use super::options::Options;
 use super::string;
-use crate::operator::{Resolver, Trust};
+use crate::auth::operator::{Resolver, Trust};
 
 /// What the keys said, before the file is fully read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -56,7 +56,7 @@ fn account_detail(server: &Arc<Server>, account: &Arc<Account>) -> Ordered {
     v.put("account_name", json!(name));
     v.put(
         "update_time",
-        json!(rfc3339(crate::client::conn_info::unix_nanos(
+        json!(rfc3339(crate::handle::conn_info::unix_nanos(
             server.started_at()
         ))),
     );
@@ -196,10 +196,10 @@ pub fn account_stat(server: &Server, account: &Arc<Account>) -> Ordered {
         s.closed_out_bytes.load(Ordering::Relaxed),
     );
     let mut conns = 0;
-    for h in server.connections() {
-        if Arc::ptr_eq(h.account(), account) {
+    for c in server.connections() {
+        if Arc::ptr_eq(c.account(), account) {
             conns += 1;
-            if let Some(out) = h.outbound() {
+            if let Some(out) = c.handle.outbound() {
                 let (m, b) = out.out_counts();
                 sent_msgs += m;
                 sent_bytes += b;

@@ -11,7 +11,7 @@ use super::http::{Request, Response};
 use super::query::{self, go_duration, rfc3339};
 use super::varz::uptime;
 use crate::account::GLOBAL_ACCOUNT;
-use crate::client::conn_info::{ConnSnapshot, SubSnapshot};
+use crate::handle::conn_info::{ConnSnapshot, SubSnapshot};
 use crate::server::Server;
 
 /// Connections listed when `limit` is not given.
@@ -234,9 +234,9 @@ pub fn connz(server: &Arc<Server>, req: &Request) -> Response {
     if open {
         let live = server.connections();
         total += live.len();
-        for h in live {
-            let account = h.account().name.clone();
-            if let Some(s) = h.snapshot() {
+        for c in live {
+            let account = c.account().name.clone();
+            if let Some(s) = c.handle.snapshot() {
                 conns.push((s, account));
             }
         }

@@ -13,7 +13,7 @@ use super::query::rfc3339;
 use super::system::server_info;
 use super::Ordered;
 use crate::account::Account;
-use crate::client::conn_info::ConnSnapshot;
+use crate::handle::conn_info::ConnSnapshot;
 use crate::server::Server;
 
 /// How often the server's statistics go out (the reference's heartbeat),
@@ -34,24 +34,10 @@ fn listening(server: &Server, subject: &str) -> Option<Arc<Account>> {
         .then_some(system)
 }
 
-/// A 22-character event id, as the reference's NUIDs look.
-pub(crate) fn event_id() -> String {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut bytes = [0u8; 22];
-    if ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).is_err() {
-        let t = crate::client::conn_info::unix_nanos(std::time::SystemTime::now());
-        return format!("{t:022}");
-    }
-    bytes
-        .iter()
-        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
-        .collect()
-}
-
 fn typed(kind: &str) -> Ordered {
     let mut v = Ordered::default();
     v.put("type", json!(kind));
-    v.put("id", json!(event_id()));
+    v.put("id", json!(crate::ids::event_id()));
     v.put("timestamp", json!(rfc3339(super::query::now_nanos())));
     v
 }
@@ -99,7 +85,20 @@ fn publish(server: &Server, system: &Account, subject: &str, body: &Ordered) {
 
 /// A client signed in to `account`: its account's connection count
 /// (not for `$G`), then the connect event.
-pub fn connected(server: &Server, handle: &crate::client::Handle, account: &Arc<Account>) {
+impl Server {
+    /// A client signed in to `account`: the system account hears of it.
+    pub(crate) fn client_signed_in(&self, handle: &crate::handle::Handle, account: &Arc<Account>) {
+        connected(self, handle, account);
+    }
+
+    /// A client refused for its credentials: the system account hears of
+    /// it (once signed in, its disconnect says so instead).
+    pub(crate) fn client_refused(&self, handle: &crate::handle::Handle) {
+        auth_error(self, handle);
+    }
+}
+
+pub fn connected(server: &Server, handle: &crate::handle::Handle, account: &Arc<Account>) {
     connection_count(server, account);
     let subject = format!("$SYS.ACCOUNT.{}.CONNECT", account.name);
     let Some(system) = listening(server, &subject) else {
@@ -149,7 +148,7 @@ fn disconnect_event(server: &Server, s: &ConnSnapshot, account: &str) -> Ordered
 /// server's (`$SYS.SERVER.<id>.CLIENT.AUTH.ERR`) and a disconnect in `$G`.
 /// A signed-in client refused by a reload gets its own disconnect when it
 /// closes, nothing here.
-pub fn auth_error(server: &Server, handle: &crate::client::Handle) {
+pub fn auth_error(server: &Server, handle: &crate::handle::Handle) {
     let global = crate::account::GLOBAL_ACCOUNT;
     let in_global = "$SYS.ACCOUNT.CLIENT.AUTH.ERR";
     let subjects = [
@@ -169,7 +168,7 @@ pub fn auth_error(server: &Server, handle: &crate::client::Handle) {
     };
     s.stop = Some((
         super::query::now_nanos(),
-        crate::client::CloseReason::AuthenticationViolation.to_string(),
+        crate::handle::CloseReason::AuthenticationViolation.to_string(),
     ));
     let v = disconnect_event(server, &s, global);
     if to_global {

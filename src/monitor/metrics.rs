@@ -222,13 +222,13 @@ fn connz(e: &mut Exposition, server: &Server, id: &str) {
     let mut conns: Vec<_> = server
         .connections()
         .iter()
-        .filter_map(|h| h.snapshot())
+        .filter_map(|c| c.handle.snapshot())
         .collect();
     let total = conns.len();
     conns.sort_by_key(|s| s.cid);
     conns.truncate(1024);
     let l = [("server_id", id)];
-    let sum = |f: fn(&crate::client::conn_info::ConnSnapshot) -> u64| -> f64 {
+    let sum = |f: fn(&crate::handle::conn_info::ConnSnapshot) -> u64| -> f64 {
         conns.iter().map(f).sum::<u64>() as f64
     };
     e.sample(

@@ -27,7 +27,7 @@ use crate::server::Server;
 use http::{Request, Response};
 
 /// Requests served per path (varz `http_req_stats`).
-pub type RequestStats = parking_lot::Mutex<std::collections::BTreeMap<String, u64>>;
+pub use crate::stats::RequestStats;
 
 /// Why monitoring could not start, in the reference's words.
 #[derive(Debug)]
@@ -309,14 +309,14 @@ pub(super) async fn lookup_with(
     let tx = parking_lot::Mutex::new(Some(tx));
     let client = server.internal_client_in(
         &account,
-        Box::new(move |m: &crate::client::InternalMsg<'_>| {
+        Box::new(move |m: &crate::handle::InternalMsg<'_>| {
             if let Some(tx) = tx.lock().take() {
                 let _ = tx.send(m.payload.to_vec());
             }
         }),
     );
-    let reply = format!("_INBOX.{}", events::event_id());
-    let sub = server.subscribe_internal(&client, &reply, None, "monitor");
+    let reply = format!("_INBOX.{}", crate::ids::event_id());
+    let sub = client.subscribe(&reply, None, "monitor");
     let headers = format!(
         "NATS/1.0\r\n{}: 1\r\n\r\n",
         tern_jetstream::engine::MONITOR_HEADER
@@ -328,11 +328,11 @@ pub(super) async fn lookup_with(
         payload: bytes::Bytes::copy_from_slice(body),
     };
     if inbox.offer(req).is_err() {
-        server.unsubscribe_internal(&sub);
+        client.unsubscribe(&sub);
         return None;
     }
     let answer = tokio::time::timeout(LOOKUP_TIMEOUT, rx).await;
-    server.unsubscribe_internal(&sub);
+    client.unsubscribe(&sub);
     let payload = answer.ok()?.ok()?;
     serde_json::from_slice(&payload).ok()
 }

@@ -18,25 +18,31 @@ use tracing::debug;
 use super::http::{Request, Response};
 use super::query::rfc3339;
 use super::{Ordered, RequestStats};
-use crate::client::InternalMsg;
+use crate::handle::InternalMsg;
 use crate::server::Server;
 
 /// Requests waiting for the service at most; more are dropped (the
 /// requester times out, as with an overloaded reference).
 const QUEUE: usize = 1024;
 
-/// One request taken off the router, or handed over by a client's reader
-/// for one of the services every account imports (`for_account`: answer
-/// for that account, into it).
-pub(crate) struct Asked {
-    subject: String,
-    reply: String,
-    payload: Vec<u8>,
-    for_account: Option<Arc<crate::account::Account>>,
-}
+/// One request taken off the router, or handed over by a client's reader.
+use crate::server::SystemRequest as Asked;
 
-/// Where requests wait for the system service.
-pub(crate) type Queue = mpsc::Sender<Asked>;
+impl Server {
+    /// A request to one of the system services every account imports
+    /// (its own statz and connz), from a client of `account`: queued for
+    /// the system service, answered into `account`. False when `subject`
+    /// is not one of them.
+    pub(crate) fn system_import(
+        &self,
+        account: &Arc<crate::account::Account>,
+        subject: &[u8],
+        reply: &[u8],
+        payload: &[u8],
+    ) -> bool {
+        imported(self, account, subject, reply, payload)
+    }
+}
 
 /// The services every account imports from the system account.
 const IMPORTED: [&[u8]; 3] = [
@@ -302,7 +308,7 @@ async fn server_request(
             Ok(()) => envelope(s),
             Err(e) => error(s, 500, &e.to_string()),
         },
-        "KICK" => client_action(s, o, |h| h.close(crate::client::CloseReason::Kicked))?,
+        "KICK" => client_action(s, o, |h| h.close(crate::handle::CloseReason::Kicked))?,
         "LDM" => client_action(s, o, |h| {
             if let Some(out) = h.outbound() {
                 let mut info = s.info(h.id, None, None, None);
@@ -322,13 +328,13 @@ async fn server_request(
 fn client_action(
     server: &Server,
     o: &Value,
-    act: impl Fn(&crate::client::Handle),
+    act: impl Fn(&crate::handle::Handle),
 ) -> Option<Ordered> {
     let cid = o.get("cid").and_then(Value::as_u64)?;
     Some(
-        match server.connections().into_iter().find(|h| h.id == cid) {
-            Some(h) => {
-                act(&h);
+        match server.connections().into_iter().find(|c| c.id() == cid) {
+            Some(c) => {
+                act(&c.handle);
                 envelope(server)
             }
             None => error(server, 500, &format!("client {cid} not found")),
@@ -557,7 +563,7 @@ pub(crate) async fn statsz(server: &Arc<Server>) -> Ordered {
     let mut st = Ordered::default();
     st.put(
         "start",
-        json!(rfc3339(crate::client::conn_info::unix_nanos(
+        json!(rfc3339(crate::handle::conn_info::unix_nanos(
             server.started_at()
         ))),
     );

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
-use crate::client::Handle;
+use crate::handle::Handle;
 use crate::permissions::Permissions;
 pub use cache::LocalCache;
 use cache::SharedCache;
@@ -234,8 +234,8 @@ impl RouterStats {
 }
 
 /// A subscription as monitoring lists it.
-pub fn sub_snapshot(s: &Subscription) -> crate::client::conn_info::SubSnapshot {
-    crate::client::conn_info::SubSnapshot {
+pub fn sub_snapshot(s: &Subscription) -> crate::handle::conn_info::SubSnapshot {
+    crate::handle::conn_info::SubSnapshot {
         subject: String::from_utf8_lossy(&s.subject).into_owned(),
         queue: s
             .queue

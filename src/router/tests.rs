@@ -7,14 +7,10 @@ use bytes::Bytes;
 use tern_jetstream::subject;
 
 use super::{MatchResult, Router, Subscription};
-use crate::client::Handle;
+use crate::handle::Handle;
 
 fn handle(id: u64) -> Arc<Handle> {
-    Arc::new(Handle::internal(
-        id,
-        Arc::new(crate::account::Account::new("$G")),
-        Box::new(|_| {}),
-    ))
+    Arc::new(Handle::internal(id, Box::new(|_| {})))
 }
 
 fn sub(client: &Arc<Handle>, subject: &str, queue: Option<&str>, sid: usize) -> Arc<Subscription> {

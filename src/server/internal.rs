@@ -8,13 +8,50 @@ use bytes::Bytes;
 
 use super::Server;
 use crate::account::Account;
-use crate::client::{self, FlushSet, Handle, InternalCallback};
+use crate::deliver::deliver_all;
+use crate::handle::{FlushSet, Handle, InternalCallback};
 use crate::proto::write::{Frame, Sizes};
 use crate::router::Subscription;
 
+/// An internal client: a handle without a socket, and the account whose
+/// subject space it subscribes in.
+#[derive(Clone)]
+pub struct InternalClient {
+    /// What the router delivers to (its callback).
+    pub handle: Arc<Handle>,
+    account: Arc<Account>,
+}
+
+impl InternalClient {
+    /// The account it lives in.
+    pub fn account(&self) -> &Arc<Account> {
+        &self.account
+    }
+
+    /// Subscribes it to `subject` (in `queue`, when given) as `sid`.
+    pub fn subscribe(&self, subject: &str, queue: Option<&str>, sid: &str) -> Arc<Subscription> {
+        let sub = Arc::new(Subscription::new(
+            self.handle.clone(),
+            Bytes::copy_from_slice(sid.as_bytes()),
+            Bytes::copy_from_slice(subject.as_bytes()),
+            queue.map(|q| Bytes::copy_from_slice(q.as_bytes())),
+        ));
+        self.account.router.insert(sub.clone());
+        sub
+    }
+
+    /// Ends one of its subscriptions.
+    pub fn unsubscribe(&self, sub: &Arc<Subscription>) {
+        if sub.close() {
+            self.account.router.remove(sub);
+        }
+    }
+}
+
 impl Server {
-    /// Creates an internal client: no socket, deliveries run `callback`.
-    pub fn internal_client(&self, callback: InternalCallback) -> Arc<Handle> {
+    /// Creates an internal client of the default account: no socket,
+    /// deliveries run `callback`.
+    pub fn internal_client(&self, callback: InternalCallback) -> InternalClient {
         self.internal_client_in(&self.global, callback)
     }
 
@@ -23,8 +60,11 @@ impl Server {
         &self,
         account: &Arc<Account>,
         callback: InternalCallback,
-    ) -> Arc<Handle> {
-        Arc::new(Handle::internal(self.next_id(), account.clone(), callback))
+    ) -> InternalClient {
+        InternalClient {
+            handle: Arc::new(Handle::internal(self.next_id(), callback)),
+            account: account.clone(),
+        }
     }
 
     /// Publishes from inside the server into `account`'s subject space;
@@ -45,28 +85,34 @@ impl Server {
         delivered
     }
 
-    /// Subscribes an internal client.
+    /// Publishes into `account` without a reply subject, noting the
+    /// receiving writers in `flush` (the caller wakes them once, after
+    /// the rest of its batch).
+    pub fn publish_noted(
+        &self,
+        account: &Account,
+        subject: &[u8],
+        headers: Option<&[u8]>,
+        payload: &[u8],
+        flush: &mut FlushSet,
+    ) -> bool {
+        self.publish_to(account, subject, subject, None, headers, payload, flush)
+    }
+
+    /// Subscribes an internal client (`InternalClient::subscribe`).
     pub fn subscribe_internal(
         &self,
-        client: &Arc<Handle>,
+        client: &InternalClient,
         subject: &str,
         queue: Option<&str>,
         sid: &str,
     ) -> Arc<Subscription> {
-        let sub = Arc::new(Subscription::new(
-            client.clone(),
-            Bytes::copy_from_slice(sid.as_bytes()),
-            Bytes::copy_from_slice(subject.as_bytes()),
-            queue.map(|q| Bytes::copy_from_slice(q.as_bytes())),
-        ));
-        client.account().router.insert(sub.clone());
-        sub
+        client.subscribe(subject, queue, sid)
     }
 
-    pub fn unsubscribe_internal(&self, sub: &Arc<Subscription>) {
-        if sub.close() {
-            sub.client.account().router.remove(sub);
-        }
+    /// Ends an internal client's subscription (`InternalClient::unsubscribe`).
+    pub fn unsubscribe_internal(&self, client: &InternalClient, sub: &Arc<Subscription>) {
+        client.unsubscribe(sub);
     }
 
     /// Publishes from inside the server; true if anyone received it.
@@ -185,7 +231,7 @@ impl Server {
         let sizes = Sizes::of(header_len, message.len());
         let frame = Frame::new(subject, reply, header_len, message, &sizes);
         let result = account.router.lookup(to);
-        client::deliver_all(self, &result, &frame, None, flush)
+        deliver_all(account, &self.stats, &result, &frame, None, flush)
     }
 }
 

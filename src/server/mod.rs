@@ -1,7 +1,10 @@
-//! The server: its accounts and configuration, the accept loop, the
+//! The server's shared state: its accounts and configuration, the
 //! connection registry and its limits (open and recently closed
-//! connections). Internal clients are in `internal`, starting and
-//! stopping (lame duck mode included) in `lifecycle`.
+//! connections), and the counters. Internal clients are in `internal`.
+//! Starting and stopping (the accept loop and lame duck mode included) is
+//! `crate::lifecycle`, above every module; the connection tasks
+//! (`crate::client`) sit above this one and are given the narrow pieces
+//! they use (their `Connection`, the `Stats`).
 //!
 //! # Locks, and the order they are taken in
 //!
@@ -32,40 +35,78 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
-use tracing::{debug, error, info};
+use tracing::debug;
 
 use crate::account::{Account, GLOBAL_ACCOUNT, SYSTEM_ACCOUNT};
-use crate::client::{self, CloseReason, Handle};
 use crate::config::options::Options;
+use crate::handle::conn_info::{unix_nanos, ClosedRing, ConnSnapshot, SubSnapshot};
+use crate::handle::{CloseReason, Handle};
 use crate::info::{new_server_id, Info};
-use crate::proto::write;
 use crate::router::{Router, Subscription};
+use crate::stats::{RequestStats, Stats};
 
 mod internal;
-mod lifecycle;
 
-use lifecycle::{ACCEPT_MAX_SLEEP, ACCEPT_MIN_SLEEP};
+pub use internal::{InternalClient, RoutedMsg};
 
-pub use internal::RoutedMsg;
-pub use lifecycle::{start, start_listening, Running, StartError};
-
-/// Counters the server keeps (monitoring reads them).
-#[derive(Default)]
-pub struct Stats {
-    pub in_msgs: AtomicU64,
-    pub in_bytes: AtomicU64,
-    /// Messages and bytes sent to clients that have closed (live ones
-    /// keep their own counts).
-    pub closed_out_msgs: AtomicU64,
-    pub closed_out_bytes: AtomicU64,
-    pub slow_consumers: AtomicU64,
-    pub stale_connections: AtomicU64,
-    pub total_connections: AtomicU64,
-    /// Clients refused for their credentials.
-    pub auth_failures: AtomicU64,
+/// A socket connection as the registry keeps it: what the router delivers
+/// to, and the account the client signed in to.
+pub struct Connection {
+    /// What the router delivers to.
+    pub handle: Arc<Handle>,
+    /// The account signed in to (set once, at sign-in); until then
+    /// `default_account`.
+    account: OnceLock<Arc<Account>>,
+    default_account: Arc<Account>,
 }
+
+impl Connection {
+    /// A connection in `default_account` until it signs in.
+    pub fn new(handle: Arc<Handle>, default_account: Arc<Account>) -> Self {
+        Connection {
+            handle,
+            account: OnceLock::new(),
+            default_account,
+        }
+    }
+
+    /// The client's id.
+    pub fn id(&self) -> u64 {
+        self.handle.id
+    }
+
+    /// The account whose subject space the client's subscriptions live in.
+    #[inline]
+    pub fn account(&self) -> &Arc<Account> {
+        self.account.get().unwrap_or(&self.default_account)
+    }
+
+    /// Binds the client to the account it signed in to. Only the first
+    /// sign-in counts: its subscriptions already live there.
+    pub fn set_account(&self, account: Arc<Account>) -> &Arc<Account> {
+        let _ = self.account.set(account);
+        self.account()
+    }
+}
+
+/// A request for the system account's service (`monitor::system`): taken
+/// off the router, or handed over by a client's reader for one of the
+/// services every account imports (`for_account`: answer for that
+/// account, into it).
+pub(crate) struct SystemRequest {
+    pub subject: String,
+    pub reply: String,
+    pub payload: Vec<u8>,
+    pub for_account: Option<Arc<Account>>,
+}
+
+/// Where requests wait for the system service.
+pub(crate) type SystemQueue = tokio::sync::mpsc::Sender<SystemRequest>;
+
+/// Work left for shutdown, such as stopping the JetStream of an account
+/// that arrived after start-up.
+pub type ShutdownTask = Box<dyn FnOnce() + Send>;
 
 pub struct Server {
     /// The running configuration; a reload swaps it whole.
@@ -80,44 +121,44 @@ pub struct Server {
     /// Where monitoring listens, once it does.
     monitor_addr: OnceLock<SocketAddr>,
     /// Monitoring requests served per endpoint (varz `http_req_stats`).
-    http_stats: Arc<crate::monitor::RequestStats>,
+    http_stats: Arc<RequestStats>,
     /// When the server started (varz `start`, `config_load_time`).
     started: std::time::SystemTime,
     /// Set when clients connect over TLS.
     tls: parking_lot::RwLock<Option<tokio_rustls::TlsAcceptor>>,
     /// Reads the configuration again, for a reload.
-    loader: OnceLock<crate::reload::Loader>,
+    loader: OnceLock<crate::config::Loader>,
     /// Every account by name, `$G` and the system account included.
     accounts: parking_lot::RwLock<HashMap<String, Arc<Account>>>,
     system_account: String,
-    clients: Mutex<HashMap<u64, Arc<Handle>>>,
+    clients: Mutex<HashMap<u64, Arc<Connection>>>,
     /// The most recently closed connections (`/connz?state=closed`).
-    closed: crate::client::conn_info::ClosedRing,
+    closed: ClosedRing,
     /// Signalled when the last client leaves the registry.
     clients_gone: Notify,
     next_client_id: AtomicU64,
-    stats: Stats,
+    stats: Arc<Stats>,
     lame_duck: AtomicBool,
     /// Shut down: in-process ports fail fast from then on.
     stopped: AtomicBool,
-    stop_accepting: Notify,
+    pub(crate) stop_accepting: Notify,
     /// JetStream's readers of committed stream data, once it runs.
     js_readers: OnceLock<Arc<tern_jetstream::store::Readers>>,
-    /// JetStream of accounts that arrived after start-up (operator mode),
-    /// shut down with the server.
-    js_late: Mutex<Vec<crate::jetstream::Attached>>,
+    /// What shutdown must still do (JetStream of accounts that arrived
+    /// after start-up, in operator mode).
+    shutdown_tasks: Mutex<Vec<ShutdownTask>>,
     /// Where the system account's service takes its requests.
-    system_queue: OnceLock<crate::monitor::system::Queue>,
+    system_queue: OnceLock<SystemQueue>,
     /// Each JetStream account's API queue, for monitoring's own asks.
     api_inboxes: parking_lot::RwLock<HashMap<String, tern_jetstream::engine::ApiInbox>>,
     /// The subscriptions that carry account imports (replaced on reload).
-    import_subs: Mutex<Vec<Arc<Subscription>>>,
+    import_subs: Mutex<Vec<(InternalClient, Arc<Subscription>)>>,
     /// Each JetStream account's stream ingest queues (`/metrics`).
     ingest_queues: Mutex<Vec<(String, Arc<tern_jetstream::metrics::IngestQueues>)>>,
 }
 
 impl Server {
-    fn new(opts: Options, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
+    pub(crate) fn new(opts: Options, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let id = new_server_id();
         let name = opts.server_name.clone().unwrap_or_else(|| id.clone());
         let global = Arc::new(Account::new(GLOBAL_ACCOUNT));
@@ -137,7 +178,7 @@ impl Server {
                 .entry(a.to_string())
                 .or_insert_with(|| Arc::new(Account::new(a)));
         }
-        let closed = crate::client::conn_info::ClosedRing::new(opts.max_closed_clients);
+        let closed = ClosedRing::new(opts.max_closed_clients);
         Server {
             closed,
             host: opts.host.clone(),
@@ -156,11 +197,11 @@ impl Server {
             clients: Mutex::new(HashMap::new()),
             clients_gone: Notify::new(),
             next_client_id: AtomicU64::new(1),
-            stats: Stats::default(),
+            stats: Arc::default(),
             lame_duck: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
             js_readers: OnceLock::new(),
-            js_late: Mutex::new(Vec::new()),
+            shutdown_tasks: Mutex::new(Vec::new()),
             ingest_queues: Mutex::new(Vec::new()),
             import_subs: Mutex::new(Vec::new()),
             api_inboxes: parking_lot::RwLock::new(HashMap::new()),
@@ -176,7 +217,7 @@ impl Server {
 
     /// How a reload reads the configuration again (the binary sets it to
     /// its command line and config file).
-    pub fn set_config_loader(&self, loader: crate::reload::Loader) {
+    pub fn set_config_loader(&self, loader: crate::config::Loader) {
         let _ = self.loader.set(loader);
     }
 
@@ -188,11 +229,6 @@ impl Server {
     /// New TLS certificates for new connections (a reload).
     pub(crate) fn set_tls(&self, acceptor: Option<tokio_rustls::TlsAcceptor>) {
         *self.tls.write() = acceptor;
-    }
-
-    /// Reads the configuration again and puts it in force (SIGHUP).
-    pub fn reload(self: &Arc<Self>) -> Result<(), crate::reload::ReloadError> {
-        crate::reload::reload(self)
     }
 
     /// Puts a reloaded configuration in force.
@@ -238,11 +274,11 @@ impl Server {
         (a, true)
     }
 
-    pub(crate) fn set_system_queue(&self, queue: crate::monitor::system::Queue) {
+    pub(crate) fn set_system_queue(&self, queue: SystemQueue) {
         let _ = self.system_queue.set(queue);
     }
 
-    pub(crate) fn system_queue(&self) -> Option<&crate::monitor::system::Queue> {
+    pub(crate) fn system_queue(&self) -> Option<&SystemQueue> {
         self.system_queue.get()
     }
 
@@ -255,11 +291,11 @@ impl Server {
         self.api_inboxes.read().get(account).cloned()
     }
 
-    pub(crate) fn keep_import_subscription(&self, sub: Arc<Subscription>) {
-        self.import_subs.lock().push(sub);
+    pub(crate) fn keep_import_subscription(&self, client: InternalClient, sub: Arc<Subscription>) {
+        self.import_subs.lock().push((client, sub));
     }
 
-    pub(crate) fn take_import_subscriptions(&self) -> Vec<Arc<Subscription>> {
+    pub(crate) fn take_import_subscriptions(&self) -> Vec<(InternalClient, Arc<Subscription>)> {
         std::mem::take(&mut self.import_subs.lock())
     }
 
@@ -285,9 +321,14 @@ impl Server {
             .collect()
     }
 
-    /// Keeps an account's JetStream started after start-up.
-    pub(crate) fn add_late_jetstream(&self, js: crate::jetstream::Attached) {
-        self.js_late.lock().push(js);
+    /// Leaves `task` for shutdown to run (off the async workers).
+    pub(crate) fn add_shutdown_task(&self, task: ShutdownTask) {
+        self.shutdown_tasks.lock().push(task);
+    }
+
+    /// What shutdown must still do, taken.
+    pub(crate) fn take_shutdown_tasks(&self) -> Vec<ShutdownTask> {
+        std::mem::take(&mut self.shutdown_tasks.lock())
     }
 
     /// How many socket clients are signed in to `account`.
@@ -295,7 +336,7 @@ impl Server {
         self.clients
             .lock()
             .values()
-            .filter(|h| Arc::ptr_eq(h.account(), account))
+            .filter(|c| Arc::ptr_eq(c.account(), account))
             .count()
     }
 
@@ -316,14 +357,19 @@ impl Server {
         &self.stats
     }
 
+    /// The counters, for a task that keeps them beside it.
+    pub fn shared_stats(&self) -> Arc<Stats> {
+        self.stats.clone()
+    }
+
     /// Messages and bytes sent to clients, closed ones included.
     pub fn out_totals(&self) -> (u64, u64) {
         let (mut msgs, mut bytes) = (
             self.stats.closed_out_msgs.load(Ordering::Relaxed),
             self.stats.closed_out_bytes.load(Ordering::Relaxed),
         );
-        for h in self.all_clients() {
-            if let Some(out) = h.outbound() {
+        for c in self.all_clients() {
+            if let Some(out) = c.handle.outbound() {
                 let (m, b) = out.out_counts();
                 msgs += m;
                 bytes += b;
@@ -347,8 +393,21 @@ impl Server {
     }
 
     /// Monitoring requests served per endpoint.
-    pub fn http_stats(&self) -> &Arc<crate::monitor::RequestStats> {
+    pub fn http_stats(&self) -> &Arc<RequestStats> {
         &self.http_stats
+    }
+
+    pub(crate) fn set_monitor_addr(&self, addr: SocketAddr) {
+        let _ = self.monitor_addr.set(addr);
+    }
+
+    pub(crate) fn set_addr(&self, addr: SocketAddr) {
+        let _ = self.addr.set(addr);
+    }
+
+    /// Lame duck mode: INFO says `ldm` from now on.
+    pub(crate) fn enter_lame_duck(&self) {
+        self.lame_duck.store(true, Ordering::Release);
     }
 
     /// Where HTTP monitoring listens, when it is on.
@@ -423,62 +482,14 @@ impl Server {
         }
     }
 
-    /// Cuts off a client that cannot keep up.
-    pub(crate) fn slow_consumer(&self, handle: &Handle, reason: CloseReason) {
-        self.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
-        handle
-            .account()
-            .stats
-            .slow_consumers
-            .fetch_add(1, Ordering::Relaxed);
-        match reason {
-            CloseReason::SlowConsumerWriteDeadline => info!(
-                "cid:{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded",
-                handle.id,
-                self.opts().write_deadline
-            ),
-            _ => info!(
-                "cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
-                handle.id,
-                self.opts().max_pending
-            ),
-        }
-        handle.close(reason);
-    }
-
     /// Whether closed connections are kept for `/connz`.
     pub(crate) fn keeps_closed_connections(&self) -> bool {
         self.closed.enabled()
     }
 
     /// The kept closed connections, oldest first.
-    pub fn closed_connections(&self) -> Vec<crate::client::conn_info::ConnSnapshot> {
+    pub fn closed_connections(&self) -> Vec<ConnSnapshot> {
         self.closed.all()
-    }
-
-    /// A client signed in to `account`: the system account hears of it.
-    pub(crate) fn client_signed_in(&self, handle: &Handle, account: &Arc<Account>) {
-        crate::monitor::events::connected(self, handle, account);
-    }
-
-    /// A client refused for its credentials: the system account hears of
-    /// it (once signed in, its disconnect says so instead).
-    pub(crate) fn client_refused(&self, handle: &Handle) {
-        crate::monitor::events::auth_error(self, handle);
-    }
-
-    /// A request to one of the system services every account imports
-    /// (its own statz and connz), from a client of `account`: queued for
-    /// the system service, answered into `account`. False when `subject`
-    /// is not one of them.
-    pub(crate) fn system_import(
-        &self,
-        account: &Arc<Account>,
-        subject: &[u8],
-        reply: &[u8],
-        payload: &[u8],
-    ) -> bool {
-        crate::monitor::system::imported(self, account, subject, reply, payload)
     }
 
     /// Whether the server has shut down.
@@ -490,35 +501,14 @@ impl Server {
         self.stopped.store(true, Ordering::Release);
     }
 
-    /// An in-process connection (`tern_link::Port`) into the default
-    /// account `$G`, where the embedded KV and object store live.
-    pub fn connect(self: &Arc<Self>) -> Arc<dyn tern_link::Port> {
-        Arc::new(crate::inproc::ServerPort::new(
-            self.clone(),
-            self.global.clone(),
-        ))
-    }
-
-    /// An in-process connection into `account`; `None` if there is no
-    /// such account.
-    pub fn connect_to(self: &Arc<Self>, account: &str) -> Option<Arc<dyn tern_link::Port>> {
-        let account = self.account(account)?;
-        Some(Arc::new(crate::inproc::ServerPort::new(
-            self.clone(),
-            account,
-        )))
-    }
-
     /// The client with id `cid`, if still connected.
-    pub fn client(&self, cid: u64) -> Option<Arc<Handle>> {
+    pub fn client(&self, cid: u64) -> Option<Arc<Connection>> {
         self.clients.lock().get(&cid).cloned()
     }
 
     /// Every socket client now connected.
-    pub fn connections(&self) -> Vec<Arc<Handle>> {
-        let mut all = self.all_clients();
-        all.retain(|h| h.conn_info().is_some());
-        all
+    pub fn connections(&self) -> Vec<Arc<Connection>> {
+        self.all_clients()
     }
 
     /// Every account, by name.
@@ -528,13 +518,18 @@ impl Server {
         all
     }
 
-    pub(crate) fn client_closed(
+    /// A connection closed for `reason`: its figures join the closed
+    /// totals, its snapshot (with `subs`) joins the closed ring, and it
+    /// leaves the registry. The snapshot is returned for the disconnect
+    /// event.
+    pub(crate) fn connection_closed(
         &self,
-        handle: &Handle,
+        conn: &Connection,
         peer: SocketAddr,
         reason: CloseReason,
-        subs: Vec<crate::client::conn_info::SubSnapshot>,
-    ) {
+        subs: Vec<SubSnapshot>,
+    ) -> Option<ConnSnapshot> {
+        let handle = &conn.handle;
         debug!(
             "{peer} - cid:{} - Client connection closed: {reason:?}",
             handle.id
@@ -547,7 +542,7 @@ impl Server {
             self.stats
                 .closed_out_bytes
                 .fetch_add(bytes, Ordering::Relaxed);
-            let acc = &handle.account().stats;
+            let acc = &conn.account().stats;
             acc.closed_out_msgs.fetch_add(msgs, Ordering::Relaxed);
             acc.closed_out_bytes.fetch_add(bytes, Ordering::Relaxed);
         }
@@ -556,10 +551,7 @@ impl Server {
         // before the events, so the account's count they carry no longer
         // includes it.
         let snapshot = handle.snapshot().map(|mut snap| {
-            snap.stop = Some((
-                crate::client::conn_info::unix_nanos(std::time::SystemTime::now()),
-                reason.to_string(),
-            ));
+            snap.stop = Some((unix_nanos(std::time::SystemTime::now()), reason.to_string()));
             // The count at the close, as the reference keeps it.
             snap.subscriptions = subs.len();
             snap.subs = subs;
@@ -570,12 +562,10 @@ impl Server {
             self.closed.push(snap.clone());
         }
         self.forget_client(handle.id);
-        if let Some(snap) = &snapshot {
-            crate::monitor::events::disconnected(self, snap);
-        }
         if reason == CloseReason::StaleConnection {
             self.stats.stale_connections.fetch_add(1, Ordering::Relaxed);
         }
+        snapshot
     }
 
     /// Takes a closed client out of the registry.
@@ -606,87 +596,38 @@ impl Server {
         )
     }
 
-    fn next_id(&self) -> u64 {
+    pub(crate) fn next_id(&self) -> u64 {
         self.next_client_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    async fn accept_loop(self: Arc<Self>, listener: TcpListener) {
-        let mut pause = ACCEPT_MIN_SLEEP;
-        loop {
-            tokio::select! {
-                () = self.stop_accepting.notified() => return,
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        pause = ACCEPT_MIN_SLEEP;
-                        self.clone().admit(stream, peer);
-                    }
-                    Err(e) => {
-                        // Out of descriptors and the like: back off, doubling
-                        // up to a second as the reference does, keep serving.
-                        error!("Temporary Client Accept Error({e}), sleeping {}ms", pause.as_millis());
-                        tokio::time::sleep(pause).await;
-                        pause = (pause * 2).min(ACCEPT_MAX_SLEEP);
-                    }
-                },
-            }
-        }
-    }
-
-    fn admit(self: Arc<Self>, stream: TcpStream, peer: SocketAddr) {
-        let _ = stream.set_nodelay(true);
-        let id = self.next_id();
-        let opts = self.opts();
-        let handle = Arc::new(Handle::socket(
-            id,
-            self.global.clone(),
-            opts.max_pending,
-            peer,
-        ));
-        let over_limit = {
+    /// Registers a new socket connection; false when the server is at
+    /// `max_connections` (the connection is counted but not kept).
+    pub(crate) fn register(&self, conn: &Arc<Connection>, max_connections: usize) -> bool {
+        let admitted = {
             let mut clients = self.clients.lock();
-            let over = clients.len() >= opts.max_connections;
+            let over = clients.len() >= max_connections;
             if !over {
-                clients.insert(id, handle.clone());
+                clients.insert(conn.id(), conn.clone());
             }
-            over
+            !over
         };
         self.stats.total_connections.fetch_add(1, Ordering::Relaxed);
-        if over_limit {
-            tokio::spawn(refuse_connection(self, handle, stream, peer));
-            return;
-        }
-        debug!("{peer} - cid:{id} - Client connection created");
-        let ip = peer.ip().to_string();
-        let acceptor = self.tls.read().clone();
-        if let Some(acceptor) = acceptor {
-            tokio::spawn(client::run_tls_connection(
-                self, handle, stream, peer, ip, acceptor,
-            ));
-            return;
-        }
-        let greeting = client::Greeting {
-            send_info: true,
-            nonce: self.new_nonce(),
-            client_cert: None,
-        };
-        tokio::spawn(client::run_connection(
-            self,
-            handle,
-            stream.into_split(),
-            peer,
-            ip,
-            greeting,
-        ));
+        admitted
     }
 
-    fn all_clients(&self) -> Vec<Arc<Handle>> {
+    /// The TLS set-up new connections get, when clients use TLS.
+    pub(crate) fn tls_acceptor(&self) -> Option<tokio_rustls::TlsAcceptor> {
+        self.tls.read().clone()
+    }
+
+    pub(crate) fn all_clients(&self) -> Vec<Arc<Connection>> {
         self.clients.lock().values().cloned().collect()
     }
 
     /// Closes every client and waits (bounded) for their tasks to finish.
-    async fn close_all_clients(&self, reason: CloseReason) {
-        for handle in self.all_clients() {
-            handle.close(reason);
+    pub(crate) async fn close_all_clients(&self, reason: CloseReason) {
+        for conn in self.all_clients() {
+            conn.handle.close(reason);
         }
         let wait = async {
             loop {
@@ -699,26 +640,4 @@ impl Server {
         };
         let _ = tokio::time::timeout(Duration::from_secs(5), wait).await;
     }
-}
-
-/// The reference tells a client over the limit after its INFO, then closes.
-async fn refuse_connection(
-    server: Arc<Server>,
-    handle: Arc<Handle>,
-    mut stream: TcpStream,
-    peer: SocketAddr,
-) {
-    use tokio::io::AsyncWriteExt;
-    crate::rate_limit::error_limited(
-        &crate::rate_limit::REFUSED_CONNECTIONS,
-        format_args!("{peer} - cid:{} - maximum connections exceeded", handle.id),
-    );
-    let mut buf = bytes::BytesMut::new();
-    write::append_info(
-        &mut buf,
-        &server.info_json(handle.id, Some(&peer.ip().to_string()), None, None),
-    );
-    write::append_err(&mut buf, "maximum connections exceeded");
-    let _ = tokio::time::timeout(server.opts().write_deadline, stream.write_all(&buf)).await;
-    let _ = stream.shutdown().await;
 }

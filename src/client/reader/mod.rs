@@ -14,17 +14,19 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::time::Instant;
 use tracing::{debug, error, trace};
 
-use super::connect::{ConnectError, ConnectOptions};
-use super::route::{deliver_all, deliver_one};
 use super::writer::run_writer;
-use super::{Appended, CloseReason, FlushSet, Handle};
 use crate::account::Account;
 use crate::auth::claimed_identity;
+use crate::deliver::{deliver_all, deliver_one};
+use crate::handle::{Appended, CloseReason, FlushSet, Handle};
 use crate::permissions::{Permissions, PublishCache};
+use crate::proto::connect::{ConnectError, ConnectOptions};
 use crate::proto::parse::{Limits, Op, ParseError, Parser};
 use crate::proto::write::{self, Frame, Sizes};
 use crate::router::{AfterDelivery, LocalCache, Subscription};
+use crate::server::Connection;
 use crate::server::Server;
+use crate::stats::Stats;
 use tern_jetstream::subject;
 
 /// Requests of the system account's services.
@@ -52,7 +54,7 @@ pub struct Greeting {
 /// splits without a lock (TLS streams split with one).
 pub async fn run_connection<R, W>(
     server: Arc<Server>,
-    handle: Arc<Handle>,
+    conn_entry: Arc<Connection>,
     (rd, wr): (R, W),
     peer: SocketAddr,
     client_ip: String,
@@ -62,15 +64,16 @@ pub async fn run_connection<R, W>(
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let write_deadline = server.opts().write_deadline;
+    let handle = conn_entry.handle.clone();
     let writer = tokio::spawn(run_writer(
-        handle.clone(),
+        conn_entry.clone(),
         wr,
-        server.clone(),
+        server.shared_stats(),
         write_deadline,
     ));
     let mut conn = Conn::new(
         server.clone(),
-        handle.clone(),
+        conn_entry.clone(),
         peer,
         client_ip,
         greeting.nonce,
@@ -89,12 +92,17 @@ pub async fn run_connection<R, W>(
     conn.unsubscribe_all();
     handle.close(reason);
     let _ = writer.await;
-    server.client_closed(&handle, peer, reason, subs);
+    super::connection_closed(&server, &conn_entry, peer, reason, subs);
 }
 
 /// Per-connection state owned by the reader task.
 struct Conn {
     server: Arc<Server>,
+    /// The server's counters (slow consumers found while delivering).
+    stats: Arc<Stats>,
+    /// This connection in the registry (its account binding).
+    entry: Arc<Connection>,
+    /// What the router delivers to for this connection.
     handle: Arc<Handle>,
     peer: SocketAddr,
     client_ip: String,
@@ -153,7 +161,7 @@ struct Close(CloseReason);
 impl Conn {
     fn new(
         server: Arc<Server>,
-        handle: Arc<Handle>,
+        entry: Arc<Connection>,
         peer: SocketAddr,
         client_ip: String,
         nonce: Option<String>,
@@ -193,13 +201,15 @@ impl Conn {
             nonce,
             client_cert: None,
             perms: None,
-            account: handle.account().clone(),
+            account: entry.account().clone(),
             max_subs: o.max_subscriptions,
             max_payload: o.max_payload,
             close_after_batch: None,
             pub_verdicts: PublishCache::default(),
+            stats: server.shared_stats(),
             server,
-            handle,
+            handle: entry.handle.clone(),
+            entry,
             peer,
             client_ip,
         }
@@ -614,10 +624,16 @@ impl Conn {
                 }
             }
         }
-        let server = self.server.clone();
         let result = self.cache.lookup(&self.account.router, frame.subject);
         let skip = (!self.opts.echo).then_some(self.handle.id);
-        let delivered = deliver_all(&server, &result, frame, skip, &mut self.flush);
+        let delivered = deliver_all(
+            &self.account,
+            &self.stats,
+            &result,
+            frame,
+            skip,
+            &mut self.flush,
+        );
         if !delivered {
             if let Some(reply) = frame.reply {
                 self.no_responders(frame.subject, reply);
@@ -642,7 +658,14 @@ impl Conn {
         let headers = write::no_responders_headers(subj);
         let sizes = Sizes::of(Some(headers.len()), headers.len());
         let frame = Frame::new(reply, None, Some(headers.len()), &headers, &sizes);
-        deliver_one(&self.server, &sub, &frame, None, &mut self.flush);
+        deliver_one(
+            &self.account,
+            &self.stats,
+            &sub,
+            &frame,
+            None,
+            &mut self.flush,
+        );
     }
 
     fn subscribe(&mut self, subj: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
@@ -709,7 +732,7 @@ impl Conn {
     }
 
     /// The live subscriptions, for the closed-connection ring.
-    fn subs_snapshot(&self) -> Vec<crate::client::conn_info::SubSnapshot> {
+    fn subs_snapshot(&self) -> Vec<crate::handle::conn_info::SubSnapshot> {
         let mut subs: Vec<_> = self
             .subs
             .values()
@@ -771,7 +794,7 @@ impl Conn {
 /// jitter, as with the reference, unless the interval is shorter.
 fn first_ping_delay(interval: Duration) -> Duration {
     let base = FIRST_PING_DELAY.min(interval);
-    let jitter = u64::from(crate::info::random_bytes::<1>()[0]) * 20 / 255;
+    let jitter = u64::from(crate::ids::random_bytes::<1>()[0]) * 20 / 255;
     base + base * u32::try_from(jitter).unwrap_or(0) / 100
 }
 

@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use super::{first_ping_delay, Close, Conn};
 use crate::auth::User;
-use crate::client::CloseReason;
+use crate::handle::CloseReason;
 use crate::permissions::PublishCache;
 use crate::proto::parse::Limits;
 use crate::rate_limit::error_limited;
@@ -70,7 +70,7 @@ impl Conn {
                 .unwrap_or_else(|| server.global_account().clone()),
             None => server.global_account().clone(),
         };
-        let bound = self.handle.set_account(account).clone();
+        let bound = self.entry.set_account(account).clone();
         if let Some(info) = self.handle.conn_info() {
             info.update(|d| {
                 // A configured user names itself; otherwise what the
@@ -173,7 +173,10 @@ impl Conn {
     }
 
     /// Whether the user `opts` names (by name or NKey) is still configured.
-    fn user_still_exists(auth: &crate::auth::Auth, opts: &crate::client::ConnectOptions) -> bool {
+    fn user_still_exists(
+        auth: &crate::auth::Auth,
+        opts: &crate::proto::connect::ConnectOptions,
+    ) -> bool {
         let named = if opts.nkey.is_empty() {
             &opts.user
         } else {

@@ -3,18 +3,17 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
-use tracing::info;
+use tracing::{debug, error, info};
 
-use super::Server;
-use crate::client::CloseReason;
 use crate::config::options::{Options, Port};
+use crate::handle::{CloseReason, Handle};
 use crate::proto::write;
+use crate::server::{Connection, Server};
 
 /// A started server: its address, and the controls to stop it.
 pub struct Running {
@@ -57,14 +56,16 @@ impl Running {
         self.server
             .close_all_clients(CloseReason::ServerShutdown)
             .await;
-        let mut all = self.jetstream;
-        all.append(&mut self.server.js_late.lock());
-        if !all.is_empty() {
+        let all = self.jetstream;
+        let late = self.server.take_shutdown_tasks();
+        if !all.is_empty() || !late.is_empty() {
             info!("Initiating JetStream Shutdown...");
             // Writer threads finish their batch and commit; off the runtime.
-            let _ =
-                tokio::task::spawn_blocking(move || all.into_iter().for_each(|js| js.shutdown()))
-                    .await;
+            let _ = tokio::task::spawn_blocking(move || {
+                all.into_iter().for_each(|js| js.shutdown());
+                late.into_iter().for_each(|task| task());
+            })
+            .await;
             info!("JetStream Shutdown");
         }
         // Handles that outlive the server (an embedded KV) must not keep
@@ -82,10 +83,14 @@ impl Running {
         let server = self.server.clone();
         info!("Entering lame duck mode, stop accepting new clients");
         crate::monitor::events::server_going(&server, "LAMEDUCK");
-        server.lame_duck.store(true, Ordering::Release);
+        server.enter_lame_duck();
         server.stop_accepting.notify_one();
         let clients = server.all_clients();
-        for handle in clients.iter().filter(|h| h.wants_async_info()) {
+        for handle in clients
+            .iter()
+            .map(|c| &c.handle)
+            .filter(|h| h.wants_async_info())
+        {
             if let Some(out) = handle.outbound() {
                 let info = server.info_json(handle.id, None, None, None);
                 out.send_now(|b| write::append_info(b, &info));
@@ -100,8 +105,8 @@ impl Running {
         if !clients.is_empty() {
             info!("Closing existing clients");
             let pause = spread / u32::try_from(clients.len()).unwrap_or(u32::MAX);
-            for handle in clients {
-                handle.close(CloseReason::LameDuck);
+            for conn in clients {
+                conn.handle.close(CloseReason::LameDuck);
                 if !pause.is_zero() {
                     tokio::time::sleep(pause.min(Duration::from_secs(1))).await;
                 }
@@ -193,7 +198,7 @@ pub async fn start_listening(
         }
         (Some(http), None) => Some((port_number(http), None)),
         (None, Some(https)) => {
-            let acceptor = server.tls.read().clone();
+            let acceptor = server.tls_acceptor();
             let Some(acceptor) = acceptor else {
                 return Err(StartError::Monitor(crate::monitor::MonitorError(
                     "TLS cert and key required for HTTPS".into(),
@@ -208,7 +213,7 @@ pub async fn start_listening(
         let addr = crate::monitor::start(&server, &host, port, tls)
             .await
             .map_err(StartError::Monitor)?;
-        let _ = server.monitor_addr.set(addr);
+        server.set_monitor_addr(addr);
     }
     let jetstream = if opts.jetstream {
         crate::jetstream::start(&server).map_err(StartError::JetStream)?
@@ -218,9 +223,9 @@ pub async fn start_listening(
     let accept_task = if listen_for_clients {
         let listener = listen(&opts.host, port).await.map_err(StartError::Listen)?;
         let addr = listener.local_addr().map_err(StartError::Listen)?;
-        let _ = server.addr.set(addr);
+        server.set_addr(addr);
         info!("Listening for client connections on {}", addr);
-        Some(tokio::spawn(server.clone().accept_loop(listener)))
+        Some(tokio::spawn(accept_loop(server.clone(), listener)))
     } else {
         info!("Not listening for client connections (in-process only)");
         None
@@ -233,8 +238,8 @@ pub async fn start_listening(
 }
 
 /// The reference's accept-error backoff bounds.
-pub(super) const ACCEPT_MIN_SLEEP: Duration = Duration::from_millis(10);
-pub(super) const ACCEPT_MAX_SLEEP: Duration = Duration::from_secs(1);
+const ACCEPT_MIN_SLEEP: Duration = Duration::from_millis(10);
+const ACCEPT_MAX_SLEEP: Duration = Duration::from_secs(1);
 /// The listen backlog: the reference's, so bursts of connects queue
 /// instead of overflowing (the usual 128 stalls a burst for a second).
 const LISTEN_BACKLOG: u32 = 4096;
@@ -263,4 +268,84 @@ async fn listen(host: &str, port: u16) -> std::io::Result<TcpListener> {
             format!("no address for {host}"),
         )
     }))
+}
+
+/// Accepts clients until the server stops accepting.
+async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
+    let mut pause = ACCEPT_MIN_SLEEP;
+    loop {
+        tokio::select! {
+            () = server.stop_accepting.notified() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    pause = ACCEPT_MIN_SLEEP;
+                    admit(server.clone(), stream, peer);
+                }
+                Err(e) => {
+                    // Out of descriptors and the like: back off, doubling
+                    // up to a second as the reference does, keep serving.
+                    error!("Temporary Client Accept Error({e}), sleeping {}ms", pause.as_millis());
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(ACCEPT_MAX_SLEEP);
+                }
+            },
+        }
+    }
+}
+
+/// Registers an accepted client and starts its tasks (or refuses it, at
+/// `max_connections`).
+fn admit(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let id = server.next_id();
+    let opts = server.opts();
+    let handle = Arc::new(Handle::socket(id, opts.max_pending, peer));
+    let conn = Arc::new(Connection::new(handle, server.global_account().clone()));
+    if !server.register(&conn, opts.max_connections) {
+        tokio::spawn(refuse_connection(server, conn.handle.clone(), stream, peer));
+        return;
+    }
+    debug!("{peer} - cid:{id} - Client connection created");
+    let ip = peer.ip().to_string();
+    if let Some(acceptor) = server.tls_acceptor() {
+        tokio::spawn(crate::client::run_tls_connection(
+            server, conn, stream, peer, ip, acceptor,
+        ));
+        return;
+    }
+    let greeting = crate::client::Greeting {
+        send_info: true,
+        nonce: server.new_nonce(),
+        client_cert: None,
+    };
+    tokio::spawn(crate::client::run_connection(
+        server,
+        conn,
+        stream.into_split(),
+        peer,
+        ip,
+        greeting,
+    ));
+}
+
+/// The reference tells a client over the limit after its INFO, then closes.
+async fn refuse_connection(
+    server: Arc<Server>,
+    handle: Arc<Handle>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+) {
+    use tokio::io::AsyncWriteExt;
+    crate::rate_limit::error_limited(
+        &crate::rate_limit::REFUSED_CONNECTIONS,
+        format_args!("{peer} - cid:{} - maximum connections exceeded", handle.id),
+    );
+    let mut buf = bytes::BytesMut::new();
+    write::append_info(
+        &mut buf,
+        &server.info_json(handle.id, Some(&peer.ip().to_string()), None, None),
+    );
+    write::append_err(&mut buf, "maximum connections exceeded");
+    let _ = tokio::time::timeout(server.opts().write_deadline, stream.write_all(&buf)).await;
+    let _ = stream.shutdown().await;
 }

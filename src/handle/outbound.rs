@@ -126,6 +126,12 @@ impl Outbound {
     }
 
     /// Messages and bytes queued to this client so far.
+    /// The most bytes that may wait for the writer before the client is
+    /// cut off as a slow consumer.
+    pub fn max_pending(&self) -> usize {
+        self.max_pending
+    }
+
     pub fn out_counts(&self) -> (u64, u64) {
         let st = self.state.lock();
         (st.out_msgs, st.out_bytes)
@@ -200,7 +206,14 @@ impl Outbound {
 
     /// Swaps the pending bytes into `spare` (which must be empty) for the
     /// writer, returning the close reason if the connection is closing.
-    pub(super) fn take_pending(&self, spare: &mut BytesMut) -> Option<CloseReason> {
+    /// Waits until there is something for the writer (or a close).
+    pub async fn wait_for_work(&self) {
+        self.wake.notified().await;
+    }
+
+    /// Swaps the pending bytes into `spare` for the writer; the close
+    /// reason once the connection is closing.
+    pub fn take_pending(&self, spare: &mut BytesMut) -> Option<CloseReason> {
         let mut st = self.state.lock();
         std::mem::swap(&mut st.buf, spare);
         st.marked = false;

@@ -3,12 +3,14 @@
 //! bcrypt hash) or NKeys (signing the connection's nonce), and
 //! `no_auth_user` for clients that bring no credentials.
 
+pub mod operator;
+
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use crate::client::connect::ConnectOptions;
 use crate::nkey::{decode_signature, PublicKey};
 use crate::permissions::Permissions;
+use crate::proto::connect::ConnectOptions;
 
 /// A configured secret: compared in constant time when plain, verified
 /// against the hash when it is a bcrypt one (`$2a$...`, as the reference
@@ -121,7 +123,7 @@ pub struct Auth {
     /// Permissions of users that have none of their own.
     pub default_permissions: Option<Arc<Permissions>>,
     /// Operator mode: users bring JWTs of accounts these operators trust.
-    pub trust: Option<crate::operator::Trust>,
+    pub trust: Option<crate::auth::operator::Trust>,
 }
 
 /// Why a client was refused (all answered `Authorization Violation`).

@@ -12,12 +12,12 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::{AuthError, User};
 use crate::account::AccountJetStream;
-use crate::auth::{AuthError, User};
-use crate::client::connect::ConnectOptions;
 use crate::jwt::{self, ClaimKind, Claims};
 use crate::nkey::{decode_signature, KeyKind, PublicKey};
 use crate::permissions::{Entry, Permissions, ResponseRule, Rules};
+use crate::proto::connect::ConnectOptions;
 
 /// Where account JWTs come from.
 #[derive(Debug, Clone, PartialEq, Eq)]

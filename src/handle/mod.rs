@@ -1,0 +1,192 @@
+//! What the router delivers to: a client's `Handle`. A socket client's
+//! handle holds its outbound buffer (`Outbound`) and what monitoring shows
+//! of it (`ConnInfo`); an internal client's holds a callback run on the
+//! publisher's task. The handle knows nothing of accounts or servers: the
+//! connection that owns it binds those (`server::Connection`).
+
+pub mod conn_info;
+mod outbound;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+pub use outbound::{Appended, CloseReason, FlushSet, Outbound};
+
+use crate::proto::write::Frame;
+
+/// One message as an internal client sees it.
+pub struct InternalMsg<'a> {
+    pub subject: &'a [u8],
+    pub sid: &'a [u8],
+    pub reply: Option<&'a [u8]>,
+    pub headers: Option<&'a [u8]>,
+    pub payload: &'a [u8],
+}
+
+/// Runs on the publisher's task: it must be quick and must not block; copy
+/// what is needed and hand it to a channel.
+pub type InternalCallback = Box<dyn Fn(&InternalMsg<'_>) + Send + Sync>;
+
+/// Where a client's deliveries go.
+#[non_exhaustive]
+pub enum Sink {
+    Socket(Outbound),
+    Internal(InternalCallback),
+}
+
+/// What the router holds for a client.
+pub struct Handle {
+    pub id: u64,
+    pub sink: Sink,
+    /// Tells the reader task that someone else closed the connection.
+    closing: Notify,
+    /// The client sent CONNECT with protocol 1: it takes INFO updates
+    /// (such as lame duck mode) at any time.
+    async_info: AtomicBool,
+    /// The client negotiated headers; without them it gets messages with
+    /// the header block stripped, as MSG.
+    headers: AtomicBool,
+    /// Set at CONNECT for a user with response permission: the reply
+    /// subjects delivered to it, which it may then publish to.
+    responses: std::sync::OnceLock<crate::permissions::Responses>,
+    /// What monitoring shows of a socket connection.
+    info: Option<Box<conn_info::ConnInfo>>,
+    /// A configuration reload asks the reader to check the client again.
+    reauthorize: AtomicBool,
+}
+
+impl Handle {
+    /// Open reply subjects, for a user with response permission.
+    #[inline]
+    pub fn responses(&self) -> Option<&crate::permissions::Responses> {
+        self.responses.get()
+    }
+
+    /// Gives the connection response permission (once, at sign-in).
+    pub fn allow_responses(&self, rule: crate::permissions::ResponseRule) {
+        let _ = self.responses.set(crate::permissions::Responses::new(rule));
+    }
+
+    /// A socket client from `peer`.
+    pub fn socket(id: u64, max_pending: usize, peer: std::net::SocketAddr) -> Self {
+        Handle {
+            id,
+            sink: Sink::Socket(Outbound::new(max_pending)),
+            closing: Notify::new(),
+            async_info: AtomicBool::new(false),
+            headers: AtomicBool::new(false),
+            responses: std::sync::OnceLock::new(),
+            info: Some(Box::new(conn_info::ConnInfo::new(peer))),
+            reauthorize: AtomicBool::new(false),
+        }
+    }
+
+    /// An internal client: deliveries run `callback`.
+    pub fn internal(id: u64, callback: InternalCallback) -> Self {
+        Handle {
+            id,
+            sink: Sink::Internal(callback),
+            closing: Notify::new(),
+            async_info: AtomicBool::new(false),
+            headers: AtomicBool::new(true),
+            responses: std::sync::OnceLock::new(),
+            info: None,
+            reauthorize: AtomicBool::new(false),
+        }
+    }
+
+    /// What monitoring shows of a socket connection; `None` for
+    /// internal clients.
+    pub fn conn_info(&self) -> Option<&conn_info::ConnInfo> {
+        self.info.as_deref()
+    }
+
+    /// The connection's figures now (`None` for internal clients).
+    pub fn snapshot(&self) -> Option<conn_info::ConnSnapshot> {
+        let info = self.info.as_deref()?;
+        let out = self.outbound()?;
+        Some(info.snapshot(self.id, out.pending_bytes(), out.out_counts()))
+    }
+
+    pub fn wants_async_info(&self) -> bool {
+        self.async_info.load(Ordering::Acquire)
+    }
+
+    pub fn set_headers(&self, on: bool) {
+        self.headers.store(on, Ordering::Release);
+    }
+
+    pub fn set_async_info(&self, on: bool) {
+        self.async_info.store(on, Ordering::Release);
+    }
+
+    pub fn outbound(&self) -> Option<&Outbound> {
+        match &self.sink {
+            Sink::Socket(out) => Some(out),
+            Sink::Internal(_) => None,
+        }
+    }
+
+    /// Delivers one message for subscription `sid`; socket deliveries are
+    /// noted in `flush` so the writer is woken once per read batch.
+    pub fn deliver(
+        self: &Arc<Self>,
+        frame: &Frame<'_>,
+        sid: &[u8],
+        flush: &mut FlushSet,
+    ) -> Appended {
+        match &self.sink {
+            Sink::Socket(out) => {
+                let appended =
+                    if frame.header_len.is_some() && !self.headers.load(Ordering::Relaxed) {
+                        out.append_with(|b| frame.append_without_headers(b, sid))
+                    } else {
+                        out.append_frame(frame, sid)
+                    };
+                if appended == Appended::Marked {
+                    flush.note(self.clone());
+                }
+                appended
+            }
+            Sink::Internal(callback) => {
+                let (headers, payload) = frame.headers_and_payload();
+                callback(&InternalMsg {
+                    subject: frame.subject,
+                    sid,
+                    reply: frame.reply,
+                    headers,
+                    payload,
+                });
+                Appended::Noted
+            }
+        }
+    }
+
+    /// Closes the connection for `reason`: the writer flushes what it may
+    /// and stops, the reader is told to stop.
+    pub fn close(&self, reason: CloseReason) {
+        if let Some(out) = self.outbound() {
+            out.close(reason);
+        }
+        self.closing.notify_one();
+    }
+
+    pub async fn closed(&self) {
+        self.closing.notified().await;
+    }
+
+    /// After a configuration reload: the reader checks the client's
+    /// credentials and permissions again (woken as for a close, which
+    /// keeps the read loop to one wake-up source).
+    pub fn request_reauthorize(&self) {
+        self.reauthorize.store(true, Ordering::Release);
+        self.closing.notify_one();
+    }
+
+    /// Whether a re-check was asked for (and clears the request).
+    pub fn take_reauthorize(&self) -> bool {
+        self.reauthorize.swap(false, Ordering::AcqRel)
+    }
+}
