@@ -13,9 +13,15 @@ pub const GLOBAL_ACCOUNT: &str = "$G";
 /// The system account's name when `system_account` does not name one.
 pub const SYSTEM_ACCOUNT: &str = "$SYS";
 
+/// One account at run time: its subject space and its traffic counts.
+/// Shared by every client in it.
 pub struct Account {
+    /// The account's name (`$G`, `$SYS`, or a configured one).
     pub name: String,
+    /// The account's subscriptions; subjects never cross accounts except
+    /// through exports and imports.
     pub router: Router,
+    /// What the account's clients sent, and its slow consumers.
     pub stats: AccountStats,
 }
 
@@ -24,15 +30,20 @@ pub struct Account {
 /// clients received is summed from their outbound counts when asked.
 #[derive(Default)]
 pub struct AccountStats {
+    /// Messages its clients published.
     pub in_msgs: AtomicU64,
+    /// Bytes (headers and payload) of those messages.
     pub in_bytes: AtomicU64,
     /// Sent to clients of this account that have closed.
     pub closed_out_msgs: AtomicU64,
+    /// Bytes of those messages.
     pub closed_out_bytes: AtomicU64,
+    /// Its clients cut off as slow consumers since the server started.
     pub slow_consumers: AtomicU64,
 }
 
 impl Account {
+    /// An account with no subscriptions and zeroed counts.
     pub fn new(name: &str) -> Self {
         Account {
             name: name.to_string(),
@@ -52,10 +63,13 @@ impl Account {
 /// their account's name).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccountConfig {
+    /// The account's name, as clients and monitoring see it.
     pub name: String,
     /// `jetstream: enabled` or a limits block.
     pub jetstream: Option<AccountJetStream>,
+    /// Subjects it offers to other accounts (`exports`).
     pub exports: Vec<Export>,
+    /// Subjects it takes from other accounts' exports (`imports`).
     pub imports: Vec<Import>,
 }
 
@@ -63,9 +77,13 @@ pub struct AccountConfig {
 /// reference writes them).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccountJetStream {
+    /// `max_memory` (`max_mem`): bytes of memory storage its streams may use.
     pub max_memory: Option<i64>,
+    /// `max_store` (`max_file`): bytes of file storage its streams may use.
     pub max_storage: Option<i64>,
+    /// `max_streams`: how many streams it may have.
     pub max_streams: Option<i64>,
+    /// `max_consumers`: how many consumers it may have.
     pub max_consumers: Option<i64>,
 }
 
@@ -74,11 +92,15 @@ pub struct AccountJetStream {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Kind {
+    /// Messages published on the subject in one account appear in another.
     Stream,
+    /// Requests on the subject go to the exporting account's responders, and
+    /// their replies come back.
     Service,
 }
 
 impl Kind {
+    /// The word the config and JWT claims use for it.
     pub fn name(self) -> &'static str {
         match self {
             Kind::Stream => "stream",
@@ -91,25 +113,33 @@ impl Kind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum ResponseType {
+    /// One reply per request: the first closes it (the default).
     #[default]
     Singleton,
+    /// Any number of replies, until an empty one or the response threshold.
     Stream,
+    /// A reply sent in chunks, ended by an empty one; tern forwards it as it
+    /// does `Stream`.
     Chunked,
 }
 
 /// A subject an account offers to others.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Export {
+    /// A stream or a service.
     pub kind: Kind,
+    /// The subject offered, wildcards allowed.
     pub subject: String,
     /// Who may import it; empty: any account.
     pub accounts: Vec<String>,
+    /// For a service: how many replies one request may get.
     pub response_type: ResponseType,
 }
 
 /// A subject an account takes from another's export.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Import {
+    /// A stream or a service; must match the export.
     pub kind: Kind,
     /// The exporting account.
     pub account: String,
@@ -120,11 +150,16 @@ pub struct Import {
     pub local: Local,
 }
 
+/// Where an import's subject appears in the importing account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Local {
+    /// Under the same subject as in the exporting account.
     Same,
+    /// A stream import's `prefix`, put before the subject with a dot.
     Prefix(String),
+    /// The `to` subject, a service's local name or a stream's mapping; its
+    /// wildcards take the tokens the exported subject's wildcards matched.
     To(String),
 }
 

@@ -15,8 +15,11 @@ use crate::nkey::{KeyKind, PublicKey};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ClaimKind {
+    /// An operator: issues account JWTs; trusted through the config.
     Operator,
+    /// An account: issues user JWTs; its subject is its own subject space.
     Account,
+    /// A user: signs in to the account that issued it.
     User,
 }
 
@@ -50,6 +53,7 @@ pub enum JwtError {
     Issuer,
     /// `sub` is not a public key of the claim's kind.
     Subject,
+    /// The signature does not verify with the issuer's key.
     Signature,
     /// `nats.type` is not the kind asked for.
     WrongKind,
@@ -81,14 +85,19 @@ struct Header {
 /// The registered claims, and the NATS-specific ones as JSON.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Claims {
+    /// The JWT's id (`jti`): a hash of its claims.
     #[serde(default)]
     pub jti: String,
+    /// Issued at, Unix seconds.
     #[serde(default)]
     pub iat: i64,
+    /// The issuer's public key (`iss`), which signed it.
     #[serde(default)]
     pub iss: String,
+    /// A name for people, not used to match anything.
     #[serde(default)]
     pub name: String,
+    /// The public key the JWT is about (`sub`): the operator, account or user.
     #[serde(default)]
     pub sub: String,
     /// Expiry, Unix seconds; 0: none.
@@ -97,6 +106,8 @@ pub struct Claims {
     /// Not before, Unix seconds; 0: none.
     #[serde(default)]
     pub nbf: i64,
+    /// The NATS claims (`nats`): type, limits, permissions, signing keys, as
+    /// issued.
     #[serde(default)]
     pub nats: Value,
 }

@@ -32,35 +32,37 @@
 //!    them.
 //! 8. `lifecycle` (start, accept, stop) and `embed`.
 
+#![warn(missing_docs)]
+
 pub mod account;
 pub mod auth;
-pub mod cert;
-pub mod client;
+pub(crate) mod cert;
+pub(crate) mod client;
 pub mod config;
-pub mod deliver;
+pub(crate) mod deliver;
 pub mod embed;
-pub mod gotime;
+pub(crate) mod gotime;
 pub mod handle;
-pub mod ids;
-pub mod imports;
-pub mod info;
-pub mod inproc;
-pub mod jetstream;
-pub mod js_audit;
+pub(crate) mod ids;
+pub(crate) mod imports;
+pub(crate) mod info;
+pub(crate) mod inproc;
+pub(crate) mod jetstream;
+pub(crate) mod js_audit;
 pub mod jwt;
 pub mod lifecycle;
 pub mod log;
-pub mod monitor;
+pub(crate) mod monitor;
 pub mod nkey;
 pub mod permissions;
 pub mod process;
 pub mod proto;
-pub mod rate_limit;
+pub(crate) mod rate_limit;
 pub mod reload;
 pub mod router;
 pub mod server;
 pub mod stats;
-pub mod syslog;
+pub(crate) mod syslog;
 pub mod tls;
 
 pub use config::options::Options;

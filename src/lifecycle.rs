@@ -15,6 +15,11 @@ use crate::handle::{CloseReason, Handle};
 use crate::proto::write;
 use crate::server::{Connection, Server};
 
+// The errors `StartError` carries, named here: the modules that define
+// them are private to the crate.
+pub use crate::jetstream::JetStreamStartError;
+pub use crate::monitor::MonitorError;
+
 /// A started server: its address, and the controls to stop it.
 pub struct Running {
     server: Arc<Server>,

@@ -136,9 +136,13 @@ fn local_tm(secs: u64) -> Option<libc::tm> {
 /// Where and how much to log.
 #[derive(Default)]
 pub struct LogSettings<'a> {
+    /// Log to this file; `None`: stderr (or syslog).
     pub file: Option<&'a Path>,
+    /// Start each line with the local time.
     pub logtime: bool,
+    /// Log debug lines.
     pub debug: bool,
+    /// Log the protocol traffic (trace lines), and debug lines with it.
     pub trace: bool,
     /// Rotate the file once it reaches this many bytes (0: never).
     pub size_limit: u64,

@@ -11,9 +11,13 @@ use ring::signature::{UnparsedPublicKey, ED25519};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KeyKind {
+    /// An operator's key (encoded with a leading `O`).
     Operator,
+    /// An account's key (leading `A`).
     Account,
+    /// A user's key (leading `U`).
     User,
+    /// A server's key (leading `N`).
     Server,
 }
 
@@ -34,6 +38,7 @@ impl KeyKind {
 pub enum KeyError {
     /// Not base32, or not prefix + 32 bytes + CRC in length.
     Encoding,
+    /// The CRC-16 at the end does not match the key.
     Checksum,
     /// A valid key of another kind (an account key where a user's was due).
     WrongKind,

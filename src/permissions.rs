@@ -14,14 +14,18 @@ use tern_jetstream::subject;
 /// One allow-or-deny list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rules {
+    /// `allow`: subjects permitted; `None` permits every subject not denied.
     pub allow: Option<Vec<Entry>>,
+    /// `deny`: subjects refused even when allowed.
     pub deny: Vec<Entry>,
 }
 
 /// A subject pattern, with a queue group pattern for subscribe entries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// The subject pattern, wildcards allowed.
     pub subject: String,
+    /// For subscribe entries: the queue group pattern the entry is limited to.
     pub queue: Option<String>,
 }
 
@@ -38,7 +42,9 @@ impl Entry {
 /// A user's permissions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Permissions {
+    /// What it may publish to.
     pub publish: Rules,
+    /// What it may subscribe to.
     pub subscribe: Rules,
     /// `allow_responses`: may publish to the reply subjects of messages it
     /// received, up to `max` times each, within `expires`.
@@ -49,7 +55,10 @@ pub struct Permissions {
 /// reference's defaults) or `{ max, expires }`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResponseRule {
+    /// Responses allowed to one reply subject.
     pub max: u32,
+    /// How long a reply subject stays open after the request was delivered;
+    /// zero: until `max` is used up.
     pub expires: Duration,
 }
 
@@ -79,6 +88,7 @@ pub struct Responses {
 type OpenReply = (Instant, u32);
 
 impl Responses {
+    /// An empty record of reply subjects, under `rule`.
     pub fn new(rule: ResponseRule) -> Responses {
         Responses {
             rule,
@@ -273,6 +283,8 @@ pub struct PublishCache {
 }
 
 impl PublishCache {
+    /// Whether `perms` let the connection publish to `subj`, from the cache
+    /// when this subject was judged before.
     #[inline]
     pub fn may_publish(&mut self, perms: &Permissions, subj: &[u8]) -> bool {
         if !self.last.is_empty() && self.last == subj {

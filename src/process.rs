@@ -38,8 +38,12 @@ pub fn write_ports_file(
 /// A `--signal` command: what to send, and to which process.
 #[derive(Debug, PartialEq, Eq)]
 pub struct SignalCommand {
+    /// The signal to send (`stop` is SIGKILL, `ldm` SIGUSR2, and so on).
     pub signal: libc::c_int,
+    /// The command's name as given (`ldm`, `reload`...).
     pub name: String,
+    /// The process: a pid or a pid file; `None`: every other process
+    /// running this executable.
     pub target: Option<String>,
 }
 

@@ -36,14 +36,21 @@ pub enum HandshakeFirst {
 /// A `tls { }` block (or the flags), as configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsConfig {
+    /// The server's certificate chain, PEM (`cert_file`, `--tlscert`).
     pub cert_file: Option<PathBuf>,
+    /// The certificate's private key, PEM (`key_file`, `--tlskey`).
     pub key_file: Option<PathBuf>,
+    /// CA certificates, PEM, that client certificates must chain to when
+    /// `verify` is on (`ca_file`, `--tlscacert`).
     pub ca_file: Option<PathBuf>,
     /// Client certificates are required and verified.
     pub verify: bool,
     /// And the certificate names the user (`verify_and_map`).
     pub map_users: bool,
+    /// How long a client's handshake may take (`timeout`).
     pub timeout: Duration,
+    /// Whether the handshake comes before or after the plaintext INFO
+    /// (`handshake_first`).
     pub handshake_first: HandshakeFirst,
 }
 

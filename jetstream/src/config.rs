@@ -10,6 +10,8 @@ use crate::error::ApiError;
 use crate::store::{MemStore, RedbStore, Store};
 use crate::writer::IngestLimits;
 
+/// What one account's JetStream runs with: where it stores, its limits,
+/// and how it commits and queues.
 #[derive(Clone, Debug)]
 pub struct JetStreamConfig {
     /// `<store_dir>/jetstream`.
@@ -20,7 +22,10 @@ pub struct JetStreamConfig {
     /// The account's limits (`-1`: none), reported in account info;
     /// `max_streams` is enforced at stream create.
     pub limits: crate::api::account::AccountLimits,
+    /// The server's memory storage limit in bytes, as its start-up banner
+    /// reports it (`-1`: none); what an account may use is in `limits`.
     pub max_memory: i64,
+    /// The server's file storage limit in bytes (`-1`: none), likewise.
     pub max_storage: i64,
     /// `None`: commit durably before every ack (the default). A period: the
     /// reference's relaxed `sync_interval`, syncing once per period.
@@ -65,9 +70,13 @@ pub const DEFAULT_API_QUEUE_LIMIT: usize = 10_000;
 
 /// One `$JS.API` request.
 pub struct ApiRequest {
+    /// The `$JS.API...` subject it was published to.
     pub subject: String,
+    /// Where the response is published.
     pub reply: String,
+    /// The request's header block, if it had one.
     pub headers: Option<Bytes>,
+    /// The request body (JSON, or empty).
     pub payload: Bytes,
 }
 
@@ -77,12 +86,16 @@ pub struct ApiRequest {
 pub enum EngineError {
     /// The store directory could not be created.
     CreateDir {
+        /// The directory.
         path: PathBuf,
+        /// Why it could not be created.
         source: std::io::Error,
     },
     /// The store directory could not be read (recovery).
     ReadDir {
+        /// The directory.
         path: PathBuf,
+        /// Why it could not be read.
         source: std::io::Error,
     },
     /// A stream writer thread could not be started.

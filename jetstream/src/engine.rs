@@ -30,9 +30,11 @@ pub struct ApiInbox {
 
 /// Why an API request was not queued.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ApiRefused {
     /// At `request_queue_limit`: answer 429.
     Full,
+    /// JetStream is shutting down: the API thread takes no more requests.
     Stopped,
 }
 
@@ -127,6 +129,7 @@ impl JetStream {
         self.readers.clone()
     }
 
+    /// Where the server hands `$JS.API` requests over.
     pub fn api_inbox(&self) -> ApiInbox {
         self.inbox.clone()
     }

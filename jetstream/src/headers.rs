@@ -74,6 +74,7 @@ impl HeaderBlock {
         out
     }
 
+    /// Appends a `key: value` line (an existing key is not replaced).
     pub fn add(&mut self, key: &str, value: impl std::fmt::Display) -> &mut Self {
         let _ = write!(self.text, "{key}: {value}\r\n");
         self

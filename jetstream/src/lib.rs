@@ -8,17 +8,19 @@
 //! failure inside its stream. `subject` is the subject grammar the
 //! server's router shares.
 
-pub mod advisory;
+#![warn(missing_docs)]
+
+pub(crate) mod advisory;
 pub mod api;
-pub mod config;
+mod config;
 pub mod consumer;
 pub mod duration;
 pub mod engine;
 pub mod error;
 pub mod headers;
 pub mod metrics;
-pub mod msg_api;
-pub mod outbox;
+pub(crate) mod msg_api;
+mod outbox;
 mod registry;
 pub mod store;
 pub mod stream;

@@ -29,7 +29,7 @@ pub const BATCH_BOUNDS: &[f64] = &[
 ];
 
 impl Histogram {
-    pub fn new(bounds: &'static [f64]) -> Self {
+    pub(crate) fn new(bounds: &'static [f64]) -> Self {
         Histogram {
             bounds,
             counts: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
@@ -37,7 +37,7 @@ impl Histogram {
         }
     }
 
-    pub fn observe(&self, value: f64) {
+    pub(crate) fn observe(&self, value: f64) {
         let slot = self
             .bounds
             .iter()
@@ -90,7 +90,7 @@ pub fn store() -> &'static StoreMetrics {
 }
 
 /// Something with a queue depth to report: a stream's ingest queue.
-pub trait Depth: Send + Sync {
+pub(crate) trait Depth: Send + Sync {
     fn name(&self) -> &str;
     /// Messages waiting for the stream's writer.
     fn depth(&self) -> usize;
@@ -103,7 +103,7 @@ pub struct IngestQueues {
 }
 
 impl IngestQueues {
-    pub fn add(&self, q: Weak<dyn Depth>) {
+    pub(crate) fn add(&self, q: Weak<dyn Depth>) {
         let mut queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
         queues.retain(|q| q.strong_count() > 0);
         queues.push(q);

@@ -12,10 +12,15 @@ use bytes::Bytes;
 /// message's own subject, as the reference sends it).
 #[derive(Clone, Debug)]
 pub struct OutMsg {
+    /// The subject whose subscribers receive it.
     pub to: String,
+    /// The subject written in the MSG/HMSG line.
     pub subject: String,
+    /// The reply subject (an ack subject for a delivery), if any.
     pub reply: Option<String>,
+    /// The header block (a status line for heartbeats and pull replies).
     pub headers: Option<Bytes>,
+    /// The message body.
     pub payload: Bytes,
 }
 

@@ -12,11 +12,11 @@ use crate::error::ApiError;
 use crate::headers;
 use crate::store::{Store, StoreError, StoredMsg};
 
-pub const NANOS_PER_SEC: i64 = 1_000_000_000;
+pub(crate) const NANOS_PER_SEC: i64 = 1_000_000_000;
 
 /// The parts of a stream's configuration that govern its writes.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Policy {
+pub(crate) struct Policy {
     pub name: String,
     /// Values <= 0 mean unlimited, as in the reference.
     pub max_msgs: i64,
@@ -73,15 +73,19 @@ impl Policy {
 
 /// A message offered to the stream.
 pub struct Inbound {
+    /// The subject it was published to.
     pub subject: String,
+    /// Where the PubAck goes (`None`: nobody waits for one).
     pub reply: Option<String>,
+    /// The header block (`Nats-Msg-Id`, `Nats-Expected-*`, ...), if any.
     pub headers: Option<Bytes>,
+    /// The message body.
     pub payload: Bytes,
 }
 
 /// A stored publish.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Stored {
+pub(crate) struct Stored {
     pub seq: u64,
     /// The Nats-Msg-Id was seen within the duplicate window: nothing new
     /// was stored and `seq` is the original's.
@@ -93,7 +97,7 @@ pub struct Stored {
 /// What a purge took, as the consumers hear of it (see
 /// `Stream::after_purge`).
 #[derive(Debug, PartialEq, Eq)]
-pub struct Purged {
+pub(crate) struct Purged {
     /// The purge's subject ("" for all).
     pub filter: String,
     /// How many messages it took.
@@ -111,7 +115,7 @@ pub struct Purged {
 
 /// Why a publish was refused.
 #[derive(Debug)]
-pub enum PublishError {
+pub(crate) enum PublishError {
     Api(ApiError),
     Store(StoreError),
 }
@@ -163,7 +167,7 @@ impl Dedupe {
     }
 }
 
-pub struct Stream {
+pub(crate) struct Stream {
     policy: Policy,
     pub(crate) store: Box<dyn Store>,
     dedupe: Dedupe,
@@ -704,10 +708,6 @@ impl Stream {
             (a, t) => a.or(t),
         }
     }
-
-    pub fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError> {
-        self.store.get(seq)
-    }
 }
 
 /// Whether `m` is a delete marker the stream placed itself.
@@ -783,7 +783,7 @@ mod tests {
         assert_eq!(s.expire(SEC * 3 / 2).expect("expire"), 3);
         let st = s.store().state();
         assert_eq!((st.msgs, st.first_seq, st.last_seq), (2, 4, 5));
-        let marker = s.get(5).expect("get").expect("marker");
+        let marker = s.store().get(5).expect("get").expect("marker");
         assert_eq!(marker.subject, "m.a");
         assert_eq!(
             marker.headers.as_deref(),
@@ -818,7 +818,7 @@ mod tests {
         publish(&mut s, "t.b", 0);
         assert_eq!(s.next_expiry_ns(), Some(SEC), "history 1: TTL not raised");
         assert_eq!(s.expire(SEC).expect("expire"), 1);
-        let marker = s.get(3).expect("get").expect("marker");
+        let marker = s.store().get(3).expect("get").expect("marker");
         assert_eq!(marker.subject, "t.a");
         assert_eq!(
             marker.headers.as_deref(),
@@ -839,12 +839,12 @@ mod tests {
         let mut s = Stream::new(p, Box::new(MemStore::new()), 0).expect("stream");
         publish_ttl(&mut s, "t.a", "1", 0);
         publish_ttl(&mut s, "t.b", "10s", 0);
-        let raised = s.get(1).expect("get").expect("t.a");
+        let raised = s.store().get(1).expect("get").expect("t.a");
         assert_eq!(
             raised.headers.as_deref(),
             Some(&b"NATS/1.0\r\nOther: kept\r\nNats-TTL: 3\r\n\r\n"[..])
         );
-        let kept = s.get(2).expect("get").expect("t.b");
+        let kept = s.store().get(2).expect("get").expect("t.b");
         assert_eq!(
             headers::get(kept.headers.as_deref().unwrap_or_default(), "Nats-TTL"),
             Some("10s")

@@ -4,14 +4,32 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use serde_json::{json, Value};
+use serde::Deserialize;
+use tern_jetstream::api::stream::{MsgGetRequest, StreamInfo};
+use tern_jetstream::api::PubAck;
+use tern_jetstream::error::ApiError;
 use tern_jetstream::headers::{self, HeaderBlock};
 
 use crate::entry::{key_of, Entry, Operation, KV_OPERATION};
 use crate::names::{valid_key, valid_pattern};
 use crate::watch::Watch;
 use crate::KvError;
-use tern_link::{api_error, DeliverFrom, Link, Msg, API_TIMEOUT};
+use tern_link::{DeliverFrom, Link, Msg, API_TIMEOUT};
+
+/// The `error` of a publish's reply, read before the ack: the error form
+/// carries `stream` and `seq` too, so it would also read as an ack.
+#[derive(Deserialize)]
+struct Refusal {
+    error: Option<ApiError>,
+}
+
+/// A publish's reply: the ack, or the error the stream refused it with.
+fn read_ack(payload: &[u8]) -> Result<Result<PubAck, ApiError>, serde_json::Error> {
+    match serde_json::from_slice::<Refusal>(payload)?.error {
+        Some(error) => Ok(Err(error)),
+        None => serde_json::from_slice(payload).map(Ok),
+    }
+}
 
 /// A bucket's totals, from its stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,7 +87,7 @@ impl std::fmt::Debug for Bucket {
 }
 
 impl Bucket {
-    pub(crate) fn new(link: Arc<Link>, name: &str, _info: &Value) -> Bucket {
+    pub(crate) fn new(link: Arc<Link>, name: &str) -> Bucket {
         Bucket {
             link,
             name: name.to_string(),
@@ -105,18 +123,18 @@ impl Bucket {
         if status_code(reply.headers.as_deref()) == 503 {
             return Err(KvError::BucketNotFound(self.name.clone()));
         }
-        let ack: Value =
-            serde_json::from_slice(&reply.payload).map_err(|e| KvError::Protocol(e.to_string()))?;
-        if let Some(err) = ack.get("error") {
-            return Err(match KvError::from(api_error(err)) {
-                // 10071: the key's latest revision is not the one given.
-                KvError::Api(e) if e.err_code == 10071 => KvError::WrongLastRevision(e.description),
-                e => e,
-            });
+        match read_ack(&reply.payload) {
+            Ok(Ok(ack)) => Ok(ack.seq),
+            // 10071: the key's latest revision is not the one given.
+            Ok(Err(error)) if error.err_code == 10071 => {
+                Err(KvError::WrongLastRevision(error.description))
+            }
+            Ok(Err(error)) => Err(KvError::Api(error)),
+            Err(e) => Err(KvError::Protocol(format!(
+                "unreadable ack ({e}): {}",
+                String::from_utf8_lossy(&reply.payload)
+            ))),
         }
-        ack["seq"]
-            .as_u64()
-            .ok_or_else(|| KvError::Protocol(String::from_utf8_lossy(&reply.payload).into_owned()))
     }
 
     /// Stores `value` as the key's new revision and returns the revision.
@@ -231,11 +249,12 @@ impl Bucket {
                 .map(|m| self.entry_from_stored(m)));
         }
         let get = format!("$JS.API.DIRECT.GET.{}", self.stream);
-        let body = json!({ "seq": revision }).to_string();
-        let reply = self
-            .link
-            .request(&get, None, body.as_bytes(), API_TIMEOUT)
-            .await?;
+        let request = MsgGetRequest {
+            seq: revision,
+            ..MsgGetRequest::default()
+        };
+        let body = serde_json::to_vec(&request).map_err(|e| KvError::Protocol(e.to_string()))?;
+        let reply = self.link.request(&get, None, &body, API_TIMEOUT).await?;
         self.entry_from_get(&reply, &subject)
     }
 
@@ -374,20 +393,34 @@ impl Bucket {
 
     /// The bucket's totals, read from its stream info.
     pub async fn status(&self) -> Result<Status, KvError> {
-        let info = self
+        let info: StreamInfo = self
             .link
-            .api(
-                &format!("$JS.API.STREAM.INFO.{}", self.stream),
-                &Value::Null,
-            )
+            .api_typed(&format!("$JS.API.STREAM.INFO.{}", self.stream), &())
             .await
             .map_err(|e| KvError::from_api(e, &self.name))?;
         Ok(Status {
             bucket: self.name.clone(),
-            values: info["state"]["messages"].as_u64().unwrap_or(0),
-            history: info["config"]["max_msgs_per_subject"].as_i64().unwrap_or(1),
-            max_age: Duration::from_nanos(info["config"]["max_age"].as_u64().unwrap_or(0)),
-            bytes: info["state"]["bytes"].as_u64().unwrap_or(0),
+            values: info.state.messages,
+            history: info.config.max_msgs_per_subject,
+            max_age: Duration::from_nanos(u64::try_from(info.config.max_age).unwrap_or(0)),
+            bytes: info.state.bytes,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ack_reads_as_its_sequence_or_its_error() {
+        let seq = |payload: &[u8]| read_ack(payload).map(|r| r.map(|a| a.seq));
+        assert_eq!(seq(&PubAck::ok("KV_b", 3, false)).unwrap(), Ok(3));
+        assert_eq!(seq(&PubAck::ok("KV_b", 4, true)).unwrap(), Ok(4));
+        let refused = ApiError::wrong_last_sequence(2);
+        assert_eq!(seq(&PubAck::error("KV_b", &refused)).unwrap(), Err(refused));
+        // A malformed error is not taken for an ack at sequence 0.
+        assert!(read_ack(br#"{"error":{"code":400},"stream":"KV_b","seq":0}"#).is_err());
+        assert!(read_ack(br#"{"stream":"KV_b"}"#).is_err());
     }
 }

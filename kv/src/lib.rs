@@ -32,7 +32,11 @@ pub use entry::{Entry, Operation};
 pub use names::{valid_bucket, valid_key};
 pub use watch::Watch;
 
-use serde_json::{json, Value};
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::Serialize;
+use tern_jetstream::api::stream::{
+    DiscardPolicy, NamesBody, StorageType, StreamConfig, StreamNamesRequest,
+};
 use tern_link::{ApiCallError, Link, Port, PortError};
 
 /// Why a KV call failed.
@@ -182,30 +186,32 @@ impl Config {
         }
     }
 
-    /// The stream config the clients send for this bucket.
-    fn stream_config(&self) -> Value {
+    /// The stream config the clients send for this bucket (fields left
+    /// at their defaults read as absent).
+    fn stream_config(&self) -> StreamConfig {
         let nanos = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
-        let mut c = json!({
-            "name": format!("KV_{}", self.bucket),
-            "description": self.description,
-            "subjects": [format!("$KV.{}.>", self.bucket)],
-            "max_msgs_per_subject": self.history.max(1),
-            "max_bytes": self.max_bytes,
-            "max_age": nanos(self.max_age),
-            "max_msg_size": self.max_value_size,
-            "storage": match self.storage { Storage::File => "file", Storage::Memory => "memory" },
-            "num_replicas": 1,
-            "discard": "new",
-            "allow_rollup_hdrs": true,
-            "deny_delete": true,
-            "deny_purge": false,
-            "allow_direct": true,
-        });
-        if let Some(markers) = self.limit_markers {
-            c["allow_msg_ttl"] = json!(true);
-            c["subject_delete_marker_ttl"] = json!(nanos(markers));
+        StreamConfig {
+            name: format!("KV_{}", self.bucket),
+            description: self.description.clone(),
+            subjects: vec![format!("$KV.{}.>", self.bucket)],
+            max_msgs_per_subject: self.history.max(1),
+            max_bytes: self.max_bytes,
+            max_age: nanos(self.max_age),
+            max_msg_size: self.max_value_size,
+            storage: match self.storage {
+                Storage::File => StorageType::File,
+                Storage::Memory => StorageType::Memory,
+            },
+            num_replicas: 1,
+            discard: DiscardPolicy::New,
+            allow_rollup_hdrs: true,
+            deny_delete: true,
+            deny_purge: false,
+            allow_direct: true,
+            allow_msg_ttl: self.limit_markers.is_some(),
+            subject_delete_marker_ttl: self.limit_markers.map_or(0, nanos),
+            ..StreamConfig::default()
         }
-        c
     }
 }
 
@@ -235,7 +241,8 @@ impl Kv {
             ));
         }
         let subject = format!("$JS.API.STREAM.CREATE.KV_{}", config.bucket);
-        self.api(&subject, &config.stream_config()).await?;
+        self.api::<_, IgnoredAny>(&subject, &config.stream_config())
+            .await?;
         self.bucket(&config.bucket).await
     }
 
@@ -244,11 +251,10 @@ impl Kv {
         if !valid_bucket(name) {
             return Err(KvError::InvalidBucketName(name.to_string()));
         }
-        let info = self
-            .api(&format!("$JS.API.STREAM.INFO.KV_{name}"), &Value::Null)
+        self.api::<_, IgnoredAny>(&format!("$JS.API.STREAM.INFO.KV_{name}"), &())
             .await
             .map_err(|e| e.for_bucket(name))?;
-        Ok(Bucket::new(self.link.clone(), name, &info))
+        Ok(Bucket::new(self.link.clone(), name))
     }
 
     /// Deletes a bucket's stream, and with it every key.
@@ -256,7 +262,7 @@ impl Kv {
         if !valid_bucket(name) {
             return Err(KvError::InvalidBucketName(name.to_string()));
         }
-        self.api(&format!("$JS.API.STREAM.DELETE.KV_{name}"), &Value::Null)
+        self.api::<_, IgnoredAny>(&format!("$JS.API.STREAM.DELETE.KV_{name}"), &())
             .await
             .map_err(|e| e.for_bucket(name))?;
         Ok(())
@@ -265,32 +271,33 @@ impl Kv {
     /// The names of every bucket.
     pub async fn bucket_names(&self) -> Result<Vec<String>, KvError> {
         let mut names = Vec::new();
-        let mut offset = 0usize;
+        let mut offset = 0i64;
         loop {
-            let reply = self
-                .api("$JS.API.STREAM.NAMES", &json!({ "offset": offset }))
-                .await?;
-            let page: Vec<String> = reply["streams"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
-            offset += page.len();
+            let request = StreamNamesRequest {
+                offset,
+                ..StreamNamesRequest::default()
+            };
+            let reply: NamesBody = self.api("$JS.API.STREAM.NAMES", &request).await?;
+            let page = reply.streams.unwrap_or_default();
+            offset += i64::try_from(page.len()).unwrap_or(i64::MAX);
+            let done = page.is_empty() || offset >= reply.paged.total;
             names.extend(
                 page.iter()
                     .filter_map(|s| s.strip_prefix("KV_").map(str::to_string)),
             );
-            let total = reply["total"].as_u64().unwrap_or(0) as usize;
-            if page.is_empty() || offset >= total {
+            if done {
                 return Ok(names);
             }
         }
     }
 
-    async fn api(&self, subject: &str, body: &Value) -> Result<Value, KvError> {
-        Ok(self.link.api(subject, body).await?)
+    /// A JetStream API call; `()` sends an empty body, and a reply not
+    /// read is taken as [`IgnoredAny`].
+    async fn api<Q: Serialize, R: DeserializeOwned>(
+        &self,
+        subject: &str,
+        request: &Q,
+    ) -> Result<R, KvError> {
+        Ok(self.link.api_typed(subject, request).await?)
     }
 }

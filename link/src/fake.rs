@@ -164,6 +164,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_dropped_receiver_ends_its_subscription() {
+        let port = FakePort::new();
+        let link = Link::new(port.clone()).unwrap();
+        let before = port.subs.read().len();
+        let (_, rx) = link.subscribe("d.>").unwrap();
+        assert_eq!(port.subs.read().len(), before + 1);
+        drop(rx);
+        assert_eq!(port.subs.read().len(), before);
+        // Unsubscribing by id as well is harmless.
+        let (id, rx) = link.subscribe("d.>").unwrap();
+        link.unsubscribe(id);
+        drop(rx);
+        assert_eq!(port.subs.read().len(), before);
+    }
+
+    #[tokio::test]
     async fn api_errors_come_back_typed() {
         let port = FakePort::new();
         port.respond_with(Box::new(|_, _| {

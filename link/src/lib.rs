@@ -128,11 +128,21 @@ pub struct Msg {
 impl Msg {
     /// An owned copy of a delivered message.
     pub fn copy(m: &MsgRef<'_>) -> Msg {
+        Msg::copy_into(m, &mut bytes::BytesMut::new(), 0)
+    }
+
+    /// An owned copy of a delivered message, written into `arena`: many
+    /// messages share one allocation of at least `chunk` bytes (a fresh
+    /// one when the arena has too little room left), which is freed when
+    /// the last of them is dropped.
+    pub(crate) fn copy_into(m: &MsgRef<'_>, arena: &mut bytes::BytesMut, chunk: usize) -> Msg {
         let reply_len = m.reply.map_or(0, <[u8]>::len);
         let headers_len = m.headers.map_or(0, <[u8]>::len);
-        let mut buf = bytes::BytesMut::with_capacity(
-            m.subject.len() + reply_len + headers_len + m.payload.len(),
-        );
+        let len = m.subject.len() + reply_len + headers_len + m.payload.len();
+        if arena.capacity() - arena.len() < len {
+            *arena = bytes::BytesMut::with_capacity(len.max(chunk));
+        }
+        let buf = arena;
         buf.extend_from_slice(m.subject);
         if let Some(r) = m.reply {
             buf.extend_from_slice(r);
@@ -141,7 +151,7 @@ impl Msg {
             buf.extend_from_slice(h);
         }
         buf.extend_from_slice(m.payload);
-        let mut all = buf.freeze();
+        let mut all = buf.split().freeze();
         let subject = all.split_to(m.subject.len());
         let reply = m.reply.map(|_| Text::from_bytes(all.split_to(reply_len)));
         let headers = m.headers.map(|_| all.split_to(headers_len));

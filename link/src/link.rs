@@ -185,12 +185,20 @@ impl Link {
         subject: &str,
         queue: Option<&str>,
     ) -> Result<(SubId, crate::Receiver), PortError> {
-        let (tx, rx) = crate::queue::queue();
+        let (tx, mut rx) = crate::queue::queue();
         let id = self.port.subscribe(
             subject,
             queue,
-            Box::new(move |m: &MsgRef<'_>| tx.send(Msg::copy(m))),
+            Box::new(move |m: &MsgRef<'_>| tx.send_copy(m)),
         )?;
+        // A receiver dropped ends its subscription (as a dropped async-nats
+        // subscriber does): nobody would take what keeps arriving.
+        let port = Arc::downgrade(&self.port);
+        rx.on_drop(Box::new(move || {
+            if let Some(port) = port.upgrade() {
+                port.unsubscribe(id);
+            }
+        }));
         Ok((id, rx))
     }
 

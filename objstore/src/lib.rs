@@ -14,8 +14,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use serde_json::{json, Value};
+use serde::de::IgnoredAny;
+use serde::Deserialize;
 use sha2::Digest as _;
+use tern_jetstream::api::stream::{
+    DiscardPolicy, MsgGetBody, MsgGetRequest, PurgeRequest, StorageType, StreamConfig, StreamInfo,
+};
+use tern_jetstream::api::PubAck;
+use tern_jetstream::error::ApiError;
 use tern_link::{ApiCallError, DeliverFrom, Link, Ordered, Port, PortError, API_TIMEOUT};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
@@ -94,6 +100,21 @@ fn bucket_missing(e: ApiCallError, bucket: &str) -> ObjectError {
             ObjectError::BucketNotFound(bucket.to_string())
         }
         e => e.into(),
+    }
+}
+
+/// The `error` of a publish's reply, read before the ack: the error form
+/// carries `stream` and `seq` too, so it would also read as an ack.
+#[derive(Deserialize)]
+struct Refusal {
+    error: Option<ApiError>,
+}
+
+/// A publish's reply: the ack, or the error the stream refused it with.
+fn read_ack(payload: &[u8]) -> Result<Result<PubAck, ApiError>, serde_json::Error> {
+    match serde_json::from_slice::<Refusal>(payload)?.error {
+        Some(error) => Ok(Err(error)),
+        None => serde_json::from_slice(payload).map(Ok),
     }
 }
 
@@ -176,20 +197,28 @@ impl Config {
         }
     }
 
-    /// The stream config the clients send for this bucket.
-    fn stream_config(&self) -> Value {
-        json!({
-            "name": format!("OBJ_{}", self.bucket),
-            "description": self.description,
-            "subjects": [format!("$O.{}.C.>", self.bucket), format!("$O.{}.M.>", self.bucket)],
-            "max_age": i64::try_from(self.max_age.as_nanos()).unwrap_or(i64::MAX),
-            "max_bytes": self.max_bytes,
-            "storage": match self.storage { Storage::File => "file", Storage::Memory => "memory" },
-            "num_replicas": 1,
-            "discard": "new",
-            "allow_rollup_hdrs": true,
-            "allow_direct": true,
-        })
+    /// The stream config the clients send for this bucket (fields left
+    /// at their defaults read as absent).
+    fn stream_config(&self) -> StreamConfig {
+        StreamConfig {
+            name: format!("OBJ_{}", self.bucket),
+            description: self.description.clone(),
+            subjects: vec![
+                format!("$O.{}.C.>", self.bucket),
+                format!("$O.{}.M.>", self.bucket),
+            ],
+            max_age: i64::try_from(self.max_age.as_nanos()).unwrap_or(i64::MAX),
+            max_bytes: self.max_bytes,
+            storage: match self.storage {
+                Storage::File => StorageType::File,
+                Storage::Memory => StorageType::Memory,
+            },
+            num_replicas: 1,
+            discard: DiscardPolicy::New,
+            allow_rollup_hdrs: true,
+            allow_direct: true,
+            ..StreamConfig::default()
+        }
     }
 }
 
@@ -214,7 +243,9 @@ impl ObjectStore {
             return Err(ObjectError::InvalidBucketName(config.bucket));
         }
         let subject = format!("$JS.API.STREAM.CREATE.OBJ_{}", config.bucket);
-        self.link.api(&subject, &config.stream_config()).await?;
+        self.link
+            .api_typed::<_, IgnoredAny>(&subject, &config.stream_config())
+            .await?;
         self.bucket(&config.bucket).await
     }
 
@@ -224,7 +255,7 @@ impl ObjectStore {
             return Err(ObjectError::InvalidBucketName(name.to_string()));
         }
         self.link
-            .api(&format!("$JS.API.STREAM.INFO.OBJ_{name}"), &Value::Null)
+            .api_typed::<_, IgnoredAny>(&format!("$JS.API.STREAM.INFO.OBJ_{name}"), &())
             .await
             .map_err(|e| bucket_missing(e, name))?;
         Ok(Bucket {
@@ -240,7 +271,7 @@ impl ObjectStore {
             return Err(ObjectError::InvalidBucketName(name.to_string()));
         }
         self.link
-            .api(&format!("$JS.API.STREAM.DELETE.OBJ_{name}"), &Value::Null)
+            .api_typed::<_, IgnoredAny>(&format!("$JS.API.STREAM.DELETE.OBJ_{name}"), &())
             .await
             .map_err(|e| bucket_missing(e, name))?;
         Ok(())
@@ -302,18 +333,16 @@ impl Bucket {
         if reply.headers.is_some() && reply.payload.is_empty() {
             return Err(ObjectError::BucketNotFound(self.name.clone()));
         }
-        let ack: Value = serde_json::from_slice(&reply.payload)
-            .map_err(|e| ObjectError::Protocol(e.to_string()))?;
-        if let Some(err) = ack.get("error") {
-            return Err(match tern_link::api_error(err) {
-                // 10075: the stream is sealed.
-                ApiCallError::Api(e) if e.err_code == 10075 => ObjectError::Sealed,
-                e => e.into(),
-            });
+        match read_ack(&reply.payload) {
+            Ok(Ok(ack)) => Ok(ack.seq),
+            // 10075: the stream is sealed.
+            Ok(Err(error)) if error.err_code == 10075 => Err(ObjectError::Sealed),
+            Ok(Err(error)) => Err(ObjectError::Api(error)),
+            Err(e) => Err(ObjectError::Protocol(format!(
+                "unreadable ack ({e}): {}",
+                String::from_utf8_lossy(&reply.payload)
+            ))),
         }
-        ack["seq"]
-            .as_u64()
-            .ok_or_else(|| ObjectError::Protocol("ack without seq".into()))
     }
 
     async fn put_meta(&self, info: &ObjectInfo) -> Result<(), ObjectError> {
@@ -326,9 +355,17 @@ impl Bucket {
     }
 
     async fn purge_chunks(&self, nuid: &str) -> Result<(), ObjectError> {
-        let body = json!({ "filter": format!("$O.{}.C.{nuid}", self.name) });
+        self.purge(format!("$O.{}.C.{nuid}", self.name)).await
+    }
+
+    /// Purges the messages on `filter`.
+    async fn purge(&self, filter: String) -> Result<(), ObjectError> {
+        let request = PurgeRequest {
+            filter,
+            ..PurgeRequest::default()
+        };
         self.link
-            .api(&format!("$JS.API.STREAM.PURGE.{}", self.stream), &body)
+            .api_typed::<_, IgnoredAny>(&format!("$JS.API.STREAM.PURGE.{}", self.stream), &request)
             .await?;
         Ok(())
     }
@@ -435,24 +472,27 @@ impl Bucket {
     /// The object's meta record, deleted ones included.
     async fn info_any(&self, name: &str) -> Result<Option<ObjectInfo>, ObjectError> {
         let subject = self.meta_subject(name)?;
-        let body = json!({ "last_by_subj": subject });
+        let request = MsgGetRequest {
+            last_by_subj: subject,
+            ..MsgGetRequest::default()
+        };
         match self
             .link
-            .api(&format!("$JS.API.STREAM.MSG.GET.{}", self.stream), &body)
+            .api_typed::<_, MsgGetBody>(
+                &format!("$JS.API.STREAM.MSG.GET.{}", self.stream),
+                &request,
+            )
             .await
         {
-            Ok(reply) => {
-                let data = reply["message"]["data"].as_str().unwrap_or("");
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(data)
+            Ok(MsgGetBody { message: Some(msg) }) => {
+                let mut info: ObjectInfo = serde_json::from_slice(&msg.data)
                     .map_err(|e| ObjectError::Protocol(e.to_string()))?;
-                let mut info: ObjectInfo = serde_json::from_slice(&bytes)
-                    .map_err(|e| ObjectError::Protocol(e.to_string()))?;
-                if let Some(t) = reply["message"]["time"].as_str() {
-                    info.mtime = t.to_string();
-                }
+                info.mtime = tern_jetstream::api::format_time(msg.time);
                 Ok(Some(info))
             }
+            Ok(MsgGetBody { message: None }) => Err(ObjectError::Protocol(
+                "msg get reply without message".into(),
+            )),
             // 10037: no message for that subject.
             Err(ApiCallError::Api(e)) if e.err_code == 10037 => Ok(None),
             Err(e) => Err(bucket_missing(e, &self.name)),
@@ -543,13 +583,7 @@ impl Bucket {
         info.metadata = meta.metadata;
         self.put_meta(&info).await?;
         if meta.name != name {
-            let old = self.meta_subject(name)?;
-            self.link
-                .api(
-                    &format!("$JS.API.STREAM.PURGE.{}", self.stream),
-                    &json!({ "filter": old }),
-                )
-                .await?;
+            self.purge(self.meta_subject(name)?).await?;
         }
         Ok(info)
     }
@@ -655,34 +689,30 @@ impl Bucket {
 
     /// Seals the bucket: no more changes.
     pub async fn seal(&self) -> Result<(), ObjectError> {
-        let subject = format!("$JS.API.STREAM.INFO.{}", self.stream);
-        let info = self
-            .link
-            .api(&subject, &Value::Null)
-            .await
-            .map_err(|e| bucket_missing(e, &self.name))?;
-        let mut config = info["config"].clone();
-        config["sealed"] = json!(true);
+        let mut config = self.stream_info().await?.config;
+        config.sealed = true;
         self.link
-            .api(&format!("$JS.API.STREAM.UPDATE.{}", self.stream), &config)
+            .api_typed::<_, IgnoredAny>(&format!("$JS.API.STREAM.UPDATE.{}", self.stream), &config)
             .await?;
         Ok(())
     }
 
     /// The bucket's totals, read from its stream info.
     pub async fn status(&self) -> Result<Status, ObjectError> {
-        let subject = format!("$JS.API.STREAM.INFO.{}", self.stream);
-        let info = self
-            .link
-            .api(&subject, &Value::Null)
-            .await
-            .map_err(|e| bucket_missing(e, &self.name))?;
+        let info = self.stream_info().await?;
         Ok(Status {
             bucket: self.name.clone(),
-            sealed: info["config"]["sealed"].as_bool().unwrap_or(false),
-            size: info["state"]["bytes"].as_u64().unwrap_or(0),
-            max_age: Duration::from_nanos(info["config"]["max_age"].as_u64().unwrap_or(0)),
+            sealed: info.config.sealed,
+            size: info.state.bytes,
+            max_age: Duration::from_nanos(u64::try_from(info.config.max_age).unwrap_or(0)),
         })
+    }
+
+    async fn stream_info(&self) -> Result<StreamInfo, ObjectError> {
+        self.link
+            .api_typed(&format!("$JS.API.STREAM.INFO.{}", self.stream), &())
+            .await
+            .map_err(|e| bucket_missing(e, &self.name))
     }
 }
 

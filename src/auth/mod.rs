@@ -19,6 +19,7 @@ use crate::proto::connect::ConnectOptions;
 pub struct Secret(String);
 
 impl Secret {
+    /// A secret as configured: plain text, or a bcrypt hash.
     pub fn new(text: String) -> Self {
         Secret(text)
     }
@@ -36,6 +37,7 @@ impl Secret {
             && b[6] == b'$'
     }
 
+    /// Whether `given` (what a client sent) is this secret.
     pub fn matches(&self, given: &str) -> bool {
         if self.is_bcrypt() {
             return bcrypt::verify(given, &self.0).unwrap_or(false);
@@ -55,7 +57,9 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// `name` is the public key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
+    /// The user name; for an NKey user, its public key.
     pub name: String,
+    /// The password; empty for NKey and JWT users.
     pub password: Secret,
     /// Set for an NKey user: the key that must sign the nonce.
     pub nkey: Option<PublicKey>,
@@ -78,6 +82,8 @@ pub struct User {
 }
 
 impl User {
+    /// A user signing in with `name` and `password`, in `$G`, with the
+    /// default permissions and no limits of its own.
     pub fn new(name: impl Into<String>, password: impl Into<String>) -> User {
         User {
             name: name.into(),
@@ -116,7 +122,11 @@ impl User {
 /// How clients prove who they are. Empty: anyone may connect.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Auth {
+    /// `authorization { token }`, `--auth`: the token every client must
+    /// send; when set, users are not consulted.
     pub token: Option<Secret>,
+    /// The configured users, from `authorization { users }`, the accounts'
+    /// `users` and `--user/--pass`.
     pub users: Vec<User>,
     /// The user a client without credentials is taken to be.
     pub no_auth_user: Option<String>,
@@ -130,12 +140,18 @@ pub struct Auth {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AuthError {
+    /// The CONNECT's `auth_token` is not the configured token.
     BadToken,
+    /// No user by the CONNECT's name (or certificate), or no credentials
+    /// where some are needed.
     UnknownUser,
+    /// The user exists; the password does not match.
     BadPassword,
+    /// No user has the CONNECT's NKey.
     UnknownNkey,
     /// An NKey user without a signature, or one that is not base64.
     MissingSignature,
+    /// The NKey signature of the nonce does not verify.
     BadSignature,
     /// A user JWT that does not decode or verify.
     BadJwt,
@@ -143,7 +159,9 @@ pub enum AuthError {
     UnknownAccount,
     /// The account (or user) JWT's issuer is not trusted.
     UntrustedAccount,
+    /// The user or account JWT has expired.
     Expired,
+    /// The account JWT revokes the user's key.
     Revoked,
 }
 
@@ -270,7 +288,7 @@ impl Auth {
     /// user names, then the subject as a DN matching a user name that is
     /// one, then the subject's RFC 2253 string. The user's password, if it
     /// has one, must still match the CONNECT's.
-    pub fn check_cert(
+    pub(crate) fn check_cert(
         &self,
         names: &crate::cert::CertNames,
         opts: &ConnectOptions,

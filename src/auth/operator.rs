@@ -38,6 +38,7 @@ pub struct Trust {
     pub keys: Vec<String>,
     /// The operator's system account, when it names one.
     pub system_account: Option<String>,
+    /// Where account JWTs are looked up.
     pub resolver: Resolver,
     /// `resolver_preload`: account public key to JWT.
     pub preload: HashMap<String, String>,

@@ -32,6 +32,8 @@ const ALIASES: &[(&str, &str)] = &[
     ("v", "version"),
 ];
 
+/// The command line as given, before the config file is read: each field
+/// is one nats-server flag, `None` (or false) when it was not given.
 #[derive(Debug, Default, Parser)]
 #[command(
     name = "tern",
@@ -41,50 +43,77 @@ const ALIASES: &[(&str, &str)] = &[
     rename_all = "snake_case"
 )]
 pub struct Flags {
+    /// `-a`, `--addr`, `--net`: the interface the client port binds.
     #[arg(long)]
     pub addr: Option<String>,
+    /// `-p`, `--port`: the client port; `-1` for any free port.
     #[arg(long, allow_negative_numbers = true)]
     pub port: Option<i32>,
+    /// `-n`, `--name`, `--server_name`: the server's name.
     #[arg(long)]
     pub name: Option<String>,
+    /// `-P`, `--pid`: file to write the process id to.
     #[arg(long)]
     pub pid: Option<PathBuf>,
+    /// `-c`, `--config`: the conf file to read before applying the flags.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// `-t`: check the configuration, print whether it is valid, and exit.
     #[arg(long = "test_config")]
     pub test_config: bool,
+    /// `--signal <signal>[=<pid>]`: send a signal (ldm, stop, quit, term,
+    /// reopen, reload) to a running server instead of starting one.
     #[arg(long)]
     pub signal: Option<String>,
+    /// `--client_advertise`: accepted for compatibility; tern has no cluster
+    /// to advertise a client URL to, and ignores it.
     #[arg(long)]
     pub client_advertise: Option<String>,
+    /// `--ports_file_dir`: write the listening URLs to a ports file there.
     #[arg(long)]
     pub ports_file_dir: Option<PathBuf>,
+    /// `-l`, `--log`: log to this file instead of stderr.
     #[arg(long)]
     pub log: Option<PathBuf>,
+    /// `-T`, `--logtime`: timestamp log lines (on unless `-T=false`).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub logtime: Option<bool>,
+    /// `-D`, `--debug`: log debug lines.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub debug: Option<bool>,
+    /// `-V`, `--trace`: trace the raw protocol.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub trace: Option<bool>,
+    /// `-VV`: verbose trace; tern traces the same as with `-V`.
     #[arg(long = "VV")]
     pub verbose_trace: bool,
+    /// `-DV`: debug and trace.
     #[arg(long = "DV")]
     pub debug_trace: bool,
+    /// `-DVV`: debug and verbose trace; the same as `-DV` here.
     #[arg(long = "DVV")]
     pub debug_verbose_trace: bool,
+    /// `--log_size_limit`: rotate the log file at this size (`10MB`, or bytes).
     #[arg(long)]
     pub log_size_limit: Option<String>,
+    /// `--max_traced_msg_len`: accepted for compatibility; traces are not
+    /// shortened.
     #[arg(long)]
     pub max_traced_msg_len: Option<usize>,
+    /// `-sd`, `--store_dir`: where JetStream keeps its data.
     #[arg(long)]
     pub store_dir: Option<PathBuf>,
+    /// `-js`, `--jetstream`: enable JetStream.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub jetstream: Option<bool>,
+    /// `-h`, `--help`: print the usage text and exit.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub help: Option<bool>,
+    /// `-v`, `--version`: print the version and exit.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub version: Option<bool>,
+    /// `--help_tls`: print the usage text and exit (tern has no separate TLS
+    /// help).
     #[arg(long)]
     pub help_tls: bool,
 
@@ -133,23 +162,33 @@ pub struct Flags {
     pub later: LaterFlags,
 }
 
+/// Clustering and profiling flags tern does not support yet: each holds
+/// the value given, so the start-up error can name the flag.
 #[derive(Debug, Default, clap::Args)]
 #[command(rename_all = "snake_case")]
 pub struct LaterFlags {
+    /// `--routes`: routes to other cluster members.
     #[arg(long)]
     pub routes: Option<String>,
+    /// `--cluster`: the cluster listen URL.
     #[arg(long)]
     pub cluster: Option<String>,
+    /// `--cluster_name`: the cluster's name.
     #[arg(long)]
     pub cluster_name: Option<String>,
+    /// `--no_advertise`: do not advertise known cluster URLs to clients.
     #[arg(long)]
     pub no_advertise: Option<String>,
+    /// `--cluster_advertise`: the cluster URL to advertise to other servers.
     #[arg(long)]
     pub cluster_advertise: Option<String>,
+    /// `--connect_retries`: attempts to connect to an implicit route.
     #[arg(long)]
     pub connect_retries: Option<String>,
+    /// `--cluster_listen`: the cluster listen URL (as `--cluster`).
     #[arg(long)]
     pub cluster_listen: Option<String>,
+    /// `--profile`: the port of the profiling HTTP server.
     #[arg(long)]
     pub profile: Option<String>,
 }

@@ -14,9 +14,14 @@ use crate::auth::operator::{Resolver, Trust};
 /// What the keys said, before the file is fully read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OperatorKeys {
+    /// Keys whose account JWTs are trusted, from every `operator` JWT: each
+    /// operator's key and its signing keys.
     pub keys: Vec<String>,
+    /// The system account the first operator JWT names, if any.
     pub system_account: Option<String>,
+    /// `resolver`, as read; `None` when the file has none.
     pub resolver: Option<Resolver>,
+    /// `resolver_preload`: account public key to account JWT.
     pub preload: HashMap<String, String>,
 }
 

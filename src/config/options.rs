@@ -12,17 +12,32 @@ pub const TERN_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// JetStream API level of the matched reference.
 pub const API_LEVEL: u32 = 4;
 
+/// The client port when none is configured (nats-server's default).
 pub const DEFAULT_PORT: u16 = 4222;
+/// The interface clients connect on when none is configured: all of them.
 pub const DEFAULT_HOST: &str = "0.0.0.0";
+/// Default `max_payload`: the largest message body a client may publish.
 pub const MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
+/// Default `max_control_line`: the longest protocol line accepted.
 pub const MAX_CONTROL_LINE_BYTES: usize = 4096;
+/// Default `max_pending`: bytes queued for one client's writer before it
+/// is cut off as a slow consumer.
 pub const MAX_PENDING_BYTES: usize = 64 * 1024 * 1024;
+/// Default `max_connections`: client connections open at once.
 pub const MAX_CONNECTIONS: usize = 64 * 1024;
+/// Default `ping_interval`: how often an idle client is PINGed.
 pub const PING_INTERVAL: Duration = Duration::from_secs(120);
+/// Default `ping_max`: PINGs left unanswered before a client is closed.
 pub const PING_MAX: u32 = 2;
+/// Default `write_deadline`: how long one write to a client may block.
 pub const WRITE_DEADLINE: Duration = Duration::from_secs(10);
+/// Default authorization timeout: how long a client has to authenticate.
 pub const AUTH_TIMEOUT: Duration = Duration::from_secs(2);
+/// Default `lame_duck_duration`: the time over which lame duck mode closes
+/// every client.
 pub const LAME_DUCK_DURATION: Duration = Duration::from_secs(120);
+/// Default `lame_duck_grace_period`: the pause before lame duck mode closes
+/// its first client.
 pub const LAME_DUCK_GRACE_PERIOD: Duration = Duration::from_secs(10);
 /// The reference refuses a lame duck duration below this.
 pub const LAME_DUCK_DURATION_MIN: Duration = Duration::from_secs(30);
@@ -31,7 +46,9 @@ pub const LAME_DUCK_DURATION_MIN: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Port {
+    /// Listen on this port; 0 asks the OS for a free one too.
     Fixed(u16),
+    /// Any free port (the reference's `-1`).
     Random,
 }
 
@@ -41,7 +58,10 @@ pub enum Port {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SyncInterval {
+    /// Sync to disk before every ack (the default).
     Always,
+    /// Commit without syncing, and sync on this period: a crash can lose
+    /// what was acked since the last sync.
     Every(Duration),
 }
 
@@ -54,22 +74,43 @@ pub fn default_store_dir() -> PathBuf {
 /// The reference's default for the closed-connection ring.
 pub const MAX_CLOSED_CLIENTS: usize = 10_000;
 
+/// Everything a server runs with. `Default` holds the reference's defaults;
+/// each field names the conf key or flag it comes from where it has one.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Interface the client port binds (`host`, `-a`).
     pub host: String,
+    /// Client port (`port`, `-p`).
     pub port: Port,
+    /// `server_name`, `-n`: the name in INFO, monitoring and events; none:
+    /// the generated server id is used as the name.
     pub server_name: Option<String>,
+    /// Largest message body a client may publish, in bytes (`max_payload`),
+    /// advertised in INFO; a larger one closes the connection.
     pub max_payload: usize,
+    /// Longest protocol line the parser accepts, in bytes (`max_control_line`):
+    /// a PUB or SUB line with its arguments, not the payload.
     pub max_control_line: usize,
+    /// Bytes a client may have waiting for its writer before it is cut off as
+    /// a slow consumer (`max_pending`).
     pub max_pending: usize,
+    /// Client connections open at once (`max_connections`); the next one is
+    /// refused with `-ERR 'maximum connections exceeded'`.
     pub max_connections: usize,
     /// 0 = unlimited.
     pub max_subscriptions: usize,
     /// Closed connections kept for `/connz?state=closed` (0: none).
     pub max_closed_clients: usize,
+    /// How often a client is sent a PING to check it is alive (`ping_interval`).
     pub ping_interval: Duration,
+    /// PINGs a client may leave unanswered; one more and it is closed as a
+    /// stale connection (`ping_max`).
     pub ping_max: u32,
+    /// How long one write to a client may take before the client is closed as
+    /// a slow consumer (`write_deadline`).
     pub write_deadline: Duration,
+    /// Time a client has to send its CONNECT when authentication is required
+    /// (`authorization { timeout }`).
     pub auth_timeout: Duration,
     /// Who may connect (`authorization { }`, `--user/--pass/--auth`, and
     /// the users of `accounts`).
@@ -90,9 +131,16 @@ pub struct Options {
     pub tls: Option<crate::tls::TlsConfig>,
     /// With TLS: clients may also connect without it (INFO `tls_available`).
     pub allow_non_tls: bool,
+    /// Time over which lame duck mode closes all clients, spread evenly
+    /// (`lame_duck_duration`); at least `LAME_DUCK_DURATION_MIN`.
     pub lame_duck_duration: Duration,
+    /// Wait after entering lame duck mode before the first client is closed
+    /// (`lame_duck_grace_period`), so clients can move on by themselves.
     pub lame_duck_grace_period: Duration,
+    /// `no_header_support`: INFO says `headers: false` and a CONNECT asking for
+    /// headers is not granted them.
     pub no_header_support: bool,
+    /// Log to this file instead of stderr (`log_file`, `-l`).
     pub log_file: Option<PathBuf>,
     /// Rotate the log file at this many bytes (0: never).
     pub log_size_limit: u64,
@@ -107,10 +155,17 @@ pub struct Options {
     /// HTTPS monitoring (`-ms`, `https_port`, `https`), with the client TLS
     /// configuration.
     pub https_port: Option<Port>,
+    /// Start each log line with the local time (`logtime`, `-T`).
     pub logtime: bool,
+    /// Log debug lines (`debug`, `-D`).
     pub debug: bool,
+    /// Trace the raw protocol: log each op clients send and are sent
+    /// (`trace`, `-V`).
     pub trace: bool,
+    /// Write the process id to this file at start-up (`pid_file`, `-P`).
     pub pid_file: Option<PathBuf>,
+    /// Write the listening URLs as JSON to `<executable>_<pid>.ports` in this
+    /// directory at start-up (`ports_file_dir`).
     pub ports_file_dir: Option<PathBuf>,
     /// JetStream on (`-js`, `jetstream {}` / `jetstream: enabled`).
     pub jetstream: bool,
@@ -119,6 +174,7 @@ pub struct Options {
     pub store_dir: Option<PathBuf>,
     /// Account-wide JetStream limits in bytes; `None` = what the machine has.
     pub max_memory_store: Option<i64>,
+    /// The same limit for file storage (`max_file_store`).
     pub max_file_store: Option<i64>,
     /// When stored messages are made durable.
     pub sync_interval: SyncInterval,
@@ -126,8 +182,13 @@ pub struct Options {
     /// `max_buffered_size`) and the API queue's (`request_queue_limit`);
     /// `None` = the reference's defaults.
     pub stream_max_buffered_msgs: Option<usize>,
+    /// The ingest queue's byte limit (`max_buffered_size`); see above.
     pub stream_max_buffered_size: Option<usize>,
+    /// The JetStream API request queue limit (`request_queue_limit`); see
+    /// above.
     pub js_request_queue_limit: Option<usize>,
+    /// The config file the options were read from, if any: a reload reads it
+    /// again.
     pub config_file: Option<PathBuf>,
 }
 

@@ -20,21 +20,30 @@ pub fn unix_nanos(t: SystemTime) -> u64 {
 /// What the client said of itself at CONNECT and who it signed in as.
 #[derive(Debug, Clone, Default)]
 pub struct ConnDetails {
+    /// The client's `name` from CONNECT.
     pub name: String,
+    /// The client library's language (`lang`), as CONNECT gave it.
     pub lang: String,
+    /// The client library's version, as CONNECT gave it.
     pub version: String,
     /// The user as the reference reports it (`authorized_user`): the
     /// user name, the NKey, or the JWT's subject.
     pub user: String,
+    /// The account the client was bound to at sign-in.
     pub account: String,
+    /// The user JWT the client signed in with; empty without one.
     pub jwt: String,
+    /// The negotiated TLS version (`1.3`); empty on a plain connection.
     pub tls_version: String,
+    /// The negotiated TLS cipher suite; empty on a plain connection.
     pub tls_cipher: String,
 }
 
 /// The live figures of one socket connection.
 pub struct ConnInfo {
+    /// The client's address.
     pub peer: SocketAddr,
+    /// When the connection was accepted.
     pub start: SystemTime,
     /// Unix nanoseconds of the last message or subscription change.
     last_activity: AtomicU64,
@@ -47,6 +56,7 @@ pub struct ConnInfo {
 }
 
 impl ConnInfo {
+    /// Figures for a connection accepted now from `peer`, all zero.
     pub fn new(peer: SocketAddr) -> Self {
         let start = SystemTime::now();
         ConnInfo {
@@ -75,6 +85,8 @@ impl ConnInfo {
             .store(unix_nanos(SystemTime::now()), Ordering::Relaxed);
     }
 
+    /// Records a measured PING round trip; stored as at least 1ns, since 0
+    /// means not measured.
     pub fn set_rtt(&self, rtt: std::time::Duration) {
         let ns = u64::try_from(rtt.as_nanos()).unwrap_or(u64::MAX).max(1);
         self.rtt.store(ns, Ordering::Relaxed);
@@ -121,10 +133,15 @@ impl ConnInfo {
 /// One subscription as `/connz?subs=detail` lists it.
 #[derive(Debug, Clone)]
 pub struct SubSnapshot {
+    /// The subject subscribed to.
     pub subject: String,
+    /// The queue group, if any.
     pub queue: Option<String>,
+    /// The client's subscription id.
     pub sid: String,
+    /// Messages delivered to it so far.
     pub msgs: u64,
+    /// Its auto-unsubscribe limit (0: none).
     pub max: u64,
 }
 
@@ -132,22 +149,34 @@ pub struct SubSnapshot {
 /// they closed, and their subscriptions at the end.
 #[derive(Debug, Clone)]
 pub struct ConnSnapshot {
+    /// The connection id (`cid`), unique in this server's life.
     pub cid: u64,
+    /// The client's address.
     pub peer: SocketAddr,
     /// Unix nanoseconds.
     pub start: u64,
+    /// Unix nanoseconds of the last message or subscription change.
     pub last_activity: u64,
     /// Nanoseconds; 0 when not measured.
     pub rtt: u64,
+    /// Bytes waiting in its outbound buffer.
     pub pending: usize,
+    /// Messages the client published.
     pub in_msgs: u64,
+    /// Bytes (headers and payload) of those messages.
     pub in_bytes: u64,
+    /// Messages delivered to the client.
     pub out_msgs: u64,
+    /// Bytes (headers and payload) of those messages.
     pub out_bytes: u64,
+    /// Subscriptions it holds.
     pub subscriptions: usize,
+    /// What it said at CONNECT and who it signed in as.
     pub details: ConnDetails,
     /// Unix nanoseconds and the reason, once closed.
     pub stop: Option<(u64, String)>,
+    /// Its subscriptions, filled in only where they are shown (closed
+    /// connections, `subs=detail`); empty otherwise.
     pub subs: Vec<SubSnapshot>,
 }
 
@@ -159,6 +188,7 @@ pub struct ClosedRing {
 }
 
 impl ClosedRing {
+    /// A ring keeping at most `cap` closed connections (0: none).
     pub fn new(cap: usize) -> Self {
         ClosedRing {
             cap,
@@ -171,6 +201,8 @@ impl ClosedRing {
         self.cap > 0
     }
 
+    /// Keeps a closed connection's last picture, dropping the oldest when
+    /// full.
     pub fn push(&self, snap: ConnSnapshot) {
         if self.cap == 0 {
             return;

@@ -18,10 +18,15 @@ use crate::proto::write::Frame;
 
 /// One message as an internal client sees it.
 pub struct InternalMsg<'a> {
+    /// The subject it was published on.
     pub subject: &'a [u8],
+    /// The id of the internal subscription that matched.
     pub sid: &'a [u8],
+    /// The reply subject, if the publisher gave one.
     pub reply: Option<&'a [u8]>,
+    /// The header block (`NATS/1.0` line and headers), if the message has one.
     pub headers: Option<&'a [u8]>,
+    /// The message body.
     pub payload: &'a [u8],
 }
 
@@ -32,13 +37,18 @@ pub type InternalCallback = Box<dyn Fn(&InternalMsg<'_>) + Send + Sync>;
 /// Where a client's deliveries go.
 #[non_exhaustive]
 pub enum Sink {
+    /// A socket client: frames go to its outbound buffer for its writer task.
     Socket(Outbound),
+    /// An internal client: the callback runs for each message.
     Internal(InternalCallback),
 }
 
 /// What the router holds for a client.
 pub struct Handle {
+    /// The client id (`cid`): unique for the server's life, internal clients
+    /// included.
     pub id: u64,
+    /// Where its deliveries go.
     pub sink: Sink,
     /// Tells the reader task that someone else closed the connection.
     closing: Notify,
@@ -110,18 +120,23 @@ impl Handle {
         Some(info.snapshot(self.id, out.pending_bytes(), out.out_counts()))
     }
 
+    /// Whether the client takes INFO updates at any time (CONNECT with
+    /// protocol 1), such as the lame duck notice.
     pub fn wants_async_info(&self) -> bool {
         self.async_info.load(Ordering::Acquire)
     }
 
-    pub fn set_headers(&self, on: bool) {
+    /// Records whether the client negotiated headers, at CONNECT.
+    pub(crate) fn set_headers(&self, on: bool) {
         self.headers.store(on, Ordering::Release);
     }
 
-    pub fn set_async_info(&self, on: bool) {
+    /// Records whether the client takes async INFO, at CONNECT.
+    pub(crate) fn set_async_info(&self, on: bool) {
         self.async_info.store(on, Ordering::Release);
     }
 
+    /// The outbound buffer of a socket client; `None` for internal clients.
     pub fn outbound(&self) -> Option<&Outbound> {
         match &self.sink {
             Sink::Socket(out) => Some(out),
@@ -173,7 +188,9 @@ impl Handle {
         self.closing.notify_one();
     }
 
-    pub async fn closed(&self) {
+    /// Resolves when someone else has closed the connection (or asked for a
+    /// re-check); the reader task waits on it beside its socket.
+    pub(crate) async fn closed(&self) {
         self.closing.notified().await;
     }
 

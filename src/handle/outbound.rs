@@ -13,20 +13,35 @@ use crate::proto::write::Frame;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CloseReason {
+    /// The client closed its end of the socket, or was closed quietly to
+    /// sign in again after a reload.
     ClientClosed,
+    /// The client broke the protocol (a parse error, a bad op).
     ProtocolError,
+    /// More bytes waited for the client than `max_pending`.
     SlowConsumerPendingBytes,
+    /// A write to the client did not finish within `write_deadline`.
     SlowConsumerWriteDeadline,
+    /// A write to the socket failed.
     WriteError,
     /// The socket failed on read (a reset, say), not a clean close.
     ReadError,
+    /// The client left `ping_max` PINGs unanswered.
     StaleConnection,
+    /// Over a connection limit: the server's `max_connections` (also when a
+    /// reload lowers it) or the account's limit from its JWT.
     MaxConnectionsExceeded,
+    /// The server is shutting down.
     ServerShutdown,
+    /// Lame duck mode closed it; shown as a shutdown, as the reference does.
     LameDuck,
+    /// The client did not sign in within the authorization timeout.
     AuthenticationTimeout,
+    /// The client's credentials were refused.
     AuthenticationViolation,
+    /// The TLS handshake failed or did not finish in time.
     TlsHandshakeFailure,
+    /// The user may have no subscriptions at all (a JWT limit of 0).
     MaxSubscriptionsExceeded,
     /// Closed by `$SYS.REQ.SERVER.<id>.KICK`.
     Kicked,
@@ -92,6 +107,8 @@ pub(super) struct OutState {
     out_bytes: u64,
 }
 
+/// A socket client's pending bytes and its close state, shared by every
+/// publisher that appends to it and the one writer task that drains it.
 pub struct Outbound {
     pub(super) state: Mutex<OutState>,
     pub(super) wake: Notify,
@@ -99,7 +116,9 @@ pub struct Outbound {
 }
 
 impl Outbound {
-    pub fn new(max_pending: usize) -> Self {
+    /// An empty buffer that closes the client once more than `max_pending`
+    /// bytes wait.
+    pub(crate) fn new(max_pending: usize) -> Self {
         Outbound {
             state: Mutex::new(OutState {
                 buf: BytesMut::new(),
@@ -113,6 +132,7 @@ impl Outbound {
         }
     }
 
+    /// Appends a MSG or HMSG frame for subscription `sid` and counts it.
     pub fn append_frame(&self, frame: &Frame<'_>, sid: &[u8]) -> Appended {
         let mut st = self.state.lock();
         if st.closed.is_some() {
@@ -125,13 +145,14 @@ impl Outbound {
         self.after_append_locked(&mut st)
     }
 
-    /// Messages and bytes queued to this client so far.
     /// The most bytes that may wait for the writer before the client is
     /// cut off as a slow consumer.
     pub fn max_pending(&self) -> usize {
         self.max_pending
     }
 
+    /// Messages and bytes (headers and payload) queued to this client so
+    /// far.
     pub fn out_counts(&self) -> (u64, u64) {
         let st = self.state.lock();
         (st.out_msgs, st.out_bytes)
@@ -184,6 +205,9 @@ impl Outbound {
         }
     }
 
+    /// Closes the connection for `reason`, once: a later close keeps the
+    /// first reason. Slow consumers and write errors drop what is pending;
+    /// otherwise the writer sends it first.
     pub fn close(&self, reason: CloseReason) {
         let mut st = self.state.lock();
         if st.closed.is_none() {
@@ -196,6 +220,7 @@ impl Outbound {
         self.wake.notify_one();
     }
 
+    /// Why the connection closed; `None` while it is open.
     pub fn close_reason(&self) -> Option<CloseReason> {
         self.state.lock().closed
     }
@@ -204,8 +229,6 @@ impl Outbound {
         self.wake.notify_one();
     }
 
-    /// Swaps the pending bytes into `spare` (which must be empty) for the
-    /// writer, returning the close reason if the connection is closing.
     /// Waits until there is something for the writer (or a close).
     pub async fn wait_for_work(&self) {
         self.wake.notified().await;
@@ -229,10 +252,12 @@ pub struct FlushSet {
 }
 
 impl FlushSet {
+    /// Notes a client appended to; it is woken at `flush`.
     pub fn note(&mut self, handle: Arc<Handle>) {
         self.noted.push(handle);
     }
 
+    /// Wakes the writer of every noted client, and forgets them.
     pub fn flush(&mut self) {
         for handle in self.noted.drain(..) {
             if let Some(out) = handle.outbound() {

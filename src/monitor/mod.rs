@@ -12,7 +12,6 @@ mod http;
 mod jsz;
 mod metrics;
 mod query;
-pub use query::go_duration;
 mod subsz;
 pub mod system;
 mod varz;

@@ -3,33 +3,53 @@
 
 use serde::Deserialize;
 
+/// What a client's CONNECT says about itself and how it signs in; a field
+/// the client leaves out takes the reference's default.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct ConnectOptions {
+    /// Acknowledge each op with `+OK`.
     pub verbose: bool,
+    /// Check published subjects: a PUB to one that is not a valid literal
+    /// subject gets an error (and is still routed, as the reference does).
     pub pedantic: bool,
+    /// The client requires TLS.
     pub tls_required: bool,
+    /// Deliver the client's own messages to its own subscriptions; false
+    /// skips them.
     pub echo: bool,
+    /// The client takes headers: it may send HPUB and is sent HMSG.
     pub headers: bool,
+    /// A request nobody subscribes to gets a 503 status message back rather
+    /// than silence; needs `headers`.
     pub no_responders: bool,
+    /// 0 for the original protocol; 1 also takes INFO updates at any time.
     pub protocol: i64,
+    /// The client's name, shown by monitoring.
     #[serde(deserialize_with = "null_as_default")]
     pub name: String,
+    /// The client library's language.
     #[serde(deserialize_with = "null_as_default")]
     pub lang: String,
+    /// The client library's version.
     #[serde(deserialize_with = "null_as_default")]
     pub version: String,
-    // Kept for the authorization work.
+    /// User name, for user/password sign-in.
     #[serde(deserialize_with = "null_as_default")]
     pub user: String,
+    /// Password, checked against the configured one or its bcrypt hash.
     #[serde(deserialize_with = "null_as_default")]
     pub pass: String,
+    /// Token, for token sign-in.
     #[serde(deserialize_with = "null_as_default")]
     pub auth_token: String,
+    /// User JWT, for sign-in under an operator.
     #[serde(deserialize_with = "null_as_default")]
     pub jwt: String,
+    /// The user's public NKey.
     #[serde(deserialize_with = "null_as_default")]
     pub nkey: String,
+    /// The server's nonce signed with the NKey's seed, base64url encoded.
     #[serde(deserialize_with = "null_as_default")]
     pub sig: String,
 }
@@ -80,6 +100,8 @@ pub enum ConnectError {
 }
 
 impl ConnectOptions {
+    /// Parses CONNECT's JSON and checks it as the reference does; the error
+    /// says how the client is to be told.
     pub fn parse(json: &[u8]) -> Result<Self, ConnectError> {
         // serde would also build the struct from an array; Go only from an
         // object.

@@ -11,34 +11,54 @@ use memchr::memchr;
 #[derive(Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Op<'a> {
+    /// `CONNECT` with its JSON options, unparsed.
     Connect(&'a [u8]),
+    /// `PUB <subject> [reply] <size>` and its payload.
     Pub {
+        /// The subject published to.
         subject: &'a [u8],
+        /// The reply subject, if given.
         reply: Option<&'a [u8]>,
         /// The size token as sent: the reference echoes it verbatim.
         size: &'a [u8],
+        /// The message body, without the trailing CRLF.
         payload: &'a [u8],
     },
+    /// `HPUB <subject> [reply] <header size> <total size>`: a message with a
+    /// header block.
     Hpub {
+        /// The subject published to.
         subject: &'a [u8],
+        /// The reply subject, if given.
         reply: Option<&'a [u8]>,
         /// Header block and payload together, as they are relayed.
         message: &'a [u8],
+        /// Bytes of the header block at the start of `message`.
         header_len: usize,
         /// The size tokens as sent.
         header_size: &'a [u8],
+        /// The total size token as sent (header block and payload).
         total_size: &'a [u8],
     },
+    /// `SUB <subject> [queue] <sid>`.
     Sub {
+        /// The subject, wildcards allowed.
         subject: &'a [u8],
+        /// The queue group, if given.
         queue: Option<&'a [u8]>,
+        /// The client's id for the subscription.
         sid: &'a [u8],
     },
+    /// `UNSUB <sid> [max]`.
     Unsub {
+        /// The subscription's id.
         sid: &'a [u8],
+        /// Unsubscribe after this many messages in all rather than now.
         max: Option<u64>,
     },
+    /// `PING`: the server answers PONG.
     Ping,
+    /// `PONG`: the answer to the server's PING.
     Pong,
     /// `+OK` from a client: ignored.
     Ok,
@@ -69,7 +89,10 @@ pub enum ParseError {
 /// Limits the parser enforces.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
+    /// Longest control line (an op and its arguments, not the payload), in
+    /// bytes.
     pub max_control_line: usize,
+    /// Largest PUB or HPUB payload (headers included), in bytes.
     pub max_payload: usize,
 }
 
@@ -88,6 +111,8 @@ pub struct Parser {
 const MAX_ARGS: usize = 6;
 
 impl Parser {
+    /// A parser at the start of a stream, with headers off until CONNECT
+    /// turns them on.
     pub fn new(limits: Limits) -> Self {
         Parser {
             limits,
@@ -97,10 +122,12 @@ impl Parser {
         }
     }
 
+    /// Whether HPUB is accepted: the client negotiated headers at CONNECT.
     pub fn set_headers(&mut self, headers: bool) {
         self.headers = headers;
     }
 
+    /// New limits, as a client's sign-in settles its payload limit.
     pub fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
     }

@@ -2,8 +2,11 @@
 
 use bytes::{BufMut, BytesMut};
 
+/// The server's PING, sent to check a client is alive.
 pub const PING: &[u8] = b"PING\r\n";
+/// The answer to a client's PING.
 pub const PONG: &[u8] = b"PONG\r\n";
+/// The acknowledgement a verbose client gets for each op.
 pub const OK: &[u8] = b"+OK\r\n";
 
 /// `-ERR '<text>'` as the reference words it.
@@ -28,6 +31,7 @@ pub struct Decimal {
 }
 
 impl Decimal {
+    /// `n` in decimal ASCII, without leading zeros.
     pub fn new(mut n: usize) -> Self {
         let mut digits = [0u8; 20];
         let mut i = digits.len();
@@ -45,6 +49,7 @@ impl Decimal {
         }
     }
 
+    /// The digits.
     pub fn as_bytes(&self) -> &[u8] {
         &self.digits[usize::from(self.start)..]
     }
@@ -57,6 +62,8 @@ pub struct Sizes {
 }
 
 impl Sizes {
+    /// The size tokens of a message with a header block of `header_len`
+    /// bytes (none for MSG) and `total_len` bytes in all.
     pub fn of(header_len: Option<usize>, total_len: usize) -> Self {
         Sizes {
             header: header_len.map(Decimal::new),
@@ -69,7 +76,9 @@ impl Sizes {
 /// kept as bytes: a client's are echoed verbatim (as the reference does), so
 /// every receiver only copies.
 pub struct Frame<'a> {
+    /// The subject the message was published on.
     pub subject: &'a [u8],
+    /// The reply subject, if any.
     pub reply: Option<&'a [u8]>,
     /// Header block length, when the message carries headers (HMSG).
     pub header_len: Option<usize>,

@@ -95,6 +95,8 @@ pub struct LocalCache {
 }
 
 impl LocalCache {
+    /// Every subscription matching `subject`: from this cache while the
+    /// router's generation is unchanged, else through the router's lookup.
     pub fn lookup(&mut self, router: &Router, subject: &[u8]) -> Arc<MatchResult> {
         let generation = router.generation();
         if generation != self.generation {

@@ -21,9 +21,14 @@ use trie::Trie;
 
 /// One subscription: a client's interest in a subject, maybe in a queue group.
 pub struct Subscription {
+    /// The client the messages go to.
     pub client: Arc<Handle>,
+    /// The client's id for the subscription, echoed in each MSG.
     pub sid: Bytes,
+    /// The subject, wildcards allowed.
     pub subject: Bytes,
+    /// The queue group; members of one group share the messages, each going
+    /// to one of them.
     pub queue: Option<Bytes>,
     /// Auto-unsubscribe after this many deliveries; 0 = never.
     max: AtomicU64,
@@ -39,12 +44,14 @@ pub struct Subscription {
 #[derive(Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AfterDelivery {
+    /// The subscription stays.
     Keep,
     /// The auto-unsubscribe limit was reached with this delivery.
     Remove,
 }
 
 impl Subscription {
+    /// A live subscription with no auto-unsubscribe limit and no deny filter.
     pub fn new(client: Arc<Handle>, sid: Bytes, subject: Bytes, queue: Option<Bytes>) -> Self {
         Subscription {
             client,
@@ -76,6 +83,8 @@ impl Subscription {
             .is_none_or(|p| !p.denies_delivery(subject))
     }
 
+    /// Whether it was closed (unsubscribed, its limit reached, or its client
+    /// gone); a closed subscription takes no more messages.
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }
@@ -97,6 +106,7 @@ impl Subscription {
         self.max.load(Ordering::Acquire)
     }
 
+    /// Deliveries claimed so far (the `msgs` monitoring shows).
     pub fn delivered(&self) -> u64 {
         self.delivered.load(Ordering::Acquire)
     }
@@ -136,7 +146,9 @@ impl Subscription {
 
 /// The members of one queue group that matched a subject.
 pub struct QueueMatch {
+    /// The queue group's name.
     pub name: Bytes,
+    /// The group's matching subscriptions; one of them gets each message.
     pub members: Vec<Arc<Subscription>>,
     next: AtomicUsize,
 }
@@ -154,11 +166,14 @@ impl QueueMatch {
 /// Every subscription a subject matched.
 #[derive(Default)]
 pub struct MatchResult {
+    /// Matching subscriptions outside any queue group: each gets the message.
     pub plain: Vec<Arc<Subscription>>,
+    /// Matching queue groups: one member of each gets the message.
     pub queues: Vec<QueueMatch>,
 }
 
 impl MatchResult {
+    /// Whether nothing matched.
     pub fn is_empty(&self) -> bool {
         self.plain.is_empty() && self.queues.is_empty()
     }
@@ -196,13 +211,21 @@ pub struct Router {
 /// What `/subsz` reports of a router, in the reference's terms.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RouterStats {
+    /// Subscriptions held.
     pub num_subscriptions: usize,
+    /// Subjects in the shared match cache.
     pub num_cache: usize,
+    /// Subscriptions added since the router was made.
     pub num_inserts: u64,
+    /// Subscriptions removed since the router was made.
     pub num_removes: u64,
+    /// Lookups through the shared cache.
     pub num_matches: u64,
+    /// Share of those lookups the cache answered, from 0 to 1.
     pub cache_hit_rate: f64,
+    /// The largest fanout among cached results.
     pub max_fanout: usize,
+    /// The mean fanout of cached results.
     pub avg_fanout: f64,
 }
 
@@ -248,14 +271,18 @@ pub fn sub_snapshot(s: &Subscription) -> crate::handle::conn_info::SubSnapshot {
 }
 
 impl Router {
+    /// A router with no subscriptions.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// A counter bumped by every insert and removal: a cached match is valid
+    /// only while it is unchanged.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
 
+    /// Adds a subscription; matches take it from the next lookup on.
     pub fn insert(&self, sub: Arc<Subscription>) {
         let mut trie = self.trie.write();
         trie.insert(sub);

@@ -237,9 +237,14 @@ impl Server {
 
 /// A message for [`Server::publish_internal_routed`].
 pub struct RoutedMsg<'a> {
+    /// The subject to route by: whose subscriptions receive it.
     pub to: &'a [u8],
+    /// The subject the receivers see in the MSG.
     pub subject: &'a [u8],
+    /// The reply subject, if any.
     pub reply: Option<&'a [u8]>,
+    /// The header block, if any.
     pub headers: Option<&'a [u8]>,
+    /// The message body.
     pub payload: &'a [u8],
 }

@@ -108,6 +108,9 @@ pub(crate) type SystemQueue = tokio::sync::mpsc::Sender<SystemRequest>;
 /// that arrived after start-up.
 pub type ShutdownTask = Box<dyn FnOnce() + Send>;
 
+/// One running server's shared state: configuration, accounts, the
+/// connection registry and the counters. `lifecycle::start` makes it;
+/// connection tasks, monitoring and JetStream share it through an `Arc`.
 pub struct Server {
     /// The running configuration; a reload swaps it whole.
     opts: parking_lot::RwLock<Arc<Options>>,
@@ -236,10 +239,13 @@ impl Server {
         *self.opts.write() = Arc::new(opts);
     }
 
+    /// The server's id (INFO `server_id`): an NKey-style server public key,
+    /// new at every start.
     pub fn id(&self) -> &str {
         &self.id
     }
 
+    /// The server's name (`server_name`), or its id when none is configured.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -249,6 +255,7 @@ impl Server {
         &self.global.router
     }
 
+    /// The default account, `$G`.
     pub fn global_account(&self) -> &Arc<Account> {
         &self.global
     }
@@ -353,6 +360,8 @@ impl Server {
         Some(self.system_account.as_str())
     }
 
+    /// The server-wide counters (`/varz`): messages in, connections, slow
+    /// consumers, authentication failures.
     pub fn stats(&self) -> &Stats {
         &self.stats
     }
@@ -420,6 +429,7 @@ impl Server {
         self.addr.get().copied()
     }
 
+    /// Socket clients connected now, signed in or not.
     pub fn num_clients(&self) -> usize {
         self.clients.lock().len()
     }
@@ -440,7 +450,7 @@ impl Server {
 
     /// The INFO of `info_json`, for a caller that adjusts a field (a
     /// connection's own payload limit) before sending it.
-    pub fn info<'a>(
+    pub(crate) fn info<'a>(
         &'a self,
         client_id: u64,
         client_ip: Option<&'a str>,

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::api::{Response, ResponseBody, API_LEVEL};
 
-pub const ACCOUNT_INFO_RESPONSE: &str = "io.nats.jetstream.api.v1.account_info_response";
+pub(crate) const ACCOUNT_INFO_RESPONSE: &str = "io.nats.jetstream.api.v1.account_info_response";
 
 /// Usage and limits; field order as the reference writes them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -15,25 +15,39 @@ pub struct AccountInfo {
     pub storage: u64,
     /// Bytes reserved by streams' `max_bytes`.
     pub reserved_memory: u64,
+    /// Bytes reserved by file streams' `max_bytes`.
     pub reserved_storage: u64,
+    /// Streams the account has.
     pub streams: u64,
+    /// Consumers on all its streams.
     pub consumers: u64,
+    /// What the account may use.
     pub limits: AccountLimits,
+    /// The server's JetStream domain, when it has one.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub domain: String,
+    /// The account's API calls so far.
     pub api: ApiStats,
 }
 
 /// -1 is unlimited, the default for an account without configured limits.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AccountLimits {
+    /// Bytes all its memory streams may hold together.
     pub max_memory: i64,
+    /// Bytes all its file streams may hold together.
     pub max_storage: i64,
+    /// Streams it may have.
     pub max_streams: i64,
+    /// The consumer limit of each of its streams.
     pub max_consumers: i64,
+    /// The most unacked messages a consumer may allow (`max_ack_pending`).
     pub max_ack_pending: i64,
+    /// The largest `max_bytes` a memory stream may set.
     pub memory_max_stream_bytes: i64,
+    /// The largest `max_bytes` a file stream may set.
     pub storage_max_stream_bytes: i64,
+    /// Every stream must set `max_bytes`.
     pub max_bytes_required: bool,
 }
 
@@ -55,8 +69,11 @@ impl Default for AccountLimits {
 /// API requests served to the account, and how many failed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ApiStats {
+    /// The JetStream API level the server speaks ([`API_LEVEL`]).
     pub level: u32,
+    /// Requests served.
     pub total: u64,
+    /// Requests answered with an error.
     pub errors: u64,
 }
 
@@ -70,8 +87,10 @@ impl Default for ApiStats {
     }
 }
 
+/// The body of the account info response: the info, or nothing on error.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct AccountInfoBody {
+    /// Absent when the request failed.
     #[serde(flatten)]
     pub info: Option<AccountInfo>,
 }
@@ -80,10 +99,10 @@ impl ResponseBody for AccountInfoBody {
     const TYPE: &'static str = ACCOUNT_INFO_RESPONSE;
 }
 
-pub type AccountInfoResponse = Response<AccountInfoBody>;
+pub(crate) type AccountInfoResponse = Response<AccountInfoBody>;
 
 impl AccountInfoResponse {
-    pub fn info(info: AccountInfo) -> Self {
+    pub(crate) fn info(info: AccountInfo) -> Self {
         Self::ok(AccountInfoBody { info: Some(info) })
     }
 }

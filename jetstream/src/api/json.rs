@@ -63,6 +63,7 @@ impl serde_json::ser::Formatter for GoFormatter {
 /// A request body type, with the reference's Go type name for its errors
 /// (`json: cannot unmarshal number into Go value of type server.X`).
 pub trait Request: DeserializeOwned + Default {
+    /// The Go type the reference decodes it into, e.g. `server.JSApiStreamInfoRequest`.
     const GO_TYPE: &'static str;
 }
 

@@ -23,7 +23,7 @@ pub use json::{decode, decode_optional, parse_json};
 pub use pub_ack::PubAck;
 pub use time::{format_time, parse_time};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 
@@ -36,18 +36,18 @@ pub const SERVER_VERSION: &str = "2.14.0";
 
 /// Page sizes the reference uses: STREAM.NAMES, STREAM.LIST, and the
 /// per-subject counts of STREAM.INFO with a `subjects_filter`.
-pub const NAMES_LIMIT: i64 = 1024;
-pub const LIST_LIMIT: i64 = 256;
-pub const SUBJECTS_LIMIT: i64 = 100_000;
+pub(crate) const NAMES_LIMIT: i64 = 1024;
+pub(crate) const LIST_LIMIT: i64 = 256;
+pub(crate) const SUBJECTS_LIMIT: i64 = 100_000;
 
 /// A response's endpoint-specific part, and its `type`.
-pub trait ResponseBody: Serialize + Default {
+pub(crate) trait ResponseBody: Serialize + Default {
     const TYPE: &'static str;
 }
 
 /// One JS API reply: `type`, then `error` on failure, then the body.
 #[derive(Clone, Debug, Serialize)]
-pub struct Response<B: ResponseBody> {
+pub(crate) struct Response<B: ResponseBody> {
     #[serde(rename = "type")]
     pub kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -82,9 +82,12 @@ impl<B: ResponseBody> Response<B> {
 }
 
 /// Paging fields of list-like replies.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Paged {
+    /// How many items there are in all.
     pub total: i64,
+    /// Where this page starts.
     pub offset: i64,
+    /// The most items a page holds.
     pub limit: i64,
 }

@@ -5,18 +5,24 @@
 //! with a space; clients parse either, conformance tests compare bytes, so
 //! both forms are written by hand here.
 
+use serde::Deserialize;
+
 use crate::api::json::to_json;
 use crate::error::ApiError;
 
-/// A successful publish.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// A successful publish. Read back (by the embedded KV and object store)
+/// with serde; [`PubAck::to_json`] writes what it reads.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 pub struct PubAck {
+    /// The stream that stored the message.
     pub stream: String,
+    /// The message's stream sequence.
     pub seq: u64,
     /// The server's JetStream domain, when it has one.
     pub domain: Option<String>,
     /// The `Nats-Msg-Id` was seen within the duplicate window; `seq` is the
     /// original's.
+    #[serde(default)]
     pub duplicate: bool,
     /// A counter stream's new total (`Nats-Incr`), as a decimal string.
     pub val: Option<String>,
@@ -112,6 +118,39 @@ mod tests {
             text(counter.to_json()),
             r#"{"stream":"C","seq":1,"val":"5"}"#
         );
+    }
+
+    #[test]
+    fn reads_back_what_it_writes() {
+        let acks = [
+            PubAck {
+                stream: "S".into(),
+                seq: 1,
+                ..PubAck::default()
+            },
+            PubAck {
+                stream: "S".into(),
+                seq: 2,
+                duplicate: true,
+                domain: Some("hub".into()),
+                ..PubAck::default()
+            },
+            PubAck {
+                stream: "C".into(),
+                seq: 3,
+                val: Some("5".into()),
+                ..PubAck::default()
+            },
+        ];
+        for ack in acks {
+            let read: PubAck = serde_json::from_slice(&ack.to_json()).unwrap();
+            assert_eq!(read, ack);
+        }
+        // The error form keeps `stream` and `seq`, so it reads as an ack
+        // too: a reader looks at `error` first.
+        let refused: PubAck =
+            serde_json::from_slice(&PubAck::error("R", &ApiError::bad_request())).unwrap();
+        assert_eq!((refused.stream.as_str(), refused.seq), ("R", 0));
     }
 
     #[test]

@@ -84,9 +84,58 @@ pub fn parse_time(s: &str) -> Option<i64> {
     parse_time_go(s).ok()
 }
 
-/// [`parse_time`] with Go's error text, for JSON decode errors:
+/// Why a time did not parse. `Display` is Go's `time.Parse` error text
+/// (clients see it inside JSON decode errors), e.g.
 /// `parsing time "x" as "2006-01-02T15:04:05Z07:00": cannot parse "x" as "2006"`.
-pub(crate) fn parse_time_go(s: &str) -> Result<i64, String> {
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum TimeParseError {
+    /// The text stops following the layout at byte `at`, where the layout
+    /// element `elem` was expected.
+    Layout {
+        input: String,
+        at: usize,
+        elem: &'static str,
+    },
+    /// A whole time followed by more text, from byte `at` on.
+    ExtraText { input: String, at: usize },
+    /// A field has an impossible value (`field`: "month", "day", "hour",
+    /// "minute", "second" or "time zone offset").
+    FieldRange { input: String, field: &'static str },
+    /// A valid time too far from 1970 for `i64` nanoseconds.
+    OutOfRange { input: String },
+}
+
+impl std::fmt::Display for TimeParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TimeParseError::Layout { input, at, elem } => write!(
+                f,
+                "parsing time {} as {}: cannot parse {} as {}",
+                go_quote(input),
+                go_quote(RFC3339_LAYOUT),
+                go_quote(&input[*at..]),
+                go_quote(elem)
+            ),
+            TimeParseError::ExtraText { input, at } => write!(
+                f,
+                "parsing time {}: extra text: {}",
+                go_quote(input),
+                go_quote(&input[*at..])
+            ),
+            TimeParseError::FieldRange { input, field } => {
+                write!(f, "parsing time {}: {field} out of range", go_quote(input))
+            }
+            TimeParseError::OutOfRange { input } => {
+                write!(f, "parsing time {}: out of range", go_quote(input))
+            }
+        }
+    }
+}
+
+impl std::error::Error for TimeParseError {}
+
+/// [`parse_time`] with Go's reasons, for JSON decode errors.
+pub(crate) fn parse_time_go(s: &str) -> Result<i64, TimeParseError> {
     if s == ZERO_TIME {
         return Ok(0);
     }
@@ -105,13 +154,15 @@ pub(crate) fn parse_time_go(s: &str) -> Result<i64, String> {
     let nanos = p.fraction();
     let offset_secs = p.zone()?;
     if p.pos != s.len() {
-        return Err(format!(
-            "parsing time {}: extra text: {}",
-            go_quote(s),
-            go_quote(&s[p.pos..])
-        ));
+        return Err(TimeParseError::ExtraText {
+            input: s.to_owned(),
+            at: p.pos,
+        });
     }
-    let out_of_range = |what: &str| format!("parsing time {}: {what} out of range", go_quote(s));
+    let out_of_range = |field| TimeParseError::FieldRange {
+        input: s.to_owned(),
+        field,
+    };
     let (month, day) = (month as u32, day as u32);
     if !(1..=12).contains(&month) {
         return Err(out_of_range("month"));
@@ -134,7 +185,9 @@ pub(crate) fn parse_time_go(s: &str) -> Result<i64, String> {
     // In i128: near the ends of the range the seconds alone may overflow
     // while the sum with the (positive) fraction does not.
     let ns = i128::from(secs) * i128::from(NANOS_PER_SEC) + i128::from(nanos);
-    i64::try_from(ns).map_err(|_| format!("parsing time {}: out of range", go_quote(s)))
+    i64::try_from(ns).map_err(|_| TimeParseError::OutOfRange {
+        input: s.to_owned(),
+    })
 }
 
 /// Walks the input against the RFC 3339 layout; errors name the layout
@@ -145,17 +198,15 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
-    fn fail(&self, elem: &str) -> String {
-        format!(
-            "parsing time {} as {}: cannot parse {} as {}",
-            go_quote(self.s),
-            go_quote(RFC3339_LAYOUT),
-            go_quote(&self.s[self.pos..]),
-            go_quote(elem)
-        )
+    fn fail(&self, elem: &'static str) -> TimeParseError {
+        TimeParseError::Layout {
+            input: self.s.to_owned(),
+            at: self.pos,
+            elem,
+        }
     }
 
-    fn digits(&mut self, n: usize, elem: &str) -> Result<i64, String> {
+    fn digits(&mut self, n: usize, elem: &'static str) -> Result<i64, TimeParseError> {
         let rest = &self.s.as_bytes()[self.pos..];
         if rest.len() < n || !rest[..n].iter().all(u8::is_ascii_digit) {
             return Err(self.fail(elem));
@@ -167,7 +218,7 @@ impl Parser<'_> {
         Ok(value)
     }
 
-    fn literal(&mut self, lit: &str) -> Result<(), String> {
+    fn literal(&mut self, lit: &'static str) -> Result<(), TimeParseError> {
         if !self.s[self.pos..].starts_with(lit) {
             return Err(self.fail(lit));
         }
@@ -202,7 +253,7 @@ impl Parser<'_> {
     }
 
     /// `Z` or `+hh:mm`/`-hh:mm`, as seconds east of UTC.
-    fn zone(&mut self) -> Result<i64, String> {
+    fn zone(&mut self) -> Result<i64, TimeParseError> {
         match self.s.as_bytes().get(self.pos) {
             Some(b'Z') => {
                 self.pos += 1;
@@ -220,10 +271,10 @@ impl Parser<'_> {
                     self.fail("Z07:00")
                 })?;
                 if h > 23 || m > 59 {
-                    return Err(format!(
-                        "parsing time {}: time zone offset out of range",
-                        go_quote(self.s)
-                    ));
+                    return Err(TimeParseError::FieldRange {
+                        input: self.s.to_owned(),
+                        field: "time zone offset",
+                    });
                 }
                 let secs = h * 3600 + m * 60;
                 Ok(if sign == b'-' { -secs } else { secs })
@@ -236,6 +287,11 @@ impl Parser<'_> {
 /// serde: a time field (output only; requests carry optional times).
 pub(crate) fn serialize<S: Serializer>(ns: &i64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format_time(*ns))
+}
+
+/// serde: a time field read back (replies read by in-process clients).
+pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    parse_time_go(&String::deserialize(d)?).map_err(serde::de::Error::custom)
 }
 
 /// serde: an optional (`omitempty` pointer) time field.
@@ -330,7 +386,7 @@ mod tests {
             ),
         ];
         for (s, want) in bad {
-            assert_eq!(parse_time_go(s).unwrap_err(), *want);
+            assert_eq!(parse_time_go(s).unwrap_err().to_string(), *want);
             assert_eq!(parse_time(s), None);
         }
         assert_eq!(

@@ -36,11 +36,13 @@ macro_rules! wire_enum {
      $($how:ident = $unknown:literal)?) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
         pub enum $name {
             $($(#[$vmeta])* $variant),+
         }
 
         impl $name {
+            /// The value as the JSON writes it.
             pub fn as_str(self) -> &'static str {
                 match self {
                     $(Self::$variant => $text),+

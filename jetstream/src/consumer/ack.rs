@@ -3,7 +3,7 @@
 
 use crate::duration::parse_go_duration;
 
-pub const ACK_PREFIX: &str = "$JS.ACK.";
+pub(crate) const ACK_PREFIX: &str = "$JS.ACK.";
 
 /// The reply subject a delivery carries.
 pub fn ack_subject(
@@ -21,10 +21,15 @@ pub fn ack_subject(
 /// The parts of an ack subject that matter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AckTarget<'a> {
+    /// The stream the message is in.
     pub stream: &'a str,
+    /// The consumer that delivered it.
     pub consumer: &'a str,
+    /// How many times it has been delivered, this delivery included.
     pub deliveries: u64,
+    /// The message's sequence in the stream.
     pub stream_seq: u64,
+    /// The delivery's sequence in the consumer.
     pub consumer_seq: u64,
     /// When the message was stored (Unix nanoseconds).
     pub time_ns: i64,
@@ -53,18 +58,24 @@ pub fn parse_ack_subject(subject: &str) -> Option<AckTarget<'_>> {
 
 /// What an ack body asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AckKind {
+    /// `+ACK` (or `+OK`, or an empty body): done with the message.
     Ack,
     /// Redeliver, after the delay (ns) when one was given.
     Nak(Option<i64>),
+    /// `+WPI`: still working on it; restarts the ack wait.
     InProgress,
     /// Ack, then treat the body after `+NXT` as a pull request.
     Next(Vec<u8>),
+    /// `+TERM`: never redeliver; the reason given after it, if any.
     Term(Option<String>),
     /// Anything else: does nothing (the reference still answers it).
     Unknown,
 }
 
+/// Reads an ack body as the reference does; a body it does not know is
+/// [`AckKind::Unknown`], never an error.
 pub fn parse_ack_body(body: &[u8]) -> AckKind {
     let text = String::from_utf8_lossy(body);
     let t = text.as_ref();

@@ -8,7 +8,7 @@
 //! `next_deadline` and handled by `tick`.
 
 pub mod ack;
-pub mod persist;
+pub(crate) mod persist;
 pub mod pull;
 mod removals;
 #[cfg(test)]
@@ -47,7 +47,7 @@ const READ_AHEAD_FIRST: usize = 16;
 
 /// A delivered message waiting for its ack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Pending {
+pub(crate) struct Pending {
     /// The consumer sequence of its first delivery (the ack floor uses it).
     pub cseq: u64,
     /// How many times it was delivered.
@@ -81,7 +81,7 @@ pub struct AckOutcome {
     pub next: Option<Vec<u8>>,
 }
 
-pub struct Consumer {
+pub(crate) struct Consumer {
     pub name: String,
     pub stream: String,
     pub config: ConsumerConfig,

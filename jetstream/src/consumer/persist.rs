@@ -55,7 +55,7 @@ impl Consumer {
         now: i64,
     ) -> Result<Consumer, StoreError> {
         let saved: Saved = serde_json::from_slice(doc)
-            .map_err(|e| StoreError::Corrupt(format!("consumer {name}: {e}")))?;
+            .map_err(|e| StoreError::bad_document(format!("consumer {name}"), e))?;
         let mut c = Consumer::new(stream, name, saved.config, saved.created, store, false)?;
         c.delivered = saved.delivered;
         c.ack_floor = saved.ack_floor;

@@ -5,17 +5,20 @@ use serde::Deserialize;
 
 use crate::headers::HeaderBlock;
 
-pub const NEXT_PREFIX: &str = "$JS.API.CONSUMER.MSG.NEXT.";
+pub(crate) const NEXT_PREFIX: &str = "$JS.API.CONSUMER.MSG.NEXT.";
 
 /// A decoded pull request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PullRequest {
+    /// Messages wanted (at least 1).
     pub batch: i64,
     /// Nanoseconds; 0 = waits until served.
     pub expires: i64,
+    /// Answer at once (404/408) instead of waiting for messages.
     pub no_wait: bool,
     /// 0 = no byte budget.
     pub max_bytes: i64,
+    /// Nanoseconds between heartbeats while the request waits; 0 = none.
     pub idle_heartbeat: i64,
 }
 
@@ -29,20 +32,63 @@ struct Body {
     idle_heartbeat: i64,
 }
 
+/// Why a JSON pull body was refused. `Display` is the text the reference
+/// puts after `400 Bad Request - `.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PullError {
+    /// The body starts like a JSON object but does not parse.
+    Json(serde_json::Error),
+    /// A field holds a type Go would refuse to decode into it.
+    FieldType {
+        /// The field's JSON name.
+        field: String,
+        /// What it holds, in Go's words ("string", "number 1.5", ...).
+        found: String,
+        /// The Go type the reference decodes it into.
+        go_type: &'static str,
+    },
+}
+
+impl std::fmt::Display for PullError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PullError::Json(e) => write!(f, "{e}"),
+            PullError::FieldType {
+                field,
+                found,
+                go_type,
+            } => write!(
+                f,
+                "json: cannot unmarshal {found} into Go struct field JSApiConsumerGetNextRequest.{field} of type {go_type}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for PullError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PullError::Json(e) => Some(e),
+            PullError::FieldType { .. } => None,
+        }
+    }
+}
+
 /// Decodes a pull body: empty or anything that is not JSON is a batch of
 /// one (a bare number is the batch); JSON with a wrongly typed field is the
-/// reference's `400 Bad Request - <json error>` (its text returned here).
-pub fn parse_pull(body: &[u8]) -> Result<PullRequest, String> {
+/// reference's `400 Bad Request - <json error>`.
+pub fn parse_pull(body: &[u8]) -> Result<PullRequest, PullError> {
     let text = String::from_utf8_lossy(body);
     let t = text.trim();
     if t.starts_with('{') {
-        let mut value: serde_json::Value = serde_json::from_str(t).map_err(|e| e.to_string())?;
+        let mut value: serde_json::Value = serde_json::from_str(t).map_err(PullError::Json)?;
         if let serde_json::Value::Object(fields) = &mut value {
             // Go leaves a field alone for a JSON null.
             fields.retain(|_, v| !v.is_null());
         }
         let b: Body =
-            serde_json::from_value(value.clone()).map_err(|e| go_type_error(&value, &e))?;
+            serde_json::from_value(value.clone()).map_err(|e| go_type_error(&value, e))?;
         return Ok(PullRequest {
             batch: b.batch.max(1),
             expires: b.expires,
@@ -61,9 +107,9 @@ pub fn parse_pull(body: &[u8]) -> Result<PullRequest, String> {
 /// Go's `json: cannot unmarshal <kind> into Go struct field ...` for the
 /// first field of the request with a type Go would refuse; serde's own
 /// message names no field, so the fields are checked one by one.
-fn go_type_error(body: &serde_json::Value, e: &serde_json::Error) -> String {
+fn go_type_error(body: &serde_json::Value, e: serde_json::Error) -> PullError {
     let serde_json::Value::Object(fields) = body else {
-        return e.to_string();
+        return PullError::Json(e);
     };
     for (name, value) in fields {
         let go = match name.as_str() {
@@ -83,11 +129,13 @@ fn go_type_error(body: &serde_json::Value, e: &serde_json::Error) -> String {
             serde_json::Value::Array(_) => "array".to_string(),
             serde_json::Value::Object(_) => "object".to_string(),
         };
-        return format!(
-            "json: cannot unmarshal {found} into Go struct field JSApiConsumerGetNextRequest.{name} of type {go}"
-        );
+        return PullError::FieldType {
+            field: name.clone(),
+            found,
+            go_type: go,
+        };
     }
-    e.to_string()
+    PullError::Json(e)
 }
 
 /// A status reply with no body, as the reference sends to pull requests.
@@ -120,6 +168,7 @@ mod tests {
 
     #[test]
     fn body_forms() {
+        let parse_pull = |body: &[u8]| parse_pull(body).map_err(|e| e.to_string());
         assert_eq!(parse_pull(b"").map(|r| r.batch), Ok(1));
         assert_eq!(parse_pull(b"5").map(|r| r.batch), Ok(5));
         assert_eq!(parse_pull(b"-3").map(|r| r.batch), Ok(1));

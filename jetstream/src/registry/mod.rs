@@ -16,11 +16,11 @@ use std::sync::Arc;
 use crate::api::account::{AccountInfo, AccountInfoResponse, ApiStats};
 use crate::api::json::is_empty_request;
 use crate::api::stream::{
-    subjects_collide, ClusterInfo, ListBody, MsgDeleteBody, MsgDeleteRequest, MsgDeleteResponse,
-    MsgGetBody, MsgGetRequest, MsgGetResponse, NamesBody, PurgeBody, PurgeRequest, StorageType,
-    StreamConfig, StreamCreateResponse, StreamDeleteResponse, StreamInfo, StreamInfoRequest,
-    StreamInfoResponse, StreamListRequest, StreamListResponse, StreamNamesRequest,
-    StreamNamesResponse, StreamPurgeResponse, StreamState, StreamUpdateResponse,
+    subjects_collide, ClusterInfo, ListBody, MsgDeleteRequest, MsgDeleteResponse, MsgGetBody,
+    MsgGetRequest, MsgGetResponse, NamesBody, PurgeRequest, StorageType, StreamConfig,
+    StreamCreateResponse, StreamDeleteResponse, StreamInfo, StreamInfoRequest, StreamInfoResponse,
+    StreamListRequest, StreamListResponse, StreamNamesRequest, StreamNamesResponse,
+    StreamPurgeResponse, StreamState, StreamUpdateResponse,
 };
 use crate::api::{
     decode, decode_optional, Paged, Response, ResponseBody, LIST_LIMIT, NAMES_LIMIT,
@@ -148,8 +148,8 @@ impl Registry {
             let sync = self.config.sync_interval;
             let f: Reopen = Box::new(move || {
                 let opened = open_file_stream(&path, sync)?;
-                let (_, mut stream) = opened
-                    .ok_or_else(|| StoreError::Corrupt("the stream config is gone".into()))?;
+                let (_, mut stream) =
+                    opened.ok_or_else(|| StoreError::corrupt("the stream config is gone"))?;
                 stream.load_consumers(now_ns())?;
                 Ok(stream)
             });
@@ -166,9 +166,9 @@ impl Registry {
                 self.pool
                     .attach_parked(&config.name, bytes, reopen, self.config.ingest)
             }
-            (Body::Parked { .. }, None) => Err(StoreError::Backend(
-                "a stream without files cannot be parked".into(),
-            )),
+            (Body::Parked { .. }, None) => Err(StoreError::Unsupported {
+                what: "a stream without files cannot be parked",
+            }),
         };
         let inbox = match attached {
             Ok(inbox) => inbox,
@@ -695,10 +695,7 @@ impl Registry {
         }
         self.on_stream(entry, req, move |s| {
             let resp = match msg_api::purge(s, &r) {
-                Ok(purged) => StreamPurgeResponse::ok(PurgeBody {
-                    success: true,
-                    purged,
-                }),
+                Ok(purged) => StreamPurgeResponse::purged(purged),
                 Err(e) => error(e),
             };
             let counted = if resp.error.is_some() {
@@ -756,7 +753,7 @@ impl Registry {
         // error: the reference counts them in the total, not as errors.
         self.on_stream(entry, req, move |s| {
             let resp = match msg_api::msg_delete(s, memory, r.seq) {
-                Ok(()) => MsgDeleteResponse::ok(MsgDeleteBody { success: true }),
+                Ok(()) => MsgDeleteResponse::deleted(),
                 Err(e) => error(e),
             };
             (resp, Counted::Total)

@@ -111,7 +111,7 @@ impl Registry {
     ) -> Result<String, StoreError> {
         let name = stored.config.name.clone();
         if self.streams.contains_key(&name) {
-            return Err(StoreError::Corrupt(format!(
+            return Err(StoreError::corrupt(format!(
                 "a second file for stream '{name}'"
             )));
         }
@@ -174,7 +174,7 @@ pub(super) fn open_file_stream(
             return Ok(None);
         };
         let stored: StoredConfig = serde_json::from_slice(&doc)
-            .map_err(|e| StoreError::Corrupt(format!("bad stored config: {e}")))?;
+            .map_err(|e| StoreError::bad_document("bad stored config", e))?;
         let policy = Policy::from_config(&stored.config);
         let stream = Stream::new(policy, Box::new(store), now_ns())?;
         Ok(Some((stored, stream)))
@@ -194,7 +194,7 @@ fn recover_file_stream(path: &Path, sync_interval: Option<std::time::Duration>) 
             return Ok(None);
         };
         let stored: StoredConfig = serde_json::from_slice(&doc)
-            .map_err(|e| StoreError::Corrupt(format!("bad stored config: {e}")))?;
+            .map_err(|e| StoreError::bad_document("bad stored config", e))?;
         let c = &stored.config;
         let timers = c.allow_msg_ttl || (c.max_age > 0 && peek.msgs > 0);
         if !peek.has_consumers && !timers {

@@ -8,24 +8,29 @@
 //! writer applies a whole batch of publishes, then commits once (group
 //! commit), then acks them.
 
+mod error;
 mod mem;
 mod record;
 mod redb_store;
 mod schema;
 mod wal;
 
-pub use mem::MemStore;
-pub use redb_store::{Peek, RedbStore};
+pub use error::StoreError;
+pub(crate) use mem::MemStore;
+pub(crate) use redb_store::RedbStore;
 
 use bytes::Bytes;
 
 /// One stored message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredMsg {
+    /// Its sequence in the stream.
     pub seq: u64,
+    /// The subject it was published to.
     pub subject: String,
     /// The raw header block (`NATS/1.0\r\n...\r\n\r\n`), if any.
     pub headers: Option<Bytes>,
+    /// The message body.
     pub payload: Bytes,
     /// Unix time in nanoseconds when it was stored.
     pub time_ns: i64,
@@ -33,7 +38,7 @@ pub struct StoredMsg {
 
 /// The reference's file-store message size: record overhead plus subject,
 /// headers and payload, and a header-length field when there are headers.
-pub fn stored_size(subject: &str, headers: Option<&[u8]>, payload: &[u8]) -> u64 {
+pub(crate) fn stored_size(subject: &str, headers: Option<&[u8]>, payload: &[u8]) -> u64 {
     const RECORD_OVERHEAD: u64 = 30;
     const HEADER_LEN_FIELD: u64 = 4;
     let hdr = headers.map_or(0, |h| h.len() as u64 + HEADER_LEN_FIELD);
@@ -41,14 +46,14 @@ pub fn stored_size(subject: &str, headers: Option<&[u8]>, payload: &[u8]) -> u64
 }
 
 /// The reference's memory-store message size.
-pub fn memory_stored_size(subject: &str, headers: Option<&[u8]>, payload: &[u8]) -> u64 {
+pub(crate) fn memory_stored_size(subject: &str, headers: Option<&[u8]>, payload: &[u8]) -> u64 {
     const OVERHEAD: u64 = 16;
     OVERHEAD + subject.len() as u64 + headers.map_or(0, <[u8]>::len) as u64 + payload.len() as u64
 }
 
 /// Totals of a stream's stored messages.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct StoreState {
+pub(crate) struct StoreState {
     pub msgs: u64,
     pub bytes: u64,
     /// First sequence still stored; `last_seq + 1` when emptied, and 0
@@ -70,65 +75,16 @@ pub struct StoreState {
 
 /// Per-subject totals.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SubjectState {
+pub(crate) struct SubjectState {
     pub msgs: u64,
     pub first_seq: u64,
     pub last_seq: u64,
 }
 
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// The backing store failed (I/O, corruption); the text says what.
-    Backend(String),
-    /// The disk (or a quota) is full: writes fail until space is freed.
-    NoSpace(String),
-    /// The file is still open elsewhere (a reader that has not let go of a
-    /// closed store yet): opening it again shortly will work.
-    Busy(String),
-    /// A stored record could not be decoded.
-    Corrupt(String),
-}
-
-impl StoreError {
-    /// An I/O error with what was being done; a full disk is `NoSpace`.
-    pub fn io(context: impl std::fmt::Display, e: &std::io::Error) -> Self {
-        if is_no_space(e) {
-            StoreError::NoSpace(format!("{context}: {e}"))
-        } else {
-            StoreError::Backend(format!("{context}: {e}"))
-        }
-    }
-
-    pub fn is_no_space(&self) -> bool {
-        matches!(self, StoreError::NoSpace(_))
-    }
-}
-
-/// ENOSPC or EDQUOT: the write can succeed once space is freed.
-pub(crate) fn is_no_space(e: &std::io::Error) -> bool {
-    const ENOSPC: i32 = 28;
-    const EDQUOT: i32 = 122;
-    e.kind() == std::io::ErrorKind::StorageFull || matches!(e.raw_os_error(), Some(ENOSPC | EDQUOT))
-}
-
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StoreError::Backend(e) => write!(f, "store error: {e}"),
-            StoreError::NoSpace(e) => write!(f, "out of disk space: {e}"),
-            StoreError::Busy(e) => write!(f, "store busy: {e}"),
-            StoreError::Corrupt(e) => write!(f, "corrupt store record: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for StoreError {}
-
 /// Storage of one stream's messages. Reads see every write made so far,
 /// committed or not; `commit` makes the writes since the last commit
 /// durable, all or nothing.
-pub trait Store: Send {
+pub(crate) trait Store: Send {
     fn state(&self) -> StoreState;
 
     /// Whether this is the memory store (a few of the reference's
@@ -345,11 +301,8 @@ impl StoreReader {
 /// Runs a read of a file that may be damaged: redb panics on some damage,
 /// and a reader runs on threads that serve other streams too.
 pub(crate) fn contain_panic<R>(f: impl FnOnce() -> Result<R, StoreError>) -> Result<R, StoreError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
-        Err(StoreError::Corrupt(
-            "reading the stream's file panicked".into(),
-        ))
-    })
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(StoreError::corrupt("reading the stream's file panicked")))
 }
 
 /// Stream names this long or longer are kept in files named by a prefix
@@ -360,7 +313,7 @@ const LONG_NAME_BYTES: usize = 200;
 /// The file a file stream is kept in: `<name>.redb`, or for a long name a
 /// prefix of it and a hash of the whole, `<prefix>~<hash>.redb` (the name
 /// itself is kept inside the file, with the config).
-pub fn file_name(stream: &str) -> String {
+pub(crate) fn file_name(stream: &str) -> String {
     if stream.len() < LONG_NAME_BYTES {
         return format!("{stream}.redb");
     }
@@ -391,6 +344,8 @@ impl Readers {
             .clear();
     }
 
+    /// The reader of a file stream's committed messages; `None` for a
+    /// memory stream, an unknown one, or one whose files are closed.
     pub fn get(&self, stream: &str) -> Option<StoreReader> {
         self.map
             .read()

@@ -28,14 +28,12 @@ pub(super) fn encode_into(
     payload: &[u8],
     time_ns: i64,
 ) -> Result<(), StoreError> {
-    let len = |part: &[u8], what: &str| {
+    let len = |part: &[u8], what: &'static str| {
         u32::try_from(part.len())
             .map(u32::to_le_bytes)
-            .map_err(|_| {
-                StoreError::Backend(format!(
-                    "{what} of {} bytes is too long to store",
-                    part.len()
-                ))
+            .map_err(|_| StoreError::TooLarge {
+                what,
+                bytes: part.len(),
             })
     };
     let subject_len = len(subject.as_bytes(), "subject")?;
@@ -65,7 +63,7 @@ struct Layout<'a> {
 }
 
 fn corrupt(seq: u64, why: &str) -> StoreError {
-    StoreError::Corrupt(format!("message {seq}: {why}"))
+    StoreError::corrupt(format!("message {seq}: {why}"))
 }
 
 fn read_len(record: &[u8], at: usize, seq: u64) -> Result<usize, StoreError> {
@@ -185,7 +183,7 @@ mod tests {
             let payload_start = bytes.len() - b"payload bytes".len();
             for cut in 0..bytes.len() {
                 match decode(&bytes[..cut], 1) {
-                    Err(StoreError::Corrupt(_)) => assert!(cut < payload_start, "cut at {cut}"),
+                    Err(StoreError::Corrupt { .. }) => assert!(cut < payload_start, "cut at {cut}"),
                     Ok(msg) => assert_eq!(msg.payload.len(), cut - payload_start),
                     Err(e) => panic!("unexpected error {e}"),
                 }
@@ -197,16 +195,19 @@ mod tests {
     fn bad_flags_lengths_and_utf8_are_corrupt() {
         let mut bytes = record(None);
         bytes[0] = 0x80;
-        assert!(matches!(decode(&bytes, 1), Err(StoreError::Corrupt(_))));
+        assert!(matches!(decode(&bytes, 1), Err(StoreError::Corrupt { .. })));
         let mut bytes = record(None);
         bytes[9..13].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(matches!(summary(&bytes, 1), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            summary(&bytes, 1),
+            Err(StoreError::Corrupt { .. })
+        ));
         let mut bytes = record(Some(b"h"));
         let at = FIXED_BYTES + "orders.eu.1".len();
         bytes[at..at + 4].copy_from_slice(&1000u32.to_le_bytes());
-        assert!(matches!(decode(&bytes, 1), Err(StoreError::Corrupt(_))));
+        assert!(matches!(decode(&bytes, 1), Err(StoreError::Corrupt { .. })));
         let mut bytes = record(None);
         bytes[FIXED_BYTES] = 0xff;
-        assert!(matches!(decode(&bytes, 1), Err(StoreError::Corrupt(_))));
+        assert!(matches!(decode(&bytes, 1), Err(StoreError::Corrupt { .. })));
     }
 }

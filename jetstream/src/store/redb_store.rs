@@ -88,10 +88,11 @@ pub struct RedbStore {
     /// A purge of everything deleted tables that commit must recreate.
     dropped_tables: bool,
     /// Set when going back to the last commit failed: writes are refused.
-    failed: Option<String>,
-    /// Set when a failed batch could not be cut from the log: writes are
-    /// refused for good (until a restart replays the log).
-    log_broken: Option<String>,
+    failed: Option<Arc<StoreError>>,
+    /// Set when a failed batch could not be cut from the log (or was
+    /// acked from it): writes are refused for good (until a restart
+    /// replays the log). What broke it, and the failure.
+    log_broken: Option<(&'static str, Arc<StoreError>)>,
     /// `make_durable` wrote the batch's log; `commit` applies it to redb.
     log_durable: bool,
     /// Shared with readers: a logged batch is not in redb yet.
@@ -114,15 +115,20 @@ fn begin<'a>(
     db: &Database,
     slot: &'a mut Option<WriteTransaction>,
 ) -> Result<&'a WriteTransaction, StoreError> {
-    if slot.is_none() {
-        let mut txn = db.begin_write()?;
-        // The log is the durability point; see `RedbStore::checkpoint`.
-        txn.set_durability(redb::Durability::None)
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
-        *slot = Some(txn);
-    }
-    slot.as_ref()
-        .ok_or_else(|| StoreError::Backend("write transaction missing".into()))
+    let txn = match slot.take() {
+        Some(txn) => txn,
+        None => begin_unsynced(db)?,
+    };
+    Ok(slot.insert(txn))
+}
+
+/// A new write transaction that commits without a sync: the log is the
+/// durability point (see `RedbStore::checkpoint`).
+fn begin_unsynced(db: &Database) -> Result<WriteTransaction, StoreError> {
+    let mut txn = db.begin_write()?;
+    txn.set_durability(redb::Durability::None)
+        .map_err(|e| StoreError::db("making a transaction unsynced", e))?;
+    Ok(txn)
 }
 
 impl RedbStore {
@@ -226,7 +232,7 @@ impl RedbStore {
             Op::Append { seq, record } => {
                 let msg = record::decode(&record, seq)?;
                 if seq != self.index.last_seq + 1 {
-                    return Err(StoreError::Corrupt(format!(
+                    return Err(StoreError::corrupt(format!(
                         "log appends {seq} after {}",
                         self.index.last_seq
                     )));
@@ -310,7 +316,7 @@ impl RedbStore {
         txn.commit()?;
         self.wal
             .reset(next)
-            .map_err(|e| StoreError::io("restarting the log", &e))?;
+            .map_err(|e| StoreError::io("restarting the log", e))?;
         let now = std::time::Instant::now();
         self.last_checkpoint = now;
         self.last_sync = now;
@@ -330,13 +336,13 @@ impl RedbStore {
         &mut self,
         op: impl FnOnce(&mut Self) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
-        if let Some(why) = &self.log_broken {
-            return Err(StoreError::Backend(format!("store unusable: {why}")));
+        if let Some(e) = self.unusable() {
+            return Err(e);
         }
         if self.failed.is_some() {
             self.rollback();
-            if let Some(why) = &self.failed {
-                return Err(StoreError::Backend(format!("store unusable: {why}")));
+            if let Some(e) = self.unusable() {
+                return Err(e);
             }
         }
         let result = op(self);
@@ -356,8 +362,21 @@ impl RedbStore {
                 self.index = index;
                 self.failed = None;
             }
-            Err(e) => self.failed = Some(e.to_string()),
+            Err(e) => self.failed = Some(Arc::new(e)),
         }
+    }
+
+    /// The error for a store that refuses writes, if it does.
+    fn unusable(&self) -> Option<StoreError> {
+        let (why, source) = match (&self.log_broken, &self.failed) {
+            (Some((why, e)), _) => (*why, e),
+            (None, Some(e)) => ("going back to the last commit failed", e),
+            (None, None) => return None,
+        };
+        Some(StoreError::Unusable {
+            why,
+            source: Arc::clone(source),
+        })
     }
 
     fn mark_dirty(dirty: &mut HashSet<String>, subject: &str) {
@@ -435,7 +454,7 @@ impl RedbStore {
                     ix.subjects.remove(msg.subject);
                 }
                 None => {
-                    return Err(StoreError::Corrupt(format!(
+                    return Err(StoreError::corrupt(format!(
                         "message {seq}: subject {} is not in the index",
                         msg.subject
                     )))
@@ -455,7 +474,7 @@ impl RedbStore {
             let first = match seqs.next() {
                 Some(entry) => entry?.0.value().1,
                 None => {
-                    return Err(StoreError::Corrupt(format!(
+                    return Err(StoreError::corrupt(format!(
                         "subject {subject} has no sequences"
                     )))
                 }
@@ -476,11 +495,7 @@ impl RedbStore {
         } else if removed.contains(&old_first) {
             let (seq, time_ns) = match messages.first()? {
                 Some((k, v)) => (k.value(), record::summary(v.value(), k.value())?.time_ns),
-                None => {
-                    return Err(StoreError::Corrupt(
-                        "messages counted but none stored".into(),
-                    ))
-                }
+                None => return Err(StoreError::corrupt("messages counted but none stored")),
             };
             ix.first_seq = seq;
             ix.first_ts = time_ns;
@@ -635,9 +650,7 @@ impl RedbStore {
             };
             match entry {
                 Some(entry) => Ok(Some(entry?.0.value())),
-                None => Err(StoreError::Corrupt(
-                    "fewer messages stored than counted".into(),
-                )),
+                None => Err(StoreError::corrupt("fewer messages stored than counted")),
             }
         })
     }
@@ -846,8 +859,8 @@ impl Store for RedbStore {
     }
 
     fn check(&self) -> Result<(), StoreError> {
-        if let Some(why) = self.log_broken.as_ref().or(self.failed.as_ref()) {
-            return Err(StoreError::Backend(format!("store unusable: {why}")));
+        if let Some(e) = self.unusable() {
+            return Err(e);
         }
         let read = self.db.begin_read()?;
         read.open_table(META)?.get(META_STATE)?;
@@ -858,8 +871,11 @@ impl Store for RedbStore {
         if self.txn.is_none() && !self.wal.has_pending() {
             return Ok(());
         }
-        if let Some(why) = &self.log_broken {
-            return Err(StoreError::Backend(format!("store unusable: {why}")));
+        if let Some((why, source)) = &self.log_broken {
+            return Err(StoreError::Unusable {
+                why,
+                source: Arc::clone(source),
+            });
         }
         // Readers fall back to the stream's shard until redb has it.
         self.applying
@@ -886,7 +902,7 @@ impl Store for RedbStore {
         }
         with_table!(self, MESSAGES, |messages| match messages.get(seq)? {
             Some(record) => Ok(Some(record::decode(record.value(), seq)?)),
-            None => Err(StoreError::Corrupt(format!(
+            None => Err(StoreError::corrupt(format!(
                 "message {seq} is indexed but not stored"
             ))),
         })
@@ -1066,7 +1082,7 @@ impl RedbStore {
                 .is_none_or(|every| self.last_sync.elapsed() >= every);
         if let Err(e) = self.wal.flush(sync_now) {
             self.rollback();
-            return Err(StoreError::io("writing the log", &e));
+            return Err(StoreError::io("writing the log", e));
         }
         if sync_now {
             self.last_sync = std::time::Instant::now();
@@ -1087,16 +1103,13 @@ impl RedbStore {
     fn commit_logged(&mut self, may_sync: bool, acked: bool) -> Result<(), StoreError> {
         let txn = match self.txn.take() {
             Some(txn) => txn,
-            None if self.wal.has_pending() => {
-                if let Err(e) = begin(&self.db, &mut self.txn) {
+            None if self.wal.has_pending() => match begin_unsynced(&self.db) {
+                Ok(txn) => txn,
+                Err(e) => {
                     self.rollback();
                     return Err(e);
                 }
-                match self.txn.take() {
-                    Some(txn) => txn,
-                    None => return Err(StoreError::Backend("write transaction missing".into())),
-                }
-            }
+            },
             None => return Ok(()),
         };
         let before = self.wal.written_len();
@@ -1107,16 +1120,21 @@ impl RedbStore {
         if let Err(e) = self.commit_txn(txn) {
             if acked {
                 // Acked from the log: keep it, so a restart replays the
-                // batch; until then nothing more is written.
+                // batch; until then nothing more is written. The caller
+                // hears the failure as what broke the store (one error
+                // value cannot be both kept and returned).
                 self.rollback();
-                self.log_broken = Some(format!("applying a logged batch failed: {e}"));
-                return Err(e);
+                let e = Arc::new(e);
+                let why = "applying a logged batch failed";
+                self.log_broken = Some((why, Arc::clone(&e)));
+                return Err(StoreError::Unusable { why, source: e });
             }
             let cut = self.wal.cut_back(before);
             self.rollback();
             if let Err(cut) = cut {
                 // The log may still replay the failed batch: stop writing.
-                self.log_broken = Some(format!("log could not be cut back: {cut}"));
+                let cut = StoreError::io("cutting a failed batch from the log", cut);
+                self.log_broken = Some(("log could not be cut back", Arc::new(cut)));
             }
             return Err(e);
         }

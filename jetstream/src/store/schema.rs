@@ -42,31 +42,6 @@ pub(super) const META_WAL_POSITION: &str = "wal_position";
 const FORMAT_VERSION: u32 = 1;
 const STATE_BYTES: usize = 40;
 
-macro_rules! from_redb {
-    ($($t:ty),*) => {$(
-        impl From<$t> for StoreError {
-            fn from(e: $t) -> Self {
-                let e: redb::Error = e.into();
-                match &e {
-                    redb::Error::Io(io) if super::is_no_space(io) => {
-                        StoreError::NoSpace(e.to_string())
-                    }
-                    redb::Error::DatabaseAlreadyOpen => StoreError::Busy(e.to_string()),
-                    _ => StoreError::Backend(e.to_string()),
-                }
-            }
-        }
-    )*};
-}
-from_redb!(
-    redb::Error,
-    redb::StorageError,
-    redb::TableError,
-    redb::TransactionError,
-    redb::CommitError,
-    redb::DatabaseError
-);
-
 /// What the tables say, kept in memory.
 #[derive(Debug, Default)]
 pub(super) struct Index {
@@ -104,7 +79,7 @@ impl Index {
 
     pub(super) fn decode_state(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
         if bytes.len() != STATE_BYTES {
-            return Err(StoreError::Corrupt(format!(
+            return Err(StoreError::corrupt(format!(
                 "state record of {} bytes, expected {STATE_BYTES}",
                 bytes.len()
             )));
@@ -154,12 +129,12 @@ pub(super) fn init(db: &Database) -> Result<bool, StoreError> {
             Ok(meta) => {
                 let format = meta
                     .get(META_FORMAT)?
-                    .ok_or_else(|| StoreError::Corrupt("no format record".into()))?;
+                    .ok_or_else(|| StoreError::corrupt("no format record"))?;
                 let version = <[u8; 4]>::try_from(format.value())
                     .map(u32::from_le_bytes)
-                    .map_err(|_| StoreError::Corrupt("bad format record".into()))?;
+                    .map_err(|_| StoreError::corrupt("bad format record"))?;
                 if version != FORMAT_VERSION {
-                    return Err(StoreError::Corrupt(format!(
+                    return Err(StoreError::corrupt(format!(
                         "store format {version}; this build reads format {FORMAT_VERSION}"
                     )));
                 }
@@ -174,7 +149,7 @@ pub(super) fn init(db: &Database) -> Result<bool, StoreError> {
     // checkpoint is the first durable commit).
     let mut txn = db.begin_write()?;
     txn.set_durability(redb::Durability::None)
-        .map_err(|e| StoreError::Backend(e.to_string()))?;
+        .map_err(|e| StoreError::db("making the first commit unsynced", e))?;
     {
         txn.open_table(MESSAGES)?;
         txn.open_table(SUBJECT_SEQS)?;
@@ -197,7 +172,7 @@ pub(super) fn load_index(db: &Database) -> Result<Index, StoreError> {
         let meta = read.open_table(META)?;
         let state = meta
             .get(META_STATE)?
-            .ok_or_else(|| StoreError::Corrupt("no state record".into()))?;
+            .ok_or_else(|| StoreError::corrupt("no state record"))?;
         ix.decode_state(state.value())?;
     }
     for entry in read.open_table(SUBJECTS)?.iter()? {
@@ -216,7 +191,7 @@ pub(super) fn load_index(db: &Database) -> Result<Index, StoreError> {
     if ix.msgs > 0 {
         let messages = read.open_table(MESSAGES)?;
         let first = messages.get(ix.first_seq)?.ok_or_else(|| {
-            StoreError::Corrupt(format!("first message {} is not stored", ix.first_seq))
+            StoreError::corrupt(format!("first message {} is not stored", ix.first_seq))
         })?;
         ix.first_ts = record::summary(first.value(), ix.first_seq)?.time_ns;
     }
@@ -227,7 +202,7 @@ pub(super) fn load_index(db: &Database) -> Result<Index, StoreError> {
         ix.last_seq + 1 - ix.first_seq
     };
     if counted != ix.msgs || span != ix.msgs + ix.deleted.len() as u64 {
-        return Err(StoreError::Corrupt(format!(
+        return Err(StoreError::corrupt(format!(
             "index disagrees: {} messages, {counted} by subject, {} gaps in {}..={}",
             ix.msgs,
             ix.deleted.len(),
@@ -257,7 +232,7 @@ pub(super) fn encode_wal_position(generation: u64, offset: u64) -> [u8; 16] {
 }
 
 pub(super) fn decode_wal_position(bytes: &[u8]) -> Result<(u64, u64), StoreError> {
-    let bad = || StoreError::Corrupt("bad log position record".into());
+    let bad = || StoreError::corrupt("bad log position record");
     let generation = <[u8; 8]>::try_from(bytes.get(..8).ok_or_else(bad)?).map_err(|_| bad())?;
     let offset = <[u8; 8]>::try_from(bytes.get(8..16).ok_or_else(bad)?).map_err(|_| bad())?;
     Ok((u64::from_le_bytes(generation), u64::from_le_bytes(offset)))

@@ -135,9 +135,9 @@ impl Wal {
             .create(true)
             .truncate(false)
             .open(path)
-            .map_err(|e| io_err(path, &e))?;
+            .map_err(|e| io_err(path, e))?;
         let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(|e| io_err(path, &e))?;
+        file.read_to_end(&mut bytes).map_err(|e| io_err(path, e))?;
         let mut wal = Wal {
             file,
             generation,
@@ -150,22 +150,22 @@ impl Wal {
             // New, or cut before its header was whole: nothing was logged
             // (a log is never left without its header by this code).
             let damage = (store_existed && !existed).then_some(LogDamage::Missing);
-            wal.reset(generation).map_err(|e| io_err(path, &e))?;
+            wal.reset(generation).map_err(|e| io_err(path, e))?;
             return Ok((wal, Vec::new(), damage));
         }
         if &bytes[..8] != MAGIC {
-            return Err(StoreError::Corrupt(format!(
+            return Err(StoreError::corrupt(format!(
                 "{}: not a tern log (bad magic)",
                 path.display()
             )));
         }
         let logged = u64::from_le_bytes(take8(&bytes[8..16]));
         if logged < generation {
-            wal.reset(generation).map_err(|e| io_err(path, &e))?;
+            wal.reset(generation).map_err(|e| io_err(path, e))?;
             return Ok((wal, Vec::new(), None));
         }
         if logged > generation {
-            return Err(StoreError::Corrupt(format!(
+            return Err(StoreError::corrupt(format!(
                 "{}: log generation {logged} is ahead of the store's {generation}",
                 path.display()
             )));
@@ -188,11 +188,11 @@ impl Wal {
                     end,
                 });
             }
-            wal.file.set_len(end).map_err(|e| io_err(path, &e))?;
+            wal.file.set_len(end).map_err(|e| io_err(path, e))?;
             wal.len = end;
             wal.file
                 .seek(SeekFrom::Start(end))
-                .map_err(|e| io_err(path, &e))?;
+                .map_err(|e| io_err(path, e))?;
             return Ok((wal, Vec::new(), damage));
         }
         let ops = frames
@@ -202,12 +202,12 @@ impl Wal {
             .collect();
         if end < wal.len {
             // A torn last write: it was never acknowledged.
-            wal.file.set_len(end).map_err(|e| io_err(path, &e))?;
+            wal.file.set_len(end).map_err(|e| io_err(path, e))?;
             wal.len = end;
         }
         wal.file
             .seek(SeekFrom::Start(end))
-            .map_err(|e| io_err(path, &e))?;
+            .map_err(|e| io_err(path, e))?;
         Ok((wal, ops, damage))
     }
 
@@ -219,20 +219,20 @@ impl Wal {
             Ok(b) => b,
             // Missing: `open` reports it (the store exists).
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
-            Err(e) => return Err(io_err(path, &e)),
+            Err(e) => return Err(io_err(path, e)),
         };
         if bytes.len() < HEADER_LEN as usize {
             return Ok(false);
         }
         if &bytes[..8] != MAGIC {
-            return Err(StoreError::Corrupt(format!(
+            return Err(StoreError::corrupt(format!(
                 "{}: not a tern log (bad magic)",
                 path.display()
             )));
         }
         let logged = u64::from_le_bytes(take8(&bytes[8..16]));
         if logged > covered.0 {
-            return Err(StoreError::Corrupt(format!(
+            return Err(StoreError::corrupt(format!(
                 "{}: log generation {logged} is ahead of the store's {}",
                 path.display(),
                 covered.0
@@ -460,8 +460,8 @@ impl Wal {
     }
 }
 
-fn io_err(path: &Path, e: &std::io::Error) -> StoreError {
-    StoreError::io(path.display(), e)
+fn io_err(path: &Path, e: std::io::Error) -> StoreError {
+    StoreError::io(path.display().to_string(), e)
 }
 
 fn take8(b: &[u8]) -> [u8; 8] {
@@ -791,7 +791,7 @@ mod tests {
         drop(wal);
         assert!(matches!(
             Wal::open(&path, (4, HEADER_LEN), false),
-            Err(StoreError::Corrupt(_))
+            Err(StoreError::Corrupt { .. })
         ));
     }
 

@@ -35,7 +35,9 @@ use crate::stream::{Inbound, Stream};
 /// Defaults are the reference's (`max_buffered_msgs`, `max_buffered_size`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IngestLimits {
+    /// Messages that may wait before publishes are refused.
     pub max_msgs: usize,
+    /// Bytes (subject, headers and payload) that may wait.
     pub max_bytes: usize,
 }
 
@@ -49,19 +51,19 @@ impl Default for IngestLimits {
 }
 
 /// Reopens a file stream from its files after a failure (`Err`: why not).
-pub type Reopen = Box<dyn FnMut() -> Result<Stream, StoreError> + Send>;
+pub(crate) type Reopen = Box<dyn FnMut() -> Result<Stream, StoreError> + Send>;
 
 /// Work on a stream's data: `work` runs with the stream once everything
 /// queued before it is committed (its writes are committed right after);
 /// `failed` runs instead when the stream cannot be used, so every caller
 /// hears back.
-pub struct Job {
+pub(crate) struct Job {
     work: Box<dyn FnOnce(&mut Stream) + Send>,
     failed: Box<dyn FnOnce(&ApiError) + Send>,
 }
 
 /// Work for a stream.
-pub enum StreamOp {
+pub(crate) enum StreamOp {
     Publish(Inbound),
     Run(Job),
 }
@@ -171,6 +173,7 @@ impl Queue {
 
 /// Why a publish was not queued.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Refused {
     /// The stream's queue is at its limit: answer 429.
     Full,
@@ -222,7 +225,7 @@ impl StreamInbox {
 
     /// Queues work on the stream; `failed` answers instead when the stream
     /// cannot run it. False when the stream's shard is gone (neither runs).
-    pub fn run(
+    pub(crate) fn run(
         &self,
         work: impl FnOnce(&mut Stream) + Send + 'static,
         failed: impl FnOnce(&ApiError) + Send + 'static,
@@ -265,6 +268,7 @@ impl StreamInbox {
         }
     }
 
+    /// The stream's name.
     pub fn name(&self) -> &str {
         &self.q.name
     }
@@ -311,7 +315,7 @@ struct ShardHandle {
 }
 
 /// The shard threads.
-pub struct WriterPool {
+pub(crate) struct WriterPool {
     shards: Vec<ShardHandle>,
     next_id: AtomicU64,
     /// Every stream's queue, for its depth in `/metrics`.
@@ -320,7 +324,7 @@ pub struct WriterPool {
 
 /// Shards for this machine: one per core (at least two, so one stream's
 /// fsync does not hold up every other stream), at most 16.
-pub fn default_shards() -> usize {
+pub(crate) fn default_shards() -> usize {
     std::thread::available_parallelism()
         .map_or(2, std::num::NonZero::get)
         .clamp(2, 16)
@@ -428,7 +432,9 @@ impl WriterPool {
         shard
             .tx
             .send(ShardMsg::Attach(Box::new(attachment)))
-            .map_err(|_| StoreError::Backend("the stream writers have stopped".into()))?;
+            .map_err(|_| StoreError::Stopped {
+                what: "the stream writers have stopped",
+            })?;
         Ok(StreamInbox { q: queue })
     }
 

@@ -73,7 +73,7 @@ pub(super) struct Slot {
     pub(super) touched: bool,
     /// `prepare` ran for the batch (and panicked, when set).
     prepared: bool,
-    prepare_panic: Option<String>,
+    prepare_panic: Option<Panic>,
     /// When the batch's commit began (`prepare`), for the commit latency
     /// histogram.
     commit_started: Option<Instant>,
@@ -113,9 +113,19 @@ fn retrying<R>(f: impl FnOnce() -> R) -> R {
     out
 }
 
-/// Runs `f`, turning a panic into its text.
-fn guard<R>(f: impl FnOnce() -> R) -> Result<R, String> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_text(&*p))
+/// A panic caught in a stream's storage work; `Display` is its message.
+#[derive(Debug)]
+struct Panic(String);
+
+impl std::fmt::Display for Panic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Runs `f`, catching a panic in it.
+fn guard<R>(f: impl FnOnce() -> R) -> Result<R, Panic> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|p| Panic(panic_text(&*p)))
 }
 
 /// Drops a stream whose work panicked; a second panic in its destructor
@@ -450,20 +460,20 @@ impl Slot {
 
     /// A panic during a publish: the batch cannot be trusted, so its acks
     /// become errors at the commit, which finds the stream gone.
-    fn panicked_pending(&mut self, why: &str, readers: &Readers) {
+    fn panicked_pending(&mut self, why: &Panic, readers: &Readers) {
         self.stop_after_panic(why);
         readers.set(&self.queue.name, None);
     }
 
     /// A panic outside a publish: the owed acks go out as errors now.
-    fn panicked(&mut self, why: &str, outbox: &dyn Outbox, readers: &Readers) {
+    fn panicked(&mut self, why: &Panic, outbox: &dyn Outbox, readers: &Readers) {
         self.stop_after_panic(why);
         readers.set(&self.queue.name, None);
         self.out.clear();
         self.send_acks(outbox);
     }
 
-    fn stop_after_panic(&mut self, why: &str) {
+    fn stop_after_panic(&mut self, why: &Panic) {
         // Nothing of the batch may be reported stored: `send_acks` fills
         // emptied acks with the failure.
         for (_, ack) in &mut self.acks {
@@ -571,7 +581,7 @@ impl Slot {
         // longer (redb locks it): wait for it briefly.
         let mut opened = guard(&mut *reopen);
         for _ in 0..BUSY_RETRIES {
-            if !matches!(opened, Ok(Err(StoreError::Busy(_)))) {
+            if !matches!(opened, Ok(Err(StoreError::Busy { .. }))) {
                 break;
             }
             std::thread::sleep(Duration::from_millis(1));
@@ -584,7 +594,10 @@ impl Slot {
                 Ok(())
             }
             Ok(Err(e)) => Err(e),
-            Err(why) => Err(StoreError::Backend(format!("opening panicked: {why}"))),
+            Err(why) => Err(StoreError::Panicked {
+                context: "opening",
+                message: why.0,
+            }),
         })
     }
 
@@ -613,9 +626,14 @@ impl Slot {
     fn retry(&mut self, outbox: &dyn Outbox, readers: &Readers) {
         let health = match &self.stream {
             Some(s) => guard(|| s.store().check()).unwrap_or_else(|why| {
-                Err(StoreError::Backend(format!("health check panicked: {why}")))
+                Err(StoreError::Panicked {
+                    context: "health check",
+                    message: why.0,
+                })
             }),
-            None => Err(StoreError::Backend("stream stopped".into())),
+            None => Err(StoreError::Stopped {
+                what: "stream stopped",
+            }),
         };
         match health {
             Ok(()) => {

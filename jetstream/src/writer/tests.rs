@@ -239,7 +239,7 @@ fn a_store_that_cannot_reopen_stays_failed_and_answers() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut pool, out, _) = pool(1);
     let (s, _) = file_stream(dir.path(), "R");
-    let reopen: Reopen = Box::new(|| Err(StoreError::Corrupt("damaged on purpose".into())));
+    let reopen: Reopen = Box::new(|| Err(StoreError::corrupt("damaged on purpose")));
     let r = pool
         .attach(s, Some(reopen), IngestLimits::default(), false)
         .expect("attach");

@@ -46,8 +46,12 @@ pub use scalar::parse_duration;
 /// A 1-based line and column (in characters) inside `file`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Pos {
+    /// The file's name as given to the parser, an include's path, or
+    /// `$NAME` for a value read from the environment.
     pub file: Arc<str>,
+    /// Line, from 1.
     pub line: u32,
+    /// Column in characters, from 1.
     pub col: u32,
 }
 
@@ -62,11 +66,17 @@ impl fmt::Display for Pos {
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Value {
+    /// `true`/`false`, and the words `yes`/`no`, `on`/`off`.
     Bool(bool),
+    /// An integer, size suffixes (`1KB`, `10M`) already applied.
     Int(i64),
+    /// A number with a fraction.
     Float(f64),
+    /// A quoted or bare string; durations and datetimes stay strings.
     Str(String),
+    /// `[ ... ]`, each element with its own position.
     Array(Vec<Spanned>),
+    /// `{ ... }`, a block of keys.
     Map(Map),
 }
 
@@ -84,6 +94,7 @@ impl Value {
         }
     }
 
+    /// The string, if the value is one.
     #[must_use]
     pub fn as_str(&self) -> Option<&str> {
         match self {
@@ -92,6 +103,7 @@ impl Value {
         }
     }
 
+    /// The integer, if the value is one (a float is not).
     #[must_use]
     pub fn as_int(&self) -> Option<i64> {
         match self {
@@ -100,6 +112,7 @@ impl Value {
         }
     }
 
+    /// The boolean, if the value is one.
     #[must_use]
     pub fn as_bool(&self) -> Option<bool> {
         match self {
@@ -108,6 +121,7 @@ impl Value {
         }
     }
 
+    /// The map, if the value is one.
     #[must_use]
     pub fn as_map(&self) -> Option<&Map> {
         match self {
@@ -116,6 +130,7 @@ impl Value {
         }
     }
 
+    /// The elements, if the value is an array.
     #[must_use]
     pub fn as_array(&self) -> Option<&[Spanned]> {
         match self {
@@ -129,14 +144,18 @@ impl Value {
 /// reference, not of the definition.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Spanned {
+    /// The value.
     pub value: Value,
+    /// Where it starts.
     pub pos: Pos,
 }
 
 /// A map key as written (case preserved) and where it starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Key {
+    /// The key's text.
     pub name: String,
+    /// Where the key starts.
     pub pos: Pos,
     /// Set when a `$name` reference resolved to this entry.
     pub used_as_variable: bool,
@@ -145,6 +164,7 @@ pub struct Key {
 /// Keys in file order of their last definition.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Map {
+    /// Each surviving key with its value, a repeated key at its last place.
     pub entries: Vec<(Key, Spanned)>,
 }
 
@@ -166,15 +186,18 @@ impl Map {
             .map(|(k, v)| (k, v))
     }
 
+    /// Every entry in file order.
     pub fn iter(&self) -> impl Iterator<Item = (&Key, &Spanned)> {
         self.entries.iter().map(|(k, v)| (k, v))
     }
 
+    /// The number of entries.
     #[must_use]
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether the map has no entries.
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
@@ -201,7 +224,9 @@ impl Map {
 /// be read.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConfError {
+    /// Where the problem is.
     pub pos: Option<Pos>,
+    /// What is wrong, in nats-server's words where it has them.
     pub msg: String,
 }
 

@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::api::json::nullable;
 use crate::api::stream::{META_REQUIRED_LEVEL, META_SERVER_LEVEL, META_SERVER_VERSION};
-use crate::api::time::{format_time, parse_time_go};
+use crate::api::time::{format_time, parse_time_go, TimeParseError};
 use crate::api::wire::{is_false, is_zero_i64, is_zero_u64};
 use crate::api::API_LEVEL;
 use crate::error::go_quote;
@@ -21,12 +21,18 @@ use crate::error::go_quote;
 wire_enum! {
     /// Where a new consumer starts in the stream.
     DeliverPolicy {
+        /// From the first message stored.
         #[default]
         All = "all",
+        /// From the last message stored.
         Last = "last",
+        /// Only messages stored after the consumer was created.
         New = "new",
+        /// From `opt_start_seq`.
         ByStartSequence = "by_start_sequence",
+        /// From the first message stored at or after `opt_start_time`.
         ByStartTime = "by_start_time",
+        /// The last message of each matching subject, then new ones.
         LastPerSubject = "last_per_subject",
     }
 }
@@ -49,18 +55,25 @@ wire_enum! {
     /// How deliveries are acknowledged. Absent means `none`.
     /// `flow_control` (2.14) acks by answering flow-control requests; push only.
     AckPolicy {
+        /// Nothing is acked: a delivered message counts as done.
         #[default]
         None = "none",
+        /// An ack covers its message and every earlier one.
         All = "all",
+        /// Each message is acked on its own.
         Explicit = "explicit",
+        /// Answering a flow-control request acks what came before it.
         FlowControl = "flow_control",
     }
 }
 
 wire_enum! {
+    /// How fast stored messages are sent to the consumer.
     ReplayPolicy {
+        /// As fast as the consumer takes them.
         #[default]
         Instant = "instant",
+        /// With the gaps between their original publish times.
         Original = "original",
     }
 }
@@ -68,10 +81,15 @@ wire_enum! {
 wire_enum! {
     /// ADR-42 priority groups on pull consumers.
     PriorityPolicy {
+        /// No priority groups: every waiting pull is served in turn.
         #[default]
         None = "none",
+        /// Pulls that set `min_pending`/`min_ack_pending` are served only
+        /// past those thresholds.
         Overflow = "overflow",
+        /// One client at a time is served, until it stops pulling.
         PinnedClient = "pinned_client",
+        /// Pulls with a lower `priority` value are served first.
         Prioritized = "prioritized",
     }
     unknown_prefix = "unknown priority policy: "
@@ -86,9 +104,12 @@ impl PriorityPolicy {
 wire_enum! {
     /// CreateConsumerRequest's `action`: `""` (or absent) creates or updates.
     ConsumerAction {
+        /// Create the consumer, or update it when it exists.
         #[default]
         CreateOrUpdate = "",
+        /// Create only: an existing consumer with another config is 10148.
         Create = "create",
+        /// Update only: a missing consumer is 10149.
         Update = "update",
     }
     unknown_prefix = "unknown consumer action: "
@@ -101,13 +122,14 @@ wire_enum! {
 /// are the same instant; update checks compare instants ([`Self::nanos`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Timestamp {
+    /// The instant, in Unix nanoseconds (0: Go's zero time).
     pub nanos: i64,
     /// Seconds east of UTC.
     pub offset_secs: i32,
 }
 
 impl Timestamp {
-    pub fn utc(nanos: i64) -> Self {
+    pub(crate) fn utc(nanos: i64) -> Self {
         Timestamp {
             nanos,
             offset_secs: 0,
@@ -125,7 +147,7 @@ impl Timestamp {
     }
 
     /// Parses RFC 3339 with Go's error texts, keeping the offset.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub(crate) fn parse(s: &str) -> Result<Self, TimeParseError> {
         let nanos = parse_time_go(s)?;
         Ok(Timestamp {
             nanos,
@@ -192,44 +214,55 @@ impl<'de> Deserialize<'de> for Timestamp {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConsumerConfig {
+    /// Set for a durable consumer: its name, kept until deleted.
     #[serde(
         skip_serializing_if = "String::is_empty",
         deserialize_with = "nullable"
     )]
     pub durable_name: String,
+    /// The consumer's name (for an ephemeral: chosen by the client instead of the server).
     #[serde(
         skip_serializing_if = "String::is_empty",
         deserialize_with = "nullable"
     )]
     pub name: String,
+    /// Free text for people.
     #[serde(
         skip_serializing_if = "String::is_empty",
         deserialize_with = "nullable"
     )]
     pub description: String,
+    /// Where in the stream the consumer starts.
     #[serde(deserialize_with = "nullable")]
     pub deliver_policy: DeliverPolicy,
+    /// The first stream sequence, with `by_start_sequence`.
     #[serde(skip_serializing_if = "is_zero_u64", deserialize_with = "nullable")]
     pub opt_start_seq: u64,
+    /// The first message time, with `by_start_time`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub opt_start_time: Option<Timestamp>,
+    /// How deliveries are acknowledged.
     #[serde(deserialize_with = "nullable")]
     pub ack_policy: AckPolicy,
     /// Nanoseconds.
     #[serde(skip_serializing_if = "is_zero_i64", deserialize_with = "nullable")]
     pub ack_wait: i64,
+    /// Deliveries of one message before it is given up on (-1: no limit).
     #[serde(skip_serializing_if = "is_zero_i64", deserialize_with = "nullable")]
     pub max_deliver: i64,
     /// Nanoseconds per redelivery.
     #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "nullable")]
     pub backoff: Vec<i64>,
+    /// Only messages on subjects matching this (wildcards allowed).
     #[serde(
         skip_serializing_if = "String::is_empty",
         deserialize_with = "nullable"
     )]
     pub filter_subject: String,
+    /// Several filters; a message matching any of them is delivered.
     #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "nullable")]
     pub filter_subjects: Vec<String>,
+    /// How fast stored messages are sent.
     #[serde(deserialize_with = "nullable")]
     pub replay_policy: ReplayPolicy,
     /// Bits per second.
@@ -245,12 +278,16 @@ pub struct ConsumerConfig {
         deserialize_with = "nullable"
     )]
     pub sample_freq: String,
+    /// Pull only: requests that may wait at once.
     #[serde(skip_serializing_if = "is_zero_i64", deserialize_with = "nullable")]
     pub max_waiting: i64,
+    /// Deliveries that may be unacked at once before delivery pauses (-1: no limit).
     #[serde(skip_serializing_if = "is_zero_i64", deserialize_with = "nullable")]
     pub max_ack_pending: i64,
+    /// Push only: the server asks the client to confirm it keeps up.
     #[serde(skip_serializing_if = "is_false", deserialize_with = "nullable")]
     pub flow_control: bool,
+    /// Deliver the headers and the payload's size only, not the payload.
     #[serde(skip_serializing_if = "is_false", deserialize_with = "nullable")]
     pub headers_only: bool,
     /// Pull only: the largest `batch` a request may ask for.
@@ -268,6 +305,7 @@ pub struct ConsumerConfig {
         deserialize_with = "nullable"
     )]
     pub deliver_subject: String,
+    /// Push only: the queue group the deliveries go to.
     #[serde(
         skip_serializing_if = "String::is_empty",
         deserialize_with = "nullable"
@@ -282,11 +320,13 @@ pub struct ConsumerConfig {
     /// Always echoed; 0 means "as the stream".
     #[serde(deserialize_with = "nullable")]
     pub num_replicas: i64,
+    /// Keep the consumer's state in memory only, even on a file stream.
     #[serde(skip_serializing_if = "is_false", deserialize_with = "nullable")]
     pub mem_storage: bool,
     /// Internal consumers (mirrors/sources); accepted from clients too.
     #[serde(skip_serializing_if = "is_false", deserialize_with = "nullable")]
     pub direct: bool,
+    /// A durable consumer that feeds another stream's source (2.14).
     #[serde(skip_serializing_if = "is_false", deserialize_with = "nullable")]
     pub sourcing: bool,
     /// Sorted, as Go writes maps.
@@ -295,10 +335,13 @@ pub struct ConsumerConfig {
         deserialize_with = "nullable"
     )]
     pub metadata: BTreeMap<String, String>,
+    /// Deliveries stop until this time (CONSUMER.PAUSE changes it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pause_until: Option<Timestamp>,
+    /// The priority groups pull requests must name.
     #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "nullable")]
     pub priority_groups: Vec<String>,
+    /// How the priority groups share the messages.
     #[serde(
         skip_serializing_if = "PriorityPolicy::is_none",
         deserialize_with = "nullable"
@@ -320,11 +363,11 @@ impl ConsumerConfig {
         !self.durable_name.is_empty()
     }
 
-    pub fn is_push(&self) -> bool {
+    pub(crate) fn is_push(&self) -> bool {
         !self.deliver_subject.is_empty()
     }
 
-    pub fn is_pull(&self) -> bool {
+    pub(crate) fn is_pull(&self) -> bool {
         self.deliver_subject.is_empty()
     }
 

@@ -12,8 +12,11 @@ use crate::api::stream::ClusterInfo;
 /// of the last such event (Unix nanoseconds; `None` until there is one).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct SequenceInfo {
+    /// The consumer's sequence of the delivery.
     pub consumer_seq: u64,
+    /// The stream sequence of the message delivered.
     pub stream_seq: u64,
+    /// When that happened.
     #[serde(
         skip_serializing_if = "Option::is_none",
         serialize_with = "crate::api::time::opt::serialize"
@@ -25,9 +28,12 @@ pub struct SequenceInfo {
 /// Go's zero time when nothing is pinned.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct PriorityGroupState {
+    /// The group's name.
     pub group: String,
+    /// The client the group is pinned to, if any.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub pinned_client_id: String,
+    /// When the pin was given (Unix nanoseconds, 0 when none).
     #[serde(serialize_with = "crate::api::time::serialize")]
     pub pinned_ts: i64,
 }
@@ -40,7 +46,9 @@ pub struct ConsumerCounts {
     pub delivered: SequenceInfo,
     /// Everything at or below is acked.
     pub ack_floor: SequenceInfo,
+    /// Deliveries not acked yet.
     pub num_ack_pending: u64,
+    /// Messages delivered more than once and not acked yet.
     pub num_redelivered: u64,
     /// Pull requests waiting.
     pub num_waiting: u64,
@@ -55,22 +63,34 @@ pub struct ConsumerCounts {
 /// The body of consumer_create/info responses and each CONSUMER.LIST entry.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ConsumerInfo {
+    /// The stream the consumer reads.
     pub stream_name: String,
+    /// The consumer's name.
     pub name: String,
+    /// When it was created (Unix nanoseconds).
     #[serde(serialize_with = "crate::api::time::serialize")]
     pub created: i64,
+    /// Its configuration.
     pub config: ConsumerConfig,
+    /// The last delivery.
     pub delivered: SequenceInfo,
+    /// Everything at or below this is acked.
     pub ack_floor: SequenceInfo,
+    /// Deliveries not acked yet.
     pub num_ack_pending: u64,
+    /// Messages delivered more than once and not acked yet.
     pub num_redelivered: u64,
+    /// Pull requests waiting.
     pub num_waiting: u64,
+    /// Matching stream messages not delivered yet.
     pub num_pending: u64,
     /// A standalone reference leaves it out; set it to name a leader.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterInfo>,
+    /// A push consumer whose deliver subject has a subscriber.
     #[serde(skip_serializing_if = "is_false")]
     pub push_bound: bool,
+    /// Paused by CONSUMER.PAUSE (until `config.pause_until`).
     #[serde(skip_serializing_if = "is_false")]
     pub paused: bool,
     /// Nanoseconds until the pause ends.
@@ -79,6 +99,7 @@ pub struct ConsumerInfo {
     /// When the info was gathered.
     #[serde(serialize_with = "crate::api::time::serialize")]
     pub ts: i64,
+    /// One entry per configured priority group.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub priority_groups: Vec<PriorityGroupState>,
 }

@@ -19,10 +19,13 @@ use crate::api::{Paged, Response, ResponseBody, LIST_LIMIT, NAMES_LIMIT};
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CreateConsumerRequest {
+    /// The stream, as the request subject names it.
     #[serde(deserialize_with = "nullable")]
     pub stream_name: String,
+    /// The consumer to create or update.
     #[serde(deserialize_with = "nullable")]
     pub config: ConsumerConfig,
+    /// Create, update, or either.
     pub action: ConsumerAction,
     /// Turn the silent corrections of the defaults into errors (10157).
     #[serde(skip_serializing_if = "is_false", deserialize_with = "nullable")]
@@ -34,6 +37,7 @@ pub struct CreateConsumerRequest {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConsumerNamesRequest {
+    /// How many names to skip (paging).
     #[serde(skip_serializing_if = "is_zero_i64", deserialize_with = "nullable")]
     pub offset: i64,
 }
@@ -42,6 +46,7 @@ pub struct ConsumerNamesRequest {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConsumerListRequest {
+    /// How many consumers to skip (paging).
     #[serde(skip_serializing_if = "is_zero_i64", deserialize_with = "nullable")]
     pub offset: i64,
 }
@@ -51,21 +56,25 @@ pub struct ConsumerListRequest {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConsumerPauseRequest {
+    /// Pause until this time; absent or past resumes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pause_until: Option<Timestamp>,
 }
 
 /// The `type` values of the consumer endpoints' responses.
-pub const CONSUMER_CREATE_RESPONSE: &str = "io.nats.jetstream.api.v1.consumer_create_response";
-pub const CONSUMER_INFO_RESPONSE: &str = "io.nats.jetstream.api.v1.consumer_info_response";
-pub const CONSUMER_NAMES_RESPONSE: &str = "io.nats.jetstream.api.v1.consumer_names_response";
-pub const CONSUMER_LIST_RESPONSE: &str = "io.nats.jetstream.api.v1.consumer_list_response";
-pub const CONSUMER_DELETE_RESPONSE: &str = "io.nats.jetstream.api.v1.consumer_delete_response";
-pub const CONSUMER_PAUSE_RESPONSE: &str = "io.nats.jetstream.api.v1.consumer_pause_response";
+pub(crate) const CONSUMER_CREATE_RESPONSE: &str =
+    "io.nats.jetstream.api.v1.consumer_create_response";
+pub(crate) const CONSUMER_INFO_RESPONSE: &str = "io.nats.jetstream.api.v1.consumer_info_response";
+pub(crate) const CONSUMER_NAMES_RESPONSE: &str = "io.nats.jetstream.api.v1.consumer_names_response";
+pub(crate) const CONSUMER_LIST_RESPONSE: &str = "io.nats.jetstream.api.v1.consumer_list_response";
+pub(crate) const CONSUMER_DELETE_RESPONSE: &str =
+    "io.nats.jetstream.api.v1.consumer_delete_response";
+pub(crate) const CONSUMER_PAUSE_RESPONSE: &str = "io.nats.jetstream.api.v1.consumer_pause_response";
 
 /// consumer_create: the info of the created or updated consumer.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct CreateBody {
+    /// Absent when the request failed.
     #[serde(flatten)]
     pub info: Option<ConsumerInfo>,
 }
@@ -74,8 +83,10 @@ impl ResponseBody for CreateBody {
     const TYPE: &'static str = CONSUMER_CREATE_RESPONSE;
 }
 
+/// consumer_info: the consumer's info.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct InfoBody {
+    /// Absent when the request failed.
     #[serde(flatten)]
     pub info: Option<ConsumerInfo>,
 }
@@ -88,8 +99,10 @@ impl ResponseBody for InfoBody {
 /// stream_names' `null`).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct NamesBody {
+    /// Which page of the names this is.
     #[serde(flatten)]
     pub paged: Paged,
+    /// The consumers' names, sorted.
     pub consumers: Vec<String>,
 }
 
@@ -97,11 +110,15 @@ impl ResponseBody for NamesBody {
     const TYPE: &'static str = CONSUMER_NAMES_RESPONSE;
 }
 
+/// consumer_list: a page of consumer infos.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ListBody {
+    /// Which page of the consumers this is.
     #[serde(flatten)]
     pub paged: Paged,
+    /// Their infos, sorted by name.
     pub consumers: Vec<ConsumerInfo>,
+    /// Consumers that did not answer in time (clustered servers); tern leaves it empty.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<String>,
 }
@@ -110,8 +127,10 @@ impl ResponseBody for ListBody {
     const TYPE: &'static str = CONSUMER_LIST_RESPONSE;
 }
 
+/// consumer_delete: whether the consumer went.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct DeleteBody {
+    /// True when it was deleted.
     #[serde(skip_serializing_if = "is_false")]
     pub success: bool,
 }
@@ -124,8 +143,11 @@ impl ResponseBody for DeleteBody {
 /// while paused.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct PauseBody {
+    /// Whether the consumer is paused now.
     pub paused: bool,
+    /// When the pause ends (Go's zero time when not paused).
     pub pause_until: Timestamp,
+    /// Nanoseconds until then.
     #[serde(skip_serializing_if = "is_zero_i64")]
     pub pause_remaining: i64,
 }
@@ -134,28 +156,28 @@ impl ResponseBody for PauseBody {
     const TYPE: &'static str = CONSUMER_PAUSE_RESPONSE;
 }
 
-pub type ConsumerCreateResponse = Response<CreateBody>;
-pub type ConsumerInfoResponse = Response<InfoBody>;
-pub type ConsumerNamesResponse = Response<NamesBody>;
-pub type ConsumerListResponse = Response<ListBody>;
-pub type ConsumerDeleteResponse = Response<DeleteBody>;
-pub type ConsumerPauseResponse = Response<PauseBody>;
+pub(crate) type ConsumerCreateResponse = Response<CreateBody>;
+pub(crate) type ConsumerInfoResponse = Response<InfoBody>;
+pub(crate) type ConsumerNamesResponse = Response<NamesBody>;
+pub(crate) type ConsumerListResponse = Response<ListBody>;
+pub(crate) type ConsumerDeleteResponse = Response<DeleteBody>;
+pub(crate) type ConsumerPauseResponse = Response<PauseBody>;
 
 impl ConsumerCreateResponse {
-    pub fn created(info: ConsumerInfo) -> Self {
+    pub(crate) fn created(info: ConsumerInfo) -> Self {
         Self::ok(CreateBody { info: Some(info) })
     }
 }
 
 impl ConsumerInfoResponse {
-    pub fn info(info: ConsumerInfo) -> Self {
+    pub(crate) fn info(info: ConsumerInfo) -> Self {
         Self::ok(InfoBody { info: Some(info) })
     }
 }
 
 impl ConsumerNamesResponse {
     /// One page of `names` (sorted by the caller, as the reference sorts).
-    pub fn page(names: &[String], offset: i64) -> Self {
+    pub(crate) fn page(names: &[String], offset: i64) -> Self {
         let (paged, consumers) = page(names, offset, NAMES_LIMIT);
         Self::ok(NamesBody { paged, consumers })
     }
@@ -163,7 +185,7 @@ impl ConsumerNamesResponse {
 
 impl ConsumerListResponse {
     /// One page of `infos` (sorted by name by the caller).
-    pub fn page(infos: &[ConsumerInfo], offset: i64) -> Self {
+    pub(crate) fn page(infos: &[ConsumerInfo], offset: i64) -> Self {
         let (paged, consumers) = page(infos, offset, LIST_LIMIT);
         Self::ok(ListBody {
             paged,
@@ -174,7 +196,7 @@ impl ConsumerListResponse {
 }
 
 impl ConsumerDeleteResponse {
-    pub fn deleted() -> Self {
+    pub(crate) fn deleted() -> Self {
         Self::ok(DeleteBody { success: true })
     }
 }
@@ -182,7 +204,7 @@ impl ConsumerDeleteResponse {
 impl ConsumerPauseResponse {
     /// The reply to PAUSE at `now` for the consumer's new `pause_until`
     /// (`None` after a resume).
-    pub fn pause(pause_until: Option<Timestamp>, now: i64) -> Self {
+    pub(crate) fn pause(pause_until: Option<Timestamp>, now: i64) -> Self {
         let until = pause_until.map(Timestamp::to_utc).unwrap_or_default();
         let remaining = until.nanos.saturating_sub(now).max(0);
         Self::ok(PauseBody {

@@ -23,8 +23,8 @@ use crate::duration::format_go_duration;
 use crate::error::*;
 use crate::subject::{is_valid_literal_subject, is_valid_subject, subjects_overlap};
 
-pub const MAX_NAME_LEN: usize = 255;
-pub const MAX_DESCRIPTION_LEN: usize = 4096;
+pub(crate) const MAX_NAME_LEN: usize = 255;
+pub(crate) const MAX_DESCRIPTION_LEN: usize = 4096;
 /// Sum of key and value lengths.
 pub const MAX_METADATA_LEN: usize = 128 * 1024;
 const NANOS_PER_MS: i64 = 1_000_000;
@@ -52,7 +52,9 @@ pub struct ConsumerLimits {
     pub server_max_ack_pending: i64,
     /// `jetstream { limits { max_request_batch } }` of the server.
     pub server_max_request_batch: i64,
+    /// The account's `max_ack_pending` limit.
     pub account_max_ack_pending: i64,
+    /// The account's limit on a stream's consumers.
     pub account_max_consumers: i64,
 }
 
@@ -87,7 +89,7 @@ impl ConsumerConfig {
     }
 
     /// `setConsumerConfigDefaults`.
-    pub fn set_defaults(
+    pub(crate) fn set_defaults(
         &mut self,
         stream: &StreamConfig,
         limits: &ConsumerLimits,
@@ -202,7 +204,11 @@ impl ConsumerConfig {
     }
 
     /// `checkConsumerCfg`, after the defaults.
-    pub fn check(&self, stream: &StreamConfig, limits: &ConsumerLimits) -> Result<(), ApiError> {
+    pub(crate) fn check(
+        &self,
+        stream: &StreamConfig,
+        limits: &ConsumerLimits,
+    ) -> Result<(), ApiError> {
         self.check_names_and_replicas(stream)?;
         self.check_acks()?;
         if self.description.len() > MAX_DESCRIPTION_LEN {
@@ -517,22 +523,40 @@ fn is_valid_group_name(group: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'=' | b'-'))
 }
 
-/// Go's `strconv.Atoi` with its error text.
-fn go_atoi(s: &str) -> Result<i64, String> {
+/// Why Go's `strconv.Atoi` refused a number; `Display` is Go's text.
+#[derive(Debug)]
+enum AtoiError {
+    /// Not an optional sign followed by digits.
+    Syntax(String),
+    /// Digits that do not fit 64 bits.
+    Range(String),
+}
+
+impl std::fmt::Display for AtoiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AtoiError::Syntax(s) => {
+                write!(f, "strconv.Atoi: parsing {}: invalid syntax", quoted(s))
+            }
+            AtoiError::Range(s) => {
+                write!(f, "strconv.Atoi: parsing {}: value out of range", quoted(s))
+            }
+        }
+    }
+}
+
+/// Go's `strconv.Atoi`.
+fn go_atoi(s: &str) -> Result<i64, AtoiError> {
     let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "strconv.Atoi: parsing {}: invalid syntax",
-            quoted(s)
-        ));
+        return Err(AtoiError::Syntax(s.to_owned()));
     }
-    s.parse::<i64>()
-        .map_err(|_| format!("strconv.Atoi: parsing {}: value out of range", quoted(s)))
+    s.parse::<i64>().map_err(|_| AtoiError::Range(s.to_owned()))
 }
 
 /// What an accepted create request does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ActionOutcome {
+pub(crate) enum ActionOutcome {
     /// No consumer of that name: create it (after [`check_new_consumer`]).
     Create,
     /// The consumer exists: store the new config (it may equal the old).
@@ -548,7 +572,7 @@ pub enum ActionOutcome {
 /// `wq_others`: on a workqueue stream, the other consumers' filters; an
 /// update must keep its partition unique among them (checked, as the
 /// reference does, before what the update may change).
-pub fn decide_action(
+pub(crate) fn decide_action(
     action: ConsumerAction,
     existing: Option<&ConsumerConfig>,
     new: &mut ConsumerConfig,
@@ -625,7 +649,7 @@ pub fn check_update(
 /// `existing_count`, then, on a workqueue stream, explicit acks, filters
 /// that no other consumer's filters overlap, and deliver all.
 /// `others` holds the other (non-direct) consumers' [`filters`](ConsumerConfig::filters).
-pub fn check_new_consumer(
+pub(crate) fn check_new_consumer(
     stream: &StreamConfig,
     limits: &ConsumerLimits,
     new: &ConsumerConfig,
@@ -678,7 +702,7 @@ impl CreateConsumerRequest {
     /// `jsConsumerCreate`'s checks of the request subject against the
     /// body, before the config checks. Sets `config.name` from the subject
     /// (the reference ignores a different name in the body).
-    pub fn check_subject(&mut self, subject: &CreateSubject<'_>) -> Result<(), ApiError> {
+    pub(crate) fn check_subject(&mut self, subject: &CreateSubject<'_>) -> Result<(), ApiError> {
         if subject.stream != self.stream_name {
             return Err(ApiError::stream_name_mismatch());
         }
@@ -734,7 +758,7 @@ impl CreateConsumerRequest {
 
 /// Which create endpoint a request came in on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CreateKind<'a> {
+pub(crate) enum CreateKind<'a> {
     /// `CONSUMER.CREATE.<S>`: the server picks a name unless the body has one.
     Ephemeral,
     /// `CONSUMER.CREATE.<S>.<C>[.<filter...>]`.
@@ -748,7 +772,7 @@ pub enum CreateKind<'a> {
 
 /// The parts of a create request's subject.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CreateSubject<'a> {
+pub(crate) struct CreateSubject<'a> {
     pub stream: &'a str,
     pub kind: CreateKind<'a>,
 }

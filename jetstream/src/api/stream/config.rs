@@ -22,9 +22,12 @@ fn no_tags(tags: &Option<Vec<String>>) -> bool {
 wire_enum! {
     /// When messages leave the stream besides its limits.
     RetentionPolicy {
+        /// Only the limits remove messages.
         #[default]
         Limits = "limits",
+        /// A message goes once every consumer interested in it acked it.
         Interest = "interest",
+        /// A message goes once its (single) consumer acked it.
         WorkQueue = "workqueue",
     }
 }
@@ -32,24 +35,33 @@ wire_enum! {
 wire_enum! {
     /// What a full stream does with a new message.
     DiscardPolicy {
+        /// Remove the oldest messages to make room.
         #[default]
         Old = "old",
+        /// Refuse the new message.
         New = "new",
     }
 }
 
 wire_enum! {
+    /// Where a stream keeps its messages.
     StorageType {
+        /// On disk (one redb file and log per stream), surviving restarts.
         #[default]
         File = "file",
+        /// In RAM, lost at shutdown.
         Memory = "memory",
     }
 }
 
 wire_enum! {
+    /// How stored messages are compressed. Accepted and echoed; tern stores
+    /// uncompressed either way.
     Compression {
+        /// Not compressed.
         #[default]
         None = "none",
+        /// S2 (Snappy-compatible) compression.
         S2 = "s2",
     }
     unknown = "unknown compression algorithm"
@@ -58,8 +70,11 @@ wire_enum! {
 wire_enum! {
     /// `async` trades fsync-per-batch for throughput (file storage only).
     PersistMode {
+        /// Each batch is synced before its publishes are acked.
         #[default]
         Default = "default",
+        /// The reference acks publishes before their batch is synced; tern
+        /// accepts it and syncs as for `default`.
         Async = "async",
     }
 }
@@ -74,6 +89,7 @@ impl PersistMode {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Placement {
+    /// The cluster to place it in.
     #[serde(
         skip_serializing_if = "String::is_empty",
         deserialize_with = "nullable"
@@ -83,6 +99,7 @@ pub struct Placement {
     /// then keeps an otherwise empty placement and echoes `"placement":{}`.
     #[serde(skip_serializing_if = "no_tags")]
     pub tags: Option<Vec<String>>,
+    /// The server to prefer as leader.
     #[serde(
         skip_serializing_if = "String::is_empty",
         deserialize_with = "nullable"
@@ -94,8 +111,10 @@ pub struct Placement {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SubjectTransform {
+    /// The subjects to map (empty: all).
     #[serde(deserialize_with = "nullable")]
     pub src: String,
+    /// What they become; `{{wildcard(1)}}` and friends refer to `src`'s wildcards.
     #[serde(deserialize_with = "nullable")]
     pub dest: String,
 }
@@ -104,13 +123,16 @@ pub struct SubjectTransform {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RePublish {
+    /// Which stored subjects are re-sent (empty: all).
     #[serde(
         skip_serializing_if = "String::is_empty",
         deserialize_with = "nullable"
     )]
     pub src: String,
+    /// The subject they are re-sent to (a mapping of `src`).
     #[serde(deserialize_with = "nullable")]
     pub dest: String,
+    /// Send the headers and the payload's size, not the payload.
     #[serde(skip_serializing_if = "is_false", deserialize_with = "nullable")]
     pub headers_only: bool,
 }
@@ -119,8 +141,10 @@ pub struct RePublish {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ExternalStream {
+    /// The API prefix to reach the origin through (`$JS.<domain>.API`).
     #[serde(deserialize_with = "nullable")]
     pub api: String,
+    /// The prefix the origin's deliveries come in under.
     #[serde(deserialize_with = "nullable")]
     pub deliver: String,
 }
@@ -129,11 +153,13 @@ pub struct ExternalStream {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StreamConsumerSource {
+    /// The durable consumer's name on the origin.
     #[serde(
         skip_serializing_if = "String::is_empty",
         deserialize_with = "nullable"
     )]
     pub name: String,
+    /// The subject it delivers to.
     #[serde(
         skip_serializing_if = "String::is_empty",
         deserialize_with = "nullable"
@@ -145,8 +171,10 @@ pub struct StreamConsumerSource {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StreamSource {
+    /// The origin stream.
     #[serde(deserialize_with = "nullable")]
     pub name: String,
+    /// Start from this sequence of the origin.
     #[serde(skip_serializing_if = "is_zero_u64", deserialize_with = "nullable")]
     pub opt_start_seq: u64,
     /// Unix nanoseconds. An offset given in the request is normalised to UTC
@@ -156,15 +184,19 @@ pub struct StreamSource {
         with = "crate::api::time::opt"
     )]
     pub opt_start_time: Option<i64>,
+    /// Only the origin's messages on subjects matching this.
     #[serde(
         skip_serializing_if = "String::is_empty",
         deserialize_with = "nullable"
     )]
     pub filter_subject: String,
+    /// Filters that also rename the subjects (instead of `filter_subject`).
     #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "nullable")]
     pub subject_transforms: Vec<SubjectTransform>,
+    /// Set when the origin is in another account or domain.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external: Option<ExternalStream>,
+    /// A durable consumer on the origin to read through (2.14).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consumer: Option<StreamConsumerSource>,
 }
@@ -176,6 +208,7 @@ pub struct ConsumerLimits {
     /// Nanoseconds.
     #[serde(skip_serializing_if = "is_zero_i64", deserialize_with = "nullable")]
     pub inactive_threshold: i64,
+    /// The `max_ack_pending` a consumer gets when it sets none.
     #[serde(skip_serializing_if = "is_zero_i64", deserialize_with = "nullable")]
     pub max_ack_pending: i64,
 }
@@ -186,80 +219,114 @@ pub struct ConsumerLimits {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StreamConfig {
+    /// The stream's name (no `.`, `*`, `>`, whitespace or path separators).
     #[serde(deserialize_with = "nullable")]
     pub name: String,
+    /// Free text for people.
     #[serde(
         skip_serializing_if = "String::is_empty",
         deserialize_with = "nullable"
     )]
     pub description: String,
+    /// The subjects whose publishes it stores (wildcards allowed).
     #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "nullable")]
     pub subjects: Vec<String>,
+    /// When messages leave besides the limits.
     pub retention: RetentionPolicy,
+    /// Consumers it may have (-1: no limit).
     #[serde(deserialize_with = "nullable")]
     pub max_consumers: i64,
+    /// Messages it keeps (-1: no limit).
     #[serde(deserialize_with = "nullable")]
     pub max_msgs: i64,
+    /// Bytes it keeps (-1: no limit).
     #[serde(deserialize_with = "nullable")]
     pub max_bytes: i64,
     /// Nanoseconds; 0 keeps messages forever.
     #[serde(deserialize_with = "nullable")]
     pub max_age: i64,
+    /// Messages it keeps per subject (-1: no limit); KV history uses it.
     #[serde(deserialize_with = "nullable")]
     pub max_msgs_per_subject: i64,
+    /// The largest message it accepts, headers included (-1: no limit).
     #[serde(skip_serializing_if = "is_zero_i32", deserialize_with = "nullable")]
     pub max_msg_size: i32,
+    /// What a full stream does with a new message.
     pub discard: DiscardPolicy,
+    /// File or memory.
     pub storage: StorageType,
+    /// Copies in a cluster; a standalone server keeps 1.
     #[serde(deserialize_with = "nullable")]
     pub num_replicas: i64,
+    /// Store publishes without answering them with a PubAck.
     #[serde(skip_serializing_if = "is_false", deserialize_with = "nullable")]
     pub no_ack: bool,
     /// Nanoseconds.
     #[serde(skip_serializing_if = "is_zero_i64", deserialize_with = "nullable")]
     pub duplicate_window: i64,
+    /// Where a cluster places it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub placement: Option<Placement>,
+    /// The stream this one copies; a mirror has no subjects of its own.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mirror: Option<StreamSource>,
+    /// Streams whose messages are copied into this one.
     #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "nullable")]
     pub sources: Vec<StreamSource>,
+    /// How stored messages are compressed.
     pub compression: Compression,
+    /// The sequence the first message gets (a new stream only).
     #[serde(skip_serializing_if = "is_zero_u64", deserialize_with = "nullable")]
     pub first_seq: u64,
+    /// Renames publishes before they are stored.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject_transform: Option<SubjectTransform>,
+    /// Re-sends each stored message to another subject.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub republish: Option<RePublish>,
+    /// Serve `$JS.API.DIRECT.GET` (reads without the API's JSON).
     #[serde(deserialize_with = "nullable")]
     pub allow_direct: bool,
+    /// A mirror answers direct gets for its origin too.
     #[serde(deserialize_with = "nullable")]
     pub mirror_direct: bool,
+    /// With discard new: refuse a message over `max_msgs_per_subject` too.
     #[serde(skip_serializing_if = "is_false", deserialize_with = "nullable")]
     pub discard_new_per_subject: bool,
+    /// Read-only for good: no publishes, deletes, purges or expiry.
     #[serde(deserialize_with = "nullable")]
     pub sealed: bool,
+    /// Refuse deleting single messages.
     #[serde(deserialize_with = "nullable")]
     pub deny_delete: bool,
+    /// Refuse purges.
     #[serde(deserialize_with = "nullable")]
     pub deny_purge: bool,
+    /// Honour the `Nats-Rollup` header (a publish that replaces a subject's or the stream's messages).
     #[serde(deserialize_with = "nullable")]
     pub allow_rollup_hdrs: bool,
+    /// Defaults for its consumers.
     #[serde(deserialize_with = "nullable")]
     pub consumer_limits: ConsumerLimits,
+    /// Honour the per-message `Nats-TTL` header.
     #[serde(deserialize_with = "nullable")]
     pub allow_msg_ttl: bool,
     /// Nanoseconds; enables delete markers (and with them TTLs and rollups).
     #[serde(skip_serializing_if = "is_zero_i64", deserialize_with = "nullable")]
     pub subject_delete_marker_ttl: i64,
+    /// A counter stream: publishes carry `Nats-Incr` and the stream keeps totals.
     #[serde(skip_serializing_if = "is_false", deserialize_with = "nullable")]
     pub allow_msg_counter: bool,
+    /// Allow atomic batch publishes.
     #[serde(skip_serializing_if = "is_false", deserialize_with = "nullable")]
     pub allow_atomic: bool,
+    /// Allow scheduled messages (`Nats-Schedule`).
     #[serde(skip_serializing_if = "is_false", deserialize_with = "nullable")]
     pub allow_msg_schedules: bool,
+    /// When a publish is acked relative to its sync.
     #[serde(skip_serializing_if = "PersistMode::is_default")]
     pub persist_mode: PersistMode,
+    /// Allow fast (non-atomic) batch publishes.
     #[serde(skip_serializing_if = "is_false", deserialize_with = "nullable")]
     pub allow_batched: bool,
     /// Sorted, as Go writes maps.
@@ -276,9 +343,9 @@ pub struct StreamConfig {
 }
 
 /// Metadata keys the server owns.
-pub const META_REQUIRED_LEVEL: &str = "_nats.req.level";
-pub const META_SERVER_LEVEL: &str = "_nats.level";
-pub const META_SERVER_VERSION: &str = "_nats.ver";
+pub(crate) const META_REQUIRED_LEVEL: &str = "_nats.req.level";
+pub(crate) const META_SERVER_LEVEL: &str = "_nats.level";
+pub(crate) const META_SERVER_VERSION: &str = "_nats.ver";
 
 impl StreamConfig {
     /// The API level a server needs to honour this config, as the reference

@@ -10,8 +10,7 @@ pub use config::*;
 pub use info::*;
 pub use requests::*;
 pub use validate::{
-    check_mapping, is_subset_match, is_valid_name, subjects_collide, DEFAULT_DUPLICATE_WINDOW,
-    MAX_DESCRIPTION_LEN, MAX_METADATA_LEN, MAX_NAME_LEN, MAX_REPLICAS,
+    is_subset_match, is_valid_name, subjects_collide, DEFAULT_DUPLICATE_WINDOW, MAX_METADATA_LEN,
 };
 
 #[cfg(test)]

@@ -21,13 +21,16 @@ use crate::error::ApiError;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StreamInfoRequest {
+    /// List the removed sequences in `state.deleted`.
     #[serde(skip_serializing_if = "is_false", deserialize_with = "nullable")]
     pub deleted_details: bool,
+    /// Count messages per subject for the subjects matching this.
     #[serde(
         skip_serializing_if = "String::is_empty",
         deserialize_with = "nullable"
     )]
     pub subjects_filter: String,
+    /// How many of those subjects to skip (paging).
     #[serde(skip_serializing_if = "is_zero_i64", deserialize_with = "nullable")]
     pub offset: i64,
 }
@@ -37,8 +40,10 @@ pub struct StreamInfoRequest {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StreamNamesRequest {
+    /// How many names to skip (paging).
     #[serde(skip_serializing_if = "is_zero_i64", deserialize_with = "nullable")]
     pub offset: i64,
+    /// Only streams whose subjects collide with this one.
     #[serde(
         skip_serializing_if = "String::is_empty",
         deserialize_with = "nullable"
@@ -51,8 +56,10 @@ pub struct StreamNamesRequest {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StreamListRequest {
+    /// How many streams to skip (paging).
     #[serde(skip_serializing_if = "is_zero_i64", deserialize_with = "nullable")]
     pub offset: i64,
+    /// Only streams whose subjects collide with this one.
     #[serde(
         skip_serializing_if = "String::is_empty",
         deserialize_with = "nullable"
@@ -65,13 +72,16 @@ pub struct StreamListRequest {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PurgeRequest {
+    /// Only messages on subjects matching this.
     #[serde(
         skip_serializing_if = "String::is_empty",
         deserialize_with = "nullable"
     )]
     pub filter: String,
+    /// Purge the messages below this sequence.
     #[serde(skip_serializing_if = "is_zero_u64", deserialize_with = "nullable")]
     pub seq: u64,
+    /// Keep this many of the newest messages.
     #[serde(skip_serializing_if = "is_zero_u64", deserialize_with = "nullable")]
     pub keep: u64,
 }
@@ -90,13 +100,16 @@ impl PurgeRequest {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MsgGetRequest {
+    /// The message at this sequence (or, with `next_by_subj`, the first from it).
     #[serde(skip_serializing_if = "is_zero_u64", deserialize_with = "nullable")]
     pub seq: u64,
+    /// The last message on this subject.
     #[serde(
         skip_serializing_if = "String::is_empty",
         deserialize_with = "nullable"
     )]
     pub last_by_subj: String,
+    /// The first message on this subject (wildcards allowed) from `seq`.
     #[serde(
         skip_serializing_if = "String::is_empty",
         deserialize_with = "nullable"
@@ -105,6 +118,7 @@ pub struct MsgGetRequest {
     /// Direct get only: up to this many messages, then an EOB status.
     #[serde(skip_serializing_if = "is_zero_i64", deserialize_with = "nullable")]
     pub batch: i64,
+    /// Direct get only: stop a batch once this many bytes were sent.
     #[serde(skip_serializing_if = "is_zero_i64", deserialize_with = "nullable")]
     pub max_bytes: i64,
     /// Unix nanoseconds: the first message at or after this time.
@@ -116,13 +130,16 @@ pub struct MsgGetRequest {
     /// Direct get only: the last message of each of these subjects.
     #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "nullable")]
     pub multi_last: Vec<String>,
+    /// With `multi_last`: as the stream was at this sequence.
     #[serde(skip_serializing_if = "is_zero_u64", deserialize_with = "nullable")]
     pub up_to_seq: u64,
+    /// With `multi_last`: as the stream was at this time (Unix nanoseconds).
     #[serde(
         skip_serializing_if = "Option::is_none",
         with = "crate::api::time::opt"
     )]
     pub up_to_time: Option<i64>,
+    /// Direct get only: leave the stored headers out.
     #[serde(skip_serializing_if = "is_false", deserialize_with = "nullable")]
     pub no_hdr: bool,
 }
@@ -153,31 +170,34 @@ impl MsgGetRequest {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MsgDeleteRequest {
+    /// The message to delete.
     #[serde(deserialize_with = "nullable")]
     pub seq: u64,
+    /// Skip overwriting the message's bytes on disk.
     #[serde(skip_serializing_if = "is_false", deserialize_with = "nullable")]
     pub no_erase: bool,
 }
 
 /// The `type` values of the stream endpoints' responses.
-pub const STREAM_CREATE_RESPONSE: &str = "io.nats.jetstream.api.v1.stream_create_response";
-pub const STREAM_UPDATE_RESPONSE: &str = "io.nats.jetstream.api.v1.stream_update_response";
-pub const STREAM_INFO_RESPONSE: &str = "io.nats.jetstream.api.v1.stream_info_response";
-pub const STREAM_NAMES_RESPONSE: &str = "io.nats.jetstream.api.v1.stream_names_response";
-pub const STREAM_LIST_RESPONSE: &str = "io.nats.jetstream.api.v1.stream_list_response";
-pub const STREAM_DELETE_RESPONSE: &str = "io.nats.jetstream.api.v1.stream_delete_response";
-pub const STREAM_PURGE_RESPONSE: &str = "io.nats.jetstream.api.v1.stream_purge_response";
-pub const STREAM_MSG_GET_RESPONSE: &str = "io.nats.jetstream.api.v1.stream_msg_get_response";
-pub const STREAM_MSG_DELETE_RESPONSE: &str = "io.nats.jetstream.api.v1.stream_msg_delete_response";
-pub const STREAM_SNAPSHOT_RESPONSE: &str = "io.nats.jetstream.api.v1.stream_snapshot_response";
-pub const STREAM_RESTORE_RESPONSE: &str = "io.nats.jetstream.api.v1.stream_restore_response";
+pub(crate) const STREAM_CREATE_RESPONSE: &str = "io.nats.jetstream.api.v1.stream_create_response";
+pub(crate) const STREAM_UPDATE_RESPONSE: &str = "io.nats.jetstream.api.v1.stream_update_response";
+pub(crate) const STREAM_INFO_RESPONSE: &str = "io.nats.jetstream.api.v1.stream_info_response";
+pub(crate) const STREAM_NAMES_RESPONSE: &str = "io.nats.jetstream.api.v1.stream_names_response";
+pub(crate) const STREAM_LIST_RESPONSE: &str = "io.nats.jetstream.api.v1.stream_list_response";
+pub(crate) const STREAM_DELETE_RESPONSE: &str = "io.nats.jetstream.api.v1.stream_delete_response";
+pub(crate) const STREAM_PURGE_RESPONSE: &str = "io.nats.jetstream.api.v1.stream_purge_response";
+pub(crate) const STREAM_MSG_GET_RESPONSE: &str = "io.nats.jetstream.api.v1.stream_msg_get_response";
+pub(crate) const STREAM_MSG_DELETE_RESPONSE: &str =
+    "io.nats.jetstream.api.v1.stream_msg_delete_response";
 
 /// stream_create: the info plus `did_create` (true also on an idempotent
 /// re-create with the same config).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct CreateBody {
+    /// Absent when the request failed.
     #[serde(flatten)]
     pub info: Option<StreamInfo>,
+    /// The stream was created (or already existed with this config).
     #[serde(skip_serializing_if = "is_false")]
     pub did_create: bool,
 }
@@ -186,8 +206,10 @@ impl ResponseBody for CreateBody {
     const TYPE: &'static str = STREAM_CREATE_RESPONSE;
 }
 
+/// stream_update: the stream's info after the update.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct UpdateBody {
+    /// Absent when the request failed.
     #[serde(flatten)]
     pub info: Option<StreamInfo>,
 }
@@ -199,8 +221,10 @@ impl ResponseBody for UpdateBody {
 /// stream_info: paging (0/0/0 unless a subjects filter was given) first.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct InfoBody {
+    /// Which page of the per-subject counts this is.
     #[serde(flatten)]
     pub paged: Paged,
+    /// Absent when the request failed.
     #[serde(flatten)]
     pub info: Option<StreamInfo>,
 }
@@ -210,10 +234,12 @@ impl ResponseBody for InfoBody {
 }
 
 /// stream_names: `streams` is `null`, not `[]`, when there are none.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct NamesBody {
+    /// Which page of the names this is.
     #[serde(flatten)]
     pub paged: Paged,
+    /// The streams' names, sorted.
     pub streams: Option<Vec<String>>,
 }
 
@@ -221,13 +247,18 @@ impl ResponseBody for NamesBody {
     const TYPE: &'static str = STREAM_NAMES_RESPONSE;
 }
 
+/// stream_list: a page of stream infos; `streams` is `[]` when there are none.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ListBody {
+    /// Which page of the streams this is.
     #[serde(flatten)]
     pub paged: Paged,
+    /// Their infos, sorted by name.
     pub streams: Vec<StreamInfo>,
+    /// Streams that did not answer in time (clustered servers); tern leaves it empty.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<String>,
+    /// Streams that are offline (clustered servers), with why; tern leaves it empty.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub offline: BTreeMap<String, String>,
 }
@@ -236,8 +267,10 @@ impl ResponseBody for ListBody {
     const TYPE: &'static str = STREAM_LIST_RESPONSE;
 }
 
+/// stream_delete: whether the stream went.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct DeleteBody {
+    /// True when it was deleted.
     #[serde(skip_serializing_if = "is_false")]
     pub success: bool,
 }
@@ -246,10 +279,13 @@ impl ResponseBody for DeleteBody {
     const TYPE: &'static str = STREAM_DELETE_RESPONSE;
 }
 
+/// stream_purge: how many messages went; `purged` is kept (0) on error.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct PurgeBody {
+    /// True when the purge ran.
     #[serde(skip_serializing_if = "is_false")]
     pub success: bool,
+    /// Messages removed.
     pub purged: u64,
 }
 
@@ -257,8 +293,10 @@ impl ResponseBody for PurgeBody {
     const TYPE: &'static str = STREAM_PURGE_RESPONSE;
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+/// stream_msg_get: the message asked for.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct MsgGetBody {
+    /// Absent when the request failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<StoredMsg>,
 }
@@ -267,8 +305,10 @@ impl ResponseBody for MsgGetBody {
     const TYPE: &'static str = STREAM_MSG_GET_RESPONSE;
 }
 
+/// stream_msg_delete: whether the message went.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct MsgDeleteBody {
+    /// True when it was deleted.
     #[serde(skip_serializing_if = "is_false")]
     pub success: bool,
 }
@@ -277,19 +317,19 @@ impl ResponseBody for MsgDeleteBody {
     const TYPE: &'static str = STREAM_MSG_DELETE_RESPONSE;
 }
 
-pub type StreamCreateResponse = Response<CreateBody>;
-pub type StreamUpdateResponse = Response<UpdateBody>;
-pub type StreamInfoResponse = Response<InfoBody>;
-pub type StreamNamesResponse = Response<NamesBody>;
-pub type StreamListResponse = Response<ListBody>;
-pub type StreamDeleteResponse = Response<DeleteBody>;
-pub type StreamPurgeResponse = Response<PurgeBody>;
-pub type MsgGetResponse = Response<MsgGetBody>;
-pub type MsgDeleteResponse = Response<MsgDeleteBody>;
+pub(crate) type StreamCreateResponse = Response<CreateBody>;
+pub(crate) type StreamUpdateResponse = Response<UpdateBody>;
+pub(crate) type StreamInfoResponse = Response<InfoBody>;
+pub(crate) type StreamNamesResponse = Response<NamesBody>;
+pub(crate) type StreamListResponse = Response<ListBody>;
+pub(crate) type StreamDeleteResponse = Response<DeleteBody>;
+pub(crate) type StreamPurgeResponse = Response<PurgeBody>;
+pub(crate) type MsgGetResponse = Response<MsgGetBody>;
+pub(crate) type MsgDeleteResponse = Response<MsgDeleteBody>;
 
 /// Shorthands for the success forms.
 impl StreamCreateResponse {
-    pub fn created(info: StreamInfo, did_create: bool) -> Self {
+    pub(crate) fn created(info: StreamInfo, did_create: bool) -> Self {
         Self::ok(CreateBody {
             info: Some(info),
             did_create,
@@ -298,13 +338,13 @@ impl StreamCreateResponse {
 }
 
 impl StreamUpdateResponse {
-    pub fn updated(info: StreamInfo) -> Self {
+    pub(crate) fn updated(info: StreamInfo) -> Self {
         Self::ok(UpdateBody { info: Some(info) })
     }
 }
 
 impl StreamInfoResponse {
-    pub fn info(info: StreamInfo, paged: Paged) -> Self {
+    pub(crate) fn info(info: StreamInfo, paged: Paged) -> Self {
         Self::ok(InfoBody {
             paged,
             info: Some(info),
@@ -313,13 +353,13 @@ impl StreamInfoResponse {
 }
 
 impl StreamDeleteResponse {
-    pub fn deleted() -> Self {
+    pub(crate) fn deleted() -> Self {
         Self::ok(DeleteBody { success: true })
     }
 }
 
 impl StreamPurgeResponse {
-    pub fn purged(purged: u64) -> Self {
+    pub(crate) fn purged(purged: u64) -> Self {
         Self::ok(PurgeBody {
             success: true,
             purged,
@@ -328,7 +368,7 @@ impl StreamPurgeResponse {
 }
 
 impl MsgDeleteResponse {
-    pub fn deleted() -> Self {
+    pub(crate) fn deleted() -> Self {
         Self::ok(MsgDeleteBody { success: true })
     }
 }

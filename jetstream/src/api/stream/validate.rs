@@ -15,11 +15,11 @@ use super::config::*;
 use crate::error::*;
 use crate::subject::{is_valid_literal_subject, is_valid_subject};
 
-pub const MAX_NAME_LEN: usize = 255;
-pub const MAX_DESCRIPTION_LEN: usize = 4096;
+pub(crate) const MAX_NAME_LEN: usize = 255;
+pub(crate) const MAX_DESCRIPTION_LEN: usize = 4096;
 /// Sum of key and value lengths.
 pub const MAX_METADATA_LEN: usize = 128 * 1024;
-pub const MAX_REPLICAS: i64 = 5;
+pub(crate) const MAX_REPLICAS: i64 = 5;
 const NANOS_PER_MS: i64 = 1_000_000;
 const NANOS_PER_SEC: i64 = 1_000_000_000;
 /// The duplicate window a stream gets when none (or 0) is configured.
@@ -562,38 +562,81 @@ fn check_external(ext: &ExternalStream) -> Result<(), ApiError> {
 /// and `{{fn(..)}}` tokens only with known functions whose wildcard indexes
 /// exist in `src`. An empty `src` means `>`; an empty `dest` keeps the
 /// subject.
-pub fn check_mapping(src: &str, dest: &str) -> Result<(), String> {
-    const BAD: &str = "invalid subject";
+pub(crate) fn check_mapping(src: &str, dest: &str) -> Result<(), MappingError> {
+    const BAD: MappingError = MappingError::InvalidSubject;
     if dest.is_empty() {
         return Ok(());
     }
     let src = if src.is_empty() { ">" } else { src };
     if !is_valid_subject(src.as_bytes()) {
-        return Err(BAD.into());
+        return Err(BAD);
     }
     let src_wildcards = src.split('.').filter(|t| *t == "*").count();
     let src_tail = src.ends_with(".>") || src == ">";
     let tokens: Vec<&str> = dest.split('.').collect();
     for (i, token) in tokens.iter().enumerate() {
         if token.is_empty() || token.chars().any(char::is_whitespace) {
-            return Err(BAD.into());
+            return Err(BAD);
         }
         match *token {
-            ">" if i + 1 != tokens.len() || !src_tail => return Err(BAD.into()),
-            "*" => return Err(BAD.into()),
+            ">" if i + 1 != tokens.len() || !src_tail => return Err(BAD),
+            "*" => return Err(BAD),
             t if t.contains("{{") => check_mapping_function(t, src_wildcards)?,
             _ => {}
         }
     }
     if src_tail && tokens.last() != Some(&">") {
-        return Err(BAD.into());
+        return Err(BAD);
     }
     Ok(())
 }
 
+/// Why a subject mapping was refused. `Display` is the reference's text,
+/// which clients see inside the `{err}` of the transform errors.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum MappingError {
+    /// The source is not a subject, or a destination token cannot map it.
+    InvalidSubject,
+    /// A `{{...}}` token that is not a known function or has a bad
+    /// argument; `problem` is the reference's phrase for which.
+    Function {
+        token: String,
+        problem: &'static str,
+    },
+    /// A function names wildcards the source does not have.
+    IndexOutOfRange { token: String, indexes: Vec<usize> },
+}
+
+impl std::fmt::Display for MappingError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MappingError::InvalidSubject => f.write_str("invalid subject"),
+            MappingError::Function { token, problem } => {
+                write!(f, "invalid mapping destination: {problem} in {token}")
+            }
+            MappingError::IndexOutOfRange { token, indexes } => {
+                write!(
+                    f,
+                    "invalid mapping destination: wildcard index out of range in {token}: ["
+                )?;
+                for (i, n) in indexes.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { " " };
+                    write!(f, "{sep}{n}")?;
+                }
+                f.write_str("]")
+            }
+        }
+    }
+}
+
+impl std::error::Error for MappingError {}
+
 /// One `{{name(args)}}` destination token.
-fn check_mapping_function(token: &str, src_wildcards: usize) -> Result<(), String> {
-    let fail = |what: &str| format!("invalid mapping destination: {what} in {token}");
+fn check_mapping_function(token: &str, src_wildcards: usize) -> Result<(), MappingError> {
+    let fail = |problem| MappingError::Function {
+        token: token.to_owned(),
+        problem,
+    };
     let inner = token
         .strip_prefix("{{")
         .and_then(|t| t.strip_suffix("}}"))
@@ -621,16 +664,15 @@ fn check_mapping_function(token: &str, src_wildcards: usize) -> Result<(), Strin
     for arg in indexes {
         match arg.parse::<usize>() {
             Ok(n) if (1..=src_wildcards).contains(&n) => {}
-            Ok(n) => bad.push(n.to_string()),
+            Ok(n) => bad.push(n),
             Err(_) => return Err(fail("invalid wildcard index")),
         }
     }
     if !bad.is_empty() {
-        return Err(format!(
-            "{}: [{}]",
-            fail("wildcard index out of range"),
-            bad.join(" ")
-        ));
+        return Err(MappingError::IndexOutOfRange {
+            token: token.to_owned(),
+            indexes: bad,
+        });
     }
     Ok(())
 }

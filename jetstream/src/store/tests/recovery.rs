@@ -112,14 +112,14 @@ fn bad_bytes_are_errors_not_panics() {
     drop(s);
     clobber(&path, 2, b"\x01\x00");
     let s = open(&path);
-    assert!(matches!(s.get(2), Err(StoreError::Corrupt(_))));
+    assert!(matches!(s.get(2), Err(StoreError::Corrupt { .. })));
     assert!(matches!(
         s.next_matching(">", 2),
-        Err(StoreError::Corrupt(_))
+        Err(StoreError::Corrupt { .. })
     ));
     assert!(matches!(
         s.next_matching("*", 2),
-        Err(StoreError::Corrupt(_))
+        Err(StoreError::Corrupt { .. })
     ));
     assert_eq!(
         seqs_of(s.next_matching("a", 3)),
@@ -130,7 +130,7 @@ fn bad_bytes_are_errors_not_panics() {
     clobber(&path, 1, b"");
     assert!(matches!(
         RedbStore::open(&path),
-        Err(StoreError::Corrupt(_))
+        Err(StoreError::Corrupt { .. })
     ));
 }
 
