@@ -44,7 +44,7 @@ fn main() -> ExitCode {
     if let Some(sig) = &flags.signal {
         return match process::parse_signal(sig).and_then(|c| process::send_signal(&c)) {
             Ok(()) => ExitCode::SUCCESS,
-            Err(e) => fail(&e),
+            Err(e) => fail(&e.to_string()),
         };
     }
     let opts = match config::build_options(&flags) {

@@ -47,9 +47,85 @@ pub struct SignalCommand {
     pub target: Option<String>,
 }
 
+/// Why `--signal` could not be carried out; `Display` gives the
+/// reference's wording where it has one.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SignalError {
+    /// Not one of `ldm`, `stop`, `quit`, `term`, `reopen`, `reload`.
+    UnknownCommand(String),
+    /// The pid file could not be read.
+    PidFile {
+        /// The pid file's path as given.
+        path: String,
+        /// Why it could not be read.
+        source: io::Error,
+    },
+    /// The pid file does not hold a pid.
+    InvalidPid {
+        /// The pid file's path as given.
+        path: String,
+        /// What it holds instead.
+        found: String,
+    },
+    /// `/proc` could not be read to find the running servers.
+    Proc(io::Error),
+    /// No other process runs this executable.
+    NoProcess {
+        /// The executable's name.
+        name: String,
+    },
+    /// kill(2) failed.
+    Kill {
+        /// The command's name (`ldm`, `reload`...).
+        command: String,
+        /// The process it was for.
+        pid: libc::pid_t,
+        /// The operating system's error.
+        source: io::Error,
+    },
+}
+
+impl std::fmt::Display for SignalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SignalError::UnknownCommand(name) => write!(f, "unknown signal {name:?}"),
+            SignalError::PidFile { path, source } => {
+                write!(f, "could not read pid file {path}: {source}")
+            }
+            SignalError::InvalidPid { path, found } => {
+                write!(f, "invalid pid in {path}: {found:?}")
+            }
+            SignalError::Proc(e) => write!(f, "{e}"),
+            SignalError::NoProcess { name } => write!(f, "no {name} processes running"),
+            SignalError::Kill {
+                command,
+                pid,
+                source,
+            } => {
+                let text = match source.raw_os_error() {
+                    Some(libc::ESRCH) => "no such process".to_string(),
+                    _ => source.to_string(),
+                };
+                write!(f, "\nsignal \"{command}\" {pid}: {text}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for SignalError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SignalError::PidFile { source, .. } | SignalError::Kill { source, .. } => Some(source),
+            SignalError::Proc(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// Parses `ldm`, `stop`, `quit`, `term`, `reopen` or `reload`, with an
 /// optional `=<pid or pid file>`.
-pub fn parse_signal(arg: &str) -> Result<SignalCommand, String> {
+pub fn parse_signal(arg: &str) -> Result<SignalCommand, SignalError> {
     let (name, target) = match arg.split_once('=') {
         Some((n, t)) => (n, Some(t.to_string())),
         None => (arg, None),
@@ -61,7 +137,7 @@ pub fn parse_signal(arg: &str) -> Result<SignalCommand, String> {
         "reopen" => libc::SIGUSR1,
         "reload" => libc::SIGHUP,
         "ldm" => libc::SIGUSR2,
-        _ => return Err(format!("unknown signal {name:?}")),
+        _ => return Err(SignalError::UnknownCommand(name.to_string())),
     };
     Ok(SignalCommand {
         signal,
@@ -72,7 +148,7 @@ pub fn parse_signal(arg: &str) -> Result<SignalCommand, String> {
 
 /// Sends the signal to the pid given (directly or through a pid file), or
 /// to every other process running this executable.
-pub fn send_signal(cmd: &SignalCommand) -> Result<(), String> {
+pub fn send_signal(cmd: &SignalCommand) -> Result<(), SignalError> {
     let pids = match &cmd.target {
         Some(t) => vec![resolve_pid(t)?],
         None => same_executable_pids()?,
@@ -81,33 +157,35 @@ pub fn send_signal(cmd: &SignalCommand) -> Result<(), String> {
         // SAFETY: kill(2) with a pid and a signal number; no memory is shared.
         let rc = unsafe { libc::kill(pid, cmd.signal) };
         if rc != 0 {
-            let err = io::Error::last_os_error();
-            let text = match err.raw_os_error() {
-                Some(libc::ESRCH) => "no such process".to_string(),
-                _ => err.to_string(),
-            };
-            return Err(format!("\nsignal \"{}\" {pid}: {text}", cmd.name));
+            return Err(SignalError::Kill {
+                command: cmd.name.clone(),
+                pid,
+                source: io::Error::last_os_error(),
+            });
         }
     }
     Ok(())
 }
 
-fn resolve_pid(target: &str) -> Result<libc::pid_t, String> {
+fn resolve_pid(target: &str) -> Result<libc::pid_t, SignalError> {
     if let Ok(pid) = target.parse() {
         return Ok(pid);
     }
-    let text =
-        fs::read_to_string(target).map_err(|e| format!("could not read pid file {target}: {e}"))?;
-    text.trim()
-        .parse()
-        .map_err(|_| format!("invalid pid in {target}: {:?}", text.trim()))
+    let text = fs::read_to_string(target).map_err(|source| SignalError::PidFile {
+        path: target.to_string(),
+        source,
+    })?;
+    text.trim().parse().map_err(|_| SignalError::InvalidPid {
+        path: target.to_string(),
+        found: text.trim().to_string(),
+    })
 }
 
-fn same_executable_pids() -> Result<Vec<libc::pid_t>, String> {
+fn same_executable_pids() -> Result<Vec<libc::pid_t>, SignalError> {
     let me = std::process::id();
-    let my_name = fs::read_to_string("/proc/self/comm").map_err(|e| e.to_string())?;
+    let my_name = fs::read_to_string("/proc/self/comm").map_err(SignalError::Proc)?;
     let mut pids = Vec::new();
-    for entry in fs::read_dir("/proc").map_err(|e| e.to_string())?.flatten() {
+    for entry in fs::read_dir("/proc").map_err(SignalError::Proc)?.flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
             continue;
         };
@@ -119,7 +197,9 @@ fn same_executable_pids() -> Result<Vec<libc::pid_t>, String> {
         }
     }
     match pids.len() {
-        0 => Err(format!("no {} processes running", my_name.trim())),
+        0 => Err(SignalError::NoProcess {
+            name: my_name.trim().to_string(),
+        }),
         _ => Ok(pids),
     }
 }
@@ -144,8 +224,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.pid");
         fs::write(&path, "4570").unwrap();
-        assert_eq!(resolve_pid(path.to_str().unwrap()), Ok(4570));
-        assert_eq!(resolve_pid("77"), Ok(77));
+        assert_eq!(resolve_pid(path.to_str().unwrap()).unwrap(), 4570);
+        assert_eq!(resolve_pid("77").unwrap(), 77);
     }
 }
 

@@ -228,3 +228,33 @@ async fn handles_dropped_mid_operation_leave_the_server_serving() {
     .await;
     within("shutdown", server.shutdown()).await;
 }
+
+/// A config file that cannot be used says why in a form a program can
+/// match: unreadable or malformed, or with values that do not hold.
+#[test]
+fn config_file_errors_are_typed() {
+    use tern::config::ConfigError;
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.conf");
+    match tern::embed::Builder::from_config_file(&missing) {
+        Err(ConfigError::Parse(e)) => {
+            assert!(std::error::Error::source(&ConfigError::Parse(e)).is_some())
+        }
+        other => panic!("a missing file: {:?}", other.err()),
+    }
+    let broken = dir.path().join("broken.conf");
+    std::fs::write(&broken, "port: {\n").unwrap();
+    assert!(matches!(
+        tern::embed::Builder::from_config_file(&broken),
+        Err(ConfigError::Parse(_))
+    ));
+    let invalid = dir.path().join("invalid.conf");
+    std::fs::write(&invalid, "port: 70000\nmax_payload: \"x\"\n").unwrap();
+    match tern::embed::Builder::from_config_file(&invalid) {
+        Err(ConfigError::Invalid(problems)) => {
+            assert_eq!(problems.len(), 2, "{problems:?}");
+            assert!(problems[0].contains("invalid.conf:1:"), "{problems:?}");
+        }
+        other => panic!("bad values: {:?}", other.err()),
+    }
+}

@@ -411,7 +411,7 @@ mod tests {
                 "Can not have a token and accounts",
             ),
         ] {
-            let e = load(conf).unwrap_err().0;
+            let e = load(conf).unwrap_err().to_string();
             assert!(e.contains(want), "{conf}: {e}");
         }
     }

@@ -240,25 +240,25 @@ mod tests {
     fn refusals_name_the_problem_and_place() {
         let e = load("authorization {\n token: t\n users: [ {user: a, password: x} ]\n}\n")
             .unwrap_err()
-            .0;
+            .to_string();
         assert!(e.contains("Can not have a token and a users array"), "{e}");
         let e = load("authorization {\n users: [ {user: a, password: x, nkey: y} ]\n}\n")
             .unwrap_err()
-            .0;
+            .to_string();
         assert!(e.contains("Not a valid public nkey for a user"), "{e}");
         let nkey = "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4";
         let e = load(&format!(
             "authorization {{\n users: [ {{user: a, nkey: {nkey}}} ]\n}}\n"
         ))
         .unwrap_err()
-        .0;
+        .to_string();
         assert!(
             e.contains("Nkey users do not take usernames or passwords"),
             "{e}"
         );
         let e = load("authorization {\n users: [ {password: x} ]\n}\n")
             .unwrap_err()
-            .0;
+            .to_string();
         assert!(e.contains("User entry requires a user"), "{e}");
         let o = load(&format!(
             "authorization {{ users: [ {{nkey: {nkey}, permissions: {{publish: a}}}} ] }}\nno_auth_user: {nkey}\n"
@@ -270,7 +270,7 @@ mod tests {
             "authorization {\n users: [ {user: a, allowed_connection_types: [STANDARD]} ]\n}\n",
         )
         .unwrap_err()
-        .0;
+        .to_string();
         assert!(
             e.contains("\"user.allowed_connection_types\" is not supported by tern yet"),
             "{e}"
@@ -291,16 +291,18 @@ mod tests {
         let p = o.auth.users[0].permissions.clone().unwrap();
         assert!(p.may_publish(b"a.b") && !p.may_publish(b"x"));
         assert!(p.may_subscribe(b"b", None) && !p.may_subscribe(b"c", None));
-        let e = load("authorization {\n bogus: 1\n}\n").unwrap_err().0;
+        let e = load("authorization {\n bogus: 1\n}\n")
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("t.conf:2:2") && e.contains("unknown field \"bogus\""),
             "{e}"
         );
         let e = load("authorization { users: [ {user: a, password: x} ] }\nno_auth_user: z\n")
             .unwrap_err()
-            .0;
+            .to_string();
         assert!(e.contains("no_auth_user: \"z\" not present as user"), "{e}");
-        let e = load("authorization: 5\n").unwrap_err().0;
+        let e = load("authorization: 5\n").unwrap_err().to_string();
         assert!(e.contains("expected an authorization block"), "{e}");
     }
 }

@@ -21,15 +21,35 @@ use options::{Options, Port, SyncInterval, LAME_DUCK_DURATION_MIN};
 /// A configuration that cannot be used, with the reason in the reference's
 /// words where it has them.
 #[derive(Debug)]
-pub struct ConfigError(pub String);
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The config file could not be read, or its syntax is wrong.
+    Parse(ConfError),
+    /// Keys of the config file whose values cannot be used: every problem
+    /// found, each starting with its file, line and column.
+    Invalid(Vec<String>),
+    /// A command-line flag, or the options taken together, cannot be used.
+    Options(String),
+}
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            ConfigError::Parse(e) => write!(f, "{e}"),
+            ConfigError::Invalid(problems) => f.write_str(&problems.join("\n")),
+            ConfigError::Options(why) => f.write_str(why),
+        }
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConfigError::Parse(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// Reads the configuration again (the command line and the config file,
 /// as at start-up), for a reload.
@@ -37,7 +57,7 @@ pub type Loader = Box<dyn Fn() -> Result<Options, ConfigError> + Send + Sync>;
 
 impl From<ConfError> for ConfigError {
     fn from(e: ConfError) -> Self {
-        ConfigError(e.to_string())
+        ConfigError::Parse(e)
     }
 }
 
@@ -73,7 +93,7 @@ pub fn build_options(flags: &cli::Flags) -> Result<Options, ConfigError> {
 
 fn apply_flags(opts: &mut Options, f: &cli::Flags) -> Result<(), ConfigError> {
     if let Some(name) = f.later.first_unsupported() {
-        return Err(ConfigError(format!(
+        return Err(ConfigError::Options(format!(
             "flag {name} is not supported by tern yet"
         )));
     }
@@ -100,7 +120,7 @@ fn apply_flags(opts: &mut Options, f: &cli::Flags) -> Result<(), ConfigError> {
     }
     if let Some(limit) = &f.log_size_limit {
         opts.log_size_limit = parse_byte_size(limit)
-            .ok_or_else(|| ConfigError(format!("invalid log size limit {limit:?}")))?;
+            .ok_or_else(|| ConfigError::Options(format!("invalid log size limit {limit:?}")))?;
     }
     if let Some(d) = f.debug {
         opts.debug = d;
@@ -152,7 +172,7 @@ fn apply_flags(opts: &mut Options, f: &cli::Flags) -> Result<(), ConfigError> {
         f.tlscacert.as_deref(),
         f.tlsverify,
     )
-    .map_err(ConfigError)?;
+    .map_err(ConfigError::Options)?;
     Ok(())
 }
 
@@ -160,21 +180,21 @@ fn port_from(n: i64) -> Result<Port, ConfigError> {
     match n {
         -1 => Ok(Port::Random),
         0..=65535 => Ok(Port::Fixed(n as u16)),
-        _ => Err(ConfigError(format!("invalid port: {n}"))),
+        _ => Err(ConfigError::Options(format!("invalid port: {n}"))),
     }
 }
 
 fn validate(opts: &Options) -> Result<(), ConfigError> {
-    auth::check_no_auth_user(opts).map_err(ConfigError)?;
-    accounts::check_accounts(opts).map_err(ConfigError)?;
+    auth::check_no_auth_user(opts).map_err(ConfigError::Options)?;
+    accounts::check_accounts(opts).map_err(ConfigError::Options)?;
     if opts.max_payload > opts.max_pending {
-        return Err(ConfigError(format!(
+        return Err(ConfigError::Options(format!(
             "max_payload ({}) cannot be higher than max_pending ({})",
             opts.max_payload, opts.max_pending
         )));
     }
     if opts.lame_duck_duration < LAME_DUCK_DURATION_MIN {
-        return Err(ConfigError(format!(
+        return Err(ConfigError::Options(format!(
             "invalid lame_duck_duration of {:?}, minimum is {:?}",
             opts.lame_duck_duration, LAME_DUCK_DURATION_MIN
         )));
@@ -216,14 +236,14 @@ fn apply_map(opts: &mut Options, map: &Map) -> Result<(), ConfigError> {
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(ConfigError(errors.join("\n")))
+        Err(ConfigError::Invalid(errors))
     }
 }
 
 fn apply_key(opts: &mut Options, key: &Key, v: &Spanned) -> Result<(), String> {
     let name = key.name.to_ascii_lowercase();
     match name.as_str() {
-        "port" => opts.port = port_from(int(v)?).map_err(|e| e.0)?,
+        "port" => opts.port = port_from(int(v)?).map_err(|e| e.to_string())?,
         "host" | "net" => opts.host = string(v)?,
         "listen" => apply_listen(opts, v)?,
         "server_name" => opts.server_name = Some(string(v)?),
@@ -245,7 +265,7 @@ fn apply_key(opts: &mut Options, key: &Key, v: &Spanned) -> Result<(), String> {
         "logtime" => opts.logtime = boolean(v)?,
         "syslog" => opts.syslog = boolean(v)?,
         "remote_syslog" => opts.remote_syslog = Some(string(v)?),
-        "https_port" => opts.https_port = Some(port_from(int(v)?).map_err(|e| e.0)?),
+        "https_port" => opts.https_port = Some(port_from(int(v)?).map_err(|e| e.to_string())?),
         "https" => {
             // As `http`, for the TLS monitoring port.
             let plain = opts.http_port.take();
@@ -274,7 +294,9 @@ fn apply_key(opts: &mut Options, key: &Key, v: &Spanned) -> Result<(), String> {
         "accounts" => accounts::apply_accounts(opts, v)?,
         "system_account" | "system" => opts.system_account = Some(string(v)?),
         "tls" => tls::apply_tls(opts, v)?,
-        "http_port" | "monitor_port" => opts.http_port = Some(port_from(int(v)?).map_err(|e| e.0)?),
+        "http_port" | "monitor_port" => {
+            opts.http_port = Some(port_from(int(v)?).map_err(|e| e.to_string())?)
+        }
         "http" => apply_http(opts, v)?,
         "http_base_path" => opts.http_base_path = string(v)?,
         "operator" | "operators" | "roots" | "root" | "root_operators" | "root_operator" => {
@@ -372,7 +394,7 @@ fn positive(n: i64) -> Option<usize> {
 /// `http: "host:port"` or a bare port: where monitoring listens.
 fn apply_http(opts: &mut Options, v: &Spanned) -> Result<(), String> {
     match &v.value {
-        Value::Int(n) => opts.http_port = Some(port_from(*n).map_err(|e| e.0)?),
+        Value::Int(n) => opts.http_port = Some(port_from(*n).map_err(|e| e.to_string())?),
         Value::Str(s) => {
             let (host, port) = s
                 .rsplit_once(':')
@@ -383,7 +405,7 @@ fn apply_http(opts: &mut Options, v: &Spanned) -> Result<(), String> {
             if !host.is_empty() {
                 opts.http_host = Some(host.to_string());
             }
-            opts.http_port = Some(port_from(port).map_err(|e| e.0)?);
+            opts.http_port = Some(port_from(port).map_err(|e| e.to_string())?);
         }
         _ => return Err(type_error(v, "host:port or a port")),
     }
@@ -392,7 +414,7 @@ fn apply_http(opts: &mut Options, v: &Spanned) -> Result<(), String> {
 
 fn apply_listen(opts: &mut Options, v: &Spanned) -> Result<(), String> {
     if let Value::Int(p) = v.value {
-        opts.port = port_from(p).map_err(|e| e.0)?;
+        opts.port = port_from(p).map_err(|e| e.to_string())?;
         return Ok(());
     }
     let s = string(v)?;
@@ -402,7 +424,7 @@ fn apply_listen(opts: &mut Options, v: &Spanned) -> Result<(), String> {
     let port: i64 = port
         .parse()
         .map_err(|_| format!("could not parse port {port:?}"))?;
-    opts.port = port_from(port).map_err(|e| e.0)?;
+    opts.port = port_from(port).map_err(|e| e.to_string())?;
     if !host.is_empty() {
         opts.host = host.trim_matches(|c| c == '[' || c == ']').to_string();
     }
@@ -497,12 +519,12 @@ mod tests {
 
     #[test]
     fn unknown_and_later_keys_name_the_key_and_place() {
-        let e = load("port: 1\nfoo_bar: 1\n").unwrap_err().0;
+        let e = load("port: 1\nfoo_bar: 1\n").unwrap_err().to_string();
         assert!(
             e.contains("t.conf:2:1") && e.contains("unknown field \"foo_bar\""),
             "{e}"
         );
-        let e = load("cluster {\n port: 1\n}\n").unwrap_err().0;
+        let e = load("cluster {\n port: 1\n}\n").unwrap_err().to_string();
         assert!(
             e.contains("\"cluster\" is not supported by tern yet"),
             "{e}"
@@ -534,7 +556,9 @@ mod tests {
             o.sync_interval,
             SyncInterval::Every(Duration::from_secs(120))
         );
-        let e = parse("jetstream {\n bogus: 1\n}\n").unwrap_err().0;
+        let e = parse("jetstream {\n bogus: 1\n}\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown field \"bogus\""), "{e}");
     }
 
@@ -546,7 +570,7 @@ mod tests {
 
     #[test]
     fn validation_errors() {
-        let e = load("max_pending: 1024").unwrap_err().0;
+        let e = load("max_pending: 1024").unwrap_err().to_string();
         assert_eq!(
             e,
             "max_payload (1048576) cannot be higher than max_pending (1024)"

@@ -137,7 +137,7 @@ mod tests {
             ),
             ("resolver: URL(http://x)\n", "is not supported by tern yet"),
         ] {
-            let e = load(conf).unwrap_err().0;
+            let e = load(conf).unwrap_err().to_string();
             assert!(e.contains(want), "{conf}: {e}");
         }
     }

@@ -198,7 +198,7 @@ mod tests {
                 "field \"handshake_first\"'s value \"xyz\" is invalid",
             ),
         ] {
-            let e = load(conf).unwrap_err().0;
+            let e = load(conf).unwrap_err().to_string();
             assert!(e.contains(want), "{conf}: {e}");
         }
     }
