@@ -528,13 +528,8 @@ impl Registry {
             return self.respond(req, &resp);
         };
         if let Some(path) = &path {
-            let wal = crate::store::RedbStore::wal_path(path);
-            for file in [path.as_path(), wal.as_path()] {
-                match std::fs::remove_file(file) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => tracing::error!("removing {}: {e}", file.display()),
-                }
+            for (file, e) in crate::store::SegmentFiles::remove_stream_files(path) {
+                tracing::error!("removing {}: {e}", file.display());
             }
         }
         self.respond(req, &StreamDeleteResponse::deleted());

@@ -13,11 +13,13 @@ mod mem;
 mod record;
 mod redb_store;
 mod schema;
+mod segments;
 mod wal;
 
 pub use error::StoreError;
 pub(crate) use mem::MemStore;
 pub(crate) use redb_store::RedbStore;
+pub(crate) use segments::SegmentFiles;
 
 use bytes::Bytes;
 
@@ -257,6 +259,8 @@ pub struct StoreReader {
     pub(crate) db: std::sync::Arc<redb::Database>,
     /// Set while a batch is acked (logged) but not yet in redb.
     pub(crate) applying: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The log's files, where the records are.
+    pub(crate) segments: std::sync::Arc<SegmentFiles>,
 }
 
 impl StoreReader {
@@ -277,10 +281,11 @@ impl StoreReader {
             };
             let seq = entry?.0.value().1;
             let messages = read.open_table(schema::MESSAGES)?;
-            match messages.get(seq)? {
-                Some(rec) => Ok(Some(record::decode(rec.value(), seq)?)),
-                None => Ok(None),
-            }
+            let loc = match messages.get(seq)? {
+                Some(row) => redb_store::row_loc(&row.value()),
+                None => return Ok(None),
+            };
+            Ok(Some(record::decode_shared(self.segments.read(loc)?, seq)?))
         })
     }
 
@@ -290,10 +295,11 @@ impl StoreReader {
             use redb::ReadableDatabase;
             let read = self.db.begin_read()?;
             let messages = read.open_table(schema::MESSAGES)?;
-            match messages.get(seq)? {
-                Some(rec) => Ok(Some(record::decode(rec.value(), seq)?)),
-                None => Ok(None),
-            }
+            let loc = match messages.get(seq)? {
+                Some(row) => redb_store::row_loc(&row.value()),
+                None => return Ok(None),
+            };
+            Ok(Some(record::decode_shared(self.segments.read(loc)?, seq)?))
         })
     }
 }

@@ -13,7 +13,7 @@
 
 use bytes::Bytes;
 
-use super::{stored_size, StoreError, StoredMsg};
+use super::{StoreError, StoredMsg};
 
 const HAS_HEADERS: u8 = 1;
 const LEN_BYTES: usize = 4;
@@ -111,25 +111,22 @@ fn layout(record: &[u8], seq: u64) -> Result<Layout<'_>, StoreError> {
     })
 }
 
-/// The subject, time and `stored_size` of a record, without copying it.
+/// The subject and time of a record, without copying it.
 pub(super) struct Summary<'a> {
     pub subject: &'a str,
     pub time_ns: i64,
-    pub size: u64,
 }
 
 pub(super) fn summary(record: &[u8], seq: u64) -> Result<Summary<'_>, StoreError> {
     let l = layout(record, seq)?;
-    let headers = l.headers.map(|(start, end)| &record[start..end]);
-    let size = stored_size(l.subject, headers, &record[l.payload..]);
     Ok(Summary {
         subject: l.subject,
         time_ns: l.time_ns,
-        size,
     })
 }
 
 /// The whole message; headers and payload share one copy of the record.
+#[cfg(test)]
 pub(super) fn decode(record: &[u8], seq: u64) -> Result<StoredMsg, StoreError> {
     let l = layout(record, seq)?;
     let subject = l.subject.to_owned();
@@ -142,6 +139,27 @@ pub(super) fn decode(record: &[u8], seq: u64) -> Result<StoredMsg, StoreError> {
         payload: buf.slice(payload..),
         time_ns,
     })
+}
+
+/// The whole message from a record read into its own buffer: headers and
+/// payload are slices of it, nothing is copied.
+pub(super) fn decode_shared(record: Bytes, seq: u64) -> Result<StoredMsg, StoreError> {
+    let l = layout(&record, seq)?;
+    let subject = l.subject.to_owned();
+    let (time_ns, headers, payload) = (l.time_ns, l.headers, l.payload);
+    Ok(StoredMsg {
+        seq,
+        subject,
+        headers: headers.map(|(start, end)| record.slice(start..end)),
+        payload: record.slice(payload..),
+        time_ns,
+    })
+}
+
+/// What a record counts for in `bytes` (`stored_size`), from its length:
+/// the record carries 17 bytes fewer than the reference's count.
+pub(super) fn stored_size_of_record(len: u32) -> u64 {
+    u64::from(len) + 17
 }
 
 #[cfg(test)]
@@ -165,13 +183,10 @@ mod tests {
             assert_eq!(&msg.payload[..], b"payload bytes");
             assert_eq!(msg.time_ns, -42);
             let s = summary(&bytes, 7).expect("summary");
+            assert_eq!((s.subject, s.time_ns), ("orders.eu.1", -42));
             assert_eq!(
-                (s.subject, s.time_ns, s.size),
-                (
-                    "orders.eu.1",
-                    -42,
-                    stored_size(&msg.subject, msg.headers.as_deref(), &msg.payload)
-                )
+                stored_size_of_record(bytes.len() as u32),
+                crate::store::stored_size(&msg.subject, msg.headers.as_deref(), &msg.payload)
             );
         }
     }

@@ -8,7 +8,7 @@
 //! Tables, encodings and the recovery contract: `jetstream/DESIGN.md`.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -18,9 +18,10 @@ use super::mem::NEXT_SCAN_MSGS;
 use super::record;
 use super::schema::{
     encode_wal_position, init, load_index, load_wal_position, subject_row, Index, CONSUMERS,
-    DELETED, MESSAGES, META, META_CONFIG, META_STATE, META_WAL_POSITION, MSG_IDS, SUBJECTS,
-    SUBJECT_SEQS,
+    DELETED, MESSAGES, META, META_CONFIG, META_STATE, META_WAL_POSITION, MSG_IDS, SEGMENTS,
+    SUBJECTS, SUBJECT_SEQS,
 };
+use super::segments::{Loc, SegmentFiles, SEGMENT_BYTES};
 use super::wal::{Op, Wal};
 use super::{filter_is_all, Store, StoreError, StoreState, StoredMsg, SubjectState};
 use crate::subject::{has_wildcard, matches};
@@ -97,10 +98,16 @@ pub struct RedbStore {
     log_durable: bool,
     /// Shared with readers: a logged batch is not in redb yet.
     applying: Arc<std::sync::atomic::AtomicBool>,
-    scratch: Vec<u8>,
-    /// The durability point: every change is logged here and the log is
-    /// synced at commit; redb itself commits without a sync.
+    /// The durability point and the home of every message's record:
+    /// every change is logged here and the log is synced at commit; redb
+    /// itself commits without a sync and keeps where each record is.
     wal: Wal,
+    /// The stream's redb file (the log and segments are named after it).
+    path: PathBuf,
+    /// The log's files, for reads (shared with `StoreReader`s).
+    segments: Arc<SegmentFiles>,
+    /// Segments whose `SEGMENTS` row is stale; written at commit.
+    dirty_segments: HashSet<u64>,
     /// `sync_interval` relaxed: commits write the log without syncing it,
     /// and it is synced once this much time has passed since the last
     /// sync (`None` = every commit syncs).
@@ -146,6 +153,20 @@ impl RedbStore {
         if let Some(damage) = damage {
             tracing::warn!("JetStream stream file {}: {damage}", path.display());
         }
+        let segments = Arc::new(SegmentFiles::new(path));
+        segments.adopt(
+            wal.generation(),
+            Arc::new(
+                wal.read_handle()
+                    .map_err(|e| StoreError::io("opening the log for reads", e))?,
+            ),
+        );
+        // Segments a checkpoint let go of but did not get to delete.
+        for generation in SegmentFiles::sealed_on_disk(path)? {
+            if generation < wal.generation() && !index.segments.contains_key(&generation) {
+                segments.delete(generation)?;
+            }
+        }
         let now = std::time::Instant::now();
         let mut store = Self {
             txn: None,
@@ -157,8 +178,10 @@ impl RedbStore {
             log_broken: None,
             log_durable: false,
             applying: Arc::default(),
-            scratch: Vec::new(),
             wal,
+            path: path.to_path_buf(),
+            segments,
+            dirty_segments: HashSet::new(),
             sync_every: None,
             last_sync: now,
             last_checkpoint: now,
@@ -229,20 +252,21 @@ impl RedbStore {
     /// Applies one logged change again (recovery), without logging it.
     fn replay(&mut self, op: Op) -> Result<(), StoreError> {
         match op {
-            Op::Append { seq, record } => {
-                let msg = record::decode(&record, seq)?;
+            Op::Append { seq, record, at } => {
+                let msg = record::summary(&record, seq)?;
                 if seq != self.index.last_seq + 1 {
                     return Err(StoreError::corrupt(format!(
                         "log appends {seq} after {}",
                         self.index.last_seq
                     )));
                 }
-                self.append_in_txn(
-                    &msg.subject,
-                    msg.headers.as_deref(),
-                    &msg.payload,
-                    msg.time_ns,
-                )?;
+                let loc = Loc {
+                    generation: self.wal.generation(),
+                    offset: at,
+                    len: u32::try_from(record.len())
+                        .map_err(|_| StoreError::corrupt("a logged record over 4 GiB"))?,
+                };
+                self.append_in_txn(msg.subject, msg.time_ns, loc)?;
             }
             Op::Remove { seq } => {
                 if self.index.is_stored(seq) {
@@ -300,23 +324,72 @@ impl RedbStore {
         Ok(())
     }
 
-    /// A durable redb commit that covers everything logged so far, then
-    /// the log starts over under the next generation. A crash between the
-    /// two leaves a log of an older generation, which the next open drops.
+    /// A durable redb commit that covers everything logged so far (the
+    /// log synced first: redb points into it). When the log has grown past
+    /// `SEGMENT_BYTES` it is sealed as a segment and the next generation
+    /// begins. Sealed segments left with no message are let go of in the
+    /// same commit and deleted after it. A crash before the seal leaves a
+    /// log of an older generation than recorded, which the next open
+    /// seals.
     fn checkpoint(&mut self) -> Result<(), StoreError> {
-        let next = self.wal.generation() + 1;
+        self.wal
+            .sync()
+            .map_err(|e| StoreError::io("syncing the log", e))?;
+        let active = self.wal.generation();
+        let seal = !self.wal.has_pending() && self.wal.written_len() >= SEGMENT_BYTES;
+        let position = if seal {
+            (active + 1, Wal::START)
+        } else {
+            (active, self.wal.written_len())
+        };
+        let dead: Vec<u64> = self
+            .index
+            .segments
+            .iter()
+            .filter(|(&g, u)| u.msgs == 0 && (g < active || (seal && g == active)))
+            .map(|(&g, _)| g)
+            .collect();
         let mut txn = self.db.begin_write()?;
         // Crash recovery then takes under a millisecond instead of a walk
         // over the whole file.
         txn.set_quick_repair(true);
-        txn.open_table(META)?.insert(
-            META_WAL_POSITION,
-            encode_wal_position(next, Wal::START).as_slice(),
-        )?;
+        {
+            txn.open_table(META)?.insert(
+                META_WAL_POSITION,
+                encode_wal_position(position.0, position.1).as_slice(),
+            )?;
+            let mut rows = txn.open_table(SEGMENTS)?;
+            for g in &dead {
+                rows.remove(g)?;
+            }
+        }
         txn.commit()?;
-        self.wal
-            .reset(next)
-            .map_err(|e| StoreError::io("restarting the log", e))?;
+        for g in &dead {
+            self.index.segments.remove(g);
+            self.dirty_segments.remove(g);
+        }
+        if seal {
+            let path = Self::wal_path(&self.path);
+            self.wal
+                .seal_and_begin(&path, active + 1)
+                .map_err(|e| StoreError::io("sealing the log", e))?;
+            let reads = self
+                .wal
+                .read_handle()
+                .map_err(|e| StoreError::io("opening the log for reads", e))?;
+            self.segments.adopt(active + 1, Arc::new(reads));
+        } else {
+            self.wal.mark_checkpoint();
+        }
+        for g in dead {
+            if g == active && !seal {
+                continue;
+            }
+            if let Err(e) = self.segments.delete(g) {
+                // Deleted at the next open instead.
+                tracing::warn!("{e}");
+            }
+        }
         let now = std::time::Instant::now();
         self.last_checkpoint = now;
         self.last_sync = now;
@@ -356,6 +429,7 @@ impl RedbStore {
         self.txn = None;
         self.wal.discard_pending();
         self.dirty.clear();
+        self.dirty_segments.clear();
         self.dropped_tables = false;
         match load_index(&self.db) {
             Ok(index) => {
@@ -385,20 +459,18 @@ impl RedbStore {
         }
     }
 
-    fn append_in_txn(
-        &mut self,
-        subject: &str,
-        headers: Option<&[u8]>,
-        payload: &[u8],
-        time_ns: i64,
-    ) -> Result<u64, StoreError> {
+    /// Indexes the message whose record the log holds at `loc`.
+    fn append_in_txn(&mut self, subject: &str, time_ns: i64, loc: Loc) -> Result<u64, StoreError> {
         let seq = self.index.last_seq + 1;
         let txn = begin(&self.db, &mut self.txn)?;
-        self.scratch.clear();
-        record::encode_into(&mut self.scratch, subject, headers, payload, time_ns)?;
         txn.open_table(MESSAGES)?
-            .insert(seq, self.scratch.as_slice())?;
+            .insert(seq, (loc.generation, loc.offset, loc.len, time_ns, subject))?;
         txn.open_table(SUBJECT_SEQS)?.insert((subject, seq), ())?;
+        let size = record::stored_size_of_record(loc.len);
+        let used = self.index.segments.entry(loc.generation).or_default();
+        used.msgs += 1;
+        used.bytes += u64::from(loc.len);
+        self.dirty_segments.insert(loc.generation);
 
         let ix = &mut self.index;
         if ix.msgs == 0 {
@@ -406,7 +478,7 @@ impl RedbStore {
             ix.first_ts = time_ns;
         }
         ix.msgs += 1;
-        ix.bytes += super::stored_size(subject, headers, payload);
+        ix.bytes += size;
         ix.last_seq = seq;
         ix.last_ts = time_ns;
         match ix.subjects.get_mut(subject) {
@@ -441,28 +513,32 @@ impl RedbStore {
             let Some(guard) = messages.remove(seq)? else {
                 continue;
             };
-            let msg = record::summary(guard.value(), seq)?;
-            subject_seqs.remove((msg.subject, seq))?;
-            match ix.subjects.get_mut(msg.subject) {
+            let (generation, _, len, _, subject) = guard.value();
+            subject_seqs.remove((subject, seq))?;
+            match ix.subjects.get_mut(subject) {
                 Some(ss) if ss.msgs > 1 => {
                     ss.msgs -= 1;
                     if seq == ss.first_seq || seq == ss.last_seq {
-                        Self::mark_dirty(&mut stale, msg.subject);
+                        Self::mark_dirty(&mut stale, subject);
                     }
                 }
                 Some(_) => {
-                    ix.subjects.remove(msg.subject);
+                    ix.subjects.remove(subject);
                 }
                 None => {
                     return Err(StoreError::corrupt(format!(
-                        "message {seq}: subject {} is not in the index",
-                        msg.subject
+                        "message {seq}: subject {subject} is not in the index"
                     )))
                 }
             }
-            Self::mark_dirty(&mut self.dirty, msg.subject);
+            Self::mark_dirty(&mut self.dirty, subject);
+            if let Some(used) = ix.segments.get_mut(&generation) {
+                used.msgs = used.msgs.saturating_sub(1);
+                used.bytes = used.bytes.saturating_sub(u64::from(len));
+                self.dirty_segments.insert(generation);
+            }
             ix.msgs = ix.msgs.saturating_sub(1);
-            ix.bytes = ix.bytes.saturating_sub(msg.size);
+            ix.bytes = ix.bytes.saturating_sub(record::stored_size_of_record(len));
             removed.push(seq);
         }
         for subject in &stale {
@@ -494,7 +570,7 @@ impl RedbStore {
             ix.first_ts = 0;
         } else if removed.contains(&old_first) {
             let (seq, time_ns) = match messages.first()? {
-                Some((k, v)) => (k.value(), record::summary(v.value(), k.value())?.time_ns),
+                Some((k, v)) => (k.value(), v.value().3),
                 None => return Err(StoreError::corrupt("messages counted but none stored")),
             };
             ix.first_seq = seq;
@@ -526,6 +602,10 @@ impl RedbStore {
             self.dropped_tables = true;
         }
         let ix = &mut self.index;
+        for (g, used) in ix.segments.iter_mut() {
+            *used = Default::default();
+            self.dirty_segments.insert(*g);
+        }
         ix.subjects.clear();
         ix.deleted.clear();
         ix.msgs = 0;
@@ -669,6 +749,12 @@ impl RedbStore {
                     }
                 }
             }
+            let mut rows = txn.open_table(SEGMENTS)?;
+            for g in self.dirty_segments.drain() {
+                if let Some(used) = self.index.segments.get(&g) {
+                    rows.insert(g, (used.msgs, used.bytes))?;
+                }
+            }
             let mut meta = txn.open_table(META)?;
             meta.insert(META_STATE, self.index.encode_state().as_slice())?;
             // Flushed before this commit: the log up to here is applied.
@@ -756,10 +842,16 @@ impl Store for RedbStore {
         time_ns: i64,
     ) -> Result<u64, StoreError> {
         self.write(|s| {
-            let seq = s.append_in_txn(subject, headers.as_deref(), &payload, time_ns)?;
-            s.wal
-                .append(seq, subject, headers.as_deref(), &payload, time_ns)?;
-            Ok(seq)
+            let seq = s.index.last_seq + 1;
+            let (offset, len) =
+                s.wal
+                    .append(seq, subject, headers.as_deref(), &payload, time_ns)?;
+            let loc = Loc {
+                generation: s.wal.generation(),
+                offset,
+                len,
+            };
+            s.append_in_txn(subject, time_ns, loc)
         })
     }
 
@@ -900,12 +992,15 @@ impl Store for RedbStore {
         if !self.index.is_stored(seq) {
             return Ok(None);
         }
-        with_table!(self, MESSAGES, |messages| match messages.get(seq)? {
-            Some(record) => Ok(Some(record::decode(record.value(), seq)?)),
-            None => Err(StoreError::corrupt(format!(
-                "message {seq} is indexed but not stored"
-            ))),
-        })
+        let loc = with_table!(self, MESSAGES, |messages| match messages.get(seq)? {
+            Some(row) => row_loc(&row.value()),
+            None => {
+                return Err(StoreError::corrupt(format!(
+                    "message {seq} is indexed but not stored"
+                )));
+            }
+        });
+        Ok(Some(record::decode_shared(self.read_record(loc)?, seq)?))
     }
 
     fn next_matching(&self, filter: &str, from_seq: u64) -> Result<Option<StoredMsg>, StoreError> {
@@ -918,28 +1013,28 @@ impl Store for RedbStore {
             return self.get_opt(self.first_of_subjects(&subjects, from)?);
         }
         // Read in sequence order first: matches are usually dense.
-        let resume = with_table!(self, MESSAGES, |messages| {
-            let mut resume = None;
+        let found = with_table!(self, MESSAGES, |messages| {
+            let mut found = None;
             for (scanned, entry) in messages.range(from..)?.enumerate() {
-                let (seq, record) = entry?;
-                let (seq, record) = (seq.value(), record.value());
-                if filter == ">"
-                    || matches(
-                        filter.as_bytes(),
-                        record::summary(record, seq)?.subject.as_bytes(),
-                    )
-                {
-                    return Ok(Some(record::decode(record, seq)?));
+                let (seq, row) = entry?;
+                let (seq, row) = (seq.value(), row.value());
+                if filter == ">" || matches(filter.as_bytes(), row.4.as_bytes()) {
+                    found = Some(Ok((seq, row_loc(&row))));
+                    break;
                 }
                 if scanned + 1 == NEXT_SCAN_MSGS {
-                    resume = Some(seq + 1);
+                    found = Some(Err(seq + 1));
                     break;
                 }
             }
-            resume
+            found
         });
-        let Some(resume) = resume else {
-            return Ok(None);
+        let resume = match found {
+            None => return Ok(None),
+            Some(Ok((seq, loc))) => {
+                return Ok(Some(record::decode_shared(self.read_record(loc)?, seq)?))
+            }
+            Some(Err(resume)) => resume,
         };
         let subjects = self.index.matching(filter);
         self.get_opt(self.first_of_subjects(&subjects, resume)?)
@@ -965,14 +1060,19 @@ impl Store for RedbStore {
             }
             return Ok(out);
         }
-        with_table!(self, MESSAGES, |messages| {
-            let mut out = Vec::with_capacity(max.min(1024));
+        let locs = with_table!(self, MESSAGES, |messages| {
+            let mut locs = Vec::with_capacity(max.min(1024));
             for entry in messages.range(from..)?.take(max) {
-                let (seq, record) = entry?;
-                out.push(record::decode(record.value(), seq.value())?);
+                let (seq, row) = entry?;
+                locs.push((seq.value(), row_loc(&row.value())));
             }
-            Ok(out)
-        })
+            locs
+        });
+        let records = self.read_records(&locs)?;
+        locs.iter()
+            .zip(records)
+            .map(|((seq, _), record)| record::decode_shared(record, *seq))
+            .collect()
     }
 
     fn last_matching(&self, filter: &str) -> Result<Option<StoredMsg>, StoreError> {
@@ -1059,6 +1159,7 @@ impl Store for RedbStore {
         Some(super::StoreReader {
             db: self.db.clone(),
             applying: self.applying.clone(),
+            segments: self.segments.clone(),
         })
     }
 
@@ -1069,7 +1170,60 @@ impl Store for RedbStore {
     }
 }
 
+/// Where a `MESSAGES` row says the record is.
+pub(super) fn row_loc(row: &(u64, u64, u32, i64, &str)) -> Loc {
+    Loc {
+        generation: row.0,
+        offset: row.1,
+        len: row.2,
+    }
+}
+
+/// Records further apart than this in one segment are read apart.
+const RUN_GAP: u64 = 16 << 10;
+
 impl RedbStore {
+    /// A record's bytes: from the batch not yet written, or from its
+    /// segment.
+    fn read_record(&self, loc: Loc) -> Result<Bytes, StoreError> {
+        if loc.generation == self.wal.generation() {
+            if let Some(bytes) = self.wal.unwritten(loc.offset, loc.len) {
+                return Ok(Bytes::copy_from_slice(bytes));
+            }
+        }
+        self.segments.read(loc)
+    }
+
+    /// Many records, in order; those lying close together in one segment
+    /// come with one read.
+    fn read_records(&self, locs: &[(u64, Loc)]) -> Result<Vec<Bytes>, StoreError> {
+        let mut out = Vec::with_capacity(locs.len());
+        let mut run: Vec<Loc> = Vec::new();
+        let written = |l: &Loc| {
+            l.generation != self.wal.generation() || self.wal.unwritten(l.offset, l.len).is_none()
+        };
+        for (_, loc) in locs {
+            let joins = run.last().is_some_and(|prev| {
+                prev.generation == loc.generation
+                    && loc.offset >= prev.offset + u64::from(prev.len)
+                    && loc.offset - (prev.offset + u64::from(prev.len)) <= RUN_GAP
+            });
+            if (!joins || !written(loc)) && !run.is_empty() {
+                out.extend(self.segments.read_run(&run)?);
+                run.clear();
+            }
+            if written(loc) {
+                run.push(*loc);
+            } else {
+                out.push(self.read_record(*loc)?);
+            }
+        }
+        if !run.is_empty() {
+            out.extend(self.segments.read_run(&run)?);
+        }
+        Ok(out)
+    }
+
     /// Writes the batch's log records (synced unless relaxed), then
     /// commits redb without a sync. If redb fails, the log is cut back so
     /// a replay cannot bring back a batch reported failed.

@@ -6,12 +6,17 @@ use std::collections::{BTreeSet, HashMap};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
 
-use super::record;
 use super::{StoreError, SubjectState};
 use crate::subject::{has_wildcard, matches};
 
-/// seq -> the message record (`record.rs`).
-pub(super) const MESSAGES: TableDefinition<u64, &[u8]> = TableDefinition::new("messages");
+/// seq -> where the message's record is (generation, offset, length) and
+/// what removing it needs without reading it (time, subject). The record
+/// itself is in the log segment (`segments.rs`).
+pub(super) const MESSAGES: TableDefinition<u64, (u64, u64, u32, i64, &str)> =
+    TableDefinition::new("msg_locations");
+/// generation -> (messages, record bytes) still stored in that segment;
+/// a sealed segment left with none is deleted at a checkpoint.
+pub(super) const SEGMENTS: TableDefinition<u64, (u64, u64)> = TableDefinition::new("segments");
 /// (subject, seq) -> (): a subject's sequences in order, for per-subject
 /// first/next lookups after removals.
 pub(super) const SUBJECT_SEQS: TableDefinition<(&str, u64), ()> =
@@ -39,7 +44,8 @@ pub(super) const META_CONFIG: &str = "config";
 /// commit covers; the log's frames past it are replayed at open. Absent
 /// means generation 0 from its start.
 pub(super) const META_WAL_POSITION: &str = "wal_position";
-const FORMAT_VERSION: u32 = 1;
+/// 1: records in redb (before segments); 2: records in log segments.
+const FORMAT_VERSION: u32 = 2;
 const STATE_BYTES: usize = 40;
 
 /// What the tables say, kept in memory.
@@ -53,6 +59,15 @@ pub(super) struct Index {
     pub(super) last_ts: i64,
     pub(super) subjects: HashMap<String, SubjectState>,
     pub(super) deleted: BTreeSet<u64>,
+    /// What each segment still holds.
+    pub(super) segments: std::collections::BTreeMap<u64, SegmentUse>,
+}
+
+/// The stored messages a segment still holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct SegmentUse {
+    pub(super) msgs: u64,
+    pub(super) bytes: u64,
 }
 
 impl Index {
@@ -133,6 +148,14 @@ pub(super) fn init(db: &Database) -> Result<bool, StoreError> {
                 let version = <[u8; 4]>::try_from(format.value())
                     .map(u32::from_le_bytes)
                     .map_err(|_| StoreError::corrupt("bad format record"))?;
+                if version == 1 {
+                    return Err(StoreError::corrupt(
+                        "store format 1, written by an earlier tern, keeps messages inside the \
+                         redb file; this tern keeps them in log segments (format 2) and does \
+                         not convert: back the stream up with the earlier tern \
+                         (`nats stream backup`) and restore it here",
+                    ));
+                }
                 if version != FORMAT_VERSION {
                     return Err(StoreError::corrupt(format!(
                         "store format {version}; this build reads format {FORMAT_VERSION}"
@@ -152,6 +175,7 @@ pub(super) fn init(db: &Database) -> Result<bool, StoreError> {
         .map_err(|e| StoreError::db("making the first commit unsynced", e))?;
     {
         txn.open_table(MESSAGES)?;
+        txn.open_table(SEGMENTS)?;
         txn.open_table(SUBJECT_SEQS)?;
         txn.open_table(SUBJECTS)?;
         txn.open_table(DELETED)?;
@@ -193,7 +217,13 @@ pub(super) fn load_index(db: &Database) -> Result<Index, StoreError> {
         let first = messages.get(ix.first_seq)?.ok_or_else(|| {
             StoreError::corrupt(format!("first message {} is not stored", ix.first_seq))
         })?;
-        ix.first_ts = record::summary(first.value(), ix.first_seq)?.time_ns;
+        ix.first_ts = first.value().3;
+    }
+    for entry in read.open_table(SEGMENTS)?.iter()? {
+        let (generation, row) = entry?;
+        let (msgs, bytes) = row.value();
+        ix.segments
+            .insert(generation.value(), SegmentUse { msgs, bytes });
     }
     let counted: u64 = ix.subjects.values().map(|ss| ss.msgs).sum();
     let span = if ix.msgs == 0 {

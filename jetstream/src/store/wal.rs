@@ -13,7 +13,7 @@
 //! first torn or damaged frame (a crash mid-write), cutting it off.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 
 use super::record;
@@ -39,10 +39,12 @@ const PURGE_KEEP: u8 = 4;
 /// One logged change, as replayed.
 #[derive(Debug, PartialEq)]
 pub(super) enum Op {
-    /// A message stored at `seq`; `record` is its `record.rs` encoding.
+    /// A message stored at `seq`; `record` is its `record.rs` encoding,
+    /// found at offset `at` of the log's file.
     Append {
         seq: u64,
         record: Vec<u8>,
+        at: u64,
     },
     Remove {
         seq: u64,
@@ -110,8 +112,11 @@ pub(super) struct Wal {
     pending: Vec<u8>,
     /// Frames were written since the last `fdatasync`.
     unsynced: bool,
-    /// Frames logged since the log started over.
+    /// Frames logged since the last checkpoint.
     frames: u64,
+    /// Where the file stood at the last checkpoint: what is logged past
+    /// it is what a crash would replay.
+    checkpoint_len: u64,
 }
 
 impl Wal {
@@ -129,28 +134,36 @@ impl Wal {
     ) -> Result<(Wal, Vec<Op>, Option<LogDamage>), StoreError> {
         let (generation, offset) = covered;
         let existed = path.exists();
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .open(path)
             .map_err(|e| io_err(path, e))?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(|e| io_err(path, e))?;
+        let file_len = file.metadata().map_err(|e| io_err(path, e))?.len();
+        // The header, then only what the store does not cover yet: the
+        // frames before that hold records the store points at, which
+        // recovery has no business reading (or cutting).
+        let mut bytes = vec![0u8; file_len.min(HEADER_LEN) as usize];
+        std::os::unix::fs::FileExt::read_exact_at(&file, &mut bytes, 0)
+            .map_err(|e| io_err(path, e))?;
         let mut wal = Wal {
             file,
             generation,
-            len: bytes.len() as u64,
+            len: file_len,
             pending: Vec::new(),
             unsynced: false,
             frames: 0,
+            checkpoint_len: HEADER_LEN,
         };
         if bytes.len() < HEADER_LEN as usize {
             // New, or cut before its header was whole: nothing was logged
-            // (a log is never left without its header by this code).
+            // (a log is never left without its header by this code). A
+            // checkpoint that sealed the last log and crashed before the
+            // next began leaves none, with nothing logged since.
             let damage = (store_existed && !existed).then_some(LogDamage::Missing);
-            wal.reset(generation).map_err(|e| io_err(path, e))?;
+            wal.start_over(generation).map_err(|e| io_err(path, e))?;
             return Ok((wal, Vec::new(), damage));
         }
         if &bytes[..8] != MAGIC {
@@ -161,7 +174,19 @@ impl Wal {
         }
         let logged = u64::from_le_bytes(take8(&bytes[8..16]));
         if logged < generation {
-            wal.reset(generation).map_err(|e| io_err(path, e))?;
+            // A checkpoint sealed this log (its messages are in redb,
+            // pointing into it) and crashed before renaming it: seal it
+            // now and begin the next.
+            let sealed = path.with_extension(format!("{logged}.seg"));
+            std::fs::rename(path, &sealed).map_err(|e| io_err(path, e))?;
+            wal.file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(path)
+                .map_err(|e| io_err(path, e))?;
+            wal.start_over(generation).map_err(|e| io_err(path, e))?;
             return Ok((wal, Vec::new(), None));
         }
         if logged > generation {
@@ -170,36 +195,45 @@ impl Wal {
                 path.display()
             )));
         }
-        let body = &bytes[HEADER_LEN as usize..];
-        let (frames, good) = decode_frames(body);
-        let end = HEADER_LEN + good as u64;
+        let start = offset.max(HEADER_LEN);
+        if start > file_len {
+            // The log ends before the position the store covers: records
+            // the store points at past the end are gone.
+            wal.file
+                .seek(SeekFrom::Start(file_len))
+                .map_err(|e| io_err(path, e))?;
+            let damage = LogDamage::Short {
+                covered: offset,
+                end: file_len,
+            };
+            return Ok((wal, Vec::new(), Some(damage)));
+        }
+        let mut body = vec![0u8; (file_len - start) as usize];
+        std::os::unix::fs::FileExt::read_exact_at(&wal.file, &mut body, start)
+            .map_err(|e| io_err(path, e))?;
+        let (frames, good) = decode_frames(&body);
+        let end = start + good as u64;
         let mut damage = None;
         if good < body.len() {
-            let lost = count_intact_after(body, good);
+            let lost = count_intact_after(&body, good);
             if lost > 0 {
                 damage = Some(LogDamage::Damaged { offset: end, lost });
             }
         }
-        if offset > end {
-            // What the store covers is in the store already.
-            if damage.is_none() {
-                damage = Some(LogDamage::Short {
-                    covered: offset,
-                    end,
-                });
-            }
-            wal.file.set_len(end).map_err(|e| io_err(path, e))?;
-            wal.len = end;
-            wal.file
-                .seek(SeekFrom::Start(end))
-                .map_err(|e| io_err(path, e))?;
-            return Ok((wal, Vec::new(), damage));
-        }
-        let ops = frames
+        wal.checkpoint_len = start;
+        let ops: Vec<Op> = frames
             .into_iter()
-            .filter(|(at, _)| HEADER_LEN + *at as u64 >= offset)
-            .map(|(_, op)| op)
+            .map(|(at, op)| match op {
+                Op::Append { seq, record, .. } => Op::Append {
+                    seq,
+                    record,
+                    // The frame's head, its op byte, then the sequence.
+                    at: start + at as u64 + FRAME_HEAD as u64 + 1 + 8,
+                },
+                other => other,
+            })
             .collect();
+        wal.frames = ops.len() as u64;
         if end < wal.len {
             // A torn last write: it was never acknowledged.
             wal.file.set_len(end).map_err(|e| io_err(path, e))?;
@@ -255,7 +289,25 @@ impl Wal {
 
     /// Bytes logged since the last checkpoint (written or not).
     pub(super) fn logged_bytes(&self) -> u64 {
-        self.len - HEADER_LEN + self.pending.len() as u64
+        self.len - self.checkpoint_len + self.pending.len() as u64
+    }
+
+    /// A checkpoint covers everything written so far.
+    pub(super) fn mark_checkpoint(&mut self) {
+        self.checkpoint_len = self.len;
+        self.frames = 0;
+    }
+
+    /// The bytes of a record logged but not written to the file yet, if
+    /// `offset` is in the pending batch.
+    pub(super) fn unwritten(&self, offset: u64, len: u32) -> Option<&[u8]> {
+        let at = usize::try_from(offset.checked_sub(self.len)?).ok()?;
+        self.pending.get(at..at + len as usize)
+    }
+
+    /// A handle for reading the log's file from other threads.
+    pub(super) fn read_handle(&self) -> std::io::Result<File> {
+        self.file.try_clone()
     }
 
     /// Frames logged since the last checkpoint (what a replay would redo).
@@ -271,6 +323,8 @@ impl Wal {
         self.unsynced
     }
 
+    /// Logs a message; returns where its record will be in the file
+    /// (offset, length), which is where it stays.
     pub(super) fn append(
         &mut self,
         seq: u64,
@@ -278,12 +332,23 @@ impl Wal {
         headers: Option<&[u8]>,
         payload: &[u8],
         time_ns: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(u64, u32), StoreError> {
         let start = self.begin_frame(OP_APPEND);
         self.pending.extend_from_slice(&seq.to_le_bytes());
-        record::encode_into(&mut self.pending, subject, headers, payload, time_ns)?;
+        let record_at = self.pending.len();
+        if let Err(e) = record::encode_into(&mut self.pending, subject, headers, payload, time_ns) {
+            self.pending.truncate(start);
+            return Err(e);
+        }
+        let len = u32::try_from(self.pending.len() - record_at).map_err(|_| {
+            self.pending.truncate(start);
+            StoreError::TooLarge {
+                what: "message",
+                bytes: payload.len(),
+            }
+        })?;
         self.end_frame(start);
-        Ok(())
+        Ok((self.len + record_at as u64, len))
     }
 
     pub(super) fn remove(&mut self, seq: u64) {
@@ -423,9 +488,30 @@ impl Wal {
         self.len
     }
 
-    /// Starts the log over, empty, under `generation` (after a checkpoint
-    /// that covers everything logged so far).
-    pub(super) fn reset(&mut self, generation: u64) -> std::io::Result<()> {
+    /// Seals this log as the segment of its generation (`path` is where
+    /// it is) and begins an empty one under `generation` at `path`. The
+    /// caller's durable commit already covers everything logged here.
+    /// Returns the sealed file's path.
+    pub(super) fn seal_and_begin(
+        &mut self,
+        path: &Path,
+        generation: u64,
+    ) -> std::io::Result<std::path::PathBuf> {
+        self.sync()?;
+        let sealed = path.with_extension(format!("{}.seg", self.generation));
+        std::fs::rename(path, &sealed)?;
+        self.file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)?;
+        self.start_over(generation)?;
+        Ok(sealed)
+    }
+
+    /// Writes an empty log's header under `generation`.
+    fn start_over(&mut self, generation: u64) -> std::io::Result<()> {
         self.file.set_len(0)?;
         self.file.seek(SeekFrom::Start(0))?;
         let mut header = [0u8; HEADER_LEN as usize];
@@ -437,6 +523,7 @@ impl Wal {
         self.file.write_all(&header)?;
         self.generation = generation;
         self.len = HEADER_LEN;
+        self.checkpoint_len = HEADER_LEN;
         self.pending.clear();
         self.unsynced = false;
         self.frames = 0;
@@ -523,6 +610,7 @@ fn decode_op(body: &[u8]) -> Option<Op> {
         OP_APPEND => Some(Op::Append {
             seq: u64_at(rest, 0)?,
             record: rest.get(8..)?.to_vec(),
+            at: 0,
         }),
         OP_REMOVE => Some(Op::Remove {
             seq: u64_at(rest, 0)?,

@@ -89,15 +89,30 @@ fn uncommitted_writes_are_lost() {
     assert_eq!(snapshot(&open(&db_path(&dir))), snapshot(&oracle));
 }
 
-/// Overwrites one stored record with `bytes`, behind the store's back.
-fn clobber(path: &Path, seq: u64, bytes: &[u8]) {
-    let db = redb::Database::create(path).expect("db");
-    let txn = db.begin_write().expect("txn");
-    txn.open_table(MESSAGES)
-        .expect("table")
-        .insert(seq, bytes)
-        .expect("insert");
-    txn.commit().expect("commit");
+/// Overwrites one stored record in its log segment with bytes no record
+/// can start with, behind the store's back.
+fn clobber(path: &Path, seq: u64) {
+    use std::os::unix::fs::FileExt;
+    let (generation, offset, len) = {
+        let db = redb::Database::create(path).expect("db");
+        let read = redb::ReadableDatabase::begin_read(&db).expect("read");
+        let table = read.open_table(MESSAGES).expect("table");
+        let row = table.get(seq).expect("get").expect("stored");
+        let (g, o, l, _, _) = row.value();
+        (g, o, l)
+    };
+    let sealed = path.with_extension(format!("{generation}.seg"));
+    let file_path = if sealed.exists() {
+        sealed
+    } else {
+        RedbStore::wal_path(path)
+    };
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file_path)
+        .expect("segment");
+    file.write_all_at(&vec![0xFF; len as usize], offset)
+        .expect("write");
 }
 
 #[test]
@@ -110,7 +125,7 @@ fn bad_bytes_are_errors_not_panics() {
     }
     s.commit().expect("commit");
     drop(s);
-    clobber(&path, 2, b"\x01\x00");
+    clobber(&path, 2);
     let s = open(&path);
     assert!(matches!(s.get(2), Err(StoreError::Corrupt { .. })));
     assert!(matches!(
@@ -127,11 +142,12 @@ fn bad_bytes_are_errors_not_panics() {
         "other records still read"
     );
     drop(s);
-    clobber(&path, 1, b"");
-    assert!(matches!(
-        RedbStore::open(&path),
-        Err(StoreError::Corrupt { .. })
-    ));
+    clobber(&path, 1);
+    // The index does not read records: the stream opens, the damaged
+    // record reads as corrupt.
+    let s = RedbStore::open(&path).expect("opens");
+    assert!(matches!(s.get(1), Err(StoreError::Corrupt { .. })));
+    assert_eq!(seqs_of(s.next_matching("a", 3)), Some(3));
 }
 
 #[test]
@@ -144,12 +160,36 @@ fn other_format_versions_are_refused() {
         let txn = db.begin_write().expect("txn");
         txn.open_table(META)
             .expect("table")
-            .insert(META_FORMAT, 2u32.to_le_bytes().as_slice())
+            .insert(META_FORMAT, 3u32.to_le_bytes().as_slice())
             .expect("insert");
         txn.commit().expect("commit");
     }
     let err = RedbStore::open(&path).err().expect("refused");
-    assert!(err.to_string().contains("format 2"), "{err}");
+    assert!(err.to_string().contains("format 3"), "{err}");
+}
+
+/// A stream file of the format before segments is refused with what to
+/// do about it, not misread.
+#[test]
+fn the_format_before_segments_is_refused_with_a_way_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = db_path(&dir);
+    drop(open(&path));
+    {
+        let db = redb::Database::create(&path).expect("db");
+        let txn = db.begin_write().expect("txn");
+        txn.open_table(META)
+            .expect("table")
+            .insert(META_FORMAT, 1u32.to_le_bytes().as_slice())
+            .expect("insert");
+        txn.commit().expect("commit");
+    }
+    let err = RedbStore::open(&path).err().expect("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("format 1") && text.contains("backup"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -270,4 +310,157 @@ fn consumers_are_saved_with_the_messages_and_replayed() {
     drop(s);
     assert_eq!(open(&db_path(&copy)).load_consumers().expect("load"), want);
     assert_eq!(open(&db_path(&dir)).load_consumers().expect("load"), want);
+}
+
+/// The files of the stream in `dir` other than the redb file: the active
+/// log and the sealed segments, sorted.
+fn log_files(dir: &TempDir) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".wal") || n.ends_with(".seg"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Appends `n` messages of 128 KiB (enough, with `SEGMENT_BYTES` at
+/// 8 MiB, to seal a segment every 64 or so), committing each.
+fn put_large(s: &mut RedbStore, n: usize, tag: u8) -> Vec<u64> {
+    (0..n)
+        .map(|i| {
+            let mut body = vec![tag; 128 << 10];
+            body[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            let seq = s
+                .append("big", None, Bytes::from(body), i as i64)
+                .expect("append");
+            s.commit().expect("commit");
+            s.sync().expect("checkpoint");
+            seq
+        })
+        .collect()
+}
+
+/// A log that grows past the segment size is sealed at a checkpoint; the
+/// sealed records read back from their segment, before and after a
+/// reopen, and a crash copy recovers them too.
+#[test]
+fn grown_logs_are_sealed_and_their_records_still_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = db_path(&dir);
+    let mut s = open(&path);
+    let seqs = put_large(&mut s, 150, 7);
+    let files = log_files(&dir);
+    assert!(
+        files.iter().filter(|n| n.ends_with(".seg")).count() >= 2,
+        "sealed segments: {files:?}"
+    );
+    let check = |s: &RedbStore| {
+        for (i, &seq) in seqs.iter().enumerate() {
+            let m = s.get(seq).expect("get").expect("stored");
+            assert_eq!(m.payload.len(), 128 << 10);
+            assert_eq!(&m.payload[..8], &(i as u64).to_le_bytes());
+        }
+        let scanned = s.scan(">", 1, 1000).expect("scan");
+        assert_eq!(scanned.len(), seqs.len());
+        assert!(scanned
+            .iter()
+            .enumerate()
+            .all(|(i, m)| m.payload[..8] == (i as u64).to_le_bytes()));
+    };
+    check(&s);
+    let reader = s.reader().expect("reader");
+    assert_eq!(
+        reader.get(seqs[3]).expect("read").expect("stored").payload[..8],
+        3u64.to_le_bytes()
+    );
+    drop(reader);
+    let copy = crash_copy(&dir);
+    drop(s);
+    check(&open(&path));
+    check(&open(&db_path(&copy)));
+}
+
+/// Segments whose messages are all gone (limits, purges) are deleted at
+/// a checkpoint: the files follow what is stored, not what was ever
+/// written.
+#[test]
+fn emptied_segments_are_deleted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = db_path(&dir);
+    let mut s = open(&path);
+    let first = put_large(&mut s, 150, 1);
+    let before = log_files(&dir).len();
+    // Remove from the head, as limits do, then publish more.
+    s.purge(None, Some(first[140]), None).expect("purge below");
+    s.commit().expect("commit");
+    s.sync().expect("checkpoint");
+    let after_purge = log_files(&dir);
+    assert!(
+        after_purge.len() < before,
+        "{before} files before, {after_purge:?} after"
+    );
+    for round in 0..3 {
+        let more = put_large(&mut s, 100, 2 + round);
+        let newest = *more.last().expect("some");
+        s.purge(None, Some(newest - 20), None).expect("purge");
+        s.commit().expect("commit");
+        s.sync().expect("checkpoint");
+        let files = log_files(&dir);
+        assert!(files.len() <= 5, "round {round}: {files:?}");
+    }
+    let kept = s.state();
+    drop(s);
+    let s = open(&path);
+    assert_eq!(s.state(), kept);
+    let last = s.get(kept.last_seq).expect("get").expect("stored");
+    assert_eq!(last.payload.len(), 128 << 10);
+    // Purging everything lets every sealed segment go.
+    let mut s = s;
+    s.purge(None, None, None).expect("purge all");
+    s.commit().expect("commit");
+    s.sync().expect("checkpoint");
+    let files = log_files(&dir);
+    assert!(
+        files.iter().filter(|n| n.ends_with(".seg")).count() <= 1,
+        "{files:?}"
+    );
+}
+
+/// A checkpoint that recorded the next generation and crashed before
+/// sealing its log leaves the old log in place: the next open seals it
+/// and every record in it still reads.
+#[test]
+fn a_seal_interrupted_by_a_crash_is_finished_at_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = db_path(&dir);
+    let mut s = open(&path);
+    // Up to the checkpoint that seals: the new log is then empty, as a
+    // crash right after that checkpoint's commit would find it.
+    let mut seqs = Vec::new();
+    while !log_files(&dir).iter().any(|n| n.ends_with(".seg")) {
+        let i = seqs.len();
+        let mut body = vec![3u8; 128 << 10];
+        body[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        seqs.push(s.append("big", None, Bytes::from(body), 0).expect("append"));
+        s.commit().expect("commit");
+        s.sync().expect("checkpoint");
+        assert!(seqs.len() < 200, "no segment sealed");
+    }
+    drop(s);
+    let sealed: Vec<String> = log_files(&dir)
+        .into_iter()
+        .filter(|n| n.ends_with(".seg"))
+        .collect();
+    let newest = sealed.last().expect("a sealed segment").clone();
+    // Undo the rename: the newest sealed log back as the active one.
+    let wal = RedbStore::wal_path(&path);
+    std::fs::remove_file(&wal).expect("remove the new log");
+    std::fs::rename(dir.path().join(&newest), &wal).expect("unseal");
+    let s = open(&path);
+    assert_eq!(log_files(&dir).iter().filter(|n| **n == newest).count(), 1);
+    for (i, &seq) in seqs.iter().enumerate() {
+        let m = s.get(seq).expect("get").expect("stored");
+        assert_eq!(&m.payload[..8], &(i as u64).to_le_bytes());
+    }
 }
