@@ -192,11 +192,14 @@ async fn damaged_stream_files_are_skipped_and_everything_else_serves() {
         log.contains("WALMAGIC") && log.contains("Error recovering stream"),
         "the damaged log is named:\n{log}"
     );
+    // The log holds the message records: without it the stream is
+    // reported and refused, never served shorter or unreadable.
     let gone = api(&client, "$JS.API.STREAM.INFO.WALGONE", "").await;
-    assert_eq!(
-        messages(&gone),
-        40,
-        "checkpointed at the clean stop: {gone}"
+    assert!(
+        gone["error"]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("log is missing")),
+        "{gone}"
     );
     assert!(
         server.log_text().contains("WALGONE") && server.log_text().contains("log is missing"),

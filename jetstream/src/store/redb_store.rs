@@ -22,7 +22,7 @@ use super::schema::{
     SUBJECTS, SUBJECT_SEQS,
 };
 use super::segments::{Loc, SegmentFiles, SEGMENT_BYTES};
-use super::wal::{Op, Wal};
+use super::wal::{LogDamage, Op, Wal};
 use super::{filter_is_all, Store, StoreError, StoreState, StoredMsg, SubjectState};
 use crate::subject::{has_wildcard, matches};
 
@@ -151,6 +151,17 @@ impl RedbStore {
         let covered = load_wal_position(&db)?.unwrap_or((0, Wal::START));
         let (wal, ops, damage) = Wal::open(&Self::wal_path(path), covered, existed)?;
         if let Some(damage) = damage {
+            let holds = index
+                .segments
+                .get(&wal.generation())
+                .map_or(0, |used| used.msgs);
+            if holds > 0 && matches!(damage, LogDamage::Missing | LogDamage::Short { .. }) {
+                // The log is where the records are: without it, those
+                // messages cannot be read. Refused, not served shorter.
+                return Err(StoreError::corrupt(format!(
+                    "{damage}; it held the records of {holds} stored messages"
+                )));
+            }
             tracing::warn!("JetStream stream file {}: {damage}", path.display());
         }
         let segments = Arc::new(SegmentFiles::new(path));
