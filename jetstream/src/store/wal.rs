@@ -249,15 +249,21 @@ impl Wal {
     /// a store covering that position would replay. A log that is not a
     /// tern log, or is ahead of the store, is an error (as `open` says).
     pub(super) fn has_frames_past(path: &Path, covered: (u64, u64)) -> Result<bool, StoreError> {
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
+        // The header and the length only: the log also holds the records
+        // of stored messages, which start-up must not read.
+        let file = match File::open(path) {
+            Ok(f) => f,
             // Missing: `open` reports it (the store exists).
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
             Err(e) => return Err(io_err(path, e)),
         };
-        if bytes.len() < HEADER_LEN as usize {
+        let file_len = file.metadata().map_err(|e| io_err(path, e))?.len();
+        if file_len < HEADER_LEN {
             return Ok(false);
         }
+        let mut bytes = [0u8; HEADER_LEN as usize];
+        std::os::unix::fs::FileExt::read_exact_at(&file, &mut bytes, 0)
+            .map_err(|e| io_err(path, e))?;
         if &bytes[..8] != MAGIC {
             return Err(StoreError::corrupt(format!(
                 "{}: not a tern log (bad magic)",
@@ -277,7 +283,7 @@ impl Wal {
         }
         // Anything past the covered position, intact or not, is for a
         // proper open to replay or to report.
-        Ok(bytes.len() as u64 > covered.1.max(HEADER_LEN))
+        Ok(file_len > covered.1.max(HEADER_LEN))
     }
 
     pub(super) fn generation(&self) -> u64 {
