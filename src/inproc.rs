@@ -63,9 +63,7 @@ impl Port for ServerPort {
         payload: &[u8],
     ) -> Result<(), PortError> {
         self.check_open()?;
-        if !tern_jetstream::subject::is_valid_subject(subject.as_bytes()) {
-            return Err(PortError::InvalidSubject(subject.to_string()));
-        }
+        PortError::check_subject(subject)?;
         self.server.publish_in(
             &self.account,
             subject.as_bytes(),
@@ -83,11 +81,7 @@ impl Port for ServerPort {
         deliver: Deliver,
     ) -> Result<SubId, PortError> {
         self.check_open()?;
-        if !tern_jetstream::subject::is_valid_subject(subject.as_bytes())
-            || !queue.is_none_or(|q| tern_jetstream::subject::is_valid_queue(q.as_bytes()))
-        {
-            return Err(PortError::InvalidSubject(subject.to_string()));
-        }
+        PortError::check_subscription(subject, queue)?;
         let sid = self.next.fetch_add(1, Ordering::Relaxed);
         let client = self.server.internal_client_in(
             &self.account,

@@ -4,10 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use serde::Deserialize;
 use tern_jetstream::api::stream::{MsgGetRequest, StreamInfo};
-use tern_jetstream::api::PubAck;
-use tern_jetstream::error::ApiError;
 use tern_jetstream::headers::{self, HeaderBlock};
 
 use crate::entry::{key_of, Entry, Operation, KV_OPERATION};
@@ -15,21 +12,6 @@ use crate::names::{valid_key, valid_pattern};
 use crate::watch::Watch;
 use crate::KvError;
 use tern_link::{DeliverFrom, Link, Msg, API_TIMEOUT};
-
-/// The `error` of a publish's reply, read before the ack: the error form
-/// carries `stream` and `seq` too, so it would also read as an ack.
-#[derive(Deserialize)]
-struct Refusal {
-    error: Option<ApiError>,
-}
-
-/// A publish's reply: the ack, or the error the stream refused it with.
-fn read_ack(payload: &[u8]) -> Result<Result<PubAck, ApiError>, serde_json::Error> {
-    match serde_json::from_slice::<Refusal>(payload)?.error {
-        Some(error) => Ok(Err(error)),
-        None => serde_json::from_slice(payload).map(Ok),
-    }
-}
 
 /// A bucket's totals, from its stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,7 +105,7 @@ impl Bucket {
         if status_code(reply.headers.as_deref()) == 503 {
             return Err(KvError::BucketNotFound(self.name.clone()));
         }
-        match read_ack(&reply.payload) {
+        match tern_jetstream::api::pub_ack::read_reply(&reply.payload) {
             Ok(Ok(ack)) => Ok(ack.seq),
             // 10071: the key's latest revision is not the one given.
             Ok(Err(error)) if error.err_code == 10071 => {
@@ -405,22 +387,5 @@ impl Bucket {
             max_age: Duration::from_nanos(u64::try_from(info.config.max_age).unwrap_or(0)),
             bytes: info.state.bytes,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_ack_reads_as_its_sequence_or_its_error() {
-        let seq = |payload: &[u8]| read_ack(payload).map(|r| r.map(|a| a.seq));
-        assert_eq!(seq(&PubAck::ok("KV_b", 3, false)).unwrap(), Ok(3));
-        assert_eq!(seq(&PubAck::ok("KV_b", 4, true)).unwrap(), Ok(4));
-        let refused = ApiError::wrong_last_sequence(2);
-        assert_eq!(seq(&PubAck::error("KV_b", &refused)).unwrap(), Err(refused));
-        // A malformed error is not taken for an ack at sequence 0.
-        assert!(read_ack(br#"{"error":{"code":400},"stream":"KV_b","seq":0}"#).is_err());
-        assert!(read_ack(br#"{"stream":"KV_b"}"#).is_err());
     }
 }

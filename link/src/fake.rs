@@ -73,9 +73,7 @@ impl Port for FakePort {
         if self.stopped.load(Ordering::Acquire) {
             return Err(PortError::Closed);
         }
-        if !tern_jetstream::subject::is_valid_subject(subject.as_bytes()) {
-            return Err(PortError::InvalidSubject(subject.to_string()));
-        }
+        PortError::check_subject(subject)?;
         self.deliver(subject, reply, headers, payload);
         if let Some(reply) = reply {
             let answer = self
@@ -99,9 +97,7 @@ impl Port for FakePort {
         if self.stopped.load(Ordering::Acquire) {
             return Err(PortError::Closed);
         }
-        if !tern_jetstream::subject::is_valid_subject(subject.as_bytes()) {
-            return Err(PortError::InvalidSubject(subject.to_string()));
-        }
+        PortError::check_subject(subject)?;
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         self.subs
             .write()

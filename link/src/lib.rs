@@ -193,6 +193,28 @@ impl std::fmt::Display for PortError {
 
 impl std::error::Error for PortError {}
 
+impl PortError {
+    /// Checks a subject to publish to, as every port must.
+    pub fn check_subject(subject: &str) -> Result<(), PortError> {
+        if tern_jetstream::subject::is_valid_subject(subject.as_bytes()) {
+            Ok(())
+        } else {
+            Err(PortError::InvalidSubject(subject.to_string()))
+        }
+    }
+
+    /// Checks a subscription's subject (wildcards allowed) and queue name.
+    pub fn check_subscription(subject: &str, queue: Option<&str>) -> Result<(), PortError> {
+        Self::check_subject(subject)?;
+        match queue {
+            Some(q) if !tern_jetstream::subject::is_valid_queue(q.as_bytes()) => {
+                Err(PortError::InvalidSubject(subject.to_string()))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// The connection an in-process user has to the server.
 pub trait Port: Send + Sync + 'static {
     /// Publishes `payload` (with `headers`, and `reply` for answers) to

@@ -15,13 +15,10 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde::de::IgnoredAny;
-use serde::Deserialize;
 use sha2::Digest as _;
 use tern_jetstream::api::stream::{
     DiscardPolicy, MsgGetBody, MsgGetRequest, PurgeRequest, StorageType, StreamConfig, StreamInfo,
 };
-use tern_jetstream::api::PubAck;
-use tern_jetstream::error::ApiError;
 use tern_link::{ApiCallError, DeliverFrom, Link, Ordered, Port, PortError, API_TIMEOUT};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
@@ -100,21 +97,6 @@ fn bucket_missing(e: ApiCallError, bucket: &str) -> ObjectError {
             ObjectError::BucketNotFound(bucket.to_string())
         }
         e => e.into(),
-    }
-}
-
-/// The `error` of a publish's reply, read before the ack: the error form
-/// carries `stream` and `seq` too, so it would also read as an ack.
-#[derive(Deserialize)]
-struct Refusal {
-    error: Option<ApiError>,
-}
-
-/// A publish's reply: the ack, or the error the stream refused it with.
-fn read_ack(payload: &[u8]) -> Result<Result<PubAck, ApiError>, serde_json::Error> {
-    match serde_json::from_slice::<Refusal>(payload)?.error {
-        Some(error) => Ok(Err(error)),
-        None => serde_json::from_slice(payload).map(Ok),
     }
 }
 
@@ -333,7 +315,7 @@ impl Bucket {
         if reply.headers.is_some() && reply.payload.is_empty() {
             return Err(ObjectError::BucketNotFound(self.name.clone()));
         }
-        match read_ack(&reply.payload) {
+        match tern_jetstream::api::pub_ack::read_reply(&reply.payload) {
             Ok(Ok(ack)) => Ok(ack.seq),
             // 10075: the stream is sealed.
             Ok(Err(error)) if error.err_code == 10075 => Err(ObjectError::Sealed),

@@ -467,24 +467,32 @@ async fn account_request(
             }
             super::events::account_connections(server, &acc)
         }
-        "STATZ" => {
-            let unused = o.get("include_unused").and_then(Value::as_bool) == Some(true);
-            if !unused && server.account_connections(&acc) == 0 {
-                return None;
-            }
-            let mut data = Ordered::default();
-            data.put("server_id", json!(server.id()));
-            data.put("now", json!(rfc3339(super::query::now_nanos())));
-            data.put_list(
-                "account_statz",
-                vec![super::accountz::account_stat(server, &acc)],
-            );
-            let mut v = envelope(s);
-            v.put_nested("data", data);
-            v
-        }
+        "STATZ" => account_statz(server, &acc, o)?,
         _ => return None,
     })
+}
+
+/// An account's statz answer; `None` for an account without connections
+/// unless `include_unused` asks for it (the reference stays silent).
+fn account_statz(
+    server: &Server,
+    acc: &Arc<crate::account::Account>,
+    o: &Value,
+) -> Option<Ordered> {
+    let unused = o.get("include_unused").and_then(Value::as_bool) == Some(true);
+    if !unused && server.account_connections(acc) == 0 {
+        return None;
+    }
+    let mut data = Ordered::default();
+    data.put("server_id", json!(server.id()));
+    data.put("now", json!(rfc3339(super::query::now_nanos())));
+    data.put_list(
+        "account_statz",
+        vec![super::accountz::account_stat(server, acc)],
+    );
+    let mut v = envelope(server);
+    v.put_nested("data", data);
+    Some(v)
 }
 
 /// A request from a client of `account` to one of the services every
@@ -532,23 +540,7 @@ fn answer_imported(
             server,
             super::connz::connz(server, &connz_query(&o, Some(&account.name))),
         ),
-        _ => {
-            let acc = server.account(&account.name)?;
-            let unused = o.get("include_unused").and_then(Value::as_bool) == Some(true);
-            if !unused && server.account_connections(&acc) == 0 {
-                return None;
-            }
-            let mut data = Ordered::default();
-            data.put("server_id", json!(server.id()));
-            data.put("now", json!(rfc3339(super::query::now_nanos())));
-            data.put_list(
-                "account_statz",
-                vec![super::accountz::account_stat(server, &acc)],
-            );
-            let mut v = envelope(server);
-            v.put_nested("data", data);
-            v
-        }
+        _ => account_statz(server, &server.account(&account.name)?, &o)?,
     };
     Some(super::compact(&answer))
 }

@@ -123,10 +123,7 @@ impl Server {
         headers: Option<&[u8]>,
         payload: &[u8],
     ) -> bool {
-        let mut flush = FlushSet::default();
-        let delivered = self.publish_internal_noted(subject, reply, headers, payload, &mut flush);
-        flush.flush();
-        delivered
+        self.publish_in(&self.global, subject, reply, headers, payload)
     }
 
     /// Publishes many messages from inside the server, waking each
@@ -183,29 +180,6 @@ impl Server {
             None => !result.is_empty(),
             Some(q) => result.queues.iter().any(|g| g.name.as_ref() == q),
         }
-    }
-
-    fn publish_internal_noted(
-        &self,
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        headers: Option<&[u8]>,
-        payload: &[u8],
-        flush: &mut FlushSet,
-    ) -> bool {
-        self.publish_routed_noted(subject, subject, reply, headers, payload, flush)
-    }
-
-    fn publish_routed_noted(
-        &self,
-        to: &[u8],
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        headers: Option<&[u8]>,
-        payload: &[u8],
-        flush: &mut FlushSet,
-    ) -> bool {
-        self.publish_to(&self.global, to, subject, reply, headers, payload, flush)
     }
 
     /// Routes by `to` in `account`, written with `subject`.

@@ -10,6 +10,22 @@ use serde::Deserialize;
 use crate::api::json::to_json;
 use crate::error::ApiError;
 
+/// The `error` of a publish's reply, read before the ack: the error form
+/// carries `stream` and `seq` too, so it would also read as an ack.
+#[derive(Deserialize)]
+struct Refusal {
+    error: Option<ApiError>,
+}
+
+/// A publish's reply as a client reads it: the ack, or the error the
+/// stream refused the message with.
+pub fn read_reply(payload: &[u8]) -> Result<Result<PubAck, ApiError>, serde_json::Error> {
+    match serde_json::from_slice::<Refusal>(payload)?.error {
+        Some(error) => Ok(Err(error)),
+        None => serde_json::from_slice(payload).map(Ok),
+    }
+}
+
 /// A successful publish. Read back (by the embedded KV and object store)
 /// with serde; [`PubAck::to_json`] writes what it reads.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -78,6 +94,18 @@ impl PubAck {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ack_reads_as_its_sequence_or_its_error() {
+        let seq = |payload: &[u8]| read_reply(payload).map(|r| r.map(|a| a.seq));
+        assert_eq!(seq(&PubAck::ok("KV_b", 3, false)).unwrap(), Ok(3));
+        assert_eq!(seq(&PubAck::ok("KV_b", 4, true)).unwrap(), Ok(4));
+        let refused = ApiError::wrong_last_sequence(2);
+        assert_eq!(seq(&PubAck::error("KV_b", &refused)).unwrap(), Err(refused));
+        // A malformed error is not taken for an ack at sequence 0.
+        assert!(read_reply(br#"{"error":{"code":400},"stream":"KV_b","seq":0}"#).is_err());
+        assert!(read_reply(br#"{"stream":"KV_b"}"#).is_err());
+    }
 
     fn text(b: Vec<u8>) -> String {
         String::from_utf8(b).unwrap()
