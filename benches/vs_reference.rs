@@ -535,6 +535,9 @@ fn jetstream_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize, o
         report(&w, median(&mut tr), (!r.is_empty()).then(|| median(&mut r)));
     }
     drop((tern, tern_relaxed, nats, nats_always));
+    if only.is_some_and(|o| o != "js" && !o.contains("restart")) {
+        return;
+    }
     let count: usize = std::env::var("BENCH_RESTART_MSGS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -221,18 +221,7 @@ impl Wal {
             }
         }
         wal.checkpoint_len = start;
-        let ops: Vec<Op> = frames
-            .into_iter()
-            .map(|(at, op)| match op {
-                Op::Append { seq, record, .. } => Op::Append {
-                    seq,
-                    record,
-                    // The frame's head, its op byte, then the sequence.
-                    at: start + at as u64 + FRAME_HEAD as u64 + 1 + 8,
-                },
-                other => other,
-            })
-            .collect();
+        let ops = placed(frames, start);
         wal.frames = ops.len() as u64;
         if end < wal.len {
             // A torn last write: it was never acknowledged.
@@ -243,6 +232,27 @@ impl Wal {
             .seek(SeekFrom::Start(end))
             .map_err(|e| io_err(path, e))?;
         Ok((wal, ops, damage))
+    }
+
+    /// The changes written to the file past `covered` (a store going
+    /// back to its last checkpoint replays them); nothing when the log is
+    /// of another generation.
+    pub(super) fn written_since(&self, covered: (u64, u64)) -> Result<Vec<Op>, StoreError> {
+        let start = covered.1.max(HEADER_LEN);
+        if covered.0 != self.generation || start >= self.len {
+            return Ok(Vec::new());
+        }
+        let mut body = vec![0u8; (self.len - start) as usize];
+        std::os::unix::fs::FileExt::read_exact_at(&self.file, &mut body, start)
+            .map_err(|e| StoreError::io("reading the log back", e))?;
+        let (frames, good) = decode_frames(&body);
+        if good < body.len() {
+            return Err(StoreError::corrupt(format!(
+                "the log reads back damaged at offset {}",
+                start + good as u64
+            )));
+        }
+        Ok(placed(frames, start))
     }
 
     /// Whether the log at `path` holds intact frames past `covered` that
@@ -555,6 +565,23 @@ impl Wal {
 
 fn io_err(path: &Path, e: std::io::Error) -> StoreError {
     StoreError::io(path.display().to_string(), e)
+}
+
+/// Decoded frames read from `start`, appends given their record's offset
+/// in the file.
+fn placed(frames: Vec<(usize, Op)>, start: u64) -> Vec<Op> {
+    frames
+        .into_iter()
+        .map(|(at, op)| match op {
+            Op::Append { seq, record, .. } => Op::Append {
+                seq,
+                record,
+                // The frame's head, its op byte, then the sequence.
+                at: start + at as u64 + FRAME_HEAD as u64 + 1 + 8,
+            },
+            other => other,
+        })
+        .collect()
 }
 
 fn take8(b: &[u8]) -> [u8; 8] {

@@ -106,19 +106,73 @@ impl RedbStore {
         result
     }
 
+    /// Goes back to what the log holds: the last checkpoint, plus the
+    /// log written since replayed on top (those batches may be acked);
+    /// the batch not yet written is forgotten.
     pub(super) fn rollback(&mut self) {
         self.txn = None;
         self.wal.discard_pending();
         self.dirty.clear();
         self.dirty_segments.clear();
         self.dropped_tables = false;
-        match load_index(&self.db) {
-            Ok(index) => {
-                self.index = index;
-                self.failed = None;
+        self.staged.clear();
+        match self.reload() {
+            Ok(()) => self.failed = None,
+            Err(e) => {
+                self.txn = None;
+                self.staged.clear();
+                self.failed = Some(Arc::new(e));
             }
-            Err(e) => self.failed = Some(Arc::new(e)),
         }
+        self.publish_applying();
+    }
+
+    fn reload(&mut self) -> Result<(), StoreError> {
+        self.index = load_index(&self.db)?;
+        let covered = load_wal_position(&self.db)?.unwrap_or((0, Wal::START));
+        for op in self.wal.written_since(covered)? {
+            self.replay(op)?;
+        }
+        Ok(())
+    }
+
+    /// Tells readers whether redb lacks changes the store has made
+    /// (then their reads go through the stream's shard).
+    pub(super) fn publish_applying(&self) {
+        let behind = self.txn.is_some() || !self.staged.is_empty();
+        self.applying
+            .store(behind, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Writes the staged message rows into the write transaction.
+    pub(super) fn flush_staged(&mut self) -> Result<(), StoreError> {
+        if self.staged.is_empty() {
+            return Ok(());
+        }
+        let txn = begin(&self.db, &mut self.txn)?;
+        let mut messages = txn.open_table(MESSAGES)?;
+        let mut subject_seqs = txn.open_table(SUBJECT_SEQS)?;
+        let mut rows = self.staged.drain();
+        while let Some((seq, row, subject)) = rows.next_row() {
+            let loc = row.loc;
+            messages.insert(
+                seq,
+                (loc.generation, loc.offset, loc.len, row.time_ns, subject),
+            )?;
+            subject_seqs.insert((subject, seq), ())?;
+        }
+        Ok(())
+    }
+
+    /// Everything since the last checkpoint into redb (the staged rows,
+    /// the summaries), then a checkpoint.
+    pub(super) fn apply_and_checkpoint(&mut self) -> Result<(), StoreError> {
+        self.flush_staged()?;
+        if let Some(txn) = self.txn.take() {
+            self.commit_txn(txn)?;
+        }
+        self.publish_applying();
+        self.checkpoint()
     }
 
     /// The error for a store that refuses writes, if it does.
@@ -195,54 +249,54 @@ impl RedbStore {
         // already be acked): it must stay whatever happens to redb.
         let acked = std::mem::take(&mut self.log_durable);
         let result = self.commit_logged(may_sync, acked);
-        self.applying
-            .store(false, std::sync::atomic::Ordering::Release);
+        self.publish_applying();
         result
     }
 
+    /// Writes (and syncs) the batch's log: that makes it durable. redb is
+    /// brought up to date only at checkpoints; until then the write
+    /// transaction stays open and the new messages' rows staged.
     pub(super) fn commit_logged(&mut self, may_sync: bool, acked: bool) -> Result<(), StoreError> {
-        let txn = match self.txn.take() {
-            Some(txn) => txn,
-            None if self.wal.has_pending() => match begin_unsynced(&self.db) {
-                Ok(txn) => txn,
-                Err(e) => {
-                    self.rollback();
-                    return Err(e);
-                }
-            },
-            None => return Ok(()),
-        };
+        if self.txn.is_none() && self.staged.is_empty() && !self.wal.has_pending() {
+            return Ok(());
+        }
         let before = self.wal.written_len();
-        if let Err(e) = self.flush_log(may_sync) {
-            drop(txn);
-            return Err(e);
+        self.flush_log(may_sync)?;
+        if !self.checkpoint_due() {
+            return Ok(());
         }
-        if let Err(e) = self.commit_txn(txn) {
-            if acked {
-                // Acked from the log: keep it, so a restart replays the
-                // batch; until then nothing more is written. The caller
-                // hears the failure as what broke the store (one error
-                // value cannot be both kept and returned).
-                self.rollback();
-                let e = Arc::new(e);
-                let why = "applying a logged batch failed";
-                self.log_broken = Some((why, Arc::clone(&e)));
-                return Err(StoreError::Unusable { why, source: e });
+        self.checkpoint_now(if acked { None } else { Some(before) })
+    }
+
+    /// Applies everything to redb and checkpoints. If redb fails, the
+    /// batch not yet acknowledged (written to the log from `unacked_from`)
+    /// is cut from the log, the store goes back to what the log holds and
+    /// refuses writes until reopened; a failed checkpoint alone is retried
+    /// at the next commit.
+    pub(super) fn checkpoint_now(&mut self, unacked_from: Option<u64>) -> Result<(), StoreError> {
+        let applied = self.flush_staged().and_then(|()| match self.txn.take() {
+            Some(txn) => self.commit_txn(txn),
+            None => Ok(()),
+        });
+        if let Err(e) = applied {
+            if let Some(before) = unacked_from {
+                if let Err(cut) = self.wal.cut_back(before) {
+                    let cut = StoreError::io("cutting a failed batch from the log", cut);
+                    self.log_broken = Some(("log could not be cut back", Arc::new(cut)));
+                }
             }
-            let cut = self.wal.cut_back(before);
             self.rollback();
-            if let Err(cut) = cut {
-                // The log may still replay the failed batch: stop writing.
-                let cut = StoreError::io("cutting a failed batch from the log", cut);
-                self.log_broken = Some(("log could not be cut back", Arc::new(cut)));
+            let e = Arc::new(e);
+            let why = "applying the log to redb failed";
+            if self.log_broken.is_none() {
+                self.log_broken = Some((why, Arc::clone(&e)));
             }
-            return Err(e);
+            return Err(StoreError::Unusable { why, source: e });
         }
-        if self.checkpoint_due() {
-            if let Err(e) = self.checkpoint() {
-                // The batch is safe in the log; the next commit retries.
-                tracing::warn!("checkpoint failed: {e}");
-            }
+        self.publish_applying();
+        if let Err(e) = self.checkpoint() {
+            // The batch is safe in the log; the next commit retries.
+            tracing::warn!("checkpoint failed: {e}");
         }
         Ok(())
     }

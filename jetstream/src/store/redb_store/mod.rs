@@ -70,6 +70,7 @@ macro_rules! with_table {
 mod commit;
 mod reads;
 mod removal;
+mod staged;
 
 pub(in crate::store) use reads::row_loc;
 
@@ -117,6 +118,9 @@ pub struct RedbStore {
     segments: Arc<SegmentFiles>,
     /// Segments whose `SEGMENTS` row is stale; written at commit.
     dirty_segments: HashSet<u64>,
+    /// The `MESSAGES` and `SUBJECT_SEQS` rows of the messages appended
+    /// since the last checkpoint, which writes them (`staged.rs`).
+    staged: staged::Staged,
     /// `sync_interval` relaxed: commits write the log without syncing it,
     /// and it is synced once this much time has passed since the last
     /// sync (`None` = every commit syncs).
@@ -202,6 +206,7 @@ impl RedbStore {
             path: path.to_path_buf(),
             segments,
             dirty_segments: HashSet::new(),
+            staged: staged::Staged::default(),
             sync_every: None,
             last_sync: now,
             last_checkpoint: now,
@@ -210,10 +215,7 @@ impl RedbStore {
             for op in ops {
                 store.replay(op)?;
             }
-            if let Some(txn) = store.txn.take() {
-                store.commit_txn(txn)?;
-            }
-            store.checkpoint()?;
+            store.apply_and_checkpoint()?;
         }
         Ok(store)
     }
@@ -353,10 +355,7 @@ impl RedbStore {
     /// Indexes the message whose record the log holds at `loc`.
     fn append_in_txn(&mut self, subject: &str, time_ns: i64, loc: Loc) -> Result<u64, StoreError> {
         let seq = self.index.last_seq + 1;
-        let txn = begin(&self.db, &mut self.txn)?;
-        txn.open_table(MESSAGES)?
-            .insert(seq, (loc.generation, loc.offset, loc.len, time_ns, subject))?;
-        txn.open_table(SUBJECT_SEQS)?.insert((subject, seq), ())?;
+        self.staged.push(seq, subject, time_ns, loc);
         let size = record::stored_size_of_record(loc.len);
         let used = self.index.segments.entry(loc.generation).or_default();
         used.msgs += 1;
@@ -519,8 +518,8 @@ impl Store for RedbStore {
     /// in redb itself, and the log empty.
     fn sync(&mut self) -> Result<(), StoreError> {
         self.commit()?;
-        if self.wal.logged_bytes() > 0 {
-            self.checkpoint()?;
+        if self.wal.logged_bytes() > 0 || self.txn.is_some() || !self.staged.is_empty() {
+            self.checkpoint_now(None)?;
         }
         Ok(())
     }
@@ -539,7 +538,7 @@ impl Store for RedbStore {
     }
 
     fn make_durable(&mut self) -> Result<(), StoreError> {
-        if self.txn.is_none() && !self.wal.has_pending() {
+        if !self.wal.has_pending() {
             return Ok(());
         }
         if let Some((why, source)) = &self.log_broken {
@@ -552,8 +551,7 @@ impl Store for RedbStore {
         self.applying
             .store(true, std::sync::atomic::Ordering::Release);
         if let Err(e) = self.flush_log(true) {
-            self.applying
-                .store(false, std::sync::atomic::Ordering::Release);
+            self.publish_applying();
             return Err(e);
         }
         self.log_durable = true;
@@ -571,14 +569,18 @@ impl Store for RedbStore {
         if !self.index.is_stored(seq) {
             return Ok(None);
         }
-        let loc = with_table!(self, MESSAGES, |messages| match messages.get(seq)? {
-            Some(row) => row_loc(&row.value()),
-            None => {
-                return Err(StoreError::corrupt(format!(
-                    "message {seq} is indexed but not stored"
-                )));
-            }
-        });
+        let loc = match self.staged.get(seq) {
+            Some(row) => Some(row.loc),
+            None if self.staged.holds(seq) => None,
+            None => with_table!(self, MESSAGES, |messages| messages
+                .get(seq)?
+                .map(|row| row_loc(&row.value()))),
+        };
+        let Some(loc) = loc else {
+            return Err(StoreError::corrupt(format!(
+                "message {seq} is indexed but not stored"
+            )));
+        };
         Ok(Some(record::decode_shared(self.read_record(loc)?, seq)?))
     }
 
@@ -592,22 +594,39 @@ impl Store for RedbStore {
             return self.get_opt(self.first_of_subjects(&subjects, from)?);
         }
         // Read in sequence order first: matches are usually dense.
-        let found = with_table!(self, MESSAGES, |messages| {
+        let mut scanned = 0;
+        let mut found = with_table!(self, MESSAGES, |messages| {
             let mut found = None;
-            for (scanned, entry) in messages.range(from..)?.enumerate() {
+            for entry in messages.range(from..)? {
                 let (seq, row) = entry?;
                 let (seq, row) = (seq.value(), row.value());
                 if filter == ">" || matches(filter.as_bytes(), row.4.as_bytes()) {
                     found = Some(Ok((seq, row_loc(&row))));
                     break;
                 }
-                if scanned + 1 == NEXT_SCAN_MSGS {
+                scanned += 1;
+                if scanned == NEXT_SCAN_MSGS {
                     found = Some(Err(seq + 1));
                     break;
                 }
             }
             found
         });
+        if found.is_none() {
+            // Then the rows not in redb yet, which follow.
+            for (seq, row) in self.staged.live_from(from) {
+                let subject = self.staged.subject(row);
+                if filter == ">" || matches(filter.as_bytes(), subject.as_bytes()) {
+                    found = Some(Ok((seq, row.loc)));
+                    break;
+                }
+                scanned += 1;
+                if scanned == NEXT_SCAN_MSGS {
+                    found = Some(Err(seq + 1));
+                    break;
+                }
+            }
+        }
         let resume = match found {
             None => return Ok(None),
             Some(Ok((seq, loc))) => {
@@ -639,7 +658,7 @@ impl Store for RedbStore {
             }
             return Ok(out);
         }
-        let locs = with_table!(self, MESSAGES, |messages| {
+        let mut locs = with_table!(self, MESSAGES, |messages| {
             let mut locs = Vec::with_capacity(max.min(1024));
             for entry in messages.range(from..)?.take(max) {
                 let (seq, row) = entry?;
@@ -647,6 +666,13 @@ impl Store for RedbStore {
             }
             locs
         });
+        let more = max - locs.len();
+        locs.extend(
+            self.staged
+                .live_from(from)
+                .take(more)
+                .map(|(seq, row)| (seq, row.loc)),
+        );
         let records = self.read_records(&locs)?;
         locs.iter()
             .zip(records)

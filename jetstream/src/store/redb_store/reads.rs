@@ -37,6 +37,10 @@ impl RedbStore {
                         .next()
                     {
                         Some(entry) => Some(entry?.0.value().1),
+                        // Not in redb: among the rows staged since.
+                        None if !self.staged.is_empty() && ss.last_seq >= self.staged.base() => {
+                            self.staged.first_on(subject, from)
+                        }
                         None => None,
                     }
                 };

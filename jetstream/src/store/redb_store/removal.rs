@@ -14,56 +14,66 @@ impl RedbStore {
         let ix = &mut self.index;
         let old_first = ix.first_seq;
         let mut removed = Vec::with_capacity(seqs.len());
-        let mut stale = HashSet::new();
+        let mut gone = Gone {
+            ix,
+            dirty: &mut self.dirty,
+            dirty_segments: &mut self.dirty_segments,
+            stale: HashSet::new(),
+        };
         for &seq in seqs {
-            let Some(guard) = messages.remove(seq)? else {
-                continue;
-            };
-            let (generation, _, len, _, subject) = guard.value();
-            subject_seqs.remove((subject, seq))?;
-            match ix.subjects.get_mut(subject) {
-                Some(ss) if ss.msgs > 1 => {
-                    ss.msgs -= 1;
-                    if seq == ss.first_seq || seq == ss.last_seq {
-                        Self::mark_dirty(&mut stale, subject);
-                    }
-                }
-                Some(_) => {
-                    ix.subjects.remove(subject);
-                }
-                None => {
-                    return Err(StoreError::corrupt(format!(
-                        "message {seq}: subject {subject} is not in the index"
-                    )))
-                }
+            if self.staged.holds(seq) {
+                // Its rows never reached redb.
+                let Some(row) = self.staged.remove(seq) else {
+                    continue;
+                };
+                let subject = self.staged.subject(&row);
+                gone.account(seq, row.loc.generation, row.loc.len, subject)?;
+            } else {
+                let Some(guard) = messages.remove(seq)? else {
+                    continue;
+                };
+                let (generation, _, len, _, subject) = guard.value();
+                subject_seqs.remove((subject, seq))?;
+                gone.account(seq, generation, len, subject)?;
             }
-            Self::mark_dirty(&mut self.dirty, subject);
-            if let Some(used) = ix.segments.get_mut(&generation) {
-                used.msgs = used.msgs.saturating_sub(1);
-                used.bytes = used.bytes.saturating_sub(u64::from(len));
-                self.dirty_segments.insert(generation);
-            }
-            ix.msgs = ix.msgs.saturating_sub(1);
-            ix.bytes = ix.bytes.saturating_sub(record::stored_size_of_record(len));
             removed.push(seq);
         }
+        let Gone { ix, stale, .. } = gone;
+        let mut sorted = removed.clone();
+        sorted.sort_unstable();
+        let was_removed = |seq: u64| sorted.binary_search(&seq).is_ok();
         for subject in &stale {
             let Some(ss) = ix.subjects.get_mut(subject.as_str()) else {
                 continue;
             };
+            if ss.msgs == 1 && !was_removed(ss.last_seq) {
+                ss.first_seq = ss.last_seq;
+                continue;
+            }
+            if ss.msgs == 1 && !was_removed(ss.first_seq) {
+                ss.last_seq = ss.first_seq;
+                continue;
+            }
+            // Rows staged since the checkpoint come after redb's.
+            let staged_here = !self.staged.is_empty() && ss.last_seq >= self.staged.base();
             let mut seqs =
                 subject_seqs.range((subject.as_str(), 0)..=(subject.as_str(), u64::MAX))?;
             let first = match seqs.next() {
-                Some(entry) => entry?.0.value().1,
-                None => {
-                    return Err(StoreError::corrupt(format!(
-                        "subject {subject} has no sequences"
-                    )))
-                }
+                Some(entry) => Some(entry?.0.value().1),
+                None if staged_here => self.staged.first_on(subject, 0),
+                None => None,
             };
-            let last = match seqs.next_back() {
-                Some(entry) => entry?.0.value().1,
-                None => first,
+            let Some(first) = first else {
+                return Err(StoreError::corrupt(format!(
+                    "subject {subject} has no sequences"
+                )));
+            };
+            let last = match staged_here.then(|| self.staged.last_on(subject)).flatten() {
+                Some(last) => last,
+                None => match seqs.next_back() {
+                    Some(entry) => entry?.0.value().1,
+                    None => first,
+                },
             };
             ss.first_seq = first;
             ss.last_seq = last;
@@ -74,10 +84,17 @@ impl RedbStore {
         if ix.msgs == 0 {
             ix.first_seq = ix.last_seq + 1;
             ix.first_ts = 0;
-        } else if removed.contains(&old_first) {
-            let (seq, time_ns) = match messages.first()? {
-                Some((k, v)) => (k.value(), v.value().3),
-                None => return Err(StoreError::corrupt("messages counted but none stored")),
+        } else if was_removed(old_first) {
+            let first = match messages.first()? {
+                Some((k, v)) => Some((k.value(), v.value().3)),
+                None => self
+                    .staged
+                    .live_from(0)
+                    .next()
+                    .map(|(seq, row)| (seq, row.time_ns)),
+            };
+            let Some((seq, time_ns)) = first else {
+                return Err(StoreError::corrupt("messages counted but none stored"));
             };
             ix.first_seq = seq;
             ix.first_ts = time_ns;
@@ -98,6 +115,7 @@ impl RedbStore {
     }
 
     pub(super) fn purge_all(&mut self) -> Result<u64, StoreError> {
+        self.staged.clear();
         let txn = begin(&self.db, &mut self.txn)?;
         let purged = self.index.msgs;
         if purged > 0 || !self.index.deleted.is_empty() {
@@ -150,6 +168,10 @@ impl RedbStore {
     ) -> Result<u64, StoreError> {
         let keep = keep.filter(|&k| k > 0);
         let all = filter_is_all(filter);
+        if !(all && keep.is_none() && below_seq.is_none_or(|b| b > self.index.last_seq)) {
+            // Purges read redb's rows: the staged ones go there first.
+            self.flush_staged()?;
+        }
         if all && keep.is_none() {
             match below_seq {
                 None => return self.purge_all(),
@@ -239,5 +261,46 @@ impl RedbStore {
                 None => Err(StoreError::corrupt("fewer messages stored than counted")),
             }
         })
+    }
+}
+
+/// What removing a message changes besides its rows: the totals, its
+/// subject's summary and its segment's use.
+struct Gone<'a> {
+    ix: &'a mut Index,
+    dirty: &'a mut HashSet<String>,
+    dirty_segments: &'a mut HashSet<u64>,
+    /// Subjects whose first or last sequence went.
+    stale: HashSet<String>,
+}
+
+impl Gone<'_> {
+    fn account(&mut self, seq: u64, generation: u64, len: u32, subject: &str) -> Result<(), StoreError> {
+        let ix = &mut *self.ix;
+        match ix.subjects.get_mut(subject) {
+            Some(ss) if ss.msgs > 1 => {
+                ss.msgs -= 1;
+                if seq == ss.first_seq || seq == ss.last_seq {
+                    RedbStore::mark_dirty(&mut self.stale, subject);
+                }
+            }
+            Some(_) => {
+                ix.subjects.remove(subject);
+            }
+            None => {
+                return Err(StoreError::corrupt(format!(
+                    "message {seq}: subject {subject} is not in the index"
+                )))
+            }
+        }
+        RedbStore::mark_dirty(self.dirty, subject);
+        if let Some(used) = ix.segments.get_mut(&generation) {
+            used.msgs = used.msgs.saturating_sub(1);
+            used.bytes = used.bytes.saturating_sub(u64::from(len));
+            self.dirty_segments.insert(generation);
+        }
+        ix.msgs = ix.msgs.saturating_sub(1);
+        ix.bytes = ix.bytes.saturating_sub(record::stored_size_of_record(len));
+        Ok(())
     }
 }
