@@ -8,6 +8,7 @@
 //! writer applies a whole batch of publishes, then commits once (group
 //! commit), then acks them.
 
+mod blocks;
 mod error;
 mod mem;
 mod record;
@@ -275,17 +276,11 @@ impl StoreReader {
         contain_panic(|| {
             use redb::ReadableDatabase;
             let read = self.db.begin_read()?;
-            let seqs = read.open_table(schema::SUBJECT_SEQS)?;
-            let Some(entry) = seqs.range((subject, 0)..=(subject, u64::MAX))?.next_back() else {
-                return Ok(None);
-            };
-            let seq = entry?.0.value().1;
-            let messages = read.open_table(schema::MESSAGES)?;
-            let loc = match messages.get(seq)? {
-                Some(row) => redb_store::row_loc(&row.value()),
+            let last = match read.open_table(schema::SUBJECTS)?.get(subject)? {
+                Some(row) => row.value().2,
                 None => return Ok(None),
             };
-            Ok(Some(record::decode_shared(self.segments.read(loc)?, seq)?))
+            self.read_stored(&read, last)
         })
     }
 
@@ -294,13 +289,32 @@ impl StoreReader {
         contain_panic(|| {
             use redb::ReadableDatabase;
             let read = self.db.begin_read()?;
-            let messages = read.open_table(schema::MESSAGES)?;
-            let loc = match messages.get(seq)? {
-                Some(row) => redb_store::row_loc(&row.value()),
-                None => return Ok(None),
-            };
-            Ok(Some(record::decode_shared(self.segments.read(loc)?, seq)?))
+            self.read_stored(&read, seq)
         })
+    }
+
+    /// The message at `seq` if the committed index says it is stored
+    /// (blocks keep the entries of removed messages).
+    fn read_stored(
+        &self,
+        read: &redb::ReadTransaction,
+        seq: u64,
+    ) -> Result<Option<StoredMsg>, StoreError> {
+        let mut ix = schema::Index::default();
+        if let Some(state) = read.open_table(schema::META)?.get(schema::META_STATE)? {
+            ix.decode_state(state.value())?;
+        }
+        if ix.msgs == 0 || seq < ix.first_seq || seq > ix.last_seq {
+            return Ok(None);
+        }
+        if read.open_table(schema::DELETED)?.get(seq)?.is_some() {
+            return Ok(None);
+        }
+        let blocks = read.open_table(schema::BLOCKS)?;
+        let Some((loc, _)) = schema::entry_of(&blocks, seq)? else {
+            return Ok(None);
+        };
+        Ok(Some(record::decode_shared(self.segments.read(loc)?, seq)?))
     }
 }
 

@@ -6,21 +6,28 @@ use std::collections::{BTreeSet, HashMap};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
 
+use super::blocks::{Block, BlockBuilder};
+use super::segments::Loc;
 use super::{StoreError, SubjectState};
 use crate::subject::{has_wildcard, matches};
 
-/// seq -> where the message's record is (generation, offset, length) and
-/// what removing it needs without reading it (time, subject). The record
-/// itself is in the log segment (`segments.rs`).
-pub(super) const MESSAGES: TableDefinition<u64, (u64, u64, u32, i64, &str)> =
+/// first seq of a run -> where the run's records are, with their times
+/// and subjects (`blocks.rs`). The records are in the log segments
+/// (`segments.rs`).
+pub(super) const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("msg_blocks");
+/// (subject, block) -> (): the blocks holding messages on a subject, for
+/// per-subject first/next lookups after removals. A row may outlive its
+/// subject's messages in that block (removed inside the stream); it goes
+/// with the block.
+pub(super) const SUBJECT_BLOCKS: TableDefinition<(&str, u64), ()> =
+    TableDefinition::new("subject_blocks");
+/// Format 2's row per message, read only to convert a file to format 3.
+const V2_MESSAGES: TableDefinition<u64, (u64, u64, u32, i64, &str)> =
     TableDefinition::new("msg_locations");
+const V2_SUBJECT_SEQS: TableDefinition<(&str, u64), ()> = TableDefinition::new("subject_seqs");
 /// generation -> (messages, record bytes) still stored in that segment;
 /// a sealed segment left with none is deleted at a checkpoint.
 pub(super) const SEGMENTS: TableDefinition<u64, (u64, u64)> = TableDefinition::new("segments");
-/// (subject, seq) -> (): a subject's sequences in order, for per-subject
-/// first/next lookups after removals.
-pub(super) const SUBJECT_SEQS: TableDefinition<(&str, u64), ()> =
-    TableDefinition::new("subject_seqs");
 /// subject -> (msgs, first_seq, last_seq), written once per commit.
 pub(super) const SUBJECTS: TableDefinition<&str, (u64, u64, u64)> =
     TableDefinition::new("subjects");
@@ -44,8 +51,9 @@ pub(super) const META_CONFIG: &str = "config";
 /// commit covers; the log's frames past it are replayed at open. Absent
 /// means generation 0 from its start.
 pub(super) const META_WAL_POSITION: &str = "wal_position";
-/// 1: records in redb (before segments); 2: records in log segments.
-const FORMAT_VERSION: u32 = 2;
+/// 1: records in redb (before segments); 2: records in log segments, a
+/// row per message; 3: a row per block of messages.
+const FORMAT_VERSION: u32 = 3;
 const STATE_BYTES: usize = 40;
 
 /// What the tables say, kept in memory.
@@ -151,10 +159,17 @@ pub(super) fn init(db: &Database) -> Result<bool, StoreError> {
                 if version == 1 {
                     return Err(StoreError::corrupt(
                         "store format 1, written by an earlier tern, keeps messages inside the \
-                         redb file; this tern keeps them in log segments (format 2) and does \
+                         redb file; this tern keeps them in log segments (format 3) and does \
                          not convert: back the stream up with the earlier tern \
                          (`nats stream backup`) and restore it here",
                     ));
+                }
+                if version == 2 {
+                    drop(format);
+                    drop(meta);
+                    drop(read);
+                    migrate_v2(db)?;
+                    return Ok(true);
                 }
                 if version != FORMAT_VERSION {
                     return Err(StoreError::corrupt(format!(
@@ -174,9 +189,9 @@ pub(super) fn init(db: &Database) -> Result<bool, StoreError> {
     txn.set_durability(redb::Durability::None)
         .map_err(|e| StoreError::db("making the first commit unsynced", e))?;
     {
-        txn.open_table(MESSAGES)?;
+        txn.open_table(BLOCKS)?;
         txn.open_table(SEGMENTS)?;
-        txn.open_table(SUBJECT_SEQS)?;
+        txn.open_table(SUBJECT_BLOCKS)?;
         txn.open_table(SUBJECTS)?;
         txn.open_table(DELETED)?;
         let mut meta = txn.open_table(META)?;
@@ -213,11 +228,11 @@ pub(super) fn load_index(db: &Database) -> Result<Index, StoreError> {
         ix.deleted.insert(entry?.0.value());
     }
     if ix.msgs > 0 {
-        let messages = read.open_table(MESSAGES)?;
-        let first = messages.get(ix.first_seq)?.ok_or_else(|| {
+        let blocks = read.open_table(BLOCKS)?;
+        let first = entry_of(&blocks, ix.first_seq)?.ok_or_else(|| {
             StoreError::corrupt(format!("first message {} is not stored", ix.first_seq))
         })?;
-        ix.first_ts = first.value().3;
+        ix.first_ts = first.1;
     }
     for entry in read.open_table(SEGMENTS)?.iter()? {
         let (generation, row) = entry?;
@@ -266,4 +281,101 @@ pub(super) fn decode_wal_position(bytes: &[u8]) -> Result<(u64, u64), StoreError
     let generation = <[u8; 8]>::try_from(bytes.get(..8).ok_or_else(bad)?).map_err(|_| bad())?;
     let offset = <[u8; 8]>::try_from(bytes.get(8..16).ok_or_else(bad)?).map_err(|_| bad())?;
     Ok((u64::from_le_bytes(generation), u64::from_le_bytes(offset)))
+}
+
+/// The block row covering `seq`, if there is one: (key, value).
+pub(super) fn block_row<T>(
+    blocks: &T,
+    seq: u64,
+) -> Result<Option<(u64, redb::AccessGuard<'_, &'static [u8]>)>, StoreError>
+where
+    T: ReadableTable<u64, &'static [u8]>,
+{
+    let Some(row) = blocks.range(..=seq)?.next_back() else {
+        return Ok(None);
+    };
+    let (key, value) = row?;
+    let key = key.value();
+    let covers = Block::parse(key, value.value())?.covers(seq);
+    Ok(covers.then_some((key, value)))
+}
+
+/// Where the record of `seq` is, and its time, from its block.
+pub(super) fn entry_of<T>(blocks: &T, seq: u64) -> Result<Option<(Loc, i64)>, StoreError>
+where
+    T: ReadableTable<u64, &'static [u8]>,
+{
+    match block_row(blocks, seq)? {
+        Some((key, value)) => {
+            let e = Block::parse(key, value.value())?.entry(seq)?;
+            Ok(Some((e.loc, e.time_ns)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Converts a format 2 file (a row per message) to format 3 (a row per
+/// block), in one durable commit: the messages' records do not move.
+fn migrate_v2(db: &Database) -> Result<(), StoreError> {
+    let mut txn = db.begin_write()?;
+    txn.set_quick_repair(true);
+    {
+        let old = txn.open_table(V2_MESSAGES)?;
+        let mut blocks = txn.open_table(BLOCKS)?;
+        let mut subject_blocks = txn.open_table(SUBJECT_BLOCKS)?;
+        let mut builder = BlockBuilder::default();
+        let mut subjects: Vec<String> = Vec::new();
+        let mut flush = |builder: &mut BlockBuilder,
+                         subjects: &mut Vec<String>|
+         -> Result<(), StoreError> {
+            if builder.is_empty() {
+                return Ok(());
+            }
+            let (key, value) = builder.finish();
+            blocks.insert(key, value.as_slice())?;
+            subjects.sort_unstable();
+            subjects.dedup();
+            for s in subjects.drain(..) {
+                subject_blocks.insert((s.as_str(), key), ())?;
+            }
+            Ok(())
+        };
+        let mut next_seq = None;
+        let mut from = 0;
+        loop {
+            // Read a chunk, then write: no row of the table being read is
+            // held while the transaction writes.
+            let mut chunk = Vec::with_capacity(4096);
+            for row in old.range(from..)?.take(4096) {
+                let (seq, row) = row?;
+                let (generation, offset, len, time_ns, subject) = row.value();
+                let loc = Loc {
+                    generation,
+                    offset,
+                    len,
+                };
+                chunk.push((seq.value(), loc, time_ns, subject.to_owned()));
+            }
+            let Some(last) = chunk.last().map(|c| c.0) else {
+                break;
+            };
+            from = last + 1;
+            for (seq, loc, time_ns, subject) in chunk {
+                // Blocks cover consecutive sequences: a removed one ends it.
+                if next_seq != Some(seq) || !builder.fits(loc) {
+                    flush(&mut builder, &mut subjects)?;
+                }
+                builder.push(seq, loc, time_ns, &subject);
+                subjects.push(subject);
+                next_seq = Some(seq + 1);
+            }
+        }
+        flush(&mut builder, &mut subjects)?;
+    }
+    txn.delete_table(V2_MESSAGES)?;
+    txn.delete_table(V2_SUBJECT_SEQS)?;
+    txn.open_table(META)?
+        .insert(META_FORMAT, FORMAT_VERSION.to_le_bytes().as_slice())?;
+    txn.commit()?;
+    Ok(())
 }

@@ -144,23 +144,42 @@ impl RedbStore {
             .store(behind, std::sync::atomic::Ordering::Release);
     }
 
-    /// Writes the staged message rows into the write transaction.
+    /// Writes the staged message rows into the write transaction, as
+    /// index blocks (a block wholly below the first sequence is left out:
+    /// those messages are gone already). Each subject a block names gets
+    /// its `SUBJECT_BLOCKS` row.
     pub(super) fn flush_staged(&mut self) -> Result<(), StoreError> {
         if self.staged.is_empty() {
             return Ok(());
         }
         let txn = begin(&self.db, &mut self.txn)?;
-        let mut messages = txn.open_table(MESSAGES)?;
-        let mut subject_seqs = txn.open_table(SUBJECT_SEQS)?;
+        let mut blocks = txn.open_table(BLOCKS)?;
+        let mut subject_blocks = txn.open_table(SUBJECT_BLOCKS)?;
+        let first_seq = self.index.first_seq;
+        let mut builder = BlockBuilder::default();
+        let mut put = |builder: &mut BlockBuilder, end: u64| {
+            if builder.is_empty() {
+                return Ok::<_, StoreError>(());
+            }
+            let (key, value) = builder.finish();
+            if end > first_seq {
+                for subject in Block::parse(key, &value)?.subjects()? {
+                    subject_blocks.insert((subject, key), ())?;
+                }
+                blocks.insert(key, value.as_slice())?;
+            }
+            Ok(())
+        };
         let mut rows = self.staged.drain();
+        let mut end = 0;
         while let Some((seq, row, subject)) = rows.next_row() {
-            let loc = row.loc;
-            messages.insert(
-                seq,
-                (loc.generation, loc.offset, loc.len, row.time_ns, subject),
-            )?;
-            subject_seqs.insert((subject, seq), ())?;
+            if !builder.fits(row.loc) {
+                put(&mut builder, end)?;
+            }
+            builder.push(seq, row.loc, row.time_ns, subject);
+            end = seq + 1;
         }
+        put(&mut builder, end)?;
         Ok(())
     }
 
@@ -214,8 +233,8 @@ impl RedbStore {
             let position = encode_wal_position(self.wal.generation(), self.wal.written_len());
             meta.insert(META_WAL_POSITION, position.as_slice())?;
             if self.dropped_tables {
-                txn.open_table(MESSAGES)?;
-                txn.open_table(SUBJECT_SEQS)?;
+                txn.open_table(BLOCKS)?;
+                txn.open_table(SUBJECT_BLOCKS)?;
                 txn.open_table(DELETED)?;
             }
         }

@@ -19,10 +19,11 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Wri
 
 use super::mem::NEXT_SCAN_MSGS;
 use super::record;
+use super::blocks::{Block, BlockBuilder};
 use super::schema::{
-    encode_wal_position, init, load_index, load_wal_position, subject_row, Index, CONSUMERS,
-    DELETED, MESSAGES, META, META_CONFIG, META_STATE, META_WAL_POSITION, MSG_IDS, SEGMENTS,
-    SUBJECTS, SUBJECT_SEQS,
+    encode_wal_position, init, load_index, load_wal_position, subject_row, Index, BLOCKS,
+    CONSUMERS, DELETED, META, META_CONFIG, META_STATE, META_WAL_POSITION, MSG_IDS, SEGMENTS,
+    SUBJECTS, SUBJECT_BLOCKS,
 };
 use super::segments::{Loc, SegmentFiles, SEGMENT_BYTES};
 use super::wal::{LogDamage, Op, Wal};
@@ -50,20 +51,23 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// uncommitted writes are seen) or else on a read transaction that ends
 /// with the call: an open read transaction would stop page reuse.
 macro_rules! with_table {
-    ($store:expr, $def:expr, |$table:ident| $body:expr) => {
+    ($store:expr, $($def:expr),+; |$($table:ident),+| $body:expr) => {
         match &$store.txn {
             Some(txn) => {
-                let $table = txn.open_table($def)?;
+                $(let $table = txn.open_table($def)?;)+
                 let out = $body;
                 out
             }
             None => {
                 let read = $store.db.begin_read()?;
-                let $table = read.open_table($def)?;
+                $(let $table = read.open_table($def)?;)+
                 let out = $body;
                 out
             }
         }
+    };
+    ($store:expr, $def:expr, |$table:ident| $body:expr) => {
+        with_table!($store, $def; |$table| $body)
     };
 }
 
@@ -72,7 +76,6 @@ mod reads;
 mod removal;
 mod staged;
 
-pub(in crate::store) use reads::row_loc;
 
 /// What `RedbStore::peek` read.
 #[derive(Debug)]
@@ -569,14 +572,7 @@ impl Store for RedbStore {
         if !self.index.is_stored(seq) {
             return Ok(None);
         }
-        let loc = match self.staged.get(seq) {
-            Some(row) => Some(row.loc),
-            None if self.staged.holds(seq) => None,
-            None => with_table!(self, MESSAGES, |messages| messages
-                .get(seq)?
-                .map(|row| row_loc(&row.value()))),
-        };
-        let Some(loc) = loc else {
+        let Some(loc) = self.locate(seq)? else {
             return Err(StoreError::corrupt(format!(
                 "message {seq} is indexed but not stored"
             )));
@@ -595,38 +591,19 @@ impl Store for RedbStore {
         }
         // Read in sequence order first: matches are usually dense.
         let mut scanned = 0;
-        let mut found = with_table!(self, MESSAGES, |messages| {
-            let mut found = None;
-            for entry in messages.range(from..)? {
-                let (seq, row) = entry?;
-                let (seq, row) = (seq.value(), row.value());
-                if filter == ">" || matches(filter.as_bytes(), row.4.as_bytes()) {
-                    found = Some(Ok((seq, row_loc(&row))));
-                    break;
-                }
-                scanned += 1;
-                if scanned == NEXT_SCAN_MSGS {
-                    found = Some(Err(seq + 1));
-                    break;
-                }
+        let mut found: Option<Result<(u64, Loc), u64>> = None;
+        self.walk(from, |seq, loc, subject| {
+            if filter == ">" || matches(filter.as_bytes(), subject.as_bytes()) {
+                found = Some(Ok((seq, loc)));
+                return false;
             }
-            found
-        });
-        if found.is_none() {
-            // Then the rows not in redb yet, which follow.
-            for (seq, row) in self.staged.live_from(from) {
-                let subject = self.staged.subject(row);
-                if filter == ">" || matches(filter.as_bytes(), subject.as_bytes()) {
-                    found = Some(Ok((seq, row.loc)));
-                    break;
-                }
-                scanned += 1;
-                if scanned == NEXT_SCAN_MSGS {
-                    found = Some(Err(seq + 1));
-                    break;
-                }
+            scanned += 1;
+            if scanned == NEXT_SCAN_MSGS {
+                found = Some(Err(seq + 1));
+                return false;
             }
-        }
+            true
+        })?;
         let resume = match found {
             None => return Ok(None),
             Some(Ok((seq, loc))) => {
@@ -658,21 +635,11 @@ impl Store for RedbStore {
             }
             return Ok(out);
         }
-        let mut locs = with_table!(self, MESSAGES, |messages| {
-            let mut locs = Vec::with_capacity(max.min(1024));
-            for entry in messages.range(from..)?.take(max) {
-                let (seq, row) = entry?;
-                locs.push((seq.value(), row_loc(&row.value())));
-            }
-            locs
-        });
-        let more = max - locs.len();
-        locs.extend(
-            self.staged
-                .live_from(from)
-                .take(more)
-                .map(|(seq, row)| (seq, row.loc)),
-        );
+        let mut locs = Vec::with_capacity(max.min(1024));
+        self.walk(from, |seq, loc, _| {
+            locs.push((seq, loc));
+            locs.len() < max
+        })?;
         let records = self.read_records(&locs)?;
         locs.iter()
             .zip(records)

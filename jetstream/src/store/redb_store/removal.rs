@@ -3,113 +3,155 @@
 //! batch.
 
 use super::*;
+use crate::store::schema::block_row;
 
 impl RedbStore {
     /// Removes the given sequences (absent ones are skipped), then settles
     /// per-subject first/last, `first_seq` and the gaps once for the batch.
     pub(super) fn remove_seqs(&mut self, seqs: &[u64]) -> Result<u64, StoreError> {
-        let txn = begin(&self.db, &mut self.txn)?;
-        let mut messages = txn.open_table(MESSAGES)?;
-        let mut subject_seqs = txn.open_table(SUBJECT_SEQS)?;
-        let ix = &mut self.index;
-        let old_first = ix.first_seq;
+        let old_first = self.index.first_seq;
         let mut removed = Vec::with_capacity(seqs.len());
-        let mut gone = Gone {
-            ix,
-            dirty: &mut self.dirty,
-            dirty_segments: &mut self.dirty_segments,
-            stale: HashSet::new(),
+        // Each removal is accounted from its entry (segment, size,
+        // subject) and entered as a gap at once, so a sequence listed
+        // twice goes once; the gaps below the new first are let go after.
+        let stale = {
+            let txn = begin(&self.db, &mut self.txn)?;
+            let blocks = txn.open_table(BLOCKS)?;
+            let mut gone = Gone {
+                ix: &mut self.index,
+                dirty: &mut self.dirty,
+                dirty_segments: &mut self.dirty_segments,
+                stale: HashSet::new(),
+            };
+            let mut current: Option<(u64, redb::AccessGuard<'_, &'static [u8]>)> = None;
+            for &seq in seqs {
+                if !gone.ix.is_stored(seq) {
+                    continue;
+                }
+                if self.staged.holds(seq) {
+                    // Its entry never reached redb.
+                    let Some(row) = self.staged.remove(seq) else {
+                        continue;
+                    };
+                    let subject = self.staged.subject(&row);
+                    gone.account(seq, row.loc.generation, row.loc.len, subject)?;
+                } else {
+                    let covered = current
+                        .as_ref()
+                        .is_some_and(|(key, value)| {
+                            Block::parse(*key, value.value()).is_ok_and(|b| b.covers(seq))
+                        });
+                    if !covered {
+                        current = block_row(&blocks, seq)?;
+                    }
+                    let Some((key, value)) = &current else {
+                        return Err(StoreError::corrupt(format!(
+                            "message {seq} is indexed but in no index block"
+                        )));
+                    };
+                    let e = Block::parse(*key, value.value())?.entry(seq)?;
+                    gone.account(seq, e.loc.generation, e.loc.len, e.subject)?;
+                }
+                gone.ix.deleted.insert(seq);
+                removed.push(seq);
+            }
+            gone.stale
         };
-        for &seq in seqs {
-            if self.staged.holds(seq) {
-                // Its rows never reached redb.
-                let Some(row) = self.staged.remove(seq) else {
-                    continue;
-                };
-                let subject = self.staged.subject(&row);
-                gone.account(seq, row.loc.generation, row.loc.len, subject)?;
-            } else {
-                let Some(guard) = messages.remove(seq)? else {
-                    continue;
-                };
-                let (generation, _, len, _, subject) = guard.value();
-                subject_seqs.remove((subject, seq))?;
-                gone.account(seq, generation, len, subject)?;
-            }
-            removed.push(seq);
+        if removed.is_empty() {
+            return Ok(0);
         }
-        let Gone { ix, stale, .. } = gone;
-        let mut sorted = removed.clone();
-        sorted.sort_unstable();
-        let was_removed = |seq: u64| sorted.binary_search(&seq).is_ok();
+        removed.sort_unstable();
+        let was_removed = |seq: u64| removed.binary_search(&seq).is_ok();
+
+        // The new first sequence, and the gaps below it let go.
+        let ix = &mut self.index;
+        if ix.msgs == 0 {
+            ix.first_seq = ix.last_seq + 1;
+            ix.first_ts = 0;
+        } else if ix.deleted.contains(&old_first) {
+            let mut first = old_first;
+            for &gap in ix.deleted.range(old_first..) {
+                if gap != first {
+                    break;
+                }
+                first += 1;
+            }
+            ix.first_seq = first;
+        }
+        let new_first = ix.first_seq;
+        let kept = ix.deleted.split_off(&new_first);
+        let below = std::mem::replace(&mut ix.deleted, kept);
+        if ix.msgs > 0 && new_first != old_first {
+            let Some((_, time_ns)) = self.locate_with_time(new_first)? else {
+                return Err(StoreError::corrupt("messages counted but none stored"));
+            };
+            self.index.first_ts = time_ns;
+        }
+
+        // Subjects whose first or last went: found again in the index.
+        let mut bounds = Vec::with_capacity(stale.len());
         for subject in &stale {
-            let Some(ss) = ix.subjects.get_mut(subject.as_str()) else {
+            let Some(ss) = self.index.subjects.get(subject.as_str()).copied() else {
                 continue;
             };
+            let (mut first, mut last) = (Some(ss.first_seq), Some(ss.last_seq));
             if ss.msgs == 1 && !was_removed(ss.last_seq) {
-                ss.first_seq = ss.last_seq;
-                continue;
+                first = last;
+            } else if ss.msgs == 1 && !was_removed(ss.first_seq) {
+                last = first;
+            } else {
+                if was_removed(ss.first_seq) {
+                    first = self.subject_next(subject, ss.first_seq + 1)?;
+                }
+                if was_removed(ss.last_seq) {
+                    last = self.subject_last(subject)?;
+                }
             }
-            if ss.msgs == 1 && !was_removed(ss.first_seq) {
-                ss.last_seq = ss.first_seq;
-                continue;
-            }
-            // Rows staged since the checkpoint come after redb's.
-            let staged_here = !self.staged.is_empty() && ss.last_seq >= self.staged.base();
-            let mut seqs =
-                subject_seqs.range((subject.as_str(), 0)..=(subject.as_str(), u64::MAX))?;
-            let first = match seqs.next() {
-                Some(entry) => Some(entry?.0.value().1),
-                None if staged_here => self.staged.first_on(subject, 0),
-                None => None,
-            };
-            let Some(first) = first else {
+            let (Some(first), Some(last)) = (first, last) else {
                 return Err(StoreError::corrupt(format!(
                     "subject {subject} has no sequences"
                 )));
             };
-            let last = match staged_here.then(|| self.staged.last_on(subject)).flatten() {
-                Some(last) => last,
-                None => match seqs.next_back() {
-                    Some(entry) => entry?.0.value().1,
-                    None => first,
-                },
-            };
-            ss.first_seq = first;
-            ss.last_seq = last;
+            bounds.push((subject, first, last));
         }
-        if removed.is_empty() {
-            return Ok(0);
+        for (subject, first, last) in bounds {
+            if let Some(ss) = self.index.subjects.get_mut(subject.as_str()) {
+                ss.first_seq = first;
+                ss.last_seq = last;
+            }
         }
-        if ix.msgs == 0 {
-            ix.first_seq = ix.last_seq + 1;
-            ix.first_ts = 0;
-        } else if was_removed(old_first) {
-            let first = match messages.first()? {
-                Some((k, v)) => Some((k.value(), v.value().3)),
-                None => self
-                    .staged
-                    .live_from(0)
-                    .next()
-                    .map(|(seq, row)| (seq, row.time_ns)),
-            };
-            let Some((seq, time_ns)) = first else {
-                return Err(StoreError::corrupt("messages counted but none stored"));
-            };
-            ix.first_seq = seq;
-            ix.first_ts = time_ns;
-        }
+
+        let txn = begin(&self.db, &mut self.txn)?;
         let mut deleted = txn.open_table(DELETED)?;
-        if ix.first_seq != old_first {
-            let kept = ix.deleted.split_off(&ix.first_seq);
-            for &seq in &ix.deleted {
+        for &seq in &below {
+            if !was_removed(seq) {
                 deleted.remove(seq)?;
             }
-            ix.deleted = kept;
         }
-        for &seq in removed.iter().filter(|&&s| s > ix.first_seq) {
-            ix.deleted.insert(seq);
+        for &seq in removed.iter().filter(|&&s| s > new_first) {
             deleted.insert(seq, ())?;
+        }
+        if new_first > old_first {
+            // Blocks wholly below the first sequence go, with the rows
+            // naming them.
+            let mut blocks = txn.open_table(BLOCKS)?;
+            let mut subject_blocks = txn.open_table(SUBJECT_BLOCKS)?;
+            let mut passed: Vec<(u64, Vec<String>)> = Vec::new();
+            for row in blocks.range(..new_first)? {
+                let (key, value) = row?;
+                let block = Block::parse(key.value(), value.value())?;
+                if block.end() > new_first {
+                    break;
+                }
+                let subjects = block.subjects()?.into_iter().map(str::to_owned).collect();
+                passed.push((block.key(), subjects));
+            }
+            for (key, subjects) in passed {
+                blocks.remove(key)?;
+                for subject in subjects {
+                    subject_blocks.remove((subject.as_str(), key))?;
+                }
+            }
         }
         Ok(removed.len() as u64)
     }
@@ -119,8 +161,8 @@ impl RedbStore {
         let txn = begin(&self.db, &mut self.txn)?;
         let purged = self.index.msgs;
         if purged > 0 || !self.index.deleted.is_empty() {
-            txn.delete_table(MESSAGES)?;
-            txn.delete_table(SUBJECT_SEQS)?;
+            txn.delete_table(BLOCKS)?;
+            txn.delete_table(SUBJECT_BLOCKS)?;
             txn.delete_table(SUBJECTS)?;
             txn.delete_table(DELETED)?;
             self.dropped_tables = true;
@@ -144,15 +186,14 @@ impl RedbStore {
     pub(super) fn purge_below(&mut self, cutoff: u64) -> Result<u64, StoreError> {
         let mut purged = 0;
         loop {
-            let chunk = {
-                let txn = begin(&self.db, &mut self.txn)?;
-                let messages = txn.open_table(MESSAGES)?;
-                let mut chunk = Vec::with_capacity(PURGE_CHUNK);
-                for entry in messages.range(..cutoff)?.take(PURGE_CHUNK) {
-                    chunk.push(entry?.0.value());
+            let mut chunk = Vec::with_capacity(PURGE_CHUNK);
+            self.walk(self.index.first_seq, |seq, _, _| {
+                if seq >= cutoff {
+                    return false;
                 }
-                chunk
-            };
+                chunk.push(seq);
+                chunk.len() < PURGE_CHUNK
+            })?;
             if chunk.is_empty() {
                 return Ok(purged);
             }
@@ -217,15 +258,14 @@ impl RedbStore {
         // so every sequence is gathered before `below` applies.
         let limit = if keep.is_some() { u64::MAX } else { below };
         let mut seqs = Vec::new();
-        {
-            let txn = begin(&self.db, &mut self.txn)?;
-            let subject_seqs = txn.open_table(SUBJECT_SEQS)?;
-            for (subject, ss) in subjects.iter().filter(|(_, ss)| ss.first_seq < limit) {
-                let start = (subject.as_str(), ss.first_seq);
-                for entry in subject_seqs.range(start..(subject.as_str(), limit))? {
-                    seqs.push(entry?.0.value().1);
+        for (subject, ss) in subjects.iter().filter(|(_, ss)| ss.first_seq < limit) {
+            self.walk_subject(subject, ss.first_seq, |seq| {
+                if seq >= limit {
+                    return false;
                 }
-            }
+                seqs.push(seq);
+                true
+            })?;
         }
         seqs.sort_unstable();
         if let Some(keep) = keep {
@@ -243,24 +283,25 @@ impl RedbStore {
     }
 
     /// The oldest sequence among the newest `keep` messages; `None` when
-    /// `keep` covers them all.
+    /// `keep` covers them all. Counted down from the last in memory: the
+    /// stored sequences are the span less the gaps.
     pub(super) fn oldest_of_newest(&self, keep: u64) -> Result<Option<u64>, StoreError> {
-        if keep >= self.index.msgs {
+        let ix = &self.index;
+        if keep >= ix.msgs || keep == 0 {
             return Ok(None);
         }
-        let skip = self.index.msgs - keep;
-        with_table!(self, MESSAGES, |messages| {
-            let mut range = messages.range::<u64>(..)?;
-            let entry = if keep <= skip {
-                range.nth_back(usize::try_from(keep - 1).unwrap_or(usize::MAX))
-            } else {
-                range.nth(usize::try_from(skip).unwrap_or(usize::MAX))
-            };
-            match entry {
-                Some(entry) => Ok(Some(entry?.0.value())),
-                None => Err(StoreError::corrupt("fewer messages stored than counted")),
+        let mut counted = 0;
+        let mut seq = ix.last_seq;
+        while seq >= ix.first_seq {
+            if !ix.deleted.contains(&seq) {
+                counted += 1;
+                if counted == keep {
+                    return Ok(Some(seq));
+                }
             }
-        })
+            seq -= 1;
+        }
+        Err(StoreError::corrupt("fewer messages stored than counted"))
     }
 }
 

@@ -38,11 +38,6 @@ impl Staged {
         self.rows.is_empty()
     }
 
-    /// The first staged sequence (when there is one).
-    pub(super) fn base(&self) -> u64 {
-        self.base
-    }
-
     /// Whether `seq` has a row here (live or not).
     pub(super) fn holds(&self, seq: u64) -> bool {
         seq >= self.base && seq - self.base < self.rows.len() as u64
@@ -109,13 +104,6 @@ impl Staged {
             .map(move |(i, row)| (base + i as u64, row))
     }
 
-    /// The first live sequence >= `from` on `subject`.
-    pub(super) fn first_on(&self, subject: &str, from: u64) -> Option<u64> {
-        self.live_from(from)
-            .find(|(_, row)| self.subject(row) == subject)
-            .map(|(seq, _)| seq)
-    }
-
     /// The last live sequence on `subject`.
     pub(super) fn last_on(&self, subject: &str) -> Option<u64> {
         let base = self.base;
@@ -148,18 +136,15 @@ pub(super) struct Drain<'a> {
 }
 
 impl Drain<'_> {
-    /// The next live row: (sequence, row, subject).
+    /// The next row, live or not: (sequence, row, subject). Index blocks
+    /// cover consecutive sequences, so removed ones are handed out too.
     pub(super) fn next_row(&mut self) -> Option<(u64, Row, &str)> {
-        loop {
-            let row = self.staged.rows.pop_front()?;
-            let seq = self.seq;
-            self.seq += 1;
-            if row.live {
-                let at = row.name_at as usize;
-                let bytes = &self.staged.names[at..at + row.name_len as usize];
-                return Some((seq, row, std::str::from_utf8(bytes).unwrap_or_default()));
-            }
-        }
+        let row = self.staged.rows.pop_front()?;
+        let seq = self.seq;
+        self.seq += 1;
+        let at = row.name_at as usize;
+        let bytes = &self.staged.names[at..at + row.name_len as usize];
+        Some((seq, row, std::str::from_utf8(bytes).unwrap_or_default()))
     }
 }
 
@@ -189,8 +174,6 @@ mod tests {
         s.push(7, "a", 3, loc(120));
         assert!(s.holds(5) && s.holds(7) && !s.holds(4) && !s.holds(8));
         assert_eq!(s.get(6).map(|r| s.subject(r)), Some("b.c"));
-        assert_eq!(s.first_on("a", 0), Some(5));
-        assert_eq!(s.first_on("a", 6), Some(7));
         assert_eq!(s.last_on("a"), Some(7));
         assert_eq!(s.remove(7).map(|r| r.loc.offset), Some(120));
         assert!(s.remove(7).is_none());
@@ -201,7 +184,7 @@ mod tests {
     }
 
     #[test]
-    fn draining_yields_the_live_rows_and_empties() {
+    fn draining_yields_every_row_and_empties() {
         let mut s = Staged::default();
         s.push(1, "x", 1, loc(16));
         s.push(2, "y", 2, loc(26));
@@ -210,14 +193,17 @@ mod tests {
         let mut got = Vec::new();
         {
             let mut d = s.drain();
-            while let Some((seq, _, subject)) = d.next_row() {
-                got.push((seq, subject.to_string()));
+            while let Some((seq, row, subject)) = d.next_row() {
+                got.push((seq, row.live, subject.to_string()));
             }
         }
-        assert_eq!(got, vec![(1, "x".to_string()), (3, "z".to_string())]);
+        let want = [(1, true, "x"), (2, false, "y"), (3, true, "z")];
+        let want: Vec<(u64, bool, String)> =
+            want.iter().map(|&(q, l, s)| (q, l, s.to_string())).collect();
+        assert_eq!(got, want);
         assert!(s.is_empty());
         s.push(9, "w", 4, loc(46));
-        assert_eq!(s.base(), 9);
+        assert!(s.holds(9) && !s.holds(3));
         assert_eq!(s.get(9).map(|r| s.subject(r)), Some("w"));
     }
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 
-use super::super::schema::{MESSAGES, META, META_FORMAT};
+use super::super::schema::{entry_of, BLOCKS, META, META_FORMAT};
 use super::*;
 
 #[test]
@@ -96,10 +96,9 @@ fn clobber(path: &Path, seq: u64) {
     let (generation, offset, len) = {
         let db = redb::Database::create(path).expect("db");
         let read = redb::ReadableDatabase::begin_read(&db).expect("read");
-        let table = read.open_table(MESSAGES).expect("table");
-        let row = table.get(seq).expect("get").expect("stored");
-        let (g, o, l, _, _) = row.value();
-        (g, o, l)
+        let table = read.open_table(BLOCKS).expect("table");
+        let (loc, _) = entry_of(&table, seq).expect("get").expect("stored");
+        (loc.generation, loc.offset, loc.len)
     };
     let sealed = path.with_extension(format!("{generation}.seg"));
     let file_path = if sealed.exists() {
@@ -161,12 +160,78 @@ fn other_format_versions_are_refused() {
         let txn = db.begin_write().expect("txn");
         txn.open_table(META)
             .expect("table")
-            .insert(META_FORMAT, 3u32.to_le_bytes().as_slice())
+            .insert(META_FORMAT, 4u32.to_le_bytes().as_slice())
             .expect("insert");
         txn.commit().expect("commit");
     }
     let err = RedbStore::open(&path).err().expect("refused");
-    assert!(err.to_string().contains("format 3"), "{err}");
+    assert!(err.to_string().contains("format 4"), "{err}");
+}
+
+/// A file of format 2 (a row per message) is converted to blocks at open
+/// and reads as it did.
+#[test]
+fn the_row_per_message_format_is_converted() {
+    const V2_MESSAGES: redb::TableDefinition<u64, (u64, u64, u32, i64, &str)> =
+        redb::TableDefinition::new("msg_locations");
+    const V2_SUBJECT_SEQS: redb::TableDefinition<(&str, u64), ()> =
+        redb::TableDefinition::new("subject_seqs");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = db_path(&dir);
+    let mut s = open(&path);
+    for i in 0..300 {
+        put(&mut s, ["a.1", "a.2", "b.1"][i % 3], &format!("m{i}"), i as i64);
+    }
+    for seq in [1, 2, 50, 51, 52, 200] {
+        s.remove(seq).expect("remove");
+    }
+    s.sync().expect("sync");
+    let before = snapshot(&s);
+    drop(s);
+    // Written back as format 2 wrote it: a row per stored message.
+    {
+        let db = redb::Database::create(&path).expect("db");
+        let txn = db.begin_write().expect("txn");
+        {
+            let blocks = txn.open_table(BLOCKS).expect("blocks");
+            let mut rows = txn.open_table(V2_MESSAGES).expect("rows");
+            let mut seqs = txn.open_table(V2_SUBJECT_SEQS).expect("seqs");
+            for seq in 3..=300u64 {
+                if [50, 51, 52, 200].contains(&seq) {
+                    continue;
+                }
+                let block = super::super::schema::block_row(&blocks, seq)
+                    .expect("read")
+                    .expect("block");
+                let (l, time_ns, subject) = {
+                    let b = super::super::blocks::Block::parse(block.0, block.1.value())
+                        .expect("parse");
+                    let e = b.entry(seq).expect("entry");
+                    (e.loc, e.time_ns, e.subject.to_string())
+                };
+                drop(block);
+                rows.insert(seq, (l.generation, l.offset, l.len, time_ns, subject.as_str()))
+                    .expect("insert");
+                seqs.insert((subject.as_str(), seq), ()).expect("insert");
+            }
+        }
+        txn.delete_table(BLOCKS).expect("delete");
+        txn.delete_table(super::super::schema::SUBJECT_BLOCKS)
+            .expect("delete");
+        txn.open_table(META)
+            .expect("table")
+            .insert(META_FORMAT, 2u32.to_le_bytes().as_slice())
+            .expect("insert");
+        txn.commit().expect("commit");
+    }
+    let mut s = open(&path);
+    assert_eq!(snapshot(&s), before);
+    s.remove(3).expect("remove");
+    put(&mut s, "a.1", "after", 999);
+    s.sync().expect("sync");
+    let after = snapshot(&s);
+    drop(s);
+    assert_eq!(snapshot(&open(&path)), after);
 }
 
 /// A stream file of the format before segments is refused with what to
