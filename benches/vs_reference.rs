@@ -147,7 +147,7 @@ fn main() {
         consume_workloads(&tern_bin, reference.as_deref(), rounds);
     }
     if only.as_deref().is_none_or(|o| o.contains("kv")) {
-        kv_workloads(&tern_bin, reference.as_deref(), rounds);
+        kv_workloads(&tern_bin, reference.as_deref(), rounds, only.as_deref());
     }
     if only.as_deref().is_none_or(|o| o.contains("obj")) {
         obj_workloads(&tern_bin, reference.as_deref(), rounds);
@@ -745,7 +745,7 @@ type KvRun = (&'static str, &'static str, Better, fn(u16) -> f64);
 /// The KV over the network, as the clients put (publish with a reply,
 /// durable on tern) and get (direct get), one client and eight; watch
 /// latency; and the in-process API.
-fn kv_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize) {
+fn kv_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize, only: Option<&str>) {
     use support::kv;
     let dirs: Vec<tempfile::TempDir> = (0..2)
         .map(|_| tempfile::tempdir().expect("tempdir"))
@@ -755,7 +755,19 @@ fn kv_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize) {
     let tern = ServerProcess::start_with("tern-kv", tern_bin, &["-js", "-sd", &d0]).expect("tern");
     let nats = reference
         .map(|b| ServerProcess::start_with("nats-kv", b, &["-js", "-sd", &d1]).expect("nats"));
+    // tern relaxed as the reference's default is (`sync_interval` 2m).
+    let relaxed_dir = tempfile::tempdir().expect("tempdir");
+    let relaxed_conf = relaxed_dir.path().join("relaxed.conf");
+    let relaxed_text = format!(
+        "jetstream {{\n  store_dir: \"{}\"\n  sync_interval: \"2m\"\n}}\n",
+        relaxed_dir.path().display()
+    );
+    std::fs::write(&relaxed_conf, relaxed_text).expect("write config");
+    let relaxed_path = relaxed_conf.to_string_lossy().into_owned();
+    let tern_relaxed =
+        ServerProcess::start_with("tern-kv-2m", tern_bin, &["-c", &relaxed_path]).expect("tern");
     kv::recreate_bucket(tern.port);
+    kv::recreate_bucket(tern_relaxed.port);
     if let Some(n) = &nats {
         kv::recreate_bucket(n.port);
     }
@@ -777,22 +789,45 @@ fn kv_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize) {
         }),
     ];
     for (name, unit, better, run) in runs {
-        let (mut t, mut r) = (Vec::new(), Vec::new());
+        // `BENCH_ONLY=kv` runs them all; a longer filter picks some.
+        if only.is_some_and(|o| o != "kv" && !name.contains(o)) {
+            continue;
+        }
+        // Reads do not depend on how writes are synced.
+        let writes = !name.contains("get");
+        let (mut t, mut r, mut tr) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
             t.push(run(tern.port));
+            if writes {
+                tr.push(run(tern_relaxed.port));
+            }
             if let Some(n) = &nats {
                 r.push(run(n.port));
             }
         }
+        let reference = (!r.is_empty()).then(|| median(&mut r));
         let w = Workload {
             name,
             unit,
             better,
             run: |_| 0.0,
         };
-        report(&w, median(&mut t), (!r.is_empty()).then(|| median(&mut r)));
+        report(&w, median(&mut t), reference);
+        if writes {
+            let label = format!("{name} (both sync_interval 2m)");
+            let w = Workload {
+                name: Box::leak(label.into_boxed_str()),
+                unit,
+                better,
+                run: |_| 0.0,
+            };
+            report(&w, median(&mut tr), reference);
+        }
     }
-    drop((tern, nats));
+    drop((tern, tern_relaxed, nats));
+    if only.is_some_and(|o| o != "kv" && !o.contains("in-process")) {
+        return;
+    }
     let (put, get, network_get) = kv::in_process(2_000, 200_000);
     let w = Workload {
         name: "kv in-process put (tern-kv)",

@@ -385,6 +385,7 @@ fn start_for(
     server.add_api_inbox(&account.name, inbox.clone());
     let weak = Arc::downgrade(server);
     let reply_account = account.clone();
+    let readers = engine.readers();
     let client = server.internal_client_in(
         account,
         Box::new(move |m: &InternalMsg<'_>| {
@@ -399,6 +400,11 @@ fn start_for(
                 payload: Bytes::copy_from_slice(m.payload),
             };
             if let (Some(server), Some(outbox)) = (weak.upgrade(), audits.upgrade()) {
+                // Simple direct gets of committed data are answered here,
+                // on the asker's thread (not audited, as the reference).
+                if tern_jetstream::engine::direct_get_inline(&readers, &*outbox, &req) {
+                    return;
+                }
                 outbox
                     .audits
                     .note(&server, &reply_account, &req.subject, &req.reply, m.payload);

@@ -53,7 +53,10 @@ pub fn publish(port: u16, size: usize, count: usize, window: usize) -> f64 {
         // Every ack already received, then wait for at least one more.
         loop {
             match c.next_frame(Duration::from_secs(30)) {
-                Some(Frame::Msg) => acked += 1,
+                Some(Frame::Msg) => {
+                    assert!(!c.last_was_error(), "publish {acked} failed");
+                    acked += 1;
+                }
                 Some(Frame::Ping) => c.pong(),
                 Some(_) => {}
                 None => panic!("ack {acked} of {count} never came"),

@@ -36,22 +36,26 @@ pub fn recreate_bucket(port: u16) {
 
 /// `count` sequential puts (each waits for its ack); ops/s.
 pub fn puts(port: u16, count: usize, client: usize) -> f64 {
+    // Each client its own inbox: an ack must reach only its publisher.
+    let inbox = format!("_INBOX.put{client}.1");
     let mut c = Conn::connect(port);
-    c.subscribe("_INBOX.put.*", None, "1");
+    c.subscribe(&inbox, None, "1");
     c.ping_pong();
     let start = Instant::now();
     for i in 0..count {
         let key = format!("$KV.{BUCKET}.k{}", (i + client * 7) % KEYS);
-        c.request_now(&key, "_INBOX.put.1", &VALUE);
+        c.request_now(&key, &inbox, &VALUE);
         c.wait_msg(Duration::from_secs(30)).expect("put ack");
+        assert!(!c.last_was_error(), "put {i} failed");
     }
     count as f64 / start.elapsed().as_secs_f64()
 }
 
 /// `count` sequential direct gets of the last value of a key; ops/s.
 pub fn gets(port: u16, count: usize, client: usize) -> f64 {
+    let inbox = format!("_INBOX.get{client}.1");
     let mut c = Conn::connect(port);
-    c.subscribe("_INBOX.get.*", None, "1");
+    c.subscribe(&inbox, None, "1");
     c.ping_pong();
     let start = Instant::now();
     for i in 0..count {
@@ -59,7 +63,7 @@ pub fn gets(port: u16, count: usize, client: usize) -> f64 {
             "$JS.API.DIRECT.GET.KV_{BUCKET}.$KV.{BUCKET}.k{}",
             (i + client * 7) % KEYS
         );
-        c.request_now(&subject, "_INBOX.get.1", b"");
+        c.request_now(&subject, &inbox, b"");
         loop {
             match c.next_frame(Duration::from_secs(30)) {
                 Some(Frame::HMsg) => break,

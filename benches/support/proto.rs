@@ -67,6 +67,8 @@ pub struct Conn {
     end: usize,
     /// Reply subject of the last MSG read, when asked for.
     last_reply: Option<String>,
+    /// The last MSG read was a JetStream error reply.
+    last_error: bool,
 }
 
 const READ_CHUNK: usize = 256 * 1024;
@@ -109,6 +111,7 @@ impl Conn {
             start: 0,
             end: 0,
             last_reply: None,
+            last_error: false,
         };
         let sep = if fields.is_empty() { "" } else { "," };
         c.write(
@@ -221,6 +224,12 @@ impl Conn {
     }
 
     /// Bytes read but not parsed yet.
+    /// Whether the last MSG read was a JetStream error reply (a failed
+    /// publish must not count as one done).
+    pub fn last_was_error(&self) -> bool {
+        self.last_error
+    }
+
     pub fn buffered(&self) -> usize {
         self.end - self.start
     }
@@ -282,6 +291,9 @@ impl Conn {
             if keep_reply && args.len() == 4 {
                 self.last_reply = Some(String::from_utf8_lossy(args[2]).into_owned());
             }
+            let body = &data[nl + 1..nl + 1 + size];
+            self.last_error =
+                body.starts_with(b"{\"error\"") || body.windows(9).any(|w| w == b"\"error\":{");
             self.start += nl + 1 + size + 2;
             return Some(Frame::Msg);
         }

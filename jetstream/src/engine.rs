@@ -3,6 +3,7 @@
 //! stream's data runs on that stream's shard (`writer`); this
 //! thread owns only the registry, so no lock guards it.
 
+pub use crate::registry::direct_get_inline;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;

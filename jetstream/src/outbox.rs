@@ -100,6 +100,8 @@ pub(crate) fn spin_recv<T>(rx: &Receiver<T>, spin: std::time::Duration) -> Resul
         if start.elapsed() >= spin {
             return Ok(None);
         }
-        std::hint::spin_loop();
+        // Lets a runnable thread (a client on a small machine) have the
+        // core meanwhile, while this one still needs no wake-up.
+        std::thread::yield_now();
     }
 }

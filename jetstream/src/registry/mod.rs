@@ -144,6 +144,7 @@ impl Registry {
         if let Body::Open(stream) = &stream {
             self.readers.set(&config.name, stream.store().reader());
         }
+        self.readers.set_direct(&config.name, config.allow_direct);
         let reopen: Option<Reopen> = path.clone().map(|path| {
             let sync = self.config.sync_interval;
             let f: Reopen = Box::new(move || {
@@ -505,6 +506,7 @@ impl Registry {
             for subject in &config.subjects {
                 self.subjects.insert(subject, name);
             }
+            self.readers.set_direct(name, config.allow_direct);
             entry.config = config;
         }
         self.send_info(name, req, View::Updated);
@@ -518,6 +520,7 @@ impl Registry {
             }
             self.captures.release(name);
             self.readers.set(name, None);
+            self.readers.set_direct(name, false);
             entry.inbox.stop();
             entry.path
         } else if let Some(b) = self.broken.remove(name) {
@@ -916,6 +919,44 @@ impl Registry {
             },
         );
     }
+}
+
+/// Answers a `$JS.API.DIRECT.GET` request where it arrives (the
+/// publisher's thread), without the API thread, when it is one of the
+/// simple forms and the stream's committed data has every acked write;
+/// false when it must take the queue (any other form, headers to check,
+/// a stream without a current reader or not allowing direct gets).
+pub fn direct_get_inline(
+    readers: &crate::store::Readers,
+    outbox: &dyn Outbox,
+    req: &ApiRequest,
+) -> bool {
+    if req.headers.is_some() {
+        return false;
+    }
+    let Some(rest) = req.subject.strip_prefix("$JS.API.DIRECT.GET.") else {
+        return false;
+    };
+    let (name, last_by_subject) = match rest.split_once('.') {
+        Some((name, subject)) => (name, Some(subject)),
+        None => (rest, None),
+    };
+    if name.is_empty() || last_by_subject == Some("") {
+        return false;
+    }
+    let Some(reader) = readers.direct(name) else {
+        return false;
+    };
+    match simple_direct_get(&reader, last_by_subject, &req.payload) {
+        Some(Ok(Some(m))) => msg_api::send_direct(outbox, &req.reply, name, &m, None),
+        Some(Ok(None)) => {
+            let h = crate::headers::HeaderBlock::status(404, "Message Not Found").finish();
+            outbox.publish(&req.reply, Some(&h), b"");
+        }
+        // Errors are answered (and logged) by the stream's own path.
+        Some(Err(_)) | None => return false,
+    }
+    true
 }
 
 /// A direct get by sequence, or of a literal subject's last message,

@@ -115,7 +115,12 @@ impl<'a> Block<'a> {
     fn name(&self, at: usize) -> Result<&'a str, StoreError> {
         let b = self.bytes;
         let bad = || corrupt(self.key, "bad subject");
-        let len = u16::from_le_bytes(b.get(at..at + 2).ok_or_else(bad)?.try_into().map_err(|_| bad())?);
+        let len = u16::from_le_bytes(
+            b.get(at..at + 2)
+                .ok_or_else(bad)?
+                .try_into()
+                .map_err(|_| bad())?,
+        );
         let bytes = b.get(at + 2..at + 2 + usize::from(len)).ok_or_else(bad)?;
         std::str::from_utf8(bytes).map_err(|_| bad())
     }

@@ -353,6 +353,8 @@ pub(crate) fn file_name(stream: &str) -> String {
 #[derive(Default)]
 pub struct Readers {
     map: std::sync::RwLock<std::collections::HashMap<String, StoreReader>>,
+    /// The streams that allow direct gets (`allow_direct`).
+    direct: std::sync::RwLock<std::collections::HashSet<String>>,
 }
 
 impl Readers {
@@ -372,6 +374,29 @@ impl Readers {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(stream)
             .cloned()
+    }
+
+    /// The reader of a stream that allows direct gets, when every acked
+    /// write is visible through it.
+    pub fn direct(&self, stream: &str) -> Option<StoreReader> {
+        let allowed = self
+            .direct
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(stream);
+        self.get(stream).filter(|r| allowed && r.is_current())
+    }
+
+    pub(crate) fn set_direct(&self, stream: &str, allowed: bool) {
+        let mut set = self
+            .direct
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if allowed {
+            set.insert(stream.to_string());
+        } else {
+            set.remove(stream);
+        }
     }
 
     pub(crate) fn set(&self, stream: &str, reader: Option<StoreReader>) {

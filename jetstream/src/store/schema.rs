@@ -325,21 +325,20 @@ fn migrate_v2(db: &Database) -> Result<(), StoreError> {
         let mut subject_blocks = txn.open_table(SUBJECT_BLOCKS)?;
         let mut builder = BlockBuilder::default();
         let mut subjects: Vec<String> = Vec::new();
-        let mut flush = |builder: &mut BlockBuilder,
-                         subjects: &mut Vec<String>|
-         -> Result<(), StoreError> {
-            if builder.is_empty() {
-                return Ok(());
-            }
-            let (key, value) = builder.finish();
-            blocks.insert(key, value.as_slice())?;
-            subjects.sort_unstable();
-            subjects.dedup();
-            for s in subjects.drain(..) {
-                subject_blocks.insert((s.as_str(), key), ())?;
-            }
-            Ok(())
-        };
+        let mut flush =
+            |builder: &mut BlockBuilder, subjects: &mut Vec<String>| -> Result<(), StoreError> {
+                if builder.is_empty() {
+                    return Ok(());
+                }
+                let (key, value) = builder.finish();
+                blocks.insert(key, value.as_slice())?;
+                subjects.sort_unstable();
+                subjects.dedup();
+                for s in subjects.drain(..) {
+                    subject_blocks.insert((s.as_str(), key), ())?;
+                }
+                Ok(())
+            };
         let mut next_seq = None;
         let mut from = 0;
         loop {

@@ -17,9 +17,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, WriteTransaction};
 
+use super::blocks::{Block, BlockBuilder};
 use super::mem::NEXT_SCAN_MSGS;
 use super::record;
-use super::blocks::{Block, BlockBuilder};
 use super::schema::{
     encode_wal_position, init, load_index, load_wal_position, subject_row, Index, BLOCKS,
     CONSUMERS, DELETED, META, META_CONFIG, META_STATE, META_WAL_POSITION, MSG_IDS, SEGMENTS,
@@ -75,7 +75,6 @@ mod commit;
 mod reads;
 mod removal;
 mod staged;
-
 
 /// What `RedbStore::peek` read.
 #[derive(Debug)]

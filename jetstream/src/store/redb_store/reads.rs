@@ -18,9 +18,8 @@ impl RedbStore {
             return Ok(self.staged.get(seq).map(|row| row.loc));
         }
         with_table!(self, BLOCKS, |blocks| match block_row(&blocks, seq)? {
-            Some((key, value)) => Ok::<_, StoreError>(Some(
-                Block::parse(key, value.value())?.entry(seq)?.loc,
-            )),
+            Some((key, value)) =>
+                Ok::<_, StoreError>(Some(Block::parse(key, value.value())?.entry(seq)?.loc,)),
             None => Ok(None),
         })
     }

@@ -36,11 +36,9 @@ impl RedbStore {
                     let subject = self.staged.subject(&row);
                     gone.account(seq, row.loc.generation, row.loc.len, subject)?;
                 } else {
-                    let covered = current
-                        .as_ref()
-                        .is_some_and(|(key, value)| {
-                            Block::parse(*key, value.value()).is_ok_and(|b| b.covers(seq))
-                        });
+                    let covered = current.as_ref().is_some_and(|(key, value)| {
+                        Block::parse(*key, value.value()).is_ok_and(|b| b.covers(seq))
+                    });
                     if !covered {
                         current = block_row(&blocks, seq)?;
                     }
@@ -316,7 +314,13 @@ struct Gone<'a> {
 }
 
 impl Gone<'_> {
-    fn account(&mut self, seq: u64, generation: u64, len: u32, subject: &str) -> Result<(), StoreError> {
+    fn account(
+        &mut self,
+        seq: u64,
+        generation: u64,
+        len: u32,
+        subject: &str,
+    ) -> Result<(), StoreError> {
         let ix = &mut *self.ix;
         match ix.subjects.get_mut(subject) {
             Some(ss) if ss.msgs > 1 => {

@@ -198,8 +198,10 @@ mod tests {
             }
         }
         let want = [(1, true, "x"), (2, false, "y"), (3, true, "z")];
-        let want: Vec<(u64, bool, String)> =
-            want.iter().map(|&(q, l, s)| (q, l, s.to_string())).collect();
+        let want: Vec<(u64, bool, String)> = want
+            .iter()
+            .map(|&(q, l, s)| (q, l, s.to_string()))
+            .collect();
         assert_eq!(got, want);
         assert!(s.is_empty());
         s.push(9, "w", 4, loc(46));

@@ -180,7 +180,12 @@ fn the_row_per_message_format_is_converted() {
     let path = db_path(&dir);
     let mut s = open(&path);
     for i in 0..300 {
-        put(&mut s, ["a.1", "a.2", "b.1"][i % 3], &format!("m{i}"), i as i64);
+        put(
+            &mut s,
+            ["a.1", "a.2", "b.1"][i % 3],
+            &format!("m{i}"),
+            i as i64,
+        );
     }
     for seq in [1, 2, 50, 51, 52, 200] {
         s.remove(seq).expect("remove");
@@ -210,8 +215,11 @@ fn the_row_per_message_format_is_converted() {
                     (e.loc, e.time_ns, e.subject.to_string())
                 };
                 drop(block);
-                rows.insert(seq, (l.generation, l.offset, l.len, time_ns, subject.as_str()))
-                    .expect("insert");
+                rows.insert(
+                    seq,
+                    (l.generation, l.offset, l.len, time_ns, subject.as_str()),
+                )
+                .expect("insert");
                 seqs.insert((subject.as_str(), seq), ()).expect("insert");
             }
         }
