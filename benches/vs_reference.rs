@@ -561,6 +561,21 @@ fn jetstream_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize, o
         t_secs * 1000.0,
         reference_restart.map(|(s, _)| s * 1000.0),
     );
+    // What the stored messages take on disk (the restarted servers have
+    // checkpointed: both have been up since a clean open).
+    let per_msg = |d: &tempfile::TempDir| support::js::disk_bytes(d.path()) as f64 / count as f64;
+    let name = Box::leak(format!("disk per stored msg (128 B), {count} msgs").into_boxed_str());
+    let w = Workload {
+        name,
+        unit: "bytes",
+        better: Better::Lower,
+        run: |_| 0.0,
+    };
+    report(
+        &w,
+        per_msg(&restart_dirs[0]),
+        reference_restart.map(|_| per_msg(&restart_dirs[1])),
+    );
     let name = Box::leak(format!("RSS after restart, {count} msgs").into_boxed_str());
     let w = Workload {
         name,

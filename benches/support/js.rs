@@ -241,3 +241,20 @@ pub fn restart_with_consumers(bin: &str, extra: &[&str], consumers: usize) -> (f
     let took = start.elapsed().as_secs_f64();
     (took, again.rss_bytes())
 }
+
+/// The disk space the files under `dir` take (allocated blocks, so a
+/// sparse or preallocated file counts as the disk sees it).
+pub fn disk_bytes(dir: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => disk_bytes(&e.path()),
+            Ok(m) => m.blocks() * 512,
+            Err(_) => 0,
+        })
+        .sum()
+}
