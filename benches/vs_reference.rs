@@ -143,6 +143,10 @@ fn main() {
     if only.as_deref().is_none_or(|o| o.contains("js")) {
         jetstream_workloads(&tern_bin, reference.as_deref(), rounds, only.as_deref());
     }
+    // By hand only: `BENCH_ONLY=soak` (BENCH_SOAK_SECS, default 600).
+    if only.as_deref().is_some_and(|o| o.contains("soak")) {
+        soak_workload(&tern_bin, reference.as_deref());
+    }
     if only.as_deref().is_none_or(|o| o.contains("consume")) {
         consume_workloads(&tern_bin, reference.as_deref(), rounds);
     }
@@ -590,6 +594,46 @@ fn jetstream_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize, o
     );
 }
 
+/// A steady publish-and-expire load (2,000 msgs/s of 1 KiB kept 5 s) on
+/// tern and the reference side by side, each on its own store; prints the
+/// disk their files take every 30 s. Run by hand: it takes
+/// `BENCH_SOAK_SECS` (default 600).
+fn soak_workload(tern_bin: &str, reference: Option<&str>) {
+    let secs: u64 = std::env::var("BENCH_SOAK_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(600);
+    let dirs: Vec<tempfile::TempDir> = (0..2)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let sd = |d: &tempfile::TempDir| d.path().to_string_lossy().into_owned();
+    let (d0, d1) = (sd(&dirs[0]), sd(&dirs[1]));
+    let tern =
+        ServerProcess::start_with("tern-soak", tern_bin, &["-js", "-sd", &d0]).expect("tern");
+    let nats = reference
+        .map(|b| ServerProcess::start_with("nats-soak", b, &["-js", "-sd", &d1]).expect("nats"));
+    let (tp, rp) = (tern.port, nats.as_ref().map(|n| n.port));
+    let (p0, p1) = (dirs[0].path().to_path_buf(), dirs[1].path().to_path_buf());
+    let t = std::thread::spawn(move || support::js::soak(tp, &p0, secs, 2_000, 1024));
+    let r =
+        rp.map(|port| std::thread::spawn(move || support::js::soak(port, &p1, secs, 2_000, 1024)));
+    let t = t.join().expect("tern soak");
+    let r = r.map(|h| h.join().expect("reference soak"));
+    println!("soak: 2,000 msgs/s of 1 KiB, max_age 5 s; disk bytes the store takes");
+    println!(
+        "{:>6} {:>12} {:>14} {:>14}",
+        "secs", "acked", "tern", "reference"
+    );
+    for (i, (at, acked, bytes)) in t.iter().enumerate() {
+        let reference = r
+            .as_ref()
+            .and_then(|r| r.get(i))
+            .map_or("-".to_string(), |s| s.2.to_string());
+        println!("{at:>6} {acked:>12} {bytes:>14} {reference:>14}");
+    }
+    drop((tern, nats));
+}
+
 /// Consuming a pre-filled stream (`BENCH_CONSUME_MSGS`, default 1,000,000
 /// messages of 128 B): a durable pull consumer acking every message, and an
 /// ordered push consumer.
@@ -699,10 +743,25 @@ fn obj_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize) {
     let sd = |d: &tempfile::TempDir| d.path().to_string_lossy().into_owned();
     let (d0, d1) = (sd(&dirs[0]), sd(&dirs[1]));
     let tern = ServerProcess::start_with("tern-obj", tern_bin, &["-js", "-sd", &d0]).expect("tern");
+    // tern relaxed as the reference's default is (`sync_interval` 2m).
+    let relaxed_dir = tempfile::tempdir().expect("tempdir");
+    let relaxed_conf = relaxed_dir.path().join("relaxed.conf");
+    let relaxed_text = format!(
+        "jetstream {{\n  store_dir: \"{}\"\n  sync_interval: \"2m\"\n}}\n",
+        relaxed_dir.path().display()
+    );
+    std::fs::write(&relaxed_conf, relaxed_text).expect("write config");
+    let relaxed_path = relaxed_conf.to_string_lossy().into_owned();
+    let tern_relaxed =
+        ServerProcess::start_with("tern-obj-2m", tern_bin, &["-c", &relaxed_path]).expect("tern");
     let nats = reference
         .map(|b| ServerProcess::start_with("nats-obj", b, &["-js", "-sd", &d1]).expect("nats"));
-    let servers: Vec<&ServerProcess> = std::iter::once(&tern).chain(nats.as_ref()).collect();
-    let (mut puts, mut gets) = (vec![Vec::new(); 2], vec![Vec::new(); 2]);
+    // tern, tern relaxed, then the reference.
+    let servers: Vec<&ServerProcess> = [&tern, &tern_relaxed]
+        .into_iter()
+        .chain(nats.as_ref())
+        .collect();
+    let (mut puts, mut gets) = (vec![Vec::new(); 3], vec![Vec::new(); 3]);
     for round in 0..rounds {
         for (i, server) in servers.iter().enumerate() {
             obj::recreate_bucket(server.port);
@@ -711,19 +770,28 @@ fn obj_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize) {
             gets[i].push(obj::get(server.port, &nuid, SIZE));
         }
     }
-    for (name, results) in [("obj put 64 MiB", &mut puts), ("obj get 64 MiB", &mut gets)] {
+    let reference_put = (!puts[2].is_empty()).then(|| median(&mut puts[2]));
+    let reference_get = (!gets[2].is_empty()).then(|| median(&mut gets[2]));
+    let rows = [
+        ("obj put 64 MiB", median(&mut puts[0]), reference_put),
+        (
+            "obj put 64 MiB (both sync_interval 2m)",
+            median(&mut puts[1]),
+            reference_put,
+        ),
+        ("obj get 64 MiB", median(&mut gets[0]), reference_get),
+    ];
+    for (name, t, r) in rows {
         let w = Workload {
             name,
             unit: "MB/s",
             better: Better::Higher,
             run: |_| 0.0,
         };
-        let t = median(&mut results[0]);
-        let r = (!results[1].is_empty()).then(|| median(&mut results[1]));
         report(&w, t, r);
     }
     drop(servers);
-    drop((tern, nats));
+    drop((tern, tern_relaxed, nats));
     // Fresh servers, so idle is idle.
     let dirs: Vec<tempfile::TempDir> = (0..2)
         .map(|_| tempfile::tempdir().expect("tempdir"))

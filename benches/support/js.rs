@@ -258,3 +258,76 @@ pub fn disk_bytes(dir: &std::path::Path) -> u64 {
         })
         .sum()
 }
+
+/// Publishes `rate` messages a second of `size` bytes into a stream that
+/// keeps them `max_age_secs`, for `secs` seconds, and samples the disk
+/// the store's files take every `every` seconds: (seconds since start,
+/// messages acked, disk bytes). A steady publish-and-expire load must
+/// level off, not grow.
+pub fn soak(
+    port: u16,
+    store_dir: &std::path::Path,
+    secs: u64,
+    rate: usize,
+    size: usize,
+) -> Vec<(u64, usize, u64)> {
+    const MAX_AGE_SECS: u64 = 5;
+    let mut c = Conn::connect(port);
+    c.subscribe("_INBOX.api.*", None, "1");
+    c.ping_pong();
+    let config = format!(
+        "{{\"name\":\"SOAK\",\"subjects\":[\"soak.>\"],\"storage\":\"file\",\"max_age\":{}}}",
+        MAX_AGE_SECS * 1_000_000_000
+    );
+    api(&mut c, "$JS.API.STREAM.CREATE.SOAK", &config);
+    drop(c);
+    let mut c = Conn::connect(port);
+    c.subscribe("_INBOX.soak.*", None, "1");
+    c.ping_pong();
+    let mut frame = format!("PUB soak.x _INBOX.soak.1 {size}\r\n").into_bytes();
+    frame.extend(std::iter::repeat_n(b's', size));
+    frame.extend_from_slice(b"\r\n");
+    // Bursts every 10 ms, at most 256 unacked.
+    let burst = (rate / 100).max(1);
+    let start = Instant::now();
+    let mut samples = Vec::new();
+    let mut next_sample = 0;
+    let (mut sent, mut acked) = (0usize, 0usize);
+    let mut out = Vec::new();
+    let mut tick = start;
+    while start.elapsed().as_secs() < secs {
+        let now_secs = start.elapsed().as_secs();
+        if now_secs >= next_sample {
+            samples.push((now_secs, acked, disk_bytes(store_dir)));
+            next_sample += 30;
+        }
+        tick += Duration::from_millis(10);
+        let due = (start.elapsed().as_millis() as usize / 10 + 1) * burst;
+        while sent < due && sent - acked < 256 {
+            out.extend_from_slice(&frame);
+            sent += 1;
+        }
+        if !out.is_empty() {
+            c.send_raw(&out);
+            out.clear();
+        }
+        while acked < sent {
+            let left = tick.saturating_duration_since(Instant::now());
+            if left.is_zero() && sent - acked < 256 {
+                break;
+            }
+            match c.next_frame(left.max(Duration::from_millis(1))) {
+                Some(Frame::Msg) => {
+                    assert!(!c.last_was_error(), "soak publish {acked} failed");
+                    acked += 1;
+                }
+                Some(Frame::Ping) => c.pong(),
+                Some(_) => {}
+                None if Instant::now() >= tick => break,
+                None => {}
+            }
+        }
+    }
+    samples.push((start.elapsed().as_secs(), acked, disk_bytes(store_dir)));
+    samples
+}
