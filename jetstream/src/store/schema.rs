@@ -283,11 +283,11 @@ pub(super) fn decode_wal_position(bytes: &[u8]) -> Result<(u64, u64), StoreError
     Ok((u64::from_le_bytes(generation), u64::from_le_bytes(offset)))
 }
 
-/// The block row covering `seq`, if there is one: (key, value).
-pub(super) fn block_row<T>(
-    blocks: &T,
-    seq: u64,
-) -> Result<Option<(u64, redb::AccessGuard<'_, &'static [u8]>)>, StoreError>
+/// A `msg_blocks` row as read: its key and its value.
+pub(super) type BlockRow<'a> = (u64, redb::AccessGuard<'a, &'static [u8]>);
+
+/// The block row covering `seq`, if there is one.
+pub(super) fn block_row<T>(blocks: &T, seq: u64) -> Result<Option<BlockRow<'_>>, StoreError>
 where
     T: ReadableTable<u64, &'static [u8]>,
 {

@@ -23,7 +23,7 @@ impl RedbStore {
                 dirty_segments: &mut self.dirty_segments,
                 stale: HashSet::new(),
             };
-            let mut current: Option<(u64, redb::AccessGuard<'_, &'static [u8]>)> = None;
+            let mut current: Option<crate::store::schema::BlockRow<'_>> = None;
             for &seq in seqs {
                 if !gone.ix.is_stored(seq) {
                     continue;

@@ -168,6 +168,71 @@ fn other_format_versions_are_refused() {
     assert!(err.to_string().contains("format 4"), "{err}");
 }
 
+/// A damaged index block is an error for the reads that need it, never a
+/// panic, and the rest of the stream still reads; a block the first
+/// message needs makes the open fail with the reason.
+#[test]
+fn damaged_index_blocks_are_errors_not_panics() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = db_path(&dir);
+    let mut s = open(&path);
+    for i in 0..300 {
+        put(&mut s, ["a", "b"][i % 2], "m", i as i64);
+    }
+    s.sync().expect("sync");
+    drop(s);
+    // The second block (sequences 129..=256) cut short, the third given a
+    // subject offset out of bounds.
+    {
+        let db = redb::Database::create(&path).expect("db");
+        let txn = db.begin_write().expect("txn");
+        {
+            let mut blocks = txn.open_table(BLOCKS).expect("blocks");
+            let third: Vec<u8> = {
+                let row = redb::ReadableTable::get(&blocks, 257)
+                    .expect("get")
+                    .expect("third block");
+                row.value().to_vec()
+            };
+            blocks.insert(129, [1u8, 2, 3].as_slice()).expect("insert");
+            let mut bad = third;
+            let len = bad.len();
+            bad.truncate(len - 1);
+            blocks.insert(257, bad.as_slice()).expect("insert");
+        }
+        txn.commit().expect("commit");
+    }
+    let s = open(&path);
+    assert!(matches!(s.get(130), Err(StoreError::Corrupt { .. })));
+    assert!(matches!(s.get(300), Err(StoreError::Corrupt { .. })));
+    assert!(matches!(
+        s.next_matching(">", 129),
+        Err(StoreError::Corrupt { .. })
+    ));
+    assert!(matches!(
+        s.scan(">", 1, 500),
+        Err(StoreError::Corrupt { .. })
+    ));
+    assert_eq!(
+        seqs_of(s.next_matching("a", 3)),
+        Some(3),
+        "the first block reads"
+    );
+    assert_eq!(s.get(5).expect("get").map(|m| m.seq), Some(5));
+    drop(s);
+    {
+        let db = redb::Database::create(&path).expect("db");
+        let txn = db.begin_write().expect("txn");
+        txn.open_table(BLOCKS)
+            .expect("blocks")
+            .insert(1, [0u8; 4].as_slice())
+            .expect("insert");
+        txn.commit().expect("commit");
+    }
+    let err = RedbStore::open(&path).err().expect("refused");
+    assert!(err.to_string().contains("index block at 1"), "{err}");
+}
+
 /// A file of format 2 (a row per message) is converted to blocks at open
 /// and reads as it did.
 #[test]
