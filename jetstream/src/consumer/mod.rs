@@ -29,12 +29,10 @@ use crate::subject::matches;
 use ack::{ack_subject, AckKind};
 use pull::{heartbeat, status, status_pending, PullRequest};
 
-/// Flow control, as the reference: bytes pushed and not yet covered by a
-/// reply may reach a window that starts at this...
-const FC_START_WINDOW: u64 = FC_MAX_WINDOW / 16;
-/// ...and doubles with each reply up to this; a request goes out once
-/// half the window is pending, pushing stops at the whole window.
-const FC_MAX_WINDOW: u64 = 32 << 20;
+/// Flow control: a request after this many bytes pushed since the last...
+const FC_REQUEST_BYTES: u64 = 1 << 20;
+/// ...and no more pushing past this many without a reply.
+const FC_WINDOW_BYTES: u64 = 2 << 20;
 const MIN_PULL_EXPIRES: i64 = 1_000_000;
 /// How often a push consumer without interest looks again for a
 /// subscriber on its deliver subject.
@@ -151,12 +149,7 @@ pub(crate) struct Consumer {
     /// ...taken then.
     interest_checked: i64,
     next_heartbeat: i64,
-    /// Bytes pushed not yet covered by a flow control reply.
     fc_bytes: u64,
-    /// `fc_bytes` when the outstanding request went out: what its reply
-    /// covers.
-    fc_at: u64,
-    fc_window: u64,
     fc_outstanding: Option<String>,
     stalled: bool,
     /// Replay original: (wall time, message time) of the first message
@@ -344,8 +337,6 @@ impl Consumer {
             interest_checked: created_ns,
             next_heartbeat: 0,
             fc_bytes: 0,
-            fc_at: 0,
-            fc_window: FC_START_WINDOW,
             fc_outstanding: None,
             stalled: false,
             replay_origin: None,
@@ -827,9 +818,7 @@ impl Consumer {
         if self.fc_outstanding.as_deref() == Some(subject) {
             self.fc_outstanding = None;
             self.stalled = false;
-            self.fc_bytes = self.fc_bytes.saturating_sub(self.fc_at);
-            self.fc_at = 0;
-            self.fc_window = (self.fc_window * 2).min(FC_MAX_WINDOW);
+            self.fc_bytes = 0;
         }
     }
 
@@ -1016,7 +1005,7 @@ impl Consumer {
                 }
                 if self.config.flow_control {
                     self.fc_bytes += size as u64;
-                    if self.fc_outstanding.is_none() && self.fc_bytes > self.fc_window / 2 {
+                    if self.fc_outstanding.is_none() && self.fc_bytes >= FC_REQUEST_BYTES {
                         let fc = format!(
                             "$JS.FC.{}.{}.{}",
                             self.stream,
@@ -1031,8 +1020,7 @@ impl Consumer {
                             payload: Bytes::new(),
                         });
                         self.fc_outstanding = Some(fc);
-                        self.fc_at = self.fc_bytes;
-                    } else if self.fc_outstanding.is_some() && self.fc_bytes > self.fc_window {
+                    } else if self.fc_outstanding.is_some() && self.fc_bytes >= FC_WINDOW_BYTES {
                         self.stalled = true;
                     }
                 }
