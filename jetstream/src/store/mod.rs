@@ -178,6 +178,12 @@ pub(crate) trait Store: Send {
         Ok(())
     }
 
+    /// The stream has gone quiet: bring what other threads read (a
+    /// `reader`) up to date with every commit, cheaply (no sync).
+    fn settle(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Whether the store can still be used: a file store whose backend
     /// failed (redb refuses everything after an I/O error) must be
     /// reopened.
@@ -280,7 +286,13 @@ impl StoreReader {
                 Some(row) => row.value().2,
                 None => return Ok(None),
             };
-            self.read_stored(&read, last)
+            // A subject's last message is stored by definition: no need
+            // to ask the state and the gaps.
+            let blocks = read.open_table(schema::BLOCKS)?;
+            let Some((loc, _)) = schema::entry_of(&blocks, last)? else {
+                return Ok(None);
+            };
+            Ok(Some(record::decode_shared(self.segments.read(loc)?, last)?))
         })
     }
 

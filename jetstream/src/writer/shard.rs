@@ -62,7 +62,15 @@ pub(super) struct Shard {
     released_at: Instant,
     release_pending: bool,
     pass_started: Instant,
+    /// Streams committed to since the shard was last quiet: their readers
+    /// are brought up to date when it goes quiet.
+    unsettled: Vec<u64>,
 }
+
+/// How long the shard waits for work before it settles its streams (their
+/// readers then see every commit without a round trip through it): long
+/// enough that a steady load never pays for it.
+const SETTLE_AFTER: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// How often at most the shard hands freed memory back.
 const RELEASE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
@@ -130,6 +138,7 @@ impl Shard {
             released_at: Instant::now(),
             release_pending: false,
             pass_started: Instant::now(),
+            unsettled: Vec::new(),
         }
     }
 
@@ -220,6 +229,9 @@ impl Shard {
         }
         for id in &touched {
             self.reschedule(*id);
+            if !self.unsettled.contains(id) {
+                self.unsettled.push(*id);
+            }
         }
         self.touched = touched;
         self.touched.clear();
@@ -317,6 +329,18 @@ impl Shard {
             Ok(None) => {}
             Err(()) => return Wake::Closed,
         }
+        if !self.unsettled.is_empty() && timeout.is_none_or(|t| t > SETTLE_AFTER) {
+            match rx.recv_timeout(SETTLE_AFTER) {
+                Ok(m) => return Wake::Msg(m),
+                Err(RecvTimeoutError::Timeout) => self.settle_all(),
+                Err(RecvTimeoutError::Disconnected) => return Wake::Closed,
+            }
+            // Waited a while: the timer may be due now.
+            if next_timer.is_some_and(|at| at <= Instant::now()) {
+                return Wake::Timer;
+            }
+        }
+        let timeout = next_timer.map(|at| at.saturating_duration_since(Instant::now()));
         match timeout {
             Some(wait) => match rx.recv_timeout(wait) {
                 Ok(m) => Wake::Msg(m),
@@ -324,6 +348,16 @@ impl Shard {
                 Err(RecvTimeoutError::Disconnected) => Wake::Closed,
             },
             None => rx.recv().map_or(Wake::Closed, Wake::Msg),
+        }
+    }
+
+    /// Brings the readers of the streams committed to since the last time
+    /// up to date.
+    fn settle_all(&mut self) {
+        for id in std::mem::take(&mut self.unsettled) {
+            if let Some(slot) = self.slots.get_mut(&id) {
+                slot.settle(&*self.outbox, &self.readers);
+            }
         }
     }
 

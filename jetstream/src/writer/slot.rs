@@ -421,6 +421,19 @@ impl Slot {
     }
 
     /// A write failed: writes are refused until the retry.
+    /// The shard has gone quiet: the stream's readers are brought up to
+    /// date (see `Store::settle`).
+    pub(super) fn settle(&mut self, outbox: &dyn Outbox, readers: &Readers) {
+        let Some(stream) = self.stream.as_mut() else {
+            return;
+        };
+        match guard(|| stream.store_mut().settle()) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => self.fail(&e),
+            Err(why) => self.panicked(&why, outbox, readers),
+        }
+    }
+
     fn fail(&mut self, e: &StoreError) {
         self.fail_as("writes failing", e);
     }

@@ -293,6 +293,18 @@ impl RedbStore {
     /// refuses writes until reopened; a failed checkpoint alone is retried
     /// at the next commit.
     pub(super) fn checkpoint_now(&mut self, unacked_from: Option<u64>) -> Result<(), StoreError> {
+        self.apply_to_redb(unacked_from)?;
+        self.publish_applying();
+        if let Err(e) = self.checkpoint() {
+            // The batch is safe in the log; the next commit retries.
+            tracing::warn!("checkpoint failed: {e}");
+        }
+        Ok(())
+    }
+
+    /// Writes the staged entries and commits redb's transaction (no
+    /// sync: the log has it all). On failure, as `checkpoint_now` says.
+    pub(super) fn apply_to_redb(&mut self, unacked_from: Option<u64>) -> Result<(), StoreError> {
         let applied = self.flush_staged().and_then(|()| match self.txn.take() {
             Some(txn) => self.commit_txn(txn),
             None => Ok(()),
@@ -311,11 +323,6 @@ impl RedbStore {
                 self.log_broken = Some((why, Arc::clone(&e)));
             }
             return Err(StoreError::Unusable { why, source: e });
-        }
-        self.publish_applying();
-        if let Err(e) = self.checkpoint() {
-            // The batch is safe in the log; the next commit retries.
-            tracing::warn!("checkpoint failed: {e}");
         }
         Ok(())
     }

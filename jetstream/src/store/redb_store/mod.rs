@@ -530,6 +530,16 @@ impl Store for RedbStore {
         self.commit_with(false)
     }
 
+    fn settle(&mut self) -> Result<(), StoreError> {
+        if self.wal.has_pending() || (self.txn.is_none() && self.staged.is_empty()) {
+            return Ok(());
+        }
+        // Everything logged is written: redb may cover it all.
+        self.apply_to_redb(None)?;
+        self.publish_applying();
+        Ok(())
+    }
+
     fn check(&self) -> Result<(), StoreError> {
         if let Some(e) = self.unusable() {
             return Err(e);
