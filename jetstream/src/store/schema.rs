@@ -51,6 +51,10 @@ pub(super) const META_CONFIG: &str = "config";
 /// commit covers; the log's frames past it are replayed at open. Absent
 /// means generation 0 from its start.
 pub(super) const META_WAL_POSITION: &str = "wal_position";
+/// u64 LE each: sealed segments a checkpoint let go of, whose files may
+/// still be there (a crash, or a failed delete): an open deletes them.
+/// Absent in a store converted from format 2, which an open then sweeps.
+pub(super) const META_DOOMED: &str = "doomed";
 /// 1: records in redb (before segments); 2: records in log segments, a
 /// row per message; 3: a row per block of messages.
 const FORMAT_VERSION: u32 = 3;
@@ -377,4 +381,33 @@ fn migrate_v2(db: &Database) -> Result<(), StoreError> {
         .insert(META_FORMAT, FORMAT_VERSION.to_le_bytes().as_slice())?;
     txn.commit()?;
     Ok(())
+}
+
+/// The `doomed` record: `None` when there is none.
+pub(super) fn load_doomed(db: &Database) -> Result<Option<Vec<u64>>, StoreError> {
+    let read = db.begin_read()?;
+    let meta = read.open_table(META)?;
+    let Some(v) = meta.get(META_DOOMED)? else {
+        return Ok(None);
+    };
+    let bytes = v.value();
+    if bytes.len() % 8 != 0 {
+        return Err(StoreError::corrupt("bad doomed segments record"));
+    }
+    Ok(Some(
+        bytes
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(take_u64(c)))
+            .collect(),
+    ))
+}
+
+fn take_u64(c: &[u8]) -> [u8; 8] {
+    let mut b = [0; 8];
+    b.copy_from_slice(c);
+    b
+}
+
+pub(super) fn encode_doomed(generations: &[u64]) -> Vec<u8> {
+    generations.iter().flat_map(|g| g.to_le_bytes()).collect()
 }

@@ -30,15 +30,23 @@ impl RedbStore {
             .filter(|(&g, u)| u.msgs == 0 && (g < active || (seal && g == active)))
             .map(|(&g, _)| g)
             .collect();
+        // Recorded with the commit that lets them go: an open after a
+        // crash deletes what is left of them.
+        let mut doomed = self.doomed.clone();
+        doomed.extend(&dead);
+        doomed.sort_unstable();
+        doomed.dedup();
         let mut txn = self.db.begin_write()?;
         // Crash recovery then takes under a millisecond instead of a walk
         // over the whole file.
         txn.set_quick_repair(true);
         {
-            txn.open_table(META)?.insert(
+            let mut meta = txn.open_table(META)?;
+            meta.insert(
                 META_WAL_POSITION,
                 encode_wal_position(position.0, position.1).as_slice(),
             )?;
+            meta.insert(META_DOOMED, encode_doomed(&doomed).as_slice())?;
             let mut rows = txn.open_table(SEGMENTS)?;
             for g in &dead {
                 rows.remove(g)?;
@@ -62,13 +70,12 @@ impl RedbStore {
         } else {
             self.wal.mark_checkpoint();
         }
-        for g in dead {
-            if g == active && !seal {
-                continue;
-            }
+        self.doomed.clear();
+        for g in doomed {
             if let Err(e) = self.segments.delete(g) {
-                // Deleted at the next open instead.
+                // Tried again at the next checkpoint, or at the next open.
                 tracing::warn!("{e}");
+                self.doomed.push(g);
             }
         }
         let now = std::time::Instant::now();

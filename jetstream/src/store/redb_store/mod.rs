@@ -21,9 +21,9 @@ use super::blocks::{Block, BlockBuilder};
 use super::mem::NEXT_SCAN_MSGS;
 use super::record;
 use super::schema::{
-    encode_wal_position, init, load_index, load_wal_position, subject_row, Index, BLOCKS,
-    CONSUMERS, DELETED, META, META_CONFIG, META_STATE, META_WAL_POSITION, MSG_IDS, SEGMENTS,
-    SUBJECTS, SUBJECT_BLOCKS,
+    encode_doomed, encode_wal_position, init, load_index, load_wal_position, subject_row, Index,
+    BLOCKS, CONSUMERS, DELETED, META, META_CONFIG, META_DOOMED, META_STATE, META_WAL_POSITION,
+    MSG_IDS, SEGMENTS, SUBJECTS, SUBJECT_BLOCKS,
 };
 use super::segments::{Loc, SegmentFiles, SEGMENT_BYTES};
 use super::wal::{LogDamage, Op, Wal};
@@ -123,6 +123,8 @@ pub struct RedbStore {
     /// The `MESSAGES` and `SUBJECT_SEQS` rows of the messages appended
     /// since the last checkpoint, which writes them (`staged.rs`).
     staged: staged::Staged,
+    /// Sealed segments let go of whose files could not be deleted yet.
+    doomed: Vec<u64>,
     /// `sync_interval` relaxed: commits write the log without syncing it,
     /// and it is synced once this much time has passed since the last
     /// sync (`None` = every commit syncs).
@@ -187,10 +189,24 @@ impl RedbStore {
                     .map_err(|e| StoreError::io("opening the log for reads", e))?,
             ),
         );
-        // Segments a checkpoint let go of but did not get to delete.
-        for generation in SegmentFiles::sealed_on_disk(path)? {
-            if generation < wal.generation() && !index.segments.contains_key(&generation) {
-                segments.delete(generation)?;
+        // Segments a checkpoint let go of but may not have deleted: the
+        // ones it recorded; a store converted from format 2 (no record)
+        // is swept once. A store that never sealed a log has none (and
+        // listing a directory of 10,000 streams at every open would not
+        // do).
+        let mut doomed = Vec::new();
+        let listed = match super::schema::load_doomed(&db)? {
+            Some(recorded) => recorded,
+            None if wal.generation() > 0 => SegmentFiles::sealed_on_disk(path)?
+                .into_iter()
+                .filter(|g| *g < wal.generation() && !index.segments.contains_key(g))
+                .collect(),
+            None => Vec::new(),
+        };
+        for generation in listed {
+            if let Err(e) = segments.delete(generation) {
+                tracing::warn!("{e}");
+                doomed.push(generation);
             }
         }
         let now = std::time::Instant::now();
@@ -209,6 +225,7 @@ impl RedbStore {
             segments,
             dirty_segments: HashSet::new(),
             staged: staged::Staged::default(),
+            doomed,
             sync_every: None,
             last_sync: now,
             last_checkpoint: now,

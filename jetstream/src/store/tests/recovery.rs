@@ -1,7 +1,7 @@
 //! redb only: a restart restores the last commit exactly, uncommitted
 //! writes are lost, and bad bytes on disk are errors, never panics.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
@@ -564,6 +564,46 @@ fn emptied_segments_are_deleted() {
         files.iter().filter(|n| n.ends_with(".seg")).count() <= 1,
         "{files:?}"
     );
+}
+
+/// A segment a checkpoint let go of whose file is still there (a crash
+/// between the commit and the delete) is deleted at the next open, found
+/// from the checkpoint's record (no listing of the directory).
+#[test]
+fn a_segment_let_go_of_before_a_crash_is_deleted_at_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = db_path(&dir);
+    let mut s = open(&path);
+    let first = put_large(&mut s, 150, 1);
+    s.sync().expect("checkpoint");
+    let sealed: Vec<String> = log_files(&dir)
+        .into_iter()
+        .filter(|n| n.ends_with(".seg"))
+        .collect();
+    assert!(!sealed.is_empty(), "150 records of 128 KiB seal a segment");
+    // Keep copies of the sealed files, as a crash would have left them.
+    let copies: Vec<(PathBuf, Vec<u8>)> = sealed
+        .iter()
+        .map(|n| {
+            let p = dir.path().join(n);
+            let bytes = std::fs::read(&p).expect("read");
+            (p, bytes)
+        })
+        .collect();
+    s.purge(None, Some(first[149]), None).expect("purge below");
+    s.commit().expect("commit");
+    s.sync().expect("checkpoint");
+    drop(s);
+    for (p, bytes) in &copies {
+        if !p.exists() {
+            std::fs::write(p, bytes).expect("put back");
+        }
+    }
+    let s = open(&path);
+    for (p, _) in &copies {
+        assert!(!p.exists(), "{} left behind", p.display());
+    }
+    assert_eq!(s.state().msgs, 1);
 }
 
 /// A checkpoint that recorded the next generation and crashed before
