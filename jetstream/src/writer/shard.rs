@@ -65,6 +65,8 @@ pub(super) struct Shard {
     /// Streams committed to since the shard was last quiet: their readers
     /// are brought up to date when it goes quiet.
     unsettled: Vec<u64>,
+    /// The current pass has publishes in it.
+    pass_published: bool,
 }
 
 /// How long the shard waits for work before it settles its streams (their
@@ -139,6 +141,7 @@ impl Shard {
             release_pending: false,
             pass_started: Instant::now(),
             unsettled: Vec::new(),
+            pass_published: false,
         }
     }
 
@@ -167,6 +170,11 @@ impl Shard {
                 }
             }
             self.commit_touched();
+            // Reads only (through the shard, as readers are behind): bring
+            // the readers up to date, so the next reads need no shard.
+            if !std::mem::take(&mut self.pass_published) && !self.unsettled.is_empty() {
+                self.settle_all();
+            }
             self.run_timers();
         }
         self.stop_all();
@@ -207,6 +215,7 @@ impl Shard {
         };
         if let StreamOp::Publish(_) = &op {
             slot.queue.release(size);
+            self.pass_published = true;
         }
         if !slot.touched {
             slot.touched = true;
