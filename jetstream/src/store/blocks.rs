@@ -75,6 +75,11 @@ impl<'a> Block<'a> {
         })
     }
 
+    /// The segment holding its records.
+    pub(super) fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// The first sequence it covers.
     pub(super) fn key(&self) -> u64 {
         self.key

@@ -28,6 +28,12 @@ const V2_SUBJECT_SEQS: TableDefinition<(&str, u64), ()> = TableDefinition::new("
 /// generation -> (messages, record bytes) still stored in that segment;
 /// a sealed segment left with none is deleted at a checkpoint.
 pub(super) const SEGMENTS: TableDefinition<u64, (u64, u64)> = TableDefinition::new("segments");
+/// generation -> (first, end): the index blocks naming that segment have
+/// keys in first..end (a segment holds a run of sequences), so compaction
+/// finds them without reading every block. A segment without a row (or a
+/// store without the table) is searched over all blocks.
+pub(super) const SEGMENT_SPANS: TableDefinition<u64, (u64, u64)> =
+    TableDefinition::new("segment_spans");
 /// subject -> (msgs, first_seq, last_seq), written once per commit.
 pub(super) const SUBJECTS: TableDefinition<&str, (u64, u64, u64)> =
     TableDefinition::new("subjects");
@@ -55,6 +61,10 @@ pub(super) const META_WAL_POSITION: &str = "wal_position";
 /// still be there (a crash, or a failed delete): an open deletes them.
 /// Absent in a store converted from format 2, which an open then sweeps.
 pub(super) const META_DOOMED: &str = "doomed";
+/// u64 LE: compactions committed; the next one writes the segment of
+/// generation `COMPACTED_BASE` + this, and an open deletes that file if a
+/// crash left it before its commit.
+pub(super) const META_COMPACTIONS: &str = "compactions";
 /// 1: records in redb (before segments); 2: records in log segments, a
 /// row per message; 3: a row per block of messages.
 const FORMAT_VERSION: u32 = 3;
@@ -80,6 +90,11 @@ pub(super) struct Index {
 pub(super) struct SegmentUse {
     pub(super) msgs: u64,
     pub(super) bytes: u64,
+    /// Where its blocks' keys lie (`SEGMENT_SPANS`): `first..end`, or
+    /// `0..u64::MAX` when not recorded; `0..0` for a segment not yet
+    /// holding any.
+    pub(super) first: u64,
+    pub(super) end: u64,
 }
 
 impl Index {
@@ -195,6 +210,7 @@ pub(super) fn init(db: &Database) -> Result<bool, StoreError> {
     {
         txn.open_table(BLOCKS)?;
         txn.open_table(SEGMENTS)?;
+        txn.open_table(SEGMENT_SPANS)?;
         txn.open_table(SUBJECT_BLOCKS)?;
         txn.open_table(SUBJECTS)?;
         txn.open_table(DELETED)?;
@@ -238,11 +254,28 @@ pub(super) fn load_index(db: &Database) -> Result<Index, StoreError> {
         })?;
         ix.first_ts = first.1;
     }
+    let spans = match read.open_table(SEGMENT_SPANS) {
+        Ok(t) => Some(t),
+        Err(TableError::TableDoesNotExist(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
     for entry in read.open_table(SEGMENTS)?.iter()? {
         let (generation, row) = entry?;
         let (msgs, bytes) = row.value();
-        ix.segments
-            .insert(generation.value(), SegmentUse { msgs, bytes });
+        let span = match &spans {
+            Some(t) => t.get(generation.value())?.map(|v| v.value()),
+            None => None,
+        };
+        let (first, end) = span.unwrap_or((0, u64::MAX));
+        ix.segments.insert(
+            generation.value(),
+            SegmentUse {
+                msgs,
+                bytes,
+                first,
+                end,
+            },
+        );
     }
     let counted: u64 = ix.subjects.values().map(|ss| ss.msgs).sum();
     let span = if ix.msgs == 0 {
@@ -406,6 +439,18 @@ fn take_u64(c: &[u8]) -> [u8; 8] {
     let mut b = [0; 8];
     b.copy_from_slice(c);
     b
+}
+
+/// How many compactions were committed (`META_COMPACTIONS`).
+pub(super) fn load_compactions(db: &Database) -> Result<u64, StoreError> {
+    let read = db.begin_read()?;
+    let meta = read.open_table(META)?;
+    let Some(v) = meta.get(META_COMPACTIONS)? else {
+        return Ok(0);
+    };
+    <[u8; 8]>::try_from(v.value())
+        .map(u64::from_le_bytes)
+        .map_err(|_| StoreError::corrupt("bad compactions record"))
 }
 
 pub(super) fn encode_doomed(generations: &[u64]) -> Vec<u8> {

@@ -93,6 +93,15 @@ impl SegmentFiles {
         Ok(file)
     }
 
+    /// The size of a generation's file.
+    pub(super) fn len(&self, generation: u64) -> Result<u64, StoreError> {
+        let file = self.file(generation)?;
+        let meta = file
+            .metadata()
+            .map_err(|e| StoreError::io(format!("sizing segment {generation}"), e))?;
+        Ok(meta.len())
+    }
+
     /// The record at `loc`, read with one positioned read.
     pub(super) fn read(&self, loc: Loc) -> Result<Bytes, StoreError> {
         let file = self.file(loc.generation)?;

@@ -627,5 +627,6 @@ fn snapshot(s: &dyn Store) -> String {
     out + &format!("config {:?}\n", s.load_config().expect("config"))
 }
 
+mod compaction;
 mod differential;
 mod recovery;

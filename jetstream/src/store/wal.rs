@@ -22,6 +22,9 @@ use super::StoreError;
 const MAGIC: &[u8; 8] = b"TERNWAL\x01";
 const HEADER_LEN: u64 = 16;
 const FRAME_HEAD: usize = 8;
+/// Bytes of an append's frame besides its record: the frame head, the op
+/// and the sequence.
+pub(super) const APPEND_FRAME_EXTRA: u64 = FRAME_HEAD as u64 + 1 + 8;
 
 const OP_APPEND: u8 = 1;
 const OP_REMOVE: u8 = 2;

@@ -27,36 +27,70 @@ impl RedbStore {
             .index
             .segments
             .iter()
-            .filter(|(&g, u)| u.msgs == 0 && (g < active || (seal && g == active)))
+            .filter(|(&g, u)| u.msgs == 0 && (g != active || seal))
             .map(|(&g, _)| g)
             .collect();
+        let dead_blocks = self.blocks_of_dead(&dead)?;
+        let compaction = self.compact_one();
         // Recorded with the commit that lets them go: an open after a
-        // crash deletes what is left of them.
+        // crash deletes what is left of them. A compacted segment is
+        // deleted one checkpoint later: readers on other threads may
+        // still be reading it through blocks they read before.
         let mut doomed = self.doomed.clone();
         doomed.extend(&dead);
         doomed.sort_unstable();
         doomed.dedup();
-        let mut txn = self.db.begin_write()?;
-        // Crash recovery then takes under a millisecond instead of a walk
-        // over the whole file.
-        txn.set_quick_repair(true);
-        {
-            let mut meta = txn.open_table(META)?;
-            meta.insert(
-                META_WAL_POSITION,
-                encode_wal_position(position.0, position.1).as_slice(),
-            )?;
-            meta.insert(META_DOOMED, encode_doomed(&doomed).as_slice())?;
-            let mut rows = txn.open_table(SEGMENTS)?;
-            for g in &dead {
-                rows.remove(g)?;
+        let mut recorded = doomed.clone();
+        recorded.extend(compaction.as_ref().map(|c| c.old));
+        let committed = (|| {
+            let mut txn = self.db.begin_write()?;
+            // Crash recovery then takes under a millisecond instead of a
+            // walk over the whole file.
+            txn.set_quick_repair(true);
+            {
+                let mut meta = txn.open_table(META)?;
+                meta.insert(
+                    META_WAL_POSITION,
+                    encode_wal_position(position.0, position.1).as_slice(),
+                )?;
+                meta.insert(META_DOOMED, encode_doomed(&recorded).as_slice())?;
+                let mut rows = txn.open_table(SEGMENTS)?;
+                let mut spans = txn.open_table(SEGMENT_SPANS)?;
+                for g in &dead {
+                    rows.remove(g)?;
+                    spans.remove(g)?;
+                }
+                let mut blocks = txn.open_table(BLOCKS)?;
+                let mut subject_blocks = txn.open_table(SUBJECT_BLOCKS)?;
+                for (key, subjects) in &dead_blocks {
+                    blocks.remove(key)?;
+                    for subject in subjects {
+                        subject_blocks.remove((subject.as_str(), *key))?;
+                    }
+                }
             }
+            if let Some(c) = &compaction {
+                self.apply_compaction(c, &txn)?;
+            }
+            txn.commit()?;
+            Ok::<_, StoreError>(())
+        })();
+        if let Err(e) = committed {
+            if let Some(c) = &compaction {
+                let _ = std::fs::remove_file(SegmentFiles::sealed_path(&self.path, c.new));
+            }
+            return Err(e);
         }
-        txn.commit()?;
         for g in &dead {
             self.index.segments.remove(g);
             self.dirty_segments.remove(g);
+            self.segment_lens.remove(g);
         }
+        let compacted = compaction.map(|c| {
+            let old = c.old;
+            self.compaction_committed(c);
+            old
+        });
         if seal {
             let path = Self::wal_path(&self.path);
             self.wal
@@ -78,6 +112,8 @@ impl RedbStore {
                 self.doomed.push(g);
             }
         }
+        self.compaction_pending = compacted.is_some();
+        self.doomed.extend(compacted);
         let now = std::time::Instant::now();
         self.last_checkpoint = now;
         self.last_sync = now;
@@ -229,9 +265,13 @@ impl RedbStore {
                 }
             }
             let mut rows = txn.open_table(SEGMENTS)?;
+            let mut spans = txn.open_table(SEGMENT_SPANS)?;
             for g in self.dirty_segments.drain() {
                 if let Some(used) = self.index.segments.get(&g) {
                     rows.insert(g, (used.msgs, used.bytes))?;
+                    if used.end != u64::MAX {
+                        spans.insert(g, (used.first, used.end))?;
+                    }
                 }
             }
             let mut meta = txn.open_table(META)?;

@@ -23,7 +23,7 @@ use super::record;
 use super::schema::{
     encode_doomed, encode_wal_position, init, load_index, load_wal_position, subject_row, Index,
     BLOCKS, CONSUMERS, DELETED, META, META_CONFIG, META_DOOMED, META_STATE, META_WAL_POSITION,
-    MSG_IDS, SEGMENTS, SUBJECTS, SUBJECT_BLOCKS,
+    MSG_IDS, SEGMENTS, SEGMENT_SPANS, SUBJECTS, SUBJECT_BLOCKS,
 };
 use super::segments::{Loc, SegmentFiles, SEGMENT_BYTES};
 use super::wal::{LogDamage, Op, Wal};
@@ -46,6 +46,10 @@ const CHECKPOINT_FRAMES: u64 = 8192;
 const CHECKPOINT_BYTES: u64 = 64 << 20;
 /// ...or once the oldest logged change is this old.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// While segments are being compacted, a quiet stream checkpoints this
+/// often (one segment each time).
+const COMPACT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Runs `$body` with `$table` open on the pending write transaction (so
 /// uncommitted writes are seen) or else on a read transaction that ends
@@ -72,6 +76,9 @@ macro_rules! with_table {
 }
 
 mod commit;
+mod compact;
+#[cfg(test)]
+pub(super) const COMPACTED_BASE_FOR_TESTS: u64 = compact::COMPACTED_BASE;
 mod reads;
 mod removal;
 mod staged;
@@ -123,8 +130,18 @@ pub struct RedbStore {
     /// The `MESSAGES` and `SUBJECT_SEQS` rows of the messages appended
     /// since the last checkpoint, which writes them (`staged.rs`).
     staged: staged::Staged,
-    /// Sealed segments let go of whose files could not be deleted yet.
+    /// Sealed segments let go of whose files are not deleted yet (a
+    /// failed delete, or a compacted segment kept for one checkpoint).
     doomed: Vec<u64>,
+    /// Compactions committed (`compact.rs`): names the next one's file.
+    compactions: u64,
+    /// Sizes of sealed segment files, as compaction looked them up.
+    segment_lens: std::collections::HashMap<u64, u64>,
+    /// The last checkpoint compacted a segment: there may be more to do,
+    /// and the old one to delete, even if nothing more is logged.
+    compaction_pending: bool,
+    /// Compaction failed: not tried again before this.
+    compact_paused_until: Option<std::time::Instant>,
     /// `sync_interval` relaxed: commits write the log without syncing it,
     /// and it is synced once this much time has passed since the last
     /// sync (`None` = every commit syncs).
@@ -209,6 +226,8 @@ impl RedbStore {
                 doomed.push(generation);
             }
         }
+        let compactions = super::schema::load_compactions(&db)?;
+        Self::delete_uncommitted_compaction(path, compactions);
         let now = std::time::Instant::now();
         let mut store = Self {
             txn: None,
@@ -226,6 +245,10 @@ impl RedbStore {
             dirty_segments: HashSet::new(),
             staged: staged::Staged::default(),
             doomed,
+            compactions,
+            segment_lens: std::collections::HashMap::new(),
+            compaction_pending: false,
+            compact_paused_until: None,
             sync_every: None,
             last_sync: now,
             last_checkpoint: now,
@@ -379,6 +402,10 @@ impl RedbStore {
         let used = self.index.segments.entry(loc.generation).or_default();
         used.msgs += 1;
         used.bytes += u64::from(loc.len);
+        if used.end == 0 {
+            used.first = seq;
+        }
+        used.end = used.end.max(seq + 1);
         self.dirty_segments.insert(loc.generation);
 
         let ix = &mut self.index;
@@ -524,7 +551,10 @@ impl Store for RedbStore {
 
     fn sync_deadline(&self) -> Option<std::time::Instant> {
         if self.wal.logged_bytes() == 0 {
-            return None;
+            // A quiet stream goes on compacting, a segment at a time.
+            return self
+                .compaction_pending
+                .then(|| self.last_checkpoint + COMPACT_EVERY);
         }
         let checkpoint = self.last_checkpoint + CHECKPOINT_EVERY;
         match self.sync_every {
@@ -537,7 +567,11 @@ impl Store for RedbStore {
     /// in redb itself, and the log empty.
     fn sync(&mut self) -> Result<(), StoreError> {
         self.commit()?;
-        if self.wal.logged_bytes() > 0 || self.txn.is_some() || !self.staged.is_empty() {
+        if self.wal.logged_bytes() > 0
+            || self.txn.is_some()
+            || !self.staged.is_empty()
+            || self.compaction_pending
+        {
             self.checkpoint_now(None)?;
         }
         Ok(())
