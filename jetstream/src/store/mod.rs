@@ -10,6 +10,7 @@
 
 mod blocks;
 mod error;
+mod gaps;
 mod mem;
 mod record;
 mod redb_store;
@@ -319,8 +320,10 @@ impl StoreReader {
         if ix.msgs == 0 || seq < ix.first_seq || seq > ix.last_seq {
             return Ok(None);
         }
-        if read.open_table(schema::DELETED)?.get(seq)?.is_some() {
-            return Ok(None);
+        if let Some(run) = read.open_table(schema::GAPS)?.range(..=seq)?.next_back() {
+            if run?.1.value() > seq {
+                return Ok(None);
+            }
         }
         let blocks = read.open_table(schema::BLOCKS)?;
         let Some((loc, _)) = schema::entry_of(&blocks, seq)? else {

@@ -2,11 +2,12 @@
 //! format version, and the rebuilding of the in-memory index from them
 //! (`jetstream/DESIGN.md` describes the layout).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
 
 use super::blocks::{Block, BlockBuilder};
+use super::gaps::Gaps;
 use super::segments::Loc;
 use super::{StoreError, SubjectState};
 use crate::subject::{has_wildcard, matches};
@@ -37,8 +38,11 @@ pub(super) const SEGMENT_SPANS: TableDefinition<u64, (u64, u64)> =
 /// subject -> (msgs, first_seq, last_seq), written once per commit.
 pub(super) const SUBJECTS: TableDefinition<&str, (u64, u64, u64)> =
     TableDefinition::new("subjects");
-/// Interior gaps: removed sequences in (first_seq, last_seq].
-pub(super) const DELETED: TableDefinition<u64, ()> = TableDefinition::new("deleted");
+/// Interior gaps: runs of removed sequences in (first_seq, last_seq],
+/// start -> end (exclusive), as `gaps.rs` keeps them.
+pub(super) const GAPS: TableDefinition<u64, u64> = TableDefinition::new("gaps");
+/// Format 3's row per removed sequence, read only to convert a file.
+const V3_DELETED: TableDefinition<u64, ()> = TableDefinition::new("deleted");
 /// Nats-Msg-Id -> (seq, time_ns) of publishes within the duplicate
 /// window, so a restart rebuilds the window without reading messages.
 pub(super) const MSG_IDS: TableDefinition<&str, (u64, i64)> = TableDefinition::new("msg_ids");
@@ -66,8 +70,8 @@ pub(super) const META_DOOMED: &str = "doomed";
 /// crash left it before its commit.
 pub(super) const META_COMPACTIONS: &str = "compactions";
 /// 1: records in redb (before segments); 2: records in log segments, a
-/// row per message; 3: a row per block of messages.
-const FORMAT_VERSION: u32 = 3;
+/// row per message; 3: a row per block of messages; 4: gaps as runs.
+const FORMAT_VERSION: u32 = 4;
 const STATE_BYTES: usize = 40;
 
 /// What the tables say, kept in memory.
@@ -80,7 +84,7 @@ pub(super) struct Index {
     pub(super) last_seq: u64,
     pub(super) last_ts: i64,
     pub(super) subjects: HashMap<String, SubjectState>,
-    pub(super) deleted: BTreeSet<u64>,
+    pub(super) deleted: Gaps,
     /// What each segment still holds.
     pub(super) segments: std::collections::BTreeMap<u64, SegmentUse>,
 }
@@ -101,7 +105,7 @@ impl Index {
     pub(super) fn is_stored(&self, seq: u64) -> bool {
         self.msgs > 0
             && (self.first_seq..=self.last_seq).contains(&seq)
-            && !self.deleted.contains(&seq)
+            && !self.deleted.contains(seq)
     }
 
     pub(super) fn encode_state(&self) -> [u8; STATE_BYTES] {
@@ -178,16 +182,16 @@ pub(super) fn init(db: &Database) -> Result<bool, StoreError> {
                 if version == 1 {
                     return Err(StoreError::corrupt(
                         "store format 1, written by an earlier tern, keeps messages inside the \
-                         redb file; this tern keeps them in log segments (format 3) and does \
+                         redb file; this tern keeps them in log segments (format 4) and does \
                          not convert: back the stream up with the earlier tern \
                          (`nats stream backup`) and restore it here",
                     ));
                 }
-                if version == 2 {
+                if version == 2 || version == 3 {
                     drop(format);
                     drop(meta);
                     drop(read);
-                    migrate_v2(db)?;
+                    migrate(db, version)?;
                     return Ok(true);
                 }
                 if version != FORMAT_VERSION {
@@ -213,7 +217,7 @@ pub(super) fn init(db: &Database) -> Result<bool, StoreError> {
         txn.open_table(SEGMENT_SPANS)?;
         txn.open_table(SUBJECT_BLOCKS)?;
         txn.open_table(SUBJECTS)?;
-        txn.open_table(DELETED)?;
+        txn.open_table(GAPS)?;
         let mut meta = txn.open_table(META)?;
         meta.insert(META_FORMAT, FORMAT_VERSION.to_le_bytes().as_slice())?;
         meta.insert(META_STATE, Index::default().encode_state().as_slice())?;
@@ -244,8 +248,9 @@ pub(super) fn load_index(db: &Database) -> Result<Index, StoreError> {
         };
         ix.subjects.insert(subject.value().to_owned(), ss);
     }
-    for entry in read.open_table(DELETED)?.iter()? {
-        ix.deleted.insert(entry?.0.value());
+    for entry in read.open_table(GAPS)?.iter()? {
+        let (start, end) = entry?;
+        ix.deleted.insert_run(start.value(), end.value());
     }
     if ix.msgs > 0 {
         let blocks = read.open_table(BLOCKS)?;
@@ -283,7 +288,7 @@ pub(super) fn load_index(db: &Database) -> Result<Index, StoreError> {
     } else {
         ix.last_seq + 1 - ix.first_seq
     };
-    if counted != ix.msgs || span != ix.msgs + ix.deleted.len() as u64 {
+    if counted != ix.msgs || span != ix.msgs + ix.deleted.len() {
         return Err(StoreError::corrupt(format!(
             "index disagrees: {} messages, {counted} by subject, {} gaps in {}..={}",
             ix.msgs,
@@ -351,11 +356,42 @@ where
     }
 }
 
-/// Converts a format 2 file (a row per message) to format 3 (a row per
-/// block), in one durable commit: the messages' records do not move.
-fn migrate_v2(db: &Database) -> Result<(), StoreError> {
+/// Converts a format 2 file (a row per message) or a format 3 one (a row
+/// per gap) to format 4, in one durable commit: the messages' records do
+/// not move.
+fn migrate(db: &Database, version: u32) -> Result<(), StoreError> {
     let mut txn = db.begin_write()?;
     txn.set_quick_repair(true);
+    if version == 2 {
+        blocks_from_v2(&txn)?;
+    }
+    gaps_from_rows(&txn)?;
+    txn.open_table(META)?
+        .insert(META_FORMAT, FORMAT_VERSION.to_le_bytes().as_slice())?;
+    txn.commit()?;
+    Ok(())
+}
+
+/// Format 3's (and 2's) row per removed sequence into runs.
+fn gaps_from_rows(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
+    let mut gaps = Gaps::default();
+    {
+        let old = txn.open_table(V3_DELETED)?;
+        for row in old.iter()? {
+            gaps.insert(row?.0.value());
+        }
+    }
+    let mut runs = txn.open_table(GAPS)?;
+    for (start, end) in gaps.runs() {
+        runs.insert(start, end)?;
+    }
+    drop(runs);
+    txn.delete_table(V3_DELETED)?;
+    Ok(())
+}
+
+/// Format 2's row per message into index blocks.
+fn blocks_from_v2(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
     {
         let old = txn.open_table(V2_MESSAGES)?;
         let mut blocks = txn.open_table(BLOCKS)?;
@@ -410,9 +446,6 @@ fn migrate_v2(db: &Database) -> Result<(), StoreError> {
     }
     txn.delete_table(V2_MESSAGES)?;
     txn.delete_table(V2_SUBJECT_SEQS)?;
-    txn.open_table(META)?
-        .insert(META_FORMAT, FORMAT_VERSION.to_le_bytes().as_slice())?;
-    txn.commit()?;
     Ok(())
 }
 

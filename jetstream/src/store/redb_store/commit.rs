@@ -282,7 +282,7 @@ impl RedbStore {
             if self.dropped_tables {
                 txn.open_table(BLOCKS)?;
                 txn.open_table(SUBJECT_BLOCKS)?;
-                txn.open_table(DELETED)?;
+                txn.open_table(GAPS)?;
             }
         }
         self.dropped_tables = false;

@@ -22,7 +22,7 @@ use super::mem::NEXT_SCAN_MSGS;
 use super::record;
 use super::schema::{
     encode_doomed, encode_wal_position, init, load_index, load_wal_position, subject_row, Index,
-    BLOCKS, CONSUMERS, DELETED, META, META_CONFIG, META_DOOMED, META_STATE, META_WAL_POSITION,
+    BLOCKS, CONSUMERS, GAPS, META, META_CONFIG, META_DOOMED, META_STATE, META_WAL_POSITION,
     MSG_IDS, SEGMENTS, SEGMENT_SPANS, SUBJECTS, SUBJECT_BLOCKS,
 };
 use super::segments::{Loc, SegmentFiles, SEGMENT_BYTES};
@@ -453,7 +453,7 @@ impl Store for RedbStore {
             first_ts: ix.first_ts,
             last_seq: ix.last_seq,
             last_ts: ix.last_ts,
-            num_deleted: ix.deleted.len() as u64,
+            num_deleted: ix.deleted.len(),
             num_subjects: ix.subjects.len() as u64,
         }
     }
@@ -736,7 +736,7 @@ impl Store for RedbStore {
     }
 
     fn deleted(&self) -> Vec<u64> {
-        self.index.deleted.iter().copied().collect()
+        self.index.deleted.iter().collect()
     }
 
     fn save_config(&mut self, config_json: &[u8]) -> Result<(), StoreError> {

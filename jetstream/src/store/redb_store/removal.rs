@@ -66,19 +66,11 @@ impl RedbStore {
         if ix.msgs == 0 {
             ix.first_seq = ix.last_seq + 1;
             ix.first_ts = 0;
-        } else if ix.deleted.contains(&old_first) {
-            let mut first = old_first;
-            for &gap in ix.deleted.range(old_first..) {
-                if gap != first {
-                    break;
-                }
-                first += 1;
-            }
-            ix.first_seq = first;
+        } else if let Some((_, end)) = ix.deleted.run_of(old_first) {
+            ix.first_seq = end;
         }
         let new_first = ix.first_seq;
-        let kept = ix.deleted.split_off(&new_first);
-        let below = std::mem::replace(&mut ix.deleted, kept);
+        let below = ix.deleted.split_below(new_first);
         if ix.msgs > 0 && new_first != old_first {
             let Some((_, time_ns)) = self.locate_with_time(new_first)? else {
                 return Err(StoreError::corrupt("messages counted but none stored"));
@@ -119,16 +111,37 @@ impl RedbStore {
             }
         }
 
+        // The gap rows follow the runs: those below the new first go, and
+        // each run a removal joined is written again over the rows it
+        // took in.
+        let mut touched: Vec<(u64, u64)> = removed
+            .iter()
+            .filter(|&&s| s > new_first)
+            .filter_map(|&s| self.index.deleted.run_of(s))
+            .collect();
+        touched.dedup();
         let txn = begin(&self.db, &mut self.txn)?;
-        let mut deleted = txn.open_table(DELETED)?;
-        for &seq in &below {
-            if !was_removed(seq) {
-                deleted.remove(seq)?;
+        let mut gaps = txn.open_table(GAPS)?;
+        if !below.is_empty() {
+            let gone: Vec<u64> = gaps
+                .range(..new_first)?
+                .map(|row| row.map(|(k, _)| k.value()))
+                .collect::<Result<_, _>>()?;
+            for start in gone {
+                gaps.remove(start)?;
             }
         }
-        for &seq in removed.iter().filter(|&&s| s > new_first) {
-            deleted.insert(seq, ())?;
+        for (start, end) in touched {
+            let taken: Vec<u64> = gaps
+                .range(start..end)?
+                .map(|row| row.map(|(k, _)| k.value()))
+                .collect::<Result<_, _>>()?;
+            for key in taken {
+                gaps.remove(key)?;
+            }
+            gaps.insert(start, end)?;
         }
+        drop(gaps);
         if new_first > old_first {
             // Blocks wholly below the first sequence go, with the rows
             // naming them.
@@ -162,7 +175,7 @@ impl RedbStore {
             txn.delete_table(BLOCKS)?;
             txn.delete_table(SUBJECT_BLOCKS)?;
             txn.delete_table(SUBJECTS)?;
-            txn.delete_table(DELETED)?;
+            txn.delete_table(GAPS)?;
             self.dropped_tables = true;
         }
         let ix = &mut self.index;
@@ -291,7 +304,7 @@ impl RedbStore {
         let mut counted = 0;
         let mut seq = ix.last_seq;
         while seq >= ix.first_seq {
-            if !ix.deleted.contains(&seq) {
+            if !ix.deleted.contains(seq) {
                 counted += 1;
                 if counted == keep {
                     return Ok(Some(seq));

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 
 use super::super::redb_store::COMPACTED_BASE_FOR_TESTS;
-use super::super::schema::{BLOCKS, SUBJECT_BLOCKS};
+use super::super::schema::{BLOCKS, GAPS, SUBJECT_BLOCKS};
 use super::super::segments::SegmentFiles;
 use super::*;
 
@@ -34,16 +34,18 @@ fn segment_bytes(dir: &TempDir) -> u64 {
         .sum()
 }
 
-fn count_rows(path: &Path) -> (u64, u64) {
+fn count_rows(path: &Path) -> (u64, u64, u64) {
     use redb::ReadableDatabase;
     let db = redb::Database::open(path).expect("open redb");
     let read = db.begin_read().expect("read");
     let blocks = read.open_table(BLOCKS).expect("blocks");
     let subject_blocks = read.open_table(SUBJECT_BLOCKS).expect("subject blocks");
+    let gaps = read.open_table(GAPS).expect("gaps");
     use redb::ReadableTableMetadata;
     (
         blocks.len().expect("len"),
         subject_blocks.len().expect("len"),
+        gaps.len().expect("len"),
     )
 }
 
@@ -231,12 +233,15 @@ fn a_stream_replacing_messages_behind_one_that_stays_stays_bounded() {
         body(1200)
     );
     drop(s);
-    let (blocks, subject_rows) = count_rows(&path);
+    let (blocks, subject_rows, gap_rows) = count_rows(&path);
+    // 1,199 removed sequences in a row: one run.
+    assert_eq!(gap_rows, 1);
     // Without dropping dead blocks: one per 128 messages and more.
     assert!(blocks <= 8, "{blocks} index blocks for 2 messages");
     assert!(subject_rows <= 16, "{subject_rows} subject rows");
     let s = open(&path);
     assert_eq!(s.state(), st);
+    assert_eq!(st.num_deleted, 1199);
     assert_eq!(
         seqs_of(s.last_matching("kv.hot")),
         Some(1201),

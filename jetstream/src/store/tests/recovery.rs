@@ -160,12 +160,12 @@ fn other_format_versions_are_refused() {
         let txn = db.begin_write().expect("txn");
         txn.open_table(META)
             .expect("table")
-            .insert(META_FORMAT, 4u32.to_le_bytes().as_slice())
+            .insert(META_FORMAT, 5u32.to_le_bytes().as_slice())
             .expect("insert");
         txn.commit().expect("commit");
     }
     let err = RedbStore::open(&path).err().expect("refused");
-    assert!(err.to_string().contains("format 4"), "{err}");
+    assert!(err.to_string().contains("format 5"), "{err}");
 }
 
 /// A damaged index block is an error for the reads that need it, never a
@@ -291,6 +291,17 @@ fn the_row_per_message_format_is_converted() {
         txn.delete_table(BLOCKS).expect("delete");
         txn.delete_table(super::super::schema::SUBJECT_BLOCKS)
             .expect("delete");
+        // Gaps as a row per sequence, as formats 2 and 3 kept them.
+        txn.delete_table(super::super::schema::GAPS)
+            .expect("delete");
+        {
+            const V3_DELETED: redb::TableDefinition<u64, ()> =
+                redb::TableDefinition::new("deleted");
+            let mut deleted = txn.open_table(V3_DELETED).expect("deleted");
+            for seq in [50, 51, 52, 200] {
+                deleted.insert(seq, ()).expect("insert");
+            }
+        }
         txn.open_table(META)
             .expect("table")
             .insert(META_FORMAT, 2u32.to_le_bytes().as_slice())
