@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use bytes::Bytes;
 
+use super::gaps::Gaps;
 use super::{filter_is_all, Store, StoreError, StoreState, StoredMsg, SubjectState};
 use crate::subject::{has_wildcard, matches};
 
@@ -25,7 +26,7 @@ pub struct MemStore {
     /// Stored sequences of each subject; a subject with none is absent.
     subjects: HashMap<String, BTreeSet<u64>>,
     /// Removed sequences in `(first_seq, last_seq]`.
-    deleted: BTreeSet<u64>,
+    deleted: Gaps,
     bytes: u64,
     first_seq: u64,
     last_seq: u64,
@@ -60,9 +61,11 @@ impl MemStore {
         let first = self.msgs.keys().next().map_or(self.last_seq + 1, |&s| s);
         if first != self.first_seq {
             self.first_seq = first;
-            self.deleted = self.deleted.split_off(&first);
+            self.deleted.split_below(first);
         }
-        self.deleted.extend(removed.iter().filter(|&&s| s > first));
+        for &seq in removed.iter().filter(|&&s| s > first) {
+            self.deleted.insert(seq);
+        }
     }
 
     fn remove_seqs(&mut self, seqs: impl IntoIterator<Item = u64>) -> u64 {
@@ -163,7 +166,7 @@ impl Store for MemStore {
             first_ts: self.msgs.values().next().map_or(0, |m| m.time_ns),
             last_seq: self.last_seq,
             last_ts: self.last_ts,
-            num_deleted: self.deleted.len() as u64,
+            num_deleted: self.deleted.len(),
             num_subjects: self.subjects.len() as u64,
         }
     }
@@ -302,7 +305,7 @@ impl Store for MemStore {
     }
 
     fn deleted(&self) -> Vec<u64> {
-        self.deleted.iter().copied().collect()
+        self.deleted.iter().collect()
     }
 
     fn save_config(&mut self, config_json: &[u8]) -> Result<(), StoreError> {
