@@ -143,7 +143,8 @@ fn main() {
     if only.as_deref().is_none_or(|o| o.contains("js")) {
         jetstream_workloads(&tern_bin, reference.as_deref(), rounds, only.as_deref());
     }
-    // By hand only: `BENCH_ONLY=soak` (BENCH_SOAK_SECS, default 600).
+    // By hand only: `BENCH_ONLY=soak` (BENCH_SOAK_SECS, default 600;
+    // BENCH_SOAK_KIND=keys for removals from inside the stream).
     if only.as_deref().is_some_and(|o| o.contains("soak")) {
         soak_workload(&tern_bin, reference.as_deref());
     }
@@ -614,12 +615,23 @@ fn soak_workload(tern_bin: &str, reference: Option<&str>) {
         .map(|b| ServerProcess::start_with("nats-soak", b, &["-js", "-sd", &d1]).expect("nats"));
     let (tp, rp) = (tern.port, nats.as_ref().map(|n| n.port));
     let (p0, p1) = (dirs[0].path().to_path_buf(), dirs[1].path().to_path_buf());
-    let t = std::thread::spawn(move || support::js::soak(tp, &p0, secs, 2_000, 1024));
-    let r =
-        rp.map(|port| std::thread::spawn(move || support::js::soak(port, &p1, secs, 2_000, 1024)));
+    // BENCH_SOAK_KIND=keys: 100 keys kept at one message each behind a
+    // key written once, as a KV bucket (removals from inside the stream).
+    let kind = match std::env::var("BENCH_SOAK_KIND").as_deref() {
+        Ok("keys") => support::js::SoakKind::Keys,
+        _ => support::js::SoakKind::MaxAge,
+    };
+    let t = std::thread::spawn(move || support::js::soak(tp, &p0, kind, secs, 2_000, 1024));
+    let r = rp.map(|port| {
+        std::thread::spawn(move || support::js::soak(port, &p1, kind, secs, 2_000, 1024))
+    });
     let t = t.join().expect("tern soak");
     let r = r.map(|h| h.join().expect("reference soak"));
-    println!("soak: 2,000 msgs/s of 1 KiB, max_age 5 s; disk bytes the store takes");
+    let what = match kind {
+        support::js::SoakKind::MaxAge => "max_age 5 s",
+        support::js::SoakKind::Keys => "100 keys of one message each behind one written once",
+    };
+    println!("soak: 2,000 msgs/s of 1 KiB, {what}; disk bytes the store takes");
     println!(
         "{:>6} {:>12} {:>14} {:>14}",
         "secs", "acked", "tern", "reference"

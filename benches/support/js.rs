@@ -259,14 +259,24 @@ pub fn disk_bytes(dir: &std::path::Path) -> u64 {
         .sum()
 }
 
+/// What a soak's stream keeps: messages for 5 s (`MaxAge`), or the last
+/// message of each of 100 keys behind one key written once (`Keys`, as a
+/// KV bucket of history 1: every write removes one from inside).
+#[derive(Clone, Copy, Debug)]
+pub enum SoakKind {
+    MaxAge,
+    Keys,
+}
+
 /// Publishes `rate` messages a second of `size` bytes into a stream that
-/// keeps them `max_age_secs`, for `secs` seconds, and samples the disk
+/// keeps them as `kind` says, for `secs` seconds, and samples the disk
 /// the store's files take every `every` seconds: (seconds since start,
-/// messages acked, disk bytes). A steady publish-and-expire load must
+/// messages acked, disk bytes). A steady publish-and-remove load must
 /// level off, not grow.
 pub fn soak(
     port: u16,
     store_dir: &std::path::Path,
+    kind: SoakKind,
     secs: u64,
     rate: usize,
     size: usize,
@@ -275,18 +285,29 @@ pub fn soak(
     let mut c = Conn::connect(port);
     c.subscribe("_INBOX.api.*", None, "1");
     c.ping_pong();
-    let config = format!(
-        "{{\"name\":\"SOAK\",\"subjects\":[\"soak.>\"],\"storage\":\"file\",\"max_age\":{}}}",
-        MAX_AGE_SECS * 1_000_000_000
-    );
+    let limit = match kind {
+        SoakKind::MaxAge => format!("\"max_age\":{}", MAX_AGE_SECS * 1_000_000_000),
+        SoakKind::Keys => "\"max_msgs_per_subject\":1".to_string(),
+    };
+    let config =
+        format!("{{\"name\":\"SOAK\",\"subjects\":[\"soak.>\"],\"storage\":\"file\",{limit}}}");
     api(&mut c, "$JS.API.STREAM.CREATE.SOAK", &config);
     drop(c);
     let mut c = Conn::connect(port);
     c.subscribe("_INBOX.soak.*", None, "1");
     c.ping_pong();
-    let mut frame = format!("PUB soak.x _INBOX.soak.1 {size}\r\n").into_bytes();
-    frame.extend(std::iter::repeat_n(b's', size));
-    frame.extend_from_slice(b"\r\n");
+    let frame_to = |subject: &str| {
+        let mut frame = format!("PUB {subject} _INBOX.soak.1 {size}\r\n").into_bytes();
+        frame.extend(std::iter::repeat_n(b's', size));
+        frame.extend_from_slice(b"\r\n");
+        frame
+    };
+    let frame = frame_to("soak.x");
+    let keys: Vec<Vec<u8>> = (0..100).map(|k| frame_to(&format!("soak.k.{k}"))).collect();
+    if matches!(kind, SoakKind::Keys) {
+        c.send_raw(&frame_to("soak.static"));
+        while !matches!(c.next_frame(Duration::from_secs(5)), Some(Frame::Msg)) {}
+    }
     // Bursts every 10 ms, at most 256 unacked.
     let burst = (rate / 100).max(1);
     let start = Instant::now();
@@ -304,7 +325,10 @@ pub fn soak(
         tick += Duration::from_millis(10);
         let due = (start.elapsed().as_millis() as usize / 10 + 1) * burst;
         while sent < due && sent - acked < 256 {
-            out.extend_from_slice(&frame);
+            match kind {
+                SoakKind::MaxAge => out.extend_from_slice(&frame),
+                SoakKind::Keys => out.extend_from_slice(&keys[sent % keys.len()]),
+            }
             sent += 1;
         }
         if !out.is_empty() {

@@ -56,9 +56,15 @@ impl ServerProcess {
             .map_err(|e| format!("{label}: {e}"))?;
         let stderr = child.stderr.take().ok_or("no stderr")?;
         let (tx, rx) = std::sync::mpsc::channel();
+        // BENCH_SERVER_LOG=1 passes the servers' logs through (labelled).
+        let echo = std::env::var_os("BENCH_SERVER_LOG").is_some();
+        let label_owned = label.to_string();
         std::thread::spawn(move || {
             let mut port = None;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if echo {
+                    eprintln!("[{label_owned}] {line}");
+                }
                 if let Some(rest) = line.split("client connections on ").nth(1) {
                     port = rest
                         .rsplit(':')
