@@ -2098,3 +2098,89 @@ fn js_combined_rollup_at_max_msgs() {
         );
     });
 }
+
+/// A stream's `subject_transform` decides the subject a message is stored
+/// under: the functions (partition hashes, splits, slices) as the
+/// reference computes them, a subject the source does not match kept as
+/// published, and transforms that do not compile refused with its words.
+#[test]
+fn js_stream_subject_transform() {
+    run_js("js_stream_subject_transform", |s| {
+        let mut c = js_client(s, "c");
+        let cases: &[(&str, &str, &[&str])] = &[
+            (
+                "a.*.*",
+                "x.{{partition(7,1,2)}}.{{wildcard(2)}}.$1",
+                &["a.k1.v1", "a.hello.world", "a.zz.9"],
+            ),
+            (
+                "b.*",
+                "y.{{splitfromleft(1,2)}}.{{SplitFromRight(1,2)}}",
+                &["b.abcdef", "b.a"],
+            ),
+            (
+                "c.*",
+                "z.{{slicefromleft(1,3)}}.w.{{sliceFromRight(1,3)}}",
+                &["c.abcdefgh", "c.ab"],
+            ),
+            ("d.*", "v.{{split(1,-)}}", &["d.-a--b-", "d.abc"]),
+            ("e.*", "u.{{random(1)}}.$1", &["e.abcdef"]),
+            (
+                "f.>",
+                "t.{{partition(3)}}.>",
+                &["f.a.b", "f.q", "f.xyz.1.2"],
+            ),
+        ];
+        for (i, (src, dest, subjects)) in cases.iter().enumerate() {
+            let name = format!("T{i}");
+            let config = json!({
+                "name": name,
+                "subjects": [src],
+                "subject_transform": {"src": src, "dest": dest},
+            });
+            create(&mut c, &name, &config.to_string());
+            for subject in *subjects {
+                publish(&mut c, subject, &[], b"m");
+            }
+            for seq in 1..=subjects.len() {
+                api(
+                    &mut c,
+                    &format!("$JS.API.STREAM.MSG.GET.{name}"),
+                    &format!(r#"{{"seq":{seq}}}"#),
+                );
+            }
+        }
+        // Only subjects the source matches are mapped.
+        let config = json!({
+            "name": "K",
+            "subjects": ["k.*", "kk"],
+            "subject_transform": {"src": "k.*", "dest": "mapped.$1"},
+        });
+        create(&mut c, "K", &config.to_string());
+        publish(&mut c, "kk", &[], b"m");
+        publish(&mut c, "k.1", &[], b"m");
+        for seq in 1..=2 {
+            api(
+                &mut c,
+                "$JS.API.STREAM.MSG.GET.K",
+                &format!(r#"{{"seq":{seq}}}"#),
+            );
+        }
+        for dest in [
+            "{{wildcard(3)}}",
+            "{{nope(1)}}",
+            "{{split(1)}}",
+            "{{wildcard(1,2)}}",
+            "{{left(1,2)}}",
+            "bad.*",
+            "$2",
+        ] {
+            let config = json!({
+                "name": "BAD",
+                "subjects": ["bad.*"],
+                "subject_transform": {"src": "bad.*", "dest": dest},
+            });
+            api(&mut c, "$JS.API.STREAM.CREATE.BAD", &config.to_string());
+        }
+    });
+}

@@ -27,4 +27,5 @@ pub mod stream;
 mod stream_consumers;
 pub mod subject;
 mod subject_index;
+pub mod transform;
 pub mod writer;

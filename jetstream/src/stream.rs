@@ -38,6 +38,9 @@ pub(crate) struct Policy {
     pub interest_retention: bool,
     /// Workqueue retention: a message goes once its consumer acked it.
     pub workqueue_retention: bool,
+    /// `subject_transform`: a published subject its source matches is
+    /// stored under the mapped one (checked first, as the reference does).
+    pub subject_transform: Option<crate::transform::SubjectTransform>,
 }
 
 impl Policy {
@@ -67,6 +70,13 @@ impl Policy {
             subject_delete_marker_ttl_ns: c.subject_delete_marker_ttl,
             interest_retention: c.retention == crate::api::stream::RetentionPolicy::Interest,
             workqueue_retention: c.retention == crate::api::stream::RetentionPolicy::WorkQueue,
+            // Validated with the config: one that does not compile was
+            // refused then.
+            subject_transform: c
+                .subject_transform
+                .as_ref()
+                .filter(|t| !t.dest.is_empty())
+                .and_then(|t| crate::transform::SubjectTransform::new(&t.src, &t.dest).ok()),
         }
     }
 }
@@ -276,6 +286,12 @@ impl Stream {
 
     /// Stores one published message, or says why not.
     pub fn publish(&mut self, msg: &Inbound, now_ns: i64) -> Result<Stored, PublishError> {
+        let mapped = self
+            .policy
+            .subject_transform
+            .as_ref()
+            .and_then(|t| t.apply(&msg.subject));
+        let subject = mapped.as_deref().unwrap_or(&msg.subject);
         let p = &self.policy;
         if p.sealed {
             return Err(ApiError::stream_sealed().into());
@@ -295,7 +311,7 @@ impl Stream {
                 return Err(ApiError::ttl_disabled().into());
             }
         }
-        self.check_sequences(&header, &msg.subject)?;
+        self.check_sequences(&header, subject)?;
         let p = &self.policy;
         let expired = self.dedupe.expire(now_ns - p.duplicate_window_ns);
         self.store.forget_msg_ids(&expired)?;
@@ -322,7 +338,7 @@ impl Stream {
             }
         }
         let hdrs = stored_headers.as_deref();
-        let size = self.store.size_of(&msg.subject, hdrs, &msg.payload);
+        let size = self.store.size_of(subject, hdrs, &msg.payload);
         let p = &self.policy;
         let body_len = hdrs.map_or(0, <[u8]>::len) + msg.payload.len();
         if p.max_msg_size > 0 && body_len as i64 > p.max_msg_size {
@@ -332,21 +348,18 @@ impl Stream {
         // message in the sequence but keeps nothing: the reference skips it
         // before its store's discard-new checks and limits, and a rollup
         // purges with nothing kept.
-        let no_interest = p.interest_retention
-            && !self
-                .consumers
-                .values()
-                .any(|c| c.matches_subject(&msg.subject));
+        let no_interest =
+            p.interest_retention && !self.consumers.values().any(|c| c.matches_subject(subject));
         if p.discard_new && !no_interest {
-            self.check_discard_new(&msg.subject, size, rollup.is_some())?;
+            self.check_discard_new(subject, size, rollup.is_some())?;
         }
         let seq = self
             .store
-            .append(&msg.subject, stored_headers, msg.payload.clone(), now_ns)?;
+            .append(subject, stored_headers, msg.payload.clone(), now_ns)?;
         let rolled_up = if no_interest {
             self.store.remove(seq)?;
             match rollup {
-                Some(Rollup::Subject) => Some(self.roll_up(&msg.subject, None)?),
+                Some(Rollup::Subject) => Some(self.roll_up(subject, None)?),
                 Some(Rollup::All) => Some(self.roll_up("", None)?),
                 None => None,
             }
@@ -366,7 +379,7 @@ impl Stream {
             } else {
                 Vec::new()
             };
-            self.enforce_limits(&msg.subject)?;
+            self.enforce_limits(subject)?;
             if rollup.is_some() {
                 let store = self.store.as_ref();
                 for (c, before) in self.consumers.values_mut().zip(gone_before) {
@@ -376,7 +389,7 @@ impl Stream {
                 }
             }
             match rollup {
-                Some(Rollup::Subject) => Some(self.roll_up(&msg.subject, Some(seq))?),
+                Some(Rollup::Subject) => Some(self.roll_up(subject, Some(seq))?),
                 Some(Rollup::All) => Some(self.roll_up("", Some(seq))?),
                 None => None,
             }
@@ -761,6 +774,7 @@ mod tests {
             subject_delete_marker_ttl_ns: SEC,
             interest_retention: false,
             workqueue_retention: false,
+            subject_transform: None,
         }
     }
 

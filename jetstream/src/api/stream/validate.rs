@@ -14,6 +14,7 @@ use std::collections::HashSet;
 use super::config::*;
 use crate::error::*;
 use crate::subject::{is_valid_literal_subject, is_valid_subject};
+use crate::transform::check_mapping;
 
 pub(crate) const MAX_NAME_LEN: usize = 255;
 pub(crate) const MAX_DESCRIPTION_LEN: usize = 4096;
@@ -552,127 +553,6 @@ fn check_external(ext: &ExternalStream) -> Result<(), ApiError> {
             return Err(STREAM_EXTERNAL_API_OVERLAP
                 .with(&[("prefix", &ext.api), ("subject", &JS_API_PREFIX)]));
         }
-    }
-    Ok(())
-}
-
-/// A subject mapping's validity, approximating the reference's
-/// `ValidateMapping`/`NewSubjectTransform` as observed: `dest` may use `>`
-/// only when `src` ends in `>` (and must then end in it), never a plain `*`,
-/// and `{{fn(..)}}` tokens only with known functions whose wildcard indexes
-/// exist in `src`. An empty `src` means `>`; an empty `dest` keeps the
-/// subject.
-pub(crate) fn check_mapping(src: &str, dest: &str) -> Result<(), MappingError> {
-    const BAD: MappingError = MappingError::InvalidSubject;
-    if dest.is_empty() {
-        return Ok(());
-    }
-    let src = if src.is_empty() { ">" } else { src };
-    if !is_valid_subject(src.as_bytes()) {
-        return Err(BAD);
-    }
-    let src_wildcards = src.split('.').filter(|t| *t == "*").count();
-    let src_tail = src.ends_with(".>") || src == ">";
-    let tokens: Vec<&str> = dest.split('.').collect();
-    for (i, token) in tokens.iter().enumerate() {
-        if token.is_empty() || token.chars().any(char::is_whitespace) {
-            return Err(BAD);
-        }
-        match *token {
-            ">" if i + 1 != tokens.len() || !src_tail => return Err(BAD),
-            "*" => return Err(BAD),
-            t if t.contains("{{") => check_mapping_function(t, src_wildcards)?,
-            _ => {}
-        }
-    }
-    if src_tail && tokens.last() != Some(&">") {
-        return Err(BAD);
-    }
-    Ok(())
-}
-
-/// Why a subject mapping was refused. `Display` is the reference's text,
-/// which clients see inside the `{err}` of the transform errors.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum MappingError {
-    /// The source is not a subject, or a destination token cannot map it.
-    InvalidSubject,
-    /// A `{{...}}` token that is not a known function or has a bad
-    /// argument; `problem` is the reference's phrase for which.
-    Function {
-        token: String,
-        problem: &'static str,
-    },
-    /// A function names wildcards the source does not have.
-    IndexOutOfRange { token: String, indexes: Vec<usize> },
-}
-
-impl std::fmt::Display for MappingError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            MappingError::InvalidSubject => f.write_str("invalid subject"),
-            MappingError::Function { token, problem } => {
-                write!(f, "invalid mapping destination: {problem} in {token}")
-            }
-            MappingError::IndexOutOfRange { token, indexes } => {
-                write!(
-                    f,
-                    "invalid mapping destination: wildcard index out of range in {token}: ["
-                )?;
-                for (i, n) in indexes.iter().enumerate() {
-                    let sep = if i == 0 { "" } else { " " };
-                    write!(f, "{sep}{n}")?;
-                }
-                f.write_str("]")
-            }
-        }
-    }
-}
-
-impl std::error::Error for MappingError {}
-
-/// One `{{name(args)}}` destination token.
-fn check_mapping_function(token: &str, src_wildcards: usize) -> Result<(), MappingError> {
-    let fail = |problem| MappingError::Function {
-        token: token.to_owned(),
-        problem,
-    };
-    let inner = token
-        .strip_prefix("{{")
-        .and_then(|t| t.strip_suffix("}}"))
-        .map(str::trim)
-        .ok_or_else(|| fail("invalid mapping function"))?;
-    let (name, args) = inner
-        .strip_suffix(')')
-        .and_then(|t| t.split_once('('))
-        .ok_or_else(|| fail("unknown function"))?;
-    let args: Vec<&str> = args
-        .split(',')
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-        .collect();
-    // Which arguments are wildcard indexes, per function.
-    let indexes: &[&str] = match name.trim().to_ascii_lowercase().as_str() {
-        "wildcard" => &args,
-        "partition" => args.get(1..).unwrap_or(&[]),
-        "splitfromleft" | "splitfromright" | "slicefromleft" | "slicefromright" | "split"
-        | "left" | "right" => args.get(..1).unwrap_or(&[]),
-        "random" => &[],
-        _ => return Err(fail("unknown function")),
-    };
-    let mut bad = Vec::new();
-    for arg in indexes {
-        match arg.parse::<usize>() {
-            Ok(n) if (1..=src_wildcards).contains(&n) => {}
-            Ok(n) => bad.push(n),
-            Err(_) => return Err(fail("invalid wildcard index")),
-        }
-    }
-    if !bad.is_empty() {
-        return Err(MappingError::IndexOutOfRange {
-            token: token.to_owned(),
-            indexes: bad,
-        });
     }
     Ok(())
 }
