@@ -4,8 +4,10 @@
 //! they export to and import from each other. Every client, socket or
 //! internal, belongs to exactly one.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
+use crate::mapping::{Mapped, Mappings};
 use crate::router::Router;
 
 /// The default account's name.
@@ -23,6 +25,11 @@ pub struct Account {
     pub router: Router,
     /// What the account's clients sent, and its slow consumers.
     pub stats: AccountStats,
+    /// `mappings`, replaced whole on reload.
+    mappings: parking_lot::RwLock<Option<Arc<Mappings>>>,
+    /// Whether it has any: a publish in an account without them reads
+    /// this flag only.
+    mapped: AtomicBool,
 }
 
 /// An account's traffic (`/accstatz`, `$SYS.REQ.ACCOUNT.<acc>.STATZ`):
@@ -49,6 +56,26 @@ impl Account {
             name: name.to_string(),
             router: Router::new(),
             stats: AccountStats::default(),
+            mappings: parking_lot::RwLock::new(None),
+            mapped: AtomicBool::new(false),
+        }
+    }
+
+    /// Installs the account's mappings (`None` or empty: none).
+    pub fn set_mappings(&self, mappings: Option<Arc<Mappings>>) {
+        let mappings = mappings.filter(|m| !m.is_empty());
+        self.mapped.store(mappings.is_some(), Ordering::Release);
+        *self.mappings.write() = mappings;
+    }
+
+    /// Where a client's publish to `subject` goes, by the mappings.
+    pub fn map_subject(&self, subject: &[u8]) -> Mapped {
+        if !self.mapped.load(Ordering::Acquire) {
+            return Mapped::Keep;
+        }
+        match &*self.mappings.read() {
+            Some(m) => m.select(subject),
+            None => Mapped::Keep,
         }
     }
 
@@ -71,6 +98,8 @@ pub struct AccountConfig {
     pub exports: Vec<Export>,
     /// Subjects it takes from other accounts' exports (`imports`).
     pub imports: Vec<Import>,
+    /// `mappings`: publishes routed under other subjects.
+    pub mappings: Option<Arc<crate::mapping::Mappings>>,
 }
 
 /// An account's JetStream limits (`-1`/absent: unlimited, as the

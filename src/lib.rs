@@ -52,6 +52,7 @@ pub(crate) mod js_audit;
 pub mod jwt;
 pub mod lifecycle;
 pub mod log;
+pub mod mapping;
 pub(crate) mod monitor;
 pub mod nkey;
 pub mod permissions;

@@ -291,8 +291,10 @@ pub fn apply(server: &Arc<Server>, new: Options) -> Result<(), ReloadError> {
         (Some(_), None) => Some("disabled"),
         (None, None) => None,
     };
+    server.global_account().set_mappings(new.mappings.clone());
     for a in &new.accounts {
         let (account, created) = server.account_or_create(&a.name);
+        account.set_mappings(a.mappings.clone());
         if created && a.jetstream.is_some() {
             // A new account with JetStream gets its engine now.
             crate::jetstream::attach_late(server, &account, a.jetstream.as_ref());

@@ -10,6 +10,7 @@ mod errors;
 pub(crate) mod jetstream;
 mod kv;
 mod limits;
+mod mappings;
 mod monitor;
 mod no_responders;
 mod objstore;

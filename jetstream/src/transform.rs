@@ -223,7 +223,7 @@ impl SubjectTransform {
                     out.push_str(&pieces.join("."));
                 }
                 Part::Random(k) => {
-                    let r = if *k == 0 { 0 } else { random_u32() % k };
+                    let r = random_below(*k);
                     out.push_str(&r.to_string());
                 }
             }
@@ -240,6 +240,16 @@ fn fnv1a(bytes: impl Iterator<Item = u8>) -> u32 {
         h = h.wrapping_mul(0x0100_0193);
     }
     h
+}
+
+/// A random number below `n` (0 when `n` is 0): mapping weights and
+/// `random(k)`.
+pub fn random_below(n: u32) -> u32 {
+    if n == 0 {
+        0
+    } else {
+        random_u32() % n
+    }
 }
 
 /// A random number for `random(k)`: a per-thread xorshift seeded from the

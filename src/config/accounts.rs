@@ -91,7 +91,10 @@ fn account(opts: &mut Options, name: &str, v: &Spanned) -> Result<(), String> {
             "jetstream" => jetstream(value).map(|j| acc.jetstream = j),
             "exports" => list(value, "Exports", export).map(|e| acc.exports = e),
             "imports" => list(value, "Imports", import).map(|i| acc.imports = i),
-            "nkey" | "mappings" | "maps" | "limits" | "msg_trace" | "trace_dest" => Err(format!(
+            "mappings" | "maps" => {
+                super::mappings::mappings(value).map(|m| acc.mappings = Some(Arc::new(m)))
+            }
+            "nkey" | "limits" | "msg_trace" | "trace_dest" => Err(format!(
                 "\"accounts.{}\" is not supported by tern yet",
                 key.name
             )),

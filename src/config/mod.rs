@@ -7,6 +7,7 @@ mod accounts;
 mod auth;
 pub mod cli;
 pub mod conf;
+mod mappings;
 pub mod operator;
 pub mod options;
 mod tls;
@@ -75,7 +76,6 @@ const LATER_KEYS: &[&str] = &[
     "trusted_keys",
     "client_advertise",
     "server_tags",
-    "mappings",
     "default_js_domain",
 ];
 
@@ -292,6 +292,7 @@ fn apply_key(opts: &mut Options, key: &Key, v: &Spanned) -> Result<(), String> {
         "authorization" => auth::apply_authorization(opts, v)?,
         "no_auth_user" => opts.auth.no_auth_user = Some(string(v)?),
         "accounts" => accounts::apply_accounts(opts, v)?,
+        "mappings" | "maps" => opts.mappings = Some(std::sync::Arc::new(mappings::mappings(v)?)),
         "system_account" | "system" => opts.system_account = Some(string(v)?),
         "tls" => tls::apply_tls(opts, v)?,
         "http_port" | "monitor_port" => {

@@ -117,6 +117,8 @@ pub struct Options {
     pub auth: crate::auth::Auth,
     /// Named accounts (`accounts { }`); clients without one are in `$G`.
     pub accounts: Vec<crate::account::AccountConfig>,
+    /// Top-level `mappings` (`maps`): the global account's.
+    pub mappings: Option<std::sync::Arc<crate::mapping::Mappings>>,
     /// `system_account`; none: `$SYS`.
     pub system_account: Option<String>,
     /// `operator`, `resolver`, `resolver_preload` as read.
@@ -210,6 +212,7 @@ impl Default for Options {
             auth_timeout: AUTH_TIMEOUT,
             auth: crate::auth::Auth::default(),
             accounts: Vec::new(),
+            mappings: None,
             system_account: None,
             operator: Default::default(),
             http_port: None,

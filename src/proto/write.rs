@@ -125,6 +125,21 @@ impl<'a> Frame<'a> {
         }
     }
 
+    /// The same message under another subject (a subject mapping).
+    pub fn with_subject<'b>(&self, subject: &'b [u8]) -> Frame<'b>
+    where
+        'a: 'b,
+    {
+        Frame {
+            subject,
+            reply: self.reply,
+            header_len: self.header_len,
+            header_digits: self.header_digits,
+            total_digits: self.total_digits,
+            message: self.message,
+        }
+    }
+
     /// Bytes this frame takes for a given sid.
     pub fn wire_len(&self, sid: &[u8]) -> usize {
         // "H" and a space for HMSG's extra token.

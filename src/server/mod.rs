@@ -165,6 +165,7 @@ impl Server {
         let id = new_server_id();
         let name = opts.server_name.clone().unwrap_or_else(|| id.clone());
         let global = Arc::new(Account::new(GLOBAL_ACCOUNT));
+        global.set_mappings(opts.mappings.clone());
         let system_account = opts
             .system_account
             .clone()
@@ -180,6 +181,11 @@ impl Server {
             accounts
                 .entry(a.to_string())
                 .or_insert_with(|| Arc::new(Account::new(a)));
+        }
+        for a in &opts.accounts {
+            if let Some(acc) = accounts.get(&a.name) {
+                acc.set_mappings(a.mappings.clone());
+            }
         }
         let closed = ClosedRing::new(opts.max_closed_clients);
         Server {

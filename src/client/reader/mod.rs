@@ -19,6 +19,7 @@ use crate::account::Account;
 use crate::auth::claimed_identity;
 use crate::deliver::{deliver_all, deliver_one};
 use crate::handle::{Appended, CloseReason, FlushSet, Handle};
+use crate::mapping::Mapped;
 use crate::permissions::{Permissions, PublishCache};
 use crate::proto::connect::{ConnectError, ConnectOptions};
 use crate::proto::parse::{Limits, Op, ParseError, Parser};
@@ -614,6 +615,17 @@ impl Conn {
         // The reference acknowledges before it delivers, so a verbose
         // client subscribed to its own subject sees +OK first.
         self.ok();
+        // Mappings apply after the permission check, before routing.
+        let mapped = self.account.map_subject(frame.subject);
+        let remapped;
+        let frame = match &mapped {
+            Mapped::Keep => frame,
+            Mapped::To(subject) => {
+                remapped = frame.with_subject(subject.as_bytes());
+                &remapped
+            }
+            Mapped::Drop => return,
+        };
         // The system account's services imported into every account
         // (user info, the account's own statz and connz): answered here,
         // where the user and its account are known.
