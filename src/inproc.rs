@@ -64,6 +64,13 @@ impl Port for ServerPort {
     ) -> Result<(), PortError> {
         self.check_open()?;
         PortError::check_subject(subject)?;
+        // An embedded program publishes as a client does: mapped.
+        let mapped = self.account.map_subject(subject.as_bytes());
+        let subject = match &mapped {
+            crate::mapping::Mapped::Keep => subject,
+            crate::mapping::Mapped::To(to) => to.as_str(),
+            crate::mapping::Mapped::Drop => return Ok(()),
+        };
         self.server.publish_in(
             &self.account,
             subject.as_bytes(),

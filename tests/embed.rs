@@ -258,3 +258,42 @@ fn config_file_errors_are_typed() {
         other => panic!("bad values: {:?}", other.err()),
     }
 }
+
+/// Subject mappings apply to an embedded program's publishes as to a
+/// network client's.
+#[tokio::test]
+async fn mappings_apply_to_in_process_publishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut mappings = tern::mapping::Mappings::default();
+    mappings
+        .add(
+            "in.*",
+            &[tern::mapping::MapDest {
+                subject: "out.$1".into(),
+                weight: 100,
+                cluster: None,
+            }],
+        )
+        .unwrap();
+    let mut opts = Options::loopback();
+    opts.mappings = Some(std::sync::Arc::new(mappings));
+    let server = within(
+        "the embedded start",
+        Builder::new(opts).jetstream(dir.path()).start(),
+    )
+    .await
+    .expect("start");
+    let link = server.client().unwrap();
+    let (_, mut rx) = link.subscribe(">").unwrap();
+    link.publish("in.one", None, None, b"m").unwrap();
+    let got = within("the mapped delivery", rx.recv()).await.unwrap();
+    assert_eq!(got.subject, "out.one");
+    let net = harness::connect(server.local_addr().unwrap()).await;
+    net.publish("in.two", "n".into()).await.unwrap();
+    net.flush().await.unwrap();
+    let got = within("the mapped network delivery", rx.recv())
+        .await
+        .unwrap();
+    assert_eq!(got.subject, "out.two");
+    within("shutdown", server.shutdown()).await;
+}
