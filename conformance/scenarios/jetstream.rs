@@ -2184,3 +2184,52 @@ fn js_stream_subject_transform() {
         }
     });
 }
+
+/// RePublish: each stored message on the source is re-sent to the mapped
+/// subject with the reference's headers (its own first), the subject's
+/// previous sequence in `Nats-Last-Sequence`, and with `headers_only` the
+/// payload's size instead of the payload; unmatched subjects are not
+/// re-sent.
+#[test]
+fn js_stream_republish() {
+    run_js("js_stream_republish", |s| {
+        let mut c = js_client(s, "c");
+        let mut sub = s.client("sub");
+        sub.exchange(b"SUB rp.> 7\r\nSUB ho.> 8\r\n")
+            .expect(b"PONG\r\n");
+        let config = json!({
+            "name": "R",
+            "subjects": ["r.>", "other"],
+            "republish": {"src": "r.*", "dest": "rp.{{wildcard(1)}}"},
+        });
+        create(&mut c, "R", &config.to_string());
+        let config = json!({
+            "name": "H",
+            "subjects": ["h.>"],
+            "republish": {"src": "h.>", "dest": "ho.>", "headers_only": true},
+        });
+        create(&mut c, "H", &config.to_string());
+        type Send<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [u8]);
+        let sends: &[Send<'_>] = &[
+            ("r.a", &[], b"one"),
+            ("r.b", &[("Foo", "bar")], b"two"),
+            ("r.a", &[], b"three"),
+            ("h.x.y", &[("K", "v")], b"four!"),
+            ("h.x.y", &[], b""),
+        ];
+        for (subject, headers, body) in sends {
+            publish(&mut c, subject, headers, body);
+            let got = sub.read_msgs_unrecorded(1);
+            match parse_reply(&got) {
+                Some(reply) => {
+                    record_hmsg(&mut sub, &reply);
+                }
+                None => sub.record(render_frame(&got)),
+            }
+        }
+        // Not on the source: stored, not re-sent.
+        publish(&mut c, "r.a.deep", &[], b"x");
+        publish(&mut c, "other", &[], b"y");
+        sub.ping().expect(b"PONG\r\n");
+    });
+}

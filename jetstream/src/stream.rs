@@ -41,6 +41,9 @@ pub(crate) struct Policy {
     /// `subject_transform`: a published subject its source matches is
     /// stored under the mapped one (checked first, as the reference does).
     pub subject_transform: Option<crate::transform::SubjectTransform>,
+    /// `republish`: stored messages on its source are re-sent to the
+    /// mapped subject; `true` for headers only.
+    pub republish: Option<(crate::transform::SubjectTransform, bool)>,
 }
 
 impl Policy {
@@ -77,6 +80,11 @@ impl Policy {
                 .as_ref()
                 .filter(|t| !t.dest.is_empty())
                 .and_then(|t| crate::transform::SubjectTransform::new(&t.src, &t.dest).ok()),
+            republish: c.republish.as_ref().and_then(|r| {
+                crate::transform::SubjectTransform::new(&r.src, &r.dest)
+                    .ok()
+                    .map(|t| (t, r.headers_only))
+            }),
         }
     }
 }
@@ -195,6 +203,65 @@ pub(crate) struct Stream {
     /// Messages the limits removed one by one since the consumers last
     /// heard (`Stream::report_removals`).
     pub(crate) limit_removals: Vec<(u64, String)>,
+    /// RePublish copies of the batch's stored messages, sent once the
+    /// batch is durable (`Stream::take_republished`).
+    republished: Vec<crate::outbox::OutMsg>,
+}
+
+/// What a RePublish copy says about the stored message.
+struct RePublished<'a> {
+    stream: &'a str,
+    subject: &'a str,
+    seq: u64,
+    time_ns: i64,
+    /// The subject's previous sequence (0: none).
+    last: u64,
+}
+
+impl RePublished<'_> {
+    /// The copy sent to `to`: the message's headers with the reference's
+    /// added after them (in its order), and the payload, or its size in
+    /// `Nats-Msg-Size` instead when only headers go.
+    fn message(
+        &self,
+        to: String,
+        headers: Option<&[u8]>,
+        payload: &Bytes,
+        headers_only: bool,
+    ) -> crate::outbox::OutMsg {
+        use std::fmt::Write;
+        let mut h = match headers {
+            // Without the blank line that ends the block.
+            Some(h) if h.ends_with(b"\r\n\r\n") => {
+                String::from_utf8_lossy(&h[..h.len() - 2]).into_owned()
+            }
+            _ => "NATS/1.0\r\n".to_string(),
+        };
+        let _ = write!(
+            h,
+            "Nats-Stream: {}\r\nNats-Subject: {}\r\nNats-Sequence: {}\r\nNats-Time-Stamp: {}\r\nNats-Last-Sequence: {}\r\n",
+            self.stream,
+            self.subject,
+            self.seq,
+            crate::api::time::format_time(self.time_ns),
+            self.last
+        );
+        if headers_only {
+            let _ = write!(h, "Nats-Msg-Size: {}\r\n", payload.len());
+        }
+        h.push_str("\r\n");
+        crate::outbox::OutMsg {
+            subject: to.clone(),
+            to,
+            reply: None,
+            headers: Some(Bytes::from(h)),
+            payload: if headers_only {
+                Bytes::new()
+            } else {
+                payload.clone()
+            },
+        }
+    }
 }
 
 /// How a rollup header asks to trim the stream.
@@ -212,6 +279,7 @@ impl Stream {
         let mut s = Stream {
             ack_none_releases,
             limit_removals: Vec::new(),
+            republished: Vec::new(),
             policy,
             store,
             dedupe: Dedupe::default(),
@@ -353,6 +421,21 @@ impl Stream {
         if p.discard_new && !no_interest {
             self.check_discard_new(subject, size, rollup.is_some())?;
         }
+        // RePublish: where to, and the subject's last sequence before
+        // this one (gap detection for lightweight clients).
+        let republish = self
+            .policy
+            .republish
+            .as_ref()
+            .and_then(|(t, headers_only)| {
+                let to = t.apply(subject)?;
+                let last = self
+                    .store
+                    .subject_state(subject)
+                    .map_or(0, |ss| ss.last_seq);
+                Some((to, last, *headers_only))
+            });
+        let republish_headers = republish.as_ref().map(|_| stored_headers.clone());
         let seq = self
             .store
             .append(subject, stored_headers, msg.payload.clone(), now_ns)?;
@@ -404,11 +487,28 @@ impl Stream {
         if let Some(ttl) = ttl_ns {
             self.ttls.push(Reverse((now_ns + ttl, seq)));
         }
+        if let (Some((to, last, headers_only)), Some(headers)) = (republish, republish_headers) {
+            let copy = RePublished {
+                stream: &self.policy.name,
+                subject,
+                seq,
+                time_ns: now_ns,
+                last,
+            };
+            self.republished
+                .push(copy.message(to, headers.as_deref(), &msg.payload, headers_only));
+        }
         Ok(Stored {
             seq,
             duplicate: false,
             rolled_up,
         })
+    }
+
+    /// The RePublish copies since the last call (the batch is durable:
+    /// they may go).
+    pub(crate) fn take_republished(&mut self) -> Vec<crate::outbox::OutMsg> {
+        std::mem::take(&mut self.republished)
     }
 
     /// The expected-sequence headers, per subject first, as the
@@ -775,6 +875,7 @@ mod tests {
             interest_retention: false,
             workqueue_retention: false,
             subject_transform: None,
+            republish: None,
         }
     }
 

@@ -363,6 +363,11 @@ impl Slot {
             queue.note_state(stream);
             outbox.publish_batch(acks);
             acks.clear();
+            // Durable: RePublish copies go (not those of a failed batch).
+            let republished = stream.take_republished();
+            if trouble.is_none() && !republished.is_empty() {
+                outbox.send(&republished);
+            }
             // Durable, so consumers may see it; redb applies it after.
             stream.deliver_consumers(outbox, now_ns(), out);
             if !out.is_empty() {
