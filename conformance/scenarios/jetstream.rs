@@ -2233,3 +2233,71 @@ fn js_stream_republish() {
         sub.ping().expect(b"PONG\r\n");
     });
 }
+
+/// Counter streams (`allow_msg_counter`, ADR-49): `Nats-Incr` adds to the
+/// subject's total, stored as `{"val":"..."}` and returned in the ack's
+/// `val`, at any size; the refusals (no increment, a body, a bad number,
+/// conditions, a stream without counters, a broken total) with the
+/// reference's errors.
+#[test]
+fn js_stream_counters() {
+    run_js("js_stream_counters", |s| {
+        let mut c = js_client(s, "c");
+        let config = json!({"name": "C", "subjects": ["cnt.>"], "allow_msg_counter": true});
+        create(&mut c, "C", &config.to_string());
+        create(&mut c, "P", r#"{"name":"P","subjects":["plain.>"]}"#);
+        let sends: &[(&str, &str, &[u8])] = &[
+            ("cnt.a", "5", b""),
+            ("cnt.a", "+10", b""),
+            ("cnt.a", "-20", b""),
+            ("cnt.b", "18446744073709551615", b""),
+            ("cnt.b", "18446744073709551615", b""),
+            ("cnt.a", "0", b""),
+            ("cnt.a", "1.5", b""),
+            ("cnt.a", "abc", b""),
+            ("cnt.a", "1", b"body"),
+            ("plain.x", "1", b""),
+        ];
+        for (subject, incr, body) in sends {
+            publish(&mut c, subject, &[("Nats-Incr", incr)], body);
+        }
+        publish(&mut c, "cnt.a", &[], b"");
+        publish(&mut c, "cnt.a", &[], b"no incr");
+        publish(
+            &mut c,
+            "cnt.a",
+            &[("Nats-Incr", "1"), ("Nats-Expected-Last-Sequence", "3")],
+            b"",
+        );
+        publish(
+            &mut c,
+            "cnt.a",
+            &[("Nats-Incr", "1"), ("Nats-Rollup", "sub")],
+            b"",
+        );
+        publish(
+            &mut c,
+            "cnt.a",
+            &[("Nats-Incr", "2"), ("Nats-Msg-Id", "m1")],
+            b"",
+        );
+        publish(
+            &mut c,
+            "cnt.a",
+            &[("Nats-Incr", "2"), ("Nats-Msg-Id", "m1")],
+            b"",
+        );
+        for seq in 1..=3 {
+            api(
+                &mut c,
+                "$JS.API.STREAM.MSG.GET.C",
+                &format!(r#"{{"seq":{seq}}}"#),
+            );
+        }
+        api(
+            &mut c,
+            "$JS.API.STREAM.MSG.GET.C",
+            r#"{"last_by_subj":"cnt.b"}"#,
+        );
+    });
+}

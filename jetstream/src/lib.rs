@@ -14,6 +14,7 @@ pub(crate) mod advisory;
 pub mod api;
 mod config;
 pub mod consumer;
+mod counter;
 pub mod duration;
 pub mod engine;
 pub mod error;

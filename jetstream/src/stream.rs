@@ -44,6 +44,8 @@ pub(crate) struct Policy {
     /// `republish`: stored messages on its source are re-sent to the
     /// mapped subject; `true` for headers only.
     pub republish: Option<(crate::transform::SubjectTransform, bool)>,
+    /// `allow_msg_counter`: publishes carry `Nats-Incr` and store totals.
+    pub allow_msg_counter: bool,
 }
 
 impl Policy {
@@ -80,6 +82,7 @@ impl Policy {
                 .as_ref()
                 .filter(|t| !t.dest.is_empty())
                 .and_then(|t| crate::transform::SubjectTransform::new(&t.src, &t.dest).ok()),
+            allow_msg_counter: c.allow_msg_counter,
             republish: c.republish.as_ref().and_then(|r| {
                 crate::transform::SubjectTransform::new(&r.src, &r.dest)
                     .ok()
@@ -110,6 +113,8 @@ pub(crate) struct Stored {
     pub duplicate: bool,
     /// A rollup header purged the stream, for the consumers.
     pub rolled_up: Option<Purged>,
+    /// A counter stream's new total for the subject (the ack's `val`).
+    pub val: Option<String>,
 }
 
 /// What a purge took, as the consumers hear of it (see
@@ -366,6 +371,8 @@ impl Stream {
         }
         let hdrs = msg.headers.as_deref();
         let header = |key| hdrs.and_then(|h| headers::get(h, key));
+        let incr = self.check_incr(&header, &msg.payload)?;
+        let p = &self.policy;
         if let Some(expected) = header("Nats-Expected-Stream") {
             if expected != p.name {
                 return Err(ApiError::stream_not_match().into());
@@ -389,11 +396,24 @@ impl Stream {
                 seq,
                 duplicate: true,
                 rolled_up: None,
+                val: None,
             });
         }
         self.check_last_msg_id(&header)?;
         let rollup = self.check_rollup(header("Nats-Rollup"))?;
         let mut ttl_ns = self.check_ttl(header("Nats-TTL"))?;
+        // A counter: the subject's new total is what is stored.
+        let total = match incr {
+            Some(incr) => Some(self.counter_total(subject, &incr)?),
+            None if self.policy.allow_msg_counter => {
+                return Err(ApiError::from(crate::error::MESSAGE_INCR_MISSING).into())
+            }
+            None => None,
+        };
+        let payload = match &total {
+            Some(t) => Bytes::from(crate::counter::body_of(t)),
+            None => msg.payload.clone(),
+        };
         let mut stored_headers = msg.headers.clone();
         if let Some(floor) = self.policy.min_msg_ttl_ns() {
             if ttl_ns.is_some_and(|ns| ns < floor) {
@@ -406,9 +426,9 @@ impl Stream {
             }
         }
         let hdrs = stored_headers.as_deref();
-        let size = self.store.size_of(subject, hdrs, &msg.payload);
+        let size = self.store.size_of(subject, hdrs, &payload);
         let p = &self.policy;
-        let body_len = hdrs.map_or(0, <[u8]>::len) + msg.payload.len();
+        let body_len = hdrs.map_or(0, <[u8]>::len) + payload.len();
         if p.max_msg_size > 0 && body_len as i64 > p.max_msg_size {
             return Err(ApiError::message_too_large().into());
         }
@@ -438,7 +458,7 @@ impl Stream {
         let republish_headers = republish.as_ref().map(|_| stored_headers.clone());
         let seq = self
             .store
-            .append(subject, stored_headers, msg.payload.clone(), now_ns)?;
+            .append(subject, stored_headers, payload.clone(), now_ns)?;
         let rolled_up = if no_interest {
             self.store.remove(seq)?;
             match rollup {
@@ -496,13 +516,68 @@ impl Stream {
                 last,
             };
             self.republished
-                .push(copy.message(to, headers.as_deref(), &msg.payload, headers_only));
+                .push(copy.message(to, headers.as_deref(), &payload, headers_only));
         }
         Ok(Stored {
             seq,
             duplicate: false,
             rolled_up,
+            val: total.map(|t| t.to_string()),
         })
+    }
+
+    /// `Nats-Incr`, checked as the reference checks it before anything
+    /// else: an integer, on a counter stream, without a body, and not
+    /// with headers that ask for conditions or a rollup.
+    fn check_incr<'h>(
+        &self,
+        header: &impl Fn(&'static str) -> Option<&'h str>,
+        payload: &[u8],
+    ) -> Result<Option<crate::counter::BigInt>, ApiError> {
+        use crate::error::{MESSAGE_INCR_DISABLED, MESSAGE_INCR_INVALID, MESSAGE_INCR_PAYLOAD};
+        let Some(text) = header("Nats-Incr").filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        let incr = crate::counter::BigInt::parse(text).ok_or(MESSAGE_INCR_INVALID)?;
+        if !self.policy.allow_msg_counter {
+            return Err(MESSAGE_INCR_DISABLED.into());
+        }
+        if !payload.is_empty() {
+            return Err(MESSAGE_INCR_PAYLOAD.into());
+        }
+        let conflicting = [
+            "Nats-Rollup",
+            "Nats-Expected-Stream",
+            "Nats-Expected-Last-Msg-Id",
+            "Nats-Expected-Last-Subject-Sequence-Subject",
+            "Nats-Expected-Last-Sequence",
+            "Nats-Expected-Last-Subject-Sequence",
+        ];
+        if conflicting
+            .iter()
+            .any(|h| header(h).is_some_and(|v| !v.is_empty()))
+        {
+            return Err(MESSAGE_INCR_INVALID.into());
+        }
+        Ok(Some(incr))
+    }
+
+    /// The subject's total after `incr`: its last message's plus `incr`.
+    fn counter_total(
+        &self,
+        subject: &str,
+        incr: &crate::counter::BigInt,
+    ) -> Result<crate::counter::BigInt, PublishError> {
+        let last = match self.store.subject_state(subject) {
+            Some(ss) => self.store.get(ss.last_seq)?,
+            None => None,
+        };
+        let initial = match last {
+            Some(m) => crate::counter::value_of(&m.payload)
+                .ok_or_else(|| ApiError::from(crate::error::MESSAGE_COUNTER_BROKEN))?,
+            None => crate::counter::BigInt::zero(),
+        };
+        Ok(initial.add(incr))
     }
 
     /// The RePublish copies since the last call (the batch is durable:
@@ -876,6 +951,7 @@ mod tests {
             workqueue_retention: false,
             subject_transform: None,
             republish: None,
+            allow_msg_counter: false,
         }
     }
 

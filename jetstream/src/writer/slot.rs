@@ -258,7 +258,14 @@ impl Slot {
         };
         let name = self.name();
         let ack = match result {
-            Ok(stored) => PubAck::ok(name, stored.seq, stored.duplicate),
+            Ok(stored) => PubAck {
+                stream: name.to_string(),
+                seq: stored.seq,
+                duplicate: stored.duplicate,
+                val: stored.val,
+                ..PubAck::default()
+            }
+            .to_json(),
             Err(PublishError::Api(e)) => PubAck::error(name, &e),
             Err(PublishError::Store(e)) => {
                 let ack = PubAck::error(name, &failure_error(&e));
