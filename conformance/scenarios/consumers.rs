@@ -1175,3 +1175,65 @@ fn cons_combined_position_past_undeliverable() {
         },
     );
 }
+
+/// CONSUMER.RESET (ADR-60): delivery starts over past the ack floor (an
+/// empty request) or at a sequence, with the consumer's info and
+/// `reset_seq` in the reply; refused below the deliver policy's start and
+/// for policies that do not allow it; a missing consumer finds no
+/// responder.
+#[test]
+fn cons_reset() {
+    run_js("cons_reset", |s| {
+        let mut c = js_client(s, "c");
+        stream_with(
+            &mut c,
+            "S",
+            "",
+            &[
+                ("s.a", "m1"),
+                ("s.b", "m2"),
+                ("s.a", "m3"),
+                ("s.c", "m4"),
+                ("s.d", "m5"),
+            ],
+        );
+        create_ok(
+            &mut c,
+            "$JS.API.CONSUMER.CREATE.S.D",
+            r#"{"stream_name":"S","config":{"durable_name":"D","ack_policy":"explicit"}}"#,
+        );
+        pull(&mut c, "S", "D", r#"{"batch":3}"#, 3);
+        ack(&mut c, "S", "D", (1, 1, 1), "+ACK");
+        ack(&mut c, "S", "D", (1, 2, 2), "+ACK");
+        // Back to just past the ack floor: the third comes again.
+        capi(&mut c, "$JS.API.CONSUMER.RESET.S.D", "");
+        pull(&mut c, "S", "D", r#"{"batch":1}"#, 1);
+        capi(&mut c, "$JS.API.CONSUMER.RESET.S.D", r#"{"seq":5}"#);
+        pull(&mut c, "S", "D", r#"{"batch":1}"#, 1);
+        capi(&mut c, "$JS.API.CONSUMER.RESET.S.D", r#"{"seq":1}"#);
+        capi(&mut c, "$JS.API.CONSUMER.INFO.S.D", "");
+        capi(&mut c, "$JS.API.CONSUMER.RESET.S.D", "{not json");
+        // By start sequence: not below it.
+        create_ok(
+            &mut c,
+            "$JS.API.CONSUMER.CREATE.S.B",
+            r#"{"stream_name":"S","config":{"durable_name":"B","ack_policy":"explicit","deliver_policy":"by_start_sequence","opt_start_seq":3}}"#,
+        );
+        capi(&mut c, "$JS.API.CONSUMER.RESET.S.B", r#"{"seq":2}"#);
+        capi(&mut c, "$JS.API.CONSUMER.RESET.S.B", r#"{"seq":4}"#);
+        // Deliver new: only back to the ack floor.
+        create_ok(
+            &mut c,
+            "$JS.API.CONSUMER.CREATE.S.N",
+            r#"{"stream_name":"S","config":{"durable_name":"N","ack_policy":"explicit","deliver_policy":"new"}}"#,
+        );
+        capi(&mut c, "$JS.API.CONSUMER.RESET.S.N", r#"{"seq":2}"#);
+        capi(&mut c, "$JS.API.CONSUMER.RESET.S.N", "");
+        // A reset of a consumer or stream that is not there goes
+        // unanswered (the API's subscription takes it).
+        c.exchange(b"PUB $JS.API.CONSUMER.RESET.S.X _INBOX.js 0\r\n\r\n")
+            .expect(b"PONG\r\n");
+        c.exchange(b"PUB $JS.API.CONSUMER.RESET.Q.D _INBOX.js 0\r\n\r\n")
+            .expect(b"PONG\r\n");
+    });
+}

@@ -396,6 +396,60 @@ impl Consumer {
                 .any(|f| matches(f.as_bytes(), subject.as_bytes()))
     }
 
+    /// CONSUMER.RESET (ADR-60): delivery starts over at `seq` (0: just
+    /// past the ack floor) with the consumer sequence from 1, and what
+    /// waited for an ack is forgotten. A sequence below where the deliver
+    /// policy starts is refused with the reference's reason.
+    pub fn reset(&mut self, seq: u64, store: &dyn Store) -> Result<u64, &'static str> {
+        let seq = if seq == 0 {
+            self.floor().1 + 1
+        } else {
+            match self.config.deliver_policy {
+                DeliverPolicy::All => seq,
+                DeliverPolicy::ByStartSequence if seq < self.config.opt_start_seq => {
+                    return Err("below start seq")
+                }
+                DeliverPolicy::ByStartSequence => seq,
+                DeliverPolicy::ByStartTime => {
+                    let at = self.config.opt_start_time.map_or(0, |t| t.nanos);
+                    let mut first = store.state().first_seq.max(1);
+                    while let Ok(Some(m)) = store.next_matching(">", first) {
+                        if m.time_ns >= at {
+                            break;
+                        }
+                        first = m.seq + 1;
+                    }
+                    if seq < first {
+                        return Err("below start time");
+                    }
+                    seq
+                }
+                _ => return Err("not allowed"),
+            }
+        }
+        .max(1);
+        self.pending.clear();
+        self.redeliver.clear();
+        self.timers.clear();
+        self.initial.clear();
+        self.unmatched.clear();
+        self.skip_pos = 0;
+        self.initial_gone = false;
+        self.gap_stall = false;
+        self.stale_pending = 0;
+        self.lps_pending = None;
+        self.next_sseq = seq;
+        self.delivered = (0, seq - 1);
+        self.ack_floor = (0, seq - 1);
+        self.delivered_active = None;
+        self.ack_active = None;
+        self.replay_origin = None;
+        self.ahead.clear();
+        self.num_pending = None;
+        self.dirty = true;
+        Ok(seq)
+    }
+
     /// A new config from an update (filters may change).
     pub fn update_config(&mut self, config: ConsumerConfig) {
         if config.filters() != self.filters {

@@ -367,6 +367,7 @@ pub(crate) const STREAM_WRONG_LAST_SEQUENCE_CONSTANT: ErrorDef =
 pub(crate) const MESSAGE_TTL_INVALID: ErrorDef = row(400, 10165, "invalid per-message TTL");
 pub(crate) const MESSAGE_TTL_DISABLED: ErrorDef = row(400, 10166, "per-message TTL is disabled");
 pub(crate) const STREAM_TOO_MANY_REQUESTS: ErrorDef = row(429, 10167, "too many requests");
+pub(crate) const CONSUMER_INVALID_RESET: ErrorDef = row(400, 10204, "invalid reset: {err}");
 pub(crate) const MESSAGE_INCR_DISABLED: ErrorDef = row(400, 10168, "message counters is disabled");
 pub(crate) const MESSAGE_INCR_MISSING: ErrorDef =
     row(400, 10169, "message counter increment is missing");

@@ -1,13 +1,14 @@
 //! The consumer endpoints of `$JS.API`, run on the stream's shard
 //! (where its consumers live): create (all subject forms), info, delete,
-//! names, list and pause. Each returns the reply JSON and whether it is
+//! names, list, pause and reset. Each returns the reply JSON and whether it is
 //! an error reply.
 
 use crate::api::consumer::{
     check_new_consumer, decide_action, ActionOutcome, ConsumerCreateResponse,
     ConsumerDeleteResponse, ConsumerInfoResponse, ConsumerLimits, ConsumerListRequest,
     ConsumerListResponse, ConsumerNamesRequest, ConsumerNamesResponse, ConsumerPauseRequest,
-    ConsumerPauseResponse, CreateConsumerRequest, CreateKind, CreateSubject,
+    ConsumerPauseResponse, ConsumerResetRequest, ConsumerResetResponse, CreateConsumerRequest,
+    CreateKind, CreateSubject, ResetBody,
 };
 use crate::api::stream::{RetentionPolicy, StreamConfig};
 use crate::api::{decode, decode_optional, Response, ResponseBody};
@@ -251,4 +252,48 @@ pub fn pause(stream: &mut Stream, name: &str, body: &[u8], now: i64) -> Reply {
         return reply(&ConsumerPauseResponse::error(store_err(e)));
     }
     reply(&ConsumerPauseResponse::pause(until, now))
+}
+
+/// CONSUMER.RESET (ADR-60): delivery starts over where the request says
+/// (an empty body: past the ack floor); the reply is the consumer's info
+/// with `reset_seq`.
+pub fn reset(stream: &mut Stream, name: &str, body: &[u8], now: i64, outbox: &dyn Outbox) -> Reply {
+    let req: ConsumerResetRequest = if body.is_empty() {
+        ConsumerResetRequest::default()
+    } else {
+        match decode(body) {
+            Ok(r) => r,
+            Err(mut e) => {
+                // The consumer decodes with Go's plain Unmarshal, whose
+                // syntax errors do not say where.
+                if let Some(at) = e.description.find(" at offset ") {
+                    e.description.truncate(at);
+                }
+                return reply(&ConsumerResetResponse::error(e));
+            }
+        }
+    };
+    let store = stream.store.as_ref();
+    let Some(c) = stream.consumers.get_mut(name) else {
+        return reply(&ConsumerResetResponse::error(ApiError::consumer_not_found()));
+    };
+    let seq = match c.reset(req.seq, store) {
+        Ok(seq) => seq,
+        Err(why) => {
+            let e = crate::error::CONSUMER_INVALID_RESET.with(&[("err", &why)]);
+            return reply(&ConsumerResetResponse::error(e));
+        }
+    };
+    c.refresh_activity(outbox, now);
+    let info = match c.info(store, now, SERVER_VERSION) {
+        Ok(info) => info,
+        Err(e) => return reply(&ConsumerResetResponse::error(store_err(e))),
+    };
+    if let Err(e) = stream.save_consumers() {
+        return reply(&ConsumerResetResponse::error(store_err(e)));
+    }
+    reply(&ConsumerResetResponse::ok(ResetBody {
+        info: Some(info),
+        reset_seq: seq,
+    }))
 }

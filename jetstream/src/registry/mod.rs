@@ -270,6 +270,7 @@ impl Registry {
             ["CONSUMER", "PAUSE", stream, name] => {
                 self.consumer_op(stream, req, ConsumerOp::Pause(name));
             }
+            ["CONSUMER", "RESET", stream, name] => self.consumer_reset(stream, name, req),
             // A running stream takes its pulls itself; for any other the
             // reference has no subscriber, so the requester gets a 503.
             ["CONSUMER", "MSG", "NEXT", stream, _] if !self.streams.contains_key(*stream) => {
@@ -865,6 +866,42 @@ impl Registry {
                     if !out.is_empty() {
                         outbox.send(&out);
                     }
+                }
+            },
+            failed,
+        );
+    }
+
+    /// CONSUMER.RESET. The reference's consumer takes these itself: a
+    /// missing stream or consumer gets no reply (the API's subscription
+    /// takes the request and drops it), nor does a request without a
+    /// reply subject, and they are not counted as API calls. The reply
+    /// goes out as the consumer's internal message does, with an empty
+    /// reply subject (`MSG <inbox> <sid>  <size>`).
+    fn consumer_reset(&mut self, stream: &str, name: &str, req: &ApiRequest) {
+        if req.reply.is_empty() {
+            return;
+        }
+        let Some(entry) = self.streams.get(stream) else {
+            return;
+        };
+        let outbox = self.outbox.clone();
+        let (name, reply, payload) = (name.to_string(), req.reply.clone(), req.payload.clone());
+        let inbox = entry.inbox.clone();
+        let failed = self.error_reply::<crate::api::consumer::ResetBody>(req);
+        entry.inbox.run(
+            move |s: &mut Stream| {
+                if !s.consumers.contains_key(&name) {
+                    return;
+                }
+                let now = crate::outbox::now_ns();
+                let r = consumer_api::reset(s, &name, &payload, now, &*outbox);
+                inbox.note_state(s);
+                outbox.publish_with_reply(&reply, "", None, &r.json);
+                let mut out = Vec::new();
+                s.deliver_consumers(&*outbox, now, &mut out);
+                if !out.is_empty() {
+                    outbox.send(&out);
                 }
             },
             failed,

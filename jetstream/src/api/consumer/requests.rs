@@ -70,6 +70,38 @@ pub(crate) const CONSUMER_LIST_RESPONSE: &str = "io.nats.jetstream.api.v1.consum
 pub(crate) const CONSUMER_DELETE_RESPONSE: &str =
     "io.nats.jetstream.api.v1.consumer_delete_response";
 pub(crate) const CONSUMER_PAUSE_RESPONSE: &str = "io.nats.jetstream.api.v1.consumer_pause_response";
+pub(crate) const CONSUMER_RESET_RESPONSE: &str = "io.nats.jetstream.api.v1.consumer_reset_response";
+
+/// CONSUMER.RESET: where delivery starts over (0 or absent: past the ack
+/// floor).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ConsumerResetRequest {
+    /// The stream sequence delivery starts over at.
+    pub seq: u64,
+}
+
+impl Request for ConsumerResetRequest {
+    const GO_TYPE: &'static str = "server.JSApiConsumerResetRequest";
+}
+
+/// consumer_reset: the consumer's info after the reset, and where it
+/// starts over.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ResetBody {
+    /// Absent when the request failed.
+    #[serde(flatten)]
+    pub info: Option<ConsumerInfo>,
+    /// The stream sequence delivery starts over at (0 in an error reply,
+    /// as the reference writes it).
+    pub reset_seq: u64,
+}
+
+impl ResponseBody for ResetBody {
+    const TYPE: &'static str = CONSUMER_RESET_RESPONSE;
+}
+
+pub(crate) type ConsumerResetResponse = Response<ResetBody>;
 
 /// consumer_create: the info of the created or updated consumer.
 #[derive(Clone, Debug, Default, Serialize)]
