@@ -917,3 +917,59 @@ async fn api_requests_are_audited() {
         "{missing}"
     );
 }
+
+/// `sample_freq`: at 100% every ack of an explicit-ack consumer is
+/// reported on `$JS.EVENT.METRIC.CONSUMER.ACK.<stream>.<consumer>` with
+/// the delivery it acks and how long after it the ack came.
+#[tokio::test]
+async fn sampled_acks_are_reported_as_metrics() {
+    let s = Setup::new().await;
+    let mut metrics = s
+        .client
+        .subscribe("$JS.EVENT.METRIC.CONSUMER.ACK.>")
+        .await
+        .unwrap();
+    harness::round_trip(&s.client).await;
+    let stream =
+        s.js.create_stream(Config {
+            name: "MET".into(),
+            subjects: vec!["met.>".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let consumer: PullConsumer = stream
+        .create_consumer(pull::Config {
+            durable_name: Some("sampled".into()),
+            ack_policy: AckPolicy::Explicit,
+            sample_frequency: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for i in 0..2 {
+        s.js.publish(format!("met.{i}"), "x".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let mut msgs = consumer.fetch().max_messages(2).messages().await.unwrap();
+    for _ in 0..2 {
+        let m = within("a delivery", msgs.next()).await.unwrap().unwrap();
+        m.double_ack().await.unwrap();
+    }
+    for seq in 1..=2u64 {
+        let m = within("a sampled ack", metrics.next()).await.unwrap();
+        assert_eq!(&*m.subject, "$JS.EVENT.METRIC.CONSUMER.ACK.MET.sampled");
+        let body: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+        assert_eq!(body["type"], "io.nats.jetstream.metric.v1.consumer_ack");
+        assert_eq!(body["stream"], "MET");
+        assert_eq!(body["consumer"], "sampled");
+        assert_eq!(body["stream_seq"], seq);
+        assert_eq!(body["consumer_seq"], seq);
+        assert_eq!(body["deliveries"], 1);
+        assert!(body["ack_time"].as_i64().is_some_and(|t| t >= 0), "{body}");
+    }
+    s.stop().await;
+}

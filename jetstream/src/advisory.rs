@@ -28,6 +28,14 @@ pub enum DeliveryEvent {
         deliveries: u64,
         reason: Option<String>,
     },
+    /// A sampled ack (`sample_freq`): a metric, not an advisory.
+    AckSampled {
+        consumer_seq: u64,
+        stream_seq: u64,
+        deliveries: u64,
+        /// Nanoseconds from the delivery to the ack.
+        ack_time: i64,
+    },
 }
 
 /// Stream and consumer lifecycle actions.
@@ -150,12 +158,24 @@ pub fn delivery(
         DeliveryEvent::MaxDeliveries { .. } => ("max_deliver", "MAX_DELIVERIES"),
         DeliveryEvent::Nak { .. } => ("nak", "MSG_NAKED"),
         DeliveryEvent::Terminated { .. } => ("terminated", "MSG_TERMINATED"),
+        DeliveryEvent::AckSampled { .. } => ("consumer_ack", "ACK"),
     };
-    let subject = format!("{PREFIX}.CONSUMER.{word}.{stream}.{consumer}");
+    let metric = matches!(event, DeliveryEvent::AckSampled { .. });
+    let subject = if metric {
+        format!("$JS.EVENT.METRIC.CONSUMER.{word}.{stream}.{consumer}")
+    } else {
+        format!("{PREFIX}.CONSUMER.{word}.{stream}.{consumer}")
+    };
     if !outbox.has_interest(&subject, None) {
         return None;
     }
     let mut m = head(kind);
+    if metric {
+        m.insert(
+            "type".into(),
+            json!(format!("io.nats.jetstream.metric.v1.{kind}")),
+        );
+    }
     m.insert("stream".into(), json!(stream));
     m.insert("consumer".into(), json!(consumer));
     match event {
@@ -187,6 +207,17 @@ pub fn delivery(
             if let Some(r) = reason {
                 m.insert("reason".into(), json!(r));
             }
+        }
+        DeliveryEvent::AckSampled {
+            consumer_seq,
+            stream_seq,
+            deliveries,
+            ack_time,
+        } => {
+            m.insert("consumer_seq".into(), json!(consumer_seq));
+            m.insert("stream_seq".into(), json!(stream_seq));
+            m.insert("ack_time".into(), json!(ack_time));
+            m.insert("deliveries".into(), json!(deliveries));
         }
     }
     message(outbox, subject, m)

@@ -54,6 +54,9 @@ pub(crate) struct Pending {
     pub deliveries: u64,
     /// When it is due again if not acked (0: not timed).
     pub deadline: i64,
+    /// When it was last delivered (a sampled ack's `ack_time` counts
+    /// from there).
+    pub delivered_at: i64,
 }
 
 /// A pull request waiting for messages.
@@ -394,6 +397,37 @@ impl Consumer {
                 .filters
                 .iter()
                 .any(|f| matches(f.as_bytes(), subject.as_bytes()))
+    }
+
+    /// `sample_freq`: an ack of a pending message is reported as a metric
+    /// that often (`"50%"` or `"50"`; the reference draws 0-99 and samples
+    /// when the draw is at most the percentage).
+    fn sample_ack(&mut self, target: &ack::AckTarget<'_>, now: i64) {
+        if self.config.ack_policy != AckPolicy::Explicit || self.config.sample_freq.is_empty() {
+            return;
+        }
+        let freq: i64 = self
+            .config
+            .sample_freq
+            .trim_end_matches('%')
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        let sampled = match freq {
+            f if f <= 0 => false,
+            f if f >= 100 => true,
+            f => i64::from(crate::transform::random_below(100)) <= f,
+        };
+        let Some(p) = self.pending.get(&target.stream_seq).filter(|_| sampled) else {
+            return;
+        };
+        self.events
+            .push(crate::advisory::DeliveryEvent::AckSampled {
+                consumer_seq: target.consumer_seq,
+                stream_seq: target.stream_seq,
+                deliveries: target.deliveries,
+                ack_time: now.saturating_sub(p.delivered_at),
+            });
     }
 
     /// CONSUMER.RESET (ADR-60): delivery starts over at `seq` (0: just
@@ -1032,12 +1066,14 @@ impl Consumer {
                     cseq,
                     deliveries: 0,
                     deadline: 0,
+                    delivered_at: now,
                 });
                 if entry.deadline != 0 {
                     self.timers.remove(&(entry.deadline, msg.seq));
                 }
                 entry.deliveries = deliveries;
                 entry.deadline = deadline;
+                entry.delivered_at = now;
                 self.timers.insert((deadline, msg.seq));
             }
             self.dirty = true;
@@ -1190,6 +1226,9 @@ impl Consumer {
             return out;
         }
         out.reply = true;
+        if matches!(kind, AckKind::Ack | AckKind::Next(_)) {
+            self.sample_ack(target, now);
+        }
         match kind {
             AckKind::Ack => {
                 out.released = self.acknowledge_from(target, now);

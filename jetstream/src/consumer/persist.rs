@@ -69,6 +69,7 @@ impl Consumer {
                     cseq,
                     deliveries,
                     deadline,
+                    delivered_at: now,
                 },
             );
             c.timers.insert((deadline, seq));
