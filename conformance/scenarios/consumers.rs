@@ -1237,3 +1237,51 @@ fn cons_reset() {
             .expect(b"PONG\r\n");
     });
 }
+
+/// A stream's `consumer_limits`: defaults for consumers that set none,
+/// consumers over them refused, and stream updates that would put
+/// existing consumers over them refused.
+#[test]
+fn cons_stream_consumer_limits() {
+    run_js("cons_stream_consumer_limits", |s| {
+        let mut c = js_client(s, "c");
+        stream_with(
+            &mut c,
+            "L",
+            r#","consumer_limits":{"inactive_threshold":30000000000,"max_ack_pending":100}"#,
+            &[("l.a", "m1")],
+        );
+        capi(
+            &mut c,
+            "$JS.API.CONSUMER.CREATE.L.D",
+            r#"{"stream_name":"L","config":{"durable_name":"D","ack_policy":"explicit"}}"#,
+        );
+        capi(
+            &mut c,
+            "$JS.API.CONSUMER.CREATE.L.E",
+            r#"{"stream_name":"L","config":{"name":"E","ack_policy":"explicit","max_ack_pending":200}}"#,
+        );
+        capi(
+            &mut c,
+            "$JS.API.CONSUMER.CREATE.L.F",
+            r#"{"stream_name":"L","config":{"name":"F","ack_policy":"explicit","inactive_threshold":60000000000}}"#,
+        );
+        capi(
+            &mut c,
+            "$JS.API.CONSUMER.CREATE.L.G",
+            r#"{"stream_name":"L","config":{"name":"G","ack_policy":"explicit","max_ack_pending":50,"inactive_threshold":5000000000}}"#,
+        );
+        // Lower limits than a consumer has: refused (one consumer over
+        // them: the reference lists several in its map's random order).
+        api(
+            &mut c,
+            "$JS.API.STREAM.UPDATE.L",
+            r#"{"name":"L","subjects":["l.>"],"consumer_limits":{"max_ack_pending":60,"inactive_threshold":30000000000}}"#,
+        );
+        api(
+            &mut c,
+            "$JS.API.STREAM.UPDATE.L",
+            r#"{"name":"L","subjects":["l.>"],"consumer_limits":{"max_ack_pending":1000,"inactive_threshold":60000000000}}"#,
+        );
+    });
+}

@@ -465,10 +465,32 @@ impl Registry {
         })
         .unwrap_or_default();
         let policy = Policy::from_config(&config);
+        let limits_changed = entry.config.consumer_limits != config.consumer_limits;
+        let limits = config.consumer_limits.clone();
         let (tx, rx) = std::sync::mpsc::channel();
         let failed_tx = tx.clone();
         let queued = entry.inbox.run(
             move |s: &mut Stream| {
+                // New consumer limits must not put a consumer over them
+                // (compared as the reference compares: a limit left at 0
+                // is exceeded by any setting).
+                if limits_changed {
+                    let over: Vec<&str> = s
+                        .consumers
+                        .values()
+                        .filter(|c| {
+                            c.config.inactive_threshold > limits.inactive_threshold
+                                || c.config.max_ack_pending > limits.max_ack_pending
+                        })
+                        .map(|c| c.name.as_str())
+                        .collect();
+                    if !over.is_empty() {
+                        let err =
+                            format!("change to limits violates consumers: {}", over.join(", "));
+                        let _ = tx.send(Err(crate::error::STREAM_UPDATE.with(&[("err", &err)])));
+                        return;
+                    }
+                }
                 let old_per_subject = s.policy().max_msgs_per_subject;
                 let was_interest = s.policy().interest_retention;
                 s.set_policy(policy);
