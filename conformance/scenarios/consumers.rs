@@ -1285,3 +1285,98 @@ fn cons_stream_consumer_limits() {
         );
     });
 }
+
+/// ADR-42 priority groups on pull consumers: the request checks (group
+/// missing or unknown, priority out of range, fields of another policy),
+/// overflow requests served only past their `min_pending`, and
+/// prioritized requests served lowest priority first.
+#[test]
+fn cons_priority_groups() {
+    run_js("cons_priority_groups", |s| {
+        let mut c = js_client(s, "c");
+        stream_with(
+            &mut c,
+            "P",
+            "",
+            &[("p.a", "m1"), ("p.b", "m2"), ("p.c", "m3")],
+        );
+        create_ok(
+            &mut c,
+            "$JS.API.CONSUMER.CREATE.P.O",
+            r#"{"stream_name":"P","config":{"durable_name":"O","ack_policy":"explicit","priority_policy":"overflow","priority_groups":["A"]}}"#,
+        );
+        // Refused requests.
+        for body in [
+            r#"{"batch":1,"no_wait":true}"#,
+            r#"{"batch":1,"group":"B","no_wait":true}"#,
+            r#"{"batch":1,"group":"A","priority":10,"no_wait":true}"#,
+        ] {
+            pull(&mut c, "P", "O", body, 1);
+        }
+        // Over the threshold: not served, it times out.
+        pull(
+            &mut c,
+            "P",
+            "O",
+            r#"{"batch":1,"group":"A","min_pending":5,"expires":300000000}"#,
+            1,
+        );
+        // Under it: served.
+        pull(
+            &mut c,
+            "P",
+            "O",
+            r#"{"batch":1,"group":"A","min_pending":2,"expires":1000000000}"#,
+            1,
+        );
+        // A pin id on an overflow consumer: a 400, and still served.
+        pull(
+            &mut c,
+            "P",
+            "O",
+            r#"{"batch":1,"group":"A","id":"x","expires":1000000000}"#,
+            2,
+        );
+
+        // Prioritized: the lower priority value first.
+        create_ok(
+            &mut c,
+            "$JS.API.CONSUMER.CREATE.P.R",
+            r#"{"stream_name":"P","config":{"durable_name":"R","ack_policy":"explicit","deliver_policy":"new","priority_policy":"prioritized","priority_groups":["A"]}}"#,
+        );
+        let mut p = s.client("p");
+        p.exchange(b"SUB _INBOX.low 11\r\nSUB _INBOX.high 12\r\n")
+            .expect(b"PONG\r\n");
+        let next = |reply: &str, body: &str| {
+            format!(
+                "PUB $JS.API.CONSUMER.MSG.NEXT.P.R {reply} {}\r\n{body}\r\n",
+                body.len()
+            )
+        };
+        p.exchange(
+            next(
+                "_INBOX.low",
+                r#"{"batch":2,"group":"A","priority":5,"expires":2000000000}"#,
+            )
+            .as_bytes(),
+        );
+        p.exchange(
+            next(
+                "_INBOX.high",
+                r#"{"batch":2,"group":"A","priority":1,"expires":2000000000}"#,
+            )
+            .as_bytes(),
+        );
+        for (i, subject) in ["p.x", "p.y", "p.z"].iter().enumerate() {
+            store(&mut c, "P", subject, "n", 4 + i as u64);
+        }
+        // Which request got which message (the pending count in the ack
+        // subject depends on how far the publisher got meanwhile).
+        let got = p.read_msgs_unrecorded(3);
+        for frame in split_frames(&got) {
+            let line = String::from_utf8_lossy(frame);
+            let head: Vec<&str> = line.split(' ').take(3).collect();
+            p.record(head.join(" "));
+        }
+    });
+}

@@ -19,8 +19,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use bytes::Bytes;
 
 use crate::api::consumer::{
-    AckPolicy, ConsumerConfig, ConsumerCounts, ConsumerInfo, DeliverPolicy, ReplayPolicy,
-    SequenceInfo,
+    AckPolicy, ConsumerConfig, ConsumerCounts, ConsumerInfo, DeliverPolicy, PriorityPolicy,
+    ReplayPolicy, SequenceInfo,
 };
 use crate::headers::HeaderBlock;
 use crate::outbox::{OutMsg, Outbox};
@@ -71,6 +71,18 @@ struct Waiting {
     heartbeat: i64,
     next_heartbeat: i64,
     delivered: u64,
+    /// Its priority group fields (JSON requests only).
+    group: Option<pull::PriorityGroup>,
+}
+
+impl Waiting {
+    /// Its place in a prioritized queue: a request without priority group
+    /// fields comes after every one with them, as in the reference.
+    fn priority(&self) -> i64 {
+        self.group
+            .as_ref()
+            .map_or(i64::from(i32::MAX), |g| g.priority)
+    }
 }
 
 /// What an ack did, for the stream and the acker.
@@ -399,6 +411,93 @@ impl Consumer {
                 .any(|f| matches(f.as_bytes(), subject.as_bytes()))
     }
 
+    /// A pull request's priority group fields, checked as the reference
+    /// checks them: two mismatches are answered with a 400 while the
+    /// request still waits (so does the reference), the others refuse it.
+    fn check_priority_group(
+        &self,
+        g: &pull::PriorityGroup,
+        reply: &str,
+        out: &mut Vec<OutMsg>,
+    ) -> bool {
+        let policy = self.config.priority_policy;
+        if (g.min_pending != 0 || g.min_ack_pending != 0) && policy != PriorityPolicy::Overflow {
+            out.push(status_to(
+                reply,
+                status(400, "Bad Request - Not a Overflow Priority consumer"),
+            ));
+        }
+        if !g.id.is_empty() && policy != PriorityPolicy::PinnedClient {
+            out.push(status_to(
+                reply,
+                status(400, "Bad Request - Not a Pinned Client Priority consumer"),
+            ));
+        }
+        let refusal = if !(0..=9).contains(&g.priority) {
+            Some("Bad Request - Priority must be between 0 and 9")
+        } else if policy == PriorityPolicy::None {
+            None
+        } else if g.group.is_empty() {
+            Some("Bad Request - Priority Group missing")
+        } else if !self.config.priority_groups.contains(&g.group) {
+            Some("Bad Request - Invalid Priority Group")
+        } else {
+            None
+        };
+        if let Some(text) = refusal {
+            out.push(status_to(reply, status(400, text)));
+            return false;
+        }
+        true
+    }
+
+    /// Queues a request behind every one of its priority or a lower one.
+    fn insert_by_priority(&mut self, w: Waiting) {
+        let p = w.priority();
+        let at = self
+            .waiting
+            .iter()
+            .position(|o| o.priority() > p)
+            .unwrap_or(self.waiting.len());
+        self.waiting.insert(at, w);
+    }
+
+    /// Which waiting request the next message goes to: the first, except
+    /// that an overflow consumer passes over requests whose thresholds
+    /// (`min_pending`, `min_ack_pending`) the consumer is under. `None`:
+    /// none may have it now.
+    fn pick_waiting(&mut self, store: &dyn Store) -> Result<Option<usize>, StoreError> {
+        if self.waiting.is_empty() {
+            return Ok(None);
+        }
+        if self.config.priority_policy != PriorityPolicy::Overflow {
+            return Ok(Some(0));
+        }
+        let needs_count = self.waiting.iter().any(|w| {
+            w.group
+                .as_ref()
+                .is_some_and(|g| g.min_pending > 0 || g.min_ack_pending > 0)
+        });
+        // Messages pending, the one about to go included.
+        let pending = if needs_count {
+            match self.lps_pending {
+                Some(n) => n.max(0),
+                None => i64::try_from(self.count_pending(store)? + self.stale_pending)
+                    .unwrap_or(i64::MAX),
+            }
+        } else {
+            0
+        };
+        let ack_pending = self.pending.len() as i64;
+        Ok(self.waiting.iter().position(|w| match &w.group {
+            Some(g) if g.min_pending > 0 || g.min_ack_pending > 0 => {
+                (g.min_pending > 0 && g.min_pending <= pending)
+                    || (g.min_ack_pending > 0 && g.min_ack_pending <= ack_pending)
+            }
+            _ => true,
+        }))
+    }
+
     /// `sample_freq`: an ack of a pending message is reported as a metric
     /// that often (`"50%"` or `"50"`; the reference draws 0-99 and samples
     /// when the draw is at most the percentage).
@@ -637,7 +736,17 @@ impl Consumer {
             num_waiting: self.waiting.len() as u64,
             num_pending,
             push_bound: self.config.is_push() && self.push_bound,
-            priority_groups: Vec::new(),
+            // The reference reports the first group only (one pin).
+            priority_groups: self
+                .config
+                .priority_groups
+                .first()
+                .map(|group| crate::api::consumer::PriorityGroupState {
+                    group: group.clone(),
+                    ..Default::default()
+                })
+                .into_iter()
+                .collect(),
         })
     }
 
@@ -832,6 +941,11 @@ impl Consumer {
             out.push(status_to(reply, status(409, &text)));
             return Vec::new();
         }
+        if let Some(g) = &req.group {
+            if !self.check_priority_group(g, reply, out) {
+                return Vec::new();
+            }
+        }
         if req.idle_heartbeat > 0
             && (req.expires <= 0 || req.idle_heartbeat.saturating_mul(2) > req.expires)
         {
@@ -880,7 +994,7 @@ impl Consumer {
             out.push(status_to(reply, status(409, "Exceeded MaxWaiting")));
             return Vec::new();
         }
-        self.waiting.push_back(Waiting {
+        let w = Waiting {
             reply: reply.to_string(),
             batch_left: req.batch,
             bytes_left: (req.max_bytes > 0).then_some(req.max_bytes),
@@ -889,7 +1003,13 @@ impl Consumer {
             heartbeat: req.idle_heartbeat,
             next_heartbeat: now + req.idle_heartbeat,
             delivered: 0,
-        });
+            group: req.group,
+        };
+        if self.config.priority_policy == PriorityPolicy::Prioritized {
+            self.insert_by_priority(w);
+        } else {
+            self.waiting.push_back(w);
+        }
         self.idle_since = None;
         self.deliver(store, now, out).unwrap_or_default()
     }
@@ -965,6 +1085,15 @@ impl Consumer {
                 self.end_no_wait_requests(out);
                 break;
             };
+            // The pull request this message goes to.
+            let wi = if push {
+                0
+            } else {
+                match self.pick_waiting(store)? {
+                    Some(i) => i,
+                    None => break,
+                }
+            };
             let redelivery = source == Source::Redelivery;
             if push && self.config.rate_limit > 0 && self.rate_next > now {
                 self.held_until = Some(self.rate_next);
@@ -1016,10 +1145,10 @@ impl Consumer {
             let to = if push {
                 self.config.deliver_subject.clone()
             } else {
-                let w = &mut self.waiting[0];
+                let w = &mut self.waiting[wi];
                 if let Some(left) = w.bytes_left {
                     if size > left {
-                        let w = self.waiting.pop_front().unwrap_or_else(|| unreachable!());
+                        let w = self.waiting.remove(wi).unwrap_or_else(|| unreachable!());
                         out.push(status_to(
                             &w.reply,
                             status_pending(
@@ -1115,7 +1244,7 @@ impl Consumer {
                     }
                 }
             } else {
-                let w = &mut self.waiting[0];
+                let w = &mut self.waiting[wi];
                 w.batch_left -= 1;
                 w.delivered += 1;
                 w.next_heartbeat = now + w.heartbeat;
@@ -1123,12 +1252,20 @@ impl Consumer {
                     *left -= size;
                 }
                 if w.batch_left <= 0 {
-                    let w = self.waiting.pop_front().unwrap_or_else(|| unreachable!());
+                    let w = self.waiting.remove(wi).unwrap_or_else(|| unreachable!());
                     if let Some(left) = w.bytes_left {
                         out.push(status_to(
                             &w.reply,
                             status_pending(409, "Batch Completed", 0, left),
                         ));
+                    }
+                } else if self.config.priority_policy == PriorityPolicy::Prioritized
+                    && self.waiting.len() > 1
+                {
+                    // Back behind the others of its priority: requests of
+                    // one priority take turns.
+                    if let Some(w) = self.waiting.remove(wi) {
+                        self.insert_by_priority(w);
                     }
                 }
             }

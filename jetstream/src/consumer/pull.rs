@@ -20,6 +20,26 @@ pub struct PullRequest {
     pub max_bytes: i64,
     /// Nanoseconds between heartbeats while the request waits; 0 = none.
     pub idle_heartbeat: i64,
+    /// ADR-42 priority group fields; present for every JSON body (as the
+    /// reference's request always carries them), absent for a bare batch.
+    pub group: Option<PriorityGroup>,
+}
+
+/// A pull request's priority group fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct PriorityGroup {
+    /// The group it pulls for.
+    pub group: String,
+    /// Overflow: served only while the consumer has at least this many
+    /// messages pending...
+    pub min_pending: i64,
+    /// ...or at least this many waiting for acks.
+    pub min_ack_pending: i64,
+    /// Pinned client: the pin id it was given.
+    pub id: String,
+    /// Prioritized: lower is served first (0-9).
+    pub priority: i64,
 }
 
 #[derive(Deserialize, Default)]
@@ -30,6 +50,8 @@ struct Body {
     no_wait: bool,
     max_bytes: i64,
     idle_heartbeat: i64,
+    #[serde(flatten)]
+    group: PriorityGroup,
 }
 
 /// Why a JSON pull body was refused. `Display` is the text the reference
@@ -95,6 +117,7 @@ pub fn parse_pull(body: &[u8]) -> Result<PullRequest, PullError> {
             no_wait: b.no_wait,
             max_bytes: b.max_bytes.max(0),
             idle_heartbeat: b.idle_heartbeat.max(0),
+            group: Some(b.group),
         });
     }
     let batch = t.parse::<i64>().ok().filter(|n| *n > 0).unwrap_or(1);
@@ -113,7 +136,8 @@ fn go_type_error(body: &serde_json::Value, e: serde_json::Error) -> PullError {
     };
     for (name, value) in fields {
         let go = match name.as_str() {
-            "batch" | "max_bytes" => "int",
+            "batch" | "max_bytes" | "priority" => "int",
+            "min_pending" | "min_ack_pending" => "int64",
             "expires" | "idle_heartbeat" => "time.Duration",
             "no_wait" => "bool",
             _ => continue,
