@@ -973,3 +973,91 @@ async fn sampled_acks_are_reported_as_metrics() {
     }
     s.stop().await;
 }
+
+/// Pinned client advisories: a pin given is announced on
+/// `$JS.EVENT.ADVISORY.CONSUMER.PINNED`, an UNPIN on `...UNPINNED` with
+/// the reason `admin`.
+#[tokio::test]
+async fn pins_are_announced() {
+    let s = Setup::new().await;
+    let mut pins = s
+        .client
+        .subscribe("$JS.EVENT.ADVISORY.CONSUMER.PINNED.PIN.worker")
+        .await
+        .unwrap();
+    let mut unpins = s
+        .client
+        .subscribe("$JS.EVENT.ADVISORY.CONSUMER.UNPINNED.PIN.worker")
+        .await
+        .unwrap();
+    harness::round_trip(&s.client).await;
+    s.js.create_stream(Config {
+        name: "PIN".into(),
+        subjects: vec!["pin.>".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let created = s
+        .client
+        .request(
+            "$JS.API.CONSUMER.CREATE.PIN.worker",
+            r#"{"stream_name":"PIN","config":{"durable_name":"worker","ack_policy":"explicit","priority_policy":"pinned_client","priority_groups":["jobs"]}}"#.into(),
+        )
+        .await
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&created.payload).contains("error"));
+    s.js.publish("pin.1", "x".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let inbox = s.client.new_inbox();
+    let mut replies = s.client.subscribe(inbox.clone()).await.unwrap();
+    s.client
+        .publish_with_reply(
+            "$JS.API.CONSUMER.MSG.NEXT.PIN.worker",
+            inbox,
+            r#"{"batch":1,"group":"jobs","expires":1000000000}"#.into(),
+        )
+        .await
+        .unwrap();
+    let msg = within("the pinned delivery", replies.next()).await.unwrap();
+    let pin = msg
+        .headers
+        .as_ref()
+        .and_then(|h| h.get("Nats-Pin-Id"))
+        .map(|v| v.to_string())
+        .expect("a pin id");
+    let pinned = within("the pinned advisory", pins.next()).await.unwrap();
+    assert_eq!(
+        &*pinned.subject,
+        "$JS.EVENT.ADVISORY.CONSUMER.PINNED.PIN.worker"
+    );
+    let body: serde_json::Value = serde_json::from_slice(&pinned.payload).unwrap();
+    assert_eq!(
+        body["type"],
+        "io.nats.jetstream.advisory.v1.consumer_group_pinned"
+    );
+    assert_eq!(body["pinned_id"], pin);
+    assert_eq!(body["group"], "jobs");
+    let unpinned = s
+        .client
+        .request(
+            "$JS.API.CONSUMER.UNPIN.PIN.worker",
+            r#"{"group":"jobs"}"#.into(),
+        )
+        .await
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&unpinned.payload).contains("error"));
+    let event = within("the unpinned advisory", unpins.next())
+        .await
+        .unwrap();
+    assert_eq!(
+        &*event.subject,
+        "$JS.EVENT.ADVISORY.CONSUMER.UNPINNED.PIN.worker"
+    );
+    let body: serde_json::Value = serde_json::from_slice(&event.payload).unwrap();
+    assert_eq!(body["reason"], "admin");
+    s.stop().await;
+}

@@ -1380,3 +1380,163 @@ fn cons_priority_groups() {
         }
     });
 }
+
+/// Pinned client (ADR-42): the first request without an id takes the
+/// pin and every message carries it in `Nats-Pin-Id`; requests without
+/// the id wait (and time out), a wrong id is refused with 423; UNPIN
+/// (with its checks) takes the pin back and the next request gets a new
+/// one. Pin ids and times are masked (random on both servers).
+#[test]
+fn cons_pinned_client() {
+    run_js("cons_pinned_client", |s| {
+        let mut c = js_client(s, "c");
+        stream_with(
+            &mut c,
+            "K",
+            "",
+            &[("k.a", "m1"), ("k.b", "m2"), ("k.c", "m3")],
+        );
+        create_ok(
+            &mut c,
+            "$JS.API.CONSUMER.CREATE.K.P",
+            r#"{"stream_name":"K","config":{"durable_name":"P","ack_policy":"explicit","priority_policy":"pinned_client","priority_groups":["A"]}}"#,
+        );
+        let mut p = s.client("p");
+        p.exchange(b"SUB _INBOX.one 11\r\nSUB _INBOX.two 12\r\n")
+            .expect(b"PONG\r\n");
+        let next = |reply: &str, body: &str| {
+            format!(
+                "PUB $JS.API.CONSUMER.MSG.NEXT.K.P {reply} {}\r\n{body}\r\n",
+                body.len()
+            )
+        };
+        // Frames with the pin id and the ack time masked; returns the id.
+        let record = |p: &mut crate::wire::Conn, count: usize| -> Option<String> {
+            let got = p.read_msgs_unrecorded(count);
+            let mut pin = None;
+            for frame in split_frames(&got) {
+                let text = String::from_utf8_lossy(frame).into_owned();
+                let mut lines: Vec<String> = Vec::new();
+                for (i, line) in text.split("\r\n").enumerate() {
+                    if let Some(id) = line.strip_prefix("Nats-Pin-Id: ") {
+                        pin = Some(id.to_string());
+                        lines.push(format!("Nats-Pin-Id: <pin {}>", id.len()));
+                    } else if i == 0 {
+                        let tokens: Vec<String> = line.split(' ').map(mask_ack_subject).collect();
+                        lines.push(tokens.join(" "));
+                    } else {
+                        lines.push(line.to_string());
+                    }
+                }
+                p.record(lines.join("|"));
+            }
+            pin
+        };
+        p.send(
+            next(
+                "_INBOX.one",
+                r#"{"batch":1,"group":"A","expires":2000000000}"#,
+            )
+            .as_bytes(),
+        );
+        let pin = record(&mut p, 1).unwrap_or_default();
+        // Not the holder: waits, and times out.
+        p.send(
+            next(
+                "_INBOX.two",
+                r#"{"batch":1,"group":"A","expires":300000000}"#,
+            )
+            .as_bytes(),
+        );
+        record(&mut p, 1);
+        // A wrong id: refused at once.
+        p.send(
+            next(
+                "_INBOX.two",
+                r#"{"batch":1,"group":"A","id":"bogus","expires":1000000000}"#,
+            )
+            .as_bytes(),
+        );
+        record(&mut p, 1);
+        // The holder, with its id: served.
+        let body = format!(r#"{{"batch":1,"group":"A","id":"{pin}","expires":1000000000}}"#);
+        let shown = next("_INBOX.one", &body).replace(&pin, "<pin>");
+        p.send_as(next("_INBOX.one", &body).as_bytes(), &shown);
+        record(&mut p, 1);
+        // The info shows the pin.
+        let got = send_and_read(&mut c, "$JS.API.CONSUMER.INFO.K.P", &[], b"", 1);
+        if let Some(reply) = got.first() {
+            let v: Value = serde_json::from_slice(&reply.payload).unwrap_or(Value::Null);
+            let g = &v["priority_groups"][0];
+            c.record(format!(
+                "info group {} pinned {} ts set {}",
+                g["group"],
+                g["pinned_client_id"].as_str() == Some(pin.as_str()),
+                g["pinned_ts"]
+                    .as_str()
+                    .is_some_and(|t| !t.starts_with("0001-"))
+            ));
+        }
+        // UNPIN and its refusals.
+        for body in [
+            "",
+            r#"{"group":""}"#,
+            r#"{"group":"no spaces allowed"}"#,
+            r#"{"group":"Z"}"#,
+        ] {
+            capi(&mut c, "$JS.API.CONSUMER.UNPIN.K.P", body);
+        }
+        capi(&mut c, "$JS.API.CONSUMER.UNPIN.K.Q", r#"{"group":"A"}"#);
+        capi(&mut c, "$JS.API.CONSUMER.UNPIN.Z.P", r#"{"group":"A"}"#);
+        capi(&mut c, "$JS.API.CONSUMER.UNPIN.K.P", r#"{"group":"A"}"#);
+        // The old id is refused now; a request without one gets a new pin.
+        p.send_as(next("_INBOX.one", &body).as_bytes(), &shown);
+        record(&mut p, 1);
+        p.send(
+            next(
+                "_INBOX.two",
+                r#"{"batch":1,"group":"A","expires":1000000000}"#,
+            )
+            .as_bytes(),
+        );
+        let second = record(&mut p, 1).unwrap_or_default();
+        p.record(format!(
+            "a new pin: {}",
+            !second.is_empty() && second != pin
+        ));
+
+        // A holder that stops pulling loses the pin after priority_timeout:
+        // the waiting request then gets it.
+        create_ok(
+            &mut c,
+            "$JS.API.CONSUMER.CREATE.K.T",
+            r#"{"stream_name":"K","config":{"durable_name":"T","ack_policy":"explicit","priority_policy":"pinned_client","priority_groups":["A"],"priority_timeout":300000000}}"#,
+        );
+        let next_t = |reply: &str, body: &str| {
+            format!(
+                "PUB $JS.API.CONSUMER.MSG.NEXT.K.T {reply} {}\r\n{body}\r\n",
+                body.len()
+            )
+        };
+        p.send(
+            next_t(
+                "_INBOX.one",
+                r#"{"batch":1,"group":"A","expires":2000000000}"#,
+            )
+            .as_bytes(),
+        );
+        let first = record(&mut p, 1).unwrap_or_default();
+        p.send(
+            next_t(
+                "_INBOX.two",
+                r#"{"batch":1,"group":"A","expires":3000000000}"#,
+            )
+            .as_bytes(),
+        );
+        let taken = record(&mut p, 1).unwrap_or_default();
+        p.record(format!(
+            "pin passed on: {}",
+            !taken.is_empty() && taken != first
+        ));
+    });
+}

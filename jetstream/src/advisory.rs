@@ -28,6 +28,11 @@ pub enum DeliveryEvent {
         deliveries: u64,
         reason: Option<String>,
     },
+    /// A pinned-client consumer gave its group's pin to a client.
+    Pinned { group: String, id: String },
+    /// The pin was taken back (`admin`: UNPIN; `timeout`: no pull from
+    /// its holder within `priority_timeout`).
+    Unpinned { group: String, reason: &'static str },
     /// A sampled ack (`sample_freq`): a metric, not an advisory.
     AckSampled {
         consumer_seq: u64,
@@ -80,7 +85,7 @@ fn head(kind: &str) -> serde_json::Map<String, serde_json::Value> {
 }
 
 /// A 22-character id in the style of the reference's NUIDs.
-fn event_id() -> String {
+pub(crate) fn event_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -159,6 +164,8 @@ pub fn delivery(
         DeliveryEvent::Nak { .. } => ("nak", "MSG_NAKED"),
         DeliveryEvent::Terminated { .. } => ("terminated", "MSG_TERMINATED"),
         DeliveryEvent::AckSampled { .. } => ("consumer_ack", "ACK"),
+        DeliveryEvent::Pinned { .. } => ("consumer_group_pinned", "PINNED"),
+        DeliveryEvent::Unpinned { .. } => ("consumer_group_unpinned", "UNPINNED"),
     };
     let metric = matches!(event, DeliveryEvent::AckSampled { .. });
     let subject = if metric {
@@ -207,6 +214,14 @@ pub fn delivery(
             if let Some(r) = reason {
                 m.insert("reason".into(), json!(r));
             }
+        }
+        DeliveryEvent::Pinned { group, id } => {
+            m.insert("group".into(), json!(group));
+            m.insert("pinned_id".into(), json!(id));
+        }
+        DeliveryEvent::Unpinned { group, reason } => {
+            m.insert("group".into(), json!(group));
+            m.insert("reason".into(), json!(reason));
         }
         DeliveryEvent::AckSampled {
             consumer_seq,

@@ -59,6 +59,17 @@ pub(crate) struct Pending {
     pub delivered_at: i64,
 }
 
+/// A pinned-client consumer's pin (ADR-42): the client holding it gets
+/// every message until it stops pulling for `priority_timeout` or an
+/// UNPIN takes it back.
+#[derive(Clone, Debug)]
+struct Pin {
+    id: String,
+    group: String,
+    since: i64,
+    expires_at: i64,
+}
+
 /// A pull request waiting for messages.
 #[derive(Clone, Debug)]
 struct Waiting {
@@ -181,6 +192,8 @@ pub(crate) struct Consumer {
     /// Deliveries to announce as advisories after the batch (NAKs,
     /// terminations, max deliveries reached).
     pub events: Vec<crate::advisory::DeliveryEvent>,
+    /// Pinned client: who holds the pin.
+    pin: Option<Pin>,
 }
 
 /// The stored sequences after which a consumer with `config` starts.
@@ -360,6 +373,7 @@ impl Consumer {
             idle_since: Some(created_ns),
             dirty: true,
             events: Vec::new(),
+            pin: None,
         };
         c.count_pending(store)?;
         Ok(c)
@@ -415,9 +429,10 @@ impl Consumer {
     /// checks them: two mismatches are answered with a 400 while the
     /// request still waits (so does the reference), the others refuse it.
     fn check_priority_group(
-        &self,
+        &mut self,
         g: &pull::PriorityGroup,
         reply: &str,
+        now: i64,
         out: &mut Vec<OutMsg>,
     ) -> bool {
         let policy = self.config.priority_policy;
@@ -448,7 +463,29 @@ impl Consumer {
             out.push(status_to(reply, status(400, text)));
             return false;
         }
+        if policy != PriorityPolicy::None {
+            let ttl = self.config.pinned_ttl;
+            if let Some(pin) = &mut self.pin {
+                if g.id == pin.id {
+                    // Its holder is still pulling: the pin lasts.
+                    pin.expires_at = now.saturating_add(ttl);
+                } else if !g.id.is_empty() {
+                    out.push(status_to(reply, status(423, "Nats-Pin-Id mismatch")));
+                    return false;
+                }
+            }
+        }
         true
+    }
+
+    /// UNPIN: the group's pin is taken back; the next request without an
+    /// id gets a new one.
+    pub fn unpin(&mut self, group: &str) {
+        self.pin = None;
+        self.events.push(crate::advisory::DeliveryEvent::Unpinned {
+            group: group.to_string(),
+            reason: "admin",
+        });
     }
 
     /// Queues a request behind every one of its priority or a lower one.
@@ -466,9 +503,17 @@ impl Consumer {
     /// that an overflow consumer passes over requests whose thresholds
     /// (`min_pending`, `min_ack_pending`) the consumer is under. `None`:
     /// none may have it now.
-    fn pick_waiting(&mut self, store: &dyn Store) -> Result<Option<usize>, StoreError> {
+    fn pick_waiting(
+        &mut self,
+        store: &dyn Store,
+        now: i64,
+        out: &mut Vec<OutMsg>,
+    ) -> Result<Option<usize>, StoreError> {
         if self.waiting.is_empty() {
             return Ok(None);
+        }
+        if self.config.priority_policy == PriorityPolicy::PinnedClient {
+            return Ok(self.pick_pinned(now, out));
         }
         if self.config.priority_policy != PriorityPolicy::Overflow {
             return Ok(Some(0));
@@ -496,6 +541,57 @@ impl Consumer {
             }
             _ => true,
         }))
+    }
+
+    /// Pinned client: the pin holder's first waiting request. Without a
+    /// pin, the first request without an id takes a new one; requests
+    /// with another id are told 423 and dropped; requests without an id
+    /// wait while someone else holds the pin.
+    fn pick_pinned(&mut self, now: i64, out: &mut Vec<OutMsg>) -> Option<usize> {
+        let mut i = 0;
+        while i < self.waiting.len() {
+            let w = &self.waiting[i];
+            let id = w.group.as_ref().map_or("", |g| g.id.as_str());
+            match &self.pin {
+                Some(pin) if id == pin.id => return Some(i),
+                Some(_) if id.is_empty() => {
+                    i += 1;
+                    continue;
+                }
+                None if id.is_empty() => {
+                    let group = w
+                        .group
+                        .as_ref()
+                        .map(|g| g.group.clone())
+                        .unwrap_or_default();
+                    let pin = Pin {
+                        id: crate::advisory::event_id(),
+                        group: group.clone(),
+                        since: now,
+                        expires_at: now.saturating_add(self.config.pinned_ttl),
+                    };
+                    self.events.push(crate::advisory::DeliveryEvent::Pinned {
+                        group,
+                        id: pin.id.clone(),
+                    });
+                    self.pin = Some(pin);
+                    return Some(i);
+                }
+                _ => {
+                    let w = self.waiting.remove(i).unwrap_or_else(|| unreachable!());
+                    out.push(status_to(
+                        &w.reply,
+                        status_pending(
+                            423,
+                            "Nats-Wrong-Pin-Id",
+                            w.batch_left,
+                            w.bytes_left.unwrap_or(0),
+                        ),
+                    ));
+                }
+            }
+        }
+        None
     }
 
     /// `sample_freq`: an ack of a pending message is reported as a metric
@@ -743,7 +839,8 @@ impl Consumer {
                 .first()
                 .map(|group| crate::api::consumer::PriorityGroupState {
                     group: group.clone(),
-                    ..Default::default()
+                    pinned_client_id: self.pin.as_ref().map(|p| p.id.clone()).unwrap_or_default(),
+                    pinned_ts: self.pin.as_ref().map_or(0, |p| p.since),
                 })
                 .into_iter()
                 .collect(),
@@ -787,6 +884,9 @@ impl Consumer {
         }
         if self.config.is_push() && !self.push_bound {
             at(self.interest_checked + INTEREST_POLL);
+        }
+        if let Some(pin) = &self.pin {
+            at(pin.expires_at);
         }
         if self.config.is_push() && self.config.idle_heartbeat > 0 && self.push_bound {
             at(self.next_heartbeat);
@@ -862,6 +962,14 @@ impl Consumer {
         }
         if self.held_until.is_some_and(|t| t <= now) {
             self.held_until = None;
+        }
+        if self.pin.as_ref().is_some_and(|p| p.expires_at <= now) {
+            if let Some(pin) = self.pin.take() {
+                self.events.push(crate::advisory::DeliveryEvent::Unpinned {
+                    group: pin.group,
+                    reason: "timeout",
+                });
+            }
         }
         if self
             .config
@@ -942,7 +1050,7 @@ impl Consumer {
             return Vec::new();
         }
         if let Some(g) = &req.group {
-            if !self.check_priority_group(g, reply, out) {
+            if !self.check_priority_group(g, reply, now, out) {
                 return Vec::new();
             }
         }
@@ -1089,7 +1197,7 @@ impl Consumer {
             let wi = if push {
                 0
             } else {
-                match self.pick_waiting(store)? {
+                match self.pick_waiting(store, now, out)? {
                     Some(i) => i,
                     None => break,
                 }
@@ -1131,13 +1239,19 @@ impl Consumer {
                 msg.time_ns,
                 pending_after,
             );
-            let (headers, payload) = if self.config.headers_only {
+            let (mut headers, payload) = if self.config.headers_only {
                 let mut h = HeaderBlock::from_existing(msg.headers.as_deref());
                 h.add("Nats-Msg-Size", msg.payload.len());
                 (Some(Bytes::from(h.finish())), Bytes::new())
             } else {
                 (msg.headers.clone(), msg.payload.clone())
             };
+            if let (false, Some(pin)) = (push, &self.pin) {
+                // The pin holder learns its id from every message.
+                let mut h = HeaderBlock::from_existing(headers.as_deref());
+                h.add("Nats-Pin-Id", &pin.id);
+                headers = Some(Bytes::from(h.finish()));
+            }
             let size = (msg.subject.len()
                 + reply.len()
                 + headers.as_ref().map_or(0, Bytes::len)

@@ -350,6 +350,11 @@ pub(crate) const CONSUMER_PRIORITY_POLICY_WITHOUT_GROUP: ErrorDef = row(
     10159,
     "Setting PriorityPolicy requires at least one PriorityGroup to be set",
 );
+pub(crate) const CONSUMER_INVALID_PRIORITY_GROUP: ErrorDef = row(
+    400,
+    10160,
+    "Provided priority group does not exist for this consumer",
+);
 pub(crate) const CONSUMER_EMPTY_GROUP_NAME: ErrorDef =
     row(400, 10161, "Group name cannot be an empty string");
 pub(crate) const CONSUMER_INVALID_GROUP_NAME: ErrorDef = row(

@@ -297,3 +297,40 @@ pub fn reset(stream: &mut Stream, name: &str, body: &[u8], now: i64, outbox: &dy
         reset_seq: seq,
     }))
 }
+
+/// The group an UNPIN names, checked before the stream is looked up, as
+/// the reference checks it (Go's plain Unmarshal: an empty body is
+/// "unexpected end of JSON input").
+pub fn unpin_group(body: &[u8]) -> Result<String, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid_json("unexpected end of JSON input"));
+    }
+    let req: crate::api::consumer::ConsumerUnpinRequest = decode(body).map_err(|mut e| {
+        if let Some(at) = e.description.find(" at offset ") {
+            e.description.truncate(at);
+        }
+        e
+    })?;
+    if req.group.is_empty() {
+        return Err(ApiError::invalid_json("consumer group not specified"));
+    }
+    if !crate::api::consumer::is_valid_group_name(&req.group) {
+        return Err(crate::error::CONSUMER_INVALID_GROUP_NAME.into());
+    }
+    Ok(req.group)
+}
+
+/// CONSUMER.UNPIN: the consumer's pin for `group` is taken back.
+pub fn unpin(stream: &mut Stream, name: &str, group: &str) -> Reply {
+    use crate::api::consumer::ConsumerUnpinResponse;
+    let Some(c) = stream.consumers.get_mut(name) else {
+        return reply(&ConsumerUnpinResponse::error(ApiError::consumer_not_found()));
+    };
+    if !c.config.priority_groups.iter().any(|g| g == group) {
+        return reply(&ConsumerUnpinResponse::error(
+            crate::error::CONSUMER_INVALID_PRIORITY_GROUP.into(),
+        ));
+    }
+    c.unpin(group);
+    reply(&ConsumerUnpinResponse::ok(Default::default()))
+}

@@ -271,6 +271,13 @@ impl Registry {
                 self.consumer_op(stream, req, ConsumerOp::Pause(name));
             }
             ["CONSUMER", "RESET", stream, name] => self.consumer_reset(stream, name, req),
+            ["CONSUMER", "UNPIN", stream, name] => match consumer_api::unpin_group(&req.payload) {
+                Ok(group) => self.consumer_op(stream, req, ConsumerOp::Unpin(name, group)),
+                Err(e) => {
+                    let resp = crate::api::consumer::ConsumerUnpinResponse::error(e);
+                    self.respond(req, &resp);
+                }
+            },
             // A running stream takes its pulls itself; for any other the
             // reference has no subscriber, so the requester gets a 503.
             ["CONSUMER", "MSG", "NEXT", stream, _] if !self.streams.contains_key(*stream) => {
@@ -813,6 +820,7 @@ impl Registry {
                 ConsumerOp::Names => c::ConsumerNamesResponse::error(e).to_json(),
                 ConsumerOp::List => c::ConsumerListResponse::error(e).to_json(),
                 ConsumerOp::Pause(_) => c::ConsumerPauseResponse::error(e).to_json(),
+                ConsumerOp::Unpin(..) => c::ConsumerUnpinResponse::error(e).to_json(),
             };
             self.counters.count(Counted::Error);
             self.outbox.publish(&req.reply, None, &json);
@@ -829,6 +837,7 @@ impl Registry {
             ConsumerOp::Names => OwnedOp::Names,
             ConsumerOp::List => OwnedOp::List,
             ConsumerOp::Pause(n) => OwnedOp::Pause(n.to_string()),
+            ConsumerOp::Unpin(n, g) => OwnedOp::Unpin(n.to_string(), g),
         };
         let failed = {
             use crate::api::consumer as c;
@@ -839,6 +848,7 @@ impl Registry {
                 OwnedOp::Names => self.error_reply::<c::NamesBody>(req),
                 OwnedOp::List => self.error_reply::<c::ListBody>(req),
                 OwnedOp::Pause(_) => self.error_reply::<c::PauseBody>(req),
+                OwnedOp::Unpin(..) => self.error_reply::<c::UnpinBody>(req),
             }
         };
         let inbox = entry.inbox.clone();
@@ -858,6 +868,7 @@ impl Registry {
                     OwnedOp::Names => api::names(s, &payload),
                     OwnedOp::List => api::list(s, &payload, now, &*outbox),
                     OwnedOp::Pause(n) => api::pause(s, n, &payload, now),
+                    OwnedOp::Unpin(n, g) => api::unpin(s, n, g),
                 };
                 // Waiting pulls hear of a deletion before the API reply.
                 if !out.is_empty() {
@@ -882,7 +893,7 @@ impl Registry {
                     }
                     _ => {}
                 }
-                if matches!(op, OwnedOp::Create | OwnedOp::Pause(_)) {
+                if matches!(op, OwnedOp::Create | OwnedOp::Pause(_) | OwnedOp::Unpin(..)) {
                     let mut out = Vec::new();
                     s.deliver_consumers(&*outbox, now, &mut out);
                     if !out.is_empty() {
@@ -1199,6 +1210,7 @@ pub fn endpoint_error(tokens: &[&str], e: ApiError) -> Option<Vec<u8>> {
         ["CONSUMER", "NAMES", _] => c::ConsumerNamesResponse::error(e).to_json(),
         ["CONSUMER", "LIST", _] => c::ConsumerListResponse::error(e).to_json(),
         ["CONSUMER", "PAUSE", _, _] => c::ConsumerPauseResponse::error(e).to_json(),
+        ["CONSUMER", "UNPIN", _, _] => c::ConsumerUnpinResponse::error(e).to_json(),
         _ => return None,
     })
 }
@@ -1211,6 +1223,7 @@ enum ConsumerOp<'a> {
     Names,
     List,
     Pause(&'a str),
+    Unpin(&'a str, String),
 }
 
 /// The same, owned, for the stream's shard.
@@ -1221,6 +1234,7 @@ enum OwnedOp {
     Names,
     List,
     Pause(String),
+    Unpin(String, String),
 }
 
 /// The answer to a request whose stream cannot run it.

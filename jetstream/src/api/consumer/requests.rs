@@ -70,6 +70,30 @@ pub(crate) const CONSUMER_LIST_RESPONSE: &str = "io.nats.jetstream.api.v1.consum
 pub(crate) const CONSUMER_DELETE_RESPONSE: &str =
     "io.nats.jetstream.api.v1.consumer_delete_response";
 pub(crate) const CONSUMER_PAUSE_RESPONSE: &str = "io.nats.jetstream.api.v1.consumer_pause_response";
+pub(crate) const CONSUMER_UNPIN_RESPONSE: &str = "io.nats.jetstream.api.v1.consumer_unpin_response";
+
+/// CONSUMER.UNPIN: the priority group whose pin is taken back.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ConsumerUnpinRequest {
+    /// The group.
+    pub group: String,
+}
+
+impl Request for ConsumerUnpinRequest {
+    const GO_TYPE: &'static str = "server.JSApiConsumerUnpinRequest";
+}
+
+/// consumer_unpin: nothing but the type (or the error).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct UnpinBody {}
+
+impl ResponseBody for UnpinBody {
+    const TYPE: &'static str = CONSUMER_UNPIN_RESPONSE;
+}
+
+pub(crate) type ConsumerUnpinResponse = Response<UnpinBody>;
+
 pub(crate) const CONSUMER_RESET_RESPONSE: &str = "io.nats.jetstream.api.v1.consumer_reset_response";
 
 /// CONSUMER.RESET: where delivery starts over (0 or absent: past the ack

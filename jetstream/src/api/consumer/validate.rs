@@ -516,7 +516,7 @@ fn check_backoff(cfg: &ConsumerConfig) -> Result<(), ApiError> {
 }
 
 /// `^[a-zA-Z0-9/_=-]{1,16}$`.
-fn is_valid_group_name(group: &str) -> bool {
+pub(crate) fn is_valid_group_name(group: &str) -> bool {
     group.len() <= MAX_GROUP_NAME_LEN
         && group
             .bytes()
