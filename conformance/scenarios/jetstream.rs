@@ -2301,3 +2301,29 @@ fn js_stream_counters() {
         );
     });
 }
+
+/// Request keys are matched to fields case-insensitively, as Go's decoder
+/// matches them; a key matching no field is still refused. (A request
+/// naming one field twice in different cases takes the exact key here,
+/// the later one in the reference.)
+#[test]
+fn js_request_keys_any_case() {
+    run_js("js_request_keys_any_case", |s| {
+        let mut c = js_client(s, "c");
+        api(
+            &mut c,
+            "$JS.API.STREAM.CREATE.CASE",
+            r#"{"Name":"CASE","SUBJECTS":["case.>"],"Max_Msgs":5,"storage":"memory"}"#,
+        );
+        api(
+            &mut c,
+            "$JS.API.CONSUMER.CREATE.CASE.D",
+            r#"{"Stream_Name":"CASE","Config":{"Durable_Name":"D","ACK_POLICY":"explicit","Max_Deliver":3}}"#,
+        );
+        api(
+            &mut c,
+            "$JS.API.STREAM.CREATE.CASE3",
+            r#"{"Nam":"CASE3","subjects":["case3.>"]}"#,
+        );
+    });
+}

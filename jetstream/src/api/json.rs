@@ -10,10 +10,10 @@
 //! checked first by a scanner that mirrors Go's (same messages, same
 //! `at offset N` the reference appends), because Go validates the whole
 //! value before it unmarshals anything; only then does serde map the value.
-//! Known differences: Go matches field names case-insensitively and words
-//! type mismatches as `cannot unmarshal X into Go struct field ...`; here a
-//! differently-cased name is an unknown field and type mismatches keep
-//! serde's wording.
+//! Field names match case-insensitively when no field has the key exactly
+//! (`fold_keys`), as in Go; where a request names one field twice in
+//! different cases Go keeps the later value, here the exact key's (the
+//! parsed map does not keep the document's order).
 
 use std::io;
 
@@ -107,6 +107,19 @@ fn decode_named<T: DeserializeOwned + Default>(body: &[u8], go_type: &str) -> Re
             "json: cannot unmarshal {kind} into Go value of type {go_type}"
         )));
     }
+    // Go matches a key to a field case-insensitively when no field has
+    // the key exactly: such keys are renamed and the value decoded again.
+    let folded;
+    let value = match serde_json::from_slice::<T>(value) {
+        Err(e) if message(&e).starts_with("unknown field `") => match fold_keys::<T>(value) {
+            Some(v) => {
+                folded = v;
+                folded.as_slice()
+            }
+            None => value,
+        },
+        _ => value,
+    };
     match serde_json::from_slice(value) {
         Ok(v) => Ok(v),
         // Go keeps the last of repeated keys; serde's derive refuses them.
@@ -121,6 +134,49 @@ fn decode_named<T: DeserializeOwned + Default>(body: &[u8], go_type: &str) -> Re
             Err(ApiError::invalid_json(text))
         }
     }
+}
+
+/// The request with every key that names a field only case-insensitively
+/// renamed to that field (Go's decoder takes `"Name"` for `name`); `None`
+/// when no key could be matched so. Each unknown key is found by decoding
+/// (serde names it, where it is, and the fields it expected there).
+fn fold_keys<T: DeserializeOwned>(body: &[u8]) -> Option<Vec<u8>> {
+    let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let mut changed = false;
+    // Each round renames one key; a request has few.
+    for _ in 0..64 {
+        let text = serde_json::to_vec(&value).ok()?;
+        let mut de = serde_json::Deserializer::from_slice(&text);
+        let err = match serde_path_to_error::deserialize::<_, T>(&mut de) {
+            Ok(_) => return changed.then_some(text),
+            Err(err) => err,
+        };
+        let msg = message(err.inner());
+        let rest = msg.strip_prefix("unknown field `")?;
+        let (key, expected) = rest.split_once('`')?;
+        let field = expected
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .find(|f| f.eq_ignore_ascii_case(key))?
+            .to_string();
+        // The object holding the key: the error's path without its last
+        // segment (the key itself).
+        let segments: Vec<&serde_path_to_error::Segment> = err.path().iter().collect();
+        let mut at = &mut value;
+        for seg in segments.iter().take(segments.len().saturating_sub(1)) {
+            at = match seg {
+                serde_path_to_error::Segment::Map { key } => at.get_mut(key.as_str())?,
+                serde_path_to_error::Segment::Seq { index } => at.get_mut(*index)?,
+                _ => return None,
+            };
+        }
+        let object = at.as_object_mut()?;
+        let v = object.remove(key)?;
+        object.entry(field).or_insert(v);
+        changed = true;
+    }
+    None
 }
 
 /// Go's words for a value of the wrong type: `json: cannot unmarshal
@@ -798,6 +854,29 @@ mod tests {
         assert_eq!(
             err(r#"{"name":"X","foo":1}"#),
             r#"invalid JSON: json: unknown field "foo""#
+        );
+    }
+
+    /// Keys that name a field only case-insensitively are taken for it,
+    /// at any depth, as Go's decoder takes them; others stay unknown.
+    #[test]
+    fn keys_match_fields_case_insensitively() {
+        use crate::api::consumer::CreateConsumerRequest;
+        use crate::api::stream::StreamConfig;
+        let c: StreamConfig =
+            decode(br#"{"Name":"X","SUBJECTS":["a.>"],"Max_Msgs":5}"#).expect("folded");
+        assert_eq!((c.name.as_str(), c.max_msgs), ("X", 5));
+        assert_eq!(c.subjects, ["a.>"]);
+        let r: CreateConsumerRequest =
+            decode(br#"{"Stream_Name":"S","Config":{"Durable_Name":"D","ACK_POLICY":"explicit"}}"#)
+                .expect("folded");
+        assert_eq!(r.config.durable_name, "D");
+        // Exact keys win; a key that matches nothing is still refused.
+        let c: StreamConfig = decode(br#"{"name":"X","NAME":"Y"}"#).expect("folded");
+        assert_eq!(c.name, "X");
+        assert_eq!(
+            err(r#"{"Nam":"X"}"#),
+            r#"invalid JSON: json: unknown field "Nam""#
         );
     }
 
