@@ -112,8 +112,17 @@ pub struct AccountJetStream {
     pub max_storage: Option<i64>,
     /// `max_streams`: how many streams it may have.
     pub max_streams: Option<i64>,
-    /// `max_consumers`: how many consumers it may have.
+    /// `max_consumers`: how many consumers each of its streams may have.
     pub max_consumers: Option<i64>,
+    /// `max_bytes_required` (`max_stream_bytes`, `max_bytes`): every
+    /// stream must set `max_bytes`.
+    pub max_bytes_required: bool,
+    /// `mem_max_stream_bytes`: the largest `max_bytes` a memory stream may set.
+    pub memory_max_stream_bytes: Option<i64>,
+    /// `disk_max_stream_bytes`: the largest `max_bytes` a file stream may set.
+    pub storage_max_stream_bytes: Option<i64>,
+    /// `max_ack_pending`: the most unacked messages a consumer may allow.
+    pub max_ack_pending: Option<i64>,
 }
 
 /// Whether an export or import is of a stream (messages flow from the

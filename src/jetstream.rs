@@ -350,6 +350,16 @@ fn apply_limits(config: &mut JetStreamConfig, js: &AccountJetStream) {
     if let Some(n) = js.max_consumers {
         limits.max_consumers = n;
     }
+    limits.max_bytes_required = js.max_bytes_required;
+    if let Some(n) = js.memory_max_stream_bytes {
+        limits.memory_max_stream_bytes = n;
+    }
+    if let Some(n) = js.storage_max_stream_bytes {
+        limits.storage_max_stream_bytes = n;
+    }
+    if let Some(n) = js.max_ack_pending {
+        limits.max_ack_pending = n;
+    }
 }
 
 /// Starts one account's JetStream: its engine, and its API subscription in

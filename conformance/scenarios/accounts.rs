@@ -170,3 +170,115 @@ fn accounts_jetstream() {
         }
     });
 }
+
+/// An account's JetStream limits: storage by type, streams, consumers
+/// and `max_bytes_required`, enforced with the reference's errors and
+/// reported in `$JS.API.INFO`.
+#[test]
+fn accounts_jetstream_limits() {
+    let spec = ServerSpec {
+        conf: Some(concat!(
+            "accounts {\n",
+            "  L: { users: [{user: l, password: l}], jetstream: {max_mem: 1MB, max_file: 2MB, max_streams: 3, max_consumers: 2, max_bytes_required: true} }\n",
+            "}\n",
+        )),
+        jetstream: true,
+        monitor: false,
+    };
+    run_with("accounts_jetstream_limits", spec, |s| {
+        use crate::scenarios::jetstream::api;
+        let mut l = s.connect("l");
+        l.handshake(&connect("l"), true);
+        l.exchange(b"SUB _INBOX.js 1\r\n").expect(b"PONG\r\n");
+        api(&mut l, "$JS.API.INFO", "");
+        // max_bytes is required; over what is left is refused.
+        api(
+            &mut l,
+            "$JS.API.STREAM.CREATE.A",
+            r#"{"name":"A","subjects":["a"]}"#,
+        );
+        api(
+            &mut l,
+            "$JS.API.STREAM.CREATE.A",
+            r#"{"name":"A","subjects":["a"],"max_bytes":3000000}"#,
+        );
+        api(
+            &mut l,
+            "$JS.API.STREAM.CREATE.A",
+            r#"{"name":"A","subjects":["a"],"max_bytes":1500000}"#,
+        );
+        api(
+            &mut l,
+            "$JS.API.STREAM.CREATE.B",
+            r#"{"name":"B","subjects":["b"],"max_bytes":1000000}"#,
+        );
+        api(
+            &mut l,
+            "$JS.API.STREAM.CREATE.M",
+            r#"{"name":"M","subjects":["m"],"storage":"memory","max_bytes":2000000}"#,
+        );
+        api(
+            &mut l,
+            "$JS.API.STREAM.CREATE.M",
+            r#"{"name":"M","subjects":["m"],"storage":"memory","max_bytes":500000}"#,
+        );
+        for name in ["C1", "C2", "C3"] {
+            api(
+                &mut l,
+                &format!("$JS.API.CONSUMER.CREATE.A.{name}"),
+                &format!(r#"{{"stream_name":"A","config":{{"durable_name":"{name}"}}}}"#),
+            );
+        }
+        api(&mut l, "$JS.API.INFO", "");
+    });
+}
+
+/// An account's `max_ack_pending` and per-stream byte caps: consumers over
+/// the one refused or capped, streams over the others refused.
+#[test]
+fn accounts_jetstream_consumer_and_stream_caps() {
+    let spec = ServerSpec {
+        conf: Some(concat!(
+            "accounts {\n",
+            "  Q: { users: [{user: q, password: q}], jetstream: {max_ack_pending: 100, disk_max_stream_bytes: 1000, mem_max_stream_bytes: 500} }\n",
+            "}\n",
+        )),
+        jetstream: true,
+        monitor: false,
+    };
+    run_with("accounts_jetstream_consumer_and_stream_caps", spec, |s| {
+        use crate::scenarios::jetstream::api;
+        let mut q = s.connect("q");
+        q.handshake(&connect("q"), true);
+        q.exchange(b"SUB _INBOX.js 1\r\n").expect(b"PONG\r\n");
+        api(&mut q, "$JS.API.INFO", "");
+        api(
+            &mut q,
+            "$JS.API.STREAM.CREATE.F",
+            r#"{"name":"F","subjects":["f"],"max_bytes":2000}"#,
+        );
+        api(
+            &mut q,
+            "$JS.API.STREAM.CREATE.M",
+            r#"{"name":"M","subjects":["m"],"storage":"memory","max_bytes":600}"#,
+        );
+        api(
+            &mut q,
+            "$JS.API.STREAM.CREATE.F",
+            r#"{"name":"F","subjects":["f"],"max_bytes":1000}"#,
+        );
+        for (name, extra) in [
+            ("A", ""),
+            ("B", r#","max_ack_pending":50"#),
+            ("C", r#","max_ack_pending":500"#),
+        ] {
+            api(
+                &mut q,
+                &format!("$JS.API.CONSUMER.CREATE.F.{name}"),
+                &format!(
+                    r#"{{"stream_name":"F","config":{{"durable_name":"{name}","ack_policy":"explicit"{extra}}}}}"#
+                ),
+            );
+        }
+    });
+}

@@ -173,6 +173,13 @@ fn account_jetstream(nats: &Value) -> Option<AccountJetStream> {
             max_storage: Some(disk),
             max_streams: n("streams"),
             max_consumers: n("consumer"),
+            max_bytes_required: l
+                .get("max_bytes_required")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            memory_max_stream_bytes: n("mem_max_stream_bytes"),
+            storage_max_stream_bytes: n("disk_max_stream_bytes"),
+            max_ack_pending: n("max_ack_pending"),
         })
     })
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::auth::{permissions, users};
 use super::conf::{Spanned, Value};
 use super::options::Options;
-use super::{int, string, type_error};
+use super::{string, type_error};
 use crate::account::{
     AccountConfig, AccountJetStream, Export, Import, Kind, Local, ResponseType, GLOBAL_ACCOUNT,
 };
@@ -144,12 +144,39 @@ fn jetstream(v: &Spanned) -> Result<Option<AccountJetStream>, String> {
         Value::Map(fields) => {
             let mut js = AccountJetStream::default();
             for (key, value) in fields.iter() {
-                let n = Some(int(value)?);
-                match key.name.to_ascii_lowercase().as_str() {
-                    "max_memory" | "max_mem" | "mem" | "memory" => js.max_memory = n,
-                    "max_store" | "max_file" | "max_disk" | "store" | "disk" => js.max_storage = n,
-                    "max_streams" | "streams" => js.max_streams = n,
-                    "max_consumers" | "consumers" => js.max_consumers = n,
+                let name = key.name.to_ascii_lowercase();
+                let size = || {
+                    value.value.as_int().map(Some).ok_or_else(|| {
+                        format!(
+                            "Expected a parseable size for {:?}, got {}",
+                            key.name,
+                            value.value.kind()
+                        )
+                    })
+                };
+                match name.as_str() {
+                    "max_memory" | "max_mem" | "mem" | "memory" => js.max_memory = size()?,
+                    "max_store" | "max_file" | "max_disk" | "store" | "disk" => {
+                        js.max_storage = size()?
+                    }
+                    "max_streams" | "streams" => js.max_streams = size()?,
+                    "max_consumers" | "consumers" => js.max_consumers = size()?,
+                    "max_bytes_required" | "max_stream_bytes" | "max_bytes" => {
+                        js.max_bytes_required = value.value.as_bool().ok_or_else(|| {
+                            format!(
+                                "Expected a parseable bool for {:?}, got {}",
+                                key.name,
+                                value.value.kind()
+                            )
+                        })?
+                    }
+                    "mem_max_stream_bytes" | "memory_max_stream_bytes" => {
+                        js.memory_max_stream_bytes = size()?
+                    }
+                    "disk_max_stream_bytes" | "store_max_stream_bytes" => {
+                        js.storage_max_stream_bytes = size()?
+                    }
+                    "max_ack_pending" => js.max_ack_pending = size()?,
                     _ => return Err(format!("unknown field \"{}\"", key.name)),
                 }
             }

@@ -41,12 +41,13 @@ fn store_err(e: impl std::fmt::Display) -> ApiError {
 pub fn create(
     stream: &mut Stream,
     config: &StreamConfig,
+    limits: &ConsumerLimits,
     subject: &str,
     body: &[u8],
     now: i64,
     outbox: &dyn Outbox,
 ) -> Reply {
-    match try_create(stream, config, subject, body, now, outbox) {
+    match try_create(stream, config, limits, subject, body, now, outbox) {
         Ok(r) => r,
         Err(e) => reply(&ConsumerCreateResponse::error(e)),
     }
@@ -55,6 +56,7 @@ pub fn create(
 fn try_create(
     stream: &mut Stream,
     stream_config: &StreamConfig,
+    limits: &ConsumerLimits,
     subject: &str,
     body: &[u8],
     now: i64,
@@ -71,9 +73,8 @@ fn try_create(
         decode(body)?
     };
     req.check_subject(&parsed)?;
-    let limits = ConsumerLimits::default();
     let mut config = req.config.clone();
-    config.validate(stream_config, &limits, req.pedantic)?;
+    config.validate(stream_config, limits, req.pedantic)?;
     let name = match parsed.kind {
         CreateKind::Named { consumer, .. } | CreateKind::LegacyDurable { consumer } => {
             consumer.to_string()
@@ -126,7 +127,7 @@ fn try_create(
                 .collect();
             check_new_consumer(
                 stream_config,
-                &limits,
+                limits,
                 &config,
                 stream.consumers.len(),
                 &others,

@@ -377,6 +377,9 @@ impl Registry {
             Ok(c) => c,
             Err(e) => return self.respond(req, &error(e)),
         };
+        if let Err(e) = self.check_max_bytes(&config) {
+            return self.respond(req, &error(e));
+        }
         if let Some(existing) = self.streams.get(name) {
             // Idempotent: the existing stream, still `did_create`.
             if existing.config == config {
@@ -394,6 +397,9 @@ impl Registry {
         if max > 0 && self.streams.len() + self.broken.len() >= max as usize {
             return self.respond(req, &error(ApiError::maximum_streams_limit()));
         }
+        if let Err(e) = self.check_reservations(&config, None) {
+            return self.respond(req, &error(e));
+        }
         match self.open_stream(config) {
             Ok(()) => {
                 self.send_info(name, req, View::Created);
@@ -405,6 +411,65 @@ impl Registry {
             }
             Err(e) => self.respond(req, &error(e)),
         }
+    }
+
+    /// The account's rules on a stream's `max_bytes`, checked with the
+    /// config as the reference checks them: required, and at most the
+    /// account's cap for the storage type.
+    fn check_max_bytes(&self, config: &StreamConfig) -> Result<(), ApiError> {
+        let l = &self.config.limits;
+        let cap = if config.storage == StorageType::Memory {
+            l.memory_max_stream_bytes
+        } else {
+            l.storage_max_stream_bytes
+        };
+        if l.max_bytes_required && config.max_bytes <= 0 {
+            return Err(crate::error::STREAM_MAX_BYTES_REQUIRED.into());
+        }
+        if cap > 0 && config.max_bytes > cap {
+            return Err(crate::error::STREAM_MAX_STREAM_BYTES_EXCEEDED.into());
+        }
+        Ok(())
+    }
+
+    /// The account's limits a stream (new, or `replacing` one) must fit:
+    /// its `max_consumers` within the account's, and its `max_bytes`
+    /// within what the account's storage of that type leaves after the
+    /// other streams' `max_bytes` (a stream without one reserves a byte).
+    fn check_reservations(
+        &self,
+        config: &StreamConfig,
+        replacing: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let l = &self.config.limits;
+        if config.max_consumers > 0 && l.max_consumers > 0 && config.max_consumers > l.max_consumers
+        {
+            return Err(ApiError::maximum_consumers_limit());
+        }
+        let memory = config.storage == StorageType::Memory;
+        let limit = if memory { l.max_memory } else { l.max_storage };
+        if limit < 0 {
+            return Ok(());
+        }
+        let reserved: i64 = self
+            .streams
+            .iter()
+            .filter(|(n, e)| Some(n.as_str()) != replacing && e.config.storage == config.storage)
+            .map(|(_, e)| e.config.max_bytes.max(0))
+            .sum();
+        let add = if config.max_bytes < 0 {
+            1
+        } else {
+            config.max_bytes
+        };
+        if reserved > limit || add > limit - reserved {
+            return Err(if memory {
+                crate::error::MEMORY_RESOURCES_EXCEEDED.into()
+            } else {
+                crate::error::STORAGE_RESOURCES_EXCEEDED.into()
+            });
+        }
+        Ok(())
     }
 
     fn open_stream(&mut self, config: StreamConfig) -> Result<(), ApiError> {
@@ -452,12 +517,18 @@ impl Registry {
         if let Err(e) = config.validate() {
             return self.respond(req, &error(e));
         }
+        if let Err(e) = self.check_max_bytes(&config) {
+            return self.respond(req, &error(e));
+        }
         if config.name != name {
             return self.respond(req, &error(ApiError::stream_name_mismatch()));
         }
         let Some(entry) = self.streams.get(name) else {
             return self.respond(req, &error(self.missing(name)));
         };
+        if let Err(e) = self.check_reservations(&config, Some(name)) {
+            return self.respond(req, &error(e));
+        }
         if let Err(e) = StreamConfig::check_update(&entry.config, &mut config) {
             return self.respond(req, &error(e));
         }
@@ -828,6 +899,12 @@ impl Registry {
         };
         let (outbox, counters) = (self.outbox.clone(), self.counters.clone());
         let config = entry.config.clone();
+        let account = &self.config.limits;
+        let limits = crate::api::consumer::ConsumerLimits {
+            account_max_consumers: account.max_consumers.max(0),
+            account_max_ack_pending: account.max_ack_pending.max(0),
+            ..Default::default()
+        };
         let (subject, reply, payload) =
             (req.subject.clone(), req.reply.clone(), req.payload.clone());
         let op = match op {
@@ -862,7 +939,9 @@ impl Registry {
                     _ => Vec::new(),
                 };
                 let r = match &op {
-                    OwnedOp::Create => api::create(s, &config, &subject, &payload, now, &*outbox),
+                    OwnedOp::Create => {
+                        api::create(s, &config, &limits, &subject, &payload, now, &*outbox)
+                    }
                     OwnedOp::Info(n) => api::info(s, n, &payload, now, &*outbox),
                     OwnedOp::Delete(n) => api::delete(s, n, &mut out),
                     OwnedOp::Names => api::names(s, &payload),
