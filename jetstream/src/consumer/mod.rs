@@ -574,6 +574,12 @@ impl Consumer {
                         group,
                         id: pin.id.clone(),
                     });
+                    // The request holds the pin from now on: should the
+                    // pin go (UNPIN, timeout) while it still waits, it is
+                    // told 423 like any request with an old id.
+                    if let Some(g) = &mut self.waiting[i].group {
+                        g.id = pin.id.clone();
+                    }
                     self.pin = Some(pin);
                     return Some(i);
                 }
@@ -1373,13 +1379,16 @@ impl Consumer {
                             status_pending(409, "Batch Completed", 0, left),
                         ));
                     }
-                } else if self.config.priority_policy == PriorityPolicy::Prioritized
-                    && self.waiting.len() > 1
-                {
-                    // Back behind the others of its priority: requests of
-                    // one priority take turns.
+                } else if self.waiting.len() > 1 {
+                    // Requests take turns, one message each, as in the
+                    // reference: to the back of the queue (of its priority,
+                    // for a prioritized consumer).
                     if let Some(w) = self.waiting.remove(wi) {
-                        self.insert_by_priority(w);
+                        if self.config.priority_policy == PriorityPolicy::Prioritized {
+                            self.insert_by_priority(w);
+                        } else {
+                            self.waiting.push_back(w);
+                        }
                     }
                 }
             }
