@@ -66,14 +66,12 @@ impl Port for ServerPort {
         PortError::check_subject(subject)?;
         // An embedded program publishes as a client does: mapped.
         let mapped = self.account.map_subject(subject.as_bytes());
-        let subject = match &mapped {
-            crate::mapping::Mapped::Keep => subject,
-            crate::mapping::Mapped::To(to) => to.as_str(),
-            crate::mapping::Mapped::Drop => return Ok(()),
+        let Some(subject) = mapped.route(subject.as_bytes()) else {
+            return Ok(());
         };
         self.server.publish_in(
             &self.account,
-            subject.as_bytes(),
+            subject,
             reply.map(str::as_bytes),
             headers,
             payload,

@@ -48,6 +48,18 @@ pub enum Mapped {
     Drop,
 }
 
+impl Mapped {
+    /// The subject to route under (`subject` when kept), `None` when
+    /// dropped.
+    pub fn route<'a>(&'a self, subject: &'a [u8]) -> Option<&'a [u8]> {
+        match self {
+            Mapped::Keep => Some(subject),
+            Mapped::To(to) => Some(to.as_bytes()),
+            Mapped::Drop => None,
+        }
+    }
+}
+
 /// An account's mappings, in the order they were added.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Mappings {

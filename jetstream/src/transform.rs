@@ -402,21 +402,16 @@ fn compile_token(token: &str, stars: &[usize]) -> Result<Part, MappingError> {
                 tokens: positions(named)?,
             }
         }
-        "splitfromleft" => {
-            let (n, at) = index_and_int(&args)?;
-            Part::SplitFromLeft(n, at)
-        }
-        "splitfromright" => {
-            let (n, at) = index_and_int(&args)?;
-            Part::SplitFromRight(n, at)
-        }
-        "slicefromleft" => {
-            let (n, size) = index_and_int(&args)?;
-            Part::SliceFromLeft(n, size)
-        }
-        "slicefromright" => {
-            let (n, size) = index_and_int(&args)?;
-            Part::SliceFromRight(n, size)
+        f @ ("splitfromleft" | "splitfromright" | "slicefromleft" | "slicefromright") => {
+            // A wildcard index and a byte count each.
+            let make: fn(usize, usize) -> Part = match f {
+                "splitfromleft" => Part::SplitFromLeft,
+                "splitfromright" => Part::SplitFromRight,
+                "slicefromleft" => Part::SliceFromLeft,
+                _ => Part::SliceFromRight,
+            };
+            let (n, k) = index_and_int(&args)?;
+            make(n, k)
         }
         "split" => match args.len() {
             0 | 1 => return Err(fail(NOT_ENOUGH_ARGS)),

@@ -262,16 +262,9 @@ pub fn reset(stream: &mut Stream, name: &str, body: &[u8], now: i64, outbox: &dy
     let req: ConsumerResetRequest = if body.is_empty() {
         ConsumerResetRequest::default()
     } else {
-        match decode(body) {
+        match decode_unmarshal(body) {
             Ok(r) => r,
-            Err(mut e) => {
-                // The consumer decodes with Go's plain Unmarshal, whose
-                // syntax errors do not say where.
-                if let Some(at) = e.description.find(" at offset ") {
-                    e.description.truncate(at);
-                }
-                return reply(&ConsumerResetResponse::error(e));
-            }
+            Err(e) => return reply(&ConsumerResetResponse::error(e)),
         }
     };
     let store = stream.store.as_ref();
@@ -299,6 +292,17 @@ pub fn reset(stream: &mut Stream, name: &str, body: &[u8], now: i64, outbox: &dy
     }))
 }
 
+/// A request these endpoints decode with Go's plain `json.Unmarshal`
+/// rather than the API's decoder: its syntax errors do not say where.
+fn decode_unmarshal<T: crate::api::json::Request>(body: &[u8]) -> Result<T, ApiError> {
+    decode(body).map_err(|mut e| {
+        if let Some(at) = e.description.find(" at offset ") {
+            e.description.truncate(at);
+        }
+        e
+    })
+}
+
 /// The group an UNPIN names, checked before the stream is looked up, as
 /// the reference checks it (Go's plain Unmarshal: an empty body is
 /// "unexpected end of JSON input").
@@ -306,12 +310,7 @@ pub fn unpin_group(body: &[u8]) -> Result<String, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::invalid_json("unexpected end of JSON input"));
     }
-    let req: crate::api::consumer::ConsumerUnpinRequest = decode(body).map_err(|mut e| {
-        if let Some(at) = e.description.find(" at offset ") {
-            e.description.truncate(at);
-        }
-        e
-    })?;
+    let req: crate::api::consumer::ConsumerUnpinRequest = decode_unmarshal(body)?;
     if req.group.is_empty() {
         return Err(ApiError::invalid_json("consumer group not specified"));
     }

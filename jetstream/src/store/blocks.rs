@@ -130,6 +130,11 @@ impl<'a> Block<'a> {
         std::str::from_utf8(bytes).map_err(|_| bad())
     }
 
+    /// `subjects`, owned (for rows to remove after the read ends).
+    pub(super) fn owned_subjects(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self.subjects()?.into_iter().map(str::to_owned).collect())
+    }
+
     /// Every subject it names (a subject of a removed entry included).
     pub(super) fn subjects(&self) -> Result<Vec<&'a str>, StoreError> {
         let mut at = HEAD + self.n as usize * ENTRY;

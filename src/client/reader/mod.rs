@@ -617,14 +617,15 @@ impl Conn {
         self.ok();
         // Mappings apply after the permission check, before routing.
         let mapped = self.account.map_subject(frame.subject);
+        let Some(subject) = mapped.route(frame.subject) else {
+            return;
+        };
         let remapped;
-        let frame = match &mapped {
-            Mapped::Keep => frame,
-            Mapped::To(subject) => {
-                remapped = frame.with_subject(subject.as_bytes());
-                &remapped
-            }
-            Mapped::Drop => return,
+        let frame = if matches!(mapped, Mapped::Keep) {
+            frame
+        } else {
+            remapped = frame.with_subject(subject);
+            &remapped
         };
         // The system account's services imported into every account
         // (user info, the account's own statz and connz): answered here,

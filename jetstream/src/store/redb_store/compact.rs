@@ -164,18 +164,13 @@ impl RedbStore {
                 return Ok(());
             }
             let (key, value) = builder.finish();
-            let subjects = Block::parse(key, &value)?
-                .subjects()?
-                .into_iter()
-                .map(str::to_owned)
-                .collect();
+            let subjects = Block::parse(key, &value)?.owned_subjects()?;
             added.push((key, value, subjects));
             Ok(())
         };
         for (key, value) in &rows {
             let block = Block::parse(*key, value)?;
-            let subjects = block.subjects()?.into_iter().map(str::to_owned).collect();
-            removed.push((*key, subjects));
+            removed.push((*key, block.owned_subjects()?));
             let mut live = Vec::new();
             for seq in block.key()..block.end() {
                 if self.index.is_stored(seq) {
@@ -256,12 +251,7 @@ impl RedbStore {
                 continue;
             }
             for (key, value) in self.blocks_naming(*g, used)? {
-                let subjects = Block::parse(key, &value)?
-                    .subjects()?
-                    .into_iter()
-                    .map(str::to_owned)
-                    .collect();
-                out.push((key, subjects));
+                out.push((key, Block::parse(key, &value)?.owned_subjects()?));
             }
         }
         Ok(out)

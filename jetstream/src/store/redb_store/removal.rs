@@ -154,8 +154,7 @@ impl RedbStore {
                 if block.end() > new_first {
                     break;
                 }
-                let subjects = block.subjects()?.into_iter().map(str::to_owned).collect();
-                passed.push((block.key(), subjects));
+                passed.push((block.key(), block.owned_subjects()?));
             }
             for (key, subjects) in passed {
                 blocks.remove(key)?;
