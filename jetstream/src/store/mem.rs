@@ -209,6 +209,20 @@ impl Store for MemStore {
         Ok(self.remove_seqs([seq]) == 1)
     }
 
+    fn skip(&mut self, n: u64) -> Result<(), StoreError> {
+        if n == 0 {
+            return Ok(());
+        }
+        let start = self.last_seq + 1;
+        self.last_seq += n;
+        if self.msgs.is_empty() {
+            self.first_seq = self.last_seq + 1;
+        } else {
+            self.deleted.insert_run(start, start + n);
+        }
+        Ok(())
+    }
+
     fn purge(
         &mut self,
         filter: Option<&str>,

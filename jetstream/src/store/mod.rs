@@ -112,6 +112,12 @@ pub(crate) trait Store: Send {
         time_ns: i64,
     ) -> Result<u64, StoreError>;
 
+    /// Moves `last_seq` on by `n` without storing anything: a mirror
+    /// following its origin past messages removed there. The skipped
+    /// sequences are gaps; when nothing is stored, `first_seq` moves past
+    /// them instead (the reference's `SkipMsgs`).
+    fn skip(&mut self, n: u64) -> Result<(), StoreError>;
+
     /// Removes one message; false if it was not stored.
     fn remove(&mut self, seq: u64) -> Result<bool, StoreError>;
 

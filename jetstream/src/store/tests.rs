@@ -96,6 +96,10 @@ impl Store for Reopening {
         let r = self.store.as_mut().expect("store").remove(seq);
         self.after(r)
     }
+    fn skip(&mut self, n: u64) -> Result<(), StoreError> {
+        let r = self.store.as_mut().expect("store").skip(n);
+        self.after(r)
+    }
     fn purge(
         &mut self,
         filter: Option<&str>,
@@ -170,8 +174,47 @@ suite!(
     purge_keep,
     purge_filter_and_keep,
     purge_below_past_the_end_moves_the_sequence,
+    skips_are_gaps_or_move_an_empty_store,
     config_round_trip,
 );
+
+fn skips_are_gaps_or_move_an_empty_store(s: &mut dyn Store) {
+    // Empty: the first sequence moves past the skipped ones.
+    s.skip(4).expect("skip");
+    let st = s.state();
+    assert_eq!(
+        (st.first_seq, st.last_seq, st.msgs, st.num_deleted),
+        (5, 4, 0, 0)
+    );
+    assert_eq!(put(s, "a", "m", 1), 5);
+    assert_eq!(put(s, "b", "m", 2), 6);
+    // Stored messages: the skipped sequences are gaps, joined with a
+    // removal beside them.
+    s.skip(3).expect("skip");
+    assert_eq!(put(s, "a", "m", 3), 10);
+    assert!(s.remove(6).expect("remove"));
+    let st = s.state();
+    assert_eq!(
+        (st.first_seq, st.last_seq, st.msgs, st.num_deleted),
+        (5, 10, 2, 4)
+    );
+    assert_eq!(s.deleted(), vec![6, 7, 8, 9]);
+    assert_eq!(stored(s), vec![5, 10]);
+    assert_eq!(seqs_of(s.next_matching(">", 6)), Some(10));
+    assert_eq!(subjects(s, ">"), vec![("a".into(), 2, 5, 10)]);
+    s.skip(2).expect("skip");
+    assert_eq!(put(s, "c", "m", 4), 13);
+    assert_eq!(s.deleted(), vec![6, 7, 8, 9, 11, 12]);
+    // The first message going takes the gaps up to the next one.
+    assert!(s.remove(5).expect("remove"));
+    assert!(s.remove(10).expect("remove"));
+    let st = s.state();
+    assert_eq!(
+        (st.first_seq, st.last_seq, st.msgs, st.num_deleted),
+        (13, 13, 1, 0)
+    );
+    assert_eq!(stored(s), vec![13]);
+}
 
 fn append_and_get(s: &mut dyn Store) {
     assert_eq!(

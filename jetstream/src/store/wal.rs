@@ -34,6 +34,7 @@ const OP_FORGET_IDS: u8 = 5;
 const OP_CONFIG: u8 = 6;
 const OP_CONSUMER: u8 = 7;
 const OP_CONSUMER_REMOVED: u8 = 8;
+const OP_SKIP: u8 = 9;
 
 const PURGE_FILTER: u8 = 1;
 const PURGE_BELOW: u8 = 2;
@@ -70,6 +71,12 @@ pub(super) enum Op {
         doc: Vec<u8>,
     },
     ConsumerRemoved(String),
+    /// `n` sequences from `start` on skipped (a mirror's origin removed
+    /// them).
+    Skip {
+        start: u64,
+        n: u64,
+    },
 }
 
 /// What recovery found wrong with a log, beyond a torn last write (which
@@ -403,6 +410,13 @@ impl Wal {
         self.end_frame(start);
     }
 
+    pub(super) fn skip(&mut self, start: u64, n: u64) {
+        let at = self.begin_frame(OP_SKIP);
+        self.pending.extend_from_slice(&start.to_le_bytes());
+        self.pending.extend_from_slice(&n.to_le_bytes());
+        self.end_frame(at);
+    }
+
     pub(super) fn msg_id(&mut self, id: &str, seq: u64, time_ns: i64) {
         let start = self.begin_frame(OP_MSG_ID);
         self.pending.extend_from_slice(&seq.to_le_bytes());
@@ -690,6 +704,10 @@ fn decode_op(body: &[u8]) -> Option<Op> {
         OP_CONSUMER_REMOVED => Some(Op::ConsumerRemoved(
             std::str::from_utf8(rest).ok()?.to_owned(),
         )),
+        OP_SKIP => Some(Op::Skip {
+            start: u64_at(rest, 0)?,
+            n: u64_at(rest, 8)?,
+        }),
         _ => None,
     }
 }

@@ -349,6 +349,15 @@ impl RedbStore {
             Op::Config(json) => self.config_in_txn(&json)?,
             Op::Consumer { name, doc } => self.consumer_in_txn(&name, Some(&doc))?,
             Op::ConsumerRemoved(name) => self.consumer_in_txn(&name, None)?,
+            Op::Skip { start, n } => {
+                if start != self.index.last_seq + 1 {
+                    return Err(StoreError::corrupt(format!(
+                        "log skips from {start} after {}",
+                        self.index.last_seq
+                    )));
+                }
+                self.skip_in_txn(n)?;
+            }
         }
         Ok(())
     }
@@ -502,6 +511,18 @@ impl Store for RedbStore {
             let purged = s.purge_in_txn(filter, below_seq, keep)?;
             s.wal.purge(filter, below_seq, keep);
             Ok(purged)
+        })
+    }
+
+    fn skip(&mut self, n: u64) -> Result<(), StoreError> {
+        if n == 0 {
+            return Ok(());
+        }
+        self.write(|s| {
+            let start = s.index.last_seq + 1;
+            s.skip_in_txn(n)?;
+            s.wal.skip(start, n);
+            Ok(())
         })
     }
 

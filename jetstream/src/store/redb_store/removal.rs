@@ -166,6 +166,39 @@ impl RedbStore {
         Ok(removed.len() as u64)
     }
 
+    /// Moves `last_seq` on by `n`: the skipped sequences become a gap
+    /// run, or with nothing stored `first_seq` moves past them. Staged
+    /// rows go into the transaction first: they cover consecutive
+    /// sequences only.
+    pub(super) fn skip_in_txn(&mut self, n: u64) -> Result<(), StoreError> {
+        self.flush_staged()?;
+        // The state row changes: the checkpoint must write it.
+        begin(&self.db, &mut self.txn)?;
+        let ix = &mut self.index;
+        let start = ix.last_seq + 1;
+        ix.last_seq += n;
+        if ix.msgs == 0 {
+            ix.first_seq = ix.last_seq + 1;
+            ix.first_ts = 0;
+            return Ok(());
+        }
+        ix.deleted.insert_run(start, start + n);
+        let Some((run_start, run_end)) = ix.deleted.run_of(start) else {
+            return Ok(());
+        };
+        let txn = begin(&self.db, &mut self.txn)?;
+        let mut gaps = txn.open_table(GAPS)?;
+        let taken: Vec<u64> = gaps
+            .range(run_start..run_end)?
+            .map(|row| row.map(|(k, _)| k.value()))
+            .collect::<Result<_, _>>()?;
+        for key in taken {
+            gaps.remove(key)?;
+        }
+        gaps.insert(run_start, run_end)?;
+        Ok(())
+    }
+
     pub(super) fn purge_all(&mut self) -> Result<u64, StoreError> {
         self.staged.clear();
         let txn = begin(&self.db, &mut self.txn)?;

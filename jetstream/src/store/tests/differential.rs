@@ -63,7 +63,13 @@ fn differential(seed: u64) {
                 }
                 format!("append {n}")
             }
-            40..=59 => {
+            40..=43 => {
+                let n = rng.below(4) + if rng.below(6) == 0 { 300 } else { 1 };
+                r.skip(n).expect("skip");
+                mem.skip(n).expect("skip");
+                format!("skip {n}")
+            }
+            44..=59 => {
                 let seq = rng.below(last + 3);
                 assert_eq!(
                     r.remove(seq).expect("remove"),
@@ -143,4 +149,18 @@ fn differential_seed_3() {
 #[test]
 fn differential_seed_4() {
     differential(4);
+}
+
+/// Many seeds, by hand: `DIFF_SEEDS=2000 cargo test -p tern-jetstream
+/// --lib differential_many -- --ignored`.
+#[test]
+#[ignore = "long: run by hand"]
+fn differential_many_seeds() {
+    let n: u64 = std::env::var("DIFF_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    for seed in 5..5 + n {
+        differential(seed);
+    }
 }
