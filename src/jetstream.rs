@@ -28,8 +28,13 @@ use crate::server::{InternalClient, Server};
 /// The account's JetStream API subjects.
 const API_SUBJECT: &str = "$JS.API.>";
 
-/// The internal client and subscriptions capturing one stream's subjects.
-type Capture = (InternalClient, Vec<Arc<Subscription>>);
+/// The internal clients and subscriptions capturing one stream's
+/// subjects, and its mirror's or sources' deliveries and replies.
+struct Capture {
+    client: InternalClient,
+    subs: Vec<Arc<Subscription>>,
+    sourcing: Option<(InternalClient, Vec<Arc<Subscription>>)>,
+}
 
 /// The server side of JetStream's `Outbox`.
 struct ServerOutbox {
@@ -114,8 +119,36 @@ impl Outbox for ServerOutbox {
 }
 
 impl tern_jetstream::writer::Captures for ServerOutbox {
-    fn capture(&self, stream: &str, subjects: &[String], inbox: StreamInbox) {
+    fn capture(&self, stream: &str, subjects: &[String], sourcing: &[String], inbox: StreamInbox) {
         self.release(stream);
+        // A mirror's or source's traffic: told apart by the subscription
+        // it came through (a delivery's subject is the origin message's).
+        let sourcing_inbox = inbox.clone();
+        let sourcing_subjects: Vec<String> = sourcing.to_vec();
+        let sourcing_client = (!sourcing.is_empty()).then(|| {
+            let by_sid = sourcing_subjects.clone();
+            self.server.internal_client_in(
+                &self.account,
+                Box::new(move |m: &InternalMsg<'_>| {
+                    let Some(via) = std::str::from_utf8(m.sid)
+                        .ok()
+                        .and_then(|sid| sid.parse::<usize>().ok())
+                        .and_then(|i| by_sid.get(i))
+                    else {
+                        return;
+                    };
+                    let msg = Inbound {
+                        subject: text(m.subject),
+                        reply: m.reply.map(text),
+                        headers: m.headers.map(Bytes::copy_from_slice),
+                        payload: Bytes::copy_from_slice(m.payload),
+                    };
+                    // A full queue drops it: the gap shows, and the
+                    // stream asks its origin again.
+                    let _ = sourcing_inbox.offer_sourced(via, msg);
+                }),
+            )
+        });
         let server = Arc::downgrade(&self.server);
         let account = self.account.clone();
         let client = self.server.internal_client_in(
@@ -153,15 +186,33 @@ impl tern_jetstream::writer::Captures for ServerOutbox {
             .enumerate()
             .map(|(i, s)| client.subscribe(s, None, &i.to_string()))
             .collect();
-        self.captures
-            .lock()
-            .insert(stream.to_string(), (client, subs));
+        let sourcing = sourcing_client.map(|c| {
+            let subs = sourcing_subjects
+                .iter()
+                .enumerate()
+                .map(|(i, s)| c.subscribe(s, None, &i.to_string()))
+                .collect();
+            (c, subs)
+        });
+        self.captures.lock().insert(
+            stream.to_string(),
+            Capture {
+                client,
+                subs,
+                sourcing,
+            },
+        );
     }
 
     fn release(&self, stream: &str) {
-        if let Some((client, subs)) = self.captures.lock().remove(stream) {
-            for sub in &subs {
-                client.unsubscribe(sub);
+        if let Some(capture) = self.captures.lock().remove(stream) {
+            for sub in &capture.subs {
+                capture.client.unsubscribe(sub);
+            }
+            if let Some((client, subs)) = &capture.sourcing {
+                for sub in subs {
+                    client.unsubscribe(sub);
+                }
             }
         }
     }

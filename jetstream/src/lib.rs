@@ -23,6 +23,7 @@ pub mod metrics;
 pub(crate) mod msg_api;
 mod outbox;
 mod registry;
+mod sourcing;
 pub mod store;
 pub mod stream;
 mod stream_consumers;

@@ -104,6 +104,25 @@ pub struct Inbound {
     pub payload: Bytes,
 }
 
+/// Where a message to store comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Provenance {
+    /// A client's publish: every check applies.
+    Client,
+    /// A mirror's copy: stored with the origin's time.
+    Mirror { time_ns: i64 },
+    /// A source's copy.
+    Source,
+}
+
+impl Provenance {
+    /// A copy of a message another stream accepted: stored as it is
+    /// (its counter increment, its TTL) without this stream's transform.
+    fn is_copy(self) -> bool {
+        self != Provenance::Client
+    }
+}
+
 /// A stored publish.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Stored {
@@ -211,6 +230,8 @@ pub(crate) struct Stream {
     /// RePublish copies of the batch's stored messages, sent once the
     /// batch is durable (`Stream::take_republished`).
     republished: Vec<crate::outbox::OutMsg>,
+    /// The mirror or sources this stream copies from, if any.
+    pub(crate) sourcing: Option<crate::sourcing::Sourcing>,
 }
 
 /// What a RePublish copy says about the stored message.
@@ -291,6 +312,7 @@ impl Stream {
             last_msg_id: None,
             ttls: BinaryHeap::new(),
             consumers: std::collections::BTreeMap::new(),
+            sourcing: None,
         };
         s.recover(now_ns)?;
         Ok(s)
@@ -359,10 +381,35 @@ impl Stream {
 
     /// Stores one published message, or says why not.
     pub fn publish(&mut self, msg: &Inbound, now_ns: i64) -> Result<Stored, PublishError> {
+        self.publish_as(msg, now_ns, Provenance::Client)
+    }
+
+    /// Stores a mirror's or source's copy and tells the consumers.
+    pub(crate) fn publish_copy(
+        &mut self,
+        msg: &Inbound,
+        provenance: Provenance,
+    ) -> Result<(), PublishError> {
+        let before = self.store.state().msgs;
+        let stored = self.publish_as(msg, crate::outbox::now_ns(), provenance)?;
+        if !stored.duplicate {
+            self.after_publish(stored.seq, &msg.subject, before, stored.rolled_up.as_ref());
+        }
+        Ok(())
+    }
+
+    fn publish_as(
+        &mut self,
+        msg: &Inbound,
+        now_ns: i64,
+        provenance: Provenance,
+    ) -> Result<Stored, PublishError> {
+        let copy = provenance.is_copy();
         let mapped = self
             .policy
             .subject_transform
             .as_ref()
+            .filter(|_| !copy)
             .and_then(|t| t.apply(&msg.subject));
         let subject = mapped.as_deref().unwrap_or(&msg.subject);
         let p = &self.policy;
@@ -371,7 +418,11 @@ impl Stream {
         }
         let hdrs = msg.headers.as_deref();
         let header = |key| hdrs.and_then(|h| headers::get(h, key));
-        let incr = self.check_incr(&header, &msg.payload)?;
+        let incr = if copy {
+            None
+        } else {
+            self.check_incr(&header, &msg.payload)?
+        };
         let p = &self.policy;
         if let Some(expected) = header("Nats-Expected-Stream") {
             if expected != p.name {
@@ -381,7 +432,7 @@ impl Stream {
         // The reference's order: a TTL the stream does not allow, the
         // expected sequences, then the duplicate check, then the expected
         // last id (a duplicate with a wrong expected sequence is refused).
-        if let Some(v) = header("Nats-TTL") {
+        if let Some(v) = header("Nats-TTL").filter(|_| !copy) {
             if !p.allow_msg_ttl && parse_ttl(v).is_ok_and(|ttl| ttl.is_some()) {
                 return Err(ApiError::ttl_disabled().into());
             }
@@ -405,7 +456,7 @@ impl Stream {
         // A counter: the subject's new total is what is stored.
         let total = match incr {
             Some(incr) => Some(self.counter_total(subject, &incr)?),
-            None if self.policy.allow_msg_counter => {
+            None if self.policy.allow_msg_counter && !copy => {
                 return Err(ApiError::from(crate::error::MESSAGE_INCR_MISSING).into())
             }
             None => None,
@@ -456,9 +507,13 @@ impl Stream {
                 Some((to, last, *headers_only))
             });
         let republish_headers = republish.as_ref().map(|_| stored_headers.clone());
+        let time_ns = match provenance {
+            Provenance::Mirror { time_ns } => time_ns,
+            _ => now_ns,
+        };
         let seq = self
             .store
-            .append(subject, stored_headers, payload.clone(), now_ns)?;
+            .append(subject, stored_headers, payload.clone(), time_ns)?;
         let rolled_up = if no_interest {
             self.store.remove(seq)?;
             match rollup {
@@ -505,14 +560,14 @@ impl Stream {
         // id, which is none when that message carried none.
         self.last_msg_id = msg_id.map(str::to_string);
         if let Some(ttl) = ttl_ns {
-            self.ttls.push(Reverse((now_ns + ttl, seq)));
+            self.ttls.push(Reverse((time_ns + ttl, seq)));
         }
         if let (Some((to, last, headers_only)), Some(headers)) = (republish, republish_headers) {
             let copy = RePublished {
                 stream: &self.policy.name,
                 subject,
                 seq,
-                time_ns: now_ns,
+                time_ns,
                 last,
             };
             self.republished

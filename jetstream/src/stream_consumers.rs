@@ -299,6 +299,9 @@ impl Stream {
     /// Runs the consumers' timers; removes consumers idle past their
     /// inactive threshold.
     pub fn tick_consumers(&mut self, outbox: &dyn Outbox, now: i64, out: &mut Vec<OutMsg>) {
+        if self.next_sourcing_deadline().is_some_and(|at| at <= now) {
+            self.tick_sourcing(now, out);
+        }
         let mut gone = Vec::new();
         for c in self.consumers.values_mut() {
             c.refresh_activity(outbox, now);
@@ -314,10 +317,18 @@ impl Stream {
         self.deliver_consumers(outbox, now, out);
     }
 
+    /// How many consumers clients see: a mirror's or source's `direct`
+    /// consumer is neither listed nor counted, as in the reference.
+    pub fn public_consumers(&self) -> usize {
+        self.consumers.values().filter(|c| !c.config.direct).count()
+    }
+
+    /// The consumers' next deadline, or the mirror's or sources'.
     pub fn next_consumer_deadline(&self) -> Option<i64> {
         self.consumers
             .values()
             .filter_map(Consumer::next_deadline)
+            .chain(self.next_sourcing_deadline())
             .min()
     }
 

@@ -75,9 +75,24 @@ fn try_create(
     req.check_subject(&parsed)?;
     let mut config = req.config.clone();
     config.validate(stream_config, limits, req.pedantic)?;
+    // A mirror's or source's consumer asks under a stable name; each
+    // one gets a suffix of its own (the reference's limits-stream path).
+    let sourcing_suffix =
+        (config.direct && config.sourcing && !config.name.is_empty()).then(|| {
+            format!(
+                "-{}",
+                crate::consumer::ephemeral_name(now, stream.consumers.len() as u64)
+            )
+        });
+    if let Some(suffix) = &sourcing_suffix {
+        config.name.push_str(suffix);
+    }
     let name = match parsed.kind {
         CreateKind::Named { consumer, .. } | CreateKind::LegacyDurable { consumer } => {
-            consumer.to_string()
+            match &sourcing_suffix {
+                Some(suffix) => format!("{consumer}{suffix}"),
+                None => consumer.to_string(),
+            }
         }
         CreateKind::Ephemeral => {
             if config.name.is_empty() {
@@ -129,7 +144,7 @@ fn try_create(
                 stream_config,
                 limits,
                 &config,
-                stream.consumers.len(),
+                stream.public_consumers(),
                 &others,
             )?;
             let mut consumer = Consumer::new(
@@ -209,7 +224,12 @@ pub fn names(stream: &mut Stream, body: &[u8]) -> Reply {
         Ok(r) => r,
         Err(e) => return reply(&ConsumerNamesResponse::error(e)),
     };
-    let names: Vec<String> = stream.consumers.keys().cloned().collect();
+    let names: Vec<String> = stream
+        .consumers
+        .iter()
+        .filter(|(_, c)| !c.config.direct)
+        .map(|(n, _)| n.clone())
+        .collect();
     reply(&ConsumerNamesResponse::page(&names, req.offset))
 }
 
@@ -220,7 +240,7 @@ pub fn list(stream: &mut Stream, body: &[u8], now: i64, outbox: &dyn Outbox) -> 
     };
     let store = stream.store.as_ref();
     let mut infos = Vec::new();
-    for c in stream.consumers.values_mut() {
+    for c in stream.consumers.values_mut().filter(|c| !c.config.direct) {
         c.refresh_activity(outbox, now);
         match c.info(store, now, SERVER_VERSION) {
             Ok(mut info) => {

@@ -141,8 +141,14 @@ impl Registry {
         stream: Body,
         path: Option<PathBuf>,
     ) -> Result<(), StoreError> {
-        if let Body::Open(stream) = &stream {
+        let mut stream = stream;
+        if let Body::Open(stream) = &mut stream {
             self.readers.set(&config.name, stream.store().reader());
+            stream.set_sourcing(crate::sourcing::Sourcing::new(
+                &config,
+                &self.config.account,
+                now_ns(),
+            ));
         }
         self.readers.set_direct(&config.name, config.allow_direct);
         let reopen: Option<Reopen> = path.clone().map(|path| {
@@ -178,8 +184,9 @@ impl Registry {
                 return Err(e);
             }
         };
+        let sourcing = self.sourcing_subjects(&config);
         self.captures
-            .capture(&config.name, &config.subjects, inbox.clone());
+            .capture(&config.name, &config.subjects, &sourcing, inbox.clone());
         for subject in &config.subjects {
             self.subjects.insert(subject, &config.name);
         }
@@ -193,6 +200,12 @@ impl Registry {
             },
         );
         Ok(())
+    }
+
+    /// The deliver and reply subjects of a stream's mirror or sources.
+    fn sourcing_subjects(&self, config: &StreamConfig) -> Vec<String> {
+        let token = crate::sourcing::token_for(&self.config.account, &config.name);
+        crate::sourcing::capture_subjects(config, &token)
     }
 
     /// The program's memory release hook (`JetStreamConfig::release_memory`).
@@ -545,6 +558,11 @@ impl Registry {
         let policy = Policy::from_config(&config);
         let limits_changed = entry.config.consumer_limits != config.consumer_limits;
         let limits = config.consumer_limits.clone();
+        let (new_config, account, outbox) = (
+            config.clone(),
+            self.config.account.clone(),
+            self.outbox.clone(),
+        );
         let (tx, rx) = std::sync::mpsc::channel();
         let failed_tx = tx.clone();
         let queued = entry.inbox.run(
@@ -572,6 +590,22 @@ impl Registry {
                 let old_per_subject = s.policy().max_msgs_per_subject;
                 let was_interest = s.policy().interest_retention;
                 s.set_policy(policy);
+                // Sources added or removed (a mirror cannot change).
+                let mut out = Vec::new();
+                match s.sourcing.as_mut() {
+                    Some(sourcing) => sourcing.update(&new_config, now_ns(), &mut out),
+                    None => {
+                        let sourcing =
+                            crate::sourcing::Sourcing::new(&new_config, &account, now_ns());
+                        s.set_sourcing(sourcing);
+                    }
+                }
+                if new_config.mirror.is_none() && new_config.sources.is_empty() {
+                    if let Some(mut gone) = s.take_sourcing() {
+                        gone.stop(&mut out);
+                    }
+                }
+                outbox.send(&out);
                 let saved = s
                     .store_mut()
                     .save_config(&doc)
@@ -598,8 +632,9 @@ impl Registry {
             Ok(Err(e)) => return self.respond(req, &error(e)),
             _ => return self.respond(req, &error(ApiError::stream_not_found())),
         }
+        let sourcing = self.sourcing_subjects(&config);
         self.captures
-            .capture(name, &config.subjects, entry.inbox.clone());
+            .capture(name, &config.subjects, &sourcing, entry.inbox.clone());
         if let Some(entry) = self.streams.get_mut(name) {
             for subject in &entry.config.subjects {
                 self.subjects.remove(subject, name);
@@ -1185,7 +1220,7 @@ fn stream_info(
         last_seq: st.last_seq,
         last_ts: st.last_ts,
         num_subjects: st.num_subjects,
-        consumer_count: s.consumers.len() as u64,
+        consumer_count: s.public_consumers() as u64,
         num_deleted: st.num_deleted,
         ..StreamState::default()
     };
@@ -1220,8 +1255,20 @@ fn stream_info(
     } else {
         config.clone()
     };
-    let mirror = config.mirror.as_ref().map(source_info);
-    let sources = config.sources.iter().map(source_info).collect();
+    let (mirror, sources) = match &s.sourcing {
+        Some(sourcing) => {
+            let mut all = sourcing.info(now_ns());
+            if sourcing.is_mirror() {
+                (all.pop(), Vec::new())
+            } else {
+                (None, all)
+            }
+        }
+        None => (
+            config.mirror.as_ref().map(source_info),
+            config.sources.iter().map(source_info).collect(),
+        ),
+    };
     let info = StreamInfo {
         config,
         created: created_ns,
@@ -1238,9 +1285,9 @@ fn stream_info(
     (info, paged)
 }
 
-/// A mirror's or source's progress as reported: tern does not copy from
-/// other streams, so it reads as the reference's before its first contact
-/// (nothing lagging, never active).
+/// A mirror's or source's progress before the stream copies (a stream
+/// reported before its shard took it): as the reference's before its first
+/// contact (nothing lagging, never active).
 fn source_info(src: &crate::api::stream::StreamSource) -> crate::api::stream::StreamSourceInfo {
     crate::api::stream::StreamSourceInfo {
         name: src.name.clone(),

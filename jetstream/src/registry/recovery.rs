@@ -196,7 +196,11 @@ fn recover_file_stream(path: &Path, sync_interval: Option<std::time::Duration>) 
         let stored: StoredConfig = serde_json::from_slice(&doc)
             .map_err(|e| StoreError::bad_document("bad stored config", e))?;
         let c = &stored.config;
-        let timers = c.allow_msg_ttl || (c.max_age > 0 && peek.msgs > 0);
+        // A mirror or a stream with sources copies all the time.
+        let timers = c.allow_msg_ttl
+            || (c.max_age > 0 && peek.msgs > 0)
+            || c.mirror.is_some()
+            || !c.sources.is_empty();
         if !peek.has_consumers && !timers {
             let bytes = peek.bytes;
             return Ok(Some((stored, Body::Parked { bytes })));

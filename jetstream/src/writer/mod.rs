@@ -65,6 +65,12 @@ pub(crate) struct Job {
 /// Work for a stream.
 pub(crate) enum StreamOp {
     Publish(Inbound),
+    /// A message captured on one of the stream's mirror or source
+    /// subjects (`via`): a copy, a heartbeat, flow control or a reply.
+    Sourced {
+        via: String,
+        msg: Inbound,
+    },
     Run(Job),
 }
 
@@ -185,7 +191,10 @@ pub enum Refused {
 pub trait Captures: Send + Sync + 'static {
     /// From now on, publishes on `subjects` go to `inbox` (replacing any
     /// earlier capture for `stream`).
-    fn capture(&self, stream: &str, subjects: &[String], inbox: StreamInbox);
+    /// Messages on `sourcing` (a mirror's or sources' deliver and reply
+    /// subjects, no wildcards) go to `inbox.offer_sourced` with the
+    /// subject they came through.
+    fn capture(&self, stream: &str, subjects: &[String], sourcing: &[String], inbox: StreamInbox);
     /// Stops capturing for `stream`.
     fn release(&self, stream: &str);
 }
@@ -215,6 +224,29 @@ impl StreamInbox {
         let op = ShardMsg::Op {
             id: self.q.id,
             op: StreamOp::Publish(msg),
+            size,
+        };
+        self.q.tx.send(op).map_err(|_| {
+            self.q.release(size);
+            Refused::Gone
+        })
+    }
+
+    /// Queues a message captured on the sourcing subject `via` without
+    /// blocking (a full queue drops it: the origin's consumer is asked
+    /// again from where the stream stands once the gap shows).
+    pub fn offer_sourced(&self, via: &str, msg: Inbound) -> Result<(), Refused> {
+        let size = inbound_size(&msg) + via.len();
+        if !self.q.reserve(size) {
+            self.q.warn_full();
+            return Err(Refused::Full);
+        }
+        let op = ShardMsg::Op {
+            id: self.q.id,
+            op: StreamOp::Sourced {
+                via: via.to_string(),
+                msg,
+            },
             size,
         };
         self.q.tx.send(op).map_err(|_| {

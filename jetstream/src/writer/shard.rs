@@ -213,7 +213,7 @@ impl Shard {
             }
             return;
         };
-        if let StreamOp::Publish(_) = &op {
+        if let StreamOp::Publish(_) | StreamOp::Sourced { .. } = &op {
             slot.queue.release(size);
             self.pass_published = true;
         }

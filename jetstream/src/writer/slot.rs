@@ -79,6 +79,9 @@ pub(super) struct Slot {
     commit_started: Option<Instant>,
     /// The deadline this slot has in the shard's heap.
     pub(super) timer: Option<Instant>,
+    /// The mirror or sources of a stream closed after a failure, for the
+    /// stream opened in its place.
+    kept_sourcing: Option<crate::sourcing::Sourcing>,
 }
 
 /// The text of a panic's payload.
@@ -160,6 +163,7 @@ impl Slot {
             prepare_panic: None,
             commit_started: None,
             timer: None,
+            kept_sourcing: None,
         }
     }
 
@@ -190,6 +194,7 @@ impl Slot {
         self.unpark(readers);
         match op {
             StreamOp::Publish(msg) => self.publish(&msg, readers),
+            StreamOp::Sourced { via, msg } => self.sourced(&via, &msg, readers),
             StreamOp::Run(job) => self.run_job(job, outbox, readers),
         }
     }
@@ -274,6 +279,24 @@ impl Slot {
             }
         };
         self.acks.push((reply.clone(), ack));
+    }
+
+    /// A mirror's or source's message: stored (or not) by the stream's
+    /// sourcing; a failed write fails the batch like a publish's.
+    fn sourced(&mut self, via: &str, msg: &Inbound, readers: &Readers) {
+        if self.writes_refused() {
+            // The copy is lost here; the origin's consumer is asked
+            // again from what the stream holds once it recovers.
+            return;
+        }
+        let Some(stream) = self.stream.as_mut() else {
+            return;
+        };
+        self.published = true;
+        let out = &mut self.out;
+        if let Err(why) = guard(|| stream.sourcing_traffic(via, msg, now_ns(), out)) {
+            self.panicked_pending(&why, readers);
+        }
     }
 
     fn consumer_traffic(&mut self, msg: &Inbound, readers: &Readers) {
@@ -450,8 +473,23 @@ impl Slot {
         self.fail_as("writes failing", e);
     }
 
+    /// Takes the stream out of the slot, keeping its mirror or sources
+    /// for the stream opened in its place.
+    fn take_stream(&mut self) -> Option<Stream> {
+        let mut stream = self.stream.take()?;
+        if let Some(sourcing) = stream.take_sourcing() {
+            self.kept_sourcing = Some(sourcing);
+        }
+        Some(stream)
+    }
+
     /// The same, saying what failed.
     fn fail_as(&mut self, what: &str, e: &StoreError) {
+        // The store went back to its last commit: copying starts again
+        // from there.
+        if let Some(sourcing) = self.stream.as_mut().and_then(|s| s.sourcing.as_mut()) {
+            sourcing.restart(now_ns(), &mut self.out);
+        }
         if self.failure.is_some() {
             // Failing again: a longer wait, logged only if the cause changed.
             return self.retry_later(Some(e));
@@ -508,7 +546,8 @@ impl Slot {
             "JetStream stream '{}': storage work panicked, stream stopped: {why}",
             self.queue.name
         );
-        discard(self.stream.take());
+        let stream = self.take_stream();
+        discard(stream);
         self.published = false;
         self.batch_error = None;
         let reason = format!("stream failed: {why}");
@@ -558,6 +597,7 @@ impl Slot {
             && self.acks.is_empty()
             && self.out.is_empty()
             && s.consumers.is_empty()
+            && s.sourcing.is_none()
             && s.next_expiry_ns().is_none()
             && s.store().sync_deadline().is_none()
     }
@@ -575,7 +615,7 @@ impl Slot {
     fn park(&mut self, readers: &Readers) {
         readers.set(&self.queue.name, None);
         self.note_state();
-        if let Some(s) = self.stream.take() {
+        if let Some(s) = self.take_stream() {
             if guard(move || drop(s)).is_err() {
                 tracing::warn!(
                     "JetStream stream '{}': closing its files panicked",
@@ -613,8 +653,12 @@ impl Slot {
             opened = guard(&mut *reopen);
         }
         Some(match opened {
-            Ok(Ok(stream)) => {
+            Ok(Ok(mut stream)) => {
                 readers.set(&self.queue.name, stream.store().reader());
+                if let Some(mut sourcing) = self.kept_sourcing.take() {
+                    sourcing.restart(now_ns(), &mut self.out);
+                    stream.set_sourcing(Some(sourcing));
+                }
                 self.stream = Some(stream);
                 Ok(())
             }
@@ -680,7 +724,7 @@ impl Slot {
             return self.retry_later(None);
         }
         let name = self.queue.name.clone();
-        if let Some(s) = self.stream.take() {
+        if let Some(s) = self.take_stream() {
             readers.set(&name, None);
             if guard(move || drop(s)).is_err() {
                 tracing::warn!("JetStream stream '{name}': closing its files panicked");
