@@ -457,6 +457,42 @@ fn buckets_workload(tern_bin: &str, reference: Option<&str>) {
 /// One measurement against the server on a port.
 type Measure = fn(u16) -> f64;
 
+/// A mirror following an async publisher (256 in flight): the rate at
+/// which the mirror holds the messages, and how long after the last ack
+/// it has them all (the target: within a second).
+fn mirror_workload(tern: u16, reference: Option<u16>, rounds: usize) {
+    const COUNT: usize = 100_000;
+    let (mut t, mut r) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        t.push(support::js::mirror(tern, COUNT));
+        if let Some(p) = reference {
+            r.push(support::js::mirror(p, COUNT));
+        }
+    }
+    let pick = |v: &[(f64, f64)], i: usize| -> Vec<f64> {
+        v.iter().map(|x| if i == 0 { x.0 } else { x.1 }).collect()
+    };
+    let rows: [(&'static str, &'static str, Better, usize); 2] = [
+        ("js mirror, 256 in flight", "msgs/s", Better::Higher, 0),
+        ("js mirror caught up after last ack", "ms", Better::Lower, 1),
+    ];
+    for (name, unit, better, i) in rows {
+        let w = Workload {
+            name,
+            unit,
+            better,
+            run: |_| 0.0,
+        };
+        let mut tv = pick(&t, i);
+        let mut rv = pick(&r, i);
+        report(
+            &w,
+            median(&mut tv),
+            (!rv.is_empty()).then(|| median(&mut rv)),
+        );
+    }
+}
+
 /// JetStream publish (sync and 256 in flight) into a file stream, and the
 /// restart with many stored messages. tern's acks follow a durable commit;
 /// the reference's default acks before its fsync, so it is also measured
@@ -538,6 +574,9 @@ fn jetstream_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize, o
             run: |_| 0.0,
         };
         report(&w, median(&mut tr), (!r.is_empty()).then(|| median(&mut r)));
+    }
+    if only.is_none_or(|o| o == "js" || "js mirror".contains(o) || o.contains("mirror")) {
+        mirror_workload(tern.port, nats.as_ref().map(|n| n.port), rounds);
     }
     drop((tern, tern_relaxed, nats, nats_always));
     if only.is_some_and(|o| o != "js" && !o.contains("restart")) {

@@ -8,15 +8,15 @@
 #
 #   conformance/async-nats-suite.sh <nats.rs>/nats-server [test filters and flags]
 #
-# Cluster tests fail by design (no clustering yet). Mirrors and sources wait
-# forever until they exist: add `--skip mirrors --skip sources`.
+# Cluster tests fail by design (no clustering yet).
 set -euo pipefail
 helper=${1:?usage: async-nats-suite.sh <nats.rs>/nats-server [test args]}
 shift
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${WORK:-/tmp/tern-async-nats}
 src=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/async-nats-0.51.0 | head -1)
-rm -rf "$work" && mkdir -p "$work/bin"
+# The build cache (target/) is kept between runs.
+rm -rf "$work/async-nats" "$work/nats-server" "$work/bin" && mkdir -p "$work/bin"
 cp -r "$src" "$work/async-nats"
 cp -r "$helper" "$work/nats-server"
 # The helper's own dev-dependency on async-nats is not needed here.

@@ -30,6 +30,11 @@ pub fn recreate_stream(port: u16) {
 /// outstanding; msgs/s acked.
 pub fn publish(port: u16, size: usize, count: usize, window: usize) -> f64 {
     recreate_stream(port);
+    publish_into(port, size, count, window)
+}
+
+/// Publishes into the existing benchmark stream; msgs/s acked.
+fn publish_into(port: u16, size: usize, count: usize, window: usize) -> f64 {
     let mut c = Conn::connect(port);
     c.subscribe("_INBOX.ack.*", None, "1");
     c.ping_pong();
@@ -67,6 +72,47 @@ pub fn publish(port: u16, size: usize, count: usize, window: usize) -> f64 {
         }
     }
     count as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Publishes `count` messages of 128 B (256 in flight) into a stream
+/// with a mirror; returns the rate at which the mirror held them (msgs/s,
+/// from the first publish until the mirror has the last message) and how
+/// long after the last ack that was (ms).
+pub fn mirror(port: u16, count: usize) -> (f64, f64) {
+    recreate_stream(port);
+    let mut c = Conn::connect(port);
+    c.subscribe("_INBOX.api.*", None, "1");
+    c.ping_pong();
+    api(&mut c, "$JS.API.STREAM.DELETE.BENCH_M", "");
+    let config = format!(
+        "{{\"name\":\"BENCH_M\",\"mirror\":{{\"name\":\"{STREAM}\"}},\"storage\":\"file\"}}"
+    );
+    api(&mut c, "$JS.API.STREAM.CREATE.BENCH_M", &config);
+    let start = Instant::now();
+    publish_into(port, 128, count, 256);
+    let acked = Instant::now();
+    let get = format!("{{\"seq\":{count}}}");
+    loop {
+        c.request_now(
+            "$JS.API.STREAM.MSG.GET.BENCH_M",
+            "_INBOX.api.1",
+            get.as_bytes(),
+        );
+        c.wait_msg(Duration::from_secs(30)).expect("API reply");
+        if !c.last_was_error() {
+            break;
+        }
+        assert!(
+            acked.elapsed() < Duration::from_secs(120),
+            "the mirror never caught up"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let done = Instant::now();
+    (
+        count as f64 / (done - start).as_secs_f64(),
+        (done - acked).as_secs_f64() * 1000.0,
+    )
 }
 
 /// Stores `count` messages, kills the server, restarts it on the same

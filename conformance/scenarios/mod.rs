@@ -16,4 +16,5 @@ mod no_responders;
 mod objstore;
 mod operator;
 mod parsing;
+mod sourcing;
 mod tls;
