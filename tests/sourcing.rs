@@ -244,3 +244,148 @@ async fn a_mirror_of_a_missing_stream_reports_the_error_then_catches_up() {
     assert_eq!(mirror_error().await, None);
     stop(server).await;
 }
+
+#[tokio::test]
+async fn kv_mirrors_and_sourced_buckets_read_their_origins_keys() {
+    use async_nats::jetstream::kv;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, js) = start(&dir).await;
+    let origin = js
+        .create_key_value(kv::Config {
+            bucket: "TEST".into(),
+            history: 3,
+            ..kv::Config::default()
+        })
+        .await
+        .expect("origin bucket");
+    origin.put("name", "derek".into()).await.expect("put");
+    origin.put("age", "22".into()).await.expect("put");
+    origin.delete("age").await.expect("delete");
+    js.create_key_value(kv::Config {
+        bucket: "MIRROR".into(),
+        mirror: Some(Source {
+            name: "TEST".into(),
+            ..Source::default()
+        }),
+        ..kv::Config::default()
+    })
+    .await
+    .expect("mirror bucket");
+    // async-nats reads a local mirror bucket through the mirror's stream
+    // by the origin's key subjects (a get through the bucket's handle
+    // rewrites keys only for external mirrors).
+    let last = |subject: &'static str| {
+        let js = js.clone();
+        async move {
+            let stream = js.get_stream("KV_MIRROR").await.expect("mirror stream");
+            stream
+                .direct_get_last_for_subject(subject)
+                .await
+                .ok()
+                .map(|m| {
+                    (
+                        m.payload,
+                        m.headers.get("KV-Operation").map(|v| v.to_string()),
+                    )
+                })
+        }
+    };
+    wait_until_async("the mirror has the keys", || async {
+        last("$KV.TEST.age")
+            .await
+            .is_some_and(|(_, op)| op.as_deref() == Some("DEL"))
+    })
+    .await;
+    assert_eq!(
+        last("$KV.TEST.name").await.map(|(p, _)| p),
+        Some(Bytes::from("derek"))
+    );
+    origin.put("name", "rip".into()).await.expect("put");
+    wait_until_async("the mirror follows", || async {
+        last("$KV.TEST.name").await.map(|(p, _)| p) == Some(Bytes::from("rip"))
+    })
+    .await;
+    // A bucket sourcing two others holds both's keys under its own name.
+    let other = js
+        .create_key_value(kv::Config {
+            bucket: "OTHER".into(),
+            ..kv::Config::default()
+        })
+        .await
+        .expect("second origin");
+    other.put("colour", "blue".into()).await.expect("put");
+    js.create_key_value(kv::Config {
+        bucket: "AGG".into(),
+        sources: Some(vec![
+            Source {
+                name: "TEST".into(),
+                subject_transforms: vec![SubjectTransform {
+                    source: "$KV.TEST.>".into(),
+                    destination: "$KV.AGG.>".into(),
+                }],
+                ..Source::default()
+            },
+            Source {
+                name: "OTHER".into(),
+                subject_transforms: vec![SubjectTransform {
+                    source: "$KV.OTHER.>".into(),
+                    destination: "$KV.AGG.>".into(),
+                }],
+                ..Source::default()
+            },
+        ]),
+        ..kv::Config::default()
+    })
+    .await
+    .expect("aggregate bucket");
+    let agg = js.get_key_value("AGG").await.expect("bind aggregate");
+    wait_until_async("the aggregate has both buckets' keys", || async {
+        agg.get("name").await.ok().flatten().as_deref() == Some(&b"rip"[..])
+            && agg.get("colour").await.ok().flatten().as_deref() == Some(&b"blue"[..])
+    })
+    .await;
+    stop(server).await;
+}
+
+#[tokio::test]
+async fn a_mirror_with_mirror_direct_answers_for_an_origin_not_here() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, js) = start(&dir).await;
+    js.create_stream(Config {
+        name: "O".into(),
+        subjects: vec!["o.>".into()],
+        allow_direct: true,
+        ..Config::default()
+    })
+    .await
+    .expect("origin");
+    publish(&js, "o.k", "v1").await;
+    js.create_stream(Config {
+        name: "M".into(),
+        mirror: Some(Source {
+            name: "O".into(),
+            ..Source::default()
+        }),
+        mirror_direct: true,
+        ..Config::default()
+    })
+    .await
+    .expect("mirror");
+    wait_for_messages(&js, "M", 1).await;
+    js.delete_stream("O").await.expect("delete origin");
+    // The origin's direct gets now find the mirror (the stream handle is
+    // the origin's name; the answer says which stream served it).
+    let reply = js
+        .get_stream_no_info("O")
+        .await
+        .expect("handle")
+        .direct_get_last_for_subject("o.k")
+        .await
+        .expect("served by the mirror");
+    assert_eq!(reply.payload, Bytes::from("v1"));
+    assert_eq!(
+        reply.headers.get("Nats-Stream").map(|v| v.to_string()),
+        Some("M".to_string())
+    );
+    stop(server).await;
+}

@@ -1058,8 +1058,25 @@ impl Registry {
     /// Direct gets are not API calls in the account's counts.
     fn direct_get(&mut self, name: &str, req: &ApiRequest, last_by_subject: Option<String>) {
         // The reference subscribes direct gets only for streams that allow
-        // them, so anything else finds no responder.
-        let Some(entry) = self.streams.get(name).filter(|e| e.config.allow_direct) else {
+        // them, so anything else finds no responder; a mirror with
+        // `mirror_direct` answers for an origin that is not here (one in
+        // another domain or account), as the reference's mirrors join the
+        // origin's direct-get queue group.
+        let mirror_of = |e: &Entry| {
+            e.config.mirror_direct && e.config.mirror.as_ref().is_some_and(|m| m.name == name)
+        };
+        let name = match self.streams.get(name) {
+            Some(e) if e.config.allow_direct => name.to_string(),
+            Some(_) => String::new(),
+            None => self
+                .streams
+                .iter()
+                .find(|(_, e)| mirror_of(e))
+                .map(|(n, _)| n.clone())
+                .unwrap_or_default(),
+        };
+        let name = name.as_str();
+        let Some(entry) = self.streams.get(name) else {
             let h = crate::headers::no_responders(&req.subject);
             self.outbox.publish(&req.reply, Some(&h), b"");
             return;
