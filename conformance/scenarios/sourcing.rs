@@ -81,6 +81,8 @@ fn record_masked(c: &mut Conn, mut info: Value) {
         }
     }
     if let Some(Value::Array(sources)) = info.get_mut("sources") {
+        // The reference lists them in its map's order: compare by name.
+        sources.sort_by_key(|s| s.get("name").map(Value::to_string));
         for s in sources {
             if let Some(v) = s.get_mut("active") {
                 if v.as_i64().is_some_and(|n| n >= 0) {
@@ -202,5 +204,24 @@ fn js_sources() {
         publish(&mut c, "f.own", &[], b"own");
         wait_for(&mut c, "F", 2);
         record_info(&mut c, "F");
+        // A cycle: A sourcing S, which sources A.
+        let config = json!({"name": "A", "subjects": ["a.>"], "sources": [{"name": "S"}]});
+        api(&mut c, "$JS.API.STREAM.UPDATE.A", &config.to_string());
+        // A copy allowing smaller messages than its origin.
+        create(
+            &mut c,
+            "BIG",
+            r#"{"name":"BIG","subjects":["big"],"max_msg_size":1000}"#,
+        );
+        let config = json!({"name": "SMALL", "max_msg_size": 10, "sources": [{"name": "BIG"}]});
+        api(&mut c, "$JS.API.STREAM.CREATE.SMALL", &config.to_string());
+        let config = json!({"name": "SMALLM", "max_msg_size": 10, "mirror": {"name": "BIG"}});
+        api(&mut c, "$JS.API.STREAM.CREATE.SMALLM", &config.to_string());
+        // An external deliver prefix over the origin's subjects.
+        let config = json!({
+            "name": "EXT",
+            "sources": [{"name": "BIG", "external": {"api": "$JS.x.API", "deliver": "big"}}, {"name": "BIG"}],
+        });
+        api(&mut c, "$JS.API.STREAM.CREATE.EXT", &config.to_string());
     });
 }

@@ -37,6 +37,7 @@ use crate::writer::{Reopen, StreamInbox, WriterPool};
 
 mod consumer_api;
 mod recovery;
+mod source_checks;
 
 use recovery::{open_file_stream, Broken};
 
@@ -386,10 +387,15 @@ impl Registry {
 
     fn stream_create(&mut self, name: &str, req: &ApiRequest) {
         let error = |e| StreamCreateResponse::error(e);
-        let config = match Self::parse_config(name, &req.payload) {
+        let mut config = match Self::parse_config(name, &req.payload) {
             Ok(c) => c,
             Err(e) => return self.respond(req, &error(e)),
         };
+        if let Err(e) =
+            source_checks::check(&mut config, |n| self.streams.get(n).map(|e| &e.config))
+        {
+            return self.respond(req, &error(e));
+        }
         if let Err(e) = self.check_max_bytes(&config) {
             return self.respond(req, &error(e));
         }
@@ -528,6 +534,11 @@ impl Registry {
             Err(e) => return self.respond(req, &error(e)),
         };
         if let Err(e) = config.validate() {
+            return self.respond(req, &error(e));
+        }
+        if let Err(e) =
+            source_checks::check(&mut config, |n| self.streams.get(n).map(|e| &e.config))
+        {
             return self.respond(req, &error(e));
         }
         if let Err(e) = self.check_max_bytes(&config) {
