@@ -3,6 +3,7 @@
 
 mod accounts;
 mod auth;
+mod batch;
 mod connect;
 mod consumers;
 mod delivery;

@@ -120,6 +120,25 @@ fn message(
     })
 }
 
+/// `$JS.EVENT.ADVISORY.STREAM.BATCH_ABANDONED.<stream>`: an atomic batch
+/// dropped before its commit (`timeout`, `large`, `incomplete`,
+/// `unsupported`). Built for sending after the stream's batch commits.
+pub(crate) fn batch_abandoned(stream: &str, batch: &str, reason: &str) -> OutMsg {
+    let subject = format!("{PREFIX}.STREAM.BATCH_ABANDONED.{stream}");
+    let mut m = head("stream_batch_abandoned");
+    m.insert("stream".into(), json!(stream));
+    m.insert("batch".into(), json!(batch));
+    m.insert("reason".into(), json!(reason));
+    let payload = serde_json::to_vec(&serde_json::Value::Object(m)).unwrap_or_default();
+    OutMsg {
+        to: subject.clone(),
+        subject,
+        reply: None,
+        headers: None,
+        payload: payload.into(),
+    }
+}
+
 /// `$JS.EVENT.ADVISORY.STREAM.{CREATED,UPDATED,DELETED}.<stream>`.
 pub fn stream_action(outbox: &dyn Outbox, stream: &str, action: Action) {
     let subject = format!("{PREFIX}.STREAM.{}.{stream}", action.subject_word());

@@ -12,6 +12,7 @@
 
 pub(crate) mod advisory;
 pub mod api;
+mod atomic_batch;
 mod config;
 pub mod consumer;
 mod counter;

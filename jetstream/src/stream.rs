@@ -46,6 +46,8 @@ pub(crate) struct Policy {
     pub republish: Option<(crate::transform::SubjectTransform, bool)>,
     /// `allow_msg_counter`: publishes carry `Nats-Incr` and store totals.
     pub allow_msg_counter: bool,
+    /// `allow_atomic`: atomic batch publish.
+    pub allow_atomic: bool,
 }
 
 impl Policy {
@@ -83,6 +85,7 @@ impl Policy {
                 .filter(|t| !t.dest.is_empty())
                 .and_then(|t| crate::transform::SubjectTransform::new(&t.src, &t.dest).ok()),
             allow_msg_counter: c.allow_msg_counter,
+            allow_atomic: c.allow_atomic,
             republish: c.republish.as_ref().and_then(|r| {
                 crate::transform::SubjectTransform::new(&r.src, &r.dest)
                     .ok()
@@ -134,6 +137,18 @@ pub(crate) struct Stored {
     pub rolled_up: Option<Purged>,
     /// A counter stream's new total for the subject (the ack's `val`).
     pub val: Option<String>,
+    /// Part of an atomic batch: staged, or the commit that stored it.
+    pub batch: Option<Batched>,
+}
+
+/// What an atomic batch's message came to.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Batched {
+    /// Staged until the commit: answered with an empty reply.
+    Staged,
+    /// The batch is stored (the ack's `batch` and `count`); the
+    /// consumers were told of each message.
+    Committed { id: String, count: u64 },
 }
 
 /// What a purge took, as the consumers hear of it (see
@@ -227,9 +242,12 @@ pub(crate) struct Stream {
     /// Messages the limits removed one by one since the consumers last
     /// heard (`Stream::report_removals`).
     pub(crate) limit_removals: Vec<(u64, String)>,
-    /// RePublish copies of the batch's stored messages, sent once the
-    /// batch is durable (`Stream::take_republished`).
-    republished: Vec<crate::outbox::OutMsg>,
+    /// Sent once the batch is durable (`Stream::take_after_commit`):
+    /// RePublish copies of its stored messages, advisories of atomic
+    /// batches dropped.
+    pub(crate) after_commit: Vec<crate::outbox::OutMsg>,
+    /// Atomic batches being staged.
+    pub(crate) batches: crate::atomic_batch::AtomicBatches,
     /// The mirror or sources this stream copies from, if any.
     pub(crate) sourcing: Option<crate::sourcing::Sourcing>,
 }
@@ -292,7 +310,7 @@ impl RePublished<'_> {
 
 /// How a rollup header asks to trim the stream.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Rollup {
+pub(crate) enum Rollup {
     Subject,
     All,
 }
@@ -305,7 +323,8 @@ impl Stream {
         let mut s = Stream {
             ack_none_releases,
             limit_removals: Vec::new(),
-            republished: Vec::new(),
+            after_commit: Vec::new(),
+            batches: crate::atomic_batch::AtomicBatches::default(),
             policy,
             store,
             dedupe: Dedupe::default(),
@@ -368,6 +387,9 @@ impl Stream {
     }
 
     pub fn set_policy(&mut self, policy: Policy) {
+        if !policy.allow_atomic {
+            self.batches.clear();
+        }
         self.policy = policy;
     }
 
@@ -379,9 +401,19 @@ impl Stream {
         self.store.as_mut()
     }
 
-    /// Stores one published message, or says why not.
+    /// Stores one published message, or says why not (a message of an
+    /// atomic batch is staged until its commit).
     pub fn publish(&mut self, msg: &Inbound, now_ns: i64) -> Result<Stored, PublishError> {
+        if let Some(id) = crate::atomic_batch::batch_id(msg) {
+            let id = id.to_string();
+            return self.publish_batched(msg, &id, now_ns);
+        }
         self.publish_as(msg, now_ns, Provenance::Client)
+    }
+
+    /// Whether `id` was published within the duplicate window.
+    pub(crate) fn has_msg_id(&self, id: &str) -> bool {
+        self.dedupe.get(id).is_some()
     }
 
     /// Stores a mirror's or source's copy and tells the consumers.
@@ -398,7 +430,7 @@ impl Stream {
         Ok(())
     }
 
-    fn publish_as(
+    pub(crate) fn publish_as(
         &mut self,
         msg: &Inbound,
         now_ns: i64,
@@ -448,6 +480,7 @@ impl Stream {
                 duplicate: true,
                 rolled_up: None,
                 val: None,
+                batch: None,
             });
         }
         self.check_last_msg_id(&header)?;
@@ -570,7 +603,7 @@ impl Stream {
                 time_ns,
                 last,
             };
-            self.republished
+            self.after_commit
                 .push(copy.message(to, headers.as_deref(), &payload, headers_only));
         }
         Ok(Stored {
@@ -578,13 +611,14 @@ impl Stream {
             duplicate: false,
             rolled_up,
             val: total.map(|t| t.to_string()),
+            batch: None,
         })
     }
 
     /// `Nats-Incr`, checked as the reference checks it before anything
     /// else: an integer, on a counter stream, without a body, and not
     /// with headers that ask for conditions or a rollup.
-    fn check_incr<'h>(
+    pub(crate) fn check_incr<'h>(
         &self,
         header: &impl Fn(&'static str) -> Option<&'h str>,
         payload: &[u8],
@@ -637,8 +671,8 @@ impl Stream {
 
     /// The RePublish copies since the last call (the batch is durable:
     /// they may go).
-    pub(crate) fn take_republished(&mut self) -> Vec<crate::outbox::OutMsg> {
-        std::mem::take(&mut self.republished)
+    pub(crate) fn take_after_commit(&mut self) -> Vec<crate::outbox::OutMsg> {
+        std::mem::take(&mut self.after_commit)
     }
 
     /// The expected-sequence headers, per subject first, as the
@@ -740,7 +774,7 @@ impl Stream {
         })
     }
 
-    fn check_rollup(&self, value: Option<&str>) -> Result<Option<Rollup>, ApiError> {
+    pub(crate) fn check_rollup(&self, value: Option<&str>) -> Result<Option<Rollup>, ApiError> {
         let Some(v) = value else {
             return Ok(None);
         };
@@ -1007,6 +1041,7 @@ mod tests {
             subject_transform: None,
             republish: None,
             allow_msg_counter: false,
+            allow_atomic: false,
         }
     }
 

@@ -302,6 +302,9 @@ impl Stream {
         if self.next_sourcing_deadline().is_some_and(|at| at <= now) {
             self.tick_sourcing(now, out);
         }
+        if self.next_batch_deadline().is_some_and(|at| at <= now) {
+            self.expire_batches(now);
+        }
         let mut gone = Vec::new();
         for c in self.consumers.values_mut() {
             c.refresh_activity(outbox, now);
@@ -329,6 +332,7 @@ impl Stream {
             .values()
             .filter_map(Consumer::next_deadline)
             .chain(self.next_sourcing_deadline())
+            .chain(self.next_batch_deadline())
             .min()
     }
 

@@ -42,6 +42,9 @@ pub struct PubAck {
     pub duplicate: bool,
     /// A counter stream's new total (`Nats-Incr`), as a decimal string.
     pub val: Option<String>,
+    /// An atomic batch's commit: its id and how many messages it stored.
+    #[serde(skip)]
+    pub batch: Option<(String, u64)>,
 }
 
 impl PubAck {
@@ -85,6 +88,12 @@ impl PubAck {
         } else if let Some(val) = &self.val {
             out.extend_from_slice(b",\"val\":");
             out.extend_from_slice(&to_json(val));
+        }
+        if let Some((id, count)) = &self.batch {
+            out.extend_from_slice(b",\"batch\":");
+            out.extend_from_slice(&to_json(id));
+            out.extend_from_slice(b",\"count\":");
+            out.extend_from_slice(count.to_string().as_bytes());
         }
         out.push(b'}');
         out

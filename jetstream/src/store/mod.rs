@@ -118,6 +118,12 @@ pub(crate) trait Store: Send {
     /// them instead (the reference's `SkipMsgs`).
     fn skip(&mut self, n: u64) -> Result<(), StoreError>;
 
+    /// The next `n` appends stand or fall together (an atomic batch):
+    /// a durable store marks them so a crash keeps all or none.
+    fn begin_batch(&mut self, _n: u64) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Removes one message; false if it was not stored.
     fn remove(&mut self, seq: u64) -> Result<bool, StoreError>;
 

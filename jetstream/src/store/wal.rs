@@ -35,6 +35,7 @@ const OP_CONFIG: u8 = 6;
 const OP_CONSUMER: u8 = 7;
 const OP_CONSUMER_REMOVED: u8 = 8;
 const OP_SKIP: u8 = 9;
+const OP_BATCH: u8 = 10;
 
 const PURGE_FILTER: u8 = 1;
 const PURGE_BELOW: u8 = 2;
@@ -75,6 +76,11 @@ pub(super) enum Op {
     /// them).
     Skip {
         start: u64,
+        n: u64,
+    },
+    /// The next `n` appends stand or fall together (an atomic batch): a
+    /// log that ends before the last of them is cut back to this frame.
+    Batch {
         n: u64,
     },
 }
@@ -221,15 +227,23 @@ impl Wal {
         let mut body = vec![0u8; (file_len - start) as usize];
         std::os::unix::fs::FileExt::read_exact_at(&wal.file, &mut body, start)
             .map_err(|e| io_err(path, e))?;
-        let (frames, good) = decode_frames(&body);
-        let end = start + good as u64;
+        let (mut frames, mut good) = decode_frames(&body);
         let mut damage = None;
         if good < body.len() {
             let lost = count_intact_after(&body, good);
             if lost > 0 {
-                damage = Some(LogDamage::Damaged { offset: end, lost });
+                damage = Some(LogDamage::Damaged {
+                    offset: start + good as u64,
+                    lost,
+                });
             }
         }
+        // A batch cut short by the crash was never acknowledged.
+        if let Some((kept, at)) = unfinished_batch(&frames) {
+            frames.truncate(kept);
+            good = at;
+        }
+        let end = start + good as u64;
         wal.checkpoint_len = start;
         let ops = placed(frames, start);
         wal.frames = ops.len() as u64;
@@ -255,12 +269,15 @@ impl Wal {
         let mut body = vec![0u8; (self.len - start) as usize];
         std::os::unix::fs::FileExt::read_exact_at(&self.file, &mut body, start)
             .map_err(|e| StoreError::io("reading the log back", e))?;
-        let (frames, good) = decode_frames(&body);
+        let (mut frames, good) = decode_frames(&body);
         if good < body.len() {
             return Err(StoreError::corrupt(format!(
                 "the log reads back damaged at offset {}",
                 start + good as u64
             )));
+        }
+        if let Some((kept, _)) = unfinished_batch(&frames) {
+            frames.truncate(kept);
         }
         Ok(placed(frames, start))
     }
@@ -408,6 +425,12 @@ impl Wal {
         self.pending
             .extend_from_slice(filter.unwrap_or("").as_bytes());
         self.end_frame(start);
+    }
+
+    pub(super) fn batch(&mut self, n: u64) {
+        let at = self.begin_frame(OP_BATCH);
+        self.pending.extend_from_slice(&n.to_le_bytes());
+        self.end_frame(at);
     }
 
     pub(super) fn skip(&mut self, start: u64, n: u64) {
@@ -607,6 +630,27 @@ fn take8(b: &[u8]) -> [u8; 8] {
     out
 }
 
+/// Where the last batch frame starts, when fewer appends than it
+/// announced follow it: (frames to keep, byte offset to cut at).
+fn unfinished_batch(frames: &[(usize, Op)]) -> Option<(usize, usize)> {
+    let mut open: Option<(usize, usize, u64)> = None;
+    for (i, (at, op)) in frames.iter().enumerate() {
+        match op {
+            Op::Batch { n } if *n > 0 => open = Some((i, *at, *n)),
+            Op::Append { .. } => {
+                if let Some((_, _, left)) = &mut open {
+                    *left -= 1;
+                    if *left == 0 {
+                        open = None;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    open.map(|(i, at, _)| (i, at))
+}
+
 /// Decodes whole, intact frames from the start of `bytes`; returns them
 /// with their offsets and how many bytes they span. Decoding stops at the
 /// first frame that is cut short, fails its CRC or does not parse.
@@ -704,6 +748,9 @@ fn decode_op(body: &[u8]) -> Option<Op> {
         OP_CONSUMER_REMOVED => Some(Op::ConsumerRemoved(
             std::str::from_utf8(rest).ok()?.to_owned(),
         )),
+        OP_BATCH => Some(Op::Batch {
+            n: u64_at(rest, 0)?,
+        }),
         OP_SKIP => Some(Op::Skip {
             start: u64_at(rest, 0)?,
             n: u64_at(rest, 8)?,
@@ -868,6 +915,41 @@ mod tests {
         );
         assert_eq!(ops[5], Op::ForgetIds(vec!["x".into(), "yz".into()]));
         assert_eq!(ops[6], Op::Config(b"{}".to_vec()));
+    }
+
+    #[test]
+    fn a_batch_cut_short_is_dropped_whole_and_the_log_cut_before_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.wal");
+        let (mut wal, _, _) = Wal::open(&path, (0, HEADER_LEN), false).expect("open");
+        wal.append(1, "a", None, b"x", 1).expect("append");
+        wal.batch(2);
+        wal.append(2, "a", None, b"y", 2).expect("append");
+        wal.msg_id("m", 2, 2);
+        wal.append(3, "a", None, b"z", 3).expect("append");
+        wal.batch(3);
+        wal.append(4, "a", None, b"w", 4).expect("append");
+        wal.append(5, "a", None, b"v", 5).expect("append");
+        wal.flush(true).expect("flush");
+        drop(wal);
+        let (wal, ops, damage) = Wal::open(&path, (0, HEADER_LEN), false).expect("reopen");
+        assert!(damage.is_none(), "a batch cut short is not damage");
+        let kinds: Vec<String> = ops
+            .iter()
+            .map(|op| match op {
+                Op::Append { seq, .. } => format!("append {seq}"),
+                Op::Batch { n } => format!("batch {n}"),
+                Op::MsgId { .. } => "id".into(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(kinds, ["append 1", "batch 2", "append 2", "id", "append 3"]);
+        // The file ends where the unfinished batch began.
+        let end = wal.written_len();
+        drop(wal);
+        assert_eq!(std::fs::metadata(&path).expect("meta").len(), end);
+        let (_, again, _) = Wal::open(&path, (0, HEADER_LEN), false).expect("reopen");
+        assert_eq!(again.len(), 5);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::api::PubAck;
 use crate::error::ApiError;
 use crate::outbox::{now_ns, OutMsg, Outbox};
 use crate::store::{Readers, StoreError};
-use crate::stream::{Inbound, PublishError, Stream};
+use crate::stream::{Batched, Inbound, PublishError, Stored, Stream};
 
 /// The first retry of a failed stream, doubled per failed retry up to
 /// `MAX_RETRY`.
@@ -233,7 +233,8 @@ impl Slot {
             let before = stream.store().state().msgs;
             let result = stream.publish(msg, now_ns());
             if let Ok(stored) = &result {
-                if !stored.duplicate {
+                // A batch's commit told the consumers of each message.
+                if !stored.duplicate && stored.batch.is_none() {
                     stream.after_publish(
                         stored.seq,
                         &msg.subject,
@@ -263,11 +264,23 @@ impl Slot {
         };
         let name = self.name();
         let ack = match result {
+            Ok(Stored {
+                batch: Some(Batched::Staged),
+                ..
+            }) => {
+                // A staged batch message: an empty reply, at once.
+                self.out.push(OutMsg::to_inbox(reply, None));
+                return;
+            }
             Ok(stored) => PubAck {
                 stream: name.to_string(),
                 seq: stored.seq,
                 duplicate: stored.duplicate,
                 val: stored.val,
+                batch: match stored.batch {
+                    Some(Batched::Committed { id, count }) => Some((id, count)),
+                    _ => None,
+                },
                 ..PubAck::default()
             }
             .to_json(),
@@ -394,7 +407,7 @@ impl Slot {
             outbox.publish_batch(acks);
             acks.clear();
             // Durable: RePublish copies go (not those of a failed batch).
-            let republished = stream.take_republished();
+            let republished = stream.take_after_commit();
             if trouble.is_none() && !republished.is_empty() {
                 outbox.send(&republished);
             }

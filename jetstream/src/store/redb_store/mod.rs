@@ -349,6 +349,9 @@ impl RedbStore {
             Op::Config(json) => self.config_in_txn(&json)?,
             Op::Consumer { name, doc } => self.consumer_in_txn(&name, Some(&doc))?,
             Op::ConsumerRemoved(name) => self.consumer_in_txn(&name, None)?,
+            // Its appends follow (a batch cut short was dropped by the
+            // log's recovery).
+            Op::Batch { .. } => {}
             Op::Skip { start, n } => {
                 if start != self.index.last_seq + 1 {
                     return Err(StoreError::corrupt(format!(
@@ -511,6 +514,13 @@ impl Store for RedbStore {
             let purged = s.purge_in_txn(filter, below_seq, keep)?;
             s.wal.purge(filter, below_seq, keep);
             Ok(purged)
+        })
+    }
+
+    fn begin_batch(&mut self, n: u64) -> Result<(), StoreError> {
+        self.write(|s| {
+            s.wal.batch(n);
+            Ok(())
         })
     }
 
