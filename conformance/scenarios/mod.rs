@@ -17,5 +17,6 @@ mod no_responders;
 mod objstore;
 mod operator;
 mod parsing;
+mod schedules;
 mod sourcing;
 mod tls;

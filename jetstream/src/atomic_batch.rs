@@ -8,18 +8,17 @@
 //! none is. A batch idle for 10 s is dropped with an advisory, as are
 //! batches that skip a sequence or grow past 1,000 messages.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use bytes::Bytes;
+
 use crate::error::{
-    ApiError, ATOMIC_PUBLISH_CONTAINS_DUPLICATE_MESSAGE, ATOMIC_PUBLISH_DISABLED,
-    ATOMIC_PUBLISH_INCOMPLETE_BATCH, ATOMIC_PUBLISH_INVALID_BATCH_COMMIT,
-    ATOMIC_PUBLISH_INVALID_BATCH_ID, ATOMIC_PUBLISH_MISSING_SEQ, ATOMIC_PUBLISH_TOO_LARGE_BATCH,
-    ATOMIC_PUBLISH_TOO_MANY_INFLIGHT, ATOMIC_PUBLISH_UNSUPPORTED_HEADER_BATCH,
-    STREAM_EXPECTED_LAST_SEQ_PER_SUBJECT_INVALID, STREAM_ROLLUP_FAILED,
+    ApiError, ATOMIC_PUBLISH_DISABLED, ATOMIC_PUBLISH_INCOMPLETE_BATCH,
+    ATOMIC_PUBLISH_INVALID_BATCH_COMMIT, ATOMIC_PUBLISH_INVALID_BATCH_ID,
+    ATOMIC_PUBLISH_MISSING_SEQ, ATOMIC_PUBLISH_TOO_LARGE_BATCH, ATOMIC_PUBLISH_TOO_MANY_INFLIGHT,
 };
 use crate::headers;
-use crate::stream::{Batched, Inbound, Provenance, PublishError, Rollup, Stored, Stream};
 
 /// Messages a batch may hold.
 pub(crate) const MAX_MSGS: u64 = 1000;
@@ -43,8 +42,15 @@ pub(crate) struct AtomicBatches {
     abandoned: Vec<(String, &'static str)>,
 }
 
+/// A staged message.
+pub(crate) struct BatchMsg {
+    pub(crate) subject: String,
+    pub(crate) headers: Option<Bytes>,
+    pub(crate) payload: Bytes,
+}
+
 struct Open {
-    msgs: Vec<Inbound>,
+    msgs: Vec<BatchMsg>,
     last: u64,
     deadline_ns: i64,
 }
@@ -56,11 +62,18 @@ impl Drop for AtomicBatches {
 }
 
 /// What a batch message did.
-enum Step {
+pub(crate) enum Step {
     /// Staged: answered with an empty reply.
     Staged,
     /// The commit: the batch's messages, in order.
-    Commit(Vec<Inbound>),
+    Commit(Vec<BatchMsg>),
+}
+
+/// The batch id in a publish's headers, if it is part of one.
+pub(crate) fn batch_id(headers: Option<&[u8]>) -> Option<&str> {
+    headers
+        .and_then(|h| headers::get(h, "Nats-Batch-Id"))
+        .filter(|id| !id.is_empty())
 }
 
 impl AtomicBatches {
@@ -103,10 +116,10 @@ impl AtomicBatches {
     }
 
     /// Takes one message of batch `id`, as the reference checks it.
-    fn stage(
+    pub(crate) fn stage(
         &mut self,
         id: &str,
-        msg: &Inbound,
+        msg: &BatchMsg,
         allowed: bool,
         now: i64,
     ) -> Result<Step, ApiError> {
@@ -177,17 +190,16 @@ impl AtomicBatches {
             if let Some(last) = open.msgs.last_mut() {
                 let mut h = headers::HeaderBlock::from_existing(last.headers.as_deref());
                 h.add("Nats-Batch-Commit", 1);
-                last.headers = Some(bytes::Bytes::from(h.finish()));
+                last.headers = Some(Bytes::from(h.finish()));
             }
         } else {
             let headers = msg.headers.as_deref().map(|h| {
-                bytes::Bytes::from(
+                Bytes::from(
                     headers::HeaderBlock::without(Some(h), "Nats-Required-Api-Level").finish(),
                 )
             });
-            open.msgs.push(Inbound {
+            open.msgs.push(BatchMsg {
                 subject: msg.subject.clone(),
-                reply: None,
                 headers,
                 payload: msg.payload.clone(),
             });
@@ -198,271 +210,5 @@ impl AtomicBatches {
         let msgs = self.open.remove(id).map(|o| o.msgs).unwrap_or_default();
         OPEN_TOTAL.fetch_sub(1, Ordering::AcqRel);
         Ok(Step::Commit(msgs))
-    }
-}
-
-/// The batch id of a publish, if it is part of one.
-pub(crate) fn batch_id(msg: &Inbound) -> Option<&str> {
-    msg.headers
-        .as_deref()
-        .and_then(|h| headers::get(h, "Nats-Batch-Id"))
-        .filter(|id| !id.is_empty())
-}
-
-impl Stream {
-    /// A publish that is part of an atomic batch: staged, or the commit
-    /// that stores the whole batch (or none of it).
-    pub(crate) fn publish_batched(
-        &mut self,
-        msg: &Inbound,
-        id: &str,
-        now: i64,
-    ) -> Result<Stored, PublishError> {
-        let p = self.policy();
-        if p.sealed {
-            return Err(ApiError::stream_sealed().into());
-        }
-        let body = msg.headers.as_ref().map_or(0, |h| h.len()) + msg.payload.len();
-        if p.max_msg_size > 0 && body as i64 > p.max_msg_size {
-            return Err(ApiError::message_too_large().into());
-        }
-        let allowed = p.allow_atomic;
-        let step = self.batches.stage(id, msg, allowed, now);
-        self.note_abandoned();
-        match step? {
-            Step::Staged => Ok(Stored {
-                seq: 0,
-                duplicate: false,
-                rolled_up: None,
-                val: None,
-                batch: Some(Batched::Staged),
-            }),
-            Step::Commit(msgs) => self.commit_batch(id, &msgs, now),
-        }
-    }
-
-    /// Drops idle batches (the shard's timer).
-    pub(crate) fn expire_batches(&mut self, now: i64) {
-        self.batches.expire(now);
-        self.note_abandoned();
-    }
-
-    pub(crate) fn next_batch_deadline(&self) -> Option<i64> {
-        self.batches.next_deadline()
-    }
-
-    fn note_abandoned(&mut self) {
-        let name = self.policy().name.clone();
-        for (id, reason) in self.batches.take_abandoned() {
-            self.after_commit
-                .push(crate::advisory::batch_abandoned(&name, &id, reason));
-        }
-    }
-
-    fn commit_batch(
-        &mut self,
-        id: &str,
-        msgs: &[Inbound],
-        now: i64,
-    ) -> Result<Stored, PublishError> {
-        self.check_batch(msgs)?;
-        self.store.begin_batch(msgs.len() as u64)?;
-        let mut last = None;
-        for m in msgs {
-            let before = self.store.state().msgs;
-            let stored = self.publish_as(m, now, Provenance::Client)?;
-            self.after_publish(stored.seq, &m.subject, before, stored.rolled_up.as_ref());
-            last = Some(stored);
-        }
-        let Some(last) = last else {
-            return Err(ApiError::from(ATOMIC_PUBLISH_INCOMPLETE_BATCH).into());
-        };
-        let count = msgs
-            .last()
-            .and_then(|m| m.headers.as_deref())
-            .and_then(|h| headers::get(h, "Nats-Batch-Sequence"))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(msgs.len() as u64);
-        Ok(Stored {
-            val: None,
-            batch: Some(Batched::Committed {
-                id: id.to_string(),
-                count,
-            }),
-            ..last
-        })
-    }
-
-    /// Checks every message of a batch against the stream as it will be
-    /// when the ones before it are stored (the reference's checks at
-    /// commit): any failure refuses the whole batch.
-    fn check_batch(&self, msgs: &[Inbound]) -> Result<(), ApiError> {
-        let state = self.store.state();
-        let p = self.policy();
-        let mut written: HashSet<String> = HashSet::new();
-        let mut ids: HashSet<&str> = HashSet::new();
-        let mut per_subject: HashMap<String, u64> = HashMap::new();
-        let (mut count, mut bytes) = (state.msgs, state.bytes);
-        for (k, m) in msgs.iter().enumerate() {
-            let h = m.headers.as_deref();
-            let header = |key| h.and_then(|h| headers::get(h, key));
-            if header("Nats-Expected-Last-Msg-Id").is_some() {
-                return Err(ATOMIC_PUBLISH_UNSUPPORTED_HEADER_BATCH
-                    .with(&[("header", &"Nats-Expected-Last-Msg-Id")]));
-            }
-            let mapped = p
-                .subject_transform
-                .as_ref()
-                .and_then(|t| t.apply(&m.subject));
-            let subject = mapped.as_deref().unwrap_or(&m.subject);
-            self.check_incr(&header, &m.payload)?;
-            if let Some(expected) = header("Nats-Expected-Stream") {
-                if expected != p.name {
-                    return Err(ApiError::stream_not_match());
-                }
-            }
-            if let Some(v) = header("Nats-TTL") {
-                if !p.allow_msg_ttl && crate::stream::parse_ttl(v).is_ok_and(|t| t.is_some()) {
-                    return Err(ApiError::ttl_disabled());
-                }
-            }
-            if let Some(id) = header("Nats-Msg-Id").filter(|id| !id.is_empty()) {
-                if self.has_msg_id(id) || !ids.insert(id) {
-                    return Err(ATOMIC_PUBLISH_CONTAINS_DUPLICATE_MESSAGE.into());
-                }
-            }
-            if let Some(v) = header("Nats-Expected-Last-Sequence") {
-                let at = state.last_seq + k as u64;
-                if v.parse::<u64>().ok() != Some(at) {
-                    return Err(ApiError::wrong_last_sequence(at));
-                }
-                if k > 0 {
-                    return Err(crate::error::STREAM_WRONG_LAST_SEQUENCE_CONSTANT.into());
-                }
-            }
-            match header("Nats-Expected-Last-Subject-Sequence") {
-                Some(v) => {
-                    let on =
-                        header("Nats-Expected-Last-Subject-Sequence-Subject").unwrap_or(subject);
-                    if written.contains(on) {
-                        return Err(crate::error::STREAM_WRONG_LAST_SEQUENCE_CONSTANT.into());
-                    }
-                    let last = self.store.subject_state(on).map_or(0, |s| s.last_seq);
-                    if v.parse::<u64>().ok() != Some(last) {
-                        return Err(ApiError::wrong_last_sequence(last));
-                    }
-                }
-                None if header("Nats-Expected-Last-Subject-Sequence-Subject").is_some() => {
-                    return Err(STREAM_EXPECTED_LAST_SEQ_PER_SUBJECT_INVALID.into());
-                }
-                None => {}
-            }
-            let rollup = self.check_rollup(header("Nats-Rollup"))?;
-            match rollup {
-                Some(Rollup::Subject) if written.contains(subject) => {
-                    return Err(STREAM_ROLLUP_FAILED.with(&[("err", &"batch rollup sub invalid")]));
-                }
-                Some(Rollup::All) if k > 0 => {
-                    return Err(STREAM_ROLLUP_FAILED.with(&[("err", &"batch rollup all invalid")]));
-                }
-                _ => {}
-            }
-            if p.discard_new {
-                let size = self.store.size_of(subject, h, &m.payload);
-                let on_subject = per_subject
-                    .entry(subject.to_string())
-                    .or_insert_with(|| self.store.subject_state(subject).map_or(0, |s| s.msgs));
-                let at_subject_limit =
-                    p.max_msgs_per_subject > 0 && *on_subject >= p.max_msgs_per_subject as u64;
-                if at_subject_limit && p.discard_new_per_subject && rollup.is_none() {
-                    return Err(ApiError::store_failed(
-                        crate::error::MAX_MSGS_PER_SUBJECT_EXCEEDED,
-                    ));
-                }
-                if p.max_msgs > 0 && count >= p.max_msgs as u64 && !at_subject_limit {
-                    return Err(ApiError::store_failed(crate::error::MAX_MSGS_EXCEEDED));
-                }
-                if p.max_bytes > 0 && bytes + size > p.max_bytes as u64 && !at_subject_limit {
-                    return Err(ApiError::store_failed(crate::error::MAX_BYTES_EXCEEDED));
-                }
-                *on_subject += 1;
-                count += 1;
-                bytes += size;
-            }
-            written.insert(subject.to_string());
-        }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::api::stream::StreamConfig;
-    use crate::store::MemStore;
-    use crate::stream::Policy;
-
-    const SEC: i64 = 1_000_000_000;
-
-    fn stream() -> Stream {
-        let config = StreamConfig {
-            name: "B".into(),
-            subjects: vec!["b.>".into()],
-            allow_atomic: true,
-            ..StreamConfig::default()
-        };
-        Stream::new(Policy::from_config(&config), Box::new(MemStore::new()), 0).expect("stream")
-    }
-
-    fn msg(seq: u64, commit: bool) -> Inbound {
-        let mut h = headers::HeaderBlock::new();
-        h.add("Nats-Batch-Id", "x");
-        h.add("Nats-Batch-Sequence", seq);
-        if commit {
-            h.add("Nats-Batch-Commit", 1);
-        }
-        Inbound {
-            subject: format!("b.{seq}"),
-            reply: Some("r".into()),
-            headers: Some(bytes::Bytes::from(h.finish())),
-            payload: bytes::Bytes::from_static(b"p"),
-        }
-    }
-
-    #[test]
-    fn a_batch_is_stored_at_its_commit_and_an_idle_one_is_dropped() {
-        let mut s = stream();
-        let staged = s.publish(&msg(1, false), 0).expect("staged");
-        assert_eq!(staged.batch, Some(Batched::Staged));
-        assert_eq!(
-            s.store().state().msgs,
-            0,
-            "nothing stored before the commit"
-        );
-        let done = s.publish(&msg(2, true), SEC).expect("commit");
-        assert_eq!(
-            (done.seq, done.batch),
-            (
-                2,
-                Some(Batched::Committed {
-                    id: "x".into(),
-                    count: 2
-                })
-            )
-        );
-        assert_eq!(s.store().state().msgs, 2);
-        // An idle batch goes after 10 s, with an advisory.
-        s.publish(&msg(1, false), 2 * SEC).expect("staged");
-        assert_eq!(s.next_batch_deadline(), Some(12 * SEC));
-        s.expire_batches(12 * SEC);
-        assert_eq!(s.next_batch_deadline(), None);
-        let sent = s.take_after_commit();
-        assert_eq!(sent.len(), 1);
-        assert_eq!(sent[0].to, "$JS.EVENT.ADVISORY.STREAM.BATCH_ABANDONED.B");
-        let body: serde_json::Value = serde_json::from_slice(&sent[0].payload).expect("json");
-        assert_eq!(body["reason"], "timeout");
-        let late = s.publish(&msg(2, true), 13 * SEC).expect_err("gone");
-        assert!(matches!(late, PublishError::Api(e) if e.err_code == 10176));
-        assert_eq!(s.store().state().msgs, 2);
     }
 }

@@ -48,6 +48,10 @@ pub(crate) struct Policy {
     pub allow_msg_counter: bool,
     /// `allow_atomic`: atomic batch publish.
     pub allow_atomic: bool,
+    /// `allow_msg_schedules`: `Nats-Schedule` messages fire copies.
+    pub allow_msg_schedules: bool,
+    /// The stream's subjects (schedule targets must be among them).
+    pub subjects: Vec<String>,
 }
 
 impl Policy {
@@ -86,6 +90,8 @@ impl Policy {
                 .and_then(|t| crate::transform::SubjectTransform::new(&t.src, &t.dest).ok()),
             allow_msg_counter: c.allow_msg_counter,
             allow_atomic: c.allow_atomic,
+            allow_msg_schedules: c.allow_msg_schedules,
+            subjects: c.subjects.clone(),
             republish: c.republish.as_ref().and_then(|r| {
                 crate::transform::SubjectTransform::new(&r.src, &r.dest)
                     .ok()
@@ -116,6 +122,8 @@ pub(crate) enum Provenance {
     Mirror { time_ns: i64 },
     /// A source's copy.
     Source,
+    /// A schedule's copy, produced by the stream itself.
+    Scheduled,
 }
 
 impl Provenance {
@@ -248,6 +256,8 @@ pub(crate) struct Stream {
     pub(crate) after_commit: Vec<crate::outbox::OutMsg>,
     /// Atomic batches being staged.
     pub(crate) batches: crate::atomic_batch::AtomicBatches,
+    /// The schedules of `Nats-Schedule` messages.
+    pub(crate) schedules: crate::schedule::Schedules,
     /// The mirror or sources this stream copies from, if any.
     pub(crate) sourcing: Option<crate::sourcing::Sourcing>,
 }
@@ -325,6 +335,7 @@ impl Stream {
             limit_removals: Vec::new(),
             after_commit: Vec::new(),
             batches: crate::atomic_batch::AtomicBatches::default(),
+            schedules: crate::schedule::Schedules::default(),
             policy,
             store,
             dedupe: Dedupe::default(),
@@ -334,6 +345,9 @@ impl Stream {
             sourcing: None,
         };
         s.recover(now_ns)?;
+        if s.policy.allow_msg_schedules {
+            s.rebuild_schedules()?;
+        }
         Ok(s)
     }
 
@@ -390,7 +404,14 @@ impl Stream {
         if !policy.allow_atomic {
             self.batches.clear();
         }
+        let schedules_on = policy.allow_msg_schedules && !self.policy.allow_msg_schedules;
         self.policy = policy;
+        // Turned on: the schedules already stored start.
+        if schedules_on {
+            if let Err(e) = self.rebuild_schedules() {
+                tracing::warn!("JetStream stream '{}': {e}", self.policy.name);
+            }
+        }
     }
 
     pub fn store(&self) -> &dyn Store {
@@ -404,7 +425,7 @@ impl Stream {
     /// Stores one published message, or says why not (a message of an
     /// atomic batch is staged until its commit).
     pub fn publish(&mut self, msg: &Inbound, now_ns: i64) -> Result<Stored, PublishError> {
-        if let Some(id) = crate::atomic_batch::batch_id(msg) {
+        if let Some(id) = crate::atomic_batch::batch_id(msg.headers.as_deref()) {
             let id = id.to_string();
             return self.publish_batched(msg, &id, now_ns);
         }
@@ -470,6 +491,11 @@ impl Stream {
             }
         }
         self.check_sequences(&header, subject)?;
+        let schedule_rollup = if copy {
+            false
+        } else {
+            self.check_schedule(&header, hdrs, subject)?
+        };
         let p = &self.policy;
         let expired = self.dedupe.expire(now_ns - p.duplicate_window_ns);
         self.store.forget_msg_ids(&expired)?;
@@ -484,7 +510,12 @@ impl Stream {
             });
         }
         self.check_last_msg_id(&header)?;
-        let rollup = self.check_rollup(header("Nats-Rollup"))?;
+        // A schedule replaces the one before it on its subject.
+        let rollup = if schedule_rollup {
+            Some(Rollup::Subject)
+        } else {
+            self.check_rollup(header("Nats-Rollup"))?
+        };
         let mut ttl_ns = self.check_ttl(header("Nats-TTL"))?;
         // A counter: the subject's new total is what is stored.
         let total = match incr {
@@ -499,6 +530,11 @@ impl Stream {
             None => msg.payload.clone(),
         };
         let mut stored_headers = msg.headers.clone();
+        if schedule_rollup {
+            let mut h = headers::HeaderBlock::from_existing(hdrs);
+            h.add("Nats-Rollup", "sub");
+            stored_headers = Some(Bytes::from(h.finish()));
+        }
         if let Some(floor) = self.policy.min_msg_ttl_ns() {
             if ttl_ns.is_some_and(|ns| ns < floor) {
                 // As the reference: the TTL is raised to the marker TTL
@@ -540,6 +576,11 @@ impl Stream {
                 Some((to, last, *headers_only))
             });
         let republish_headers = republish.as_ref().map(|_| stored_headers.clone());
+        let schedule_headers = self
+            .policy
+            .allow_msg_schedules
+            .then(|| stored_headers.clone())
+            .flatten();
         let time_ns = match provenance {
             Provenance::Mirror { time_ns } => time_ns,
             _ => now_ns,
@@ -594,6 +635,10 @@ impl Stream {
         self.last_msg_id = msg_id.map(str::to_string);
         if let Some(ttl) = ttl_ns {
             self.ttls.push(Reverse((time_ns + ttl, seq)));
+        }
+        if self.policy.allow_msg_schedules {
+            self.schedules
+                .on_stored(seq, subject, schedule_headers.as_deref(), time_ns);
         }
         if let (Some((to, last, headers_only)), Some(headers)) = (republish, republish_headers) {
             let copy = RePublished {
@@ -1042,6 +1087,8 @@ mod tests {
             republish: None,
             allow_msg_counter: false,
             allow_atomic: false,
+            allow_msg_schedules: false,
+            subjects: Vec::new(),
         }
     }
 

@@ -305,6 +305,9 @@ impl Stream {
         if self.next_batch_deadline().is_some_and(|at| at <= now) {
             self.expire_batches(now);
         }
+        if self.next_schedule_deadline().is_some_and(|at| at <= now) {
+            self.run_schedules(now);
+        }
         let mut gone = Vec::new();
         for c in self.consumers.values_mut() {
             c.refresh_activity(outbox, now);
@@ -333,6 +336,7 @@ impl Stream {
             .filter_map(Consumer::next_deadline)
             .chain(self.next_sourcing_deadline())
             .chain(self.next_batch_deadline())
+            .chain(self.next_schedule_deadline())
             .min()
     }
 

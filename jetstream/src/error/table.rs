@@ -420,6 +420,10 @@ pub(crate) const MESSAGE_SCHEDULES_TTL_INVALID: ErrorDef =
     row(400, 10191, "message schedules invalid per-message TTL");
 pub(crate) const MESSAGE_SCHEDULES_ROLLUP_INVALID: ErrorDef =
     row(400, 10192, "message schedules invalid rollup");
+pub(crate) const MESSAGE_SCHEDULES_SCHEDULER_INVALID: ErrorDef =
+    row(400, 10212, "message schedules invalid scheduler");
+pub(crate) const MESSAGE_SCHEDULES_TIME_ZONE_INVALID: ErrorDef =
+    row(400, 10223, "message schedules time zone is invalid");
 pub(crate) const STREAM_EXPECTED_LAST_SEQ_PER_SUBJECT_INVALID: ErrorDef = row(
     400,
     10193,
