@@ -27,6 +27,8 @@ use crate::server::{InternalClient, Server};
 
 /// The account's JetStream API subjects.
 const API_SUBJECT: &str = "$JS.API.>";
+/// Where backup chunks and their acknowledgements travel.
+const SNAPSHOT_SUBJECT: &str = "$JS.SNAPSHOT.>";
 
 /// The internal clients and subscriptions capturing one stream's
 /// subjects, and its mirror's or sources' deliveries and replies.
@@ -224,11 +226,16 @@ pub struct Attached {
     engine: Option<JetStream>,
     /// The client taking the account's API requests, and its subscription.
     api: (InternalClient, Arc<Subscription>),
+    /// The client taking backup chunks and acks.
+    snapshot: Option<(InternalClient, Arc<Subscription>)>,
 }
 
 impl Attached {
     pub fn shutdown(self) {
         self.api.0.unsubscribe(&self.api.1);
+        if let Some((client, sub)) = &self.snapshot {
+            client.unsubscribe(sub);
+        }
         if let Some(engine) = self.engine {
             engine.shutdown();
         }
@@ -377,6 +384,7 @@ fn refuse_for(server: &Arc<Server>, account: &Arc<Account>) -> Attached {
     Attached {
         engine: None,
         api: (client.clone(), client.subscribe(API_SUBJECT, None, "api")),
+        snapshot: None,
     }
 }
 
@@ -480,9 +488,28 @@ fn start_for(
         }),
     );
     let api_sub = client.subscribe(API_SUBJECT, None, "api");
+    // Backups' chunk traffic: snapshot acks (which have no reply subject)
+    // and restore chunks, handed to the API thread as they come.
+    let snapshot_inbox = engine.api_inbox();
+    let snapshot_client = server.internal_client_in(
+        account,
+        Box::new(move |m: &InternalMsg<'_>| {
+            let req = ApiRequest {
+                subject: text(m.subject),
+                reply: m.reply.map(text).unwrap_or_default(),
+                headers: None,
+                payload: Bytes::copy_from_slice(m.payload),
+            };
+            if snapshot_inbox.offer(req).is_err() {
+                warn_api_full();
+            }
+        }),
+    );
+    let snapshot_sub = snapshot_client.subscribe(SNAPSHOT_SUBJECT, None, "snapshot");
     Ok(Attached {
         engine: Some(engine),
         api: (client, api_sub),
+        snapshot: Some((snapshot_client, snapshot_sub)),
     })
 }
 

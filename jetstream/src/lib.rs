@@ -13,6 +13,7 @@
 pub(crate) mod advisory;
 pub mod api;
 mod atomic_batch;
+mod backup;
 mod config;
 pub mod consumer;
 mod counter;
@@ -28,6 +29,7 @@ mod schedule;
 mod sourcing;
 pub mod store;
 pub mod stream;
+mod stream_backup;
 mod stream_batches;
 mod stream_consumers;
 mod stream_schedules;

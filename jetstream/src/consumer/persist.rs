@@ -82,3 +82,62 @@ impl Consumer {
         Ok(c)
     }
 }
+
+impl Consumer {
+    /// The delivery state a backup keeps (`o.dat`): floors, delivered,
+    /// the unacked messages with when they went out, and how often the
+    /// redelivered ones were redelivered.
+    pub(crate) fn backup_state(&self) -> crate::backup::filestore::ConsumerState {
+        crate::backup::filestore::ConsumerState {
+            ack_floor: self.ack_floor,
+            delivered: self.delivered,
+            pending: self
+                .pending
+                .iter()
+                .map(|(&s, p)| (s, p.cseq, p.delivered_at))
+                .collect(),
+            redelivered: self
+                .pending
+                .iter()
+                .filter(|(_, p)| p.deliveries > 1)
+                .map(|(&s, p)| (s, p.deliveries - 1))
+                .collect(),
+        }
+    }
+
+    /// Takes a restored delivery state: unacked messages wait a fresh
+    /// ack wait from `now`.
+    pub(crate) fn restore_state(
+        &mut self,
+        state: &crate::backup::filestore::ConsumerState,
+        now: i64,
+    ) {
+        self.delivered = state.delivered;
+        self.ack_floor = state.ack_floor;
+        if state.delivered.1 > 0 {
+            self.next_sseq = self.next_sseq.max(state.delivered.1 + 1);
+        }
+        self.pending = BTreeMap::new();
+        self.timers.clear();
+        for &(seq, cseq, _) in &state.pending {
+            let deliveries = 1 + state
+                .redelivered
+                .iter()
+                .find(|(s, _)| *s == seq)
+                .map_or(0, |(_, n)| *n);
+            let deadline = now.saturating_add(self.ack_wait_for(deliveries));
+            self.pending.insert(
+                seq,
+                Pending {
+                    cseq,
+                    deliveries,
+                    deadline,
+                    delivered_at: now,
+                },
+            );
+            self.timers.insert((deadline, seq));
+        }
+        self.num_pending = None;
+        self.dirty = true;
+    }
+}

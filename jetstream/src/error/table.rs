@@ -21,6 +21,8 @@ const fn row(code: u16, err_code: u16, description: &'static str) -> ErrorDef {
 pub(crate) const ACCOUNT_RESOURCES_EXCEEDED: ErrorDef =
     row(400, 10002, "resource limits exceeded for account");
 pub(crate) const BAD_REQUEST: ErrorDef = row(400, 10003, "bad request");
+pub(crate) const SNAPSHOT_DELIVER_SUBJECT_INVALID: ErrorDef =
+    row(400, 10015, "deliver subject not valid");
 pub(crate) const CONSUMER_CREATE: ErrorDef = row(500, 10012, "{err}");
 pub(crate) const CONSUMER_NAME_EXIST: ErrorDef = row(400, 10013, "consumer name already in use");
 pub(crate) const CONSUMER_NOT_FOUND: ErrorDef = row(404, 10014, "consumer not found");

@@ -35,6 +35,7 @@ use crate::stream::Policy;
 use crate::stream::Stream;
 use crate::writer::{Reopen, StreamInbox, WriterPool};
 
+mod backup;
 mod consumer_api;
 mod recovery;
 mod source_checks;
@@ -100,6 +101,8 @@ pub struct Registry {
     subjects: crate::subject_index::SubjectIndex,
     /// Start-up recovery is over.
     recovering_done: bool,
+    /// Snapshots being sent, restores being received.
+    backups: backup::Backups,
 }
 
 impl Registry {
@@ -121,6 +124,7 @@ impl Registry {
             pool,
             subjects: crate::subject_index::SubjectIndex::default(),
             recovering_done: false,
+            backups: backup::Backups::default(),
         })
     }
 
@@ -248,6 +252,9 @@ impl Registry {
     }
 
     fn handle_request(&mut self, req: &ApiRequest) {
+        if req.subject.starts_with("$JS.SNAPSHOT.") {
+            return self.snapshot_traffic(req);
+        }
         let Some(rest) = req.subject.strip_prefix(API_PREFIX) else {
             return;
         };
@@ -266,6 +273,8 @@ impl Registry {
             ["STREAM", "PURGE", name] => self.stream_purge(name, req),
             ["STREAM", "MSG", "GET", name] => self.msg_get(name, req),
             ["STREAM", "MSG", "DELETE", name] => self.msg_delete(name, req),
+            ["STREAM", "SNAPSHOT", name] => self.stream_snapshot(name, req),
+            ["STREAM", "RESTORE", name] => self.stream_restore(name, req),
             ["DIRECT", "GET", name] => self.direct_get(name, req, None),
             ["DIRECT", "GET", name, subject @ ..] if !subject.is_empty() => {
                 self.direct_get(name, req, Some(subject.join(".")));

@@ -125,11 +125,16 @@ impl Registry {
     }
 
     pub fn next_retry(&self) -> Option<Instant> {
-        self.broken.values().map(|b| b.retry_at).min()
+        self.broken
+            .values()
+            .map(|b| b.retry_at)
+            .chain(self.backup_deadline())
+            .min()
     }
 
     /// Tries again to open the broken streams that are due.
     pub fn retry_broken(&mut self) {
+        self.backup_timers();
         let now = Instant::now();
         let due: Vec<String> = self
             .broken

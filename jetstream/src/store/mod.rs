@@ -22,6 +22,8 @@ pub use error::StoreError;
 pub(crate) use mem::MemStore;
 pub(crate) use redb_store::RedbStore;
 pub(crate) use segments::SegmentFiles;
+/// CRC-32C (Castagnoli), as the log uses and Snappy framing does.
+pub(crate) use wal::crc32 as crc32c;
 
 use bytes::Bytes;
 

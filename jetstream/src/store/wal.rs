@@ -794,7 +794,7 @@ const TABLES: [[u32; 256]; 8] = {
 /// CRC-32C of a frame body: enough to tell a torn or damaged frame. The
 /// processor's CRC32 instruction when it has one (object chunks of
 /// 128 KiB go through this), else eight bytes a step from tables.
-fn crc32(bytes: &[u8]) -> u32 {
+pub(crate) fn crc32(bytes: &[u8]) -> u32 {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("sse4.2") {

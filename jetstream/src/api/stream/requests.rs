@@ -402,3 +402,70 @@ impl Request for MsgGetRequest {
 impl Request for MsgDeleteRequest {
     const GO_TYPE: &'static str = "server.JSApiMsgDeleteRequest";
 }
+
+/// `$JS.API.STREAM.SNAPSHOT.<stream>`: where the archive goes and how.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct SnapshotRequest {
+    /// The subject the chunks are sent to (required).
+    pub deliver_subject: String,
+    /// Leave the consumers out.
+    pub no_consumers: bool,
+    /// Bytes a chunk (default 128 KiB; 1 KiB to 1 MiB).
+    pub chunk_size: i64,
+    /// Bytes in flight unacknowledged (default 8 MiB; 1 KiB to 32 MiB).
+    pub window_size: i64,
+    /// Check every message first.
+    pub jsck: bool,
+}
+
+impl Request for SnapshotRequest {
+    const GO_TYPE: &'static str = "server.JSApiStreamSnapshotRequest";
+}
+
+/// `$JS.API.STREAM.RESTORE.<stream>`: the config to restore under (and
+/// the state it had, which a single server does not use).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct RestoreRequest {
+    pub config: StreamConfig,
+    pub state: serde_json::Value,
+}
+
+impl Request for RestoreRequest {
+    const GO_TYPE: &'static str = "server.JSApiStreamRestoreRequest";
+}
+
+pub(crate) const STREAM_SNAPSHOT_RESPONSE: &str =
+    "io.nats.jetstream.api.v1.stream_snapshot_response";
+pub(crate) const STREAM_RESTORE_RESPONSE: &str = "io.nats.jetstream.api.v1.stream_restore_response";
+
+/// stream_snapshot: the config and state the archive holds.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SnapshotBody {
+    /// Absent when the request failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<StreamConfig>,
+    /// Absent when the request failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<crate::api::stream::StreamState>,
+}
+
+impl ResponseBody for SnapshotBody {
+    const TYPE: &'static str = STREAM_SNAPSHOT_RESPONSE;
+}
+
+/// stream_restore: where to send the archive's chunks.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RestoreBody {
+    /// Absent when the request failed.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub deliver_subject: String,
+}
+
+impl ResponseBody for RestoreBody {
+    const TYPE: &'static str = STREAM_RESTORE_RESPONSE;
+}
+
+pub(crate) type StreamSnapshotResponse = Response<SnapshotBody>;
+pub(crate) type StreamRestoreResponse = Response<RestoreBody>;
