@@ -81,15 +81,15 @@ fn record_masked(c: &mut Conn, mut info: Value) {
         }
     }
     if let Some(Value::Array(sources)) = info.get_mut("sources") {
-        // The reference lists them in its map's order: compare by name.
-        sources.sort_by_key(|s| s.get("name").map(Value::to_string));
-        for s in sources {
+        for s in sources.iter_mut() {
             if let Some(v) = s.get_mut("active") {
                 if v.as_i64().is_some_and(|n| n >= 0) {
                     *v = json!("<active>");
                 }
             }
         }
+        // The reference lists them in its map's order: compare sorted.
+        sources.sort_by_key(Value::to_string);
     }
     let mut problems = Vec::new();
     mask(&mut info, &mut problems);
@@ -222,6 +222,6 @@ fn js_sources() {
             "name": "EXT",
             "sources": [{"name": "BIG", "external": {"api": "$JS.x.API", "deliver": "big"}}, {"name": "BIG"}],
         });
-        api(&mut c, "$JS.API.STREAM.CREATE.EXT", &config.to_string());
+        api_masked(&mut c, "$JS.API.STREAM.CREATE.EXT", &config.to_string());
     });
 }

@@ -20,6 +20,7 @@ mod counter;
 pub mod duration;
 pub mod engine;
 pub mod error;
+mod fast_batch;
 pub mod headers;
 pub mod metrics;
 pub(crate) mod msg_api;

@@ -48,6 +48,8 @@ pub(crate) struct Policy {
     pub allow_msg_counter: bool,
     /// `allow_atomic`: atomic batch publish.
     pub allow_atomic: bool,
+    /// `allow_batched`: fast batch publish.
+    pub allow_batched: bool,
     /// `allow_msg_schedules`: `Nats-Schedule` messages fire copies.
     pub allow_msg_schedules: bool,
     /// The stream's subjects (schedule targets must be among them).
@@ -90,6 +92,7 @@ impl Policy {
                 .and_then(|t| crate::transform::SubjectTransform::new(&t.src, &t.dest).ok()),
             allow_msg_counter: c.allow_msg_counter,
             allow_atomic: c.allow_atomic,
+            allow_batched: c.allow_batched,
             allow_msg_schedules: c.allow_msg_schedules,
             subjects: c.subjects.clone(),
             republish: c.republish.as_ref().and_then(|r| {
@@ -157,6 +160,9 @@ pub(crate) enum Batched {
     /// The batch is stored (the ack's `batch` and `count`); the
     /// consumers were told of each message.
     Committed { id: String, count: u64 },
+    /// A fast batch message: these answers go to its reply subject, in
+    /// order (the consumers were told of what it stored).
+    Replies(Vec<Vec<u8>>),
 }
 
 /// What a purge took, as the consumers hear of it (see
@@ -256,6 +262,8 @@ pub(crate) struct Stream {
     pub(crate) after_commit: Vec<crate::outbox::OutMsg>,
     /// Atomic batches being staged.
     pub(crate) batches: crate::atomic_batch::AtomicBatches,
+    /// Fast batches being stored.
+    pub(crate) fast: crate::fast_batch::FastBatches,
     /// The schedules of `Nats-Schedule` messages.
     pub(crate) schedules: crate::schedule::Schedules,
     /// The mirror or sources this stream copies from, if any.
@@ -335,6 +343,7 @@ impl Stream {
             limit_removals: Vec::new(),
             after_commit: Vec::new(),
             batches: crate::atomic_batch::AtomicBatches::default(),
+            fast: crate::fast_batch::FastBatches::default(),
             schedules: crate::schedule::Schedules::default(),
             policy,
             store,
@@ -425,6 +434,9 @@ impl Stream {
     /// Stores one published message, or says why not (a message of an
     /// atomic batch is staged until its commit).
     pub fn publish(&mut self, msg: &Inbound, now_ns: i64) -> Result<Stored, PublishError> {
+        if let Some(fast) = msg.reply.as_deref().and_then(crate::fast_batch::parse) {
+            return self.publish_fast(msg, fast, now_ns);
+        }
         if let Some(id) = crate::atomic_batch::batch_id(msg.headers.as_deref()) {
             let id = id.to_string();
             return self.publish_batched(msg, &id, now_ns);
@@ -1087,6 +1099,7 @@ mod tests {
             republish: None,
             allow_msg_counter: false,
             allow_atomic: false,
+            allow_batched: false,
             allow_msg_schedules: false,
             subjects: Vec::new(),
         }

@@ -10,6 +10,7 @@ use crate::error::{
     ATOMIC_PUBLISH_UNSUPPORTED_HEADER_BATCH, STREAM_EXPECTED_LAST_SEQ_PER_SUBJECT_INVALID,
     STREAM_ROLLUP_FAILED,
 };
+use crate::fast_batch::{self, Op, Spec};
 use crate::headers;
 use crate::stream::{Batched, Inbound, Provenance, PublishError, Rollup, Stored, Stream};
 
@@ -53,11 +54,15 @@ impl Stream {
     /// Drops idle batches (the shard's timer).
     pub(crate) fn expire_batches(&mut self, now: i64) {
         self.batches.expire(now);
+        self.fast.expire(now);
         self.note_abandoned();
     }
 
     pub(crate) fn next_batch_deadline(&self) -> Option<i64> {
-        self.batches.next_deadline()
+        [self.batches.next_deadline(), self.fast.next_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn note_abandoned(&mut self) {
@@ -211,6 +216,160 @@ impl Stream {
             written.insert(subject.to_string());
         }
         Ok(())
+    }
+}
+
+impl Stream {
+    /// A fast batch message (its reply subject ends in `.$FI`): stored as
+    /// it comes, answered with the batch's flow, gap and error messages,
+    /// and at the end its PubAck; a refusal of the batch itself is a
+    /// plain error PubAck.
+    pub(crate) fn publish_fast(
+        &mut self,
+        msg: &Inbound,
+        parsed: Result<Spec, ()>,
+        now: i64,
+    ) -> Result<Stored, PublishError> {
+        use crate::error::{
+            BATCH_PUBLISH_DISABLED, BATCH_PUBLISH_INVALID_BATCH_ID, BATCH_PUBLISH_INVALID_PATTERN,
+            BATCH_PUBLISH_UNKNOWN_BATCH_ID,
+        };
+        let p = self.policy();
+        if p.sealed {
+            return Err(ApiError::stream_sealed().into());
+        }
+        let body = msg.headers.as_ref().map_or(0, |h| h.len()) + msg.payload.len();
+        if p.max_msg_size > 0 && body as i64 > p.max_msg_size {
+            return Err(ApiError::message_too_large().into());
+        }
+        if !p.allow_batched {
+            return Err(ApiError::from(BATCH_PUBLISH_DISABLED).into());
+        }
+        let Ok(spec) = parsed else {
+            return Err(ApiError::from(BATCH_PUBLISH_INVALID_PATTERN).into());
+        };
+        if spec.id.len() > fast_batch::MAX_ID_LEN {
+            return Err(ApiError::from(BATCH_PUBLISH_INVALID_BATCH_ID).into());
+        }
+        let id = spec.id.as_str();
+        if !self.fast.open.contains_key(id) {
+            if spec.seq != 1 {
+                return Err(ApiError::from(BATCH_PUBLISH_UNKNOWN_BATCH_ID).into());
+            }
+            self.fast.open(&spec, now)?;
+        }
+        let mut replies = Vec::new();
+        let Some(b) = self.fast.open.get_mut(id) else {
+            return Err(ApiError::from(BATCH_PUBLISH_UNKNOWN_BATCH_ID).into());
+        };
+        b.deadline_ns = now + 10_000_000_000;
+        if spec.op == Op::Ping {
+            if spec.seq > b.lseq {
+                replies.push(fast_batch::gap(b.lseq + 1, spec.seq + 1));
+                if b.gap_ok {
+                    b.lseq = spec.seq;
+                    b.pseq = b.lseq;
+                    let (fseq, am) = (b.fseq, b.ack_messages);
+                    let flow = self.fast.flow_ack(id);
+                    replies.push(flow.unwrap_or_else(|| fast_batch::ack(fseq, am)));
+                } else {
+                    replies.push(self.fast_commit(id));
+                }
+            } else {
+                replies.push(fast_batch::ack(b.fseq, b.ack_messages));
+            }
+            return Ok(fast_replies(replies));
+        }
+        // Gaps: reported; the end of a `fail` batch, passed over in `ok`.
+        b.lseq += 1;
+        if b.lseq != spec.seq {
+            if spec.seq > b.lseq {
+                replies.push(fast_batch::gap(b.lseq, spec.seq));
+            }
+            if b.gap_ok && spec.seq > b.lseq {
+                b.lseq = spec.seq;
+            } else {
+                b.lseq -= 1;
+                replies.push(self.fast_commit(id));
+                return Ok(fast_replies(replies));
+            }
+        }
+        let commit = matches!(spec.op, Op::Commit | Op::CommitEob);
+        if spec.op == Op::CommitEob {
+            // The end-of-batch message is not stored.
+            b.lseq -= 1;
+            b.pseq = b.lseq;
+            replies.push(self.fast_commit(id));
+            return Ok(fast_replies(replies));
+        }
+        if spec.seq == 1 && !commit {
+            replies.push(fast_batch::ack(0, b.ack_messages));
+        }
+        let before = self.store.state().msgs;
+        match self.publish_as(msg, now, Provenance::Client) {
+            Ok(stored) => {
+                if !stored.duplicate {
+                    self.after_publish(stored.seq, &msg.subject, before, stored.rolled_up.as_ref());
+                }
+                if let Some(b) = self.fast.open.get_mut(id) {
+                    if !stored.duplicate {
+                        b.sseq = stored.seq;
+                    }
+                    b.pseq = b.lseq;
+                }
+                if commit {
+                    replies.push(self.fast_commit(id));
+                } else if let Some(flow) = self.fast.flow_ack(id) {
+                    replies.push(flow);
+                }
+                Ok(fast_replies(replies))
+            }
+            Err(PublishError::Api(e)) => {
+                let Some(b) = self.fast.open.get_mut(id) else {
+                    return Err(e.into());
+                };
+                if !b.gap_ok && b.lseq == 1 {
+                    // A batch failing at once: a publish's error.
+                    self.fast.close(id);
+                    return Err(e.into());
+                }
+                replies.push(fast_batch::err(spec.seq, &e));
+                if !b.gap_ok {
+                    b.lseq -= 1;
+                    replies.push(self.fast_commit(id));
+                }
+                Ok(fast_replies(replies))
+            }
+            Err(e) => {
+                self.fast.close(id);
+                Err(e)
+            }
+        }
+    }
+
+    /// Ends fast batch `id`: the PubAck for what it stored.
+    fn fast_commit(&mut self, id: &str) -> Vec<u8> {
+        let (sseq, count) = self.fast.open.get(id).map_or((0, 0), |b| (b.sseq, b.lseq));
+        self.fast.close(id);
+        crate::api::PubAck {
+            stream: self.policy().name.clone(),
+            seq: sseq,
+            batch: Some((id.to_string(), count)),
+            ..crate::api::PubAck::default()
+        }
+        .to_json()
+    }
+}
+
+/// A fast batch message's answers, sent in order once the batch is
+/// durable.
+fn fast_replies(replies: Vec<Vec<u8>>) -> Stored {
+    Stored {
+        seq: 0,
+        duplicate: false,
+        rolled_up: None,
+        val: None,
+        batch: Some(Batched::Replies(replies)),
     }
 }
 

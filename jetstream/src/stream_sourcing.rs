@@ -10,7 +10,7 @@ use bytes::Bytes;
 use crate::error::ApiError;
 use crate::headers;
 use crate::outbox::OutMsg;
-use crate::sourcing::{wire, Sourcing, CREATE_WAIT_NS, NANOS, STALLED_NS};
+use crate::sourcing::{wire, EarlyMsg, Sourcing, CREATE_WAIT_NS, EARLY_KEPT, NANOS, STALLED_NS};
 use crate::stream::{Inbound, Provenance, PublishError, Stream};
 
 impl Stream {
@@ -232,6 +232,21 @@ impl Stream {
                 s.origins[i].sseq = delivered.max(last);
             }
         }
+        // What came before this reply, in order.
+        let early = self
+            .sourcing
+            .as_mut()
+            .map(|s| std::mem::take(&mut s.origins[i].early))
+            .unwrap_or_default();
+        for m in early {
+            let msg = Inbound {
+                subject: m.subject,
+                reply: m.reply,
+                headers: m.headers,
+                payload: m.payload,
+            };
+            self.on_delivery(i, &msg, now, out);
+        }
     }
 
     fn on_delivery(&mut self, i: usize, msg: &Inbound, now: i64, out: &mut Vec<OutMsg>) {
@@ -239,6 +254,19 @@ impl Stream {
             return;
         };
         s.origins[i].heard_ns = now;
+        let o = &mut s.origins[i];
+        if o.asked_ns.is_some() && o.cname.is_empty() {
+            // Its consumer's create reply is still on its way.
+            if o.early.len() < EARLY_KEPT {
+                o.early.push(EarlyMsg {
+                    subject: msg.subject.clone(),
+                    reply: msg.reply.clone(),
+                    headers: msg.headers.clone(),
+                    payload: msg.payload.clone(),
+                });
+            }
+            return;
+        }
         if wire::is_control(msg.headers.as_deref(), &msg.payload) {
             if let Some(reply) = &msg.reply {
                 // Flow control: say we keep up.

@@ -16,8 +16,8 @@ use crate::api::stream::{
     StreamRestoreResponse, StreamSnapshotResponse,
 };
 use crate::backup::archive::{self, Archive};
-use crate::config::{open_store, streams_dir};
 use crate::config::ApiRequest;
+use crate::config::{open_store, streams_dir};
 use crate::error::{
     ApiError, STREAM_NAME_CONTAINS_PATH_SEPARATORS, STREAM_NAME_EXIST_RESTORE_FAILED,
     STREAM_RESTORE, STREAM_SNAPSHOT,

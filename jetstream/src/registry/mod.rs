@@ -149,10 +149,12 @@ impl Registry {
         let mut stream = stream;
         if let Body::Open(stream) = &mut stream {
             self.readers.set(&config.name, stream.store().reader());
+            let holds_msgs = stream.store().state().msgs > 0;
             stream.set_sourcing(crate::sourcing::Sourcing::new(
                 &config,
                 &self.config.account,
                 now_ns(),
+                holds_msgs,
             ));
         }
         self.readers.set_direct(&config.name, config.allow_direct);
@@ -612,11 +614,18 @@ impl Registry {
                 s.set_policy(policy);
                 // Sources added or removed (a mirror cannot change).
                 let mut out = Vec::new();
+                let holds_msgs = s.store().state().msgs > 0;
                 match s.sourcing.as_mut() {
-                    Some(sourcing) => sourcing.update(&new_config, now_ns(), &mut out),
+                    Some(sourcing) => {
+                        sourcing.update(&new_config, now_ns(), holds_msgs, &mut out);
+                    }
                     None => {
-                        let sourcing =
-                            crate::sourcing::Sourcing::new(&new_config, &account, now_ns());
+                        let sourcing = crate::sourcing::Sourcing::new(
+                            &new_config,
+                            &account,
+                            now_ns(),
+                            holds_msgs,
+                        );
                         s.set_sourcing(sourcing);
                     }
                 }

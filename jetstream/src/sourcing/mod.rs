@@ -112,7 +112,26 @@ pub(crate) struct Origin {
     pub(crate) retry_at_ns: Option<i64>,
     pub(crate) fails: u32,
     pub(crate) err: Option<ApiError>,
+    /// Deliveries that came before the create reply naming their
+    /// consumer (both travel separately): handled once it comes.
+    pub(crate) early: Vec<EarlyMsg>,
+    /// The stream already held messages when this source was added
+    /// (recovered, or added by an update): with no copy of it found, it
+    /// starts after the stream's last message time, as the reference's.
+    pub(crate) joined_late: bool,
 }
+
+/// A delivery kept until its consumer's create reply comes.
+pub(crate) struct EarlyMsg {
+    pub(crate) subject: String,
+    pub(crate) reply: Option<String>,
+    pub(crate) headers: Option<Bytes>,
+    pub(crate) payload: Bytes,
+}
+
+/// Early deliveries kept at most (flow control keeps far fewer in
+/// flight); past this they are dropped, and the gap is asked for again.
+pub(crate) const EARLY_KEPT: usize = 10_000;
 
 impl Origin {
     fn new(src: &StreamSource) -> Origin {
@@ -141,6 +160,8 @@ impl Origin {
             retry_at_ns: None,
             fails: 0,
             err: None,
+            early: Vec::new(),
+            joined_late: false,
         }
     }
 
@@ -190,13 +211,22 @@ pub(crate) struct Sourcing {
 impl Sourcing {
     /// The mirror or sources of `config`; `None` for a stream with
     /// neither.
-    pub(crate) fn new(config: &StreamConfig, account: &str, now: i64) -> Option<Sourcing> {
+    /// `holds_msgs`: the stream has messages already (recovered).
+    pub(crate) fn new(
+        config: &StreamConfig,
+        account: &str,
+        now: i64,
+        holds_msgs: bool,
+    ) -> Option<Sourcing> {
         let mirror = config.mirror.is_some();
         let origins: Vec<Origin> = config
             .mirror
             .iter()
             .chain(config.sources.iter())
-            .map(Origin::new)
+            .map(|src| Origin {
+                joined_late: holds_msgs,
+                ..Origin::new(src)
+            })
             .collect();
         if origins.is_empty() {
             return None;
@@ -218,7 +248,13 @@ impl Sourcing {
 
     /// Takes a new config's sources: those kept keep their progress, new
     /// ones start, removed ones' consumers are asked to go.
-    pub(crate) fn update(&mut self, config: &StreamConfig, now: i64, out: &mut Vec<OutMsg>) {
+    pub(crate) fn update(
+        &mut self,
+        config: &StreamConfig,
+        now: i64,
+        holds_msgs: bool,
+        out: &mut Vec<OutMsg>,
+    ) {
         let wanted: Vec<&StreamSource> =
             config.mirror.iter().chain(config.sources.iter()).collect();
         let mut kept = Vec::new();
@@ -231,6 +267,7 @@ impl Sourcing {
                 Some(o) => kept.push(o),
                 None => {
                     let mut o = Origin::new(src);
+                    o.joined_late = holds_msgs;
                     // A new source starts from its own configuration, or
                     // from where copies of it were left (a source
                     // removed and added back).
@@ -328,6 +365,7 @@ impl Sourcing {
         o.engaged = false;
         o.asked_ns = None;
         o.dseq = 0;
+        o.early.clear();
     }
 
     /// Asks a consumer given up that still delivers to go.
@@ -390,6 +428,7 @@ impl Sourcing {
         let o = &mut self.origins[i];
         o.engaged = true;
         o.asked_ns = Some(now);
+        o.early.clear();
         o.last_request_ns = now;
         o.retry_at_ns = None;
         o.cname.clear();
@@ -493,7 +532,7 @@ fn start_point(
         };
         return ("by_start_time", None, Some(t));
     }
-    if !mirror && state.first_seq > 1 && state.last_ts != 0 {
+    if !mirror && o.joined_late && state.first_seq > 1 && state.last_ts != 0 {
         return ("by_start_time", None, Some(state.last_ts));
     }
     ("all", None, None)

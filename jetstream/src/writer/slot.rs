@@ -272,6 +272,16 @@ impl Slot {
                 self.out.push(OutMsg::to_inbox(reply, None));
                 return;
             }
+            Ok(Stored {
+                batch: Some(Batched::Replies(replies)),
+                ..
+            }) => {
+                // A fast batch's answers, once what it stored is durable.
+                for r in replies {
+                    self.acks.push((reply.clone(), r));
+                }
+                return;
+            }
             Ok(stored) => PubAck {
                 stream: name.to_string(),
                 seq: stored.seq,
