@@ -203,3 +203,71 @@ fn js_atomic_batch() {
         info(&mut c, "D");
     });
 }
+
+/// A fast batch message: published with its batch in the reply subject;
+/// reads the `expect` answers it gets (flow, gap, error, PubAck).
+fn fast(c: &mut Conn, subject: &str, reply: &str, body: &[u8], expect: usize) {
+    let mut frame = format!("PUB {subject} {reply} {}\r\n", body.len()).into_bytes();
+    frame.extend_from_slice(body);
+    frame.extend_from_slice(b"\r\n");
+    c.send(&frame);
+    let got = c.read_msgs_unrecorded(expect);
+    for f in crate::transcript::split_frames(&got) {
+        c.record(crate::transcript::render_frame(f));
+    }
+}
+
+/// Fast batch publish (`allow_batched`), compared with the reference:
+/// the first ack with the pace, acks as messages are stored, the commit's
+/// PubAck with `batch` and `count`, gaps in `fail` and `ok` modes, a
+/// ping, an end-of-batch commit, an error inside a batch, and the
+/// refusals of the batch itself.
+#[test]
+fn js_fast_batch() {
+    run_js("js_fast_batch", |s| {
+        let mut c = js_client(s, "c");
+        c.exchange(b"SUB fb.> 2\r\n").expect(b"PONG\r\n");
+        create(
+            &mut c,
+            "F",
+            r#"{"name":"F","subjects":["f.>"],"allow_batched":true}"#,
+        );
+        create(&mut c, "N", r#"{"name":"N","subjects":["n.>"]}"#);
+        // Flow 2: an ack every two stored messages.
+        fast(&mut c, "f.a", "fb.b1.2.fail.1.0.$FI", b"1", 1);
+        fast(&mut c, "f.a", "fb.b1.2.fail.2.1.$FI", b"2", 1);
+        fast(&mut c, "f.a", "fb.b1.2.fail.3.1.$FI", b"3", 0);
+        fast(&mut c, "f.a", "fb.b1.2.fail.4.2.$FI", b"4", 1);
+        // A gap ends a `fail` batch with what it stored.
+        fast(&mut c, "f.b", "fb.b2.10.fail.1.0.$FI", b"1", 1);
+        fast(&mut c, "f.b", "fb.b2.10.fail.3.1.$FI", b"3", 2);
+        // ... and is passed over in `ok` mode.
+        fast(&mut c, "f.c", "fb.b3.10.ok.1.0.$FI", b"1", 1);
+        fast(&mut c, "f.c", "fb.b3.10.ok.3.1.$FI", b"3", 1);
+        fast(&mut c, "f.c", "fb.b3.10.ok.4.2.$FI", b"4", 1);
+        // A ping, and an end-of-batch commit (not stored).
+        fast(&mut c, "f.d", "fb.b4.10.fail.1.0.$FI", b"1", 1);
+        fast(&mut c, "f.d", "fb.b4.10.fail.1.4.$FI", b"", 1);
+        fast(&mut c, "f.d", "fb.b4.10.fail.2.1.$FI", b"2", 0);
+        fast(&mut c, "f.d", "fb.b4.10.fail.3.3.$FI", b"", 1);
+        // A one-message batch committing at once.
+        fast(&mut c, "f.e", "fb.b5.10.fail.1.2.$FI", b"only", 1);
+        // Refusals of the batch itself.
+        fast(&mut c, "n.a", "fb.x.10.fail.1.0.$FI", b"", 1);
+        fast(&mut c, "f.a", "fb.x.10.maybe.1.0.$FI", b"", 1);
+        fast(&mut c, "f.a", "fb.unknown.10.fail.2.1.$FI", b"", 1);
+        let long = format!("fb.{}.10.fail.1.0.$FI", "i".repeat(65));
+        fast(&mut c, "f.a", &long, b"", 1);
+        api(&mut c, "$JS.API.STREAM.INFO.F", "");
+        // A message refused inside a batch: its error, then the commit
+        // in `fail` mode.
+        create(
+            &mut c,
+            "L",
+            r#"{"name":"L","subjects":["l.>"],"allow_batched":true,"max_msg_size":4}"#,
+        );
+        fast(&mut c, "l.a", "fb.b6.10.fail.1.0.$FI", b"ok", 1);
+        fast(&mut c, "l.a", "fb.b6.10.fail.2.1.$FI", b"too large", 1);
+        fast(&mut c, "l.a", "fb.b7.10.fail.1.0.$FI", b"too large", 1);
+    });
+}
