@@ -35,4 +35,4 @@ cd "$work/async-nats"
 tests=(--test jetstream_tests --test kv_tests --test object_store --test pinned_client_test)
 CARGO_TARGET_DIR="$work/target" cargo test "${tests[@]}" --no-run
 PATH="$work/bin:$PATH" CARGO_TARGET_DIR="$work/target" \
-  cargo test "${tests[@]}" -- --test-threads=2 "$@"
+  cargo test "${tests[@]}" --no-fail-fast -- --test-threads=2 "$@"

@@ -389,3 +389,100 @@ async fn a_mirror_with_mirror_direct_answers_for_an_origin_not_here() {
     );
     stop(server).await;
 }
+
+#[tokio::test]
+async fn a_mirror_reads_through_a_durable_consumer_acked_by_flow_control() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, js) = start(&dir).await;
+    js.create_stream(Config {
+        name: "O".into(),
+        subjects: vec!["o.>".into()],
+        ..Config::default()
+    })
+    .await
+    .expect("origin");
+    for i in 1..=3 {
+        publish(&js, &format!("o.{i}"), "m").await;
+    }
+    // The user's durable consumer, acking by flow control (2.14).
+    let created: serde_json::Value = js
+        .request(
+            "CONSUMER.CREATE.O.MC".to_string(),
+            &serde_json::json!({"stream_name": "O", "config": {
+                "durable_name": "MC",
+                "deliver_subject": "deliver.m",
+                "ack_policy": "flow_control",
+                "flow_control": true,
+                "idle_heartbeat": 1_000_000_000u64,
+                "max_ack_pending": 100,
+            }}),
+        )
+        .await
+        .expect("consumer");
+    assert!(created.get("error").is_none(), "{created}");
+    js.create_stream(Config {
+        name: "M".into(),
+        mirror: Some(Source {
+            name: "O".into(),
+            consumer: Some(async_nats::jetstream::stream::StreamConsumerSource {
+                name: "MC".into(),
+                deliver_subject: "deliver.m".into(),
+            }),
+            ..Source::default()
+        }),
+        ..Config::default()
+    })
+    .await
+    .expect("mirror");
+    wait_for_messages(&js, "M", 3).await;
+    publish(&js, "o.4", "m").await;
+    wait_for_messages(&js, "M", 4).await;
+    // The mirror's flow-control answers ack the durable consumer.
+    wait_until_async("the durable consumer is acked", || async {
+        let info: serde_json::Value = js
+            .request("CONSUMER.INFO.O.MC".to_string(), &serde_json::json!({}))
+            .await
+            .expect("info");
+        info.pointer("/ack_floor/stream_seq")
+            .and_then(serde_json::Value::as_u64)
+            == Some(4)
+    })
+    .await;
+    // A durable consumer acking otherwise is refused, as the reference
+    // says in the source's info.
+    let created: serde_json::Value = js
+        .request(
+            "CONSUMER.CREATE.O.EX".to_string(),
+            &serde_json::json!({"stream_name": "O", "config": {
+                "durable_name": "EX", "deliver_subject": "deliver.x", "ack_policy": "explicit",
+            }}),
+        )
+        .await
+        .expect("consumer");
+    assert!(created.get("error").is_none(), "{created}");
+    js.create_stream(Config {
+        name: "S".into(),
+        sources: Some(vec![Source {
+            name: "O".into(),
+            consumer: Some(async_nats::jetstream::stream::StreamConsumerSource {
+                name: "EX".into(),
+                deliver_subject: "deliver.x".into(),
+            }),
+            ..Source::default()
+        }]),
+        ..Config::default()
+    })
+    .await
+    .expect("sourcing stream");
+    wait_until_async("the source reports the ack policy", || async {
+        let info: serde_json::Value = js
+            .request("STREAM.INFO.S".to_string(), &serde_json::json!({}))
+            .await
+            .expect("info");
+        info.pointer("/sources/0/error/err_code")
+            .and_then(serde_json::Value::as_u64)
+            == Some(10217)
+    })
+    .await;
+    stop(server).await;
+}

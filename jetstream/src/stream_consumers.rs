@@ -80,7 +80,8 @@ impl Stream {
             let mut parts = rest.splitn(3, '.');
             let (_stream, consumer) = (parts.next(), parts.next());
             if let Some(c) = consumer.and_then(|n| self.consumers.get_mut(n)) {
-                c.on_flow_control_reply(subject);
+                let released = c.on_flow_control_reply(subject, msg.headers.as_deref(), now);
+                self.release(&released);
             }
         } else if let Some(rest) = subject.strip_prefix(NEXT_PREFIX) {
             let Some(reply) = &msg.reply else {

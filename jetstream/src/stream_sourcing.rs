@@ -210,8 +210,27 @@ impl Stream {
             .and_then(serde_json::Value::as_u64)
             .unwrap_or(0);
         let mirror = s.mirror;
+        let acks_by_fc = reply
+            .pointer("/config/ack_policy")
+            .and_then(serde_json::Value::as_str)
+            == Some("flow_control");
+        if s.origins[i].is_durable() && !acks_by_fc {
+            let o = &mut s.origins[i];
+            o.err = Some(if mirror {
+                crate::error::MIRROR_CONSUMER_REQUIRES_ACK_FC.into()
+            } else {
+                crate::error::SOURCE_CONSUMER_REQUIRES_ACK_FC.into()
+            });
+            o.fails += 1;
+            o.engaged = false;
+            s.schedule(i, now);
+            return;
+        }
         {
             let o = &mut s.origins[i];
+            if !mirror && o.sseq < delivered {
+                o.sseq = delivered;
+            }
             o.cname = name;
             o.err = None;
             o.fails = 0;
@@ -269,8 +288,13 @@ impl Stream {
         }
         if wire::is_control(msg.headers.as_deref(), &msg.payload) {
             if let Some(reply) = &msg.reply {
-                // Flow control: say we keep up.
-                out.push(OutMsg::to_inbox(reply, None));
+                // Flow control: say we keep up, and how far we are (a
+                // consumer acking by flow control acks up to there).
+                let o = &s.origins[i];
+                let mut h = headers::HeaderBlock::new();
+                h.add("Nats-Last-Consumer", o.dseq);
+                h.add("Nats-Last-Stream", o.sseq);
+                out.push(OutMsg::to_inbox(reply, Some(h.finish())));
                 return;
             }
             let h = msg.headers.as_deref().unwrap_or_default();

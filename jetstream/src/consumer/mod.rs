@@ -762,6 +762,14 @@ impl Consumer {
             && self.next_heartbeat <= now
         {
             self.next_heartbeat = now + self.config.idle_heartbeat;
+            // Acking by flow control: a quiet consumer with messages
+            // pending asks for the acks.
+            if self.config.ack_policy == AckPolicy::FlowControl
+                && !self.pending.is_empty()
+                && self.fc_outstanding.is_none()
+            {
+                self.request_flow_control(now, self.delivered.0, out);
+            }
             let hb = heartbeat(
                 self.delivered.0,
                 self.delivered.1,
@@ -940,13 +948,54 @@ impl Consumer {
         }
     }
 
-    /// Flow control answered: pushing resumes.
-    pub fn on_flow_control_reply(&mut self, subject: &str) {
-        if self.fc_outstanding.as_deref() == Some(subject) {
-            self.fc_outstanding = None;
-            self.stalled = false;
-            self.fc_bytes = 0;
+    /// Sends a flow-control request on the deliver subject.
+    fn request_flow_control(&mut self, now: i64, salt: u64, out: &mut Vec<OutMsg>) {
+        let fc = format!(
+            "$JS.FC.{}.{}.{}",
+            self.stream,
+            self.name,
+            random_suffix(now, salt)
+        );
+        out.push(OutMsg {
+            to: self.config.deliver_subject.clone(),
+            subject: self.config.deliver_subject.clone(),
+            reply: Some(fc.clone()),
+            headers: Some(Bytes::from(status(100, "FlowControl Request"))),
+            payload: Bytes::new(),
+        });
+        self.fc_outstanding = Some(fc);
+    }
+
+    /// Flow control answered: pushing resumes. A consumer acking by flow
+    /// control (a durable one a mirror or source reads through) takes the
+    /// answer's last sequences as an ack of everything up to them;
+    /// returns the stream sequences that releases.
+    pub fn on_flow_control_reply(
+        &mut self,
+        subject: &str,
+        headers: Option<&[u8]>,
+        now: i64,
+    ) -> Vec<u64> {
+        if self.fc_outstanding.as_deref() != Some(subject) {
+            return Vec::new();
         }
+        self.fc_outstanding = None;
+        self.stalled = false;
+        self.fc_bytes = 0;
+        if self.config.ack_policy != AckPolicy::FlowControl {
+            return Vec::new();
+        }
+        let h = headers.unwrap_or_default();
+        let num = |key| {
+            crate::headers::get(h, key)
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0)
+        };
+        let (dseq, sseq) = (num("Nats-Last-Consumer").max(0), num("Nats-Last-Stream"));
+        if sseq <= 0 {
+            return Vec::new();
+        }
+        self.acknowledge(sseq as u64, Some(dseq as u64), now)
     }
 
     fn ack_wait_for(&self, deliveries: u64) -> i64 {
@@ -1149,21 +1198,15 @@ impl Consumer {
                 }
                 if self.config.flow_control {
                     self.fc_bytes += size as u64;
-                    if self.fc_outstanding.is_none() && self.fc_bytes >= FC_REQUEST_BYTES {
-                        let fc = format!(
-                            "$JS.FC.{}.{}.{}",
-                            self.stream,
-                            self.name,
-                            random_suffix(now, cseq)
-                        );
-                        out.push(OutMsg {
-                            to: self.config.deliver_subject.clone(),
-                            subject: self.config.deliver_subject.clone(),
-                            reply: Some(fc.clone()),
-                            headers: Some(Bytes::from(status(100, "FlowControl Request"))),
-                            payload: Bytes::new(),
-                        });
-                        self.fc_outstanding = Some(fc);
+                    // Acking by flow control, a full window of pending
+                    // messages asks for it too.
+                    let acks_due = self.config.ack_policy == AckPolicy::FlowControl
+                        && self.config.max_ack_pending > 0
+                        && self.pending.len() as i64 >= self.config.max_ack_pending;
+                    if self.fc_outstanding.is_none()
+                        && (self.fc_bytes >= FC_REQUEST_BYTES || acks_due)
+                    {
+                        self.request_flow_control(now, cseq, out);
                     } else if self.fc_outstanding.is_some() && self.fc_bytes >= FC_WINDOW_BYTES {
                         self.stalled = true;
                     }
@@ -1454,7 +1497,7 @@ impl Consumer {
         let mut released = Vec::new();
         match self.config.ack_policy {
             AckPolicy::None => return released,
-            AckPolicy::All => {
+            AckPolicy::All | AckPolicy::FlowControl => {
                 let acked = self.pending.get(&seq).map(|p| ack_dseq.unwrap_or(p.cseq));
                 // At or below the floor (a purge can move the floor's
                 // consumer sequence past messages still pending) the

@@ -70,12 +70,23 @@ pub(crate) fn capture_subjects(config: &StreamConfig, token: &str) -> Vec<String
         .chain(config.sources.iter())
         .flat_map(|src| {
             let key = wire::hash(&wire::index_name(src));
-            [
-                format!("{}.{token}.{key}", deliver_prefix(src, mirror)),
-                format!("$JSC.R.{token}.{key}"),
-            ]
+            // A durable consumer delivers where it was made to.
+            let deliver = match durable(src) {
+                Some((_, subject)) => subject.to_string(),
+                None => format!("{}.{token}.{key}", deliver_prefix(src, mirror)),
+            };
+            [deliver, format!("$JSC.R.{token}.{key}")]
         })
         .collect()
+}
+
+/// A durable consumer on the origin to read through (2.14): its name
+/// and deliver subject.
+fn durable(src: &StreamSource) -> Option<(&str, &str)> {
+    src.consumer
+        .as_ref()
+        .filter(|c| !c.name.is_empty() && !c.deliver_subject.is_empty())
+        .map(|c| (c.name.as_str(), c.deliver_subject.as_str()))
 }
 
 /// `$JS.M`/`$JS.S`, or the external deliver prefix's `.M`/`.S`.
@@ -134,6 +145,11 @@ pub(crate) struct EarlyMsg {
 pub(crate) const EARLY_KEPT: usize = 10_000;
 
 impl Origin {
+    /// Whether it reads through a durable consumer of the user's.
+    pub(crate) fn is_durable(&self) -> bool {
+        durable(&self.src).is_some()
+    }
+
     fn new(src: &StreamSource) -> Origin {
         let transforms = src
             .subject_transforms
@@ -370,7 +386,7 @@ impl Sourcing {
 
     /// Asks a consumer given up that still delivers to go.
     pub(crate) fn tell_stale_to_go(&mut self, i: usize, consumer: &str, out: &mut Vec<OutMsg>) {
-        if self.told_to_go.contains(consumer) {
+        if self.told_to_go.contains(consumer) || durable(&self.origins[i].src).is_some() {
             return;
         }
         delete_consumer(&self.origins[i], consumer, out);
@@ -405,6 +421,13 @@ impl Sourcing {
     /// Which origin a captured subject is for, and whether it is where
     /// create replies come.
     pub(crate) fn classify(&self, via: &str) -> Option<(bool, usize)> {
+        if let Some(i) = self
+            .origins
+            .iter()
+            .position(|o| durable(&o.src).is_some_and(|(_, d)| d == via))
+        {
+            return Some((false, i));
+        }
         let mut parts = via.rsplitn(3, '.');
         let key = parts.next()?;
         if parts.next()? != self.token {
@@ -433,6 +456,18 @@ impl Sourcing {
         o.retry_at_ns = None;
         o.cname.clear();
         o.dseq = 0;
+        if let Some((cname, _)) = durable(&o.src) {
+            // A durable consumer is the user's: it is reset to its ack
+            // floor, not created.
+            let subject = o.api_subject(&format!("CONSUMER.RESET.{}.{cname}", o.src.name));
+            return OutMsg {
+                to: subject.clone(),
+                subject,
+                reply: Some(format!("$JSC.R.{}.{}", self.token, o.key)),
+                headers: None,
+                payload: Bytes::new(),
+            };
+        }
         let deliver = format!(
             "{}.{}.{}",
             deliver_prefix(&o.src, mirror),
@@ -538,9 +573,10 @@ fn start_point(
     ("all", None, None)
 }
 
-/// Asks origin `o`'s current consumer to go.
+/// Asks origin `o`'s current consumer to go (not a durable one: that is
+/// the user's).
 pub(crate) fn give_up(o: &Origin, out: &mut Vec<OutMsg>) {
-    if !o.cname.is_empty() {
+    if !o.cname.is_empty() && durable(&o.src).is_none() {
         delete_consumer(o, &o.cname, out);
     }
 }
