@@ -12,7 +12,7 @@ use crate::error::{
 use crate::headers;
 use crate::schedule::{
     format_seconds, pattern_of, schedule_ttl_ok, Entry, NEXT, RETRY_NS, SCHEDULER, SCHEDULE_ROLLUP,
-    SCHEDULE_TTL, SOURCE, TARGET,
+    SCHEDULE_TTL, SOURCE, TARGET, TIME_ZONE,
 };
 use crate::stream::{Inbound, Provenance, Stream};
 use crate::subject::{is_valid_literal_subject, subjects_overlap};
@@ -168,7 +168,7 @@ impl Stream {
         };
         match next {
             None => out.add(NEXT, "purge"),
-            Some(t) => out.add(NEXT, format_seconds(t)),
+            Some(t) => out.add(NEXT, format_seconds(t, headers::get(h, TIME_ZONE))),
         };
         if let Some(ttl) = &ttl {
             out.add("Nats-TTL", ttl);

@@ -100,7 +100,42 @@ impl Schedules {
     }
 }
 
-/// RFC 3339 in whole seconds, UTC.
-pub(crate) fn format_seconds(ns: i64) -> String {
-    crate::api::time::format_time(ns.div_euclid(1_000_000_000) * 1_000_000_000)
+/// RFC 3339 in whole seconds, in the schedule's zone (`zone`, from its
+/// `Nats-Schedule-Time-Zone`) as Go formats it: `Z` for a zero offset,
+/// else `+hh:mm`.
+pub(crate) fn format_seconds(ns: i64, zone: Option<&str>) -> String {
+    format_at_offset(ns, zone.and_then(zone::offset).unwrap_or(0))
+}
+
+fn format_at_offset(ns: i64, offset: i32) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    if offset == 0 {
+        return crate::api::time::format_time(secs * 1_000_000_000);
+    }
+    let local = crate::api::time::format_time((secs + i64::from(offset)) * 1_000_000_000);
+    let sign = if offset < 0 { '-' } else { '+' };
+    let abs = offset.unsigned_abs();
+    format!(
+        "{}{sign}{:02}:{:02}",
+        local.trim_end_matches('Z'),
+        abs / 3600,
+        abs / 60 % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn next_run_times_carry_the_zone_offset() {
+        let t = 1_700_000_000_500_000_000;
+        assert_eq!(super::format_at_offset(t, 0), "2023-11-14T22:13:20Z");
+        assert_eq!(
+            super::format_at_offset(t, 9 * 3600),
+            "2023-11-15T07:13:20+09:00"
+        );
+        assert_eq!(
+            super::format_at_offset(t, -(5 * 3600 + 1800)),
+            "2023-11-14T16:43:20-05:30"
+        );
+    }
 }
