@@ -65,6 +65,7 @@ pub mod server;
 pub mod stats;
 pub(crate) mod syslog;
 pub mod tls;
+pub mod websocket;
 
 pub use config::options::Options;
 pub use lifecycle::{start, Running};

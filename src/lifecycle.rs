@@ -25,6 +25,8 @@ pub struct Running {
     server: Arc<Server>,
     /// The accept loop; none for a server started without a client port.
     accept_task: Option<JoinHandle<()>>,
+    /// The WebSocket port's address and accept loop, when configured.
+    websocket: Option<(SocketAddr, JoinHandle<()>)>,
     jetstream: Vec<crate::jetstream::Attached>,
 }
 
@@ -43,6 +45,11 @@ impl Running {
             .expect("a server started with its client port has its address")
     }
 
+    /// The WebSocket port's address, when `websocket { }` is configured.
+    pub fn websocket_addr(&self) -> Option<SocketAddr> {
+        self.websocket.as_ref().map(|(a, _)| *a)
+    }
+
     /// The client address, if the server listens for clients.
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.server.addr()
@@ -55,6 +62,9 @@ impl Running {
         self.server.mark_stopped();
         crate::monitor::events::server_going(&self.server, "SHUTDOWN");
         self.server.stop_accepting.notify_one();
+        if let Some((_, ws)) = &self.websocket {
+            ws.abort();
+        }
         if let Some(accept) = self.accept_task {
             let _ = accept.await;
         }
@@ -90,6 +100,9 @@ impl Running {
         crate::monitor::events::server_going(&server, "LAMEDUCK");
         server.enter_lame_duck();
         server.stop_accepting.notify_one();
+        if let Some((_, ws)) = &self.websocket {
+            ws.abort();
+        }
         let clients = server.all_clients();
         for handle in clients
             .iter()
@@ -235,9 +248,18 @@ pub async fn start_listening(
         info!("Not listening for client connections (in-process only)");
         None
     };
+    let websocket = match (&opts.websocket, listen_for_clients) {
+        (Some(ws), true) => Some(
+            crate::websocket::start(&server, ws)
+                .await
+                .map_err(StartError::Listen)?,
+        ),
+        _ => None,
+    };
     Ok(Running {
         server,
         accept_task,
+        websocket,
         jetstream,
     })
 }

@@ -11,6 +11,7 @@ mod mappings;
 pub mod operator;
 pub mod options;
 mod tls;
+mod websocket;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -70,7 +71,6 @@ const LATER_KEYS: &[&str] = &[
     "gateway",
     "leafnodes",
     "leaf",
-    "websocket",
     "mqtt",
     "trusted",
     "trusted_keys",
@@ -295,6 +295,7 @@ fn apply_key(opts: &mut Options, key: &Key, v: &Spanned) -> Result<(), String> {
         "mappings" | "maps" => opts.mappings = Some(std::sync::Arc::new(mappings::mappings(v)?)),
         "system_account" | "system" => opts.system_account = Some(string(v)?),
         "tls" => tls::apply_tls(opts, v)?,
+        "websocket" | "ws" => opts.websocket = Some(websocket::websocket(v)?),
         "http_port" | "monitor_port" => {
             opts.http_port = Some(port_from(int(v)?).map_err(|e| e.to_string())?)
         }

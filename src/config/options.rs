@@ -131,6 +131,8 @@ pub struct Options {
     pub http_base_path: String,
     /// TLS for client connections (`tls { }`, `--tls*`).
     pub tls: Option<crate::tls::TlsConfig>,
+    /// `websocket { }`: NATS clients over WebSocket on a port of its own.
+    pub websocket: Option<crate::websocket::WebsocketOptions>,
     /// With TLS: clients may also connect without it (INFO `tls_available`).
     pub allow_non_tls: bool,
     /// Time over which lame duck mode closes all clients, spread evenly
@@ -219,6 +221,7 @@ impl Default for Options {
             http_host: None,
             http_base_path: String::new(),
             tls: None,
+            websocket: None,
             allow_non_tls: false,
             lame_duck_duration: LAME_DUCK_DURATION,
             lame_duck_grace_period: LAME_DUCK_GRACE_PERIOD,

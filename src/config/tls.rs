@@ -10,6 +10,13 @@ use crate::tls::{HandshakeFirst, TlsConfig, AUTO_FALLBACK};
 /// Applies a `tls` block; its files are read when the options are
 /// validated.
 pub(super) fn apply_tls(opts: &mut Options, v: &Spanned) -> Result<(), String> {
+    opts.tls = Some(parse_tls(v)?);
+    Ok(())
+}
+
+/// Reads a `tls` block (the server's, or the websocket port's) and loads
+/// its files, so a bad one is refused at start-up.
+pub(super) fn parse_tls(v: &Spanned) -> Result<TlsConfig, String> {
     let Value::Map(fields) = &v.value else {
         return Err("error parsing tls config, expected a map".into());
     };
@@ -78,8 +85,7 @@ pub(super) fn apply_tls(opts: &mut Options, v: &Spanned) -> Result<(), String> {
     }
     // Load now, so a bad file is refused at start-up naming the block.
     tls.load().map_err(|e| e.0)?;
-    opts.tls = Some(tls);
-    Ok(())
+    Ok(tls)
 }
 
 /// Seconds (whole or fractional) or a duration string.

@@ -11,6 +11,37 @@ use super::{lookup, Ordered, RequestStats};
 use crate::config::options::{Port, SyncInterval, NATS_VERSION};
 use crate::server::Server;
 
+/// The `websocket` section, as the reference fills it (empty without a
+/// `websocket` block; unset fields left out).
+fn websocket(server: &Server) -> serde_json::Value {
+    let Some(ws) = &server.opts().websocket else {
+        return json!({});
+    };
+    let mut m = serde_json::Map::new();
+    let addr = server.websocket_addr();
+    if let Some(a) = addr {
+        m.insert("host".into(), json!(a.ip().to_string()));
+        m.insert("port".into(), json!(a.port()));
+    }
+    m.insert(
+        "handshake_timeout".into(),
+        json!(ws.handshake_timeout.as_nanos() as u64),
+    );
+    if ws.no_tls {
+        m.insert("no_tls".into(), json!(true));
+    }
+    if ws.origins.same_origin {
+        m.insert("same_origin".into(), json!(true));
+    }
+    if !ws.origins.allowed.is_empty() {
+        m.insert("allowed_origins".into(), json!(ws.origins.allowed));
+    }
+    if ws.compression {
+        m.insert("compression".into(), json!(true));
+    }
+    serde_json::Value::Object(m)
+}
+
 /// The reference's `myUptime`: `5s`, `3m5s`, `2h3m5s`, `1d2h3m5s`,
 /// `1y1d2h3m5s`.
 pub fn uptime(d: Duration) -> String {
@@ -153,9 +184,10 @@ pub async fn fields(server: &std::sync::Arc<Server>, stats: &RequestStats) -> Or
     put("max_control_line", json!(o.max_control_line));
     put("max_payload", json!(o.max_payload));
     put("max_pending", json!(o.max_pending));
-    for k in ["cluster", "gateway", "leaf", "mqtt", "websocket"] {
+    for k in ["cluster", "gateway", "leaf", "mqtt"] {
         put(k, json!({}));
     }
+    put("websocket", websocket(server));
     put("jetstream", jetstream(server).await);
     let tls_timeout = o
         .tls

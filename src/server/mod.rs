@@ -119,6 +119,8 @@ pub struct Server {
     id: String,
     name: String,
     addr: OnceLock<SocketAddr>,
+    /// The WebSocket port's address, once bound.
+    websocket_addr: OnceLock<SocketAddr>,
     /// The default account `$G`.
     global: Arc<Account>,
     /// Where monitoring listens, once it does.
@@ -195,6 +197,7 @@ impl Server {
             id,
             name,
             addr: OnceLock::new(),
+            websocket_addr: OnceLock::new(),
             global,
             accounts: parking_lot::RwLock::new(accounts),
             system_account,
@@ -418,6 +421,15 @@ impl Server {
 
     pub(crate) fn set_addr(&self, addr: SocketAddr) {
         let _ = self.addr.set(addr);
+    }
+
+    pub(crate) fn set_websocket_addr(&self, addr: SocketAddr) {
+        let _ = self.websocket_addr.set(addr);
+    }
+
+    /// The WebSocket port's address, when it listens.
+    pub fn websocket_addr(&self) -> Option<SocketAddr> {
+        self.websocket_addr.get().copied()
     }
 
     /// Lame duck mode: INFO says `ldm` from now on.
