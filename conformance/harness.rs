@@ -116,6 +116,8 @@ pub struct ServerProcess {
     pub port: u16,
     /// The monitoring port, when `ServerSpec::monitor` asked for one.
     pub monitor_port: Option<u16>,
+    /// The WebSocket port, when the config has a `websocket` block.
+    pub websocket_port: Option<u16>,
     child: Child,
     log: Arc<Mutex<String>>,
     readers: Vec<JoinHandle<()>>,
@@ -126,6 +128,7 @@ pub struct ServerProcess {
 enum Startup {
     Port(u16),
     Monitor(u16),
+    Websocket(u16),
     Ready,
 }
 
@@ -166,6 +169,7 @@ impl ServerProcess {
             target,
             port: 0,
             monitor_port: None,
+            websocket_port: None,
             child,
             log,
             readers,
@@ -185,6 +189,7 @@ impl ServerProcess {
             match rx.recv_timeout(left) {
                 Ok(Startup::Port(p)) => port = Some(p),
                 Ok(Startup::Monitor(p)) => self.monitor_port = Some(p),
+                Ok(Startup::Websocket(p)) => self.websocket_port = Some(p),
                 Ok(Startup::Ready) => break,
                 Err(RecvTimeoutError::Timeout) => {
                     panic!("{} not ready within {READY_TIMEOUT:?}", self.target)
@@ -250,6 +255,9 @@ fn spawn_log_reader(
             }
             if let Some(port) = port_after(&text, "Starting http monitor on ") {
                 let _ = tx.send(Startup::Monitor(port));
+            }
+            if let Some(port) = port_after(&text, "Listening for websocket clients on ") {
+                let _ = tx.send(Startup::Websocket(port));
             }
             if text.contains("Server is ready") {
                 let _ = tx.send(Startup::Ready);

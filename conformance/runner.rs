@@ -50,6 +50,7 @@ fn run_one(
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut session = Session::new(target, port);
         session.monitor_port = server.monitor_port;
+        session.websocket_port = server.websocket_port;
         scenario(&mut session);
         session.into_transcript()
     }));

@@ -38,6 +38,8 @@ pub struct Session {
     pub port: u16,
     /// The HTTP monitoring port, when the server runs one.
     pub monitor_port: Option<u16>,
+    /// The WebSocket port, when the server has one.
+    pub websocket_port: Option<u16>,
     log: Rc<RefCell<Transcript>>,
 }
 
@@ -47,6 +49,7 @@ impl Session {
             target,
             port,
             monitor_port: None,
+            websocket_port: None,
             log: Rc::default(),
         }
     }

@@ -149,10 +149,17 @@ async fn bad_upgrades_and_bad_frames_are_refused_as_the_reference_does() {
     s.write_all(&[0x82, 0x04, b'P', b'I', b'N', b'G'])
         .await
         .expect("frame");
-    let mut close = [0u8; 4];
+    let mut close = [0u8; 20];
     within("the close", s.read_exact(&mut close))
         .await
         .expect("close");
-    assert_eq!(close, [0x88, 2, 0x03, 0xEA]);
+    assert_eq!(&close[..4], &[0x88, 18, 0x03, 0xEA], "1002 with its reason");
+    assert_eq!(&close[4..], b"mask bit missing");
+    // Then the connection ends.
+    let mut rest = [0u8; 16];
+    let n = within("the end of the connection", s.read(&mut rest))
+        .await
+        .unwrap_or(0);
+    assert_eq!(n, 0);
     within_for(Duration::from_secs(10), "shutdown", server.shutdown()).await;
 }

@@ -20,3 +20,4 @@ mod parsing;
 mod schedules;
 mod sourcing;
 mod tls;
+mod websocket;

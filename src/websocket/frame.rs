@@ -38,10 +38,22 @@ pub(super) fn binary(data: &[u8], out: &mut Vec<u8>) {
 
 /// A close frame with `code` (and no reason).
 pub(super) fn close(code: u16) -> Vec<u8> {
-    let mut out = Vec::with_capacity(4);
-    header(OP_CLOSE, 2, &mut out);
+    close_because(code, "")
+}
+
+/// A close frame with `code` and the reason's text, as the reference
+/// sends one for a frame breaking the rules.
+pub(super) fn close_because(code: u16, reason: &str) -> Vec<u8> {
+    let reason = &reason.as_bytes()[..reason.len().min(123)];
+    let mut out = Vec::with_capacity(4 + reason.len());
+    header(OP_CLOSE, 2 + reason.len(), &mut out);
     out.extend_from_slice(&code.to_be_bytes());
+    out.extend_from_slice(reason);
     out
+}
+
+fn protocol_error(reason: &str) -> Event {
+    Event::Close(close_because(CLOSE_PROTOCOL, reason))
 }
 
 /// What the decoder found in the client's bytes.
@@ -110,15 +122,25 @@ impl Decoder {
             else {
                 break;
             };
-            let Ok(head) = head_len else {
-                events.push(Event::Close(close(CLOSE_PROTOCOL)));
-                buf.clear();
-                return;
+            let head = match head_len {
+                Ok(head) => head,
+                Err(reason) => {
+                    events.push(protocol_error(reason));
+                    buf.clear();
+                    return;
+                }
             };
             let control = opcode & 0x8 != 0;
             if control {
-                if !fin || len > 125 {
-                    events.push(Event::Close(close(CLOSE_PROTOCOL)));
+                let broken = if !fin {
+                    Some("control frame does not have final bit set")
+                } else if len > 125 {
+                    Some("control frame length bigger than maximum allowed of 125 bytes")
+                } else {
+                    None
+                };
+                if let Some(reason) = broken {
+                    events.push(protocol_error(reason));
                     buf.clear();
                     return;
                 }
@@ -151,26 +173,29 @@ impl Decoder {
                         buf.clear();
                         return;
                     }
-                    _ => {
-                        events.push(Event::Close(close(CLOSE_PROTOCOL)));
+                    other => {
+                        events.push(protocol_error(&format!("unknown opcode {other}")));
                         buf.clear();
                         return;
                     }
                 }
                 continue;
             }
-            let continuation = opcode == OP_CONTINUATION;
-            let valid = match opcode {
-                OP_TEXT | OP_BINARY => !self.fragmented,
-                OP_CONTINUATION => self.fragmented,
-                _ => false,
+            let broken = match opcode {
+                OP_TEXT | OP_BINARY if self.fragmented => Some(
+                    "new message started before final frame for previous message was received"
+                        .to_string(),
+                ),
+                OP_TEXT | OP_BINARY => None,
+                OP_CONTINUATION if !self.fragmented => Some("invalid continuation frame".into()),
+                OP_CONTINUATION => None,
+                other => Some(format!("unknown opcode {other}")),
             };
-            if !valid {
-                events.push(Event::Close(close(CLOSE_PROTOCOL)));
+            if let Some(reason) = broken {
+                events.push(protocol_error(&reason));
                 buf.clear();
                 return;
             }
-            let _ = continuation;
             self.fragmented = !fin;
             at += head;
             self.remaining = len;
@@ -187,7 +212,7 @@ impl Decoder {
 fn parse_head(
     b: &[u8],
     masked: bool,
-) -> Option<(Result<usize, ()>, bool, u8, u64, Option<[u8; 4]>)> {
+) -> Option<(Result<usize, &'static str>, bool, u8, u64, Option<[u8; 4]>)> {
     let b0 = *b.first()?;
     let b1 = *b.get(1)?;
     let fin = b0 & 0x80 != 0;
@@ -210,8 +235,12 @@ fn parse_head(
     }
     // No extension was agreed: reserved bits set, or a frame not masked
     // as agreed, break the framing.
-    let head = if rsv != 0 || has_mask != masked {
-        Err(())
+    let head = if rsv & 0x30 != 0 {
+        Err("RSV2 and RSV3 must be clear")
+    } else if rsv != 0 {
+        Err("compressed frame received without negotiated permessage-deflate")
+    } else if masked && !has_mask {
+        Err("mask bit missing")
     } else {
         Ok(at)
     };
@@ -277,7 +306,10 @@ mod tests {
             let mut buf = wire;
             let mut events = Vec::new();
             d.feed(&mut buf, &mut events);
-            assert_eq!(events.last(), Some(&Event::Close(close(CLOSE_PROTOCOL))));
+            let Some(Event::Close(c)) = events.last() else {
+                panic!("a close");
+            };
+            assert_eq!(&c[2..4], &1002u16.to_be_bytes());
         }
         let mut d = Decoder::new(true);
         let mut buf = masked_frame(0x88, &1000u16.to_be_bytes(), [3, 3, 3, 3]);
@@ -295,5 +327,8 @@ mod tests {
         binary(&[0u8; 70_000], &mut out);
         assert_eq!(out[1], 127);
         assert_eq!(close(1002), vec![0x88, 2, 0x03, 0xEA]);
+        let c = close_because(1002, "mask bit missing");
+        assert_eq!(&c[..4], &[0x88, 18, 0x03, 0xEA]);
+        assert_eq!(&c[4..], b"mask bit missing");
     }
 }

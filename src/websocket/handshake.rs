@@ -105,7 +105,15 @@ pub(super) fn upgrade(
         return Err(refuse(405, "request method must be GET"));
     }
     let Some(host) = header(&headers, "Host").filter(|h| !h.is_empty()) else {
-        return Err(refuse(400, "'Host' missing in request"));
+        // Go's HTTP server refuses it before the upgrade code sees it.
+        let body = "400 Bad Request: missing required Host header";
+        return Err(Refusal {
+            response: format!(
+                "HTTP/1.1 400 Bad Request: missing required Host header\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n{body}"
+            )
+            .into_bytes(),
+            reason: "'Host' missing in request".into(),
+        });
     };
     if !has_token(&headers, "Upgrade", "websocket") {
         return Err(refuse(400, "invalid value for header 'Upgrade'"));
