@@ -140,6 +140,9 @@ fn main() {
     {
         security_workloads(&tern_bin, reference.as_deref(), rounds);
     }
+    if only.as_deref().is_none_or(|o| o.contains("ws")) {
+        websocket_workload(&tern_bin, reference.as_deref(), rounds);
+    }
     if only.as_deref().is_none_or(|o| o.contains("js")) {
         jetstream_workloads(&tern_bin, reference.as_deref(), rounds, only.as_deref());
     }
@@ -402,6 +405,46 @@ fn fan_out_tls(
     let got = reader.join().expect("reader");
     assert_eq!(got, count, "received {got} of {count} over TLS");
     count as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Pub/sub 1:1 of 128 B over WebSocket (`websocket { no_tls: true }` on
+/// both servers), raw clients sending 64 KiB frames.
+fn websocket_workload(tern_bin: &str, reference: Option<&str>, rounds: usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port")
+    };
+    let start = |label: &str, bin: &str, name: &str| {
+        let port = free_port();
+        let conf = dir.path().join(name);
+        std::fs::write(
+            &conf,
+            format!("websocket {{\n  host: 127.0.0.1\n  port: {port}\n  no_tls: true\n}}\n"),
+        )
+        .expect("write ws conf");
+        let conf = conf.display().to_string();
+        let server = ServerProcess::start_with(label, bin, &["-c", &conf]).expect("start");
+        (server, port)
+    };
+    let tern = start("tern-ws", tern_bin, "tern-ws.conf");
+    let nats = reference.map(|b| start("nats-ws", b, "nats-ws.conf"));
+    let (mut t, mut r) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        t.push(support::ws::pub_sub(tern.1, 128, 500_000));
+        if let Some((_, port)) = &nats {
+            r.push(support::ws::pub_sub(*port, 128, 500_000));
+        }
+    }
+    let w = Workload {
+        name: "websocket pub/sub 1:1 128 B",
+        unit: "msgs/s",
+        better: Better::Higher,
+        run: |_| 0.0,
+    };
+    report(&w, median(&mut t), (!r.is_empty()).then(|| median(&mut r)));
 }
 
 /// One reported figure of the buckets workload: name, unit, direction,

@@ -10,3 +10,4 @@ pub mod proto;
 pub mod scale;
 pub mod server;
 pub mod tls;
+pub mod ws;
