@@ -12,7 +12,7 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose
 use tern::tls::{HandshakeFirst, TlsConfig};
 use tern::{Options, Running};
 
-use harness::{connect_with, round_trip, start_with, url, within, Wire};
+use harness::{connect_with, round_trip, start_with, url, within, within_for, Wire};
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate,
 /// written as PEM files.
@@ -314,4 +314,37 @@ async fn https_monitoring() {
         "{text}"
     );
     assert!(text.contains("\"http_port\": 0"), "{text}");
+}
+
+#[tokio::test]
+async fn websocket_over_tls() {
+    use futures::StreamExt;
+    let c = certs();
+    let server = start_with(Options {
+        websocket: Some(tern::websocket::WebsocketOptions {
+            host: "127.0.0.1".into(),
+            tls: Some(TlsConfig {
+                cert_file: Some(c.server_cert.clone()),
+                key_file: Some(c.server_key.clone()),
+                ..TlsConfig::default()
+            }),
+            ..tern::websocket::WebsocketOptions::default()
+        }),
+        ..Options::loopback()
+    })
+    .await;
+    let addr = server.websocket_addr().expect("websocket port");
+    let ws = within(
+        "a wss client",
+        async_nats::ConnectOptions::new()
+            .add_root_certificates(c.ca.clone())
+            .connect(format!("wss://{addr}")),
+    )
+    .await
+    .expect("wss connect");
+    let mut sub = ws.subscribe("secure").await.expect("subscribe");
+    ws.publish("secure", "over wss".into()).await.expect("publish");
+    let m = within("the message", sub.next()).await.expect("message");
+    assert_eq!(&m.payload[..], b"over wss");
+    within_for(Duration::from_secs(10), "shutdown", server.shutdown()).await;
 }
