@@ -343,7 +343,9 @@ async fn websocket_over_tls() {
     .await
     .expect("wss connect");
     let mut sub = ws.subscribe("secure").await.expect("subscribe");
-    ws.publish("secure", "over wss".into()).await.expect("publish");
+    ws.publish("secure", "over wss".into())
+        .await
+        .expect("publish");
     let m = within("the message", sub.next()).await.expect("message");
     assert_eq!(&m.payload[..], b"over wss");
     within_for(Duration::from_secs(10), "shutdown", server.shutdown()).await;

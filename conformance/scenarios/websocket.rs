@@ -200,3 +200,89 @@ fn ws_upgrade_and_frames() {
         s.note(format!("an unmasked frame ends the connection: {closed}"));
     });
 }
+
+const COMPRESSED: ServerSpec = ServerSpec {
+    conf: Some("websocket {\n  port: -1\n  no_tls: true\n  compression: true\n}\n"),
+    jetstream: false,
+    monitor: false,
+};
+
+fn deflate(data: &[u8]) -> Vec<u8> {
+    let mut c = flate2::Compress::new(flate2::Compression::default(), false);
+    let mut out = Vec::with_capacity(data.len() + 64);
+    c.compress_vec(data, &mut out, flate2::FlushCompress::Sync)
+        .expect("deflate");
+    if out.ends_with(&[0, 0, 0xff, 0xff]) {
+        out.truncate(out.len() - 4);
+    }
+    out
+}
+
+fn inflate(data: &[u8]) -> Vec<u8> {
+    let mut input = data.to_vec();
+    input.extend_from_slice(&[0, 0, 0xff, 0xff]);
+    let mut d = flate2::Decompress::new(false);
+    let mut out = Vec::with_capacity(64 * 1024);
+    let _ = d.decompress_vec(&input, &mut out, flate2::FlushDecompress::Sync);
+    out
+}
+
+/// permessage-deflate: agreed when configured and offered; a compressed
+/// client frame is read; the server compresses what it sends past 64
+/// bytes (RSV1 set) and not what is shorter.
+#[test]
+fn ws_compression() {
+    run_with("ws_compression", COMPRESSED, |s| {
+        let offer = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
+        http_answer(s, "offered", &request(offer, ""));
+        http_answer(s, "not offered", &request("", ""));
+        let mut sock = connect(s);
+        sock.write_all(request(offer, "").as_bytes())
+            .expect("upgrade");
+        let head = read_until(&mut sock, |b| b.windows(4).any(|w| w == b"\r\n\r\n"));
+        let mut rest = head
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(Vec::new(), |at| head[at + 4..].to_vec());
+        rest.extend(read_until(&mut sock, |b| !frames(b).is_empty()));
+        // INFO: compressed, as it is longer than 64 bytes.
+        let info = frames(&rest);
+        let (op, body) = info.first().cloned().unwrap_or_default();
+        s.note(format!(
+            "INFO frame: opcode {op:#x}, inflates to INFO: {}",
+            inflate(&body).starts_with(b"INFO {")
+        ));
+        let connect = b"CONNECT {\"verbose\":false}\r\nSUB ws.c 1\r\nPING\r\n";
+        sock.write_all(&masked(0xC2, &deflate(connect)))
+            .expect("connect");
+        let got = read_until(&mut sock, |b| !frames(b).is_empty());
+        let texts: Vec<String> = frames(&got)
+            .into_iter()
+            .map(|(op, p)| {
+                let text = if op & 0x40 != 0 { inflate(&p) } else { p };
+                format!("{op:#x} {:?}", String::from_utf8_lossy(&text))
+            })
+            .collect();
+        s.note(format!("after a compressed CONNECT+SUB+PING: {texts:?}"));
+        let publish = format!("PUB ws.c 80\r\n{}\r\nPING\r\n", "x".repeat(80));
+        sock.write_all(&masked(0x82, publish.as_bytes()))
+            .expect("publish");
+        let got = read_until(&mut sock, |b| {
+            frames(b)
+                .into_iter()
+                .map(|(op, p)| if op & 0x40 != 0 { inflate(&p) } else { p })
+                .flatten()
+                .collect::<Vec<u8>>()
+                .windows(6)
+                .any(|w| w == b"PONG\r\n")
+        });
+        let texts: Vec<String> = frames(&got)
+            .into_iter()
+            .map(|(op, p)| {
+                let text = if op & 0x40 != 0 { inflate(&p) } else { p };
+                format!("{op:#x} {:?}", String::from_utf8_lossy(&text))
+            })
+            .collect();
+        s.note(format!("the message back: {texts:?}"));
+    });
+}

@@ -56,6 +56,58 @@ fn protocol_error(reason: &str) -> Event {
     Event::Close(close_because(CLOSE_PROTOCOL, reason))
 }
 
+/// A message compressed without context takeover: inflated with the
+/// tail the sender stripped put back.
+fn inflate(data: &[u8]) -> Option<Vec<u8>> {
+    let mut input = data.to_vec();
+    input.extend_from_slice(&[0x00, 0x00, 0xff, 0xff]);
+    let mut d = flate2::Decompress::new(false);
+    let mut out = Vec::with_capacity(data.len() * 4 + 64);
+    loop {
+        let before_in = d.total_in();
+        out.reserve(64 * 1024);
+        let status = d
+            .decompress_vec(
+                &input[before_in as usize..],
+                &mut out,
+                flate2::FlushDecompress::Sync,
+            )
+            .ok()?;
+        if d.total_in() as usize >= input.len() || status == flate2::Status::StreamEnd {
+            return Some(out);
+        }
+        if d.total_in() == before_in && out.len() < out.capacity() {
+            return None;
+        }
+    }
+}
+
+/// A binary frame of `data` compressed (RSV1 set), as the reference
+/// sends one when permessage-deflate was agreed.
+pub(super) fn binary_deflated(data: &[u8], out: &mut Vec<u8>) {
+    let mut c = flate2::Compress::new(flate2::Compression::fast(), false);
+    let mut body = Vec::with_capacity(data.len() / 2 + 64);
+    loop {
+        body.reserve(data.len() / 2 + 64);
+        let consumed = c.total_in() as usize;
+        if c.compress_vec(&data[consumed..], &mut body, flate2::FlushCompress::Sync)
+            .is_err()
+        {
+            return binary(data, out);
+        }
+        if c.total_in() as usize >= data.len() && body.len() < body.capacity() {
+            break;
+        }
+    }
+    if body.ends_with(&[0x00, 0x00, 0xff, 0xff]) {
+        body.truncate(body.len() - 4);
+    }
+    let start = out.len();
+    header(OP_BINARY, body.len(), out);
+    out[start] |= 0x40;
+    out.extend_from_slice(&body);
+}
+
 /// What the decoder found in the client's bytes.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Event {
@@ -69,9 +121,13 @@ pub(super) enum Event {
 }
 
 /// Decodes the client's frames from a byte stream, a piece at a time.
-#[derive(Debug)]
 pub(super) struct Decoder {
     masked: bool,
+    /// permessage-deflate was agreed: a message's first frame may say
+    /// (RSV1) that the message is compressed.
+    deflate: bool,
+    /// The payload of a compressed message so far.
+    compressed: Option<Vec<u8>>,
     /// A data frame's payload still to come, and its mask and position.
     remaining: u64,
     mask: [u8; 4],
@@ -81,9 +137,11 @@ pub(super) struct Decoder {
 }
 
 impl Decoder {
-    pub(super) fn new(masked: bool) -> Decoder {
+    pub(super) fn new(masked: bool, deflate: bool) -> Decoder {
         Decoder {
             masked,
+            deflate,
+            compressed: None,
             remaining: 0,
             mask: [0; 4],
             mask_at: 0,
@@ -115,13 +173,31 @@ impl Decoder {
                 self.unmask(&mut data);
                 at += n;
                 self.remaining -= n as u64;
-                events.push(Event::Data(data));
+                match &mut self.compressed {
+                    Some(msg) => {
+                        msg.extend_from_slice(&data);
+                        if self.remaining == 0 && !self.fragmented {
+                            match inflate(msg) {
+                                Some(plain) => events.push(Event::Data(plain)),
+                                None => {
+                                    events.push(protocol_error("invalid compressed data"));
+                                    buf.clear();
+                                    return;
+                                }
+                            }
+                            self.compressed = None;
+                        }
+                    }
+                    None => events.push(Event::Data(data)),
+                }
                 continue;
             }
-            let Some((head_len, fin, opcode, len, mask)) = parse_head(&buf[at..], self.masked)
+            let Some((head_len, fin, opcode, len, mask)) =
+                parse_head(&buf[at..], self.masked, self.deflate)
             else {
                 break;
             };
+            let rsv1 = buf[at] & 0x40 != 0;
             let head = match head_len {
                 Ok(head) => head,
                 Err(reason) => {
@@ -139,6 +215,7 @@ impl Decoder {
                 } else {
                     None
                 };
+                let broken = broken.or(rsv1.then_some("control frame must not be compressed"));
                 if let Some(reason) = broken {
                     events.push(protocol_error(reason));
                     buf.clear();
@@ -191,12 +268,31 @@ impl Decoder {
                 OP_CONTINUATION => None,
                 other => Some(format!("unknown opcode {other}")),
             };
+            let broken = broken.or((rsv1 && opcode == OP_CONTINUATION)
+                .then(|| "continuation frame must not have the compressed bit set".to_string()));
             if let Some(reason) = broken {
                 events.push(protocol_error(&reason));
                 buf.clear();
                 return;
             }
+            if rsv1 {
+                self.compressed = Some(Vec::new());
+            }
             self.fragmented = !fin;
+            if len == 0 && fin {
+                // An empty final frame ends a compressed message too.
+                if let Some(msg) = self.compressed.take() {
+                    match inflate(&msg) {
+                        Some(plain) if !plain.is_empty() => events.push(Event::Data(plain)),
+                        Some(_) => {}
+                        None => {
+                            events.push(protocol_error("invalid compressed data"));
+                            buf.clear();
+                            return;
+                        }
+                    }
+                }
+            }
             at += head;
             self.remaining = len;
             self.mask = mask.unwrap_or([0; 4]);
@@ -212,6 +308,7 @@ impl Decoder {
 fn parse_head(
     b: &[u8],
     masked: bool,
+    deflate: bool,
 ) -> Option<(Result<usize, &'static str>, bool, u8, u64, Option<[u8; 4]>)> {
     let b0 = *b.first()?;
     let b1 = *b.get(1)?;
@@ -237,7 +334,7 @@ fn parse_head(
     // as agreed, break the framing.
     let head = if rsv & 0x30 != 0 {
         Err("RSV2 and RSV3 must be clear")
-    } else if rsv != 0 {
+    } else if rsv != 0 && !deflate {
         Err("compressed frame received without negotiated permessage-deflate")
     } else if masked && !has_mask {
         Err("mask bit missing")
@@ -266,7 +363,7 @@ mod tests {
 
     #[test]
     fn masked_fragmented_frames_in_pieces_give_the_bytes() {
-        let mut d = Decoder::new(true);
+        let mut d = Decoder::new(true, false);
         let mut wire = masked_frame(0x82, b"PUB a 1\r\n", [1, 2, 3, 4]);
         wire.extend(masked_frame(0x01, b"x\r", [9, 8, 7, 6]));
         wire.extend(masked_frame(0x80, b"\n", [5, 5, 5, 5]));
@@ -302,7 +399,7 @@ mod tests {
             masked_frame(0x80, b"x", [1, 2, 3, 4]), // stray continuation
             masked_frame(0x09, b"x", [1, 2, 3, 4]), // fragmented ping
         ] {
-            let mut d = Decoder::new(true);
+            let mut d = Decoder::new(true, false);
             let mut buf = wire;
             let mut events = Vec::new();
             d.feed(&mut buf, &mut events);
@@ -311,7 +408,7 @@ mod tests {
             };
             assert_eq!(&c[2..4], &1002u16.to_be_bytes());
         }
-        let mut d = Decoder::new(true);
+        let mut d = Decoder::new(true, false);
         let mut buf = masked_frame(0x88, &1000u16.to_be_bytes(), [3, 3, 3, 3]);
         let mut events = Vec::new();
         d.feed(&mut buf, &mut events);
@@ -330,5 +427,39 @@ mod tests {
         let c = close_because(1002, "mask bit missing");
         assert_eq!(&c[..4], &[0x88, 18, 0x03, 0xEA]);
         assert_eq!(&c[4..], b"mask bit missing");
+    }
+}
+
+#[cfg(test)]
+mod deflate_tests {
+    use super::*;
+
+    #[test]
+    fn compressed_frames_round_trip_and_are_refused_unless_agreed() {
+        let text = b"PUB a 11\r\nhello world\r\n".repeat(50);
+        let mut frame = Vec::new();
+        binary_deflated(&text, &mut frame);
+        assert_eq!(frame[0], 0xC2, "FIN, RSV1, binary");
+        assert!(frame.len() < text.len());
+        // As a client would send it: masked.
+        let (head, body) = if frame[1] == 126 {
+            (4, &frame[4..])
+        } else {
+            (2, &frame[2..])
+        };
+        let mut masked = frame[..head].to_vec();
+        masked[1] |= 0x80;
+        masked.extend_from_slice(&[0, 0, 0, 0]);
+        masked.extend_from_slice(body);
+        let mut d = Decoder::new(true, true);
+        let mut buf = masked.clone();
+        let mut events = Vec::new();
+        d.feed(&mut buf, &mut events);
+        assert_eq!(events, vec![Event::Data(text.clone())]);
+        let mut d = Decoder::new(true, false);
+        let mut buf = masked;
+        let mut events = Vec::new();
+        d.feed(&mut buf, &mut events);
+        assert!(matches!(events.last(), Some(Event::Close(_))));
     }
 }

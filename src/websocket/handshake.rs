@@ -19,6 +19,8 @@ pub(super) struct Upgrade {
     pub response: Vec<u8>,
     /// The client asked not to mask its frames (`Nats-No-Masking`).
     pub no_masking: bool,
+    /// permessage-deflate was agreed (configured, and offered).
+    pub deflate: bool,
     /// `X-Forwarded-For`, when it is an IP address.
     pub forwarded_for: Option<String>,
 }
@@ -91,6 +93,7 @@ pub(super) fn upgrade(
     request: &[u8],
     tls: bool,
     origins: &OriginRules,
+    compression: bool,
 ) -> Result<Upgrade, Refusal> {
     let text = String::from_utf8_lossy(request);
     let mut lines = text.split("\r\n");
@@ -167,6 +170,19 @@ pub(super) fn upgrade(
     let mut response = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n"
     );
+    let deflate = compression
+        && headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("Sec-WebSocket-Extensions"))
+            .flat_map(|(_, v)| v.split(','))
+            .any(|ext| {
+                ext.split(';')
+                    .next()
+                    .is_some_and(|name| name.trim().eq_ignore_ascii_case("permessage-deflate"))
+            });
+    if deflate {
+        response.push_str("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n");
+    }
     if no_masking {
         response.push_str("Nats-No-Masking: true\r\n");
     }
@@ -177,6 +193,7 @@ pub(super) fn upgrade(
     Ok(Upgrade {
         response: response.into_bytes(),
         no_masking,
+        deflate,
         forwarded_for,
     })
 }
@@ -191,11 +208,18 @@ mod tests {
 
     #[test]
     fn the_rfc_example_is_accepted_and_bad_ones_refused() {
-        let up = upgrade(request("").as_bytes(), false, &OriginRules::default()).expect("ok");
+        let up = upgrade(
+            request("").as_bytes(),
+            false,
+            &OriginRules::default(),
+            false,
+        )
+        .expect("ok");
         let text = String::from_utf8(up.response).expect("utf8");
         assert!(text.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
-        let refused =
-            |r: &str| upgrade(r.as_bytes(), false, &OriginRules::default()).expect_err("refused");
+        let refused = |r: &str| {
+            upgrade(r.as_bytes(), false, &OriginRules::default(), false).expect_err("refused")
+        };
         assert!(refused("POST / HTTP/1.1\r\n\r\n")
             .response
             .starts_with(b"HTTP/1.1 405"));
@@ -210,15 +234,23 @@ mod tests {
             allowed: vec![],
         };
         let other = request("Origin: http://evil.example\r\n");
-        let r = upgrade(other.as_bytes(), false, &rules).expect_err("403");
+        let r = upgrade(other.as_bytes(), false, &rules, false).expect_err("403");
         assert!(r.response.starts_with(b"HTTP/1.1 403 Forbidden"));
         let same = request("Origin: http://localhost:8080\r\n");
-        assert!(upgrade(same.as_bytes(), false, &rules).is_ok());
+        assert!(upgrade(same.as_bytes(), false, &rules, false).is_ok());
         let listed = OriginRules {
             same_origin: false,
             allowed: vec!["https://app.example".into()],
         };
         let ok = request("Origin: https://app.example:443\r\n");
-        assert!(upgrade(ok.as_bytes(), false, &listed).is_ok());
+        assert!(upgrade(ok.as_bytes(), false, &listed, false).is_ok());
+        let offer =
+            request("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n");
+        let up = upgrade(offer.as_bytes(), false, &OriginRules::default(), true).expect("ok");
+        assert!(up.deflate);
+        assert!(String::from_utf8_lossy(&up.response)
+            .contains("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n"));
+        let up = upgrade(offer.as_bytes(), false, &OriginRules::default(), false).expect("ok");
+        assert!(!up.deflate, "not configured");
     }
 }

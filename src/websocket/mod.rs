@@ -33,8 +33,8 @@ pub struct WebsocketOptions {
     pub no_tls: bool,
     /// `tls { }`: `wss://`.
     pub tls: Option<crate::tls::TlsConfig>,
-    /// `compression`: accepted; frames go out uncompressed (the client's
-    /// offer is declined), which every client takes.
+    /// `compression`: permessage-deflate with a client that offers it
+    /// (no context takeover either way).
     pub compression: bool,
     /// `same_origin` and `allowed_origins`.
     pub origins: OriginRules,
@@ -150,7 +150,7 @@ async fn serve<S>(
             return;
         }
     };
-    let upgrade = match handshake::upgrade(&request, tls, &ws.origins) {
+    let upgrade = match handshake::upgrade(&request, tls, &ws.origins, ws.compression) {
         Ok(u) => u,
         Err(refusal) => {
             error!("{peer} - websocket handshake error: {}", refusal.reason);
@@ -175,7 +175,13 @@ async fn serve<S>(
     }
     debug!("{peer} - wid:{id} - Websocket connection created");
     let (client_side, bridge_side) = tokio::io::duplex(PIPE_BYTES);
-    tokio::spawn(bridge(sock, bridge_side, !upgrade.no_masking, handle));
+    tokio::spawn(bridge(
+        sock,
+        bridge_side,
+        !upgrade.no_masking,
+        upgrade.deflate,
+        handle,
+    ));
     let ip = upgrade
         .forwarded_for
         .unwrap_or_else(|| peer.ip().to_string());
@@ -221,8 +227,13 @@ fn close_code(reason: Option<CloseReason>) -> u16 {
 
 /// Carries bytes between the WebSocket and the client's pipe: frames in,
 /// protocol bytes out to the pipe; the client's bytes framed back.
-async fn bridge<S>(sock: S, pipe: tokio::io::DuplexStream, masked: bool, handle: Arc<Handle>)
-where
+async fn bridge<S>(
+    sock: S,
+    pipe: tokio::io::DuplexStream,
+    masked: bool,
+    deflate: bool,
+    handle: Arc<Handle>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (mut sock_rd, mut sock_wr) = tokio::io::split(sock);
@@ -230,7 +241,7 @@ where
     let (control_tx, mut control_rx) = mpsc::channel::<Vec<u8>>(16);
     // Frames in: their bytes to the client reader.
     let inbound = tokio::spawn(async move {
-        let mut decoder = frame::Decoder::new(masked);
+        let mut decoder = frame::Decoder::new(masked, deflate);
         let mut buf = Vec::with_capacity(16 * 1024);
         let mut chunk = vec![0u8; 16 * 1024];
         let mut events = Vec::new();
@@ -277,7 +288,13 @@ where
                     Ok(n) => n,
                 };
                 out.clear();
-                frame::binary(&chunk[..n], &mut out);
+                // Compressed when agreed, but not the smallest writes
+                // (the reference's threshold).
+                if deflate && n > 64 {
+                    frame::binary_deflated(&chunk[..n], &mut out);
+                } else {
+                    frame::binary(&chunk[..n], &mut out);
+                }
                 if sock_wr.write_all(&out).await.is_err() {
                     break;
                 }
