@@ -270,8 +270,7 @@ fn ws_compression() {
         let got = read_until(&mut sock, |b| {
             frames(b)
                 .into_iter()
-                .map(|(op, p)| if op & 0x40 != 0 { inflate(&p) } else { p })
-                .flatten()
+                .flat_map(|(op, p)| if op & 0x40 != 0 { inflate(&p) } else { p })
                 .collect::<Vec<u8>>()
                 .windows(6)
                 .any(|w| w == b"PONG\r\n")
