@@ -11,7 +11,7 @@ mod mappings;
 pub mod operator;
 pub mod options;
 mod tls;
-mod websocket;
+pub mod websocket;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

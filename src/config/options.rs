@@ -132,7 +132,7 @@ pub struct Options {
     /// TLS for client connections (`tls { }`, `--tls*`).
     pub tls: Option<crate::tls::TlsConfig>,
     /// `websocket { }`: NATS clients over WebSocket on a port of its own.
-    pub websocket: Option<crate::websocket::WebsocketOptions>,
+    pub websocket: Option<super::websocket::WebsocketOptions>,
     /// With TLS: clients may also connect without it (INFO `tls_available`).
     pub allow_non_tls: bool,
     /// Time over which lame duck mode closes all clients, spread evenly

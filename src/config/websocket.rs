@@ -3,7 +3,49 @@
 use std::time::Duration;
 
 use super::conf::{Spanned, Value};
-use crate::websocket::WebsocketOptions;
+
+/// The origin rules of the `websocket` block.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OriginRules {
+    /// `same_origin`: the origin must be the `Host` asked for.
+    pub same_origin: bool,
+    /// `allowed_origins`: the origins accepted (scheme, host and port).
+    pub allowed: Vec<String>,
+}
+
+/// The `websocket` block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebsocketOptions {
+    /// Interface to bind (`host`); the server's when empty.
+    pub host: String,
+    /// Port (`port`); 0 picks a free one.
+    pub port: u16,
+    /// `no_tls`: plain `ws://` (the reference requires TLS otherwise).
+    pub no_tls: bool,
+    /// `tls { }`: `wss://`.
+    pub tls: Option<crate::tls::TlsConfig>,
+    /// `compression`: permessage-deflate with a client that offers it
+    /// (no context takeover either way).
+    pub compression: bool,
+    /// `same_origin` and `allowed_origins`.
+    pub origins: OriginRules,
+    /// `handshake_timeout`: how long the upgrade may take.
+    pub handshake_timeout: Duration,
+}
+
+impl Default for WebsocketOptions {
+    fn default() -> Self {
+        WebsocketOptions {
+            host: String::new(),
+            port: 0,
+            no_tls: false,
+            tls: None,
+            compression: false,
+            origins: OriginRules::default(),
+            handshake_timeout: Duration::from_secs(2),
+        }
+    }
+}
 
 /// Reads a `websocket` block. TLS is required unless `no_tls` says
 /// otherwise, as in the reference.

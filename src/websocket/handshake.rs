@@ -7,6 +7,8 @@
 use base64::Engine as _;
 use sha1::Digest as _;
 
+use super::OriginRules;
+
 /// The GUID RFC 6455 appends to the key.
 const ACCEPT_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /// A request longer than this is refused.
@@ -30,15 +32,6 @@ pub(super) struct Upgrade {
 pub(super) struct Refusal {
     pub response: Vec<u8>,
     pub reason: String,
-}
-
-/// The origin rules of the `websocket` block.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct OriginRules {
-    /// `same_origin`: the origin must be the `Host` asked for.
-    pub same_origin: bool,
-    /// `allowed_origins`: the origins accepted (scheme, host and port).
-    pub allowed: Vec<String>,
 }
 
 fn refuse(status: u16, reason: impl Into<String>) -> Refusal {

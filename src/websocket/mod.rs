@@ -18,43 +18,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info};
 
+pub use crate::config::websocket::{OriginRules, WebsocketOptions};
 use crate::handle::{CloseReason, Handle};
 use crate::server::{Connection, Server};
-pub use handshake::OriginRules;
-
-/// The `websocket` block.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebsocketOptions {
-    /// Interface to bind (`host`); the server's when empty.
-    pub host: String,
-    /// Port (`port`); 0 picks a free one.
-    pub port: u16,
-    /// `no_tls`: plain `ws://` (the reference requires TLS otherwise).
-    pub no_tls: bool,
-    /// `tls { }`: `wss://`.
-    pub tls: Option<crate::tls::TlsConfig>,
-    /// `compression`: permessage-deflate with a client that offers it
-    /// (no context takeover either way).
-    pub compression: bool,
-    /// `same_origin` and `allowed_origins`.
-    pub origins: OriginRules,
-    /// `handshake_timeout`: how long the upgrade may take.
-    pub handshake_timeout: Duration,
-}
-
-impl Default for WebsocketOptions {
-    fn default() -> Self {
-        WebsocketOptions {
-            host: String::new(),
-            port: 0,
-            no_tls: false,
-            tls: None,
-            compression: false,
-            origins: OriginRules::default(),
-            handshake_timeout: Duration::from_secs(2),
-        }
-    }
-}
 
 /// Bytes the pipe between a bridge and its client holds each way.
 const PIPE_BYTES: usize = 64 * 1024;
