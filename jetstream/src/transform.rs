@@ -159,6 +159,12 @@ impl SubjectTransform {
         })
     }
 
+    /// Whether a subject always maps to the same result (no `random`):
+    /// what a cache of results may keep.
+    pub fn is_deterministic(&self) -> bool {
+        !self.parts.iter().any(|p| matches!(p, Part::Random(_)))
+    }
+
     /// The source, `>` when it was given empty.
     pub fn source(&self) -> &str {
         &self.src

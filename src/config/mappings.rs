@@ -141,7 +141,7 @@ mod tests {
         let m = o.mappings.expect("global mappings");
         assert_eq!(m.select(b"a"), Mapped::To("b".into()));
         assert_eq!(m.select(b"one"), Mapped::To("two".into()));
-        assert!(matches!(m.select(b"w.k"), Mapped::To(s) if s == "w1.k" || s == "w2.k"));
+        assert!(matches!(m.select(b"w.k"), Mapped::To(s) if &*s == "w1.k" || &*s == "w2.k"));
         let a = o.accounts[0].mappings.as_ref().expect("account mappings");
         assert_eq!(a.select(b"x"), Mapped::To("y".into()));
         assert_eq!(a.select(b"a"), Mapped::Keep);
