@@ -16,7 +16,8 @@ use crate::stats::Stats;
 
 /// Delivers to every match in `account`'s router, skipping subscriptions
 /// of client `skip` (a publisher that asked for no echo). True if anyone
-/// received it.
+/// received it. A route whose server has interest gets one RMSG for the
+/// message, naming the queue groups it was picked for.
 pub fn deliver_all(
     account: &Account,
     stats: &Stats,
@@ -26,12 +27,96 @@ pub fn deliver_all(
     flush: &mut FlushSet,
 ) -> bool {
     let mut delivered = false;
+    // Built only when a route matched: a server without routes never
+    // allocates here.
+    let mut routed: Vec<(&Arc<Subscription>, Vec<&[u8]>)> = Vec::new();
     for sub in &result.plain {
+        if sub.client.is_route() {
+            delivered |= note_routed(&mut routed, sub, None);
+            continue;
+        }
         delivered |= deliver_one(account, stats, sub, frame, skip, flush);
     }
     for group in &result.queues {
         for sub in group.rotation() {
-            if deliver_one(account, stats, sub, frame, skip, flush) {
+            let taken = if sub.client.is_route() {
+                note_routed(&mut routed, sub, Some(&group.name))
+            } else {
+                deliver_one(account, stats, sub, frame, skip, flush)
+            };
+            if taken {
+                delivered = true;
+                break;
+            }
+        }
+    }
+    for (sub, queues) in &routed {
+        let Some(out) = sub.client.outbound() else {
+            continue;
+        };
+        // The route subscription's sid is the account's name.
+        match out.append_with(|b| frame.append_routed(b, &sub.sid, queues)) {
+            Appended::Marked => flush.note(sub.client.clone()),
+            Appended::SlowConsumer => slow_consumer(
+                stats,
+                account,
+                &sub.client,
+                CloseReason::SlowConsumerPendingBytes,
+            ),
+            _ => {}
+        }
+    }
+    delivered
+}
+
+/// Notes that the route of `sub` gets the message (for `queue`, when a
+/// queue member); one entry per route.
+fn note_routed<'a>(
+    routed: &mut Vec<(&'a Arc<Subscription>, Vec<&'a [u8]>)>,
+    sub: &'a Arc<Subscription>,
+    queue: Option<&'a [u8]>,
+) -> bool {
+    if sub.is_closed() {
+        return false;
+    }
+    let entry = match routed
+        .iter_mut()
+        .position(|(s, _)| Arc::ptr_eq(&s.client, &sub.client))
+    {
+        Some(at) => &mut routed[at],
+        None => {
+            routed.push((sub, Vec::new()));
+            let last = routed.len() - 1;
+            &mut routed[last]
+        }
+    };
+    if let Some(q) = queue {
+        entry.1.push(q);
+    }
+    true
+}
+
+/// Delivers a message that came over a route: to local subscriptions
+/// only (one hop), and to one local member of each queue group the
+/// sending server picked this server for (`queues`).
+pub fn deliver_from_route(
+    account: &Account,
+    stats: &Stats,
+    result: &MatchResult,
+    frame: &Frame<'_>,
+    queues: &[&[u8]],
+    flush: &mut FlushSet,
+) -> bool {
+    let mut delivered = false;
+    for sub in result.plain.iter().filter(|s| !s.client.is_route()) {
+        delivered |= deliver_one(account, stats, sub, frame, None, flush);
+    }
+    for group in &result.queues {
+        if !queues.contains(&&group.name[..]) {
+            continue;
+        }
+        for sub in group.rotation().filter(|s| !s.client.is_route()) {
+            if deliver_one(account, stats, sub, frame, None, flush) {
                 delivered = true;
                 break;
             }

@@ -32,6 +32,13 @@ pub struct Info<'a> {
     pub client_ip: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nonce: Option<&'a str>,
+    /// The cluster's name, when the server has routes configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// Client URLs of this server and the others of its cluster, so
+    /// clients learn where else to go.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub connect_urls: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ldm: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -65,6 +72,8 @@ impl<'a> Info<'a> {
             client_id: 0,
             client_ip: "",
             nonce: None,
+            cluster: None,
+            connect_urls: Vec::new(),
             ldm: None,
             connect_info: None,
             remote_account: None,

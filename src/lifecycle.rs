@@ -27,6 +27,8 @@ pub struct Running {
     accept_task: Option<JoinHandle<()>>,
     /// The WebSocket port's address and accept loop, when configured.
     websocket: Option<(SocketAddr, JoinHandle<()>)>,
+    /// Routes to the other servers of the cluster, when configured.
+    cluster: Option<Arc<crate::route::Cluster>>,
     jetstream: Vec<crate::jetstream::Attached>,
 }
 
@@ -50,6 +52,11 @@ impl Running {
         self.websocket.as_ref().map(|(a, _)| *a)
     }
 
+    /// Where routes are taken, when `cluster { }` is configured.
+    pub fn cluster_addr(&self) -> Option<SocketAddr> {
+        self.cluster.as_ref().map(|c| c.listen_addr())
+    }
+
     /// The client address, if the server listens for clients.
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.server.addr()
@@ -64,6 +71,9 @@ impl Running {
         self.server.stop_accepting.notify_one();
         if let Some((_, ws)) = &self.websocket {
             ws.abort();
+        }
+        if let Some(cluster) = &self.cluster {
+            cluster.stop();
         }
         if let Some(accept) = self.accept_task {
             let _ = accept.await;
@@ -256,10 +266,19 @@ pub async fn start_listening(
         ),
         _ => None,
     };
+    let cluster = match (&opts.cluster, listen_for_clients) {
+        (Some(c), true) => Some(
+            crate::route::start(&server, c)
+                .await
+                .map_err(StartError::Listen)?,
+        ),
+        _ => None,
+    };
     Ok(Running {
         server,
         accept_task,
         websocket,
+        cluster,
         jetstream,
     })
 }

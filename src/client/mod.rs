@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 
 pub use reader::{run_connection, Greeting};
 pub use tls::run_tls_connection;
+pub(crate) use writer::run_writer;
 
 use crate::handle::conn_info::SubSnapshot;
 use crate::handle::CloseReason;

@@ -15,7 +15,7 @@ use crate::stats::Stats;
 /// does not pin its memory for the life of the connection.
 const KEEP_BUFFER_BYTES: usize = 256 * 1024;
 
-pub(super) async fn run_writer<W: AsyncWrite + Unpin>(
+pub(crate) async fn run_writer<W: AsyncWrite + Unpin>(
     conn: Arc<Connection>,
     mut sock: W,
     stats: Arc<Stats>,

@@ -162,8 +162,8 @@ pub struct Flags {
     pub later: LaterFlags,
 }
 
-/// Clustering and profiling flags tern does not support yet: each holds
-/// the value given, so the start-up error can name the flag.
+/// Clustering flags, and the profiling flag tern does not support yet
+/// (it holds the value given, so the start-up error can name the flag).
 #[derive(Debug, Default, clap::Args)]
 #[command(rename_all = "snake_case")]
 pub struct LaterFlags {
@@ -177,7 +177,7 @@ pub struct LaterFlags {
     #[arg(long)]
     pub cluster_name: Option<String>,
     /// `--no_advertise`: do not advertise known cluster URLs to clients.
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub no_advertise: Option<String>,
     /// `--cluster_advertise`: the cluster URL to advertise to other servers.
     #[arg(long)]
@@ -196,16 +196,7 @@ pub struct LaterFlags {
 impl LaterFlags {
     /// The first flag given whose feature tern does not have yet.
     pub fn first_unsupported(&self) -> Option<&'static str> {
-        let given: &[(bool, &'static str)] = &[
-            (self.routes.is_some(), "--routes"),
-            (self.cluster.is_some(), "--cluster"),
-            (self.cluster_name.is_some(), "--cluster_name"),
-            (self.no_advertise.is_some(), "--no_advertise"),
-            (self.cluster_advertise.is_some(), "--cluster_advertise"),
-            (self.connect_retries.is_some(), "--connect_retries"),
-            (self.cluster_listen.is_some(), "--cluster_listen"),
-            (self.profile.is_some(), "--profile"),
-        ];
+        let given: &[(bool, &'static str)] = &[(self.profile.is_some(), "--profile")];
         given.iter().find(|(set, _)| *set).map(|(_, name)| *name)
     }
 }

@@ -6,6 +6,7 @@
 mod accounts;
 mod auth;
 pub mod cli;
+pub mod cluster;
 pub mod conf;
 mod mappings;
 pub mod operator;
@@ -67,7 +68,6 @@ impl From<ConfError> for ConfigError {
 /// error says "not supported yet" rather than "unknown".
 const LATER_KEYS: &[&str] = &[
     "no_system_account",
-    "cluster",
     "gateway",
     "leafnodes",
     "leaf",
@@ -100,6 +100,7 @@ fn apply_flags(opts: &mut Options, f: &cli::Flags) -> Result<(), ConfigError> {
     if let Some(addr) = &f.addr {
         opts.host.clone_from(addr);
     }
+    apply_cluster_flags(opts, &f.later).map_err(ConfigError::Options)?;
     if let Some(port) = f.port {
         opts.port = port_from(i64::from(port))?;
     }
@@ -182,6 +183,59 @@ fn port_from(n: i64) -> Result<Port, ConfigError> {
         0..=65535 => Ok(Port::Fixed(n as u16)),
         _ => Err(ConfigError::Options(format!("invalid port: {n}"))),
     }
+}
+
+/// `--cluster`, `--cluster_listen`, `--cluster_name`, `--routes`,
+/// `--no_advertise`, `--cluster_advertise`, `--connect_retries`: over the
+/// config file's `cluster` block, as in the reference.
+fn apply_cluster_flags(opts: &mut Options, f: &cli::LaterFlags) -> Result<(), String> {
+    let any = f.cluster.is_some()
+        || f.cluster_listen.is_some()
+        || f.cluster_name.is_some()
+        || f.routes.is_some()
+        || f.no_advertise.is_some()
+        || f.cluster_advertise.is_some()
+        || f.connect_retries.is_some();
+    if !any {
+        return Ok(());
+    }
+    let c = opts.cluster.get_or_insert_with(Default::default);
+    if let Some(url) = f.cluster.as_ref().or(f.cluster_listen.as_ref()) {
+        let (host, port) = cluster::listen_url(url)?;
+        c.host = host;
+        c.port = port;
+        if let Some((cred, _)) = url
+            .split_once("://")
+            .map_or(url.as_str(), |(_, r)| r)
+            .rsplit_once('@')
+        {
+            let (u, p) = cred.split_once(':').unwrap_or((cred, ""));
+            c.user = Some((u.to_string(), p.to_string()));
+        }
+    }
+    if let Some(name) = &f.cluster_name {
+        c.name = Some(name.clone());
+    }
+    if let Some(routes) = &f.routes {
+        c.routes = routes
+            .split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(cluster::RouteUrl::parse)
+            .collect::<Result<_, _>>()?;
+    }
+    if let Some(v) = &f.no_advertise {
+        c.no_advertise = matches!(v.as_str(), "true" | "1" | "yes" | "on");
+    }
+    if let Some(a) = &f.cluster_advertise {
+        c.advertise = Some(a.clone());
+    }
+    if let Some(n) = &f.connect_retries {
+        c.connect_retries = n
+            .parse()
+            .map_err(|_| format!("invalid connect_retries {n:?}"))?;
+    }
+    Ok(())
 }
 
 fn validate(opts: &Options) -> Result<(), ConfigError> {
@@ -296,6 +350,7 @@ fn apply_key(opts: &mut Options, key: &Key, v: &Spanned) -> Result<(), String> {
         "system_account" | "system" => opts.system_account = Some(string(v)?),
         "tls" => tls::apply_tls(opts, v)?,
         "websocket" | "ws" => opts.websocket = Some(websocket::websocket(v)?),
+        "cluster" => opts.cluster = Some(cluster::cluster(v)?),
         "http_port" | "monitor_port" => {
             opts.http_port = Some(port_from(int(v)?).map_err(|e| e.to_string())?)
         }
@@ -526,9 +581,9 @@ mod tests {
             e.contains("t.conf:2:1") && e.contains("unknown field \"foo_bar\""),
             "{e}"
         );
-        let e = load("cluster {\n port: 1\n}\n").unwrap_err().to_string();
+        let e = load("gateway {\n port: 1\n}\n").unwrap_err().to_string();
         assert!(
-            e.contains("\"cluster\" is not supported by tern yet"),
+            e.contains("\"gateway\" is not supported by tern yet"),
             "{e}"
         );
     }

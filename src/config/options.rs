@@ -133,6 +133,8 @@ pub struct Options {
     pub tls: Option<crate::tls::TlsConfig>,
     /// `websocket { }`: NATS clients over WebSocket on a port of its own.
     pub websocket: Option<super::websocket::WebsocketOptions>,
+    /// `cluster { }`, `--cluster`, `--routes`: routes to other servers.
+    pub cluster: Option<super::cluster::ClusterOptions>,
     /// With TLS: clients may also connect without it (INFO `tls_available`).
     pub allow_non_tls: bool,
     /// Time over which lame duck mode closes all clients, spread evenly
@@ -222,6 +224,7 @@ impl Default for Options {
             http_base_path: String::new(),
             tls: None,
             websocket: None,
+            cluster: None,
             allow_non_tls: false,
             lame_duck_duration: LAME_DUCK_DURATION,
             lame_duck_grace_period: LAME_DUCK_GRACE_PERIOD,

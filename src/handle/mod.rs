@@ -65,6 +65,10 @@ pub struct Handle {
     info: Option<Box<conn_info::ConnInfo>>,
     /// A configuration reload asks the reader to check the client again.
     reauthorize: AtomicBool,
+    /// Another server of the cluster (a route): deliveries go out as
+    /// RMSG/HMSG under the account the subscription's `sid` names, and
+    /// its interest is never relayed to other routes.
+    route: bool,
 }
 
 impl Handle {
@@ -90,7 +94,29 @@ impl Handle {
             responses: std::sync::OnceLock::new(),
             info: Some(Box::new(conn_info::ConnInfo::new(peer))),
             reauthorize: AtomicBool::new(false),
+            route: false,
         }
+    }
+
+    /// A route to another server from `peer`.
+    pub fn route(id: u64, max_pending: usize, peer: std::net::SocketAddr) -> Self {
+        Handle {
+            route: true,
+            headers: AtomicBool::new(true),
+            ..Handle::socket(id, max_pending, peer)
+        }
+    }
+
+    /// Whether this is a route to another server.
+    #[inline]
+    pub fn is_route(&self) -> bool {
+        self.route
+    }
+
+    /// Whether this is an internal client (JetStream, the system account).
+    #[inline]
+    pub fn is_internal(&self) -> bool {
+        matches!(self.sink, Sink::Internal(_))
     }
 
     /// An internal client: deliveries run `callback`.
@@ -104,6 +130,7 @@ impl Handle {
             responses: std::sync::OnceLock::new(),
             info: None,
             reauthorize: AtomicBool::new(false),
+            route: false,
         }
     }
 
@@ -154,12 +181,13 @@ impl Handle {
     ) -> Appended {
         match &self.sink {
             Sink::Socket(out) => {
-                let appended =
-                    if frame.header_len.is_some() && !self.headers.load(Ordering::Relaxed) {
-                        out.append_with(|b| frame.append_without_headers(b, sid))
-                    } else {
-                        out.append_frame(frame, sid)
-                    };
+                let appended = if self.route {
+                    out.append_with(|b| frame.append_routed(b, sid, &[]))
+                } else if frame.header_len.is_some() && !self.headers.load(Ordering::Relaxed) {
+                    out.append_with(|b| frame.append_without_headers(b, sid))
+                } else {
+                    out.append_frame(frame, sid)
+                };
                 if appended == Appended::Marked {
                     flush.note(self.clone());
                 }

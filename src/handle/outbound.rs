@@ -45,6 +45,12 @@ pub enum CloseReason {
     MaxSubscriptionsExceeded,
     /// Closed by `$SYS.REQ.SERVER.<id>.KICK`.
     Kicked,
+    /// A second route to a server already routed to.
+    DuplicateRoute,
+    /// A route from a server of another cluster.
+    ClusterNameConflict,
+    /// A route from a server with this server's name.
+    DuplicateServerName,
 }
 
 impl std::fmt::Display for CloseReason {
@@ -66,6 +72,9 @@ impl std::fmt::Display for CloseReason {
             CloseReason::TlsHandshakeFailure => "TLS Handshake Failure",
             CloseReason::MaxSubscriptionsExceeded => "Maximum Subscriptions Exceeded",
             CloseReason::Kicked => "Kicked",
+            CloseReason::DuplicateRoute => "Duplicate Route",
+            CloseReason::ClusterNameConflict => "Cluster Name Conflict",
+            CloseReason::DuplicateServerName => "Duplicate Server Name",
         })
     }
 }

@@ -200,6 +200,52 @@ impl<'a> Frame<'a> {
     }
 }
 
+impl Frame<'_> {
+    /// Appends the message as a route carries it:
+    /// `RMSG|HMSG <account> <subject> [reply] [<hdr>] <total>`, with the
+    /// queue groups it is for (`+ <reply> <q..>` or `| <q..>`) when any.
+    pub fn append_routed(&self, buf: &mut BytesMut, account: &[u8], queues: &[&[u8]]) {
+        let queue_len: usize = queues.iter().map(|q| q.len() + 1).sum::<usize>() + 2;
+        buf.reserve(self.wire_len(account) + account.len() + queue_len + 1);
+        buf.put_slice(if self.header_digits.is_some() {
+            b"HMSG "
+        } else {
+            b"RMSG "
+        });
+        buf.put_slice(account);
+        buf.put_u8(b' ');
+        buf.put_slice(self.subject);
+        buf.put_u8(b' ');
+        if queues.is_empty() {
+            if let Some(reply) = self.reply {
+                buf.put_slice(reply);
+                buf.put_u8(b' ');
+            }
+        } else {
+            match self.reply {
+                Some(reply) => {
+                    buf.put_slice(b"+ ");
+                    buf.put_slice(reply);
+                    buf.put_u8(b' ');
+                }
+                None => buf.put_slice(b"| "),
+            }
+            for q in queues {
+                buf.put_slice(q);
+                buf.put_u8(b' ');
+            }
+        }
+        if let Some(h) = self.header_digits {
+            buf.put_slice(h);
+            buf.put_u8(b' ');
+        }
+        buf.put_slice(self.total_digits);
+        buf.put_slice(b"\r\n");
+        buf.put_slice(self.message);
+        buf.put_slice(b"\r\n");
+    }
+}
+
 /// The header block of the no-responders status message.
 pub fn no_responders_headers(subject: &[u8]) -> Vec<u8> {
     let mut h = Vec::with_capacity(32 + subject.len());
@@ -247,6 +293,34 @@ mod tests {
             frame.append(&mut buf, b"9");
             assert_eq!(&buf[..], *want);
             assert_eq!(frame.wire_len(b"9"), want.len());
+        }
+    }
+
+    #[test]
+    fn routed_frames() {
+        let s2 = Sizes::of(None, 2);
+        let s12 = Sizes::of(Some(12), 14);
+        let cases: &[(Frame, &[&[u8]], &[u8])] = &[
+            (
+                Frame::new(b"foo", None, None, b"hi", &s2),
+                &[],
+                b"RMSG $G foo 2\r\nhi\r\n",
+            ),
+            (
+                Frame::new(b"foo", Some(b"r"), None, b"hi", &s2),
+                &[b"q1", b"q2"],
+                b"RMSG $G foo + r q1 q2 2\r\nhi\r\n",
+            ),
+            (
+                Frame::new(b"foo", None, Some(12), b"NATS/1.0\r\n\r\nhi", &s12),
+                &[b"q"],
+                b"HMSG $G foo | q 12 14\r\nNATS/1.0\r\n\r\nhi\r\n",
+            ),
+        ];
+        for (frame, queues, want) in cases {
+            let mut buf = BytesMut::new();
+            frame.append_routed(&mut buf, b"$G", queues);
+            assert_eq!(&buf[..], *want);
         }
     }
 

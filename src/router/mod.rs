@@ -196,9 +196,32 @@ impl MatchResult {
     }
 }
 
+/// Told of every change in an account's local interest: the routes pass
+/// it on to the other servers of the cluster (RS+/RS-).
+pub trait InterestWatcher: Send + Sync {
+    /// `subject` (in `queue`) now has `count` local subscriptions, one
+    /// more (`added`) or one fewer than before.
+    fn changed(&self, subject: &[u8], queue: Option<&[u8]>, count: u32, added: bool);
+}
+
+/// Local subscriptions counted by subject and queue, and who is told.
+struct Interest {
+    watcher: Arc<dyn InterestWatcher>,
+    counts: std::collections::HashMap<(Bytes, Option<Bytes>), u32>,
+}
+
+/// Whether a subscription is interest other servers should hear of: not
+/// one a route made (interest is never relayed), and not JetStream's own
+/// API (each server answers its own clients, as a standalone server).
+fn propagates(sub: &Subscription) -> bool {
+    !sub.client.is_route() && !(sub.client.is_internal() && sub.subject.starts_with(b"$JS.API."))
+}
+
 /// The router of one account.
 #[derive(Default)]
 pub struct Router {
+    /// Counted only once a watcher is installed (a clustered server).
+    interest: Mutex<Option<Interest>>,
     trie: RwLock<Trie>,
     /// Bumped on every change, before the shared cache is cleared, so a
     /// lookup that raced a change never caches a stale result.
@@ -285,6 +308,7 @@ impl Router {
     /// Adds a subscription; matches take it from the next lookup on.
     pub fn insert(&self, sub: Arc<Subscription>) {
         let mut trie = self.trie.write();
+        self.interest_changed(&sub, 1);
         trie.insert(sub);
         self.inserts.fetch_add(1, Ordering::Relaxed);
         self.changed_locked();
@@ -295,6 +319,7 @@ impl Router {
         let mut trie = self.trie.write();
         let removed = trie.remove(sub);
         if removed {
+            self.interest_changed(sub, -1);
             self.removes.fetch_add(1, Ordering::Relaxed);
             self.changed_locked();
         }
@@ -308,12 +333,63 @@ impl Router {
         for sub in subs {
             let removed = trie.remove(sub);
             if removed {
+                self.interest_changed(sub, -1);
                 self.removes.fetch_add(1, Ordering::Relaxed);
             }
             any |= removed;
         }
         if any {
             self.changed_locked();
+        }
+    }
+
+    /// Counts a local subscription in or out and tells the watcher.
+    /// Caller holds the trie's write lock, so changes are told in order.
+    fn interest_changed(&self, sub: &Subscription, delta: i32) {
+        if !propagates(sub) {
+            return;
+        }
+        let mut guard = self.interest.lock();
+        let Some(interest) = guard.as_mut() else {
+            return;
+        };
+        let key = (sub.subject.clone(), sub.queue.clone());
+        let count = interest.counts.entry(key).or_insert(0);
+        *count = count.saturating_add_signed(delta);
+        let now = *count;
+        if now == 0 {
+            interest
+                .counts
+                .remove(&(sub.subject.clone(), sub.queue.clone()));
+        }
+        interest
+            .watcher
+            .changed(&sub.subject, sub.queue.as_deref(), now, delta > 0);
+    }
+
+    /// Starts counting local interest and telling `watcher` of each change
+    /// (counting what is subscribed already).
+    pub fn watch_interest(&self, watcher: Arc<dyn InterestWatcher>) {
+        let trie = self.trie.write();
+        let mut counts = std::collections::HashMap::new();
+        trie.for_each(|sub| {
+            if propagates(sub) {
+                *counts
+                    .entry((sub.subject.clone(), sub.queue.clone()))
+                    .or_insert(0u32) += 1;
+            }
+        });
+        *self.interest.lock() = Some(Interest { watcher, counts });
+    }
+
+    /// The local interest counted (for a route that just connected),
+    /// passed to `f` under the lock so nothing changes in between.
+    pub fn with_local_interest(&self, mut f: impl FnMut(&[u8], Option<&[u8]>, u32)) {
+        let _trie = self.trie.read();
+        if let Some(interest) = self.interest.lock().as_ref() {
+            for ((subject, queue), n) in &interest.counts {
+                f(subject, queue.as_deref(), *n);
+            }
         }
     }
 

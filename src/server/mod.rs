@@ -160,7 +160,14 @@ pub struct Server {
     import_subs: Mutex<Vec<(InternalClient, Arc<Subscription>)>>,
     /// Each JetStream account's stream ingest queues (`/metrics`).
     ingest_queues: Mutex<Vec<(String, Arc<tern_jetstream::metrics::IngestQueues>)>>,
+    /// The routes to other servers of the cluster.
+    peers: crate::peers::Peers,
+    /// Told of each account made after start-up.
+    account_added: OnceLock<AccountHook>,
 }
+
+/// Run for an account made after start-up.
+pub(crate) type AccountHook = Box<dyn Fn(&Arc<Account>) + Send + Sync>;
 
 impl Server {
     pub(crate) fn new(opts: Options, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
@@ -219,6 +226,8 @@ impl Server {
             api_inboxes: parking_lot::RwLock::new(HashMap::new()),
             system_queue: OnceLock::new(),
             stop_accepting: Notify::new(),
+            peers: crate::peers::Peers::default(),
+            account_added: OnceLock::new(),
         }
     }
 
@@ -287,7 +296,17 @@ impl Server {
         }
         let a = Arc::new(Account::new(name));
         accounts.insert(name.to_string(), a.clone());
+        drop(accounts);
+        if let Some(hook) = self.account_added.get() {
+            hook(&a);
+        }
         (a, true)
+    }
+
+    /// Runs `hook` for every account made from now on (the routes watch
+    /// each account's interest).
+    pub(crate) fn on_account_added(&self, hook: AccountHook) {
+        let _ = self.account_added.set(hook);
     }
 
     pub(crate) fn set_system_queue(&self, queue: SystemQueue) {
@@ -500,7 +519,34 @@ impl Server {
         if self.lame_duck.load(Ordering::Acquire) {
             info.ldm = Some(true);
         }
+        if let Some(name) = self.peers.cluster_name() {
+            info.cluster = Some(name);
+            let others = self.peers.peer_client_urls();
+            if !others.is_empty() {
+                // The reference lists its own URL first, then the others'.
+                info.connect_urls = self.client_urls();
+                info.connect_urls.extend(others);
+            }
+        }
         info
+    }
+
+    /// The routes to other servers of the cluster.
+    pub fn peers(&self) -> &crate::peers::Peers {
+        &self.peers
+    }
+
+    /// This server's client URLs as other servers pass them on
+    /// (`host:port`): every interface's address when bound to all.
+    pub fn client_urls(&self) -> Vec<String> {
+        let Some(addr) = self.addr() else {
+            return Vec::new();
+        };
+        if addr.ip().is_unspecified() {
+            // The reference lists each interface; loopback stands in here.
+            return vec![format!("127.0.0.1:{}", addr.port())];
+        }
+        vec![addr.to_string()]
     }
 
     pub(crate) fn count_inbound(&self, msgs: u64, bytes: u64) {

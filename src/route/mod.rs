@@ -1,0 +1,340 @@
+//! Routes: this server in a full-mesh cluster with other tern servers and
+//! nats-server, on the reference's route protocol. Each route carries the
+//! local interest of every account (RS+/RS-) and the messages published
+//! here that the other server has interest in (RMSG/HMSG); a message that
+//! arrived over a route goes only to local subscribers (one hop). A new
+//! server learns the rest of the mesh from one seed: each server tells its
+//! routes of every server that joins (gossip), and they dial it.
+
+mod conn;
+mod info;
+mod proto;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::net::{TcpListener, TcpStream};
+use tracing::{debug, error, info};
+
+use crate::account::Account;
+use crate::config::cluster::{ClusterOptions, RouteUrl};
+use crate::proto::write;
+use crate::router::InterestWatcher;
+use crate::server::Server;
+
+pub use info::RouteInfo;
+
+/// How long a dial may take.
+const DIAL_TIMEOUT: Duration = Duration::from_secs(2);
+/// The reference's wait between dials of a configured route.
+const REDIAL_WAIT: Duration = Duration::from_secs(1);
+
+/// This server's side of the cluster.
+pub struct Cluster {
+    server: Arc<Server>,
+    opts: ClusterOptions,
+    /// The cluster's name (random until a named peer's is adopted, when
+    /// none is configured).
+    name: Mutex<String>,
+    dynamic: bool,
+    /// Where routes are taken.
+    listen: SocketAddr,
+    /// Route addresses being dialled now, so gossip does not dial twice.
+    dialing: Mutex<HashSet<String>>,
+    /// The accept loop, stopped at shutdown.
+    accept: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// Starts taking and dialling routes.
+pub async fn start(server: &Arc<Server>, opts: &ClusterOptions) -> std::io::Result<Arc<Cluster>> {
+    let host = if opts.host.is_empty() {
+        server.opts().host.clone()
+    } else {
+        opts.host.clone()
+    };
+    let listener = TcpListener::bind((host.as_str(), opts.port)).await?;
+    let listen = listener.local_addr()?;
+    let (name, dynamic) = match &opts.name {
+        Some(n) => (n.clone(), false),
+        None => (crate::info::new_server_id()[..22].to_string(), true),
+    };
+    server.peers().set_cluster_name(name.clone());
+    server.peers().set_no_advertise(opts.no_advertise);
+    let cluster = Arc::new(Cluster {
+        server: server.clone(),
+        opts: opts.clone(),
+        name: Mutex::new(name),
+        dynamic,
+        listen,
+        dialing: Mutex::new(HashSet::new()),
+        accept: Mutex::new(None),
+    });
+    for account in server.accounts() {
+        cluster.watch(&account);
+    }
+    let weak = Arc::downgrade(&cluster);
+    server.on_account_added(Box::new(move |account| {
+        if let Some(cluster) = weak.upgrade() {
+            cluster.watch(account);
+        }
+    }));
+    info!("Cluster name is {}", cluster.name());
+    info!("Listening for route connections on {}", listen);
+    *cluster.accept.lock() = Some(tokio::spawn(accept_loop(
+        Arc::downgrade(&cluster),
+        listener,
+    )));
+    for url in &opts.routes {
+        let (cluster, url) = (cluster.clone(), url.clone());
+        tokio::spawn(async move { cluster.dial(url, true).await });
+    }
+    Ok(cluster)
+}
+
+async fn accept_loop(cluster: std::sync::Weak<Cluster>, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((sock, peer)) => {
+                let Some(cluster) = cluster.upgrade() else {
+                    return;
+                };
+                let _ = sock.set_nodelay(true);
+                tokio::spawn(async move {
+                    conn::run(cluster, sock, peer, None).await;
+                });
+            }
+            Err(e) => {
+                error!("Error accepting route connection: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+impl Cluster {
+    /// Stops taking routes and closes the ones standing (shutdown).
+    pub fn stop(&self) {
+        if let Some(accept) = self.accept.lock().take() {
+            accept.abort();
+        }
+        for route in self.server.peers().routes() {
+            route
+                .handle
+                .close(crate::handle::CloseReason::ServerShutdown);
+        }
+    }
+
+    /// Where routes are taken.
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.listen
+    }
+
+    /// The cluster's name now.
+    pub fn name(&self) -> String {
+        self.name.lock().clone()
+    }
+
+    /// Whether the name was made up here (and yields to a named peer's).
+    fn is_dynamic(&self) -> bool {
+        self.dynamic
+    }
+
+    /// Takes a named peer's cluster name, when ours was made up.
+    fn adopt_name(&self, name: &str) {
+        *self.name.lock() = name.to_string();
+        self.server.peers().set_cluster_name(name.to_string());
+    }
+
+    /// The INFO this server sends on a route.
+    fn info(&self) -> RouteInfo {
+        let server = &self.server;
+        let opts = server.opts();
+        RouteInfo {
+            server_id: server.id().to_string(),
+            server_name: server.name().to_string(),
+            version: crate::config::options::NATS_VERSION.to_string(),
+            proto: 3,
+            go: "tern".to_string(),
+            host: self.listen.ip().to_string(),
+            port: self.listen.port(),
+            headers: true,
+            auth_required: self.opts.user.is_some(),
+            max_payload: opts.max_payload as i64,
+            jetstream: opts.jetstream,
+            ip: self
+                .opts
+                .advertise
+                .as_ref()
+                .map(|a| format!("nats-route://{a}/"))
+                .unwrap_or_default(),
+            cluster: self.name(),
+            cluster_dynamic: self.is_dynamic(),
+            connect_urls: if self.opts.no_advertise {
+                Vec::new()
+            } else {
+                server.client_urls()
+            },
+            ..RouteInfo::default()
+        }
+    }
+
+    /// Dials `url` until a route stands (and again when it falls, for a
+    /// configured route); a gossiped one is tried `connect_retries` + 1
+    /// times.
+    async fn dial(self: Arc<Self>, url: RouteUrl, configured: bool) {
+        if !self.dialing.lock().insert(url.addr.clone()) {
+            return;
+        }
+        let mut attempt = 0u32;
+        loop {
+            if self.server.is_stopped() {
+                break;
+            }
+            attempt += 1;
+            match tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect(&url.addr)).await {
+                Ok(Ok(sock)) => {
+                    attempt = 0;
+                    let _ = sock.set_nodelay(true);
+                    let peer = sock.peer_addr().unwrap_or(self.listen);
+                    let ended =
+                        conn::run(self.clone(), sock, peer, Some((url.clone(), configured))).await;
+                    match ended {
+                        conn::Ended::Myself => break,
+                        conn::Ended::Duplicate(id) => {
+                            // Another route to that server stands: dial
+                            // again only once it is gone.
+                            while self.server.peers().get(&id).is_some()
+                                && !self.server.is_stopped()
+                            {
+                                tokio::time::sleep(REDIAL_WAIT).await;
+                            }
+                        }
+                        conn::Ended::Closed => {}
+                    }
+                    if !configured {
+                        break;
+                    }
+                }
+                Ok(Err(e)) => {
+                    debug!("Error trying to connect to route (attempt {attempt}): {e}");
+                }
+                Err(_) => {
+                    debug!("Error trying to connect to route (attempt {attempt}): timed out");
+                }
+            }
+            if !configured && attempt > self.opts.connect_retries {
+                break;
+            }
+            tokio::time::sleep(REDIAL_WAIT).await;
+        }
+        self.dialing.lock().remove(&url.addr);
+    }
+
+    /// A server another route told us of: dial it unless already routed.
+    fn gossiped(self: &Arc<Self>, info: &RouteInfo, peer_ip: std::net::IpAddr) {
+        let server = &self.server;
+        if info.server_id == server.id() || server.peers().get(&info.server_id).is_some() {
+            return;
+        }
+        let addr = route_addr(info, peer_ip);
+        if self.dialing.lock().contains(&addr) {
+            return;
+        }
+        let url = RouteUrl { addr, user: None };
+        let url = RouteUrl {
+            user: self.opts.routes.first().and_then(|r| r.user.clone()),
+            ..url
+        };
+        tokio::spawn(self.clone().dial(url, false));
+    }
+
+    /// Watches `account`'s local interest for the routes.
+    fn watch(&self, account: &Arc<Account>) {
+        let watcher = Arc::new(AccountInterest {
+            server: Arc::downgrade(&self.server),
+            account: account.name.clone(),
+        });
+        account.router.watch_interest(watcher);
+    }
+
+    /// Tells clients that take INFO at any time of the cluster's client
+    /// URLs, after a route came or went.
+    fn client_urls_changed(&self) {
+        let server = &self.server;
+        for conn in server.all_clients() {
+            let handle = &conn.handle;
+            if !handle.wants_async_info() {
+                continue;
+            }
+            if let Some(out) = handle.outbound() {
+                let info = server.info_json(handle.id, None, None, None);
+                out.send_now(|b| write::append_info(b, &info));
+            }
+        }
+    }
+}
+
+/// Where a server described by `info` takes routes: its `ip`, else the
+/// address it came from with its route port.
+fn route_addr(info: &RouteInfo, peer_ip: std::net::IpAddr) -> String {
+    if !info.ip.is_empty() {
+        let rest = info
+            .ip
+            .split_once("://")
+            .map_or(info.ip.as_str(), |(_, r)| r);
+        return rest.trim_end_matches('/').to_string();
+    }
+    SocketAddr::new(peer_ip, info.port).to_string()
+}
+
+/// One account's interest, passed to every route.
+struct AccountInterest {
+    server: std::sync::Weak<Server>,
+    account: String,
+}
+
+impl InterestWatcher for AccountInterest {
+    fn changed(&self, subject: &[u8], queue: Option<&[u8]>, count: u32, added: bool) {
+        let Some(server) = self.server.upgrade() else {
+            return;
+        };
+        let routes = server.peers().routes();
+        if routes.is_empty() {
+            return;
+        }
+        let line = match queue {
+            None if added && count == 1 => interest_line(true, &self.account, subject, None),
+            None if !added && count == 0 => interest_line(false, &self.account, subject, None),
+            None => return,
+            Some(q) if count == 0 => interest_line(false, &self.account, subject, Some((q, 0))),
+            Some(q) => interest_line(true, &self.account, subject, Some((q, count))),
+        };
+        for route in routes {
+            if let Some(out) = route.handle.outbound() {
+                out.send_now(|b| b.extend_from_slice(&line));
+            }
+        }
+    }
+}
+
+/// `RS+ <acc> <subject> [<queue> <weight>]` or `RS- <acc> <subject> [<queue>]`.
+fn interest_line(add: bool, account: &str, subject: &[u8], queue: Option<(&[u8], u32)>) -> Vec<u8> {
+    let mut line = Vec::with_capacity(8 + account.len() + subject.len() + 16);
+    line.extend_from_slice(if add { b"RS+ " } else { b"RS- " });
+    line.extend_from_slice(account.as_bytes());
+    line.push(b' ');
+    line.extend_from_slice(subject);
+    if let Some((q, weight)) = queue {
+        line.push(b' ');
+        line.extend_from_slice(q);
+        if add {
+            line.push(b' ');
+            line.extend_from_slice(weight.to_string().as_bytes());
+        }
+    }
+    line.extend_from_slice(b"\r\n");
+    line
+}

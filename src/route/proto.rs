@@ -1,0 +1,268 @@
+//! The route protocol one server speaks to another: control lines and
+//! messages parsed out of a read buffer without copying.
+
+use memchr::memchr;
+
+/// Queue groups one routed message may name, at most (more are dropped).
+pub const MAX_QUEUES: usize = 16;
+
+/// A control line longer than this is garbage (the reference's limit).
+const MAX_CONTROL_LINE: usize = 4096;
+
+/// One message as a route carries it.
+pub struct RoutedMsg<'a> {
+    pub account: &'a [u8],
+    pub subject: &'a [u8],
+    pub reply: Option<&'a [u8]>,
+    /// The queue groups this server was picked for.
+    pub queues: [&'a [u8]; MAX_QUEUES],
+    pub num_queues: usize,
+    /// Header block length (HMSG).
+    pub header_len: Option<usize>,
+    /// Headers and payload.
+    pub message: &'a [u8],
+}
+
+impl RoutedMsg<'_> {
+    /// The queue groups named.
+    pub fn queues(&self) -> &[&[u8]] {
+        &self.queues[..self.num_queues]
+    }
+}
+
+/// One op from a route.
+pub enum RouteOp<'a> {
+    Info(&'a [u8]),
+    Connect(&'a [u8]),
+    Ping,
+    Pong,
+    Ok,
+    Err(&'a [u8]),
+    /// `RS+`/`LS+`: interest in `subject` (with queue and weight).
+    Sub {
+        account: &'a [u8],
+        subject: &'a [u8],
+        queue: Option<&'a [u8]>,
+    },
+    /// `RS-`/`LS-`: interest gone.
+    Unsub {
+        account: &'a [u8],
+        subject: &'a [u8],
+        queue: Option<&'a [u8]>,
+    },
+    Msg(RoutedMsg<'a>),
+}
+
+/// What the parser found.
+pub enum Parsed<'a> {
+    /// An op, and the bytes it took.
+    Op(RouteOp<'a>, usize),
+    /// Not all of it has arrived.
+    More,
+}
+
+/// A route sent something that is not the protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtocolError(pub String);
+
+impl std::fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn tokens(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+    line.split(|b| *b == b' ' || *b == b'\t')
+        .filter(|t| !t.is_empty())
+}
+
+fn number(t: &[u8]) -> Option<usize> {
+    std::str::from_utf8(t).ok()?.parse().ok()
+}
+
+/// Parses the op at the start of `buf`.
+pub fn parse<'a>(buf: &'a [u8]) -> Result<Parsed<'a>, ProtocolError> {
+    let Some(nl) = memchr(b'\n', buf) else {
+        if buf.len() > MAX_CONTROL_LINE {
+            return Err(ProtocolError("Maximum Control Line Exceeded".into()));
+        }
+        return Ok(Parsed::More);
+    };
+    let line = buf[..nl].strip_suffix(b"\r").unwrap_or(&buf[..nl]);
+    let used = nl + 1;
+    let (op, rest) = match memchr::memchr2(b' ', b'\t', line) {
+        Some(at) => (&line[..at], &line[at + 1..]),
+        None => (line, &b""[..]),
+    };
+    let bad = || {
+        ProtocolError(format!(
+            "Unknown Protocol Operation: {}",
+            String::from_utf8_lossy(line)
+        ))
+    };
+    let simple = |o: RouteOp<'a>| -> Result<Parsed<'a>, ProtocolError> { Ok(Parsed::Op(o, used)) };
+    match op.to_ascii_uppercase().as_slice() {
+        b"PING" => simple(RouteOp::Ping),
+        b"PONG" => simple(RouteOp::Pong),
+        b"+OK" => simple(RouteOp::Ok),
+        b"-ERR" => simple(RouteOp::Err(rest)),
+        b"INFO" => simple(RouteOp::Info(rest)),
+        b"CONNECT" => simple(RouteOp::Connect(rest)),
+        b"RS+" | b"RS-" | b"LS+" | b"LS-" => {
+            let mut t: Vec<&[u8]> = tokens(rest).collect();
+            // Leaf-origin interest names its origin cluster first.
+            if op[0].eq_ignore_ascii_case(&b'L') && t.len() >= 3 {
+                t.remove(0);
+            }
+            let (account, subject, queue) = match t.as_slice() {
+                [a, s] => (*a, *s, None),
+                [a, s, q, ..] => (*a, *s, Some(*q)),
+                _ => return Err(bad()),
+            };
+            let o = if op[2] == b'+' {
+                RouteOp::Sub {
+                    account,
+                    subject,
+                    queue,
+                }
+            } else {
+                RouteOp::Unsub {
+                    account,
+                    subject,
+                    queue,
+                }
+            };
+            simple(o)
+        }
+        b"RMSG" | b"HMSG" | b"LMSG" => {
+            let headers = op[0].eq_ignore_ascii_case(&b'H') || op[0].eq_ignore_ascii_case(&b'L');
+            let mut t: [&[u8]; MAX_QUEUES + 8] = [&[]; MAX_QUEUES + 8];
+            let mut n = 0;
+            for tok in tokens(rest) {
+                if n == t.len() {
+                    break;
+                }
+                t[n] = tok;
+                n += 1;
+            }
+            let mut t = &t[..n];
+            if op[0].eq_ignore_ascii_case(&b'L') && !t.is_empty() {
+                t = &t[1..];
+            }
+            // Sizes at the end: total, and the header length before it.
+            let sizes = if headers { 2 } else { 1 };
+            if t.len() < 2 + sizes {
+                return Err(bad());
+            }
+            let total = number(t[t.len() - 1]).ok_or_else(bad)?;
+            let header_len = if headers {
+                let h = number(t[t.len() - 2]).ok_or_else(bad)?;
+                // LMSG says 0 for a message without headers.
+                (h > 0 || !op[0].eq_ignore_ascii_case(&b'L')).then_some(h)
+            } else {
+                None
+            };
+            if header_len.is_some_and(|h| h > total) {
+                return Err(bad());
+            }
+            let (account, subject) = (t[0], t[1]);
+            let middle = &t[2..t.len() - sizes];
+            let mut msg = RoutedMsg {
+                account,
+                subject,
+                reply: None,
+                queues: [&[]; MAX_QUEUES],
+                num_queues: 0,
+                header_len,
+                message: &[],
+            };
+            let queue_names = match middle {
+                [] => &[][..],
+                [reply] => {
+                    msg.reply = Some(*reply);
+                    &[][..]
+                }
+                [marker, reply, qs @ ..] if *marker == b"+" => {
+                    msg.reply = Some(*reply);
+                    qs
+                }
+                [marker, qs @ ..] if *marker == b"|" => qs,
+                _ => return Err(bad()),
+            };
+            for q in queue_names.iter().take(MAX_QUEUES) {
+                msg.queues[msg.num_queues] = q;
+                msg.num_queues += 1;
+            }
+            let end = used + total;
+            if buf.len() < end + 2 {
+                return Ok(Parsed::More);
+            }
+            if &buf[end..end + 2] != b"\r\n" {
+                return Err(ProtocolError("Maximum Payload Violation".into()));
+            }
+            msg.message = &buf[used..end];
+            Ok(Parsed::Op(RouteOp::Msg(msg), end + 2))
+        }
+        _ => Err(bad()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(buf: &[u8]) -> (RouteOp<'_>, usize) {
+        match parse(buf).expect("parses") {
+            Parsed::Op(o, n) => (o, n),
+            Parsed::More => panic!("wants more"),
+        }
+    }
+
+    #[test]
+    fn messages_with_queues_and_headers() {
+        let (o, n) = op(b"RMSG $G foo + r q1 q2 2\r\nhi\r\nPING\r\n");
+        let RouteOp::Msg(m) = o else { panic!() };
+        assert_eq!(n, 28);
+        assert_eq!(
+            (m.account, m.subject, m.reply),
+            (&b"$G"[..], &b"foo"[..], Some(&b"r"[..]))
+        );
+        assert_eq!(m.queues(), &[&b"q1"[..], &b"q2"[..]]);
+        assert_eq!(m.message, b"hi");
+        let (o, _) = op(b"HMSG $G foo | q 12 14\r\nNATS/1.0\r\n\r\nhi\r\n");
+        let RouteOp::Msg(m) = o else { panic!() };
+        assert_eq!(
+            (m.reply, m.header_len, m.queues().len()),
+            (None, Some(12), 1)
+        );
+        let (o, _) = op(b"RMSG $G foo r 0\r\n\r\n");
+        let RouteOp::Msg(m) = o else { panic!() };
+        assert_eq!((m.reply, m.message), (Some(&b"r"[..]), &b""[..]));
+        assert!(matches!(parse(b"RMSG $G foo 5\r\nhi"), Ok(Parsed::More)));
+        assert!(parse(b"RMSG $G foo 2\r\nhiXX").is_err());
+        assert!(parse(b"BOGUS\r\n").is_err());
+    }
+
+    #[test]
+    fn interest() {
+        let (o, _) = op(b"RS+ $G foo.* q 3\r\n");
+        assert!(matches!(
+            o,
+            RouteOp::Sub {
+                account: b"$G",
+                subject: b"foo.*",
+                queue: Some(b"q")
+            }
+        ));
+        let (o, _) = op(b"RS- $G foo\r\n");
+        assert!(matches!(o, RouteOp::Unsub { queue: None, .. }));
+        let (o, _) = op(b"LS+ origin $G bar\r\n");
+        assert!(matches!(
+            o,
+            RouteOp::Sub {
+                subject: b"bar",
+                ..
+            }
+        ));
+    }
+}
