@@ -143,6 +143,9 @@ fn main() {
     if only.as_deref().is_none_or(|o| o.contains("ws")) {
         websocket_workload(&tern_bin, reference.as_deref(), rounds);
     }
+    if only.as_deref().is_none_or(|o| o.contains("route")) {
+        route_workloads(&tern_bin, reference.as_deref(), rounds);
+    }
     if only.as_deref().is_none_or(|o| o.contains("js")) {
         jetstream_workloads(&tern_bin, reference.as_deref(), rounds, only.as_deref());
     }
@@ -442,6 +445,47 @@ fn websocket_workload(tern_bin: &str, reference: Option<&str>, rounds: usize) {
         name: "websocket pub/sub 1:1 128 B",
         unit: "msgs/s",
         better: Better::Higher,
+        run: |_| 0.0,
+    };
+    report(&w, median(&mut t), (!r.is_empty()).then(|| median(&mut r)));
+}
+
+/// Across a route: two-server clusters of tern and of the reference,
+/// publisher (requester) on one server, subscriber (responder) on the
+/// other.
+fn route_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize) {
+    let tern = support::cluster::pair("tern-route", tern_bin);
+    let nats = reference.map(|b| support::cluster::pair("nats-route", b));
+    let ports = |p: &(ServerProcess, ServerProcess)| (p.0.port, p.1.port);
+    let (mut t, mut r) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let (a, b) = ports(&tern);
+        t.push(support::cluster::pub_sub(a, b, 128, 500_000));
+        if let Some(n) = &nats {
+            let (a, b) = ports(n);
+            r.push(support::cluster::pub_sub(a, b, 128, 500_000));
+        }
+    }
+    let w = Workload {
+        name: "route pub/sub 1:1 128 B",
+        unit: "msgs/s",
+        better: Better::Higher,
+        run: |_| 0.0,
+    };
+    report(&w, median(&mut t), (!r.is_empty()).then(|| median(&mut r)));
+    let (mut t, mut r) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let (a, b) = ports(&tern);
+        t.push(support::cluster::request_latency(a, b, 4_000).0);
+        if let Some(n) = &nats {
+            let (a, b) = ports(n);
+            r.push(support::cluster::request_latency(a, b, 4_000).0);
+        }
+    }
+    let w = Workload {
+        name: "route request/reply p50",
+        unit: "us",
+        better: Better::Lower,
         run: |_| 0.0,
     };
     report(&w, median(&mut t), (!r.is_empty()).then(|| median(&mut r)));

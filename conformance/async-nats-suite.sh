@@ -8,7 +8,10 @@
 #
 #   conformance/async-nats-suite.sh <nats.rs>/nats-server [test filters and flags]
 #
-# Cluster tests fail by design (no clustering yet).
+# TESTS overrides the test targets (default: the JetStream, KV, object
+# store and pinned-client suites), for instance
+#   TESTS="--test server_pool_tests --test jetstream_tests" ... cluster
+# Tests of replicated streams fail by design (no replication yet).
 set -euo pipefail
 helper=${1:?usage: async-nats-suite.sh <nats.rs>/nats-server [test args]}
 shift
@@ -32,7 +35,7 @@ for l in sys.stdin:
         print(m["executable"])' | tail -1)
 cp "$tern" "$work/bin/nats-server"
 cd "$work/async-nats"
-tests=(--test jetstream_tests --test kv_tests --test object_store --test pinned_client_test)
+read -r -a tests <<< "${TESTS:---test jetstream_tests --test kv_tests --test object_store --test pinned_client_test}"
 CARGO_TARGET_DIR="$work/target" cargo test "${tests[@]}" --no-run
 PATH="$work/bin:$PATH" CARGO_TARGET_DIR="$work/target" \
   cargo test "${tests[@]}" --no-fail-fast -- --test-threads=2 "$@"

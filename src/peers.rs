@@ -43,6 +43,10 @@ impl RoutePeer {
     }
 }
 
+/// A route to that server stands already and keeps its place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlreadyRouted;
+
 /// The routes of a server, and the cluster it is in.
 #[derive(Default)]
 pub struct Peers {
@@ -75,7 +79,7 @@ impl Peers {
         &self,
         peer: Arc<RoutePeer>,
         replaces: impl Fn(&RoutePeer, &RoutePeer) -> bool,
-    ) -> Result<Option<Arc<RoutePeer>>, ()> {
+    ) -> Result<Option<Arc<RoutePeer>>, AlreadyRouted> {
         let mut routes = self.routes.write();
         match routes.iter().position(|r| r.remote_id == peer.remote_id) {
             None => {
@@ -85,7 +89,7 @@ impl Peers {
             Some(at) if replaces(&routes[at], &peer) => {
                 Ok(Some(std::mem::replace(&mut routes[at], peer)))
             }
-            Some(_) => Err(()),
+            Some(_) => Err(AlreadyRouted),
         }
     }
 

@@ -55,6 +55,17 @@ fn reference_binary() -> Option<PathBuf> {
 /// Starts `bin` as server `name` of cluster `c` on loopback, routing to
 /// `routes` (cluster ports); ready once its log says so.
 async fn spawn(bin: &Path, dir: &Path, name: &str, ports: (u16, u16), routes: &[u16]) -> Node {
+    spawn_with(bin, dir, name, ports, routes, &[]).await
+}
+
+async fn spawn_with(
+    bin: &Path,
+    dir: &Path,
+    name: &str,
+    ports: (u16, u16),
+    routes: &[u16],
+    extra: &[&str],
+) -> Node {
     let (port, cluster_port) = ports;
     let log = dir.join(format!("{name}.log"));
     let before = std::fs::read_to_string(&log)
@@ -69,6 +80,7 @@ async fn spawn(bin: &Path, dir: &Path, name: &str, ports: (u16, u16), routes: &[
     let mut cmd = std::process::Command::new(bin);
     cmd.args(["-a", "127.0.0.1", "-p", &port.to_string(), "-n", name])
         .args(["--cluster_name", "c"])
+        .args(extra)
         .arg("--cluster")
         .arg(format!("nats://127.0.0.1:{cluster_port}"));
     if !routes.is_empty() {
@@ -263,7 +275,8 @@ async fn until_urls(addr: SocketAddr, n: usize) -> Duration {
 async fn three_tern_servers_learn_the_mesh_from_one_seed_and_deliver_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let bin = tern_binary();
-    let a = spawn(&bin, dir.path(), "A", ports(), &[]).await;
+    let monitor = free_port().to_string();
+    let a = spawn_with(&bin, dir.path(), "A", ports(), &[], &["-m", &monitor]).await;
     let b = spawn(&bin, dir.path(), "B", ports(), &[a.cluster_port]).await;
     until_urls(a.client, 2).await;
     // C knows only A: it hears of B from A (and B of C), and dials it.
@@ -280,6 +293,54 @@ async fn three_tern_servers_learn_the_mesh_from_one_seed_and_deliver_once() {
     // B and C talk directly (one hop: A does not relay what it routed).
     let log = std::fs::read_to_string(&c.log).expect("log");
     assert_eq!(log.matches("Route connection created").count(), 2, "{log}");
+    // Monitoring shows both routes, with the other servers' names, and
+    // the cluster section.
+    let routez = http_json(&monitor, "/routez?subs=1").await;
+    assert_eq!(routez["num_routes"], 2, "{routez}");
+    let mut names: Vec<String> = routez["routes"]
+        .as_array()
+        .expect("routes")
+        .iter()
+        .map(|r| r["remote_name"].as_str().unwrap_or("").to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["B", "C"]);
+    let with_fan_out = routez["routes"]
+        .as_array()
+        .expect("routes")
+        .iter()
+        .all(|r| {
+            r["subscriptions_list"]
+                .as_array()
+                .is_some_and(|l| l.iter().any(|s| s == "fan.out"))
+        });
+    assert!(with_fan_out, "{routez}");
+    let varz = http_json(&monitor, "/varz").await;
+    assert_eq!(varz["cluster"]["name"], "c");
+    assert_eq!(varz["routes"], 2);
+    assert_eq!(varz["connect_urls"].as_array().map(Vec::len), Some(3));
+}
+
+/// GETs a monitoring path of the server whose monitoring port is `port`.
+async fn http_json(port: &str, path: &str) -> serde_json::Value {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut sock = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
+        .await
+        .expect("monitor");
+    sock.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .expect("request");
+    let mut body = Vec::new();
+    within_for(
+        Duration::from_secs(5),
+        "monitor answer",
+        sock.read_to_end(&mut body),
+    )
+    .await
+    .expect("read");
+    let text = String::from_utf8_lossy(&body);
+    let json = text.split("\r\n\r\n").nth(1).expect("body");
+    serde_json::from_str(json).expect("json")
 }
 
 #[tokio::test]
@@ -339,4 +400,71 @@ async fn mixed_clusters_with_the_reference_deliver_once() {
     let c = spawn(&reference, dir.path(), "F", ports(), &[b.cluster_port]).await;
     until_urls(b.client, 3).await;
     exactly_once(&[&a, &b, &c]).await;
+}
+
+#[tokio::test]
+async fn the_route_port_refuses_clients_garbage_and_other_clusters() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = tern_binary();
+    let a = spawn(&bin, dir.path(), "A", ports(), &[]).await;
+    let route_port = SocketAddr::from(([127, 0, 0, 1], a.cluster_port));
+    let cases: [(&[u8], &[u8]); 3] = [
+        (
+            b"CONNECT {\"lang\":\"rust\",\"verbose\":false}\r\n",
+            b"-ERR 'attempted to connect to route port'\r\n",
+        ),
+        (
+            b"CONNECT {\"name\":\"x\",\"cluster\":\"other\"}\r\n",
+            b"-ERR 'Rejecting connection, cluster name \"other\" does not match \"c\"'\r\n",
+        ),
+        (b"GARBAGE\r\n", b"-ERR 'Unknown Protocol Operation'\r\n"),
+    ];
+    for (send, want) in cases {
+        let mut wire = harness::Wire::connect(route_port).await;
+        let info = wire.read_line().await;
+        assert!(info.starts_with(b"INFO "), "{}", harness::show(&info));
+        wire.send(send).await;
+        wire.expect(want).await;
+        wire.expect_closed().await;
+    }
+    // A server of another cluster is refused, and says so in the log.
+    let refusal = "Rejecting connection, cluster name \"other\" does not match \"c\"";
+    let before = std::fs::read_to_string(&a.log)
+        .unwrap_or_default()
+        .matches(refusal)
+        .count();
+    let other = ports();
+    let log = dir.path().join("X.log");
+    let child = std::process::Command::new(&bin)
+        .args(["-a", "127.0.0.1", "-p", &other.0.to_string(), "-n", "X"])
+        .args(["--cluster_name", "other"])
+        .arg("--cluster")
+        .arg(format!("nats://127.0.0.1:{}", other.1))
+        .arg("--routes")
+        .arg(format!("nats://127.0.0.1:{}", a.cluster_port))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("spawn");
+    let _x = Node {
+        child,
+        client: SocketAddr::from(([127, 0, 0, 1], other.0)),
+        cluster_port: other.1,
+        log,
+    };
+    within_for(Duration::from_secs(10), "the refusal in the log", async {
+        loop {
+            let text = std::fs::read_to_string(&a.log).unwrap_or_default();
+            if text.matches(refusal).count() > before {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert_eq!(
+        client_info(a.client).await["connect_urls"],
+        serde_json::Value::Null
+    );
 }

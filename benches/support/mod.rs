@@ -1,6 +1,7 @@
 //! Load-generation support for the benchmark: raw-protocol client
 //! connections and server processes.
 
+pub mod cluster;
 pub mod inproc;
 pub mod js;
 pub mod kv;

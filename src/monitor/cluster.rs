@@ -1,6 +1,7 @@
-//! `/routez`, `/gatewayz` and `/leafz` as a standalone reference server
-//! answers them: no routes, gateways or leaf nodes (yet).
+//! `/routez` with this server's routes, and `/gatewayz` and `/leafz` as
+//! a reference server without gateways or leaf nodes answers them.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use serde_json::json;
@@ -29,11 +30,68 @@ pub fn routez(server: &Arc<Server>, req: &Request) -> Response {
             return resp;
         }
     }
+    let subs = detail || query::boolean(req, "subs").unwrap_or(false);
     let mut v = head(server);
     v.put("server_name", json!(server.name()));
     v.put("now", now());
-    v.put("num_routes", json!(0));
-    v.put("routes", json!([]));
+    let routes = server.peers().routes();
+    v.put("num_routes", json!(routes.len()));
+    let end = query::now_nanos();
+    let since =
+        |t: u64| super::varz::uptime(std::time::Duration::from_nanos(end.saturating_sub(t)));
+    let list = routes
+        .iter()
+        .map(|r| {
+            let snap = r.handle.snapshot();
+            let mut o = Ordered::default();
+            o.put("rid", json!(r.handle.id));
+            o.put("remote_id", json!(r.remote_id));
+            o.put("remote_name", json!(r.remote_name));
+            o.put("did_solicit", json!(r.did_solicit));
+            o.put("is_configured", json!(r.is_configured));
+            o.put("ip", json!(r.peer.ip().to_string()));
+            o.put("port", json!(r.peer.port()));
+            let (start, last, rtt, pending, out_msgs, out_bytes) =
+                snap.as_ref().map_or((end, end, 0, 0, 0, 0), |s| {
+                    (
+                        s.start,
+                        s.last_activity,
+                        s.rtt,
+                        s.pending,
+                        s.out_msgs,
+                        s.out_bytes,
+                    )
+                });
+            o.put("start", json!(rfc3339(start)));
+            o.put("last_activity", json!(rfc3339(last)));
+            o.put("rtt", json!(query::go_duration(rtt)));
+            o.put("uptime", json!(since(start)));
+            o.put("idle", json!(since(last)));
+            o.put("pending_size", json!(pending));
+            o.put("in_msgs", json!(r.in_msgs.load(Ordering::Relaxed)));
+            o.put("out_msgs", json!(out_msgs));
+            o.put("in_bytes", json!(r.in_bytes.load(Ordering::Relaxed)));
+            o.put("out_bytes", json!(out_bytes));
+            o.put(
+                "subscriptions",
+                json!(r.subscriptions.load(Ordering::Relaxed)),
+            );
+            if subs {
+                let mut list: Vec<String> = Vec::new();
+                for account in server.accounts() {
+                    account.router.for_each(|sub| {
+                        if Arc::ptr_eq(&sub.client, &r.handle) {
+                            list.push(String::from_utf8_lossy(&sub.subject).into_owned());
+                        }
+                    });
+                }
+                o.put("subscriptions_list", json!(list));
+            }
+            o.put("compression", json!("off"));
+            o
+        })
+        .collect();
+    v.put_list("routes", list);
     Response::json(200, super::pretty(&v))
 }
 

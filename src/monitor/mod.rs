@@ -170,6 +170,13 @@ impl Ordered {
         self.0.push((k, Field::Nested(v)));
     }
 
+    /// Replaces field `k` (put earlier as a placeholder) with `v`, in place.
+    pub(crate) fn set_nested(&mut self, k: &'static str, v: Ordered) {
+        if let Some(slot) = self.0.iter_mut().find(|(name, _)| *name == k) {
+            slot.1 = Field::Nested(v);
+        }
+    }
+
     pub(crate) fn put_list(&mut self, k: &'static str, v: Vec<Ordered>) {
         self.0.push((k, Field::List(v)));
     }

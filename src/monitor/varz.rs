@@ -157,6 +157,14 @@ pub async fn fields(server: &std::sync::Arc<Server>, stats: &RequestStats) -> Or
             put("tls_verify", json!(true));
         }
     }
+    if server.peers().cluster_name().is_some() {
+        let others = server.peers().peer_client_urls();
+        if !others.is_empty() {
+            let mut urls = server.client_urls();
+            urls.extend(others);
+            put("connect_urls", json!(urls));
+        }
+    }
     put("max_connections", json!(o.max_connections));
     if o.max_subscriptions > 0 {
         put("max_subscriptions", json!(o.max_subscriptions));
@@ -184,7 +192,9 @@ pub async fn fields(server: &std::sync::Arc<Server>, stats: &RequestStats) -> Or
     put("max_control_line", json!(o.max_control_line));
     put("max_payload", json!(o.max_payload));
     put("max_pending", json!(o.max_pending));
-    for k in ["cluster", "gateway", "leaf", "mqtt"] {
+    // Filled in below, in the reference's field order.
+    put("cluster", json!({}));
+    for k in ["gateway", "leaf", "mqtt"] {
         put(k, json!({}));
     }
     put("websocket", websocket(server));
@@ -207,8 +217,12 @@ pub async fn fields(server: &std::sync::Arc<Server>, stats: &RequestStats) -> Or
         "total_connections",
         json!(s.total_connections.load(Ordering::Relaxed)),
     );
-    put("routes", json!(0));
-    put("remotes", json!(0));
+    let routes = server.peers().routes();
+    put("routes", json!(routes.len()));
+    let mut remotes: Vec<&str> = routes.iter().map(|r| r.remote_id.as_str()).collect();
+    remotes.sort_unstable();
+    remotes.dedup();
+    put("remotes", json!(remotes.len()));
     put("leafnodes", json!(0));
     put("in_msgs", json!(s.in_msgs.load(Ordering::Relaxed)));
     put("out_msgs", json!(out_msgs));
@@ -242,6 +256,9 @@ pub async fn fields(server: &std::sync::Arc<Server>, stats: &RequestStats) -> Or
     let mut stale = zero_stats();
     stale["clients"] = json!(s.stale_connections.load(Ordering::Relaxed));
     put("stale_connection_stats", stale);
+    if let Some(c) = cluster(server, &o) {
+        v.set_nested("cluster", c);
+    }
     v
 }
 
@@ -310,6 +327,30 @@ pub async fn jetstream(server: &std::sync::Arc<Server>) -> Value {
         },
         "limits": {},
     })
+}
+
+/// The `cluster` section: empty unless routes are configured.
+fn cluster(server: &Server, o: &crate::config::options::Options) -> Option<Ordered> {
+    let (Some(c), Some(name)) = (&o.cluster, server.peers().cluster_name()) else {
+        return None;
+    };
+    let mut v = Ordered::default();
+    v.put("name", json!(name));
+    let addr = server.cluster_addr();
+    v.put(
+        "addr",
+        json!(addr.map_or_else(|| c.host.clone(), |a| a.ip().to_string())),
+    );
+    v.put("cluster_port", json!(addr.map_or(c.port, |a| a.port())));
+    v.put("auth_timeout", json!(2));
+    if !c.routes.is_empty() {
+        let urls: Vec<&str> = c.routes.iter().map(|r| r.addr.as_str()).collect();
+        v.put("urls", json!(urls));
+    }
+    v.put("tls_timeout", json!(2));
+    // One connection per server: what tern negotiates (pool size 1).
+    v.put("pool_size", json!(1));
+    Some(v)
 }
 
 #[cfg(test)]

@@ -300,7 +300,9 @@ mod tests {
     fn routed_frames() {
         let s2 = Sizes::of(None, 2);
         let s12 = Sizes::of(Some(12), 14);
-        let cases: &[(Frame, &[&[u8]], &[u8])] = &[
+        // A frame, the queue groups it is for, and its bytes on a route.
+        type Case<'a> = (Frame<'a>, &'a [&'a [u8]], &'a [u8]);
+        let cases: &[Case] = &[
             (
                 Frame::new(b"foo", None, None, b"hi", &s2),
                 &[],

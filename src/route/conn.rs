@@ -251,9 +251,7 @@ impl Route {
                 let Ok(name) = std::str::from_utf8(msg.account) else {
                     return None;
                 };
-                let Some(account) = self.server.account(name) else {
-                    return None;
-                };
+                let account = self.server.account(name)?;
                 let sizes = Sizes::of(msg.header_len, msg.message.len());
                 let frame = Frame::new(msg.subject, msg.reply, msg.header_len, msg.message, &sizes);
                 let result = account.router.lookup(msg.subject);
@@ -405,7 +403,7 @@ impl Route {
             tie_break && prefer(new) && !prefer(old)
         }) {
             Ok(replaced) => replaced,
-            Err(()) => {
+            Err(crate::peers::AlreadyRouted) => {
                 debug!("{} - Duplicate route to {:?}", self.rid(), info.server_id);
                 return Some(Stop::Ended(
                     Ended::Duplicate(info.server_id),

@@ -57,6 +57,7 @@ pub async fn start(server: &Arc<Server>, opts: &ClusterOptions) -> std::io::Resu
     };
     let listener = TcpListener::bind((host.as_str(), opts.port)).await?;
     let listen = listener.local_addr()?;
+    server.set_cluster_addr(listen);
     let (name, dynamic) = match &opts.name {
         Some(n) => (n.clone(), false),
         None => (crate::info::new_server_id()[..22].to_string(), true),
@@ -82,6 +83,13 @@ pub async fn start(server: &Arc<Server>, opts: &ClusterOptions) -> std::io::Resu
         }
     }));
     info!("Cluster name is {}", cluster.name());
+    if server.opts().jetstream {
+        // Until streams are replicated, each server's JetStream stands
+        // alone: its own API answers its own clients.
+        tracing::warn!(
+            "JetStream in a cluster runs standalone on each server: R1 streams and consumers only, num_replicas > 1 is refused; use leaf node domains for JetStream across machines"
+        );
+    }
     info!("Listening for route connections on {}", listen);
     *cluster.accept.lock() = Some(tokio::spawn(accept_loop(
         Arc::downgrade(&cluster),

@@ -30,7 +30,9 @@ impl RoutedMsg<'_> {
     }
 }
 
-/// One op from a route.
+/// One op from a route. Lives on the reader's stack for one op, so the
+/// message variant's inline queue list costs no allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum RouteOp<'a> {
     Info(&'a [u8]),
     Connect(&'a [u8]),
@@ -54,6 +56,7 @@ pub enum RouteOp<'a> {
 }
 
 /// What the parser found.
+#[allow(clippy::large_enum_variant)]
 pub enum Parsed<'a> {
     /// An op, and the bytes it took.
     Op(RouteOp<'a>, usize),
@@ -94,12 +97,7 @@ pub fn parse<'a>(buf: &'a [u8]) -> Result<Parsed<'a>, ProtocolError> {
         Some(at) => (&line[..at], &line[at + 1..]),
         None => (line, &b""[..]),
     };
-    let bad = || {
-        ProtocolError(format!(
-            "Unknown Protocol Operation: {}",
-            String::from_utf8_lossy(line)
-        ))
-    };
+    let bad = || ProtocolError("Unknown Protocol Operation".to_string());
     let simple = |o: RouteOp<'a>| -> Result<Parsed<'a>, ProtocolError> { Ok(Parsed::Op(o, used)) };
     match op.to_ascii_uppercase().as_slice() {
         b"PING" => simple(RouteOp::Ping),
@@ -222,7 +220,7 @@ mod tests {
     fn messages_with_queues_and_headers() {
         let (o, n) = op(b"RMSG $G foo + r q1 q2 2\r\nhi\r\nPING\r\n");
         let RouteOp::Msg(m) = o else { panic!() };
-        assert_eq!(n, 28);
+        assert_eq!(n, 29);
         assert_eq!(
             (m.account, m.subject, m.reply),
             (&b"$G"[..], &b"foo"[..], Some(&b"r"[..]))

@@ -214,7 +214,8 @@ struct Interest {
 /// one a route made (interest is never relayed), and not JetStream's own
 /// API (each server answers its own clients, as a standalone server).
 fn propagates(sub: &Subscription) -> bool {
-    !sub.client.is_route() && !(sub.client.is_internal() && sub.subject.starts_with(b"$JS.API."))
+    let jetstream_api = sub.client.is_internal() && sub.subject.starts_with(b"$JS.API.");
+    !(sub.client.is_route() || jetstream_api)
 }
 
 /// The router of one account.

@@ -121,6 +121,8 @@ pub struct Server {
     addr: OnceLock<SocketAddr>,
     /// The WebSocket port's address, once bound.
     websocket_addr: OnceLock<SocketAddr>,
+    /// The route port's address, once bound.
+    cluster_addr: OnceLock<SocketAddr>,
     /// The default account `$G`.
     global: Arc<Account>,
     /// Where monitoring listens, once it does.
@@ -205,6 +207,7 @@ impl Server {
             name,
             addr: OnceLock::new(),
             websocket_addr: OnceLock::new(),
+            cluster_addr: OnceLock::new(),
             global,
             accounts: parking_lot::RwLock::new(accounts),
             system_account,
@@ -440,6 +443,15 @@ impl Server {
 
     pub(crate) fn set_addr(&self, addr: SocketAddr) {
         let _ = self.addr.set(addr);
+    }
+
+    pub(crate) fn set_cluster_addr(&self, addr: SocketAddr) {
+        let _ = self.cluster_addr.set(addr);
+    }
+
+    /// Where routes are taken, when clustered.
+    pub fn cluster_addr(&self) -> Option<SocketAddr> {
+        self.cluster_addr.get().copied()
     }
 
     pub(crate) fn set_websocket_addr(&self, addr: SocketAddr) {
