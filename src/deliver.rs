@@ -31,7 +31,7 @@ pub fn deliver_all(
     // allocates here.
     let mut routed: Vec<(&Arc<Subscription>, Vec<&[u8]>)> = Vec::new();
     for sub in &result.plain {
-        if sub.client.is_route() {
+        if sub.client.is_remote() {
             delivered |= note_routed(&mut routed, sub, None);
             continue;
         }
@@ -39,7 +39,7 @@ pub fn deliver_all(
     }
     for group in &result.queues {
         for sub in group.rotation() {
-            let taken = if sub.client.is_route() {
+            let taken = if sub.client.is_remote() {
                 note_routed(&mut routed, sub, Some(&group.name))
             } else {
                 deliver_one(account, stats, sub, frame, skip, flush)
@@ -50,22 +50,7 @@ pub fn deliver_all(
             }
         }
     }
-    for (sub, queues) in &routed {
-        let Some(out) = sub.client.outbound() else {
-            continue;
-        };
-        // The route subscription's sid is the account's name.
-        match out.append_with(|b| frame.append_routed(b, &sub.sid, queues)) {
-            Appended::Marked => flush.note(sub.client.clone()),
-            Appended::SlowConsumer => slow_consumer(
-                stats,
-                account,
-                &sub.client,
-                CloseReason::SlowConsumerPendingBytes,
-            ),
-            _ => {}
-        }
-    }
+    send_remote(account, stats, frame, &routed, flush);
     delivered
 }
 
@@ -96,32 +81,95 @@ fn note_routed<'a>(
     true
 }
 
-/// Delivers a message that came over a route: to local subscriptions
-/// only (one hop), and to one local member of each queue group the
-/// sending server picked this server for (`queues`).
-pub fn deliver_from_route(
+/// Sends one RMSG (route) or LMSG (leaf node) to each remote server
+/// noted, naming the queue groups it was picked for.
+fn send_remote(
+    account: &Account,
+    stats: &Stats,
+    frame: &Frame<'_>,
+    routed: &[(&Arc<Subscription>, Vec<&[u8]>)],
+    flush: &mut FlushSet,
+) {
+    for (sub, queues) in routed {
+        let Some(out) = sub.client.outbound() else {
+            continue;
+        };
+        // A route subscription's sid is the account's name.
+        let appended = if sub.client.is_route() {
+            out.append_with(|b| frame.append_routed(b, &sub.sid, queues))
+        } else {
+            out.append_with(|b| frame.append_leaf(b, queues))
+        };
+        match appended {
+            Appended::Marked => flush.note(sub.client.clone()),
+            Appended::SlowConsumer => slow_consumer(
+                stats,
+                account,
+                &sub.client,
+                CloseReason::SlowConsumerPendingBytes,
+            ),
+            _ => {}
+        }
+    }
+}
+
+/// Delivers a message that came from another server (`from`, a route or
+/// a leaf node connection): to local subscriptions, to leaf nodes other
+/// than `from`, to routes only when `to_routes` (never for what a route
+/// brought: one hop), and to one member of each queue group the sender
+/// picked this server for (`queues`), a local one first.
+#[allow(clippy::too_many_arguments)]
+pub fn deliver_from_remote(
     account: &Account,
     stats: &Stats,
     result: &MatchResult,
     frame: &Frame<'_>,
     queues: &[&[u8]],
+    from: &Arc<Handle>,
+    to_routes: bool,
     flush: &mut FlushSet,
 ) -> bool {
+    let allowed = |sub: &Subscription| {
+        if sub.client.is_route() {
+            to_routes
+        } else {
+            !Arc::ptr_eq(&sub.client, from)
+        }
+    };
     let mut delivered = false;
-    for sub in result.plain.iter().filter(|s| !s.client.is_route()) {
-        delivered |= deliver_one(account, stats, sub, frame, None, flush);
+    let mut routed: Vec<(&Arc<Subscription>, Vec<&[u8]>)> = Vec::new();
+    for sub in &result.plain {
+        if !sub.client.is_remote() {
+            delivered |= deliver_one(account, stats, sub, frame, None, flush);
+        } else if allowed(sub) {
+            delivered |= note_routed(&mut routed, sub, None);
+        }
     }
     for group in &result.queues {
         if !queues.contains(&&group.name[..]) {
             continue;
         }
-        for sub in group.rotation().filter(|s| !s.client.is_route()) {
+        let mut taken = false;
+        for sub in group.rotation().filter(|s| !s.client.is_remote()) {
             if deliver_one(account, stats, sub, frame, None, flush) {
-                delivered = true;
+                taken = true;
                 break;
             }
         }
+        if !taken {
+            for sub in group
+                .rotation()
+                .filter(|s| s.client.is_remote() && allowed(s))
+            {
+                if note_routed(&mut routed, sub, Some(&group.name)) {
+                    taken = true;
+                    break;
+                }
+            }
+        }
+        delivered |= taken;
     }
+    send_remote(account, stats, frame, &routed, flush);
     delivered
 }
 

@@ -65,10 +65,23 @@ pub struct Handle {
     info: Option<Box<conn_info::ConnInfo>>,
     /// A configuration reload asks the reader to check the client again.
     reauthorize: AtomicBool,
-    /// Another server of the cluster (a route): deliveries go out as
-    /// RMSG/HMSG under the account the subscription's `sid` names, and
-    /// its interest is never relayed to other routes.
-    route: bool,
+    /// Another server: a route (deliveries go out as RMSG/HMSG under the
+    /// account the subscription's `sid` names; its interest is never
+    /// relayed to other routes) or a leaf node connection (LMSG/HMSG).
+    remote: Remote,
+}
+
+/// What kind of peer a server-to-server connection is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Remote {
+    /// A client (or an internal one).
+    None,
+    /// Another server of the cluster.
+    Route,
+    /// A leaf node connection to a server that is our leaf (we are its hub).
+    Leaf,
+    /// A leaf node connection to our hub (we are the leaf).
+    Hub,
 }
 
 impl Handle {
@@ -94,14 +107,23 @@ impl Handle {
             responses: std::sync::OnceLock::new(),
             info: Some(Box::new(conn_info::ConnInfo::new(peer))),
             reauthorize: AtomicBool::new(false),
-            route: false,
+            remote: Remote::None,
         }
     }
 
     /// A route to another server from `peer`.
     pub fn route(id: u64, max_pending: usize, peer: std::net::SocketAddr) -> Self {
         Handle {
-            route: true,
+            remote: Remote::Route,
+            headers: AtomicBool::new(true),
+            ..Handle::socket(id, max_pending, peer)
+        }
+    }
+
+    /// A leaf node connection with `peer`: our hub (`to_hub`) or our leaf.
+    pub fn leaf(id: u64, max_pending: usize, peer: std::net::SocketAddr, to_hub: bool) -> Self {
+        Handle {
+            remote: if to_hub { Remote::Hub } else { Remote::Leaf },
             headers: AtomicBool::new(true),
             ..Handle::socket(id, max_pending, peer)
         }
@@ -110,7 +132,25 @@ impl Handle {
     /// Whether this is a route to another server.
     #[inline]
     pub fn is_route(&self) -> bool {
-        self.route
+        self.remote == Remote::Route
+    }
+
+    /// Whether this is a leaf node connection (either side).
+    #[inline]
+    pub fn is_leaf(&self) -> bool {
+        matches!(self.remote, Remote::Leaf | Remote::Hub)
+    }
+
+    /// Whether this is the leaf node connection to our hub.
+    #[inline]
+    pub fn is_hub(&self) -> bool {
+        self.remote == Remote::Hub
+    }
+
+    /// A route or a leaf node connection: another server.
+    #[inline]
+    pub fn is_remote(&self) -> bool {
+        self.remote != Remote::None
     }
 
     /// Whether this is an internal client (JetStream, the system account).
@@ -130,7 +170,7 @@ impl Handle {
             responses: std::sync::OnceLock::new(),
             info: None,
             reauthorize: AtomicBool::new(false),
-            route: false,
+            remote: Remote::None,
         }
     }
 
@@ -181,8 +221,10 @@ impl Handle {
     ) -> Appended {
         match &self.sink {
             Sink::Socket(out) => {
-                let appended = if self.route {
+                let appended = if self.remote == Remote::Route {
                     out.append_with(|b| frame.append_routed(b, sid, &[]))
+                } else if self.is_leaf() {
+                    out.append_with(|b| frame.append_leaf(b, &[]))
                 } else if frame.header_len.is_some() && !self.headers.load(Ordering::Relaxed) {
                     out.append_with(|b| frame.append_without_headers(b, sid))
                 } else {

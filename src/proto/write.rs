@@ -205,15 +205,29 @@ impl Frame<'_> {
     /// `RMSG|HMSG <account> <subject> [reply] [<hdr>] <total>`, with the
     /// queue groups it is for (`+ <reply> <q..>` or `| <q..>`) when any.
     pub fn append_routed(&self, buf: &mut BytesMut, account: &[u8], queues: &[&[u8]]) {
+        self.append_remote(buf, Some(account), queues);
+    }
+
+    /// Appends the message as a leaf node connection carries it:
+    /// `LMSG|HMSG <subject> [reply] [<hdr>] <total>` (no account: each
+    /// side binds one), with the queue groups it is for.
+    pub fn append_leaf(&self, buf: &mut BytesMut, queues: &[&[u8]]) {
+        self.append_remote(buf, None, queues);
+    }
+
+    fn append_remote(&self, buf: &mut BytesMut, account: Option<&[u8]>, queues: &[&[u8]]) {
         let queue_len: usize = queues.iter().map(|q| q.len() + 1).sum::<usize>() + 2;
-        buf.reserve(self.wire_len(account) + account.len() + queue_len + 1);
-        buf.put_slice(if self.header_digits.is_some() {
-            b"HMSG "
-        } else {
-            b"RMSG "
+        let account_len = account.map_or(0, <[u8]>::len);
+        buf.reserve(self.wire_len(b"") + 2 * account_len + queue_len + 2);
+        buf.put_slice(match (self.header_digits.is_some(), account.is_some()) {
+            (true, _) => b"HMSG ",
+            (false, true) => b"RMSG ",
+            (false, false) => b"LMSG ",
         });
-        buf.put_slice(account);
-        buf.put_u8(b' ');
+        if let Some(account) = account {
+            buf.put_slice(account);
+            buf.put_u8(b' ');
+        }
         buf.put_slice(self.subject);
         buf.put_u8(b' ');
         if queues.is_empty() {

@@ -16,7 +16,7 @@ use super::info::{RouteConnect, RouteInfo};
 use super::proto::{self, Parsed, RouteOp};
 use super::Cluster;
 use crate::config::cluster::RouteUrl;
-use crate::deliver::deliver_from_route;
+use crate::deliver::deliver_from_remote;
 use crate::handle::{CloseReason, FlushSet, Handle};
 use crate::peers::RoutePeer;
 use crate::proto::write::{self, Frame, Sizes};
@@ -255,12 +255,14 @@ impl Route {
                 let sizes = Sizes::of(msg.header_len, msg.message.len());
                 let frame = Frame::new(msg.subject, msg.reply, msg.header_len, msg.message, &sizes);
                 let result = account.router.lookup(msg.subject);
-                deliver_from_route(
+                deliver_from_remote(
                     &account,
                     self.server.stats(),
                     &result,
                     &frame,
                     msg.queues(),
+                    &self.handle,
+                    false,
                     &mut self.flush,
                 );
                 None

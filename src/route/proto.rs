@@ -83,8 +83,19 @@ fn number(t: &[u8]) -> Option<usize> {
     std::str::from_utf8(t).ok()?.parse().ok()
 }
 
-/// Parses the op at the start of `buf`.
+/// Parses the op at the start of `buf`, from a route.
 pub fn parse<'a>(buf: &'a [u8]) -> Result<Parsed<'a>, ProtocolError> {
+    parse_from(buf, true)
+}
+
+/// Parses the op at the start of `buf`, from a leaf node connection: no
+/// account in interest or messages (each side binds one); `account` is
+/// left empty.
+pub fn parse_leaf<'a>(buf: &'a [u8]) -> Result<Parsed<'a>, ProtocolError> {
+    parse_from(buf, false)
+}
+
+fn parse_from<'a>(buf: &'a [u8], accounts: bool) -> Result<Parsed<'a>, ProtocolError> {
     let Some(nl) = memchr(b'\n', buf) else {
         if buf.len() > MAX_CONTROL_LINE {
             return Err(ProtocolError("Maximum Control Line Exceeded".into()));
@@ -108,9 +119,12 @@ pub fn parse<'a>(buf: &'a [u8]) -> Result<Parsed<'a>, ProtocolError> {
         b"CONNECT" => simple(RouteOp::Connect(rest)),
         b"RS+" | b"RS-" | b"LS+" | b"LS-" => {
             let mut t: Vec<&[u8]> = tokens(rest).collect();
-            // Leaf-origin interest names its origin cluster first.
-            if op[0].eq_ignore_ascii_case(&b'L') && t.len() >= 3 {
+            // Leaf-origin interest on a route names its origin cluster first.
+            if accounts && op[0].eq_ignore_ascii_case(&b'L') && t.len() >= 3 {
                 t.remove(0);
+            }
+            if !accounts {
+                t.insert(0, b"");
             }
             let (account, subject, queue) = match t.as_slice() {
                 [a, s] => (*a, *s, None),
@@ -133,9 +147,11 @@ pub fn parse<'a>(buf: &'a [u8]) -> Result<Parsed<'a>, ProtocolError> {
             simple(o)
         }
         b"RMSG" | b"HMSG" | b"LMSG" => {
-            let headers = op[0].eq_ignore_ascii_case(&b'H') || op[0].eq_ignore_ascii_case(&b'L');
+            let lmsg = op[0].eq_ignore_ascii_case(&b'L');
+            let headers = op[0].eq_ignore_ascii_case(&b'H') || (lmsg && accounts);
             let mut t: [&[u8]; MAX_QUEUES + 8] = [&[]; MAX_QUEUES + 8];
-            let mut n = 0;
+            // A leaf's messages name no account: an empty one stands in.
+            let mut n = usize::from(!accounts);
             for tok in tokens(rest) {
                 if n == t.len() {
                     break;
@@ -144,7 +160,7 @@ pub fn parse<'a>(buf: &'a [u8]) -> Result<Parsed<'a>, ProtocolError> {
                 n += 1;
             }
             let mut t = &t[..n];
-            if op[0].eq_ignore_ascii_case(&b'L') && !t.is_empty() {
+            if lmsg && accounts && !t.is_empty() {
                 t = &t[1..];
             }
             // Sizes at the end: total, and the header length before it.
@@ -155,8 +171,8 @@ pub fn parse<'a>(buf: &'a [u8]) -> Result<Parsed<'a>, ProtocolError> {
             let total = number(t[t.len() - 1]).ok_or_else(bad)?;
             let header_len = if headers {
                 let h = number(t[t.len() - 2]).ok_or_else(bad)?;
-                // LMSG says 0 for a message without headers.
-                (h > 0 || !op[0].eq_ignore_ascii_case(&b'L')).then_some(h)
+                // A route's LMSG says 0 for a message without headers.
+                (h > 0 || !lmsg).then_some(h)
             } else {
                 None
             };
@@ -239,6 +255,44 @@ mod tests {
         assert!(matches!(parse(b"RMSG $G foo 5\r\nhi"), Ok(Parsed::More)));
         assert!(parse(b"RMSG $G foo 2\r\nhiXX").is_err());
         assert!(parse(b"BOGUS\r\n").is_err());
+    }
+
+    #[test]
+    fn leaf_ops_name_no_account() {
+        let RouteOp::Msg(m) = leaf(b"LMSG foo r 2\r\nhi\r\n").0 else {
+            panic!()
+        };
+        assert_eq!(
+            (m.account, m.subject, m.reply, m.header_len),
+            (&b""[..], &b"foo"[..], Some(&b"r"[..]), None)
+        );
+        let RouteOp::Msg(m) = leaf(b"HMSG foo | q 12 14\r\nNATS/1.0\r\n\r\nhi\r\n").0 else {
+            panic!()
+        };
+        assert_eq!((m.header_len, m.queues().len()), (Some(12), 1));
+        assert!(matches!(
+            leaf(b"LS+ foo.* q 1\r\n").0,
+            RouteOp::Sub {
+                account: b"",
+                subject: b"foo.*",
+                queue: Some(b"q")
+            }
+        ));
+        assert!(matches!(
+            leaf(b"LS- foo\r\n").0,
+            RouteOp::Unsub {
+                subject: b"foo",
+                queue: None,
+                ..
+            }
+        ));
+    }
+
+    fn leaf(buf: &[u8]) -> (RouteOp<'_>, usize) {
+        match parse_leaf(buf).expect("parses") {
+            Parsed::Op(o, n) => (o, n),
+            Parsed::More => panic!("wants more"),
+        }
     }
 
     #[test]

@@ -215,12 +215,25 @@ struct Interest {
 /// API (each server answers its own clients, as a standalone server).
 fn propagates(sub: &Subscription) -> bool {
     let jetstream_api = sub.client.is_internal() && sub.subject.starts_with(b"$JS.API.");
-    !(sub.client.is_route() || jetstream_api)
+    // A hub's interest stays with its leaf (the leaf's cluster has its
+    // own connections to the hub).
+    !(sub.client.is_route() || sub.client.is_hub() || jetstream_api)
+}
+
+/// Told of every subscription added to or removed from a router (a leaf
+/// node connection filters what its server should hear of).
+pub trait SubWatcher: Send + Sync {
+    /// `sub` was added (`added`) or removed.
+    fn changed(&self, sub: &Subscription, added: bool);
 }
 
 /// The router of one account.
 #[derive(Default)]
 pub struct Router {
+    /// Watchers of every change, and whether there are any (read without
+    /// the lock).
+    watchers: Mutex<Vec<Arc<dyn SubWatcher>>>,
+    watched: AtomicBool,
     /// Counted only once a watcher is installed (a clustered server).
     interest: Mutex<Option<Interest>>,
     trie: RwLock<Trie>,
@@ -347,6 +360,11 @@ impl Router {
     /// Counts a local subscription in or out and tells the watcher.
     /// Caller holds the trie's write lock, so changes are told in order.
     fn interest_changed(&self, sub: &Subscription, delta: i32) {
+        if self.watched.load(Ordering::Acquire) {
+            for w in self.watchers.lock().iter() {
+                w.changed(sub, delta > 0);
+            }
+        }
         if !propagates(sub) {
             return;
         }
@@ -381,6 +399,24 @@ impl Router {
             }
         });
         *self.interest.lock() = Some(Interest { watcher, counts });
+    }
+
+    /// Tells `watcher` of every change from now on, after passing every
+    /// subscription there is to `dump` (under the lock: nothing is missed
+    /// or told twice).
+    pub fn watch_subs(&self, watcher: Arc<dyn SubWatcher>, mut dump: impl FnMut(&Subscription)) {
+        let trie = self.trie.write();
+        trie.for_each(|s| dump(s));
+        self.watchers.lock().push(watcher);
+        self.watched.store(true, Ordering::Release);
+    }
+
+    /// Stops telling `watcher`.
+    pub fn unwatch_subs(&self, watcher: &Arc<dyn SubWatcher>) {
+        let _trie = self.trie.write();
+        let mut ws = self.watchers.lock();
+        ws.retain(|w| !Arc::ptr_eq(w, watcher));
+        self.watched.store(!ws.is_empty(), Ordering::Release);
     }
 
     /// The local interest counted (for a route that just connected),
