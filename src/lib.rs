@@ -50,6 +50,7 @@ pub(crate) mod inproc;
 pub(crate) mod jetstream;
 pub(crate) mod js_audit;
 pub mod jwt;
+pub(crate) mod leaf;
 pub mod lifecycle;
 pub mod log;
 pub mod mapping;

@@ -29,6 +29,8 @@ pub struct Running {
     websocket: Option<(SocketAddr, JoinHandle<()>)>,
     /// Routes to the other servers of the cluster, when configured.
     cluster: Option<Arc<crate::route::Cluster>>,
+    /// Leaf node connections, when configured.
+    leafs: Option<Arc<crate::leaf::Leafs>>,
     jetstream: Vec<crate::jetstream::Attached>,
 }
 
@@ -57,6 +59,11 @@ impl Running {
         self.cluster.as_ref().map(|c| c.listen_addr())
     }
 
+    /// Where leaf nodes connect, when `leafnodes { port }` is configured.
+    pub fn leaf_addr(&self) -> Option<SocketAddr> {
+        self.leafs.as_ref().and_then(|l| l.listen_addr())
+    }
+
     /// The client address, if the server listens for clients.
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.server.addr()
@@ -74,6 +81,9 @@ impl Running {
         }
         if let Some(cluster) = &self.cluster {
             cluster.stop();
+        }
+        if let Some(leafs) = &self.leafs {
+            leafs.stop();
         }
         if let Some(accept) = self.accept_task {
             let _ = accept.await;
@@ -274,11 +284,20 @@ pub async fn start_listening(
         ),
         _ => None,
     };
+    let leafs = match (&opts.leafnodes, listen_for_clients) {
+        (Some(l), true) => Some(
+            crate::leaf::start(&server, l)
+                .await
+                .map_err(StartError::Listen)?,
+        ),
+        _ => None,
+    };
     Ok(Running {
         server,
         accept_task,
         websocket,
         cluster,
+        leafs,
         jetstream,
     })
 }

@@ -43,6 +43,26 @@ impl RoutePeer {
     }
 }
 
+/// One leaf node connection (either side).
+pub struct LeafPeer {
+    /// The connection (what the router delivers to).
+    pub handle: Arc<Handle>,
+    /// The other server's name.
+    pub remote_name: String,
+    /// The other server is our leaf (we are its hub).
+    pub is_spoke: bool,
+    /// Our account the connection is bound to.
+    pub account: String,
+    /// The peer's address.
+    pub peer: std::net::SocketAddr,
+    /// Messages it sent us.
+    pub in_msgs: AtomicU64,
+    /// Bytes of those messages.
+    pub in_bytes: AtomicU64,
+    /// Subscriptions it holds here.
+    pub subscriptions: AtomicU64,
+}
+
 /// A route to that server stands already and keeps its place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AlreadyRouted;
@@ -51,6 +71,7 @@ pub struct AlreadyRouted;
 #[derive(Default)]
 pub struct Peers {
     routes: RwLock<Vec<Arc<RoutePeer>>>,
+    leafs: RwLock<Vec<Arc<LeafPeer>>>,
     /// The cluster's name, once clustering runs.
     cluster_name: RwLock<Option<String>>,
     /// Route-learned client URLs stay out of client INFO (`no_advertise`).
@@ -98,6 +119,21 @@ impl Peers {
         let mut routes = self.routes.write();
         let at = routes.iter().position(|r| r.handle.id == handle_id)?;
         Some(routes.remove(at))
+    }
+
+    /// Every leaf node connection now.
+    pub fn leafs(&self) -> Vec<Arc<LeafPeer>> {
+        self.leafs.read().clone()
+    }
+
+    /// Adds a leaf node connection.
+    pub fn add_leaf(&self, leaf: Arc<LeafPeer>) {
+        self.leafs.write().push(leaf);
+    }
+
+    /// Takes a leaf node connection away (it closed).
+    pub fn remove_leaf(&self, handle_id: u64) {
+        self.leafs.write().retain(|l| l.handle.id != handle_id);
     }
 
     /// The cluster's name, when clustered.

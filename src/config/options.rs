@@ -135,6 +135,10 @@ pub struct Options {
     pub websocket: Option<super::websocket::WebsocketOptions>,
     /// `cluster { }`, `--cluster`, `--routes`: routes to other servers.
     pub cluster: Option<super::cluster::ClusterOptions>,
+    /// `leafnodes { }`: leaf node connections (as hub and as leaf).
+    pub leafnodes: Option<super::leafnodes::LeafOptions>,
+    /// `jetstream { domain }`: this server's JetStream domain.
+    pub js_domain: Option<String>,
     /// With TLS: clients may also connect without it (INFO `tls_available`).
     pub allow_non_tls: bool,
     /// Time over which lame duck mode closes all clients, spread evenly
@@ -225,6 +229,8 @@ impl Default for Options {
             tls: None,
             websocket: None,
             cluster: None,
+            leafnodes: None,
+            js_domain: None,
             allow_non_tls: false,
             lame_duck_duration: LAME_DUCK_DURATION,
             lame_duck_grace_period: LAME_DUCK_GRACE_PERIOD,

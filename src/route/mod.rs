@@ -8,7 +8,7 @@
 
 mod conn;
 mod info;
-mod proto;
+pub(crate) mod proto;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;

@@ -123,6 +123,8 @@ pub struct Server {
     websocket_addr: OnceLock<SocketAddr>,
     /// The route port's address, once bound.
     cluster_addr: OnceLock<SocketAddr>,
+    /// The leaf node port's address, once bound.
+    leaf_addr: OnceLock<SocketAddr>,
     /// The default account `$G`.
     global: Arc<Account>,
     /// Where monitoring listens, once it does.
@@ -208,6 +210,7 @@ impl Server {
             addr: OnceLock::new(),
             websocket_addr: OnceLock::new(),
             cluster_addr: OnceLock::new(),
+            leaf_addr: OnceLock::new(),
             global,
             accounts: parking_lot::RwLock::new(accounts),
             system_account,
@@ -443,6 +446,15 @@ impl Server {
 
     pub(crate) fn set_addr(&self, addr: SocketAddr) {
         let _ = self.addr.set(addr);
+    }
+
+    pub(crate) fn set_leaf_addr(&self, addr: SocketAddr) {
+        let _ = self.leaf_addr.set(addr);
+    }
+
+    /// Where leaf nodes connect, when listening for them.
+    pub fn leaf_addr(&self) -> Option<SocketAddr> {
+        self.leaf_addr.get().copied()
     }
 
     pub(crate) fn set_cluster_addr(&self, addr: SocketAddr) {

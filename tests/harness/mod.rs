@@ -19,6 +19,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 pub mod js_server;
+pub mod procs;
 
 /// The bound on any single wait for something that should happen promptly.
 pub const WAIT: Duration = Duration::from_secs(5);

@@ -1,0 +1,193 @@
+//! The `leafnodes { }` block, as nats-server reads it: a port other
+//! servers connect to as our leaf nodes (we are their hub), and remotes
+//! we connect to as a leaf node.
+
+use super::cluster::RouteUrl;
+use super::conf::{Spanned, Value};
+
+/// What a leaf node must send to connect, and the account it lands in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeafAuth {
+    /// `user`.
+    pub user: String,
+    /// `password`.
+    pub password: String,
+    /// The account the leaf node is bound to (`$G` when none).
+    pub account: Option<String>,
+}
+
+/// One `remotes` entry: a hub to connect to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeafRemote {
+    /// `url`/`urls`: tried in turn.
+    pub urls: Vec<RouteUrl>,
+    /// `account`: the local account bound to the connection (`$G`).
+    pub account: Option<String>,
+    /// `deny_imports`: subjects not taken from the hub.
+    pub deny_imports: Vec<String>,
+    /// `deny_exports`: subjects not sent to the hub.
+    pub deny_exports: Vec<String>,
+}
+
+/// The `leafnodes` block.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeafOptions {
+    /// Interface to bind; the server's when empty.
+    pub host: String,
+    /// Port leaf nodes connect to; none: no listener (remotes only).
+    pub port: Option<u16>,
+    /// `authorization { user, password, account }`.
+    pub auth: Option<LeafAuth>,
+    /// `remotes`: hubs this server connects to.
+    pub remotes: Vec<LeafRemote>,
+}
+
+fn strings(v: &Spanned, what: &str) -> Result<Vec<String>, String> {
+    match &v.value {
+        Value::Str(s) => Ok(vec![s.clone()]),
+        Value::Array(a) => Ok(a
+            .iter()
+            .filter_map(|v| v.value.as_str().map(str::to_string))
+            .collect()),
+        _ => Err(format!("{what} must be a string or a list")),
+    }
+}
+
+fn port_of(v: &Spanned) -> Result<u16, String> {
+    let p = v
+        .value
+        .as_int()
+        .ok_or_else(|| "port must be an integer".to_string())?;
+    Ok(if p < 0 {
+        0
+    } else {
+        u16::try_from(p).map_err(|_| format!("invalid port {p}"))?
+    })
+}
+
+fn remote(v: &Spanned) -> Result<LeafRemote, String> {
+    let Value::Map(fields) = &v.value else {
+        return Err("error parsing leafnode remote, expected a map".into());
+    };
+    let mut r = LeafRemote::default();
+    for (key, value) in fields.iter() {
+        let at = |m: String| format!("{}: {m}", key.pos);
+        match key.name.to_ascii_lowercase().as_str() {
+            "url" | "urls" => {
+                for u in strings(value, "urls").map_err(at)? {
+                    r.urls.push(RouteUrl::parse(&u).map_err(at)?);
+                }
+            }
+            "account" | "local" => {
+                r.account = Some(value.value.as_str().unwrap_or("").to_string());
+            }
+            "deny_imports" | "deny_import" => {
+                r.deny_imports = strings(value, "deny_imports").map_err(at)?
+            }
+            "deny_exports" | "deny_export" => {
+                r.deny_exports = strings(value, "deny_exports").map_err(at)?
+            }
+            other => {
+                return Err(at(format!(
+                    "\"leafnodes.remotes.{other}\" is not supported by tern yet"
+                )))
+            }
+        }
+    }
+    if r.urls.is_empty() {
+        return Err("leafnode remote requires a url".into());
+    }
+    Ok(r)
+}
+
+/// Reads a `leafnodes` block.
+pub(super) fn leafnodes(v: &Spanned) -> Result<LeafOptions, String> {
+    let Value::Map(fields) = &v.value else {
+        return Err("error parsing leafnodes config, expected a map".into());
+    };
+    let mut l = LeafOptions::default();
+    for (key, value) in fields.iter() {
+        if key.used_as_variable {
+            continue;
+        }
+        let at = |m: String| format!("{}: {m}", key.pos);
+        match key.name.to_ascii_lowercase().as_str() {
+            "listen" => {
+                let s = value
+                    .value
+                    .as_str()
+                    .ok_or_else(|| at("listen must be a string".into()))?;
+                let (host, port) = super::cluster::listen_url(s).map_err(at)?;
+                l.host = host;
+                l.port = Some(port);
+            }
+            "host" | "net" => l.host = value.value.as_str().unwrap_or("").to_string(),
+            "port" => l.port = Some(port_of(value).map_err(at)?),
+            "authorization" => {
+                let Value::Map(auth) = &value.value else {
+                    return Err(at("authorization must be a map".into()));
+                };
+                let mut a = LeafAuth::default();
+                for (k, v) in auth.iter() {
+                    let text = || v.value.as_str().unwrap_or("").to_string();
+                    match k.name.to_ascii_lowercase().as_str() {
+                        "user" | "username" => a.user = text(),
+                        "password" | "pass" => a.password = text(),
+                        "account" => a.account = Some(text()),
+                        "timeout" => {}
+                        other => {
+                            return Err(at(format!(
+                                "\"leafnodes.authorization.{other}\" is not supported by tern yet"
+                            )))
+                        }
+                    }
+                }
+                l.auth = Some(a);
+            }
+            "remotes" => {
+                let Value::Array(items) = &value.value else {
+                    return Err(at("remotes must be a list".into()));
+                };
+                for item in items {
+                    l.remotes.push(remote(item).map_err(at)?);
+                }
+            }
+            "no_advertise" | "advertise" | "reconnect" | "reconnect_interval" | "compression" => {}
+            other => {
+                return Err(at(format!(
+                    "\"leafnodes.{other}\" is not supported by tern yet"
+                )))
+            }
+        }
+    }
+    Ok(l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::load;
+
+    #[test]
+    fn the_block_as_the_reference_reads_it() {
+        let o = load(
+            "leafnodes {\n  listen: \"127.0.0.1:7422\"\n  authorization { user: leaf, password: pw, account: A }\n  remotes [ { url: \"nats-leaf://u:p@127.0.0.1:7423\", account: B, deny_imports: [\"x.>\"] } ]\n}\naccounts { A {}, B {} }\n",
+        )
+        .expect("config");
+        let l = o.leafnodes.expect("leafnodes");
+        assert_eq!((l.host.as_str(), l.port), ("127.0.0.1", Some(7422)));
+        let auth = l.auth.expect("auth");
+        assert_eq!(
+            (auth.user.as_str(), auth.account.as_deref()),
+            ("leaf", Some("A"))
+        );
+        assert_eq!(l.remotes[0].urls[0].addr, "127.0.0.1:7423");
+        assert_eq!(l.remotes[0].account.as_deref(), Some("B"));
+        assert_eq!(l.remotes[0].deny_imports, vec!["x.>".to_string()]);
+        assert!(
+            load("leafnodes { remotes [ { url: \"nats://h:1\", credentials: x } ] }\n")
+                .expect_err("later")
+                .to_string()
+                .contains("not supported by tern yet")
+        );
+    }
+}

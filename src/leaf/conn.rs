@@ -1,0 +1,554 @@
+//! One leaf node connection, either side: the handshake (the hub sends
+//! INFO, the leaf answers CONNECT, the hub binds an account and confirms),
+//! then interest and messages until it closes.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tracing::{debug, error, info};
+
+use super::info::{LeafConnect, LeafInfo};
+use super::watch::{interest_line, LeafInterest};
+use super::Leafs;
+use crate::account::Account;
+use crate::config::cluster::RouteUrl;
+use crate::config::leafnodes::LeafRemote;
+use crate::deliver::deliver_from_remote;
+use crate::handle::{CloseReason, FlushSet, Handle};
+use crate::peers::LeafPeer;
+use crate::permissions::{Entry, Permissions, Rules};
+use crate::proto::write::{self, Frame, Sizes};
+use crate::route::proto::{self, Parsed, RouteOp};
+use crate::router::{SubWatcher, Subscription};
+use crate::server::{Connection, Server};
+
+/// How long the other side has to introduce itself.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
+const READ_BUFFER: usize = 64 * 1024;
+/// The reference's pause after a loop or a refusal before trying again.
+const LONG_WAIT: Duration = Duration::from_secs(30);
+/// The pause before reconnecting after a connection dropped.
+const SHORT_WAIT: Duration = Duration::from_secs(1);
+
+struct Leaf {
+    leafs: Arc<Leafs>,
+    server: Arc<Server>,
+    handle: Arc<Handle>,
+    peer: SocketAddr,
+    /// We connected to a hub: its remote entry and the URL used.
+    remote: Option<(LeafRemote, RouteUrl)>,
+    /// `deny_imports` and `deny_exports` of the remote entry.
+    perms: Option<Arc<Permissions>>,
+    nonce: String,
+    account: Option<Arc<Account>>,
+    registered: Option<Arc<LeafPeer>>,
+    watcher: Option<Arc<dyn SubWatcher>>,
+    subs: HashMap<(Bytes, Option<Bytes>), Arc<Subscription>>,
+    flush: FlushSet,
+    in_msgs: u64,
+    in_bytes: u64,
+    /// How long the dialler waits before trying again.
+    wait: Duration,
+    /// `$JS.<domain>.API.`: this server's JetStream, as the other side
+    /// reaches it.
+    domain_api: Option<Vec<u8>>,
+}
+
+/// Runs a leaf node connection until it closes; for a solicited one,
+/// how long to wait before reconnecting.
+pub async fn run(
+    leafs: Arc<Leafs>,
+    sock: TcpStream,
+    peer: SocketAddr,
+    remote: Option<(LeafRemote, RouteUrl)>,
+) -> Duration {
+    let server = leafs.server.clone();
+    let opts = server.opts();
+    let to_hub = remote.is_some();
+    let handle = Arc::new(Handle::leaf(
+        server.next_id(),
+        opts.max_pending,
+        peer,
+        to_hub,
+    ));
+    let entry = Arc::new(Connection::new(
+        handle.clone(),
+        server.global_account().clone(),
+    ));
+    let (rd, wr) = sock.into_split();
+    let writer = tokio::spawn(crate::client::run_writer(
+        entry,
+        wr,
+        server.shared_stats(),
+        opts.write_deadline,
+    ));
+    let perms = remote.as_ref().and_then(|(r, _)| {
+        (!r.deny_imports.is_empty() || !r.deny_exports.is_empty()).then(|| {
+            let rules = |l: &[String]| Rules {
+                allow: None,
+                deny: l.iter().map(|s| Entry::parse(s)).collect(),
+            };
+            Arc::new(Permissions {
+                publish: rules(&r.deny_exports),
+                subscribe: rules(&r.deny_imports),
+                responses: None,
+            })
+        })
+    });
+    let mut leaf = Leaf {
+        leafs,
+        server: server.clone(),
+        handle: handle.clone(),
+        peer,
+        remote,
+        perms,
+        nonce: String::new(),
+        account: None,
+        registered: None,
+        watcher: None,
+        subs: HashMap::new(),
+        flush: FlushSet::default(),
+        in_msgs: 0,
+        in_bytes: 0,
+        wait: SHORT_WAIT,
+        domain_api: opts
+            .js_domain
+            .as_ref()
+            .filter(|_| opts.jetstream)
+            .map(|d| format!("$JS.{d}.API.").into_bytes()),
+    };
+    if !to_hub {
+        leaf.send_info(None);
+    }
+    let reason = leaf.read_loop(rd).await;
+    leaf.close(reason);
+    handle.close(reason);
+    let _ = writer.await;
+    leaf.wait
+}
+
+impl Leaf {
+    fn lid(&self) -> String {
+        format!("{} - lid:{}", self.peer, self.handle.id)
+    }
+
+    fn send(&self, f: impl FnOnce(&mut BytesMut)) {
+        if let Some(out) = self.handle.outbound() {
+            out.send_now(f);
+        }
+    }
+
+    fn send_err(&self, text: &str) {
+        self.send(|b| write::append_err(b, text));
+    }
+
+    /// The hub's INFO: at once on accept, and again (`bound`) once the
+    /// leaf's CONNECT is accepted.
+    fn send_info(&mut self, bound: Option<&str>) {
+        let server = &self.server;
+        let opts = server.opts();
+        if bound.is_none() {
+            self.nonce = server.new_nonce().unwrap_or_default();
+        }
+        let listen = self.leafs.listen_addr();
+        let info = LeafInfo {
+            server_id: server.id().to_string(),
+            server_name: server.name().to_string(),
+            version: crate::config::options::NATS_VERSION.to_string(),
+            proto: 1,
+            go: "tern".to_string(),
+            host: listen.map(|a| a.ip().to_string()).unwrap_or_default(),
+            port: listen.map_or(0, |a| a.port()),
+            headers: true,
+            auth_required: self.leafs.opts.auth.is_some(),
+            max_payload: opts.max_payload as i64,
+            jetstream: opts.jetstream,
+            client_id: self.handle.id,
+            nonce: self.nonce.clone(),
+            cluster: server.peers().cluster_name().unwrap_or_default(),
+            domain: opts.js_domain.clone().unwrap_or_default(),
+            leafnode_urls: Some(listen.map(|a| vec![a.to_string()]).unwrap_or_default()),
+            connect_info: bound.is_some(),
+            remote_account: bound.unwrap_or_default().to_string(),
+            info_on_connect: true,
+        };
+        let json = serde_json::to_vec(&info).unwrap_or_default();
+        self.send(|b| write::append_info(b, &json));
+    }
+
+    async fn read_loop(&mut self, mut rd: tokio::net::tcp::OwnedReadHalf) -> CloseReason {
+        let mut buf = BytesMut::with_capacity(READ_BUFFER);
+        let handshake = tokio::time::sleep(HANDSHAKE_TIMEOUT);
+        tokio::pin!(handshake);
+        loop {
+            if buf.capacity() - buf.len() < 1024 {
+                buf.reserve(READ_BUFFER);
+            }
+            tokio::select! {
+                read = rd.read_buf(&mut buf) => match read {
+                    Ok(0) => return CloseReason::ClientClosed,
+                    Ok(_) => {}
+                    Err(_) => return CloseReason::ReadError,
+                },
+                () = self.handle.closed() => {
+                    return self
+                        .handle
+                        .outbound()
+                        .and_then(|o| o.close_reason())
+                        .unwrap_or(CloseReason::ServerShutdown);
+                }
+                () = &mut handshake, if self.registered.is_none() => {
+                    debug!("{} - Leafnode handshake timed out", self.lid());
+                    return CloseReason::AuthenticationTimeout;
+                }
+            }
+            loop {
+                let (used, stop) = match proto::parse_leaf(&buf) {
+                    Ok(Parsed::More) => break,
+                    Ok(Parsed::Op(op, used)) => (used, self.on_op(op)),
+                    Err(e) => {
+                        error!("{} - Leafnode Error {}", self.lid(), e);
+                        self.send_err(&e.0);
+                        return CloseReason::ProtocolError;
+                    }
+                };
+                buf.advance(used);
+                if let Some(reason) = stop {
+                    self.flush.flush();
+                    return reason;
+                }
+            }
+            self.flush.flush();
+            if let Some(peer) = &self.registered {
+                peer.in_msgs.fetch_add(self.in_msgs, Ordering::Relaxed);
+                peer.in_bytes.fetch_add(self.in_bytes, Ordering::Relaxed);
+            }
+            self.server.count_inbound(self.in_msgs, self.in_bytes);
+            self.in_msgs = 0;
+            self.in_bytes = 0;
+        }
+    }
+
+    fn on_op(&mut self, op: RouteOp<'_>) -> Option<CloseReason> {
+        match op {
+            RouteOp::Ping => {
+                self.send(|b| b.extend_from_slice(write::PONG));
+                None
+            }
+            RouteOp::Pong | RouteOp::Ok => None,
+            RouteOp::Err(text) => {
+                let text = String::from_utf8_lossy(text).into_owned();
+                error!("{} - Leafnode Error {}", self.lid(), text);
+                if text.contains("Loop detected") || text.contains("same cluster name") {
+                    self.wait = LONG_WAIT;
+                }
+                Some(CloseReason::ClientClosed)
+            }
+            RouteOp::Info(json) => self.on_info(json),
+            RouteOp::Connect(json) => self.on_connect(json),
+            RouteOp::Sub { subject, queue, .. } => {
+                if self.registered.is_none() {
+                    return Some(self.protocol_error());
+                }
+                self.remote_sub(subject, queue);
+                None
+            }
+            RouteOp::Unsub { subject, queue, .. } => {
+                if self.registered.is_none() {
+                    return Some(self.protocol_error());
+                }
+                self.remote_unsub(subject, queue);
+                None
+            }
+            RouteOp::Msg(msg) => {
+                if self.registered.is_none() {
+                    return Some(self.protocol_error());
+                }
+                self.in_msgs += 1;
+                self.in_bytes += msg.message.len() as u64;
+                let account = self.account.clone()?;
+                if let Some(p) = &self.perms {
+                    // deny_imports: nothing taken on those subjects.
+                    if !p.may_subscribe(msg.subject, None) {
+                        return None;
+                    }
+                }
+                // This server's JetStream by its domain: `$JS.<domain>.API.x`
+                // is `$JS.API.x` here.
+                let local;
+                let subject = match &self.domain_api {
+                    Some(prefix) if msg.subject.starts_with(prefix) => {
+                        local = [&b"$JS.API."[..], &msg.subject[prefix.len()..]].concat();
+                        &local[..]
+                    }
+                    _ => msg.subject,
+                };
+                // Mappings apply to what a leaf sends as to a client's publish.
+                let mapped = account.map_subject(subject);
+                let subject = mapped.route(subject)?;
+                let sizes = Sizes::of(msg.header_len, msg.message.len());
+                let frame = Frame::new(subject, msg.reply, msg.header_len, msg.message, &sizes);
+                let result = account.router.lookup(subject);
+                deliver_from_remote(
+                    &account,
+                    self.server.stats(),
+                    &result,
+                    &frame,
+                    msg.queues(),
+                    &self.handle,
+                    !self.handle.is_hub(),
+                    &mut self.flush,
+                );
+                None
+            }
+        }
+    }
+
+    fn protocol_error(&self) -> CloseReason {
+        self.send_err("Invalid Protocol");
+        CloseReason::ProtocolError
+    }
+
+    /// The leaf's CONNECT, at the hub: authenticate, bind the account.
+    fn on_connect(&mut self, json: &[u8]) -> Option<CloseReason> {
+        if self.remote.is_some() || self.registered.is_some() {
+            return Some(self.protocol_error());
+        }
+        let Ok(connect) = serde_json::from_slice::<LeafConnect>(json) else {
+            return Some(self.protocol_error());
+        };
+        if connect.lang.is_some() {
+            self.send_err("attempted to connect to leafnode port");
+            return Some(CloseReason::ProtocolError);
+        }
+        let auth = self.leafs.opts.auth.clone();
+        if let Some(auth) = &auth {
+            if connect.user != auth.user || connect.pass != auth.password {
+                error!("{} - Leafnode Authorization Violation", self.lid());
+                self.send_err("Authorization Violation");
+                return Some(CloseReason::AuthenticationViolation);
+            }
+        }
+        if let Some(ours) = self.server.peers().cluster_name() {
+            if !connect.cluster.is_empty() && connect.cluster == ours {
+                self.send_err("remote leafnode has same cluster name");
+                return Some(CloseReason::ProtocolError);
+            }
+        }
+        let name = auth
+            .and_then(|a| a.account)
+            .unwrap_or_else(|| crate::account::GLOBAL_ACCOUNT.to_string());
+        let Some(account) = self.server.account(&name) else {
+            self.send_err("Authorization Violation");
+            return Some(CloseReason::AuthenticationViolation);
+        };
+        self.send_info(Some(&name));
+        info!("{} - Leafnode connection created ", self.lid());
+        self.register(account, connect.name, true);
+        None
+    }
+
+    /// The hub's INFO, at the leaf: answer CONNECT, then start.
+    fn on_info(&mut self, json: &[u8]) -> Option<CloseReason> {
+        let Ok(info) = serde_json::from_slice::<LeafInfo>(json) else {
+            return Some(self.protocol_error());
+        };
+        let Some((remote, url)) = self.remote.clone() else {
+            // A hub takes no INFO from its leaf during the handshake.
+            return None;
+        };
+        if self.registered.is_some() {
+            return None;
+        }
+        if info.client_id == 0 || info.leafnode_urls.is_none() {
+            error!("{} - attempted to connect to wrong port", self.lid());
+            self.wait = LONG_WAIT;
+            return Some(CloseReason::ProtocolError);
+        }
+        if info.server_id == self.server.id() {
+            error!("{} - Leafnode loop to this server", self.lid());
+            self.wait = LONG_WAIT;
+            return Some(CloseReason::ProtocolError);
+        }
+        let opts = self.server.opts();
+        let account_name = remote
+            .account
+            .clone()
+            .unwrap_or_else(|| crate::account::GLOBAL_ACCOUNT.to_string());
+        let Some(account) = self.server.account(&account_name) else {
+            error!(
+                "{} - No local account {account_name:?} for leafnode",
+                self.lid()
+            );
+            self.wait = LONG_WAIT;
+            return Some(CloseReason::ProtocolError);
+        };
+        let (user, pass) = url.user.clone().unwrap_or_default();
+        let connect = LeafConnect {
+            version: crate::config::options::NATS_VERSION.to_string(),
+            user,
+            pass,
+            server_id: self.server.id().to_string(),
+            domain: opts.js_domain.clone().unwrap_or_default(),
+            name: self.server.name().to_string(),
+            hub: false,
+            cluster: self
+                .server
+                .peers()
+                .cluster_name()
+                .unwrap_or_else(|| self.server.name().to_string()),
+            headers: true,
+            jetstream: opts.jetstream,
+            deny_pub: remote.deny_imports.clone(),
+            remote_account: account_name.clone(),
+            protocol: 1,
+            lang: None,
+        };
+        let json = serde_json::to_vec(&connect).unwrap_or_default();
+        self.send(|b| {
+            b.extend_from_slice(b"CONNECT ");
+            b.extend_from_slice(&json);
+            b.extend_from_slice(b"\r\n");
+        });
+        if !info.domain.is_empty() || opts.js_domain.is_some() {
+            info!(
+                "{} - JetStream using domains: local {:?}, remote {:?}",
+                self.lid(),
+                opts.js_domain.clone().unwrap_or_default(),
+                info.domain
+            );
+        }
+        info!(
+            "{} - Leafnode connection created for account: {} ",
+            self.lid(),
+            account_name
+        );
+        self.register(account, info.server_name, false);
+        None
+    }
+
+    /// The connection stands: watch the account's interest and send it.
+    fn register(&mut self, account: Arc<Account>, remote_name: String, is_spoke: bool) {
+        let peer = Arc::new(LeafPeer {
+            handle: self.handle.clone(),
+            remote_name,
+            is_spoke,
+            account: account.name.clone(),
+            peer: self.peer,
+            in_msgs: Default::default(),
+            in_bytes: Default::default(),
+            subscriptions: Default::default(),
+        });
+        self.server.peers().add_leaf(peer.clone());
+        self.registered = Some(peer);
+        let deny = self.perms.clone();
+        let watcher = Arc::new(LeafInterest::new(
+            self.handle.clone(),
+            self.handle.is_hub(),
+            deny,
+        ));
+        let out = self.handle.outbound();
+        let w = watcher.clone();
+        account.router.watch_subs(watcher.clone(), |sub| {
+            if let (Some(line), Some(out)) = (w.line(sub, true), out) {
+                out.append_with(|b| b.extend_from_slice(&line));
+            }
+        });
+        // This server's JetStream, reached by its domain from the other
+        // side: `$JS.<domain>.API.>` arrives here and is mapped.
+        if let Some(domain) = &self.server.opts().js_domain {
+            if self.server.opts().jetstream
+                && Some(account.name.as_str()) != self.server.system_account_name()
+            {
+                let subject = format!("$JS.{domain}.API.>");
+                if let Some(out) = out {
+                    out.append_with(|b| {
+                        b.extend_from_slice(&interest_line(true, subject.as_bytes(), None, 1))
+                    });
+                }
+            }
+        }
+        if let Some(out) = out {
+            out.send_now(|_| {});
+        }
+        self.watcher = Some(watcher);
+        self.account = Some(account);
+    }
+
+    fn remote_sub(&mut self, subject: &[u8], queue: Option<&[u8]>) {
+        let Some(account) = self.account.clone() else {
+            return;
+        };
+        if let Some(p) = &self.perms {
+            // deny_exports: what we send the hub nothing on.
+            if !p.may_publish(subject) {
+                return;
+            }
+        }
+        let key = (
+            Bytes::copy_from_slice(subject),
+            queue.map(Bytes::copy_from_slice),
+        );
+        if self.subs.contains_key(&key) {
+            return;
+        }
+        let sub = Arc::new(Subscription::new(
+            self.handle.clone(),
+            Bytes::new(),
+            key.0.clone(),
+            key.1.clone(),
+        ));
+        account.router.insert(sub.clone());
+        if let Some(peer) = &self.registered {
+            peer.subscriptions.fetch_add(1, Ordering::Relaxed);
+        }
+        self.subs.insert(key, sub);
+    }
+
+    fn remote_unsub(&mut self, subject: &[u8], queue: Option<&[u8]>) {
+        let key = (
+            Bytes::copy_from_slice(subject),
+            queue.map(Bytes::copy_from_slice),
+        );
+        let Some(sub) = self.subs.remove(&key) else {
+            return;
+        };
+        sub.close();
+        if let Some(account) = &self.account {
+            account.router.remove(&sub);
+        }
+        if let Some(peer) = &self.registered {
+            peer.subscriptions.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    fn close(&mut self, reason: CloseReason) {
+        if let (Some(account), Some(w)) = (&self.account, &self.watcher) {
+            account.router.unwatch_subs(w);
+        }
+        let subs: Vec<_> = self.subs.drain().map(|(_, s)| s).collect();
+        for s in &subs {
+            s.close();
+        }
+        if let Some(account) = &self.account {
+            account.router.remove_all(&subs);
+        }
+        if let Some(peer) = self.registered.take() {
+            self.server.peers().remove_leaf(self.handle.id);
+            info!(
+                "{} - Leafnode connection closed: {} - Remote: {}",
+                self.lid(),
+                reason,
+                peer.remote_name
+            );
+        } else {
+            debug!("{} - Leafnode connection closed: {}", self.lid(), reason);
+        }
+    }
+}

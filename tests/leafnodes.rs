@@ -1,0 +1,215 @@
+//! Leaf nodes: a tern leaf connected to a tern hub, and each side mixed
+//! with the reference nats-server. Messages cross both ways (plain, queue
+//! groups, request/reply), a leaf with the wrong password is refused, and
+//! a client of the hub reaches the leaf's JetStream through its domain.
+
+mod harness;
+
+use std::path::Path;
+use std::time::Duration;
+
+use futures::StreamExt;
+use harness::procs::{self, reference_binary, tern_binary, Proc};
+use harness::{connect, free_port, within_for};
+
+/// A hub taking leaf nodes on `leaf_port` from user `leaf`/`pw`.
+async fn hub(bin: &Path, dir: &Path, name: &str, leaf_port: u16) -> Proc {
+    let conf = dir.join(format!("{name}.conf"));
+    std::fs::write(
+        &conf,
+        format!(
+            "leafnodes {{\n  listen: \"127.0.0.1:{leaf_port}\"\n  authorization {{ user: leaf, password: pw }}\n}}\n"
+        ),
+    )
+    .expect("conf");
+    let args = vec!["-c".to_string(), conf.display().to_string()];
+    procs::spawn(bin, dir, name, free_port(), &args).await
+}
+
+/// A leaf of the hub on `leaf_port`, with `extra` config lines.
+async fn leaf(
+    bin: &Path,
+    dir: &Path,
+    name: &str,
+    leaf_port: u16,
+    password: &str,
+    extra: &str,
+) -> Proc {
+    let conf = dir.join(format!("{name}.conf"));
+    std::fs::write(
+        &conf,
+        format!(
+            "{extra}\nleafnodes {{\n  remotes [ {{ url: \"nats-leaf://leaf:{password}@127.0.0.1:{leaf_port}\" }} ]\n}}\n"
+        ),
+    )
+    .expect("conf");
+    let args = vec!["-c".to_string(), conf.display().to_string()];
+    procs::spawn(bin, dir, name, free_port(), &args).await
+}
+
+/// Messages cross the leaf connection both ways, once each; a queue
+/// group on the hub takes each message once; request/reply crosses.
+async fn exchange(hub: &Proc, leaf: &Proc) {
+    let (h, l) = (connect(hub.client).await, connect(leaf.client).await);
+    let mut on_hub = h.subscribe("to.hub").await.expect("sub");
+    let mut on_leaf = l.subscribe("to.leaf").await.expect("sub");
+    h.flush().await.expect("flush");
+    l.flush().await.expect("flush");
+    procs::until_routed(&l, "to.hub", &mut on_hub).await;
+    procs::until_routed(&h, "to.leaf", &mut on_leaf).await;
+    for i in 0..30 {
+        l.publish("to.hub", format!("{i}").into())
+            .await
+            .expect("pub");
+        h.publish("to.leaf", format!("{i}").into())
+            .await
+            .expect("pub");
+    }
+    l.flush().await.expect("flush");
+    h.flush().await.expect("flush");
+    assert_eq!(procs::count(&mut on_hub).await, 30, "leaf -> hub");
+    assert_eq!(procs::count(&mut on_leaf).await, 30, "hub -> leaf");
+    // A queue group with members on the hub only, fed from the leaf.
+    let mut members = vec![
+        h.queue_subscribe("work", "g".into()).await.expect("q"),
+        h.queue_subscribe("work", "g".into()).await.expect("q"),
+    ];
+    let mut watcher = h.subscribe("work").await.expect("sub");
+    h.flush().await.expect("flush");
+    procs::until_routed(&l, "work", &mut watcher).await;
+    for m in &mut members {
+        while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(50), m.next()).await {}
+    }
+    for i in 0..100 {
+        l.publish("work", format!("{i}").into()).await.expect("pub");
+    }
+    l.flush().await.expect("flush");
+    let mut total = 0;
+    for m in &mut members {
+        total += procs::count(m).await;
+    }
+    assert_eq!(total, 100, "queue group across the leaf connection");
+    // Request/reply: the responder on the leaf.
+    let mut service = l.subscribe("svc").await.expect("sub");
+    l.flush().await.expect("flush");
+    let responder = l.clone();
+    let answering = tokio::spawn(async move {
+        while let Some(req) = service.next().await {
+            if let Some(reply) = req.reply {
+                let _ = responder.publish(reply, req.payload).await;
+                let _ = responder.flush().await;
+            }
+        }
+    });
+    let reply = within_for(Duration::from_secs(10), "request across the leaf", async {
+        loop {
+            match h.request("svc", "ping".into()).await {
+                Ok(m) => return m,
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    })
+    .await;
+    assert_eq!(&reply.payload[..], b"ping");
+    answering.abort();
+}
+
+#[tokio::test]
+async fn a_tern_leaf_and_a_tern_hub_exchange_messages() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = tern_binary();
+    let port = free_port();
+    let h = hub(&bin, dir.path(), "hub", port).await;
+    let l = leaf(&bin, dir.path(), "leaf", port, "pw", "").await;
+    procs::until_logged(&h, "Leafnode connection created", 0).await;
+    procs::until_logged(&l, "Leafnode connection created for account: $G", 0).await;
+    exchange(&h, &l).await;
+    // A leaf with the wrong password is refused.
+    let _bad = leaf(&bin, dir.path(), "bad", port, "nope", "").await;
+    procs::until_logged(&h, "Authorization Violation", 0).await;
+}
+
+#[tokio::test]
+async fn leafs_and_hubs_interoperate_with_the_reference() {
+    let Some(reference) = reference_binary() else {
+        eprintln!("reference nats-server not installed: skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tern = tern_binary();
+    // tern leaf, nats-server hub.
+    let port = free_port();
+    let h = hub(&reference, dir.path(), "ref-hub", port).await;
+    let l = leaf(&tern, dir.path(), "tern-leaf", port, "pw", "").await;
+    procs::until_logged(&l, "Leafnode connection created for account: $G", 0).await;
+    exchange(&h, &l).await;
+    drop((h, l));
+    // nats-server leaf, tern hub.
+    let port = free_port();
+    let h = hub(&tern, dir.path(), "tern-hub", port).await;
+    let l = leaf(&reference, dir.path(), "ref-leaf", port, "pw", "").await;
+    procs::until_logged(&h, "Leafnode connection created", 0).await;
+    exchange(&h, &l).await;
+}
+
+#[tokio::test]
+async fn the_hub_reaches_the_leafs_jetstream_through_its_domain() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = tern_binary();
+    let port = free_port();
+    let h = hub(&bin, dir.path(), "hub", port).await;
+    let store = dir.path().join("edge-store");
+    let l = leaf(
+        &bin,
+        dir.path(),
+        "edge",
+        port,
+        "pw",
+        &format!(
+            "jetstream {{ store_dir: {:?}, domain: edge }}",
+            store.display().to_string()
+        ),
+    )
+    .await;
+    procs::until_logged(&l, "Leafnode connection created for account: $G", 0).await;
+    let client = connect(h.client).await;
+    let js = async_nats::jetstream::with_domain(client, "edge");
+    let stream = within_for(Duration::from_secs(10), "stream on the leaf", async {
+        loop {
+            match js
+                .get_or_create_stream(async_nats::jetstream::stream::Config {
+                    name: "EDGE".into(),
+                    subjects: vec!["edge.>".into()],
+                    ..Default::default()
+                })
+                .await
+            {
+                Ok(s) => return s,
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    })
+    .await;
+    assert_eq!(stream.cached_info().config.name, "EDGE");
+    let ack = within_for(
+        Duration::from_secs(10),
+        "publish acked by the leaf",
+        async {
+            loop {
+                if let Ok(ack) = js.publish("edge.one", "1".into()).await {
+                    if let Ok(ack) = ack.await {
+                        return ack;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        },
+    )
+    .await;
+    assert_eq!(ack.stream, "EDGE");
+    let mut stream = js.get_stream("EDGE").await.expect("stream info");
+    assert!(stream.info().await.expect("info").state.messages >= 1);
+    // The leaf's own clients see the same stream without the domain.
+    let local = async_nats::jetstream::new(connect(l.client).await);
+    assert!(local.get_stream("EDGE").await.is_ok());
+}
