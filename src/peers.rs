@@ -49,7 +49,8 @@ pub struct LeafPeer {
     pub handle: Arc<Handle>,
     /// The other server's name.
     pub remote_name: String,
-    /// The other server is our leaf (we are its hub).
+    /// We are the leaf on this connection (we dialled the hub), as
+    /// `/leafz` reports it.
     pub is_spoke: bool,
     /// Our account the connection is bound to.
     pub account: String,

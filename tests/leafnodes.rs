@@ -14,6 +14,10 @@ use harness::{connect, free_port, within_for};
 
 /// A hub taking leaf nodes on `leaf_port` from user `leaf`/`pw`.
 async fn hub(bin: &Path, dir: &Path, name: &str, leaf_port: u16) -> Proc {
+    hub_with(bin, dir, name, leaf_port, &[]).await
+}
+
+async fn hub_with(bin: &Path, dir: &Path, name: &str, leaf_port: u16, extra: &[&str]) -> Proc {
     let conf = dir.join(format!("{name}.conf"));
     std::fs::write(
         &conf,
@@ -22,7 +26,8 @@ async fn hub(bin: &Path, dir: &Path, name: &str, leaf_port: u16) -> Proc {
         ),
     )
     .expect("conf");
-    let args = vec!["-c".to_string(), conf.display().to_string()];
+    let mut args = vec!["-c".to_string(), conf.display().to_string()];
+    args.extend(extra.iter().map(|s| s.to_string()));
     procs::spawn(bin, dir, name, free_port(), &args).await
 }
 
@@ -119,11 +124,25 @@ async fn a_tern_leaf_and_a_tern_hub_exchange_messages() {
     let dir = tempfile::tempdir().expect("tempdir");
     let bin = tern_binary();
     let port = free_port();
-    let h = hub(&bin, dir.path(), "hub", port).await;
+    let monitor = free_port();
+    let h = hub_with(&bin, dir.path(), "hub", port, &["-m", &monitor.to_string()]).await;
     let l = leaf(&bin, dir.path(), "leaf", port, "pw", "").await;
     procs::until_logged(&h, "Leafnode connection created", 0).await;
     procs::until_logged(&l, "Leafnode connection created for account: $G", 0).await;
     exchange(&h, &l).await;
+    // Monitoring on the hub: the leaf, its account and its interest.
+    let leafz = procs::http_json(monitor, "/leafz?subs=1").await;
+    assert_eq!(leafz["leafnodes"], 1, "{leafz}");
+    let one = &leafz["leafs"][0];
+    assert_eq!(
+        (one["name"].as_str(), one["is_spoke"].as_bool()),
+        (Some("leaf"), Some(false))
+    );
+    assert_eq!(one["account"], "$G");
+    assert!(one["in_msgs"].as_u64().unwrap_or(0) >= 130, "{leafz}");
+    let varz = procs::http_json(monitor, "/varz").await;
+    assert_eq!(varz["leafnodes"], 1);
+    assert_eq!(varz["leaf"]["port"], port);
     // A leaf with the wrong password is refused.
     let _bad = leaf(&bin, dir.path(), "bad", port, "nope", "").await;
     procs::until_logged(&h, "Authorization Violation", 0).await;

@@ -350,7 +350,7 @@ impl Leaf {
         };
         self.send_info(Some(&name));
         info!("{} - Leafnode connection created ", self.lid());
-        self.register(account, connect.name, true);
+        self.register(account, connect.name, false);
         None
     }
 
@@ -429,7 +429,7 @@ impl Leaf {
             self.lid(),
             account_name
         );
-        self.register(account, info.server_name, false);
+        self.register(account, info.server_name, true);
         None
     }
 

@@ -107,12 +107,58 @@ pub fn gatewayz(server: &Arc<Server>, req: &Request) -> Response {
 }
 
 pub fn leafz(server: &Arc<Server>, req: &Request) -> Response {
-    if let Err(resp) = query::boolean(req, "subs") {
-        return resp;
-    }
+    let subs = match query::boolean(req, "subs") {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    let account = req.param("acc");
     let mut v = head(server);
     v.put("now", now());
-    v.put("leafnodes", json!(0));
-    v.put("leafs", json!([]));
+    let leafs: Vec<_> = server
+        .peers()
+        .leafs()
+        .into_iter()
+        .filter(|l| account.is_none_or(|a| a == l.account))
+        .collect();
+    v.put("leafnodes", json!(leafs.len()));
+    let list = leafs
+        .iter()
+        .map(|l| {
+            let snap = l.handle.snapshot();
+            let mut o = Ordered::default();
+            o.put("id", json!(l.handle.id));
+            o.put("name", json!(l.remote_name));
+            o.put("is_spoke", json!(l.is_spoke));
+            o.put("account", json!(l.account));
+            o.put("ip", json!(l.peer.ip().to_string()));
+            o.put("port", json!(l.peer.port()));
+            let (rtt, out_msgs, out_bytes) = snap
+                .as_ref()
+                .map_or((0, 0, 0), |s| (s.rtt, s.out_msgs, s.out_bytes));
+            o.put("rtt", json!(query::go_duration(rtt)));
+            o.put("in_msgs", json!(l.in_msgs.load(Ordering::Relaxed)));
+            o.put("out_msgs", json!(out_msgs));
+            o.put("in_bytes", json!(l.in_bytes.load(Ordering::Relaxed)));
+            o.put("out_bytes", json!(out_bytes));
+            o.put(
+                "subscriptions",
+                json!(l.subscriptions.load(Ordering::Relaxed)),
+            );
+            if subs {
+                let mut list: Vec<String> = Vec::new();
+                if let Some(acc) = server.account(&l.account) {
+                    acc.router.for_each(|sub| {
+                        if Arc::ptr_eq(&sub.client, &l.handle) {
+                            list.push(String::from_utf8_lossy(&sub.subject).into_owned());
+                        }
+                    });
+                }
+                o.put("subscriptions_list", json!(list));
+            }
+            o.put("compression", json!("off"));
+            o
+        })
+        .collect();
+    v.put_list("leafs", list);
     Response::json(200, super::pretty(&v))
 }

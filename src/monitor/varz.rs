@@ -194,7 +194,10 @@ pub async fn fields(server: &std::sync::Arc<Server>, stats: &RequestStats) -> Or
     put("max_pending", json!(o.max_pending));
     // Filled in below, in the reference's field order.
     put("cluster", json!({}));
-    for k in ["gateway", "leaf", "mqtt"] {
+    put("gateway", json!({}));
+    // Filled in below, in the reference's field order.
+    put("leaf", json!({}));
+    for k in ["mqtt"] {
         put(k, json!({}));
     }
     put("websocket", websocket(server));
@@ -223,7 +226,7 @@ pub async fn fields(server: &std::sync::Arc<Server>, stats: &RequestStats) -> Or
     remotes.sort_unstable();
     remotes.dedup();
     put("remotes", json!(remotes.len()));
-    put("leafnodes", json!(0));
+    put("leafnodes", json!(server.peers().leafs().len()));
     put("in_msgs", json!(s.in_msgs.load(Ordering::Relaxed)));
     put("out_msgs", json!(out_msgs));
     put("in_bytes", json!(s.in_bytes.load(Ordering::Relaxed)));
@@ -258,6 +261,9 @@ pub async fn fields(server: &std::sync::Arc<Server>, stats: &RequestStats) -> Or
     put("stale_connection_stats", stale);
     if let Some(c) = cluster(server, &o) {
         v.set_nested("cluster", c);
+    }
+    if let Some(l) = leaf(server, &o) {
+        v.set_nested("leaf", l);
     }
     v
 }
@@ -327,6 +333,34 @@ pub async fn jetstream(server: &std::sync::Arc<Server>) -> Value {
         },
         "limits": {},
     })
+}
+
+/// The `leaf` section: empty unless leaf nodes are configured.
+fn leaf(server: &Server, o: &crate::config::options::Options) -> Option<Ordered> {
+    let l = o.leafnodes.as_ref()?;
+    let mut v = Ordered::default();
+    if let Some(addr) = server.leaf_addr() {
+        v.put("host", json!(addr.ip().to_string()));
+        v.put("port", json!(addr.port()));
+    }
+    v.put("auth_timeout", json!(2));
+    v.put("tls_timeout", json!(2));
+    if !l.remotes.is_empty() {
+        let remotes: Vec<serde_json::Value> = l
+            .remotes
+            .iter()
+            .map(|r| {
+                let urls: Vec<&str> = r.urls.iter().map(|u| u.addr.as_str()).collect();
+                json!({
+                    "local_account": r.account.as_deref().unwrap_or("$G"),
+                    "tls_timeout": 2,
+                    "urls": urls,
+                })
+            })
+            .collect();
+        v.put("remotes", json!(remotes));
+    }
+    Some(v)
 }
 
 /// The `cluster` section: empty unless routes are configured.
