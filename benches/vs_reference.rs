@@ -143,7 +143,10 @@ fn main() {
     if only.as_deref().is_none_or(|o| o.contains("ws")) {
         websocket_workload(&tern_bin, reference.as_deref(), rounds);
     }
-    if only.as_deref().is_none_or(|o| o.contains("route")) {
+    if only
+        .as_deref()
+        .is_none_or(|o| o.contains("route") || o.contains("leaf"))
+    {
         route_workloads(&tern_bin, reference.as_deref(), rounds);
     }
     if only.as_deref().is_none_or(|o| o.contains("js")) {
@@ -486,6 +489,27 @@ fn route_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize) {
         name: "route request/reply p50",
         unit: "us",
         better: Better::Lower,
+        run: |_| 0.0,
+    };
+    report(&w, median(&mut t), (!r.is_empty()).then(|| median(&mut r)));
+    drop((tern, nats));
+    // A leaf hop: publisher on the leaf, subscriber on the hub.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tern = support::cluster::leaf_pair("tern", tern_bin, dir.path());
+    let nats = reference.map(|b| support::cluster::leaf_pair("nats", b, dir.path()));
+    let (mut t, mut r) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let (hub, leaf) = ports(&tern);
+        t.push(support::cluster::pub_sub(leaf, hub, 128, 500_000));
+        if let Some(n) = &nats {
+            let (hub, leaf) = ports(n);
+            r.push(support::cluster::pub_sub(leaf, hub, 128, 500_000));
+        }
+    }
+    let w = Workload {
+        name: "leaf pub/sub 1:1 128 B",
+        unit: "msgs/s",
+        better: Better::Higher,
         run: |_| 0.0,
     };
     report(&w, median(&mut t), (!r.is_empty()).then(|| median(&mut r)));

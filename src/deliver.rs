@@ -27,12 +27,10 @@ pub fn deliver_all(
     flush: &mut FlushSet,
 ) -> bool {
     let mut delivered = false;
-    // Built only when a route matched: a server without routes never
-    // allocates here.
-    let mut routed: Vec<(&Arc<Subscription>, Vec<&[u8]>)> = Vec::new();
+    let mut routed = Remotes::default();
     for sub in &result.plain {
         if sub.client.is_remote() {
-            delivered |= note_routed(&mut routed, sub, None);
+            delivered |= routed.note(sub, None);
             continue;
         }
         delivered |= deliver_one(account, stats, sub, frame, skip, flush);
@@ -40,7 +38,7 @@ pub fn deliver_all(
     for group in &result.queues {
         for sub in group.rotation() {
             let taken = if sub.client.is_remote() {
-                note_routed(&mut routed, sub, Some(&group.name))
+                routed.note(sub, Some(&group.name))
             } else {
                 deliver_one(account, stats, sub, frame, skip, flush)
             };
@@ -54,31 +52,47 @@ pub fn deliver_all(
     delivered
 }
 
-/// Notes that the route of `sub` gets the message (for `queue`, when a
-/// queue member); one entry per route.
-fn note_routed<'a>(
-    routed: &mut Vec<(&'a Arc<Subscription>, Vec<&'a [u8]>)>,
-    sub: &'a Arc<Subscription>,
-    queue: Option<&'a [u8]>,
-) -> bool {
-    if sub.is_closed() {
-        return false;
-    }
-    let entry = match routed
-        .iter_mut()
-        .position(|(s, _)| Arc::ptr_eq(&s.client, &sub.client))
-    {
-        Some(at) => &mut routed[at],
-        None => {
-            routed.push((sub, Vec::new()));
-            let last = routed.len() - 1;
-            &mut routed[last]
+/// The other servers one message goes to, each with the queue groups it
+/// was picked for. The first is kept inline: one route or leaf (the
+/// common case) costs no allocation.
+#[derive(Default)]
+struct Remotes<'a> {
+    first: Option<Remote<'a>>,
+    rest: Vec<Remote<'a>>,
+}
+
+/// A server's subscription (its handle and account), and queue groups.
+type Remote<'a> = (&'a Arc<Subscription>, Vec<&'a [u8]>);
+
+impl<'a> Remotes<'a> {
+    /// Notes that the server of `sub` gets the message (for `queue`, when
+    /// a queue member); one entry per server.
+    fn note(&mut self, sub: &'a Arc<Subscription>, queue: Option<&'a [u8]>) -> bool {
+        if sub.is_closed() {
+            return false;
         }
-    };
-    if let Some(q) = queue {
-        entry.1.push(q);
+        let same = |r: &Remote<'_>| Arc::ptr_eq(&r.0.client, &sub.client);
+        let entry = match &mut self.first {
+            None => self.first.insert((sub, Vec::new())),
+            Some(first) if same(first) => first,
+            Some(_) => match self.rest.iter().position(same) {
+                Some(at) => &mut self.rest[at],
+                None => {
+                    self.rest.push((sub, Vec::new()));
+                    let last = self.rest.len() - 1;
+                    &mut self.rest[last]
+                }
+            },
+        };
+        if let Some(q) = queue {
+            entry.1.push(q);
+        }
+        true
     }
-    true
+
+    fn iter(&self) -> impl Iterator<Item = &Remote<'a>> {
+        self.first.iter().chain(self.rest.iter())
+    }
 }
 
 /// Sends one RMSG (route) or LMSG (leaf node) to each remote server
@@ -87,10 +101,10 @@ fn send_remote(
     account: &Account,
     stats: &Stats,
     frame: &Frame<'_>,
-    routed: &[(&Arc<Subscription>, Vec<&[u8]>)],
+    routed: &Remotes<'_>,
     flush: &mut FlushSet,
 ) {
-    for (sub, queues) in routed {
+    for (sub, queues) in routed.iter() {
         let Some(out) = sub.client.outbound() else {
             continue;
         };
@@ -137,12 +151,12 @@ pub fn deliver_from_remote(
         }
     };
     let mut delivered = false;
-    let mut routed: Vec<(&Arc<Subscription>, Vec<&[u8]>)> = Vec::new();
+    let mut routed = Remotes::default();
     for sub in &result.plain {
         if !sub.client.is_remote() {
             delivered |= deliver_one(account, stats, sub, frame, None, flush);
         } else if allowed(sub) {
-            delivered |= note_routed(&mut routed, sub, None);
+            delivered |= routed.note(sub, None);
         }
     }
     for group in &result.queues {
@@ -161,7 +175,7 @@ pub fn deliver_from_remote(
                 .rotation()
                 .filter(|s| s.client.is_remote() && allowed(s))
             {
-                if note_routed(&mut routed, sub, Some(&group.name)) {
+                if routed.note(sub, Some(&group.name)) {
                     taken = true;
                     break;
                 }

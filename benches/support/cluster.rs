@@ -1,6 +1,6 @@
-//! Two-server clusters for the route workloads: a publisher on one
-//! server, its subscriber (or responder) on the other, so every message
-//! crosses the route.
+//! Two servers for the route and leaf node workloads (a cluster of two,
+//! a hub and its leaf): a publisher on one server, its subscriber (or
+//! responder) on the other, so every message crosses between them.
 
 use std::time::{Duration, Instant};
 
@@ -41,6 +41,36 @@ pub fn pair(label: &str, bin: &str) -> (ServerProcess, ServerProcess) {
     )
     .expect("start b");
     (a, b)
+}
+
+/// A hub and a leaf node of it (config files under `dir`).
+pub fn leaf_pair(label: &str, bin: &str, dir: &std::path::Path) -> (ServerProcess, ServerProcess) {
+    let port = free_port();
+    let hub_conf = dir.join(format!("{label}-hub.conf"));
+    std::fs::write(
+        &hub_conf,
+        format!("leafnodes {{ listen: \"127.0.0.1:{port}\" }}\n"),
+    )
+    .expect("hub conf");
+    let leaf_conf = dir.join(format!("{label}-leaf.conf"));
+    std::fs::write(
+        &leaf_conf,
+        format!("leafnodes {{ remotes [ {{ url: \"nats-leaf://127.0.0.1:{port}\" }} ] }}\n"),
+    )
+    .expect("leaf conf");
+    let hub = ServerProcess::start_with(
+        &format!("{label}-hub"),
+        bin,
+        &["-c", &hub_conf.display().to_string(), "-n", "hub"],
+    )
+    .expect("start hub");
+    let leaf = ServerProcess::start_with(
+        &format!("{label}-leaf"),
+        bin,
+        &["-c", &leaf_conf.display().to_string(), "-n", "leaf"],
+    )
+    .expect("start leaf");
+    (hub, leaf)
 }
 
 /// Publishes probes from `publisher` until `sub` gets one (the interest
@@ -86,7 +116,10 @@ pub fn pub_sub(pub_port: u16, sub_port: u16, size: usize, count: usize) -> f64 {
     publisher.publish_many(SUBJECT, size, count);
     publisher.ping_pong();
     let got = reader.join().expect("reader");
-    assert_eq!(got, count, "received {got} of {count} across the route");
+    assert_eq!(
+        got, count,
+        "received {got} of {count} from the other server"
+    );
     count as f64 / start.elapsed().as_secs_f64()
 }
 

@@ -25,7 +25,7 @@ use crate::peers::LeafPeer;
 use crate::permissions::{Entry, Permissions, Rules};
 use crate::proto::write::{self, Frame, Sizes};
 use crate::route::proto::{self, Parsed, RouteOp};
-use crate::router::{SubWatcher, Subscription};
+use crate::router::{LocalCache, SubWatcher, Subscription};
 use crate::server::{Connection, Server};
 
 /// How long the other side has to introduce itself.
@@ -50,6 +50,8 @@ struct Leaf {
     registered: Option<Arc<LeafPeer>>,
     watcher: Option<Arc<dyn SubWatcher>>,
     subs: HashMap<(Bytes, Option<Bytes>), Arc<Subscription>>,
+    /// This connection's match cache for its account.
+    cache: LocalCache,
     flush: FlushSet,
     in_msgs: u64,
     in_bytes: u64,
@@ -113,6 +115,7 @@ pub async fn run(
         registered: None,
         watcher: None,
         subs: HashMap::new(),
+        cache: LocalCache::default(),
         flush: FlushSet::default(),
         in_msgs: 0,
         in_bytes: 0,
@@ -294,7 +297,7 @@ impl Leaf {
                 let subject = mapped.route(subject)?;
                 let sizes = Sizes::of(msg.header_len, msg.message.len());
                 let frame = Frame::new(subject, msg.reply, msg.header_len, msg.message, &sizes);
-                let result = account.router.lookup(subject);
+                let result = self.cache.lookup(&account.router, subject);
                 deliver_from_remote(
                     &account,
                     self.server.stats(),

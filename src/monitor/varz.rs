@@ -197,9 +197,7 @@ pub async fn fields(server: &std::sync::Arc<Server>, stats: &RequestStats) -> Or
     put("gateway", json!({}));
     // Filled in below, in the reference's field order.
     put("leaf", json!({}));
-    for k in ["mqtt"] {
-        put(k, json!({}));
-    }
+    put("mqtt", json!({}));
     put("websocket", websocket(server));
     put("jetstream", jetstream(server).await);
     let tls_timeout = o

@@ -20,7 +20,7 @@ use crate::deliver::deliver_from_remote;
 use crate::handle::{CloseReason, FlushSet, Handle};
 use crate::peers::RoutePeer;
 use crate::proto::write::{self, Frame, Sizes};
-use crate::router::Subscription;
+use crate::router::{LocalCache, Subscription};
 use crate::server::{Connection, Server};
 
 /// How long the other server has to introduce itself.
@@ -50,6 +50,8 @@ struct Route {
     got_connect: bool,
     registered: Option<Arc<RoutePeer>>,
     subs: HashMap<SubKey, Arc<Subscription>>,
+    /// Accounts messages arrived for, each with this route's match cache.
+    accounts: HashMap<Bytes, (Arc<crate::account::Account>, LocalCache)>,
     flush: FlushSet,
     in_msgs: u64,
     in_bytes: u64,
@@ -91,6 +93,7 @@ pub async fn run(
         got_connect: false,
         registered: None,
         subs: HashMap::new(),
+        accounts: HashMap::new(),
         flush: FlushSet::default(),
         in_msgs: 0,
         in_bytes: 0,
@@ -248,13 +251,19 @@ impl Route {
                 }
                 self.in_msgs += 1;
                 self.in_bytes += msg.message.len() as u64;
-                let Ok(name) = std::str::from_utf8(msg.account) else {
-                    return None;
-                };
-                let account = self.server.account(name)?;
+                if !self.accounts.contains_key(msg.account) {
+                    let name = std::str::from_utf8(msg.account).ok()?;
+                    let account = self.server.account(name)?;
+                    self.accounts.insert(
+                        Bytes::copy_from_slice(msg.account),
+                        (account, LocalCache::default()),
+                    );
+                }
+                let (account, cache) = self.accounts.get_mut(msg.account)?;
+                let account = account.clone();
                 let sizes = Sizes::of(msg.header_len, msg.message.len());
                 let frame = Frame::new(msg.subject, msg.reply, msg.header_len, msg.message, &sizes);
-                let result = account.router.lookup(msg.subject);
+                let result = cache.lookup(&account.router, msg.subject);
                 deliver_from_remote(
                     &account,
                     self.server.stats(),

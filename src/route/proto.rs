@@ -110,7 +110,17 @@ fn parse_from<'a>(buf: &'a [u8], accounts: bool) -> Result<Parsed<'a>, ProtocolE
     };
     let bad = || ProtocolError("Unknown Protocol Operation".to_string());
     let simple = |o: RouteOp<'a>| -> Result<Parsed<'a>, ProtocolError> { Ok(Parsed::Op(o, used)) };
-    match op.to_ascii_uppercase().as_slice() {
+    // Upper-cased on the stack: no allocation per op.
+    let mut upper = [0u8; 8];
+    let n = op.len().min(upper.len());
+    upper[..n].copy_from_slice(&op[..n]);
+    upper[..n].make_ascii_uppercase();
+    let name = if op.len() > upper.len() {
+        &b"?"[..]
+    } else {
+        &upper[..n]
+    };
+    match name {
         b"PING" => simple(RouteOp::Ping),
         b"PONG" => simple(RouteOp::Pong),
         b"+OK" => simple(RouteOp::Ok),
