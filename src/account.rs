@@ -27,9 +27,13 @@ pub struct Account {
     pub stats: AccountStats,
     /// `mappings`, replaced whole on reload.
     mappings: parking_lot::RwLock<Option<Arc<Mappings>>>,
-    /// Whether it has any: a publish in an account without them reads
-    /// this flag only.
+    /// Whether it has any (or a JetStream domain): a publish in an
+    /// account without them reads this flag only.
     mapped: AtomicBool,
+    /// `$JS.<domain>.API.`: this server's JetStream by its domain, mapped
+    /// onto `$JS.API.` (as the reference maps it for every account but
+    /// the system account).
+    js_domain_api: parking_lot::RwLock<Option<Vec<u8>>>,
 }
 
 /// An account's traffic (`/accstatz`, `$SYS.REQ.ACCOUNT.<acc>.STATZ`):
@@ -58,13 +62,22 @@ impl Account {
             stats: AccountStats::default(),
             mappings: parking_lot::RwLock::new(None),
             mapped: AtomicBool::new(false),
+            js_domain_api: parking_lot::RwLock::new(None),
         }
+    }
+
+    /// Maps `$JS.<domain>.API.>` onto `$JS.API.>` in this account.
+    pub fn set_js_domain(&self, domain: &str) {
+        *self.js_domain_api.write() = Some(format!("$JS.{domain}.API.").into_bytes());
+        self.mapped.store(true, Ordering::Release);
     }
 
     /// Installs the account's mappings (`None` or empty: none).
     pub fn set_mappings(&self, mappings: Option<Arc<Mappings>>) {
         let mappings = mappings.filter(|m| !m.is_empty());
-        self.mapped.store(mappings.is_some(), Ordering::Release);
+        let domain = self.js_domain_api.read().is_some();
+        self.mapped
+            .store(mappings.is_some() || domain, Ordering::Release);
         *self.mappings.write() = mappings;
     }
 
@@ -72,6 +85,12 @@ impl Account {
     pub fn map_subject(&self, subject: &[u8]) -> Mapped {
         if !self.mapped.load(Ordering::Acquire) {
             return Mapped::Keep;
+        }
+        if let Some(prefix) = &*self.js_domain_api.read() {
+            if let Some(rest) = subject.strip_prefix(prefix.as_slice()) {
+                let rest = String::from_utf8_lossy(rest);
+                return Mapped::To(format!("$JS.API.{rest}").into());
+            }
         }
         match &*self.mappings.read() {
             Some(m) => m.select(subject),

@@ -350,6 +350,7 @@ fn base_config(server: &Server) -> JetStreamConfig {
             SyncInterval::Every(d) => Some(d),
         },
         server_name: server.name().to_string(),
+        domain: opts.js_domain.clone().unwrap_or_default(),
         release_memory: Some(release_memory),
         ..JetStreamConfig::new(root.clone())
     };

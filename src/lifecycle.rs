@@ -253,6 +253,13 @@ pub async fn start_listening(
             .map_err(StartError::Monitor)?;
         server.set_monitor_addr(addr);
     }
+    if let (true, Some(domain)) = (opts.jetstream, &opts.js_domain) {
+        for account in server.accounts() {
+            if Some(account.name.as_str()) != server.system_account_name() {
+                account.set_js_domain(domain);
+            }
+        }
+    }
     let jetstream = if opts.jetstream {
         crate::jetstream::start(&server).map_err(StartError::JetStream)?
     } else {

@@ -228,7 +228,12 @@ async fn the_hub_reaches_the_leafs_jetstream_through_its_domain() {
     assert_eq!(ack.stream, "EDGE");
     let mut stream = js.get_stream("EDGE").await.expect("stream info");
     assert!(stream.info().await.expect("info").state.messages >= 1);
-    // The leaf's own clients see the same stream without the domain.
-    let local = async_nats::jetstream::new(connect(l.client).await);
+    let account = js.query_account().await.expect("account info");
+    assert_eq!(account.domain.as_deref(), Some("edge"));
+    // The leaf's own clients see the same stream, with the domain or not.
+    let leaf_client = connect(l.client).await;
+    let local = async_nats::jetstream::new(leaf_client.clone());
     assert!(local.get_stream("EDGE").await.is_ok());
+    let by_domain = async_nats::jetstream::with_domain(leaf_client, "edge");
+    assert!(by_domain.get_stream("EDGE").await.is_ok());
 }

@@ -32,6 +32,9 @@ pub struct JetStreamConfig {
     pub sync_interval: Option<std::time::Duration>,
     /// Reported as the cluster leader in stream info.
     pub server_name: String,
+    /// The server's JetStream domain (`jetstream { domain }`), reported in
+    /// account info; empty: none.
+    pub domain: String,
     /// Each stream's queue limits (`max_buffered_msgs`/`max_buffered_size`).
     pub ingest: IngestLimits,
     /// API requests queued before more are refused with 429
@@ -57,6 +60,7 @@ impl JetStreamConfig {
             max_storage: -1,
             sync_interval: None,
             server_name: String::new(),
+            domain: String::new(),
             ingest: IngestLimits::default(),
             api_queue_limit: DEFAULT_API_QUEUE_LIMIT,
             shards: crate::writer::default_shards(),

@@ -57,9 +57,6 @@ struct Leaf {
     in_bytes: u64,
     /// How long the dialler waits before trying again.
     wait: Duration,
-    /// `$JS.<domain>.API.`: this server's JetStream, as the other side
-    /// reaches it.
-    domain_api: Option<Vec<u8>>,
 }
 
 /// Runs a leaf node connection until it closes; for a solicited one,
@@ -120,11 +117,6 @@ pub async fn run(
         in_msgs: 0,
         in_bytes: 0,
         wait: SHORT_WAIT,
-        domain_api: opts
-            .js_domain
-            .as_ref()
-            .filter(|_| opts.jetstream)
-            .map(|d| format!("$JS.{d}.API.").into_bytes()),
     };
     if !to_hub {
         leaf.send_info(None);
@@ -282,19 +274,10 @@ impl Leaf {
                         return None;
                     }
                 }
-                // This server's JetStream by its domain: `$JS.<domain>.API.x`
-                // is `$JS.API.x` here.
-                let local;
-                let subject = match &self.domain_api {
-                    Some(prefix) if msg.subject.starts_with(prefix) => {
-                        local = [&b"$JS.API."[..], &msg.subject[prefix.len()..]].concat();
-                        &local[..]
-                    }
-                    _ => msg.subject,
-                };
-                // Mappings apply to what a leaf sends as to a client's publish.
-                let mapped = account.map_subject(subject);
-                let subject = mapped.route(subject)?;
+                // Mappings apply to what a leaf sends as to a client's
+                // publish (this server's JetStream domain among them).
+                let mapped = account.map_subject(msg.subject);
+                let subject = mapped.route(msg.subject)?;
                 let sizes = Sizes::of(msg.header_len, msg.message.len());
                 let frame = Frame::new(subject, msg.reply, msg.header_len, msg.message, &sizes);
                 let result = self.cache.lookup(&account.router, subject);

@@ -374,6 +374,7 @@ impl Registry {
             reserved_storage,
             streams: self.streams.len() as u64,
             consumers,
+            domain: self.config.domain.clone(),
             api: ApiStats {
                 total: self.counters.total.load(Ordering::SeqCst),
                 errors: self.counters.errors.load(Ordering::SeqCst),
