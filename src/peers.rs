@@ -27,6 +27,8 @@ pub struct RoutePeer {
     pub started: std::time::SystemTime,
     /// The client URLs it advertised.
     pub client_urls: RwLock<Vec<String>>,
+    /// The WebSocket client URLs it advertised.
+    pub ws_urls: RwLock<Vec<String>>,
     /// Messages it sent us.
     pub in_msgs: AtomicU64,
     /// Bytes of those messages.
@@ -155,12 +157,21 @@ impl Peers {
     /// The client URLs other servers of the cluster advertised, in the
     /// order they joined.
     pub fn peer_client_urls(&self) -> Vec<String> {
+        self.peer_urls(|r| &r.client_urls)
+    }
+
+    /// The WebSocket client URLs other servers of the cluster advertised.
+    pub fn peer_ws_urls(&self) -> Vec<String> {
+        self.peer_urls(|r| &r.ws_urls)
+    }
+
+    fn peer_urls(&self, of: impl Fn(&RoutePeer) -> &RwLock<Vec<String>>) -> Vec<String> {
         if self.no_advertise.load(Ordering::Relaxed) {
             return Vec::new();
         }
         let mut out: Vec<String> = Vec::new();
         for r in self.routes.read().iter() {
-            for u in r.client_urls.read().iter() {
+            for u in of(r).read().iter() {
                 if !out.contains(u) {
                     out.push(u.clone());
                 }

@@ -372,3 +372,53 @@ async fn the_route_port_refuses_clients_garbage_and_other_clusters() {
         serde_json::Value::Null
     );
 }
+
+#[tokio::test]
+async fn websocket_clients_learn_the_clusters_websocket_urls() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = tern_binary();
+    let ws_conf = |name: &str, port: u16| {
+        let path = dir.path().join(format!("{name}.conf"));
+        std::fs::write(
+            &path,
+            format!("websocket {{ host: 127.0.0.1, port: {port}, no_tls: true }}\n"),
+        )
+        .expect("conf");
+        path.display().to_string()
+    };
+    let (wa, wb) = (free_port(), free_port());
+    let (ca, cb) = (ws_conf("A", wa), ws_conf("B", wb));
+    let a = spawn_with(&bin, dir.path(), "A", ports(), &[], &["-c", &ca]).await;
+    let b = spawn_with(
+        &bin,
+        dir.path(),
+        "B",
+        ports(),
+        &[a.cluster_port],
+        &["-c", &cb],
+    )
+    .await;
+    until_urls(a.client, 2).await;
+    // A WebSocket client of A is told both servers' WebSocket ports.
+    let client = within_for(
+        Duration::from_secs(10),
+        "websocket connect",
+        async_nats::connect(format!("ws://127.0.0.1:{wa}")),
+    )
+    .await
+    .expect("ws connect");
+    let mut urls = client.server_info().connect_urls;
+    urls.sort();
+    let mut want = vec![format!("127.0.0.1:{wa}"), format!("127.0.0.1:{wb}")];
+    want.sort();
+    assert_eq!(urls, want);
+    // TCP clients still get the client ports.
+    let info = client_info(b.client).await;
+    let tcp: Vec<String> = info["connect_urls"]
+        .as_array()
+        .expect("urls")
+        .iter()
+        .map(|u| u.as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(tcp.contains(&a.client.to_string()), "{tcp:?}");
+}

@@ -237,3 +237,38 @@ async fn the_hub_reaches_the_leafs_jetstream_through_its_domain() {
     let by_domain = async_nats::jetstream::with_domain(leaf_client, "edge");
     assert!(by_domain.get_stream("EDGE").await.is_ok());
 }
+
+#[tokio::test]
+async fn a_loop_of_leaf_connections_is_found_and_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = tern_binary();
+    let (pa, pb) = (free_port(), free_port());
+    // A and B are each other's hub and leaf.
+    let conf = |name: &str, listen: u16, remote: u16| {
+        let path = dir.path().join(format!("{name}.conf"));
+        std::fs::write(
+            &path,
+            format!(
+                "leafnodes {{\n  listen: \"127.0.0.1:{listen}\"\n  remotes [ {{ url: \"nats-leaf://127.0.0.1:{remote}\" }} ]\n}}\n"
+            ),
+        )
+        .expect("conf");
+        vec!["-c".to_string(), path.display().to_string()]
+    };
+    let a = procs::spawn(&bin, dir.path(), "A", free_port(), &conf("A", pa, pb)).await;
+    let b = procs::spawn(&bin, dir.path(), "B", free_port(), &conf("B", pb, pa)).await;
+    let found = "Loop detected for leafnode account=\"$G\"";
+    within_for(Duration::from_secs(10), "the loop found", async {
+        loop {
+            let logs = [&a, &b]
+                .iter()
+                .map(|p| std::fs::read_to_string(&p.log).unwrap_or_default())
+                .collect::<String>();
+            if logs.contains(found) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+}

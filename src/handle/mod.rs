@@ -69,6 +69,8 @@ pub struct Handle {
     /// account the subscription's `sid` names; its interest is never
     /// relayed to other routes) or a leaf node connection (LMSG/HMSG).
     remote: Remote,
+    /// A WebSocket client: its INFO lists the cluster's WebSocket URLs.
+    websocket: AtomicBool,
 }
 
 /// What kind of peer a server-to-server connection is.
@@ -108,7 +110,18 @@ impl Handle {
             info: Some(Box::new(conn_info::ConnInfo::new(peer))),
             reauthorize: AtomicBool::new(false),
             remote: Remote::None,
+            websocket: AtomicBool::new(false),
         }
+    }
+
+    /// Marks a WebSocket client.
+    pub fn set_websocket(&self) {
+        self.websocket.store(true, Ordering::Release);
+    }
+
+    /// Whether it is a WebSocket client.
+    pub fn is_websocket(&self) -> bool {
+        self.websocket.load(Ordering::Acquire)
     }
 
     /// A route to another server from `peer`.
@@ -171,6 +184,7 @@ impl Handle {
             info: None,
             reauthorize: AtomicBool::new(false),
             remote: Remote::None,
+            websocket: AtomicBool::new(false),
         }
     }
 

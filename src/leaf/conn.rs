@@ -251,6 +251,9 @@ impl Leaf {
                 if self.registered.is_none() {
                     return Some(self.protocol_error());
                 }
+                if subject == self.leafs.lds.as_bytes() {
+                    return Some(self.loop_detected());
+                }
                 self.remote_sub(subject, queue);
                 None
             }
@@ -294,6 +297,22 @@ impl Leaf {
                 None
             }
         }
+    }
+
+    /// Our own loop-detection subject came back: the leaf connections
+    /// form a cycle. The reference's error, and a long pause.
+    fn loop_detected(&mut self) -> CloseReason {
+        let account = self.account.as_ref().map_or_else(
+            || crate::account::GLOBAL_ACCOUNT.to_string(),
+            |a| a.name.clone(),
+        );
+        let text = format!(
+            "Loop detected for leafnode account={account:?}. Delaying attempt to reconnect for 30s"
+        );
+        error!("{} - {}", self.lid(), text);
+        self.send_err(&text);
+        self.wait = LONG_WAIT;
+        CloseReason::ProtocolError
     }
 
     fn protocol_error(&self) -> CloseReason {
@@ -446,6 +465,11 @@ impl Leaf {
                 out.append_with(|b| b.extend_from_slice(&line));
             }
         });
+        // Loop detection: this server's own subject, relayed by others.
+        if let Some(out) = out {
+            let lds = interest_line(true, self.leafs.lds.as_bytes(), None, 1);
+            out.append_with(|b| b.extend_from_slice(&lds));
+        }
         // This server's JetStream, reached by its domain from the other
         // side: `$JS.<domain>.API.>` arrives here and is mapped.
         if let Some(domain) = &self.server.opts().js_domain {

@@ -33,6 +33,9 @@ pub struct Leafs {
     listen: Option<SocketAddr>,
     accept: Mutex<Option<tokio::task::JoinHandle<()>>>,
     dialers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// `$LDS.<token>`: the interest this server announces on every leaf
+    /// connection; seeing it come back on one means a loop.
+    lds: String,
 }
 
 /// Starts the leaf port (when configured) and the remotes.
@@ -55,6 +58,7 @@ pub async fn start(server: &Arc<Server>, opts: &LeafOptions) -> std::io::Result<
         listen,
         accept: Mutex::new(None),
         dialers: Mutex::new(Vec::new()),
+        lds: format!("$LDS.{}", &crate::info::new_server_id()[1..23]),
     });
     if let (Some(listener), Some(addr)) = (listener, listen) {
         server.set_leaf_addr(addr);

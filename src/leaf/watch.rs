@@ -42,9 +42,6 @@ impl LeafInterest {
         if self.to_hub && sub.client.is_remote() {
             return false;
         }
-        if sub.client.is_route() && sub.client.is_hub() {
-            return false;
-        }
         // JetStream's API answers its own server's clients; across a leaf
         // connection it is reached through the domain's prefix.
         if sub.client.is_internal() && sub.subject.starts_with(b"$JS.API.") {

@@ -400,6 +400,7 @@ impl Route {
             peer: self.peer,
             started: std::time::SystemTime::now(),
             client_urls: parking_lot::RwLock::new(info.connect_urls.clone()),
+            ws_urls: parking_lot::RwLock::new(info.ws_connect_urls.clone()),
             in_msgs: Default::default(),
             in_bytes: Default::default(),
             subscriptions: Default::default(),

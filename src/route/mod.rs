@@ -185,6 +185,11 @@ impl Cluster {
             } else {
                 server.client_urls()
             },
+            ws_connect_urls: if self.opts.no_advertise {
+                Vec::new()
+            } else {
+                server.ws_urls()
+            },
             ..RouteInfo::default()
         }
     }
@@ -278,7 +283,11 @@ impl Cluster {
                 continue;
             }
             if let Some(out) = handle.outbound() {
-                let info = server.info_json(handle.id, None, None, None);
+                let info = if handle.is_websocket() {
+                    server.websocket_info(handle.id, None, None, None).to_json()
+                } else {
+                    server.info_json(handle.id, None, None, None)
+                };
                 out.send_now(|b| write::append_info(b, &info));
             }
         }

@@ -555,6 +555,38 @@ impl Server {
         info
     }
 
+    /// The INFO for a WebSocket client: the cluster's WebSocket URLs as
+    /// its `connect_urls`, as the reference gives them.
+    pub(crate) fn websocket_info<'a>(
+        &'a self,
+        client_id: u64,
+        client_ip: Option<&'a str>,
+        connect_info: Option<&'a str>,
+        nonce: Option<&'a str>,
+    ) -> Info<'a> {
+        let mut info = self.info(client_id, client_ip, connect_info, nonce);
+        let others = self.peers.peer_ws_urls();
+        info.connect_urls = if others.is_empty() {
+            Vec::new()
+        } else {
+            let mut urls = self.ws_urls();
+            urls.extend(others);
+            urls
+        };
+        info
+    }
+
+    /// This server's WebSocket client URLs (`host:port`).
+    pub fn ws_urls(&self) -> Vec<String> {
+        self.websocket_addr().map_or_else(Vec::new, |a| {
+            if a.ip().is_unspecified() {
+                vec![format!("127.0.0.1:{}", a.port())]
+            } else {
+                vec![a.to_string()]
+            }
+        })
+    }
+
     /// The routes to other servers of the cluster.
     pub fn peers(&self) -> &crate::peers::Peers {
         &self.peers

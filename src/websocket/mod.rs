@@ -131,6 +131,7 @@ async fn serve<S>(
     let opts = server.opts();
     let id = server.next_id();
     let handle = Arc::new(Handle::socket(id, opts.max_pending, peer));
+    handle.set_websocket();
     let conn = Arc::new(Connection::new(
         handle.clone(),
         server.global_account().clone(),

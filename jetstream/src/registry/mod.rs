@@ -380,7 +380,6 @@ impl Registry {
                 errors: self.counters.errors.load(Ordering::SeqCst),
                 ..ApiStats::default()
             },
-            ..AccountInfo::default()
         };
         self.respond(req, &AccountInfoResponse::info(info));
     }

@@ -767,12 +767,23 @@ impl Conn {
     }
 
     fn send_info(&mut self) {
-        let info = self.server.info_json(
-            self.handle.id,
-            Some(&self.client_ip),
-            None,
-            self.nonce.as_deref(),
-        );
+        let info = if self.handle.is_websocket() {
+            self.server
+                .websocket_info(
+                    self.handle.id,
+                    Some(&self.client_ip),
+                    None,
+                    self.nonce.as_deref(),
+                )
+                .to_json()
+        } else {
+            self.server.info_json(
+                self.handle.id,
+                Some(&self.client_ip),
+                None,
+                self.nonce.as_deref(),
+            )
+        };
         self.send_with(|b| write::append_info(b, &info));
     }
 
