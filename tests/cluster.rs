@@ -422,3 +422,43 @@ async fn websocket_clients_learn_the_clusters_websocket_urls() {
         .collect();
     assert!(tcp.contains(&a.client.to_string()), "{tcp:?}");
 }
+
+#[tokio::test]
+async fn a_route_that_stops_answering_pings_is_closed_as_stale() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("fast-pings.conf");
+    std::fs::write(&conf, "ping_interval: \"200ms\"\nping_max: 2\n").expect("conf");
+    let conf = conf.display().to_string();
+    let a = spawn_with(
+        &tern_binary(),
+        dir.path(),
+        "A",
+        ports(),
+        &[],
+        &["-c", &conf],
+    )
+    .await;
+    // A peer that introduces itself, then never answers.
+    let mut wire = harness::Wire::connect(SocketAddr::from(([127, 0, 0, 1], a.cluster_port))).await;
+    let info = wire.read_line().await;
+    assert!(info.starts_with(b"INFO "), "{}", harness::show(&info));
+    wire.send(b"CONNECT {\"name\":\"FAKE\",\"cluster\":\"c\"}\r\nINFO {\"server_id\":\"FAKE\",\"server_name\":\"fake\",\"cluster\":\"c\",\"port\":1}\r\n")
+        .await;
+    let mut sock = wire.into_stream();
+    let mut seen = Vec::new();
+    within_for(
+        Duration::from_secs(5),
+        "the stale route closed",
+        tokio::io::AsyncReadExt::read_to_end(&mut sock, &mut seen),
+    )
+    .await
+    .expect("read");
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.matches("PING\r\n").count() >= 2, "{text}");
+    procs::until_logged(
+        &a.proc,
+        "Router connection closed: Stale Connection - Remote: fake",
+        0,
+    )
+    .await;
+}

@@ -53,6 +53,8 @@ struct Leaf {
     /// This connection's match cache for its account.
     cache: LocalCache,
     flush: FlushSet,
+    /// PINGs sent and not yet answered.
+    pings_out: u32,
     in_msgs: u64,
     in_bytes: u64,
     /// How long the dialler waits before trying again.
@@ -114,6 +116,7 @@ pub async fn run(
         subs: HashMap::new(),
         cache: LocalCache::default(),
         flush: FlushSet::default(),
+        pings_out: 0,
         in_msgs: 0,
         in_bytes: 0,
         wait: SHORT_WAIT,
@@ -181,6 +184,16 @@ impl Leaf {
         let mut buf = BytesMut::with_capacity(READ_BUFFER);
         let handshake = tokio::time::sleep(HANDSHAKE_TIMEOUT);
         tokio::pin!(handshake);
+        // Liveness: a PING every `ping_interval`; `ping_max` unanswered
+        // ones close the connection as stale (a peer that hangs with its
+        // socket open), as the reference does for routes and leafs.
+        let opts = self.server.opts();
+        let mut pinger = tokio::time::interval_at(
+            tokio::time::Instant::now() + opts.ping_interval,
+            opts.ping_interval,
+        );
+        let ping_max = opts.ping_max;
+        drop(opts);
         loop {
             if buf.capacity() - buf.len() < 1024 {
                 buf.reserve(READ_BUFFER);
@@ -197,6 +210,15 @@ impl Leaf {
                         .outbound()
                         .and_then(|o| o.close_reason())
                         .unwrap_or(CloseReason::ServerShutdown);
+                }
+                _ = pinger.tick() => {
+                    if self.pings_out >= ping_max {
+                        debug!("{} - Stale Connection", self.lid());
+                        return CloseReason::StaleConnection;
+                    }
+                    self.pings_out += 1;
+                    self.send(|b| b.extend_from_slice(write::PING));
+                    continue;
                 }
                 () = &mut handshake, if self.registered.is_none() => {
                     debug!("{} - Leafnode handshake timed out", self.lid());
@@ -236,7 +258,11 @@ impl Leaf {
                 self.send(|b| b.extend_from_slice(write::PONG));
                 None
             }
-            RouteOp::Pong | RouteOp::Ok => None,
+            RouteOp::Pong => {
+                self.pings_out = 0;
+                None
+            }
+            RouteOp::Ok => None,
             RouteOp::Err(text) => {
                 let text = String::from_utf8_lossy(text).into_owned();
                 error!("{} - Leafnode Error {}", self.lid(), text);

@@ -53,6 +53,8 @@ struct Route {
     /// Accounts messages arrived for, each with this route's match cache.
     accounts: HashMap<Bytes, (Arc<crate::account::Account>, LocalCache)>,
     flush: FlushSet,
+    /// PINGs sent and not yet answered.
+    pings_out: u32,
     in_msgs: u64,
     in_bytes: u64,
 }
@@ -95,6 +97,7 @@ pub async fn run(
         subs: HashMap::new(),
         accounts: HashMap::new(),
         flush: FlushSet::default(),
+        pings_out: 0,
         in_msgs: 0,
         in_bytes: 0,
     };
@@ -155,6 +158,16 @@ impl Route {
         let mut buf = BytesMut::with_capacity(READ_BUFFER);
         let handshake = tokio::time::sleep(HANDSHAKE_TIMEOUT);
         tokio::pin!(handshake);
+        // Liveness: a PING every `ping_interval`; `ping_max` unanswered
+        // ones close the connection as stale (a peer that hangs with its
+        // socket open), as the reference does for routes and leafs.
+        let opts = self.server.opts();
+        let mut pinger = tokio::time::interval_at(
+            tokio::time::Instant::now() + opts.ping_interval,
+            opts.ping_interval,
+        );
+        let ping_max = opts.ping_max;
+        drop(opts);
         loop {
             if buf.capacity() - buf.len() < 1024 {
                 buf.reserve(READ_BUFFER);
@@ -172,6 +185,15 @@ impl Route {
                         .and_then(|o| o.close_reason())
                         .unwrap_or(CloseReason::ServerShutdown);
                     return Stop::Closed(reason);
+                }
+                _ = pinger.tick() => {
+                    if self.pings_out >= ping_max {
+                        debug!("{} - Stale Connection", self.rid());
+                        return Stop::Closed(CloseReason::StaleConnection);
+                    }
+                    self.pings_out += 1;
+                    self.send(|b| b.extend_from_slice(write::PING));
+                    continue;
                 }
                 () = &mut handshake, if self.registered.is_none() => {
                     debug!("{} - Route handshake timed out", self.rid());
@@ -212,7 +234,11 @@ impl Route {
                 self.send(|b| b.extend_from_slice(write::PONG));
                 None
             }
-            RouteOp::Pong | RouteOp::Ok => None,
+            RouteOp::Pong => {
+                self.pings_out = 0;
+                None
+            }
+            RouteOp::Ok => None,
             RouteOp::Err(text) => {
                 error!(
                     "{} - Route Error {}",
