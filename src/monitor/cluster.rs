@@ -85,6 +85,9 @@ pub fn routez(server: &Arc<Server>, req: &Request) -> Response {
                         }
                     });
                 }
+                // A remote queue group stands in once per member there.
+                list.sort();
+                list.dedup();
                 o.put("subscriptions_list", json!(list));
             }
             o.put("compression", json!("off"));

@@ -23,6 +23,9 @@ use crate::proto::write::{self, Frame, Sizes};
 use crate::router::{LocalCache, Subscription};
 use crate::server::{Connection, Server};
 
+/// Members one queue group on another server counts for, at most.
+const MAX_QUEUE_WEIGHT: u32 = 64;
+
 /// How long the other server has to introduce itself.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
 const READ_BUFFER: usize = 64 * 1024;
@@ -49,7 +52,7 @@ struct Route {
     solicited: Option<(RouteUrl, bool)>,
     got_connect: bool,
     registered: Option<Arc<RoutePeer>>,
-    subs: HashMap<SubKey, Arc<Subscription>>,
+    subs: HashMap<SubKey, Vec<Arc<Subscription>>>,
     /// Accounts messages arrived for, each with this route's match cache.
     accounts: HashMap<Bytes, (Arc<crate::account::Account>, LocalCache)>,
     flush: FlushSet,
@@ -253,11 +256,12 @@ impl Route {
                 account,
                 subject,
                 queue,
+                weight,
             } => {
                 if self.registered.is_none() {
                     return Some(self.protocol_error());
                 }
-                self.remote_sub(account, subject, queue);
+                self.remote_sub(account, subject, queue, weight);
                 None
             }
             RouteOp::Unsub {
@@ -500,33 +504,50 @@ impl Route {
         out.send_now(|_| {});
     }
 
-    fn remote_sub(&mut self, account: &[u8], subject: &[u8], queue: Option<&[u8]>) {
+    /// Interest from the other server. A queue group is held as one
+    /// subscription per member there (its weight, capped), so this
+    /// server's pick among members spreads messages as the reference's
+    /// does.
+    fn remote_sub(&mut self, account: &[u8], subject: &[u8], queue: Option<&[u8]>, weight: u32) {
         let key = (
             Bytes::copy_from_slice(account),
             Bytes::copy_from_slice(subject),
             queue.map(Bytes::copy_from_slice),
         );
-        if self.subs.contains_key(&key) {
-            // A queue weight update: one subscription stands for them.
-            return;
-        }
         let Some(acc) = std::str::from_utf8(account)
             .ok()
             .and_then(|n| self.server.account(n))
         else {
             return;
         };
-        let sub = Arc::new(Subscription::new(
-            self.handle.clone(),
-            key.0.clone(),
-            key.1.clone(),
-            key.2.clone(),
-        ));
-        acc.router.insert(sub.clone());
-        if let Some(peer) = &self.registered {
-            peer.subscriptions.fetch_add(1, Ordering::Relaxed);
+        let want = if queue.is_some() {
+            weight.clamp(1, MAX_QUEUE_WEIGHT) as usize
+        } else {
+            1
+        };
+        let members = self.subs.entry(key.clone()).or_default();
+        if members.is_empty() {
+            if let Some(peer) = &self.registered {
+                peer.subscriptions.fetch_add(1, Ordering::Relaxed);
+            }
         }
-        self.subs.insert(key, sub);
+        while members.len() < want {
+            let sub = Arc::new(Subscription::new(
+                self.handle.clone(),
+                key.0.clone(),
+                key.1.clone(),
+                key.2.clone(),
+            ));
+            acc.router.insert(sub.clone());
+            members.push(sub);
+        }
+        if members.len() > want {
+            let gone = members.split_off(want);
+            for sub in &gone {
+                sub.close();
+            }
+            acc.router.remove_all(&gone);
+        }
     }
 
     fn remote_unsub(&mut self, account: &[u8], subject: &[u8], queue: Option<&[u8]>) {
@@ -535,15 +556,17 @@ impl Route {
             Bytes::copy_from_slice(subject),
             queue.map(Bytes::copy_from_slice),
         );
-        let Some(sub) = self.subs.remove(&key) else {
+        let Some(members) = self.subs.remove(&key) else {
             return;
         };
-        sub.close();
+        for sub in &members {
+            sub.close();
+        }
         if let Some(acc) = std::str::from_utf8(account)
             .ok()
             .and_then(|n| self.server.account(n))
         {
-            acc.router.remove(&sub);
+            acc.router.remove_all(&members);
         }
         if let Some(peer) = &self.registered {
             peer.subscriptions.fetch_sub(1, Ordering::Relaxed);
@@ -553,9 +576,11 @@ impl Route {
     /// The route is gone: its interest goes with it.
     fn close(&mut self, reason: CloseReason) {
         let mut by_account: HashMap<Bytes, Vec<Arc<Subscription>>> = HashMap::new();
-        for ((account, _, _), sub) in self.subs.drain() {
-            sub.close();
-            by_account.entry(account).or_default().push(sub);
+        for ((account, _, _), members) in self.subs.drain() {
+            for sub in &members {
+                sub.close();
+            }
+            by_account.entry(account).or_default().extend(members);
         }
         for (account, subs) in by_account {
             if let Some(acc) = std::str::from_utf8(&account)

@@ -45,6 +45,8 @@ pub enum RouteOp<'a> {
         account: &'a [u8],
         subject: &'a [u8],
         queue: Option<&'a [u8]>,
+        /// Queue members on the sending server (1 without a queue).
+        weight: u32,
     },
     /// `RS-`/`LS-`: interest gone.
     Unsub {
@@ -136,16 +138,19 @@ fn parse_from<'a>(buf: &'a [u8], accounts: bool) -> Result<Parsed<'a>, ProtocolE
             if !accounts {
                 t.insert(0, b"");
             }
-            let (account, subject, queue) = match t.as_slice() {
-                [a, s] => (*a, *s, None),
-                [a, s, q, ..] => (*a, *s, Some(*q)),
+            let (account, subject, queue, weight) = match t.as_slice() {
+                [a, s] => (*a, *s, None, 1),
+                [a, s, q] => (*a, *s, Some(*q), 1),
+                [a, s, q, w, ..] => (*a, *s, Some(*q), number(w).unwrap_or(1).max(1)),
                 _ => return Err(bad()),
             };
+            let weight = u32::try_from(weight).unwrap_or(u32::MAX);
             let o = if op[2] == b'+' {
                 RouteOp::Sub {
                     account,
                     subject,
                     queue,
+                    weight,
                 }
             } else {
                 RouteOp::Unsub {
@@ -285,7 +290,8 @@ mod tests {
             RouteOp::Sub {
                 account: b"",
                 subject: b"foo.*",
-                queue: Some(b"q")
+                queue: Some(b"q"),
+                weight: 1
             }
         ));
         assert!(matches!(
@@ -313,7 +319,8 @@ mod tests {
             RouteOp::Sub {
                 account: b"$G",
                 subject: b"foo.*",
-                queue: Some(b"q")
+                queue: Some(b"q"),
+                weight: 3
             }
         ));
         let (o, _) = op(b"RS- $G foo\r\n");
