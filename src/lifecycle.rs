@@ -123,6 +123,10 @@ impl Running {
         if let Some((_, ws)) = &self.websocket {
             ws.abort();
         }
+        if let Some(cluster) = &self.cluster {
+            // The other servers stop offering this one to their clients.
+            cluster.announce_lame_duck();
+        }
         let clients = server.all_clients();
         for handle in clients
             .iter()

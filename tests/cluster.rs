@@ -462,3 +462,102 @@ async fn a_route_that_stops_answering_pings_is_closed_as_stale() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_server_in_lame_duck_mode_is_dropped_from_the_others_client_urls() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("slow-ldm.conf");
+    std::fs::write(
+        &conf,
+        "lame_duck_duration: \"30s\"\nlame_duck_grace_period: \"10s\"\n",
+    )
+    .expect("conf");
+    let conf = conf.display().to_string();
+    let bin = tern_binary();
+    let a = spawn(&bin, dir.path(), "A", ports(), &[]).await;
+    let b = spawn_with(
+        &bin,
+        dir.path(),
+        "B",
+        ports(),
+        &[a.cluster_port],
+        &["-c", &conf],
+    )
+    .await;
+    until_urls(a.client, 2).await;
+    let status = std::process::Command::new("kill")
+        .args(["-USR2", &b.proc.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    // A's clients hear of A alone again while B is still up.
+    within_for(Duration::from_secs(10), "B dropped from A's INFO", async {
+        loop {
+            if client_info(a.client).await["connect_urls"].is_null() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn jetstream_in_a_tern_cluster_answers_as_a_standalone_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = tern_binary();
+    let store = |n: &str| dir.path().join(n).display().to_string();
+    let (sa, sb) = (store("a-store"), store("b-store"));
+    let a = spawn_with(&bin, dir.path(), "A", ports(), &[], &["-js", "-sd", &sa]).await;
+    let b = spawn_with(
+        &bin,
+        dir.path(),
+        "B",
+        ports(),
+        &[a.cluster_port],
+        &["-js", "-sd", &sb],
+    )
+    .await;
+    until_urls(a.client, 2).await;
+    let log = std::fs::read_to_string(&a.proc.log).expect("log");
+    assert!(
+        log.contains("JetStream in a cluster runs standalone"),
+        "{log}"
+    );
+    let js = async_nats::jetstream::new(connect(a.client).await);
+    let replicated = js
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: "R3".into(),
+            num_replicas: 3,
+            ..Default::default()
+        })
+        .await
+        .expect_err("no replicas");
+    assert!(
+        replicated
+            .to_string()
+            .contains("replicas > 1 not supported in non-clustered mode"),
+        "{replicated}"
+    );
+    js.create_stream(async_nats::jetstream::stream::Config {
+        name: "R1".into(),
+        subjects: vec!["r1.>".into()],
+        ..Default::default()
+    })
+    .await
+    .expect("R1 stream");
+    // A client of B publishes into A's stream across the route.
+    let from_b = async_nats::jetstream::new(connect(b.client).await);
+    let ack = within_for(Duration::from_secs(10), "ack from A's stream", async {
+        loop {
+            if let Ok(ack) = from_b.publish("r1.x", "1".into()).await {
+                if let Ok(ack) = ack.await {
+                    return ack;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert_eq!(ack.stream, "R1");
+}

@@ -135,6 +135,21 @@ impl Cluster {
         }
     }
 
+    /// Lame duck mode: one INFO with `ldm` to every route, so the other
+    /// servers drop this one's client URLs from what their clients get.
+    pub fn announce_lame_duck(&self) {
+        let info = RouteInfo {
+            ldm: true,
+            ..self.info()
+        };
+        let json = serde_json::to_vec(&info).unwrap_or_default();
+        for route in self.server.peers().routes() {
+            if let Some(out) = route.handle.outbound() {
+                out.send_now(|b| write::append_info(b, &json));
+            }
+        }
+    }
+
     /// Where routes are taken.
     pub fn listen_addr(&self) -> SocketAddr {
         self.listen
