@@ -272,3 +272,41 @@ async fn a_loop_of_leaf_connections_is_found_and_refused() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn deny_lists_keep_subjects_on_their_side() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = tern_binary();
+    let port = free_port();
+    let h = hub(&bin, dir.path(), "hub", port).await;
+    let conf = dir.path().join("leaf.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "leafnodes {{\n  remotes [ {{ url: \"nats-leaf://leaf:pw@127.0.0.1:{port}\", deny_imports: [\"secret.in\"], deny_exports: [\"secret.out\"] }} ]\n}}\n"
+        ),
+    )
+    .expect("conf");
+    let args = vec!["-c".to_string(), conf.display().to_string()];
+    let l = procs::spawn(&bin, dir.path(), "leaf", free_port(), &args).await;
+    procs::until_logged(&l, "Leafnode connection created for account: $G", 0).await;
+    let (hc, lc) = (connect(h.client).await, connect(l.client).await);
+    // Allowed subjects cross both ways...
+    let mut open_on_hub = hc.subscribe("open").await.expect("sub");
+    let mut secret_out = hc.subscribe("secret.out").await.expect("sub");
+    let mut open_on_leaf = lc.subscribe("open.back").await.expect("sub");
+    let mut secret_in = lc.subscribe("secret.in").await.expect("sub");
+    hc.flush().await.expect("flush");
+    lc.flush().await.expect("flush");
+    procs::until_routed(&lc, "open", &mut open_on_hub).await;
+    procs::until_routed(&hc, "open.back", &mut open_on_leaf).await;
+    // ...denied ones do not.
+    for _ in 0..10 {
+        lc.publish("secret.out", "x".into()).await.expect("pub");
+        hc.publish("secret.in", "x".into()).await.expect("pub");
+    }
+    lc.flush().await.expect("flush");
+    hc.flush().await.expect("flush");
+    assert_eq!(procs::count(&mut secret_out).await, 0, "deny_exports");
+    assert_eq!(procs::count(&mut secret_in).await, 0, "deny_imports");
+}
