@@ -36,17 +36,28 @@ pub fn deliver_all(
         delivered |= deliver_one(account, stats, sub, frame, skip, flush);
     }
     for group in &result.queues {
-        for sub in group.rotation() {
-            let taken = if sub.client.is_remote() {
+        // Members here and on routes first; leaf nodes only when none of
+        // them takes it, as the reference picks.
+        let mut taken = false;
+        for sub in group.rotation().filter(|s| !s.client.is_leaf()) {
+            taken = if sub.client.is_remote() {
                 routed.note(sub, Some(&group.name))
             } else {
                 deliver_one(account, stats, sub, frame, skip, flush)
             };
             if taken {
-                delivered = true;
                 break;
             }
         }
+        if !taken {
+            for sub in group.rotation().filter(|s| s.client.is_leaf()) {
+                if routed.note(sub, Some(&group.name)) {
+                    taken = true;
+                    break;
+                }
+            }
+        }
+        delivered |= taken;
     }
     send_remote(account, stats, frame, &routed, flush);
     delivered

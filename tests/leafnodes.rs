@@ -310,3 +310,29 @@ async fn deny_lists_keep_subjects_on_their_side() {
     assert_eq!(procs::count(&mut secret_out).await, 0, "deny_exports");
     assert_eq!(procs::count(&mut secret_in).await, 0, "deny_imports");
 }
+
+#[tokio::test]
+async fn a_hub_gives_queue_messages_to_its_own_members_before_a_leafs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = tern_binary();
+    let port = free_port();
+    let h = hub(&bin, dir.path(), "hub", port).await;
+    let l = leaf(&bin, dir.path(), "leaf", port, "pw", "").await;
+    procs::until_logged(&l, "Leafnode connection created for account: $G", 0).await;
+    let (hc, lc) = (connect(h.client).await, connect(l.client).await);
+    let mut on_leaf = lc.queue_subscribe("jobs", "g".into()).await.expect("q");
+    let mut watcher = lc.subscribe("jobs").await.expect("sub");
+    lc.flush().await.expect("flush");
+    procs::until_routed(&hc, "jobs", &mut watcher).await;
+    while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(50), on_leaf.next()).await {}
+    let mut on_hub = hc.queue_subscribe("jobs", "g".into()).await.expect("q");
+    hc.flush().await.expect("flush");
+    for i in 0..50 {
+        hc.publish("jobs", format!("{i}").into())
+            .await
+            .expect("pub");
+    }
+    hc.flush().await.expect("flush");
+    assert_eq!(procs::count(&mut on_hub).await, 50, "the hub's member");
+    assert_eq!(procs::count(&mut on_leaf).await, 0, "the leaf's member");
+}
