@@ -85,6 +85,49 @@ impl PublicKey {
     }
 }
 
+/// A user's seed (`SU...`, as a `.creds` file holds it), to sign a
+/// server's nonce with: a leaf node connecting with credentials.
+pub struct Seed(ring::signature::Ed25519KeyPair);
+
+impl Seed {
+    /// Decodes a seed: the seed prefix and the key kind packed into two
+    /// bytes, 32 bytes of seed, the CRC-16.
+    pub fn decode(text: &str) -> Result<Seed, KeyError> {
+        let raw = base32_decode(text.trim().as_bytes()).ok_or(KeyError::Encoding)?;
+        if raw.len() != 36 {
+            return Err(KeyError::Encoding);
+        }
+        let (body, crc) = raw.split_at(34);
+        if crc16(body).to_le_bytes() != crc {
+            return Err(KeyError::Checksum);
+        }
+        // 18 << 3 is the seed prefix; the kind follows in the next 5 bits.
+        if body[0] & 0xf8 != 18 << 3 {
+            return Err(KeyError::WrongKind);
+        }
+        ring::signature::Ed25519KeyPair::from_seed_unchecked(&body[2..34])
+            .map(Seed)
+            .map_err(|_| KeyError::Encoding)
+    }
+
+    /// The ed25519 signature of `msg`, base64url without padding, as a
+    /// CONNECT's `sig` carries it.
+    pub fn sign(&self, msg: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(self.0.sign(msg).as_ref())
+    }
+}
+
+/// A `.creds` file: the user JWT and the seed that signs for it.
+pub fn read_creds(text: &str) -> Result<(String, Seed), KeyError> {
+    let jwt = crate::jwt::undecorate(text).to_string();
+    let seed = text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("SU"))
+        .ok_or(KeyError::Encoding)?;
+    Ok((jwt, Seed::decode(seed)?))
+}
+
 /// A signature as clients send it: base64url without padding, or (as the
 /// reference also takes) standard base64.
 pub fn decode_signature(text: &str) -> Option<Vec<u8>> {
@@ -172,6 +215,21 @@ fn base32_decode(text: &[u8]) -> Option<Vec<u8>> {
         acc &= (1 << bits) - 1;
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod seed_tests {
+    #[test]
+    fn a_seed_signs_what_its_public_key_verifies() {
+        // A user made by the nkeys crate (as nsc makes them).
+        let user = nkeys::KeyPair::new_user();
+        let seed = super::Seed::decode(&user.seed().expect("seed")).expect("decodes");
+        let sig = super::decode_signature(&seed.sign(b"nonce")).expect("sig");
+        assert!(user.verify(b"nonce", &sig).is_ok());
+        assert!(super::Seed::decode("SUBAD").is_err());
+        // A public key is not a seed.
+        assert!(super::Seed::decode(&user.public_key()).is_err());
+    }
 }
 
 #[cfg(test)]

@@ -336,3 +336,87 @@ async fn a_hub_gives_queue_messages_to_its_own_members_before_a_leafs() {
     assert_eq!(procs::count(&mut on_hub).await, 50, "the hub's member");
     assert_eq!(procs::count(&mut on_leaf).await, 0, "the leaf's member");
 }
+
+#[tokio::test]
+async fn a_tern_leaf_signs_in_to_an_operator_mode_hub_with_credentials() {
+    use harness::creds::{creds, issue};
+    use serde_json::json;
+    let Some(reference) = reference_binary() else {
+        eprintln!("reference nats-server not installed: skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let operator = nkeys::KeyPair::new_operator();
+    let account = nkeys::KeyPair::new_account();
+    let op = issue(
+        &operator,
+        &operator.public_key(),
+        "operator",
+        json!({}),
+        None,
+    );
+    let acc = issue(
+        &operator,
+        &account.public_key(),
+        "account",
+        json!({"limits": {"subs": -1, "conn": -1, "leaf": -1, "payload": -1, "data": -1}}),
+        None,
+    );
+    let user_creds = |name: &str| {
+        let user = nkeys::KeyPair::new_user();
+        let jwt = issue(
+            &account,
+            &user.public_key(),
+            "user",
+            json!({"subs": -1, "data": -1, "payload": -1}),
+            None,
+        );
+        let path = dir.path().join(format!("{name}.creds"));
+        std::fs::write(&path, creds(&jwt, &user.seed().expect("seed"))).expect("creds");
+        path
+    };
+    let (leaf_creds, client_creds) = (user_creds("leaf"), user_creds("client"));
+    let op_path = dir.path().join("op.jwt");
+    std::fs::write(&op_path, op).expect("op");
+    let port = free_port();
+    let hub_conf = dir.path().join("hub.conf");
+    std::fs::write(
+        &hub_conf,
+        format!(
+            "operator: {:?}\nresolver: MEMORY\nresolver_preload: {{ {}: {:?} }}\nleafnodes {{ listen: \"127.0.0.1:{port}\" }}\n",
+            op_path.display().to_string(),
+            account.public_key(),
+            acc
+        ),
+    )
+    .expect("hub conf");
+    let args = vec!["-c".to_string(), hub_conf.display().to_string()];
+    let h = procs::spawn(&reference, dir.path(), "ref-hub", free_port(), &args).await;
+    let leaf_conf = dir.path().join("leaf.conf");
+    std::fs::write(
+        &leaf_conf,
+        format!(
+            "leafnodes {{ remotes [ {{ url: \"nats-leaf://127.0.0.1:{port}\", credentials: {:?} }} ] }}\n",
+            leaf_creds.display().to_string()
+        ),
+    )
+    .expect("leaf conf");
+    let args = vec!["-c".to_string(), leaf_conf.display().to_string()];
+    let l = procs::spawn(&tern_binary(), dir.path(), "tern-leaf", free_port(), &args).await;
+    procs::until_logged(&l, "Leafnode connection created for account: $G", 0).await;
+    // A client of the hub's account and one of the leaf exchange messages.
+    let hc = within_for(
+        Duration::from_secs(10),
+        "hub client",
+        async_nats::ConnectOptions::with_credentials_file(client_creds)
+            .await
+            .expect("creds")
+            .connect(harness::url(h.client)),
+    )
+    .await
+    .expect("connect");
+    let lc = connect(l.client).await;
+    let mut on_hub = hc.subscribe("signed.in").await.expect("sub");
+    hc.flush().await.expect("flush");
+    procs::until_routed(&lc, "signed.in", &mut on_hub).await;
+}

@@ -27,6 +27,8 @@ pub struct LeafRemote {
     pub deny_imports: Vec<String>,
     /// `deny_exports`: subjects not sent to the hub.
     pub deny_exports: Vec<String>,
+    /// `credentials`: a `.creds` file (user JWT and seed) to sign in with.
+    pub credentials: Option<std::path::PathBuf>,
 }
 
 /// The `leafnodes` block.
@@ -86,6 +88,14 @@ fn remote(v: &Spanned) -> Result<LeafRemote, String> {
             }
             "deny_exports" | "deny_export" => {
                 r.deny_exports = strings(value, "deny_exports").map_err(at)?
+            }
+            "credentials" | "creds" => {
+                let path = value.value.as_str().unwrap_or("").to_string();
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| at(format!("error reading credentials {path:?}: {e}")))?;
+                crate::nkey::read_creds(&text)
+                    .map_err(|e| at(format!("error parsing credentials {path:?}: {e}")))?;
+                r.credentials = Some(path.into());
             }
             other => {
                 return Err(at(format!(

@@ -421,7 +421,26 @@ impl Leaf {
             return Some(CloseReason::ProtocolError);
         };
         let (user, pass) = url.user.clone().unwrap_or_default();
+        // Credentials: the JWT, and the hub's nonce signed with the seed.
+        let (jwt, sig) = match &remote.credentials {
+            Some(path) => {
+                let creds = std::fs::read_to_string(path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| crate::nkey::read_creds(&t).map_err(|e| e.to_string()));
+                match creds {
+                    Ok((jwt, seed)) => (jwt, seed.sign(info.nonce.as_bytes())),
+                    Err(e) => {
+                        error!("{} - Error reading credentials {:?}: {e}", self.lid(), path);
+                        self.wait = LONG_WAIT;
+                        return Some(CloseReason::AuthenticationViolation);
+                    }
+                }
+            }
+            None => (String::new(), String::new()),
+        };
         let connect = LeafConnect {
+            jwt,
+            sig,
             version: crate::config::options::NATS_VERSION.to_string(),
             user,
             pass,

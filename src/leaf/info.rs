@@ -50,6 +50,12 @@ pub struct LeafConnect {
     pub user: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub pass: String,
+    /// The user JWT of a `.creds` file.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub jwt: String,
+    /// The nonce signed with the user's seed (base64url).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub sig: String,
     pub server_id: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub domain: String,
