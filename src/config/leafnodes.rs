@@ -193,8 +193,14 @@ mod tests {
         assert_eq!(l.remotes[0].urls[0].addr, "127.0.0.1:7423");
         assert_eq!(l.remotes[0].account.as_deref(), Some("B"));
         assert_eq!(l.remotes[0].deny_imports, vec!["x.>".to_string()]);
+        assert!(load(
+            "leafnodes { remotes [ { url: \"nats://h:1\", credentials: /no/such.creds } ] }\n"
+        )
+        .expect_err("missing file")
+        .to_string()
+        .contains("error reading credentials"));
         assert!(
-            load("leafnodes { remotes [ { url: \"nats://h:1\", credentials: x } ] }\n")
+            load("leafnodes { remotes [ { url: \"nats://h:1\", tls: {} } ] }\n")
                 .expect_err("later")
                 .to_string()
                 .contains("not supported by tern yet")
