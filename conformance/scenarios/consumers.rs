@@ -972,6 +972,9 @@ fn cons_combined_pending_message_removed() {
             api(&mut c, "$JS.API.STREAM.MSG.DELETE.S", r#"{"seq":1}"#);
             store(&mut c, "P", "p.a", "m3", 3);
             for stream in ["S", "P"] {
+                // The reference settles a removed pending message on a
+                // goroutine of its own, after the store has answered.
+                await_info(&mut c, stream, "C1", "\"num_ack_pending\":1");
                 let got = capi(&mut c, &format!("$JS.API.CONSUMER.INFO.{stream}.C1"), "");
                 expect_has(
                     &mut c,
