@@ -140,6 +140,36 @@ impl TlsConfig {
     }
 }
 
+impl TlsConfig {
+    /// The client side (a leaf node dialling a hub): servers are checked
+    /// against `ca_file`; `cert_file`/`key_file`, when given, are this
+    /// side's certificate for hubs that verify it.
+    pub fn load_client(&self) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = RootCertStore::empty();
+        let Some(ca) = &self.ca_file else {
+            return Err(TlsError(
+                "a leafnode remote with TLS needs 'ca_file' to check the hub".into(),
+            ));
+        };
+        let (added, _) = roots.add_parsable_certificates(read_ca(ca)?);
+        if added == 0 {
+            return Err(TlsError("failed to parse root ca certificate".into()));
+        }
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .map_err(|e| TlsError(e.to_string()))?
+            .with_root_certificates(roots);
+        let config = match (&self.cert_file, &self.key_file) {
+            (Some(c), Some(k)) => builder
+                .with_client_auth_cert(read_certs(c)?, read_key(k)?)
+                .map_err(|e| TlsError(format!("error parsing X509 certificate/key pair: {e}")))?,
+            _ => builder.with_no_client_auth(),
+        };
+        Ok(Arc::new(config))
+    }
+}
+
 fn read_file(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("open {}: {}", path.display(), os_error(&e)))
 }

@@ -420,3 +420,69 @@ async fn a_tern_leaf_signs_in_to_an_operator_mode_hub_with_credentials() {
     hc.flush().await.expect("flush");
     procs::until_routed(&lc, "signed.in", &mut on_hub).await;
 }
+
+#[tokio::test]
+async fn leaf_connections_run_over_tls_both_ways_with_the_reference() {
+    let certs = harness::certs::server_certs();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hub_tls = format!(
+        "  tls {{ cert_file: \"{}\", key_file: \"{}\" }}\n",
+        certs.cert.display(),
+        certs.key.display()
+    );
+    let remote_tls = format!("tls {{ ca_file: \"{}\" }}", certs.ca.display());
+    let tls_hub = |bin: std::path::PathBuf, name: &'static str, port: u16| {
+        let conf = dir.path().join(format!("{name}.conf"));
+        std::fs::write(
+            &conf,
+            format!(
+                "leafnodes {{\n  listen: \"127.0.0.1:{port}\"\n  authorization {{ user: leaf, password: pw }}\n{hub_tls}}}\n"
+            ),
+        )
+        .expect("conf");
+        let args = vec!["-c".to_string(), conf.display().to_string()];
+        let dir = dir.path().to_path_buf();
+        async move { procs::spawn(&bin, &dir, name, free_port(), &args).await }
+    };
+    let tls_leaf = |bin: std::path::PathBuf, name: &'static str, port: u16, tls: &str| {
+        let conf = dir.path().join(format!("{name}.conf"));
+        std::fs::write(
+            &conf,
+            format!(
+                "leafnodes {{\n  remotes [ {{ url: \"nats-leaf://leaf:pw@127.0.0.1:{port}\", {tls} }} ]\n}}\n"
+            ),
+        )
+        .expect("conf");
+        let args = vec!["-c".to_string(), conf.display().to_string()];
+        let dir = dir.path().to_path_buf();
+        async move { procs::spawn(&bin, &dir, name, free_port(), &args).await }
+    };
+    let tern = tern_binary();
+    // tern leaf, tern hub.
+    let port = free_port();
+    let h = tls_hub(tern.clone(), "tern-hub", port).await;
+    let l = tls_leaf(tern.clone(), "tern-leaf", port, &remote_tls).await;
+    procs::until_logged(&l, "Leafnode connection created for account: $G", 0).await;
+    exchange(&h, &l).await;
+    // A leaf without TLS settings is told why it cannot join.
+    let plain = leaf(&tern, dir.path(), "plain-leaf", port, "pw", "").await;
+    procs::until_logged(&plain, "Leafnode hub requires TLS", 0).await;
+    drop((h, l, plain));
+    let Some(reference) = reference_binary() else {
+        eprintln!("reference nats-server not installed: mixed pairs skipped");
+        return;
+    };
+    // tern leaf, nats-server hub.
+    let port = free_port();
+    let h = tls_hub(reference.clone(), "ref-hub", port).await;
+    let l = tls_leaf(tern.clone(), "tern-leaf2", port, &remote_tls).await;
+    procs::until_logged(&l, "Leafnode connection created for account: $G", 0).await;
+    exchange(&h, &l).await;
+    drop((h, l));
+    // nats-server leaf, tern hub.
+    let port = free_port();
+    let h = tls_hub(tern, "tern-hub2", port).await;
+    let l = tls_leaf(reference, "ref-leaf", port, &remote_tls).await;
+    procs::until_logged(&h, "Leafnode connection created", 0).await;
+    exchange(&h, &l).await;
+}

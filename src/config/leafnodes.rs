@@ -29,6 +29,8 @@ pub struct LeafRemote {
     pub deny_exports: Vec<String>,
     /// `credentials`: a `.creds` file (user JWT and seed) to sign in with.
     pub credentials: Option<std::path::PathBuf>,
+    /// `tls { ca_file, cert_file, key_file }`: TLS to the hub.
+    pub tls: Option<crate::tls::TlsConfig>,
 }
 
 /// The `leafnodes` block.
@@ -42,6 +44,8 @@ pub struct LeafOptions {
     pub auth: Option<LeafAuth>,
     /// `remotes`: hubs this server connects to.
     pub remotes: Vec<LeafRemote>,
+    /// `tls { }`: leaf nodes must connect with TLS.
+    pub tls: Option<crate::tls::TlsConfig>,
 }
 
 fn strings(v: &Spanned, what: &str) -> Result<Vec<String>, String> {
@@ -88,6 +92,11 @@ fn remote(v: &Spanned) -> Result<LeafRemote, String> {
             }
             "deny_exports" | "deny_export" => {
                 r.deny_exports = strings(value, "deny_exports").map_err(at)?
+            }
+            "tls" => {
+                let tls = super::tls::parse_tls_fields(value).map_err(at)?;
+                tls.load_client().map_err(|e| at(e.to_string()))?;
+                r.tls = Some(tls);
             }
             "credentials" | "creds" => {
                 let path = value.value.as_str().unwrap_or("").to_string();
@@ -162,6 +171,9 @@ pub(super) fn leafnodes(v: &Spanned) -> Result<LeafOptions, String> {
                     l.remotes.push(remote(item).map_err(at)?);
                 }
             }
+            "tls" => {
+                l.tls = Some(super::tls::parse_tls(value).map_err(at)?);
+            }
             "no_advertise" | "advertise" | "reconnect" | "reconnect_interval" | "compression" => {}
             other => {
                 return Err(at(format!(
@@ -200,7 +212,7 @@ mod tests {
         .to_string()
         .contains("error reading credentials"));
         assert!(
-            load("leafnodes { remotes [ { url: \"nats://h:1\", tls: {} } ] }\n")
+            load("leafnodes { remotes [ { url: \"nats://h:1\", hub: true } ] }\n")
                 .expect_err("later")
                 .to_string()
                 .contains("not supported by tern yet")

@@ -17,6 +17,14 @@ pub(super) fn apply_tls(opts: &mut Options, v: &Spanned) -> Result<(), String> {
 /// Reads a `tls` block (the server's, or the websocket port's) and loads
 /// its files, so a bad one is refused at start-up.
 pub(super) fn parse_tls(v: &Spanned) -> Result<TlsConfig, String> {
+    let tls = parse_tls_fields(v)?;
+    tls.load().map_err(|e| e.0)?;
+    Ok(tls)
+}
+
+/// Reads a `tls` block's fields without loading them as a server's: the
+/// caller loads them for its side (a leaf remote, as a client).
+pub(super) fn parse_tls_fields(v: &Spanned) -> Result<TlsConfig, String> {
     let Value::Map(fields) = &v.value else {
         return Err("error parsing tls config, expected a map".into());
     };
@@ -83,8 +91,6 @@ pub(super) fn parse_tls(v: &Spanned) -> Result<TlsConfig, String> {
             }
         }
     }
-    // Load now, so a bad file is refused at start-up naming the block.
-    tls.load().map_err(|e| e.0)?;
     Ok(tls)
 }
 

@@ -82,13 +82,6 @@ pub async fn run(
         handle.clone(),
         server.global_account().clone(),
     ));
-    let (rd, wr) = sock.into_split();
-    let writer = tokio::spawn(crate::client::run_writer(
-        entry,
-        wr,
-        server.shared_stats(),
-        opts.write_deadline,
-    ));
     let perms = remote.as_ref().and_then(|(r, _)| {
         (!r.deny_imports.is_empty() || !r.deny_exports.is_empty()).then(|| {
             let rules = |l: &[String]| Rules {
@@ -121,15 +114,36 @@ pub async fn run(
         in_bytes: 0,
         wait: SHORT_WAIT,
     };
-    if !to_hub {
+    let (stream, initial, info_sent) = match leaf.secure(sock).await {
+        Ok(secured) => secured,
+        Err(reason) => {
+            debug!("{} - Leafnode connection closed: {}", leaf.lid(), reason);
+            return leaf.wait;
+        }
+    };
+    let (rd, wr) = tokio::io::split(stream);
+    let writer = tokio::spawn(crate::client::run_writer(
+        entry,
+        wr,
+        server.shared_stats(),
+        opts.write_deadline,
+    ));
+    if !to_hub && !info_sent {
         leaf.send_info(None);
     }
-    let reason = leaf.read_loop(rd).await;
+    let reason = leaf.read_loop(rd, initial).await;
     leaf.close(reason);
     handle.close(reason);
     let _ = writer.await;
     leaf.wait
 }
+
+/// A leaf connection's byte stream: TCP, or TLS over it.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
+/// The INFO line's bytes a hub sends before TLS, read at most.
+const MAX_INFO_LINE: usize = 64 * 1024;
 
 impl Leaf {
     fn lid(&self) -> String {
@@ -149,6 +163,12 @@ impl Leaf {
     /// The hub's INFO: at once on accept, and again (`bound`) once the
     /// leaf's CONNECT is accepted.
     fn send_info(&mut self, bound: Option<&str>) {
+        let line = self.info_line(bound);
+        self.send(|b| b.extend_from_slice(&line));
+    }
+
+    /// Our INFO line as a hub (`bound`: the confirmation after CONNECT).
+    fn info_line(&mut self, bound: Option<&str>) -> Vec<u8> {
         let server = &self.server;
         let opts = server.opts();
         if bound.is_none() {
@@ -175,13 +195,97 @@ impl Leaf {
             connect_info: bound.is_some(),
             remote_account: bound.unwrap_or_default().to_string(),
             info_on_connect: true,
+            tls_required: self.leafs.acceptor.is_some(),
         };
         let json = serde_json::to_vec(&info).unwrap_or_default();
-        self.send(|b| write::append_info(b, &json));
+        let mut line = BytesMut::new();
+        write::append_info(&mut line, &json);
+        line.to_vec()
     }
 
-    async fn read_loop(&mut self, mut rd: tokio::net::tcp::OwnedReadHalf) -> CloseReason {
-        let mut buf = BytesMut::with_capacity(READ_BUFFER);
+    /// TLS when configured, as the reference does it: a hub writes its
+    /// INFO in the clear, then takes the handshake; a leaf reads that
+    /// INFO, then makes it. Returns the stream, bytes already read, and
+    /// whether our INFO went out.
+    async fn secure(
+        &mut self,
+        mut sock: TcpStream,
+    ) -> Result<(Box<dyn Io>, BytesMut, bool), CloseReason> {
+        use tokio::io::AsyncWriteExt;
+        let tls_timeout = Duration::from_secs(2);
+        match self.remote.clone() {
+            None => {
+                let Some(acceptor) = self.leafs.acceptor.clone() else {
+                    return Ok((Box::new(sock), BytesMut::new(), false));
+                };
+                let info = self.info_line(None);
+                sock.write_all(&info)
+                    .await
+                    .map_err(|_| CloseReason::WriteError)?;
+                match tokio::time::timeout(tls_timeout, acceptor.accept(sock)).await {
+                    Ok(Ok(tls)) => Ok((Box::new(tls), BytesMut::new(), true)),
+                    _ => {
+                        error!("{} - TLS handshake error", self.lid());
+                        Err(CloseReason::TlsHandshakeFailure)
+                    }
+                }
+            }
+            Some((remote, url)) => {
+                let Some(tls) = &remote.tls else {
+                    return Ok((Box::new(sock), BytesMut::new(), false));
+                };
+                let config = tls.load_client().map_err(|e| {
+                    error!("{} - {e}", self.lid());
+                    CloseReason::TlsHandshakeFailure
+                })?;
+                // The hub's INFO comes in the clear, before the handshake.
+                let mut initial = BytesMut::with_capacity(4096);
+                let read = tokio::time::timeout(tls_timeout, async {
+                    while memchr::memmem::find(&initial, b"\r\n").is_none() {
+                        if initial.len() > MAX_INFO_LINE
+                            || sock.read_buf(&mut initial).await.ok()? == 0
+                        {
+                            return None;
+                        }
+                    }
+                    Some(())
+                })
+                .await;
+                if !matches!(read, Ok(Some(()))) {
+                    return Err(CloseReason::ReadError);
+                }
+                let host = url
+                    .addr
+                    .rsplit_once(':')
+                    .map_or(url.addr.as_str(), |(h, _)| h);
+                let name = rustls::pki_types::ServerName::try_from(host.to_string())
+                    .map_err(|_| CloseReason::TlsHandshakeFailure)?;
+                let connector = tokio_rustls::TlsConnector::from(config);
+                match tokio::time::timeout(tls_timeout, connector.connect(name, sock)).await {
+                    Ok(Ok(stream)) => Ok((Box::new(stream), initial, false)),
+                    Ok(Err(e)) => {
+                        error!("{} - TLS handshake error: {e}", self.lid());
+                        self.wait = LONG_WAIT;
+                        Err(CloseReason::TlsHandshakeFailure)
+                    }
+                    Err(_) => Err(CloseReason::TlsHandshakeFailure),
+                }
+            }
+        }
+    }
+
+    async fn read_loop<R: tokio::io::AsyncRead + Unpin>(
+        &mut self,
+        mut rd: R,
+        initial: BytesMut,
+    ) -> CloseReason {
+        let mut buf = initial;
+        buf.reserve(READ_BUFFER);
+        // Bytes read before the loop (the INFO ahead of a TLS handshake)
+        // are parsed first.
+        if let Some(reason) = self.parse_all(&mut buf) {
+            return reason;
+        }
         let handshake = tokio::time::sleep(HANDSHAKE_TIMEOUT);
         tokio::pin!(handshake);
         // Liveness: a PING every `ping_interval`; `ping_max` unanswered
@@ -225,31 +329,40 @@ impl Leaf {
                     return CloseReason::AuthenticationTimeout;
                 }
             }
-            loop {
-                let (used, stop) = match proto::parse_leaf(&buf) {
-                    Ok(Parsed::More) => break,
-                    Ok(Parsed::Op(op, used)) => (used, self.on_op(op)),
-                    Err(e) => {
-                        error!("{} - Leafnode Error {}", self.lid(), e);
-                        self.send_err(&e.0);
-                        return CloseReason::ProtocolError;
-                    }
-                };
-                buf.advance(used);
-                if let Some(reason) = stop {
-                    self.flush.flush();
-                    return reason;
-                }
+            if let Some(reason) = self.parse_all(&mut buf) {
+                return reason;
             }
-            self.flush.flush();
-            if let Some(peer) = &self.registered {
-                peer.in_msgs.fetch_add(self.in_msgs, Ordering::Relaxed);
-                peer.in_bytes.fetch_add(self.in_bytes, Ordering::Relaxed);
-            }
-            self.server.count_inbound(self.in_msgs, self.in_bytes);
-            self.in_msgs = 0;
-            self.in_bytes = 0;
         }
+    }
+
+    /// Handles every whole op in `buf`, then wakes the writers and counts
+    /// the batch; a reason when the connection must close.
+    fn parse_all(&mut self, buf: &mut BytesMut) -> Option<CloseReason> {
+        loop {
+            let (used, stop) = match proto::parse_leaf(buf) {
+                Ok(Parsed::More) => break,
+                Ok(Parsed::Op(op, used)) => (used, self.on_op(op)),
+                Err(e) => {
+                    error!("{} - Leafnode Error {}", self.lid(), e);
+                    self.send_err(&e.0);
+                    return Some(CloseReason::ProtocolError);
+                }
+            };
+            buf.advance(used);
+            if stop.is_some() {
+                self.flush.flush();
+                return stop;
+            }
+        }
+        self.flush.flush();
+        if let Some(peer) = &self.registered {
+            peer.in_msgs.fetch_add(self.in_msgs, Ordering::Relaxed);
+            peer.in_bytes.fetch_add(self.in_bytes, Ordering::Relaxed);
+        }
+        self.server.count_inbound(self.in_msgs, self.in_bytes);
+        self.in_msgs = 0;
+        self.in_bytes = 0;
+        None
     }
 
     fn on_op(&mut self, op: RouteOp<'_>) -> Option<CloseReason> {
@@ -401,6 +514,16 @@ impl Leaf {
             error!("{} - attempted to connect to wrong port", self.lid());
             self.wait = LONG_WAIT;
             return Some(CloseReason::ProtocolError);
+        }
+        if info.tls_required && remote.tls.is_none() {
+            // The reference falls back to the system's roots here; tern
+            // checks a hub only against the `ca_file` it is given.
+            error!(
+                "{} - Leafnode hub requires TLS: give the remote a tls block with ca_file",
+                self.lid()
+            );
+            self.wait = LONG_WAIT;
+            return Some(CloseReason::TlsHandshakeFailure);
         }
         if info.server_id == self.server.id() {
             error!("{} - Leafnode loop to this server", self.lid());

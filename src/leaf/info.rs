@@ -18,6 +18,8 @@ pub struct LeafInfo {
     pub headers: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub auth_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_required: bool,
     pub max_payload: i64,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub jetstream: bool,

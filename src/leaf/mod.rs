@@ -33,6 +33,8 @@ pub struct Leafs {
     listen: Option<SocketAddr>,
     accept: Mutex<Option<tokio::task::JoinHandle<()>>>,
     dialers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// `leafnodes { tls }`: leaf nodes must connect with TLS.
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
     /// `$LDS.<token>`: the interest this server announces on every leaf
     /// connection; seeing it come back on one means a loop.
     lds: String,
@@ -52,12 +54,19 @@ pub async fn start(server: &Arc<Server>, opts: &LeafOptions) -> std::io::Result<
         None => None,
     };
     let listen = listener.as_ref().and_then(|l| l.local_addr().ok());
+    let acceptor = match &opts.tls {
+        Some(tls) => Some(tokio_rustls::TlsAcceptor::from(tls.load().map_err(
+            |e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()),
+        )?)),
+        None => None,
+    };
     let leafs = Arc::new(Leafs {
         server: server.clone(),
         opts: opts.clone(),
         listen,
         accept: Mutex::new(None),
         dialers: Mutex::new(Vec::new()),
+        acceptor,
         lds: format!("$LDS.{}", &crate::info::new_server_id()[1..23]),
     });
     if let (Some(listener), Some(addr)) = (listener, listen) {

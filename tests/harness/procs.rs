@@ -75,7 +75,7 @@ pub async fn spawn(bin: &Path, dir: &Path, name: &str, port: u16, args: &[String
         client: SocketAddr::from(([127, 0, 0, 1], port)),
         log,
     };
-    within_for(Duration::from_secs(10), "server to be ready", async {
+    let ready = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             let text = std::fs::read_to_string(&proc.log).unwrap_or_default();
             if text.matches("Server is ready").count() > before {
@@ -85,6 +85,10 @@ pub async fn spawn(bin: &Path, dir: &Path, name: &str, port: u16, args: &[String
         }
     })
     .await;
+    if ready.is_err() {
+        let text = std::fs::read_to_string(&proc.log).unwrap_or_default();
+        panic!("{name} was not ready within 10s; its log:\n{text}");
+    }
     proc
 }
 
