@@ -9,14 +9,29 @@ use parking_lot::RwLock;
 
 use crate::handle::Handle;
 
-/// One route to another server.
+/// Which of the connections to a server a route is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteSlot {
+    /// The only one: pooling is off on one side, every account goes here.
+    Single,
+    /// Place `n` of the pool; the accounts that hash to it go here.
+    Pool(usize),
+    /// The connection pinned to one account.
+    Account(String),
+}
+
+/// One route connection to another server.
 pub struct RoutePeer {
     /// The route connection (what the router delivers to).
     pub handle: Arc<Handle>,
+    /// Which connection to that server it is.
+    pub slot: RouteSlot,
     /// Its `server_id`.
     pub remote_id: String,
     /// Its `server_name`.
     pub remote_name: String,
+    /// Its pool's size (0: it has no pool).
+    pub remote_pool_size: usize,
     /// We dialled it.
     pub did_solicit: bool,
     /// Dialled because the configuration lists it.
@@ -66,9 +81,34 @@ pub struct LeafPeer {
     pub subscriptions: AtomicU64,
 }
 
-/// A route to that server stands already and keeps its place.
+/// Why a route connection was not registered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AlreadyRouted;
+pub enum NotRegistered {
+    /// One to that server in that place stands already and keeps it.
+    Duplicate,
+    /// Every place in the pool is taken.
+    PoolFull,
+}
+
+/// Where a new route connection goes.
+pub enum SlotChoice {
+    /// This place (a single route, or the one the dialler picked).
+    Exact(RouteSlot),
+    /// The first free place of a pool of `n` (we dialled it).
+    FirstFree(usize),
+}
+
+/// A registered route connection.
+pub struct Registered {
+    /// The connection as registered.
+    pub peer: Arc<RoutePeer>,
+    /// It is the first connection to that server.
+    pub first: bool,
+    /// It is the first to that server that is not pinned to an account.
+    pub first_unpinned: bool,
+    /// The connection it replaced (to be closed).
+    pub replaced: Option<Arc<RoutePeer>>,
+}
 
 /// The routes of a server, and the cluster it is in.
 #[derive(Default)]
@@ -96,32 +136,94 @@ impl Peers {
             .cloned()
     }
 
-    /// Adds a route. When one to that server stands, the new one takes
-    /// its place if `replaces(old, new)` (the old is returned, to be
-    /// closed), else it is refused.
+    /// One connection to each server (its first), for what goes once to
+    /// every server (gossip).
+    pub fn remotes(&self) -> Vec<Arc<RoutePeer>> {
+        let routes = self.routes.read();
+        let mut out: Vec<Arc<RoutePeer>> = Vec::new();
+        for r in routes.iter() {
+            if !out.iter().any(|o| o.remote_id == r.remote_id) {
+                out.push(r.clone());
+            }
+        }
+        out
+    }
+
+    /// Adds a route connection built by `make` for the place `choice`
+    /// gives. When that place of that server is taken, the new one takes
+    /// it if `replaces(old, new)` (the old is returned, to be closed),
+    /// else it is refused.
     pub fn register(
         &self,
-        peer: Arc<RoutePeer>,
+        remote_id: &str,
+        choice: SlotChoice,
+        make: impl FnOnce(RouteSlot) -> RoutePeer,
         replaces: impl Fn(&RoutePeer, &RoutePeer) -> bool,
-    ) -> Result<Option<Arc<RoutePeer>>, AlreadyRouted> {
+    ) -> Result<Registered, NotRegistered> {
         let mut routes = self.routes.write();
-        match routes.iter().position(|r| r.remote_id == peer.remote_id) {
+        let taken = |slot: &RouteSlot| {
+            routes
+                .iter()
+                .position(|r| r.remote_id == remote_id && &r.slot == slot)
+        };
+        let slot = match choice {
+            SlotChoice::Exact(slot) => slot,
+            SlotChoice::FirstFree(n) => (0..n)
+                .map(RouteSlot::Pool)
+                .find(|s| taken(s).is_none())
+                .ok_or(NotRegistered::PoolFull)?,
+        };
+        let first = !routes.iter().any(|r| r.remote_id == remote_id);
+        let first_unpinned = !matches!(slot, RouteSlot::Account(_))
+            && !routes
+                .iter()
+                .any(|r| r.remote_id == remote_id && !matches!(r.slot, RouteSlot::Account(_)));
+        let at = taken(&slot);
+        let peer = Arc::new(make(slot));
+        match at {
             None => {
-                routes.push(peer);
-                Ok(None)
+                routes.push(peer.clone());
+                Ok(Registered {
+                    peer,
+                    first,
+                    first_unpinned,
+                    replaced: None,
+                })
             }
             Some(at) if replaces(&routes[at], &peer) => {
-                Ok(Some(std::mem::replace(&mut routes[at], peer)))
+                let old = std::mem::replace(&mut routes[at], peer.clone());
+                Ok(Registered {
+                    peer,
+                    first: false,
+                    first_unpinned: false,
+                    replaced: Some(old),
+                })
             }
-            Some(_) => Err(AlreadyRouted),
+            Some(_) => Err(NotRegistered::Duplicate),
         }
     }
 
-    /// Takes a route away (it closed).
-    pub fn remove(&self, handle_id: u64) -> Option<Arc<RoutePeer>> {
+    /// Sets the client URLs server `remote_id` advertises (on each of its
+    /// connections); whether they changed.
+    pub fn set_client_urls(&self, remote_id: &str, urls: &[String]) -> bool {
+        let mut changed = false;
+        for r in self.routes.read().iter() {
+            if r.remote_id == remote_id && *r.client_urls.read() != urls {
+                *r.client_urls.write() = urls.to_vec();
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// Takes a route connection away (it closed); with whether it was the
+    /// last one to that server.
+    pub fn remove(&self, handle_id: u64) -> Option<(Arc<RoutePeer>, bool)> {
         let mut routes = self.routes.write();
         let at = routes.iter().position(|r| r.handle.id == handle_id)?;
-        Some(routes.remove(at))
+        let gone = routes.remove(at);
+        let last = !routes.iter().any(|r| r.remote_id == gone.remote_id);
+        Some((gone, last))
     }
 
     /// Every leaf node connection now.

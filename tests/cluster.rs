@@ -203,11 +203,12 @@ async fn three_tern_servers_learn_the_mesh_from_one_seed_and_deliver_once() {
     let info = client_info(c.client).await;
     assert_eq!(info["cluster"], "c");
     exactly_once(&[&a, &b, &c]).await;
-    // B and C talk directly (one hop: A does not relay what it routed).
+    // B and C talk directly (one hop: A does not relay what it routed),
+    // each pair over a pool of 3 connections and one pinned to $SYS.
     let log = std::fs::read_to_string(&c.proc.log).expect("log");
-    assert_eq!(log.matches("Route connection created").count(), 2, "{log}");
-    // Monitoring shows both routes, with the other servers' names, and
-    // the cluster section.
+    assert_eq!(log.matches("Route connection created").count(), 8, "{log}");
+    // Monitoring shows every route connection, with the other servers'
+    // names, and the cluster section.
     let (cb, cc) = (connect(b.client).await, connect(c.client).await);
     let _watched = (
         cb.subscribe("watch.me").await.expect("sub"),
@@ -218,12 +219,16 @@ async fn three_tern_servers_learn_the_mesh_from_one_seed_and_deliver_once() {
     let routez = within_for(Duration::from_secs(10), "routez with the interest", async {
         loop {
             let routez = procs::http_json(monitor_port, "/routez?subs=1").await;
+            // $G's interest goes over one connection of each pool.
             let listed = routez["routes"].as_array().is_some_and(|routes| {
-                routes.len() == 2
-                    && routes.iter().all(|r| {
-                        r["subscriptions_list"]
-                            .as_array()
-                            .is_some_and(|l| l.iter().any(|s| s == "watch.me"))
+                routes.len() == 8
+                    && ["B", "C"].iter().all(|name| {
+                        routes.iter().any(|r| {
+                            r["remote_name"] == *name
+                                && r["subscriptions_list"]
+                                    .as_array()
+                                    .is_some_and(|l| l.iter().any(|s| s == "watch.me"))
+                        })
                     })
             });
             if listed {
@@ -233,18 +238,23 @@ async fn three_tern_servers_learn_the_mesh_from_one_seed_and_deliver_once() {
         }
     })
     .await;
-    assert_eq!(routez["num_routes"], 2, "{routez}");
+    assert_eq!(routez["num_routes"], 8, "{routez}");
     let mut names: Vec<String> = routez["routes"]
         .as_array()
         .expect("routes")
         .iter()
+        .filter(|r| r["account"] == "$SYS")
         .map(|r| r["remote_name"].as_str().unwrap_or("").to_string())
         .collect();
     names.sort();
     assert_eq!(names, ["B", "C"]);
     let varz = procs::http_json(monitor_port, "/varz").await;
     assert_eq!(varz["cluster"]["name"], "c");
-    assert_eq!(varz["routes"], 2);
+    assert_eq!(varz["cluster"]["pool_size"], 3);
+    assert_eq!(
+        (varz["routes"].as_u64(), varz["remotes"].as_u64()),
+        (Some(8), Some(2))
+    );
     assert_eq!(varz["connect_urls"].as_array().map(Vec::len), Some(3));
 }
 
@@ -560,4 +570,141 @@ async fn jetstream_in_a_tern_cluster_answers_as_a_standalone_server() {
     })
     .await;
     assert_eq!(ack.stream, "R1");
+}
+
+/// A server of a cluster with accounts A, B and PIN (users a, b, p), its
+/// `cluster` block extended by `cluster_extra`.
+async fn spawn_accounts(
+    bin: &Path,
+    dir: &Path,
+    name: &str,
+    routes: &[u16],
+    cluster_extra: &str,
+) -> (Node, u16) {
+    let (port, cluster_port) = ports();
+    let urls: Vec<String> = routes
+        .iter()
+        .map(|p| format!("\"nats://127.0.0.1:{p}\""))
+        .collect();
+    let conf = dir.join(format!("{name}.conf"));
+    std::fs::write(
+        &conf,
+        format!(
+            "accounts {{\n  A {{ users [ {{ user: a, password: a }} ] }}\n  B {{ users [ {{ user: b, password: b }} ] }}\n  PIN {{ users [ {{ user: p, password: p }} ] }}\n}}\ncluster {{\n  name: c\n  listen: \"127.0.0.1:{cluster_port}\"\n  routes: [{}]\n  {cluster_extra}\n}}\n",
+            urls.join(", ")
+        ),
+    )
+    .expect("conf");
+    let monitor = free_port();
+    let args = vec![
+        "-c".to_string(),
+        conf.display().to_string(),
+        "-m".to_string(),
+        monitor.to_string(),
+    ];
+    let proc = procs::spawn(bin, dir, name, port, &args).await;
+    let node = Node {
+        client: proc.client,
+        proc,
+        cluster_port,
+    };
+    (node, monitor)
+}
+
+/// In each account, a subscriber on every server gets what every server
+/// publishes exactly once, and nothing of the other accounts.
+async fn once_per_account(nodes: &[&Node]) {
+    for user in ["a", "b", "p"] {
+        let opts = || async_nats::ConnectOptions::with_user_and_password(user.into(), user.into());
+        let mut clients = Vec::new();
+        for n in nodes {
+            clients.push(harness::connect_with(n.client, opts()).await);
+        }
+        let mut subs = Vec::new();
+        for c in &clients {
+            subs.push(c.subscribe("per.account").await.expect("sub"));
+            c.flush().await.expect("flush");
+        }
+        for (i, c) in clients.iter().enumerate() {
+            for (j, sub) in subs.iter_mut().enumerate() {
+                if i != j {
+                    procs::until_routed(c, "per.account", sub).await;
+                }
+            }
+        }
+        for c in &clients {
+            for k in 0..20 {
+                c.publish("per.account", format!("{user}{k}").into())
+                    .await
+                    .expect("pub");
+            }
+            c.flush().await.expect("flush");
+        }
+        for (j, sub) in subs.iter_mut().enumerate() {
+            let mut got = 0;
+            while let Ok(Some(m)) =
+                tokio::time::timeout(Duration::from_millis(300), sub.next()).await
+            {
+                if &m.payload[..] == b"probe" {
+                    continue;
+                }
+                assert!(
+                    m.payload.starts_with(user.as_bytes()),
+                    "account {user} got {:?}",
+                    m.payload
+                );
+                got += 1;
+            }
+            assert_eq!(got, 20 * nodes.len(), "account {user}, server {j}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn accounts_spread_over_route_pools_and_pinned_accounts_keep_their_own_route() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tern = tern_binary();
+    let pinned = "pool_size: 3\n  accounts: [PIN]";
+    let (t1, monitor) = spawn_accounts(&tern, dir.path(), "T1", &[], pinned).await;
+    // A server with pooling off shares one route for every account.
+    let (t2, _) =
+        spawn_accounts(&tern, dir.path(), "T2", &[t1.cluster_port], "pool_size: -1").await;
+    let mut nodes = vec![t1, t2];
+    if let Some(reference) = reference_binary() {
+        let (g, _) = spawn_accounts(
+            &reference,
+            dir.path(),
+            "G",
+            &[nodes[0].cluster_port],
+            pinned,
+        )
+        .await;
+        nodes.push(g);
+    } else {
+        eprintln!("reference nats-server not installed: tern alone");
+    }
+    let all: Vec<&Node> = nodes.iter().collect();
+    until_urls(all[0].client, all.len()).await;
+    once_per_account(&all).await;
+    // T1's routes: to T2 one for everything; to G a pool of 3 and one
+    // each for PIN and $SYS.
+    let routez = procs::http_json(monitor, "/routez").await;
+    let mut seen: Vec<(String, String)> = routez["routes"]
+        .as_array()
+        .expect("routes")
+        .iter()
+        .map(|r| {
+            let account = r["account"].as_str().unwrap_or("pool").to_string();
+            (r["remote_name"].as_str().unwrap_or("").to_string(), account)
+        })
+        .collect();
+    seen.sort();
+    let mut want = vec![("T2".to_string(), "pool".to_string())];
+    if all.len() == 3 {
+        for account in ["$SYS", "PIN", "pool", "pool", "pool"] {
+            want.push(("G".to_string(), account.to_string()));
+        }
+    }
+    want.sort();
+    assert_eq!(seen, want, "{routez}");
 }

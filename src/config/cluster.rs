@@ -56,6 +56,27 @@ pub struct ClusterOptions {
     pub advertise: Option<String>,
     /// `connect_retries`: dials of a gossiped route before giving up.
     pub connect_retries: u32,
+    /// `pool_size`: route connections per server, accounts spread over
+    /// them; 0 is the reference's default (3), negative turns pooling off
+    /// (one connection for everything, as servers before 2.10 do).
+    pub pool_size: i64,
+    /// `accounts`: accounts given a connection of their own to each server
+    /// (pinned).
+    pub accounts: Vec<String>,
+}
+
+/// The reference's default `pool_size`.
+pub const DEFAULT_POOL_SIZE: usize = 3;
+
+impl ClusterOptions {
+    /// Connections per server in the pool; `None` with pooling off.
+    pub fn pool_size(&self) -> Option<usize> {
+        match self.pool_size {
+            0 => Some(DEFAULT_POOL_SIZE),
+            n if n < 0 => None,
+            n => Some(usize::try_from(n).unwrap_or(DEFAULT_POOL_SIZE)),
+        }
+    }
 }
 
 /// Reads `host:port` or `nats://host:port` (`--cluster`, `listen`).
@@ -163,11 +184,30 @@ pub(super) fn cluster(v: &Spanned) -> Result<ClusterOptions, String> {
                     .and_then(|n| u32::try_from(n).ok())
                     .unwrap_or(0);
             }
-            // Pooling is negotiated down to one connection per peer (an
-            // INFO without `route_pool_size`), and compression left off,
-            // both of which the reference accepts from any peer.
-            "pool_size" | "compression" => {}
-            "tls" | "accounts" | "permissions" => {
+            "pool_size" => {
+                c.pool_size = value
+                    .value
+                    .as_int()
+                    .ok_or_else(|| at("pool_size must be a number".into()))?;
+            }
+            "accounts" => {
+                let Value::Array(list) = &value.value else {
+                    return Err(at("accounts must be a list of account names".into()));
+                };
+                for item in list {
+                    let name = item.value.as_str().unwrap_or_default().to_string();
+                    if c.accounts.contains(&name) {
+                        return Err(at(format!(
+                            "found duplicate account name {name:?} in pinned accounts list"
+                        )));
+                    }
+                    c.accounts.push(name);
+                }
+            }
+            // Compression is left off, which the reference accepts from
+            // any peer.
+            "compression" => {}
+            "tls" | "permissions" => {
                 return Err(at(format!(
                     "\"cluster.{}\" is not supported by tern yet",
                     key.name
@@ -180,6 +220,9 @@ pub(super) fn cluster(v: &Spanned) -> Result<ClusterOptions, String> {
                 )))
             }
         }
+    }
+    if !c.accounts.is_empty() && c.pool_size < 0 {
+        return Err("pool_size cannot be negative if pinned accounts are specified".into());
     }
     Ok(c)
 }
@@ -201,6 +244,20 @@ mod tests {
         assert_eq!(c.routes.len(), 2);
         assert_eq!(c.routes[0].addr, "127.0.0.1:6223");
         assert_eq!(c.routes[0].user, Some(("a".into(), "b".into())));
+        assert_eq!(c.pool_size(), Some(3));
+        let pinned = load("cluster { port: 1, pool_size: 5, accounts: [A, B] }\n")
+            .expect("config")
+            .cluster
+            .expect("cluster");
+        assert_eq!((pinned.pool_size(), pinned.accounts.len()), (Some(5), 2));
+        assert!(load("cluster { port: 1, pool_size: -1, accounts: [A] }\n")
+            .expect_err("pinned without a pool")
+            .to_string()
+            .contains("pool_size cannot be negative"));
+        assert!(load("cluster { port: 1, accounts: [A, A] }\n")
+            .expect_err("duplicate")
+            .to_string()
+            .contains("duplicate account name"));
         assert!(load("cluster { port: 1, tls: {} }\n")
             .expect_err("later")
             .to_string()

@@ -49,6 +49,9 @@ pub fn routez(server: &Arc<Server>, req: &Request) -> Response {
             o.put("remote_name", json!(r.remote_name));
             o.put("did_solicit", json!(r.did_solicit));
             o.put("is_configured", json!(r.is_configured));
+            if let crate::peers::RouteSlot::Account(account) = &r.slot {
+                o.put("account", json!(account));
+            }
             o.put("ip", json!(r.peer.ip().to_string()));
             o.put("port", json!(r.peer.port()));
             let (start, last, rtt, pending, out_msgs, out_bytes) =

@@ -380,8 +380,8 @@ fn cluster(server: &Server, o: &crate::config::options::Options) -> Option<Order
         v.put("urls", json!(urls));
     }
     v.put("tls_timeout", json!(2));
-    // One connection per server: what tern negotiates (pool size 1).
-    v.put("pool_size", json!(1));
+    // As configured: the default 3, or -1 with pooling off.
+    v.put("pool_size", json!(c.pool_size().map_or(-1, |n| n as i64)));
     Some(v)
 }
 

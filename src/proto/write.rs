@@ -204,6 +204,7 @@ impl Frame<'_> {
     /// Appends the message as a route carries it:
     /// `RMSG|HMSG <account> <subject> [reply] [<hdr>] <total>`, with the
     /// queue groups it is for (`+ <reply> <q..>` or `| <q..>`) when any.
+    /// An empty account: a route pinned to one, where it is left out.
     pub fn append_routed(&self, buf: &mut BytesMut, account: &[u8], queues: &[&[u8]]) {
         self.append_remote(buf, Some(account), queues);
     }
@@ -224,7 +225,8 @@ impl Frame<'_> {
             (false, true) => b"RMSG ",
             (false, false) => b"LMSG ",
         });
-        if let Some(account) = account {
+        // A route pinned to one account names none.
+        if let Some(account) = account.filter(|a| !a.is_empty()) {
             buf.put_slice(account);
             buf.put_u8(b' ');
         }

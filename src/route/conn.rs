@@ -18,7 +18,7 @@ use super::Cluster;
 use crate::config::cluster::RouteUrl;
 use crate::deliver::deliver_from_remote;
 use crate::handle::{CloseReason, FlushSet, Handle};
-use crate::peers::RoutePeer;
+use crate::peers::{NotRegistered, RoutePeer, RouteSlot, SlotChoice};
 use crate::proto::write::{self, Frame, Sizes};
 use crate::router::{LocalCache, Subscription};
 use crate::server::{Connection, Server};
@@ -34,7 +34,11 @@ const READ_BUFFER: usize = 64 * 1024;
 pub enum Ended {
     /// It led back to this server: stop dialling it.
     Myself,
-    /// A route to that server (by id) already stood.
+    /// It cannot stand (a pinned route to a server without pooling):
+    /// stop dialling it.
+    GiveUp,
+    /// A route to that server (by id) already stood in that place, or
+    /// its pool was full.
     Duplicate(String),
     /// It closed (or never stood).
     Closed,
@@ -43,15 +47,28 @@ pub enum Ended {
 /// A subscription a route holds here: account, subject, queue.
 type SubKey = (Bytes, Bytes, Option<Bytes>);
 
+/// A route we dialled.
+pub struct Solicited {
+    pub url: RouteUrl,
+    /// The configuration lists it.
+    pub configured: bool,
+    pub kind: super::Dial,
+}
+
 struct Route {
     cluster: Arc<Cluster>,
     server: Arc<Server>,
     handle: Arc<Handle>,
     peer: SocketAddr,
-    /// The URL we dialled, and whether the configuration lists it.
-    solicited: Option<(RouteUrl, bool)>,
+    /// What we dialled, when we did.
+    solicited: Option<Solicited>,
     got_connect: bool,
+    /// Our INFO went out (a pooling dialler sends it once it knows its
+    /// place).
+    info_sent: bool,
     registered: Option<Arc<RoutePeer>>,
+    /// The account this route is pinned to: its ops name none.
+    pinned: Option<Bytes>,
     subs: HashMap<SubKey, Vec<Arc<Subscription>>>,
     /// Accounts messages arrived for, each with this route's match cache.
     accounts: HashMap<Bytes, (Arc<crate::account::Account>, LocalCache)>,
@@ -73,7 +90,7 @@ pub async fn run(
     cluster: Arc<Cluster>,
     sock: TcpStream,
     peer: SocketAddr,
-    solicited: Option<(RouteUrl, bool)>,
+    solicited: Option<Solicited>,
 ) -> Ended {
     let server = cluster.server.clone();
     let opts = server.opts();
@@ -96,7 +113,9 @@ pub async fn run(
         peer,
         solicited,
         got_connect: false,
+        info_sent: false,
         registered: None,
+        pinned: None,
         subs: HashMap::new(),
         accounts: HashMap::new(),
         flush: FlushSet::default(),
@@ -131,11 +150,10 @@ impl Route {
         self.send(|b| write::append_err(b, text));
     }
 
-    /// A dialler sends CONNECT and its INFO at once (no pooling to wait
-    /// for); an acceptor its INFO.
-    fn greet(&self) {
-        let info = serde_json::to_vec(&self.cluster.info()).unwrap_or_default();
-        if let Some((url, _)) = &self.solicited {
+    /// A dialler sends CONNECT, and its INFO at once without pooling (else
+    /// once the other's INFO gives it a place); an acceptor its INFO.
+    fn greet(&mut self) {
+        if let Some(Solicited { url, .. }) = &self.solicited {
             let (user, pass) = url.user.clone().unwrap_or_default();
             let connect = RouteConnect {
                 echo: true,
@@ -153,8 +171,17 @@ impl Route {
                 b.extend_from_slice(&connect);
                 b.extend_from_slice(b"\r\n");
             });
+            if self.cluster.pool.is_some() {
+                return;
+            }
         }
-        self.send(|b| write::append_info(b, &info));
+        self.send_info(self.cluster.info());
+    }
+
+    fn send_info(&mut self, info: RouteInfo) {
+        let json = serde_json::to_vec(&info).unwrap_or_default();
+        self.send(|b| write::append_info(b, &json));
+        self.info_sent = true;
     }
 
     async fn read_loop(&mut self, mut rd: tokio::net::tcp::OwnedReadHalf) -> Stop {
@@ -205,7 +232,12 @@ impl Route {
             };
             let _ = n;
             loop {
-                let (op_len, stop) = match proto::parse(&buf) {
+                let parsed = if self.pinned.is_some() {
+                    proto::parse_pinned(&buf)
+                } else {
+                    proto::parse(&buf)
+                };
+                let (op_len, stop) = match parsed {
                     Ok(Parsed::More) => break,
                     Ok(Parsed::Op(op, used)) => (used, self.on_op(op)),
                     Err(e) => {
@@ -261,7 +293,8 @@ impl Route {
                 if self.registered.is_none() {
                     return Some(self.protocol_error());
                 }
-                self.remote_sub(account, subject, queue, weight);
+                let pinned = self.pinned.clone();
+                self.remote_sub(pinned.as_deref().unwrap_or(account), subject, queue, weight);
                 None
             }
             RouteOp::Unsub {
@@ -272,7 +305,8 @@ impl Route {
                 if self.registered.is_none() {
                     return Some(self.protocol_error());
                 }
-                self.remote_unsub(account, subject, queue);
+                let pinned = self.pinned.clone();
+                self.remote_unsub(pinned.as_deref().unwrap_or(account), subject, queue);
                 None
             }
             RouteOp::Msg(msg) => {
@@ -281,15 +315,17 @@ impl Route {
                 }
                 self.in_msgs += 1;
                 self.in_bytes += msg.message.len() as u64;
-                if !self.accounts.contains_key(msg.account) {
-                    let name = std::str::from_utf8(msg.account).ok()?;
+                let pinned = self.pinned.clone();
+                let account_name = pinned.as_deref().unwrap_or(msg.account);
+                if !self.accounts.contains_key(account_name) {
+                    let name = std::str::from_utf8(account_name).ok()?;
                     let account = self.server.account(name)?;
                     self.accounts.insert(
-                        Bytes::copy_from_slice(msg.account),
+                        Bytes::copy_from_slice(account_name),
                         (account, LocalCache::default()),
                     );
                 }
-                let (account, cache) = self.accounts.get_mut(msg.account)?;
+                let (account, cache) = self.accounts.get_mut(account_name)?;
                 let account = account.clone();
                 let sizes = Sizes::of(msg.header_len, msg.message.len());
                 let frame = Frame::new(msg.subject, msg.reply, msg.header_len, msg.message, &sizes);
@@ -375,16 +411,14 @@ impl Route {
         if let Some(peer) = self.registered.clone() {
             if info.server_id != peer.remote_id {
                 // Gossip: a server that joined the cluster.
-                self.cluster.gossiped(&info, self.peer.ip());
-            } else {
+                self.cluster.gossiped(&info, self.peer.ip(), &peer.slot);
+            } else if info.route_account.is_empty() {
                 let urls = if info.ldm {
                     Vec::new()
                 } else {
                     info.connect_urls
                 };
-                let changed = *peer.client_urls.read() != urls;
-                if changed {
-                    *peer.client_urls.write() = urls;
+                if self.server.peers().set_client_urls(&peer.remote_id, &urls) {
                     self.cluster.client_urls_changed();
                 }
             }
@@ -397,11 +431,6 @@ impl Route {
             debug!("{} - Detected route to self, ignoring", self.rid());
             return Some(Stop::Ended(Ended::Myself, CloseReason::ClientClosed));
         }
-        if !info.route_account.is_empty() {
-            // A connection the reference dedicates to one account: it
-            // drops it on our INFO (no pool); we never take it.
-            return Some(Stop::Closed(CloseReason::ClientClosed));
-        }
         if let Some(stop) = self.check_cluster_name(&info.cluster, info.cluster_dynamic) {
             return Some(stop);
         }
@@ -413,18 +442,95 @@ impl Route {
             );
             return Some(Stop::Closed(CloseReason::DuplicateServerName));
         }
-        self.register(info)
+        let choice = match self.place(&info) {
+            Ok(choice) => choice,
+            Err(stop) => return Some(stop),
+        };
+        self.register(info, choice)
     }
 
-    fn register(&mut self, info: RouteInfo) -> Option<Stop> {
+    /// Where this connection goes among the routes to that server, as the
+    /// reference negotiates it: one route when either side has no pool; a
+    /// dialler takes the first free place of the pool and names it in its
+    /// INFO, which the acceptor takes; a pinned account's connection is
+    /// named by its account.
+    fn place(&mut self, info: &RouteInfo) -> Result<SlotChoice, Stop> {
+        let theirs = info
+            .route_pool_size
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|n| *n > 0);
+        let pool = match (self.cluster.pool, theirs) {
+            (Some(ours), Some(theirs)) => Some(ours.max(theirs)),
+            _ => None,
+        };
+        let refuse = |route: &Self, text: String| {
+            error!("{} - {text}", route.rid());
+            route.send_err(&text);
+            Stop::Closed(CloseReason::ProtocolError)
+        };
+        let no_pinning = |account: &str| {
+            format!("Not possible to have a dedicated route for account {account:?} between those servers")
+        };
+        if let Some(solicited) = &self.solicited {
+            return match (&solicited.kind, pool) {
+                (super::Dial::Account(account), None) => {
+                    debug!("{} - {}", self.rid(), no_pinning(account));
+                    Err(Stop::Ended(Ended::GiveUp, CloseReason::ClientClosed))
+                }
+                (super::Dial::Account(account), Some(_)) => {
+                    Ok(SlotChoice::Exact(RouteSlot::Account(account.clone())))
+                }
+                (_, None) => Ok(SlotChoice::Exact(RouteSlot::Single)),
+                (_, Some(size)) => match info.route_pool_idx.unwrap_or(0) {
+                    0 => Ok(SlotChoice::FirstFree(size)),
+                    idx => Err(refuse(
+                        self,
+                        format!("Route pool index should not be set but is set to {idx}"),
+                    )),
+                },
+            };
+        }
+        if !info.route_account.is_empty() {
+            let account = &info.route_account;
+            if pool.is_none() {
+                return Err(refuse(self, no_pinning(account)));
+            }
+            if !self.cluster.pinned.contains(account) {
+                return Err(refuse(self, format!("No route for account {account:?}")));
+            }
+            return Ok(SlotChoice::Exact(RouteSlot::Account(account.clone())));
+        }
+        let Some(size) = pool else {
+            return Ok(SlotChoice::Exact(RouteSlot::Single));
+        };
+        match info.route_pool_idx.unwrap_or(0) {
+            idx if (0..size as i64).contains(&idx) => {
+                Ok(SlotChoice::Exact(RouteSlot::Pool(idx as usize)))
+            }
+            idx => Err(refuse(
+                self,
+                format!(
+                    "Invalid route pool index: {idx} - pool size is {}",
+                    info.route_pool_size.unwrap_or(0)
+                ),
+            )),
+        }
+    }
+
+    fn register(&mut self, info: RouteInfo, choice: SlotChoice) -> Option<Stop> {
         let (did_solicit, is_configured) = match &self.solicited {
-            Some((_, configured)) => (true, *configured),
+            Some(s) => (true, s.configured),
             None => (false, false),
         };
-        let peer = Arc::new(RoutePeer {
+        let make = |slot: RouteSlot| RoutePeer {
             handle: self.handle.clone(),
+            slot,
             remote_id: info.server_id.clone(),
             remote_name: info.server_name.clone(),
+            remote_pool_size: info
+                .route_pool_size
+                .and_then(|n| usize::try_from(n).ok())
+                .unwrap_or(0),
             did_solicit,
             is_configured,
             peer: self.peer,
@@ -434,27 +540,47 @@ impl Route {
             in_msgs: Default::default(),
             in_bytes: Default::default(),
             subscriptions: Default::default(),
-        });
+        };
         // Between two tern servers that dialled each other at once, both
-        // keep the route the server with the smaller id dialled; with the
-        // reference, the first registered stays (as it does).
+        // keep the connection the server with the smaller id dialled; with
+        // the reference, the first registered stays (as it does).
         let my_id = self.server.id().to_string();
         let tie_break = info.go == "tern";
         let prefer = move |p: &RoutePeer| p.did_solicit == (my_id.as_str() < p.remote_id.as_str());
-        let replaced = match self.server.peers().register(peer.clone(), |old, new| {
-            tie_break && prefer(new) && !prefer(old)
-        }) {
-            Ok(replaced) => replaced,
-            Err(crate::peers::AlreadyRouted) => {
+        let registered = self
+            .server
+            .peers()
+            .register(&info.server_id, choice, make, |old, new| {
+                tie_break && prefer(new) && !prefer(old)
+            });
+        let registered = match registered {
+            Ok(r) => r,
+            Err(NotRegistered::Duplicate) => {
                 debug!("{} - Duplicate route to {:?}", self.rid(), info.server_id);
                 return Some(Stop::Ended(
                     Ended::Duplicate(info.server_id),
                     CloseReason::DuplicateRoute,
                 ));
             }
+            Err(NotRegistered::PoolFull) => {
+                debug!(
+                    "{} - Route pool size reached, closing extra connection to {:?}",
+                    self.rid(),
+                    info.server_id
+                );
+                // As a duplicate: the dialler waits for the pool to go.
+                return Some(Stop::Ended(
+                    Ended::Duplicate(info.server_id),
+                    CloseReason::DuplicateRoute,
+                ));
+            }
         };
-        if let Some(old) = replaced {
+        if let Some(old) = registered.replaced {
             old.handle.close(CloseReason::DuplicateRoute);
+        }
+        let peer = registered.peer;
+        if let RouteSlot::Account(account) = &peer.slot {
+            self.pinned = Some(Bytes::copy_from_slice(account.as_bytes()));
         }
         info!("{} - Route connection created", self.rid());
         debug!(
@@ -462,21 +588,38 @@ impl Route {
             self.rid(),
             info.server_id
         );
-        self.registered = Some(peer);
-        self.send_interest();
-        // Tell the other routes of the newcomer, unless we only know it
-        // because one of them told us.
-        let from_gossip = matches!(self.solicited, Some((_, false)));
-        if !from_gossip {
-            let mut forward = info;
+        // A pooling dialler's INFO, now that it has its place.
+        if !self.info_sent {
+            let mut ours = self.cluster.info();
+            match &peer.slot {
+                RouteSlot::Pool(idx) => ours.route_pool_idx = Some(*idx as i64),
+                RouteSlot::Account(account) => ours.route_account = account.clone(),
+                RouteSlot::Single => {}
+            }
+            self.send_info(ours);
+        }
+        self.registered = Some(peer.clone());
+        self.send_interest(&peer.slot);
+        // Tell the other servers of the newcomer (and of each connection
+        // pinned to an account), unless we only know it because one of
+        // them told us.
+        let pinned = match &peer.slot {
+            RouteSlot::Account(account) => Some(account.clone()),
+            _ => None,
+        };
+        let from_gossip = matches!(&self.solicited, Some(s) if !s.configured);
+        if (registered.first_unpinned || pinned.is_some()) && !from_gossip {
+            let mut forward = info.clone();
             forward.nonce.clear();
+            forward.route_pool_idx = None;
+            forward.route_account = pinned.unwrap_or_default();
             forward.ip = format!(
                 "nats-route://{}/",
                 super::route_addr(&forward, self.peer.ip())
             );
             let json = serde_json::to_vec(&forward).unwrap_or_default();
-            for other in self.server.peers().routes() {
-                if Arc::ptr_eq(&other.handle, &self.handle) {
+            for other in self.server.peers().remotes() {
+                if other.remote_id == peer.remote_id {
                     continue;
                 }
                 if let Some(out) = other.handle.outbound() {
@@ -484,17 +627,45 @@ impl Route {
                 }
             }
         }
-        self.cluster.client_urls_changed();
+        if registered.first {
+            self.cluster.client_urls_changed();
+        }
+        // A dialler fills the pool one connection after another.
+        if let (Some(s), RouteSlot::Pool(_)) = (&self.solicited, &peer.slot) {
+            let size = self.cluster.pool.unwrap_or(1).max(peer.remote_pool_size);
+            let placed = self
+                .server
+                .peers()
+                .routes()
+                .iter()
+                .filter(|r| r.remote_id == peer.remote_id && matches!(r.slot, RouteSlot::Pool(_)))
+                .count();
+            if placed < size {
+                tokio::spawn(self.cluster.clone().dial(
+                    s.url.clone(),
+                    s.configured,
+                    super::Dial::PoolMember,
+                ));
+            }
+        }
         None
     }
 
-    /// Every account's local interest, as the route starts.
-    fn send_interest(&self) {
+    /// The local interest of every account this connection carries, as
+    /// it starts.
+    fn send_interest(&self, slot: &RouteSlot) {
         let Some(out) = self.handle.outbound() else {
             return;
         };
         for account in self.server.accounts() {
-            let name = account.name.clone();
+            if !self.cluster.carries(slot, &account.name) {
+                continue;
+            }
+            // A pinned route names no account.
+            let name = match slot {
+                RouteSlot::Account(_) => String::new(),
+                _ => account.name.clone(),
+            };
             // Appended under the router's lock: changes after it follow.
             account.router.with_local_interest(|subject, queue, count| {
                 let line = super::interest_line(true, &name, subject, queue.map(|q| (q, count)));
@@ -525,6 +696,13 @@ impl Route {
         } else {
             1
         };
+        // On a pinned route the subscription names no account, so what
+        // it delivers names none either.
+        let sid = if self.pinned.is_some() {
+            Bytes::new()
+        } else {
+            key.0.clone()
+        };
         let members = self.subs.entry(key.clone()).or_default();
         if members.is_empty() {
             if let Some(peer) = &self.registered {
@@ -534,7 +712,7 @@ impl Route {
         while members.len() < want {
             let sub = Arc::new(Subscription::new(
                 self.handle.clone(),
-                key.0.clone(),
+                sid.clone(),
                 key.1.clone(),
                 key.2.clone(),
             ));
@@ -591,14 +769,20 @@ impl Route {
             }
         }
         if let Some(peer) = self.registered.take() {
-            self.server.peers().remove(self.handle.id);
+            let last = self
+                .server
+                .peers()
+                .remove(self.handle.id)
+                .is_some_and(|(_, last)| last);
             info!(
                 "{} - Router connection closed: {} - Remote: {}",
                 self.rid(),
                 reason,
                 peer.remote_name
             );
-            self.cluster.client_urls_changed();
+            if last {
+                self.cluster.client_urls_changed();
+            }
         } else {
             debug!("{} - Router connection closed: {}", self.rid(), reason);
         }

@@ -21,6 +21,7 @@ use tracing::{debug, error, info};
 
 use crate::account::Account;
 use crate::config::cluster::{ClusterOptions, RouteUrl};
+use crate::peers::RouteSlot;
 use crate::proto::write;
 use crate::router::InterestWatcher;
 use crate::server::Server;
@@ -44,6 +45,11 @@ pub struct Cluster {
     listen: SocketAddr,
     /// Route addresses being dialled now, so gossip does not dial twice.
     dialing: Mutex<HashSet<String>>,
+    /// Connections per server in our pool (`None`: pooling off).
+    pool: Option<usize>,
+    /// Accounts with a connection of their own to each server: the
+    /// configured ones, and the system account whenever pooling is on.
+    pinned: Vec<String>,
     /// The accept loop, stopped at shutdown.
     accept: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -64,6 +70,15 @@ pub async fn start(server: &Arc<Server>, opts: &ClusterOptions) -> std::io::Resu
     };
     server.peers().set_cluster_name(name.clone());
     server.peers().set_no_advertise(opts.no_advertise);
+    let pool = opts.pool_size();
+    let mut pinned = opts.accounts.clone();
+    if pool.is_some() {
+        if let Some(sys) = server.system_account_name() {
+            if !pinned.iter().any(|a| a == sys) {
+                pinned.push(sys.to_string());
+            }
+        }
+    }
     let cluster = Arc::new(Cluster {
         server: server.clone(),
         opts: opts.clone(),
@@ -71,6 +86,8 @@ pub async fn start(server: &Arc<Server>, opts: &ClusterOptions) -> std::io::Resu
         dynamic,
         listen,
         dialing: Mutex::new(HashSet::new()),
+        pool,
+        pinned,
         accept: Mutex::new(None),
     });
     for account in server.accounts() {
@@ -96,8 +113,7 @@ pub async fn start(server: &Arc<Server>, opts: &ClusterOptions) -> std::io::Resu
         listener,
     )));
     for url in &opts.routes {
-        let (cluster, url) = (cluster.clone(), url.clone());
-        tokio::spawn(async move { cluster.dial(url, true).await });
+        cluster.dial_all(url, true);
     }
     Ok(cluster)
 }
@@ -143,7 +159,7 @@ impl Cluster {
             ..self.info()
         };
         let json = serde_json::to_vec(&info).unwrap_or_default();
-        for route in self.server.peers().routes() {
+        for route in self.server.peers().remotes() {
             if let Some(out) = route.handle.outbound() {
                 out.send_now(|b| write::append_info(b, &json));
             }
@@ -195,6 +211,7 @@ impl Cluster {
                 .unwrap_or_default(),
             cluster: self.name(),
             cluster_dynamic: self.is_dynamic(),
+            route_pool_size: self.pool.map(|n| n as i64),
             connect_urls: if self.opts.no_advertise {
                 Vec::new()
             } else {
@@ -209,12 +226,45 @@ impl Cluster {
         }
     }
 
+    /// Dials the first connection to the server at `url` and one pinned
+    /// to each account that has its own.
+    fn dial_all(self: &Arc<Self>, url: &RouteUrl, configured: bool) {
+        tokio::spawn(self.clone().dial(url.clone(), configured, Dial::Main));
+        for account in &self.pinned {
+            let kind = Dial::Account(account.clone());
+            tokio::spawn(self.clone().dial(url.clone(), configured, kind));
+        }
+    }
+
+    /// The accounts a route connection in `slot` carries: all of them on
+    /// a single route, its own on a pinned one, and on a place of the
+    /// pool the unpinned ones that hash to it.
+    pub(crate) fn carries(&self, slot: &RouteSlot, account: &str) -> bool {
+        match slot {
+            RouteSlot::Single => true,
+            RouteSlot::Account(a) => a == account,
+            RouteSlot::Pool(at) => {
+                !self.pinned.iter().any(|p| p == account)
+                    && *at == pool_index(self.pool.unwrap_or(1), account)
+            }
+        }
+    }
+
     /// Dials `url` until a route stands (and again when it falls, for a
     /// configured route); a gossiped one is tried `connect_retries` + 1
     /// times.
-    async fn dial(self: Arc<Self>, url: RouteUrl, configured: bool) {
-        if !self.dialing.lock().insert(url.addr.clone()) {
-            return;
+    async fn dial(self: Arc<Self>, url: RouteUrl, configured: bool, kind: Dial) {
+        let key = match &kind {
+            Dial::Main => Some(url.addr.clone()),
+            Dial::Account(a) => Some(format!("{} {a}", url.addr)),
+            // Places of the pool are filled one after another; each
+            // dialler stops once its connection cannot find a place.
+            Dial::PoolMember => None,
+        };
+        if let Some(key) = &key {
+            if !self.dialing.lock().insert(key.clone()) {
+                return;
+            }
         }
         let mut attempt = 0u32;
         loop {
@@ -227,10 +277,15 @@ impl Cluster {
                     attempt = 0;
                     let _ = sock.set_nodelay(true);
                     let peer = sock.peer_addr().unwrap_or(self.listen);
-                    let ended =
-                        conn::run(self.clone(), sock, peer, Some((url.clone(), configured))).await;
+                    let solicited = conn::Solicited {
+                        url: url.clone(),
+                        configured,
+                        kind: kind.clone(),
+                    };
+                    let ended = conn::run(self.clone(), sock, peer, Some(solicited)).await;
                     match ended {
-                        conn::Ended::Myself => break,
+                        conn::Ended::Myself | conn::Ended::GiveUp => break,
+                        conn::Ended::Duplicate(_) if kind == Dial::PoolMember => break,
                         conn::Ended::Duplicate(id) => {
                             // Another route to that server stands: dial
                             // again only once it is gone.
@@ -258,31 +313,60 @@ impl Cluster {
             }
             tokio::time::sleep(REDIAL_WAIT).await;
         }
-        self.dialing.lock().remove(&url.addr);
+        if let Some(key) = &key {
+            self.dialing.lock().remove(key);
+        }
     }
 
-    /// A server another route told us of: dial it unless already routed.
-    fn gossiped(self: &Arc<Self>, info: &RouteInfo, peer_ip: std::net::IpAddr) {
+    /// A server another route told us of (over a route in `via`): dial
+    /// it unless already routed; an INFO naming an account asks for the
+    /// connection pinned to it.
+    fn gossiped(self: &Arc<Self>, info: &RouteInfo, peer_ip: std::net::IpAddr, via: &RouteSlot) {
         let server = &self.server;
-        if info.server_id == server.id() || server.peers().get(&info.server_id).is_some() {
+        if info.server_id == server.id() {
             return;
         }
-        let addr = route_addr(info, peer_ip);
-        if self.dialing.lock().contains(&addr) {
-            return;
-        }
-        let url = RouteUrl { addr, user: None };
         let url = RouteUrl {
+            addr: route_addr(info, peer_ip),
             user: self.opts.routes.first().and_then(|r| r.user.clone()),
-            ..url
         };
-        tokio::spawn(self.clone().dial(url, false));
+        let routes = server.peers().routes();
+        let has = |slot: &dyn Fn(&RouteSlot) -> bool| {
+            routes
+                .iter()
+                .any(|r| r.remote_id == info.server_id && slot(&r.slot))
+        };
+        if !info.route_account.is_empty() {
+            let account = info.route_account.clone();
+            if self.pool.is_none()
+                || !self.pinned.contains(&account)
+                || has(&|s| *s == RouteSlot::Account(account.clone()))
+            {
+                return;
+            }
+            tokio::spawn(self.clone().dial(url, false, Dial::Account(account)));
+            return;
+        }
+        if has(&|s| !matches!(s, RouteSlot::Account(_))) {
+            return;
+        }
+        tokio::spawn(self.clone().dial(url.clone(), false, Dial::Main));
+        // A server without pooling sends no INFO per pinned account.
+        if *via == RouteSlot::Single {
+            for account in &self.pinned {
+                if !has(&|s| *s == RouteSlot::Account(account.clone())) {
+                    let kind = Dial::Account(account.clone());
+                    tokio::spawn(self.clone().dial(url.clone(), false, kind));
+                }
+            }
+        }
     }
 
     /// Watches `account`'s local interest for the routes.
-    fn watch(&self, account: &Arc<Account>) {
+    fn watch(self: &Arc<Self>, account: &Arc<Account>) {
         let watcher = Arc::new(AccountInterest {
             server: Arc::downgrade(&self.server),
+            cluster: Arc::downgrade(self),
             account: account.name.clone(),
         });
         account.router.watch_interest(watcher);
@@ -322,10 +406,37 @@ fn route_addr(info: &RouteInfo, peer_ip: std::net::IpAddr) -> String {
     SocketAddr::new(peer_ip, info.port).to_string()
 }
 
-/// One account's interest, passed to every route.
+/// One account's interest, passed to every route that carries it.
 struct AccountInterest {
     server: std::sync::Weak<Server>,
+    cluster: std::sync::Weak<Cluster>,
     account: String,
+}
+
+/// What a dialler is after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Dial {
+    /// The first connection to a server (a place of its pool, or its
+    /// only route).
+    Main,
+    /// Another place of the pool.
+    PoolMember,
+    /// The connection pinned to this account.
+    Account(String),
+}
+
+/// The place of the pool an account's traffic takes: FNV-1a (32 bits)
+/// of its name modulo the pool's size, as every server works it out.
+pub(crate) fn pool_index(pool_size: usize, account: &str) -> usize {
+    if pool_size <= 1 {
+        return 0;
+    }
+    let mut hash: u32 = 0x811c_9dc5;
+    for b in account.bytes() {
+        hash ^= u32::from(b);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    (hash % pool_size as u32) as usize
 }
 
 impl InterestWatcher for AccountInterest {
@@ -333,18 +444,30 @@ impl InterestWatcher for AccountInterest {
         let Some(server) = self.server.upgrade() else {
             return;
         };
+        let Some(cluster) = self.cluster.upgrade() else {
+            return;
+        };
         let routes = server.peers().routes();
         if routes.is_empty() {
             return;
         }
-        let line = match queue {
-            None if added && count == 1 => interest_line(true, &self.account, subject, None),
-            None if !added && count == 0 => interest_line(false, &self.account, subject, None),
+        let (add, queue) = match queue {
+            None if added && count == 1 => (true, None),
+            None if !added && count == 0 => (false, None),
             None => return,
-            Some(q) if count == 0 => interest_line(false, &self.account, subject, Some((q, 0))),
-            Some(q) => interest_line(true, &self.account, subject, Some((q, count))),
+            Some(q) if count == 0 => (false, Some((q, 0))),
+            Some(q) => (true, Some((q, count))),
         };
+        let line = |account: &str| interest_line(add, account, subject, queue);
         for route in routes {
+            if !cluster.carries(&route.slot, &self.account) {
+                continue;
+            }
+            // A pinned route names no account.
+            let line = match route.slot {
+                RouteSlot::Account(_) => line(""),
+                _ => line(&self.account),
+            };
             if let Some(out) = route.handle.outbound() {
                 out.send_now(|b| b.extend_from_slice(&line));
             }
@@ -352,12 +475,15 @@ impl InterestWatcher for AccountInterest {
     }
 }
 
-/// `RS+ <acc> <subject> [<queue> <weight>]` or `RS- <acc> <subject> [<queue>]`.
+/// `RS+ <acc> <subject> [<queue> <weight>]` or `RS- <acc> <subject>
+/// [<queue>]` (no account on a pinned route: `account` empty).
 fn interest_line(add: bool, account: &str, subject: &[u8], queue: Option<(&[u8], u32)>) -> Vec<u8> {
     let mut line = Vec::with_capacity(8 + account.len() + subject.len() + 16);
     line.extend_from_slice(if add { b"RS+ " } else { b"RS- " });
-    line.extend_from_slice(account.as_bytes());
-    line.push(b' ');
+    if !account.is_empty() {
+        line.extend_from_slice(account.as_bytes());
+        line.push(b' ');
+    }
     line.extend_from_slice(subject);
     if let Some((q, weight)) = queue {
         line.push(b' ');
@@ -369,4 +495,18 @@ fn interest_line(add: bool, account: &str, subject: &[u8], queue: Option<(&[u8],
     }
     line.extend_from_slice(b"\r\n");
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pool_index;
+
+    #[test]
+    fn accounts_take_the_place_the_reference_gives_them() {
+        // FNV-1a 32 of the name (Go's hash/fnv: "$G" is 2059166108,
+        // "ACME" 1256144623), modulo the pool size.
+        assert_eq!(pool_index(1, "$G"), 0);
+        assert_eq!(pool_index(3, "$G"), 2);
+        assert_eq!(pool_index(7, "ACME"), 6);
+    }
 }

@@ -87,17 +87,26 @@ fn number(t: &[u8]) -> Option<usize> {
 
 /// Parses the op at the start of `buf`, from a route.
 pub fn parse<'a>(buf: &'a [u8]) -> Result<Parsed<'a>, ProtocolError> {
-    parse_from(buf, true)
+    parse_from(buf, true, true)
+}
+
+/// Parses the op at the start of `buf`, from a route pinned to one
+/// account: the ops name none; `account` is left empty.
+pub fn parse_pinned<'a>(buf: &'a [u8]) -> Result<Parsed<'a>, ProtocolError> {
+    parse_from(buf, false, true)
 }
 
 /// Parses the op at the start of `buf`, from a leaf node connection: no
 /// account in interest or messages (each side binds one); `account` is
 /// left empty.
 pub fn parse_leaf<'a>(buf: &'a [u8]) -> Result<Parsed<'a>, ProtocolError> {
-    parse_from(buf, false)
+    parse_from(buf, false, false)
 }
 
-fn parse_from<'a>(buf: &'a [u8], accounts: bool) -> Result<Parsed<'a>, ProtocolError> {
+/// `accounts`: the ops name their account; `route`: a route's dialect
+/// (leaf-origin ops name their origin first, LMSG carries a header
+/// length).
+fn parse_from<'a>(buf: &'a [u8], accounts: bool, route: bool) -> Result<Parsed<'a>, ProtocolError> {
     let Some(nl) = memchr(b'\n', buf) else {
         if buf.len() > MAX_CONTROL_LINE {
             return Err(ProtocolError("Maximum Control Line Exceeded".into()));
@@ -132,7 +141,7 @@ fn parse_from<'a>(buf: &'a [u8], accounts: bool) -> Result<Parsed<'a>, ProtocolE
         b"RS+" | b"RS-" | b"LS+" | b"LS-" => {
             let mut t: Vec<&[u8]> = tokens(rest).collect();
             // Leaf-origin interest on a route names its origin cluster first.
-            if accounts && op[0].eq_ignore_ascii_case(&b'L') && t.len() >= 3 {
+            if route && op[0].eq_ignore_ascii_case(&b'L') && t.len() >= 2 + usize::from(accounts) {
                 t.remove(0);
             }
             if !accounts {
@@ -163,21 +172,23 @@ fn parse_from<'a>(buf: &'a [u8], accounts: bool) -> Result<Parsed<'a>, ProtocolE
         }
         b"RMSG" | b"HMSG" | b"LMSG" => {
             let lmsg = op[0].eq_ignore_ascii_case(&b'L');
-            let headers = op[0].eq_ignore_ascii_case(&b'H') || (lmsg && accounts);
+            let headers = op[0].eq_ignore_ascii_case(&b'H') || (lmsg && route);
             let mut t: [&[u8]; MAX_QUEUES + 8] = [&[]; MAX_QUEUES + 8];
             // A leaf's messages name no account: an empty one stands in.
             let mut n = usize::from(!accounts);
+            // A route's LMSG names its origin first: skipped.
+            let mut skip_origin = lmsg && route;
             for tok in tokens(rest) {
+                if std::mem::take(&mut skip_origin) {
+                    continue;
+                }
                 if n == t.len() {
                     break;
                 }
                 t[n] = tok;
                 n += 1;
             }
-            let mut t = &t[..n];
-            if lmsg && accounts && !t.is_empty() {
-                t = &t[1..];
-            }
+            let t = &t[..n];
             // Sizes at the end: total, and the header length before it.
             let sizes = if headers { 2 } else { 1 };
             if t.len() < 2 + sizes {
@@ -298,6 +309,46 @@ mod tests {
             leaf(b"LS- foo\r\n").0,
             RouteOp::Unsub {
                 subject: b"foo",
+                queue: None,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn pinned_route_ops_name_no_account() {
+        let pinned = |buf: &'static [u8]| match parse_pinned(buf).expect("parses") {
+            Parsed::Op(o, _) => o,
+            Parsed::More => panic!("wants more"),
+        };
+        let RouteOp::Msg(m) = pinned(b"RMSG foo + r q 2\r\nhi\r\n") else {
+            panic!()
+        };
+        assert_eq!(
+            (m.account, m.subject, m.reply, m.queues().len()),
+            (&b""[..], &b"foo"[..], Some(&b"r"[..]), 1)
+        );
+        // A route's LMSG: origin first, header length always.
+        let RouteOp::Msg(m) = pinned(b"LMSG origin foo 0 2\r\nhi\r\n") else {
+            panic!()
+        };
+        assert_eq!(
+            (m.subject, m.header_len, m.message),
+            (&b"foo"[..], None, &b"hi"[..])
+        );
+        assert!(matches!(
+            pinned(b"RS+ foo q 2\r\n"),
+            RouteOp::Sub {
+                account: b"",
+                subject: b"foo",
+                queue: Some(b"q"),
+                weight: 2
+            }
+        ));
+        assert!(matches!(
+            pinned(b"LS+ origin bar\r\n"),
+            RouteOp::Sub {
+                subject: b"bar",
                 queue: None,
                 ..
             }
