@@ -4,7 +4,10 @@
 //! here that the other server has interest in (RMSG/HMSG); a message that
 //! arrived over a route goes only to local subscribers (one hop). A new
 //! server learns the rest of the mesh from one seed: each server tells its
-//! routes of every server that joins (gossip), and they dial it.
+//! routes of every server that joins (gossip), and they dial it. Between
+//! two servers with pooling, accounts are spread over a pool of
+//! connections (each on the one its name hashes to) and pinned accounts
+//! have one of their own, as nats-server 2.10+ does.
 
 mod conn;
 mod info;
