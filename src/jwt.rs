@@ -188,6 +188,17 @@ pub fn undecorate(text: &str) -> &str {
     text.trim()
 }
 
+/// A `.creds` file: the user JWT and the seed that signs for it.
+pub fn read_creds(text: &str) -> Result<(String, crate::nkey::Seed), crate::nkey::KeyError> {
+    let jwt = undecorate(text).to_string();
+    let seed = text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("SU"))
+        .ok_or(crate::nkey::KeyError::Encoding)?;
+    Ok((jwt, crate::nkey::Seed::decode(seed)?))
+}
+
 /// Unix seconds now.
 pub fn now() -> i64 {
     std::time::SystemTime::now()

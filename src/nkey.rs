@@ -117,17 +117,6 @@ impl Seed {
     }
 }
 
-/// A `.creds` file: the user JWT and the seed that signs for it.
-pub fn read_creds(text: &str) -> Result<(String, Seed), KeyError> {
-    let jwt = crate::jwt::undecorate(text).to_string();
-    let seed = text
-        .lines()
-        .map(str::trim)
-        .find(|l| l.starts_with("SU"))
-        .ok_or(KeyError::Encoding)?;
-    Ok((jwt, Seed::decode(seed)?))
-}
-
 /// A signature as clients send it: base64url without padding, or (as the
 /// reference also takes) standard base64.
 pub fn decode_signature(text: &str) -> Option<Vec<u8>> {

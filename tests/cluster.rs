@@ -708,3 +708,83 @@ async fn accounts_spread_over_route_pools_and_pinned_accounts_keep_their_own_rou
     want.sort();
     assert_eq!(seen, want, "{routez}");
 }
+
+/// Sends `signal` (STOP, CONT) to `node`'s process.
+fn signal(node: &Node, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([format!("-{signal}"), node.proc.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -{signal}");
+}
+
+#[tokio::test]
+async fn a_partitioned_server_does_not_hold_up_the_others_and_rejoins() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("fast-pings.conf");
+    std::fs::write(&conf, "ping_interval: \"300ms\"\nping_max: 2\n").expect("conf");
+    let conf = conf.display().to_string();
+    let bin = tern_binary();
+    let extra = ["-c", conf.as_str()];
+    let a = spawn_with(&bin, dir.path(), "A", ports(), &[], &extra).await;
+    let b = spawn_with(&bin, dir.path(), "B", ports(), &[a.cluster_port], &extra).await;
+    let c = spawn_with(&bin, dir.path(), "C", ports(), &[a.cluster_port], &extra).await;
+    until_urls(a.client, 3).await;
+    until_urls(c.client, 3).await;
+    let (ca, cb, cc) = (
+        connect(a.client).await,
+        connect(b.client).await,
+        connect(c.client).await,
+    );
+    let mut on_b = cb.subscribe("part.x").await.expect("sub");
+    let mut on_c = cc.subscribe("part.x").await.expect("sub");
+    cb.flush().await.expect("flush");
+    cc.flush().await.expect("flush");
+    procs::until_routed(&ca, "part.x", &mut on_b).await;
+    procs::until_routed(&ca, "part.x", &mut on_c).await;
+    // The probes that reached B too.
+    while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(100), on_b.next()).await {}
+    // C stops answering with its sockets open, as behind a partition.
+    signal(&c, "STOP");
+    for i in 0..100 {
+        ca.publish("part.x", format!("{i}").into())
+            .await
+            .expect("pub");
+    }
+    ca.flush().await.expect("flush");
+    assert_eq!(procs::count(&mut on_b).await, 100, "A -> B while C is away");
+    // A and B give up on C as stale, and keep serving each other.
+    procs::until_logged(&a.proc, "Stale Connection - Remote: C", 0).await;
+    procs::until_logged(&b.proc, "Stale Connection - Remote: C", 0).await;
+    for i in 0..100 {
+        ca.publish("part.x", format!("{i}").into())
+            .await
+            .expect("pub");
+    }
+    ca.flush().await.expect("flush");
+    assert_eq!(procs::count(&mut on_b).await, 100, "A -> B after C went");
+    // The partition heals: C rejoins, its interest is sent again, and
+    // messages reach it once each.
+    signal(&c, "CONT");
+    // What C had in its socket from before goes first.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(100), on_c.next()).await {}
+    procs::until_routed(&ca, "part.x", &mut on_c).await;
+    while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(300), on_b.next()).await {}
+    for i in 0..50 {
+        ca.publish("part.x", format!("{i}").into())
+            .await
+            .expect("pub");
+    }
+    ca.flush().await.expect("flush");
+    assert_eq!(
+        procs::count(&mut on_c).await,
+        50,
+        "A -> C after the partition"
+    );
+    assert_eq!(
+        procs::count(&mut on_b).await,
+        50,
+        "A -> B after the partition"
+    );
+}

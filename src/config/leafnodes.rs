@@ -102,7 +102,7 @@ fn remote(v: &Spanned) -> Result<LeafRemote, String> {
                 let path = value.value.as_str().unwrap_or("").to_string();
                 let text = std::fs::read_to_string(&path)
                     .map_err(|e| at(format!("error reading credentials {path:?}: {e}")))?;
-                crate::nkey::read_creds(&text)
+                crate::jwt::read_creds(&text)
                     .map_err(|e| at(format!("error parsing credentials {path:?}: {e}")))?;
                 r.credentials = Some(path.into());
             }

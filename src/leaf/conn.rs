@@ -549,7 +549,7 @@ impl Leaf {
             Some(path) => {
                 let creds = std::fs::read_to_string(path)
                     .map_err(|e| e.to_string())
-                    .and_then(|t| crate::nkey::read_creds(&t).map_err(|e| e.to_string()));
+                    .and_then(|t| crate::jwt::read_creds(&t).map_err(|e| e.to_string()));
                 match creds {
                     Ok((jwt, seed)) => (jwt, seed.sign(info.nonce.as_bytes())),
                     Err(e) => {
