@@ -453,6 +453,11 @@ fn websocket_workload(tern_bin: &str, reference: Option<&str>, rounds: usize) {
     report(&w, median(&mut t), (!r.is_empty()).then(|| median(&mut r)));
 }
 
+/// Messages per pub/sub round across a route or a leaf hop: enough for
+/// a round of about a second, so buffer growth at the start and the
+/// machine's noise weigh little.
+const ROUTE_MSGS: usize = 2_000_000;
+
 /// Across a route: two-server clusters of tern and of the reference,
 /// publisher (requester) on one server, subscriber (responder) on the
 /// other.
@@ -463,10 +468,10 @@ fn route_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize) {
     let (mut t, mut r) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
         let (a, b) = ports(&tern);
-        t.push(support::cluster::pub_sub(a, b, 128, 500_000));
+        t.push(support::cluster::pub_sub(a, b, 128, ROUTE_MSGS));
         if let Some(n) = &nats {
             let (a, b) = ports(n);
-            r.push(support::cluster::pub_sub(a, b, 128, 500_000));
+            r.push(support::cluster::pub_sub(a, b, 128, ROUTE_MSGS));
         }
     }
     let w = Workload {
@@ -500,10 +505,10 @@ fn route_workloads(tern_bin: &str, reference: Option<&str>, rounds: usize) {
     let (mut t, mut r) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
         let (hub, leaf) = ports(&tern);
-        t.push(support::cluster::pub_sub(leaf, hub, 128, 500_000));
+        t.push(support::cluster::pub_sub(leaf, hub, 128, ROUTE_MSGS));
         if let Some(n) = &nats {
             let (hub, leaf) = ports(n);
-            r.push(support::cluster::pub_sub(leaf, hub, 128, 500_000));
+            r.push(support::cluster::pub_sub(leaf, hub, 128, ROUTE_MSGS));
         }
     }
     let w = Workload {

@@ -126,7 +126,7 @@ fn send_remote(
             out.append_with(|b| frame.append_leaf(b, queues))
         };
         match appended {
-            Appended::Marked => flush.note(sub.client.clone()),
+            Appended::Marked | Appended::Behind => flush.noted(&sub.client, appended),
             Appended::SlowConsumer => slow_consumer(
                 stats,
                 account,

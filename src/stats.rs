@@ -24,6 +24,9 @@ pub struct Stats {
     pub total_connections: AtomicU64,
     /// Clients refused for their credentials.
     pub auth_failures: AtomicU64,
+    /// Times a fast producer waited for a connection it fed to catch up
+    /// (varz `stalled_clients`).
+    pub stalls: AtomicU64,
 }
 
 /// Monitoring requests served per endpoint (varz `http_req_stats`).

@@ -244,9 +244,7 @@ impl Handle {
                 } else {
                     out.append_frame(frame, sid)
                 };
-                if appended == Appended::Marked {
-                    flush.note(self.clone());
-                }
+                flush.noted(self, appended);
                 appended
             }
             Sink::Internal(callback) => {

@@ -4,6 +4,7 @@
 use bytes::{BufMut, BytesMut};
 use parking_lot::Mutex;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::Handle;
@@ -99,6 +100,9 @@ pub enum Appended {
     Marked,
     /// Buffered; someone already owes the writer a wake-up.
     Noted,
+    /// Buffered, someone owes the writer a wake-up, and more than the
+    /// stall threshold waits: a client producer should stall.
+    Behind,
     /// The connection is closed; the frame was dropped.
     Closed,
     /// The frame pushed pending bytes over the limit: the connection is
@@ -114,6 +118,10 @@ pub(super) struct OutState {
     /// Messages and payload bytes queued to this client (monitoring).
     out_msgs: u64,
     out_bytes: u64,
+    /// A producer waits for the writer to take the buffer (a stall).
+    stalled: bool,
+    /// Bytes the writer took and is writing now.
+    in_flight: usize,
 }
 
 /// A socket client's pending bytes and its close state, shared by every
@@ -121,6 +129,8 @@ pub(super) struct OutState {
 pub struct Outbound {
     pub(super) state: Mutex<OutState>,
     pub(super) wake: Notify,
+    /// Tells stalled producers the writer took the buffer.
+    drained: Notify,
     max_pending: usize,
 }
 
@@ -135,8 +145,11 @@ impl Outbound {
                 closed: None,
                 out_msgs: 0,
                 out_bytes: 0,
+                stalled: false,
+                in_flight: 0,
             }),
             wake: Notify::new(),
+            drained: Notify::new(),
             max_pending,
         }
     }
@@ -207,7 +220,11 @@ impl Outbound {
             return Appended::SlowConsumer;
         }
         if st.marked {
-            Appended::Noted
+            if Self::over_stall_threshold(st, self.max_pending) {
+                Appended::Behind
+            } else {
+                Appended::Noted
+            }
         } else {
             st.marked = true;
             Appended::Marked
@@ -249,7 +266,52 @@ impl Outbound {
         let mut st = self.state.lock();
         std::mem::swap(&mut st.buf, spare);
         st.marked = false;
+        st.in_flight = spare.len();
+        if std::mem::take(&mut st.stalled) {
+            self.drained.notify_waiters();
+        }
         st.closed
+    }
+
+    /// More than three quarters of `max_pending` wait, counting what the
+    /// writer is writing now: producers should stall (the reference's
+    /// threshold).
+    fn over_stall_threshold(st: &OutState, max_pending: usize) -> bool {
+        st.closed.is_none() && st.buf.len() + st.in_flight > max_pending / 4 * 3
+    }
+
+    /// A fast producer's stall, as the reference's: while more than three
+    /// quarters of `max_pending` wait, the producer waits until the
+    /// writer takes them or `limit` passes (cut short when the limit is
+    /// already exceeded: the slow consumer check decides then). Returns
+    /// how long it waited.
+    pub async fn stall(&self, limit: Duration) -> Duration {
+        let notified = self.drained.notified();
+        tokio::pin!(notified);
+        {
+            let mut st = self.state.lock();
+            if !Self::over_stall_threshold(&st, self.max_pending) {
+                return Duration::ZERO;
+            }
+            st.stalled = true;
+            // Registered under the lock: the writer's take cannot slip
+            // between the check and the wait.
+            notified.as_mut().enable();
+        }
+        let start = tokio::time::Instant::now();
+        let _ = tokio::time::timeout(limit, notified).await;
+        start.elapsed()
+    }
+
+    /// Bytes not yet written: waiting, and being written now.
+    pub fn unwritten_bytes(&self) -> usize {
+        let st = self.state.lock();
+        st.buf.len() + st.in_flight
+    }
+
+    /// Whether a producer appending here should stall.
+    pub fn wants_stall(&self) -> bool {
+        Self::over_stall_threshold(&self.state.lock(), self.max_pending)
     }
 }
 
@@ -258,7 +320,19 @@ impl Outbound {
 #[derive(Default)]
 pub struct FlushSet {
     noted: Vec<Arc<Handle>>,
+    /// Woken connections with more than the stall threshold waiting: a
+    /// client producer waits for them after the batch.
+    behind: Vec<Arc<Handle>>,
+    /// This set's producer stalls (a client's reader).
+    stalls: bool,
 }
+
+/// The shortest and longest wait for one connection that is behind, and
+/// the most a client producer waits per read batch (the reference's 2 ms,
+/// 5 ms and 10 ms).
+const STALL_MIN: Duration = Duration::from_millis(2);
+const STALL_MAX: Duration = Duration::from_millis(5);
+const STALL_TOTAL: Duration = Duration::from_millis(10);
 
 impl FlushSet {
     /// Notes a client appended to; it is woken at `flush`.
@@ -266,12 +340,113 @@ impl FlushSet {
         self.noted.push(handle);
     }
 
-    /// Wakes the writer of every noted client, and forgets them.
+    /// Notes what an append returned: a first append (the writer is woken
+    /// at `flush`), or one to a connection that is behind (a stalling
+    /// producer waits for it).
+    pub fn noted(&mut self, handle: &Arc<Handle>, appended: Appended) {
+        match appended {
+            Appended::Marked => self.noted.push(handle.clone()),
+            Appended::Behind
+                if self.stalls && !self.behind.iter().any(|h| Arc::ptr_eq(h, handle)) =>
+            {
+                self.behind.push(handle.clone());
+            }
+            _ => {}
+        }
+    }
+
+    /// Wakes the writer of every noted client, and forgets them (keeping
+    /// the ones that are behind, for `stall`).
     pub fn flush(&mut self) {
         for handle in self.noted.drain(..) {
             if let Some(out) = handle.outbound() {
                 out.wake_writer();
+                if self.stalls
+                    && out.wants_stall()
+                    && !self.behind.iter().any(|h| Arc::ptr_eq(h, &handle))
+                {
+                    self.behind.push(handle);
+                }
             }
         }
+    }
+
+    /// A client producer's stall after its batch: waits for each
+    /// connection it fed that is behind (2 ms each, 5 ms for one past its
+    /// limit, 10 ms in all), so a fast publisher slows to what a route,
+    /// leaf or subscriber takes instead of cutting it off. Routes and
+    /// leaf connections do not stall, as in the reference. Returns how
+    /// many times it waited.
+    pub async fn stall(&mut self) -> u64 {
+        let mut waited = Duration::ZERO;
+        let mut stalls = 0;
+        for handle in std::mem::take(&mut self.behind) {
+            let Some(out) = handle.outbound() else {
+                continue;
+            };
+            if waited >= STALL_TOTAL {
+                break;
+            }
+            let full = out.unwritten_bytes() >= out.max_pending();
+            let limit = if full { STALL_MAX } else { STALL_MIN };
+            let took = out.stall(limit.min(STALL_TOTAL - waited)).await;
+            if !took.is_zero() {
+                stalls += 1;
+            }
+            waited += took;
+        }
+        stalls
+    }
+
+    /// A set for a producer that stalls (a client's reader).
+    pub fn stalling() -> Self {
+        FlushSet {
+            stalls: true,
+            ..FlushSet::default()
+        }
+    }
+
+    /// Whether the last flush found a connection behind.
+    pub fn is_behind(&self) -> bool {
+        !self.behind.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_producer_stalls_while_the_writer_is_behind_and_goes_on_when_it_takes() {
+        let out = Arc::new(Outbound::new(1000));
+        assert_eq!(out.append_raw(&[b'x'; 500]), Appended::Marked);
+        // Under three quarters: no stall.
+        assert_eq!(out.append_raw(&[b'x'; 200]), Appended::Noted);
+        assert_eq!(out.stall(Duration::from_secs(5)).await, Duration::ZERO);
+        // Over it: every further append says so.
+        assert_eq!(out.append_raw(&[b'x'; 100]), Appended::Behind);
+        assert!(out.wants_stall());
+        // The writer takes the buffer while a producer waits: it goes on
+        // at once, though what was taken is still being written.
+        let writer = out.clone();
+        let taking = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let mut spare = BytesMut::new();
+            writer.take_pending(&mut spare);
+            spare.len()
+        });
+        let waited = out.stall(Duration::from_secs(5)).await;
+        assert_eq!(taking.await.expect("writer"), 800);
+        assert!(waited < Duration::from_secs(1), "{waited:?}");
+        // Being written counts: still behind until the writer is done.
+        assert_eq!(out.unwritten_bytes(), 800);
+        assert!(out.wants_stall());
+        let mut spare = BytesMut::new();
+        out.take_pending(&mut spare);
+        assert!(!out.wants_stall());
+        // With nobody taking, the stall ends at its limit.
+        out.append_raw(&[b'x'; 900]);
+        let waited = out.stall(Duration::from_millis(10)).await;
+        assert!(waited >= Duration::from_millis(10), "{waited:?}");
     }
 }

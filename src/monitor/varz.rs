@@ -237,7 +237,7 @@ pub async fn fields(server: &std::sync::Arc<Server>, stats: &RequestStats) -> Or
         "stale_connections",
         json!(s.stale_connections.load(Ordering::Relaxed)),
     );
-    put("stalled_clients", json!(0));
+    put("stalled_clients", json!(s.stalls.load(Ordering::Relaxed)));
     put("subscriptions", json!(server.num_subscriptions()));
     put("http_req_stats", json!(*stats.lock()));
     put("config_load_time", json!(rfc3339(started)));

@@ -71,7 +71,9 @@ struct Route {
     pinned: Option<Bytes>,
     subs: HashMap<SubKey, Vec<Arc<Subscription>>>,
     /// Accounts messages arrived for, each with this route's match cache.
-    accounts: HashMap<Bytes, (Arc<crate::account::Account>, LocalCache)>,
+    /// (A list: a route carries few accounts, and comparing a short name
+    /// costs less than hashing it for every message.)
+    accounts: Vec<(Bytes, Arc<crate::account::Account>, LocalCache)>,
     flush: FlushSet,
     /// PINGs sent and not yet answered.
     pings_out: u32,
@@ -117,7 +119,7 @@ pub async fn run(
         registered: None,
         pinned: None,
         subs: HashMap::new(),
-        accounts: HashMap::new(),
+        accounts: Vec::new(),
         flush: FlushSet::default(),
         pings_out: 0,
         in_msgs: 0,
@@ -317,15 +319,20 @@ impl Route {
                 self.in_bytes += msg.message.len() as u64;
                 let pinned = self.pinned.clone();
                 let account_name = pinned.as_deref().unwrap_or(msg.account);
-                if !self.accounts.contains_key(account_name) {
-                    let name = std::str::from_utf8(account_name).ok()?;
-                    let account = self.server.account(name)?;
-                    self.accounts.insert(
-                        Bytes::copy_from_slice(account_name),
-                        (account, LocalCache::default()),
-                    );
-                }
-                let (account, cache) = self.accounts.get_mut(account_name)?;
+                let at = match self.accounts.iter().position(|(n, ..)| n == account_name) {
+                    Some(at) => at,
+                    None => {
+                        let name = std::str::from_utf8(account_name).ok()?;
+                        let account = self.server.account(name)?;
+                        self.accounts.push((
+                            Bytes::copy_from_slice(account_name),
+                            account,
+                            LocalCache::default(),
+                        ));
+                        self.accounts.len() - 1
+                    }
+                };
+                let (_, account, cache) = &mut self.accounts[at];
                 let account = account.clone();
                 let sizes = Sizes::of(msg.header_len, msg.message.len());
                 let frame = Frame::new(msg.subject, msg.reply, msg.header_len, msg.message, &sizes);

@@ -180,7 +180,7 @@ impl Conn {
             sent_connect_info: false,
             subs: HashMap::new(),
             cache: LocalCache::default(),
-            flush: FlushSet::default(),
+            flush: FlushSet::stalling(),
             pings_out: 0,
             // Until CONNECT, the timer is the auth timeout when clients
             // must authenticate (see `ping_timer_fired`).
@@ -259,6 +259,10 @@ impl Conn {
                     self.count_inbound();
                     if let Err(Close(reason)) = result {
                         return reason;
+                    }
+                    if self.flush.is_behind() {
+                        let stalls = self.flush.stall().await;
+                        self.stats.stalls.fetch_add(stalls, std::sync::atomic::Ordering::Relaxed);
                     }
                     if let Some(reason) = self.close_after_batch.take() {
                         return reason;
