@@ -149,7 +149,7 @@ impl TlsConfig {
         let mut roots = RootCertStore::empty();
         let Some(ca) = &self.ca_file else {
             return Err(TlsError(
-                "a leafnode remote with TLS needs 'ca_file' to check the hub".into(),
+                "TLS to another server (a hub, a route) needs 'ca_file' to check it".into(),
             ));
         };
         let (added, _) = roots.add_parsable_certificates(read_ca(ca)?);

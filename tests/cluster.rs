@@ -788,3 +788,39 @@ async fn a_partitioned_server_does_not_hold_up_the_others_and_rejoins() {
         "A -> B after the partition"
     );
 }
+
+#[tokio::test]
+async fn routes_run_over_tls_with_each_side_verified() {
+    let certs = harness::certs::server_certs();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tern = tern_binary();
+    let tls = format!(
+        "tls {{ cert_file: \"{}\", key_file: \"{}\", ca_file: \"{}\" }}",
+        certs.cert.display(),
+        certs.key.display(),
+        certs.ca.display()
+    );
+    let (t1, monitor) = spawn_accounts(&tern, dir.path(), "T1", &[], &tls).await;
+    let (t2, _) = spawn_accounts(&tern, dir.path(), "T2", &[t1.cluster_port], &tls).await;
+    let mut nodes = vec![t1, t2];
+    if let Some(reference) = reference_binary() {
+        let (g, _) =
+            spawn_accounts(&reference, dir.path(), "G", &[nodes[0].cluster_port], &tls).await;
+        nodes.push(g);
+    } else {
+        eprintln!("reference nats-server not installed: tern alone");
+    }
+    let all: Vec<&Node> = nodes.iter().collect();
+    until_urls(all[0].client, all.len()).await;
+    until_urls(all[1].client, all.len()).await;
+    once_per_account(&all).await;
+    let varz = procs::http_json(monitor, "/varz").await;
+    assert_eq!(
+        varz["remotes"].as_u64(),
+        Some(all.len() as u64 - 1),
+        "{varz}"
+    );
+    // A server without TLS is not let in.
+    let (_plain, _) = spawn_accounts(&tern, dir.path(), "P", &[all[0].cluster_port], "").await;
+    procs::until_logged(&all[0].proc, "TLS route handshake error", 0).await;
+}

@@ -63,6 +63,10 @@ pub struct ClusterOptions {
     /// `accounts`: accounts given a connection of their own to each server
     /// (pinned).
     pub accounts: Vec<String>,
+    /// `tls { cert_file, key_file, ca_file }`: routes run TLS from the
+    /// first byte, each side verifying the other's certificate against
+    /// `ca_file` (the reference forces verification on routes).
+    pub tls: Option<crate::tls::TlsConfig>,
 }
 
 /// The reference's default `pool_size`.
@@ -207,7 +211,19 @@ pub(super) fn cluster(v: &Spanned) -> Result<ClusterOptions, String> {
             // Compression is left off, which the reference accepts from
             // any peer.
             "compression" => {}
-            "tls" | "permissions" => {
+            "tls" => {
+                let mut tls = super::tls::parse_tls_fields(value).map_err(at)?;
+                tls.verify = true;
+                if tls.ca_file.is_none() {
+                    return Err(at(
+                        "cluster tls needs 'ca_file': tern verifies route peers against it".into(),
+                    ));
+                }
+                tls.load().map_err(|e| at(e.0))?;
+                tls.load_client().map_err(|e| at(e.0))?;
+                c.tls = Some(tls);
+            }
+            "permissions" => {
                 return Err(at(format!(
                     "\"cluster.{}\" is not supported by tern yet",
                     key.name
@@ -258,10 +274,14 @@ mod tests {
             .expect_err("duplicate")
             .to_string()
             .contains("duplicate account name"));
-        assert!(load("cluster { port: 1, tls: {} }\n")
+        assert!(load("cluster { port: 1, permissions: {} }\n")
             .expect_err("later")
             .to_string()
             .contains("not supported by tern yet"));
+        assert!(load("cluster { port: 1, tls: {} }\n")
+            .expect_err("no ca")
+            .to_string()
+            .contains("needs 'ca_file'"));
         assert!(RouteUrl::parse("nats://host").is_err());
         assert_eq!(listen_url("nats://0.0.0.0:-1"), Ok(("0.0.0.0".into(), 0)));
     }

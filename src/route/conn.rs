@@ -87,13 +87,62 @@ enum Stop {
     Ended(Ended, CloseReason),
 }
 
-/// Runs a route from its socket until it closes.
+/// Runs a route from its socket until it closes: TLS first when the
+/// cluster has it (the dialler as the client), as the reference does.
 pub async fn run(
     cluster: Arc<Cluster>,
     sock: TcpStream,
     peer: SocketAddr,
     solicited: Option<Solicited>,
 ) -> Ended {
+    let Some(tls) = &cluster.tls else {
+        let (rd, wr) = sock.into_split();
+        return drive(cluster, rd, wr, peer, solicited).await;
+    };
+    let handshake = async {
+        let stream: tokio_rustls::TlsStream<TcpStream> = match &solicited {
+            Some(s) => {
+                let host = s
+                    .url
+                    .addr
+                    .rsplit_once(':')
+                    .map_or(s.url.addr.as_str(), |(h, _)| h);
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                let name = rustls::pki_types::ServerName::try_from(host.to_string())
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+                tls.connector.connect(name, sock).await?.into()
+            }
+            None => tls.acceptor.accept(sock).await?.into(),
+        };
+        Ok::<_, std::io::Error>(stream)
+    };
+    match tokio::time::timeout(tls.timeout, handshake).await {
+        Ok(Ok(stream)) => {
+            let (rd, wr) = tokio::io::split(stream);
+            drive(cluster.clone(), rd, wr, peer, solicited).await
+        }
+        Ok(Err(e)) => {
+            error!("{peer} - TLS route handshake error: {e}");
+            Ended::Closed
+        }
+        Err(_) => {
+            error!("{peer} - TLS route handshake error: timeout");
+            Ended::Closed
+        }
+    }
+}
+
+async fn drive<R, W>(
+    cluster: Arc<Cluster>,
+    rd: R,
+    wr: W,
+    peer: SocketAddr,
+    solicited: Option<Solicited>,
+) -> Ended
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let server = cluster.server.clone();
     let opts = server.opts();
     let handle = Arc::new(Handle::route(server.next_id(), opts.max_pending, peer));
@@ -101,7 +150,6 @@ pub async fn run(
         handle.clone(),
         server.global_account().clone(),
     ));
-    let (rd, wr) = sock.into_split();
     let writer = tokio::spawn(crate::client::run_writer(
         entry,
         wr,
@@ -162,6 +210,7 @@ impl Route {
                 user,
                 pass,
                 headers: true,
+                tls_required: self.cluster.tls.is_some(),
                 name: self.server.id().to_string(),
                 cluster: self.cluster.name(),
                 cluster_dynamic: self.cluster.is_dynamic(),
@@ -186,7 +235,7 @@ impl Route {
         self.info_sent = true;
     }
 
-    async fn read_loop(&mut self, mut rd: tokio::net::tcp::OwnedReadHalf) -> Stop {
+    async fn read_loop<R: tokio::io::AsyncRead + Unpin>(&mut self, mut rd: R) -> Stop {
         let mut buf = BytesMut::with_capacity(READ_BUFFER);
         let handshake = tokio::time::sleep(HANDSHAKE_TIMEOUT);
         tokio::pin!(handshake);

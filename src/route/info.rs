@@ -19,6 +19,10 @@ pub struct RouteInfo {
     pub headers: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub auth_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_verify: bool,
     pub max_payload: i64,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub jetstream: bool,

@@ -55,6 +55,16 @@ pub struct Cluster {
     pinned: Vec<String>,
     /// The accept loop, stopped at shutdown.
     accept: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// `cluster { tls }`: both sides of every route.
+    tls: Option<RouteTls>,
+}
+
+/// TLS on routes: accepted ones as the server, dialled ones as the
+/// client, each presenting this server's certificate.
+pub(crate) struct RouteTls {
+    acceptor: tokio_rustls::TlsAcceptor,
+    connector: tokio_rustls::TlsConnector,
+    timeout: Duration,
 }
 
 /// Starts taking and dialling routes.
@@ -73,6 +83,19 @@ pub async fn start(server: &Arc<Server>, opts: &ClusterOptions) -> std::io::Resu
     };
     server.peers().set_cluster_name(name.clone());
     server.peers().set_no_advertise(opts.no_advertise);
+    let tls = match &opts.tls {
+        Some(tls) => {
+            let bad = |e: crate::tls::TlsError| {
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
+            };
+            Some(RouteTls {
+                acceptor: tokio_rustls::TlsAcceptor::from(tls.load().map_err(bad)?),
+                connector: tokio_rustls::TlsConnector::from(tls.load_client().map_err(bad)?),
+                timeout: tls.timeout,
+            })
+        }
+        None => None,
+    };
     let pool = opts.pool_size();
     let mut pinned = opts.accounts.clone();
     if pool.is_some() {
@@ -92,6 +115,7 @@ pub async fn start(server: &Arc<Server>, opts: &ClusterOptions) -> std::io::Resu
         pool,
         pinned,
         accept: Mutex::new(None),
+        tls,
     });
     for account in server.accounts() {
         cluster.watch(&account);
@@ -204,6 +228,8 @@ impl Cluster {
             port: self.listen.port(),
             headers: true,
             auth_required: self.opts.user.is_some(),
+            tls_required: self.tls.is_some(),
+            tls_verify: self.tls.is_some(),
             max_payload: opts.max_payload as i64,
             jetstream: opts.jetstream,
             ip: self
