@@ -339,12 +339,20 @@ async fn a_hub_gives_queue_messages_to_its_own_members_before_a_leafs() {
 
 #[tokio::test]
 async fn a_tern_leaf_signs_in_to_an_operator_mode_hub_with_credentials() {
+    if let Some(reference) = reference_binary() {
+        operator_hub_takes_a_tern_leaf(&reference, "ref-hub").await;
+    } else {
+        eprintln!("reference nats-server not installed: tern hub only");
+    }
+    operator_hub_takes_a_tern_leaf(&tern_binary(), "tern-hub").await;
+}
+
+/// An operator-mode hub (`hub_bin`) and a tern leaf signing in with a
+/// user's `.creds`: a client of the account on the hub receives what a
+/// client of the leaf publishes.
+async fn operator_hub_takes_a_tern_leaf(hub_bin: &Path, hub_name: &str) {
     use harness::creds::{creds, issue};
     use serde_json::json;
-    let Some(reference) = reference_binary() else {
-        eprintln!("reference nats-server not installed: skipped");
-        return;
-    };
     let dir = tempfile::tempdir().expect("tempdir");
     let operator = nkeys::KeyPair::new_operator();
     let account = nkeys::KeyPair::new_account();
@@ -391,7 +399,7 @@ async fn a_tern_leaf_signs_in_to_an_operator_mode_hub_with_credentials() {
     )
     .expect("hub conf");
     let args = vec!["-c".to_string(), hub_conf.display().to_string()];
-    let h = procs::spawn(&reference, dir.path(), "ref-hub", free_port(), &args).await;
+    let h = procs::spawn(hub_bin, dir.path(), hub_name, free_port(), &args).await;
     let leaf_conf = dir.path().join("leaf.conf");
     std::fs::write(
         &leaf_conf,
@@ -485,4 +493,54 @@ async fn leaf_connections_run_over_tls_both_ways_with_the_reference() {
     let l = tls_leaf(reference, "ref-leaf", port, &remote_tls).await;
     procs::until_logged(&h, "Leafnode connection created", 0).await;
     exchange(&h, &l).await;
+}
+
+#[tokio::test]
+async fn a_hub_without_leaf_authorization_binds_each_leaf_to_its_users_account() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = tern_binary();
+    let port = free_port();
+    let hub_conf = dir.path().join("hub.conf");
+    std::fs::write(
+        &hub_conf,
+        format!(
+            "accounts {{\n  A {{ users [ {{ user: edge, password: pw }}, {{ user: app, password: pw }} ] }}\n  B {{ users [ {{ user: other, password: pw }} ] }}\n}}\nleafnodes {{ listen: \"127.0.0.1:{port}\" }}\n"
+        ),
+    )
+    .expect("hub conf");
+    let args = vec!["-c".to_string(), hub_conf.display().to_string()];
+    let h = procs::spawn(&bin, dir.path(), "hub", free_port(), &args).await;
+    let l = leaf(&bin, dir.path(), "leaf", port, "pw", "").await;
+    // `leaf` signs in as user "leaf", which the hub does not know.
+    procs::until_logged(&h, "Leafnode Authorization Violation", 0).await;
+    drop(l);
+    let conf = dir.path().join("edge.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "leafnodes {{\n  remotes [ {{ url: \"nats-leaf://edge:pw@127.0.0.1:{port}\" }} ]\n}}\n"
+        ),
+    )
+    .expect("conf");
+    let args = vec!["-c".to_string(), conf.display().to_string()];
+    let l = procs::spawn(&bin, dir.path(), "edge", free_port(), &args).await;
+    procs::until_logged(&h, "Leafnode connection created", 0).await;
+    let as_user = |user: &'static str| {
+        async_nats::ConnectOptions::with_user_and_password(user.into(), "pw".into())
+    };
+    let app = harness::connect_with(h.client, as_user("app")).await;
+    let other = harness::connect_with(h.client, as_user("other")).await;
+    let mut in_a = app.subscribe("edge.data").await.expect("sub");
+    let mut in_b = other.subscribe("edge.data").await.expect("sub");
+    app.flush().await.expect("flush");
+    other.flush().await.expect("flush");
+    let lc = connect(l.client).await;
+    procs::until_routed(&lc, "edge.data", &mut in_a).await;
+    // Account B on the hub never sees the leaf's traffic.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), in_b.next())
+            .await
+            .is_err(),
+        "account B got a message of the leaf bound to A"
+    );
 }

@@ -184,7 +184,7 @@ impl Leaf {
             host: listen.map(|a| a.ip().to_string()).unwrap_or_default(),
             port: listen.map_or(0, |a| a.port()),
             headers: true,
-            auth_required: self.leafs.opts.auth.is_some(),
+            auth_required: self.leafs.opts.auth.is_some() || opts.auth.required(),
             max_payload: opts.max_payload as i64,
             jetstream: opts.jetstream,
             client_id: self.handle.id,
@@ -471,31 +471,64 @@ impl Leaf {
             self.send_err("attempted to connect to leafnode port");
             return Some(CloseReason::ProtocolError);
         }
-        let auth = self.leafs.opts.auth.clone();
-        if let Some(auth) = &auth {
-            if connect.user != auth.user || connect.pass != auth.password {
-                error!("{} - Leafnode Authorization Violation", self.lid());
-                self.send_err("Authorization Violation");
-                return Some(CloseReason::AuthenticationViolation);
-            }
-        }
+        let Some(account) = self.authorize(json, &connect) else {
+            error!("{} - Leafnode Authorization Violation", self.lid());
+            self.send_err("Authorization Violation");
+            return Some(CloseReason::AuthenticationViolation);
+        };
         if let Some(ours) = self.server.peers().cluster_name() {
             if !connect.cluster.is_empty() && connect.cluster == ours {
                 self.send_err("remote leafnode has same cluster name");
                 return Some(CloseReason::ProtocolError);
             }
         }
-        let name = auth
-            .and_then(|a| a.account)
-            .unwrap_or_else(|| crate::account::GLOBAL_ACCOUNT.to_string());
-        let Some(account) = self.server.account(&name) else {
-            self.send_err("Authorization Violation");
-            return Some(CloseReason::AuthenticationViolation);
-        };
+        let name = account.name.clone();
         self.send_info(Some(&name));
         info!("{} - Leafnode connection created ", self.lid());
         self.register(account, connect.name, false);
         None
+    }
+
+    /// The account a leaf's CONNECT signs in to, as the reference decides
+    /// it: the `leafnodes { authorization }` user when there is one (bound
+    /// to its `account`), else the server's own client users, NKeys and
+    /// operator JWTs (the nonce in our INFO signed), each bound to its
+    /// user's account; `None`: refused.
+    fn authorize(
+        &self,
+        json: &[u8],
+        connect: &LeafConnect,
+    ) -> Option<Arc<crate::account::Account>> {
+        let server = &self.server;
+        if let Some(auth) = &self.leafs.opts.auth {
+            if connect.user != auth.user || connect.pass != auth.password {
+                return None;
+            }
+            let name = auth
+                .account
+                .clone()
+                .unwrap_or_else(|| crate::account::GLOBAL_ACCOUNT.to_string());
+            return server.account(&name);
+        }
+        let opts = crate::proto::connect::ConnectOptions::parse(json).ok()?;
+        let config = server.opts();
+        let user = config.auth.check(&opts, &self.nonce).ok()?;
+        let account = match user
+            .as_deref()
+            .and_then(|u| u.account.as_deref().map(|a| (u, a)))
+        {
+            // Operator-mode accounts come into being as their users arrive.
+            Some((u, name)) if u.from_jwt => {
+                let (account, created) = server.account_or_create(name);
+                if created {
+                    crate::jetstream::attach_late(server, &account, u.account_jetstream.as_ref());
+                }
+                account
+            }
+            Some((_, name)) => server.account(name)?,
+            None => server.global_account().clone(),
+        };
+        Some(account)
     }
 
     /// The hub's INFO, at the leaf: answer CONNECT, then start.
