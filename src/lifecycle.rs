@@ -390,6 +390,7 @@ fn admit(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
         return;
     }
     let greeting = crate::client::Greeting {
+        cookies: None,
         send_info: true,
         nonce: server.new_nonce(),
         client_cert: None,

@@ -163,3 +163,99 @@ async fn bad_upgrades_and_bad_frames_are_refused_as_the_reference_does() {
     assert_eq!(n, 0);
     within_for(Duration::from_secs(10), "shutdown", server.shutdown()).await;
 }
+
+/// Reads one server frame's payload (no masking from the server).
+async fn read_frame(s: &mut TcpStream) -> Vec<u8> {
+    let mut head = [0u8; 2];
+    within("a frame", s.read_exact(&mut head))
+        .await
+        .expect("frame");
+    let len = match head[1] & 0x7f {
+        126 => {
+            let mut ext = [0u8; 2];
+            within("a frame", s.read_exact(&mut ext))
+                .await
+                .expect("len");
+            usize::from(u16::from_be_bytes(ext))
+        }
+        n => usize::from(n),
+    };
+    let mut payload = vec![0u8; len];
+    within("a frame", s.read_exact(&mut payload))
+        .await
+        .expect("payload");
+    payload
+}
+
+/// Upgrades without masking (`Nats-No-Masking`), with `cookie` when
+/// given, reads INFO, sends `CONNECT {}` and PING; what comes back.
+async fn sign_in_raw(addr: std::net::SocketAddr, cookie: Option<&str>) -> (String, String) {
+    let extra = match cookie {
+        Some(c) => format!("Nats-No-Masking: true\r\nCookie: {c}\r\n"),
+        None => "Nats-No-Masking: true\r\n".to_string(),
+    };
+    let request = UPGRADE.replace(
+        "Sec-WebSocket-Version: 13\r\n",
+        &format!("Sec-WebSocket-Version: 13\r\n{extra}"),
+    );
+    let (mut s, answer) = raw_upgrade(addr, &request).await;
+    assert!(answer.starts_with("HTTP/1.1 101"), "{answer}");
+    let info = String::from_utf8_lossy(&read_frame(&mut s).await).into_owned();
+    let connect = b"CONNECT {\"verbose\":false}\r\nPING\r\n";
+    let mut frame = vec![0x82, connect.len() as u8];
+    frame.extend_from_slice(connect);
+    s.write_all(&frame).await.expect("connect");
+    let reply = String::from_utf8_lossy(&read_frame(&mut s).await).into_owned();
+    (info, reply)
+}
+
+#[tokio::test]
+async fn websocket_authorization_overrides_the_servers_and_cookies_sign_in() {
+    let server = start_with(Options {
+        websocket: Some(WebsocketOptions {
+            host: "127.0.0.1".into(),
+            no_tls: true,
+            auth: tern::websocket::WebsocketAuth {
+                user: Some(("ws".into(), "secret".into())),
+                ..Default::default()
+            },
+            cookies: tern::websocket::CookieNames {
+                username: Some("nats_user".into()),
+                password: Some("nats_pass".into()),
+                ..Default::default()
+            },
+            advertise: Some("ws.example.com:443".into()),
+            ..WebsocketOptions::default()
+        }),
+        ..Options::loopback()
+    })
+    .await;
+    let addr = server.websocket_addr().expect("websocket port");
+    // TCP clients still need nothing.
+    let tcp = connect(server.addr()).await;
+    tcp.flush().await.expect("tcp without credentials");
+    // A WebSocket client without credentials is refused.
+    let (info, reply) = sign_in_raw(addr, None).await;
+    assert!(info.contains("\"auth_required\":true"), "{info}");
+    assert!(reply.contains("Authorization Violation"), "{reply}");
+    // Cookies stand in for what CONNECT leaves out.
+    let (_, reply) = sign_in_raw(addr, Some("theme=dark; nats_user=ws; nats_pass=secret")).await;
+    assert!(reply.starts_with("PONG"), "{reply}");
+    let (_, reply) = sign_in_raw(addr, Some("nats_user=ws; nats_pass=wrong")).await;
+    assert!(reply.contains("Authorization Violation"), "{reply}");
+    // And a client that brings them in CONNECT.
+    let ws = within(
+        "a websocket client with a password",
+        async_nats::ConnectOptions::with_user_and_password("ws".into(), "secret".into())
+            .connect(format!("ws://{addr}")),
+    )
+    .await
+    .expect("ws connect");
+    ws.flush().await.expect("flush");
+    // `advertise` is what the cluster tells WebSocket clients.
+    assert_eq!(
+        server.server().ws_urls(),
+        vec!["ws.example.com:443".to_string()]
+    );
+    within_for(Duration::from_secs(10), "shutdown", server.shutdown()).await;
+}

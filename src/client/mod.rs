@@ -9,7 +9,7 @@ mod writer;
 
 use std::net::SocketAddr;
 
-pub use reader::{run_connection, Greeting};
+pub use reader::{run_connection, CookieCredentials, Greeting};
 pub use tls::run_tls_connection;
 pub(crate) use writer::run_writer;
 

@@ -66,6 +66,7 @@ pub async fn run_tls_connection(
                 handle.id
             );
             let greeting = Greeting {
+                cookies: None,
                 send_info: false,
                 nonce,
                 client_cert: None,
@@ -124,6 +125,7 @@ pub async fn run_tls_connection(
             // first certificate of the client's chain names it, for
             // `verify_and_map`.
             let greeting = Greeting {
+                cookies: None,
                 send_info: first,
                 nonce,
                 client_cert: tls_stream

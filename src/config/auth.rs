@@ -208,6 +208,42 @@ pub(super) fn check_no_auth_user(opts: &Options) -> Result<(), String> {
     }
 }
 
+/// The reference's start-up checks of the `websocket` block's own
+/// authorization and cookies.
+pub(super) fn check_websocket_auth(opts: &Options) -> Result<(), String> {
+    let Some(ws) = &opts.websocket else {
+        return Ok(());
+    };
+    if let Some(name) = &ws.auth.no_auth_user {
+        if !opts.auth.users.iter().any(|u| &u.name == name) {
+            return Err(format!(
+                "websocket: no_auth_user: \"{name}\" not present as user or nkey in authorization block or account configuration"
+            ));
+        }
+    }
+    if !opts.auth.users.is_empty() {
+        if ws.auth.user.is_some() {
+            return Err(
+                "websocket authentication username not compatible with presence of users/nkeys"
+                    .into(),
+            );
+        }
+        if ws.auth.token.is_some() {
+            return Err(
+                "websocket authentication token not compatible with presence of users/nkeys".into(),
+            );
+        }
+    }
+    if let Some(cookie) = &ws.cookies.jwt {
+        if opts.auth.trust.is_none() {
+            return Err(format!(
+                "trusted operators or trusted keys configuration is required for JWT authentication via cookie {cookie:?}"
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::load;

@@ -239,6 +239,7 @@ fn apply_cluster_flags(opts: &mut Options, f: &cli::LaterFlags) -> Result<(), St
 
 fn validate(opts: &Options) -> Result<(), ConfigError> {
     auth::check_no_auth_user(opts).map_err(ConfigError::Options)?;
+    auth::check_websocket_auth(opts).map_err(ConfigError::Options)?;
     accounts::check_accounts(opts).map_err(ConfigError::Options)?;
     if opts.max_payload > opts.max_pending {
         return Err(ConfigError::Options(format!(

@@ -261,6 +261,41 @@ impl Default for Options {
 }
 
 impl Options {
+    /// The authorization a client signs in under: the server's, or for a
+    /// WebSocket client the `websocket` block's own when it has one (its
+    /// user or token in place of the server's, its `no_auth_user`), as
+    /// the reference overrides it.
+    pub fn client_auth(&self, websocket: bool) -> std::borrow::Cow<'_, crate::auth::Auth> {
+        let Some(ws) = self
+            .websocket
+            .as_ref()
+            .filter(|w| websocket && w.auth.overrides())
+        else {
+            return std::borrow::Cow::Borrowed(&self.auth);
+        };
+        let mut auth = self.auth.clone();
+        // The server's token does not apply to them; the block's does.
+        auth.token = ws.auth.token.clone().map(crate::auth::Secret::new);
+        if let Some((user, password)) = &ws.auth.user {
+            auth.users
+                .push(crate::auth::User::new(user.clone(), password.clone()));
+        }
+        if ws.auth.no_auth_user.is_some() {
+            auth.no_auth_user.clone_from(&ws.auth.no_auth_user);
+        }
+        std::borrow::Cow::Owned(auth)
+    }
+
+    /// How long a client has to sign in: the `websocket` block's
+    /// `authorization { timeout }` for a WebSocket client when set.
+    pub fn client_auth_timeout(&self, websocket: bool) -> Duration {
+        self.websocket
+            .as_ref()
+            .filter(|_| websocket)
+            .and_then(|w| w.auth.timeout)
+            .unwrap_or(self.auth_timeout)
+    }
+
     /// Options for tests and embedding: loopback, an ephemeral port.
     pub fn loopback() -> Self {
         Options {

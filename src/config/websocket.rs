@@ -31,6 +31,61 @@ pub struct WebsocketOptions {
     pub origins: OriginRules,
     /// `handshake_timeout`: how long the upgrade may take.
     pub handshake_timeout: Duration,
+    /// `advertise`: the `host:port` told to clients (`ws_connect_urls`).
+    pub advertise: Option<String>,
+    /// `authorization { user, password, token }` and `no_auth_user`: what
+    /// WebSocket clients sign in with instead of the server's own
+    /// authorization (the reference's override).
+    pub auth: WebsocketAuth,
+    /// `jwt_cookie`, `username_cookie`, `password_cookie`,
+    /// `token_cookie`: cookies of the upgrade request that stand in for
+    /// credentials a CONNECT leaves out.
+    pub cookies: CookieNames,
+}
+
+/// The `websocket` block's own authorization.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WebsocketAuth {
+    /// `user` and `password`.
+    pub user: Option<(String, String)>,
+    /// `token`.
+    pub token: Option<String>,
+    /// `no_auth_user`: a configured user clients without credentials
+    /// sign in as.
+    pub no_auth_user: Option<String>,
+    /// `authorization { timeout }`: seconds to sign in.
+    pub timeout: Option<Duration>,
+}
+
+impl WebsocketAuth {
+    /// Any of user, token or no-auth user overrides the server's
+    /// authorization for WebSocket clients, as in the reference.
+    pub fn overrides(&self) -> bool {
+        self.user.is_some() || self.token.is_some() || self.no_auth_user.is_some()
+    }
+}
+
+/// Names of the cookies that carry credentials.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CookieNames {
+    /// `jwt_cookie`.
+    pub jwt: Option<String>,
+    /// `username_cookie`.
+    pub username: Option<String>,
+    /// `password_cookie`.
+    pub password: Option<String>,
+    /// `token_cookie`.
+    pub token: Option<String>,
+}
+
+impl CookieNames {
+    /// Whether any cookie is named.
+    pub fn any(&self) -> bool {
+        self.jwt.is_some()
+            || self.username.is_some()
+            || self.password.is_some()
+            || self.token.is_some()
+    }
 }
 
 impl Default for WebsocketOptions {
@@ -43,6 +98,9 @@ impl Default for WebsocketOptions {
             compression: false,
             origins: OriginRules::default(),
             handshake_timeout: Duration::from_secs(2),
+            advertise: None,
+            auth: WebsocketAuth::default(),
+            cookies: CookieNames::default(),
         }
     }
 }
@@ -114,8 +172,42 @@ pub(super) fn websocket(v: &Spanned) -> Result<WebsocketOptions, String> {
                 };
             }
             "tls" => ws.tls = Some(super::tls::parse_tls(value).map_err(at)?),
-            "advertise" | "authorization" | "jwt_cookie" | "username_cookie"
-            | "password_cookie" | "token_cookie" | "no_auth_user" | "headers" => {
+            "advertise" => ws.advertise = value.value.as_str().map(str::to_string),
+            "no_auth_user" => ws.auth.no_auth_user = value.value.as_str().map(str::to_string),
+            "jwt_cookie" => ws.cookies.jwt = value.value.as_str().map(str::to_string),
+            "username_cookie" => ws.cookies.username = value.value.as_str().map(str::to_string),
+            "password_cookie" => ws.cookies.password = value.value.as_str().map(str::to_string),
+            "token_cookie" => ws.cookies.token = value.value.as_str().map(str::to_string),
+            "authorization" | "authentication" => {
+                let Value::Map(auth) = &value.value else {
+                    return Err(at("websocket authorization must be a map".into()));
+                };
+                let (mut user, mut pass) = (None, String::new());
+                for (k, v) in auth.iter() {
+                    let text = || v.value.as_str().unwrap_or_default().to_string();
+                    match k.name.to_ascii_lowercase().as_str() {
+                        "user" | "username" => user = Some(text()),
+                        "pass" | "password" => pass = text(),
+                        "token" => ws.auth.token = Some(text()),
+                        "timeout" => {
+                            ws.auth.timeout = match &v.value {
+                                Value::Int(n) if *n >= 0 => Some(Duration::from_secs(*n as u64)),
+                                Value::Float(f) if *f >= 0.0 && f.is_finite() => {
+                                    Some(Duration::from_secs_f64(*f))
+                                }
+                                _ => return Err(at("invalid authorization timeout".into())),
+                            };
+                        }
+                        other => {
+                            return Err(at(format!(
+                                "\"websocket.authorization.{other}\" is not supported by tern yet"
+                            )))
+                        }
+                    }
+                }
+                ws.auth.user = user.map(|u| (u, pass));
+            }
+            "headers" => {
                 return Err(at(format!(
                     "\"websocket.{}\" is not supported by tern yet",
                     key.name
@@ -160,10 +252,38 @@ mod tests {
             "{err}"
         );
         let err =
-            load("websocket { port: 8080, no_tls: true, jwt_cookie: x }\n").expect_err("later");
+            load("websocket { port: 8080, no_tls: true, headers: { a: b } }\n").expect_err("later");
         assert!(
             err.to_string().contains("not supported by tern yet"),
             "{err}"
         );
+        // Its own authorization, cookies and advertise, with the
+        // reference's start-up checks.
+        let o = load(
+            "websocket { port: 8080, no_tls: true, advertise: \"ws.example.com:443\", authorization { user: u, password: p, timeout: 3 }, token_cookie: t }\n",
+        )
+        .expect("config");
+        let ws = o.websocket.expect("websocket");
+        assert_eq!(ws.auth.user, Some(("u".into(), "p".into())));
+        assert_eq!(ws.auth.timeout, Some(std::time::Duration::from_secs(3)));
+        assert_eq!(ws.cookies.token.as_deref(), Some("t"));
+        assert_eq!(ws.advertise.as_deref(), Some("ws.example.com:443"));
+        for (conf, want) in [
+            (
+                "websocket { port: 8080, no_tls: true, jwt_cookie: x }\n",
+                "trusted operators or trusted keys configuration is required",
+            ),
+            (
+                "websocket { port: 8080, no_tls: true, no_auth_user: nobody }\n",
+                "no_auth_user: \"nobody\" not present",
+            ),
+            (
+                "authorization { users [ { user: a, password: b } ] }\nwebsocket { port: 8080, no_tls: true, authorization { user: u, password: p } }\n",
+                "username not compatible with presence of users/nkeys",
+            ),
+        ] {
+            let err = load(conf).expect_err(want).to_string();
+            assert!(err.contains(want), "{err}");
+        }
     }
 }

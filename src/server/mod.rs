@@ -565,6 +565,7 @@ impl Server {
         nonce: Option<&'a str>,
     ) -> Info<'a> {
         let mut info = self.info(client_id, client_ip, connect_info, nonce);
+        info.auth_required = self.opts().client_auth(true).advertised();
         let others = self.peers.peer_ws_urls();
         info.connect_urls = if others.is_empty() {
             Vec::new()
@@ -576,8 +577,17 @@ impl Server {
         info
     }
 
-    /// This server's WebSocket client URLs (`host:port`).
+    /// This server's WebSocket client URLs (`host:port`): the `advertise`
+    /// address when configured.
     pub fn ws_urls(&self) -> Vec<String> {
+        if let Some(adv) = self
+            .opts()
+            .websocket
+            .as_ref()
+            .and_then(|w| w.advertise.clone())
+        {
+            return vec![adv];
+        }
         self.websocket_addr().map_or_else(Vec::new, |a| {
             if a.ip().is_unspecified() {
                 vec![format!("127.0.0.1:{}", a.port())]

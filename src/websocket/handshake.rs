@@ -25,6 +25,8 @@ pub(super) struct Upgrade {
     pub deflate: bool,
     /// `X-Forwarded-For`, when it is an IP address.
     pub forwarded_for: Option<String>,
+    /// The request's cookies, name and value.
+    pub cookies: Vec<(String, String)>,
 }
 
 /// A refused upgrade: the HTTP reply and why (for the log).
@@ -183,11 +185,19 @@ pub(super) fn upgrade(
     let forwarded_for = header(&headers, "X-Forwarded-For")
         .map(|v| v.split(',').next().unwrap_or_default().trim().to_string())
         .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok());
+    let cookies = headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("Cookie"))
+        .flat_map(|(_, v)| v.split(';'))
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().trim_matches('"').to_string()))
+        .collect();
     Ok(Upgrade {
         response: response.into_bytes(),
         no_masking,
         deflate,
         forwarded_for,
+        cookies,
     })
 }
 

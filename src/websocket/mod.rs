@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info};
 
-pub use crate::config::websocket::{OriginRules, WebsocketOptions};
+pub use crate::config::websocket::{CookieNames, OriginRules, WebsocketAuth, WebsocketOptions};
 use crate::handle::{CloseReason, Handle};
 use crate::server::{Connection, Server};
 
@@ -152,10 +152,25 @@ async fn serve<S>(
     let ip = upgrade
         .forwarded_for
         .unwrap_or_else(|| peer.ip().to_string());
+    let cookies = ws.cookies.any().then(|| {
+        let named = |name: &Option<String>| {
+            name.as_ref()
+                .and_then(|n| upgrade.cookies.iter().find(|(k, _)| k == n))
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        crate::client::CookieCredentials {
+            jwt: named(&ws.cookies.jwt),
+            user: named(&ws.cookies.username),
+            pass: named(&ws.cookies.password),
+            token: named(&ws.cookies.token),
+        }
+    });
     let greeting = crate::client::Greeting {
         send_info: true,
         nonce: server.new_nonce(),
         client_cert: None,
+        cookies,
     };
     crate::client::run_connection(
         server,

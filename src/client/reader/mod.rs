@@ -48,6 +48,34 @@ pub struct Greeting {
     pub send_info: bool,
     pub nonce: Option<String>,
     pub client_cert: Option<Vec<u8>>,
+    /// A WebSocket client's credentials from its upgrade's cookies.
+    pub cookies: Option<CookieCredentials>,
+}
+
+/// Credentials a WebSocket upgrade carried in the cookies the
+/// `websocket` block names: each stands in for the CONNECT field it
+/// leaves empty, as in the reference.
+#[derive(Debug, Clone, Default)]
+pub struct CookieCredentials {
+    pub jwt: String,
+    pub user: String,
+    pub pass: String,
+    pub token: String,
+}
+
+impl CookieCredentials {
+    fn fill(&self, opts: &mut ConnectOptions) {
+        for (field, cookie) in [
+            (&mut opts.jwt, &self.jwt),
+            (&mut opts.user, &self.user),
+            (&mut opts.pass, &self.pass),
+            (&mut opts.auth_token, &self.token),
+        ] {
+            if field.is_empty() {
+                field.clone_from(cookie);
+            }
+        }
+    }
 }
 
 /// Runs a socket connection until it closes: spawns the writer on the
@@ -80,6 +108,7 @@ pub async fn run_connection<R, W>(
         greeting.nonce,
     );
     conn.client_cert = greeting.client_cert;
+    conn.cookies = greeting.cookies;
     if greeting.send_info {
         conn.send_info();
         conn.flush.flush();
@@ -141,6 +170,8 @@ struct Conn {
     nonce: Option<String>,
     /// The client's TLS certificate (DER), when it presented one.
     client_cert: Option<Vec<u8>>,
+    /// A WebSocket client's cookie credentials (see `Greeting`).
+    cookies: Option<CookieCredentials>,
     /// What the signed-in user may do; `None`: anything.
     perms: Option<Arc<Permissions>>,
     /// The account signed in to (the handle's, kept here for the hot path).
@@ -185,8 +216,8 @@ impl Conn {
             // Until CONNECT, the timer is the auth timeout when clients
             // must authenticate (see `ping_timer_fired`).
             ping_due: now
-                + if o.auth.required() {
-                    o.auth_timeout
+                + if o.client_auth(entry.handle.is_websocket()).required() {
+                    o.client_auth_timeout(entry.handle.is_websocket())
                 } else {
                     o.ping_interval
                 },
@@ -201,6 +232,7 @@ impl Conn {
             user: None,
             nonce,
             client_cert: None,
+            cookies: None,
             perms: None,
             account: entry.account().clone(),
             max_subs: o.max_subscriptions,
@@ -297,7 +329,7 @@ impl Conn {
 
     fn ping_timer_fired(&mut self) -> Result<(), Close> {
         let o = self.server.opts();
-        if !self.connected && o.auth.required() {
+        if !self.connected && o.client_auth(self.handle.is_websocket()).required() {
             self.log_error("Authentication Timeout");
             self.send_err("Authentication Timeout");
             self.flush.flush();
@@ -486,6 +518,12 @@ impl Conn {
         opts: &ConnectOptions,
         warn: bool,
     ) -> Result<Option<std::borrow::Cow<'c, crate::auth::User>>, crate::auth::AuthError> {
+        if let std::borrow::Cow::Owned(auth) = config.client_auth(self.handle.is_websocket()) {
+            // The websocket block's own: users it adds live here only.
+            return auth
+                .check(opts, self.nonce.as_deref().unwrap_or(""))
+                .map(|u| u.map(|u| std::borrow::Cow::Owned(u.into_owned())));
+        }
         let auth = &config.auth;
         let mapped = config
             .tls
@@ -509,7 +547,10 @@ impl Conn {
 
     fn connect(&mut self, json: &[u8]) -> Result<(), Close> {
         match ConnectOptions::parse(json) {
-            Ok(opts) => {
+            Ok(mut opts) => {
+                if let Some(cookies) = &self.cookies {
+                    cookies.fill(&mut opts);
+                }
                 let server = self.server.clone();
                 let config = server.opts();
                 // Who the client says it is, before the check: a refusal's

@@ -22,13 +22,14 @@ impl Conn {
     pub(super) fn before_connect(&mut self) -> Result<(), Close> {
         let server = self.server.clone();
         let o = server.opts();
-        if !o.auth.required() {
+        let auth = o.client_auth(self.handle.is_websocket());
+        if !auth.required() {
             return Ok(());
         }
-        if let Some(user) = o.auth.no_auth_user() {
+        if let Some(user) = auth.no_auth_user().cloned() {
             self.ping_due = Instant::now() + first_ping_delay(o.ping_interval);
             self.connected = true;
-            return self.sign_in(&server, Some(user), None);
+            return self.sign_in(&server, Some(&user), None);
         }
         Err(self.auth_violation(None))
     }
