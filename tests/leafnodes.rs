@@ -544,3 +544,41 @@ async fn a_hub_without_leaf_authorization_binds_each_leaf_to_its_users_account()
         "account B got a message of the leaf bound to A"
     );
 }
+
+#[tokio::test]
+async fn leafnode_authorization_users_bind_each_leaf_to_its_account() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = tern_binary();
+    let port = free_port();
+    let hub_conf = dir.path().join("hub.conf");
+    std::fs::write(
+        &hub_conf,
+        format!(
+            "accounts {{\n  A {{ users [ {{ user: app, password: pw }} ] }}\n}}\nleafnodes {{\n  listen: \"127.0.0.1:{port}\"\n  authorization {{ users [ {{ user: edge, password: pw, account: A }} ] }}\n}}\n"
+        ),
+    )
+    .expect("hub conf");
+    let args = vec!["-c".to_string(), hub_conf.display().to_string()];
+    let h = procs::spawn(&bin, dir.path(), "hub", free_port(), &args).await;
+    let conf = dir.path().join("edge.conf");
+    std::fs::write(
+        &conf,
+        format!("leafnodes {{\n  reconnect: \"200ms\"\n  remotes [ {{ url: \"nats-leaf://edge:pw@127.0.0.1:{port}\" }} ]\n}}\n"),
+    )
+    .expect("conf");
+    let args = vec!["-c".to_string(), conf.display().to_string()];
+    let l = procs::spawn(&bin, dir.path(), "edge", free_port(), &args).await;
+    procs::until_logged(&h, "Leafnode connection created", 0).await;
+    let app = harness::connect_with(
+        h.client,
+        async_nats::ConnectOptions::with_user_and_password("app".into(), "pw".into()),
+    )
+    .await;
+    let mut in_a = app.subscribe("edge.data").await.expect("sub");
+    app.flush().await.expect("flush");
+    let lc = connect(l.client).await;
+    procs::until_routed(&lc, "edge.data", &mut in_a).await;
+    // A leaf signing in as nobody in the list is refused.
+    let _bad = leaf(&bin, dir.path(), "bad", port, "pw", "").await;
+    procs::until_logged(&h, "Leafnode Authorization Violation", 0).await;
+}

@@ -14,6 +14,20 @@ pub struct LeafAuth {
     pub password: String,
     /// The account the leaf node is bound to (`$G` when none).
     pub account: Option<String>,
+    /// `users [ { user, password, account } ]`: each leaf signs in as
+    /// one and is bound to its account.
+    pub users: Vec<LeafUser>,
+}
+
+/// One of the `leafnodes { authorization { users } }`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeafUser {
+    /// `user`.
+    pub user: String,
+    /// `password`.
+    pub password: String,
+    /// The account it is bound to (`$G` when none).
+    pub account: Option<String>,
 }
 
 /// One `remotes` entry: a hub to connect to.
@@ -46,6 +60,9 @@ pub struct LeafOptions {
     pub remotes: Vec<LeafRemote>,
     /// `tls { }`: leaf nodes must connect with TLS.
     pub tls: Option<crate::tls::TlsConfig>,
+    /// `reconnect`/`reconnect_interval`: the wait before a remote is
+    /// dialled again (the reference's default: 1 s).
+    pub reconnect: Option<std::time::Duration>,
 }
 
 fn strings(v: &Spanned, what: &str) -> Result<Vec<String>, String> {
@@ -153,6 +170,31 @@ pub(super) fn leafnodes(v: &Spanned) -> Result<LeafOptions, String> {
                         "user" | "username" => a.user = text(),
                         "password" | "pass" => a.password = text(),
                         "account" => a.account = Some(text()),
+                        "users" => {
+                            let Value::Array(list) = &v.value else {
+                                return Err(at("authorization users must be a list".into()));
+                            };
+                            for item in list {
+                                let Value::Map(fields) = &item.value else {
+                                    return Err(at("a leafnode user must be a map".into()));
+                                };
+                                let mut u = LeafUser::default();
+                                for (k, v) in fields.iter() {
+                                    let text = v.value.as_str().unwrap_or("").to_string();
+                                    match k.name.to_ascii_lowercase().as_str() {
+                                        "user" | "username" => u.user = text,
+                                        "password" | "pass" => u.password = text,
+                                        "account" => u.account = Some(text),
+                                        other => {
+                                            return Err(at(format!(
+                                                "\"leafnodes.authorization.users.{other}\" is not supported by tern yet"
+                                            )))
+                                        }
+                                    }
+                                }
+                                a.users.push(u);
+                            }
+                        }
                         "timeout" => {}
                         other => {
                             return Err(at(format!(
@@ -174,7 +216,17 @@ pub(super) fn leafnodes(v: &Spanned) -> Result<LeafOptions, String> {
             "tls" => {
                 l.tls = Some(super::tls::parse_tls(value).map_err(at)?);
             }
-            "no_advertise" | "advertise" | "reconnect" | "reconnect_interval" | "compression" => {}
+            "reconnect" | "reconnect_interval" => {
+                l.reconnect = Some(match &value.value {
+                    Value::Int(n) if *n > 0 => std::time::Duration::from_secs(*n as u64),
+                    Value::Str(_) => super::duration(value)
+                        .map_err(|_| at("invalid reconnect interval".into()))?,
+                    _ => return Err(at("invalid reconnect interval".into())),
+                });
+            }
+            // The hub's leafnode URLs go to no one (tern leafs do not
+            // gossip them), and compression stays off.
+            "no_advertise" | "advertise" | "compression" => {}
             other => {
                 return Err(at(format!(
                     "\"leafnodes.{other}\" is not supported by tern yet"
@@ -216,6 +268,18 @@ mod tests {
                 .expect_err("later")
                 .to_string()
                 .contains("not supported by tern yet")
+        );
+        let o = load(
+            "leafnodes {\n  port: 7422\n  reconnect: \"250ms\"\n  authorization { users [ { user: e1, password: p, account: A }, { user: e2, password: q } ] }\n}\naccounts { A {} }\n",
+        )
+        .expect("config");
+        let l = o.leafnodes.expect("leafnodes");
+        assert_eq!(l.reconnect, Some(std::time::Duration::from_millis(250)));
+        let users = l.auth.expect("auth").users;
+        assert_eq!(users.len(), 2);
+        assert_eq!(
+            (users[0].user.as_str(), users[0].account.as_deref()),
+            ("e1", Some("A"))
         );
     }
 }

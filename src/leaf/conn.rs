@@ -114,6 +114,7 @@ pub async fn run(
         in_bytes: 0,
         wait: SHORT_WAIT,
     };
+    leaf.wait = leaf.leafs.opts.reconnect.unwrap_or(SHORT_WAIT);
     let (stream, initial, info_sent) = match leaf.secure(sock).await {
         Ok(secured) => secured,
         Err(reason) => {
@@ -501,13 +502,19 @@ impl Leaf {
     ) -> Option<Arc<crate::account::Account>> {
         let server = &self.server;
         if let Some(auth) = &self.leafs.opts.auth {
-            if connect.user != auth.user || connect.pass != auth.password {
-                return None;
-            }
-            let name = auth
-                .account
-                .clone()
-                .unwrap_or_else(|| crate::account::GLOBAL_ACCOUNT.to_string());
+            let account = if auth.users.is_empty() {
+                if connect.user != auth.user || connect.pass != auth.password {
+                    return None;
+                }
+                auth.account.clone()
+            } else {
+                let user = auth
+                    .users
+                    .iter()
+                    .find(|u| u.user == connect.user && u.password == connect.pass)?;
+                user.account.clone().or_else(|| auth.account.clone())
+            };
+            let name = account.unwrap_or_else(|| crate::account::GLOBAL_ACCOUNT.to_string());
             return server.account(&name);
         }
         let opts = crate::proto::connect::ConnectOptions::parse(json).ok()?;

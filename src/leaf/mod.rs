@@ -142,7 +142,7 @@ impl Leafs {
                 Ok(Err(e)) => debug!("Error trying to connect as leafnode to remote server {:?} (attempt {attempt}): {e}", url.addr),
                 Err(_) => debug!("Error trying to connect as leafnode to remote server {:?} (attempt {attempt}): timed out", url.addr),
             }
-            tokio::time::sleep(RECONNECT_WAIT).await;
+            tokio::time::sleep(self.opts.reconnect.unwrap_or(RECONNECT_WAIT)).await;
         }
     }
 }
