@@ -41,6 +41,8 @@ pub struct WebsocketOptions {
     /// `token_cookie`: cookies of the upgrade request that stand in for
     /// credentials a CONNECT leaves out.
     pub cookies: CookieNames,
+    /// `headers { name: value }`: added to every upgrade response.
+    pub headers: Vec<(String, String)>,
 }
 
 /// The `websocket` block's own authorization.
@@ -101,6 +103,7 @@ impl Default for WebsocketOptions {
             advertise: None,
             auth: WebsocketAuth::default(),
             cookies: CookieNames::default(),
+            headers: Vec::new(),
         }
     }
 }
@@ -208,10 +211,34 @@ pub(super) fn websocket(v: &Spanned) -> Result<WebsocketOptions, String> {
                 ws.auth.user = user.map(|u| (u, pass));
             }
             "headers" => {
-                return Err(at(format!(
-                    "\"websocket.{}\" is not supported by tern yet",
-                    key.name
-                )));
+                let Value::Map(map) = &value.value else {
+                    return Err(at("error parsing headers: unsupported type".into()));
+                };
+                for (k, v) in map.iter() {
+                    let Some(text) = v.value.as_str() else {
+                        return Err(at(format!(
+                            "error parsing header key {}: unsupported type",
+                            k.name
+                        )));
+                    };
+                    let lower = k.name.to_ascii_lowercase();
+                    if matches!(
+                        lower.as_str(),
+                        "host" | "content-length" | "connection" | "upgrade" | "nats-no-masking"
+                    ) {
+                        return Err(at(format!(
+                            "websocket: invalid header {:?} not allowed",
+                            k.name
+                        )));
+                    }
+                    if lower.starts_with("sec-websocket-") {
+                        return Err(at(format!(
+                            "websocket: invalid header {:?}, \"Sec-WebSocket-\" prefix not allowed",
+                            k.name
+                        )));
+                    }
+                    ws.headers.push((k.name.clone(), text.to_string()));
+                }
             }
             _ => {
                 return Err(at(format!(
@@ -251,12 +278,20 @@ mod tests {
                 .contains("websocket requires TLS configuration"),
             "{err}"
         );
-        let err =
-            load("websocket { port: 8080, no_tls: true, headers: { a: b } }\n").expect_err("later");
-        assert!(
-            err.to_string().contains("not supported by tern yet"),
-            "{err}"
+        let o =
+            load("websocket { port: 8080, no_tls: true, headers: { X-Frame-Options: DENY } }\n")
+                .expect("headers");
+        assert_eq!(
+            o.websocket.expect("ws").headers,
+            vec![("X-Frame-Options".to_string(), "DENY".to_string())]
         );
+        let err =
+            load("websocket { port: 8080, no_tls: true, headers: { Sec-WebSocket-Key: x } }\n")
+                .expect_err("reserved");
+        assert!(err.to_string().contains("prefix not allowed"), "{err}");
+        let err = load("websocket { port: 8080, no_tls: true, headers: { upgrade: x } }\n")
+            .expect_err("reserved");
+        assert!(err.to_string().contains("not allowed"), "{err}");
         // Its own authorization, cookies and advertise, with the
         // reference's start-up checks.
         let o = load(

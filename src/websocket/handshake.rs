@@ -89,6 +89,7 @@ pub(super) fn upgrade(
     tls: bool,
     origins: &OriginRules,
     compression: bool,
+    extra_headers: &[(String, String)],
 ) -> Result<Upgrade, Refusal> {
     let text = String::from_utf8_lossy(request);
     let mut lines = text.split("\r\n");
@@ -181,6 +182,9 @@ pub(super) fn upgrade(
     if no_masking {
         response.push_str("Nats-No-Masking: true\r\n");
     }
+    for (name, value) in extra_headers {
+        response.push_str(&format!("{name}: {value}\r\n"));
+    }
     response.push_str("\r\n");
     let forwarded_for = header(&headers, "X-Forwarded-For")
         .map(|v| v.split(',').next().unwrap_or_default().trim().to_string())
@@ -211,17 +215,20 @@ mod tests {
 
     #[test]
     fn the_rfc_example_is_accepted_and_bad_ones_refused() {
+        let extra = [("X-Frame-Options".to_string(), "DENY".to_string())];
         let up = upgrade(
             request("").as_bytes(),
             false,
             &OriginRules::default(),
             false,
+            &extra,
         )
         .expect("ok");
         let text = String::from_utf8(up.response).expect("utf8");
+        assert!(text.contains("X-Frame-Options: DENY\r\n"), "{text}");
         assert!(text.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
         let refused = |r: &str| {
-            upgrade(r.as_bytes(), false, &OriginRules::default(), false).expect_err("refused")
+            upgrade(r.as_bytes(), false, &OriginRules::default(), false, &[]).expect_err("refused")
         };
         assert!(refused("POST / HTTP/1.1\r\n\r\n")
             .response
@@ -237,23 +244,23 @@ mod tests {
             allowed: vec![],
         };
         let other = request("Origin: http://evil.example\r\n");
-        let r = upgrade(other.as_bytes(), false, &rules, false).expect_err("403");
+        let r = upgrade(other.as_bytes(), false, &rules, false, &[]).expect_err("403");
         assert!(r.response.starts_with(b"HTTP/1.1 403 Forbidden"));
         let same = request("Origin: http://localhost:8080\r\n");
-        assert!(upgrade(same.as_bytes(), false, &rules, false).is_ok());
+        assert!(upgrade(same.as_bytes(), false, &rules, false, &[]).is_ok());
         let listed = OriginRules {
             same_origin: false,
             allowed: vec!["https://app.example".into()],
         };
         let ok = request("Origin: https://app.example:443\r\n");
-        assert!(upgrade(ok.as_bytes(), false, &listed, false).is_ok());
+        assert!(upgrade(ok.as_bytes(), false, &listed, false, &[]).is_ok());
         let offer =
             request("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n");
-        let up = upgrade(offer.as_bytes(), false, &OriginRules::default(), true).expect("ok");
+        let up = upgrade(offer.as_bytes(), false, &OriginRules::default(), true, &[]).expect("ok");
         assert!(up.deflate);
         assert!(String::from_utf8_lossy(&up.response)
             .contains("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n"));
-        let up = upgrade(offer.as_bytes(), false, &OriginRules::default(), false).expect("ok");
+        let up = upgrade(offer.as_bytes(), false, &OriginRules::default(), false, &[]).expect("ok");
         assert!(!up.deflate, "not configured");
     }
 }

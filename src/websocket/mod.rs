@@ -116,7 +116,8 @@ async fn serve<S>(
             return;
         }
     };
-    let upgrade = match handshake::upgrade(&request, tls, &ws.origins, ws.compression) {
+    let upgrade = match handshake::upgrade(&request, tls, &ws.origins, ws.compression, &ws.headers)
+    {
         Ok(u) => u,
         Err(refusal) => {
             error!("{peer} - websocket handshake error: {}", refusal.reason);
