@@ -52,6 +52,7 @@ pub(crate) mod js_audit;
 pub mod jwt;
 pub(crate) mod leaf;
 pub mod lifecycle;
+pub(crate) mod link;
 pub mod log;
 pub mod mapping;
 pub(crate) mod monitor;

@@ -21,6 +21,7 @@ use crate::config::cluster::RouteUrl;
 use crate::config::leafnodes::LeafRemote;
 use crate::deliver::deliver_from_remote;
 use crate::handle::{CloseReason, FlushSet, Handle};
+use crate::link::{self, Liveness, Ping, READ_BUFFER};
 use crate::peers::LeafPeer;
 use crate::permissions::{Entry, Permissions, Rules};
 use crate::proto::write::{self, Frame, Sizes};
@@ -30,7 +31,6 @@ use crate::server::{Connection, Server};
 
 /// How long the other side has to introduce itself.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
-const READ_BUFFER: usize = 64 * 1024;
 /// The reference's pause after a loop or a refusal before trying again.
 const LONG_WAIT: Duration = Duration::from_secs(30);
 /// The pause before reconnecting after a connection dropped.
@@ -53,8 +53,8 @@ struct Leaf {
     /// This connection's match cache for its account.
     cache: LocalCache,
     flush: FlushSet,
-    /// PINGs sent and not yet answered.
-    pings_out: u32,
+    /// PINGs for liveness (a peer that hangs is closed as stale).
+    live: Liveness,
     in_msgs: u64,
     in_bytes: u64,
     /// How long the dialler waits before trying again.
@@ -109,7 +109,7 @@ pub async fn run(
         subs: HashMap::new(),
         cache: LocalCache::default(),
         flush: FlushSet::default(),
-        pings_out: 0,
+        live: Liveness::new(opts.ping_interval, opts.ping_max),
         in_msgs: 0,
         in_bytes: 0,
         wait: SHORT_WAIT,
@@ -289,20 +289,8 @@ impl Leaf {
         }
         let handshake = tokio::time::sleep(HANDSHAKE_TIMEOUT);
         tokio::pin!(handshake);
-        // Liveness: a PING every `ping_interval`; `ping_max` unanswered
-        // ones close the connection as stale (a peer that hangs with its
-        // socket open), as the reference does for routes and leafs.
-        let opts = self.server.opts();
-        let mut pinger = tokio::time::interval_at(
-            tokio::time::Instant::now() + opts.ping_interval,
-            opts.ping_interval,
-        );
-        let ping_max = opts.ping_max;
-        drop(opts);
         loop {
-            if buf.capacity() - buf.len() < 1024 {
-                buf.reserve(READ_BUFFER);
-            }
+            link::reserve_read(&mut buf);
             tokio::select! {
                 read = rd.read_buf(&mut buf) => match read {
                     Ok(0) => return CloseReason::ClientClosed,
@@ -310,18 +298,13 @@ impl Leaf {
                     Err(_) => return CloseReason::ReadError,
                 },
                 () = self.handle.closed() => {
-                    return self
-                        .handle
-                        .outbound()
-                        .and_then(|o| o.close_reason())
-                        .unwrap_or(CloseReason::ServerShutdown);
+                    return link::close_reason(&self.handle);
                 }
-                _ = pinger.tick() => {
-                    if self.pings_out >= ping_max {
+                ping = self.live.due() => {
+                    if ping == Ping::Stale {
                         debug!("{} - Stale Connection", self.lid());
                         return CloseReason::StaleConnection;
                     }
-                    self.pings_out += 1;
                     self.send(|b| b.extend_from_slice(write::PING));
                     continue;
                 }
@@ -373,7 +356,7 @@ impl Leaf {
                 None
             }
             RouteOp::Pong => {
-                self.pings_out = 0;
+                self.live.answered();
                 None
             }
             RouteOp::Ok => None,

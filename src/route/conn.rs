@@ -18,6 +18,7 @@ use super::Cluster;
 use crate::config::cluster::RouteUrl;
 use crate::deliver::deliver_from_remote;
 use crate::handle::{CloseReason, FlushSet, Handle};
+use crate::link::{self, Liveness, Ping, READ_BUFFER};
 use crate::peers::{NotRegistered, RoutePeer, RouteSlot, SlotChoice};
 use crate::proto::write::{self, Frame, Sizes};
 use crate::router::{LocalCache, Subscription};
@@ -28,7 +29,6 @@ const MAX_QUEUE_WEIGHT: u32 = 64;
 
 /// How long the other server has to introduce itself.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
-const READ_BUFFER: usize = 64 * 1024;
 
 /// How a route ended, for its dialler.
 pub enum Ended {
@@ -75,8 +75,8 @@ struct Route {
     /// costs less than hashing it for every message.)
     accounts: Vec<(Bytes, Arc<crate::account::Account>, LocalCache)>,
     flush: FlushSet,
-    /// PINGs sent and not yet answered.
-    pings_out: u32,
+    /// PINGs for liveness (a peer that hangs is closed as stale).
+    live: Liveness,
     in_msgs: u64,
     in_bytes: u64,
 }
@@ -169,7 +169,7 @@ where
         subs: HashMap::new(),
         accounts: Vec::new(),
         flush: FlushSet::default(),
-        pings_out: 0,
+        live: Liveness::new(opts.ping_interval, opts.ping_max),
         in_msgs: 0,
         in_bytes: 0,
     };
@@ -239,40 +239,22 @@ impl Route {
         let mut buf = BytesMut::with_capacity(READ_BUFFER);
         let handshake = tokio::time::sleep(HANDSHAKE_TIMEOUT);
         tokio::pin!(handshake);
-        // Liveness: a PING every `ping_interval`; `ping_max` unanswered
-        // ones close the connection as stale (a peer that hangs with its
-        // socket open), as the reference does for routes and leafs.
-        let opts = self.server.opts();
-        let mut pinger = tokio::time::interval_at(
-            tokio::time::Instant::now() + opts.ping_interval,
-            opts.ping_interval,
-        );
-        let ping_max = opts.ping_max;
-        drop(opts);
         loop {
-            if buf.capacity() - buf.len() < 1024 {
-                buf.reserve(READ_BUFFER);
-            }
-            let n = tokio::select! {
+            link::reserve_read(&mut buf);
+            tokio::select! {
                 read = rd.read_buf(&mut buf) => match read {
                     Ok(0) => return Stop::Closed(CloseReason::ClientClosed),
-                    Ok(n) => n,
+                    Ok(_) => {}
                     Err(_) => return Stop::Closed(CloseReason::ReadError),
                 },
                 () = self.handle.closed() => {
-                    let reason = self
-                        .handle
-                        .outbound()
-                        .and_then(|o| o.close_reason())
-                        .unwrap_or(CloseReason::ServerShutdown);
-                    return Stop::Closed(reason);
+                    return Stop::Closed(link::close_reason(&self.handle));
                 }
-                _ = pinger.tick() => {
-                    if self.pings_out >= ping_max {
+                ping = self.live.due() => {
+                    if ping == Ping::Stale {
                         debug!("{} - Stale Connection", self.rid());
                         return Stop::Closed(CloseReason::StaleConnection);
                     }
-                    self.pings_out += 1;
                     self.send(|b| b.extend_from_slice(write::PING));
                     continue;
                 }
@@ -280,8 +262,7 @@ impl Route {
                     debug!("{} - Route handshake timed out", self.rid());
                     return Stop::Closed(CloseReason::AuthenticationTimeout);
                 }
-            };
-            let _ = n;
+            }
             loop {
                 let parsed = if self.pinned.is_some() {
                     proto::parse_pinned(&buf)
@@ -321,7 +302,7 @@ impl Route {
                 None
             }
             RouteOp::Pong => {
-                self.pings_out = 0;
+                self.live.answered();
                 None
             }
             RouteOp::Ok => None,
