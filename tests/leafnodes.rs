@@ -40,16 +40,10 @@ async fn leaf(
     password: &str,
     extra: &str,
 ) -> Proc {
-    let conf = dir.join(format!("{name}.conf"));
-    std::fs::write(
-        &conf,
-        format!(
-            "{extra}\nleafnodes {{\n  remotes [ {{ url: \"nats-leaf://leaf:{password}@127.0.0.1:{leaf_port}\" }} ]\n}}\n"
-        ),
-    )
-    .expect("conf");
-    let args = vec!["-c".to_string(), conf.display().to_string()];
-    procs::spawn(bin, dir, name, free_port(), &args).await
+    let conf = format!(
+        "{extra}\nleafnodes {{\n  remotes [ {{ url: \"nats-leaf://leaf:{password}@127.0.0.1:{leaf_port}\" }} ]\n}}\n"
+    );
+    procs::spawn_conf(bin, dir, name, &conf).await
 }
 
 /// Messages cross the leaf connection both ways, once each; a queue
@@ -279,16 +273,9 @@ async fn deny_lists_keep_subjects_on_their_side() {
     let bin = tern_binary();
     let port = free_port();
     let h = hub(&bin, dir.path(), "hub", port).await;
-    let conf = dir.path().join("leaf.conf");
-    std::fs::write(
-        &conf,
-        format!(
+    let l = procs::spawn_conf(&bin, dir.path(), "leaf", &format!(
             "leafnodes {{\n  remotes [ {{ url: \"nats-leaf://leaf:pw@127.0.0.1:{port}\", deny_imports: [\"secret.in\"], deny_exports: [\"secret.out\"] }} ]\n}}\n"
-        ),
-    )
-    .expect("conf");
-    let args = vec!["-c".to_string(), conf.display().to_string()];
-    let l = procs::spawn(&bin, dir.path(), "leaf", free_port(), &args).await;
+        )).await;
     procs::until_logged(&l, "Leafnode connection created for account: $G", 0).await;
     let (hc, lc) = (connect(h.client).await, connect(l.client).await);
     // Allowed subjects cross both ways...
@@ -387,30 +374,16 @@ async fn operator_hub_takes_a_tern_leaf(hub_bin: &Path, hub_name: &str) {
     let op_path = dir.path().join("op.jwt");
     std::fs::write(&op_path, op).expect("op");
     let port = free_port();
-    let hub_conf = dir.path().join("hub.conf");
-    std::fs::write(
-        &hub_conf,
-        format!(
+    let h = procs::spawn_conf(hub_bin, dir.path(), hub_name, &format!(
             "operator: {:?}\nresolver: MEMORY\nresolver_preload: {{ {}: {:?} }}\nleafnodes {{ listen: \"127.0.0.1:{port}\" }}\n",
             op_path.display().to_string(),
             account.public_key(),
             acc
-        ),
-    )
-    .expect("hub conf");
-    let args = vec!["-c".to_string(), hub_conf.display().to_string()];
-    let h = procs::spawn(hub_bin, dir.path(), hub_name, free_port(), &args).await;
-    let leaf_conf = dir.path().join("leaf.conf");
-    std::fs::write(
-        &leaf_conf,
-        format!(
+        )).await;
+    let l = procs::spawn_conf(&tern_binary(), dir.path(), "tern-leaf", &format!(
             "leafnodes {{ remotes [ {{ url: \"nats-leaf://127.0.0.1:{port}\", credentials: {:?} }} ] }}\n",
             leaf_creds.display().to_string()
-        ),
-    )
-    .expect("leaf conf");
-    let args = vec!["-c".to_string(), leaf_conf.display().to_string()];
-    let l = procs::spawn(&tern_binary(), dir.path(), "tern-leaf", free_port(), &args).await;
+        )).await;
     procs::until_logged(&l, "Leafnode connection created for account: $G", 0).await;
     // A client of the hub's account and one of the leaf exchange messages.
     let hc = within_for(
@@ -440,30 +413,14 @@ async fn leaf_connections_run_over_tls_both_ways_with_the_reference() {
     );
     let remote_tls = format!("tls {{ ca_file: \"{}\" }}", certs.ca.display());
     let tls_hub = |bin: std::path::PathBuf, name: &'static str, port: u16| {
-        let conf = dir.path().join(format!("{name}.conf"));
-        std::fs::write(
-            &conf,
-            format!(
-                "leafnodes {{\n  listen: \"127.0.0.1:{port}\"\n  authorization {{ user: leaf, password: pw }}\n{hub_tls}}}\n"
-            ),
-        )
-        .expect("conf");
-        let args = vec!["-c".to_string(), conf.display().to_string()];
+        let conf = format!("leafnodes {{\n  listen: \"127.0.0.1:{port}\"\n  authorization {{ user: leaf, password: pw }}\n{hub_tls}}}\n");
         let dir = dir.path().to_path_buf();
-        async move { procs::spawn(&bin, &dir, name, free_port(), &args).await }
+        async move { procs::spawn_conf(&bin, &dir, name, &conf).await }
     };
     let tls_leaf = |bin: std::path::PathBuf, name: &'static str, port: u16, tls: &str| {
-        let conf = dir.path().join(format!("{name}.conf"));
-        std::fs::write(
-            &conf,
-            format!(
-                "leafnodes {{\n  remotes [ {{ url: \"nats-leaf://leaf:pw@127.0.0.1:{port}\", {tls} }} ]\n}}\n"
-            ),
-        )
-        .expect("conf");
-        let args = vec!["-c".to_string(), conf.display().to_string()];
+        let conf = format!("leafnodes {{\n  remotes [ {{ url: \"nats-leaf://leaf:pw@127.0.0.1:{port}\", {tls} }} ]\n}}\n");
         let dir = dir.path().to_path_buf();
-        async move { procs::spawn(&bin, &dir, name, free_port(), &args).await }
+        async move { procs::spawn_conf(&bin, &dir, name, &conf).await }
     };
     let tern = tern_binary();
     // tern leaf, tern hub.
@@ -500,30 +457,22 @@ async fn a_hub_without_leaf_authorization_binds_each_leaf_to_its_users_account()
     let dir = tempfile::tempdir().expect("tempdir");
     let bin = tern_binary();
     let port = free_port();
-    let hub_conf = dir.path().join("hub.conf");
-    std::fs::write(
-        &hub_conf,
-        format!(
+    let h = procs::spawn_conf(&bin, dir.path(), "hub", &format!(
             "accounts {{\n  A {{ users [ {{ user: edge, password: pw }}, {{ user: app, password: pw }} ] }}\n  B {{ users [ {{ user: other, password: pw }} ] }}\n}}\nleafnodes {{ listen: \"127.0.0.1:{port}\" }}\n"
-        ),
-    )
-    .expect("hub conf");
-    let args = vec!["-c".to_string(), hub_conf.display().to_string()];
-    let h = procs::spawn(&bin, dir.path(), "hub", free_port(), &args).await;
+        )).await;
     let l = leaf(&bin, dir.path(), "leaf", port, "pw", "").await;
     // `leaf` signs in as user "leaf", which the hub does not know.
     procs::until_logged(&h, "Leafnode Authorization Violation", 0).await;
     drop(l);
-    let conf = dir.path().join("edge.conf");
-    std::fs::write(
-        &conf,
-        format!(
+    let l = procs::spawn_conf(
+        &bin,
+        dir.path(),
+        "edge",
+        &format!(
             "leafnodes {{\n  remotes [ {{ url: \"nats-leaf://edge:pw@127.0.0.1:{port}\" }} ]\n}}\n"
         ),
     )
-    .expect("conf");
-    let args = vec!["-c".to_string(), conf.display().to_string()];
-    let l = procs::spawn(&bin, dir.path(), "edge", free_port(), &args).await;
+    .await;
     procs::until_logged(&h, "Leafnode connection created", 0).await;
     let as_user = |user: &'static str| {
         async_nats::ConnectOptions::with_user_and_password(user.into(), "pw".into())
@@ -550,24 +499,10 @@ async fn leafnode_authorization_users_bind_each_leaf_to_its_account() {
     let dir = tempfile::tempdir().expect("tempdir");
     let bin = tern_binary();
     let port = free_port();
-    let hub_conf = dir.path().join("hub.conf");
-    std::fs::write(
-        &hub_conf,
-        format!(
+    let h = procs::spawn_conf(&bin, dir.path(), "hub", &format!(
             "accounts {{\n  A {{ users [ {{ user: app, password: pw }} ] }}\n}}\nleafnodes {{\n  listen: \"127.0.0.1:{port}\"\n  authorization {{ users [ {{ user: edge, password: pw, account: A }} ] }}\n}}\n"
-        ),
-    )
-    .expect("hub conf");
-    let args = vec!["-c".to_string(), hub_conf.display().to_string()];
-    let h = procs::spawn(&bin, dir.path(), "hub", free_port(), &args).await;
-    let conf = dir.path().join("edge.conf");
-    std::fs::write(
-        &conf,
-        format!("leafnodes {{\n  reconnect: \"200ms\"\n  remotes [ {{ url: \"nats-leaf://edge:pw@127.0.0.1:{port}\" }} ]\n}}\n"),
-    )
-    .expect("conf");
-    let args = vec!["-c".to_string(), conf.display().to_string()];
-    let l = procs::spawn(&bin, dir.path(), "edge", free_port(), &args).await;
+        )).await;
+    let l = procs::spawn_conf(&bin, dir.path(), "edge", &format!("leafnodes {{\n  reconnect: \"200ms\"\n  remotes [ {{ url: \"nats-leaf://edge:pw@127.0.0.1:{port}\" }} ]\n}}\n")).await;
     procs::until_logged(&h, "Leafnode connection created", 0).await;
     let app = harness::connect_with(
         h.client,

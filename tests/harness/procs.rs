@@ -92,6 +92,15 @@ pub async fn spawn(bin: &Path, dir: &Path, name: &str, port: u16, args: &[String
     proc
 }
 
+/// Starts `bin` as server `name` on a free client port with the
+/// configuration `conf`, written to `<dir>/<name>.conf`.
+pub async fn spawn_conf(bin: &Path, dir: &Path, name: &str, conf: &str) -> Proc {
+    let path = dir.join(format!("{name}.conf"));
+    std::fs::write(&path, conf).expect("conf");
+    let args = vec!["-c".to_string(), path.display().to_string()];
+    spawn(bin, dir, name, super::free_port(), &args).await
+}
+
 /// Waits until `proc`'s log holds `text` more than `before` times.
 pub async fn until_logged(proc: &Proc, text: &str, before: usize) {
     within_for(Duration::from_secs(10), text, async {
