@@ -495,11 +495,7 @@ async fn a_server_in_lame_duck_mode_is_dropped_from_the_others_client_urls() {
     )
     .await;
     until_urls(a.client, 2).await;
-    let status = std::process::Command::new("kill")
-        .args(["-USR2", &b.proc.child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
+    signal(&b, "USR2");
     // A's clients hear of A alone again while B is still up.
     within_for(Duration::from_secs(10), "B dropped from A's INFO", async {
         loop {
@@ -709,7 +705,7 @@ async fn accounts_spread_over_route_pools_and_pinned_accounts_keep_their_own_rou
     assert_eq!(seen, want, "{routez}");
 }
 
-/// Sends `signal` (STOP, CONT) to `node`'s process.
+/// Sends `signal` (STOP, CONT, USR2) to `node`'s process.
 fn signal(node: &Node, signal: &str) {
     let status = std::process::Command::new("kill")
         .args([format!("-{signal}"), node.proc.child.id().to_string()])

@@ -347,8 +347,11 @@ impl Route {
                 }
                 self.in_msgs += 1;
                 self.in_bytes += msg.message.len() as u64;
-                let pinned = self.pinned.clone();
-                let account_name = pinned.as_deref().unwrap_or(msg.account);
+                // A pinned route's messages name no account.
+                let account_name: &[u8] = match &self.pinned {
+                    Some(pinned) => pinned,
+                    None => msg.account,
+                };
                 let at = match self.accounts.iter().position(|(n, ..)| n == account_name) {
                     Some(at) => at,
                     None => {
@@ -363,7 +366,6 @@ impl Route {
                     }
                 };
                 let (_, account, cache) = &mut self.accounts[at];
-                let account = account.clone();
                 let sizes = Sizes::of(msg.header_len, msg.message.len());
                 let frame = Frame::new(msg.subject, msg.reply, msg.header_len, msg.message, &sizes);
                 let result = cache.lookup(&account.router, msg.subject);

@@ -487,18 +487,21 @@ impl InterestWatcher for AccountInterest {
             Some(q) if count == 0 => (false, Some((q, 0))),
             Some(q) => (true, Some((q, count))),
         };
-        let line = |account: &str| interest_line(add, account, subject, queue);
+        // Built once each: with the account, and without it for a pinned
+        // route (which names none).
+        let (mut named, mut unnamed) = (None, None);
         for route in routes {
             if !cluster.carries(&route.slot, &self.account) {
                 continue;
             }
-            // A pinned route names no account.
             let line = match route.slot {
-                RouteSlot::Account(_) => line(""),
-                _ => line(&self.account),
+                RouteSlot::Account(_) => {
+                    unnamed.get_or_insert_with(|| interest_line(add, "", subject, queue))
+                }
+                _ => named.get_or_insert_with(|| interest_line(add, &self.account, subject, queue)),
             };
             if let Some(out) = route.handle.outbound() {
-                out.send_now(|b| b.extend_from_slice(&line));
+                out.send_now(|b| b.extend_from_slice(line));
             }
         }
     }
