@@ -370,7 +370,7 @@ impl Route {
                 let frame = Frame::new(msg.subject, msg.reply, msg.header_len, msg.message, &sizes);
                 let result = cache.lookup(&account.router, msg.subject);
                 deliver_from_remote(
-                    &account,
+                    account,
                     self.server.stats(),
                     &result,
                     &frame,
