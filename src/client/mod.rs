@@ -3,13 +3,15 @@
 //! delivers to is the connection's `handle::Handle`; the account it signed
 //! in to is bound on its `server::Connection`.
 
+mod cookies;
 mod reader;
 mod tls;
 mod writer;
 
 use std::net::SocketAddr;
 
-pub use reader::{run_connection, CookieCredentials, Greeting};
+pub use cookies::CookieCredentials;
+pub use reader::{run_connection, Greeting};
 pub use tls::run_tls_connection;
 pub(crate) use writer::run_writer;
 

@@ -17,6 +17,7 @@ use tracing::{debug, error, trace};
 use super::writer::run_writer;
 use crate::account::Account;
 use crate::auth::claimed_identity;
+use crate::client::CookieCredentials;
 use crate::deliver::{deliver_all, deliver_one};
 use crate::handle::{Appended, CloseReason, FlushSet, Handle};
 use crate::mapping::Mapped;
@@ -50,32 +51,6 @@ pub struct Greeting {
     pub client_cert: Option<Vec<u8>>,
     /// A WebSocket client's credentials from its upgrade's cookies.
     pub cookies: Option<CookieCredentials>,
-}
-
-/// Credentials a WebSocket upgrade carried in the cookies the
-/// `websocket` block names: each stands in for the CONNECT field it
-/// leaves empty, as in the reference.
-#[derive(Debug, Clone, Default)]
-pub struct CookieCredentials {
-    pub jwt: String,
-    pub user: String,
-    pub pass: String,
-    pub token: String,
-}
-
-impl CookieCredentials {
-    fn fill(&self, opts: &mut ConnectOptions) {
-        for (field, cookie) in [
-            (&mut opts.jwt, &self.jwt),
-            (&mut opts.user, &self.user),
-            (&mut opts.pass, &self.pass),
-            (&mut opts.auth_token, &self.token),
-        ] {
-            if field.is_empty() {
-                field.clone_from(cookie);
-            }
-        }
-    }
 }
 
 /// Runs a socket connection until it closes: spawns the writer on the

@@ -1,5 +1,6 @@
-//! One route connection: the handshake (INFO and CONNECT both ways), then
-//! interest and messages until it closes. Its writer is a client's.
+//! One route connection: TLS when configured, the handshake (INFO and
+//! CONNECT both ways, in `handshake`), then interest and messages until it
+//! closes. Its writer is a client's.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
