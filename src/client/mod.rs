@@ -11,6 +11,7 @@ mod writer;
 use std::net::SocketAddr;
 
 pub use cookies::CookieCredentials;
+pub(crate) use reader::user_account;
 pub use reader::{run_connection, Greeting};
 pub use tls::run_tls_connection;
 pub(crate) use writer::run_writer;

@@ -503,22 +503,7 @@ impl Leaf {
         let opts = crate::proto::connect::ConnectOptions::parse(json).ok()?;
         let config = server.opts();
         let user = config.auth.check(&opts, &self.nonce).ok()?;
-        let account = match user
-            .as_deref()
-            .and_then(|u| u.account.as_deref().map(|a| (u, a)))
-        {
-            // Operator-mode accounts come into being as their users arrive.
-            Some((u, name)) if u.from_jwt => {
-                let (account, created) = server.account_or_create(name);
-                if created {
-                    crate::jetstream::attach_late(server, &account, u.account_jetstream.as_ref());
-                }
-                account
-            }
-            Some((_, name)) => server.account(name)?,
-            None => server.global_account().clone(),
-        };
-        Some(account)
+        crate::client::user_account(server, user.as_deref())
     }
 
     /// The hub's INFO, at the leaf: answer CONNECT, then start.

@@ -4,6 +4,8 @@
 
 mod sign_in;
 
+pub(crate) use sign_in::user_account;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;

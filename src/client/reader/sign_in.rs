@@ -15,6 +15,27 @@ use crate::rate_limit::error_limited;
 use crate::router::LocalCache;
 use crate::server::Server;
 
+/// The account `user` signs in to: an operator-mode account comes into
+/// being (with its JetStream) as its first user arrives, a configured one
+/// is found by name (`None` when there is none by that name), and no user
+/// or no account named means `$G`.
+pub(crate) fn user_account(
+    server: &Arc<Server>,
+    user: Option<&crate::auth::User>,
+) -> Option<Arc<crate::account::Account>> {
+    let Some((user, name)) = user.and_then(|u| u.account.as_deref().map(|a| (u, a))) else {
+        return Some(server.global_account().clone());
+    };
+    if user.from_jwt {
+        let (account, created) = server.account_or_create(name);
+        if created {
+            crate::jetstream::attach_late(server, &account, user.account_jetstream.as_ref());
+        }
+        return Some(account);
+    }
+    server.account(name)
+}
+
 impl Conn {
     /// An op other than CONNECT came first: fine without auth; with it,
     /// only when a no-auth user is configured (the client is taken to be
@@ -56,21 +77,8 @@ impl Conn {
             .chain(Some(server.opts().max_subscriptions).filter(|&n| n > 0))
             .min()
             .unwrap_or(0);
-        let account = match user.and_then(|u| u.account.as_deref()) {
-            // Operator-mode accounts come into being as their users arrive.
-            Some(name) if user.is_some_and(|u| u.from_jwt) => {
-                let (account, created) = server.account_or_create(name);
-                if created {
-                    let js = user.and_then(|u| u.account_jetstream.as_ref());
-                    crate::jetstream::attach_late(&self.server, &account, js);
-                }
-                account
-            }
-            Some(name) => server
-                .account(name)
-                .unwrap_or_else(|| server.global_account().clone()),
-            None => server.global_account().clone(),
-        };
+        let account =
+            user_account(&self.server, user).unwrap_or_else(|| server.global_account().clone());
         let bound = self.entry.set_account(account).clone();
         if let Some(info) = self.handle.conn_info() {
             info.update(|d| {
